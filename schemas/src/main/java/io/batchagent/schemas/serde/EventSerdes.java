@@ -1,0 +1,70 @@
+package io.batchagent.schemas.serde;
+
+import java.lang.reflect.InvocationTargetException;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.serialization.Serde;
+
+/**
+ * Makes the value serdes of the topic catalogue from configuration.
+ *
+ * <ul>
+ *   <li>{@value #VALUE_SERDE_CLASS_CONFIG}: a {@link Serde} class for Avro SpecificRecords with a
+ *       public no-argument constructor, configured with the same map (for example Confluent's
+ *       {@code io.confluent.kafka.streams.serdes.avro.SpecificAvroSerde}). Default:
+ *       {@link AvroWireSerde}.
+ *   <li>{@value #SCHEMA_REGISTRY_URL_CONFIG}: the registry's base URL; absent or {@code embedded}
+ *       for registry-free fingerprint ids ({@link FingerprintSchemaIds}).
+ * </ul>
+ */
+public final class EventSerdes {
+
+    public static final String VALUE_SERDE_CLASS_CONFIG = "value.serde.class";
+    public static final String SCHEMA_REGISTRY_URL_CONFIG = "schema.registry.url";
+    public static final String EMBEDDED_REGISTRY = "embedded";
+
+    private static final Map<String, SchemaRegistry> REGISTRIES = new ConcurrentHashMap<>();
+
+    private final Map<String, Object> config;
+    private final String serdeClass;
+
+    private EventSerdes(Map<String, ?> config) {
+        this.config = new HashMap<>(config);
+        Object configured = config.get(VALUE_SERDE_CLASS_CONFIG);
+        this.serdeClass = configured == null ? AvroWireSerde.class.getName() : configured.toString();
+    }
+
+    public static EventSerdes create(Map<String, ?> config) {
+        return new EventSerdes(config);
+    }
+
+    /** A configured value serde for {@code type}. */
+    @SuppressWarnings("unchecked")
+    public <T extends SpecificRecord> Serde<T> valueSerde(Class<T> type) {
+        Serde<T> serde;
+        if (serdeClass.equals(AvroWireSerde.class.getName())) {
+            serde = new AvroWireSerde<>(type);
+        } else {
+            try {
+                serde = (Serde<T>) Class.forName(serdeClass).getDeclaredConstructor().newInstance();
+            } catch (ClassNotFoundException | NoSuchMethodException | InstantiationException
+                     | IllegalAccessException | InvocationTargetException | ClassCastException e) {
+                throw new ConfigException(VALUE_SERDE_CLASS_CONFIG, serdeClass,
+                        "must name a Serde class with a public no-argument constructor: " + e);
+            }
+        }
+        serde.configure(config, false);
+        return serde;
+    }
+
+    /** The registry for a serde configuration; one shared client per URL. */
+    static SchemaRegistry registryFor(Map<String, ?> configs) {
+        Object url = configs.get(SCHEMA_REGISTRY_URL_CONFIG);
+        String key = url == null || url.toString().isBlank() ? EMBEDDED_REGISTRY : url.toString().trim();
+        return REGISTRIES.computeIfAbsent(key,
+                k -> k.equals(EMBEDDED_REGISTRY) ? new FingerprintSchemaIds() : new RestSchemaRegistry(k));
+    }
+}

@@ -1,0 +1,68 @@
+package io.batchagent.schemas.serde;
+
+import io.batchagent.events.AgentJob;
+import io.batchagent.events.AgentResult;
+import io.batchagent.events.AgentTurn;
+import io.batchagent.events.BatchSpec;
+import io.batchagent.events.DeadLetter;
+import io.batchagent.events.ToolCall;
+import io.batchagent.events.ToolRequest;
+import io.batchagent.events.ToolResponse;
+import io.batchagent.events.ToolResult;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
+import org.apache.kafka.common.errors.SerializationException;
+
+/**
+ * The registry-free default for embedded runs: a schema's id is derived from its Avro parsing
+ * fingerprint (CRC-64-AVRO, top 31 bits), so every process and every rerun over the same data
+ * directory agrees on ids without a server. Ids resolve for BatchAgent's own event schemas and
+ * for any schema registered in this process.
+ *
+ * <p>The bytes on the topics stay in the Confluent wire format; only the id space differs from a
+ * real registry's. Data written this way is not meant to be read through a real registry: point
+ * {@code schema.registry.url} at one for deployments that share topics with other tools.
+ */
+public final class FingerprintSchemaIds implements SchemaRegistry {
+
+    private static final List<Schema> EVENT_SCHEMAS = List.of(
+            BatchSpec.getClassSchema(), AgentJob.getClassSchema(), AgentTurn.getClassSchema(),
+            ToolRequest.getClassSchema(), ToolCall.getClassSchema(), ToolResult.getClassSchema(),
+            ToolResponse.getClassSchema(), AgentResult.getClassSchema(), DeadLetter.getClassSchema());
+
+    private final Map<Integer, Schema> schemasById = new ConcurrentHashMap<>();
+
+    public FingerprintSchemaIds() {
+        EVENT_SCHEMAS.forEach(schema -> register("", schema));
+    }
+
+    /** The id this registry gives {@code schema}. */
+    public static int idOf(Schema schema) {
+        return (int) (SchemaNormalization.parsingFingerprint64(schema) >>> 33);
+    }
+
+    @Override
+    public int register(String subject, Schema schema) {
+        int id = idOf(schema);
+        Schema existing = schemasById.putIfAbsent(id, schema);
+        if (existing != null && !SchemaNormalization.toParsingForm(existing)
+                .equals(SchemaNormalization.toParsingForm(schema))) {
+            throw new SerializationException("fingerprint id collision between " + existing.getFullName()
+                    + " and " + schema.getFullName() + "; configure a schema registry");
+        }
+        return id;
+    }
+
+    @Override
+    public Schema schemaById(int id) {
+        Schema schema = schemasById.get(id);
+        if (schema == null) {
+            throw new SerializationException("unknown schema id " + id
+                    + " (embedded mode knows BatchAgent's event schemas only)");
+        }
+        return schema;
+    }
+}
