@@ -45,6 +45,14 @@ public final class CallHash {
         return HexFormat.of().formatHex(digest.digest());
     }
 
+    /**
+     * The hash of a request to a tool declared with {@code coalesce=false}: it includes the asking
+     * agent's job id, turn and call id, so that no two requests share an execution.
+     */
+    public static String uncoalesced(String tool, String canonicalArguments, String jobId, int turn, String callId) {
+        return ofCanonical(tool, canonicalArguments + '\u0000' + jobId + '\u0000' + turn + '\u0000' + callId);
+    }
+
     private static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");

@@ -41,7 +41,10 @@ public final class Topics {
     private final Topic<String, AgentResult> results;
     private final Topic<String, DeadLetter> deadLetters;
 
+    private final EventSerdes serdes;
+
     private Topics(String prefix, EventSerdes serdes) {
+        this.serdes = serdes;
         this.batchSpecs = topic(prefix, "batch-specs", serdes, BatchSpec.class, true);
         this.agentJobs = topic(prefix, "agent-jobs", serdes, AgentJob.class, false);
         this.agentTurns = topic(prefix, "agent-turns", serdes, AgentTurn.class, false);
@@ -84,6 +87,11 @@ public final class Topics {
     public Topic<String, ToolResponse> toolResponses() { return toolResponses; }
     public Topic<String, AgentResult> results() { return results; }
     public Topic<String, DeadLetter> deadLetters() { return deadLetters; }
+
+    /** A value serde configured like the topics' serdes, for state stores and their changelogs. */
+    public <T extends SpecificRecord> Serde<T> serde(Class<T> type) {
+        return serdes.valueSerde(type);
+    }
 
     /** Every topic, in flow order. */
     public List<Topic<String, ?>> all() {

@@ -9,6 +9,8 @@ import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolRequest;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolResult;
+import io.batchagent.events.state.PendingCall;
+import io.batchagent.events.state.TurnAssembly;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -19,7 +21,7 @@ import org.apache.kafka.common.errors.SerializationException;
 /**
  * The registry-free default for embedded runs: a schema's id is derived from its Avro parsing
  * fingerprint (CRC-64-AVRO, top 31 bits), so every process and every rerun over the same data
- * directory agrees on ids without a server. Ids resolve for BatchAgent's own event schemas and
+ * directory agrees on ids without a server. Ids resolve for BatchAgent's own event and state-store schemas and
  * for any schema registered in this process.
  *
  * <p>The bytes on the topics stay in the Confluent wire format; only the id space differs from a
@@ -31,7 +33,8 @@ public final class FingerprintSchemaIds implements SchemaRegistry {
     private static final List<Schema> EVENT_SCHEMAS = List.of(
             BatchSpec.getClassSchema(), AgentJob.getClassSchema(), AgentTurn.getClassSchema(),
             ToolRequest.getClassSchema(), ToolCall.getClassSchema(), ToolResult.getClassSchema(),
-            ToolResponse.getClassSchema(), AgentResult.getClassSchema(), DeadLetter.getClassSchema());
+            ToolResponse.getClassSchema(), AgentResult.getClassSchema(), DeadLetter.getClassSchema(),
+            PendingCall.getClassSchema(), TurnAssembly.getClassSchema());
 
     private final Map<Integer, Schema> schemasById = new ConcurrentHashMap<>();
 

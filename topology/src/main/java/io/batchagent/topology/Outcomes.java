@@ -1,0 +1,52 @@
+package io.batchagent.topology;
+
+import io.batchagent.events.AgentResult;
+import io.batchagent.events.AgentTurn;
+import io.batchagent.events.ErrorReason;
+import io.batchagent.events.JobError;
+import io.batchagent.events.JobStatus;
+import io.batchagent.events.Timings;
+import io.batchagent.events.Usage;
+
+/** Builds the records that end a job early, so that every stage words them the same way. */
+final class Outcomes {
+
+    private Outcomes() {}
+
+    static AgentResult failed(String jobId, String batchId, long index, ErrorReason reason, String message,
+                              long submittedAtMs, long nowMs) {
+        return AgentResult.newBuilder()
+                .setJobId(jobId)
+                .setBatchId(batchId)
+                .setIndex(index)
+                .setStatus(JobStatus.FAILED)
+                .setError(new JobError(reason, message))
+                .setTurns(0)
+                .setUsage(emptyUsage())
+                .setTimings(Timings.newBuilder().setTotalMs(Math.max(0, nowMs - submittedAtMs)).build())
+                .setFinishedAtMs(nowMs)
+                .build();
+    }
+
+    static AgentResult failed(AgentTurn turn, ErrorReason reason, String message, long nowMs) {
+        Timings timings = Timings.newBuilder(turn.getTimings())
+                .setTotalMs(Math.max(0, nowMs - turn.getSubmittedAtMs()))
+                .build();
+        return AgentResult.newBuilder()
+                .setJobId(turn.getJobId())
+                .setBatchId(turn.getBatchId())
+                .setIndex(turn.getIndex())
+                .setStatus(JobStatus.FAILED)
+                .setError(new JobError(reason, message))
+                .setTurns(turn.getTurn())
+                .setUsage(turn.getUsage())
+                .setTimings(timings)
+                .setToolCallsRequested(turn.getToolCallsRequested())
+                .setFinishedAtMs(nowMs)
+                .build();
+    }
+
+    static Usage emptyUsage() {
+        return Usage.newBuilder().build();
+    }
+}

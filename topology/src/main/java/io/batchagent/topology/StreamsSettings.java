@@ -1,0 +1,92 @@
+package io.batchagent.topology;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import org.apache.kafka.streams.StreamsConfig;
+
+/**
+ * The Kafka Streams settings every BatchAgent topology runs with.
+ *
+ * <p>Exactly-once (v2) by default: a coalescer or assembler that crashes and replays must not emit a
+ * second tool call or a second next turn. Under exactly-once, output becomes visible at commit, so
+ * the commit interval bounds the latency each topology adds; the default (20 ms) keeps the
+ * orchestration overhead per turn small. Every processor, store and internal topic must be named
+ * ({@code ensure.explicit.internal.resource.naming}). Undecodable input goes to
+ * {@link DeadLetterHandler}.
+ *
+ * @param applicationId the Streams application id (also the prefix of internal topics)
+ * @param kafkaConfig client settings, at least {@code bootstrap.servers}
+ * @param topicPrefix the topic catalogue's prefix
+ * @param serdeConfig the value serde settings (see {@code EventSerdes})
+ * @param exactlyOnce exactly_once_v2 when true, at_least_once otherwise
+ * @param commitInterval the Streams commit interval
+ * @param stateDir where state stores live
+ * @param threads stream threads
+ */
+public record StreamsSettings(
+        String applicationId,
+        Map<String, Object> kafkaConfig,
+        String topicPrefix,
+        Map<String, ?> serdeConfig,
+        boolean exactlyOnce,
+        Duration commitInterval,
+        Path stateDir,
+        int threads) {
+
+    /** Streams property carrying the topic prefix to {@link DeadLetterHandler}. */
+    public static final String TOPIC_PREFIX_CONFIG = "batchagent.topic.prefix";
+
+    public StreamsSettings {
+        Objects.requireNonNull(applicationId, "applicationId");
+        Objects.requireNonNull(kafkaConfig, "kafkaConfig");
+        topicPrefix = topicPrefix == null ? "" : topicPrefix;
+        serdeConfig = serdeConfig == null ? Map.of() : Map.copyOf(serdeConfig);
+        commitInterval = commitInterval == null ? Duration.ofMillis(20) : commitInterval;
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+    }
+
+    /** Settings with the defaults: exactly-once, 20 ms commits, one thread, state under java.io.tmpdir. */
+    public static StreamsSettings defaults(String applicationId, Map<String, Object> kafkaConfig, String topicPrefix) {
+        return new StreamsSettings(applicationId, kafkaConfig, topicPrefix, Map.of(), true, null,
+                Path.of(System.getProperty("java.io.tmpdir"), "batchagent-streams"), 1);
+    }
+
+    public StreamsSettings withStateDir(Path dir) {
+        return new StreamsSettings(applicationId, kafkaConfig, topicPrefix, serdeConfig, exactlyOnce, commitInterval, dir, threads);
+    }
+
+    public StreamsSettings withExactlyOnce(boolean enabled) {
+        return new StreamsSettings(applicationId, kafkaConfig, topicPrefix, serdeConfig, enabled, commitInterval, stateDir, threads);
+    }
+
+    public StreamsSettings withSerdeConfig(Map<String, ?> config) {
+        return new StreamsSettings(applicationId, kafkaConfig, topicPrefix, config, exactlyOnce, commitInterval, stateDir, threads);
+    }
+
+    /** The properties to start {@code KafkaStreams} with. */
+    public Properties toProperties() {
+        Map<String, Object> props = new HashMap<>(serdeConfig);
+        props.putAll(kafkaConfig);
+        props.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG,
+                exactlyOnce ? StreamsConfig.EXACTLY_ONCE_V2 : StreamsConfig.AT_LEAST_ONCE);
+        props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitInterval.toMillis());
+        props.put(StreamsConfig.ENSURE_EXPLICIT_INTERNAL_RESOURCE_NAMING_CONFIG, true);
+        props.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class.getName());
+        props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
+        props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1);
+        props.put(StreamsConfig.consumerPrefix("max.poll.records"), 500);
+        props.put(StreamsConfig.producerPrefix("linger.ms"), 1);
+        props.put(TOPIC_PREFIX_CONFIG, topicPrefix);
+        Properties properties = new Properties();
+        properties.putAll(props);
+        return properties;
+    }
+}

@@ -1,0 +1,149 @@
+package io.batchagent.topology;
+
+import static io.batchagent.topology.TopologyFixtures.TOPICS;
+import static io.batchagent.topology.TopologyFixtures.input;
+import static io.batchagent.topology.TopologyFixtures.ok;
+import static io.batchagent.topology.TopologyFixtures.output;
+import static io.batchagent.topology.TopologyFixtures.request;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.batchagent.events.ToolCall;
+import io.batchagent.events.ToolRequest;
+import io.batchagent.events.ToolResponse;
+import io.batchagent.events.ToolResult;
+import io.batchagent.events.ToolStatus;
+import io.batchagent.events.state.PendingCall;
+import io.batchagent.schemas.CallHash;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ToolCallCoalescerTest {
+
+    @TempDir
+    Path stateDir;
+
+    private TopologyTestDriver driver;
+    private TestInputTopic<String, ToolRequest> requests;
+    private TestInputTopic<String, ToolResult> results;
+    private TestOutputTopic<String, ToolCall> calls;
+    private TestOutputTopic<String, ToolResponse> responses;
+
+    @BeforeEach
+    void setUp() {
+        driver = new TopologyTestDriver(ToolCallCoalescer.build(TOPICS, Duration.ofSeconds(2), Duration.ofMillis(500)),
+                TopologyFixtures.props("coalescer-test", stateDir));
+        requests = input(driver, TOPICS.toolRequests());
+        results = input(driver, TOPICS.toolResults());
+        calls = output(driver, TOPICS.toolCalls());
+        responses = output(driver, TOPICS.toolResponses());
+    }
+
+    @AfterEach
+    void tearDown() {
+        driver.close();
+    }
+
+    private void send(ToolRequest request) {
+        requests.pipeInput(request.getCallHash(), request);
+    }
+
+    @Test
+    void shouldDispatchTheFirstRequestAtOnce() {
+        send(request("job-1", 1, "c1", "kv cache"));
+
+        List<ToolCall> dispatched = calls.readValuesToList();
+        assertThat(dispatched).singleElement().satisfies(call -> {
+            assertThat(call.getTool().getName()).isEqualTo("lookup");
+            assertThat(call.getArgumentsJson()).isEqualTo("{\"q\":\"kv cache\"}");
+        });
+    }
+
+    @Test
+    void shouldCoalesceIdenticalCallsWhileTheFirstIsInFlightAndFanOutToEveryWaiter() {
+        ToolRequest first = request("job-1", 1, "c1", "kv cache");
+        send(first);
+        send(request("job-2", 1, "c9", "kv cache"));
+        send(request("job-3", 2, "c4", "kv cache"));
+        send(request("job-4", 1, "c1", "other topic"));
+
+        assertThat(calls.readKeyValuesToList()).extracting(kv -> kv.value.getArgumentsJson())
+                .containsExactly("{\"q\":\"kv cache\"}", "{\"q\":\"other topic\"}");
+
+        results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "kv cache facts"));
+
+        List<ToolResponse> fannedOut = responses.readValuesToList();
+        assertThat(fannedOut).extracting(ToolResponse::getJobId).containsExactly("job-1", "job-2", "job-3");
+        assertThat(fannedOut).extracting(ToolResponse::getCallId).containsExactly("c1", "c9", "c4");
+        assertThat(fannedOut).extracting(ToolResponse::getTurn).containsExactly(1, 1, 2);
+        assertThat(fannedOut).extracting(r -> r.getResult().getOutput()).containsOnly("kv cache facts");
+        assertThat(fannedOut).extracting(ToolResponse::getCoalesced).containsExactly(false, true, true);
+    }
+
+    @Test
+    void shouldIgnoreAReplayedRequestOfTheSameWaiter() {
+        ToolRequest first = request("job-1", 1, "c1", "kv cache");
+        send(first);
+        send(first);
+
+        results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "facts"));
+
+        assertThat(calls.getQueueSize()).isEqualTo(1);
+        assertThat(responses.readValuesToList()).hasSize(1);
+    }
+
+    @Test
+    void shouldDispatchAgainAfterTheResultWasFannedOut() {
+        ToolRequest first = request("job-1", 1, "c1", "kv cache");
+        send(first);
+        results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "facts"));
+        results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "a repeated result"));
+
+        send(request("job-2", 1, "c1", "kv cache"));
+
+        assertThat(calls.getQueueSize()).isEqualTo(2);
+        assertThat(responses.readValuesToList()).hasSize(1);
+    }
+
+    @Test
+    void shouldGiveUncoalescedToolsOneExecutionPerRequest() {
+        String args = CallHash.canonicalJson("{\"q\":\"same\"}");
+        for (String job : List.of("job-1", "job-2")) {
+            ToolRequest r = request(job, 1, "c1", "same");
+            r.setCallHash(CallHash.uncoalesced("lookup", args, job, 1, "c1"));
+            r.getTool().setCoalesce(false);
+            send(r);
+        }
+
+        assertThat(calls.readValuesToList()).extracting(ToolCall::getCallHash).doesNotHaveDuplicates().hasSize(2);
+    }
+
+    @Test
+    void shouldExpireAPendingCallOnWallClockTimeWithoutNewRecords() {
+        ToolRequest first = request("job-1", 1, "c1", "kv cache");
+        send(first);
+        send(request("job-2", 1, "c2", "kv cache"));
+        KeyValueStore<String, PendingCall> pending = driver.getKeyValueStore(ToolCallCoalescer.PENDING_STORE);
+        assertThat(pending.get(first.getCallHash()).getWaiters()).hasSize(2);
+
+        driver.advanceWallClockTime(Duration.ofMillis(2_500)); // tool timeout 1 s + grace 2 s not yet passed
+        assertThat(responses.isEmpty()).isTrue();
+        driver.advanceWallClockTime(Duration.ofMillis(1_000));
+
+        List<ToolResponse> expired = responses.readValuesToList();
+        assertThat(expired).extracting(ToolResponse::getJobId).containsExactly("job-1", "job-2");
+        assertThat(expired).allSatisfy(r -> {
+            assertThat(r.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT);
+            assertThat(r.getResult().getError()).contains("no result for tool 'lookup'");
+        });
+        assertThat(pending.get(first.getCallHash())).isNull();
+    }
+}

@@ -1,0 +1,89 @@
+package io.batchagent.topology;
+
+import io.batchagent.events.AgentJob;
+import io.batchagent.events.AgentTurn;
+import io.batchagent.events.BatchSpec;
+import io.batchagent.events.ChatMessage;
+import io.batchagent.events.Role;
+import io.batchagent.events.Timings;
+import io.batchagent.events.ToolCallRef;
+import io.batchagent.events.ToolRequest;
+import io.batchagent.events.ToolResponse;
+import io.batchagent.events.ToolResult;
+import io.batchagent.events.ToolSpec;
+import io.batchagent.events.ToolStatus;
+import io.batchagent.events.Usage;
+import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.Topics;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+
+/** Test data and driver plumbing shared by the topology tests. */
+final class TopologyFixtures {
+
+    static final Topics TOPICS = Topics.defaults();
+
+    private TopologyFixtures() {}
+
+    static Properties props(String appId, Path stateDir) {
+        return StreamsSettings.defaults(appId, Map.of("bootstrap.servers", "unused:9092"), "")
+                .withStateDir(stateDir).toProperties();
+    }
+
+    static <V> TestInputTopic<String, V> input(TopologyTestDriver driver, Topics.Topic<String, V> topic) {
+        return driver.createInputTopic(topic.name(), topic.keySerde().serializer(), topic.valueSerde().serializer());
+    }
+
+    static <V> TestOutputTopic<String, V> output(TopologyTestDriver driver, Topics.Topic<String, V> topic) {
+        return driver.createOutputTopic(topic.name(), topic.keySerde().deserializer(), topic.valueSerde().deserializer());
+    }
+
+    static ToolSpec tool(String name) {
+        return ToolSpec.newBuilder().setName(name).setDescription("a test tool")
+                .setParametersJson("{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"}}}")
+                .setTimeoutMs(1_000).build();
+    }
+
+    static BatchSpec spec(String batchId, String template, int maxTurns) {
+        return BatchSpec.newBuilder().setBatchId(batchId).setModel("sim-model").setSystemPrompt("You are a test.")
+                .setTaskTemplate(template).setTools(List.of(tool("lookup"))).setMaxTurns(maxTurns).build();
+    }
+
+    static AgentJob job(String batchId, int index, String inputJson) {
+        return new AgentJob(batchId + "-" + index, batchId, (long) index, inputJson, 1_000L);
+    }
+
+    static ToolRequest request(String jobId, int turn, String callId, String query) {
+        String args = CallHash.canonicalJson("{\"q\":\"" + query + "\"}");
+        return ToolRequest.newBuilder().setCallHash(CallHash.ofCanonical("lookup", args)).setJobId(jobId)
+                .setBatchId("b").setTurn(turn).setCallId(callId).setTool(tool("lookup"))
+                .setArgumentsJson(args).setRequestedAtMs(1_000L).build();
+    }
+
+    static ToolResult ok(String callHash, String output) {
+        return ToolResult.newBuilder().setCallHash(callHash).setTool("lookup").setStatus(ToolStatus.OK)
+                .setOutput(output).setStartedAtMs(1L).setFinishedAtMs(2L).build();
+    }
+
+    static AgentTurn waiting(String batchId, String jobId, int turn, String... callIds) {
+        List<ToolCallRef> calls = java.util.Arrays.stream(callIds)
+                .map(id -> new ToolCallRef(id, "lookup", "{\"q\":\"" + id + "\"}", "hash-" + id)).toList();
+        return AgentTurn.newBuilder().setJobId(jobId).setBatchId(batchId).setIndex(0).setTurn(turn)
+                .setMessages(List.of(
+                        ChatMessage.newBuilder().setRole(Role.USER).setContent("question").build(),
+                        ChatMessage.newBuilder().setRole(Role.ASSISTANT).setToolCalls(calls).build()))
+                .setPendingCalls(calls)
+                .setUsage(Usage.newBuilder().setPromptTokens(10).build())
+                .setTimings(Timings.newBuilder().build())
+                .setSubmittedAtMs(0L).setEmittedAtMs(1_000L).setToolCallsRequested(callIds.length).build();
+    }
+
+    static ToolResponse response(String jobId, int turn, String callId, String output) {
+        return new ToolResponse(jobId, turn, callId, ok("hash-" + callId, output), false);
+    }
+}
