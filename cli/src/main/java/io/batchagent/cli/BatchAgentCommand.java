@@ -1,0 +1,247 @@
+package io.batchagent.cli;
+
+import io.batchagent.events.AgentResult;
+import io.batchagent.events.JobStatus;
+import io.batchagent.events.ToolSpec;
+import io.batchagent.simulator.EngineSimulator;
+import io.batchagent.simulator.SimulatorOptions;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** The {@code batchagent} command line. */
+@Command(name = "batchagent", mixinStandardHelpOptions = true, version = "batchagent 0.1.0",
+        description = "Runs many sibling tool-using LLM agents against one shared inference engine, on Kafka.",
+        subcommands = {BatchAgentCommand.Run.class, BatchAgentCommand.Worker.class, BatchAgentCommand.Simulator.class})
+public final class BatchAgentCommand implements Runnable {
+
+    /** Environment variable holding the engine API key; a key is never taken from the command line. */
+    public static final String API_KEY_ENV = "BATCHAGENT_API_KEY";
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new BatchAgentCommand()).execute(args));
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.err);
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Run a whole batch in this JVM (embedded Kafka unless --bootstrap-servers is given) and print its results.")
+    static final class Run implements java.util.concurrent.Callable<Integer> {
+
+        @Option(names = "--batch", paramLabel = "DIR", description = "A batch directory holding task.txt and inputs.jsonl, and optionally system.txt, tools.json, schema.json. Other options override its files.")
+        Path batchDir;
+        @Option(names = "--task", paramLabel = "FILE", description = "Task template: the per-job message, with {variable} placeholders.")
+        Path task;
+        @Option(names = "--system", paramLabel = "FILE", description = "Shared system prompt.")
+        Path system;
+        @Option(names = "--inputs", paramLabel = "FILE", description = "Inputs, one JSON object per line (JSONL).")
+        Path inputs;
+        @Option(names = "--tools", paramLabel = "FILE", description = "Tool declarations (JSON array).")
+        Path tools;
+        @Option(names = "--output-schema", paramLabel = "FILE", description = "JSON Schema of each final answer.")
+        Path outputSchema;
+        @Option(names = "--backend", defaultValue = "sim://", description = "Engine URL: sim://[profile] (default; profiles: instant, h100-qwen2.5-32b), sglang://host:port, vllm://host:port, openai-compatible://host:port, or http(s)://base-url. API key from $" + API_KEY_ENV + ".")
+        String backend;
+        @Option(names = "--model", description = "Model name sent to the engine (default: sim-model).", defaultValue = "sim-model")
+        String model;
+        @Option(names = "--max-inflight", defaultValue = "32", description = "Model calls in flight at most (default: ${DEFAULT-VALUE}).")
+        int maxInflight;
+        @Option(names = "--max-turns", defaultValue = "4", description = "Model calls per agent at most (default: ${DEFAULT-VALUE}).")
+        int maxTurns;
+        @Option(names = "--max-tokens", defaultValue = "1024", description = "Completion tokens per model call at most (default: ${DEFAULT-VALUE}).")
+        int maxTokens;
+        @Option(names = "--output", paramLabel = "FILE", description = "Write every result as a JSON line to FILE.")
+        Path output;
+        @Option(names = "--bootstrap-servers", description = "Use this Kafka cluster instead of an embedded broker.")
+        String bootstrapServers;
+        @Option(names = "--data-dir", defaultValue = "data", description = "Embedded broker and state directory (default: ${DEFAULT-VALUE}); rerunning a batch over it resumes.")
+        Path dataDir;
+        @Option(names = "--batch-id", description = "Batch id (default: derived from the batch's content, so a rerun resumes).")
+        String batchId;
+        @Option(names = "--tool-option", paramLabel = "KEY=VALUE", description = "Option for built-in tools, e.g. sim_search.latency.ms=400.")
+        Map<String, String> toolOptions = new HashMap<>();
+        @Option(names = "--sim-tool-rule", description = "Tool-call rule of the simulator's scripted model, e.g. 'sim_search.query=Topic: (.*)'.")
+        String simToolRule;
+        @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of every topic name.")
+        String topicPrefix;
+        @Option(names = "--quiet", description = "Print only the summary.")
+        boolean quiet;
+
+        @Override
+        public Integer call() throws IOException {
+            BatchDefinition definition = definition();
+            BatchRunner.Settings settings = new BatchRunner.Settings(bootstrapServers, dataDir, backend,
+                    System.getenv(API_KEY_ENV), simToolRule, batchId, maxInflight, toolOptions, topicPrefix, null);
+            PrintStream out = System.out;
+            int total = definition.inputs().size();
+            AtomicInteger done = new AtomicInteger();
+            AtomicInteger failed = new AtomicInteger();
+            long started = System.nanoTime();
+            ScheduledExecutorService progress = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "progress");
+                t.setDaemon(true);
+                return t;
+            });
+            progress.scheduleAtFixedRate(() -> System.err.printf("progress: %d/%d done (%d failed), %.1f s%n",
+                    done.get(), total, failed.get(), (System.nanoTime() - started) / 1e9), 2, 2, TimeUnit.SECONDS);
+            BufferedWriter writer = output == null ? null : Files.newBufferedWriter(output, StandardCharsets.UTF_8);
+            try {
+                BatchSummary summary = BatchRunner.run(settings, definition, result -> {
+                    int n = done.incrementAndGet();
+                    if (result.getStatus() != JobStatus.SUCCEEDED) {
+                        failed.incrementAndGet();
+                    }
+                    if (!quiet) {
+                        out.printf("[%d/%d] %s%n", n, total, describe(result));
+                    }
+                });
+                if (writer != null) {
+                    for (AgentResult result : summary.results()) {
+                        writer.write(ResultJson.toJson(result));
+                        writer.newLine();
+                    }
+                }
+                out.println(summary.describe());
+                if (output != null) {
+                    out.println("results written to " + output);
+                }
+                return summary.failed() == 0 ? 0 : 1;
+            } catch (TimeoutException e) {
+                System.err.println("batchagent: " + e.getMessage());
+                return 2;
+            } finally {
+                progress.shutdownNow();
+                if (writer != null) {
+                    writer.close();
+                }
+            }
+        }
+
+        private static String describe(AgentResult result) {
+            String detail = result.getStatus() == JobStatus.SUCCEEDED
+                    ? result.getOutputJson()
+                    : result.getError().getReason() + ": " + result.getError().getMessage();
+            return String.format("%s %s turns=%d %s", result.getJobId(), result.getStatus(), result.getTurns(), detail);
+        }
+
+        private BatchDefinition definition() throws IOException {
+            Path taskFile = pick(task, "task.txt", true);
+            Path inputsFile = pick(inputs, "inputs.jsonl", true);
+            Path systemFile = pick(system, "system.txt", false);
+            Path toolsFile = pick(tools, "tools.json", false);
+            Path schemaFile = pick(outputSchema, "schema.json", false);
+            List<ToolSpec> toolSpecs = toolsFile == null ? List.of() : BatchDefinition.readTools(toolsFile);
+            return new BatchDefinition(
+                    systemFile == null ? "" : Files.readString(systemFile, StandardCharsets.UTF_8).strip(),
+                    Files.readString(taskFile, StandardCharsets.UTF_8).strip(),
+                    BatchDefinition.readInputs(inputsFile),
+                    toolSpecs,
+                    schemaFile == null ? null : BatchDefinition.readSchema(schemaFile),
+                    model, maxTurns, maxTokens);
+        }
+
+        private Path pick(Path explicit, String nameInBatchDir, boolean required) {
+            if (explicit != null) {
+                return explicit;
+            }
+            if (batchDir != null && Files.exists(batchDir.resolve(nameInBatchDir))) {
+                return batchDir.resolve(nameInBatchDir);
+            }
+            if (required) {
+                throw new CommandLine.ParameterException(new CommandLine(this),
+                        "missing " + nameInBatchDir + ": give --batch DIR holding it, or the matching option");
+            }
+            return null;
+        }
+    }
+
+    @Command(name = "worker", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Run one stage (or several) as its own process against a Kafka cluster, until stopped.")
+    static final class Worker implements java.util.concurrent.Callable<Integer> {
+
+        @Option(names = "--role", required = true, description = "all, topology, job-compiler, coalescer, assembler, inference, or tools.")
+        String role;
+        @Option(names = "--bootstrap-servers", required = true, description = "The Kafka cluster.")
+        String bootstrapServers;
+        @Option(names = "--backend", defaultValue = "sim://", description = "Engine URL for the inference role (sim:// starts a simulator in this process).")
+        String backend;
+        @Option(names = "--max-inflight", defaultValue = "32", description = "Model calls in flight at most (default: ${DEFAULT-VALUE}).")
+        int maxInflight;
+        @Option(names = "--partitions", defaultValue = "4", description = "Partitions of topics this process creates (default: ${DEFAULT-VALUE}).")
+        int partitions;
+        @Option(names = "--state-dir", defaultValue = "data/streams", description = "Kafka Streams state directory.")
+        Path stateDir;
+        @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of every topic name.")
+        String topicPrefix;
+        @Option(names = "--schema-registry-url", description = "Confluent-compatible Schema Registry (default: embedded fingerprint ids).")
+        String schemaRegistryUrl;
+        @Option(names = "--tool-option", paramLabel = "KEY=VALUE", description = "Option for built-in tools.")
+        Map<String, String> toolOptions = new HashMap<>();
+
+        @Override
+        public Integer call() throws InterruptedException {
+            Set<Stage> stages = Stage.parseRole(role);
+            EngineSimulator simulator = null;
+            String engineUrl = backend;
+            if (stages.contains(Stage.INFERENCE) && backend.startsWith(BatchRunner.SIM_SCHEME)) {
+                String profile = backend.substring(BatchRunner.SIM_SCHEME.length());
+                simulator = EngineSimulator.start(SimulatorOptions.builder()
+                        .profile(profile.isBlank() ? BatchRunner.DEFAULT_SIM_PROFILE : profile).build());
+                engineUrl = simulator.baseUrl();
+            }
+            Map<String, String> serde = schemaRegistryUrl == null ? Map.of() : Map.of("schema.registry.url", schemaRegistryUrl);
+            PipelineConfig config = PipelineConfig.defaults(bootstrapServers, engineUrl, stateDir)
+                    .withTopicPrefix(topicPrefix).withMaxInflight(maxInflight).withPartitions(partitions)
+                    .withToolOptions(toolOptions).withSerdeConfig(serde).withEngine(engineUrl, System.getenv(API_KEY_ENV));
+            CountDownLatch stopped = new CountDownLatch(1);
+            Pipeline pipeline = Pipeline.start(config, stages);
+            EngineSimulator sim = simulator;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                pipeline.close();
+                if (sim != null) {
+                    sim.close();
+                }
+                stopped.countDown();
+            }, "shutdown"));
+            System.err.println("batchagent worker running: roles " + stages);
+            stopped.await();
+            return 0;
+        }
+    }
+
+    @Command(name = "simulator", description = "Run the engine simulator (SIMULATED figures) as a standalone OpenAI-compatible server.")
+    static final class Simulator implements Runnable {
+        @Parameters(arity = "0..*", description = "Options of the simulator; see 'batchagent simulator --help'.")
+        List<String> args = new ArrayList<>();
+
+        @Override
+        public void run() {
+            io.batchagent.simulator.EngineSimulatorMain.main(args.toArray(String[]::new));
+        }
+    }
+

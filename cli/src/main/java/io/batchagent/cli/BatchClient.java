@@ -1,0 +1,200 @@
+package io.batchagent.cli;
+
+import io.batchagent.events.AgentJob;
+import io.batchagent.events.AgentResult;
+import io.batchagent.schemas.Topics;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Submits batches to the pipeline and collects their results, through Kafka only: this is all a
+ * producer of work needs, wherever the stages run.
+ *
+ * <p>Submission is resumable: a job that already has a final result, or that is already on the jobs
+ * topic, is not submitted again, so rerunning a batch id continues it.
+ */
+public final class BatchClient {
+
+    private static final Logger LOGGER = LoggerFactory.getLogger(BatchClient.class);
+
+    /** What a submission did. */
+    public record Submission(String batchId, List<String> jobIds, int alreadyFinished, int alreadySubmitted, int submitted) {}
+
+    private final Map<String, Object> kafkaConfig;
+    private final Topics topics;
+
+    public BatchClient(Map<String, Object> kafkaConfig, Topics topics) {
+        this.kafkaConfig = Map.copyOf(kafkaConfig);
+        this.topics = topics;
+    }
+
+    /** The job id of input {@code index} of a batch. */
+    public static String jobId(String batchId, long index) {
+        return String.format("%s-%06d", batchId, index);
+    }
+
+    /** Publishes the batch spec and every job of the batch that is neither finished nor already submitted. */
+    public Submission submit(String batchId, BatchDefinition definition) {
+        Set<String> finished = finalResults(batchId).keySet();
+        Set<String> submitted = new HashSet<>();
+        scan(topics.agentJobs().name(), record -> {
+            AgentJob job = decode(topics.agentJobs(), record);
+            if (job != null && batchId.equals(job.getBatchId())) {
+                submitted.add(job.getJobId());
+            }
+        });
+        List<String> jobIds = new ArrayList<>();
+        long now = System.currentTimeMillis();
+        int sent = 0;
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            List<Future<RecordMetadata>> acks = new ArrayList<>();
+            acks.add(send(producer, topics.batchSpecs(), batchId, definition.toSpec(batchId, now)));
+            for (int i = 0; i < definition.inputs().size(); i++) {
+                String jobId = jobId(batchId, i);
+                jobIds.add(jobId);
+                if (finished.contains(jobId) || submitted.contains(jobId)) {
+                    continue;
+                }
+                acks.add(send(producer, topics.agentJobs(), jobId, new AgentJob(jobId, batchId, (long) i, definition.inputs().get(i), now)));
+                sent++;
+            }
+            producer.flush();
+            for (Future<RecordMetadata> ack : acks) {
+                ack.get(60, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while submitting batch " + batchId, e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot submit batch " + batchId + ": " + e.getMessage(), e);
+        }
+        int alreadySubmitted = (int) jobIds.stream().filter(id -> submitted.contains(id) && !finished.contains(id)).count();
+        int alreadyFinished = (int) jobIds.stream().filter(finished::contains).count();
+        LOGGER.info("submitted batch {}: {} new jobs, {} in progress, {} finished", batchId, sent, alreadySubmitted, alreadyFinished);
+        return new Submission(batchId, List.copyOf(jobIds), alreadyFinished, alreadySubmitted, sent);
+    }
+
+    /** The latest result of every job of {@code batchId} now on the results topic. */
+    public Map<String, AgentResult> finalResults(String batchId) {
+        Map<String, AgentResult> results = new HashMap<>();
+        scan(topics.results().name(), record -> {
+            AgentResult result = decode(topics.results(), record);
+            if (result != null && batchId.equals(result.getBatchId())) {
+                results.put(result.getJobId(), result);
+            }
+        });
+        return results;
+    }
+
+    /**
+     * Follows the results topic until every job of {@code jobIds} has a result, calling
+     * {@code onResult} once per job as its first result arrives.
+     *
+     * @return the results in the order of {@code jobIds}
+     * @throws TimeoutException if some jobs have no result within {@code timeout}
+     */
+    public List<AgentResult> await(Collection<String> jobIds, Consumer<AgentResult> onResult, Duration timeout)
+            throws TimeoutException {
+        Set<String> wanted = new HashSet<>(jobIds);
+        Map<String, AgentResult> results = new TreeMap<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            List<TopicPartition> partitions = partitions(consumer, topics.results().name());
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            while (results.size() < wanted.size()) {
+                if (System.nanoTime() > deadline) {
+                    throw new TimeoutException((wanted.size() - results.size()) + " of " + wanted.size()
+                            + " jobs have no result after " + timeout.toSeconds() + " s");
+                }
+                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+                    AgentResult result = decode(topics.results(), record);
+                    if (result != null && wanted.contains(result.getJobId())) {
+                        boolean first = !results.containsKey(result.getJobId());
+                        results.put(result.getJobId(), result);
+                        if (first) {
+                            onResult.accept(result);
+                        }
+                    }
+                }
+            }
+        }
+        List<AgentResult> ordered = new ArrayList<>();
+        for (String jobId : jobIds) {
+            ordered.add(results.get(jobId));
+        }
+        return ordered;
+    }
+
+    private void scan(String topic, Consumer<ConsumerRecord<byte[], byte[]>> each) {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            List<TopicPartition> partitions = partitions(consumer, topic);
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
+                consumer.poll(Duration.ofMillis(100)).forEach(each);
+            }
+        }
+    }
+
+    private static List<TopicPartition> partitions(KafkaConsumer<?, ?> consumer, String topic) {
+        return consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+                .map(p -> new TopicPartition(topic, p.partition())).toList();
+    }
+
+    private <V> V decode(Topics.Topic<String, V> topic, ConsumerRecord<byte[], byte[]> record) {
+        try {
+            return topic.valueSerde().deserializer().deserialize(record.topic(), record.value());
+        } catch (RuntimeException e) {
+            LOGGER.warn("skipping an undecodable record: topic={} partition={} offset={} reason={}",
+                    record.topic(), record.partition(), record.offset(), e.getMessage());
+            return null;
+        }
+    }
+
+    private <V> Future<RecordMetadata> send(KafkaProducer<byte[], byte[]> producer, Topics.Topic<String, V> topic, String key, V value) {
+        return producer.send(new ProducerRecord<>(topic.name(),
+                topic.keySerde().serializer().serialize(topic.name(), key),
+                topic.valueSerde().serializer().serialize(topic.name(), value)));
+    }
+
+    private KafkaProducer<byte[], byte[]> producer() {
+        Map<String, Object> props = new HashMap<>(kafkaConfig);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    private KafkaConsumer<byte[], byte[]> consumer() {
+        Map<String, Object> props = new HashMap<>(kafkaConfig);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        return new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    }
+}

@@ -1,0 +1,189 @@
+package io.batchagent.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import io.batchagent.events.BatchSpec;
+import io.batchagent.events.ToolSpec;
+import io.batchagent.schemas.CallHash;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What a user asks for: the shared part of a batch and its inputs. Validated when built: a bad
+ * definition fails at once with a message naming the file, line or field.
+ *
+ * @param systemPrompt shared system prompt (may be empty)
+ * @param taskTemplate per-job user message with {@code {variable}} placeholders
+ * @param inputs one JSON object per job, in order
+ * @param tools the tools the batch declares
+ * @param outputSchemaJson JSON Schema of each final answer, or null
+ * @param model the model name sent to the engine
+ * @param maxTurns model calls per agent at most
+ * @param maxTokens completion tokens per model call at most
+ */
+public record BatchDefinition(
+        String systemPrompt,
+        String taskTemplate,
+        List<String> inputs,
+        List<ToolSpec> tools,
+        String outputSchemaJson,
+        String model,
+        int maxTurns,
+        int maxTokens) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public BatchDefinition {
+        systemPrompt = systemPrompt == null ? "" : systemPrompt;
+        if (taskTemplate == null || taskTemplate.isBlank()) {
+            throw new IllegalArgumentException("the task template is empty");
+        }
+        inputs = List.copyOf(inputs);
+        tools = List.copyOf(tools);
+        if (maxTurns < 1) {
+            throw new IllegalArgumentException("max turns must be at least 1, got " + maxTurns);
+        }
+        if (maxTokens < 1) {
+            throw new IllegalArgumentException("max tokens must be at least 1, got " + maxTokens);
+        }
+        Set<String> names = new HashSet<>();
+        for (ToolSpec tool : tools) {
+            if (!names.add(tool.getName())) {
+                throw new IllegalArgumentException("tool '" + tool.getName() + "' is declared twice");
+            }
+        }
+    }
+
+    /** The BatchSpec event for this definition under {@code batchId}. */
+    public BatchSpec toSpec(String batchId, long nowMs) {
+        return BatchSpec.newBuilder()
+                .setBatchId(batchId)
+                .setModel(model)
+                .setSystemPrompt(systemPrompt)
+                .setTaskTemplate(taskTemplate)
+                .setTools(tools)
+                .setOutputSchemaJson(outputSchemaJson)
+                .setMaxTurns(maxTurns)
+                .setMaxTokens(maxTokens)
+                .setExpectedJobs(inputs.size())
+                .setCreatedAtMs(nowMs)
+                .setOptions(Map.of())
+                .build();
+    }
+
+    /**
+     * A batch id derived from everything that defines the batch, so that running the same batch
+     * again over the same data directory resumes it instead of starting a second one.
+     */
+    public String derivedBatchId() {
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            for (String part : List.of(systemPrompt, taskTemplate, String.valueOf(outputSchemaJson), model,
+                    String.valueOf(maxTurns), String.valueOf(maxTokens), tools.toString())) {
+                digest.update(part.getBytes(StandardCharsets.UTF_8));
+                digest.update((byte) 0);
+            }
+            for (String input : inputs) {
+                digest.update(input.getBytes(StandardCharsets.UTF_8));
+                digest.update((byte) '\n');
+            }
+            return "batch-" + HexFormat.of().formatHex(digest.digest()).substring(0, 12);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Reads a JSONL file of inputs: one JSON object per non-blank line. */
+    public static List<String> readInputs(Path file) throws IOException {
+        List<String> inputs = new ArrayList<>();
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty()) {
+                continue;
+            }
+            JsonNode node;
+            try {
+                node = JSON.readTree(line);
+            } catch (IOException e) {
+                throw new IllegalArgumentException(file + " line " + (i + 1) + " is not valid JSON: " + e.getMessage(), e);
+            }
+            if (!node.isObject()) {
+                throw new IllegalArgumentException(file + " line " + (i + 1) + " must be a JSON object of template variables");
+            }
+            inputs.add(node.toString());
+        }
+        return inputs;
+    }
+
+    /**
+     * Reads tool declarations: a JSON array of objects with {@code name}, {@code description},
+     * {@code parameters} (JSON Schema), and optional {@code timeout_ms}, {@code cacheable},
+     * {@code cache_ttl_ms}, {@code coalesce}, {@code max_output_chars}.
+     */
+    public static List<ToolSpec> readTools(Path file) throws IOException {
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (!(root instanceof ArrayNode array)) {
+            throw new IllegalArgumentException(file + " must hold a JSON array of tool declarations");
+        }
+        List<ToolSpec> tools = new ArrayList<>();
+        for (int i = 0; i < array.size(); i++) {
+            JsonNode t = array.get(i);
+            String where = file + " tool #" + (i + 1);
+            String name = t.path("name").asText("");
+            if (!name.matches("[A-Za-z0-9_-]{1,64}")) {
+                throw new IllegalArgumentException(where + ": 'name' must be 1-64 letters, digits, '_' or '-', got '" + name + "'");
+            }
+            JsonNode parameters = t.path("parameters");
+            if (!parameters.isMissingNode() && !parameters.isObject()) {
+                throw new IllegalArgumentException(where + " (" + name + "): 'parameters' must be a JSON Schema object");
+            }
+            long timeout = t.path("timeout_ms").asLong(30_000);
+            if (timeout <= 0) {
+                throw new IllegalArgumentException(where + " (" + name + "): 'timeout_ms' must be positive");
+            }
+            tools.add(ToolSpec.newBuilder()
+                    .setName(name)
+                    .setDescription(t.path("description").asText(""))
+                    .setParametersJson(parameters.isMissingNode() ? "{\"type\":\"object\"}" : CallHash.canonicalJson(parameters.toString()))
+                    .setTimeoutMs(timeout)
+                    .setCacheable(t.path("cacheable").asBoolean(false))
+                    .setCacheTtlMs(t.path("cache_ttl_ms").asLong(0))
+                    .setCoalesce(t.path("coalesce").asBoolean(true))
+                    .setMaxOutputChars(t.path("max_output_chars").asInt(16_384))
+                    .build());
+        }
+        return tools;
+    }
+
+    /** Reads a JSON Schema file and returns it as canonical JSON. */
+    public static String readSchema(Path file) throws IOException {
+        String text = Files.readString(file, StandardCharsets.UTF_8);
+        JsonNode schema;
+        try {
+            schema = JSON.readTree(text);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (!schema.isObject()) {
+            throw new IllegalArgumentException(file + " must hold a JSON Schema object");
+        }
+        return CallHash.canonicalJson(text);
+    }
+}

@@ -1,0 +1,120 @@
+package io.batchagent.cli;
+
+import io.batchagent.events.AgentResult;
+import io.batchagent.kafka.embedded.EmbeddedKafkaBroker;
+import io.batchagent.simulator.EngineSimulator;
+import io.batchagent.simulator.SimulatorOptions;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Java entry point: runs one whole batch in this JVM — an embedded Kafka broker unless a cluster
+ * is given, the engine simulator for a {@code sim://} backend, every stage — and returns its results.
+ * Running the same batch again over the same data directory resumes it.
+ */
+public final class BatchRunner {
+
+    private static final Logger LOGGER = LoggerFactory.getLogger(BatchRunner.class);
+
+    /** The scheme of the built-in engine simulator's backend URLs: {@code sim://[profile]}. */
+    public static final String SIM_SCHEME = "sim://";
+    /** The simulator profile {@code sim://} means when it names none. */
+    public static final String DEFAULT_SIM_PROFILE = "h100-qwen2.5-32b";
+
+    /**
+     * @param bootstrapServers a Kafka cluster, or null for an embedded broker in {@code dataDir}
+     * @param dataDir where the embedded broker and Streams state live
+     * @param backend the engine URL: {@code sim://[profile]}, {@code sglang://host:port}, ...
+     * @param engineApiKey secret for API backends, or null
+     * @param simToolRule tool-call rule of the simulator's scripted model, or null for its default
+     * @param batchId the batch id, or null to derive it from the definition
+     * @param maxInflight model calls in flight at most
+     * @param toolOptions options for built-in tools
+     * @param topicPrefix topic name prefix
+     * @param timeout how long to wait for every result
+     */
+    public record Settings(
+            String bootstrapServers,
+            Path dataDir,
+            String backend,
+            String engineApiKey,
+            String simToolRule,
+            String batchId,
+            int maxInflight,
+            Map<String, String> toolOptions,
+            String topicPrefix,
+            Duration timeout) {
+
+        public Settings {
+            backend = backend == null || backend.isBlank() ? SIM_SCHEME : backend;
+            toolOptions = toolOptions == null ? Map.of() : Map.copyOf(toolOptions);
+            topicPrefix = topicPrefix == null ? "" : topicPrefix;
+            timeout = timeout == null ? Duration.ofHours(24) : timeout;
+            if (dataDir == null) {
+                throw new IllegalArgumentException("a data directory is required");
+            }
+        }
+
+        /** Hides the API key. */
+        @Override
+        public String toString() {
+            return "Settings[bootstrapServers=" + bootstrapServers + ", dataDir=" + dataDir + ", backend=" + backend
+                    + ", engineApiKey=" + (engineApiKey == null ? "none" : "[hidden]") + ", batchId=" + batchId
+                    + ", maxInflight=" + maxInflight + "]";
+        }
+    }
+
+    private BatchRunner() {}
+
+    /**
+     * Runs {@code definition} to completion.
+     *
+     * @param onResult called once per job as its final result arrives (from the collecting thread)
+     */
+    public static BatchSummary run(Settings settings, BatchDefinition definition, Consumer<AgentResult> onResult)
+            throws TimeoutException {
+        String batchId = settings.batchId() != null ? settings.batchId() : definition.derivedBatchId();
+        try (EmbeddedKafkaBroker broker = settings.bootstrapServers() == null
+                     ? EmbeddedKafkaBroker.start(settings.dataDir().resolve("kafka")) : null;
+             EngineSimulator simulator = startSimulator(settings)) {
+            String bootstrap = broker != null ? broker.bootstrapServers() : settings.bootstrapServers();
+            String engineUrl = simulator != null ? simulator.baseUrl() : settings.backend();
+            PipelineConfig config = PipelineConfig.defaults(bootstrap, engineUrl, settings.dataDir().resolve("streams"))
+                    .withTopicPrefix(settings.topicPrefix())
+                    .withMaxInflight(settings.maxInflight())
+                    .withToolOptions(settings.toolOptions())
+                    .withEngine(engineUrl, settings.engineApiKey());
+            long started = System.nanoTime();
+            try (Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Stage.class))) {
+                BatchClient client = new BatchClient(config.kafkaConfig(), pipeline.topics());
+                BatchClient.Submission submission = client.submit(batchId, definition);
+                List<AgentResult> results = client.await(submission.jobIds(), onResult, settings.timeout());
+                Duration wall = Duration.ofNanos(System.nanoTime() - started);
+                return new BatchSummary(batchId, results, wall, pipeline.toolExecutions(), submission.alreadyFinished());
+            }
+        }
+    }
+
+    private static EngineSimulator startSimulator(Settings settings) {
+        if (!settings.backend().startsWith(SIM_SCHEME)) {
+            return null;
+        }
+        String profile = settings.backend().substring(SIM_SCHEME.length());
+        SimulatorOptions.Builder options = SimulatorOptions.builder()
+                .profile(profile.isBlank() ? DEFAULT_SIM_PROFILE : profile);
+        if (settings.simToolRule() != null) {
+            options.toolCallRule(settings.simToolRule());
+        }
+        EngineSimulator simulator = EngineSimulator.start(options.build());
+        LOGGER.info("engine simulator (SIMULATED figures) at {} profile={}", simulator.baseUrl(),
+                profile.isBlank() ? DEFAULT_SIM_PROFILE : profile);
+        return simulator;
+    }
+}

@@ -1,0 +1,170 @@
+package io.batchagent.cli;
+
+import io.batchagent.inference.EngineEndpoint;
+import io.batchagent.inference.InferenceWorker;
+import io.batchagent.inference.InferenceWorkerConfig;
+import io.batchagent.inference.OpenAiCompatibleClient;
+import io.batchagent.schemas.TopicProvisioner;
+import io.batchagent.schemas.Topics;
+import io.batchagent.tools.ToolRegistry;
+import io.batchagent.tools.ToolWorker;
+import io.batchagent.tools.ToolWorkerConfig;
+import io.batchagent.topology.JobCompiler;
+import io.batchagent.topology.StreamsSettings;
+import io.batchagent.topology.ToolCallCoalescer;
+import io.batchagent.topology.TurnAssembler;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.Topology;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs some or all stages of BatchAgent in this process against one Kafka cluster: the three
+ * Streams topologies, an inference worker and a tool worker. Each stage is its own consumer group or
+ * Streams application, so the same stages started in other processes share the work.
+ *
+ * <p>{@link #close()} stops the stages in reverse order of start.
+ */
+public final class Pipeline implements AutoCloseable {
+
+    private static final Logger LOGGER = LoggerFactory.getLogger(Pipeline.class);
+
+    private final PipelineConfig config;
+    private final Topics topics;
+    private final List<AutoCloseable> running = new ArrayList<>();
+    private final List<KafkaStreams> streams = new ArrayList<>();
+    private ToolWorker toolWorker;
+    private InferenceWorker inferenceWorker;
+
+    private Pipeline(PipelineConfig config) {
+        this.config = config;
+        this.topics = Topics.create(config.topicPrefix(), config.serdeConfig());
+    }
+
+    /** Creates missing topics, then starts {@code stages}; waits until the Streams apps run. */
+    public static Pipeline start(PipelineConfig config, Set<Stage> stages) {
+        Pipeline pipeline = new Pipeline(config);
+        try {
+            pipeline.provisionTopics();
+            pipeline.startStages(stages);
+            return pipeline;
+        } catch (RuntimeException e) {
+            pipeline.close();
+            throw e;
+        }
+    }
+
+    public Topics topics() {
+        return topics;
+    }
+
+    /** Tool executions performed by this process's tool worker (0 if it runs none). */
+    public long toolExecutions() {
+        return toolWorker == null ? 0 : toolWorker.counters().totalExecutions();
+    }
+
+    /** The in-process inference worker, if this process runs one. */
+    public InferenceWorker inferenceWorker() {
+        return inferenceWorker;
+    }
+
+    private void provisionTopics() {
+        try (Admin admin = Admin.create(config.kafkaConfig())) {
+            TopicProvisioner.ensure(admin, topics, config.partitions(), (short) -1);
+        }
+    }
+
+    private void startStages(Set<Stage> stages) {
+        if (stages.contains(Stage.TOOLS)) {
+            ToolRegistry registry = ToolRegistry.builder().discover().build();
+            toolWorker = new ToolWorker(config.kafkaConfig(), topics,
+                    ToolWorkerConfig.defaults().withGroupId(config.applicationIdPrefix() + "-tools")
+                            .withMaxConcurrency(config.toolConcurrency()).withToolOptions(config.toolOptions()),
+                    registry);
+            toolWorker.start();
+            running.add(toolWorker);
+        }
+        if (stages.contains(Stage.JOB_COMPILER)) {
+            startStreams("job-compiler", JobCompiler.build(topics, config.specGrace()));
+        }
+        if (stages.contains(Stage.COALESCER)) {
+            startStreams("coalescer", ToolCallCoalescer.build(topics, config.toolExpiryGrace(), Duration.ofSeconds(1)));
+        }
+        if (stages.contains(Stage.ASSEMBLER)) {
+            startStreams("turn-assembler", TurnAssembler.build(topics));
+        }
+        if (stages.contains(Stage.INFERENCE)) {
+            InferenceWorkerConfig workerConfig = InferenceWorkerConfig.defaults()
+                    .withGroupId(config.applicationIdPrefix() + "-inference")
+                    .withMaxInflight(config.maxInflight());
+            if (config.engineApiKey() != null) {
+                workerConfig = workerConfig.withEngineApiKey(config.engineApiKey());
+            }
+            OpenAiCompatibleClient engine = new OpenAiCompatibleClient(EngineEndpoint.parse(config.engineUrl()), workerConfig);
+            running.add(engine);
+            inferenceWorker = new InferenceWorker(config.kafkaConfig(), topics, workerConfig, engine);
+            inferenceWorker.start();
+            running.add(inferenceWorker);
+        }
+        awaitStreamsRunning(Duration.ofSeconds(60));
+        LOGGER.info("pipeline started: stages={} {}", stages, config);
+    }
+
+    private void startStreams(String name, Topology topology) {
+        Map<String, Object> kafka = new HashMap<>(config.kafkaConfig());
+        StreamsSettings settings = new StreamsSettings(config.applicationIdPrefix() + "-" + name, kafka,
+                config.topicPrefix(), config.serdeConfig(), config.exactlyOnce(), null,
+                config.stateDir().resolve(name), 1);
+        KafkaStreams app = new KafkaStreams(topology, settings.toProperties());
+        app.setUncaughtExceptionHandler(e -> {
+            LOGGER.error("stream thread of {} failed; replacing it", name, e);
+            return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+        app.start();
+        streams.add(app);
+        running.add(() -> app.close(Duration.ofSeconds(30)));
+    }
+
+    private void awaitStreamsRunning(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (KafkaStreams app : streams) {
+            while (app.state() != KafkaStreams.State.RUNNING) {
+                if (app.state() == KafkaStreams.State.ERROR || app.state() == KafkaStreams.State.NOT_RUNNING) {
+                    throw new IllegalStateException("a Streams application stopped while starting: " + app.state());
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("Streams applications not running after " + timeout.toSeconds() + " s");
+                }
+                try {
+                    TimeUnit.MILLISECONDS.sleep(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while starting", e);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        List<AutoCloseable> reverse = new ArrayList<>(running);
+        Collections.reverse(reverse);
+        for (AutoCloseable stage : reverse) {
+            try {
+                stage.close();
+            } catch (Exception e) {
+                LOGGER.warn("a stage did not close cleanly", e);
+            }
+        }
+        running.clear();
+    }
+}
