@@ -202,6 +202,8 @@ public final class BatchAgentCommand implements Runnable {
         String schemaRegistryUrl;
         @Option(names = "--tool-option", paramLabel = "KEY=VALUE", description = "Option for built-in tools.")
         Map<String, String> toolOptions = new HashMap<>();
+        @Option(names = "--kafka", paramLabel = "KEY=VALUE", description = "Extra Kafka client setting for every stage, e.g. session.timeout.ms=10000.")
+        Map<String, String> kafkaProperties = new HashMap<>();
 
         @Override
         public Integer call() throws InterruptedException {
@@ -216,6 +218,7 @@ public final class BatchAgentCommand implements Runnable {
             }
             Map<String, String> serde = schemaRegistryUrl == null ? Map.of() : Map.of("schema.registry.url", schemaRegistryUrl);
             PipelineConfig config = PipelineConfig.defaults(bootstrapServers, engineUrl, stateDir)
+                    .withKafkaProperties(kafkaProperties)
                     .withTopicPrefix(topicPrefix).withMaxInflight(maxInflight).withPartitions(partitions)
                     .withToolOptions(toolOptions).withSerdeConfig(serde).withEngine(engineUrl, System.getenv(API_KEY_ENV));
             CountDownLatch stopped = new CountDownLatch(1);

@@ -69,7 +69,13 @@ public final class Pipeline implements AutoCloseable {
 
     /** Tool executions performed by this process's tool worker (0 if it runs none). */
     public long toolExecutions() {
-        return toolWorker == null ? 0 : toolWorker.counters().totalExecutions();
+        return toolWorker == null ? 0
+                : toolWorker.counters().executionsByTool().values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** Executions of {@code tool} performed by this process's tool worker. */
+    public long toolExecutions(String tool) {
+        return toolWorker == null ? 0 : toolWorker.counters().executions(tool);
     }
 
     /** The in-process inference worker, if this process runs one. */

@@ -66,6 +66,14 @@ public record PipelineConfig(
                 engineUrl, null, 32, 64, Map.of(), true, null, null, null);
     }
 
+    /** Adds client settings (e.g. security, timeouts) to every stage's Kafka clients. */
+    public PipelineConfig withKafkaProperties(Map<String, String> extra) {
+        Map<String, Object> merged = new java.util.HashMap<>(kafkaConfig);
+        merged.putAll(extra);
+        return new PipelineConfig(merged, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix);
+    }
+
     public PipelineConfig withMaxInflight(int value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
                 value, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix);

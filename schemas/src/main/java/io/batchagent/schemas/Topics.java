@@ -30,6 +30,10 @@ public final class Topics {
     /** One topic: its full name, serdes, and whether it is compacted. */
     public record Topic<K, V>(String name, Serde<K> keySerde, Serde<V> valueSerde, boolean compacted) {}
 
+    static {
+        EventSerdes.trustEventClasses();
+    }
+
     private final Topic<String, BatchSpec> batchSpecs;
     private final Topic<String, AgentJob> agentJobs;
     private final Topic<String, AgentTurn> agentTurns;

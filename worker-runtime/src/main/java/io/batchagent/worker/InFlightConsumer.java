@@ -129,6 +129,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean running = true;
     private volatile boolean started;
+    // started is set by run(); close() before run() closes the consumer itself.
     private long sequence;
     private boolean paused;
     private long lastCommitNanos = System.nanoTime();
@@ -329,6 +330,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
         running = false;
         consumer.wakeup();
         if (!started) {
+            consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
             return;
         }
         try {

@@ -14,7 +14,6 @@ import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
 import org.apache.avro.specific.SpecificRecord;
-import org.apache.avro.util.ClassSecurityValidator;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
@@ -38,7 +37,7 @@ public final class AvroWireSerde<T extends SpecificRecord> implements Serde<T>, 
     static final byte MAGIC_BYTE = 0;
 
     static {
-        trustEventClasses();
+        EventSerdes.trustEventClasses();
     }
 
     private final Class<T> type;
@@ -124,18 +123,6 @@ public final class AvroWireSerde<T extends SpecificRecord> implements Serde<T>, 
         }
         return reg;
     }
-
-    /**
-     * Avro 1.12 refuses to load record classes by name unless they are trusted; BatchAgent's own
-     * generated events are, in addition to whatever the process already trusts.
-     */
-    private static synchronized void trustEventClasses() {
-        ClassSecurityValidator.ClassSecurityPredicate current = ClassSecurityValidator.getGlobal();
-        ClassSecurityValidator.setGlobal(ClassSecurityValidator.composite(current,
-                type -> type.getName().startsWith(EVENTS_PACKAGE)));
-    }
-
-    private static final String EVENTS_PACKAGE = "io.batchagent.events.";
 
     @Override
     public Serializer<T> serializer() {

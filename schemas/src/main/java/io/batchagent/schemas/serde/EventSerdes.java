@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.avro.util.ClassSecurityValidator;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.serialization.Serde;
 
@@ -27,6 +28,12 @@ public final class EventSerdes {
     public static final String EMBEDDED_REGISTRY = "embedded";
 
     private static final Map<String, SchemaRegistry> REGISTRIES = new ConcurrentHashMap<>();
+    private static final String EVENTS_PACKAGE = "io.batchagent.events.";
+    private static volatile boolean eventClassesTrusted;
+
+    static {
+        trustEventClasses();
+    }
 
     private final Map<String, Object> config;
     private final String serdeClass;
@@ -58,6 +65,22 @@ public final class EventSerdes {
         }
         serde.configure(config, false);
         return serde;
+    }
+
+    /**
+     * Avro 1.12 refuses to load record classes by name (as its readers and copy builders do) unless
+     * they are trusted; BatchAgent's own generated events are, in addition to whatever the process
+     * already trusts. Called by every entry point to the events ({@link io.batchagent.schemas.Topics},
+     * the serdes), so it holds whichever serde class is configured.
+     */
+    public static synchronized void trustEventClasses() {
+        if (eventClassesTrusted) {
+            return;
+        }
+        ClassSecurityValidator.ClassSecurityPredicate current = ClassSecurityValidator.getGlobal();
+        ClassSecurityValidator.setGlobal(ClassSecurityValidator.composite(current,
+                type -> type.getName().startsWith(EVENTS_PACKAGE)));
+        eventClassesTrusted = true;
     }
 
     /** The registry for a serde configuration; one shared client per URL. */

@@ -1,0 +1,69 @@
+package io.batchagent.schemas;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Creates the catalogue's topics that do not exist yet. Every topic gets the same partition count,
+ * because topics joined by key (agent-waits with tool-responses, tool-requests with tool-results)
+ * must be co-partitioned; compacted topics get {@code cleanup.policy=compact}.
+ */
+public final class TopicProvisioner {
+
+    private static final Logger LOGGER = LoggerFactory.getLogger(TopicProvisioner.class);
+
+    private TopicProvisioner() {}
+
+    /**
+     * Ensures every topic of {@code topics} exists. Idempotent; safe to race with another process.
+     *
+     * @param replicationFactor {@code -1} for the broker default
+     */
+    public static void ensure(Admin admin, Topics topics, int partitions, short replicationFactor) {
+        try {
+            Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+            List<NewTopic> missing = new ArrayList<>();
+            for (Topics.Topic<String, ?> topic : topics.all()) {
+                if (!existing.contains(topic.name())) {
+                    NewTopic newTopic = new NewTopic(topic.name(), java.util.Optional.of(partitions),
+                            replicationFactor < 0 ? java.util.Optional.empty() : java.util.Optional.of(replicationFactor));
+                    if (topic.compacted()) {
+                        newTopic.configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
+                    }
+                    missing.add(newTopic);
+                }
+            }
+            if (missing.isEmpty()) {
+                return;
+            }
+            admin.createTopics(missing).values().forEach((name, future) -> {
+                try {
+                    future.get(30, TimeUnit.SECONDS);
+                    LOGGER.info("created topic={} partitions={}", name, partitions);
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TopicExistsException)) {
+                        throw new IllegalStateException("cannot create topic " + name + ": " + e.getCause().getMessage(), e.getCause());
+                    }
+                } catch (InterruptedException | TimeoutException e) {
+                    throw new IllegalStateException("timed out creating topic " + name, e);
+                }
+            });
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while listing topics", e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot list topics: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,291 @@
+package io.batchagent.tools;
+
+import io.batchagent.schemas.Topics;
+import io.batchagent.worker.InFlightConsumer;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Executes the tool calls of the tool-calls topic and publishes one {@code ToolResult} per call to
+ * the tool-results topic, keyed by call hash.
+ *
+ * <p>Guarantees:
+ * <ul>
+ *   <li>At most {@link ToolWorkerConfig#maxConcurrency()} calls are in processing at once; each
+ *       runs on a thread of the worker's own, never on the consumer's poll thread.
+ *   <li>Every call gets a result, and expected failures are results: {@code ERROR} for an unknown
+ *       tool, arguments that are not JSON or a tool that throws; {@code TIMEOUT} when the call
+ *       overruns its {@code ToolSpec.timeoutMs} (the tool's thread is then interrupted). A record
+ *       that is not a {@code ToolCall} becomes a {@code DeadLetter}. None of them stops the worker.
+ *   <li>At-least-once: an offset is committed only after the result of its record (and of every
+ *       record before it) has been acknowledged by the broker ({@code acks=all}, idempotent
+ *       producer). A crash or rebalance may run a call again; it never loses one.
+ *   <li>A call whose spec is cacheable ({@code cacheable} and {@code cacheTtlMs > 0}) is answered
+ *       from the {@link ToolResultCache} while an OK result of it is stored there, with
+ *       {@code executed=false}.
+ * </ul>
+ *
+ * <p>Kafka clients are configured from the map given to the constructor; keys prefixed
+ * {@code consumer.} or {@code producer.} apply to that client only, as in Kafka Streams. The worker
+ * sets what its guarantees need and overrides any conflicting value: the group id, manual commits,
+ * {@code read_committed}, byte-array (de)serializers (values are decoded with the topic
+ * catalogue's serdes), {@code acks=all} and idempotence. It defaults {@code auto.offset.reset} to
+ * {@code earliest}, so that calls dispatched before the group first started are not skipped, and
+ * {@code linger.ms} to 5.
+ *
+ * <p>Lifecycle: construct, {@link #start()} once, {@link #close()} from any thread. Closing stops
+ * consuming, commits what is complete, interrupts running tools and drops their results (their
+ * records are processed again by the partition's next owner), then flushes the producer.
+ */
+public final class ToolWorker implements AutoCloseable {
+
+    private static final Logger LOGGER = LoggerFactory.getLogger(ToolWorker.class);
+    private static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(10);
+
+    private final Consumer<byte[], byte[]> consumer;
+    private final Producer<byte[], byte[]> producer;
+    private final ToolResultCache cache;
+    private final boolean ownsCache;
+    private final ExecutorService toolExecutor;
+    private final ScheduledThreadPoolExecutor timer;
+    private final ExecutorService publisher;
+    private final ToolWorkerCounters counters = new ToolWorkerCounters();
+    private final InFlightConsumer<byte[], byte[]> loop;
+    private final Object lifecycle = new Object();
+    private volatile boolean stopping;
+    private Thread loopThread;
+    private boolean closed;
+
+    /**
+     * A worker with an in-process result cache of {@link ToolWorkerConfig#cacheMaxEntries()}
+     * entries (none if that is 0).
+     *
+     * @param kafkaConfig client configuration: at least {@code bootstrap.servers}
+     * @throws IllegalArgumentException if a tool rejects its options
+     */
+    public ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry) {
+        this(kafkaConfig, topics, config, registry, inProcessCache(config), true);
+    }
+
+    /**
+     * A worker over a given result cache, which the caller keeps ownership of (the worker does not
+     * close it).
+     *
+     * @throws IllegalArgumentException if a tool rejects its options
+     */
+    public ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
+                      ToolResultCache cache) {
+        this(kafkaConfig, topics, config, registry, cache, false);
+    }
+
+    private ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
+                       ToolResultCache cache, boolean ownsCache) {
+        this(Clients.create(kafkaConfig, config), topics, config, registry, cache, ownsCache);
+    }
+
+    private ToolWorker(Clients clients, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
+                       ToolResultCache cache, boolean ownsCache) {
+        this(clients.consumer(), clients.producer(), topics, config, registry, cache, ownsCache);
+    }
+
+    /** Over given clients, for tests with {@code MockConsumer} and {@code MockProducer}. */
+    ToolWorker(Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer, Topics topics,
+               ToolWorkerConfig config, ToolRegistry registry, ToolResultCache cache, boolean ownsCache) {
+        Objects.requireNonNull(topics, "topics");
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(registry, "registry");
+        this.consumer = consumer;
+        this.producer = producer;
+        this.cache = Objects.requireNonNull(cache, "cache");
+        this.ownsCache = ownsCache;
+        try {
+            registry.configure(config.toolOptions());
+        } catch (RuntimeException e) {
+            closeQuietly(consumer, producer);
+            throw e;
+        }
+        // Unbounded, because the in-flight bound already limits running calls and a timed-out tool
+        // that ignores interruption must not take a thread away from the next call.
+        this.toolExecutor = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
+                new SynchronousQueue<>(), threads("batchagent-tool-"));
+        this.timer = new ScheduledThreadPoolExecutor(1, threads("batchagent-tool-timeouts-"));
+        this.timer.setRemoveOnCancelPolicy(true); // most calls finish in time; don't keep their timers
+        // One thread, because sends are quick appends unless the producer blocks, and then every send would.
+        this.publisher = Executors.newSingleThreadExecutor(threads("batchagent-tool-publisher-"));
+        Executor publishing = task -> {
+            if (!stopping) {
+                publisher.execute(task);
+            }
+        };
+        ToolCallHandler handler = new ToolCallHandler(topics, registry, cache, producer, toolExecutor, timer,
+                publishing, counters);
+        this.loop = new InFlightConsumer<>(consumer, List.of(topics.toolCalls().name()), handler,
+                InFlightConsumer.Options.<byte[], byte[]>of("tool-worker-" + config.groupId(), config.maxConcurrency())
+                        .withOnHandlerFailure((record, error) -> counters.publishFailure()));
+        LOGGER.info("tool worker ready: group={} maxConcurrency={} tools={}",
+                config.groupId(), config.maxConcurrency(), registry.names());
+    }
+
+    /**
+     * Starts consuming on a new thread.
+     *
+     * @throws IllegalStateException if already started or closed
+     */
+    public void start() {
+        synchronized (lifecycle) {
+            if (closed) {
+                throw new IllegalStateException("tool worker is closed");
+            }
+            if (loopThread != null) {
+                throw new IllegalStateException("tool worker is already started");
+            }
+            loopThread = loop.start();
+        }
+    }
+
+    /** True while the consumer loop runs: started, not closed, and not stopped by a fatal error. */
+    public boolean isRunning() {
+        synchronized (lifecycle) {
+            return loopThread != null && loopThread.isAlive() && !closed;
+        }
+    }
+
+    /** This worker's running totals. */
+    public ToolWorkerCounters counters() {
+        return counters;
+    }
+
+    /** Calls in processing now. */
+    public int inFlight() {
+        return loop.inFlight();
+    }
+
+    /** Idempotent; see the class documentation for what closing does. */
+    @Override
+    public void close() {
+        boolean wasStarted;
+        synchronized (lifecycle) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            wasStarted = loopThread != null;
+        }
+        if (wasStarted) {
+            loop.close(); // commits what is complete and closes the consumer
+        } else {
+            consumer.close(); // the loop closes its consumer only if it ran
+        }
+        stopping = true;
+        toolExecutor.shutdownNow();
+        timer.shutdownNow();
+        publisher.shutdown();
+        try {
+            if (!publisher.awaitTermination(PRODUCER_CLOSE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                LOGGER.warn("tool worker publisher did not finish within {}", PRODUCER_CLOSE_TIMEOUT);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        producer.close(PRODUCER_CLOSE_TIMEOUT);
+        if (ownsCache) {
+            cache.close();
+        }
+        LOGGER.info("tool worker closed: cacheHits={} failures={} deadLetters={} executions={}",
+                counters.cacheHits(), counters.failures(), counters.deadLetters(), counters.executionsByTool());
+    }
+
+    static Map<String, Object> consumerConfig(Map<String, Object> kafkaConfig, ToolWorkerConfig config) {
+        Map<String, Object> props = clientConfig(kafkaConfig, "consumer.", "producer.");
+        props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        return props;
+    }
+
+    static Map<String, Object> producerConfig(Map<String, Object> kafkaConfig) {
+        Map<String, Object> props = clientConfig(kafkaConfig, "producer.", "consumer.");
+        props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        return props;
+    }
+
+    /** The shared entries, then the entries for this client with their prefix removed. */
+    private static Map<String, Object> clientConfig(Map<String, Object> kafkaConfig, String own, String other) {
+        Map<String, Object> props = new HashMap<>();
+        kafkaConfig.forEach((key, value) -> {
+            if (!key.startsWith(own) && !key.startsWith(other)) {
+                props.put(key, value);
+            }
+        });
+        kafkaConfig.forEach((key, value) -> {
+            if (key.startsWith(own)) {
+                props.put(key.substring(own.length()), value);
+            }
+        });
+        return props;
+    }
+
+    private static ToolResultCache inProcessCache(ToolWorkerConfig config) {
+        return config.cacheMaxEntries() == 0
+                ? ToolResultCache.none()
+                : new CaffeineToolResultCache(config.cacheMaxEntries());
+    }
+
+    private record Clients(Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer) {
+        static Clients create(Map<String, Object> kafkaConfig, ToolWorkerConfig config) {
+            Consumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerConfig(kafkaConfig, config));
+            try {
+                return new Clients(consumer, new KafkaProducer<>(producerConfig(kafkaConfig)));
+            } catch (RuntimeException e) {
+                consumer.close();
+                throw e;
+            }
+        }
+    }
+
+    private static void closeQuietly(Consumer<?, ?> consumer, Producer<?, ?> producer) {
+        try {
+            consumer.close();
+        } finally {
+            producer.close(Duration.ZERO);
+        }
+    }
+
+    private static ThreadFactory threads(String prefix) {
+        AtomicInteger next = new AtomicInteger();
+        return runnable -> {
+            Thread thread = new Thread(runnable, prefix + next.incrementAndGet());
+            thread.setDaemon(true); // a tool that ignores interruption must not keep the JVM alive
+            return thread;
+        };
+    }
+}
