@@ -1,0 +1,253 @@
+package io.batchagent.inference;
+
+import io.batchagent.events.AgentTurn;
+import io.batchagent.schemas.Topics;
+import io.batchagent.worker.InFlightConsumer;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Consumes agent-turns with a bounded number of model calls in flight, and publishes each turn's
+ * outcome: the agent's result, or its tool requests and the record that it waits for them.
+ *
+ * <p>Guarantees:
+ * <ul>
+ *   <li>At most {@link InferenceWorkerConfig#maxInflight()} turns are in processing at once, and a turn
+ *       leaves processing as soon as its records are acknowledged: an agent waiting for tools holds
+ *       no slot (DESIGN invariant 1). Only the model call and the publishing are inside the slot.
+ *   <li>Among fetched turns waiting for a slot, continuing agents (turn >= 2) go before new ones, then
+ *       the earliest emitted first.
+ *   <li>At-least-once: offsets are committed only below turns whose records were acknowledged, so a
+ *       crash repeats at most the turns that were buffered or in flight.
+ *   <li>Bad input is data: an undecodable record goes to dead-letters (and a FAILED result when its
+ *       key names a job); the loop goes on.
+ * </ul>
+ *
+ * <p>The engine client is not owned: the caller closes it after the worker. {@link #start()} once;
+ * {@link #close()} from any thread.
+ */
+public final class InferenceWorker implements AutoCloseable {
+
+    private static final Logger LOGGER = LoggerFactory.getLogger(InferenceWorker.class);
+    static final String LOOP_NAME = "batchagent-inference";
+
+    private final Consumer<String, Decoded<AgentTurn>> consumer;
+    private final InFlightConsumer<String, Decoded<AgentTurn>> loop;
+    private final Producer<String, byte[]> producer;
+    private final BatchSpecCache specCache;
+    private final ExecutorService executor;
+    private final TurnHandler.Counters counters = new TurnHandler.Counters();
+    private final AtomicLong handlerFailures = new AtomicLong();
+    private boolean started;
+
+    /**
+     * @param kafkaConfig client settings shared by the consumers and the producer (bootstrap.servers,
+     *     security...). The worker sets its group id, {@code enable.auto.commit=false},
+     *     {@code isolation.level=read_committed}, an idempotent producer with {@code acks=all}, and
+     *     the serializers.
+     * @param engine the engine client; not closed by the worker
+     */
+    public InferenceWorker(Map<String, Object> kafkaConfig, Topics topics, InferenceWorkerConfig config,
+                           EngineClient engine) {
+        this(new KafkaConsumer<>(consumerConfig(kafkaConfig, config), new StringDeserializer(),
+                        Decoded.lenient(deserializerOf(topics))),
+                new KafkaProducer<>(producerConfig(kafkaConfig), new StringSerializer(), new ByteArraySerializer()),
+                new BatchSpecCache(kafkaConfig, topics, config.specWaitTimeout()),
+                topics, config, engine, System::currentTimeMillis);
+    }
+
+    /**
+     * For tests: the worker owns and closes {@code consumer}, {@code producer} and {@code specCache}
+     * (which may be null when {@code specs} is not a cache).
+     */
+    InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
+                    BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
+                    LongSupplier clock) {
+        this.consumer = consumer;
+        this.producer = producer;
+        this.specCache = specs instanceof BatchSpecCache cache ? cache : null;
+        this.executor = Executors.newFixedThreadPool(
+                Math.min(config.maxInflight(), Math.max(2, Runtime.getRuntime().availableProcessors())),
+                daemonThreads(LOOP_NAME + "-worker"));
+        TurnHandler handler = new TurnHandler(topics, specs, engine, producer, executor, clock, counters);
+        InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
+                InFlightConsumer.Options.<String, Decoded<AgentTurn>>of(LOOP_NAME, config.maxInflight())
+                        .withPriority(continuingFirst())
+                        .withOnHandlerFailure((record, error) -> handlerFailures.incrementAndGet());
+        this.loop = new InFlightConsumer<>(consumer, List.of(topics.agentTurns().name()), handler::handle, options);
+    }
+
+    /**
+     * Dispatch order among buffered turns: continuing agents (turn >= 2) before new ones, then the
+     * earliest emitted. Undecodable records go first: they are cheap and hold no engine slot for long.
+     */
+    static Comparator<ConsumerRecord<String, Decoded<AgentTurn>>> continuingFirst() {
+        return Comparator.<ConsumerRecord<String, Decoded<AgentTurn>>>comparingInt(InferenceWorker::rank)
+                .thenComparingLong(InferenceWorker::emittedAt);
+    }
+
+    private static int rank(ConsumerRecord<String, Decoded<AgentTurn>> record) {
+        Decoded<AgentTurn> value = record.value();
+        if (value == null || !value.ok()) {
+            return 0;
+        }
+        return value.value().getTurn() >= 2 ? 1 : 2;
+    }
+
+    private static long emittedAt(ConsumerRecord<String, Decoded<AgentTurn>> record) {
+        Decoded<AgentTurn> value = record.value();
+        return value == null || !value.ok() ? record.timestamp() : value.value().getEmittedAtMs();
+    }
+
+    /** Starts the spec cache and the consumer loop threads. */
+    public synchronized void start() {
+        if (started) {
+            throw new IllegalStateException("already started");
+        }
+        started = true;
+        if (specCache != null) {
+            specCache.start();
+        }
+        loop.start();
+        LOGGER.info("inference worker started: loop={}", LOOP_NAME);
+    }
+
+    /** Turns in processing now. */
+    public int inFlight() {
+        return loop.inFlight();
+    }
+
+    /** The most turns ever in processing at once; never above maxInflight. */
+    public int peakInFlight() {
+        return loop.peakInFlight();
+    }
+
+    /** Decoded turns whose processing completed, whatever the outcome. */
+    public long turnsHandled() {
+        return counters.turnsHandled.get();
+    }
+
+    /** Model calls that ended in an {@link EngineFailure}. */
+    public long engineFailures() {
+        return counters.engineFailures.get();
+    }
+
+    /** ToolRequests published. */
+    public long toolRequests() {
+        return counters.toolRequests.get();
+    }
+
+    /** SUCCEEDED results published. */
+    public long succeeded() {
+        return counters.succeeded.get();
+    }
+
+    /** FAILED results published. */
+    public long failed() {
+        return counters.failed.get();
+    }
+
+    /** Records sent to dead-letters. */
+    public long deadLetters() {
+        return counters.deadLetters.get();
+    }
+
+    /** Turns whose handling failed with a bug-level error (e.g. the producer could not publish). */
+    public long handlerFailures() {
+        return handlerFailures.get();
+    }
+
+    /**
+     * Stops the loop (committing completed turns), then the spec cache, then flushes and closes the
+     * producer. Turns still in flight are not committed and will be handled again after a restart.
+     */
+    @Override
+    public void close() {
+        boolean loopRan;
+        synchronized (this) {
+            loopRan = started;
+        }
+        loop.close();
+        if (!loopRan) {
+            // The loop closes the consumer it ran; one that never ran is closed here.
+            consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
+        }
+        if (specCache != null) {
+            specCache.close();
+        }
+        try {
+            producer.close(Duration.ofSeconds(10));
+        } catch (RuntimeException e) {
+            LOGGER.warn("producer did not close cleanly", e);
+        }
+        executor.shutdown();
+        try {
+            if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
+                executor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            executor.shutdownNow();
+        }
+        LOGGER.info("inference worker closed: loop={} turnsHandled={} engineFailures={}",
+                LOOP_NAME, turnsHandled(), engineFailures());
+    }
+
+    private static Map<String, Object> consumerConfig(Map<String, Object> kafkaConfig, InferenceWorkerConfig config) {
+        Map<String, Object> consumer = new HashMap<>(kafkaConfig);
+        consumer.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+        consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        consumer.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        consumer.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
+        consumer.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        consumer.remove(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG);
+        consumer.remove(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG);
+        return consumer;
+    }
+
+    private static Map<String, Object> producerConfig(Map<String, Object> kafkaConfig) {
+        Map<String, Object> producer = new HashMap<>(kafkaConfig);
+        producer.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        producer.put(ProducerConfig.ACKS_CONFIG, "all");
+        producer.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 1);
+        producer.remove(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG);
+        producer.remove(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG);
+        return producer;
+    }
+
+    private static org.apache.kafka.common.serialization.Deserializer<AgentTurn> deserializerOf(Topics topics) {
+        return topics.agentTurns().valueSerde().deserializer();
+    }
+
+    private static ThreadFactory daemonThreads(String prefix) {
+        AtomicInteger count = new AtomicInteger();
+        return runnable -> {
+            Thread thread = new Thread(runnable, prefix + "-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+}

@@ -1,0 +1,113 @@
+package io.batchagent.inference;
+
+import java.time.Duration;
+
+/**
+ * Settings of an inference worker and of its engine client. A null argument takes the default.
+ *
+ * @param groupId consumer group of the workers reading agent-turns. Default {@value #DEFAULT_GROUP_ID}.
+ * @param maxInflight model calls in flight at once per worker (invariant 1); also the least size of the
+ *     engine connection pool. At least 1. Default {@value #DEFAULT_MAX_INFLIGHT}.
+ * @param engineTimeout longest one model call attempt may take, streaming included. Positive. Default 10 min.
+ * @param specWaitTimeout how long a turn waits for its batch's BatchSpec to be known before it fails
+ *     with UNKNOWN_BATCH. Positive. Default 30 s.
+ * @param maxRetries retries after the first attempt of a model call that failed to connect or got
+ *     HTTP 429/502/503/504, so {@code maxRetries + 1} attempts in all. At least 0. Default
+ *     {@value #DEFAULT_MAX_RETRIES} (3 attempts).
+ * @param retryBackoff the first backoff between attempts; it doubles per retry (with jitter) up to
+ *     {@link #MAX_BACKOFF}. Positive. Default 250 ms.
+ * @param engineApiKey sent as {@code Authorization: Bearer}; null or blank for none. Never logged:
+ *     {@link #toString()} masks it.
+ */
+public record InferenceWorkerConfig(
+        String groupId,
+        Integer maxInflight,
+        Duration engineTimeout,
+        Duration specWaitTimeout,
+        Integer maxRetries,
+        Duration retryBackoff,
+        String engineApiKey) {
+
+    public static final String DEFAULT_GROUP_ID = "batchagent-inference";
+    public static final int DEFAULT_MAX_INFLIGHT = 32;
+    public static final Duration DEFAULT_ENGINE_TIMEOUT = Duration.ofMinutes(10);
+    public static final Duration DEFAULT_SPEC_WAIT_TIMEOUT = Duration.ofSeconds(30);
+    public static final int DEFAULT_MAX_RETRIES = 2;
+    public static final Duration DEFAULT_RETRY_BACKOFF = Duration.ofMillis(250);
+    public static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+
+    public InferenceWorkerConfig {
+        groupId = groupId == null ? DEFAULT_GROUP_ID : groupId;
+        maxInflight = maxInflight == null ? DEFAULT_MAX_INFLIGHT : maxInflight;
+        engineTimeout = engineTimeout == null ? DEFAULT_ENGINE_TIMEOUT : engineTimeout;
+        specWaitTimeout = specWaitTimeout == null ? DEFAULT_SPEC_WAIT_TIMEOUT : specWaitTimeout;
+        maxRetries = maxRetries == null ? DEFAULT_MAX_RETRIES : maxRetries;
+        retryBackoff = retryBackoff == null ? DEFAULT_RETRY_BACKOFF : retryBackoff;
+        engineApiKey = engineApiKey == null || engineApiKey.isBlank() ? null : engineApiKey;
+
+        if (groupId.isBlank()) {
+            throw new IllegalArgumentException("groupId must not be blank");
+        }
+        if (maxInflight < 1) {
+            throw new IllegalArgumentException("maxInflight must be at least 1, got " + maxInflight);
+        }
+        requirePositive("engineTimeout", engineTimeout);
+        requirePositive("specWaitTimeout", specWaitTimeout);
+        requirePositive("retryBackoff", retryBackoff);
+        if (maxRetries < 0) {
+            throw new IllegalArgumentException("maxRetries must be at least 0, got " + maxRetries);
+        }
+    }
+
+    /** Every setting at its default. */
+    public static InferenceWorkerConfig defaults() {
+        return new InferenceWorkerConfig(null, null, null, null, null, null, null);
+    }
+
+    public InferenceWorkerConfig withGroupId(String value) {
+        return new InferenceWorkerConfig(value, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey);
+    }
+
+    public InferenceWorkerConfig withMaxInflight(int value) {
+        return new InferenceWorkerConfig(groupId, value, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey);
+    }
+
+    public InferenceWorkerConfig withEngineTimeout(Duration value) {
+        return new InferenceWorkerConfig(groupId, maxInflight, value, specWaitTimeout, maxRetries, retryBackoff, engineApiKey);
+    }
+
+    public InferenceWorkerConfig withSpecWaitTimeout(Duration value) {
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, value, maxRetries, retryBackoff, engineApiKey);
+    }
+
+    public InferenceWorkerConfig withMaxRetries(int value) {
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, value, retryBackoff, engineApiKey);
+    }
+
+    public InferenceWorkerConfig withRetryBackoff(Duration value) {
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, value, engineApiKey);
+    }
+
+    public InferenceWorkerConfig withEngineApiKey(String value) {
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, value);
+    }
+
+    /** Attempts of one model call in all, the first included. */
+    public int maxAttempts() {
+        return maxRetries + 1;
+    }
+
+    @Override
+    public String toString() {
+        return "InferenceWorkerConfig[groupId=" + groupId + ", maxInflight=" + maxInflight
+                + ", engineTimeout=" + engineTimeout + ", specWaitTimeout=" + specWaitTimeout
+                + ", maxRetries=" + maxRetries + ", retryBackoff=" + retryBackoff
+                + ", engineApiKey=" + (engineApiKey == null ? "none" : "****") + "]";
+    }
+
+    private static void requirePositive(String name, Duration value) {
+        if (value.isNegative() || value.isZero()) {
+            throw new IllegalArgumentException(name + " must be positive, got " + value);
+        }
+    }
+}

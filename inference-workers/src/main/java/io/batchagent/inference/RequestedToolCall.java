@@ -1,0 +1,10 @@
+package io.batchagent.inference;
+
+/**
+ * One tool call in a model's answer.
+ *
+ * @param id the engine's call id; tool messages answer it
+ * @param name the tool's name
+ * @param arguments the arguments exactly as the model produced them (normally a JSON object, not checked here)
+ */
+public record RequestedToolCall(String id, String name, String arguments) {}

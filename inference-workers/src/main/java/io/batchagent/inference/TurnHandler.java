@@ -1,0 +1,449 @@
+package io.batchagent.inference;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.batchagent.events.AgentResult;
+import io.batchagent.events.AgentTurn;
+import io.batchagent.events.BatchSpec;
+import io.batchagent.events.ChatMessage;
+import io.batchagent.events.DeadLetter;
+import io.batchagent.events.ErrorReason;
+import io.batchagent.events.JobError;
+import io.batchagent.events.JobStatus;
+import io.batchagent.events.Role;
+import io.batchagent.events.Timings;
+import io.batchagent.events.ToolCallRef;
+import io.batchagent.events.ToolRequest;
+import io.batchagent.events.ToolResponse;
+import io.batchagent.events.ToolResult;
+import io.batchagent.events.ToolSpec;
+import io.batchagent.events.ToolStatus;
+import io.batchagent.events.Usage;
+import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.Topics;
+import io.batchagent.schemas.Topics.Topic;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Handles one record of agent-turns: one model call, then either the agent's final result or its
+ * tool requests and the record that it now waits for them.
+ *
+ * <p>Every outcome is data: an unknown batch, an unusable spec, an engine failure or an invalid answer
+ * becomes a FAILED {@link AgentResult}; an undecodable record becomes a {@link DeadLetter} (plus a
+ * FAILED result when its key names a job). The returned stage completes once every record produced
+ * for the turn is acknowledged; it completes exceptionally only when producing fails (a bug-level
+ * condition the consumer loop logs).
+ *
+ * <p>{@link #handle} does not block: the spec lookup and the model call are asynchronous, and all
+ * work after them runs on the given executor, never on the engine client's I/O threads.
+ * Thread-safe.
+ */
+final class TurnHandler {
+
+    static final String STAGE = "inference";
+    static final String HEADER_STAGE = "batchagent.dlq.stage";
+    static final String HEADER_REASON = "batchagent.dlq.reason";
+    static final String HEADER_EXCEPTION = "batchagent.dlq.exception";
+
+    private static final Logger LOGGER = LoggerFactory.getLogger(TurnHandler.class);
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final int PREPARED_BATCHES = 256;
+
+    /** What a worker counts; exposed through {@link InferenceWorker}. */
+    static final class Counters {
+        final AtomicLong turnsHandled = new AtomicLong();
+        final AtomicLong engineFailures = new AtomicLong();
+        final AtomicLong toolRequests = new AtomicLong();
+        final AtomicLong succeeded = new AtomicLong();
+        final AtomicLong failed = new AtomicLong();
+        final AtomicLong deadLetters = new AtomicLong();
+    }
+
+    private final Topics topics;
+    private final BatchSpecLookup specs;
+    private final EngineClient engine;
+    private final Producer<String, byte[]> producer;
+    private final Executor executor;
+    private final LongSupplier clock;
+    private final Counters counters;
+    private final Map<String, PreparedBatch> prepared = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, PreparedBatch> eldest) {
+            return size() > PREPARED_BATCHES;
+        }
+    };
+
+    /**
+     * @param producer shared, idempotent; values are the topics' serialized records
+     * @param executor runs everything after the spec lookup and the model call
+     * @param clock wall-clock milliseconds
+     */
+    TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
+                Executor executor, LongSupplier clock, Counters counters) {
+        this.topics = topics;
+        this.specs = specs;
+        this.engine = engine;
+        this.producer = producer;
+        this.executor = executor;
+        this.clock = clock;
+        this.counters = counters;
+    }
+
+    /** Starts handling {@code record}; see the class contract. */
+    CompletableFuture<Void> handle(ConsumerRecord<String, Decoded<AgentTurn>> record) {
+        Decoded<AgentTurn> decoded = record.value();
+        if (decoded == null || !decoded.ok()) {
+            return deadLetter(record, decoded);
+        }
+        AgentTurn turn = decoded.value();
+        long queuedMs = Math.max(0, clock.getAsLong() - turn.getEmittedAtMs());
+        return specs.get(turn.getBatchId())
+                .handleAsync((spec, error) -> error == null
+                        ? callEngine(turn, spec, queuedMs)
+                        : unknownBatch(turn, error, queuedMs), executor)
+                .thenCompose(Function.identity())
+                .whenComplete((ignored, error) -> counters.turnsHandled.incrementAndGet());
+    }
+
+    private CompletableFuture<Void> callEngine(AgentTurn turn, BatchSpec spec, long queuedMs) {
+        PreparedBatch batch = prepare(spec);
+        if (batch.problem() != null) {
+            LOGGER.warn("batch cannot be used: jobId={} turn={} model={} problem={}",
+                    turn.getJobId(), turn.getTurn(), spec.getModel(), batch.problem());
+            return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_INPUT, batch.problem()),
+                    null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested());
+        }
+        byte[] body = batch.prefix().render(turn.getMessages());
+        if (LOGGER.isTraceEnabled()) {
+            LOGGER.trace("request body: jobId={} turn={} model={} body={}", turn.getJobId(), turn.getTurn(),
+                    spec.getModel(), new String(body, StandardCharsets.UTF_8));
+        }
+        return engine.complete(new ChatRequest(turn.getJobId(), turn.getTurn(), spec.getModel(), body))
+                .thenComposeAsync(response -> onResponse(turn, batch, response, queuedMs), executor);
+    }
+
+    private CompletableFuture<Void> onResponse(AgentTurn turn, PreparedBatch batch, ChatResponse response, long queuedMs) {
+        String model = batch.spec().getModel();
+        Usage usage = addUsage(turn.getUsage(), response.usage());
+        Timings timings = addCall(turn, response, queuedMs);
+        if (response.isFailure()) {
+            counters.engineFailures.incrementAndGet();
+            LOGGER.warn("engine call failed: jobId={} turn={} model={} status={} retriable={} message={}",
+                    turn.getJobId(), turn.getTurn(), model,
+                    response.failure().httpStatus().isPresent() ? response.failure().httpStatus().getAsInt() : "none",
+                    response.failure().retriable(), response.failure().message());
+            return publishResult(turn, JobStatus.FAILED, null,
+                    error(ErrorReason.ENGINE_ERROR, response.failure().message()), null, usage, timings,
+                    turn.getToolCallsRequested());
+        }
+        LOGGER.debug("engine answered: jobId={} turn={} model={} finishReason={} toolCalls={} promptTokens={} cachedTokens={} latencyMs={}",
+                turn.getJobId(), turn.getTurn(), model, response.finishReason(), response.toolCalls().size(),
+                response.usage().promptTokens(), response.usage().cachedPromptTokens(), response.latencyMs());
+        if (LOGGER.isTraceEnabled()) {
+            LOGGER.trace("answer: jobId={} turn={} model={} content={}", turn.getJobId(), turn.getTurn(), model,
+                    response.content());
+        }
+        if (!response.toolCalls().isEmpty()) {
+            return requestTools(turn, batch, response, usage, timings);
+        }
+        FinalAnswer.Verdict verdict = FinalAnswer.judge(response.content(), response.finishReason(),
+                batch.outputSchema(), batch.spec().getMaxTokens());
+        if (verdict.valid()) {
+            return publishResult(turn, JobStatus.SUCCEEDED, verdict.outputJson(), null, null, usage, timings,
+                    turn.getToolCallsRequested());
+        }
+        LOGGER.info("invalid final answer: jobId={} turn={} model={} problem={}",
+                turn.getJobId(), turn.getTurn(), model, verdict.problem());
+        return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_OUTPUT, verdict.problem()),
+                response.content(), usage, timings, turn.getToolCallsRequested());
+    }
+
+    /**
+     * Publishes one ToolRequest per valid call of a declared tool, an ERROR ToolResponse for each other
+     * call, and the agent's waiting record listing every call of the turn.
+     */
+    private CompletableFuture<Void> requestTools(AgentTurn turn, PreparedBatch batch, ChatResponse response,
+                                                 Usage usage, Timings timings) {
+        long now = clock.getAsLong();
+        List<ToolCallRef> refs = new ArrayList<>();
+        List<ProducerRecord<String, byte[]>> outgoing = new ArrayList<>();
+        int position = 0;
+        for (RequestedToolCall call : response.toolCalls()) {
+            String callId = call.id() == null || call.id().isBlank()
+                    ? "call_" + turn.getTurn() + "_" + position : call.id();
+            position++;
+            String name = call.name() == null ? "" : call.name();
+            String rawArguments = call.arguments() == null ? "" : call.arguments();
+            String canonical = null;
+            String argumentsProblem;
+            try {
+                canonical = canonicalArguments(rawArguments);
+                argumentsProblem = null;
+            } catch (IllegalArgumentException e) {
+                argumentsProblem = e.getMessage();
+            }
+            String callHash = canonical == null ? "" : CallHash.ofCanonical(name, canonical);
+            refs.add(new ToolCallRef(callId, name, rawArguments, callHash));
+
+            ToolSpec tool = batch.tool(name);
+            if (tool == null) {
+                String message = "tool '" + name + "' is not available; this batch allows: " + batch.allowedTools();
+                LOGGER.info("undeclared tool requested: jobId={} turn={} tool={} callHash={}",
+                        turn.getJobId(), turn.getTurn(), name, callHash);
+                outgoing.add(record(topics.toolResponses(), turn.getJobId(),
+                        errorResponse(turn, callId, callHash, name, message, now)));
+            } else if (argumentsProblem != null) {
+                LOGGER.info("tool call with bad arguments: jobId={} turn={} tool={} problem={}",
+                        turn.getJobId(), turn.getTurn(), name, argumentsProblem);
+                outgoing.add(record(topics.toolResponses(), turn.getJobId(),
+                        errorResponse(turn, callId, callHash, name, argumentsProblem, now)));
+            } else {
+                counters.toolRequests.incrementAndGet();
+                LOGGER.debug("tool requested: jobId={} turn={} tool={} callHash={}",
+                        turn.getJobId(), turn.getTurn(), name, callHash);
+                outgoing.add(record(topics.toolRequests(), callHash, ToolRequest.newBuilder()
+                        .setCallHash(callHash)
+                        .setJobId(turn.getJobId())
+                        .setBatchId(turn.getBatchId())
+                        .setTurn(turn.getTurn())
+                        .setCallId(callId)
+                        .setTool(tool)
+                        .setArgumentsJson(canonical)
+                        .setRequestedAtMs(now)
+                        .build()));
+            }
+        }
+
+        List<ChatMessage> messages = new ArrayList<>(turn.getMessages());
+        messages.add(ChatMessage.newBuilder()
+                .setRole(Role.ASSISTANT)
+                .setContent(response.content())
+                .setToolCalls(refs)
+                .setToolCallId(null)
+                .build());
+        AgentTurn waiting = AgentTurn.newBuilder(turn)
+                .setMessages(messages)
+                .setPendingCalls(refs)
+                .setUsage(usage)
+                .setTimings(timings)
+                .setEmittedAtMs(now)
+                .setToolCallsRequested(turn.getToolCallsRequested() + refs.size())
+                .build();
+        // The assembler buffers responses and waits in either order, so all go out together.
+        List<CompletableFuture<Void>> sends = new ArrayList<>();
+        sends.add(send(record(topics.agentWaits(), turn.getJobId(), waiting)));
+        for (ProducerRecord<String, byte[]> out : outgoing) {
+            sends.add(send(out));
+        }
+        return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+    }
+
+    /** RFC 8785 form of a call's arguments; blank counts as {@code {}}, as some engines send it for no-argument calls. */
+    private static String canonicalArguments(String raw) {
+        String text = raw.isBlank() ? "{}" : raw;
+        JsonNode node;
+        try {
+            node = JSON.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("arguments are not valid JSON: " + e.getOriginalMessage());
+        }
+        if (node == null || !node.isObject()) {
+            throw new IllegalArgumentException("arguments must be a JSON object, got "
+                    + (node == null ? "nothing" : node.getNodeType().toString().toLowerCase(Locale.ROOT)));
+        }
+        return CallHash.canonicalJson(text);
+    }
+
+    private ToolResponse errorResponse(AgentTurn turn, String callId, String callHash, String tool, String message,
+                                       long now) {
+        return ToolResponse.newBuilder()
+                .setJobId(turn.getJobId())
+                .setTurn(turn.getTurn())
+                .setCallId(callId)
+                .setResult(ToolResult.newBuilder()
+                        .setCallHash(callHash)
+                        .setTool(tool)
+                        .setStatus(ToolStatus.ERROR)
+                        .setOutput(message)
+                        .setError(message)
+                        .setExecuted(false)
+                        .setStartedAtMs(now)
+                        .setFinishedAtMs(now)
+                        .build())
+                .setCoalesced(false)
+                .build();
+    }
+
+    private CompletableFuture<Void> unknownBatch(AgentTurn turn, Throwable error, long queuedMs) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        String message = "unknown batch '" + turn.getBatchId() + "': " + cause.getMessage();
+        LOGGER.warn("unknown batch: jobId={} turn={} batchId={} cause={}",
+                turn.getJobId(), turn.getTurn(), turn.getBatchId(), cause.getMessage());
+        return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.UNKNOWN_BATCH, message), null,
+                turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested());
+    }
+
+    private CompletableFuture<Void> deadLetter(ConsumerRecord<String, Decoded<AgentTurn>> record,
+                                               Decoded<AgentTurn> decoded) {
+        RuntimeException cause = decoded == null ? new IllegalArgumentException("the record has no value") : decoded.error();
+        String where = record.topic() + "-" + record.partition() + "@" + record.offset();
+        String reason = "cannot decode an AgentTurn at " + where + ": " + cause.getMessage();
+        LOGGER.warn("undecodable record: topic={} partition={} offset={} jobId={} cause={}",
+                record.topic(), record.partition(), record.offset(), record.key(), cause.toString());
+        long now = clock.getAsLong();
+        byte[] key = record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8);
+        byte[] value = decoded == null ? null : decoded.raw();
+        DeadLetter letter = DeadLetter.newBuilder()
+                .setStage(STAGE)
+                .setTopic(record.topic())
+                .setPartition(record.partition())
+                .setOffset(record.offset())
+                .setKey(key == null ? null : ByteBuffer.wrap(key))
+                .setValue(value == null ? null : ByteBuffer.wrap(value))
+                .setReason(reason)
+                .setExceptionClass(cause.getClass().getName())
+                .setRecordedAtMs(now)
+                .build();
+        counters.deadLetters.incrementAndGet();
+        List<CompletableFuture<Void>> sends = new ArrayList<>();
+        ProducerRecord<String, byte[]> dead = record(topics.deadLetters(), record.key(), letter);
+        // Headers repeat the why, so tools that read only headers (as for KIP-1034 dead letters) see it.
+        dead.headers()
+                .add(HEADER_STAGE, STAGE.getBytes(StandardCharsets.UTF_8))
+                .add(HEADER_REASON, reason.getBytes(StandardCharsets.UTF_8))
+                .add(HEADER_EXCEPTION, cause.getClass().getName().getBytes(StandardCharsets.UTF_8));
+        sends.add(send(dead));
+        if (record.key() != null && !record.key().isBlank()) {
+            counters.failed.incrementAndGet();
+            AgentResult result = AgentResult.newBuilder()
+                    .setJobId(record.key())
+                    .setBatchId("")
+                    .setIndex(-1)
+                    .setStatus(JobStatus.FAILED)
+                    .setOutputJson(null)
+                    .setError(error(ErrorReason.UNDECODABLE_RECORD, reason))
+                    .setRawOutput(null)
+                    .setTurns(0)
+                    .setUsage(Usage.newBuilder().build())
+                    .setTimings(Timings.newBuilder().build())
+                    .setToolCallsRequested(0)
+                    .setFinishedAtMs(now)
+                    .build();
+            sends.add(send(record(topics.results(), record.key(), result)));
+        }
+        return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+    }
+
+    private CompletableFuture<Void> publishResult(AgentTurn turn, JobStatus status, String outputJson, JobError error,
+                                                  String rawOutput, Usage usage, Timings timings, int toolCallsRequested) {
+        long now = clock.getAsLong();
+        (status == JobStatus.SUCCEEDED ? counters.succeeded : counters.failed).incrementAndGet();
+        Timings total = Timings.newBuilder(timings)
+                .setTotalMs(Math.max(0, now - turn.getSubmittedAtMs()))
+                .build();
+        AgentResult result = AgentResult.newBuilder()
+                .setJobId(turn.getJobId())
+                .setBatchId(turn.getBatchId())
+                .setIndex(turn.getIndex())
+                .setStatus(status)
+                .setOutputJson(outputJson)
+                .setError(error)
+                .setRawOutput(rawOutput)
+                .setTurns(turn.getTurn())
+                .setUsage(usage)
+                .setTimings(total)
+                .setToolCallsRequested(toolCallsRequested)
+                .setFinishedAtMs(now)
+                .build();
+        LOGGER.debug("result: jobId={} turn={} status={} reason={}", turn.getJobId(), turn.getTurn(), status,
+                error == null ? null : error.getReason());
+        return send(record(topics.results(), turn.getJobId(), result));
+    }
+
+    private PreparedBatch prepare(BatchSpec spec) {
+        String batchId = spec.getBatchId();
+        PreparedBatch current;
+        synchronized (prepared) {
+            current = prepared.get(batchId);
+        }
+        if (current != null && (current.spec() == spec || current.spec().equals(spec))) {
+            return current;
+        }
+        // Rendered outside the lock; two threads preparing the same batch at once do the same harmless work.
+        PreparedBatch fresh = PreparedBatch.of(spec);
+        synchronized (prepared) {
+            prepared.put(batchId, fresh);
+        }
+        return fresh;
+    }
+
+    private static JobError error(ErrorReason reason, String message) {
+        return JobError.newBuilder().setReason(reason).setMessage(message).build();
+    }
+
+    private static Usage addUsage(Usage usage, TokenUsage call) {
+        return Usage.newBuilder(usage)
+                .setPromptTokens(usage.getPromptTokens() + call.promptTokens())
+                .setCachedPromptTokens(usage.getCachedPromptTokens() + call.cachedPromptTokens())
+                .setCompletionTokens(usage.getCompletionTokens() + call.completionTokens())
+                .setModelCalls(usage.getModelCalls() + 1)
+                .build();
+    }
+
+    private static Timings addQueued(Timings timings, long queuedMs) {
+        return Timings.newBuilder(timings).setQueuedMs(timings.getQueuedMs() + queuedMs).build();
+    }
+
+    private static Timings addCall(AgentTurn turn, ChatResponse response, long queuedMs) {
+        Timings timings = turn.getTimings();
+        Timings.Builder next = Timings.newBuilder(timings)
+                .setQueuedMs(timings.getQueuedMs() + queuedMs)
+                .setModelMs(timings.getModelMs() + response.latencyMs());
+        // Time to first token describes the agent's first model call only.
+        if (turn.getTurn() == 1 && timings.getFirstTokenMs() == null && response.timeToFirstTokenMs().isPresent()) {
+            next.setFirstTokenMs(response.timeToFirstTokenMs().getAsLong());
+        }
+        return next.build();
+    }
+
+    private static <V> ProducerRecord<String, byte[]> record(Topic<String, V> topic, String key, V value) {
+        return new ProducerRecord<>(topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value));
+    }
+
+    /** Sends one record; the future completes when the broker acknowledged it. */
+    private CompletableFuture<Void> send(ProducerRecord<String, byte[]> record) {
+        CompletableFuture<Void> acked = new CompletableFuture<>();
+        try {
+            producer.send(record, (metadata, error) -> {
+                if (error == null) {
+                    acked.complete(null);
+                } else {
+                    acked.completeExceptionally(error);
+                }
+            });
+        } catch (RuntimeException e) {
+            acked.completeExceptionally(e);
+        }
+        return acked;
+    }
+}

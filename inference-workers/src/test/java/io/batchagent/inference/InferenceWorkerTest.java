@@ -1,0 +1,150 @@
+package io.batchagent.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.batchagent.events.AgentResult;
+import io.batchagent.events.AgentTurn;
+import io.batchagent.events.BatchSpec;
+import io.batchagent.events.ErrorReason;
+import io.batchagent.events.JobStatus;
+import io.batchagent.schemas.Topics;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The worker's consumer loop over a MockConsumer, with a scripted engine and a MockProducer. */
+class InferenceWorkerTest {
+
+    private static final Topics TOPICS = Fixtures.TOPICS;
+    private static final Duration PATIENCE = Duration.ofSeconds(10);
+
+    private final TopicPartition partition = new TopicPartition(TOPICS.agentTurns().name(), 0);
+    private final MockConsumer<String, Decoded<AgentTurn>> consumer = new MockConsumer<>("earliest");
+    private final MockProducer<String, byte[]> producer =
+            new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
+    private final BatchSpec spec = Fixtures.spec("batch-w");
+    private final ScriptedEngineClient engine = new ScriptedEngineClient();
+    private final Deserializer<Decoded<AgentTurn>> lenient = Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer());
+    private InferenceWorker worker;
+
+    @AfterEach
+    void close() {
+        if (worker != null) {
+            worker.close();
+        }
+    }
+
+    @Test
+    void shouldDispatchContinuingAgentsBeforeNewOnesWhenBothAreBuffered() {
+        // Given one slot, and three turns fetched together: two new agents, then a continuing one
+        startWorker(1, List.of(
+                encoded(turn("new-a", 1, 100), 0),
+                encoded(turn("new-b", 1, 50), 1),
+                encoded(turn("continuing-c", 2, 200), 2)));
+
+        // Then the continuing agent goes first, then the new ones, earliest emitted first
+        await().atMost(PATIENCE).untilAsserted(() ->
+                assertThat(engine.jobsInCallOrder()).containsExactly("continuing-c", "new-b", "new-a"));
+        await().atMost(PATIENCE).untilAsserted(() ->
+                assertThat(consumer.committed(Set.of(partition)).get(partition).offset()).isEqualTo(3));
+        assertThat(worker.peakInFlight()).isEqualTo(1);
+        assertThat(worker.turnsHandled()).isEqualTo(3);
+        assertThat(worker.succeeded()).isEqualTo(3);
+    }
+
+    @Test
+    void shouldKeepAtMostMaxInflightModelCallsInFlight() {
+        // Given an engine that answers only when the test says so
+        List<CompletableFuture<ChatResponse>> pending = new CopyOnWriteArrayList<>();
+        engine.answerAllWith(request -> {
+            CompletableFuture<ChatResponse> answer = new CompletableFuture<>();
+            pending.add(answer);
+            return answer;
+        });
+        startWorker(2, List.of(
+                encoded(turn("j1", 1, 1), 0), encoded(turn("j2", 1, 2), 1), encoded(turn("j3", 1, 3), 2),
+                encoded(turn("j4", 1, 4), 3), encoded(turn("j5", 1, 5), 4)));
+
+        // Then two calls start and no third one while they are in flight
+        await().atMost(PATIENCE).until(() -> pending.size() == 2);
+        await().during(Duration.ofMillis(300)).atMost(PATIENCE).until(() -> pending.size() == 2 && worker.inFlight() == 2);
+
+        // When the engine answers, one call at a time, until every turn is handled
+        for (int answered = 0; answered < 5; answered++) {
+            int next = answered;
+            await().atMost(PATIENCE).until(() -> pending.size() > next);
+            pending.get(next).complete(ScriptedEngineClient.answer("{\"city\":\"Lyon\",\"population\":1}"));
+        }
+
+        // Then every turn got its result and the bound was never passed
+        await().atMost(PATIENCE).until(() -> worker.turnsHandled() == 5);
+        assertThat(worker.peakInFlight()).isEqualTo(2);
+        assertThat(results()).hasSize(5).allMatch(r -> r.getStatus() == JobStatus.SUCCEEDED);
+    }
+
+    @Test
+    void shouldDeadLetterAnUndecodableRecordAndGoOn() {
+        // Given a record that is not Avro, followed by a valid turn
+        startWorker(4, List.of(
+                new ConsumerRecord<>(partition.topic(), 0, 0L, "job-garbled",
+                        lenient.deserialize(partition.topic(), "{\"jobId\":\"job-garbled\"}".getBytes(StandardCharsets.UTF_8))),
+                encoded(turn("job-fine", 1, 10), 1)));
+
+        // Then the first goes to dead-letters with a FAILED result, and the second is answered
+        await().atMost(PATIENCE).until(() -> results().size() == 2);
+        assertThat(results()).filteredOn(r -> r.getJobId().equals("job-garbled"))
+                .singleElement()
+                .satisfies(r -> assertThat(r.getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD));
+        assertThat(results()).filteredOn(r -> r.getJobId().equals("job-fine"))
+                .singleElement()
+                .satisfies(r -> assertThat(r.getStatus()).isEqualTo(JobStatus.SUCCEEDED));
+        assertThat(producer.history()).filteredOn(r -> r.topic().equals(TOPICS.deadLetters().name())).hasSize(1);
+        assertThat(worker.deadLetters()).isEqualTo(1);
+        await().atMost(PATIENCE).untilAsserted(() ->
+                assertThat(consumer.committed(Set.of(partition)).get(partition).offset()).isEqualTo(2));
+    }
+
+    private void startWorker(int maxInflight, List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
+        consumer.schedulePollTask(() -> {
+            consumer.rebalance(List.of(partition));
+            consumer.updateBeginningOffsets(Map.of(partition, 0L));
+            records.forEach(consumer::addRecord);
+        });
+        BatchSpecLookup specs = batchId -> CompletableFuture.completedFuture(spec);
+        worker = new InferenceWorker(consumer, producer, specs, TOPICS,
+                InferenceWorkerConfig.defaults().withMaxInflight(maxInflight), engine, System::currentTimeMillis);
+        worker.start();
+    }
+
+    private ConsumerRecord<String, Decoded<AgentTurn>> encoded(AgentTurn turn, long offset) {
+        byte[] bytes = TOPICS.agentTurns().valueSerde().serializer().serialize(partition.topic(), turn);
+        return new ConsumerRecord<>(partition.topic(), partition.partition(), offset, turn.getJobId(),
+                lenient.deserialize(partition.topic(), bytes));
+    }
+
+    private AgentTurn turn(String jobId, int turn, long emittedAtMs) {
+        return Fixtures.turn(jobId, spec.getBatchId(), turn, List.of(Fixtures.user("Population of " + jobId + "?")),
+                emittedAtMs);
+    }
+
+    private List<AgentResult> results() {
+        return producer.history().stream()
+                .filter(r -> r.topic().equals(TOPICS.results().name()))
+                .map(r -> TOPICS.results().valueSerde().deserializer().deserialize(r.topic(), r.value()))
+                .toList();
+    }
+}

@@ -1,0 +1,323 @@
+package io.batchagent.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.batchagent.events.AgentResult;
+import io.batchagent.events.AgentTurn;
+import io.batchagent.events.BatchSpec;
+import io.batchagent.events.DeadLetter;
+import io.batchagent.events.ErrorReason;
+import io.batchagent.events.JobStatus;
+import io.batchagent.events.Role;
+import io.batchagent.events.ToolCallRef;
+import io.batchagent.events.ToolRequest;
+import io.batchagent.events.ToolResponse;
+import io.batchagent.events.ToolStatus;
+import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.Topics;
+import io.batchagent.schemas.Topics.Topic;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+
+/** The per-turn logic, with a scripted engine and a MockProducer. */
+class TurnHandlerTest {
+
+    private static final long NOW = 50_000;
+    private static final Topics TOPICS = Fixtures.TOPICS;
+
+    private final BatchSpec spec = Fixtures.spec("batch-1");
+    private final ScriptedEngineClient engine = new ScriptedEngineClient();
+    private final MockProducer<String, byte[]> producer =
+            new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
+    private final TurnHandler.Counters counters = new TurnHandler.Counters();
+    private BatchSpecLookup specs = batchId -> batchId.equals(spec.getBatchId())
+            ? CompletableFuture.completedFuture(spec)
+            : CompletableFuture.failedFuture(new TimeoutException("no BatchSpec for batch '" + batchId + "' arrived"));
+
+    @Test
+    void shouldPublishToolRequestsKeyedByCallHashAndTheAgentsWait() {
+        // Given the model asks for two tools, its arguments in arbitrary key order and spacing
+        engine.answerAll(ScriptedEngineClient.toolCalls(
+                new RequestedToolCall("call_a", "web_search", "{ \"query\": \"Lyon population\" }"),
+                new RequestedToolCall("call_b", "fetch_url", "{\"url\":\"https://insee.fr\"}")));
+
+        // When
+        handle(turn("job-1", 1, 49_000));
+
+        // Then one ToolRequest per call, keyed by the hash of its canonical arguments
+        String searchHash = CallHash.of("web_search", "{\"query\":\"Lyon population\"}");
+        String fetchHash = CallHash.of("fetch_url", "{\"url\":\"https://insee.fr\"}");
+        List<ProducerRecord<String, byte[]>> requests = sent(TOPICS.toolRequests());
+        assertThat(requests).extracting(ProducerRecord::key).containsExactly(searchHash, fetchHash);
+        ToolRequest search = decode(TOPICS.toolRequests(), requests.get(0));
+        assertThat(search.getArgumentsJson()).isEqualTo("{\"query\":\"Lyon population\"}");
+        assertThat(search.getTool()).isEqualTo(spec.getTools().get(0));
+        assertThat(search.getJobId()).isEqualTo("job-1");
+        assertThat(search.getCallId()).isEqualTo("call_a");
+        assertThat(search.getTurn()).isEqualTo(1);
+        assertThat(search.getRequestedAtMs()).isEqualTo(NOW);
+
+        // And one waits record, keyed by job id, listing every call with its hash
+        List<ProducerRecord<String, byte[]>> waits = sent(TOPICS.agentWaits());
+        assertThat(waits).extracting(ProducerRecord::key).containsExactly("job-1");
+        AgentTurn waiting = decode(TOPICS.agentWaits(), waits.get(0));
+        assertThat(waiting.getPendingCalls()).containsExactly(
+                new ToolCallRef("call_a", "web_search", "{ \"query\": \"Lyon population\" }", searchHash),
+                new ToolCallRef("call_b", "fetch_url", "{\"url\":\"https://insee.fr\"}", fetchHash));
+        assertThat(waiting.getMessages()).hasSize(2);
+        assertThat(waiting.getMessages().get(1).getRole()).isEqualTo(Role.ASSISTANT);
+        assertThat(waiting.getMessages().get(1).getToolCalls()).isEqualTo(waiting.getPendingCalls());
+        assertThat(waiting.getTurn()).isEqualTo(1);
+        assertThat(waiting.getToolCallsRequested()).isEqualTo(2);
+        assertThat(waiting.getEmittedAtMs()).isEqualTo(NOW);
+        assertThat(waiting.getUsage().getPromptTokens()).isEqualTo(100);
+        assertThat(waiting.getUsage().getCachedPromptTokens()).isEqualTo(80);
+        assertThat(waiting.getUsage().getModelCalls()).isEqualTo(1);
+        assertThat(waiting.getTimings().getQueuedMs()).isEqualTo(1_000);
+        assertThat(waiting.getTimings().getModelMs()).isEqualTo(40);
+        assertThat(waiting.getTimings().getFirstTokenMs()).isEqualTo(15);
+        assertThat(sent(TOPICS.results())).isEmpty();
+        assertThat(counters.toolRequests.get()).isEqualTo(2);
+    }
+
+    @Test
+    void shouldSendTheSharedPrefixAndTheAgentsMessagesToTheEngine() {
+        AgentTurn turn = turn("job-2", 1, NOW);
+
+        handle(turn);
+
+        assertThat(engine.requests()).hasSize(1);
+        ChatRequest request = engine.requests().get(0);
+        assertThat(request.body()).isEqualTo(SharedPrefix.of(spec).render(turn.getMessages()));
+        assertThat(request.model()).isEqualTo("qwen2.5-32b");
+        assertThat(request.turn()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldAnswerAnUndeclaredToolWithAnErrorNamingTheAllowedTools() {
+        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("call_x", "shell", "{\"cmd\":\"ls\"}")));
+
+        handle(turn("job-3", 2, NOW));
+
+        assertThat(sent(TOPICS.toolRequests())).isEmpty();
+        List<ProducerRecord<String, byte[]>> responses = sent(TOPICS.toolResponses());
+        assertThat(responses).extracting(ProducerRecord::key).containsExactly("job-3");
+        ToolResponse response = decode(TOPICS.toolResponses(), responses.get(0));
+        assertThat(response.getCallId()).isEqualTo("call_x");
+        assertThat(response.getTurn()).isEqualTo(2);
+        assertThat(response.getResult().getStatus()).isEqualTo(ToolStatus.ERROR);
+        assertThat(response.getResult().getExecuted()).isFalse();
+        assertThat(response.getResult().getOutput())
+                .isEqualTo("tool 'shell' is not available; this batch allows: web_search, fetch_url");
+        AgentTurn waiting = decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
+        assertThat(waiting.getPendingCalls()).extracting(ToolCallRef::getId).containsExactly("call_x");
+    }
+
+    @Test
+    void shouldAnswerArgumentsThatAreNotJsonWithAnError() {
+        engine.answerAll(ScriptedEngineClient.toolCalls(
+                new RequestedToolCall("call_ok", "web_search", "{\"query\":\"a\"}"),
+                new RequestedToolCall("call_bad", "web_search", "{\"query\": \"Lyon")));
+
+        handle(turn("job-4", 1, NOW));
+
+        assertThat(sent(TOPICS.toolRequests())).hasSize(1);
+        ToolResponse error = decode(TOPICS.toolResponses(), sent(TOPICS.toolResponses()).get(0));
+        assertThat(error.getCallId()).isEqualTo("call_bad");
+        assertThat(error.getResult().getStatus()).isEqualTo(ToolStatus.ERROR);
+        assertThat(error.getResult().getOutput()).startsWith("arguments are not valid JSON: ");
+        AgentTurn waiting = decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
+        assertThat(waiting.getPendingCalls()).extracting(ToolCallRef::getCallHash)
+                .containsExactly(CallHash.of("web_search", "{\"query\":\"a\"}"), "");
+    }
+
+    @Test
+    void shouldSucceedWithAValidFencedJsonAnswer() {
+        engine.answerAll(ScriptedEngineClient.answer(
+                "Here is what I found:\n```json\n{\"city\": \"Lyon\", \"population\": 522250}\n```\nDone."));
+        AgentTurn turn = AgentTurn.newBuilder(turn("job-5", 3, NOW)).setToolCallsRequested(4).build();
+
+        handle(turn);
+
+        AgentResult result = onlyResult("job-5");
+        assertThat(result.getStatus()).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(result.getOutputJson()).isEqualTo("{\"city\":\"Lyon\",\"population\":522250}");
+        assertThat(result.getError()).isNull();
+        assertThat(result.getTurns()).isEqualTo(3);
+        assertThat(result.getIndex()).isEqualTo(7);
+        assertThat(result.getBatchId()).isEqualTo("batch-1");
+        assertThat(result.getToolCallsRequested()).isEqualTo(4);
+        assertThat(result.getTimings().getTotalMs()).isEqualTo(NOW - 1_000);
+        assertThat(result.getTimings().getFirstTokenMs()).as("set on the first call only").isNull();
+        assertThat(result.getFinishedAtMs()).isEqualTo(NOW);
+        assertThat(result.getUsage().getCompletionTokens()).isEqualTo(10);
+    }
+
+    @Test
+    void shouldFailWithInvalidOutputListingTheSchemaViolations() {
+        String content = "{\"city\": \"Lyon\", \"population\": \"about half a million\"}";
+        engine.answerAll(ScriptedEngineClient.answer(content));
+
+        handle(turn("job-6", 1, NOW));
+
+        AgentResult result = onlyResult("job-6");
+        assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.INVALID_OUTPUT);
+        assertThat(result.getError().getMessage())
+                .startsWith("the answer does not match the output schema: ")
+                .contains("population")
+                .contains("integer");
+        assertThat(result.getRawOutput()).isEqualTo(content);
+    }
+
+    @Test
+    void shouldSayTheAnswerWasCutWhenItStoppedAtMaxTokens() {
+        engine.answerAll(ChatResponse.answer("{\"city\": \"Lyon\", \"popul", List.of(), "length",
+                TokenUsage.ZERO, java.util.OptionalLong.empty(), 5));
+
+        handle(turn("job-7", 1, NOW));
+
+        AgentResult result = onlyResult("job-7");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.INVALID_OUTPUT);
+        assertThat(result.getError().getMessage()).contains("cut at max_tokens (512)");
+        assertThat(result.getRawOutput()).isEqualTo("{\"city\": \"Lyon\", \"popul");
+    }
+
+    @Test
+    void shouldFailWithEngineErrorCarryingTheEnginesMessage() {
+        engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.of(400),
+                "engine answered HTTP 400 Bad Request: maximum context length is 32768 tokens", false), 12));
+
+        handle(turn("job-8", 1, NOW));
+
+        AgentResult result = onlyResult("job-8");
+        assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.ENGINE_ERROR);
+        assertThat(result.getError().getMessage()).contains("HTTP 400").contains("maximum context length");
+        assertThat(result.getUsage().getModelCalls()).isEqualTo(1);
+        assertThat(counters.engineFailures.get()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldFailWithUnknownBatchNamingIt() {
+        handle(turn("job-9", "batch-nobody-declared", 1));
+
+        AgentResult result = onlyResult("job-9");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.UNKNOWN_BATCH);
+        assertThat(result.getError().getMessage()).contains("'batch-nobody-declared'");
+        assertThat(engine.requests()).isEmpty();
+    }
+
+    @Test
+    void shouldFailEveryTurnOfABatchWhoseSchemaIsNotJson() {
+        BatchSpec broken = BatchSpec.newBuilder(spec).setOutputSchemaJson("{\"type\": ").build();
+        specs = batchId -> CompletableFuture.completedFuture(broken);
+
+        handle(turn("job-10", 1, NOW));
+
+        AgentResult result = onlyResult("job-10");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.INVALID_INPUT);
+        assertThat(result.getError().getMessage()).contains("batch 'batch-1'").contains("outputSchemaJson is not valid JSON");
+        assertThat(engine.requests()).isEmpty();
+    }
+
+    @Test
+    void shouldDeadLetterAnUndecodableRecordAndFailItsJob() {
+        byte[] garbage = "not avro".getBytes(StandardCharsets.UTF_8);
+        Decoded<AgentTurn> decoded = Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer())
+                .deserialize(TOPICS.agentTurns().name(), garbage);
+
+        handler().handle(new ConsumerRecord<>(TOPICS.agentTurns().name(), 2, 41L, "job-11", decoded)).join();
+
+        List<ProducerRecord<String, byte[]>> letters = sent(TOPICS.deadLetters());
+        assertThat(letters).hasSize(1);
+        DeadLetter letter = decode(TOPICS.deadLetters(), letters.get(0));
+        assertThat(letter.getStage()).isEqualTo("inference");
+        assertThat(letter.getTopic()).isEqualTo(TOPICS.agentTurns().name());
+        assertThat(letter.getPartition()).isEqualTo(2);
+        assertThat(letter.getOffset()).isEqualTo(41L);
+        assertThat(StandardCharsets.UTF_8.decode(letter.getKey()).toString()).isEqualTo("job-11");
+        assertThat(letter.getValue().remaining()).isEqualTo(garbage.length);
+        assertThat(letter.getReason()).contains("not in the Confluent wire format");
+        assertThat(new String(letters.get(0).headers().lastHeader(TurnHandler.HEADER_REASON).value(), StandardCharsets.UTF_8))
+                .isEqualTo(letter.getReason());
+        AgentResult result = onlyResult("job-11");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD);
+    }
+
+    @Test
+    void shouldCompleteOnlyWhenEveryProducedRecordIsAcknowledged() {
+        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        engine.answerAll(ScriptedEngineClient.toolCalls(
+                new RequestedToolCall("c1", "web_search", "{\"query\":\"a\"}"),
+                new RequestedToolCall("c2", "web_search", "{\"query\":\"b\"}")));
+        TurnHandler handler = new TurnHandler(TOPICS, specs, engine, manual, Runnable::run, () -> NOW, counters);
+
+        CompletableFuture<Void> stage = handler.handle(record(turn("job-12", 1, NOW)));
+
+        assertThat(manual.history()).hasSize(3);
+        assertThat(manual.completeNext()).isTrue();
+        assertThat(manual.completeNext()).isTrue();
+        assertThat(stage).isNotDone();
+        assertThat(manual.completeNext()).isTrue();
+        assertThat(stage).succeedsWithin(Duration.ofSeconds(1));
+    }
+
+    @Test
+    void shouldFailTheStageWhenTheProducerCannotPublish() {
+        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        TurnHandler handler = new TurnHandler(TOPICS, specs, engine, manual, Runnable::run, () -> NOW, counters);
+
+        CompletableFuture<Void> stage = handler.handle(record(turn("job-13", 1, NOW)));
+        manual.errorNext(new KafkaException("broker gone"));
+
+        assertThat(stage).failsWithin(Duration.ofSeconds(1))
+                .withThrowableThat().havingRootCause().withMessage("broker gone");
+    }
+
+    private TurnHandler handler() {
+        return new TurnHandler(TOPICS, specs, engine, producer, Runnable::run, () -> NOW, counters);
+    }
+
+    private void handle(AgentTurn turn) {
+        handler().handle(record(turn)).join();
+        assertThat(counters.turnsHandled.get()).isEqualTo(1);
+    }
+
+    private static ConsumerRecord<String, Decoded<AgentTurn>> record(AgentTurn turn) {
+        return new ConsumerRecord<>(TOPICS.agentTurns().name(), 0, 0L, turn.getJobId(), new Decoded<>(turn, null, null));
+    }
+
+    private static AgentTurn turn(String jobId, int turn, long emittedAtMs) {
+        return Fixtures.turn(jobId, "batch-1", turn, List.of(Fixtures.user("Find the population of Lyon.")), emittedAtMs);
+    }
+
+    private static AgentTurn turn(String jobId, String batchId, int turn) {
+        return Fixtures.turn(jobId, batchId, turn, List.of(Fixtures.user("Find the population of Lyon.")), NOW);
+    }
+
+    private AgentResult onlyResult(String jobId) {
+        List<ProducerRecord<String, byte[]>> results = sent(TOPICS.results());
+        assertThat(results).extracting(ProducerRecord::key).containsExactly(jobId);
+        return decode(TOPICS.results(), results.get(0));
+    }
+
+    private List<ProducerRecord<String, byte[]>> sent(Topic<String, ?> topic) {
+        return producer.history().stream().filter(r -> r.topic().equals(topic.name())).toList();
+    }
+
+    private static <V> V decode(Topic<String, V> topic, ProducerRecord<String, byte[]> record) {
+        return topic.valueSerde().deserializer().deserialize(topic.name(), record.value());
+    }
+}
