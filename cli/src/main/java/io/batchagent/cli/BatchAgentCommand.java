@@ -248,3 +248,4 @@ public final class BatchAgentCommand implements Runnable {
         }
     }
 
+}
