@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.Topology;
 import org.slf4j.Logger;
@@ -137,7 +138,10 @@ public final class Pipeline implements AutoCloseable {
         });
         app.start();
         streams.add(app);
-        running.add(() -> app.close(Duration.ofSeconds(30)));
+        // Leave the group on close: Streams stays in it by default, and a rerun would then wait out
+        // the old members' session timeout (45 s) before it gets its partitions.
+        running.add(() -> app.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)));
     }
 
     private void awaitStreamsRunning(Duration timeout) {
