@@ -1,0 +1,42 @@
+package io.batchagent.simulator;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The simulator's counters, shared by the HTTP layer and the scheduler. Each counter is atomic on
+ * its own; a snapshot taken while requests run may mix moments. Thread-safe.
+ */
+final class EngineCounters {
+
+    final AtomicLong requests = new AtomicLong();
+    final AtomicLong promptTokens = new AtomicLong();
+    final AtomicLong cachedTokens = new AtomicLong();
+    final AtomicLong prefillTokensComputed = new AtomicLong();
+    final AtomicLong completionTokens = new AtomicLong();
+    final AtomicLong clientErrors = new AtomicLong();
+    final AtomicLong serverErrors = new AtomicLong();
+    final AtomicInteger inFlight = new AtomicInteger();
+    final AtomicInteger peakInFlight = new AtomicInteger();
+
+    void requestStarted() {
+        int now = inFlight.incrementAndGet();
+        peakInFlight.accumulateAndGet(now, Math::max);
+    }
+
+    void requestEnded() {
+        inFlight.decrementAndGet();
+    }
+
+    /** Zeroes the counters; the peak restarts from the requests in flight now. */
+    void reset() {
+        requests.set(0);
+        promptTokens.set(0);
+        cachedTokens.set(0);
+        prefillTokensComputed.set(0);
+        completionTokens.set(0);
+        clientErrors.set(0);
+        serverErrors.set(0);
+        peakInFlight.set(inFlight.get());
+    }
+}

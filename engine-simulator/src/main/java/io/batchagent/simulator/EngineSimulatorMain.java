@@ -1,0 +1,94 @@
+package io.batchagent.simulator;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * Runs the SIMULATED engine standalone until the process is killed. Prints its URL on standard
+ * output once listening.
+ */
+@Command(name = "engine-simulator", mixinStandardHelpOptions = true,
+        description = "Runs a SIMULATED OpenAI-compatible inference engine: radix prefix cache, KV capacity, "
+                + "continuous batching and a scripted model. Its figures are simulated, not measured.")
+public final class EngineSimulatorMain implements Callable<Integer> {
+
+    private static final String LOGBACK_CONFIG_PROPERTY = "logback.configurationFile";
+    private static final String STANDALONE_LOGBACK = "io/batchagent/simulator/logback-standalone.xml";
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--host", defaultValue = SimulatorOptions.DEFAULT_HOST,
+            description = "Address to bind (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "30000", description = "Port, 0 for a free one (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--profile", defaultValue = "h100-qwen2.5-32b",
+            description = "Cost profile: instant or h100-qwen2.5-32b (default: ${DEFAULT-VALUE}).")
+    String profile;
+
+    @Option(names = "--model", defaultValue = SimulatorOptions.DEFAULT_MODEL_NAME,
+            description = "Served model name (default: ${DEFAULT-VALUE}).")
+    String model;
+
+    @Option(names = "--speedup", defaultValue = "1",
+            description = "Divide simulated step durations by this factor (default: ${DEFAULT-VALUE}).")
+    double speedup;
+
+    @Option(names = "--tool-rule",
+            description = "Tool call rule, e.g. 'web_search.query=Topic: (.*)' (default: first tool, default arguments).")
+    String toolRule;
+
+    @Option(names = "--fail-on-marker",
+            description = "Answer HTTP 500 to requests whose last user message contains this text.")
+    String failOnMarker;
+
+    @Option(names = "--capture-requests", description = "Keep raw request bodies in memory (for embedding only).",
+            hidden = true)
+    boolean captureRequests;
+
+    /** The options these arguments describe. */
+    SimulatorOptions toOptions() {
+        SimulatorOptions.Builder builder = SimulatorOptions.builder().host(host).port(port).profile(profile)
+                .modelName(model).speedup(speedup).captureRequests(captureRequests).failOnMarker(failOnMarker);
+        if (toolRule != null) {
+            builder.toolCallRule(toolRule);
+        }
+        return builder.build();
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        SimulatorOptions options;
+        try {
+            options = toOptions();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
+        EngineSimulator simulator = EngineSimulator.start(options);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            simulator.close();
+            stopped.countDown();
+        }, "engine-simulator-shutdown"));
+        System.out.println("SIMULATED engine listening on " + simulator.baseUrl() + " (OpenAI API at "
+                + simulator.baseUrl() + "/v1), profile " + options.profile() + ", speedup " + options.speedup());
+        stopped.await();
+        return 0;
+    }
+
+    public static void main(String[] args) {
+        if (System.getProperty(LOGBACK_CONFIG_PROPERTY) == null) {
+            // Keeps Netty's debug chatter out of a standalone run; a -D setting still wins.
+            System.setProperty(LOGBACK_CONFIG_PROPERTY, STANDALONE_LOGBACK);
+        }
+        System.exit(new CommandLine(new EngineSimulatorMain()).execute(args));
+    }
+}

@@ -1,0 +1,71 @@
+package io.batchagent.simulator;
+
+import java.util.Locale;
+
+/**
+ * The {@code GET /metrics} page in Prometheus text format 0.0.4. Every metric is named
+ * {@code sim:*} and labelled with the served model name; every figure is SIMULATED.
+ */
+final class PrometheusText {
+
+    private PrometheusText() {
+    }
+
+    static String render(String modelName, EngineProfile profile, SimulatorStats stats, EngineCounters counters,
+            BatchScheduler.Occupancy occupancy) {
+        String labels = "{model_name=\"" + modelName.replace("\\", "\\\\").replace("\"", "\\\"") + "\"}";
+        StringBuilder out = new StringBuilder(2048);
+        out.append("# Engine simulator (SIMULATED figures), profile ").append(profile.name()).append('\n');
+        counter(out, labels, "sim:requests_total", "Chat completions answered.", stats.requests());
+        counter(out, labels, "sim:prompt_tokens_total", "Prompt tokens of admitted requests.", stats.promptTokens());
+        counter(out, labels, "sim:cached_tokens_total", "Prompt tokens found in the prefix cache at admission.",
+                stats.cachedTokens());
+        counter(out, labels, "sim:prefill_tokens_computed_total", "Prompt tokens prefilled (not cached).",
+                stats.prefillTokensComputed());
+        counter(out, labels, "sim:completion_tokens_total", "Output tokens emitted.", stats.completionTokens());
+        String errorLabels = labels.substring(0, labels.length() - 1);
+        out.append("# HELP sim:request_errors_total Chat completions answered with an error, by kind.\n")
+                .append("# TYPE sim:request_errors_total counter\n")
+                .append("sim:request_errors_total").append(errorLabels).append(",kind=\"client\"} ")
+                .append(counters.clientErrors.get()).append('\n')
+                .append("sim:request_errors_total").append(errorLabels).append(",kind=\"server\"} ")
+                .append(counters.serverErrors.get()).append('\n');
+        counter(out, labels, "sim:evicted_tokens_total", "Tokens evicted from the prefix cache or flushed.",
+                occupancy.evictedTokens());
+        gauge(out, labels, "sim:num_requests_running", "Requests in the running batch.", occupancy.running());
+        gauge(out, labels, "sim:num_requests_waiting", "Requests queued for admission.", occupancy.waiting());
+        gauge(out, labels, "sim:requests_in_flight", "Chat-completion HTTP requests not yet fully answered.",
+                stats.inFlight());
+        gauge(out, labels, "sim:requests_in_flight_peak", "Most requests in flight since start or reset.",
+                stats.peakInFlight());
+        gauge(out, labels, "sim:cache_tokens", "Tokens held in the radix prefix cache.", occupancy.cachedTokens());
+        gauge(out, labels, "sim:kv_capacity_tokens", "KV pool size in tokens.", occupancy.capacityTokens());
+        gauge(out, labels, "sim:cache_usage", "Fraction of the KV pool in use (cache plus reservations).",
+                occupancy.usage());
+        gauge(out, labels, "sim:cache_hit_rate", "Cached over prompt tokens since start or reset.",
+                stats.cacheHitRate());
+        return out.toString();
+    }
+
+    private static void counter(StringBuilder out, String labels, String name, String help, double value) {
+        metric(out, labels, name, help, "counter", value);
+    }
+
+    private static void gauge(StringBuilder out, String labels, String name, String help, double value) {
+        metric(out, labels, name, help, "gauge", value);
+    }
+
+    private static void metric(StringBuilder out, String labels, String name, String help, String type,
+            double value) {
+        out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        out.append("# TYPE ").append(name).append(' ').append(type).append('\n');
+        out.append(name).append(labels).append(' ').append(format(value)).append('\n');
+    }
+
+    private static String format(double value) {
+        if (value == Math.rint(value) && Math.abs(value) < 1e15) {
+            return Long.toString((long) value);
+        }
+        return String.format(Locale.ROOT, "%.6f", value);
+    }
+}

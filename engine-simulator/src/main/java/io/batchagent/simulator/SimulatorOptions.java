@@ -1,0 +1,133 @@
+package io.batchagent.simulator;
+
+import java.util.Objects;
+
+/**
+ * How to start an {@link EngineSimulator}. Build one with {@link #builder()}; every setting has a
+ * default, so {@code SimulatorOptions.builder().build()} is a complete configuration.
+ *
+ * @param host address to bind; default {@code 127.0.0.1}
+ * @param port TCP port; 0 (the default) picks a free one, see {@link EngineSimulator#port()}
+ * @param profile the cost model; default {@link EngineProfile#INSTANT}
+ * @param speedup simulated step durations are divided by this factor; default 1 (real time)
+ * @param modelName the served model name; default {@code sim-model}
+ * @param captureRequests keep every raw chat-completion request body for
+ *     {@link EngineSimulator#capturedRequestBodies()}; default off
+ * @param toolCallRule chooses the tool call a first turn answers with; default
+ *     {@link ToolCallRule#defaultRule()}
+ * @param failOnMarker when non-null, a request whose last user message contains this string is
+ *     answered with HTTP 500; default null (never)
+ */
+public record SimulatorOptions(
+        String host,
+        int port,
+        EngineProfile profile,
+        double speedup,
+        String modelName,
+        boolean captureRequests,
+        ToolCallRule toolCallRule,
+        String failOnMarker) {
+
+    public static final String DEFAULT_HOST = "127.0.0.1";
+    public static final String DEFAULT_MODEL_NAME = "sim-model";
+
+    public SimulatorOptions {
+        host = host == null ? DEFAULT_HOST : host;
+        profile = profile == null ? EngineProfile.INSTANT : profile;
+        modelName = modelName == null ? DEFAULT_MODEL_NAME : modelName;
+        toolCallRule = toolCallRule == null ? ToolCallRule.defaultRule() : toolCallRule;
+        if (port < 0 || port > 65_535) {
+            throw new IllegalArgumentException("port must be in [0, 65535], was " + port);
+        }
+        if (!(speedup > 0) || Double.isInfinite(speedup)) {
+            throw new IllegalArgumentException("speedup must be a finite number > 0, was " + speedup);
+        }
+        if (modelName.isBlank()) {
+            throw new IllegalArgumentException("modelName must not be blank");
+        }
+        if (failOnMarker != null && failOnMarker.isEmpty()) {
+            throw new IllegalArgumentException("failOnMarker must be null or non-empty");
+        }
+    }
+
+    /** A builder holding the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder that starts from these options. */
+    public Builder toBuilder() {
+        return new Builder().host(host).port(port).profile(profile).speedup(speedup).modelName(modelName)
+                .captureRequests(captureRequests).toolCallRule(toolCallRule).failOnMarker(failOnMarker);
+    }
+
+    /** Mutable, not thread-safe builder for {@link SimulatorOptions}. */
+    public static final class Builder {
+        private String host = DEFAULT_HOST;
+        private int port;
+        private EngineProfile profile = EngineProfile.INSTANT;
+        private double speedup = 1;
+        private String modelName = DEFAULT_MODEL_NAME;
+        private boolean captureRequests;
+        private ToolCallRule toolCallRule = ToolCallRule.defaultRule();
+        private String failOnMarker;
+
+        private Builder() {
+        }
+
+        public Builder host(String host) {
+            this.host = Objects.requireNonNull(host, "host");
+            return this;
+        }
+
+        public Builder port(int port) {
+            this.port = port;
+            return this;
+        }
+
+        public Builder profile(EngineProfile profile) {
+            this.profile = Objects.requireNonNull(profile, "profile");
+            return this;
+        }
+
+        /** Shorthand for {@code profile(EngineProfile.named(name))}. */
+        public Builder profile(String name) {
+            return profile(EngineProfile.named(name));
+        }
+
+        public Builder speedup(double speedup) {
+            this.speedup = speedup;
+            return this;
+        }
+
+        public Builder modelName(String modelName) {
+            this.modelName = Objects.requireNonNull(modelName, "modelName");
+            return this;
+        }
+
+        public Builder captureRequests(boolean captureRequests) {
+            this.captureRequests = captureRequests;
+            return this;
+        }
+
+        public Builder toolCallRule(ToolCallRule toolCallRule) {
+            this.toolCallRule = Objects.requireNonNull(toolCallRule, "toolCallRule");
+            return this;
+        }
+
+        /** Shorthand for {@code toolCallRule(ToolCallRule.parse(spec))}. */
+        public Builder toolCallRule(String spec) {
+            return toolCallRule(ToolCallRule.parse(spec));
+        }
+
+        public Builder failOnMarker(String failOnMarker) {
+            this.failOnMarker = failOnMarker;
+            return this;
+        }
+
+        public SimulatorOptions build() {
+            return new SimulatorOptions(host, port, profile, speedup, modelName, captureRequests, toolCallRule,
+                    failOnMarker);
+        }
+    }
+}
