@@ -121,8 +121,23 @@ public final class JobCompiler {
                         job.getSubmittedAtMs(), now));
                 return true;
             }
+            if (spec.getCancelled()) {
+                emit(job.getJobId(), Outcomes.cancelled(Outcomes.failed(job.getJobId(), job.getBatchId(), job.getIndex(),
+                        ErrorReason.CANCELLED, "batch '" + job.getBatchId() + "' was cancelled before this job started",
+                        job.getSubmittedAtMs(), now)));
+                return true;
+            }
             try {
-                String userMessage = ((TaskTemplate) template).render(job.getInputJson());
+                String userMessage = ((TaskTemplate) template).render(job.getInputJson(), hoisted(spec));
+                long estimate = PromptEstimate.tokens(spec, userMessage);
+                if (spec.getContextTokens() > 0 && estimate > spec.getContextTokens() - spec.getMaxTokens()) {
+                    emit(job.getJobId(), Outcomes.failed(job.getJobId(), job.getBatchId(), job.getIndex(), ErrorReason.OVERSIZED,
+                            "the prompt is estimated at " + estimate + " tokens, over the model's context of "
+                                    + spec.getContextTokens() + " tokens minus the " + spec.getMaxTokens()
+                                    + " reserved for the answer; the engine was not called",
+                            job.getSubmittedAtMs(), now));
+                    return true;
+                }
                 emit(job.getJobId(), firstTurn(job, userMessage, now));
             } catch (TaskTemplate.RenderException e) {
                 ErrorReason reason = e.missingVariable() ? ErrorReason.MISSING_TEMPLATE_VARIABLE : ErrorReason.INVALID_INPUT;
@@ -153,6 +168,15 @@ public final class JobCompiler {
         private void emit(String jobId, SpecificRecord value) {
             context.forward(new Record<>(jobId, value, context.currentSystemTimeMs()));
         }
+    }
+
+    /** How a hoisted variable appears in the per-job message: a reference to its value in the prefix. */
+    static Map<String, String> hoisted(BatchSpec spec) {
+        Map<String, String> fixed = new java.util.HashMap<>();
+        for (String variable : spec.getHoistedVariables()) {
+            fixed.put(variable, "(the shared " + variable + " given in the system prompt)");
+        }
+        return fixed;
     }
 
     /** Returns the parsed template, or the reason it is invalid as a String. */

@@ -46,6 +46,12 @@ final class Outcomes {
                 .build();
     }
 
+    /** Marks an early outcome CANCELLED (the error says why). */
+    static AgentResult cancelled(AgentResult failed) {
+        failed.setStatus(JobStatus.CANCELLED);
+        return failed;
+    }
+
     static Usage emptyUsage() {
         return Usage.newBuilder().build();
     }

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -103,6 +104,16 @@ public final class TaskTemplate {
      * @throws RenderException naming every missing variable, or if the input is not a JSON object
      */
     public String render(String inputJson) throws RenderException {
+        return render(inputJson, Map.of());
+    }
+
+    /**
+     * Fills the template from a JSON object, except that each variable in {@code fixed} is rendered
+     * as the given text (hoisted variables: their value lives once in the shared prefix).
+     *
+     * @throws RenderException naming every missing variable, or if the input is not a JSON object
+     */
+    public String render(String inputJson, Map<String, String> fixed) throws RenderException {
         ObjectNode input;
         try {
             JsonNode node = JSON.readTree(inputJson);
@@ -114,7 +125,7 @@ public final class TaskTemplate {
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new RenderException("the job input is not valid JSON: " + e.getOriginalMessage(), false);
         }
-        List<String> missing = variables.stream().filter(v -> !input.has(v)).sorted().toList();
+        List<String> missing = variables.stream().filter(v -> !input.has(v) && !fixed.containsKey(v)).sorted().toList();
         if (!missing.isEmpty()) {
             List<String> present = new ArrayList<>();
             Iterator<String> names = input.fieldNames();
@@ -128,6 +139,8 @@ public final class TaskTemplate {
         for (Part part : parts) {
             if (part instanceof Literal l) {
                 out.append(l.text());
+            } else if (part instanceof Variable v && fixed.containsKey(v.name())) {
+                out.append(fixed.get(v.name()));
             } else if (part instanceof Variable v) {
                 JsonNode value = input.get(v.name());
                 out.append(value.isTextual() ? value.asText() : value.toString());

@@ -144,6 +144,18 @@ public final class TurnAssembler {
                 return Outcomes.failed(next, ErrorReason.UNKNOWN_BATCH,
                         "batch '" + waiting.getBatchId() + "' is not known to the turn assembler", now);
             }
+            if (spec.getCancelled()) {
+                AgentResult cancelled = Outcomes.cancelled(Outcomes.failed(next, ErrorReason.CANCELLED,
+                        "batch '" + waiting.getBatchId() + "' was cancelled; no further turn was started", now));
+                cancelled.setTurns(waiting.getTurn());
+                return cancelled;
+            }
+            if (spec.getDeadlineMs() > 0 && now - waiting.getSubmittedAtMs() > spec.getDeadlineMs()) {
+                AgentResult late = Outcomes.failed(next, ErrorReason.TIMEOUT, "the agent deadline of "
+                        + spec.getDeadlineMs() + " ms (across all turns) passed after " + waiting.getTurn() + " turns", now);
+                late.setTurns(waiting.getTurn());
+                return late;
+            }
             if (next.getTurn() > spec.getMaxTurns()) {
                 LOGGER.debug("max turns reached: jobId={} turn={}", waiting.getJobId(), waiting.getTurn());
                 AgentResult failed = Outcomes.failed(next, ErrorReason.MAX_TURNS_EXCEEDED,

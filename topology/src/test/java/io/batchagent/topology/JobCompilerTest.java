@@ -124,4 +124,47 @@ class JobCompilerTest {
         assertThat(turns.readValue().getJobId()).isEqualTo("b-8");
         assertThat(turns.isEmpty()).isTrue();
     }
+
+    @Test
+    void shouldRenderHoistedVariablesAsAReferenceInsteadOfRepeatingThem() {
+        BatchSpec spec = spec("b", "Corpus: {corpus}\nPaper: {paper}", 3);
+        spec.setHoistedVariables(java.util.List.of("corpus"));
+        specs.pipeInput("b", spec);
+
+        jobs.pipeInput("b-0", job("b", 0, "{\"paper\":\"x\"}"));
+
+        assertThat(turns.readValue().getMessages().get(0).getContent())
+                .isEqualTo("Corpus: (the shared corpus given in the system prompt)\nPaper: x");
+    }
+
+    @Test
+    void shouldFailAnOversizedJobWithoutAnEngineCall() {
+        BatchSpec spec = spec("b", "Paper: {paper}", 3);
+        spec.setContextTokens(2_000);
+        spec.setMaxTokens(1_000);
+        specs.pipeInput("b", spec);
+
+        jobs.pipeInput("b-0", job("b", 0, "{\"paper\":\"" + "long text ".repeat(400) + "\"}"));
+        jobs.pipeInput("b-1", job("b", 1, "{\"paper\":\"short\"}"));
+
+        AgentResult failed = results.readValue();
+        assertThat(failed.getJobId()).isEqualTo("b-0");
+        assertThat(failed.getError().getReason()).isEqualTo(ErrorReason.OVERSIZED);
+        assertThat(failed.getError().getMessage()).contains("context of 2000 tokens").contains("1000 reserved");
+        assertThat(turns.readValue().getJobId()).isEqualTo("b-1");
+    }
+
+    @Test
+    void shouldCancelJobsOfACancelledBatch() {
+        BatchSpec spec = spec("b", "Paper: {paper}", 3);
+        spec.setCancelled(true);
+        specs.pipeInput("b", spec);
+
+        jobs.pipeInput("b-0", job("b", 0, "{\"paper\":\"x\"}"));
+
+        AgentResult cancelled = results.readValue();
+        assertThat(cancelled.getStatus()).isEqualTo(JobStatus.CANCELLED);
+        assertThat(cancelled.getError().getReason()).isEqualTo(ErrorReason.CANCELLED);
+        assertThat(turns.isEmpty()).isTrue();
+    }
 }

@@ -116,4 +116,34 @@ class TurnAssemblerTest {
         assertThat(failed.getTurns()).isEqualTo(3);
         assertThat(turns.isEmpty()).isTrue();
     }
+
+    @Test
+    void shouldEndTheAgentCancelledInsteadOfStartingANextTurn() {
+        BatchSpec cancelled = spec("b", "{x}", 3);
+        cancelled.setCancelled(true);
+        input(driver, TOPICS.batchSpecs()).pipeInput("b", cancelled);
+
+        waits.pipeInput("j", waiting("b", "j", 1, "c1"));
+        responses.pipeInput("j", response("j", 1, "c1", "done"));
+
+        AgentResult result = results.readValue();
+        assertThat(result.getStatus()).isEqualTo(io.batchagent.events.JobStatus.CANCELLED);
+        assertThat(turns.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldFailAnAgentPastItsDeadline() {
+        BatchSpec timed = spec("b", "{x}", 3);
+        timed.setDeadlineMs(5_000);
+        input(driver, TOPICS.batchSpecs()).pipeInput("b", timed);
+        AgentTurn waitingTurn = waiting("b", "j", 1, "c1");
+        waitingTurn.setSubmittedAtMs(System.currentTimeMillis() - 10_000);
+
+        waits.pipeInput("j", waitingTurn);
+        responses.pipeInput("j", response("j", 1, "c1", "late"));
+
+        AgentResult result = results.readValue();
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.TIMEOUT);
+        assertThat(result.getError().getMessage()).contains("deadline of 5000 ms");
+    }
 }
