@@ -31,7 +31,8 @@ import picocli.CommandLine.Parameters;
 /** The {@code batchagent} command line. */
 @Command(name = "batchagent", mixinStandardHelpOptions = true, version = "batchagent 0.1.0",
         description = "Runs many sibling tool-using LLM agents against one shared inference engine, on Kafka.",
-        subcommands = {BatchAgentCommand.Run.class, BatchAgentCommand.Worker.class, BatchAgentCommand.Simulator.class})
+        subcommands = {BatchAgentCommand.Run.class, BatchAgentCommand.Worker.class, BatchAgentCommand.Cancel.class,
+                BatchAgentCommand.Simulator.class})
 public final class BatchAgentCommand implements Runnable {
 
     /** Environment variable holding the engine API key; a key is never taken from the command line. */
@@ -89,6 +90,12 @@ public final class BatchAgentCommand implements Runnable {
         String simToolRule;
         @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of every topic name.")
         String topicPrefix;
+        @Option(names = "--retry-failed", description = "Rerun jobs whose earlier result is FAILED or CANCELLED (with the same batch id).")
+        boolean retryFailed;
+        @Option(names = "--context-tokens", defaultValue = "0", description = "The model's context window: a job whose prompt cannot fit fails OVERSIZED before any engine call (0: unknown).")
+        int contextTokens;
+        @Option(names = "--deadline", defaultValue = "0", paramLabel = "SECONDS", description = "Per-agent deadline across all turns (0: none).")
+        long deadlineSeconds;
         @Option(names = "--quiet", description = "Print only the summary.")
         boolean quiet;
 
@@ -96,7 +103,7 @@ public final class BatchAgentCommand implements Runnable {
         public Integer call() throws IOException {
             BatchDefinition definition = definition();
             BatchRunner.Settings settings = new BatchRunner.Settings(bootstrapServers, dataDir, backend,
-                    System.getenv(API_KEY_ENV), simToolRule, batchId, maxInflight, toolOptions, topicPrefix, null);
+                    System.getenv(API_KEY_ENV), simToolRule, batchId, maxInflight, toolOptions, topicPrefix, null, retryFailed);
             PrintStream out = System.out;
             int total = definition.inputs().size();
             AtomicInteger done = new AtomicInteger();
@@ -162,7 +169,7 @@ public final class BatchAgentCommand implements Runnable {
                     BatchDefinition.readInputs(inputsFile),
                     toolSpecs,
                     schemaFile == null ? null : BatchDefinition.readSchema(schemaFile),
-                    model, maxTurns, maxTokens);
+                    model, maxTurns, maxTokens, contextTokens, deadlineSeconds * 1000);
         }
 
         private Path pick(Path explicit, String nameInBatchDir, boolean required) {
@@ -184,7 +191,7 @@ public final class BatchAgentCommand implements Runnable {
             description = "Run one stage (or several) as its own process against a Kafka cluster, until stopped.")
     static final class Worker implements java.util.concurrent.Callable<Integer> {
 
-        @Option(names = "--role", required = true, description = "all, topology, job-compiler, coalescer, assembler, inference, or tools.")
+        @Option(names = "--role", required = true, description = "all, topology, job-compiler, coalescer, assembler, workflow, inference, or tools.")
         String role;
         @Option(names = "--bootstrap-servers", required = true, description = "The Kafka cluster.")
         String bootstrapServers;
@@ -233,6 +240,29 @@ public final class BatchAgentCommand implements Runnable {
             }, "shutdown"));
             System.err.println("batchagent worker running: roles " + stages);
             stopped.await();
+            return 0;
+        }
+    }
+
+    @Command(name = "cancel", mixinStandardHelpOptions = true,
+            description = "Cancel a batch on a cluster: no new turn of it starts; its unfinished jobs end CANCELLED.")
+    static final class Cancel implements java.util.concurrent.Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "BATCH_ID", description = "The batch to cancel.")
+        String batchId;
+        @Option(names = "--bootstrap-servers", required = true, description = "The Kafka cluster the batch runs on.")
+        String bootstrapServers;
+        @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of every topic name.")
+        String topicPrefix;
+
+        @Override
+        public Integer call() {
+            BatchClient client = new BatchClient(Map.of("bootstrap.servers", bootstrapServers),
+                    io.batchagent.schemas.Topics.create(topicPrefix, Map.of()));
+            if (!client.cancel(batchId)) {
+                System.err.println("batchagent: no batch '" + batchId + "' on " + bootstrapServers);
+                return 1;
+            }
+            System.out.println("cancelled batch " + batchId);
             return 0;
         }
     }

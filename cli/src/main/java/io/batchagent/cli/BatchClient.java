@@ -2,6 +2,11 @@ package io.batchagent.cli;
 
 import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
+import io.batchagent.events.BatchSpec;
+import io.batchagent.events.StageKind;
+import io.batchagent.events.WorkflowStage;
+import io.batchagent.topology.WorkflowCoordinator;
+import io.batchagent.schemas.CallHash;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,14 +57,47 @@ public final class BatchClient {
         this.topics = topics;
     }
 
-    /** The job id of input {@code index} of a batch. */
-    public static String jobId(String batchId, long index) {
-        return String.format("%s-%06d", batchId, index);
+    /**
+     * The job id of input {@code index} of a batch: the batch id, the index and a fingerprint of the
+     * input, so that after an input changes, a rerun does not take the old input's result for it.
+     */
+    public static String jobId(String batchId, long index, String inputJson) {
+        String fingerprint = CallHash.ofCanonical("input", canonicalOrRaw(inputJson)).substring(0, 8);
+        return String.format("%s-%06d-%s", batchId, index, fingerprint);
+    }
+
+    private static String canonicalOrRaw(String json) {
+        try {
+            return CallHash.canonicalJson(json);
+        } catch (IllegalArgumentException e) {
+            return json;
+        }
     }
 
     /** Publishes the batch spec and every job of the batch that is neither finished nor already submitted. */
     public Submission submit(String batchId, BatchDefinition definition) {
-        Set<String> finished = finalResults(batchId).keySet();
+        return submit(batchId, definition, false);
+    }
+
+    /**
+     * Publishes the batch spec and every job of the batch that is neither finished nor already
+     * submitted; with {@code retryFailed}, jobs whose final result is FAILED or CANCELLED run again.
+     */
+    public Submission submit(String batchId, BatchDefinition definition, boolean retryFailed) {
+        return submit(batchId, definition, retryFailed, definition.toSpec(batchId, System.currentTimeMillis()));
+    }
+
+    /** As {@link #submit(String, BatchDefinition, boolean)}, publishing {@code spec} as the batch's spec. */
+    public Submission submit(String batchId, BatchDefinition definition, boolean retryFailed, BatchSpec spec) {
+        Map<String, AgentResult> previous = finalResults(batchId);
+        Set<String> finished = new HashSet<>();
+        previous.forEach((jobId, result) -> {
+            if (!retryFailed || result.getStatus() == io.batchagent.events.JobStatus.SUCCEEDED) {
+                finished.add(jobId);
+            }
+        });
+        Set<String> retried = new HashSet<>(previous.keySet());
+        retried.removeAll(finished);
         Set<String> submitted = new HashSet<>();
         scan(topics.agentJobs().name(), record -> {
             AgentJob job = decode(topics.agentJobs(), record);
@@ -72,11 +110,11 @@ public final class BatchClient {
         int sent = 0;
         try (KafkaProducer<byte[], byte[]> producer = producer()) {
             List<Future<RecordMetadata>> acks = new ArrayList<>();
-            acks.add(send(producer, topics.batchSpecs(), batchId, definition.toSpec(batchId, now)));
+            acks.add(send(producer, topics.batchSpecs(), batchId, spec));
             for (int i = 0; i < definition.inputs().size(); i++) {
-                String jobId = jobId(batchId, i);
+                String jobId = jobId(batchId, i, definition.inputs().get(i));
                 jobIds.add(jobId);
-                if (finished.contains(jobId) || submitted.contains(jobId)) {
+                if (finished.contains(jobId) || (submitted.contains(jobId) && !retried.contains(jobId))) {
                     continue;
                 }
                 acks.add(send(producer, topics.agentJobs(), jobId, new AgentJob(jobId, batchId, (long) i, definition.inputs().get(i), now)));
@@ -96,6 +134,87 @@ public final class BatchClient {
         int alreadyFinished = (int) jobIds.stream().filter(finished::contains).count();
         LOGGER.info("submitted batch {}: {} new jobs, {} in progress, {} finished", batchId, sent, alreadySubmitted, alreadyFinished);
         return new Submission(batchId, List.copyOf(jobIds), alreadyFinished, alreadySubmitted, sent);
+    }
+
+    /** The batches and jobs of a submitted plan -> map -> reduce workflow. */
+    public record Workflow(String workflowId, String planBatchId, String mapBatchId, String reduceBatchId,
+                           List<String> planJobIds, String reduceJobId) {}
+
+    /**
+     * Submits a plan -> map -> reduce workflow: the map and reduce specs, then the plan batch; the
+     * workflow coordinator does the rest (fan-out of the plan's {@code items}, the reduce job when
+     * every map job is final).
+     */
+    public Workflow submitWorkflow(String workflowId, BatchDefinition plan, BatchDefinition map, BatchDefinition reduce) {
+        String planBatch = workflowId + "-plan";
+        String mapBatch = workflowId + "-map";
+        String reduceBatch = workflowId + "-reduce";
+        long now = System.currentTimeMillis();
+        publishSpec(withStage(map.toSpec(mapBatch, now), workflowId, StageKind.MAP, mapBatch, reduceBatch));
+        publishSpec(withStage(reduce.toSpec(reduceBatch, now), workflowId, StageKind.REDUCE, mapBatch, reduceBatch));
+        BatchSpec planSpec = withStage(plan.toSpec(planBatch, now), workflowId, StageKind.PLAN, mapBatch, reduceBatch);
+        Submission submission = submit(planBatch, plan, false, planSpec);
+        return new Workflow(workflowId, planBatch, mapBatch, reduceBatch, submission.jobIds(),
+                WorkflowCoordinator.reduceJobId(reduceBatch));
+    }
+
+    private static BatchSpec withStage(BatchSpec spec, String workflowId, StageKind kind, String mapBatch, String reduceBatch) {
+        spec.setWorkflow(new WorkflowStage(workflowId, kind, mapBatch, reduceBatch, "items", "item"));
+        return spec;
+    }
+
+    /** Publishes a batch spec on its own (the stages of a workflow, whose jobs come from events). */
+    public void publishSpec(BatchSpec spec) {
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            send(producer, topics.batchSpecs(), spec.getBatchId(), spec).get(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while publishing batch " + spec.getBatchId(), e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot publish batch " + spec.getBatchId() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Cancels a batch: its spec is republished with {@code cancelled=true}, so no new turn of it
+     * starts and its unfinished jobs end CANCELLED.
+     *
+     * @return false if no spec of that batch exists
+     */
+    public boolean cancel(String batchId) {
+        BatchSpec[] latest = new BatchSpec[1];
+        scan(topics.batchSpecs().name(), record -> {
+            BatchSpec spec = decode(topics.batchSpecs(), record);
+            if (spec != null && batchId.equals(spec.getBatchId())) {
+                latest[0] = spec;
+            }
+        });
+        if (latest[0] == null) {
+            return false;
+        }
+        latest[0].setCancelled(true);
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            send(producer, topics.batchSpecs(), batchId, latest[0]).get(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while cancelling batch " + batchId, e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot cancel batch " + batchId + ": " + e.getMessage(), e);
+        }
+        LOGGER.info("cancelled batch {}", batchId);
+        return true;
+    }
+
+    /** Every job now on the jobs topic, in topic order per partition. */
+    public List<AgentJob> jobs() {
+        List<AgentJob> jobs = new ArrayList<>();
+        scan(topics.agentJobs().name(), record -> {
+            AgentJob job = decode(topics.agentJobs(), record);
+            if (job != null) {
+                jobs.add(job);
+            }
+        });
+        return jobs;
     }
 
     /** The latest result of every job of {@code batchId} now on the results topic. */

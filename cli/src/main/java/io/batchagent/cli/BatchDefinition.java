@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.topology.TaskTemplate;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,6 +32,8 @@ import java.util.Set;
  * @param model the model name sent to the engine
  * @param maxTurns model calls per agent at most
  * @param maxTokens completion tokens per model call at most
+ * @param contextTokens the model's context window, for the OVERSIZED check; 0 = unknown
+ * @param deadlineMs per-agent deadline across all turns; 0 = none
  */
 public record BatchDefinition(
         String systemPrompt,
@@ -40,7 +43,9 @@ public record BatchDefinition(
         String outputSchemaJson,
         String model,
         int maxTurns,
-        int maxTokens) {
+        int maxTokens,
+        int contextTokens,
+        long deadlineMs) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -57,6 +62,14 @@ public record BatchDefinition(
         if (maxTokens < 1) {
             throw new IllegalArgumentException("max tokens must be at least 1, got " + maxTokens);
         }
+        if (contextTokens < 0 || deadlineMs < 0) {
+            throw new IllegalArgumentException("context tokens and deadline must not be negative");
+        }
+        try {
+            TaskTemplate.parse(taskTemplate);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("the task template is invalid: " + e.getMessage(), e);
+        }
         Set<String> names = new HashSet<>();
         for (ToolSpec tool : tools) {
             if (!names.add(tool.getName())) {
@@ -65,12 +78,60 @@ public record BatchDefinition(
         }
     }
 
+    /** A definition with no context limit and no deadline. */
+    public BatchDefinition(String systemPrompt, String taskTemplate, List<String> inputs, List<ToolSpec> tools,
+                           String outputSchemaJson, String model, int maxTurns, int maxTokens) {
+        this(systemPrompt, taskTemplate, inputs, tools, outputSchemaJson, model, maxTurns, maxTokens, 0, 0);
+    }
+
+    /**
+     * Template variables whose value is the same in every input (with at least two inputs), with
+     * that value as it is rendered. They are hoisted: stated once in the shared prefix instead of in
+     * every agent's message.
+     */
+    public Map<String, String> hoistedValues() {
+        Map<String, String> hoisted = new java.util.LinkedHashMap<>();
+        if (inputs.size() < 2) {
+            return hoisted;
+        }
+        List<JsonNode> parsed = new ArrayList<>();
+        for (String input : inputs) {
+            try {
+                parsed.add(JSON.readTree(input));
+            } catch (IOException e) {
+                return hoisted; // the job compiler reports bad input per job
+            }
+        }
+        for (String variable : TaskTemplate.parse(taskTemplate).variables()) {
+            JsonNode first = parsed.get(0).get(variable);
+            if (first != null && parsed.stream().allMatch(p -> first.equals(p.get(variable)))) {
+                hoisted.put(variable, first.isTextual() ? first.asText() : first.toString());
+            }
+        }
+        return hoisted;
+    }
+
+    /** The system prompt as the engine sees it: the user's, then the hoisted values once. */
+    public String sharedSystemPrompt() {
+        Map<String, String> hoisted = hoistedValues();
+        if (hoisted.isEmpty()) {
+            return systemPrompt;
+        }
+        StringBuilder prompt = new StringBuilder(systemPrompt);
+        prompt.append(systemPrompt.isEmpty() ? "" : "\n\n").append("Shared input, the same for every task:");
+        hoisted.forEach((name, value) -> prompt.append('\n').append(name).append(": ").append(value));
+        return prompt.toString();
+    }
+
     /** The BatchSpec event for this definition under {@code batchId}. */
     public BatchSpec toSpec(String batchId, long nowMs) {
         return BatchSpec.newBuilder()
                 .setBatchId(batchId)
                 .setModel(model)
-                .setSystemPrompt(systemPrompt)
+                .setSystemPrompt(sharedSystemPrompt())
+                .setHoistedVariables(List.copyOf(hoistedValues().keySet()))
+                .setContextTokens(contextTokens)
+                .setDeadlineMs(deadlineMs)
                 .setTaskTemplate(taskTemplate)
                 .setTools(tools)
                 .setOutputSchemaJson(outputSchemaJson)
@@ -90,7 +151,8 @@ public record BatchDefinition(
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             for (String part : List.of(systemPrompt, taskTemplate, String.valueOf(outputSchemaJson), model,
-                    String.valueOf(maxTurns), String.valueOf(maxTokens), tools.toString())) {
+                    String.valueOf(maxTurns), String.valueOf(maxTokens), tools.toString(),
+                    String.valueOf(contextTokens), String.valueOf(deadlineMs))) {
                 digest.update(part.getBytes(StandardCharsets.UTF_8));
                 digest.update((byte) 0);
             }

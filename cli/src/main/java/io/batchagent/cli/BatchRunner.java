@@ -1,12 +1,11 @@
 package io.batchagent.cli;
 
 import io.batchagent.events.AgentResult;
-import io.batchagent.kafka.embedded.EmbeddedKafkaBroker;
+import io.batchagent.sdk.BatchAgent;
 import io.batchagent.simulator.EngineSimulator;
 import io.batchagent.simulator.SimulatorOptions;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
@@ -39,6 +38,7 @@ public final class BatchRunner {
      * @param toolOptions options for built-in tools
      * @param topicPrefix topic name prefix
      * @param timeout how long to wait for every result
+     * @param retryFailed run jobs whose final result is FAILED or CANCELLED again
      */
     public record Settings(
             String bootstrapServers,
@@ -50,7 +50,15 @@ public final class BatchRunner {
             int maxInflight,
             Map<String, String> toolOptions,
             String topicPrefix,
-            Duration timeout) {
+            Duration timeout,
+            boolean retryFailed) {
+
+        /** Settings that do not rerun failed jobs. */
+        public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
+                        String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout) {
+            this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
+                    topicPrefix, timeout, false);
+        }
 
         public Settings {
             backend = backend == null || backend.isBlank() ? SIM_SCHEME : backend;
@@ -81,28 +89,17 @@ public final class BatchRunner {
     public static BatchSummary run(Settings settings, BatchDefinition definition, Consumer<AgentResult> onResult)
             throws TimeoutException {
         String batchId = settings.batchId() != null ? settings.batchId() : definition.derivedBatchId();
-        try (EmbeddedKafkaBroker broker = settings.bootstrapServers() == null
-                     ? EmbeddedKafkaBroker.start(settings.dataDir().resolve("kafka")) : null;
-             EngineSimulator simulator = startSimulator(settings)) {
-            String bootstrap = broker != null ? broker.bootstrapServers() : settings.bootstrapServers();
-            String engineUrl = simulator != null ? simulator.baseUrl() : settings.backend();
-            PipelineConfig config = PipelineConfig.defaults(bootstrap, engineUrl, settings.dataDir().resolve("streams"))
-                    .withTopicPrefix(settings.topicPrefix())
-                    .withMaxInflight(settings.maxInflight())
-                    .withToolOptions(settings.toolOptions())
-                    .withEngine(engineUrl, settings.engineApiKey());
+        try (BatchAgent agent = BatchAgent.start(settings)) {
             long started = System.nanoTime();
-            try (Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Stage.class))) {
-                BatchClient client = new BatchClient(config.kafkaConfig(), pipeline.topics());
-                BatchClient.Submission submission = client.submit(batchId, definition);
-                List<AgentResult> results = client.await(submission.jobIds(), onResult, settings.timeout());
-                Duration wall = Duration.ofNanos(System.nanoTime() - started);
-                return new BatchSummary(batchId, results, wall, pipeline.toolExecutions(), submission.alreadyFinished());
-            }
+            BatchClient.Submission submission = agent.client().submit(batchId, definition, settings.retryFailed());
+            List<AgentResult> results = agent.client().await(submission.jobIds(), onResult, settings.timeout());
+            Duration wall = Duration.ofNanos(System.nanoTime() - started);
+            return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(), submission.alreadyFinished());
         }
     }
 
-    private static EngineSimulator startSimulator(Settings settings) {
+    /** Starts the engine simulator for a {@code sim://[profile]} backend; null for any other backend. */
+    public static EngineSimulator startSimulator(Settings settings) {
         if (!settings.backend().startsWith(SIM_SCHEME)) {
             return null;
         }

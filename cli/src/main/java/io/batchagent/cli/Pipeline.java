@@ -13,6 +13,7 @@ import io.batchagent.topology.JobCompiler;
 import io.batchagent.topology.StreamsSettings;
 import io.batchagent.topology.ToolCallCoalescer;
 import io.batchagent.topology.TurnAssembler;
+import io.batchagent.topology.WorkflowCoordinator;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -108,6 +109,9 @@ public final class Pipeline implements AutoCloseable {
         }
         if (stages.contains(Stage.ASSEMBLER)) {
             startStreams("turn-assembler", TurnAssembler.build(topics));
+        }
+        if (stages.contains(Stage.WORKFLOW)) {
+            startStreams("workflow", WorkflowCoordinator.build(topics));
         }
         if (stages.contains(Stage.INFERENCE)) {
             InferenceWorkerConfig workerConfig = InferenceWorkerConfig.defaults()

@@ -8,7 +8,7 @@ import java.util.stream.Collectors;
 
 /** The stages of the pipeline; each can run in its own process ({@code batchagent worker --role}). */
 public enum Stage {
-    JOB_COMPILER, COALESCER, ASSEMBLER, INFERENCE, TOOLS;
+    JOB_COMPILER, COALESCER, ASSEMBLER, WORKFLOW, INFERENCE, TOOLS;
 
     /** The command-line name, e.g. {@code job-compiler}. */
     public String roleName() {
@@ -21,7 +21,7 @@ public enum Stage {
             return EnumSet.allOf(Stage.class);
         }
         if (role.equalsIgnoreCase("topology")) {
-            return EnumSet.of(JOB_COMPILER, COALESCER, ASSEMBLER);
+            return EnumSet.of(JOB_COMPILER, COALESCER, ASSEMBLER, WORKFLOW);
         }
         for (Stage stage : values()) {
             if (stage.roleName().equalsIgnoreCase(role)) {

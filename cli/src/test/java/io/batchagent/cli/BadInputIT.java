@@ -72,10 +72,10 @@ class BadInputIT {
             Map<String, AgentResult> results = fixture.client.await(wanted, r -> { }, Duration.ofMinutes(2)).stream()
                     .collect(Collectors.toMap(AgentResult::getJobId, Function.identity()));
 
-            assertThat(results.get(BatchClient.jobId("mixed", 3)).getError().getReason()).isEqualTo(ErrorReason.MISSING_TEMPLATE_VARIABLE);
-            assertThat(results.get(BatchClient.jobId("mixed", 3)).getError().getMessage()).contains("'query'");
-            assertThat(results.get(BatchClient.jobId("mixed", 5)).getError().getReason()).isEqualTo(ErrorReason.ENGINE_ERROR);
-            assertThat(results.get(BatchClient.jobId("mixed", 5)).getError().getMessage()).contains("500");
+            assertThat(results.get(submission.jobIds().get(3)).getError().getReason()).isEqualTo(ErrorReason.MISSING_TEMPLATE_VARIABLE);
+            assertThat(results.get(submission.jobIds().get(3)).getError().getMessage()).contains("'query'");
+            assertThat(results.get(submission.jobIds().get(5)).getError().getReason()).isEqualTo(ErrorReason.ENGINE_ERROR);
+            assertThat(results.get(submission.jobIds().get(5)).getError().getMessage()).contains("500");
             assertThat(results.get("garbage-job").getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD);
             assertThat(results.get("ghost-000000").getError().getReason()).isEqualTo(ErrorReason.UNKNOWN_BATCH);
             assertThat(results.get("ghost-000000").getError().getMessage()).contains("'ghost'");
