@@ -9,10 +9,8 @@ import io.batchagent.simulator.SimulatorOptions;
 import io.batchagent.testkit.KafkaCluster;
 import io.batchagent.testkit.TestNames;
 import io.batchagent.testkit.WithKafka;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -47,7 +45,7 @@ class InferenceWorkerCrashIT {
             BatchDefinition definition = PipelineFixture.definition("You are a test agent.", "Topic: {topic}\nQuery: {query}",
                     inputs, List.of(PipelineFixture.simSearch(10_000)), 3);
 
-            Process first = startInferenceWorker(kafka, names, fixture);
+            Process first = WorkerProcess.startInference(kafka, names, fixture.simulator.baseUrl(), stateDir.resolve("worker"));
             BatchClient.Submission submission = fixture.client.submit("crash", definition);
             await().atMost(Duration.ofMinutes(2)).until(() -> fixture.client.finalResults("crash").size() >= 6);
             first.destroyForcibly();
@@ -55,7 +53,7 @@ class InferenceWorkerCrashIT {
             int finishedBeforeKill = fixture.client.finalResults("crash").size();
             assertThat(finishedBeforeKill).isLessThan(jobs);
 
-            Process second = startInferenceWorker(kafka, names, fixture);
+            Process second = WorkerProcess.startInference(kafka, names, fixture.simulator.baseUrl(), stateDir.resolve("worker"));
             try {
                 List<AgentResult> results = fixture.client.await(submission.jobIds(), r -> { }, Duration.ofMinutes(3));
 
@@ -72,20 +70,5 @@ class InferenceWorkerCrashIT {
                 second.waitFor(30, TimeUnit.SECONDS);
             }
         }
-    }
-
-    private Process startInferenceWorker(KafkaCluster kafka, TestNames names, PipelineFixture fixture) throws IOException {
-        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp", classPath,
-                BatchAgentCommand.class.getName(), "worker", "--role", "inference",
-                "--bootstrap-servers", kafka.bootstrapServers(),
-                "--backend", fixture.simulator.baseUrl(),
-                "--topic-prefix", names.topicPrefix(),
-                "--max-inflight", "4",
-                "--state-dir", stateDir.resolve("worker").toString(),
-                "--kafka", "session.timeout.ms=6000",
-                "--kafka", "heartbeat.interval.ms=1000"));
-        return new ProcessBuilder(command).inheritIO().start();
     }
 }
