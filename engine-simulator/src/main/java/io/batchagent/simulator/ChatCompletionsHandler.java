@@ -62,6 +62,10 @@ final class ChatCompletionsHandler {
         } catch (InvalidRequestException e) {
             return clientError(response, e.getMessage(), e.code(), e.param());
         }
+        String dialectProblem = dialectProblem(request);
+        if (dialectProblem != null) {
+            return clientError(response, dialectProblem, "invalid_value", null);
+        }
         if (options.failOnMarker() != null && request.lastUserMessage().contains(options.failOnMarker())) {
             counters.serverErrors.incrementAndGet();
             return send(response, HttpResponseStatus.INTERNAL_SERVER_ERROR, OpenAiWire.error(
@@ -84,10 +88,32 @@ final class ChatCompletionsHandler {
         }
         OpenAiWire wire = new OpenAiWire(String.format("chatcmpl-sim%020x", responseIds.incrementAndGet()),
                 System.currentTimeMillis() / 1000, request.model() != null ? request.model() : options.modelName(),
-                request.includeUsage());
+                request.includeUsage(), options.cacheReport());
         return request.stream()
                 ? stream(request, completion, prompt, wire, response)
                 : complete(request, completion, prompt, wire, response);
+    }
+
+    /** Why the imitated engine would refuse this request, or null. */
+    private String dialectProblem(ChatRequest request) {
+        if (options.dialect() != SimulatorDialect.VLLM) {
+            return null;
+        }
+        if (request.hasStreamOptions() && !request.stream()) {
+            return "Stream options can only be defined when `stream=True`.";
+        }
+        if (request.priority() != 0 && !options.priorityScheduling()) {
+            return "Got priority " + request.priority() + " but Priority scheduling is not enabled.";
+        }
+        return null;
+    }
+
+    /** The scheduler runs higher values first: SGLang's polarity as sent, vLLM's negated, none when off. */
+    private int schedulingPriority(ChatRequest request) {
+        if (!options.priorityScheduling()) {
+            return 0;
+        }
+        return options.dialect() == SimulatorDialect.VLLM ? -request.priority() : request.priority();
     }
 
     private Mono<Void> complete(ChatRequest request, Completion completion, int[] prompt, OpenAiWire wire,
@@ -95,7 +121,7 @@ final class ChatCompletionsHandler {
         CompletableFuture<String> body = new CompletableFuture<>();
         BatchScheduler.Sequence sequence;
         try {
-            sequence = scheduler.submit(prompt, completion.tokenIds(), request.priority(), new BatchScheduler.Listener() {
+            sequence = scheduler.submit(prompt, completion.tokenIds(), schedulingPriority(request), new BatchScheduler.Listener() {
                 @Override
                 public void onToken(BatchScheduler.Sequence s, int index) {
                     // the whole message is sent at the end
@@ -127,7 +153,7 @@ final class ChatCompletionsHandler {
         Sinks.Many<String> events = Sinks.many().unicast().onBackpressureBuffer();
         BatchScheduler.Sequence sequence;
         try {
-            sequence = scheduler.submit(prompt, completion.tokenIds(), request.priority(),
+            sequence = scheduler.submit(prompt, completion.tokenIds(), schedulingPriority(request),
                     new StreamingListener(completion, wire, request.includeUsage(), events));
         } catch (IllegalArgumentException | IllegalStateException e) {
             return rejected(response, e);

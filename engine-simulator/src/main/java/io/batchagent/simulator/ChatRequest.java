@@ -26,13 +26,14 @@ final class ChatRequest {
     private final String forcedTool;
     private final boolean stream;
     private final boolean includeUsage;
+    private final boolean hasStreamOptions;
     private final Integer maxTokens;
     private final int priority;
     private final JsonNode responseSchema;
 
     private ChatRequest(String model, List<ChatMessage> messages, List<ToolSpec> tools, List<JsonNode> toolDefinitions,
-            ToolChoice toolChoice, String forcedTool, boolean stream, boolean includeUsage, Integer maxTokens,
-            int priority, JsonNode responseSchema) {
+            ToolChoice toolChoice, String forcedTool, boolean stream, boolean includeUsage, boolean hasStreamOptions,
+            Integer maxTokens, int priority, JsonNode responseSchema) {
         this.model = model;
         this.messages = messages;
         this.tools = tools;
@@ -41,6 +42,7 @@ final class ChatRequest {
         this.forcedTool = forcedTool;
         this.stream = stream;
         this.includeUsage = includeUsage;
+        this.hasStreamOptions = hasStreamOptions;
         this.maxTokens = maxTokens;
         this.priority = priority;
         this.responseSchema = responseSchema;
@@ -113,7 +115,8 @@ final class ChatRequest {
             priority = priorityNode.asInt();
         }
         return new ChatRequest(model, List.copyOf(messages), List.copyOf(tools), List.copyOf(toolDefinitions),
-                toolChoice, forcedTool, stream, includeUsage, maxTokens, priority, responseSchema(request));
+                toolChoice, forcedTool, stream, includeUsage, streamOptions != null && !streamOptions.isNull(), maxTokens,
+                priority, responseSchema(request));
     }
 
     private static List<ChatMessage> messages(JsonNode node) throws InvalidRequestException {
@@ -311,12 +314,17 @@ final class ChatRequest {
         return includeUsage;
     }
 
+    /** True when the body has a non-null {@code stream_options}, whatever {@code stream} says. */
+    boolean hasStreamOptions() {
+        return hasStreamOptions;
+    }
+
     /** {@code max_completion_tokens}, else {@code max_tokens}, else null (no limit). */
     Integer maxTokens() {
         return maxTokens;
     }
 
-    /** SGLang-style priority: higher runs first; 0 when absent. */
+    /** The {@code priority} field as sent, 0 when absent; its polarity depends on the dialect. */
     int priority() {
         return priority;
     }

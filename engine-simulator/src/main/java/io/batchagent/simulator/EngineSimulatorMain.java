@@ -50,6 +50,21 @@ public final class EngineSimulatorMain implements Callable<Integer> {
             description = "Answer HTTP 500 to requests whose last user message contains this text.")
     String failOnMarker;
 
+    @Option(names = "--dialect", defaultValue = "sglang",
+            description = "Request rules and priority polarity to imitate: sglang (higher priority first) or vllm "
+                    + "(lower first, rejects stream_options without stream) (default: ${DEFAULT-VALUE}).")
+    String dialect;
+
+    @Option(names = "--priority-scheduling", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Honour the priority field (SGLang --enable-priority-scheduling, vLLM --scheduling-policy "
+                    + "priority); with --no-priority-scheduling the vllm dialect rejects non-zero priorities.")
+    boolean priorityScheduling;
+
+    @Option(names = "--cache-report", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Report usage.prompt_tokens_details.cached_tokens (SGLang --enable-cache-report, vLLM "
+                    + "--enable-prompt-tokens-details); --no-cache-report sends it as null.")
+    boolean cacheReport;
+
     @Option(names = "--capture-requests", description = "Keep raw request bodies in memory (for embedding only).",
             hidden = true)
     boolean captureRequests;
@@ -57,11 +72,20 @@ public final class EngineSimulatorMain implements Callable<Integer> {
     /** The options these arguments describe. */
     SimulatorOptions toOptions() {
         SimulatorOptions.Builder builder = SimulatorOptions.builder().host(host).port(port).profile(profile)
-                .modelName(model).speedup(speedup).captureRequests(captureRequests).failOnMarker(failOnMarker);
+                .modelName(model).speedup(speedup).captureRequests(captureRequests).failOnMarker(failOnMarker)
+                .dialect(dialect(dialect)).priorityScheduling(priorityScheduling).cacheReport(cacheReport);
         if (toolRule != null) {
             builder.toolCallRule(toolRule);
         }
         return builder.build();
+    }
+
+    private static SimulatorDialect dialect(String name) {
+        try {
+            return SimulatorDialect.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--dialect must be sglang or vllm, got '" + name + "'", e);
+        }
     }
 
     @Override

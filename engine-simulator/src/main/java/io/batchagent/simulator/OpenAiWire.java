@@ -12,12 +12,19 @@ final class OpenAiWire {
     private final long created;
     private final String model;
     private final boolean includeUsageInStream;
+    private final boolean cacheReport;
 
-    OpenAiWire(String id, long created, String model, boolean includeUsageInStream) {
+    /**
+     * @param cacheReport whether usage carries {@code prompt_tokens_details.cached_tokens} (else that
+     *     object is null, as SGLang without --enable-cache-report and vLLM without
+     *     --enable-prompt-tokens-details answer)
+     */
+    OpenAiWire(String id, long created, String model, boolean includeUsageInStream, boolean cacheReport) {
         this.id = id;
         this.created = created;
         this.model = model;
         this.includeUsageInStream = includeUsageInStream;
+        this.cacheReport = cacheReport;
     }
 
     /** The non-streamed {@code chat.completion} object. */
@@ -122,12 +129,16 @@ final class OpenAiWire {
         return root;
     }
 
-    private static ObjectNode usage(int promptTokens, int completionTokens, int cachedTokens) {
+    private ObjectNode usage(int promptTokens, int completionTokens, int cachedTokens) {
         ObjectNode usage = Json.NODES.objectNode();
         usage.put("prompt_tokens", promptTokens);
         usage.put("completion_tokens", completionTokens);
         usage.put("total_tokens", promptTokens + completionTokens);
-        usage.putObject("prompt_tokens_details").put("cached_tokens", cachedTokens);
+        if (cacheReport) {
+            usage.putObject("prompt_tokens_details").put("cached_tokens", cachedTokens);
+        } else {
+            usage.putNull("prompt_tokens_details");
+        }
         return usage;
     }
 

@@ -3,8 +3,12 @@ package io.batchagent.simulator;
 import java.util.Locale;
 
 /**
- * The {@code GET /metrics} page in Prometheus text format 0.0.4. Every metric is named
- * {@code sim:*} and labelled with the served model name; every figure is SIMULATED.
+ * The {@code GET /metrics} page in Prometheus text format 0.0.4, labelled with the served model name;
+ * every figure is SIMULATED. The simulator's own family is {@code sim:*}; the same counters are also
+ * exposed under the names SGLang ({@code sglang:prompt_tokens_total}, {@code sglang:cached_tokens_total},
+ * {@code sglang:cache_hit_rate}, ...) and vLLM ({@code vllm:prompt_tokens_total},
+ * {@code vllm:prefix_cache_queries_total}, {@code vllm:prefix_cache_hits_total}, ...) publish, so that a
+ * client reading an engine's metrics reads the simulator's the same way.
  */
 final class PrometheusText {
 
@@ -44,6 +48,29 @@ final class PrometheusText {
                 occupancy.usage());
         gauge(out, labels, "sim:cache_hit_rate", "Cached over prompt tokens since start or reset.",
                 stats.cacheHitRate());
+
+        // SGLang's names for the same figures.
+        counter(out, labels, "sglang:prompt_tokens_total", "Number of prefill tokens processed.", stats.promptTokens());
+        counter(out, labels, "sglang:cached_tokens_total", "Number of cached prompt tokens.", stats.cachedTokens());
+        counter(out, labels, "sglang:generation_tokens_total", "Number of generation tokens processed.",
+                stats.completionTokens());
+        counter(out, labels, "sglang:num_requests_total", "Number of requests processed.", stats.requests());
+        gauge(out, labels, "sglang:cache_hit_rate", "The prefix cache hit rate.", stats.cacheHitRate());
+        gauge(out, labels, "sglang:num_running_reqs", "The number of running requests.", occupancy.running());
+        gauge(out, labels, "sglang:num_queue_reqs", "The number of requests in the waiting queue.", occupancy.waiting());
+
+        // vLLM's names for the same figures (prefix cache queries and hits count tokens).
+        counter(out, labels, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", stats.promptTokens());
+        counter(out, labels, "vllm:generation_tokens_total", "Number of generation tokens processed.",
+                stats.completionTokens());
+        counter(out, labels, "vllm:prefix_cache_queries_total",
+                "Prefix cache queries, in terms of number of queried tokens.", stats.promptTokens());
+        counter(out, labels, "vllm:prefix_cache_hits_total",
+                "Prefix cache hits, in terms of number of cached tokens.", stats.cachedTokens());
+        gauge(out, labels, "vllm:num_requests_running", "Number of requests in model execution batches.",
+                occupancy.running());
+        gauge(out, labels, "vllm:num_requests_waiting", "Number of requests waiting to be processed.",
+                occupancy.waiting());
         return out.toString();
     }
 

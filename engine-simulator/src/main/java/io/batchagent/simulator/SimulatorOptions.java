@@ -17,6 +17,15 @@ import java.util.Objects;
  *     {@link ToolCallRule#defaultRule()}
  * @param failOnMarker when non-null, a request whose last user message contains this string is
  *     answered with HTTP 500; default null (never)
+ * @param dialect which engine's request rules and priority polarity the server imitates; default
+ *     {@link SimulatorDialect#SGLANG} (higher {@code priority} first, lenient validation)
+ * @param priorityScheduling whether {@code priority} is honoured, as SGLang's
+ *     {@code --enable-priority-scheduling} or vLLM's {@code --scheduling-policy priority}; when off, the
+ *     SGLang dialect ignores the field and the vLLM dialect rejects a non-zero value with HTTP 400, as
+ *     vLLM does. Default on
+ * @param cacheReport whether usage carries {@code prompt_tokens_details.cached_tokens}, as SGLang's
+ *     {@code --enable-cache-report} or vLLM's {@code --enable-prompt-tokens-details}; when off it is
+ *     {@code null}. Default on
  */
 public record SimulatorOptions(
         String host,
@@ -26,7 +35,10 @@ public record SimulatorOptions(
         String modelName,
         boolean captureRequests,
         ToolCallRule toolCallRule,
-        String failOnMarker) {
+        String failOnMarker,
+        SimulatorDialect dialect,
+        boolean priorityScheduling,
+        boolean cacheReport) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final String DEFAULT_MODEL_NAME = "sim-model";
@@ -36,6 +48,7 @@ public record SimulatorOptions(
         profile = profile == null ? EngineProfile.INSTANT : profile;
         modelName = modelName == null ? DEFAULT_MODEL_NAME : modelName;
         toolCallRule = toolCallRule == null ? ToolCallRule.defaultRule() : toolCallRule;
+        dialect = dialect == null ? SimulatorDialect.SGLANG : dialect;
         if (port < 0 || port > 65_535) {
             throw new IllegalArgumentException("port must be in [0, 65535], was " + port);
         }
@@ -58,7 +71,8 @@ public record SimulatorOptions(
     /** A builder that starts from these options. */
     public Builder toBuilder() {
         return new Builder().host(host).port(port).profile(profile).speedup(speedup).modelName(modelName)
-                .captureRequests(captureRequests).toolCallRule(toolCallRule).failOnMarker(failOnMarker);
+                .captureRequests(captureRequests).toolCallRule(toolCallRule).failOnMarker(failOnMarker)
+                .dialect(dialect).priorityScheduling(priorityScheduling).cacheReport(cacheReport);
     }
 
     /** Mutable, not thread-safe builder for {@link SimulatorOptions}. */
@@ -71,6 +85,9 @@ public record SimulatorOptions(
         private boolean captureRequests;
         private ToolCallRule toolCallRule = ToolCallRule.defaultRule();
         private String failOnMarker;
+        private SimulatorDialect dialect = SimulatorDialect.SGLANG;
+        private boolean priorityScheduling = true;
+        private boolean cacheReport = true;
 
         private Builder() {
         }
@@ -125,9 +142,24 @@ public record SimulatorOptions(
             return this;
         }
 
+        public Builder dialect(SimulatorDialect dialect) {
+            this.dialect = Objects.requireNonNull(dialect, "dialect");
+            return this;
+        }
+
+        public Builder priorityScheduling(boolean priorityScheduling) {
+            this.priorityScheduling = priorityScheduling;
+            return this;
+        }
+
+        public Builder cacheReport(boolean cacheReport) {
+            this.cacheReport = cacheReport;
+            return this;
+        }
+
         public SimulatorOptions build() {
             return new SimulatorOptions(host, port, profile, speedup, modelName, captureRequests, toolCallRule,
-                    failOnMarker);
+                    failOnMarker, dialect, priorityScheduling, cacheReport);
         }
     }
 }

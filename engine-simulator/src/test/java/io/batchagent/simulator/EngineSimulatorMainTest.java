@@ -35,6 +35,21 @@ class EngineSimulatorMainTest {
         assertThat(options.port()).isEqualTo(30000);
         assertThat(options.profile()).isSameAs(EngineProfile.H100_QWEN32B);
         assertThat(options.host()).isEqualTo("127.0.0.1");
+        assertThat(options.dialect()).isEqualTo(SimulatorDialect.SGLANG);
+        assertThat(options.priorityScheduling()).isTrue();
+        assertThat(options.cacheReport()).isTrue();
+    }
+
+    @Test
+    void shouldImitateAVllmStartedWithoutPrioritySchedulingOrPromptTokenDetails() {
+        EngineSimulatorMain main = new EngineSimulatorMain();
+        new CommandLine(main).parseArgs("--dialect", "vllm", "--no-priority-scheduling", "--no-cache-report");
+
+        SimulatorOptions options = main.toOptions();
+
+        assertThat(options.dialect()).isEqualTo(SimulatorDialect.VLLM);
+        assertThat(options.priorityScheduling()).isFalse();
+        assertThat(options.cacheReport()).isFalse();
     }
 
     @Test

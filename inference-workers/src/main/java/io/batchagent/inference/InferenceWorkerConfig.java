@@ -16,8 +16,14 @@ import java.time.Duration;
  *     {@value #DEFAULT_MAX_RETRIES} (3 attempts).
  * @param retryBackoff the first backoff between attempts; it doubles per retry (with jitter) up to
  *     {@link #MAX_BACKOFF}. Positive. Default 250 ms.
- * @param engineApiKey sent as {@code Authorization: Bearer}; null or blank for none. Never logged:
- *     {@link #toString()} masks it.
+ * @param engineApiKey the engine's API key: {@code Authorization: Bearer} for OpenAI-compatible engines and
+ *     the OpenAI API, {@code x-api-key} for Anthropic; Bedrock signs with AWS credentials instead. Null or
+ *     blank for none. Read it from the environment or a secret store, never from a command line. Never
+ *     logged, never put in an event or a result: {@link #toString()} masks it.
+ * @param warmUp whether a worker warms each batch's shared prefix before releasing its first turns (see
+ *     {@link BatchWarmer}). Default off, so that embedding callers opt in; the CLI turns it on.
+ * @param warmUpTimeout how long a batch's turns wait, in all, for its warm-up and for a probe to see the
+ *     prefix cached; after it the batch proceeds unverified. Positive. Default 30 s.
  */
 public record InferenceWorkerConfig(
         String groupId,
@@ -26,7 +32,9 @@ public record InferenceWorkerConfig(
         Duration specWaitTimeout,
         Integer maxRetries,
         Duration retryBackoff,
-        String engineApiKey) {
+        String engineApiKey,
+        Boolean warmUp,
+        Duration warmUpTimeout) {
 
     public static final String DEFAULT_GROUP_ID = "batchagent-inference";
     public static final int DEFAULT_MAX_INFLIGHT = 32;
@@ -35,6 +43,9 @@ public record InferenceWorkerConfig(
     public static final int DEFAULT_MAX_RETRIES = 2;
     public static final Duration DEFAULT_RETRY_BACKOFF = Duration.ofMillis(250);
     public static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+    /** A {@code Retry-After} longer than this is not waited for: the call fails at once, saying so. */
+    public static final Duration MAX_RETRY_AFTER = Duration.ofMinutes(2);
+    public static final Duration DEFAULT_WARM_UP_TIMEOUT = Duration.ofSeconds(30);
 
     public InferenceWorkerConfig {
         groupId = groupId == null ? DEFAULT_GROUP_ID : groupId;
@@ -44,6 +55,8 @@ public record InferenceWorkerConfig(
         maxRetries = maxRetries == null ? DEFAULT_MAX_RETRIES : maxRetries;
         retryBackoff = retryBackoff == null ? DEFAULT_RETRY_BACKOFF : retryBackoff;
         engineApiKey = engineApiKey == null || engineApiKey.isBlank() ? null : engineApiKey;
+        warmUp = warmUp != null && warmUp;
+        warmUpTimeout = warmUpTimeout == null ? DEFAULT_WARM_UP_TIMEOUT : warmUpTimeout;
 
         if (groupId.isBlank()) {
             throw new IllegalArgumentException("groupId must not be blank");
@@ -54,42 +67,57 @@ public record InferenceWorkerConfig(
         requirePositive("engineTimeout", engineTimeout);
         requirePositive("specWaitTimeout", specWaitTimeout);
         requirePositive("retryBackoff", retryBackoff);
+        requirePositive("warmUpTimeout", warmUpTimeout);
         if (maxRetries < 0) {
             throw new IllegalArgumentException("maxRetries must be at least 0, got " + maxRetries);
         }
     }
 
+    /** The settings before warm-up existed; warm-up at its defaults. */
+    public InferenceWorkerConfig(String groupId, Integer maxInflight, Duration engineTimeout, Duration specWaitTimeout,
+                                 Integer maxRetries, Duration retryBackoff, String engineApiKey) {
+        this(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, null, null);
+    }
+
     /** Every setting at its default. */
     public static InferenceWorkerConfig defaults() {
-        return new InferenceWorkerConfig(null, null, null, null, null, null, null);
+        return new InferenceWorkerConfig(null, null, null, null, null, null, null, null, null);
     }
 
     public InferenceWorkerConfig withGroupId(String value) {
-        return new InferenceWorkerConfig(value, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey);
+        return new InferenceWorkerConfig(value, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
     }
 
     public InferenceWorkerConfig withMaxInflight(int value) {
-        return new InferenceWorkerConfig(groupId, value, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey);
+        return new InferenceWorkerConfig(groupId, value, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
     }
 
     public InferenceWorkerConfig withEngineTimeout(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, value, specWaitTimeout, maxRetries, retryBackoff, engineApiKey);
+        return new InferenceWorkerConfig(groupId, maxInflight, value, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
     }
 
     public InferenceWorkerConfig withSpecWaitTimeout(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, value, maxRetries, retryBackoff, engineApiKey);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, value, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
     }
 
     public InferenceWorkerConfig withMaxRetries(int value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, value, retryBackoff, engineApiKey);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, value, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
     }
 
     public InferenceWorkerConfig withRetryBackoff(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, value, engineApiKey);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, value, engineApiKey, warmUp, warmUpTimeout);
     }
 
     public InferenceWorkerConfig withEngineApiKey(String value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, value);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, value, warmUp, warmUpTimeout);
+    }
+
+    public InferenceWorkerConfig withWarmUp(boolean value) {
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, value, warmUpTimeout);
+    }
+
+    public InferenceWorkerConfig withWarmUpTimeout(Duration value) {
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, value);
     }
 
     /** Attempts of one model call in all, the first included. */
@@ -102,7 +130,8 @@ public record InferenceWorkerConfig(
         return "InferenceWorkerConfig[groupId=" + groupId + ", maxInflight=" + maxInflight
                 + ", engineTimeout=" + engineTimeout + ", specWaitTimeout=" + specWaitTimeout
                 + ", maxRetries=" + maxRetries + ", retryBackoff=" + retryBackoff
-                + ", engineApiKey=" + (engineApiKey == null ? "none" : "****") + "]";
+                + ", engineApiKey=" + (engineApiKey == null ? "none" : "****")
+                + ", warmUp=" + warmUp + ", warmUpTimeout=" + warmUpTimeout + "]";
     }
 
     private static void requirePositive(String name, Duration value) {

@@ -12,6 +12,8 @@ import io.batchagent.events.ToolSpec;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
@@ -30,6 +32,7 @@ final class PreparedBatch {
     private final JsonSchema outputSchema;
     private final Map<String, ToolSpec> tools;
     private final String problem;
+    private final Map<Object, Object> renderings = new ConcurrentHashMap<>();
 
     private PreparedBatch(BatchSpec spec, SharedPrefix prefix, JsonSchema outputSchema,
                           Map<String, ToolSpec> tools, String problem) {
@@ -96,6 +99,16 @@ final class PreparedBatch {
     /** Names of the declared tools, in declared order, for error messages. */
     String allowedTools() {
         return tools.isEmpty() ? "(no tools)" : tools.keySet().stream().collect(Collectors.joining(", "));
+    }
+
+    /**
+     * What an engine client derives from this batch once and reuses for every call (its rendering of the
+     * shared prefix, a prebuilt SDK request part): computed on first use under {@code key}, which must
+     * identify the client's dialect and shape.
+     */
+    @SuppressWarnings("unchecked")
+    <T> T rendering(Object key, Supplier<T> render) {
+        return (T) renderings.computeIfAbsent(key, k -> render.get());
     }
 
     /** Why the batch cannot be used (naming the batch and the offending part), or null. */

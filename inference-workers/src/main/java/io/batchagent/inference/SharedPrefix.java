@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.StreamWriteFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ChatMessage;
 import io.batchagent.events.ToolCallRef;
@@ -25,11 +26,15 @@ import java.util.List;
  * <p>Body layout, in this field order (DESIGN invariant 3):
  * <pre>
  * {"model":..,"stream":true,"stream_options":{"include_usage":true},"max_tokens":..,"temperature":..,
- *  "tools":[..] (omitted when the batch declares none),
- *  "messages":[{"role":"system","content":..}, per-agent messages..]}
+ *  "tools":[..] (omitted when the batch declares none), "tool_choice":"auto" (when the shape asks),
+ *  "response_format":{..} (when the shape asks and the batch has an output schema and no tools),
+ *  "messages":[{"role":"system","content":..}, per-agent messages..],
+ *  per-call fields (priority, nvext, prompt_cache_key: see {@link OpenAiDialect})}
  * </pre>
- * Nothing per-agent comes before the per-agent messages, so every agent's body starts with the same
- * {@link #prefixLength()} bytes. The system content is the system prompt, then, when the batch has an
+ * A {@link Shape} varies what an engine needs ({@code stream} false and no {@code stream_options} for a
+ * warm-up, {@code max_completion_tokens} for the OpenAI API); within one shape, nothing per-agent comes
+ * before the per-agent messages, so every agent's body starts with the same {@link #prefixLength()}
+ * bytes. The system content is the system prompt, then, when the batch has an
  * output schema, {@link #SCHEMA_INSTRUCTION} followed by the schema in RFC 8785 canonical form in a
  * {@code json} fence. Tools keep their declared order and their parameter schemas are canonicalised,
  * so neither input key order nor whitespace changes a byte.
@@ -48,6 +53,28 @@ public final class SharedPrefix {
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
+    /**
+     * What an engine dialect varies in the shared part.
+     *
+     * @param stream whether the call streams; {@code stream_options.include_usage} is sent exactly when it
+     *     does (vLLM rejects stream_options on a call that does not stream)
+     * @param maxTokensField {@code max_tokens}, or {@code max_completion_tokens} (the OpenAI API)
+     * @param maxTokens the output token limit, or null for the batch's max_tokens
+     * @param toolChoiceAuto whether to send {@code "tool_choice":"auto"} when the batch declares tools
+     * @param responseFormat whether to constrain the final answer with {@code response_format}
+     *     {@code json_schema} when the batch has an output schema and declares no tools (a response
+     *     constraint and a tool constraint never go in one request)
+     */
+    record Shape(boolean stream, String maxTokensField, Integer maxTokens, boolean toolChoiceAuto,
+                 boolean responseFormat) {
+
+        /** The layout of the original OpenAI-compatible client: streamed, max_tokens, nothing else. */
+        static final Shape DEFAULT = new Shape(true, "max_tokens", null, false, false);
+    }
+
+    /** Names the output schema in {@code response_format}; vLLM requires a name. */
+    static final String RESPONSE_FORMAT_NAME = "final_answer";
+
     private final String batchId;
     private final String systemContent;
     private final byte[] prefix;
@@ -65,17 +92,24 @@ public final class SharedPrefix {
      *     object; the message names the batch and the offending part
      */
     public static SharedPrefix of(BatchSpec spec) {
+        return of(spec, Shape.DEFAULT);
+    }
+
+    /** Renders the shared prefix of a batch in {@code shape}; see {@link #of(BatchSpec)}. */
+    static SharedPrefix of(BatchSpec spec, Shape shape) {
         String batchId = spec.getBatchId();
         String systemContent = systemContent(spec);
         ByteArrayOutputStream out = new ByteArrayOutputStream(1024 + systemContent.length());
         try (JsonGenerator json = JSON_FACTORY.createGenerator(out)) {
             json.writeStartObject();
             json.writeStringField("model", spec.getModel());
-            json.writeBooleanField("stream", true);
-            json.writeObjectFieldStart("stream_options");
-            json.writeBooleanField("include_usage", true);
-            json.writeEndObject();
-            json.writeNumberField("max_tokens", spec.getMaxTokens());
+            json.writeBooleanField("stream", shape.stream());
+            if (shape.stream()) {
+                json.writeObjectFieldStart("stream_options");
+                json.writeBooleanField("include_usage", true);
+                json.writeEndObject();
+            }
+            json.writeNumberField(shape.maxTokensField(), shape.maxTokens() == null ? spec.getMaxTokens() : shape.maxTokens());
             json.writeNumberField("temperature", spec.getTemperature());
             if (!spec.getTools().isEmpty()) {
                 json.writeArrayFieldStart("tools");
@@ -83,6 +117,19 @@ public final class SharedPrefix {
                     writeTool(json, batchId, tool);
                 }
                 json.writeEndArray();
+                if (shape.toolChoiceAuto()) {
+                    json.writeStringField("tool_choice", "auto");
+                }
+            } else if (shape.responseFormat() && spec.getOutputSchemaJson() != null) {
+                json.writeObjectFieldStart("response_format");
+                json.writeStringField("type", "json_schema");
+                json.writeObjectFieldStart("json_schema");
+                json.writeStringField("name", RESPONSE_FORMAT_NAME);
+                json.writeFieldName("schema");
+                json.writeRawValue(canonicalObject(spec.getOutputSchemaJson(),
+                        "batch '" + batchId + "': outputSchemaJson"));
+                json.writeEndObject();
+                json.writeEndObject();
             }
             json.writeArrayFieldStart("messages");
             json.writeStartObject();
@@ -127,6 +174,16 @@ public final class SharedPrefix {
      * empty); TOOL becomes {@code {"role":"tool","tool_call_id","content"}}.
      */
     public byte[] render(List<ChatMessage> messages) {
+        return render(messages, null);
+    }
+
+    /**
+     * Renders a whole request body as {@link #render(List)} does, then the fields of {@code perCall} (in
+     * their order) after the messages, where they cannot break the shared prefix.
+     *
+     * @param perCall per-call top-level fields, or null (or empty) for none
+     */
+    byte[] render(List<ChatMessage> messages, ObjectNode perCall) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(prefix.length + 256 * (messages.size() + 1));
         try {
             // The prefix ends with the comma after the system message; with no agent message it must go.
@@ -143,11 +200,23 @@ public final class SharedPrefix {
             throw new UncheckedIOException("cannot render messages for batch '" + batchId + "'", e);
         }
         out.write(']');
+        if (perCall != null && !perCall.isEmpty()) {
+            byte[] fields;
+            try {
+                fields = JSON.writeValueAsBytes(perCall);
+            } catch (JsonProcessingException e) {
+                throw new UncheckedIOException("cannot render per-call fields for batch '" + batchId + "'", e);
+            }
+            // {"a":1,"b":2} -> ,"a":1,"b":2
+            out.write(',');
+            out.write(fields, 1, fields.length - 2);
+        }
         out.write('}');
         return out.toByteArray();
     }
 
-    private static String systemContent(BatchSpec spec) {
+    /** The system message's content of a batch: its system prompt, then the output-schema instruction. */
+    static String systemContent(BatchSpec spec) {
         String system = spec.getSystemPrompt() == null ? "" : spec.getSystemPrompt();
         if (spec.getOutputSchemaJson() == null) {
             return system;
@@ -206,7 +275,7 @@ public final class SharedPrefix {
     }
 
     /** The RFC 8785 form of a JSON object, or an IllegalArgumentException naming {@code what}. */
-    private static String canonicalObject(String text, String what) {
+    static String canonicalObject(String text, String what) {
         JsonNode node;
         try {
             node = JSON.readTree(text);

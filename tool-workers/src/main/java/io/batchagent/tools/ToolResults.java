@@ -22,6 +22,7 @@ final class ToolResults {
                 .setError(result.getError())
                 .setExecuted(result.getExecuted())
                 .setStartedAtMs(result.getStartedAtMs())
-                .setFinishedAtMs(result.getFinishedAtMs());
+                .setFinishedAtMs(result.getFinishedAtMs())
+                .setBatchSize(result.getBatchSize());
     }
 }

@@ -1,12 +1,15 @@
 package io.batchagent.topology;
 
+import io.batchagent.events.BatchItem;
 import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolRequest;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolResult;
+import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.PendingCall;
 import io.batchagent.events.state.Waiter;
+import io.batchagent.schemas.CallHash;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,9 +19,12 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -41,6 +47,16 @@ import org.slf4j.LoggerFactory;
  *       wall-clock time (no new records needed): every waiter gets a TIMEOUT response.
  * </ul>
  *
+ * <p>Batchable tools ({@code ToolSpec.batchable}): identical requests coalesce exactly as above;
+ * the first request of each distinct hash, instead of being dispatched alone, joins the open group
+ * of its tool. A group opens with its first call and is dispatched as one {@code ToolCall} carrying
+ * every call in {@code batchItems} when {@code batchWindowMs} has passed on wall-clock time
+ * (punctuated every {@code batchCheck}, so no newer record is needed) or at once when it holds
+ * {@code batchMaxSize} calls. To meet in one group, the calls of a tool are repartitioned by tool
+ * name through the internal topic {@value #BATCH_REPARTITION}; the tool workers answer each item
+ * with its own {@code ToolResult} keyed by the item's call hash, which this topology fans out as
+ * usual. Calls to tools that are not batchable never pass through the window or the repartition.
+ *
  * <p>A tool declared with {@code coalesce=false} gets its own execution per request because its
  * requests carry a per-request hash ({@code CallHash.uncoalesced}), not because this topology
  * special-cases it.
@@ -50,17 +66,40 @@ import org.slf4j.LoggerFactory;
 public final class ToolCallCoalescer {
 
     public static final String PENDING_STORE = "pending-tool-calls";
+    /** Open groups of batchable calls, by tool name: each value is the ToolCall being filled. */
+    public static final String BATCH_STORE = "open-tool-call-batches";
+    /** The internal topic (and its repartition name) through which batchable calls meet by tool name. */
+    public static final String BATCH_REPARTITION = "batchable-tool-calls";
+    /** How often open batches are checked against their window unless a build method says otherwise. */
+    public static final Duration DEFAULT_BATCH_CHECK = Duration.ofMillis(5);
 
     private ToolCallCoalescer() {}
 
     /**
-     * @param expiryGrace how long past a tool's own timeout a pending call may wait for its result
-     * @param expiryCheck how often pending calls are checked for expiry
+     * As {@link #build(Topics, Duration, Duration, Duration)} with open batches checked every
+     * {@link #DEFAULT_BATCH_CHECK}.
      */
     public static Topology build(Topics topics, Duration expiryGrace, Duration expiryCheck) {
+        return build(topics, expiryGrace, expiryCheck, DEFAULT_BATCH_CHECK);
+    }
+
+    /**
+     * @param expiryGrace how long past a tool's own timeout (plus its batch window, for a batchable
+     *     tool) a pending call may wait for its result
+     * @param expiryCheck how often pending calls are checked for expiry
+     * @param batchCheck how often open batches are checked against their window, on wall-clock time;
+     *     a batch is dispatched at most this long after its window closes (and no sooner than the
+     *     Streams poll loop comes round)
+     */
+    public static Topology build(Topics topics, Duration expiryGrace, Duration expiryCheck, Duration batchCheck) {
+        if (batchCheck.isNegative() || batchCheck.isZero()) {
+            throw new IllegalArgumentException("batchCheck must be positive, got " + batchCheck);
+        }
         StreamsBuilder builder = new StreamsBuilder();
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PENDING_STORE),
                 Serdes.String(), topics.serde(PendingCall.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(BATCH_STORE),
+                Serdes.String(), topics.toolCalls().valueSerde()));
 
         KStream<String, SpecificRecord> fromRequests = builder
                 .stream(topics.toolRequests().name(),
@@ -74,8 +113,21 @@ public final class ToolCallCoalescer {
         KStream<String, SpecificRecord> outcomes = fromRequests.merge(fromResults, Named.as("coalescer-outcomes"));
         Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "coalescer-route"),
                 "coalescer", ToolCall.class, topics.toolCalls()),
-                "coalescer", ToolResponse.class, topics.toolResponses());
+                "coalescer", ToolResponse.class, topics.toolResponses())
+                .branch((key, value) -> value instanceof ToolRequest, Branched.withConsumer(
+                        batchable -> groupBatchable(batchable, topics, batchCheck), "-batchable"));
         return builder.build();
+    }
+
+    /** Batchable first requests, keyed by tool name, meet in one partition and leave as grouped ToolCalls. */
+    private static void groupBatchable(KStream<String, SpecificRecord> batchable, Topics topics, Duration batchCheck) {
+        batchable
+                .mapValues(value -> (ToolRequest) value, Named.as("batchable-as-ToolRequest"))
+                .repartition(Repartitioned.with(topics.toolRequests().keySerde(), topics.toolRequests().valueSerde())
+                        .withName(BATCH_REPARTITION))
+                .process(() -> new BatchCalls(batchCheck), Named.as("batch-calls"), BATCH_STORE)
+                .to(topics.toolCalls().name(), Produced.with(topics.toolCalls().keySerde(), topics.toolCalls().valueSerde())
+                        .withName("batch-calls-to-" + topics.toolCalls().name()));
     }
 
     static final class CoalesceRequests implements Processor<String, ToolRequest, String, SpecificRecord> {
@@ -108,17 +160,28 @@ public final class ToolCallCoalescer {
             String key = request.getCallHash();
             PendingCall call = pending.get(key);
             Waiter waiter = new Waiter(request.getJobId(), request.getTurn(), request.getCallId(), request.getRequestedAtMs());
-            if (call == null) {
+            if (call == null && request.getTool().getBatchable()) {
+                holdForBatch(key, request, waiter);
+            } else if (call == null) {
                 dispatch(key, request, waiter);
             } else {
                 attachWaiter(key, call, waiter);
             }
         }
 
+        /** Records the waiter as for a dispatch, and hands the call to its tool's batch instead of sending it. */
+        private void holdForBatch(String key, ToolRequest request, Waiter waiter) {
+            long now = context.currentSystemTimeMs();
+            pending.put(key, new PendingCall(key, request.getTool(), now, new ArrayList<>(List.of(waiter))));
+            context.forward(new Record<>(request.getTool().getName(), (SpecificRecord) request, now));
+            LOGGER.debug("batchable tool call held for its batch: callHash={} tool={} jobId={}",
+                    key, request.getTool().getName(), waiter.getJobId());
+        }
+
         private void dispatch(String key, ToolRequest request, Waiter waiter) {
             long now = context.currentSystemTimeMs();
             pending.put(key, new PendingCall(key, request.getTool(), now, new ArrayList<>(List.of(waiter))));
-            ToolCall call = new ToolCall(key, request.getBatchId(), request.getTool(), request.getArgumentsJson(), now);
+            ToolCall call = new ToolCall(key, request.getBatchId(), request.getTool(), request.getArgumentsJson(), now, new ArrayList<>());
             context.forward(new Record<>(key, call, now));
             LOGGER.debug("dispatched tool call: callHash={} tool={} jobId={}", key, request.getTool().getName(), waiter.getJobId());
         }
@@ -138,7 +201,9 @@ public final class ToolCallCoalescer {
             try (KeyValueIterator<String, PendingCall> it = pending.all()) {
                 while (it.hasNext()) {
                     KeyValue<String, PendingCall> entry = it.next();
-                    long deadline = entry.value.getDispatchedAtMs() + entry.value.getTool().getTimeoutMs() + expiryGrace.toMillis();
+                    ToolSpec tool = entry.value.getTool();
+                    long window = tool.getBatchable() ? Math.max(0, tool.getBatchWindowMs()) : 0;
+                    long deadline = entry.value.getDispatchedAtMs() + window + tool.getTimeoutMs() + expiryGrace.toMillis();
                     if (now >= deadline) {
                         expired.add(entry);
                     }
@@ -162,6 +227,79 @@ public final class ToolCallCoalescer {
                 fanOut(context, call, timeout, now);
                 pending.delete(entry.key);
             }
+        }
+    }
+
+    /**
+     * Groups the distinct calls of each batchable tool (keyed by tool name) into one ToolCall per
+     * window. The group's call hash identifies the group (a hash of its items' hashes); each item
+     * keeps its own.
+     */
+    static final class BatchCalls implements Processor<String, ToolRequest, String, ToolCall> {
+
+        private static final Logger LOGGER = LoggerFactory.getLogger(BatchCalls.class);
+
+        private final Duration batchCheck;
+        private ProcessorContext<String, ToolCall> context;
+        private KeyValueStore<String, ToolCall> open;
+
+        BatchCalls(Duration batchCheck) {
+            this.batchCheck = batchCheck;
+        }
+
+        @Override
+        public void init(ProcessorContext<String, ToolCall> context) {
+            this.context = context;
+            this.open = context.getStateStore(BATCH_STORE);
+            context.schedule(batchCheck, PunctuationType.WALL_CLOCK_TIME, this::dispatchDueBatches);
+        }
+
+        @Override
+        public void process(Record<String, ToolRequest> record) {
+            ToolRequest request = record.value();
+            if (request == null || record.key() == null) {
+                return;
+            }
+            String tool = record.key();
+            long now = context.currentSystemTimeMs();
+            ToolCall batch = open.get(tool);
+            if (batch == null) {
+                batch = new ToolCall("", request.getBatchId(), request.getTool(), "[]", now, new ArrayList<>());
+            }
+            boolean replayed = batch.getBatchItems().stream().anyMatch(i -> i.getCallHash().equals(request.getCallHash()));
+            if (!replayed) {
+                batch.getBatchItems().add(new BatchItem(request.getCallHash(), request.getArgumentsJson()));
+            }
+            int maxSize = Math.max(1, request.getTool().getBatchMaxSize());
+            if (batch.getBatchItems().size() >= maxSize) {
+                dispatchBatch(tool, batch, now);
+            } else {
+                open.put(tool, batch);
+            }
+        }
+
+        private void dispatchDueBatches(long now) {
+            List<KeyValue<String, ToolCall>> due = new ArrayList<>();
+            try (KeyValueIterator<String, ToolCall> it = open.all()) {
+                while (it.hasNext()) {
+                    KeyValue<String, ToolCall> entry = it.next();
+                    if (now >= entry.value.getDispatchedAtMs() + Math.max(0, entry.value.getTool().getBatchWindowMs())) {
+                        due.add(entry);
+                    }
+                }
+            }
+            due.forEach(entry -> dispatchBatch(entry.key, entry.value, now));
+        }
+
+        private void dispatchBatch(String tool, ToolCall batch, long now) {
+            open.delete(tool);
+            List<String> hashes = batch.getBatchItems().stream().map(BatchItem::getCallHash).toList();
+            String groupHash = CallHash.ofCanonical(tool, "batch:" + String.join(",", hashes));
+            String arguments = "[" + String.join(",", batch.getBatchItems().stream().map(BatchItem::getArgumentsJson).toList()) + "]";
+            ToolCall call = new ToolCall(groupHash, batch.getBatchId(), batch.getTool(), arguments, now, batch.getBatchItems());
+            context.forward(new Record<>(groupHash, call, now));
+            LOGGER.debug("dispatched batched tool call: callHash={} tool={} items={} heldMs={}",
+                    groupHash, tool, hashes.size(), now - batch.getDispatchedAtMs());
         }
     }
 

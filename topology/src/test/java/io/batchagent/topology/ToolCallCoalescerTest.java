@@ -7,16 +7,22 @@ import static io.batchagent.topology.TopologyFixtures.output;
 import static io.batchagent.topology.TopologyFixtures.request;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.batchagent.events.BatchItem;
 import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolRequest;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolResult;
+import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.PendingCall;
 import io.batchagent.schemas.CallHash;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
@@ -145,5 +151,93 @@ class ToolCallCoalescerTest {
             assertThat(r.getResult().getError()).contains("no result for tool 'lookup'");
         });
         assertThat(pending.get(first.getCallHash())).isNull();
+    }
+
+    private static ToolRequest batchable(String jobId, String callId, String id, long windowMs, int maxSize) {
+        ToolSpec spec = ToolSpec.newBuilder(TopologyFixtures.tool("lookup_customer")).setBatchable(true)
+                .setBatchWindowMs(windowMs).setBatchMaxSize(maxSize).build();
+        String args = CallHash.canonicalJson("{\"id\":\"" + id + "\"}");
+        return ToolRequest.newBuilder(request(jobId, 1, callId, id)).setTool(spec)
+                .setCallHash(CallHash.ofCanonical(spec.getName(), args)).setArgumentsJson(args).build();
+    }
+
+    @Test
+    void shouldGroupDistinctCallsToABatchableToolWithinItsWindowIntoOneCallAndAnswerEachCaller() {
+        List<ToolRequest> sent = IntStream.range(0, 30)
+                .mapToObj(i -> batchable("job-" + i, "c" + i, "customer-" + i, 50, 100)).toList();
+        sent.forEach(this::send);
+
+        assertThat(calls.isEmpty()).as("held for the window").isTrue();
+        driver.advanceWallClockTime(Duration.ofMillis(60));
+
+        List<ToolCall> dispatched = calls.readValuesToList();
+        assertThat(dispatched).singleElement().satisfies(call -> {
+            assertThat(call.getTool().getName()).isEqualTo("lookup_customer");
+            assertThat(call.getBatchItems()).extracting(BatchItem::getCallHash)
+                    .containsExactlyElementsOf(sent.stream().map(ToolRequest::getCallHash).toList());
+            assertThat(call.getBatchItems()).extracting(BatchItem::getArgumentsJson).contains("{\"id\":\"customer-7\"}");
+            assertThat(call.getCallHash()).isNotIn(sent.stream().map(ToolRequest::getCallHash).toList());
+        });
+
+        for (BatchItem item : dispatched.get(0).getBatchItems()) {
+            results.pipeInput(item.getCallHash(), ok(item.getCallHash(), "answer for " + item.getArgumentsJson()));
+        }
+        Map<String, ToolResponse> byJob = responses.readValuesToList().stream()
+                .collect(Collectors.toMap(ToolResponse::getJobId, Function.identity()));
+        assertThat(byJob).hasSize(30);
+        assertThat(byJob.get("job-7").getResult().getOutput()).isEqualTo("answer for {\"id\":\"customer-7\"}");
+        assertThat(byJob.get("job-7").getCallId()).isEqualTo("c7");
+        assertThat(driver.getKeyValueStore(ToolCallCoalescer.BATCH_STORE).get("lookup_customer")).isNull();
+    }
+
+    @Test
+    void shouldExecuteIdenticalCallsInsideABatchOnceAndAnswerEveryWaiter() {
+        ToolRequest first = batchable("job-1", "c1", "same", 50, 100);
+        send(first);
+        send(batchable("job-2", "c1", "same", 50, 100));
+        send(batchable("job-3", "c1", "other", 50, 100));
+        driver.advanceWallClockTime(Duration.ofMillis(60));
+
+        ToolCall call = calls.readValue();
+        assertThat(call.getBatchItems()).hasSize(2);
+        results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "shared"));
+
+        assertThat(responses.readValuesToList()).extracting(ToolResponse::getJobId).containsExactly("job-1", "job-2");
+    }
+
+    @Test
+    void shouldNeverHoldCallsToOrdinaryToolsBehindABatchWindow() {
+        send(batchable("job-1", "c1", "a", 10_000, 100));
+        send(request("job-2", 1, "c1", "kv cache"));
+
+        assertThat(calls.readValuesToList()).singleElement()
+                .satisfies(call -> assertThat(call.getBatchItems()).isEmpty())
+                .satisfies(call -> assertThat(call.getArgumentsJson()).isEqualTo("{\"q\":\"kv cache\"}"));
+    }
+
+    @Test
+    void shouldDispatchAFullBatchAtOnceAndTheRestWhenItsWindowCloses() {
+        for (int i = 0; i < 7; i++) {
+            send(batchable("job-" + i, "c1", "id-" + i, 100, 5));
+        }
+
+        assertThat(calls.readValuesToList()).singleElement().satisfies(call -> assertThat(call.getBatchItems()).hasSize(5));
+        driver.advanceWallClockTime(Duration.ofMillis(50));
+        assertThat(calls.isEmpty()).isTrue();
+        driver.advanceWallClockTime(Duration.ofMillis(60));
+        assertThat(calls.readValuesToList()).singleElement().satisfies(call -> assertThat(call.getBatchItems()).hasSize(2));
+    }
+
+    @Test
+    void shouldGiveBatchedCallsTheirWindowOnTopOfTheTimeoutBeforeExpiring() {
+        ToolRequest held = batchable("job-1", "c1", "slow", 1_000, 100); // tool timeout 1 s, grace 2 s
+        send(held);
+
+        driver.advanceWallClockTime(Duration.ofMillis(3_500));
+        assertThat(responses.isEmpty()).isTrue();
+        driver.advanceWallClockTime(Duration.ofMillis(600));
+
+        assertThat(responses.readValuesToList()).singleElement()
+                .satisfies(r -> assertThat(r.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT));
     }
 }
