@@ -13,6 +13,7 @@ import io.batchagent.events.ToolResult;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.TurnAssembly;
 import io.batchagent.schemas.Topics;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -26,9 +27,11 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
 import org.slf4j.Logger;
@@ -52,7 +55,19 @@ public final class TurnAssembler {
 
     private TurnAssembler() {}
 
+    /** How long an assembled job's entry (its last turn number, to drop late duplicates) is kept. */
+    public static final Duration DEFAULT_RETENTION = Duration.ofHours(1);
+
     public static Topology build(Topics topics) {
+        return build(topics, DEFAULT_RETENTION);
+    }
+
+    /**
+     * @param retention how long after its last change an entry with nothing pending is kept; late
+     *     duplicates older than this are no longer recognised (they would wait in the store until
+     *     the next cleanup and never complete a turn)
+     */
+    public static Topology build(Topics topics, Duration retention) {
         StreamsBuilder builder = new StreamsBuilder();
         builder.globalTable(topics.batchSpecs().name(),
                 Consumed.with(Serdes.String(), topics.batchSpecs().valueSerde()).withName("turn-assembler-specs-source"),
@@ -64,7 +79,7 @@ public final class TurnAssembler {
         KStream<String, SpecificRecord> fromWaits = builder
                 .stream(topics.agentWaits().name(),
                         Consumed.with(topics.agentWaits().keySerde(), topics.agentWaits().valueSerde()).withName("agent-waits-source"))
-                .process(RecordWaitingTurn::new, Named.as("record-waiting-turn"), ASSEMBLY_STORE);
+                .process(() -> new RecordWaitingTurn(retention), Named.as("record-waiting-turn"), ASSEMBLY_STORE);
         KStream<String, SpecificRecord> fromResponses = builder
                 .stream(topics.toolResponses().name(),
                         Consumed.with(topics.toolResponses().keySerde(), topics.toolResponses().valueSerde()).withName("tool-responses-source"))
@@ -101,6 +116,7 @@ public final class TurnAssembler {
 
         /** Emits the next turn if every call of the waiting turn is answered; stores the state otherwise. */
         void completeIfAnswered(TurnAssembly assembly) {
+            assembly.setUpdatedAtMs(context.currentSystemTimeMs());
             AgentTurn waiting = assembly.getWaiting();
             if (waiting == null) {
                 assemblies.put(assembly.getJobId(), assembly);
@@ -176,6 +192,35 @@ public final class TurnAssembler {
     }
 
     static final class RecordWaitingTurn extends Assembling<AgentTurn> {
+        private final Duration retention;
+
+        RecordWaitingTurn(Duration retention) {
+            this.retention = retention;
+        }
+
+        @Override
+        public void init(ProcessorContext<String, SpecificRecord> context) {
+            super.init(context);
+            Duration every = retention.compareTo(Duration.ofMinutes(1)) < 0 ? retention : Duration.ofMinutes(1);
+            context.schedule(every, PunctuationType.WALL_CLOCK_TIME, this::dropIdleAssembledEntries);
+        }
+
+        /** Entries of jobs past their last assembled turn with nothing pending only guard against late duplicates. */
+        private void dropIdleAssembledEntries(long now) {
+            List<String> idle = new ArrayList<>();
+            try (KeyValueIterator<String, TurnAssembly> it = assemblies.all()) {
+                while (it.hasNext()) {
+                    var entry = it.next();
+                    TurnAssembly assembly = entry.value;
+                    if (assembly.getWaiting() == null && assembly.getResponses().isEmpty()
+                            && now - assembly.getUpdatedAtMs() >= retention.toMillis()) {
+                        idle.add(entry.key);
+                    }
+                }
+            }
+            idle.forEach(assemblies::delete);
+        }
+
         @Override
         public void process(Record<String, AgentTurn> record) {
             AgentTurn waiting = record.value();

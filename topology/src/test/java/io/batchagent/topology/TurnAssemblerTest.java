@@ -16,6 +16,8 @@ import io.batchagent.events.ErrorReason;
 import io.batchagent.events.Role;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolStatus;
+import io.batchagent.events.state.TurnAssembly;
+import org.apache.kafka.streams.state.KeyValueStore;
 import java.nio.file.Path;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
@@ -145,5 +147,18 @@ class TurnAssemblerTest {
         AgentResult result = results.readValue();
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.TIMEOUT);
         assertThat(result.getError().getMessage()).contains("deadline of 5000 ms");
+    }
+
+    @Test
+    void shouldDropAnAssembledJobsEntryAfterTheRetention() {
+        waits.pipeInput("j", waiting("b", "j", 1, "c1"));
+        responses.pipeInput("j", response("j", 1, "c1", "done"));
+        turns.readValue();
+        KeyValueStore<String, TurnAssembly> store = driver.getKeyValueStore(TurnAssembler.ASSEMBLY_STORE);
+        assertThat(store.get("j").getCompletedTurn()).isEqualTo(1);
+
+        driver.advanceWallClockTime(java.time.Duration.ofMinutes(61));
+
+        assertThat(store.get("j")).isNull();
     }
 }
