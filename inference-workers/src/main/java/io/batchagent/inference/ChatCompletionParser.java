@@ -3,8 +3,6 @@ package io.batchagent.inference;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,28 +13,45 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
- * Turns an OpenAI chat completions answer into a {@link ChatResponse}: either a server-sent event
- * stream fed chunk by chunk ({@link #feed}, then {@link #finish}), or a whole JSON body
- * ({@link #parseBody}).
+ * Turns an OpenAI chat completions answer (OpenAI, vLLM, SGLang, Dynamo, the simulator) into a
+ * {@link ChatResponse}: either a server-sent event stream fed chunk by chunk ({@link #feed}, then
+ * {@link #finish}), or a whole JSON body ({@link #parseBody}).
  *
- * <p>Stream handling: {@code data:} lines are joined per event (events end at a blank line),
- * {@code data: [DONE]} ends the stream, content deltas are concatenated, tool-call fragments are
- * reassembled by their {@code index} (id and name in the first fragment, arguments spread over
- * many), the last non-null {@code finish_reason} and {@code usage} win. An {@code error} object in the
- * stream, or an event that is not JSON, makes the call a failure.
+ * <p>Stream handling: unnamed events carry the chunks; named events (Dynamo's {@code tool_call_dispatch}
+ * and {@code reasoning_dispatch} annotations) are not chunks and are skipped, so a tool call announced
+ * early is not counted twice. {@code data: [DONE]} ends the stream, content deltas are concatenated,
+ * tool-call fragments are reassembled by their {@code index} (id and name in the first fragment,
+ * arguments spread over many, a whole call in one fragment as Dynamo sends it), the last non-null
+ * {@code finish_reason} and {@code usage} win. An {@code error} object in the stream makes the call a
+ * failure (retriable for overload statuses); an event that is not JSON, or a stream that ends before a
+ * finish reason or {@code [DONE]}, makes it a retriable failure: the answer was damaged on the way.
+ *
+ * <p>Usage: {@code prompt_tokens}, {@code completion_tokens}, and {@code prompt_tokens_details.cached_tokens}
+ * when present (vLLM sends it only with {@code --enable-prompt-tokens-details}, SGLang only with
+ * {@code --enable-cache-report}; otherwise {@link TokenUsage#cacheReported()} is false).
  *
  * <p>Not thread-safe: one parser per attempt, fed by one subscriber.
  */
-final class ChatCompletionParser {
+final class ChatCompletionParser implements HttpTransport.StreamParser {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int EXCERPT_CHARS = 512;
+
+    /** Reads chat completions answers for {@link HttpTransport}. */
+    static final HttpTransport.AnswerReader READER = new HttpTransport.AnswerReader() {
+        @Override
+        public HttpTransport.StreamParser stream(long startNanos) {
+            return new ChatCompletionParser(startNanos, System::nanoTime);
+        }
+
+        @Override
+        public ChatResponse parseBody(String body, long startNanos) {
+            return ChatCompletionParser.parseBody(body, startNanos, System::nanoTime);
+        }
+    };
 
     private final long startNanos;
     private final LongSupplier nanoTime;
-    private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
-    private final StringBuilder eventData = new StringBuilder();
-    private boolean eventHasData;
+    private final SseDecoder decoder = new SseDecoder(this::onEvent);
 
     private final StringBuilder content = new StringBuilder();
     private boolean sawContent;
@@ -63,25 +78,15 @@ final class ChatCompletionParser {
     }
 
     /** Consumes the next bytes of an event stream; chunk boundaries may fall anywhere, even inside a character. */
-    void feed(byte[] chunk) {
-        for (byte b : chunk) {
-            if (b == '\n') {
-                // Split on the byte before decoding, so a multi-byte character cut by a chunk boundary stays whole.
-                onLine(line.toString(StandardCharsets.UTF_8));
-                line.reset();
-            } else {
-                line.write(b);
-            }
-        }
+    @Override
+    public void feed(byte[] chunk) {
+        decoder.feed(chunk);
     }
 
     /** Ends the stream: dispatches what is left and builds the response. */
-    ChatResponse finish() {
-        if (line.size() > 0) {
-            onLine(line.toString(StandardCharsets.UTF_8));
-            line.reset();
-        }
-        dispatchEvent();
+    @Override
+    public ChatResponse finish() {
+        decoder.finish();
         long latencyMs = elapsedMs(nanoTime.getAsLong());
         if (failure != null) {
             return ChatResponse.failed(failure, latencyMs);
@@ -124,11 +129,8 @@ final class ChatCompletionParser {
         List<RequestedToolCall> calls = new ArrayList<>();
         for (JsonNode call : message.path("tool_calls")) {
             JsonNode function = call.path("function");
-            JsonNode arguments = function.get("arguments");
-            // Some servers send arguments as an object rather than a string.
-            String args = arguments == null || arguments.isNull() ? ""
-                    : arguments.isTextual() ? arguments.asText() : arguments.toString();
-            calls.add(new RequestedToolCall(textOrNull(call.get("id")), textOrNull(function.get("name")), args));
+            calls.add(new RequestedToolCall(textOrNull(call.get("id")), textOrNull(function.get("name")),
+                    argumentsText(function.get("arguments"))));
         }
         return ChatResponse.answer(text, calls, textOrNull(choice.get("finish_reason")), usageOf(root.get("usage")),
                 OptionalLong.empty(), latencyMs);
@@ -136,39 +138,18 @@ final class ChatCompletionParser {
 
     /** An excerpt of an engine's answer for error messages: at most 512 characters, on one line. */
     static String excerpt(String body) {
-        if (body == null || body.isBlank()) {
-            return "(empty body)";
-        }
-        String oneLine = body.strip().replaceAll("\\s+", " ");
-        return oneLine.length() <= EXCERPT_CHARS ? oneLine : oneLine.substring(0, EXCERPT_CHARS) + "...";
+        return EngineMessages.excerpt(body);
     }
 
-    private void onLine(String raw) {
-        String text = raw.endsWith("\r") ? raw.substring(0, raw.length() - 1) : raw;
-        if (text.isEmpty()) {
-            dispatchEvent();
-        } else if (text.startsWith("data:")) {
-            String value = text.substring(5);
-            if (value.startsWith(" ")) {
-                value = value.substring(1);
-            }
-            if (eventHasData) {
-                eventData.append('\n');
-            }
-            eventData.append(value);
-            eventHasData = true;
-        }
-        // Comments (":...") and other fields (event:, id:, retry:) carry nothing for chat completions.
-    }
-
-    private void dispatchEvent() {
-        if (!eventHasData) {
+    private void onEvent(String event, String data) {
+        if (done || failure != null) {
             return;
         }
-        String data = eventData.toString();
-        eventData.setLength(0);
-        eventHasData = false;
-        if (done || failure != null) {
+        if (event != null && !event.equals("message")) {
+            if (event.equals("error")) {
+                failure = EngineFailure.other("the engine sent an error event: " + EngineMessages.engineMessage(data), true);
+            }
+            // Other named events are annotations (Dynamo's tool_call_dispatch), not chunks.
             return;
         }
         if (data.strip().equals("[DONE]")) {
@@ -179,11 +160,11 @@ final class ChatCompletionParser {
         try {
             chunk = JSON.readTree(data);
         } catch (JsonProcessingException e) {
-            failure = EngineFailure.other("the engine sent an event that is not JSON: " + excerpt(data), false);
+            failure = EngineFailure.other("the engine sent an event that is not JSON: " + excerpt(data), true);
             return;
         }
         if (chunk == null || !chunk.isObject()) {
-            failure = EngineFailure.other("the engine sent an event that is not a JSON object: " + excerpt(data), false);
+            failure = EngineFailure.other("the engine sent an event that is not a JSON object: " + excerpt(data), true);
             return;
         }
         failure = errorIn(chunk);
@@ -230,9 +211,9 @@ final class ChatCompletionParser {
             if (name != null && !name.isEmpty() && builder.name == null) {
                 builder.name = name;
             }
-            String arguments = textOrNull(function.get("arguments"));
-            if (arguments != null) {
-                builder.arguments.append(arguments);
+            JsonNode arguments = function.get("arguments");
+            if (arguments != null && !arguments.isNull()) {
+                builder.arguments.append(argumentsText(arguments));
             }
             markFirstToken();
         }
@@ -256,21 +237,33 @@ final class ChatCompletionParser {
         return TimeUnit.NANOSECONDS.toMillis(Math.max(0, nanos - startNanos));
     }
 
+    /** Arguments as text: most servers send a string, some an object. */
+    private static String argumentsText(JsonNode arguments) {
+        if (arguments == null || arguments.isNull()) {
+            return "";
+        }
+        return arguments.isTextual() ? arguments.asText() : arguments.toString();
+    }
+
     private static EngineFailure errorIn(JsonNode root) {
         JsonNode error = root.get("error");
         if (error != null && !error.isNull()) {
             String message = error.isObject() ? textOrNull(error.get("message")) : error.asText();
             JsonNode code = error.path("code");
+            String type = error.path("type").asText("");
+            boolean retriable = (code.isInt() && EngineMessages.RETRIED_STATUSES.contains(code.asInt()))
+                    || type.equals("overloaded_error") || type.equals("rate_limit_error");
             String text = "the engine reported an error: " + excerpt(message == null ? error.toString() : message);
-            return code.isInt() ? new EngineFailure(OptionalInt.of(code.asInt()), text, false)
-                    : EngineFailure.other(text, false);
+            return code.isInt() ? new EngineFailure(OptionalInt.of(code.asInt()), text, retriable)
+                    : EngineFailure.other(text, retriable);
         }
-        // vLLM's error shape: {"object": "error", "message": ..., "code": ...}
+        // vLLM's older error shape: {"object": "error", "message": ..., "code": ...}
         if ("error".equals(textOrNull(root.get("object")))) {
             JsonNode code = root.path("code");
             String text = "the engine reported an error: " + excerpt(textOrNull(root.get("message")));
-            return code.isInt() ? new EngineFailure(OptionalInt.of(code.asInt()), text, false)
-                    : EngineFailure.other(text, false);
+            boolean retriable = code.isInt() && EngineMessages.RETRIED_STATUSES.contains(code.asInt());
+            return code.isInt() ? new EngineFailure(OptionalInt.of(code.asInt()), text, retriable)
+                    : EngineFailure.other(text, retriable);
         }
         return null;
     }
@@ -279,10 +272,14 @@ final class ChatCompletionParser {
         if (usage == null || !usage.isObject()) {
             return TokenUsage.ZERO;
         }
+        JsonNode cached = usage.path("prompt_tokens_details").path("cached_tokens");
+        boolean reported = cached.isNumber();
         return new TokenUsage(
                 usage.path("prompt_tokens").asLong(0),
-                usage.path("prompt_tokens_details").path("cached_tokens").asLong(0),
-                usage.path("completion_tokens").asLong(0));
+                reported ? cached.asLong(0) : 0,
+                usage.path("completion_tokens").asLong(0),
+                0,
+                reported);
     }
 
     private static String textOrNull(JsonNode node) {

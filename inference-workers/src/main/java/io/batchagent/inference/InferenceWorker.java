@@ -8,6 +8,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -44,6 +45,9 @@ import org.slf4j.LoggerFactory;
  *       crash repeats at most the turns that were buffered or in flight.
  *   <li>Bad input is data: an undecodable record goes to dead-letters (and a FAILED result when its
  *       key names a job); the loop goes on.
+ *   <li>With {@link InferenceWorkerConfig#warmUp()}, each batch's shared prefix is warmed and verified
+ *       before its turns' model calls ({@link BatchWarmer}); the outcome is on every result it publishes
+ *       and in {@link #warmUp(String)}.
  * </ul>
  *
  * <p>The engine client is not owned: the caller closes it after the worker. {@link #start()} once;
@@ -60,6 +64,7 @@ public final class InferenceWorker implements AutoCloseable {
     private final BatchSpecCache specCache;
     private final ExecutorService executor;
     private final TurnHandler.Counters counters = new TurnHandler.Counters();
+    private final TurnHandler handler;
     private final AtomicLong handlerFailures = new AtomicLong();
     private boolean started;
 
@@ -92,7 +97,8 @@ public final class InferenceWorker implements AutoCloseable {
         this.executor = Executors.newFixedThreadPool(
                 Math.min(config.maxInflight(), Math.max(2, Runtime.getRuntime().availableProcessors())),
                 daemonThreads(LOOP_NAME + "-worker"));
-        TurnHandler handler = new TurnHandler(topics, specs, engine, producer, executor, clock, counters);
+        BatchWarmer warmer = config.warmUp() ? BatchWarmer.of(engine, config.warmUpTimeout()) : BatchWarmer.disabled();
+        this.handler = new TurnHandler(topics, specs, engine, producer, executor, clock, counters, warmer);
         InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
                 InFlightConsumer.Options.<String, Decoded<AgentTurn>>of(LOOP_NAME, config.maxInflight())
                         .withPriority(continuingFirst())
@@ -133,6 +139,11 @@ public final class InferenceWorker implements AutoCloseable {
         }
         loop.start();
         LOGGER.info("inference worker started: loop={}", LOOP_NAME);
+    }
+
+    /** How this worker warmed {@code batchId}, once the warm-up is done; empty when it has not (or warm-up is off). */
+    public Optional<WarmUpReport> warmUp(String batchId) {
+        return handler.warmUp(batchId);
     }
 
     /** Turns in processing now. */

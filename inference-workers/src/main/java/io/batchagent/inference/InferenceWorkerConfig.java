@@ -11,11 +11,13 @@ import java.time.Duration;
  * @param engineTimeout longest one model call attempt may take, streaming included. Positive. Default 10 min.
  * @param specWaitTimeout how long a turn waits for its batch's BatchSpec to be known before it fails
  *     with UNKNOWN_BATCH. Positive. Default 30 s.
- * @param maxRetries retries after the first attempt of a model call that failed to connect or got
- *     HTTP 429/502/503/504, so {@code maxRetries + 1} attempts in all. At least 0. Default
+ * @param maxRetries retries after the first attempt of a model call that failed to connect, lost its
+ *     connection mid-answer, got a broken event stream, or got HTTP 429/502/503/504/529, so
+ *     {@code maxRetries + 1} attempts in all (see {@link EngineRetry}). At least 0. Default
  *     {@value #DEFAULT_MAX_RETRIES} (3 attempts).
  * @param retryBackoff the first backoff between attempts; it doubles per retry (with jitter) up to
- *     {@link #MAX_BACKOFF}. Positive. Default 250 ms.
+ *     {@link #MAX_BACKOFF}. An engine's {@code Retry-After} takes its place, up to {@link #MAX_RETRY_AFTER}.
+ *     Positive. Default 250 ms.
  * @param engineApiKey the engine's API key: {@code Authorization: Bearer} for OpenAI-compatible engines and
  *     the OpenAI API, {@code x-api-key} for Anthropic; Bedrock signs with AWS credentials instead. Null or
  *     blank for none. Read it from the environment or a secret store, never from a command line. Never

@@ -47,6 +47,12 @@ import org.slf4j.LoggerFactory;
  * Handles one record of agent-turns: one model call, then either the agent's final result or its
  * tool requests and the record that it now waits for them.
  *
+ * <p>The model call is an {@link AgentPrompt} (the batch's shared part, the agent's messages and its
+ * {@link SchedulingHints}: continuing agents before new ones, whether more turns may follow, the output
+ * length expected from the batch's earlier turns) that the engine client renders in its engine's format.
+ * Before a batch's first call, its shared prefix is warmed ({@link BatchWarmer}, when enabled); every turn
+ * of the batch waits for that, and its result carries the warm-up's outcome.
+ *
  * <p>Every outcome is data: an unknown batch, an unusable spec, an engine failure or an invalid answer
  * becomes a FAILED {@link AgentResult}; an undecodable record becomes a {@link DeadLetter} (plus a
  * FAILED result when its key names a job). The returned stage completes once every record produced
@@ -86,6 +92,8 @@ final class TurnHandler {
     private final Executor executor;
     private final LongSupplier clock;
     private final Counters counters;
+    private final BatchWarmer warmer;
+    private final OutputLengthEstimator lengths = new OutputLengthEstimator();
     private final Map<String, PreparedBatch> prepared = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, PreparedBatch> eldest) {
@@ -100,6 +108,13 @@ final class TurnHandler {
      */
     TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
                 Executor executor, LongSupplier clock, Counters counters) {
+        this(topics, specs, engine, producer, executor, clock, counters, BatchWarmer.disabled());
+    }
+
+    /** @param warmer warms each batch's shared prefix before its turns; {@link BatchWarmer#disabled()} for none */
+    TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
+                Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer) {
+        this.warmer = warmer;
         this.topics = topics;
         this.specs = specs;
         this.engine = engine;
@@ -131,18 +146,19 @@ final class TurnHandler {
             LOGGER.warn("batch cannot be used: jobId={} turn={} model={} problem={}",
                     turn.getJobId(), turn.getTurn(), spec.getModel(), batch.problem());
             return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_INPUT, batch.problem()),
-                    null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested());
+                    null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
         }
-        byte[] body = batch.prefix().render(turn.getMessages());
-        if (LOGGER.isTraceEnabled()) {
-            LOGGER.trace("request body: jobId={} turn={} model={} body={}", turn.getJobId(), turn.getTurn(),
-                    spec.getModel(), new String(body, StandardCharsets.UTF_8));
-        }
-        return engine.complete(new ChatRequest(turn.getJobId(), turn.getTurn(), spec.getModel(), body))
-                .thenComposeAsync(response -> onResponse(turn, batch, response, queuedMs), executor);
+        return warmer.ready(batch).thenCompose(warmUp -> {
+            SchedulingHints hints = SchedulingHints.forTurn(turn.getTurn(), spec.getMaxTurns(),
+                    lengths.estimate(spec.getBatchId(), turn.getTurn()));
+            AgentPrompt prompt = AgentPrompt.forAgent(batch, turn.getMessages(), hints);
+            return engine.complete(ChatRequest.of(turn.getJobId(), turn.getTurn(), prompt))
+                    .thenComposeAsync(response -> onResponse(turn, batch, response, queuedMs, warmUp), executor);
+        });
     }
 
-    private CompletableFuture<Void> onResponse(AgentTurn turn, PreparedBatch batch, ChatResponse response, long queuedMs) {
+    private CompletableFuture<Void> onResponse(AgentTurn turn, PreparedBatch batch, ChatResponse response, long queuedMs,
+                                               WarmUpReport warmUp) {
         String model = batch.spec().getModel();
         Usage usage = addUsage(turn.getUsage(), response.usage());
         Timings timings = addCall(turn, response, queuedMs);
@@ -154,8 +170,9 @@ final class TurnHandler {
                     response.failure().retriable(), response.failure().message());
             return publishResult(turn, JobStatus.FAILED, null,
                     error(ErrorReason.ENGINE_ERROR, response.failure().message()), null, usage, timings,
-                    turn.getToolCallsRequested());
+                    turn.getToolCallsRequested(), warmUp);
         }
+        lengths.record(batch.spec().getBatchId(), turn.getTurn(), response.usage().completionTokens());
         LOGGER.debug("engine answered: jobId={} turn={} model={} finishReason={} toolCalls={} promptTokens={} cachedTokens={} latencyMs={}",
                 turn.getJobId(), turn.getTurn(), model, response.finishReason(), response.toolCalls().size(),
                 response.usage().promptTokens(), response.usage().cachedPromptTokens(), response.latencyMs());
@@ -170,12 +187,12 @@ final class TurnHandler {
                 batch.outputSchema(), batch.spec().getMaxTokens());
         if (verdict.valid()) {
             return publishResult(turn, JobStatus.SUCCEEDED, verdict.outputJson(), null, null, usage, timings,
-                    turn.getToolCallsRequested());
+                    turn.getToolCallsRequested(), warmUp);
         }
         LOGGER.info("invalid final answer: jobId={} turn={} model={} problem={}",
                 turn.getJobId(), turn.getTurn(), model, verdict.problem());
         return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_OUTPUT, verdict.problem()),
-                response.content(), usage, timings, turn.getToolCallsRequested());
+                response.content(), usage, timings, turn.getToolCallsRequested(), warmUp);
     }
 
     /**
@@ -300,7 +317,7 @@ final class TurnHandler {
         LOGGER.warn("unknown batch: jobId={} turn={} batchId={} cause={}",
                 turn.getJobId(), turn.getTurn(), turn.getBatchId(), cause.getMessage());
         return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.UNKNOWN_BATCH, message), null,
-                turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested());
+                turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
     }
 
     private CompletableFuture<Void> deadLetter(ConsumerRecord<String, Decoded<AgentTurn>> record,
@@ -354,8 +371,10 @@ final class TurnHandler {
         return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
     }
 
+    /** @param warmUp the batch's warm-up, stamped on the result; null when none ran */
     private CompletableFuture<Void> publishResult(AgentTurn turn, JobStatus status, String outputJson, JobError error,
-                                                  String rawOutput, Usage usage, Timings timings, int toolCallsRequested) {
+                                                  String rawOutput, Usage usage, Timings timings, int toolCallsRequested,
+                                                  WarmUpReport warmUp) {
         long now = clock.getAsLong();
         (status == JobStatus.SUCCEEDED ? counters.succeeded : counters.failed).incrementAndGet();
         Timings total = Timings.newBuilder(timings)
@@ -374,10 +393,16 @@ final class TurnHandler {
                 .setTimings(total)
                 .setToolCallsRequested(toolCallsRequested)
                 .setFinishedAtMs(now)
+                .setWarmUp(warmUp == null ? null : warmUp.toStatus())
                 .build();
         LOGGER.debug("result: jobId={} turn={} status={} reason={}", turn.getJobId(), turn.getTurn(), status,
                 error == null ? null : error.getReason());
         return send(record(topics.results(), turn.getJobId(), result));
+    }
+
+    /** The warm-up report of a batch, once its warm-up is done (empty when warm-up is off). */
+    java.util.Optional<WarmUpReport> warmUp(String batchId) {
+        return warmer.report(batchId);
     }
 
     private PreparedBatch prepare(BatchSpec spec) {
@@ -406,6 +431,7 @@ final class TurnHandler {
                 .setPromptTokens(usage.getPromptTokens() + call.promptTokens())
                 .setCachedPromptTokens(usage.getCachedPromptTokens() + call.cachedPromptTokens())
                 .setCompletionTokens(usage.getCompletionTokens() + call.completionTokens())
+                .setCacheWriteTokens(usage.getCacheWriteTokens() + call.cacheWriteTokens())
                 .setModelCalls(usage.getModelCalls() + 1)
                 .build();
     }

@@ -66,7 +66,8 @@ class ChatCompletionParserTest {
         assertThat(response.content()).isEqualTo("{\"answer\": 42}");
         assertThat(response.toolCalls()).isEmpty();
         assertThat(response.finishReason()).isEqualTo("stop");
-        assertThat(response.usage()).isEqualTo(new TokenUsage(20, 0, 5));
+        assertThat(response.usage()).isEqualTo(TokenUsage.withoutCacheReport(20, 5));
+        assertThat(response.usage().cacheReported()).isFalse();
     }
 
     @Test

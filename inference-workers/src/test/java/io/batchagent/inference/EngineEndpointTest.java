@@ -19,6 +19,24 @@ class EngineEndpointTest {
     }
 
     @Test
+    void shouldParseDynamoAndTheHostedApis() {
+        assertThat(EngineEndpoint.parse("dynamo://frontend:8000"))
+                .isEqualTo(new EngineEndpoint(EngineEndpoint.Kind.DYNAMO, URI.create("http://frontend:8000")));
+        assertThat(EngineEndpoint.parse("openai://"))
+                .isEqualTo(new EngineEndpoint(EngineEndpoint.Kind.OPENAI, URI.create("https://api.openai.com")));
+        assertThat(EngineEndpoint.parse("anthropic://"))
+                .isEqualTo(new EngineEndpoint(EngineEndpoint.Kind.ANTHROPIC, URI.create("https://api.anthropic.com")));
+        EngineEndpoint bedrock = EngineEndpoint.parse("bedrock://eu-west-3");
+        assertThat(bedrock.kind()).isEqualTo(EngineEndpoint.Kind.BEDROCK);
+        assertThat(bedrock.region()).isEqualTo("eu-west-3");
+        assertThat(bedrock.baseUri()).isEqualTo(URI.create("https://bedrock-runtime.eu-west-3.amazonaws.com"));
+        assertThat(EngineEndpoint.parse("anthropic://").withBaseUri(URI.create("http://127.0.0.1:9/")).baseUri())
+                .isEqualTo(URI.create("http://127.0.0.1:9"));
+        assertThat(EngineEndpoint.parse("bedrock://us-east-1").withBaseUri(URI.create("http://127.0.0.1:9")).region())
+                .isEqualTo("us-east-1");
+    }
+
+    @Test
     void shouldAcceptPlainBaseUrlsWithOrWithoutV1() {
         assertThat(EngineEndpoint.parse("https://api.example.com/v1/").chatCompletionsUrl())
                 .isEqualTo("https://api.example.com/v1/chat/completions");
@@ -29,11 +47,13 @@ class EngineEndpointTest {
 
     @Test
     void shouldRejectOtherFormsNamingTheAcceptedOnes() {
-        for (String url : new String[] {"sim://", "dynamo://h:1", "sglang://host", "localhost:8000", "", "http://user:pw@h:1"}) {
+        for (String url : new String[] {"sim://", "ollama://h:1", "sglang://host", "localhost:8000", "", "http://user:pw@h:1",
+                "bedrock://", "bedrock://not-a-region", "openai://api.example.com", "vllm://h:8000/v1"}) {
             assertThatThrownBy(() -> EngineEndpoint.parse(url))
                     .as(url)
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("openai-compatible://host:port, sglang://host:port, vllm://host:port");
+                    .hasMessageContaining("sglang://host:port, vllm://host:port, dynamo://host:port, "
+                            + "openai-compatible://host:port, openai://, anthropic://, bedrock://region");
         }
     }
 }

@@ -118,15 +118,37 @@ class InferenceWorkerTest {
                 assertThat(consumer.committed(Set.of(partition)).get(partition).offset()).isEqualTo(2));
     }
 
+    @Test
+    void shouldWarmEachBatchOnceBeforeItsTurnsWhenWarmUpIsOn() {
+        // Given warm-up on, and two turns of one batch
+        startWorker(InferenceWorkerConfig.defaults().withMaxInflight(4).withWarmUp(true), List.of(
+                encoded(turn("j1", 1, 1), 0), encoded(turn("j2", 1, 2), 1)));
+
+        // Then one warm-up call (no agent message, not streamed) comes before both agents' calls
+        await().atMost(PATIENCE).until(() -> worker.turnsHandled() == 2);
+        List<ChatRequest> requests = engine.requests();
+        assertThat(requests).hasSize(3);
+        assertThat(requests.get(0).jobId()).isEqualTo("warm-up:batch-w");
+        assertThat(requests.get(0).prompt().isWarmUp()).isTrue();
+        assertThat(requests.get(0).prompt().messages()).isEmpty();
+        assertThat(requests.subList(1, 3)).extracting(ChatRequest::jobId).containsExactlyInAnyOrder("j1", "j2");
+        assertThat(results()).hasSize(2).allSatisfy(result ->
+                assertThat(result.getWarmUp().getOutcome()).isEqualTo(io.batchagent.events.WarmUpOutcome.VERIFIED));
+        assertThat(worker.warmUp("batch-w")).hasValueSatisfying(report -> assertThat(report.calls()).isEqualTo(1));
+    }
+
     private void startWorker(int maxInflight, List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
+        startWorker(InferenceWorkerConfig.defaults().withMaxInflight(maxInflight), records);
+    }
+
+    private void startWorker(InferenceWorkerConfig config, List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
         consumer.schedulePollTask(() -> {
             consumer.rebalance(List.of(partition));
             consumer.updateBeginningOffsets(Map.of(partition, 0L));
             records.forEach(consumer::addRecord);
         });
         BatchSpecLookup specs = batchId -> CompletableFuture.completedFuture(spec);
-        worker = new InferenceWorker(consumer, producer, specs, TOPICS,
-                InferenceWorkerConfig.defaults().withMaxInflight(maxInflight), engine, System::currentTimeMillis);
+        worker = new InferenceWorker(consumer, producer, specs, TOPICS, config, engine, System::currentTimeMillis);
         worker.start();
     }
 

@@ -104,7 +104,7 @@ class OpenAiCompatibleClientTest {
         ChatResponse response = call();
 
         assertThat(response.content()).isEqualTo("{\"answer\": 42}");
-        assertThat(response.usage()).isEqualTo(new TokenUsage(20, 0, 5));
+        assertThat(response.usage()).isEqualTo(TokenUsage.withoutCacheReport(20, 5));
         assertThat(receivedAuthorization).containsExactly("null");
     }
 
@@ -138,6 +138,19 @@ class OpenAiCompatibleClientTest {
                 .contains("/v1/chat/completions")
                 .contains("CUDA error: an illegal memory access");
         assertThat(receivedBodies).hasSize(1);
+    }
+
+    @Test
+    void shouldNeverPassOnTheApiKeyAnEngineEchoesInItsError() throws Exception {
+        replies.add(json(401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-test-echoed-77.\","
+                + "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}"));
+        client = client(config().withEngineApiKey("sk-test-echoed-77"));
+
+        ChatResponse response = call();
+
+        assertThat(response.failure().httpStatus()).hasValue(401);
+        assertThat(response.failure().message()).contains("Incorrect API key provided: ****")
+                .doesNotContain("sk-test-echoed-77");
     }
 
     @Test

@@ -55,6 +55,33 @@ class SharedPrefixTest {
     }
 
     @Test
+    void shouldKeepThePrefixByteIdenticalInEveryDialectWhateverThePerAgentFields() {
+        // Given two agents of one batch: a new one, and a continuing one with an expected output length
+        PreparedBatch batch = PreparedBatch.of(Fixtures.spec("b-6"));
+        EngineCapabilities everything = new EngineCapabilities(true, List.of(), null, true, true,
+                EngineCapabilities.Report.YES, "");
+        AgentPrompt first = AgentPrompt.forAgent(batch, List.of(Fixtures.user("Lyon?")), SchedulingHints.forTurn(1, 4,
+                java.util.OptionalInt.empty()));
+        AgentPrompt later = AgentPrompt.forAgent(batch, List.of(Fixtures.user("Porto?")), SchedulingHints.forTurn(3, 4,
+                java.util.OptionalInt.of(77)));
+
+        for (OpenAiDialect dialect : OpenAiDialect.values()) {
+            // When each dialect renders both
+            String a = new String(dialect.render(first, everything), StandardCharsets.UTF_8);
+            String b = new String(dialect.render(later, everything), StandardCharsets.UTF_8);
+
+            // Then they share every byte through the system message; per-agent fields come after the messages
+            int systemEnd = a.indexOf("{\"role\":\"user\"");
+            assertThat(b.substring(0, systemEnd)).as(dialect.name()).isEqualTo(a.substring(0, systemEnd));
+            assertThat(a.indexOf("\"messages\"")).as(dialect.name()).isLessThan(systemEnd);
+            for (String perAgent : new String[] {"\"priority\"", "\"nvext\"", "\"prompt_cache_key\""}) {
+                assertThat(a.indexOf(perAgent) < 0 || a.indexOf(perAgent) > a.lastIndexOf("\"content\":\"Lyon?\""))
+                        .as(dialect + " " + perAgent).isTrue();
+            }
+        }
+    }
+
+    @Test
     void shouldSerializeToolsAndSchemaDeterministicallyWhateverTheInputKeyOrder() {
         // Given the same batch twice, its schemas written with different key order and spacing
         BatchSpec ordered = Fixtures.spec("b-2");

@@ -99,7 +99,15 @@ class TurnHandlerTest {
 
         assertThat(engine.requests()).hasSize(1);
         ChatRequest request = engine.requests().get(0);
-        assertThat(request.body()).isEqualTo(SharedPrefix.of(spec).render(turn.getMessages()));
+        assertThat(request.body()).isNull();
+        assertThat(request.prompt().spec()).isEqualTo(spec);
+        assertThat(request.prompt().messages()).isEqualTo(turn.getMessages());
+        assertThat(request.prompt().stream()).isTrue();
+        assertThat(request.prompt().hints().priority()).isEqualTo(SchedulingHints.NEW_AGENT);
+        assertThat(request.prompt().hints().moreTurnsPossible()).isTrue();
+        // A generic OpenAI-compatible engine gets exactly the original layout.
+        assertThat(OpenAiDialect.GENERIC.render(request.prompt(), EngineCapabilities.unknown()))
+                .isEqualTo(SharedPrefix.of(spec).render(turn.getMessages()));
         assertThat(request.model()).isEqualTo("qwen2.5-32b");
         assertThat(request.turn()).isEqualTo(1);
     }
