@@ -4,18 +4,26 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.batchagent.events.BatchItem;
 import io.batchagent.events.DeadLetter;
 import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolResult;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.schemas.Topics;
+import io.batchagent.tools.limits.LimitTimeoutException;
+import io.batchagent.tools.limits.ToolLimiter;
 import io.batchagent.worker.InFlightConsumer;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -24,6 +32,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -35,55 +45,70 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Turns one record of the tool-calls topic into exactly one published record: a {@link ToolResult}
- * on the tool-results topic keyed by call hash, or, for a record that cannot be decoded, a
- * {@link DeadLetter}. The stage it returns completes when the broker has acknowledged that record,
- * so the consumer commits an offset only once its answer is durable.
+ * Turns one record of the tool-calls topic into its published records: one {@link ToolResult} on
+ * the tool-results topic per call it carries (one for an ordinary call, one per item of a batched
+ * call, each keyed by its own call hash), or, for a record that cannot be decoded, a
+ * {@link DeadLetter}. The stage it returns completes when the broker has acknowledged all of them,
+ * so the consumer commits an offset only once its answers are durable.
  *
- * <p>Every expected failure is a result, not an exception: an unknown tool, arguments that are not
- * JSON, a tool that throws, a tool that overruns its timeout. The returned stage fails only when
- * the answer cannot be published.
+ * <p>A call goes through: resolve the declared tool ({@link ToolResolver}); parse its arguments and
+ * validate them against the declaration's parameter schema; look it up in the result cache (if the
+ * spec is cacheable); wait for the tool's rate and concurrency limits ({@link ToolLimiter}); run it
+ * under its timeout, which covers the wait too; cap its output. Every expected failure is a result,
+ * not an exception: an unknown tool, arguments that are not JSON or break the schema (the model can
+ * correct those), a tool that throws, a tool or a limit wait that overruns the timeout. For a batched
+ * call, a failure of the batch is the result of every item in it. The returned stage fails only
+ * when an answer cannot be published.
  *
- * <p>Threads: {@link #handle} runs on the poll thread and only starts work. Tools run on
- * {@code toolExecutor}; timeouts fire on {@code timer}; sends happen on {@code publishing}, because
- * a producer send can block (on metadata, or when its buffer is full) and the poll thread must not.
- * A {@code publishing} executor that drops tasks once the worker stops leaves those stages
- * incomplete, which is what shutdown wants: their records were not committed and will be
- * processed again by the partition's next owner.
+ * <p>Threads: {@link #handle} runs on the poll thread and only starts work. Cache and limit
+ * round-trips complete on the Redis client's threads, tools run on {@code toolExecutor}, timeouts
+ * and limit retries fire on {@code timer}, sends happen on {@code publishing}, because a producer
+ * send can block (on metadata, or when its buffer is full) and the poll thread must not. A
+ * {@code publishing} executor that drops tasks once the worker stops leaves those stages incomplete,
+ * which is what shutdown wants: their records were not committed and will be processed again by the
+ * partition's next owner.
  */
 final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> {
 
     static final String STAGE = "tools";
     static final long DEFAULT_TIMEOUT_MS = 30_000;
+    /** How long past its timeout a concurrency slot of a crashed worker stays taken. */
+    static final long LEASE_MARGIN_MS = 5_000;
 
     private static final Logger LOGGER = LoggerFactory.getLogger(ToolCallHandler.class);
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final Topics topics;
-    private final ToolRegistry registry;
+    private final ToolResolver resolver;
+    private final ParameterSchemas schemas = new ParameterSchemas();
     private final ToolResultCache cache;
+    private final ToolLimiter limiter;
     private final Producer<byte[], byte[]> producer;
     private final ExecutorService toolExecutor;
     private final ScheduledExecutorService timer;
     private final Executor publishing;
     private final ToolWorkerCounters counters;
+    private final ToolMetrics metrics;
+    private final ThrottledWarning cacheWarning = new ThrottledWarning(Duration.ofSeconds(10));
     private final Deserializer<ToolCall> callDeserializer;
     private final Serializer<String> resultKeySerializer;
     private final Serializer<ToolResult> resultSerializer;
     private final Serializer<DeadLetter> deadLetterSerializer;
 
-    ToolCallHandler(Topics topics, ToolRegistry registry, ToolResultCache cache, Producer<byte[], byte[]> producer,
-                    ExecutorService toolExecutor, ScheduledExecutorService timer, Executor publishing,
-                    ToolWorkerCounters counters) {
+    ToolCallHandler(Topics topics, ToolResolver resolver, ToolResultCache cache, ToolLimiter limiter,
+                    Producer<byte[], byte[]> producer, ExecutorService toolExecutor, ScheduledExecutorService timer,
+                    Executor publishing, ToolWorkerCounters counters, ToolMetrics metrics) {
         this.topics = topics;
-        this.registry = registry;
+        this.resolver = resolver;
         this.cache = cache;
+        this.limiter = limiter;
         this.producer = producer;
         this.toolExecutor = toolExecutor;
         this.timer = timer;
         this.publishing = publishing;
         this.counters = counters;
+        this.metrics = metrics;
         this.callDeserializer = topics.toolCalls().valueSerde().deserializer();
         this.resultKeySerializer = topics.toolResults().keySerde().serializer();
         this.resultSerializer = topics.toolResults().valueSerde().serializer();
@@ -98,7 +123,10 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         } catch (RuntimeException e) {
             return deadLetter(record, e);
         }
-        return answer(call).thenComposeAsync(result -> publish(call, result), publishing);
+        CompletionStage<List<ToolResult>> answers = call.getBatchItems().isEmpty()
+                ? answer(call).thenApply(List::of)
+                : answerBatch(call);
+        return answers.thenComposeAsync(results -> publish(call, results), publishing);
     }
 
     private ToolCall decode(ConsumerRecord<byte[], byte[]> record) {
@@ -112,61 +140,201 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         if (call.getCallHash().isBlank()) {
             throw new SerializationException("the ToolCall has an empty callHash, so its result could not be routed");
         }
+        for (BatchItem item : call.getBatchItems()) {
+            if (item.getCallHash().isBlank()) {
+                throw new SerializationException("a batch item of the ToolCall has an empty callHash");
+            }
+        }
         return call;
     }
 
+    // ---------------------------------------------------------------- one call
+
     private CompletionStage<ToolResult> answer(ToolCall call) {
-        if (!cacheable(call.getTool())) {
-            return execute(call);
+        long startedAt = System.currentTimeMillis();
+        ToolSpec spec = call.getTool();
+        String callHash = call.getCallHash();
+        metrics.call(spec.getName());
+        ToolResolver.Resolution resolution = resolver.resolve(spec);
+        if (resolution.problem() != null) {
+            return done(failed(callHash, spec, ToolStatus.ERROR, resolution.problem(), startedAt, 0));
         }
-        return lookUp(call).thenCompose(hit -> hit.isPresent()
-                ? CompletableFuture.completedFuture(fromCache(call, hit.get()))
-                : execute(call));
+        Prepared prepared = prepare(spec, callHash, call.getArgumentsJson(), startedAt);
+        if (prepared.refusal() != null) {
+            return done(prepared.refusal());
+        }
+        return lookUp(spec, callHash).thenCompose(hit -> hit.isPresent()
+                ? done(fromCache(callHash, hit.get()))
+                : execute(call.getBatchId(), spec, resolution.tool(), callHash, prepared.arguments(), startedAt));
     }
 
-    private CompletionStage<Optional<ToolResult>> lookUp(ToolCall call) {
-        CompletionStage<Optional<ToolResult>> lookup;
-        try {
-            lookup = cache.get(call.getCallHash());
-        } catch (RuntimeException e) {
-            lookup = CompletableFuture.failedFuture(e);
+    private CompletionStage<ToolResult> execute(String batchId, ToolSpec spec, Tool tool, String callHash,
+                                                JsonNode arguments, long startedAt) {
+        Instant deadline = deadline(spec, startedAt);
+        ToolContext context = new ToolContext(callHash, batchId, deadline);
+        return limited(spec, deadline, startedAt, permit -> runTimed(tool.name(), callHash, deadline, () -> {
+            LOGGER.trace("tool call started: callHash={} tool={} arguments={}", callHash, tool.name(), arguments);
+            return tool.execute(arguments, context);
+        }).thenApply(outcome -> {
+            metrics.executed(spec.getName(), outcome.ran(), 0);
+            if (outcome.timedOut()) {
+                return failed(callHash, spec, ToolStatus.TIMEOUT, timedOut(spec, startedAt, 1), startedAt, 0);
+            }
+            if (outcome.error() != null) {
+                LOGGER.trace("tool call failed: callHash={} tool={}", callHash, tool.name(), outcome.error());
+                return failed(callHash, spec, ToolStatus.ERROR, "tool '" + tool.name() + "' failed: " + outcome.error(), startedAt, 0);
+            }
+            String output = outcome.value();
+            return result(callHash, spec, ToolStatus.OK, output == null ? "" : output, null, startedAt, 0);
+        }), callHash, refusal -> refusal);
+    }
+
+    // ---------------------------------------------------------------- a batched call
+
+    private CompletionStage<List<ToolResult>> answerBatch(ToolCall call) {
+        long startedAt = System.currentTimeMillis();
+        ToolSpec spec = call.getTool();
+        List<BatchItem> items = call.getBatchItems();
+        items.forEach(item -> metrics.call(spec.getName()));
+        ToolResult[] results = new ToolResult[items.size()];
+        ToolResolver.Resolution resolution = resolver.resolve(spec);
+        if (resolution.problem() != null) {
+            for (int i = 0; i < items.size(); i++) {
+                results[i] = failed(items.get(i).getCallHash(), spec, ToolStatus.ERROR, resolution.problem(), startedAt, 0);
+            }
+            return done(Arrays.asList(results));
         }
-        // A cache that cannot answer costs an execution, never the call.
-        return lookup.exceptionally(e -> {
-            LOGGER.warn("result cache lookup failed; running the call: callHash={} tool={} error={}",
-                    call.getCallHash(), call.getTool().getName(), e.toString());
-            return Optional.empty();
+        List<Integer> valid = new ArrayList<>();
+        List<JsonNode> arguments = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            Prepared prepared = prepare(spec, items.get(i).getCallHash(), items.get(i).getArgumentsJson(), startedAt);
+            if (prepared.refusal() != null) {
+                results[i] = prepared.refusal();
+            } else {
+                valid.add(i);
+                arguments.add(prepared.arguments());
+            }
+        }
+        List<CompletableFuture<Optional<ToolResult>>> lookups = valid.stream()
+                .map(i -> lookUp(spec, items.get(i).getCallHash()).toCompletableFuture()).toList();
+        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new)).thenCompose(ignored -> {
+            List<Integer> misses = new ArrayList<>();
+            List<JsonNode> missArguments = new ArrayList<>();
+            for (int k = 0; k < valid.size(); k++) {
+                int i = valid.get(k);
+                Optional<ToolResult> hit = lookups.get(k).join();
+                if (hit.isPresent()) {
+                    results[i] = fromCache(items.get(i).getCallHash(), hit.get());
+                } else {
+                    misses.add(i);
+                    missArguments.add(arguments.get(k));
+                }
+            }
+            CompletionStage<Void> executed = misses.isEmpty() ? done(null)
+                    : resolution.tool() instanceof BatchTool batchTool
+                    ? executeBatch(call, batchTool, items, misses, missArguments, results, startedAt)
+                    : executeOneByOne(call, resolution.tool(), items, misses, missArguments, results, startedAt);
+            return executed.thenApply(done -> Arrays.asList(results));
         });
     }
 
-    private ToolResult fromCache(ToolCall call, ToolResult cached) {
-        counters.cacheHit();
-        long now = System.currentTimeMillis();
-        // The timings describe this answer, which took no tool time.
-        return ToolResults.copyOf(cached)
-                .setCallHash(call.getCallHash())
-                .setExecuted(false)
-                .setStartedAtMs(now)
-                .setFinishedAtMs(now)
-                .build();
+    /** One run of the batch handler for every call that missed the cache. */
+    private CompletionStage<Void> executeBatch(ToolCall call, BatchTool tool, List<BatchItem> items, List<Integer> misses,
+                                               List<JsonNode> arguments, ToolResult[] results, long startedAt) {
+        ToolSpec spec = call.getTool();
+        int size = misses.size();
+        Instant deadline = deadline(spec, startedAt);
+        ToolContext context = new ToolContext(call.getCallHash(), call.getBatchId(), deadline);
+        CompletionStage<List<ToolResult>> answered = limited(spec, deadline, startedAt, permit ->
+                runTimed(tool.name(), call.getCallHash(), deadline, () -> {
+                    LOGGER.trace("batched tool call started: callHash={} tool={} items={} arguments={}",
+                            call.getCallHash(), tool.name(), size, arguments);
+                    return tool.executeBatch(List.copyOf(arguments), context);
+                }).thenApply(outcome -> {
+                    metrics.executed(spec.getName(), outcome.ran(), size);
+                    List<ToolResult> answers = new ArrayList<>(size);
+                    for (int k = 0; k < size; k++) {
+                        String hash = items.get(misses.get(k)).getCallHash();
+                        answers.add(batchItemResult(spec, tool.name(), hash, outcome, k, size, startedAt));
+                    }
+                    LOGGER.debug("batched tool call ran: callHash={} tool={} items={} timedOut={}",
+                            call.getCallHash(), tool.name(), size, outcome.timedOut());
+                    return answers;
+                }), call.getCallHash(), failure -> {
+                    List<ToolResult> answers = new ArrayList<>(size);
+                    misses.forEach(i -> answers.add(ToolResults.copyOf(failure).setCallHash(items.get(i).getCallHash()).build()));
+                    return answers;
+                });
+        return answered.thenAccept(answers -> {
+            for (int k = 0; k < size; k++) {
+                results[misses.get(k)] = answers.get(k);
+            }
+        });
     }
 
-    private CompletableFuture<ToolResult> execute(ToolCall call) {
-        long startedAt = System.currentTimeMillis();
-        String name = call.getTool().getName();
-        Optional<Tool> tool = registry.find(name);
-        if (tool.isEmpty()) {
-            return CompletableFuture.completedFuture(failed(call, ToolStatus.ERROR, "no tool named '" + name
-                    + "' is installed on this worker; installed: " + String.join(", ", registry.names()), startedAt));
+    private ToolResult batchItemResult(ToolSpec spec, String tool, String hash, Outcome<List<BatchTool.Outcome>> outcome,
+                                       int k, int size, long startedAt) {
+        if (outcome.timedOut()) {
+            return failed(hash, spec, ToolStatus.TIMEOUT, timedOut(spec, startedAt, size), startedAt, size);
         }
+        if (outcome.error() != null) {
+            return failed(hash, spec, ToolStatus.ERROR, "tool '" + tool + "' failed: " + outcome.error(), startedAt, size);
+        }
+        List<BatchTool.Outcome> outcomes = outcome.value();
+        if (outcomes == null || outcomes.size() != size) {
+            return failed(hash, spec, ToolStatus.ERROR, "tool '" + tool + "' failed: its batch handler returned "
+                    + (outcomes == null ? "nothing" : outcomes.size() + " results") + " for " + size + " calls", startedAt, size);
+        }
+        BatchTool.Outcome one = outcomes.get(k);
+        if (one == null) {
+            return failed(hash, spec, ToolStatus.ERROR, "tool '" + tool + "' failed: its batch handler returned no result for this call",
+                    startedAt, size);
+        }
+        return one.error() != null
+                ? failed(hash, spec, ToolStatus.ERROR, "tool '" + tool + "': " + one.error(), startedAt, size)
+                : result(hash, spec, ToolStatus.OK, one.output(), null, startedAt, size);
+    }
+
+    /** A batchable declaration whose tool has no batch handler: each call runs on its own. */
+    private CompletionStage<Void> executeOneByOne(ToolCall call, Tool tool, List<BatchItem> items, List<Integer> misses,
+                                                  List<JsonNode> arguments, ToolResult[] results, long startedAt) {
+        List<CompletableFuture<Void>> runs = new ArrayList<>();
+        for (int k = 0; k < misses.size(); k++) {
+            int i = misses.get(k);
+            runs.add(execute(call.getBatchId(), call.getTool(), tool, items.get(i).getCallHash(), arguments.get(k), startedAt)
+                    .thenAccept(result -> results[i] = result).toCompletableFuture());
+        }
+        return CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new));
+    }
+
+    // ---------------------------------------------------------------- steps shared by both
+
+    private record Prepared(JsonNode arguments, ToolResult refusal) {}
+
+    /** Parses and validates one call's arguments against the declaration, or refuses them. */
+    private Prepared prepare(ToolSpec spec, String callHash, String argumentsJson, long startedAt) {
+        String name = spec.getName();
         JsonNode arguments;
         try {
-            arguments = parseArguments(call.getArgumentsJson());
+            arguments = parseArguments(argumentsJson);
         } catch (JsonProcessingException e) {
-            return CompletableFuture.completedFuture(failed(call, ToolStatus.ERROR, "the arguments of tool '" + name
+            return new Prepared(null, refused(callHash, spec, "the arguments of tool '" + name
                     + "' are not valid JSON: " + e.getOriginalMessage(), startedAt));
         }
-        return run(call, tool.get(), arguments, startedAt);
+        List<String> problems;
+        try {
+            problems = schemas.problems(spec.getParametersJson(), arguments);
+        } catch (IllegalArgumentException e) {
+            return new Prepared(null, refused(callHash, spec, "tool '" + name
+                    + "' cannot be called: the batch declares it with a parameters schema that is " + e.getMessage(), startedAt));
+        }
+        if (!problems.isEmpty()) {
+            LOGGER.debug("tool call arguments break the schema: callHash={} tool={} problems={}", callHash, name, problems.size());
+            return new Prepared(null, refused(callHash, spec, "the arguments of tool '" + name
+                    + "' do not match its parameters schema: " + String.join("; ", problems)
+                    + ". Call it again with arguments that do.", startedAt));
+        }
+        return new Prepared(arguments, null);
     }
 
     private static JsonNode parseArguments(String argumentsJson) throws JsonProcessingException {
@@ -175,70 +343,172 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         return arguments == null || arguments.isMissingNode() ? JSON.createObjectNode() : arguments;
     }
 
-    private CompletableFuture<ToolResult> run(ToolCall call, Tool tool, JsonNode arguments, long startedAt) {
-        long timeoutMs = call.getTool().getTimeoutMs() > 0 ? call.getTool().getTimeoutMs() : DEFAULT_TIMEOUT_MS;
-        ToolContext context = new ToolContext(call.getCallHash(), call.getBatchId(),
-                Instant.ofEpochMilli(startedAt).plusMillis(timeoutMs));
-        CompletableFuture<ToolResult> outcome = new CompletableFuture<>();
+    private CompletionStage<Optional<ToolResult>> lookUp(ToolSpec spec, String callHash) {
+        if (!cacheable(spec)) {
+            return done(Optional.empty());
+        }
+        CompletionStage<Optional<ToolResult>> lookup;
+        try {
+            lookup = cache.get(callHash);
+        } catch (RuntimeException e) {
+            lookup = CompletableFuture.failedFuture(e);
+        }
+        // A cache that cannot answer costs an execution, never the call.
+        return lookup.exceptionally(e -> {
+            metrics.cacheBypassed(spec.getName());
+            cacheWarning.warn(LOGGER, "result cache lookup failed; running the call without it: callHash={} tool={} error={}",
+                    callHash, spec.getName(), rootMessage(e));
+            return Optional.empty();
+        });
+    }
+
+    private ToolResult fromCache(String callHash, ToolResult cached) {
+        counters.cacheHit();
+        metrics.cacheHit(cached.getTool());
+        long now = System.currentTimeMillis();
+        // The timings describe this answer, which took no tool time.
+        return ToolResults.copyOf(cached)
+                .setCallHash(callHash)
+                .setExecuted(false)
+                .setStartedAtMs(now)
+                .setFinishedAtMs(now)
+                .setBatchSize(0)
+                .build();
+    }
+
+    /**
+     * Runs {@code body} under a permit of the tool's limits, released when the body's stage
+     * completes; if no permit comes before the deadline, {@code onRefused} turns the TIMEOUT result
+     * into what the caller returns.
+     */
+    private <T> CompletionStage<T> limited(ToolSpec spec, Instant deadline, long startedAt,
+                                           Function<ToolLimiter.Permit, CompletionStage<T>> body,
+                                           String callHash, Function<ToolResult, T> onRefused) {
+        ToolLimiter.Limits limits = limits(spec);
+        long asked = System.nanoTime();
+        CompletionStage<ToolLimiter.Permit> permit;
+        try {
+            permit = limiter.acquire(spec.getName(), limits, deadline);
+        } catch (RuntimeException e) {
+            permit = CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<T> outcome = new CompletableFuture<>();
+        permit.whenComplete((granted, error) -> {
+            if (error != null) {
+                Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+                if (cause instanceof RejectedExecutionException) {
+                    return; // the worker is stopping; the record will be processed again
+                }
+                ToolResult refusal = cause instanceof LimitTimeoutException
+                        ? failed(callHash, spec, ToolStatus.TIMEOUT, cause.getMessage(), startedAt, 0)
+                        : failed(callHash, spec, ToolStatus.ERROR, "tool '" + spec.getName()
+                                + "' could not be admitted by its limits: " + cause, startedAt, 0);
+                outcome.complete(onRefused.apply(refusal));
+                return;
+            }
+            if (!limits.unlimited()) {
+                metrics.limitWait(spec.getName(), Duration.ofNanos(System.nanoTime() - asked));
+            }
+            CompletionStage<T> ran;
+            try {
+                ran = body.apply(granted);
+            } catch (RuntimeException e) {
+                ran = CompletableFuture.failedFuture(e);
+            }
+            ran.whenComplete((value, failure) -> {
+                granted.release();
+                if (failure != null) {
+                    outcome.completeExceptionally(failure);
+                } else {
+                    outcome.complete(value);
+                }
+            });
+        });
+        return outcome;
+    }
+
+    /** What a run came to: a value, a thrown error, or a timeout; and how long it ran. */
+    private record Outcome<T>(T value, Throwable error, boolean timedOut, Duration ran) {}
+
+    /**
+     * Runs {@code body} on a tool thread; completes with its outcome, or with a timeout at the
+     * deadline (interrupting the thread). Never completes if the executor refuses the task (the
+     * worker is stopping).
+     */
+    private <T> CompletionStage<Outcome<T>> runTimed(String tool, String callHash, Instant deadline, Callable<T> body) {
+        CompletableFuture<Outcome<T>> outcome = new CompletableFuture<>();
+        long delayMs = Math.max(0, deadline.toEpochMilli() - System.currentTimeMillis());
+        AtomicLong began = new AtomicLong(System.nanoTime());
         Future<?> task;
         try {
             task = toolExecutor.submit(() -> {
-                counters.executionStarted(tool.name());
-                LOGGER.trace("tool call started: callHash={} tool={} arguments={}",
-                        call.getCallHash(), tool.name(), arguments);
+                counters.executionStarted(tool);
+                began.set(System.nanoTime());
                 try {
-                    String output = tool.execute(arguments, context);
-                    outcome.complete(result(call, ToolStatus.OK, output == null ? "" : output, null, startedAt));
+                    T value = body.call();
+                    outcome.complete(new Outcome<>(value, null, false, since(began.get())));
                 } catch (Throwable e) {
                     // Whatever the tool threw is the agent's answer; if it timed out, the timeout already won.
-                    outcome.complete(failed(call, ToolStatus.ERROR,
-                            "tool '" + tool.name() + "' failed: " + e, startedAt));
-                    LOGGER.trace("tool call failed: callHash={} tool={}", call.getCallHash(), tool.name(), e);
+                    outcome.complete(new Outcome<>(null, e, false, since(began.get())));
                 }
             });
         } catch (RejectedExecutionException e) {
             // Only after the worker stopped; the record was not committed and will run again elsewhere.
             return new CompletableFuture<>();
         }
-        ScheduledFuture<?> deadline = timer.schedule(() -> {
-            if (outcome.complete(failed(call, ToolStatus.TIMEOUT,
-                    "tool '" + tool.name() + "' timed out after " + timeoutMs + " ms", startedAt))) {
-                task.cancel(true);
-            }
-        }, timeoutMs, TimeUnit.MILLISECONDS);
-        outcome.whenComplete((result, error) -> deadline.cancel(false));
+        ScheduledFuture<?> timeout;
+        try {
+            timeout = timer.schedule(() -> {
+                if (outcome.complete(new Outcome<>(null, null, true, since(began.get())))) {
+                    task.cancel(true);
+                    LOGGER.debug("tool call timed out: callHash={} tool={}", callHash, tool);
+                }
+            }, delayMs, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            task.cancel(true);
+            return new CompletableFuture<>();
+        }
+        outcome.whenComplete((result, error) -> timeout.cancel(false));
         return outcome;
     }
 
-    private CompletionStage<RecordMetadata> publish(ToolCall call, ToolResult result) {
-        if (result.getStatus() != ToolStatus.OK) {
-            counters.failure(result.getStatus() == ToolStatus.TIMEOUT);
-        } else if (result.getExecuted() && cacheable(call.getTool())) {
-            store(call, result);
+    // ---------------------------------------------------------------- publishing
+
+    private CompletionStage<?> publish(ToolCall call, List<ToolResult> results) {
+        List<CompletableFuture<RecordMetadata>> sends = new ArrayList<>(results.size());
+        for (ToolResult result : results) {
+            if (result.getStatus() != ToolStatus.OK) {
+                counters.failure(result.getStatus() == ToolStatus.TIMEOUT);
+                metrics.error(result.getTool(), result.getStatus());
+            } else if (result.getExecuted() && cacheable(call.getTool())) {
+                store(call.getTool(), result);
+            }
+            LOGGER.debug("tool call answered: callHash={} tool={} status={} executed={} batchSize={} ms={}",
+                    result.getCallHash(), result.getTool(), result.getStatus(), result.getExecuted(), result.getBatchSize(),
+                    result.getFinishedAtMs() - result.getStartedAtMs());
+            LOGGER.trace("tool call output: callHash={} tool={} output={}",
+                    result.getCallHash(), result.getTool(), result.getOutput());
+            String topic = topics.toolResults().name();
+            sends.add(send(topic, resultKeySerializer.serialize(topic, result.getCallHash()),
+                    resultSerializer.serialize(topic, result)).toCompletableFuture());
         }
-        LOGGER.debug("tool call answered: callHash={} tool={} status={} executed={} ms={}",
-                result.getCallHash(), result.getTool(), result.getStatus(), result.getExecuted(),
-                result.getFinishedAtMs() - result.getStartedAtMs());
-        LOGGER.trace("tool call output: callHash={} tool={} output={}",
-                result.getCallHash(), result.getTool(), result.getOutput());
-        String topic = topics.toolResults().name();
-        return send(topic, resultKeySerializer.serialize(topic, result.getCallHash()),
-                resultSerializer.serialize(topic, result));
+        return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
     }
 
-    private void store(ToolCall call, ToolResult result) {
-        Duration ttl = Duration.ofMillis(call.getTool().getCacheTtlMs());
+    private void store(ToolSpec spec, ToolResult result) {
+        Duration ttl = Duration.ofMillis(spec.getCacheTtlMs());
         CompletionStage<Void> stored;
         try {
-            stored = cache.put(call.getCallHash(), result, ttl);
+            stored = cache.put(result.getCallHash(), result, ttl);
         } catch (RuntimeException e) {
             stored = CompletableFuture.failedFuture(e);
         }
         // A lost cache write costs a later execution, not this answer.
         stored.whenComplete((ignored, e) -> {
             if (e != null) {
-                LOGGER.warn("result cache write failed: callHash={} tool={} error={}",
-                        call.getCallHash(), call.getTool().getName(), e.toString());
+                metrics.cacheBypassed(spec.getName());
+                cacheWarning.warn(LOGGER, "result cache write failed; the result is not shared: callHash={} tool={} error={}",
+                        result.getCallHash(), spec.getName(), rootMessage(e));
             }
         });
     }
@@ -280,27 +550,71 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         return acked;
     }
 
-    private static ToolResult failed(ToolCall call, ToolStatus status, String error, long startedAt) {
-        return result(call, status, error, error, startedAt);
+    // ---------------------------------------------------------------- results
+
+    private static ToolResult failed(String callHash, ToolSpec spec, ToolStatus status, String error, long startedAt,
+                                     int batchSize) {
+        return result(callHash, spec, status, error, error, startedAt, batchSize);
+    }
+
+    /** A refusal before anything ran (bad arguments): not an execution. */
+    private static ToolResult refused(String callHash, ToolSpec spec, String error, long startedAt) {
+        return ToolResults.copyOf(failed(callHash, spec, ToolStatus.ERROR, error, startedAt, 0)).setExecuted(false).build();
     }
 
     /** The result the agent sees: output (for a failure, the error text) capped at the spec's limit. */
-    private static ToolResult result(ToolCall call, ToolStatus status, String output, String error, long startedAt) {
-        int maxChars = call.getTool().getMaxOutputChars();
+    private static ToolResult result(String callHash, ToolSpec spec, ToolStatus status, String output, String error,
+                                     long startedAt, int batchSize) {
+        int maxChars = spec.getMaxOutputChars();
         return ToolResult.newBuilder()
-                .setCallHash(call.getCallHash())
-                .setTool(call.getTool().getName())
+                .setCallHash(callHash)
+                .setTool(spec.getName())
                 .setStatus(status)
                 .setOutput(OutputLimit.truncate(output, maxChars))
                 .setError(error == null ? null : OutputLimit.truncate(error, maxChars))
                 .setExecuted(true)
                 .setStartedAtMs(startedAt)
                 .setFinishedAtMs(System.currentTimeMillis())
+                .setBatchSize(batchSize)
                 .build();
+    }
+
+    private static String timedOut(ToolSpec spec, long startedAt, int calls) {
+        return "tool '" + spec.getName() + "' timed out after " + timeoutMs(spec) + " ms"
+                + (calls > 1 ? " (a batch of " + calls + " calls)" : "");
     }
 
     /** Only results the batch declared reusable, for a positive time, are cached. */
     static boolean cacheable(ToolSpec spec) {
         return spec.getCacheable() && spec.getCacheTtlMs() > 0;
+    }
+
+    private static long timeoutMs(ToolSpec spec) {
+        return spec.getTimeoutMs() > 0 ? spec.getTimeoutMs() : DEFAULT_TIMEOUT_MS;
+    }
+
+    private static Instant deadline(ToolSpec spec, long startedAt) {
+        return Instant.ofEpochMilli(startedAt).plusMillis(timeoutMs(spec));
+    }
+
+    private static ToolLimiter.Limits limits(ToolSpec spec) {
+        return new ToolLimiter.Limits(Math.max(0, spec.getRateLimitPerSecond()), Math.max(0, spec.getMaxConcurrency()),
+                Duration.ofMillis(timeoutMs(spec) + LEASE_MARGIN_MS));
+    }
+
+    private static <T> CompletionStage<T> done(T value) {
+        return CompletableFuture.completedFuture(value);
+    }
+
+    private static Duration since(long nanos) {
+        return Duration.ofNanos(System.nanoTime() - nanos);
+    }
+
+    private static String rootMessage(Throwable error) {
+        Throwable root = error;
+        while ((root instanceof CompletionException || root.getCause() != null) && root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.toString();
     }
 }

@@ -1,6 +1,12 @@
 package io.batchagent.tools;
 
 import io.batchagent.schemas.Topics;
+import io.batchagent.tools.http.HostAllowlist;
+import io.batchagent.tools.http.HttpTool;
+import io.batchagent.tools.limits.ToolLimiter;
+import io.batchagent.tools.mcp.McpToolbox;
+import io.batchagent.tools.redis.RedisLink;
+import io.batchagent.tools.redis.RedisToolResultCache;
 import io.batchagent.worker.InFlightConsumer;
 import java.time.Duration;
 import java.util.HashMap;
@@ -44,7 +50,19 @@ import org.slf4j.LoggerFactory;
  *       producer). A crash or rebalance may run a call again; it never loses one.
  *   <li>A call whose spec is cacheable ({@code cacheable} and {@code cacheTtlMs > 0}) is answered
  *       from the {@link ToolResultCache} while an OK result of it is stored there, with
- *       {@code executed=false}.
+ *       {@code executed=false}. With {@link ToolWorkerConfig#redis()} set, the cache is Redis, shared
+ *       by every worker; else it is in this process (Caffeine). A cache that fails is bypassed: the
+ *       call runs, a throttled warning and the {@code batchagent_tool_cache_bypassed_total} metric
+ *       say so.
+ *   <li>Arguments are validated against the declaration's parameter schema before anything runs; a
+ *       violation is an ERROR result the model can correct.
+ *   <li>A tool's {@code rateLimitPerSecond} and {@code maxConcurrency} hold across all workers
+ *       sharing the Redis (in this process only without Redis); waiting for them counts against
+ *       the call's timeout.
+ *   <li>A batched call ({@code ToolCall.batchItems}) runs a {@link BatchTool}'s handler once for all
+ *       its items that miss the cache, and publishes one result per item, keyed by the item's hash.
+ *   <li>Declared tools resolve to the MCP servers of {@link ToolWorkerConfig#mcpServers()}, to
+ *       HTTP endpoints on {@link ToolWorkerConfig#httpToolHosts()}, or to the registry's tools.
  * </ul>
  *
  * <p>Kafka clients are configured from the map given to the constructor; keys prefixed
@@ -68,6 +86,10 @@ public final class ToolWorker implements AutoCloseable {
     private final Producer<byte[], byte[]> producer;
     private final ToolResultCache cache;
     private final boolean ownsCache;
+    private final RedisLink redis;
+    private final ToolLimiter limiter;
+    private final McpToolbox mcp;
+    private final ToolMetrics metrics;
     private final ExecutorService toolExecutor;
     private final ScheduledThreadPoolExecutor timer;
     private final ExecutorService publisher;
@@ -79,14 +101,23 @@ public final class ToolWorker implements AutoCloseable {
     private boolean closed;
 
     /**
-     * A worker with an in-process result cache of {@link ToolWorkerConfig#cacheMaxEntries()}
-     * entries (none if that is 0).
+     * A worker whose result cache is Redis when {@link ToolWorkerConfig#redis()} is set, else in
+     * this process with {@link ToolWorkerConfig#cacheMaxEntries()} entries (none if that is 0).
      *
      * @param kafkaConfig client configuration: at least {@code bootstrap.servers}
      * @throws IllegalArgumentException if a tool rejects its options
      */
     public ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry) {
-        this(kafkaConfig, topics, config, registry, inProcessCache(config), true);
+        this(kafkaConfig, topics, config, registry, new ToolMetrics());
+    }
+
+    /**
+     * As {@link #ToolWorker(Map, Topics, ToolWorkerConfig, ToolRegistry)}, recording into
+     * {@code metrics} (for example one over the process's own Micrometer registry).
+     */
+    public ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
+                      ToolMetrics metrics) {
+        this(Clients.create(kafkaConfig, config), topics, config, registry, null, true, metrics);
     }
 
     /**
@@ -97,34 +128,44 @@ public final class ToolWorker implements AutoCloseable {
      */
     public ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
                       ToolResultCache cache) {
-        this(kafkaConfig, topics, config, registry, cache, false);
-    }
-
-    private ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
-                       ToolResultCache cache, boolean ownsCache) {
-        this(Clients.create(kafkaConfig, config), topics, config, registry, cache, ownsCache);
+        this(Clients.create(kafkaConfig, config), topics, config, registry, Objects.requireNonNull(cache, "cache"), false,
+                new ToolMetrics());
     }
 
     private ToolWorker(Clients clients, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
-                       ToolResultCache cache, boolean ownsCache) {
-        this(clients.consumer(), clients.producer(), topics, config, registry, cache, ownsCache);
+                       ToolResultCache cache, boolean ownsCache, ToolMetrics metrics) {
+        this(clients.consumer(), clients.producer(), topics, config, registry, cache, ownsCache, metrics);
     }
 
     /** Over given clients, for tests with {@code MockConsumer} and {@code MockProducer}. */
     ToolWorker(Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer, Topics topics,
                ToolWorkerConfig config, ToolRegistry registry, ToolResultCache cache, boolean ownsCache) {
+        this(consumer, producer, topics, config, registry, Objects.requireNonNull(cache, "cache"), ownsCache, new ToolMetrics());
+    }
+
+    /** @param cache the result cache, or null for the one the config implies (then owned) */
+    private ToolWorker(Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer, Topics topics,
+                       ToolWorkerConfig config, ToolRegistry registry, ToolResultCache cache, boolean ownsCache,
+                       ToolMetrics metrics) {
         Objects.requireNonNull(topics, "topics");
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(registry, "registry");
         this.consumer = consumer;
         this.producer = producer;
-        this.cache = Objects.requireNonNull(cache, "cache");
-        this.ownsCache = ownsCache;
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
         try {
             registry.configure(config.toolOptions());
         } catch (RuntimeException e) {
             closeQuietly(consumer, producer);
             throw e;
+        }
+        this.redis = config.redis() == null ? null : RedisLink.connect(config.redis());
+        if (cache != null) {
+            this.cache = cache;
+            this.ownsCache = ownsCache;
+        } else {
+            this.cache = redis != null ? new RedisToolResultCache(redis) : inProcessCache(config);
+            this.ownsCache = true;
         }
         // Unbounded, because the in-flight bound already limits running calls and a timed-out tool
         // that ignores interruption must not take a thread away from the next call.
@@ -139,13 +180,22 @@ public final class ToolWorker implements AutoCloseable {
                 publisher.execute(task);
             }
         };
-        ToolCallHandler handler = new ToolCallHandler(topics, registry, cache, producer, toolExecutor, timer,
-                publishing, counters);
+        ThrottledWarning limitWarning = new ThrottledWarning(Duration.ofSeconds(10));
+        this.limiter = redis == null ? ToolLimiter.local(timer) : ToolLimiter.shared(redis, timer, error -> {
+            metrics.limitFallback();
+            limitWarning.warn(LOGGER, "tool limits could not use Redis; this worker applies them on its own until it can: error={}",
+                    error.toString());
+        });
+        this.mcp = McpToolbox.of(config.mcpServers()).connectAll(toolExecutor);
+        ToolResolver resolver = new ToolResolver(registry, mcp, HttpTool.defaultClient(), HostAllowlist.of(config.httpToolHosts()));
+        ToolCallHandler handler = new ToolCallHandler(topics, resolver, this.cache, limiter, producer, toolExecutor, timer,
+                publishing, counters, metrics);
         this.loop = new InFlightConsumer<>(consumer, List.of(topics.toolCalls().name()), handler,
                 InFlightConsumer.Options.<byte[], byte[]>of("tool-worker-" + config.groupId(), config.maxConcurrency())
                         .withOnHandlerFailure((record, error) -> counters.publishFailure()));
-        LOGGER.info("tool worker ready: group={} maxConcurrency={} tools={}",
-                config.groupId(), config.maxConcurrency(), registry.names());
+        LOGGER.info("tool worker ready: group={} maxConcurrency={} tools={} mcpServers={} cache={}",
+                config.groupId(), config.maxConcurrency(), registry.names(), mcp.serverNames(),
+                redis != null ? redis : this.cache.getClass().getSimpleName());
     }
 
     /**
@@ -175,6 +225,16 @@ public final class ToolWorker implements AutoCloseable {
     /** This worker's running totals. */
     public ToolWorkerCounters counters() {
         return counters;
+    }
+
+    /** This worker's per-tool metrics (Prometheus text through {@link ToolMetrics#scrape()}). */
+    public ToolMetrics metrics() {
+        return metrics;
+    }
+
+    /** The MCP servers of this worker. */
+    public McpToolbox mcpServers() {
+        return mcp;
     }
 
     /** Calls in processing now. */
@@ -212,6 +272,11 @@ public final class ToolWorker implements AutoCloseable {
         producer.close(PRODUCER_CLOSE_TIMEOUT);
         if (ownsCache) {
             cache.close();
+        }
+        limiter.close();
+        mcp.close();
+        if (redis != null) {
+            redis.close();
         }
         LOGGER.info("tool worker closed: cacheHits={} failures={} deadLetters={} executions={}",
                 counters.cacheHits(), counters.failures(), counters.deadLetters(), counters.executionsByTool());

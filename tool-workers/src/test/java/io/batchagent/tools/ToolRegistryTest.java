@@ -5,8 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.batchagent.tools.builtin.EchoTool;
+import io.batchagent.tools.builtin.HttpFetchTool;
+import io.batchagent.tools.builtin.ListFilesTool;
 import io.batchagent.tools.builtin.ReadFileTool;
 import io.batchagent.tools.builtin.SimSearchTool;
+import io.batchagent.tools.builtin.SqlQueryTool;
+import io.batchagent.tools.builtin.WebSearchTool;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -17,8 +21,13 @@ class ToolRegistryTest {
     void shouldDiscoverBuiltInToolsThroughServiceLoader() {
         ToolRegistry registry = ToolRegistry.builder().discover().build();
 
-        assertThat(registry.names()).containsExactly("echo", "read_file", "sim_search");
+        assertThat(registry.names()).containsExactly("echo", "http_fetch", "list_files", "read_file", "sim_search",
+                "sql_query", "web_search");
         assertThat(registry.find("echo")).containsInstanceOf(EchoTool.class);
+        assertThat(registry.find("list_files")).containsInstanceOf(ListFilesTool.class);
+        assertThat(registry.find("http_fetch")).containsInstanceOf(HttpFetchTool.class);
+        assertThat(registry.find("web_search")).containsInstanceOf(WebSearchTool.class);
+        assertThat(registry.find("sql_query")).containsInstanceOf(SqlQueryTool.class);
         assertThat(registry.find("read_file")).containsInstanceOf(ReadFileTool.class);
         assertThat(registry.find("sim_search")).containsInstanceOf(SimSearchTool.class);
     }
@@ -27,7 +36,8 @@ class ToolRegistryTest {
     void shouldAddProgrammaticToolsBesideDiscoveredOnes() {
         ToolRegistry registry = ToolRegistry.builder().discover().add(tool("weather", (a, c) -> "sunny")).build();
 
-        assertThat(registry.names()).containsExactly("echo", "read_file", "sim_search", "weather");
+        assertThat(registry.names()).containsExactly("echo", "http_fetch", "list_files", "read_file", "sim_search",
+                "sql_query", "weather", "web_search");
         assertThat(registry.find("weather")).isPresent();
         assertThat(registry.find("nope")).isEmpty();
     }

@@ -12,9 +12,7 @@ import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -28,7 +26,9 @@ import java.util.Map;
  *       replaces the others).
  *   <li>The {@code path} argument is resolved against the root; a path that leaves the root, by
  *       {@code ..}, by being absolute, or through a symbolic link anywhere along it, is refused: the
- *       check is made on the real path, with every link resolved.
+ *       check is made on the real path, with every link resolved. Percent-encoded characters,
+ *       backslashes, control characters, URLs and {@code ~} are refused before the path is
+ *       interpreted ({@link PathConfinement}).
  *   <li>At most {@code max.bytes} bytes are read (default {@value #DEFAULT_MAX_BYTES}); the output
  *       then ends with a note saying how many bytes were cut.
  *   <li>A file that is not valid UTF-8 is refused rather than garbled.
@@ -134,43 +134,12 @@ public final class ReadFileTool implements Tool {
     }
 
     private Path realRoot() throws IOException {
-        Path configured = root;
-        if (configured == null) {
-            throw new IllegalStateException("read_file has no root directory configured, so it reads nothing; "
-                    + "set the tool option read_file.root or the system property " + ROOT_PROPERTY);
-        }
-        try {
-            Path real = configured.toRealPath();
-            if (!Files.isDirectory(real)) {
-                throw new IllegalStateException("read_file root " + configured + " is not a directory");
-            }
-            return real;
-        } catch (NoSuchFileException e) {
-            throw new IllegalStateException("read_file root " + configured + " does not exist", e);
-        }
+        return PathConfinement.realRoot(root, NAME, ROOT_PROPERTY);
     }
 
     private static Path resolve(Path realRoot, String requested) throws IOException {
-        Path candidate;
-        try {
-            candidate = realRoot.resolve(requested).normalize();
-        } catch (InvalidPathException e) {
-            throw new IllegalArgumentException("read_file: '" + requested + "' is not a valid path", e);
-        }
-        if (!candidate.startsWith(realRoot)) {
-            throw new IllegalArgumentException("read_file refuses '" + requested + "': it leaves the root directory");
-        }
-        Path real;
-        try {
-            real = candidate.toRealPath();
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("read_file: no file '" + requested + "' under the root directory", e);
-        }
-        if (!real.startsWith(realRoot)) {
-            throw new IllegalArgumentException("read_file refuses '" + requested
-                    + "': a symbolic link leads outside the root directory");
-        }
-        if (!Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) {
+        Path real = PathConfinement.resolve(realRoot, requested, NAME);
+        if (!PathConfinement.isRegularFileNoFollow(real)) {
             throw new IllegalArgumentException("read_file: '" + requested + "' is not a regular file");
         }
         return real;
