@@ -4,7 +4,9 @@ import io.batchagent.events.AgentResult;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.simulator.EngineSimulator;
-import io.batchagent.simulator.SimulatorOptions;
+import io.batchagent.tools.ToolWorkerConfig;
+import io.batchagent.tools.mcp.McpServerConfig;
+import io.batchagent.tools.redis.RedisSettings;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -50,6 +52,38 @@ public final class BatchAgentCommand implements Runnable {
         spec.commandLine().usage(System.err);
     }
 
+    /** The API key for {@code backend}: $BATCHAGENT_API_KEY, else the provider's usual variable. */
+    static String apiKey(String backend) {
+        String key = System.getenv(API_KEY_ENV);
+        if (key != null && !key.isBlank()) {
+            return key;
+        }
+        String b = backend.toLowerCase(java.util.Locale.ROOT);
+        return b.startsWith("openai://") ? System.getenv("OPENAI_API_KEY")
+                : b.startsWith("anthropic://") ? System.getenv("ANTHROPIC_API_KEY") : null;
+    }
+
+
+    /** Tool-worker options shared by {@code run} and {@code worker}. */
+    static final class ToolWorkerOptions {
+        @Option(names = "--redis-url", description = "Redis for the shared tool cache and cross-worker limits (default: $BATCHAGENT_REDIS_URL; none: in-process cache).")
+        String redisUrl = System.getenv("BATCHAGENT_REDIS_URL");
+        @Option(names = "--redis-key-prefix", defaultValue = "batchagent:", description = "Prefix of every Redis key (default: ${DEFAULT-VALUE}).")
+        String redisKeyPrefix;
+        @Option(names = "--mcp-server", paramLabel = "NAME=URL|NAME=COMMAND ARGS", description = "An MCP server whose tools a batch may declare (stdio command or streamable HTTP URL).")
+        List<String> mcpServers = new ArrayList<>();
+        @Option(names = "--http-tool-host", paramLabel = "HOST", description = "A host that batch-declared HTTP tools may call (none by default).")
+        java.util.Set<String> httpToolHosts = new java.util.HashSet<>();
+
+        ToolWorkerConfig toConfig() {
+            ToolWorkerConfig config = ToolWorkerConfig.defaults()
+                    .withMcpServers(mcpServers.stream().map(McpServerConfig::parse).toList())
+                    .withHttpToolHosts(httpToolHosts);
+            return redisUrl == null || redisUrl.isBlank() ? config
+                    : config.withRedis(RedisSettings.of(redisUrl).withKeyPrefix(redisKeyPrefix));
+        }
+    }
+
     @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
             description = "Run a whole batch in this JVM (embedded Kafka unless --bootstrap-servers is given) and print its results.")
     static final class Run implements java.util.concurrent.Callable<Integer> {
@@ -66,7 +100,7 @@ public final class BatchAgentCommand implements Runnable {
         Path tools;
         @Option(names = "--output-schema", paramLabel = "FILE", description = "JSON Schema of each final answer.")
         Path outputSchema;
-        @Option(names = "--backend", defaultValue = "sim://", description = "Engine URL: sim://[profile] (default; profiles: instant, h100-qwen2.5-32b), sglang://host:port, vllm://host:port, openai-compatible://host:port, or http(s)://base-url. API key from $" + API_KEY_ENV + ".")
+        @Option(names = "--backend", defaultValue = "sim://", description = "Engine URL: sim://[profile] (default; profiles: instant, h100-qwen2.5-32b), sglang://host:port, vllm://host:port, dynamo://host:port, openai-compatible://host:port, openai://, anthropic://, bedrock://region, or an http(s) base URL. API key from $" + API_KEY_ENV + " (or $OPENAI_API_KEY / $ANTHROPIC_API_KEY; Bedrock uses the AWS credential chain).")
         String backend;
         @Option(names = "--model", description = "Model name sent to the engine (default: sim-model).", defaultValue = "sim-model")
         String model;
@@ -98,12 +132,15 @@ public final class BatchAgentCommand implements Runnable {
         long deadlineSeconds;
         @Option(names = "--quiet", description = "Print only the summary.")
         boolean quiet;
+        @CommandLine.ArgGroup(exclusive = false, heading = "Tool workers:%n")
+        ToolWorkerOptions toolWorker = new ToolWorkerOptions();
 
         @Override
         public Integer call() throws IOException {
             BatchDefinition definition = definition();
             BatchRunner.Settings settings = new BatchRunner.Settings(bootstrapServers, dataDir, backend,
-                    System.getenv(API_KEY_ENV), simToolRule, batchId, maxInflight, toolOptions, topicPrefix, null, retryFailed);
+                    apiKey(backend), simToolRule, batchId, maxInflight, toolOptions, topicPrefix, null, retryFailed,
+                    toolWorker.toConfig());
             PrintStream out = System.out;
             int total = definition.inputs().size();
             AtomicInteger done = new AtomicInteger();
@@ -211,6 +248,8 @@ public final class BatchAgentCommand implements Runnable {
         Map<String, String> toolOptions = new HashMap<>();
         @Option(names = "--kafka", paramLabel = "KEY=VALUE", description = "Extra Kafka client setting for every stage, e.g. session.timeout.ms=10000.")
         Map<String, String> kafkaProperties = new HashMap<>();
+        @CommandLine.ArgGroup(exclusive = false, heading = "Tool workers:%n")
+        ToolWorkerOptions toolWorker = new ToolWorkerOptions();
 
         @Override
         public Integer call() throws InterruptedException {
@@ -218,16 +257,16 @@ public final class BatchAgentCommand implements Runnable {
             EngineSimulator simulator = null;
             String engineUrl = backend;
             if (stages.contains(Stage.INFERENCE) && backend.startsWith(BatchRunner.SIM_SCHEME)) {
-                String profile = backend.substring(BatchRunner.SIM_SCHEME.length());
-                simulator = EngineSimulator.start(SimulatorOptions.builder()
-                        .profile(profile.isBlank() ? BatchRunner.DEFAULT_SIM_PROFILE : profile).build());
-                engineUrl = simulator.baseUrl();
+                simulator = BatchRunner.startSimulator(new BatchRunner.Settings(null, stateDir, backend, null, null, null,
+                        maxInflight, Map.of(), topicPrefix, null));
+                engineUrl = BatchRunner.engineUrl(simulator);
             }
             Map<String, String> serde = schemaRegistryUrl == null ? Map.of() : Map.of("schema.registry.url", schemaRegistryUrl);
             PipelineConfig config = PipelineConfig.defaults(bootstrapServers, engineUrl, stateDir)
                     .withKafkaProperties(kafkaProperties)
                     .withTopicPrefix(topicPrefix).withMaxInflight(maxInflight).withPartitions(partitions)
-                    .withToolOptions(toolOptions).withSerdeConfig(serde).withEngine(engineUrl, System.getenv(API_KEY_ENV));
+                    .withToolOptions(toolOptions).withSerdeConfig(serde).withEngine(engineUrl, apiKey(backend))
+                    .withToolWorker(toolWorker.toConfig());
             CountDownLatch stopped = new CountDownLatch(1);
             Pipeline pipeline = Pipeline.start(config, stages);
             EngineSimulator sim = simulator;

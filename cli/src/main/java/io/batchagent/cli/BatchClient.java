@@ -3,6 +3,8 @@ package io.batchagent.cli;
 import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.BatchSpec;
+import io.batchagent.events.ToolResponse;
+import io.batchagent.tools.ToolActivity;
 import io.batchagent.events.StageKind;
 import io.batchagent.events.WorkflowStage;
 import io.batchagent.topology.WorkflowCoordinator;
@@ -203,6 +205,19 @@ public final class BatchClient {
         }
         LOGGER.info("cancelled batch {}", batchId);
         return true;
+    }
+
+    /** Tool activity (requested, executed, coalesced, cache hits, errors, latency) of the given jobs. */
+    public ToolActivity toolActivity(Collection<String> jobIds) {
+        Set<String> wanted = new HashSet<>(jobIds);
+        ToolActivity activity = new ToolActivity();
+        scan(topics.toolResponses().name(), record -> {
+            ToolResponse response = decode(topics.toolResponses(), record);
+            if (response != null && wanted.contains(response.getJobId())) {
+                activity.add(response);
+            }
+        });
+        return activity;
     }
 
     /** Every job now on the jobs topic, in topic order per partition. */

@@ -2,10 +2,10 @@ package io.batchagent.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.tools.ToolDeclarations;
 import io.batchagent.topology.TaskTemplate;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -190,48 +190,12 @@ public record BatchDefinition(
     }
 
     /**
-     * Reads tool declarations: a JSON array of objects with {@code name}, {@code description},
-     * {@code parameters} (JSON Schema), and optional {@code timeout_ms}, {@code cacheable},
-     * {@code cache_ttl_ms}, {@code coalesce}, {@code max_output_chars}.
+     * Reads tool declarations (a JSON array; see {@link ToolDeclarations} for the keys and checks).
+     *
+     * @throws IllegalArgumentException naming the file, the tool and what is wrong
      */
     public static List<ToolSpec> readTools(Path file) throws IOException {
-        JsonNode root;
-        try {
-            root = JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
-        }
-        if (!(root instanceof ArrayNode array)) {
-            throw new IllegalArgumentException(file + " must hold a JSON array of tool declarations");
-        }
-        List<ToolSpec> tools = new ArrayList<>();
-        for (int i = 0; i < array.size(); i++) {
-            JsonNode t = array.get(i);
-            String where = file + " tool #" + (i + 1);
-            String name = t.path("name").asText("");
-            if (!name.matches("[A-Za-z0-9_-]{1,64}")) {
-                throw new IllegalArgumentException(where + ": 'name' must be 1-64 letters, digits, '_' or '-', got '" + name + "'");
-            }
-            JsonNode parameters = t.path("parameters");
-            if (!parameters.isMissingNode() && !parameters.isObject()) {
-                throw new IllegalArgumentException(where + " (" + name + "): 'parameters' must be a JSON Schema object");
-            }
-            long timeout = t.path("timeout_ms").asLong(30_000);
-            if (timeout <= 0) {
-                throw new IllegalArgumentException(where + " (" + name + "): 'timeout_ms' must be positive");
-            }
-            tools.add(ToolSpec.newBuilder()
-                    .setName(name)
-                    .setDescription(t.path("description").asText(""))
-                    .setParametersJson(parameters.isMissingNode() ? "{\"type\":\"object\"}" : CallHash.canonicalJson(parameters.toString()))
-                    .setTimeoutMs(timeout)
-                    .setCacheable(t.path("cacheable").asBoolean(false))
-                    .setCacheTtlMs(t.path("cache_ttl_ms").asLong(0))
-                    .setCoalesce(t.path("coalesce").asBoolean(true))
-                    .setMaxOutputChars(t.path("max_output_chars").asInt(16_384))
-                    .build());
-        }
-        return tools;
+        return ToolDeclarations.read(file);
     }
 
     /** Reads a JSON Schema file and returns it as canonical JSON. */

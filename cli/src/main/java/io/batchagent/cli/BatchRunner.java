@@ -2,8 +2,15 @@ package io.batchagent.cli;
 
 import io.batchagent.events.AgentResult;
 import io.batchagent.sdk.BatchAgent;
+import io.batchagent.tools.ToolActivity;
+import io.batchagent.tools.ToolWorkerConfig;
 import io.batchagent.simulator.EngineSimulator;
+import io.batchagent.simulator.SimulatorDialect;
 import io.batchagent.simulator.SimulatorOptions;
+import io.batchagent.inference.EngineAdmin;
+import io.batchagent.inference.EngineEndpoint;
+import io.batchagent.inference.EngineMetrics;
+import io.batchagent.inference.InferenceWorkerConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -39,6 +46,7 @@ public final class BatchRunner {
      * @param topicPrefix topic name prefix
      * @param timeout how long to wait for every result
      * @param retryFailed run jobs whose final result is FAILED or CANCELLED again
+     * @param tools tool-worker settings (Redis, MCP servers, HTTP tool hosts), or null for defaults
      */
     public record Settings(
             String bootstrapServers,
@@ -51,13 +59,22 @@ public final class BatchRunner {
             Map<String, String> toolOptions,
             String topicPrefix,
             Duration timeout,
-            boolean retryFailed) {
+            boolean retryFailed,
+            ToolWorkerConfig tools) {
 
         /** Settings that do not rerun failed jobs. */
         public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
                         String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout) {
             this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
-                    topicPrefix, timeout, false);
+                    topicPrefix, timeout, false, null);
+        }
+
+        /** Settings with the default tool worker (in-process cache, no MCP servers). */
+        public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
+                        String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
+                        boolean retryFailed) {
+            this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
+                    topicPrefix, timeout, retryFailed, null);
         }
 
         public Settings {
@@ -81,6 +98,11 @@ public final class BatchRunner {
 
     private BatchRunner() {}
 
+    /** The engine URL the workers use for a simulator: SGLang's scheme, so they speak its dialect. */
+    public static String engineUrl(EngineSimulator simulator) {
+        return "sglang://127.0.0.1:" + simulator.port();
+    }
+
     /**
      * Runs {@code definition} to completion.
      *
@@ -89,12 +111,18 @@ public final class BatchRunner {
     public static BatchSummary run(Settings settings, BatchDefinition definition, Consumer<AgentResult> onResult)
             throws TimeoutException {
         String batchId = settings.batchId() != null ? settings.batchId() : definition.derivedBatchId();
-        try (BatchAgent agent = BatchAgent.start(settings)) {
+        try (BatchAgent agent = BatchAgent.start(settings);
+             EngineAdmin admin = new EngineAdmin(EngineEndpoint.parse(agent.engineUrl()),
+                     InferenceWorkerConfig.defaults().withEngineApiKey(settings.engineApiKey()))) {
+            EngineMetrics before = admin.scrapeMetrics().join();
             long started = System.nanoTime();
             BatchClient.Submission submission = agent.client().submit(batchId, definition, settings.retryFailed());
             List<AgentResult> results = agent.client().await(submission.jobIds(), onResult, settings.timeout());
             Duration wall = Duration.ofNanos(System.nanoTime() - started);
-            return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(), submission.alreadyFinished());
+            EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
+            ToolActivity tools = agent.client().toolActivity(submission.jobIds());
+            return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(), submission.alreadyFinished(),
+                    engine, tools.summary());
         }
     }
 
@@ -104,8 +132,12 @@ public final class BatchRunner {
             return null;
         }
         String profile = settings.backend().substring(SIM_SCHEME.length());
+        // The simulator speaks SGLang's dialect (priority scheduling, cache report), so the workers
+        // probe it and send what they would send SGLang.
         SimulatorOptions.Builder options = SimulatorOptions.builder()
-                .profile(profile.isBlank() ? DEFAULT_SIM_PROFILE : profile);
+                .profile(profile.isBlank() ? DEFAULT_SIM_PROFILE : profile)
+                .dialect(SimulatorDialect.SGLANG)
+                .priorityScheduling(true);
         if (settings.simToolRule() != null) {
             options.toolCallRule(settings.simToolRule());
         }

@@ -1,9 +1,10 @@
 package io.batchagent.cli;
 
+import io.batchagent.inference.CloseableEngineClient;
+import io.batchagent.inference.EngineClients;
 import io.batchagent.inference.EngineEndpoint;
 import io.batchagent.inference.InferenceWorker;
 import io.batchagent.inference.InferenceWorkerConfig;
-import io.batchagent.inference.OpenAiCompatibleClient;
 import io.batchagent.schemas.TopicProvisioner;
 import io.batchagent.schemas.Topics;
 import io.batchagent.tools.ToolRegistry;
@@ -80,6 +81,11 @@ public final class Pipeline implements AutoCloseable {
         return toolWorker == null ? 0 : toolWorker.counters().executions(tool);
     }
 
+    /** This process's tool-worker metrics (Prometheus text through {@code scrape()}), or null. */
+    public io.batchagent.tools.ToolMetrics toolMetrics() {
+        return toolWorker == null ? null : toolWorker.metrics();
+    }
+
     /** The in-process inference worker, if this process runs one. */
     public InferenceWorker inferenceWorker() {
         return inferenceWorker;
@@ -95,7 +101,7 @@ public final class Pipeline implements AutoCloseable {
         if (stages.contains(Stage.TOOLS)) {
             ToolRegistry registry = ToolRegistry.builder().discover().build();
             toolWorker = new ToolWorker(config.kafkaConfig(), topics,
-                    ToolWorkerConfig.defaults().withGroupId(config.applicationIdPrefix() + "-tools")
+                    config.toolWorker().withGroupId(config.applicationIdPrefix() + "-tools")
                             .withMaxConcurrency(config.toolConcurrency()).withToolOptions(config.toolOptions()),
                     registry);
             toolWorker.start();
@@ -116,11 +122,13 @@ public final class Pipeline implements AutoCloseable {
         if (stages.contains(Stage.INFERENCE)) {
             InferenceWorkerConfig workerConfig = InferenceWorkerConfig.defaults()
                     .withGroupId(config.applicationIdPrefix() + "-inference")
-                    .withMaxInflight(config.maxInflight());
+                    .withMaxInflight(config.maxInflight())
+                    .withWarmUp(config.warmUp())
+                    .withWarmUpTimeout(config.warmUpTimeout());
             if (config.engineApiKey() != null) {
                 workerConfig = workerConfig.withEngineApiKey(config.engineApiKey());
             }
-            OpenAiCompatibleClient engine = new OpenAiCompatibleClient(EngineEndpoint.parse(config.engineUrl()), workerConfig);
+            CloseableEngineClient engine = EngineClients.create(EngineEndpoint.parse(config.engineUrl()), workerConfig);
             running.add(engine);
             inferenceWorker = new InferenceWorker(config.kafkaConfig(), topics, workerConfig, engine);
             inferenceWorker.start();

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import io.batchagent.tools.ToolWorkerConfig;
 
 /**
  * How the stages of one process connect and behave. Validated on construction.
@@ -22,6 +23,10 @@ import java.util.Objects;
  * @param specGrace how long a job may wait for its batch spec
  * @param toolExpiryGrace how long past its timeout a tool call may stay pending
  * @param applicationIdPrefix prefix of the Streams application ids and consumer groups
+ * @param warmUp warm each batch's shared prefix on the engine before its first turns run
+ * @param warmUpTimeout how long a batch's turns may wait for its warm-up
+ * @param toolWorker further tool-worker settings (Redis cache and limits, MCP servers, HTTP tool
+ *     hosts); its group id, concurrency and tool options are taken from this config
  */
 public record PipelineConfig(
         Map<String, Object> kafkaConfig,
@@ -37,7 +42,19 @@ public record PipelineConfig(
         boolean exactlyOnce,
         Duration specGrace,
         Duration toolExpiryGrace,
-        String applicationIdPrefix) {
+        String applicationIdPrefix,
+        boolean warmUp,
+        Duration warmUpTimeout,
+        ToolWorkerConfig toolWorker) {
+
+    /** A configuration with warm-up on (30 s bound). */
+    public PipelineConfig(Map<String, Object> kafkaConfig, String topicPrefix, Map<String, String> serdeConfig, int partitions,
+                          Path stateDir, String engineUrl, String engineApiKey, int maxInflight, int toolConcurrency,
+                          Map<String, String> toolOptions, boolean exactlyOnce, Duration specGrace, Duration toolExpiryGrace,
+                          String applicationIdPrefix) {
+        this(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey, maxInflight, toolConcurrency,
+                toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, true, null, null);
+    }
 
     public PipelineConfig {
         Objects.requireNonNull(kafkaConfig.get("bootstrap.servers"), "kafkaConfig needs bootstrap.servers");
@@ -58,12 +75,17 @@ public record PipelineConfig(
         toolExpiryGrace = toolExpiryGrace == null ? Duration.ofSeconds(30) : toolExpiryGrace;
         applicationIdPrefix = applicationIdPrefix == null || applicationIdPrefix.isBlank() ? "batchagent" : applicationIdPrefix;
         Objects.requireNonNull(stateDir, "stateDir");
+        warmUpTimeout = warmUpTimeout == null ? Duration.ofSeconds(30) : warmUpTimeout;
+        toolWorker = toolWorker == null ? ToolWorkerConfig.defaults() : toolWorker;
+        if (warmUpTimeout.isNegative() || warmUpTimeout.isZero()) {
+            throw new IllegalArgumentException("the warm-up timeout must be positive, got " + warmUpTimeout);
+        }
     }
 
     /** Defaults for everything but the connection and the engine. */
     public static PipelineConfig defaults(String bootstrapServers, String engineUrl, Path stateDir) {
         return new PipelineConfig(Map.of("bootstrap.servers", bootstrapServers), "", Map.of(), 4, stateDir,
-                engineUrl, null, 32, 64, Map.of(), true, null, null, null);
+                engineUrl, null, 32, 64, Map.of(), true, null, null, null, true, null, null);
     }
 
     /** Adds client settings (e.g. security, timeouts) to every stage's Kafka clients. */
@@ -71,42 +93,58 @@ public record PipelineConfig(
         Map<String, Object> merged = new java.util.HashMap<>(kafkaConfig);
         merged.putAll(extra);
         return new PipelineConfig(merged, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
     }
 
     public PipelineConfig withMaxInflight(int value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                value, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix);
+                value, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
     }
 
     public PipelineConfig withTopicPrefix(String value) {
         return new PipelineConfig(kafkaConfig, value, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, value + "batchagent");
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, value + "batchagent", warmUp, warmUpTimeout, toolWorker);
     }
 
     public PipelineConfig withToolOptions(Map<String, String> value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, value, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix);
+                maxInflight, toolConcurrency, value, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
     }
 
     public PipelineConfig withSerdeConfig(Map<String, String> value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, value, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
     }
 
     public PipelineConfig withEngine(String url, String apiKey) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, url, apiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+    }
+
+    public PipelineConfig withExactlyOnce(boolean value) {
+        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
+                maxInflight, toolConcurrency, toolOptions, value, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+    }
+
+    public PipelineConfig withWarmUp(boolean enabled, Duration timeout) {
+        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, enabled, timeout, toolWorker);
+    }
+
+    public PipelineConfig withToolWorker(ToolWorkerConfig value) {
+        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp,
+                warmUpTimeout, value);
     }
 
     public PipelineConfig withPartitions(int value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, value, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
     }
 
     public PipelineConfig withGraces(Duration spec, Duration toolExpiry) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, spec, toolExpiry, applicationIdPrefix);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, spec, toolExpiry, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
     }
 
     /** Hides the API key. */
@@ -115,6 +153,6 @@ public record PipelineConfig(
         return "PipelineConfig[bootstrap=" + kafkaConfig.get("bootstrap.servers") + ", topicPrefix=" + topicPrefix
                 + ", partitions=" + partitions + ", engineUrl=" + engineUrl + ", engineApiKey="
                 + (engineApiKey == null ? "none" : "[hidden]") + ", maxInflight=" + maxInflight
-                + ", toolConcurrency=" + toolConcurrency + ", exactlyOnce=" + exactlyOnce + "]";
+                + ", toolConcurrency=" + toolConcurrency + ", exactlyOnce=" + exactlyOnce + ", warmUp=" + warmUp + "]";
     }
 }

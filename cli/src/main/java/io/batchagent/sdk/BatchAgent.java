@@ -49,9 +49,11 @@ public final class BatchAgent implements AutoCloseable {
     private final Pipeline pipeline;
     private final BatchClient client;
     private final BatchRunner.Settings settings;
+    private final String engineUrl;
 
     private BatchAgent(EmbeddedKafkaBroker broker, EngineSimulator simulator, Pipeline pipeline, BatchClient client,
-                       BatchRunner.Settings settings) {
+                       BatchRunner.Settings settings, String engineUrl) {
+        this.engineUrl = engineUrl;
         this.broker = broker;
         this.simulator = simulator;
         this.pipeline = pipeline;
@@ -73,14 +75,15 @@ public final class BatchAgent implements AutoCloseable {
             broker = settings.bootstrapServers() == null ? EmbeddedKafkaBroker.start(settings.dataDir().resolve("kafka")) : null;
             simulator = BatchRunner.startSimulator(settings);
             String bootstrap = broker != null ? broker.bootstrapServers() : settings.bootstrapServers();
-            String engineUrl = simulator != null ? simulator.baseUrl() : settings.backend();
+            String engineUrl = simulator != null ? BatchRunner.engineUrl(simulator) : settings.backend();
             PipelineConfig config = PipelineConfig.defaults(bootstrap, engineUrl, settings.dataDir().resolve("streams"))
                     .withTopicPrefix(settings.topicPrefix())
                     .withMaxInflight(settings.maxInflight())
                     .withToolOptions(settings.toolOptions())
-                    .withEngine(engineUrl, settings.engineApiKey());
+                    .withEngine(engineUrl, settings.engineApiKey())
+                    .withToolWorker(settings.tools());
             Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Stage.class));
-            return new BatchAgent(broker, simulator, pipeline, new BatchClient(config.kafkaConfig(), pipeline.topics()), settings);
+            return new BatchAgent(broker, simulator, pipeline, new BatchClient(config.kafkaConfig(), pipeline.topics()), settings, engineUrl);
         } catch (RuntimeException e) {
             if (simulator != null) {
                 simulator.close();
@@ -100,6 +103,11 @@ public final class BatchAgent implements AutoCloseable {
     /** The in-process pipeline (its tool worker's counters, for example). */
     public Pipeline pipeline() {
         return pipeline;
+    }
+
+    /** The engine URL the workers call. */
+    public String engineUrl() {
+        return engineUrl;
     }
 
     /** The engine simulator, when the backend is {@code sim://}; null otherwise. */

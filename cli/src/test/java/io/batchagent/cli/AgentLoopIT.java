@@ -97,7 +97,9 @@ class AgentLoopIT {
 
             fixture.run("prefix", definition, Duration.ofMinutes(2));
 
-            List<String> bodies = fixture.simulator.capturedRequestBodies();
+            // The agents' calls stream; warm-up and probe calls do not.
+            List<String> bodies = fixture.simulator.capturedRequestBodies().stream()
+                    .filter(body -> body.contains("\"stream\":true")).toList();
             assertThat(bodies).hasSize(24);
             String first = bodies.get(0);
             int sharedEnd = first.indexOf("{\"role\":\"user\"");
