@@ -124,6 +124,8 @@ public final class BatchAgentCommand implements Runnable {
         String simToolRule;
         @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of every topic name.")
         String topicPrefix;
+        @Option(names = "--max-repairs", defaultValue = "2", description = "Repair turns for an answer that fails the output schema; the model is told the exact errors (default: ${DEFAULT-VALUE}).")
+        int maxRepairs;
         @Option(names = "--retry-failed", description = "Rerun jobs whose earlier result is FAILED or CANCELLED (with the same batch id).")
         boolean retryFailed;
         @Option(names = "--context-tokens", defaultValue = "0", description = "The model's context window: a job whose prompt cannot fit fails OVERSIZED before any engine call (0: unknown).")
@@ -206,7 +208,7 @@ public final class BatchAgentCommand implements Runnable {
                     BatchDefinition.readInputs(inputsFile),
                     toolSpecs,
                     schemaFile == null ? null : BatchDefinition.readSchema(schemaFile),
-                    model, maxTurns, maxTokens, contextTokens, deadlineSeconds * 1000);
+                    model, maxTurns, maxTokens, contextTokens, deadlineSeconds * 1000, maxRepairs);
         }
 
         private Path pick(Path explicit, String nameInBatchDir, boolean required) {

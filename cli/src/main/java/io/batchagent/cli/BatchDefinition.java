@@ -34,6 +34,7 @@ import java.util.Set;
  * @param maxTokens completion tokens per model call at most
  * @param contextTokens the model's context window, for the OVERSIZED check; 0 = unknown
  * @param deadlineMs per-agent deadline across all turns; 0 = none
+ * @param maxRepairs repair turns for an answer that fails the output schema (the model gets the errors)
  */
 public record BatchDefinition(
         String systemPrompt,
@@ -45,7 +46,8 @@ public record BatchDefinition(
         int maxTurns,
         int maxTokens,
         int contextTokens,
-        long deadlineMs) {
+        long deadlineMs,
+        int maxRepairs) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -62,8 +64,8 @@ public record BatchDefinition(
         if (maxTokens < 1) {
             throw new IllegalArgumentException("max tokens must be at least 1, got " + maxTokens);
         }
-        if (contextTokens < 0 || deadlineMs < 0) {
-            throw new IllegalArgumentException("context tokens and deadline must not be negative");
+        if (contextTokens < 0 || deadlineMs < 0 || maxRepairs < 0) {
+            throw new IllegalArgumentException("context tokens, deadline and max repairs must not be negative");
         }
         try {
             TaskTemplate.parse(taskTemplate);
@@ -81,7 +83,21 @@ public record BatchDefinition(
     /** A definition with no context limit and no deadline. */
     public BatchDefinition(String systemPrompt, String taskTemplate, List<String> inputs, List<ToolSpec> tools,
                            String outputSchemaJson, String model, int maxTurns, int maxTokens) {
-        this(systemPrompt, taskTemplate, inputs, tools, outputSchemaJson, model, maxTurns, maxTokens, 0, 0);
+        this(systemPrompt, taskTemplate, inputs, tools, outputSchemaJson, model, maxTurns, maxTokens, 0, 0, 2);
+    }
+
+    /** A definition with two repair turns. */
+    public BatchDefinition(String systemPrompt, String taskTemplate, List<String> inputs, List<ToolSpec> tools,
+                           String outputSchemaJson, String model, int maxTurns, int maxTokens, int contextTokens,
+                           long deadlineMs) {
+        this(systemPrompt, taskTemplate, inputs, tools, outputSchemaJson, model, maxTurns, maxTokens, contextTokens,
+                deadlineMs, 2);
+    }
+
+    /** This definition with other inputs (the reduce step of a client-side reduce, for example). */
+    public BatchDefinition withInputs(List<String> other) {
+        return new BatchDefinition(systemPrompt, taskTemplate, other, tools, outputSchemaJson, model, maxTurns, maxTokens,
+                contextTokens, deadlineMs, maxRepairs);
     }
 
     /**
@@ -132,6 +148,7 @@ public record BatchDefinition(
                 .setHoistedVariables(List.copyOf(hoistedValues().keySet()))
                 .setContextTokens(contextTokens)
                 .setDeadlineMs(deadlineMs)
+                .setMaxRepairs(maxRepairs)
                 .setTaskTemplate(taskTemplate)
                 .setTools(tools)
                 .setOutputSchemaJson(outputSchemaJson)
@@ -152,7 +169,7 @@ public record BatchDefinition(
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             for (String part : List.of(systemPrompt, taskTemplate, String.valueOf(outputSchemaJson), model,
                     String.valueOf(maxTurns), String.valueOf(maxTokens), tools.toString(),
-                    String.valueOf(contextTokens), String.valueOf(deadlineMs))) {
+                    String.valueOf(contextTokens), String.valueOf(deadlineMs), String.valueOf(maxRepairs))) {
                 digest.update(part.getBytes(StandardCharsets.UTF_8));
                 digest.update((byte) 0);
             }

@@ -58,6 +58,7 @@ public final class AgentSpec<T> {
         private int contextTokens;
         private Duration deadline = Duration.ZERO;
         private String batchId;
+        private int maxRepairs = 2;
 
         private Builder(OutputSchema<T> output) {
             this.output = Objects.requireNonNull(output, "output schema");
@@ -71,6 +72,8 @@ public final class AgentSpec<T> {
         public Builder<T> contextTokens(int tokens) { this.contextTokens = tokens; return this; }
         public Builder<T> deadline(Duration perAgent) { this.deadline = perAgent; return this; }
         public Builder<T> batchId(String id) { this.batchId = id; return this; }
+        /** Repair turns for an answer that fails the output schema (default 2). */
+        public Builder<T> maxRepairs(int repairs) { this.maxRepairs = repairs; return this; }
         public Builder<T> tool(ToolSpec tool) { this.tools.add(tool); return this; }
         public Builder<T> tools(List<ToolSpec> specs) { this.tools.addAll(specs); return this; }
 
@@ -109,7 +112,7 @@ public final class AgentSpec<T> {
         /** Builds a spec whose inputs come from a workflow (map and reduce stages): inputs may be empty. */
         public AgentSpec<T> buildStage() {
             BatchDefinition definition = new BatchDefinition(system, task, inputs, tools, output.jsonSchema(), model,
-                    maxTurns, maxTokens, contextTokens, deadline.toMillis());
+                    maxTurns, maxTokens, contextTokens, deadline.toMillis(), maxRepairs);
             return new AgentSpec<>(definition, output, batchId);
         }
     }

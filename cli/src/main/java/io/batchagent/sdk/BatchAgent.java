@@ -181,9 +181,7 @@ public final class BatchAgent implements AutoCloseable {
             ok += outcome.succeeded() ? 1 : 0;
         }
         input.put("succeeded", ok).put("failed", mapped.size() - ok);
-        BatchDefinition d = reduce.definition();
-        BatchDefinition reduceDefinition = new BatchDefinition(d.systemPrompt(), d.taskTemplate(), List.of(input.toString()),
-                d.tools(), d.outputSchemaJson(), d.model(), d.maxTurns(), d.maxTokens(), d.contextTokens(), d.deadlineMs());
+        BatchDefinition reduceDefinition = reduce.definition().withInputs(List.of(input.toString()));
         String reduceBatch = map.batchId() + "-reduce";
         AgentResult reduced = runDefinition(reduceBatch, reduceDefinition, false, r -> { }).get(0);
         return new MapReduceOutcome<>(null, mapped, AgentOutcome.of(reduced, reduce.output()));

@@ -151,4 +151,67 @@ class SdkIT {
             MapReduceSpecs.assertReducerSaw(agent.client(), outcome);
         }
     }
+
+    @Test
+    void shouldSucceedAfterOneRepairTurnWhenTheFirstAnswerIsInvalid(KafkaCluster kafka, TestInfo info) {
+        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder().profile("instant").invalidAnswers(1).build());
+             BatchAgent agent = start(kafka, info, engine)) {
+            AgentSpec<Answer> spec = AgentSpec.builder(OutputSchema.of(Answer.class)).task("Topic: {topic}")
+                    .inputs(List.of(Map.of("topic", "a"), Map.of("topic", "b"))).build();
+
+            List<AgentOutcome<Answer>> outcomes = agent.run(spec);
+
+            assertThat(outcomes).allSatisfy(outcome -> {
+                assertThat(outcome.status()).isEqualTo(JobStatus.SUCCEEDED);
+                assertThat(outcome.turns()).isEqualTo(2);
+                assertThat(outcome.usage().getModelCalls()).isEqualTo(2);
+            });
+            assertThat(outcomes).extracting(o -> o.output().topic()).containsExactly("a", "b");
+        }
+    }
+
+    @Test
+    void shouldFailWithTheValidationErrorsAndTheRawTextWhenRepairsAreExhausted(KafkaCluster kafka, TestInfo info) {
+        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder().profile("instant").invalidAnswers(5).build());
+             BatchAgent agent = start(kafka, info, engine)) {
+            AgentSpec<Answer> spec = AgentSpec.builder(OutputSchema.of(Answer.class)).task("Topic: {topic}").maxRepairs(2)
+                    .inputs(List.of(Map.of("topic", "a"))).build();
+
+            AgentOutcome<Answer> outcome = agent.run(spec).get(0);
+
+            assertThat(outcome.status()).isEqualTo(JobStatus.FAILED);
+            assertThat(outcome.errorReason()).isEqualTo(ErrorReason.INVALID_OUTPUT);
+            assertThat(outcome.errorMessage()).contains("required").contains("still invalid after 2 repair turns");
+            assertThat(outcome.rawOutput()).contains("simulated_wrong_answer");
+            assertThat(outcome.turns()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void shouldStartNoModelCallForACancelledBatch(KafkaCluster kafka, TestInfo info) {
+        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder().profile("instant").captureRequests(true).build());
+             BatchAgent agent = BatchAgent.start(new BatchRunner.Settings(kafka.bootstrapServers(), dataDir, engine.baseUrl(), null,
+                     null, null, 8, Map.of("sim_search.latency.ms", "3000"), TestNames.of(info).topicPrefix(), Duration.ofMinutes(2)))) {
+            AgentSpec<Answer> spec = AgentSpec.builder(OutputSchema.of(Answer.class)).task("Topic: {topic}\nQuery: {topic}")
+                    .tool(search()).batchId("to-cancel")
+                    .inputs(IntStream.range(0, 12).mapToObj(i -> Map.of("topic", "t" + i)).toList()).build();
+            var submission = agent.client().submit(spec.batchId(), spec.definition());
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> agentCalls(engine).size() == 12);
+
+            assertThat(agent.cancel("to-cancel")).isTrue();
+            List<io.batchagent.events.AgentResult> results;
+            try {
+                results = agent.client().await(submission.jobIds(), r -> { }, Duration.ofMinutes(1));
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new AssertionError(e);
+            }
+
+            assertThat(results).extracting(io.batchagent.events.AgentResult::getStatus).containsOnly(JobStatus.CANCELLED);
+            assertThat(agentCalls(engine)).as("model calls: only the 12 first turns, none after the cancel").hasSize(12);
+        }
+    }
+
+    private static List<String> agentCalls(EngineSimulator engine) {
+        return engine.capturedRequestBodies().stream().filter(b -> b.contains("\"stream\":true")).toList();
+    }
 }

@@ -40,7 +40,7 @@ final class ChatCompletionsHandler {
         this.scheduler = scheduler;
         this.counters = counters;
         this.captured = captured;
-        this.model = new ScriptedModel(options.toolCallRule());
+        this.model = new ScriptedModel(options.toolCallRule(), options.invalidAnswers());
     }
 
     Publisher<Void> handle(HttpServerRequest request, HttpServerResponse response) {

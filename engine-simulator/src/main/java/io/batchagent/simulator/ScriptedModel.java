@@ -40,9 +40,16 @@ final class ScriptedModel {
     private static final Logger LOGGER = LoggerFactory.getLogger(ScriptedModel.class);
 
     private final ToolCallRule toolCallRule;
+    private final int invalidAnswers;
 
     ScriptedModel(ToolCallRule toolCallRule) {
+        this(toolCallRule, 0);
+    }
+
+    /** @param invalidAnswers final answers per conversation that miss the schema before a valid one */
+    ScriptedModel(ToolCallRule toolCallRule, int invalidAnswers) {
         this.toolCallRule = toolCallRule;
+        this.invalidAnswers = invalidAnswers;
     }
 
     /** The model's full, untruncated output for {@code request}. */
@@ -52,6 +59,12 @@ final class ScriptedModel {
             String arguments = Json.write(call.get().arguments());
             String name = call.get().name();
             return ScriptedOutput.toolCall(name, arguments, toolCallId(request, name, arguments));
+        }
+        long earlierAnswers = request.messages().stream()
+                .filter(m -> m.role().equals("assistant") && m.toolCalls().isEmpty()).count();
+        if (earlierAnswers < invalidAnswers) {
+            // Scripted to be wrong: JSON that satisfies no schema with required fields.
+            return ScriptedOutput.content("{\"simulated_wrong_answer\": " + (earlierAnswers + 1) + "}");
         }
         return ScriptedOutput.content(Json.write(answer(request)));
     }

@@ -26,6 +26,9 @@ import java.util.Objects;
  * @param cacheReport whether usage carries {@code prompt_tokens_details.cached_tokens}, as SGLang's
  *     {@code --enable-cache-report} or vLLM's {@code --enable-prompt-tokens-details}; when off it is
  *     {@code null}. Default on
+ * @param invalidAnswers how many final answers per conversation the scripted model gets wrong
+ *     (JSON that misses the schema's required fields) before it answers validly; counts the
+ *     assistant answers without tool calls already in the conversation. Default 0
  */
 public record SimulatorOptions(
         String host,
@@ -38,7 +41,8 @@ public record SimulatorOptions(
         String failOnMarker,
         SimulatorDialect dialect,
         boolean priorityScheduling,
-        boolean cacheReport) {
+        boolean cacheReport,
+        int invalidAnswers) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final String DEFAULT_MODEL_NAME = "sim-model";
@@ -58,6 +62,9 @@ public record SimulatorOptions(
         if (modelName.isBlank()) {
             throw new IllegalArgumentException("modelName must not be blank");
         }
+        if (invalidAnswers < 0) {
+            throw new IllegalArgumentException("invalidAnswers must not be negative, was " + invalidAnswers);
+        }
         if (failOnMarker != null && failOnMarker.isEmpty()) {
             throw new IllegalArgumentException("failOnMarker must be null or non-empty");
         }
@@ -72,7 +79,8 @@ public record SimulatorOptions(
     public Builder toBuilder() {
         return new Builder().host(host).port(port).profile(profile).speedup(speedup).modelName(modelName)
                 .captureRequests(captureRequests).toolCallRule(toolCallRule).failOnMarker(failOnMarker)
-                .dialect(dialect).priorityScheduling(priorityScheduling).cacheReport(cacheReport);
+                .dialect(dialect).priorityScheduling(priorityScheduling).cacheReport(cacheReport)
+                .invalidAnswers(invalidAnswers);
     }
 
     /** Mutable, not thread-safe builder for {@link SimulatorOptions}. */
@@ -85,6 +93,7 @@ public record SimulatorOptions(
         private boolean captureRequests;
         private ToolCallRule toolCallRule = ToolCallRule.defaultRule();
         private String failOnMarker;
+        private int invalidAnswers;
         private SimulatorDialect dialect = SimulatorDialect.SGLANG;
         private boolean priorityScheduling = true;
         private boolean cacheReport = true;
@@ -157,9 +166,14 @@ public record SimulatorOptions(
             return this;
         }
 
+        public Builder invalidAnswers(int invalidAnswers) {
+            this.invalidAnswers = invalidAnswers;
+            return this;
+        }
+
         public SimulatorOptions build() {
             return new SimulatorOptions(host, port, profile, speedup, modelName, captureRequests, toolCallRule,
-                    failOnMarker, dialect, priorityScheduling, cacheReport);
+                    failOnMarker, dialect, priorityScheduling, cacheReport, invalidAnswers);
         }
     }
 }

@@ -19,6 +19,14 @@ public record EngineFailure(OptionalInt httpStatus, String message, boolean retr
         Objects.requireNonNull(message, "message");
     }
 
+    /** How a timed-out model call's message begins; see {@link #isTimeout()}. */
+    static final String TIMEOUT_MESSAGE = "no complete answer from the engine within ";
+
+    /** True when the call ran past the per-turn timeout (the engine timeout). */
+    public boolean isTimeout() {
+        return message.contains(TIMEOUT_MESSAGE);
+    }
+
     static EngineFailure http(int status, String message, boolean retriable) {
         return new EngineFailure(OptionalInt.of(status), message, retriable);
     }

@@ -118,7 +118,7 @@ final class HttpTransport implements AutoCloseable {
                 .switchIfEmpty(Mono.error(() -> new AttemptFailure(null,
                         "the engine closed the connection without an answer (" + request + ")", null, true, null)))
                 .timeout(config.engineTimeout(), Mono.error(() -> new TimeoutException(
-                        "no complete answer from the engine within " + config.engineTimeout().toMillis() + " ms")))
+                        EngineFailure.TIMEOUT_MESSAGE + config.engineTimeout().toMillis() + " ms")))
                 .onErrorMap(error -> !(error instanceof AttemptFailure), error -> classify(error, request))
                 .flatMap(answer -> answer.isFailure() && answer.failure().retriable()
                         ? Mono.<ChatResponse>error(AttemptFailure.of(answer.failure()))

@@ -148,6 +148,17 @@ final class TurnHandler {
             return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_INPUT, batch.problem()),
                     null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
         }
+        if (spec.getCancelled()) {
+            return publishResult(turn, JobStatus.CANCELLED, null, error(ErrorReason.CANCELLED, "batch '" + spec.getBatchId()
+                    + "' was cancelled; turn " + turn.getTurn() + " was not started"), null, turn.getUsage(),
+                    addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
+        }
+        long age = clock.getAsLong() - turn.getSubmittedAtMs();
+        if (spec.getDeadlineMs() > 0 && age > spec.getDeadlineMs()) {
+            return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.TIMEOUT, "the agent deadline of "
+                    + spec.getDeadlineMs() + " ms (across all turns) passed before turn " + turn.getTurn() + " started"),
+                    null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
+        }
         return warmer.ready(batch).thenCompose(warmUp -> {
             SchedulingHints hints = SchedulingHints.forTurn(turn.getTurn(), spec.getMaxTurns(),
                     lengths.estimate(spec.getBatchId(), turn.getTurn()));
@@ -168,8 +179,10 @@ final class TurnHandler {
                     turn.getJobId(), turn.getTurn(), model,
                     response.failure().httpStatus().isPresent() ? response.failure().httpStatus().getAsInt() : "none",
                     response.failure().retriable(), response.failure().message());
-            return publishResult(turn, JobStatus.FAILED, null,
-                    error(ErrorReason.ENGINE_ERROR, response.failure().message()), null, usage, timings,
+            JobError failure = response.failure().isTimeout()
+                    ? error(ErrorReason.TIMEOUT, "per-turn timeout: " + response.failure().message())
+                    : error(ErrorReason.ENGINE_ERROR, response.failure().message());
+            return publishResult(turn, JobStatus.FAILED, null, failure, null, usage, timings,
                     turn.getToolCallsRequested(), warmUp);
         }
         lengths.record(batch.spec().getBatchId(), turn.getTurn(), response.usage().completionTokens());
@@ -189,10 +202,38 @@ final class TurnHandler {
             return publishResult(turn, JobStatus.SUCCEEDED, verdict.outputJson(), null, null, usage, timings,
                     turn.getToolCallsRequested(), warmUp);
         }
-        LOGGER.info("invalid final answer: jobId={} turn={} model={} problem={}",
-                turn.getJobId(), turn.getTurn(), model, verdict.problem());
-        return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_OUTPUT, verdict.problem()),
+        LOGGER.info("invalid final answer: jobId={} turn={} model={} repairs={} problem={}",
+                turn.getJobId(), turn.getTurn(), model, turn.getRepairs(), verdict.problem());
+        if (turn.getRepairs() < batch.spec().getMaxRepairs()) {
+            return askForRepair(turn, response.content(), verdict.problem(), usage, timings);
+        }
+        String problem = turn.getRepairs() == 0 ? verdict.problem()
+                : verdict.problem() + " (still invalid after " + turn.getRepairs() + " repair turn"
+                        + (turn.getRepairs() == 1 ? "" : "s") + ")";
+        return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_OUTPUT, problem),
                 response.content(), usage, timings, turn.getToolCallsRequested(), warmUp);
+    }
+
+    /**
+     * Sends the invalid answer back to the model with the exact validation errors, as the agent's
+     * next turn (the conversation goes on; the job does not restart from its first turn).
+     */
+    private CompletableFuture<Void> askForRepair(AgentTurn turn, String answer, String problem, Usage usage, Timings timings) {
+        List<ChatMessage> messages = new ArrayList<>(turn.getMessages());
+        messages.add(ChatMessage.newBuilder().setRole(Role.ASSISTANT).setContent(answer == null ? "" : answer).build());
+        messages.add(ChatMessage.newBuilder().setRole(Role.USER).setContent(
+                "Your answer is not valid: " + problem + "\nReply with only the corrected JSON object, valid against "
+                        + "the JSON Schema in the system prompt.").build());
+        AgentTurn repair = AgentTurn.newBuilder(turn)
+                .setTurn(turn.getTurn() + 1)
+                .setMessages(messages)
+                .setPendingCalls(List.of())
+                .setUsage(usage)
+                .setTimings(timings)
+                .setRepairs(turn.getRepairs() + 1)
+                .setEmittedAtMs(clock.getAsLong())
+                .build();
+        return send(record(topics.agentTurns(), turn.getJobId(), repair));
     }
 
     /**

@@ -176,6 +176,7 @@ class TurnHandlerTest {
     void shouldFailWithInvalidOutputListingTheSchemaViolations() {
         String content = "{\"city\": \"Lyon\", \"population\": \"about half a million\"}";
         engine.answerAll(ScriptedEngineClient.answer(content));
+        spec.setMaxRepairs(0);
 
         handle(turn("job-6", 1, NOW));
 
@@ -193,6 +194,7 @@ class TurnHandlerTest {
     void shouldSayTheAnswerWasCutWhenItStoppedAtMaxTokens() {
         engine.answerAll(ChatResponse.answer("{\"city\": \"Lyon\", \"popul", List.of(), "length",
                 TokenUsage.ZERO, java.util.OptionalLong.empty(), 5));
+        spec.setMaxRepairs(0);
 
         handle(turn("job-7", 1, NOW));
 
@@ -292,6 +294,81 @@ class TurnHandlerTest {
 
         assertThat(stage).failsWithin(Duration.ofSeconds(1))
                 .withThrowableThat().havingRootCause().withMessage("broker gone");
+    }
+
+    @Test
+    void shouldAskForARepairWithTheExactValidationErrorsInsteadOfFailing() {
+        String content = "{\"city\": \"Lyon\", \"population\": \"about half a million\"}";
+        engine.answerAll(ScriptedEngineClient.answer(content));
+
+        handle(turn("job-r", 1, NOW));
+
+        assertThat(sent(TOPICS.results())).isEmpty();
+        List<ProducerRecord<String, byte[]>> turns = sent(TOPICS.agentTurns());
+        assertThat(turns).extracting(ProducerRecord::key).containsExactly("job-r");
+        AgentTurn repair = decode(TOPICS.agentTurns(), turns.get(0));
+        assertThat(repair.getTurn()).isEqualTo(2);
+        assertThat(repair.getRepairs()).isEqualTo(1);
+        assertThat(repair.getUsage().getModelCalls()).isEqualTo(1);
+        List<io.batchagent.events.ChatMessage> messages = repair.getMessages();
+        assertThat(messages.get(messages.size() - 2).getRole()).isEqualTo(Role.ASSISTANT);
+        assertThat(messages.get(messages.size() - 2).getContent()).isEqualTo(content);
+        assertThat(messages.get(messages.size() - 1).getRole()).isEqualTo(Role.USER);
+        assertThat(messages.get(messages.size() - 1).getContent())
+                .startsWith("Your answer is not valid: the answer does not match the output schema: ")
+                .contains("population").contains("integer");
+    }
+
+    @Test
+    void shouldFailWithTheErrorsAndTheRawAnswerWhenRepairsAreExhausted() {
+        String content = "{\"city\": \"Lyon\", \"population\": \"about half a million\"}";
+        engine.answerAll(ScriptedEngineClient.answer(content));
+        AgentTurn lastChance = AgentTurn.newBuilder(turn("job-x", 3, NOW)).setRepairs(2).build();
+
+        handle(lastChance);
+
+        AgentResult result = onlyResult("job-x");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.INVALID_OUTPUT);
+        assertThat(result.getError().getMessage()).contains("population").contains("still invalid after 2 repair turns");
+        assertThat(result.getRawOutput()).isEqualTo(content);
+        assertThat(sent(TOPICS.agentTurns())).isEmpty();
+    }
+
+    @Test
+    void shouldEndACancelledBatchsTurnWithoutCallingTheEngine() {
+        spec.setCancelled(true);
+
+        handle(turn("job-c", 2, NOW));
+
+        AgentResult result = onlyResult("job-c");
+        assertThat(result.getStatus()).isEqualTo(JobStatus.CANCELLED);
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CANCELLED);
+        assertThat(engine.requests()).isEmpty();
+    }
+
+    @Test
+    void shouldFailATurnPastTheAgentDeadlineWithoutCallingTheEngine() {
+        spec.setDeadlineMs(1_000);
+        AgentTurn late = AgentTurn.newBuilder(turn("job-d", 2, NOW)).setSubmittedAtMs(NOW - 5_000).build();
+
+        handle(late);
+
+        AgentResult result = onlyResult("job-d");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.TIMEOUT);
+        assertThat(result.getError().getMessage()).contains("agent deadline of 1000 ms").contains("turn 2");
+        assertThat(engine.requests()).isEmpty();
+    }
+
+    @Test
+    void shouldNameThePerTurnTimeoutWhenTheEngineCallTimesOut() {
+        engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.empty(),
+                EngineFailure.TIMEOUT_MESSAGE + "600000 ms", false), 600_000));
+
+        handle(turn("job-t", 1, NOW));
+
+        AgentResult result = onlyResult("job-t");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.TIMEOUT);
+        assertThat(result.getError().getMessage()).startsWith("per-turn timeout: no complete answer from the engine within 600000 ms");
     }
 
     private TurnHandler handler() {
