@@ -1,0 +1,107 @@
+package io.batchagent.bench;
+
+import io.batchagent.bench.report.ReadmeTable;
+import io.batchagent.bench.workload.BenchOptions;
+import io.batchagent.bench.workload.Dedup;
+import io.batchagent.bench.workload.ResearchSummary;
+import io.batchagent.bench.workload.ScaleOverhead;
+import io.batchagent.bench.workload.SharedPrefixSessions;
+import io.batchagent.bench.workload.SlowSharedTool;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code bench/run <workload> [options]}: runs one benchmark driver (or all of them) and writes its
+ * figures to {@code bench/results/<workload>/}. See bench/README.md.
+ */
+@Command(name = "bench/run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Runs BatchAgent's benchmark drivers and writes results.json, results.md and chart.png to bench/results/<workload>/.")
+public final class BenchMain implements Callable<Integer> {
+
+    @Parameters(index = "0", description = "w1, w2, w3, w4, scale, all (every driver, then the README table), or readme (only the table).")
+    String workload;
+
+    @Option(names = "--engine", description = "Engine: sim://<profile> (default: sim://h100-qwen2.5-32b; scale uses sim://instant), "
+            + "sglang://host:port, vllm://host:port, dynamo://host:port, openai-compatible://host:port or an http(s):// base URL. "
+            + "API key from $BATCHAGENT_API_KEY.")
+    String engine;
+
+    @Option(names = "--model", defaultValue = "sim-model", description = "Model name sent to the engine (default: ${DEFAULT-VALUE}).")
+    String model;
+
+    @Option(names = "--reps", defaultValue = "2", description = "Repetitions per condition, in alternating order (default: ${DEFAULT-VALUE}).")
+    int reps;
+
+    @Option(names = "--speedup", description = "Simulator speedup (default: 1; W3 defaults to 10 to keep its sequential isolated runs short).")
+    Double speedup;
+
+    @Option(names = "--sizes", split = ",", description = "W3 session counts (default: 5,10,20,50,100); scale: agent counts (default: 1000,10000).")
+    List<Integer> sizes;
+
+    @Option(names = "--results-dir", defaultValue = "bench/results", description = "Where results go (default: ${DEFAULT-VALUE}).")
+    Path resultsDir;
+
+    @Option(names = "--work-dir", defaultValue = "bench/target/work", description = "Scratch space for brokers and state (default: ${DEFAULT-VALUE}).")
+    Path workDir;
+
+    @Option(names = "--readme", defaultValue = "README.md", description = "The README whose '## Results' section 'readme' and 'all' rewrite.")
+    Path readme;
+
+    private final String commandLine;
+
+    BenchMain(String commandLine) {
+        this.commandLine = commandLine;
+    }
+
+    public static void main(String[] args) {
+        System.setProperty("java.awt.headless", "true");
+        // The raw loop builds BatchAgent's Avro events without going through the topic catalogue.
+        io.batchagent.schemas.serde.EventSerdes.trustEventClasses();
+        String commandLine = "bench/run " + String.join(" ", args);
+        int code = 1;
+        try {
+            code = new CommandLine(new BenchMain(commandLine)).execute(args);
+        } catch (Throwable e) {
+            e.printStackTrace();
+        } finally {
+            // Kafka and netty threads must not keep a failed run alive.
+            System.exit(code);
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        String apiKey = System.getenv("BATCHAGENT_API_KEY");
+        String defaultEngine = engine == null ? "sim://h100-qwen2.5-32b" : engine;
+        BenchOptions base = new BenchOptions(defaultEngine, model, speedup == null ? 1 : speedup, reps,
+                resultsDir, workDir, commandLine, apiKey);
+        switch (workload) {
+            case "w1" -> print(ResearchSummary.run(base));
+            case "w2" -> print(SlowSharedTool.run(base));
+            case "w3" -> print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
+            case "w4" -> print(Dedup.run(base));
+            case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes));
+            case "readme" -> print(ReadmeTable.rewrite(readme, resultsDir));
+            case "all" -> {
+                print(ResearchSummary.run(base));
+                print(SlowSharedTool.run(base));
+                print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
+                print(Dedup.run(base));
+                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null));
+                print(ReadmeTable.rewrite(readme, resultsDir));
+            }
+            default -> throw new CommandLine.ParameterException(new CommandLine(this),
+                    "unknown workload '" + workload + "'; use w1, w2, w3, w4, scale, all or readme");
+        }
+        return 0;
+    }
+
+    private static void print(Path written) {
+        System.out.println("wrote " + written);
+    }
+}

@@ -1,0 +1,142 @@
+package io.batchagent.bench.harness;
+
+import io.batchagent.cli.Pipeline;
+import io.batchagent.cli.PipelineConfig;
+import io.batchagent.cli.Stage;
+import io.batchagent.kafka.embedded.EmbeddedKafkaBroker;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * An embedded single-node Kafka broker for one driver, and BatchAgent pipelines started on it. Each
+ * pipeline gets its own topic prefix (so its topics, Streams applications, consumer groups and tool
+ * result cache are new) and a {@link BenchClient}.
+ */
+public final class KafkaHarness implements AutoCloseable {
+
+    /** The stages a BatchAgent run needs, in one process. */
+    public static final Set<Stage> ALL_STAGES =
+            EnumSet.of(Stage.JOB_COMPILER, Stage.COALESCER, Stage.ASSEMBLER, Stage.INFERENCE, Stage.TOOLS);
+
+    private final Path workDir;
+    private final EmbeddedKafkaBroker broker;
+
+    private KafkaHarness(Path workDir, EmbeddedKafkaBroker broker) {
+        this.workDir = workDir;
+        this.broker = broker;
+    }
+
+    /** Starts a broker in {@code workDir}/kafka; whatever was in {@code workDir} is deleted first. */
+    public static KafkaHarness start(Path workDir) {
+        deleteRecursively(workDir);
+        return new KafkaHarness(workDir, EmbeddedKafkaBroker.start(workDir.resolve("kafka")));
+    }
+
+    public String bootstrapServers() {
+        return broker.bootstrapServers();
+    }
+
+    public Map<String, Object> kafkaConfig() {
+        return Map.of("bootstrap.servers", bootstrapServers());
+    }
+
+    public Path workDir() {
+        return workDir;
+    }
+
+    /**
+     * A pipeline configuration on this broker.
+     *
+     * @param topicPrefix unique per pipeline
+     * @param exactlyOnce the topologies' processing guarantee (the product default is exactly-once)
+     */
+    public PipelineConfig config(String topicPrefix, String engineUrl, int maxInflight, Map<String, String> toolOptions,
+                                 boolean exactlyOnce, int partitions) {
+        PipelineConfig base = PipelineConfig.defaults(bootstrapServers(), engineUrl, workDir.resolve("streams").resolve(topicPrefix))
+                .withTopicPrefix(topicPrefix)
+                .withMaxInflight(maxInflight)
+                .withToolOptions(toolOptions)
+                .withPartitions(partitions);
+        PipelineConfig config = with(base, "exactlyOnce", exactlyOnce);
+        return productWarmUpAvailable() ? with(config, "warmUp", true) : config;
+    }
+
+    /**
+     * Whether the pipeline on the class path warms each batch's prefix itself (a {@code warmUp} setting
+     * in {@link PipelineConfig}); when it does not, the driver sends the warm-up.
+     */
+    public static boolean productWarmUpAvailable() {
+        return java.util.Arrays.stream(PipelineConfig.class.getRecordComponents()).anyMatch(c -> c.getName().equals("warmUp"));
+    }
+
+    /**
+     * {@code config} with one component changed, through the canonical constructor, so that settings
+     * other engineers add to the record keep their values (and their withers need not exist yet).
+     */
+    static PipelineConfig with(PipelineConfig config, String component, Object value) {
+        java.lang.reflect.RecordComponent[] components = PipelineConfig.class.getRecordComponents();
+        Object[] args = new Object[components.length];
+        Class<?>[] types = new Class<?>[components.length];
+        boolean found = false;
+        try {
+            for (int i = 0; i < components.length; i++) {
+                types[i] = components[i].getType();
+                if (components[i].getName().equals(component)) {
+                    args[i] = value;
+                    found = true;
+                } else {
+                    args[i] = components[i].getAccessor().invoke(config);
+                }
+            }
+            if (!found) {
+                throw new IllegalArgumentException("PipelineConfig has no setting '" + component + "'");
+            }
+            return PipelineConfig.class.getDeclaredConstructor(types).newInstance(args);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot set " + component + " on " + config, e);
+        }
+    }
+
+    /** A started pipeline and a client on its topics; closing closes both. */
+    public record Run(Pipeline pipeline, BenchClient client) implements AutoCloseable {
+        @Override
+        public void close() {
+            client.close();
+            pipeline.close();
+        }
+    }
+
+    /** Starts {@code stages} of a pipeline in this JVM (creating its topics) and a client for it. */
+    public Run startPipeline(PipelineConfig config, Set<Stage> stages) {
+        Pipeline pipeline = Pipeline.start(config, stages);
+        try {
+            return new Run(pipeline, new BenchClient(config.kafkaConfig(), pipeline.topics()));
+        } catch (RuntimeException e) {
+            pipeline.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        broker.close();
+    }
+
+    static void deleteRecursively(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,446 @@
+package io.batchagent.bench.workload;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchagent.bench.engine.EngineTarget;
+import io.batchagent.bench.engine.ModelCall;
+import io.batchagent.bench.engine.RecordingProxy;
+import io.batchagent.bench.harness.BenchClient;
+import io.batchagent.bench.harness.KafkaHarness;
+import io.batchagent.bench.harness.TopicScan;
+import io.batchagent.bench.harness.WorkerProcesses;
+import io.batchagent.bench.report.Json;
+import io.batchagent.bench.report.Markdown;
+import io.batchagent.bench.report.Report;
+import io.batchagent.bench.report.Stats;
+import io.batchagent.bench.tools.ToolLedger;
+import io.batchagent.events.AgentTurn;
+import io.batchagent.events.JobStatus;
+import io.batchagent.events.ToolCall;
+import io.batchagent.events.ToolRequest;
+import io.batchagent.events.ToolResponse;
+import io.batchagent.events.ToolResult;
+import io.batchagent.schemas.Topics;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.data.category.DefaultCategoryDataset;
+
+/**
+ * Scale and Kafka overhead: 1,000 and 10,000 two-turn agents (a tool call that answers at once, then
+ * the final answer) on the instant engine profile, through one worker process and through three
+ * ({@code batchagent worker --role all}, each with a 1 GiB heap cap), the broker, engine and client
+ * in the driver's JVM.
+ *
+ * <p>Kafka overhead per agent turn = start of the agent's turn-2 model call - end of its turn-1 model
+ * call - its tool execution time, both ends seen at the recording proxy in front of the engine.
+ */
+public final class ScaleOverhead {
+
+    static final List<Integer> DEFAULT_SIZES = List.of(20, 1_000, 10_000);
+    static final int WARMUP_AGENTS = 200;
+    static final int MAX_INFLIGHT = 256;
+    static final int PARTITIONS = 6;
+    static final String SIM_TOOL_RULE = "bench_noop.key=Agent: (.*)";
+    static final String SYSTEM = "You are a bookkeeping agent. Call bench_noop once with your key, then answer. "
+            + "Final answers must be JSON matching the requested schema.";
+    static final String TASK = "Agent: {agent}\nTask: look up your record with bench_noop, then report its status.";
+    static final String SCHEMA = "{\"type\":\"object\",\"properties\":{\"agent\":{\"type\":\"string\"},\"status\":{\"type\":\"string\"}},"
+            + "\"required\":[\"agent\",\"status\"],\"additionalProperties\":false}";
+
+    private ScaleOverhead() {}
+
+    static BatchShape shape(String batchId, int agents, String model) {
+        List<String> inputs = new ArrayList<>();
+        for (int i = 0; i < agents; i++) {
+            inputs.add("{\"agent\":\"" + batchId + "-" + i + "\"}");
+        }
+        return new BatchShape(SYSTEM, TASK, inputs,
+                List.of(BatchShape.tool("bench_noop", "Return the record for a key.",
+                        new io.batchagent.bench.tools.NoopTool().parametersJson(), 10_000, false, 0)),
+                SCHEMA, model, 4, 128);
+    }
+
+    /** A set of worker processes to measure, and the batch sizes to put through it. */
+    record Variant(String label, String prefix, int processes, List<String> extraArgs, List<Integer> sizes, boolean productDefaults) {}
+
+    static List<Variant> variants(List<Integer> sizes) {
+        List<Integer> small = sizes.stream().filter(n -> n <= 1_000).toList();
+        return List.of(
+                new Variant("1 worker process", "scale-1p-", 1, List.of(), sizes, true),
+                new Variant("3 worker processes", "scale-3p-", 3, List.of(), sizes, true),
+                // Not the product's setting: what a lower Kafka Streams poll.ms (100 ms by default) gives.
+                new Variant("1 worker process, Streams poll.ms 5", "scale-1p-poll5-", 1, List.of("--kafka", "poll.ms=5"),
+                        small.isEmpty() ? sizes : small, false));
+    }
+
+    /** One measured batch. */
+    static final class SizeRun {
+        String variant;
+        boolean productDefaults;
+        int processes;
+        int agents;
+        String batchId;
+        double wallSeconds;
+        long succeeded;
+        int modelCalls;
+        long startEpochMs;
+        long endEpochMs;
+        List<ModelCall> calls;
+        Map<String, String> jobByMessage;
+        Stats overheadMs = Stats.EMPTY;
+        Stats gapMs = Stats.EMPTY;
+        Stats toolMs = Stats.EMPTY;
+        int agentsMeasured;
+        ObjectNode breakdown;
+        List<Long> peakHeapBytes = new ArrayList<>();
+        List<Long> peakLiveHeapBytes = new ArrayList<>();
+
+        double turnsPerSecond() {
+            return modelCalls / wallSeconds;
+        }
+    }
+
+    public static Path run(BenchOptions options, List<Integer> sizes) throws Exception {
+        List<Integer> ns = sizes == null || sizes.isEmpty() ? DEFAULT_SIZES : sizes;
+        List<SizeRun> runs = new ArrayList<>();
+        String description;
+        boolean simulated;
+        long epochOffsetMs = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
+        Path work = options.workDir().resolve("scale");
+        try (EngineTarget engine = EngineTarget.open(options.engineUrl(), 1, SIM_TOOL_RULE);
+             RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
+             KafkaHarness harness = KafkaHarness.start(work)) {
+            description = engine.describe();
+            simulated = engine.simulated();
+            for (Variant v : variants(ns)) {
+                int processes = v.processes();
+                String variant = v.label();
+                String prefix = v.prefix();
+                List<String> args = new ArrayList<>(List.of("--role", "all", "--bootstrap-servers", harness.bootstrapServers(),
+                        "--backend", engine.urlThrough(proxy.port()), "--max-inflight", String.valueOf(MAX_INFLIGHT),
+                        "--partitions", String.valueOf(PARTITIONS), "--topic-prefix", prefix,
+                        "--tool-option", "bench_noop.latency.ms=0"));
+                args.addAll(v.extraArgs());
+                Path dir = work.resolve(prefix);
+                List<SizeRun> variantRuns = new ArrayList<>();
+                WorkerProcesses workers = WorkerProcesses.start(processes, dir, "1g", args);
+                Topics topics = Topics.create(prefix, Map.of());
+                try (workers; BenchClient client = new BenchClient(harness.kafkaConfig(), topics)) {
+                    BatchShape warm = shape(prefix + "warmup", WARMUP_AGENTS, options.model());
+                    client.await(client.submit(warm.toSpec(prefix + "warmup"), warm.inputs()), Duration.ofMinutes(5));
+                    for (int n : v.sizes()) {
+                        SizeRun run = runSize(client, proxy, prefix, n, options.model(), epochOffsetMs);
+                        run.variant = variant;
+                        run.productDefaults = v.productDefaults();
+                        run.processes = processes;
+                        variantRuns.add(run);
+                        System.err.printf("scale %s, %,d agents: wall %.2f s, %,.0f agent-turns/s, %d/%d succeeded%n",
+                                variant, n, run.wallSeconds, run.turnsPerSecond(), run.succeeded, n);
+                    }
+                    for (SizeRun run : variantRuns) {
+                        if (run.agents <= 1_000) {
+                            run.breakdown = breakdown(harness.kafkaConfig(), topics, run, epochOffsetMs);
+                        }
+                    }
+                }
+                Map<String, Long> toolNanos = new HashMap<>();
+                for (WorkerProcesses.Worker worker : workers.workers()) {
+                    if (Files.exists(worker.ledger())) {
+                        toolNanos.putAll(ToolLedger.readDurations(worker.ledger(), "bench_noop"));
+                    }
+                }
+                for (SizeRun run : variantRuns) {
+                    overhead(run, toolNanos);
+                    for (WorkerProcesses.Worker worker : workers.workers()) {
+                        long[] peaks = heapPeaks(worker.heapLog(), run.startEpochMs, run.endEpochMs);
+                        run.peakHeapBytes.add(peaks[0]);
+                        run.peakLiveHeapBytes.add(peaks[1]);
+                    }
+                    run.calls = null; // release the bodies
+                }
+                runs.addAll(variantRuns);
+            }
+        }
+        return report(options, runs, description, simulated);
+    }
+
+    private static SizeRun runSize(BenchClient client, RecordingProxy proxy, String prefix, int n, String model, long epochOffsetMs)
+            throws Exception {
+        String batchId = prefix + n;
+        BatchShape shape = shape(batchId, n, model);
+        List<String> messages = shape.userMessages();
+        SizeRun run = new SizeRun();
+        run.agents = n;
+        run.batchId = batchId;
+        run.jobByMessage = new HashMap<>();
+        for (int i = 0; i < n; i++) {
+            run.jobByMessage.put(messages.get(i), BenchClient.jobId(batchId, i));
+        }
+        proxy.drain();
+        proxy.tag(batchId);
+        run.startEpochMs = System.currentTimeMillis();
+        long start = System.nanoTime();
+        Map<String, BenchClient.Received> results = client.await(client.submit(shape.toSpec(batchId), shape.inputs()), Duration.ofMinutes(10));
+        long end = results.values().stream().mapToLong(BenchClient.Received::receivedNanos).max().orElse(System.nanoTime());
+        run.endEpochMs = epochOffsetMs + end / 1_000_000;
+        run.wallSeconds = (end - start) / 1e9;
+        run.succeeded = results.values().stream().filter(r -> r.result().getStatus() == JobStatus.SUCCEEDED).count();
+        run.calls = proxy.drain();
+        run.modelCalls = run.calls.size();
+        return run;
+    }
+
+    /** Per agent: turn-2 start - turn-1 end - tool time. */
+    private static void overhead(SizeRun run, Map<String, Long> toolNanos) {
+        Map<String, List<ModelCall>> byAgent = run.calls.stream().collect(Collectors.groupingBy(ModelCall::agentKey));
+        List<Double> overhead = new ArrayList<>();
+        List<Double> gaps = new ArrayList<>();
+        List<Double> tools = new ArrayList<>();
+        for (Map.Entry<String, List<ModelCall>> entry : byAgent.entrySet()) {
+            ModelCall first = entry.getValue().stream().filter(c -> c.turn() == 1).findFirst().orElse(null);
+            ModelCall second = entry.getValue().stream().filter(c -> c.turn() == 2).findFirst().orElse(null);
+            if (first == null || second == null) {
+                continue;
+            }
+            String key = entry.getKey().lines().findFirst().orElse("").replaceFirst("^Agent: ", "").trim();
+            long tool = toolNanos.getOrDefault(key, 0L);
+            double gap = (second.arrivedNanos() - first.endNanos()) / 1e6;
+            gaps.add(gap);
+            tools.add(tool / 1e6);
+            overhead.add(gap - tool / 1e6);
+        }
+        run.overheadMs = Stats.of(overhead);
+        run.gapMs = Stats.of(gaps);
+        run.toolMs = Stats.of(tools);
+        run.agentsMeasured = overhead.size();
+    }
+
+    /**
+     * Where one agent's time between its two model calls goes, from the records' own timestamps (ms
+     * clock, processing times: each segment includes the commit wait of the stage before it).
+     */
+    private static ObjectNode breakdown(Map<String, Object> kafka, Topics topics, SizeRun run, long epochOffsetMs) {
+        Map<String, long[]> byJob = new HashMap<>(); // 0 t1 end, 1 requested, 2 dispatched, 3 started, 4 finished, 5 response ts, 6 turn2 emitted, 7 t2 arrive
+        Map<String, String> jobByHash = new HashMap<>();
+        for (ModelCall call : run.calls) {
+            String job = run.jobByMessage.get(call.agentKey());
+            if (job == null) {
+                continue;
+            }
+            long[] t = byJob.computeIfAbsent(job, j -> new long[8]);
+            if (call.turn() == 1) {
+                t[0] = epochOffsetMs + call.endNanos() / 1_000_000;
+            } else if (call.turn() == 2) {
+                t[7] = epochOffsetMs + call.arrivedNanos() / 1_000_000;
+            }
+        }
+        TopicScan.scan(kafka, topics.toolRequests().name(), r -> {
+            ToolRequest request = topics.toolRequests().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            long[] t = byJob.get(request.getJobId());
+            if (t != null) {
+                t[1] = request.getRequestedAtMs();
+                jobByHash.put(request.getCallHash(), request.getJobId());
+            }
+        });
+        TopicScan.scan(kafka, topics.toolCalls().name(), r -> {
+            ToolCall call = topics.toolCalls().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            long[] t = byJob.get(jobByHash.get(call.getCallHash()));
+            if (t != null) {
+                t[2] = call.getDispatchedAtMs();
+            }
+        });
+        TopicScan.scan(kafka, topics.toolResults().name(), r -> {
+            ToolResult result = topics.toolResults().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            long[] t = byJob.get(jobByHash.get(result.getCallHash()));
+            if (t != null) {
+                t[3] = result.getStartedAtMs();
+                t[4] = result.getFinishedAtMs();
+            }
+        });
+        TopicScan.scan(kafka, topics.toolResponses().name(), r -> {
+            ToolResponse response = topics.toolResponses().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            long[] t = byJob.get(response.getJobId());
+            if (t != null) {
+                t[5] = r.timestamp();
+            }
+        });
+        TopicScan.scan(kafka, topics.agentTurns().name(), r -> {
+            AgentTurn turn = topics.agentTurns().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            long[] t = byJob.get(turn.getJobId());
+            if (t != null && turn.getTurn() == 2) {
+                t[6] = turn.getEmittedAtMs();
+            }
+        });
+        String[] names = {"inference worker: turn-1 answer -> tool request published",
+                "coalescer: request -> call dispatched", "tool worker: call dispatched -> execution start",
+                "tool execution", "coalescer: result -> responses fanned out", "turn assembler: response -> turn 2 emitted",
+                "inference worker: turn 2 emitted -> model call sent"};
+        Map<String, List<Double>> segments = new LinkedHashMap<>();
+        for (String name : names) {
+            segments.put(name, new ArrayList<>());
+        }
+        for (long[] t : byJob.values()) {
+            boolean complete = true;
+            for (long v : t) {
+                complete &= v > 0;
+            }
+            if (!complete) {
+                continue;
+            }
+            for (int i = 0; i < names.length; i++) {
+                segments.get(names[i]).add((double) (t[i + 1] - t[i]));
+            }
+        }
+        ObjectNode node = JsonNodeFactory.instance.objectNode();
+        node.put("batch", run.batchId);
+        node.put("note", "ms clock; each stage stamps the time it processed a record, so a segment includes the previous stage's "
+                + "commit wait (exactly-once output is visible only at commit) and the consumer's fetch");
+        segments.forEach((name, values) -> node.set(name, Json.stats(Stats.of(values))));
+        return node;
+    }
+
+    /** Peak heap used (sampled) and peak heap after a collection (live), within [from, to]; 0 when none. */
+    private static long[] heapPeaks(Path heapLog, long from, long to) {
+        long peak = 0;
+        long live = 0;
+        try {
+            for (String line : Files.readAllLines(heapLog, StandardCharsets.UTF_8)) {
+                String[] parts = line.split(" ");
+                if (parts.length != 3) {
+                    continue;
+                }
+                long at = Long.parseLong(parts[1]);
+                long bytes = Long.parseLong(parts[2]);
+                if (at < from || at > to + 1_000) {
+                    continue;
+                }
+                if (parts[0].equals("heap")) {
+                    peak = Math.max(peak, bytes);
+                } else if (parts[0].equals("gc")) {
+                    live = Math.max(live, bytes);
+                }
+            }
+        } catch (Exception e) {
+            return new long[] {0, 0};
+        }
+        return new long[] {peak, live};
+    }
+
+    private static String mib(long bytes) {
+        return Markdown.num(bytes / 1048576.0, 0) + " MiB";
+    }
+
+    private static Path report(BenchOptions options, List<SizeRun> runs, String description, boolean simulated) {
+        Report report = new Report("scale", options.command(), options.engineUrl(), description, simulated);
+        ObjectNode config = report.config();
+        config.put("workload", "two-turn agents: turn 1 calls bench_noop (0 ms, a distinct key per agent), turn 2 answers");
+        config.put("workers", "batchagent worker --role all, -Xmx1g each, max_inflight " + MAX_INFLIGHT + ", " + PARTITIONS
+                + " partitions; the broker, the engine simulator, the recording proxy and the client run in the driver's JVM");
+        config.put("warmup", WARMUP_AGENTS + " agents through the pipeline before the measured batches (JIT, group assignment); not counted");
+        config.put("overhead_definition", "turn-2 model call start - turn-1 model call end (both at the recording proxy) - tool execution time (from the tool, in its worker process)");
+        List<List<String>> rows = new ArrayList<>();
+        DefaultCategoryDataset chartData = new DefaultCategoryDataset();
+        for (SizeRun run : runs) {
+            ObjectNode node = report.runs().addObject();
+            node.put("variant", run.variant);
+            node.put("product_defaults", run.productDefaults);
+            node.put("processes", run.processes);
+            node.put("agents", run.agents);
+            Json.putNumber(node, "wall_s", run.wallSeconds);
+            node.put("succeeded", run.succeeded);
+            node.put("model_calls", run.modelCalls);
+            Json.putNumber(node, "agent_turns_per_s", run.turnsPerSecond());
+            node.put("agents_measured_for_overhead", run.agentsMeasured);
+            node.set("kafka_overhead_per_turn_ms", Json.stats(run.overheadMs));
+            node.set("gap_between_model_calls_ms", Json.stats(run.gapMs));
+            node.set("tool_execution_ms", Json.stats(run.toolMs));
+            node.putPOJO("peak_heap_used_bytes_per_process", run.peakHeapBytes);
+            node.putPOJO("peak_heap_after_gc_bytes_per_process", run.peakLiveHeapBytes);
+            if (run.breakdown != null) {
+                node.set("per_hop_breakdown", run.breakdown);
+            }
+            rows.add(List.of(run.variant, Markdown.count(run.agents), Markdown.num(run.wallSeconds, 2),
+                    Markdown.num(run.turnsPerSecond(), 0), Markdown.num(run.overheadMs.p50(), 1),
+                    Markdown.num(run.overheadMs.p99(), 1), run.peakHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(),
+                    run.peakLiveHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(), run.succeeded + "/" + run.agents));
+            chartData.addValue(run.overheadMs.p50(), "overhead p50 (ms)", run.variant + ", " + Markdown.count(run.agents));
+            chartData.addValue(run.overheadMs.p99(), "overhead p99 (ms)", run.variant + ", " + Markdown.count(run.agents));
+        }
+        SizeRun oneSmall = runs.stream().filter(r -> r.processes == 1 && r.productDefaults).findFirst().orElse(null);
+        SizeRun oneLarge = runs.stream().filter(r -> r.processes == 1 && r.productDefaults).reduce((a, b) -> b).orElse(null);
+        SizeRun threeLarge = runs.stream().filter(r -> r.processes == 3).reduce((a, b) -> b).orElse(null);
+        if (oneSmall != null && oneLarge != null) {
+            double bestP50 = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents >= 1_000).mapToDouble(r -> r.overheadMs.p50()).max().orElse(Double.NaN);
+            double bestP99 = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents >= 1_000).mapToDouble(r -> r.overheadMs.p99()).max().orElse(Double.NaN);
+            String hop = "per-hop breakdown in results.json (per_hop_breakdown): each exactly-once Streams hop waits for Kafka Streams' "
+                    + "poll.ms (100 ms) when idle and for its 20 ms commit interval before its output is visible; see w4-dedup for the poll.ms 5 comparison";
+            report.target("Kafka overhead per agent turn, p50", "at most 5 ms (2-core machine)",
+                    runs.stream().filter(r -> r.processes == 1 && r.productDefaults).map(r -> Markdown.count(r.agents) + " agents: " + Markdown.num(r.overheadMs.p50(), 1) + " ms").toList().toString(),
+                    bestP50 <= 5, hop);
+            report.target("Kafka overhead per agent turn, p99", "at most 30 ms (2-core machine)",
+                    runs.stream().filter(r -> r.processes == 1 && r.productDefaults).map(r -> Markdown.count(r.agents) + " agents: " + Markdown.num(r.overheadMs.p99(), 1) + " ms").toList().toString(),
+                    bestP99 <= 30, hop);
+            double bestRate = runs.stream().filter(r -> r.productDefaults).mapToDouble(SizeRun::turnsPerSecond).max().orElse(0);
+            report.target("agent-turns per second, instant profile", "at least 2,000",
+                    runs.stream().filter(r -> r.productDefaults).map(r -> r.variant + ", " + Markdown.count(r.agents) + ": " + Markdown.num(r.turnsPerSecond(), 0)).toList().toString(),
+                    simulated ? bestRate >= 2_000 : null, "the driver's JVM (broker, simulator, proxy, client) and the worker processes share the same 2 loaded cores");
+            long heap = oneLarge.peakHeapBytes.isEmpty() ? 0 : oneLarge.peakHeapBytes.get(0);
+            long live = oneLarge.peakLiveHeapBytes.isEmpty() ? 0 : oneLarge.peakLiveHeapBytes.get(0);
+            report.target(Markdown.count(oneLarge.agents) + " concurrent agents within 1 GiB of heap", "one worker process, -Xmx1g",
+                    "completed " + oneLarge.succeeded + "/" + oneLarge.agents + "; heap used peak " + mib(heap) + ", after-GC peak " + mib(live),
+                    oneLarge.succeeded == oneLarge.agents && heap <= 1L << 30, "sampled every 50 ms in the worker process; after-GC peak is the live set");
+            report.readmeRow("Scale: " + Markdown.count(oneLarge.agents) + " two-turn agents, instant engine, 1 worker process",
+                    String.format(java.util.Locale.ROOT, "%s agent-turns/s; Kafka overhead per turn p50 %s ms, p99 %s ms; heap peak %s (live %s) of 1 GiB",
+                            Markdown.num(oneLarge.turnsPerSecond(), 0), Markdown.num(oneLarge.overheadMs.p50(), 1),
+                            Markdown.num(oneLarge.overheadMs.p99(), 1), mib(heap), mib(live)),
+                    "not published");
+            if (threeLarge != null) {
+                report.readmeRow("Scale: " + Markdown.count(threeLarge.agents) + " agents, 3 worker processes",
+                        String.format(java.util.Locale.ROOT, "%s agent-turns/s; overhead p50 %s ms, p99 %s ms",
+                                Markdown.num(threeLarge.turnsPerSecond(), 0), Markdown.num(threeLarge.overheadMs.p50(), 1),
+                                Markdown.num(threeLarge.overheadMs.p99(), 1)), "not published");
+            }
+        }
+        report.note("Every process of this benchmark (driver with broker, simulator and proxy; one or three workers) shares the same "
+                + "two cores, which other engineers' builds also used during the run: three processes on two cores measure contention, "
+                + "not scale-out. Rerun on a quiet machine with more cores for the scale-out figure.");
+        runs.stream().filter(r -> !r.productDefaults).forEach(r -> report.note(String.format(java.util.Locale.ROOT,
+                "Not the product's setting: with Kafka Streams' poll.ms at 5 ms (--kafka poll.ms=5) instead of 100 ms, %s agents in one "
+                        + "worker process see an overhead of %s ms p50, %s ms p99, at %s agent-turns/s.", Markdown.count(r.agents),
+                Markdown.num(r.overheadMs.p50(), 1), Markdown.num(r.overheadMs.p99(), 1), Markdown.num(r.turnsPerSecond(), 0))));
+        report.note("All agents of a batch are submitted at once, so at 1,000 and 10,000 agents the overhead per turn is mostly "
+                + "queueing: every stage has the whole backlog in front of it, and a turn waits for the ones ahead of it (the throughput "
+                + "limit shows as latency). The 20-agent batch shows the per-hop latency of a lightly loaded pipeline.");
+        report.note("The instant profile costs no engine time, so wall time and agent-turns/s measure orchestration only (SIMULATED engine).");
+        String markdown = "## Scale and Kafka overhead (instant engine profile)\n\n" + Markdown.table(List.of("workers", "agents",
+                "wall s", "agent-turns/s", "overhead p50 ms", "overhead p99 ms", "heap used peak per process",
+                "heap after GC peak per process", "succeeded"), rows);
+        for (SizeRun run : runs) {
+            if (run.breakdown == null) {
+                continue;
+            }
+            List<List<String>> hops = new ArrayList<>();
+            run.breakdown.properties().forEach(e -> {
+                if (e.getValue().isObject()) {
+                    hops.add(List.of(e.getKey(), e.getValue().path("p50").asText(), e.getValue().path("p99").asText()));
+                }
+            });
+            markdown += "\n### Where the time between two model calls goes (" + Markdown.count(run.agents) + " agents, " + run.variant + ")\n\n"
+                    + Markdown.table(List.of("segment (ms clock, processing times)", "p50 ms", "p99 ms"), hops);
+        }
+        JFreeChart chart = ChartFactory.createBarChart("Kafka orchestration overhead per agent turn" + (simulated ? " (instant SIMULATED engine)" : ""),
+                "run", "milliseconds", chartData, PlotOrientation.VERTICAL, true, false, false);
+        return report.write(options.resultsDir().resolve("scale"), markdown, chart);
+    }
+}
