@@ -124,6 +124,8 @@ public final class BatchAgentCommand implements Runnable {
         String simToolRule;
         @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of every topic name.")
         String topicPrefix;
+        @Option(names = "--kafka", paramLabel = "KEY=VALUE", description = "Extra Kafka client setting for every stage.")
+        Map<String, String> kafkaProperties = new HashMap<>();
         @Option(names = "--max-repairs", defaultValue = "2", description = "Repair turns for an answer that fails the output schema; the model is told the exact errors (default: ${DEFAULT-VALUE}).")
         int maxRepairs;
         @Option(names = "--retry-failed", description = "Rerun jobs whose earlier result is FAILED or CANCELLED (with the same batch id).")
@@ -142,7 +144,7 @@ public final class BatchAgentCommand implements Runnable {
             BatchDefinition definition = definition();
             BatchRunner.Settings settings = new BatchRunner.Settings(bootstrapServers, dataDir, backend,
                     apiKey(backend), simToolRule, batchId, maxInflight, toolOptions, topicPrefix, null, retryFailed,
-                    toolWorker.toConfig());
+                    toolWorker.toConfig(), kafkaProperties);
             PrintStream out = System.out;
             int total = definition.inputs().size();
             AtomicInteger done = new AtomicInteger();

@@ -47,6 +47,7 @@ public final class BatchRunner {
      * @param timeout how long to wait for every result
      * @param retryFailed run jobs whose final result is FAILED or CANCELLED again
      * @param tools tool-worker settings (Redis, MCP servers, HTTP tool hosts), or null for defaults
+     * @param kafkaProperties extra Kafka client settings for every stage
      */
     public record Settings(
             String bootstrapServers,
@@ -60,13 +61,22 @@ public final class BatchRunner {
             String topicPrefix,
             Duration timeout,
             boolean retryFailed,
-            ToolWorkerConfig tools) {
+            ToolWorkerConfig tools,
+            Map<String, String> kafkaProperties) {
+
+        /** Settings with no extra Kafka client properties. */
+        public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
+                        String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
+                        boolean retryFailed, ToolWorkerConfig tools) {
+            this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
+                    topicPrefix, timeout, retryFailed, tools, Map.of());
+        }
 
         /** Settings that do not rerun failed jobs. */
         public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
                         String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout) {
             this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
-                    topicPrefix, timeout, false, null);
+                    topicPrefix, timeout, false, null, Map.of());
         }
 
         /** Settings with the default tool worker (in-process cache, no MCP servers). */
@@ -74,12 +84,13 @@ public final class BatchRunner {
                         String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
                         boolean retryFailed) {
             this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
-                    topicPrefix, timeout, retryFailed, null);
+                    topicPrefix, timeout, retryFailed, null, Map.of());
         }
 
         public Settings {
             backend = backend == null || backend.isBlank() ? SIM_SCHEME : backend;
             toolOptions = toolOptions == null ? Map.of() : Map.copyOf(toolOptions);
+            kafkaProperties = kafkaProperties == null ? Map.of() : Map.copyOf(kafkaProperties);
             topicPrefix = topicPrefix == null ? "" : topicPrefix;
             timeout = timeout == null ? Duration.ofHours(24) : timeout;
             if (dataDir == null) {

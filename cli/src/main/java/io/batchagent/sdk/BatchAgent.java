@@ -77,6 +77,7 @@ public final class BatchAgent implements AutoCloseable {
             String bootstrap = broker != null ? broker.bootstrapServers() : settings.bootstrapServers();
             String engineUrl = simulator != null ? BatchRunner.engineUrl(simulator) : settings.backend();
             PipelineConfig config = PipelineConfig.defaults(bootstrap, engineUrl, settings.dataDir().resolve("streams"))
+                    .withKafkaProperties(settings.kafkaProperties())
                     .withTopicPrefix(settings.topicPrefix())
                     .withMaxInflight(settings.maxInflight())
                     .withToolOptions(settings.toolOptions())

@@ -232,6 +232,9 @@ public final class InferenceWorker implements AutoCloseable {
         consumer.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
         consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         consumer.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        // Turns come from exactly-once producers; a read_committed fetch may otherwise sit out
+        // fetch.max.wait.ms (500 ms) after the commit marker: bound it to keep turns moving.
+        consumer.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
         consumer.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
         consumer.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         consumer.remove(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG);

@@ -14,7 +14,9 @@ import org.apache.kafka.streams.StreamsConfig;
  * <p>Exactly-once (v2) by default: a coalescer or assembler that crashes and replays must not emit a
  * second tool call or a second next turn. Under exactly-once, output becomes visible at commit, so
  * the commit interval bounds the latency each topology adds; the default (20 ms) keeps the
- * orchestration overhead per turn small. Every processor, store and internal topic must be named
+ * orchestration overhead per turn small. Kafka settings given in {@code kafkaConfig} (for example
+ * {@code commit.interval.ms}, {@code poll.ms}) override these defaults, except the processing
+ * guarantee, naming and dead-letter handling. Every processor, store and internal topic must be named
  * ({@code ensure.explicit.internal.resource.naming}). Undecodable input goes to
  * {@link DeadLetterHandler}.
  *
@@ -71,19 +73,30 @@ public record StreamsSettings(
 
     /** The properties to start {@code KafkaStreams} with. */
     public Properties toProperties() {
-        Map<String, Object> props = new HashMap<>(serdeConfig);
-        props.putAll(kafkaConfig);
-        props.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
-        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG,
-                exactlyOnce ? StreamsConfig.EXACTLY_ONCE_V2 : StreamsConfig.AT_LEAST_ONCE);
+        Map<String, Object> props = new HashMap<>();
+        // Latency defaults, which the given Kafka settings may override: inputs come from
+        // exactly-once producers, so a read_committed fetch could otherwise wait out
+        // fetch.max.wait.ms (500 ms) after a commit marker, and an idle thread polls every
+        // poll.ms (100 ms) before it commits; each hop of a turn would add both.
         props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitInterval.toMillis());
-        props.put(StreamsConfig.ENSURE_EXPLICIT_INTERNAL_RESOURCE_NAMING_CONFIG, true);
-        props.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class.getName());
+        props.put(StreamsConfig.POLL_MS_CONFIG, 10L);
+        props.put(StreamsConfig.consumerPrefix("fetch.max.wait.ms"), 10);
+        props.put(StreamsConfig.consumerPrefix("max.poll.records"), 500);
+        props.put(StreamsConfig.producerPrefix("linger.ms"), 1);
         props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1);
-        props.put(StreamsConfig.consumerPrefix("max.poll.records"), 500);
-        props.put(StreamsConfig.producerPrefix("linger.ms"), 1);
+        props.putAll(serdeConfig);
+        props.putAll(kafkaConfig);
+        if (kafkaConfig.containsKey("fetch.max.wait.ms")) {
+            props.remove(StreamsConfig.consumerPrefix("fetch.max.wait.ms"));
+        }
+        // Not overridable: what the topologies' correctness rests on.
+        props.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG,
+                exactlyOnce ? StreamsConfig.EXACTLY_ONCE_V2 : StreamsConfig.AT_LEAST_ONCE);
+        props.put(StreamsConfig.ENSURE_EXPLICIT_INTERNAL_RESOURCE_NAMING_CONFIG, true);
+        props.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class.getName());
         props.put(TOPIC_PREFIX_CONFIG, topicPrefix);
         Properties properties = new Properties();
         properties.putAll(props);

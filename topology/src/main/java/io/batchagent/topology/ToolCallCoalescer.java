@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
@@ -66,6 +67,11 @@ import org.slf4j.LoggerFactory;
 public final class ToolCallCoalescer {
 
     public static final String PENDING_STORE = "pending-tool-calls";
+    /**
+     * Waiters beyond the first, one entry each (key: call hash, '|', the waiter's identity), so that
+     * attaching a waiter costs one small write however many agents wait on the same call.
+     */
+    public static final String WAITERS_STORE = "tool-call-waiters";
     /** Open groups of batchable calls, by tool name: each value is the ToolCall being filled. */
     public static final String BATCH_STORE = "open-tool-call-batches";
     /** The internal topic (and its repartition name) through which batchable calls meet by tool name. */
@@ -98,17 +104,19 @@ public final class ToolCallCoalescer {
         StreamsBuilder builder = new StreamsBuilder();
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PENDING_STORE),
                 Serdes.String(), topics.serde(PendingCall.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(WAITERS_STORE),
+                Serdes.String(), topics.serde(Waiter.class)));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(BATCH_STORE),
                 Serdes.String(), topics.toolCalls().valueSerde()));
 
         KStream<String, SpecificRecord> fromRequests = builder
                 .stream(topics.toolRequests().name(),
                         Consumed.with(topics.toolRequests().keySerde(), topics.toolRequests().valueSerde()).withName("tool-requests-source"))
-                .process(() -> new CoalesceRequests(expiryGrace, expiryCheck), Named.as("coalesce-requests"), PENDING_STORE);
+                .process(() -> new CoalesceRequests(expiryGrace, expiryCheck), Named.as("coalesce-requests"), PENDING_STORE, WAITERS_STORE);
         KStream<String, SpecificRecord> fromResults = builder
                 .stream(topics.toolResults().name(),
                         Consumed.with(topics.toolResults().keySerde(), topics.toolResults().valueSerde()).withName("tool-results-source"))
-                .process(FanOutResults::new, Named.as("fan-out-results"), PENDING_STORE);
+                .process(FanOutResults::new, Named.as("fan-out-results"), PENDING_STORE, WAITERS_STORE);
 
         KStream<String, SpecificRecord> outcomes = fromRequests.merge(fromResults, Named.as("coalescer-outcomes"));
         Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "coalescer-route"),
@@ -138,6 +146,7 @@ public final class ToolCallCoalescer {
         private final Duration expiryCheck;
         private ProcessorContext<String, SpecificRecord> context;
         private KeyValueStore<String, PendingCall> pending;
+        private KeyValueStore<String, Waiter> waiters;
 
         CoalesceRequests(Duration expiryGrace, Duration expiryCheck) {
             this.expiryGrace = expiryGrace;
@@ -148,6 +157,7 @@ public final class ToolCallCoalescer {
         public void init(ProcessorContext<String, SpecificRecord> context) {
             this.context = context;
             this.pending = context.getStateStore(PENDING_STORE);
+            this.waiters = context.getStateStore(WAITERS_STORE);
             context.schedule(expiryCheck, PunctuationType.WALL_CLOCK_TIME, this::expirePending);
         }
 
@@ -187,12 +197,11 @@ public final class ToolCallCoalescer {
         }
 
         private void attachWaiter(String key, PendingCall call, Waiter waiter) {
-            boolean replayed = call.getWaiters().stream().anyMatch(w -> w.getJobId().equals(waiter.getJobId())
-                    && w.getTurn() == waiter.getTurn() && w.getCallId().equals(waiter.getCallId()));
-            if (!replayed) {
-                call.getWaiters().add(waiter);
-                pending.put(key, call);
-                LOGGER.debug("coalesced tool call: callHash={} jobId={} waiters={}", key, waiter.getJobId(), call.getWaiters().size());
+            boolean first = call.getWaiters().stream().anyMatch(w -> sameWaiter(w, waiter));
+            String waiterKey = waiterKey(key, waiter);
+            if (!first && waiters.get(waiterKey) == null) { // else a replay of a request already attached
+                waiters.put(waiterKey, waiter);
+                LOGGER.debug("coalesced tool call: callHash={} jobId={}", key, waiter.getJobId());
             }
         }
 
@@ -224,7 +233,7 @@ public final class ToolCallCoalescer {
                         .setStartedAtMs(call.getDispatchedAtMs())
                         .setFinishedAtMs(now)
                         .build();
-                fanOut(context, call, timeout, now);
+                fanOut(context, waiters, call, timeout, now);
                 pending.delete(entry.key);
             }
         }
@@ -309,11 +318,13 @@ public final class ToolCallCoalescer {
 
         private ProcessorContext<String, SpecificRecord> context;
         private KeyValueStore<String, PendingCall> pending;
+        private KeyValueStore<String, Waiter> waiters;
 
         @Override
         public void init(ProcessorContext<String, SpecificRecord> context) {
             this.context = context;
             this.pending = context.getStateStore(PENDING_STORE);
+            this.waiters = context.getStateStore(WAITERS_STORE);
         }
 
         @Override
@@ -323,17 +334,40 @@ public final class ToolCallCoalescer {
                 LOGGER.debug("result with no pending call (late or repeated): callHash={}", record.key());
                 return;
             }
-            fanOut(context, call, record.value(), context.currentSystemTimeMs());
+            fanOut(context, waiters, call, record.value(), context.currentSystemTimeMs());
             pending.delete(record.key());
         }
     }
 
-    private static void fanOut(ProcessorContext<String, SpecificRecord> context, PendingCall call, ToolResult result, long now) {
-        List<Waiter> waiters = call.getWaiters();
-        for (int i = 0; i < waiters.size(); i++) {
-            Waiter waiter = waiters.get(i);
-            ToolResponse response = new ToolResponse(waiter.getJobId(), waiter.getTurn(), waiter.getCallId(), result, i > 0);
-            context.forward(new Record<>(waiter.getJobId(), (SpecificRecord) response, now));
+    private static boolean sameWaiter(Waiter a, Waiter b) {
+        return a.getJobId().equals(b.getJobId()) && a.getTurn() == b.getTurn() && a.getCallId().equals(b.getCallId());
+    }
+
+    /** Call hashes are hex, so the '|' after one ends it: a prefix scan finds exactly its waiters. */
+    private static String waiterKey(String callHash, Waiter waiter) {
+        return callHash + '|' + waiter.getJobId() + '|' + waiter.getTurn() + '|' + waiter.getCallId();
+    }
+
+    /** Sends the result to the first requester, then to every attached waiter, and forgets them. */
+    private static void fanOut(ProcessorContext<String, SpecificRecord> context, KeyValueStore<String, Waiter> waiters,
+                               PendingCall call, ToolResult result, long now) {
+        for (Waiter first : call.getWaiters()) {
+            forward(context, first, result, false, now);
         }
+        List<String> attached = new ArrayList<>();
+        try (KeyValueIterator<String, Waiter> it = waiters.prefixScan(call.getCallHash() + '|', new StringSerializer())) {
+            while (it.hasNext()) {
+                KeyValue<String, Waiter> entry = it.next();
+                forward(context, entry.value, result, true, now);
+                attached.add(entry.key);
+            }
+        }
+        attached.forEach(waiters::delete);
+    }
+
+    private static void forward(ProcessorContext<String, SpecificRecord> context, Waiter waiter, ToolResult result,
+                                boolean coalesced, long now) {
+        ToolResponse response = new ToolResponse(waiter.getJobId(), waiter.getTurn(), waiter.getCallId(), result, coalesced);
+        context.forward(new Record<>(waiter.getJobId(), (SpecificRecord) response, now));
     }
 }

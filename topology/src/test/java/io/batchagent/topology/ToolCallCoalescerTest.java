@@ -138,7 +138,9 @@ class ToolCallCoalescerTest {
         send(first);
         send(request("job-2", 1, "c2", "kv cache"));
         KeyValueStore<String, PendingCall> pending = driver.getKeyValueStore(ToolCallCoalescer.PENDING_STORE);
-        assertThat(pending.get(first.getCallHash()).getWaiters()).hasSize(2);
+        KeyValueStore<String, io.batchagent.events.state.Waiter> attached = driver.getKeyValueStore(ToolCallCoalescer.WAITERS_STORE);
+        assertThat(pending.get(first.getCallHash()).getWaiters()).extracting(w -> w.getJobId()).containsExactly("job-1");
+        assertThat(attached.get(first.getCallHash() + "|job-2|1|c2").getJobId()).isEqualTo("job-2");
 
         driver.advanceWallClockTime(Duration.ofMillis(2_500)); // tool timeout 1 s + grace 2 s not yet passed
         assertThat(responses.isEmpty()).isTrue();
@@ -151,6 +153,7 @@ class ToolCallCoalescerTest {
             assertThat(r.getResult().getError()).contains("no result for tool 'lookup'");
         });
         assertThat(pending.get(first.getCallHash())).isNull();
+        assertThat(attached.get(first.getCallHash() + "|job-2|1|c2")).as("attached waiters are forgotten after the fan-out").isNull();
     }
 
     private static ToolRequest batchable(String jobId, String callId, String id, long windowMs, int maxSize) {

@@ -11,6 +11,7 @@ import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolResult;
 import io.batchagent.events.state.PendingCall;
 import io.batchagent.events.state.TurnAssembly;
+import io.batchagent.events.state.Waiter;
 import io.batchagent.events.state.WorkflowProgress;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +36,8 @@ public final class FingerprintSchemaIds implements SchemaRegistry {
             BatchSpec.getClassSchema(), AgentJob.getClassSchema(), AgentTurn.getClassSchema(),
             ToolRequest.getClassSchema(), ToolCall.getClassSchema(), ToolResult.getClassSchema(),
             ToolResponse.getClassSchema(), AgentResult.getClassSchema(), DeadLetter.getClassSchema(),
-            PendingCall.getClassSchema(), TurnAssembly.getClassSchema(), WorkflowProgress.getClassSchema());
+            PendingCall.getClassSchema(), TurnAssembly.getClassSchema(), WorkflowProgress.getClassSchema(),
+            Waiter.getClassSchema());
 
     private final Map<Integer, Schema> schemasById = new ConcurrentHashMap<>();
 
