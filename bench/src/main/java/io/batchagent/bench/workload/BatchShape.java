@@ -33,8 +33,11 @@ public record BatchShape(String systemPrompt, String taskTemplate, List<String> 
                 .setExpectedJobs(inputs.size())
                 .setCreatedAtMs(System.currentTimeMillis())
                 .setOptions(Map.of())
+                // The raw loop has no repair turns; neither condition may make extra calls.
+                .setMaxRepairs(0)
                 .build();
     }
+
 
     /** The first user message of every job, as the job compiler renders it. */
     public List<String> userMessages() {
