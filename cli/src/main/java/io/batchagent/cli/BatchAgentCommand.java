@@ -34,7 +34,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "batchagent", mixinStandardHelpOptions = true, version = "batchagent 0.1.0",
         description = "Runs many sibling tool-using LLM agents against one shared inference engine, on Kafka.",
         subcommands = {BatchAgentCommand.Run.class, BatchAgentCommand.Worker.class, BatchAgentCommand.Cancel.class,
-                BatchAgentCommand.Simulator.class})
+                BatchAgentCommand.Simulator.class, OpenCodeCommand.class})
 public final class BatchAgentCommand implements Runnable {
 
     /** Environment variable holding the engine API key; a key is never taken from the command line. */
@@ -232,7 +232,7 @@ public final class BatchAgentCommand implements Runnable {
             description = "Run one stage (or several) as its own process against a Kafka cluster, until stopped.")
     static final class Worker implements java.util.concurrent.Callable<Integer> {
 
-        @Option(names = "--role", required = true, description = "all, topology, job-compiler, coalescer, assembler, workflow, inference, or tools.")
+        @Option(names = "--role", required = true, description = "all, topology, job-compiler, coalescer, assembler, workflow, inference, tools, or opencode (not part of all).")
         String role;
         @Option(names = "--bootstrap-servers", required = true, description = "The Kafka cluster.")
         String bootstrapServers;
@@ -255,8 +255,48 @@ public final class BatchAgentCommand implements Runnable {
         @CommandLine.ArgGroup(exclusive = false, heading = "Tool workers:%n")
         ToolWorkerOptions toolWorker = new ToolWorkerOptions();
 
+        @Option(names = "--model", defaultValue = "sim-model", description = "Model name, for the opencode role (default: ${DEFAULT-VALUE}).")
+        String model;
+        @Option(names = "--max-sessions", defaultValue = "4", description = "OpenCode sessions at once, for the opencode role (default: ${DEFAULT-VALUE}).")
+        int maxSessions;
+
+        /** {@code --role opencode}: a gateway, an OpenCode runtime and an OpenCode worker, until stopped. */
+        private int runOpenCode() throws InterruptedException {
+            EngineSimulator simulator = BatchRunner.startSimulator(new BatchRunner.Settings(null, stateDir, backend, null,
+                    null, null, maxInflight, Map.of(), topicPrefix, null));
+            String engineUrl = simulator != null ? BatchRunner.engineUrl(simulator) : backend;
+            Map<String, Object> kafka = new HashMap<>(kafkaProperties);
+            kafka.put("bootstrap.servers", bootstrapServers);
+            Map<String, String> serde = schemaRegistryUrl == null ? Map.of() : Map.of("schema.registry.url", schemaRegistryUrl);
+            io.batchagent.schemas.Topics topics = io.batchagent.schemas.Topics.create(topicPrefix, serde);
+            try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(kafka)) {
+                io.batchagent.schemas.TopicProvisioner.ensure(admin, topics, partitions, (short) -1);
+            }
+            io.batchagent.opencode.OpenCodeStage stage = io.batchagent.opencode.OpenCodeStage.start(kafka,
+                    io.batchagent.opencode.OpenCodeTopics.of(topics, topicPrefix), partitions, null,
+                    io.batchagent.gateway.GatewayConfig.forModel(model).withMaxInflight(maxInflight),
+                    io.batchagent.inference.EngineEndpoint.parse(engineUrl),
+                    io.batchagent.inference.InferenceWorkerConfig.defaults().withEngineApiKey(apiKey(backend)),
+                    io.batchagent.opencode.OpenCodeSettings.forModel(model).withMaxSessions(maxSessions)
+                            .withWorkDir(stateDir.toAbsolutePath().resolve("opencode")));
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                stage.close();
+                if (simulator != null) {
+                    simulator.close();
+                }
+                stopped.countDown();
+            }, "shutdown"));
+            System.err.println("batchagent worker running: role opencode, gateway " + stage.gateway().baseUri());
+            stopped.await();
+            return 0;
+        }
+
         @Override
         public Integer call() throws InterruptedException {
+            if (role.equalsIgnoreCase("opencode")) {
+                return runOpenCode();
+            }
             Set<Stage> stages = Stage.parseRole(role);
             EngineSimulator simulator = null;
             String engineUrl = backend;
