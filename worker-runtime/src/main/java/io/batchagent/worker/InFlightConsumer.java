@@ -45,9 +45,10 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>The handler runs on the poll thread and must not block: it starts work and returns a stage.
- * A stage that completes exceptionally is a bug in the handler (expected failures are data); it is
- * logged with topic/partition/offset, passed to {@link Options#onHandlerFailure()}, and the record
- * counts as done so the pipeline goes on.
+ * Expected failures are data; a stage that completes exceptionally (for example its output could
+ * not be published) is handled again, up to {@link Options#handlerAttempts()} times with backoff,
+ * its offset uncommitted meanwhile; after the last attempt it is logged with topic/partition/offset,
+ * passed to {@link Options#onHandlerFailure()}, and the record counts as done so the pipeline goes on.
  *
  * <p>{@link #run()} owns the consumer; {@link #close()} may be called from any thread.
  */
@@ -68,7 +69,9 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
      * @param pollTimeout longest wait in poll; completions wake the loop earlier
      * @param commitInterval how often completed offsets are committed
      * @param priority dispatch order among buffered records, or null for fetch order
-     * @param onHandlerFailure called for a stage that completed exceptionally
+     * @param onHandlerFailure called for a stage that still completed exceptionally on its last attempt
+     * @param handlerAttempts how many times a record whose stage completes exceptionally is handled
+     *     (the retries wait 100 ms, then 200 ms, ...); its offset stays uncommitted meanwhile
      */
     public record Options<K, V>(
             String name,
@@ -77,7 +80,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             Duration pollTimeout,
             Duration commitInterval,
             Comparator<ConsumerRecord<K, V>> priority,
-            BiConsumer<ConsumerRecord<K, V>, Throwable> onHandlerFailure) {
+            BiConsumer<ConsumerRecord<K, V>, Throwable> onHandlerFailure,
+            int handlerAttempts) {
 
         public Options {
             Objects.requireNonNull(name, "name");
@@ -90,27 +94,34 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             pollTimeout = pollTimeout == null ? Duration.ofMillis(100) : pollTimeout;
             commitInterval = commitInterval == null ? Duration.ofMillis(100) : commitInterval;
             onHandlerFailure = onHandlerFailure == null ? (r, e) -> { } : onHandlerFailure;
+            if (handlerAttempts < 1) {
+                throw new IllegalArgumentException("handlerAttempts must be at least 1, got " + handlerAttempts);
+            }
         }
 
         /** Defaults: buffer twice the in-flight bound (at least 16), fetch order, 100 ms poll and commit. */
         public static <K, V> Options<K, V> of(String name, int maxInFlight) {
-            return new Options<>(name, maxInFlight, Math.max(16, 2 * maxInFlight), null, null, null, null);
+            return new Options<>(name, maxInFlight, Math.max(16, 2 * maxInFlight), null, null, null, null, 3);
         }
 
         public Options<K, V> withPriority(Comparator<ConsumerRecord<K, V>> order) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, order, onHandlerFailure);
+            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, order, onHandlerFailure, handlerAttempts);
         }
 
         public Options<K, V> withMaxBuffered(int buffered) {
-            return new Options<>(name, maxInFlight, buffered, pollTimeout, commitInterval, priority, onHandlerFailure);
+            return new Options<>(name, maxInFlight, buffered, pollTimeout, commitInterval, priority, onHandlerFailure, handlerAttempts);
         }
 
         public Options<K, V> withCommitInterval(Duration interval) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, interval, priority, onHandlerFailure);
+            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, interval, priority, onHandlerFailure, handlerAttempts);
+        }
+
+        public Options<K, V> withHandlerAttempts(int attempts) {
+            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure, attempts);
         }
 
         public Options<K, V> withOnHandlerFailure(BiConsumer<ConsumerRecord<K, V>, Throwable> onFailure) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onFailure);
+            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onFailure, handlerAttempts);
         }
     }
 
@@ -127,6 +138,14 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     private final AtomicInteger peakInFlight = new AtomicInteger();
     private final AtomicLong completed = new AtomicLong();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final java.util.Map<ConsumerRecord<K, V>, Integer> attempts = new java.util.concurrent.ConcurrentHashMap<>();
+    private final ConcurrentLinkedQueue<ConsumerRecord<K, V>> retries = new ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.ScheduledExecutorService retryTimer =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread thread = new Thread(r, "in-flight-consumer-retries");
+                thread.setDaemon(true);
+                return thread;
+            });
     private volatile boolean running = true;
     private volatile boolean started;
     // started is set by run(); close() before run() closes the consumer itself.
@@ -163,6 +182,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             consumer.subscribe(topics, new RebalanceListener());
             while (running) {
                 drainCompletions();
+                drainRetries();
                 dispatch();
                 updatePause();
                 commitIfDue(false);
@@ -179,6 +199,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             } catch (RuntimeException e) {
                 LOGGER.warn("consumer loop {} did not close cleanly", options.name(), e);
             }
+            retryTimer.shutdownNow();
             stopped.countDown();
         }
     }
@@ -221,9 +242,13 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                 stage = java.util.concurrent.CompletableFuture.failedFuture(e);
             }
             stage.whenComplete((ignored, error) -> {
+                if (error != null && retryLater(record, error)) {
+                    return;
+                }
+                attempts.remove(record);
                 if (error != null) {
-                    LOGGER.error("handler failed: loop={} topic={} partition={} offset={}",
-                            options.name(), record.topic(), record.partition(), record.offset(), error);
+                    LOGGER.error("handler failed after {} attempts: loop={} topic={} partition={} offset={}",
+                            options.handlerAttempts(), options.name(), record.topic(), record.partition(), record.offset(), error);
                     try {
                         options.onHandlerFailure().accept(record, error);
                     } catch (RuntimeException e) {
@@ -238,6 +263,38 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                     consumer.wakeup();
                 }
             });
+        }
+    }
+
+    /**
+     * Schedules another attempt of a record whose stage failed, unless it has had all its attempts;
+     * the slot is free meanwhile and the offset stays uncommitted. Returns whether it will retry.
+     */
+    private boolean retryLater(ConsumerRecord<K, V> record, Throwable error) {
+        int attempt = attempts.merge(record, 1, Integer::sum);
+        if (attempt >= options.handlerAttempts() || !running) {
+            return false;
+        }
+        long backoffMs = 100L << (attempt - 1);
+        LOGGER.warn("handler failed, retrying in {} ms: loop={} topic={} partition={} offset={} attempt={} error={}",
+                backoffMs, options.name(), record.topic(), record.partition(), record.offset(), attempt, error.toString());
+        inFlight.decrementAndGet();
+        retryTimer.schedule(() -> {
+            retries.add(record);
+            consumer.wakeup();
+        }, backoffMs, TimeUnit.MILLISECONDS);
+        return true;
+    }
+
+    /** Puts records due for another attempt back in the buffer (unless their partition was revoked). */
+    private void drainRetries() {
+        ConsumerRecord<K, V> record;
+        while ((record = retries.poll()) != null) {
+            if (offsets.tracks(new TopicPartition(record.topic(), record.partition()))) {
+                buffer.add(new Buffered<>(record, sequence++));
+            } else {
+                attempts.remove(record);
+            }
         }
     }
 
@@ -331,6 +388,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
         consumer.wakeup();
         if (!started) {
             consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
+            retryTimer.shutdownNow();
             return;
         }
         try {

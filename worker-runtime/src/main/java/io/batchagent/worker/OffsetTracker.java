@@ -68,6 +68,11 @@ final class OffsetTracker {
         return position > state.lastCommitted && position >= 0 ? new OffsetAndMetadata(position) : null;
     }
 
+    /** Whether {@code partition} is tracked (assigned and not revoked). */
+    boolean tracks(TopicPartition partition) {
+        return partitions.containsKey(partition);
+    }
+
     int outstanding() {
         return partitions.values().stream().mapToInt(s -> s.outstanding.size()).sum();
     }

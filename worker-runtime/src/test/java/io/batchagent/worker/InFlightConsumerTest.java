@@ -132,14 +132,38 @@ class InFlightConsumerTest {
     }
 
     @Test
-    void shouldCountAFailedStageAsDoneAndReportIt() {
+    void shouldRetryAFailedStageWithoutCommittingPastIt() {
         List<Long> failures = new CopyOnWriteArrayList<>();
-        start(InFlightConsumer.Options.<String, Integer>of("failures", 2).withCommitInterval(Duration.ZERO)
+        start(InFlightConsumer.Options.<String, Integer>of("retries", 2).withCommitInterval(Duration.ZERO)
                 .withOnHandlerFailure((record, error) -> failures.add(record.offset())), 2);
         await().until(() -> pending.size() == 2);
+        CompletableFuture<Void> firstAttempt = pending.get(0L);
 
-        pending.get(0L).completeExceptionally(new IllegalStateException("a bug"));
+        firstAttempt.completeExceptionally(new IllegalStateException("the producer timed out"));
         pending.get(1L).complete(null);
+
+        await().until(() -> dispatchOrder.stream().filter(v -> v == 0).count() == 2);
+        assertThat(committed()).isLessThanOrEqualTo(0);
+        pending.get(0L).complete(null);
+
+        await().until(() -> committed() == 2);
+        assertThat(failures).isEmpty();
+    }
+
+    @Test
+    void shouldReportAStageThatFailsEveryAttemptAndGoOn() {
+        List<Long> failures = new CopyOnWriteArrayList<>();
+        start(InFlightConsumer.Options.<String, Integer>of("failures", 2).withCommitInterval(Duration.ZERO)
+                .withHandlerAttempts(2)
+                .withOnHandlerFailure((record, error) -> failures.add(record.offset())), 2);
+        await().until(() -> pending.size() == 2);
+        CompletableFuture<Void> firstAttempt = pending.get(0L);
+
+        firstAttempt.completeExceptionally(new IllegalStateException("a bug"));
+        pending.get(1L).complete(null);
+        await().until(() -> pending.get(0L) != firstAttempt);
+        assertThat(failures).isEmpty();
+        pending.get(0L).completeExceptionally(new IllegalStateException("a bug again"));
 
         await().until(() -> committed() == 2);
         assertThat(failures).containsExactly(0L);
