@@ -64,44 +64,12 @@ public final class KafkaHarness implements AutoCloseable {
                 .withMaxInflight(maxInflight)
                 .withToolOptions(toolOptions)
                 .withPartitions(partitions);
-        PipelineConfig config = with(base, "exactlyOnce", exactlyOnce);
-        return productWarmUpAvailable() ? with(config, "warmUp", true) : config;
+        return base.withExactlyOnce(exactlyOnce).withWarmUp(true, null);
     }
 
-    /**
-     * Whether the pipeline on the class path warms each batch's prefix itself (a {@code warmUp} setting
-     * in {@link PipelineConfig}); when it does not, the driver sends the warm-up.
-     */
+    /** The pipeline warms each batch's prefix itself; drivers no longer send their own warm-up. */
     public static boolean productWarmUpAvailable() {
-        return java.util.Arrays.stream(PipelineConfig.class.getRecordComponents()).anyMatch(c -> c.getName().equals("warmUp"));
-    }
-
-    /**
-     * {@code config} with one component changed, through the canonical constructor, so that settings
-     * other engineers add to the record keep their values (and their withers need not exist yet).
-     */
-    static PipelineConfig with(PipelineConfig config, String component, Object value) {
-        java.lang.reflect.RecordComponent[] components = PipelineConfig.class.getRecordComponents();
-        Object[] args = new Object[components.length];
-        Class<?>[] types = new Class<?>[components.length];
-        boolean found = false;
-        try {
-            for (int i = 0; i < components.length; i++) {
-                types[i] = components[i].getType();
-                if (components[i].getName().equals(component)) {
-                    args[i] = value;
-                    found = true;
-                } else {
-                    args[i] = components[i].getAccessor().invoke(config);
-                }
-            }
-            if (!found) {
-                throw new IllegalArgumentException("PipelineConfig has no setting '" + component + "'");
-            }
-            return PipelineConfig.class.getDeclaredConstructor(types).newInstance(args);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("cannot set " + component + " on " + config, e);
-        }
+        return true;
     }
 
     /** A started pipeline and a client on its topics; closing closes both. */
