@@ -67,11 +67,6 @@ public final class KafkaHarness implements AutoCloseable {
         return base.withExactlyOnce(exactlyOnce).withWarmUp(true, null);
     }
 
-    /** The pipeline warms each batch's prefix itself; drivers no longer send their own warm-up. */
-    public static boolean productWarmUpAvailable() {
-        return true;
-    }
-
     /** A started pipeline and a client on its topics; closing closes both. */
     public record Run(Pipeline pipeline, BenchClient client) implements AutoCloseable {
         @Override

@@ -8,7 +8,6 @@ import io.batchagent.bench.engine.RecordingProxy;
 import io.batchagent.bench.harness.BenchClient;
 import io.batchagent.bench.harness.KafkaHarness;
 import io.batchagent.bench.harness.RawLoop;
-import io.batchagent.bench.harness.Warmup;
 import io.batchagent.bench.report.CallSummary;
 import io.batchagent.bench.report.Json;
 import io.batchagent.bench.tools.ToolLedger;
@@ -58,8 +57,7 @@ public final class Conditions implements AutoCloseable {
             node.putPOJO("tool_executions_by_tool", executionsByTool);
             node.put("cache_flush", flush);
             if (condition.equals("C")) {
-                node.put("warmup_by", KafkaHarness.productWarmUpAvailable()
-                        ? "the inference worker (PipelineConfig.warmUp)" : "the driver (this pipeline has no warm-up of its own)");
+                node.put("warmup_by", "the inference worker (PipelineConfig.warmUp)");
             }
             node.set("agent_calls", agentCalls.toJson());
             if (warmupCalls != null) {
@@ -157,11 +155,6 @@ public final class Conditions implements AutoCloseable {
         BatchSpec spec = shape.toSpec(batchId);
         String flush = prepare();
         long start = System.nanoTime();
-        if (warm && !KafkaHarness.productWarmUpAvailable()) {
-            // This pipeline does not warm by itself yet: the driver sends the warm-up BatchAgent will send.
-            proxy.tag("warmup");
-            Warmup.send(this.client, spec);
-        }
         proxy.tag("C");
         List<String> jobIds = client.submit(spec, shape.inputs());
         Map<String, BenchClient.Received> results = client.await(jobIds, timeout);
