@@ -1,6 +1,7 @@
 package io.batchagent.testkit;
 
 import io.batchagent.kafka.embedded.EmbeddedKafkaBroker;
+import io.batchagent.schemas.TopicProvisioner;
 import io.batchagent.schemas.Topics;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -8,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -18,11 +18,7 @@ import java.util.stream.Stream;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ForwardingAdmin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
-import org.apache.kafka.common.KafkaFuture;
-import org.apache.kafka.common.config.TopicConfig;
-import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,14 +80,9 @@ final class SharedKafkaCluster implements KafkaCluster, AutoCloseable {
         if (partitions < 1) {
             throw new IllegalArgumentException("partitions must be at least 1, was " + partitions);
         }
-        List<NewTopic> newTopics = topics.all().stream()
-                .map(topic -> new NewTopic(topic.name(), partitions, (short) 1).configs(topic.compacted()
-                        ? Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)
-                        : Map.of()))
-                .toList();
-        Map<String, KafkaFuture<Void>> results = admin.createTopics(newTopics).values();
-        results.forEach((name, result) -> awaitCreated(name, result));
-        awaitVisible(results.keySet());
+        // The same provisioning the pipeline uses; then wait until the broker serves the topics.
+        TopicProvisioner.ensure(admin, topics, partitions, (short) 1);
+        awaitVisible(topics.all().stream().map(Topics.Topic::name).collect(java.util.stream.Collectors.toSet()));
     }
 
     /**
@@ -137,22 +128,6 @@ final class SharedKafkaCluster implements KafkaCluster, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for topic metadata", e);
-        }
-    }
-
-    private static void awaitCreated(String topic, KafkaFuture<Void> result) {
-        try {
-            result.get(ADMIN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-            LOGGER.debug("Created topic={}", topic);
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IllegalStateException("cannot create topic " + topic + ": " + e.getCause(), e.getCause());
-            }
-        } catch (TimeoutException e) {
-            throw new IllegalStateException("topic " + topic + " was not created within " + ADMIN_TIMEOUT, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while creating topic " + topic, e);
         }
     }
 
