@@ -91,7 +91,10 @@ public final class BatchClient {
 
     /** As {@link #submit(String, BatchDefinition, boolean)}, publishing {@code spec} as the batch's spec. */
     public Submission submit(String batchId, BatchDefinition definition, boolean retryFailed, BatchSpec spec) {
-        Map<String, AgentResult> previous = finalResults(batchId);
+        // Only a batch whose spec was published before can have jobs or results to resume: a new
+        // batch skips reading the (large) jobs and results topics.
+        boolean seenBefore = latestSpec(batchId) != null;
+        Map<String, AgentResult> previous = seenBefore ? finalResults(batchId) : Map.of();
         Set<String> finished = new HashSet<>();
         previous.forEach((jobId, result) -> {
             if (!retryFailed || result.getStatus() == io.batchagent.events.JobStatus.SUCCEEDED) {
@@ -101,12 +104,14 @@ public final class BatchClient {
         Set<String> retried = new HashSet<>(previous.keySet());
         retried.removeAll(finished);
         Set<String> submitted = new HashSet<>();
-        scan(topics.agentJobs().name(), record -> {
-            AgentJob job = decode(topics.agentJobs(), record);
-            if (job != null && batchId.equals(job.getBatchId())) {
-                submitted.add(job.getJobId());
-            }
-        });
+        if (seenBefore) {
+            scan(topics.agentJobs().name(), record -> {
+                AgentJob job = decode(topics.agentJobs(), record);
+                if (job != null && batchId.equals(job.getBatchId())) {
+                    submitted.add(job.getJobId());
+                }
+            });
+        }
         List<String> jobIds = new ArrayList<>();
         long now = System.currentTimeMillis();
         int sent = 0;
@@ -184,19 +189,13 @@ public final class BatchClient {
      * @return false if no spec of that batch exists
      */
     public boolean cancel(String batchId) {
-        BatchSpec[] latest = new BatchSpec[1];
-        scan(topics.batchSpecs().name(), record -> {
-            BatchSpec spec = decode(topics.batchSpecs(), record);
-            if (spec != null && batchId.equals(spec.getBatchId())) {
-                latest[0] = spec;
-            }
-        });
-        if (latest[0] == null) {
+        BatchSpec latest = latestSpec(batchId);
+        if (latest == null) {
             return false;
         }
-        latest[0].setCancelled(true);
+        latest.setCancelled(true);
         try (KafkaProducer<byte[], byte[]> producer = producer()) {
-            send(producer, topics.batchSpecs(), batchId, latest[0]).get(60, TimeUnit.SECONDS);
+            send(producer, topics.batchSpecs(), batchId, latest).get(60, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while cancelling batch " + batchId, e);
@@ -205,6 +204,18 @@ public final class BatchClient {
         }
         LOGGER.info("cancelled batch {}", batchId);
         return true;
+    }
+
+    /** The latest spec of {@code batchId} on the (compacted) specs topic, or null. */
+    private BatchSpec latestSpec(String batchId) {
+        BatchSpec[] latest = new BatchSpec[1];
+        scan(topics.batchSpecs().name(), record -> {
+            BatchSpec spec = decode(topics.batchSpecs(), record);
+            if (spec != null && batchId.equals(spec.getBatchId())) {
+                latest[0] = spec;
+            }
+        });
+        return latest[0];
     }
 
     /** Tool activity (requested, executed, coalesced, cache hits, errors, latency) of the given jobs. */
