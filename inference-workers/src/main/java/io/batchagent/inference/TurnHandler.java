@@ -260,10 +260,14 @@ final class TurnHandler {
             } catch (IllegalArgumentException e) {
                 argumentsProblem = e.getMessage();
             }
-            String callHash = canonical == null ? "" : CallHash.ofCanonical(name, canonical);
+            ToolSpec tool = batch.tool(name);
+            // A tool declared with coalesce=false gets a per-request hash: no two requests share an execution.
+            String callHash = canonical == null ? ""
+                    : tool != null && !tool.getCoalesce()
+                    ? CallHash.uncoalesced(name, canonical, turn.getJobId(), turn.getTurn(), callId)
+                    : CallHash.ofCanonical(name, canonical);
             refs.add(new ToolCallRef(callId, name, rawArguments, callHash));
 
-            ToolSpec tool = batch.tool(name);
             if (tool == null) {
                 String message = "tool '" + name + "' is not available; this batch allows: " + batch.allowedTools();
                 LOGGER.info("undeclared tool requested: jobId={} turn={} tool={} callHash={}",

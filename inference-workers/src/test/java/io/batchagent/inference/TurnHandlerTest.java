@@ -92,6 +92,21 @@ class TurnHandlerTest {
     }
 
     @Test
+    void shouldGiveEachRequestToANonCoalescingToolItsOwnCallHash() {
+        spec.getTools().get(0).setCoalesce(false);
+        engine.answerAll(ScriptedEngineClient.toolCalls(
+                new RequestedToolCall("call_a", "web_search", "{\"query\":\"same\"}")));
+
+        handle(turn("job-n", 1, NOW));
+
+        ToolRequest request = decode(TOPICS.toolRequests(), sent(TOPICS.toolRequests()).get(0));
+        assertThat(request.getCallHash())
+                .isNotEqualTo(CallHash.of("web_search", "{\"query\":\"same\"}"))
+                .isEqualTo(CallHash.uncoalesced("web_search", "{\"query\":\"same\"}", "job-n", 1, "call_a"));
+        assertThat(sent(TOPICS.toolRequests()).get(0).key()).isEqualTo(request.getCallHash());
+    }
+
+    @Test
     void shouldSendTheSharedPrefixAndTheAgentsMessagesToTheEngine() {
         AgentTurn turn = turn("job-2", 1, NOW);
 
