@@ -33,6 +33,11 @@ final class ChatCompletionsHandler {
     private final ScriptedModel model;
     private final ChatTemplate template = new ChatTemplate();
     private final AtomicLong responseIds = new AtomicLong();
+    private final Object faultLock = new Object();
+    /** Conversations answered in full, to count repeated model calls; bounded, see {@link #remember}. */
+    private final java.util.Set<String> answered = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private EngineFaults faults;
+    private java.util.SplittableRandom faultDraws;
 
     ChatCompletionsHandler(SimulatorOptions options, BatchScheduler scheduler, EngineCounters counters,
             List<String> captured) {
@@ -40,7 +45,28 @@ final class ChatCompletionsHandler {
         this.scheduler = scheduler;
         this.counters = counters;
         this.captured = captured;
-        this.model = new ScriptedModel(options.toolCallRule(), options.invalidAnswers());
+        this.model = new ScriptedModel(options.toolCallRule(), options.invalidAnswers(), options.varyAnswersSeed());
+        setFaults(options.faults());
+    }
+
+    /** Replaces the injected faults (and restarts their draws from the new seed). */
+    void setFaults(EngineFaults next) {
+        synchronized (faultLock) {
+            faults = next;
+            faultDraws = new java.util.SplittableRandom(next.seed());
+        }
+    }
+
+    EngineFaults faults() {
+        synchronized (faultLock) {
+            return faults;
+        }
+    }
+
+    private EngineFaults.Fault drawFault() {
+        synchronized (faultLock) {
+            return faults.any() ? faults.fault(faultDraws.nextDouble()) : EngineFaults.Fault.NONE;
+        }
     }
 
     Publisher<Void> handle(HttpServerRequest request, HttpServerResponse response) {
@@ -72,6 +98,48 @@ final class ChatCompletionsHandler {
                     "simulated failure: the last user message contains the failure marker", "server_error",
                     "simulated_failure", null));
         }
+        EngineFaults.Fault fault = drawFault();
+        if (fault != EngineFaults.Fault.NONE) {
+            counters.faultInjected(fault);
+        }
+        switch (fault) {
+            case OUTAGE -> {
+                return send(response, HttpResponseStatus.SERVICE_UNAVAILABLE, OpenAiWire.error(
+                        "simulated outage: the engine is down", "server_error", "unavailable", null));
+            }
+            case SERVER_ERROR -> {
+                return send(response, HttpResponseStatus.INTERNAL_SERVER_ERROR, OpenAiWire.error(
+                        "simulated server error", "server_error", "simulated_failure", null));
+            }
+            case THROTTLE -> {
+                return Mono.from(response.status(HttpResponseStatus.TOO_MANY_REQUESTS)
+                        .header(HttpHeaderNames.CONTENT_TYPE, JSON_TYPE)
+                        .header(HttpHeaderNames.RETRY_AFTER, Integer.toString(faults().retryAfterSeconds()))
+                        .sendString(Mono.just(OpenAiWire.error("simulated rate limit: slow down", "rate_limit_error",
+                                "rate_limit_exceeded", null))));
+            }
+            case MALFORMED -> {
+                return request.stream()
+                        ? Mono.from(response.status(HttpResponseStatus.OK)
+                                .header(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
+                                .sendString(Mono.just("data: {\"id\": \"chatcmpl-broken\", \"choices\": [{\"delta\": {\"content\n\n")))
+                        : send(response, HttpResponseStatus.OK, "{\"id\": \"chatcmpl-broken\", \"choices\": [");
+            }
+            case HANG -> {
+                long millis = faults().hangMillis();
+                return Mono.delay(java.time.Duration.ofMillis(millis)).then(Mono.defer(() -> serve(request, response)));
+            }
+            default -> {
+                return serve(request, response);
+            }
+        }
+    }
+
+    private Mono<Void> serve(ChatRequest request, HttpServerResponse response) {
+        String conversation = conversationKey(request);
+        if (answered.contains(conversation)) {
+            counters.repeatedCalls.incrementAndGet();
+        }
         Completion completion;
         int[] prompt;
         try {
@@ -89,9 +157,46 @@ final class ChatCompletionsHandler {
         OpenAiWire wire = new OpenAiWire(String.format("chatcmpl-sim%020x", responseIds.incrementAndGet()),
                 System.currentTimeMillis() / 1000, request.model() != null ? request.model() : options.modelName(),
                 request.includeUsage(), options.cacheReport());
+        Runnable onAnswered = () -> remember(conversation);
         return request.stream()
-                ? stream(request, completion, prompt, wire, response)
-                : complete(request, completion, prompt, wire, response);
+                ? stream(request, completion, prompt, wire, response, onAnswered)
+                : complete(request, completion, prompt, wire, response, onAnswered);
+    }
+
+    private static final int MAX_REMEMBERED = 500_000;
+
+    private void remember(String conversation) {
+        if (answered.size() < MAX_REMEMBERED) {
+            answered.add(conversation);
+        }
+    }
+
+    /**
+     * The request's messages, hashed: two requests with the same key ask for the same model call
+     * (the same turn of the same agent).
+     */
+    static String conversationKey(ChatRequest request) {
+        try {
+            java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
+            for (ChatMessage message : request.messages()) {
+                update(digest, message.role());
+                update(digest, message.content());
+                update(digest, message.toolCallId() == null ? "" : message.toolCallId());
+                for (ChatMessage.ToolCallMessage call : message.toolCalls()) {
+                    update(digest, call.id());
+                    update(digest, call.name());
+                    update(digest, call.arguments());
+                }
+            }
+            return java.util.HexFormat.of().formatHex(digest.digest(), 0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is required of every JVM", e);
+        }
+    }
+
+    private static void update(java.security.MessageDigest digest, String text) {
+        digest.update(text.getBytes(StandardCharsets.UTF_8));
+        digest.update((byte) 0);
     }
 
     /** Why the imitated engine would refuse this request, or null. */
@@ -117,7 +222,7 @@ final class ChatCompletionsHandler {
     }
 
     private Mono<Void> complete(ChatRequest request, Completion completion, int[] prompt, OpenAiWire wire,
-            HttpServerResponse response) {
+            HttpServerResponse response, Runnable onAnswered) {
         CompletableFuture<String> body = new CompletableFuture<>();
         BatchScheduler.Sequence sequence;
         try {
@@ -129,6 +234,7 @@ final class ChatCompletionsHandler {
 
                 @Override
                 public void onFinish(BatchScheduler.Sequence s) {
+                    onAnswered.run();
                     body.complete(wire.completion(completion, s.promptTokens(), s.cachedTokens()));
                 }
 
@@ -149,12 +255,12 @@ final class ChatCompletionsHandler {
     }
 
     private Mono<Void> stream(ChatRequest request, Completion completion, int[] prompt, OpenAiWire wire,
-            HttpServerResponse response) {
+            HttpServerResponse response, Runnable onAnswered) {
         Sinks.Many<String> events = Sinks.many().unicast().onBackpressureBuffer();
         BatchScheduler.Sequence sequence;
         try {
             sequence = scheduler.submit(prompt, completion.tokenIds(), schedulingPriority(request),
-                    new StreamingListener(completion, wire, request.includeUsage(), events));
+                    new StreamingListener(completion, wire, request.includeUsage(), events, onAnswered));
         } catch (IllegalArgumentException | IllegalStateException e) {
             return rejected(response, e);
         }
@@ -194,12 +300,15 @@ final class ChatCompletionsHandler {
         private final OpenAiWire wire;
         private final boolean includeUsage;
         private final Sinks.Many<String> events;
+        private final Runnable onAnswered;
 
-        StreamingListener(Completion completion, OpenAiWire wire, boolean includeUsage, Sinks.Many<String> events) {
+        StreamingListener(Completion completion, OpenAiWire wire, boolean includeUsage, Sinks.Many<String> events,
+                Runnable onAnswered) {
             this.completion = completion;
             this.wire = wire;
             this.includeUsage = includeUsage;
             this.events = events;
+            this.onAnswered = onAnswered;
         }
 
         @Override
@@ -218,6 +327,7 @@ final class ChatCompletionsHandler {
 
         @Override
         public void onFinish(BatchScheduler.Sequence sequence) {
+            onAnswered.run();
             emit(wire.finishChunk(completion.finishReason()));
             if (includeUsage) {
                 emit(wire.usageChunk(sequence.promptTokens(), completion.tokenCount(), sequence.cachedTokens()));

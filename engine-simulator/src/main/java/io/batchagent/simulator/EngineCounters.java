@@ -16,12 +16,24 @@ final class EngineCounters {
     final AtomicLong completionTokens = new AtomicLong();
     final AtomicLong clientErrors = new AtomicLong();
     final AtomicLong serverErrors = new AtomicLong();
+    /** Requests for a conversation the simulator had already answered in full: repeated model calls. */
+    final AtomicLong repeatedCalls = new AtomicLong();
+    final java.util.Map<EngineFaults.Fault, AtomicLong> faults = new java.util.concurrent.ConcurrentHashMap<>();
     final AtomicInteger inFlight = new AtomicInteger();
     final AtomicInteger peakInFlight = new AtomicInteger();
 
     void requestStarted() {
         int now = inFlight.incrementAndGet();
         peakInFlight.accumulateAndGet(now, Math::max);
+    }
+
+    void faultInjected(EngineFaults.Fault fault) {
+        faults.computeIfAbsent(fault, f -> new AtomicLong()).incrementAndGet();
+    }
+
+    long faultsInjected(EngineFaults.Fault fault) {
+        AtomicLong count = faults.get(fault);
+        return count == null ? 0 : count.get();
     }
 
     void requestEnded() {
@@ -37,6 +49,8 @@ final class EngineCounters {
         completionTokens.set(0);
         clientErrors.set(0);
         serverErrors.set(0);
+        repeatedCalls.set(0);
+        faults.clear();
         peakInFlight.set(inFlight.get());
     }
 }

@@ -3,6 +3,7 @@ package io.batchagent.simulator;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -30,7 +31,9 @@ import reactor.netty.http.server.HttpServerRoutes;
  *
  * <p>Endpoints: {@code POST /v1/chat/completions} (streamed or not), {@code GET /v1/models},
  * {@code GET /metrics} (Prometheus, {@code sim:*}), {@code POST /flush_cache} (SGLang's name, GET
- * too) and {@code POST /reset_prefix_cache} (vLLM's name), {@code GET /health}. See the module
+ * too) and {@code POST /reset_prefix_cache} (vLLM's name), {@code GET /health}, and
+ * {@code GET|POST /admin/faults} (the SIMULATED faults injected now; POST a {@link EngineFaults#parse}
+ * spec such as {@code down=true} to change them). See the module
  * README for the wire format and the scripted model's rules.
  *
  * <p>Usage: {@code try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder()
@@ -50,10 +53,12 @@ public final class EngineSimulator implements AutoCloseable {
     private final List<String> captured;
     private final DisposableServer server;
     private final long startedEpochSeconds;
+    private final ChatCompletionsHandler chat;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private EngineSimulator(SimulatorOptions options, EngineCounters counters, BatchScheduler scheduler,
-            List<String> captured, DisposableServer server, long startedEpochSeconds) {
+            List<String> captured, DisposableServer server, long startedEpochSeconds, ChatCompletionsHandler chat) {
+        this.chat = chat;
         this.options = options;
         this.counters = counters;
         this.scheduler = scheduler;
@@ -81,7 +86,7 @@ public final class EngineSimulator implements AutoCloseable {
                     .port(options.port())
                     .route(routes -> routes(routes, chat, holder))
                     .bindNow(BIND_TIMEOUT);
-            EngineSimulator simulator = new EngineSimulator(options, counters, scheduler, captured, server, started);
+            EngineSimulator simulator = new EngineSimulator(options, counters, scheduler, captured, server, started, chat);
             holder.simulator = simulator;
             LOGGER.info("Engine simulator (SIMULATED figures) listening url={} profile={} speedup={} model={}",
                     simulator.baseUrl(), options.profile().name(), options.speedup(), options.modelName());
@@ -191,6 +196,9 @@ public final class EngineSimulator implements AutoCloseable {
                 .get("/flush_cache", drained(response -> holder.get().flush(response, "Cache flushed.\n")))
                 .post("/reset_prefix_cache", drained(response -> holder.get().flush(response, "")))
                 .get("/health", drained(response -> Mono.from(response.status(HttpResponseStatus.OK).send())))
+                .get("/admin/faults", drained(response -> holder.get().faultsPage(response)))
+                .post("/admin/faults", (request, response) -> request.receive().aggregate().asString(StandardCharsets.UTF_8)
+                        .defaultIfEmpty("").flatMap(body -> holder.get().changeFaults(body, response)))
                 .route(request -> true, (request, response) -> request.receive().then(Mono.defer(() ->
                         ChatCompletionsHandler.send(response, HttpResponseStatus.NOT_FOUND, OpenAiWire.error(
                                 "no route for " + request.method() + " " + request.uri(), "invalid_request_error",
@@ -224,6 +232,41 @@ public final class EngineSimulator implements AutoCloseable {
         return Mono.from(response.status(HttpResponseStatus.OK)
                 .header(HttpHeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
                 .sendString(Mono.just(text)));
+    }
+
+    /** The faults injected now, in their {@link EngineFaults#parse} form. */
+    public EngineFaults faults() {
+        return chat.faults();
+    }
+
+    /**
+     * Changes the SIMULATED faults while running, e.g. {@code down=true} for an outage and
+     * {@code down=false} to end it; settings left out keep their values.
+     */
+    public void setFaults(EngineFaults faults) {
+        chat.setFaults(faults);
+        LOGGER.info("Engine simulator faults now {}", faults.spec());
+    }
+
+    /** Requests for a conversation the simulator had already answered in full. */
+    public long repeatedCalls() {
+        return counters.repeatedCalls.get();
+    }
+
+    private Mono<Void> faultsPage(HttpServerResponse response) {
+        return Mono.from(response.status(HttpResponseStatus.OK)
+                .header(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
+                .sendString(Mono.just(faults().spec() + "\n")));
+    }
+
+    private Mono<Void> changeFaults(String body, HttpServerResponse response) {
+        try {
+            setFaults(EngineFaults.parse(body.strip(), faults()));
+        } catch (IllegalArgumentException e) {
+            return ChatCompletionsHandler.send(response, HttpResponseStatus.BAD_REQUEST,
+                    OpenAiWire.error(e.getMessage(), "invalid_request_error", "invalid_value", null));
+        }
+        return faultsPage(response);
     }
 
     private Mono<Void> flush(HttpServerResponse response, String body) {

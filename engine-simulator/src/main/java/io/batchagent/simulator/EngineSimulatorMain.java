@@ -65,6 +65,16 @@ public final class EngineSimulatorMain implements Callable<Integer> {
                     + "--enable-prompt-tokens-details); --no-cache-report sends it as null.")
     boolean cacheReport;
 
+    @Option(names = "--faults", paramLabel = "SPEC",
+            description = "SIMULATED faults, e.g. 'error=0.2,throttle=0.05,retry-after=1,hang=0.05,hang-ms=30000,"
+                    + "malformed=0.02,seed=7' or 'down=true'; change them while running with POST /admin/faults.")
+    String faults;
+
+    @Option(names = "--vary-answers", paramLabel = "SEED",
+            description = "Make the scripted model vary per call (seeded): a second tool call on about half the "
+                    + "calls after the first tool result, and a random part in every answer.")
+    Long varyAnswers;
+
     @Option(names = "--capture-requests", description = "Keep raw request bodies in memory (for embedding only).",
             hidden = true)
     boolean captureRequests;
@@ -73,7 +83,11 @@ public final class EngineSimulatorMain implements Callable<Integer> {
     SimulatorOptions toOptions() {
         SimulatorOptions.Builder builder = SimulatorOptions.builder().host(host).port(port).profile(profile)
                 .modelName(model).speedup(speedup).captureRequests(captureRequests).failOnMarker(failOnMarker)
-                .dialect(dialect(dialect)).priorityScheduling(priorityScheduling).cacheReport(cacheReport);
+                .dialect(dialect(dialect)).priorityScheduling(priorityScheduling).cacheReport(cacheReport)
+                .varyAnswersSeed(varyAnswers);
+        if (faults != null) {
+            builder.faults(EngineFaults.parse(faults, EngineFaults.NONE));
+        }
         if (toolRule != null) {
             builder.toolCallRule(toolRule);
         }

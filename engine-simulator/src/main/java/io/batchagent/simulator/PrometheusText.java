@@ -34,6 +34,18 @@ final class PrometheusText {
                 .append(counters.clientErrors.get()).append('\n')
                 .append("sim:request_errors_total").append(errorLabels).append(",kind=\"server\"} ")
                 .append(counters.serverErrors.get()).append('\n');
+        out.append("# HELP sim:faults_injected_total SIMULATED faults injected into chat completions, by kind.\n")
+                .append("# TYPE sim:faults_injected_total counter\n");
+        for (EngineFaults.Fault fault : EngineFaults.Fault.values()) {
+            if (fault != EngineFaults.Fault.NONE) {
+                out.append("sim:faults_injected_total").append(errorLabels).append(",kind=\"")
+                        .append(fault.name().toLowerCase(Locale.ROOT)).append("\"} ")
+                        .append(counters.faultsInjected(fault)).append('\n');
+            }
+        }
+        counter(out, labels, "sim:repeated_calls_total",
+                "Requests for a conversation already answered in full (the same turn of the same agent again).",
+                counters.repeatedCalls.get());
         counter(out, labels, "sim:evicted_tokens_total", "Tokens evicted from the prefix cache or flushed.",
                 occupancy.evictedTokens());
         gauge(out, labels, "sim:num_requests_running", "Requests in the running batch.", occupancy.running());

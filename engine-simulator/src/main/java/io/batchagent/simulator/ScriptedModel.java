@@ -10,6 +10,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.SplittableRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +31,11 @@ import org.slf4j.LoggerFactory;
  *       {@code Name: value} lines of the first user message as fields.</li>
  * </ul>
  *
+ * <p>With a variation seed ({@link SimulatorOptions#varyAnswersSeed()}) the script stops being
+ * deterministic, as a real model is not: after its first tool result it calls a second offered tool
+ * (one not yet called, with default arguments) on about half the calls, and every answer carries a
+ * per-call random part. Two calls for the same turn then differ, so a turn that runs twice shows.
+ *
  * <p>Thread-safe when the rule is.
  */
 final class ScriptedModel {
@@ -41,20 +47,39 @@ final class ScriptedModel {
 
     private final ToolCallRule toolCallRule;
     private final int invalidAnswers;
+    private final SplittableRandom variation;
 
     ScriptedModel(ToolCallRule toolCallRule) {
-        this(toolCallRule, 0);
+        this(toolCallRule, 0, null);
     }
 
-    /** @param invalidAnswers final answers per conversation that miss the schema before a valid one */
-    ScriptedModel(ToolCallRule toolCallRule, int invalidAnswers) {
+    /**
+     * @param invalidAnswers final answers per conversation that miss the schema before a valid one
+     * @param varySeed null for a deterministic script; else seeds the per-call variation
+     */
+    ScriptedModel(ToolCallRule toolCallRule, int invalidAnswers, Long varySeed) {
         this.toolCallRule = toolCallRule;
         this.invalidAnswers = invalidAnswers;
+        this.variation = varySeed == null ? null : new SplittableRandom(varySeed);
+    }
+
+    /** A generator for one call, or null when the script is deterministic. */
+    private SplittableRandom nextVariation() {
+        if (variation == null) {
+            return null;
+        }
+        synchronized (variation) {
+            return variation.split();
+        }
     }
 
     /** The model's full, untruncated output for {@code request}. */
     ScriptedOutput respond(ChatRequest request) {
+        SplittableRandom random = nextVariation();
         Optional<ToolInvocation> call = chooseToolCall(request);
+        if (call.isEmpty() && random != null) {
+            call = secondToolCall(request, random);
+        }
         if (call.isPresent()) {
             String arguments = Json.write(call.get().arguments());
             String name = call.get().name();
@@ -66,7 +91,26 @@ final class ScriptedModel {
             // Scripted to be wrong: JSON that satisfies no schema with required fields.
             return ScriptedOutput.content("{\"simulated_wrong_answer\": " + (earlierAnswers + 1) + "}");
         }
-        return ScriptedOutput.content(Json.write(answer(request)));
+        return ScriptedOutput.content(Json.write(answer(request, random)));
+    }
+
+    /**
+     * In varied mode, after exactly one tool result: on about half the calls, a call to an offered
+     * tool not called yet, with default arguments.
+     */
+    private static Optional<ToolInvocation> secondToolCall(ChatRequest request, SplittableRandom random) {
+        if (request.tools().size() < 2 || request.toolChoice() == ChatRequest.ToolChoice.NONE) {
+            return Optional.empty();
+        }
+        long toolResults = request.messages().stream().filter(m -> m.role().equals("tool")).count();
+        if (toolResults != 1 || !random.nextBoolean()) {
+            return Optional.empty();
+        }
+        java.util.Set<String> called = new java.util.HashSet<>();
+        request.messages().forEach(m -> m.toolCalls().forEach(c -> called.add(c.name())));
+        ToolCallContext context = new ToolCallContext(request.tools(), request.messages());
+        return request.tools().stream().filter(t -> !called.contains(t.name())).findFirst()
+                .map(t -> new ToolInvocation(t.name(), ToolCallRule.defaultArguments(t, context)));
     }
 
     private Optional<ToolInvocation> chooseToolCall(ChatRequest request) {
@@ -87,7 +131,8 @@ final class ScriptedModel {
         return chosen;
     }
 
-    private static JsonNode answer(ChatRequest request) {
+    private static JsonNode answer(ChatRequest request, SplittableRandom random) {
+        String salt = random == null ? "" : "|" + Long.toHexString(random.nextLong());
         String firstUser = request.messages().stream().filter(m -> m.role().equals("user"))
                 .map(ChatMessage::content).findFirst().orElse("");
         JsonNode schema = request.responseSchema() != null ? request.responseSchema() : schemaFromSystem(request);
@@ -95,12 +140,13 @@ final class ScriptedModel {
             ObjectNode answer = Json.NODES.objectNode();
             String firstLine = firstUser.strip().lines().findFirst().orElse("");
             answer.put("answer", "simulated answer for: "
-                    + (firstLine.length() > 60 ? firstLine.substring(0, 60) : firstLine));
+                    + (firstLine.length() > 60 ? firstLine.substring(0, 60) : firstLine)
+                    + (salt.isEmpty() ? "" : " " + salt.substring(1)));
             return answer;
         }
         Map<String, String> fields = SchemaValueGenerator.fields(firstUser);
         return new SchemaValueGenerator(schema, fields, name -> "simulated " + SchemaValueGenerator.normalize(name)
-                + " " + SchemaValueGenerator.shortHash(firstUser + "|" + name)).generate();
+                + " " + SchemaValueGenerator.shortHash(firstUser + "|" + name + salt)).generate();
     }
 
     /** The schema fenced in a system message, or null. */

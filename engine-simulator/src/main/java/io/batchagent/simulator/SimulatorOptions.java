@@ -29,6 +29,12 @@ import java.util.Objects;
  * @param invalidAnswers how many final answers per conversation the scripted model gets wrong
  *     (JSON that misses the schema's required fields) before it answers validly; counts the
  *     assistant answers without tool calls already in the conversation. Default 0
+ * @param faults SIMULATED faults injected into chat completions (outage, 5xx, 429, malformed
+ *     stream, hang); changeable at run time with {@code POST /admin/faults}. Default none
+ * @param varyAnswersSeed when non-null, the scripted model is no longer deterministic: after its
+ *     first tool result it calls a second offered tool on about half the calls, and its answers
+ *     carry a per-call random part, from a generator seeded with this value. Two calls for the
+ *     same turn then differ, as a real model's would. Default null (deterministic)
  */
 public record SimulatorOptions(
         String host,
@@ -42,7 +48,9 @@ public record SimulatorOptions(
         SimulatorDialect dialect,
         boolean priorityScheduling,
         boolean cacheReport,
-        int invalidAnswers) {
+        int invalidAnswers,
+        EngineFaults faults,
+        Long varyAnswersSeed) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final String DEFAULT_MODEL_NAME = "sim-model";
@@ -53,6 +61,7 @@ public record SimulatorOptions(
         modelName = modelName == null ? DEFAULT_MODEL_NAME : modelName;
         toolCallRule = toolCallRule == null ? ToolCallRule.defaultRule() : toolCallRule;
         dialect = dialect == null ? SimulatorDialect.SGLANG : dialect;
+        faults = faults == null ? EngineFaults.NONE : faults;
         if (port < 0 || port > 65_535) {
             throw new IllegalArgumentException("port must be in [0, 65535], was " + port);
         }
@@ -80,7 +89,7 @@ public record SimulatorOptions(
         return new Builder().host(host).port(port).profile(profile).speedup(speedup).modelName(modelName)
                 .captureRequests(captureRequests).toolCallRule(toolCallRule).failOnMarker(failOnMarker)
                 .dialect(dialect).priorityScheduling(priorityScheduling).cacheReport(cacheReport)
-                .invalidAnswers(invalidAnswers);
+                .invalidAnswers(invalidAnswers).faults(faults).varyAnswersSeed(varyAnswersSeed);
     }
 
     /** Mutable, not thread-safe builder for {@link SimulatorOptions}. */
@@ -97,6 +106,8 @@ public record SimulatorOptions(
         private SimulatorDialect dialect = SimulatorDialect.SGLANG;
         private boolean priorityScheduling = true;
         private boolean cacheReport = true;
+        private EngineFaults faults = EngineFaults.NONE;
+        private Long varyAnswersSeed;
 
         private Builder() {
         }
@@ -171,9 +182,20 @@ public record SimulatorOptions(
             return this;
         }
 
+        public Builder faults(EngineFaults faults) {
+            this.faults = Objects.requireNonNull(faults, "faults");
+            return this;
+        }
+
+        /** @param seed null for the deterministic scripted model */
+        public Builder varyAnswersSeed(Long seed) {
+            this.varyAnswersSeed = seed;
+            return this;
+        }
+
         public SimulatorOptions build() {
             return new SimulatorOptions(host, port, profile, speedup, modelName, captureRequests, toolCallRule,
-                    failOnMarker, dialect, priorityScheduling, cacheReport, invalidAnswers);
+                    failOnMarker, dialect, priorityScheduling, cacheReport, invalidAnswers, faults, varyAnswersSeed);
         }
     }
 }
