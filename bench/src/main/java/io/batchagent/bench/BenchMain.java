@@ -23,7 +23,7 @@ import picocli.CommandLine.Parameters;
         description = "Runs BatchAgent's benchmark drivers and writes results.json, results.md and chart.png to bench/results/<workload>/.")
 public final class BenchMain implements Callable<Integer> {
 
-    @Parameters(index = "0", description = "w1, w2, w3, w4, scale, all (every driver, then the README table), or readme (only the table).")
+    @Parameters(index = "0", description = "w1, w2, w3, w4, scale, chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
     String workload;
 
     @Option(names = "--engine", description = "Engine: sim://<profile> (default: sim://h100-qwen2.5-32b; scale uses sim://instant), "
@@ -48,6 +48,12 @@ public final class BenchMain implements Callable<Integer> {
 
     @Option(names = "--work-dir", defaultValue = "bench/target/work", description = "Scratch space for brokers and state (default: ${DEFAULT-VALUE}).")
     Path workDir;
+
+    @Option(names = "--seed", defaultValue = "1", description = "chaos: seeds the kill order, engine faults and answers, and the fuzzer; rep n uses seed + n (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--small", description = "chaos: the CI-sized campaign (80 agents, 4 kills, 120 bad records) instead of the full one.")
+    boolean small;
 
     @Option(names = "--readme", defaultValue = "README.md", description = "The README whose '## Results' section 'readme' and 'all' rewrite.")
     Path readme;
@@ -86,6 +92,9 @@ public final class BenchMain implements Callable<Integer> {
             case "w3" -> print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
             case "w4" -> print(Dedup.run(base));
             case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes));
+            case "chaos" -> print(io.batchagent.bench.chaos.ChaosReport.run(base,
+                    small ? io.batchagent.bench.chaos.ChaosCampaign.Settings.small(seed)
+                            : io.batchagent.bench.chaos.ChaosCampaign.Settings.full(seed), System.err::println));
             case "readme" -> print(ReadmeTable.rewrite(readme, resultsDir));
             case "all" -> {
                 print(ResearchSummary.run(base));
@@ -96,7 +105,7 @@ public final class BenchMain implements Callable<Integer> {
                 print(ReadmeTable.rewrite(readme, resultsDir));
             }
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                    "unknown workload '" + workload + "'; use w1, w2, w3, w4, scale, all or readme");
+                    "unknown workload '" + workload + "'; use w1, w2, w3, w4, scale, chaos, all or readme");
         }
         return 0;
     }

@@ -25,6 +25,9 @@ final class ChatCompletionsHandler {
 
     private static final Logger LOGGER = LoggerFactory.getLogger(ChatCompletionsHandler.class);
     private static final String JSON_TYPE = "application/json";
+    /** A simulated server error is one of these in turn: an engine's own, then a proxy's in front of it. */
+    private static final HttpResponseStatus[] SERVER_ERRORS = {HttpResponseStatus.INTERNAL_SERVER_ERROR,
+            HttpResponseStatus.BAD_GATEWAY, HttpResponseStatus.SERVICE_UNAVAILABLE};
 
     private final SimulatorOptions options;
     private final BatchScheduler scheduler;
@@ -108,8 +111,9 @@ final class ChatCompletionsHandler {
                         "simulated outage: the engine is down", "server_error", "unavailable", null));
             }
             case SERVER_ERROR -> {
-                return send(response, HttpResponseStatus.INTERNAL_SERVER_ERROR, OpenAiWire.error(
-                        "simulated server error", "server_error", "simulated_failure", null));
+                HttpResponseStatus status = SERVER_ERRORS[(int) (responseIds.incrementAndGet() % SERVER_ERRORS.length)];
+                return send(response, status, OpenAiWire.error(
+                        "simulated server error " + status.code(), "server_error", "simulated_failure", null));
             }
             case THROTTLE -> {
                 return Mono.from(response.status(HttpResponseStatus.TOO_MANY_REQUESTS)

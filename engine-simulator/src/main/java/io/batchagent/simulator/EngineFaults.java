@@ -11,7 +11,7 @@ import java.util.Map;
  * reproducible for the same request order.
  *
  * @param down every request is answered HTTP 503 ("simulated outage"), as an engine that is restarting
- * @param errorRate share of requests answered HTTP 500 before any work
+ * @param errorRate share of requests answered HTTP 500, 502 or 503 (in turn) before any work
  * @param throttleRate share answered HTTP 429 with a {@code Retry-After} header of {@code retryAfterSeconds}
  * @param retryAfterSeconds the {@code Retry-After} value of a throttled answer, at least 0
  * @param malformedRate share answered 200 with a broken body: an SSE frame that is not JSON and no

@@ -248,6 +248,17 @@ public final class EngineSimulator implements AutoCloseable {
         LOGGER.info("Engine simulator faults now {}", faults.spec());
     }
 
+    /** SIMULATED faults injected since start or the last {@link #resetStats()}, by kind. */
+    public java.util.Map<EngineFaults.Fault, Long> faultsInjected() {
+        java.util.Map<EngineFaults.Fault, Long> injected = new java.util.EnumMap<>(EngineFaults.Fault.class);
+        for (EngineFaults.Fault fault : EngineFaults.Fault.values()) {
+            if (fault != EngineFaults.Fault.NONE) {
+                injected.put(fault, counters.faultsInjected(fault));
+            }
+        }
+        return injected;
+    }
+
     /** Requests for a conversation the simulator had already answered in full. */
     public long repeatedCalls() {
         return counters.repeatedCalls.get();
