@@ -262,10 +262,11 @@ final class TurnHandler {
             }
             ToolSpec tool = batch.tool(name);
             // A tool declared with coalesce=false gets a per-request hash: no two requests share an execution.
+            // A declared tool's hash covers its declaration, so that same-named tools of other batches never meet.
             String callHash = canonical == null ? ""
-                    : tool != null && !tool.getCoalesce()
-                    ? CallHash.uncoalesced(name, canonical, turn.getJobId(), turn.getTurn(), callId)
-                    : CallHash.ofCanonical(name, canonical);
+                    : tool == null ? CallHash.ofCanonical(name, canonical)
+                    : !tool.getCoalesce() ? CallHash.uncoalesced(name, canonical, turn.getJobId(), turn.getTurn(), callId)
+                    : CallHash.ofCanonicalCall(tool, canonical);
             refs.add(new ToolCallRef(callId, name, rawArguments, callHash));
 
             if (tool == null) {

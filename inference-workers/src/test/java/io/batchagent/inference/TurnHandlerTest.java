@@ -56,8 +56,8 @@ class TurnHandlerTest {
         handle(turn("job-1", 1, 49_000));
 
         // Then one ToolRequest per call, keyed by the hash of its canonical arguments
-        String searchHash = CallHash.of("web_search", "{\"query\":\"Lyon population\"}");
-        String fetchHash = CallHash.of("fetch_url", "{\"url\":\"https://insee.fr\"}");
+        String searchHash = CallHash.ofCall(spec.getTools().get(0), "{\"query\":\"Lyon population\"}");
+        String fetchHash = CallHash.ofCall(spec.getTools().get(1), "{\"url\":\"https://insee.fr\"}");
         List<ProducerRecord<String, byte[]>> requests = sent(TOPICS.toolRequests());
         assertThat(requests).extracting(ProducerRecord::key).containsExactly(searchHash, fetchHash);
         ToolRequest search = decode(TOPICS.toolRequests(), requests.get(0));
@@ -101,7 +101,7 @@ class TurnHandlerTest {
 
         ToolRequest request = decode(TOPICS.toolRequests(), sent(TOPICS.toolRequests()).get(0));
         assertThat(request.getCallHash())
-                .isNotEqualTo(CallHash.of("web_search", "{\"query\":\"same\"}"))
+                .isNotEqualTo(CallHash.ofCall(spec.getTools().get(0), "{\"query\":\"same\"}"))
                 .isEqualTo(CallHash.uncoalesced("web_search", "{\"query\":\"same\"}", "job-n", 1, "call_a"));
         assertThat(sent(TOPICS.toolRequests()).get(0).key()).isEqualTo(request.getCallHash());
     }
@@ -162,7 +162,7 @@ class TurnHandlerTest {
         assertThat(error.getResult().getOutput()).startsWith("arguments are not valid JSON: ");
         AgentTurn waiting = decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
         assertThat(waiting.getPendingCalls()).extracting(ToolCallRef::getCallHash)
-                .containsExactly(CallHash.of("web_search", "{\"query\":\"a\"}"), "");
+                .containsExactly(CallHash.ofCall(spec.getTools().get(0), "{\"query\":\"a\"}"), "");
     }
 
     @Test

@@ -10,9 +10,11 @@ import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolResult;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
+import io.batchagent.schemas.ToolTimeouts;
 import io.batchagent.schemas.Topics;
 import io.batchagent.tools.limits.LimitTimeoutException;
 import io.batchagent.tools.limits.ToolLimiter;
+import io.batchagent.tools.limits.ToolThreads;
 import io.batchagent.worker.InFlightConsumer;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -26,8 +28,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -53,15 +53,21 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A call goes through: resolve the declared tool ({@link ToolResolver}); parse its arguments and
  * validate them against the declaration's parameter schema; look it up in the result cache (if the
- * spec is cacheable); wait for the tool's rate and concurrency limits ({@link ToolLimiter}); run it
- * under its timeout, which covers the wait too; cap its output. Every expected failure is a result,
- * not an exception: an unknown tool, arguments that are not JSON or break the schema (the model can
- * correct those), a tool that throws, a tool or a limit wait that overruns the timeout. For a batched
- * call, a failure of the batch is the result of every item in it. The returned stage fails only
- * when an answer cannot be published.
+ * spec is cacheable); skip it if its deadline ({@code ToolCall.deadlineMs}, see
+ * {@link ToolTimeouts}) passed while it was queued; wait for the tool's rate and concurrency limits
+ * ({@link ToolLimiter}) and for a tool thread ({@link ToolThreads}); run it until its timeout from
+ * pickup or its deadline, whichever is sooner (the waits count too); cap its output. Every expected
+ * failure is a result, not an exception: an unknown tool, arguments that are not JSON or break the
+ * schema (the model can correct those), a tool that throws, a call that expired in the queue, a
+ * tool or a wait that overruns the deadline. For a batched call, a failure of the batch is the
+ * result of every item in it. The returned stage fails only when an answer cannot be published.
+ *
+ * <p>A call that times out is answered at once and its thread interrupted, but its concurrency
+ * permit and its tool thread stay taken until its code really returns: a tool that ignores
+ * interruption can neither exceed its {@code maxConcurrency} nor make the worker add threads.
  *
  * <p>Threads: {@link #handle} runs on the poll thread and only starts work. Cache and limit
- * round-trips complete on the Redis client's threads, tools run on {@code toolExecutor}, timeouts
+ * round-trips complete on the Redis client's threads, tools run on {@code threads}, timeouts
  * and limit retries fire on {@code timer}, sends happen on {@code publishing}, because a producer
  * send can block (on metadata, or when its buffer is full) and the poll thread must not. A
  * {@code publishing} executor that drops tasks once the worker stops leaves those stages incomplete,
@@ -71,8 +77,7 @@ import org.slf4j.LoggerFactory;
 final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> {
 
     static final String STAGE = "tools";
-    static final long DEFAULT_TIMEOUT_MS = 30_000;
-    /** How long past its timeout a concurrency slot of a crashed worker stays taken. */
+    /** How long past its last renewal a concurrency slot of a crashed worker stays taken, beyond the timeout. */
     static final long LEASE_MARGIN_MS = 5_000;
 
     private static final Logger LOGGER = LoggerFactory.getLogger(ToolCallHandler.class);
@@ -85,7 +90,7 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     private final ToolResultCache cache;
     private final ToolLimiter limiter;
     private final Producer<byte[], byte[]> producer;
-    private final ExecutorService toolExecutor;
+    private final ToolThreads threads;
     private final ScheduledExecutorService timer;
     private final Executor publishing;
     private final ToolWorkerCounters counters;
@@ -97,14 +102,14 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     private final Serializer<DeadLetter> deadLetterSerializer;
 
     ToolCallHandler(Topics topics, ToolResolver resolver, ToolResultCache cache, ToolLimiter limiter,
-                    Producer<byte[], byte[]> producer, ExecutorService toolExecutor, ScheduledExecutorService timer,
+                    Producer<byte[], byte[]> producer, ToolThreads threads, ScheduledExecutorService timer,
                     Executor publishing, ToolWorkerCounters counters, ToolMetrics metrics) {
         this.topics = topics;
         this.resolver = resolver;
         this.cache = cache;
         this.limiter = limiter;
         this.producer = producer;
-        this.toolExecutor = toolExecutor;
+        this.threads = threads;
         this.timer = timer;
         this.publishing = publishing;
         this.counters = counters;
@@ -165,20 +170,21 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         }
         return lookUp(spec, callHash).thenCompose(hit -> hit.isPresent()
                 ? done(fromCache(callHash, hit.get()))
-                : execute(call.getBatchId(), spec, resolution.tool(), callHash, prepared.arguments(), startedAt));
+                : expired(call) ? done(expiredInQueue(call, callHash, startedAt))
+                : execute(call, resolution.tool(), callHash, prepared.arguments(), startedAt));
     }
 
-    private CompletionStage<ToolResult> execute(String batchId, ToolSpec spec, Tool tool, String callHash,
-                                                JsonNode arguments, long startedAt) {
-        Instant deadline = deadline(spec, startedAt);
-        ToolContext context = new ToolContext(callHash, batchId, deadline);
-        return limited(spec, deadline, startedAt, permit -> runTimed(tool.name(), callHash, deadline, () -> {
+    private CompletionStage<ToolResult> execute(ToolCall call, Tool tool, String callHash, JsonNode arguments, long startedAt) {
+        ToolSpec spec = call.getTool();
+        Instant deadline = deadline(call, startedAt);
+        ToolContext context = new ToolContext(callHash, call.getBatchId(), deadline);
+        return limited(spec, deadline, startedAt, permit -> runTimed(tool.name(), callHash, deadline, permit, () -> {
             LOGGER.trace("tool call started: callHash={} tool={} arguments={}", callHash, tool.name(), arguments);
             return tool.execute(arguments, context);
         }).thenApply(outcome -> {
             metrics.executed(spec.getName(), outcome.ran(), 0);
             if (outcome.timedOut()) {
-                return failed(callHash, spec, ToolStatus.TIMEOUT, timedOut(spec, startedAt, 1), startedAt, 0);
+                return failed(callHash, spec, ToolStatus.TIMEOUT, timedOut(call, startedAt, deadline, 1), startedAt, 0);
             }
             if (outcome.error() != null) {
                 LOGGER.trace("tool call failed: callHash={} tool={}", callHash, tool.name(), outcome.error());
@@ -230,6 +236,10 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                     missArguments.add(arguments.get(k));
                 }
             }
+            if (!misses.isEmpty() && expired(call)) {
+                misses.forEach(i -> results[i] = expiredInQueue(call, items.get(i).getCallHash(), startedAt));
+                return done(Arrays.asList(results));
+            }
             CompletionStage<Void> executed = misses.isEmpty() ? done(null)
                     : resolution.tool() instanceof BatchTool batchTool
                     ? executeBatch(call, batchTool, items, misses, missArguments, results, startedAt)
@@ -243,10 +253,10 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                                                List<JsonNode> arguments, ToolResult[] results, long startedAt) {
         ToolSpec spec = call.getTool();
         int size = misses.size();
-        Instant deadline = deadline(spec, startedAt);
+        Instant deadline = deadline(call, startedAt);
         ToolContext context = new ToolContext(call.getCallHash(), call.getBatchId(), deadline);
         CompletionStage<List<ToolResult>> answered = limited(spec, deadline, startedAt, permit ->
-                runTimed(tool.name(), call.getCallHash(), deadline, () -> {
+                runTimed(tool.name(), call.getCallHash(), deadline, permit, () -> {
                     LOGGER.trace("batched tool call started: callHash={} tool={} items={} arguments={}",
                             call.getCallHash(), tool.name(), size, arguments);
                     return tool.executeBatch(List.copyOf(arguments), context);
@@ -255,7 +265,7 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                     List<ToolResult> answers = new ArrayList<>(size);
                     for (int k = 0; k < size; k++) {
                         String hash = items.get(misses.get(k)).getCallHash();
-                        answers.add(batchItemResult(spec, tool.name(), hash, outcome, k, size, startedAt));
+                        answers.add(batchItemResult(call, tool.name(), hash, outcome, k, size, startedAt, deadline));
                     }
                     LOGGER.debug("batched tool call ran: callHash={} tool={} items={} timedOut={}",
                             call.getCallHash(), tool.name(), size, outcome.timedOut());
@@ -272,10 +282,11 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         });
     }
 
-    private ToolResult batchItemResult(ToolSpec spec, String tool, String hash, Outcome<List<BatchTool.Outcome>> outcome,
-                                       int k, int size, long startedAt) {
+    private ToolResult batchItemResult(ToolCall call, String tool, String hash, Outcome<List<BatchTool.Outcome>> outcome,
+                                       int k, int size, long startedAt, Instant deadline) {
+        ToolSpec spec = call.getTool();
         if (outcome.timedOut()) {
-            return failed(hash, spec, ToolStatus.TIMEOUT, timedOut(spec, startedAt, size), startedAt, size);
+            return failed(hash, spec, ToolStatus.TIMEOUT, timedOut(call, startedAt, deadline, size), startedAt, size);
         }
         if (outcome.error() != null) {
             return failed(hash, spec, ToolStatus.ERROR, "tool '" + tool + "' failed: " + outcome.error(), startedAt, size);
@@ -301,7 +312,7 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         List<CompletableFuture<Void>> runs = new ArrayList<>();
         for (int k = 0; k < misses.size(); k++) {
             int i = misses.get(k);
-            runs.add(execute(call.getBatchId(), call.getTool(), tool, items.get(i).getCallHash(), arguments.get(k), startedAt)
+            runs.add(execute(call, tool, items.get(i).getCallHash(), arguments.get(k), startedAt)
                     .thenAccept(result -> results[i] = result).toCompletableFuture());
         }
         return CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new));
@@ -377,9 +388,10 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     }
 
     /**
-     * Runs {@code body} under a permit of the tool's limits, released when the body's stage
-     * completes; if no permit comes before the deadline, {@code onRefused} turns the TIMEOUT result
-     * into what the caller returns.
+     * Runs {@code body} under a permit of the tool's limits. The body owns the permit and releases it
+     * when its execution really ends ({@link #runTimed}). If no permit, or no tool thread, comes
+     * before the deadline, {@code onRefused} turns the TIMEOUT result (nothing ran) into what the
+     * caller returns.
      */
     private <T> CompletionStage<T> limited(ToolSpec spec, Instant deadline, long startedAt,
                                            Function<ToolLimiter.Permit, CompletionStage<T>> body,
@@ -400,7 +412,7 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                     return; // the worker is stopping; the record will be processed again
                 }
                 ToolResult refusal = cause instanceof LimitTimeoutException
-                        ? failed(callHash, spec, ToolStatus.TIMEOUT, cause.getMessage(), startedAt, 0)
+                        ? notRun(failed(callHash, spec, ToolStatus.TIMEOUT, cause.getMessage(), startedAt, 0))
                         : failed(callHash, spec, ToolStatus.ERROR, "tool '" + spec.getName()
                                 + "' could not be admitted by its limits: " + cause, startedAt, 0);
                 outcome.complete(onRefused.apply(refusal));
@@ -413,11 +425,14 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
             try {
                 ran = body.apply(granted);
             } catch (RuntimeException e) {
+                granted.release();
                 ran = CompletableFuture.failedFuture(e);
             }
             ran.whenComplete((value, failure) -> {
-                granted.release();
-                if (failure != null) {
+                Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+                if (cause instanceof LimitTimeoutException busy) { // no tool thread was free in time
+                    outcome.complete(onRefused.apply(notRun(failed(callHash, spec, ToolStatus.TIMEOUT, busy.getMessage(), startedAt, 0))));
+                } else if (failure != null) {
                     outcome.completeExceptionally(failure);
                 } else {
                     outcome.complete(value);
@@ -431,44 +446,51 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     private record Outcome<T>(T value, Throwable error, boolean timedOut, Duration ran) {}
 
     /**
-     * Runs {@code body} on a tool thread; completes with its outcome, or with a timeout at the
-     * deadline (interrupting the thread). Never completes if the executor refuses the task (the
-     * worker is stopping).
+     * Runs {@code body} on a tool thread once one is free for {@code tool}; completes with its
+     * outcome, or with a timeout at the deadline (interrupting the thread). Releases {@code permit}
+     * when the body really returns, or at once if it never starts. Fails with
+     * {@link LimitTimeoutException} if no thread is free before the deadline. Never completes if the
+     * worker is stopping (the record was not committed and will run again elsewhere).
      */
-    private <T> CompletionStage<Outcome<T>> runTimed(String tool, String callHash, Instant deadline, Callable<T> body) {
+    private <T> CompletionStage<Outcome<T>> runTimed(String tool, String callHash, Instant deadline, ToolLimiter.Permit permit,
+                                                     Callable<T> body) {
         CompletableFuture<Outcome<T>> outcome = new CompletableFuture<>();
-        long delayMs = Math.max(0, deadline.toEpochMilli() - System.currentTimeMillis());
         AtomicLong began = new AtomicLong(System.nanoTime());
-        Future<?> task;
-        try {
-            task = toolExecutor.submit(() -> {
-                counters.executionStarted(tool);
-                began.set(System.nanoTime());
-                try {
-                    T value = body.call();
-                    outcome.complete(new Outcome<>(value, null, false, since(began.get())));
-                } catch (Throwable e) {
-                    // Whatever the tool threw is the agent's answer; if it timed out, the timeout already won.
-                    outcome.complete(new Outcome<>(null, e, false, since(began.get())));
+        threads.start(tool, deadline, () -> {
+            counters.executionStarted(tool);
+            began.set(System.nanoTime());
+            try {
+                T value = body.call();
+                outcome.complete(new Outcome<>(value, null, false, since(began.get())));
+            } catch (Throwable e) {
+                // Whatever the tool threw is the agent's answer; if it timed out, the timeout already won.
+                outcome.complete(new Outcome<>(null, e, false, since(began.get())));
+            }
+        }).whenComplete((run, error) -> {
+            if (error != null) {
+                permit.release();
+                Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+                if (cause instanceof LimitTimeoutException) {
+                    outcome.completeExceptionally(cause);
                 }
-            });
-        } catch (RejectedExecutionException e) {
-            // Only after the worker stopped; the record was not committed and will run again elsewhere.
-            return new CompletableFuture<>();
-        }
-        ScheduledFuture<?> timeout;
-        try {
-            timeout = timer.schedule(() -> {
-                if (outcome.complete(new Outcome<>(null, null, true, since(began.get())))) {
-                    task.cancel(true);
-                    LOGGER.debug("tool call timed out: callHash={} tool={}", callHash, tool);
-                }
-            }, delayMs, TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException e) {
-            task.cancel(true);
-            return new CompletableFuture<>();
-        }
-        outcome.whenComplete((result, error) -> timeout.cancel(false));
+                return; // else rejected: the worker is stopping
+            }
+            run.ended().whenComplete((ignored, e) -> permit.release());
+            long delayMs = Math.max(0, deadline.toEpochMilli() - System.currentTimeMillis());
+            ScheduledFuture<?> timeout;
+            try {
+                timeout = timer.schedule(() -> {
+                    if (outcome.complete(new Outcome<>(null, null, true, since(began.get())))) {
+                        run.interrupt();
+                        LOGGER.debug("tool call timed out: callHash={} tool={}", callHash, tool);
+                    }
+                }, delayMs, TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException e) {
+                run.interrupt();
+                return;
+            }
+            outcome.whenComplete((result, e) -> timeout.cancel(false));
+        });
         return outcome;
     }
 
@@ -579,9 +601,39 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                 .build();
     }
 
-    private static String timedOut(ToolSpec spec, long startedAt, int calls) {
-        return "tool '" + spec.getName() + "' timed out after " + timeoutMs(spec) + " ms"
-                + (calls > 1 ? " (a batch of " + calls + " calls)" : "");
+    /** A refusal after which nothing ran. */
+    private static ToolResult notRun(ToolResult result) {
+        return ToolResults.copyOf(result).setExecuted(false).build();
+    }
+
+    /**
+     * Says how a call ran out of time: after its whole timeout, or sooner, at the deadline it was
+     * dispatched with, because it had waited in the queue.
+     */
+    private static String timedOut(ToolCall call, long startedAt, Instant deadline, int calls) {
+        ToolSpec spec = call.getTool();
+        long timeout = ToolTimeouts.timeoutMs(spec);
+        long allowed = deadline.toEpochMilli() - startedAt;
+        String how = allowed >= timeout ? timeout + " ms"
+                : allowed + " ms, at its deadline (it had waited " + Math.max(0, startedAt - call.getDispatchedAtMs())
+                        + " ms to be picked up; its timeout is " + timeout + " ms)";
+        return "tool '" + spec.getName() + "' timed out after " + how + (calls > 1 ? " (a batch of " + calls + " calls)" : "");
+    }
+
+    /** Whether the call's deadline passed before it could start here. */
+    private static boolean expired(ToolCall call) {
+        return call.getDeadlineMs() > 0 && System.currentTimeMillis() >= call.getDeadlineMs();
+    }
+
+    /** The answer to a call whose deadline passed in the queue: TIMEOUT, and the tool never ran. */
+    private ToolResult expiredInQueue(ToolCall call, String callHash, long startedAt) {
+        ToolSpec spec = call.getTool();
+        counters.expiredCall();
+        long queuedMs = Math.max(0, System.currentTimeMillis() - call.getDispatchedAtMs());
+        LOGGER.debug("tool call expired in queue, not run: callHash={} tool={} queuedMs={}", callHash, spec.getName(), queuedMs);
+        return notRun(failed(callHash, spec, ToolStatus.TIMEOUT, "tool '" + spec.getName() + "' expired in queue after "
+                + queuedMs + " ms and was not run: no tool worker could pick it up before its deadline (its timeout is "
+                + ToolTimeouts.timeoutMs(spec) + " ms; the rest was its allowance for waiting in the queue)", startedAt, 0));
     }
 
     /** Only results the batch declared reusable, for a positive time, are cached. */
@@ -589,17 +641,15 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         return spec.getCacheable() && spec.getCacheTtlMs() > 0;
     }
 
-    private static long timeoutMs(ToolSpec spec) {
-        return spec.getTimeoutMs() > 0 ? spec.getTimeoutMs() : DEFAULT_TIMEOUT_MS;
-    }
-
-    private static Instant deadline(ToolSpec spec, long startedAt) {
-        return Instant.ofEpochMilli(startedAt).plusMillis(timeoutMs(spec));
+    /** When a call picked up at {@code startedAt} must be answered: its timeout from pickup, or its deadline if sooner. */
+    private static Instant deadline(ToolCall call, long startedAt) {
+        long byTimeout = startedAt + ToolTimeouts.timeoutMs(call.getTool());
+        return Instant.ofEpochMilli(call.getDeadlineMs() > 0 ? Math.min(byTimeout, call.getDeadlineMs()) : byTimeout);
     }
 
     private static ToolLimiter.Limits limits(ToolSpec spec) {
         return new ToolLimiter.Limits(Math.max(0, spec.getRateLimitPerSecond()), Math.max(0, spec.getMaxConcurrency()),
-                Duration.ofMillis(timeoutMs(spec) + LEASE_MARGIN_MS));
+                Duration.ofMillis(ToolTimeouts.timeoutMs(spec) + LEASE_MARGIN_MS));
     }
 
     private static <T> CompletionStage<T> done(T value) {

@@ -4,6 +4,7 @@ import io.batchagent.schemas.Topics;
 import io.batchagent.tools.http.HostAllowlist;
 import io.batchagent.tools.http.HttpTool;
 import io.batchagent.tools.limits.ToolLimiter;
+import io.batchagent.tools.limits.ToolThreads;
 import io.batchagent.tools.mcp.McpToolbox;
 import io.batchagent.tools.redis.RedisLink;
 import io.batchagent.tools.redis.RedisToolResultCache;
@@ -17,9 +18,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -40,10 +39,16 @@ import org.slf4j.LoggerFactory;
  * <p>Guarantees:
  * <ul>
  *   <li>At most {@link ToolWorkerConfig#maxConcurrency()} calls are in processing at once; each
- *       runs on a thread of the worker's own, never on the consumer's poll thread.
+ *       runs on a thread of the worker's own, never on the consumer's poll thread. Tools run on at
+ *       most {@link ToolWorkerConfig#maxToolThreads()} threads, and one tool holds at most
+ *       {@code maxConcurrency} of them, counting executions that outlive their timeout because the
+ *       tool ignores interruption: such a tool's calls then wait for a thread and time out, and no
+ *       thread is added for them.
  *   <li>Every call gets a result, and expected failures are results: {@code ERROR} for an unknown
  *       tool, arguments that are not JSON or a tool that throws; {@code TIMEOUT} when the call
- *       overruns its {@code ToolSpec.timeoutMs} (the tool's thread is then interrupted). A record
+ *       overruns its {@code ToolSpec.timeoutMs} or the deadline it was dispatched with (the tool's
+ *       thread is then interrupted), or, without running, when that deadline passed while the call
+ *       waited on the topic ({@code ToolTimeouts}). A record
  *       that is not a {@code ToolCall} becomes a {@code DeadLetter}. None of them stops the worker.
  *   <li>At-least-once: an offset is committed only after the result of its record (and of every
  *       record before it) has been acknowledged by the broker ({@code acks=all}, idempotent
@@ -58,7 +63,8 @@ import org.slf4j.LoggerFactory;
  *       violation is an ERROR result the model can correct.
  *   <li>A tool's {@code rateLimitPerSecond} and {@code maxConcurrency} hold across all workers
  *       sharing the Redis (in this process only without Redis); waiting for them counts against
- *       the call's timeout.
+ *       the call's timeout. An execution keeps its concurrency slot until its code returns, even
+ *       past its timeout.
  *   <li>A batched call ({@code ToolCall.batchItems}) runs a {@link BatchTool}'s handler once for all
  *       its items that miss the cache, and publishes one result per item, keyed by the item's hash.
  *   <li>Declared tools resolve to the MCP servers of {@link ToolWorkerConfig#mcpServers()}, to
@@ -81,6 +87,8 @@ public final class ToolWorker implements AutoCloseable {
 
     private static final Logger LOGGER = LoggerFactory.getLogger(ToolWorker.class);
     private static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(10);
+    /** The name prefix of the threads tools run on. */
+    static final String TOOL_THREAD_PREFIX = "batchagent-tool-exec-";
 
     private final Consumer<byte[], byte[]> consumer;
     private final Producer<byte[], byte[]> producer;
@@ -90,7 +98,7 @@ public final class ToolWorker implements AutoCloseable {
     private final ToolLimiter limiter;
     private final McpToolbox mcp;
     private final ToolMetrics metrics;
-    private final ExecutorService toolExecutor;
+    private final ToolThreads toolThreads;
     private final ScheduledThreadPoolExecutor timer;
     private final ExecutorService publisher;
     private final ToolWorkerCounters counters = new ToolWorkerCounters();
@@ -167,12 +175,9 @@ public final class ToolWorker implements AutoCloseable {
             this.cache = redis != null ? new RedisToolResultCache(redis) : inProcessCache(config);
             this.ownsCache = true;
         }
-        // Unbounded, because the in-flight bound already limits running calls and a timed-out tool
-        // that ignores interruption must not take a thread away from the next call.
-        this.toolExecutor = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
-                new SynchronousQueue<>(), threads("batchagent-tool-"));
         this.timer = new ScheduledThreadPoolExecutor(1, threads("batchagent-tool-timeouts-"));
         this.timer.setRemoveOnCancelPolicy(true); // most calls finish in time; don't keep their timers
+        this.toolThreads = new ToolThreads(config.maxToolThreads(), config.maxConcurrency(), threads(TOOL_THREAD_PREFIX), timer);
         // One thread, because sends are quick appends unless the producer blocks, and then every send would.
         this.publisher = Executors.newSingleThreadExecutor(threads("batchagent-tool-publisher-"));
         Executor publishing = task -> {
@@ -186,15 +191,16 @@ public final class ToolWorker implements AutoCloseable {
             limitWarning.warn(LOGGER, "tool limits could not use Redis; this worker applies them on its own until it can: error={}",
                     error.toString());
         });
-        this.mcp = McpToolbox.of(config.mcpServers()).connectAll(toolExecutor);
+        // One short-lived thread per server, so that connecting takes no tool thread.
+        this.mcp = McpToolbox.of(config.mcpServers()).connectAll(task -> threads("batchagent-mcp-connect-").newThread(task).start());
         ToolResolver resolver = new ToolResolver(registry, mcp, HttpTool.defaultClient(), HostAllowlist.of(config.httpToolHosts()));
-        ToolCallHandler handler = new ToolCallHandler(topics, resolver, this.cache, limiter, producer, toolExecutor, timer,
+        ToolCallHandler handler = new ToolCallHandler(topics, resolver, this.cache, limiter, producer, toolThreads, timer,
                 publishing, counters, metrics);
         this.loop = new InFlightConsumer<>(consumer, List.of(topics.toolCalls().name()), handler,
                 InFlightConsumer.Options.<byte[], byte[]>of("tool-worker-" + config.groupId(), config.maxConcurrency())
                         .withOnHandlerFailure((record, error) -> counters.publishFailure()));
-        LOGGER.info("tool worker ready: group={} maxConcurrency={} tools={} mcpServers={} cache={}",
-                config.groupId(), config.maxConcurrency(), registry.names(), mcp.serverNames(),
+        LOGGER.info("tool worker ready: group={} maxConcurrency={} maxToolThreads={} tools={} mcpServers={} cache={}",
+                config.groupId(), config.maxConcurrency(), config.maxToolThreads(), registry.names(), mcp.serverNames(),
                 redis != null ? redis : this.cache.getClass().getSimpleName());
     }
 
@@ -242,6 +248,21 @@ public final class ToolWorker implements AutoCloseable {
         return loop.inFlight();
     }
 
+    /** Threads that tools run on now, busy or idle; never more than {@link ToolWorkerConfig#maxToolThreads()}. */
+    public int toolThreads() {
+        return toolThreads.threads();
+    }
+
+    /** The most threads tools ran on at once since the worker was built. */
+    public int peakToolThreads() {
+        return toolThreads.peakThreads();
+    }
+
+    /** Executions still running after their call timed out (their tool ignored the interruption). */
+    public int lingeringExecutions() {
+        return toolThreads.lingering();
+    }
+
     /** Idempotent; see the class documentation for what closing does. */
     @Override
     public void close() {
@@ -259,7 +280,7 @@ public final class ToolWorker implements AutoCloseable {
             consumer.close(); // the loop closes its consumer only if it ran
         }
         stopping = true;
-        toolExecutor.shutdownNow();
+        toolThreads.close();
         timer.shutdownNow();
         publisher.shutdown();
         try {

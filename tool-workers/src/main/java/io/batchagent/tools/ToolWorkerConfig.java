@@ -16,7 +16,14 @@ import java.util.TreeSet;
  * @param groupId the consumer group of the tool workers; default {@value #DEFAULT_GROUP_ID}
  * @param maxConcurrency tool calls processed at once per worker, 1 to {@value #MAX_CONCURRENCY_LIMIT};
  *     each running call holds a platform thread; default {@value #DEFAULT_MAX_CONCURRENCY}. A call
- *     waiting for its tool's rate or concurrency limit counts against it too.
+ *     waiting for its tool's rate or concurrency limit counts against it too. It is also the most
+ *     threads one tool may hold on this worker.
+ * @param maxToolThreads the most threads this worker's tools run on, from {@code maxConcurrency} to
+ *     {@value #MAX_TOOL_THREADS_LIMIT}; default twice {@code maxConcurrency}. A call that times out
+ *     keeps its thread until its code returns (a tool may ignore interruption), so the headroom
+ *     above {@code maxConcurrency} lets other tools run while one tool's executions linger; a tool
+ *     whose {@code maxConcurrency} threads are all taken gets no more, and its calls wait (and time
+ *     out) instead
  * @param toolOptions options for the installed tools, keyed {@code <tool>.<option>} (for example
  *     {@code sim_search.latency.ms}); each tool receives its own, without the prefix, through
  *     {@link Tool#configure}; default none
@@ -31,11 +38,12 @@ import java.util.TreeSet;
  */
 public record ToolWorkerConfig(String groupId, Integer maxConcurrency, Map<String, String> toolOptions,
                                Long cacheMaxEntries, RedisSettings redis, List<McpServerConfig> mcpServers,
-                               Set<String> httpToolHosts) {
+                               Set<String> httpToolHosts, Integer maxToolThreads) {
 
     public static final String DEFAULT_GROUP_ID = "batchagent-tools";
     public static final int DEFAULT_MAX_CONCURRENCY = 64;
     public static final int MAX_CONCURRENCY_LIMIT = 4096;
+    public static final int MAX_TOOL_THREADS_LIMIT = 2 * MAX_CONCURRENCY_LIMIT;
     public static final long DEFAULT_CACHE_MAX_ENTRIES = 10_000;
 
     public ToolWorkerConfig {
@@ -47,6 +55,11 @@ public record ToolWorkerConfig(String groupId, Integer maxConcurrency, Map<Strin
         if (maxConcurrency < 1 || maxConcurrency > MAX_CONCURRENCY_LIMIT) {
             throw new IllegalArgumentException("maxConcurrency must be between 1 and " + MAX_CONCURRENCY_LIMIT
                     + " (each running tool call holds a thread), got " + maxConcurrency);
+        }
+        maxToolThreads = maxToolThreads == null ? 2 * maxConcurrency : maxToolThreads;
+        if (maxToolThreads < maxConcurrency || maxToolThreads > MAX_TOOL_THREADS_LIMIT) {
+            throw new IllegalArgumentException("maxToolThreads must be between maxConcurrency (" + maxConcurrency + ") and "
+                    + MAX_TOOL_THREADS_LIMIT + ", got " + maxToolThreads);
         }
         toolOptions = toolOptions == null ? Map.of() : copyValidated(toolOptions);
         cacheMaxEntries = cacheMaxEntries == null ? DEFAULT_CACHE_MAX_ENTRIES : cacheMaxEntries;
@@ -63,43 +76,49 @@ public record ToolWorkerConfig(String groupId, Integer maxConcurrency, Map<Strin
 
     /** Every setting at its default. */
     public static ToolWorkerConfig defaults() {
-        return new ToolWorkerConfig(null, null, null, null, null, null, null);
+        return new ToolWorkerConfig(null, null, null, null, null, null, null, null);
     }
 
     public ToolWorkerConfig withGroupId(String id) {
-        return new ToolWorkerConfig(id, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts);
+        return new ToolWorkerConfig(id, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts, maxToolThreads);
     }
 
+    /** Sets {@code maxConcurrency} and puts {@code maxToolThreads} back to its default for it (twice as many). */
     public ToolWorkerConfig withMaxConcurrency(int concurrency) {
-        return new ToolWorkerConfig(groupId, concurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts);
+        return new ToolWorkerConfig(groupId, concurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts, null);
     }
 
     public ToolWorkerConfig withToolOptions(Map<String, String> options) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, options, cacheMaxEntries, redis, mcpServers, httpToolHosts);
+        return new ToolWorkerConfig(groupId, maxConcurrency, options, cacheMaxEntries, redis, mcpServers, httpToolHosts, maxToolThreads);
+    }
+
+    /** The most threads this worker's tools run on; see the record's documentation. */
+    public ToolWorkerConfig withMaxToolThreads(int threads) {
+        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts, threads);
     }
 
     public ToolWorkerConfig withCacheMaxEntries(long entries) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, entries, redis, mcpServers, httpToolHosts);
+        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, entries, redis, mcpServers, httpToolHosts, maxToolThreads);
     }
 
     /** Shares the result cache and the limits through Redis; null keeps them in this process. */
     public ToolWorkerConfig withRedis(RedisSettings settings) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, settings, mcpServers, httpToolHosts);
+        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, settings, mcpServers, httpToolHosts, maxToolThreads);
     }
 
     public ToolWorkerConfig withMcpServers(List<McpServerConfig> servers) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, servers, httpToolHosts);
+        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, servers, httpToolHosts, maxToolThreads);
     }
 
     public ToolWorkerConfig withHttpToolHosts(Set<String> hosts) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, hosts);
+        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, hosts, maxToolThreads);
     }
 
     /** Tool option values are masked: they may hold keys and passwords. */
     @Override
     public String toString() {
         return "ToolWorkerConfig[groupId=" + groupId + ", maxConcurrency=" + maxConcurrency
-                + ", toolOptions=" + toolOptions.keySet() + " (values masked), cacheMaxEntries=" + cacheMaxEntries
+                + ", maxToolThreads=" + maxToolThreads + ", toolOptions=" + toolOptions.keySet() + " (values masked), cacheMaxEntries=" + cacheMaxEntries
                 + ", redis=" + redis + ", mcpServers=" + mcpServers + ", httpToolHosts=" + httpToolHosts + "]";
     }
 

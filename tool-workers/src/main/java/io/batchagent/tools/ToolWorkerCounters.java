@@ -15,6 +15,7 @@ public final class ToolWorkerCounters {
     private final LongAdder cacheHits = new LongAdder();
     private final LongAdder failures = new LongAdder();
     private final LongAdder timeouts = new LongAdder();
+    private final LongAdder expiredInQueue = new LongAdder();
     private final LongAdder deadLetters = new LongAdder();
     private final LongAdder publishFailures = new LongAdder();
 
@@ -46,6 +47,14 @@ public final class ToolWorkerCounters {
         return timeouts.sum();
     }
 
+    /**
+     * The part of {@link #timeouts()} answered without running the tool because the call's deadline
+     * had passed while it waited on the tool-calls topic.
+     */
+    public long expiredInQueue() {
+        return expiredInQueue.sum();
+    }
+
     /** Records sent to the dead-letter topic because they could not be decoded. */
     public long deadLetters() {
         return deadLetters.sum();
@@ -69,6 +78,10 @@ public final class ToolWorkerCounters {
         if (timeout) {
             timeouts.increment();
         }
+    }
+
+    void expiredCall() {
+        expiredInQueue.increment();
     }
 
     void deadLetter() {

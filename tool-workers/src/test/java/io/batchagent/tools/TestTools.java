@@ -36,12 +36,18 @@ final class TestTools {
 
     static ToolCall call(ToolSpec spec, String argumentsJson) {
         return ToolCall.newBuilder()
-                .setCallHash(CallHash.of(spec.getName(), argumentsJson))
+                .setCallHash(CallHash.ofCall(spec, argumentsJson))
                 .setBatchId("batch-1")
                 .setTool(spec)
                 .setArgumentsJson(argumentsJson)
                 .setDispatchedAtMs(System.currentTimeMillis())
                 .build();
+    }
+
+    /** A call dispatched {@code queuedMs} ago whose deadline is {@code dueInMs} from now (negative: passed). */
+    static ToolCall queued(ToolSpec spec, String argumentsJson, long queuedMs, long dueInMs) {
+        long now = System.currentTimeMillis();
+        return ToolCall.newBuilder(call(spec, argumentsJson)).setDispatchedAtMs(now - queuedMs).setDeadlineMs(now + dueInMs).build();
     }
 
     static ToolCall call(String tool, String argumentsJson) {

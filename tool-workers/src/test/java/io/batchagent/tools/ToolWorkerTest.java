@@ -1,6 +1,7 @@
 package io.batchagent.tools;
 
 import static io.batchagent.tools.TestTools.call;
+import static io.batchagent.tools.TestTools.queued;
 import static io.batchagent.tools.TestTools.spec;
 import static io.batchagent.tools.TestTools.tool;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -10,6 +11,7 @@ import static org.awaitility.Awaitility.await;
 import io.batchagent.events.DeadLetter;
 import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolResult;
+import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.schemas.Topics;
 import io.batchagent.tools.builtin.EchoTool;
@@ -211,6 +213,77 @@ class ToolWorkerTest {
         // The interrupted tool's late ERROR must not become a second result.
         await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.committed().equals(Optional.of(2L)));
         assertThat(harness.results()).hasSize(2);
+    }
+
+    @Test
+    void shouldAnswerACallWhoseDeadlinePassedInTheQueueWithTimeoutWithoutRunningIt() {
+        AtomicInteger runs = new AtomicInteger();
+        start(tool("lookup", (args, ctx) -> "answer " + runs.incrementAndGet()));
+        ToolCall late = queued(spec("lookup").setTimeoutMs(1_000).build(), "{\"q\":1}", 40_000, -1_000);
+
+        harness.send(late);
+
+        ToolResult result = harness.awaitResult(1);
+        assertThat(result.getStatus()).isEqualTo(ToolStatus.TIMEOUT);
+        assertThat(result.getError()).matches("tool 'lookup' expired in queue after \\d+ ms and was not run: no tool worker could "
+                + "pick it up before its deadline \\(its timeout is 1000 ms; the rest was its allowance for waiting in the queue\\)");
+        assertThat(result.getExecuted()).isFalse();
+        assertThat(runs).hasValue(0);
+        assertThat(harness.worker.counters().executions("lookup")).isZero();
+        assertThat(harness.worker.counters().expiredInQueue()).isEqualTo(1);
+        assertThat(harness.worker.counters().timeouts()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldRunACallQueuedLongerThanItsTimeoutWhileItsDeadlineHasNotPassed() {
+        start(new EchoTool());
+
+        harness.send(queued(spec("echo").setTimeoutMs(1_000).build(), "{\"text\":\"still wanted\"}", 5_000, 30_000));
+
+        ToolResult result = harness.awaitResult(1);
+        assertThat(result.getStatus()).isEqualTo(ToolStatus.OK);
+        assertThat(result.getOutput()).isEqualTo("still wanted");
+        assertThat(harness.worker.counters().expiredInQueue()).isZero();
+    }
+
+    @Test
+    void shouldAnswerAnExpiredCallFromTheCacheWhenItHasTheResult() {
+        AtomicInteger runs = new AtomicInteger();
+        start(tool("lookup", (args, ctx) -> "answer " + runs.incrementAndGet()));
+        ToolSpec cacheable = spec("lookup").setCacheable(true).setCacheTtlMs(60_000).build();
+        harness.send(call(cacheable, "{\"q\":1}"));
+        harness.awaitResult(1);
+
+        harness.send(queued(cacheable, "{\"q\":1}", 40_000, -1_000));
+
+        ToolResult second = harness.awaitResult(2);
+        assertThat(second.getStatus()).isEqualTo(ToolStatus.OK);
+        assertThat(second.getOutput()).isEqualTo("answer 1");
+        assertThat(second.getExecuted()).isFalse();
+        assertThat(harness.worker.counters().expiredInQueue()).isZero();
+    }
+
+    @Test
+    void shouldCutARunAtTheDeadlineItWasDispatchedWithWhenThatComesBeforeItsTimeout() {
+        CountDownLatch interrupted = new CountDownLatch(1);
+        start(tool("hang", (args, ctx) -> {
+            try {
+                new CountDownLatch(1).await();
+                return "unreachable";
+            } catch (InterruptedException e) {
+                interrupted.countDown();
+                throw e;
+            }
+        }));
+
+        harness.send(queued(spec("hang").setTimeoutMs(60_000).build(), "{}", 10_000, 300));
+
+        ToolResult result = harness.awaitResult(1);
+        assertThat(result.getStatus()).isEqualTo(ToolStatus.TIMEOUT);
+        assertThat(result.getError()).matches("tool 'hang' timed out after \\d+ ms, at its deadline \\(it had waited \\d+ ms "
+                + "to be picked up; its timeout is 60000 ms\\)");
+        assertThat(result.getExecuted()).isTrue();
+        assertThat(awaitQuietly(interrupted)).isTrue();
     }
 
     @Test

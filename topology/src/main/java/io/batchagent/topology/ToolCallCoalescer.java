@@ -10,6 +10,7 @@ import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.PendingCall;
 import io.batchagent.events.state.Waiter;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.ToolTimeouts;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,8 +45,13 @@ import org.slf4j.LoggerFactory;
  *       waiting window to it.
  *   <li>Identical requests arriving while that call is pending attach as waiters; no second call.
  *   <li>The {@code ToolResult} is fanned out as one {@code ToolResponse} per waiter, keyed by job id.
- *   <li>A pending call with no result after its tool timeout plus a grace period expires on
- *       wall-clock time (no new records needed): every waiter gets a TIMEOUT response.
+ *   <li>Every dispatched call carries its deadline ({@code ToolCall.deadlineMs}): dispatch time plus
+ *       the queue allowance plus the tool's timeout ({@link ToolTimeouts}). The allowance is how
+ *       long a call may wait on the tool-calls topic behind a backlog; the tool workers answer a
+ *       call they pick up after its deadline with TIMEOUT without running it, and cut a call they
+ *       run at its deadline. A pending call with no result by its deadline plus the expiry grace
+ *       (transport slack) expires on wall-clock time (no new records needed): every waiter gets a
+ *       TIMEOUT response saying that no tool worker answered.
  * </ul>
  *
  * <p>Batchable tools ({@code ToolSpec.batchable}): identical requests coalesce exactly as above;
@@ -53,8 +59,10 @@ import org.slf4j.LoggerFactory;
  * of its tool. A group opens with its first call and is dispatched as one {@code ToolCall} carrying
  * every call in {@code batchItems} when {@code batchWindowMs} has passed on wall-clock time
  * (punctuated every {@code batchCheck}, so no newer record is needed) or at once when it holds
- * {@code batchMaxSize} calls. To meet in one group, the calls of a tool are repartitioned by tool
- * name through the internal topic {@value #BATCH_REPARTITION}; the tool workers answer each item
+ * {@code batchMaxSize} calls. To meet in one group, the calls of a tool are repartitioned by the
+ * tool's declaration key ({@link CallHash#declarationKey}: its name and declaration fingerprint)
+ * through the internal topic {@value #BATCH_REPARTITION}, so that two batches' same-named tools with
+ * different declarations never share a batched execution; the tool workers answer each item
  * with its own {@code ToolResult} keyed by the item's call hash, which this topology fans out as
  * usual. Calls to tools that are not batchable never pass through the window or the repartition.
  *
@@ -72,9 +80,9 @@ public final class ToolCallCoalescer {
      * attaching a waiter costs one small write however many agents wait on the same call.
      */
     public static final String WAITERS_STORE = "tool-call-waiters";
-    /** Open groups of batchable calls, by tool name: each value is the ToolCall being filled. */
+    /** Open groups of batchable calls, by declaration key: each value is the ToolCall being filled. */
     public static final String BATCH_STORE = "open-tool-call-batches";
-    /** The internal topic (and its repartition name) through which batchable calls meet by tool name. */
+    /** The internal topic (and its repartition name) through which batchable calls meet by declaration key. */
     public static final String BATCH_REPARTITION = "batchable-tool-calls";
     /** How often open batches are checked against their window unless a build method says otherwise. */
     public static final Duration DEFAULT_BATCH_CHECK = Duration.ofMillis(5);
@@ -82,24 +90,36 @@ public final class ToolCallCoalescer {
     private ToolCallCoalescer() {}
 
     /**
-     * As {@link #build(Topics, Duration, Duration, Duration)} with open batches checked every
+     * As {@link #build(Topics, Duration, Duration, Duration, Duration)} with the
+     * {@link ToolTimeouts#DEFAULT_QUEUE_ALLOWANCE} and open batches checked every
      * {@link #DEFAULT_BATCH_CHECK}.
      */
     public static Topology build(Topics topics, Duration expiryGrace, Duration expiryCheck) {
-        return build(topics, expiryGrace, expiryCheck, DEFAULT_BATCH_CHECK);
+        return build(topics, ToolTimeouts.DEFAULT_QUEUE_ALLOWANCE, expiryGrace, expiryCheck, DEFAULT_BATCH_CHECK);
+    }
+
+    /** As {@link #build(Topics, Duration, Duration, Duration, Duration)} with the {@link ToolTimeouts#DEFAULT_QUEUE_ALLOWANCE}. */
+    public static Topology build(Topics topics, Duration expiryGrace, Duration expiryCheck, Duration batchCheck) {
+        return build(topics, ToolTimeouts.DEFAULT_QUEUE_ALLOWANCE, expiryGrace, expiryCheck, batchCheck);
     }
 
     /**
-     * @param expiryGrace how long past a tool's own timeout (plus its batch window, for a batchable
-     *     tool) a pending call may wait for its result
+     * @param queueAllowance how long a dispatched call may wait to be picked up by a tool worker: its
+     *     deadline is dispatch + this + the tool's timeout ({@link ToolTimeouts})
+     * @param expiryGrace how long past its deadline (plus its batch window, for a batchable tool) a
+     *     pending call may wait for its result before its waiters get a TIMEOUT from this topology
      * @param expiryCheck how often pending calls are checked for expiry
      * @param batchCheck how often open batches are checked against their window, on wall-clock time;
      *     a batch is dispatched at most this long after its window closes (and no sooner than the
      *     Streams poll loop comes round)
      */
-    public static Topology build(Topics topics, Duration expiryGrace, Duration expiryCheck, Duration batchCheck) {
+    public static Topology build(Topics topics, Duration queueAllowance, Duration expiryGrace, Duration expiryCheck,
+                                 Duration batchCheck) {
         if (batchCheck.isNegative() || batchCheck.isZero()) {
             throw new IllegalArgumentException("batchCheck must be positive, got " + batchCheck);
+        }
+        if (queueAllowance.isNegative()) {
+            throw new IllegalArgumentException("queueAllowance must not be negative, got " + queueAllowance);
         }
         StreamsBuilder builder = new StreamsBuilder();
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PENDING_STORE),
@@ -112,7 +132,8 @@ public final class ToolCallCoalescer {
         KStream<String, SpecificRecord> fromRequests = builder
                 .stream(topics.toolRequests().name(),
                         Consumed.with(topics.toolRequests().keySerde(), topics.toolRequests().valueSerde()).withName("tool-requests-source"))
-                .process(() -> new CoalesceRequests(expiryGrace, expiryCheck), Named.as("coalesce-requests"), PENDING_STORE, WAITERS_STORE);
+                .process(() -> new CoalesceRequests(queueAllowance, expiryGrace, expiryCheck), Named.as("coalesce-requests"),
+                        PENDING_STORE, WAITERS_STORE);
         KStream<String, SpecificRecord> fromResults = builder
                 .stream(topics.toolResults().name(),
                         Consumed.with(topics.toolResults().keySerde(), topics.toolResults().valueSerde()).withName("tool-results-source"))
@@ -123,17 +144,18 @@ public final class ToolCallCoalescer {
                 "coalescer", ToolCall.class, topics.toolCalls()),
                 "coalescer", ToolResponse.class, topics.toolResponses())
                 .branch((key, value) -> value instanceof ToolRequest, Branched.withConsumer(
-                        batchable -> groupBatchable(batchable, topics, batchCheck), "-batchable"));
+                        batchable -> groupBatchable(batchable, topics, queueAllowance, batchCheck), "-batchable"));
         return builder.build();
     }
 
-    /** Batchable first requests, keyed by tool name, meet in one partition and leave as grouped ToolCalls. */
-    private static void groupBatchable(KStream<String, SpecificRecord> batchable, Topics topics, Duration batchCheck) {
+    /** Batchable first requests, keyed by declaration key, meet in one partition and leave as grouped ToolCalls. */
+    private static void groupBatchable(KStream<String, SpecificRecord> batchable, Topics topics, Duration queueAllowance,
+                                       Duration batchCheck) {
         batchable
                 .mapValues(value -> (ToolRequest) value, Named.as("batchable-as-ToolRequest"))
                 .repartition(Repartitioned.with(topics.toolRequests().keySerde(), topics.toolRequests().valueSerde())
                         .withName(BATCH_REPARTITION))
-                .process(() -> new BatchCalls(batchCheck), Named.as("batch-calls"), BATCH_STORE)
+                .process(() -> new BatchCalls(queueAllowance, batchCheck), Named.as("batch-calls"), BATCH_STORE)
                 .to(topics.toolCalls().name(), Produced.with(topics.toolCalls().keySerde(), topics.toolCalls().valueSerde())
                         .withName("batch-calls-to-" + topics.toolCalls().name()));
     }
@@ -142,13 +164,15 @@ public final class ToolCallCoalescer {
 
         private static final Logger LOGGER = LoggerFactory.getLogger(CoalesceRequests.class);
 
+        private final Duration queueAllowance;
         private final Duration expiryGrace;
         private final Duration expiryCheck;
         private ProcessorContext<String, SpecificRecord> context;
         private KeyValueStore<String, PendingCall> pending;
         private KeyValueStore<String, Waiter> waiters;
 
-        CoalesceRequests(Duration expiryGrace, Duration expiryCheck) {
+        CoalesceRequests(Duration queueAllowance, Duration expiryGrace, Duration expiryCheck) {
+            this.queueAllowance = queueAllowance;
             this.expiryGrace = expiryGrace;
             this.expiryCheck = expiryCheck;
         }
@@ -183,7 +207,7 @@ public final class ToolCallCoalescer {
         private void holdForBatch(String key, ToolRequest request, Waiter waiter) {
             long now = context.currentSystemTimeMs();
             pending.put(key, new PendingCall(key, request.getTool(), now, new ArrayList<>(List.of(waiter))));
-            context.forward(new Record<>(request.getTool().getName(), (SpecificRecord) request, now));
+            context.forward(new Record<>(CallHash.declarationKey(request.getTool()), (SpecificRecord) request, now));
             LOGGER.debug("batchable tool call held for its batch: callHash={} tool={} jobId={}",
                     key, request.getTool().getName(), waiter.getJobId());
         }
@@ -191,7 +215,8 @@ public final class ToolCallCoalescer {
         private void dispatch(String key, ToolRequest request, Waiter waiter) {
             long now = context.currentSystemTimeMs();
             pending.put(key, new PendingCall(key, request.getTool(), now, new ArrayList<>(List.of(waiter))));
-            ToolCall call = new ToolCall(key, request.getBatchId(), request.getTool(), request.getArgumentsJson(), now, new ArrayList<>());
+            ToolCall call = new ToolCall(key, request.getBatchId(), request.getTool(), request.getArgumentsJson(), now,
+                    new ArrayList<>(), ToolTimeouts.deadlineMs(now, request.getTool(), queueAllowance));
             context.forward(new Record<>(key, call, now));
             LOGGER.debug("dispatched tool call: callHash={} tool={} jobId={}", key, request.getTool().getName(), waiter.getJobId());
         }
@@ -210,10 +235,7 @@ public final class ToolCallCoalescer {
             try (KeyValueIterator<String, PendingCall> it = pending.all()) {
                 while (it.hasNext()) {
                     KeyValue<String, PendingCall> entry = it.next();
-                    ToolSpec tool = entry.value.getTool();
-                    long window = tool.getBatchable() ? Math.max(0, tool.getBatchWindowMs()) : 0;
-                    long deadline = entry.value.getDispatchedAtMs() + window + tool.getTimeoutMs() + expiryGrace.toMillis();
-                    if (now >= deadline) {
+                    if (now >= expiresAtMs(entry.value)) {
                         expired.add(entry);
                     }
                 }
@@ -228,7 +250,9 @@ public final class ToolCallCoalescer {
                         .setStatus(ToolStatus.TIMEOUT)
                         .setOutput("")
                         .setError("no result for tool '" + tool + "' within " + (now - call.getDispatchedAtMs())
-                                + " ms (its timeout is " + call.getTool().getTimeoutMs() + " ms); is a tool worker running?")
+                                + " ms: no tool worker answered by its deadline (queue allowance " + queueAllowance.toMillis()
+                                + " ms + timeout " + ToolTimeouts.timeoutMs(call.getTool()) + " ms) plus "
+                                + expiryGrace.toMillis() + " ms; is a tool worker running?")
                         .setExecuted(false)
                         .setStartedAtMs(call.getDispatchedAtMs())
                         .setFinishedAtMs(now)
@@ -237,22 +261,31 @@ public final class ToolCallCoalescer {
                 pending.delete(entry.key);
             }
         }
+
+        /** The call's deadline (its batch window included, for a batchable tool) plus the grace. */
+        private long expiresAtMs(PendingCall call) {
+            ToolSpec tool = call.getTool();
+            long window = tool.getBatchable() ? Math.max(0, tool.getBatchWindowMs()) : 0;
+            return ToolTimeouts.deadlineMs(call.getDispatchedAtMs() + window, tool, queueAllowance) + expiryGrace.toMillis();
+        }
     }
 
     /**
-     * Groups the distinct calls of each batchable tool (keyed by tool name) into one ToolCall per
-     * window. The group's call hash identifies the group (a hash of its items' hashes); each item
-     * keeps its own.
+     * Groups the distinct calls of each batchable tool declaration (keyed by declaration key) into
+     * one ToolCall per window. The group's call hash identifies the group (a hash of its items'
+     * hashes); each item keeps its own. A group's deadline counts from its dispatch.
      */
     static final class BatchCalls implements Processor<String, ToolRequest, String, ToolCall> {
 
         private static final Logger LOGGER = LoggerFactory.getLogger(BatchCalls.class);
 
+        private final Duration queueAllowance;
         private final Duration batchCheck;
         private ProcessorContext<String, ToolCall> context;
         private KeyValueStore<String, ToolCall> open;
 
-        BatchCalls(Duration batchCheck) {
+        BatchCalls(Duration queueAllowance, Duration batchCheck) {
+            this.queueAllowance = queueAllowance;
             this.batchCheck = batchCheck;
         }
 
@@ -269,11 +302,11 @@ public final class ToolCallCoalescer {
             if (request == null || record.key() == null) {
                 return;
             }
-            String tool = record.key();
+            String group = record.key();
             long now = context.currentSystemTimeMs();
-            ToolCall batch = open.get(tool);
+            ToolCall batch = open.get(group);
             if (batch == null) {
-                batch = new ToolCall("", request.getBatchId(), request.getTool(), "[]", now, new ArrayList<>());
+                batch = new ToolCall("", request.getBatchId(), request.getTool(), "[]", now, new ArrayList<>(), 0L);
             }
             boolean replayed = batch.getBatchItems().stream().anyMatch(i -> i.getCallHash().equals(request.getCallHash()));
             if (!replayed) {
@@ -281,9 +314,9 @@ public final class ToolCallCoalescer {
             }
             int maxSize = Math.max(1, request.getTool().getBatchMaxSize());
             if (batch.getBatchItems().size() >= maxSize) {
-                dispatchBatch(tool, batch, now);
+                dispatchBatch(group, batch, now);
             } else {
-                open.put(tool, batch);
+                open.put(group, batch);
             }
         }
 
@@ -300,15 +333,16 @@ public final class ToolCallCoalescer {
             due.forEach(entry -> dispatchBatch(entry.key, entry.value, now));
         }
 
-        private void dispatchBatch(String tool, ToolCall batch, long now) {
-            open.delete(tool);
+        private void dispatchBatch(String group, ToolCall batch, long now) {
+            open.delete(group);
             List<String> hashes = batch.getBatchItems().stream().map(BatchItem::getCallHash).toList();
-            String groupHash = CallHash.ofCanonical(tool, "batch:" + String.join(",", hashes));
+            String groupHash = CallHash.ofCanonical(group, "batch:" + String.join(",", hashes));
             String arguments = "[" + String.join(",", batch.getBatchItems().stream().map(BatchItem::getArgumentsJson).toList()) + "]";
-            ToolCall call = new ToolCall(groupHash, batch.getBatchId(), batch.getTool(), arguments, now, batch.getBatchItems());
+            ToolCall call = new ToolCall(groupHash, batch.getBatchId(), batch.getTool(), arguments, now, batch.getBatchItems(),
+                    ToolTimeouts.deadlineMs(now, batch.getTool(), queueAllowance));
             context.forward(new Record<>(groupHash, call, now));
             LOGGER.debug("dispatched batched tool call: callHash={} tool={} items={} heldMs={}",
-                    groupHash, tool, hashes.size(), now - batch.getDispatchedAtMs());
+                    groupHash, batch.getTool().getName(), hashes.size(), now - batch.getDispatchedAtMs());
         }
     }
 

@@ -45,7 +45,9 @@ class ToolCallCoalescerTest {
 
     @BeforeEach
     void setUp() {
-        driver = new TopologyTestDriver(ToolCallCoalescer.build(TOPICS, Duration.ofSeconds(2), Duration.ofMillis(500)),
+        // Queue allowance 1 s, expiry grace 2 s; the fixtures' tools time out after 1 s.
+        driver = new TopologyTestDriver(ToolCallCoalescer.build(TOPICS, Duration.ofSeconds(1), Duration.ofSeconds(2),
+                        Duration.ofMillis(500), ToolCallCoalescer.DEFAULT_BATCH_CHECK),
                 TopologyFixtures.props("coalescer-test", stateDir));
         requests = input(driver, TOPICS.toolRequests());
         results = input(driver, TOPICS.toolResults());
@@ -142,7 +144,8 @@ class ToolCallCoalescerTest {
         assertThat(pending.get(first.getCallHash()).getWaiters()).extracting(w -> w.getJobId()).containsExactly("job-1");
         assertThat(attached.get(first.getCallHash() + "|job-2|1|c2").getJobId()).isEqualTo("job-2");
 
-        driver.advanceWallClockTime(Duration.ofMillis(2_500)); // tool timeout 1 s + grace 2 s not yet passed
+        // Past timeout 1 s + grace 2 s, but the call may still be queued: its deadline allows 1 s more.
+        driver.advanceWallClockTime(Duration.ofMillis(3_500));
         assertThat(responses.isEmpty()).isTrue();
         driver.advanceWallClockTime(Duration.ofMillis(1_000));
 
@@ -150,7 +153,8 @@ class ToolCallCoalescerTest {
         assertThat(expired).extracting(ToolResponse::getJobId).containsExactly("job-1", "job-2");
         assertThat(expired).allSatisfy(r -> {
             assertThat(r.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT);
-            assertThat(r.getResult().getError()).contains("no result for tool 'lookup'");
+            assertThat(r.getResult().getError()).startsWith("no result for tool 'lookup' within ")
+                    .contains("no tool worker answered by its deadline (queue allowance 1000 ms + timeout 1000 ms) plus 2000 ms");
         });
         assertThat(pending.get(first.getCallHash())).isNull();
         assertThat(attached.get(first.getCallHash() + "|job-2|1|c2")).as("attached waiters are forgotten after the fan-out").isNull();
@@ -161,7 +165,45 @@ class ToolCallCoalescerTest {
                 .setBatchWindowMs(windowMs).setBatchMaxSize(maxSize).build();
         String args = CallHash.canonicalJson("{\"id\":\"" + id + "\"}");
         return ToolRequest.newBuilder(request(jobId, 1, callId, id)).setTool(spec)
-                .setCallHash(CallHash.ofCanonical(spec.getName(), args)).setArgumentsJson(args).build();
+                .setCallHash(CallHash.ofCanonicalCall(spec, args)).setArgumentsJson(args).build();
+    }
+
+    @Test
+    void shouldCarryTheDeadlineOfDispatchPlusQueueAllowancePlusTimeout() {
+        send(request("job-1", 1, "c1", "kv cache"));
+
+        ToolCall call = calls.readValue();
+        assertThat(call.getDeadlineMs()).isEqualTo(call.getDispatchedAtMs() + 1_000 + 1_000);
+    }
+
+    @Test
+    void shouldGiveABatchTheDeadlineOfItsOwnDispatch() {
+        send(batchable("job-1", "c1", "a", 50, 100));
+        driver.advanceWallClockTime(Duration.ofMillis(60));
+
+        ToolCall call = calls.readValue();
+        assertThat(call.getDeadlineMs()).isEqualTo(call.getDispatchedAtMs() + 1_000 + 1_000);
+    }
+
+    @Test
+    void shouldNeverGroupCallsOfSameNamedBatchableToolsWithDifferentDeclarations() {
+        ToolRequest a = batchable("job-1", "c1", "a", 50, 100);
+        ToolRequest sameDeclaration = batchable("job-2", "c1", "b", 50, 100);
+        ToolSpec elsewhere = ToolSpec.newBuilder(a.getTool()).setHttpUrl("http://other.example/customers").build();
+        ToolRequest otherDeclaration = ToolRequest.newBuilder(batchable("job-3", "c1", "a", 50, 100)).setTool(elsewhere)
+                .setCallHash(CallHash.ofCanonicalCall(elsewhere, a.getArgumentsJson())).build();
+        send(a);
+        send(sameDeclaration);
+        send(otherDeclaration);
+        driver.advanceWallClockTime(Duration.ofMillis(60));
+
+        Map<String, ToolCall> byUrl = calls.readValuesToList().stream()
+                .collect(Collectors.toMap(c -> String.valueOf(c.getTool().getHttpUrl()), Function.identity()));
+        assertThat(byUrl).hasSize(2);
+        assertThat(byUrl.get("null").getBatchItems()).extracting(BatchItem::getCallHash)
+                .containsExactly(a.getCallHash(), sameDeclaration.getCallHash());
+        assertThat(byUrl.get("http://other.example/customers").getBatchItems()).extracting(BatchItem::getCallHash)
+                .containsExactly(otherDeclaration.getCallHash());
     }
 
     @Test
@@ -190,7 +232,7 @@ class ToolCallCoalescerTest {
         assertThat(byJob).hasSize(30);
         assertThat(byJob.get("job-7").getResult().getOutput()).isEqualTo("answer for {\"id\":\"customer-7\"}");
         assertThat(byJob.get("job-7").getCallId()).isEqualTo("c7");
-        assertThat(driver.getKeyValueStore(ToolCallCoalescer.BATCH_STORE).get("lookup_customer")).isNull();
+        assertThat(driver.getKeyValueStore(ToolCallCoalescer.BATCH_STORE).get(CallHash.declarationKey(sent.get(0).getTool()))).isNull();
     }
 
     @Test
@@ -233,10 +275,10 @@ class ToolCallCoalescerTest {
 
     @Test
     void shouldGiveBatchedCallsTheirWindowOnTopOfTheTimeoutBeforeExpiring() {
-        ToolRequest held = batchable("job-1", "c1", "slow", 1_000, 100); // tool timeout 1 s, grace 2 s
+        ToolRequest held = batchable("job-1", "c1", "slow", 1_000, 100); // window 1 s, allowance 1 s, timeout 1 s, grace 2 s
         send(held);
 
-        driver.advanceWallClockTime(Duration.ofMillis(3_500));
+        driver.advanceWallClockTime(Duration.ofMillis(4_500));
         assertThat(responses.isEmpty()).isTrue();
         driver.advanceWallClockTime(Duration.ofMillis(600));
 

@@ -18,4 +18,7 @@ interface LimitBackend {
 
     /** Gives a slot back. */
     CompletionStage<Void> release(String tool, String leaseId);
+
+    /** Extends a held slot's lease to {@code ttl} from now (taking it again if it had expired). */
+    CompletionStage<Void> renew(String tool, String leaseId, Duration ttl);
 }

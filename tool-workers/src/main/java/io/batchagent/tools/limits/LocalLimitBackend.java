@@ -57,6 +57,14 @@ final class LocalLimitBackend implements LimitBackend {
         return CompletableFuture.completedFuture(null);
     }
 
+    @Override
+    public CompletionStage<Void> renew(String tool, String leaseId, Duration ttl) {
+        synchronized (leases) {
+            leases.computeIfAbsent(tool, t -> new HashMap<>()).put(leaseId, System.nanoTime() + ttl.toNanos());
+        }
+        return CompletableFuture.completedFuture(null);
+    }
+
     /** One token, refilled every {@code 1 / ratePerSecond}: starts are spaced evenly, with no burst. */
     static Bandwidth bandwidth(double ratePerSecond) {
         long periodNanos = Math.max(1L, Math.round(1_000_000_000d / ratePerSecond));

@@ -27,7 +27,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *       hosts need synchronised clocks (NTP), as usual for it.
  *   <li>Concurrency: a sorted set per tool ({@code <prefix>slots:<tool>}) of lease ids scored by
  *       their expiry on the Redis server's clock; a Lua script drops expired leases and adds one if
- *       fewer than {@code max} remain, atomically. Bucket4j has no semaphore, hence the script.
+ *       fewer than {@code max} remain, atomically; a holder renews its lease while it runs. Bucket4j
+ *       has no semaphore, hence the scripts.
  * </ul>
  *
  * <p>Every stage fails when Redis cannot be used; the caller falls back. Thread-safe.
@@ -46,6 +47,13 @@ final class RedisLimitBackend implements LimitBackend {
             "end",
             "return 0");
     private static final String RELEASE_SCRIPT = "return redis.call('ZREM', KEYS[1], ARGV[1])";
+    private static final String RENEW_SCRIPT = String.join("\n",
+            "local t = redis.call('TIME')",
+            "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)",
+            "local ttl = tonumber(ARGV[1])",
+            "redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])",
+            "if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end",
+            "return 1");
 
     private final RedisLink link;
     private final Map<StatefulRedisConnection<byte[], byte[]>, AsyncProxyManager<byte[]>> managers = new ConcurrentHashMap<>();
@@ -111,6 +119,19 @@ final class RedisLimitBackend implements LimitBackend {
                 .<Long>eval(RELEASE_SCRIPT, ScriptOutputType.INTEGER, new byte[][] {slotsKey(tool)}, bytes(leaseId))
                 .toCompletableFuture()
                 .thenApply(removed -> null);
+    }
+
+    @Override
+    public CompletionStage<Void> renew(String tool, String leaseId, Duration ttl) {
+        Optional<StatefulRedisConnection<byte[], byte[]>> connection = link.connection();
+        if (connection.isEmpty()) {
+            return unavailable();
+        }
+        return connection.get().async()
+                .<Long>eval(RENEW_SCRIPT, ScriptOutputType.INTEGER, new byte[][] {slotsKey(tool)},
+                        bytes(Long.toString(ttl.toMillis())), bytes(leaseId))
+                .toCompletableFuture()
+                .thenApply(renewed -> null);
     }
 
     private AsyncProxyManager<byte[]> proxyManager(StatefulRedisConnection<byte[], byte[]> connection) {

@@ -12,8 +12,10 @@ import java.util.function.Consumer;
  * Admits tool executions under each tool's rate limit and concurrency limit.
  *
  * <p>{@link #acquire} completes with a {@link Permit} when the tool may start one execution: a lease
- * on one of its {@code maxConcurrency} slots is held (until {@link Permit#release()}, or until the
- * lease's time to live passes if the holder dies) and one token of its rate bucket was taken. It
+ * on one of its {@code maxConcurrency} slots is held (until {@link Permit#release()}, renewed every
+ * half of its time to live meanwhile, so that it passes only if the holder dies) and one token of
+ * its rate bucket was taken. The holder releases the permit when the execution really ends, not
+ * when its call times out, so an execution that outlives its timeout still counts. It
  * never blocks a thread: waiting is done by rescheduling on a timer. It fails with
  * {@link LimitTimeoutException} when the deadline passes first.
  *

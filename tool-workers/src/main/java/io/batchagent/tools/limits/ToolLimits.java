@@ -5,6 +5,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -107,9 +108,32 @@ final class ToolLimits implements ToolLimiter {
         void grant() {
             LimitBackend backend = slotBackend;
             String lease = slot;
+            if (lease == null) {
+                if (!result.complete(Permit.NONE)) {
+                    Permit.NONE.release();
+                }
+                return;
+            }
             AtomicBoolean released = new AtomicBoolean();
-            Permit permit = lease == null ? Permit.NONE : () -> {
+            // The slot is the execution's for as long as it runs, however long it outlives its timeout:
+            // renewed every half lease, it expires only when its holder is gone.
+            long everyMs = Math.max(1, limits.leaseTtl().toMillis() / 2);
+            ScheduledFuture<?> renewal;
+            try {
+                renewal = timer.scheduleAtFixedRate(() -> stage(() -> backend.renew(tool, lease, limits.leaseTtl()))
+                        .whenComplete((ignored, error) -> {
+                            if (error != null) {
+                                LOGGER.debug("could not renew a concurrency slot; trying again: tool={} error={}", tool, error.toString());
+                            }
+                        }), everyMs, everyMs, TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException e) {
+                releaseSlot();
+                result.completeExceptionally(e); // the worker is stopping
+                return;
+            }
+            Permit permit = () -> {
                 if (released.compareAndSet(false, true)) {
+                    renewal.cancel(false);
                     stage(() -> backend.release(tool, lease)).whenComplete((ignored, error) -> {
                         if (error != null) {
                             LOGGER.debug("could not release a concurrency slot; it expires by itself: tool={} error={}",

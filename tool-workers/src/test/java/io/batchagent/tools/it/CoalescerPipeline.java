@@ -18,9 +18,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.Topology;
 
 /**
  * The tool half of the pipeline on a real broker: the coalescer topology and one tool worker. Tests
@@ -35,10 +37,16 @@ public final class CoalescerPipeline implements AutoCloseable {
     private final KafkaIO.Reader<ToolResponse> responses;
 
     public CoalescerPipeline(KafkaCluster kafka, TestNames names, Path stateDir, ToolWorkerConfig config, ToolRegistry registry) {
+        this(kafka, names, stateDir, config, registry, topics -> ToolCallCoalescer.build(topics, Duration.ofSeconds(5), Duration.ofMillis(200)));
+    }
+
+    /** @param coalescerTopology builds the coalescer over the pipeline's topics (to choose its timings) */
+    public CoalescerPipeline(KafkaCluster kafka, TestNames names, Path stateDir, ToolWorkerConfig config, ToolRegistry registry,
+                             Function<Topics, Topology> coalescerTopology) {
         this.kafka = kafka;
         this.topics = Topics.create(names.topicPrefix(), Map.of());
         kafka.createTopics(topics, 4);
-        this.coalescer = new KafkaStreams(ToolCallCoalescer.build(topics, Duration.ofSeconds(5), Duration.ofMillis(200)),
+        this.coalescer = new KafkaStreams(coalescerTopology.apply(topics),
                 StreamsSettings.defaults(names.applicationId() + "-coalescer", kafka.clientConfig(), names.topicPrefix())
                         .withStateDir(stateDir).toProperties());
         coalescer.start();
@@ -51,7 +59,7 @@ public final class CoalescerPipeline implements AutoCloseable {
     /** A request of agent {@code jobId} for a call of {@code spec} with {@code argumentsJson}. */
     public static ToolRequest request(String jobId, ToolSpec spec, String argumentsJson) {
         String canonical = CallHash.canonicalJson(argumentsJson);
-        return ToolRequest.newBuilder().setCallHash(CallHash.ofCanonical(spec.getName(), canonical)).setJobId(jobId)
+        return ToolRequest.newBuilder().setCallHash(CallHash.ofCanonicalCall(spec, canonical)).setJobId(jobId)
                 .setBatchId("batch").setTurn(1).setCallId("call-" + jobId).setTool(spec).setArgumentsJson(canonical)
                 .setRequestedAtMs(System.currentTimeMillis()).build();
     }

@@ -133,7 +133,7 @@ class SharedLimitsIT {
         List<Map.Entry<String, ToolCall>> records = new ArrayList<>();
         IntStream.range(0, calls).forEach(i -> {
             String arguments = "{\"log\":\"" + log + "\",\"i\":" + i + ",\"workMs\":" + workMs + ",\"tag\":\"" + tag + "\"}";
-            ToolCall call = ToolCall.newBuilder().setCallHash(CallHash.of(spec.getName(), arguments)).setBatchId(tag)
+            ToolCall call = ToolCall.newBuilder().setCallHash(CallHash.ofCall(spec, arguments)).setBatchId(tag)
                     .setTool(spec).setArgumentsJson(arguments).setDispatchedAtMs(System.currentTimeMillis()).build();
             records.add(Map.entry(call.getCallHash(), call));
         });

@@ -46,7 +46,7 @@ class SharedResultCacheIT {
         ToolSpec spec = ToolSpec.newBuilder().setName(RecordingTool.NAME).setCacheable(true).setCacheTtlMs(TTL_MS)
                 .setTimeoutMs(10_000).build();
         String arguments = "{\"q\":\"shared question\"}";
-        ToolCall call = ToolCall.newBuilder().setCallHash(CallHash.of(spec.getName(), arguments)).setBatchId("b")
+        ToolCall call = ToolCall.newBuilder().setCallHash(CallHash.ofCall(spec, arguments)).setBatchId("b")
                 .setTool(spec).setArgumentsJson(arguments).setDispatchedAtMs(System.currentTimeMillis()).build();
 
         // Worker B: another process, its own consumer group and Redis connection, built but not consuming yet.

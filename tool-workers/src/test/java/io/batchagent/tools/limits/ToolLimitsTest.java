@@ -71,6 +71,23 @@ class ToolLimitsTest {
     }
 
     @Test
+    void shouldKeepAHeldSlotPastItsLeaseTimeToLiveUntilReleased() {
+        assertHeldSlotOutlivesItsLease(limiter);
+    }
+
+    /** A lease of 1 s held for 2.5 s: unless renewed, it would lapse and admit a second execution. */
+    static void assertHeldSlotOutlivesItsLease(ToolLimiter limiter) {
+        ToolLimiter.Limits limits = new ToolLimiter.Limits(0, 1, Duration.ofSeconds(1));
+        ToolLimiter.Permit held = limiter.acquire("lingering", limits, Instant.now().plusSeconds(10)).toCompletableFuture().join();
+
+        assertThatThrownBy(() -> limiter.acquire("lingering", limits, Instant.now().plusMillis(2_500)).toCompletableFuture().join())
+                .hasCauseInstanceOf(LimitTimeoutException.class);
+
+        held.release();
+        assertThat(limiter.acquire("lingering", limits, Instant.now().plusSeconds(10)).toCompletableFuture().join()).isNotNull();
+    }
+
+    @Test
     void shouldAdmitAtOnceWithoutLimits() {
         assertThat(limiter.acquire("t", new ToolLimiter.Limits(0, 0, Duration.ofSeconds(1)), Instant.now()))
                 .isCompletedWithValue(ToolLimiter.Permit.NONE);
