@@ -1,9 +1,9 @@
 package io.batchagent.topology;
 
+import io.batchagent.schemas.Faults;
 import io.batchagent.schemas.OversizedRecordException;
 import java.util.Optional;
 import org.apache.kafka.common.errors.RecordTooLargeException;
-import org.apache.kafka.common.errors.RetriableException;
 
 /** How the error handlers classify a failure: by walking its cause chain. */
 final class Failures {
@@ -15,7 +15,7 @@ final class Failures {
 
     /** Whether the failure is transient (a registry or broker fault): the record must be tried again, not dead-lettered. */
     static boolean isRetriable(Throwable failure) {
-        return find(failure, RetriableException.class).isPresent();
+        return Faults.isRetriable(failure);
     }
 
     /** The size refusal in the chain, if the failure is one. */

@@ -64,6 +64,7 @@ public final class ProductionFailureHandler implements ProductionExceptionHandle
     }
 
     @Override
+    @SuppressWarnings("rawtypes") // the interface's signature
     public Response handleSerializationError(ErrorHandlerContext context, ProducerRecord record, Exception exception,
                                              SerializationExceptionOrigin origin) {
         if (Failures.isRetriable(exception)) {
