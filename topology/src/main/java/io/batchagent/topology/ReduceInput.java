@@ -49,7 +49,7 @@ final class ReduceInput {
         // bytes, so the result is checked and the share lowered until it fits.
         while (true) {
             String input = render(outcomes, share, budgetBytes, sizes.outputBytes);
-            if (input.getBytes(StandardCharsets.UTF_8).length <= budgetBytes || share == 0) {
+            if (input != null) {
                 return input;
             }
             share = share * 3 / 4;
@@ -94,6 +94,7 @@ final class ReduceInput {
         return Integer.MAX_VALUE;
     }
 
+    /** The input with outputs cut to {@code share}; null if it does not fit and a smaller share is worth trying. */
     private static String render(Consumer<Consumer<MapOutcome>> outcomes, int share, int budgetBytes, int[] outputBytes) {
         ObjectNode input = JSON.createObjectNode();
         ArrayNode results = JSON.createArrayNode();
@@ -123,6 +124,9 @@ final class ReduceInput {
             used[0] += entryBytes;
             results.add(entry);
         });
+        if (counts[3] > 0 && share > 0) {
+            return null; // cut outputs grew when escaped: lower the share before leaving anything out
+        }
         input.set("results", results);
         input.put("succeeded", counts[1]);
         input.put("failed", counts[0] - counts[1]);
