@@ -9,6 +9,7 @@ import io.batchagent.events.StageKind;
 import io.batchagent.events.WorkflowStage;
 import io.batchagent.topology.WorkflowCoordinator;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.JobHeaders;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,6 +31,8 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -322,14 +325,16 @@ public final class BatchClient {
         }
     }
 
+    /** Sends {@code value} with {@link JobHeaders} naming its job and batch. */
     private <V> Future<RecordMetadata> send(KafkaProducer<byte[], byte[]> producer, Topics.Topic<String, V> topic, String key, V value) {
-        return producer.send(new ProducerRecord<>(topic.name(),
+        Headers headers = JobHeaders.stamp(new RecordHeaders(), value);
+        return producer.send(new ProducerRecord<>(topic.name(), null,
                 topic.keySerde().serializer().serialize(topic.name(), key),
-                topic.valueSerde().serializer().serialize(topic.name(), value)));
+                topic.valueSerde().serializer().serialize(topic.name(), headers, value), headers));
     }
 
     private KafkaProducer<byte[], byte[]> producer() {
-        Map<String, Object> props = new HashMap<>(kafkaConfig);
+        Map<String, Object> props = topics.limits().producerConfig(kafkaConfig);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         props.put(ProducerConfig.LINGER_MS_CONFIG, 5);

@@ -45,6 +45,7 @@ public final class Pipeline implements AutoCloseable {
     private final Topics topics;
     private final List<AutoCloseable> running = new ArrayList<>();
     private final List<KafkaStreams> streams = new ArrayList<>();
+    private final Map<String, KafkaStreams> streamsByName = new HashMap<>();
     private ToolWorker toolWorker;
     private InferenceWorker inferenceWorker;
 
@@ -89,6 +90,21 @@ public final class Pipeline implements AutoCloseable {
     /** The in-process inference worker, if this process runs one. */
     public InferenceWorker inferenceWorker() {
         return inferenceWorker;
+    }
+
+    /**
+     * The names of the stream threads of the Streams stage {@code name} ({@code job-compiler},
+     * {@code coalescer}, {@code turn-assembler}, {@code workflow}) now; empty if it does not run here. A
+     * replaced thread gets a new name.
+     */
+    public Set<String> streamThreads(String name) {
+        KafkaStreams app = streamsByName.get(name);
+        if (app == null) {
+            return Set.of();
+        }
+        Set<String> names = new java.util.TreeSet<>();
+        app.metadataForLocalThreads().forEach(thread -> names.add(thread.threadName()));
+        return names;
     }
 
     private void provisionTopics() {
@@ -144,12 +160,11 @@ public final class Pipeline implements AutoCloseable {
                 config.topicPrefix(), config.serdeConfig(), config.exactlyOnce(), null,
                 config.stateDir().resolve(name), 1);
         KafkaStreams app = new KafkaStreams(topology, settings.toProperties());
-        app.setUncaughtExceptionHandler(e -> {
-            LOGGER.error("stream thread of {} failed; replacing it", name, e);
-            return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
-        });
+        // Transient faults replace the thread (it re-reads its input); anything else stops this stage loudly.
+        app.setUncaughtExceptionHandler(StreamsSettings.threadFailurePolicy(name));
         app.start();
         streams.add(app);
+        streamsByName.put(name, app);
         // Leave the group on close: Streams stays in it by default, and a rerun would then wait out
         // the old members' session timeout (45 s) before it gets its partitions.
         running.add(() -> app.close(CloseOptions.timeout(Duration.ofSeconds(30))

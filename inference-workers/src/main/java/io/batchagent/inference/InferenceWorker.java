@@ -1,6 +1,7 @@
 package io.batchagent.inference;
 
 import io.batchagent.events.AgentTurn;
+import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.worker.InFlightConsumer;
 import java.time.Duration;
@@ -71,15 +72,15 @@ public final class InferenceWorker implements AutoCloseable {
     /**
      * @param kafkaConfig client settings shared by the consumers and the producer (bootstrap.servers,
      *     security...). The worker sets its group id, {@code enable.auto.commit=false},
-     *     {@code isolation.level=read_committed}, an idempotent producer with {@code acks=all}, and
-     *     the serializers.
+     *     {@code isolation.level=read_committed}, an idempotent producer with {@code acks=all} under the
+     *     topics' record budget, and the serializers.
      * @param engine the engine client; not closed by the worker
      */
     public InferenceWorker(Map<String, Object> kafkaConfig, Topics topics, InferenceWorkerConfig config,
                            EngineClient engine) {
         this(new KafkaConsumer<>(consumerConfig(kafkaConfig, config), new StringDeserializer(),
                         Decoded.lenient(deserializerOf(topics))),
-                new KafkaProducer<>(producerConfig(kafkaConfig), new StringSerializer(), new ByteArraySerializer()),
+                new KafkaProducer<>(producerConfig(kafkaConfig, topics.limits()), new StringSerializer(), new ByteArraySerializer()),
                 new BatchSpecCache(kafkaConfig, topics, config.specWaitTimeout()),
                 topics, config, engine, System::currentTimeMillis);
     }
@@ -242,8 +243,9 @@ public final class InferenceWorker implements AutoCloseable {
         return consumer;
     }
 
-    private static Map<String, Object> producerConfig(Map<String, Object> kafkaConfig) {
-        Map<String, Object> producer = new HashMap<>(kafkaConfig);
+    /** Idempotent, acks=all, under the record budget ({@code RecordLimits}: max.request.size, zstd). */
+    static Map<String, Object> producerConfig(Map<String, Object> kafkaConfig, RecordLimits limits) {
+        Map<String, Object> producer = limits.producerConfig(kafkaConfig);
         producer.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         producer.put(ProducerConfig.ACKS_CONFIG, "all");
         producer.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 1);

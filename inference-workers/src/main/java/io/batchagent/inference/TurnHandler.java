@@ -22,6 +22,8 @@ import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.Usage;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.Faults;
+import io.batchagent.schemas.JobHeaders;
 import io.batchagent.schemas.Topics;
 import io.batchagent.schemas.Topics.Topic;
 import java.nio.ByteBuffer;
@@ -34,12 +36,16 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.Deserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +61,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every outcome is data: an unknown batch, an unusable spec, an engine failure or an invalid answer
  * becomes a FAILED {@link AgentResult}; an undecodable record becomes a {@link DeadLetter} (plus a
- * FAILED result when its key names a job). The returned stage completes once every record produced
+ * FAILED result when its key names a job, with the batch id of its {@link JobHeaders}). A record that
+ * could not be decoded because of a transient fault (a schema registry outage) is not dead-lettered:
+ * it is decoded again, with backoff, until the fault is over. Every record published carries
+ * {@link JobHeaders}. The returned stage completes once every record produced
  * for the turn is acknowledged; it completes exceptionally only when producing fails (a bug-level
  * condition the consumer loop logs).
  *
@@ -74,6 +83,8 @@ final class TurnHandler {
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final int PREPARED_BATCHES = 256;
+    private static final long FIRST_DECODE_RETRY_MS = 200;
+    private static final long MAX_DECODE_RETRY_MS = 5_000;
 
     /** What a worker counts; exposed through {@link InferenceWorker}. */
     static final class Counters {
@@ -93,6 +104,7 @@ final class TurnHandler {
     private final LongSupplier clock;
     private final Counters counters;
     private final BatchWarmer warmer;
+    private final Deserializer<Decoded<AgentTurn>> turnDecoder;
     private final OutputLengthEstimator lengths = new OutputLengthEstimator();
     private final Map<String, PreparedBatch> prepared = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -122,11 +134,18 @@ final class TurnHandler {
         this.executor = executor;
         this.clock = clock;
         this.counters = counters;
+        this.turnDecoder = Decoded.lenient(topics.agentTurns().valueSerde().deserializer());
     }
 
     /** Starts handling {@code record}; see the class contract. */
     CompletableFuture<Void> handle(ConsumerRecord<String, Decoded<AgentTurn>> record) {
         Decoded<AgentTurn> decoded = record.value();
+        if (decoded != null && !decoded.ok() && Faults.isRetriable(decoded.error())) {
+            LOGGER.warn("turn not decodable now, decoding it again until the fault is over: topic={} partition={} "
+                    + "offset={} jobId={} cause={}", record.topic(), record.partition(), record.offset(), record.key(),
+                    decoded.error().getMessage());
+            return decodeAgain(record, FIRST_DECODE_RETRY_MS);
+        }
         if (decoded == null || !decoded.ok()) {
             return deadLetter(record, decoded);
         }
@@ -138,6 +157,19 @@ final class TurnHandler {
                         : unknownBatch(turn, error, queuedMs), executor)
                 .thenCompose(Function.identity())
                 .whenComplete((ignored, error) -> counters.turnsHandled.incrementAndGet());
+    }
+
+    /** Decodes the record's bytes again after {@code backoffMs}, then handles it; backs off further while the fault lasts. */
+    private CompletableFuture<Void> decodeAgain(ConsumerRecord<String, Decoded<AgentTurn>> record, long backoffMs) {
+        Executor later = CompletableFuture.delayedExecutor(backoffMs, TimeUnit.MILLISECONDS, executor);
+        return CompletableFuture.supplyAsync(() -> new ConsumerRecord<>(record.topic(), record.partition(),
+                        record.offset(), record.timestamp(), record.timestampType(), record.serializedKeySize(),
+                        record.serializedValueSize(), record.key(),
+                        turnDecoder.deserialize(record.topic(), record.headers(), record.value().raw()),
+                        record.headers(), record.leaderEpoch()), later)
+                .thenCompose(again -> again.value().ok() || !Faults.isRetriable(again.value().error())
+                        ? handle(again)
+                        : decodeAgain(again, Math.min(backoffMs * 2, MAX_DECODE_RETRY_MS)));
     }
 
     private CompletableFuture<Void> callEngine(AgentTurn turn, BatchSpec spec, long queuedMs) {
@@ -396,11 +428,14 @@ final class TurnHandler {
                 .add(HEADER_REASON, reason.getBytes(StandardCharsets.UTF_8))
                 .add(HEADER_EXCEPTION, cause.getClass().getName().getBytes(StandardCharsets.UTF_8));
         sends.add(send(dead));
-        if (record.key() != null && !record.key().isBlank()) {
+        String jobId = record.key() != null && !record.key().isBlank() ? record.key()
+                : JobHeaders.jobId(record.headers()).orElse(null);
+        if (jobId != null) {
             counters.failed.incrementAndGet();
+            // The batch id matters: a workflow follows its map jobs' results by batch id.
             AgentResult result = AgentResult.newBuilder()
-                    .setJobId(record.key())
-                    .setBatchId("")
+                    .setJobId(jobId)
+                    .setBatchId(JobHeaders.batchId(record.headers()).orElse(""))
                     .setIndex(-1)
                     .setStatus(JobStatus.FAILED)
                     .setOutputJson(null)
@@ -412,7 +447,7 @@ final class TurnHandler {
                     .setToolCallsRequested(0)
                     .setFinishedAtMs(now)
                     .build();
-            sends.add(send(record(topics.results(), record.key(), result)));
+            sends.add(send(record(topics.results(), jobId, result)));
         }
         return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
     }
@@ -498,8 +533,11 @@ final class TurnHandler {
         return next.build();
     }
 
+    /** The record of {@code value} on {@code topic}, with {@link JobHeaders} naming its job and batch. */
     private static <V> ProducerRecord<String, byte[]> record(Topic<String, V> topic, String key, V value) {
-        return new ProducerRecord<>(topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value));
+        Headers headers = JobHeaders.stamp(new RecordHeaders(), value);
+        return new ProducerRecord<>(topic.name(), null, key,
+                topic.valueSerde().serializer().serialize(topic.name(), headers, value), headers);
     }
 
     /** Sends one record; the future completes when the broker acknowledged it. */

@@ -14,11 +14,14 @@ import io.batchagent.events.ToolRequest;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.JobHeaders;
+import io.batchagent.schemas.serde.SchemaRegistryUnavailableException;
 import io.batchagent.schemas.Topics;
 import io.batchagent.schemas.Topics.Topic;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
@@ -26,6 +29,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.MockProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
@@ -279,6 +284,51 @@ class TurnHandlerTest {
                 .isEqualTo(letter.getReason());
         AgentResult result = onlyResult("job-11");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD);
+    }
+
+    @Test
+    void shouldFailAnUndecodableTurnWithTheBatchIdItsHeadersName() {
+        Decoded<AgentTurn> decoded = Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer())
+                .deserialize(TOPICS.agentTurns().name(), "not avro".getBytes(StandardCharsets.UTF_8));
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(JobHeaders.JOB_ID, "map-000004".getBytes(StandardCharsets.UTF_8));
+        headers.add(JobHeaders.BATCH_ID, "map".getBytes(StandardCharsets.UTF_8));
+
+        handler().handle(new ConsumerRecord<>(TOPICS.agentTurns().name(), 0, 3L, 0L, TimestampType.CREATE_TIME, 10, 8,
+                "map-000004", decoded, headers, Optional.empty())).join();
+
+        AgentResult result = onlyResult("map-000004");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD);
+        assertThat(result.getBatchId()).isEqualTo("map");
+        assertThat(sent(TOPICS.results()).get(0).headers().lastHeader(JobHeaders.BATCH_ID).value())
+                .isEqualTo("map".getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void shouldDecodeATurnAgainAfterARegistryFaultInsteadOfDeadLetteringIt() {
+        AgentTurn turn = turn("job-r", 1, NOW);
+        byte[] bytes = TOPICS.agentTurns().valueSerde().serializer().serialize(TOPICS.agentTurns().name(), turn);
+        Decoded<AgentTurn> failedAtPoll = new Decoded<>(null, bytes,
+                new SchemaRegistryUnavailableException("schema registry could not fetch schema id 3: HTTP 503", null));
+
+        handler().handle(new ConsumerRecord<>(TOPICS.agentTurns().name(), 0, 5L, "job-r", failedAtPoll)).join();
+
+        assertThat(sent(TOPICS.deadLetters())).isEmpty();
+        assertThat(engine.requests()).hasSize(1);
+        assertThat(onlyResult("job-r").getStatus()).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(counters.turnsHandled.get()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldNameTheJobAndBatchInTheHeadersOfEveryToolRequest() {
+        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("c1", "web_search", "{\"query\":\"q\"}")));
+
+        handle(turn("job-h", 1, NOW));
+
+        ProducerRecord<String, byte[]> request = sent(TOPICS.toolRequests()).get(0);
+        assertThat(request.headers().lastHeader(JobHeaders.JOB_ID).value()).isEqualTo("job-h".getBytes(StandardCharsets.UTF_8));
+        assertThat(request.headers().lastHeader(JobHeaders.BATCH_ID).value()).isEqualTo("batch-1".getBytes(StandardCharsets.UTF_8));
+        assertThat(sent(TOPICS.agentWaits()).get(0).headers().lastHeader(JobHeaders.BATCH_ID)).isNotNull();
     }
 
     @Test

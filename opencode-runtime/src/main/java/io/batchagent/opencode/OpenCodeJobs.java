@@ -75,7 +75,7 @@ public final class OpenCodeJobs {
     public List<String> submit(BatchSpec spec, List<String> inputsJson, Set<String> skip) {
         String batchId = spec.getBatchId();
         List<String> ids = new ArrayList<>();
-        Map<String, Object> config = new HashMap<>(kafkaConfig);
+        Map<String, Object> config = topics.catalogue().limits().producerConfig(kafkaConfig);
         config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         config.put(ProducerConfig.ACKS_CONFIG, "all");
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(config, new StringSerializer(), new ByteArraySerializer())) {

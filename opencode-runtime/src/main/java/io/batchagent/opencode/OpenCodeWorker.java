@@ -117,7 +117,7 @@ public final class OpenCodeWorker implements AutoCloseable {
         consumer.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         consumer.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         // A session may run for many minutes; the loop keeps polling, so only the poll interval matters.
-        Map<String, Object> producerConfig = new HashMap<>(kafkaConfig);
+        Map<String, Object> producerConfig = topics.catalogue().limits().producerConfig(kafkaConfig);
         producerConfig.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         producerConfig.put(ProducerConfig.ACKS_CONFIG, "all");
         this.producer = new KafkaProducer<>(producerConfig, new StringSerializer(), new ByteArraySerializer());

@@ -1,6 +1,7 @@
 package io.batchagent.schemas;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -8,7 +9,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
@@ -17,7 +20,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Creates the catalogue's topics that do not exist yet. Every topic gets the same partition count,
  * because topics joined by key (agent-waits with tool-responses, tool-requests with tool-results)
- * must be co-partitioned; compacted topics get {@code cleanup.policy=compact}.
+ * must be co-partitioned; compacted topics get {@code cleanup.policy=compact}; every topic gets the
+ * {@code max.message.bytes} of the catalogue's {@link RecordLimits}. A catalogue topic that exists with
+ * a lower {@code max.message.bytes} is left alone and reported: records within the budget may be
+ * refused there.
  */
 public final class TopicProvisioner {
 
@@ -38,12 +44,15 @@ public final class TopicProvisioner {
                 if (!existing.contains(topic.name())) {
                     NewTopic newTopic = new NewTopic(topic.name(), java.util.Optional.of(partitions),
                             replicationFactor < 0 ? java.util.Optional.empty() : java.util.Optional.of(replicationFactor));
+                    Map<String, String> configs = new HashMap<>(topics.limits().topicConfig());
                     if (topic.compacted()) {
-                        newTopic.configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
+                        configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT);
                     }
+                    newTopic.configs(configs);
                     missing.add(newTopic);
                 }
             }
+            warnAboutSmallerLimits(admin, topics, existing);
             if (missing.isEmpty()) {
                 return;
             }
@@ -64,6 +73,31 @@ public final class TopicProvisioner {
             throw new IllegalStateException("interrupted while listing topics", e);
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("cannot list topics: " + e.getMessage(), e);
+        }
+    }
+
+    /** Existing topics keep their configuration; one that refuses records within the budget is worth a warning. */
+    private static void warnAboutSmallerLimits(Admin admin, Topics topics, Set<String> existing) {
+        List<ConfigResource> resources = topics.all().stream().map(Topics.Topic::name).filter(existing::contains)
+                .map(name -> new ConfigResource(ConfigResource.Type.TOPIC, name)).toList();
+        if (resources.isEmpty()) {
+            return;
+        }
+        int required = topics.limits().maxMessageBytes();
+        try {
+            admin.describeConfigs(resources).all().get(30, TimeUnit.SECONDS).forEach((resource, config) -> {
+                ConfigEntry entry = config.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
+                if (entry != null && entry.value() != null && Long.parseLong(entry.value()) < required) {
+                    LOGGER.warn("topic={} has max.message.bytes={} below the record budget's {} ({}={}): records "
+                                    + "within the budget may be refused; raise it with kafka-configs --alter",
+                            resource.name(), entry.value(), required, RecordLimits.MAX_RECORD_BYTES_CONFIG,
+                            topics.limits().maxRecordBytes());
+                }
+            });
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+            LOGGER.warn("cannot check max.message.bytes of existing topics: {}", e.toString());
         }
     }
 }

@@ -97,6 +97,19 @@ public final class Topics {
         return serdes.valueSerde(type);
     }
 
+    /** The record budget of these topics and every stage that writes them. */
+    public RecordLimits limits() {
+        return serdes.limits();
+    }
+
+    /**
+     * The topics keyed by job id whose records move a job forward: a record of one of them that cannot
+     * be processed must end its job (the key names it). Not {@code results}: a result already ends its job.
+     */
+    public List<Topic<String, ?>> jobKeyed() {
+        return List.of(agentJobs, agentTurns, agentWaits, toolResponses);
+    }
+
     /** Every topic, in flow order. */
     public List<Topic<String, ?>> all() {
         return List.of(batchSpecs, agentJobs, agentTurns, agentWaits, toolRequests, toolCalls,

@@ -54,6 +54,10 @@ import org.slf4j.LoggerFactory;
  * Other paths answer 404 (error code 404), other methods on these paths 405 (error code 405).
  * Responses are {@code application/vnd.schemaregistry.v1+json}. Nothing is persisted.
  *
+ * <p>A fault switch imitates an outage: {@link #failNextCalls(int, int)} makes the next calls (of
+ * either kind) answer an error status, as a registry that is down behind a proxy does; the calls are
+ * counted as usual.
+ *
  * <p>{@link #url()} has a per-instance path, so clients that cache by URL never confuse two
  * registries that happen to get the same port one after the other. Thread-safe.
  */
@@ -75,6 +79,8 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
     private final String url;
 
     private final AtomicInteger registerCalls = new AtomicInteger();
+    private final AtomicInteger failuresLeft = new AtomicInteger();
+    private volatile int failureStatus = 503;
     private final AtomicInteger schemaByIdCalls = new AtomicInteger();
     /** Guarded by {@code this}. */
     private final Map<String, Integer> idsBySchema = new HashMap<>();
@@ -125,6 +131,15 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
     /** How many {@code GET /schemas/ids/{id}} calls arrived, successful or not. */
     public int schemaByIdCalls() {
         return schemaByIdCalls.get();
+    }
+
+    /**
+     * Makes the next {@code calls} calls answer HTTP {@code status} (for example 503) with error code
+     * {@code status * 100 + 1}, whatever they ask; later calls are served again.
+     */
+    public void failNextCalls(int calls, int status) {
+        this.failureStatus = status;
+        failuresLeft.set(calls);
     }
 
     /** The subjects that have at least one version, sorted. */
@@ -178,16 +193,20 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         String path = exchange.getRequestURI().getPath().substring(basePath.length());
         String method = exchange.getRequestMethod();
         Matcher register = REGISTER.matcher(path);
+        Matcher schemaById = SCHEMA_BY_ID.matcher(path);
+        if (register.matches() || schemaById.matches()) {
+            (register.matches() ? registerCalls : schemaByIdCalls).incrementAndGet();
+            if (failuresLeft.getAndUpdate(left -> Math.max(0, left - 1)) > 0) {
+                return Response.error(failureStatus, failureStatus * 100 + 1, "HTTP " + failureStatus + " (fault switch)");
+            }
+        }
         if (register.matches()) {
-            registerCalls.incrementAndGet();
             if (!method.equals("POST")) {
                 return Response.error(405, 405, "HTTP 405 Method Not Allowed");
             }
             return register(register.group(1), exchange);
         }
-        Matcher schemaById = SCHEMA_BY_ID.matcher(path);
         if (schemaById.matches()) {
-            schemaByIdCalls.incrementAndGet();
             if (!method.equals("GET")) {
                 return Response.error(405, 405, "HTTP 405 Method Not Allowed");
             }

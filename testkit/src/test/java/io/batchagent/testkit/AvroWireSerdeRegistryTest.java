@@ -6,8 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.batchagent.events.AgentJob;
 import io.batchagent.schemas.serde.AvroWireSerde;
 import io.batchagent.schemas.serde.RestSchemaRegistry;
+import io.batchagent.schemas.serde.SchemaRegistryUnavailableException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.Map;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -87,5 +90,46 @@ class AvroWireSerdeRegistryTest {
         AvroWireSerde<AgentJob> serde = new AvroWireSerde<>(AgentJob.class);
         serde.configure(Map.of("schema.registry.url", registry.url()), false);
         return serde;
+    }
+
+    @Test
+    void shouldRetryARegistryThatAnswers503UntilItRecovers() {
+        // Given bytes written through the registry, and a registry that fails the next three calls
+        byte[] bytes = configuredSerde().serialize(TOPIC, JOB);
+        registry.failNextCalls(3, 503);
+        AvroWireSerde<AgentJob> reader = new AvroWireSerde<>(AgentJob.class,
+                new RestSchemaRegistry(registry.url(), Duration.ofSeconds(30)));
+
+        // When
+        AgentJob read = reader.deserialize(TOPIC, bytes);
+
+        // Then the fourth attempt succeeded
+        assertThat(read).isEqualTo(JOB);
+        assertThat(registry.schemaByIdCalls()).isEqualTo(4);
+    }
+
+    @Test
+    void shouldFailRetriablyWhenTheRegistryStaysUnavailable() {
+        byte[] bytes = configuredSerde().serialize(TOPIC, JOB);
+        registry.failNextCalls(1_000, 503);
+        AvroWireSerde<AgentJob> reader = new AvroWireSerde<>(AgentJob.class, new RestSchemaRegistry(registry.url(), Duration.ZERO));
+
+        assertThatThrownBy(() -> reader.deserialize(TOPIC, bytes))
+                .isInstanceOf(SchemaRegistryUnavailableException.class)
+                .isInstanceOf(RetriableException.class)
+                .hasMessageContaining("HTTP 503");
+    }
+
+    @Test
+    void shouldFailAtOnceWithoutRetryingAnUnknownSchemaId() {
+        byte[] bytes = configuredSerde().serialize(TOPIC, JOB);
+        ByteBuffer.wrap(bytes, 1, 4).putInt(4242);
+        int callsBefore = registry.schemaByIdCalls();
+
+        assertThatThrownBy(() -> configuredSerde().deserialize(TOPIC, bytes))
+                .isInstanceOf(SerializationException.class)
+                .isNotInstanceOf(RetriableException.class)
+                .hasMessageContaining("40403");
+        assertThat(registry.schemaByIdCalls() - callsBefore).isEqualTo(1);
     }
 }

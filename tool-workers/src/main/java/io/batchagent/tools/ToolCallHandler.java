@@ -10,6 +10,8 @@ import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolResult;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
+import io.batchagent.schemas.Faults;
+import io.batchagent.schemas.OversizedRecordException;
 import io.batchagent.schemas.ToolTimeouts;
 import io.batchagent.schemas.Topics;
 import io.batchagent.tools.limits.LimitTimeoutException;
@@ -126,6 +128,12 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         try {
             call = decode(record);
         } catch (RuntimeException e) {
+            if (Faults.isRetriable(e)) {
+                // A registry outage is not the record's fault: fail the attempt so the record is tried again.
+                LOGGER.warn("tool call not decodable now, will be tried again: topic={} partition={} offset={} cause={}",
+                        record.topic(), record.partition(), record.offset(), e.getMessage());
+                return CompletableFuture.failedFuture(e);
+            }
             return deadLetter(record, e);
         }
         CompletionStage<List<ToolResult>> answers = call.getBatchItems().isEmpty()
@@ -512,9 +520,23 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                     result.getCallHash(), result.getTool(), result.getOutput());
             String topic = topics.toolResults().name();
             sends.add(send(topic, resultKeySerializer.serialize(topic, result.getCallHash()),
-                    resultSerializer.serialize(topic, result)).toCompletableFuture());
+                    withinBudget(topic, call.getTool(), result)).toCompletableFuture());
         }
         return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+    }
+
+    /** The serialized result; one over the record budget becomes an ERROR result saying so (the agent sees why). */
+    private byte[] withinBudget(String topic, ToolSpec spec, ToolResult result) {
+        try {
+            return resultSerializer.serialize(topic, result);
+        } catch (OversizedRecordException e) {
+            LOGGER.warn("tool result over the record budget: callHash={} tool={} bytes={} limit={}",
+                    result.getCallHash(), result.getTool(), e.sizeBytes(), e.limitBytes());
+            String error = "the output of tool '" + spec.getName() + "' is " + e.sizeBytes() + " bytes serialized, over the "
+                    + "record limit of " + e.limitBytes() + " bytes; lower its max_output_chars";
+            return resultSerializer.serialize(topic, ToolResult.newBuilder(result).setStatus(ToolStatus.ERROR)
+                    .setOutput(error).setError(error).build());
+        }
     }
 
     private void store(ToolSpec spec, ToolResult result) {

@@ -1,5 +1,6 @@
 package io.batchagent.tools;
 
+import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.tools.http.HostAllowlist;
 import io.batchagent.tools.http.HttpTool;
@@ -125,7 +126,7 @@ public final class ToolWorker implements AutoCloseable {
      */
     public ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
                       ToolMetrics metrics) {
-        this(Clients.create(kafkaConfig, config), topics, config, registry, null, true, metrics);
+        this(Clients.create(kafkaConfig, config, topics.limits()), topics, config, registry, null, true, metrics);
     }
 
     /**
@@ -136,7 +137,7 @@ public final class ToolWorker implements AutoCloseable {
      */
     public ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
                       ToolResultCache cache) {
-        this(Clients.create(kafkaConfig, config), topics, config, registry, Objects.requireNonNull(cache, "cache"), false,
+        this(Clients.create(kafkaConfig, config, topics.limits()), topics, config, registry, Objects.requireNonNull(cache, "cache"), false,
                 new ToolMetrics());
     }
 
@@ -349,10 +350,10 @@ public final class ToolWorker implements AutoCloseable {
     }
 
     private record Clients(Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer) {
-        static Clients create(Map<String, Object> kafkaConfig, ToolWorkerConfig config) {
+        static Clients create(Map<String, Object> kafkaConfig, ToolWorkerConfig config, RecordLimits limits) {
             Consumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerConfig(kafkaConfig, config));
             try {
-                return new Clients(consumer, new KafkaProducer<>(producerConfig(kafkaConfig)));
+                return new Clients(consumer, new KafkaProducer<>(limits.producerConfig(producerConfig(kafkaConfig))));
             } catch (RuntimeException e) {
                 consumer.close();
                 throw e;

@@ -1,14 +1,12 @@
 package io.batchagent.topology;
 
-import io.batchagent.events.AgentResult;
-import io.batchagent.events.DeadLetter;
 import io.batchagent.events.ErrorReason;
-import io.batchagent.schemas.Topics;
-import java.nio.ByteBuffer;
+import io.batchagent.schemas.JobHeaders;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.streams.errors.DeserializationExceptionHandler;
@@ -17,64 +15,60 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Turns a record a topology cannot decode into a {@link DeadLetter} on the dead-letter topic (through
- * Kafka Streams' KIP-1034 dead-letter records) and lets the topology go on. An undecodable job on
- * {@code agent-jobs} whose key is its job id also gets a FAILED result, so the job does not simply
- * vanish.
+ * Decides what happens to a record a topology cannot decode.
  *
- * <p>Configured from the Streams properties: {@link StreamsSettings#TOPIC_PREFIX_CONFIG} and the
- * serde settings.
+ * <ul>
+ *   <li>A transient fault (the cause chain holds a {@link org.apache.kafka.common.errors.RetriableException},
+ *       for example a schema registry that stayed unavailable through the serde's own retries) is not the
+ *       record's fault: the handler answers FAIL without a dead letter, the stream thread stops before
+ *       committing, and the thread policy ({@link StreamsSettings#threadFailurePolicy}) starts a new one
+ *       that reads the record again.
+ *   <li>Anything else goes to the dead-letter topic (through Kafka Streams' KIP-1034 dead-letter records)
+ *       and the topology goes on. So that no job waits for it forever, the handler also writes a FAILED
+ *       result (UNDECODABLE_RECORD) for the job the record names: its key on a job-keyed topic
+ *       ({@code agent-jobs}, {@code agent-turns}, {@code agent-waits}, {@code tool-responses}), else its
+ *       {@link JobHeaders} (as on {@code tool-requests}), with the batch id from the headers. An undecodable
+ *       {@code tool-results} record gets an ERROR tool result under its call hash instead, which the
+ *       coalescer fans out to every agent waiting on that call.
+ * </ul>
+ *
+ * <p>Configured from the Streams properties: {@link StreamsSettings#TOPIC_PREFIX_CONFIG} and the serde
+ * settings.
  */
 public final class DeadLetterHandler implements DeserializationExceptionHandler {
 
     private static final Logger LOGGER = LoggerFactory.getLogger(DeadLetterHandler.class);
 
-    private Topics topics;
+    private DeadLetters deadLetters;
 
     @Override
     public void configure(Map<String, ?> configs) {
-        Object prefix = configs.get(StreamsSettings.TOPIC_PREFIX_CONFIG);
-        this.topics = Topics.create(prefix == null ? "" : prefix.toString(), configs);
+        this.deadLetters = DeadLetters.configure(configs);
     }
 
     @Override
     public Response handleError(ErrorHandlerContext context, ConsumerRecord<byte[], byte[]> record, Exception exception) {
+        String reason = Failures.describe(exception);
+        if (Failures.isRetriable(exception)) {
+            LOGGER.warn("record not decodable now, will be read again: topic={} partition={} offset={} reason={}",
+                    record.topic(), record.partition(), record.offset(), reason);
+            return Response.fail();
+        }
         long now = System.currentTimeMillis();
-        String reason = describe(exception);
-        LOGGER.warn("undecodable record sent to dead letters: topic={} partition={} offset={} reason={}",
-                record.topic(), record.partition(), record.offset(), reason);
-        DeadLetter letter = DeadLetter.newBuilder()
-                .setStage(context.processorNodeId())
-                .setTopic(record.topic())
-                .setPartition(record.partition())
-                .setOffset(record.offset())
-                .setKey(record.key() == null ? null : ByteBuffer.wrap(record.key()))
-                .setValue(record.value() == null ? null : ByteBuffer.wrap(record.value()))
-                .setReason(reason)
-                .setExceptionClass(exception.getClass().getName())
-                .setRecordedAtMs(now)
-                .build();
+        String where = record.topic() + "/" + record.partition() + "@" + record.offset();
+        Optional<String> jobId = deadLetters.jobOf(record.topic(), record.key(), null, record.headers());
+        LOGGER.warn("undecodable record sent to dead letters: topic={} partition={} offset={} jobId={} reason={}",
+                record.topic(), record.partition(), record.offset(), jobId.orElse(null), reason);
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
-        String deadLetters = topics.deadLetters().name();
-        out.add(new ProducerRecord<>(deadLetters, null, record.key(),
-                topics.deadLetters().valueSerde().serializer().serialize(deadLetters, letter)));
-        if (record.topic().equals(topics.agentJobs().name()) && record.key() != null) {
-            String jobId = new String(record.key(), StandardCharsets.UTF_8);
-            AgentResult failed = Outcomes.failed(jobId, "", -1, ErrorReason.UNDECODABLE_RECORD,
-                    "the job record at " + record.topic() + "/" + record.partition() + "@" + record.offset()
-                            + " could not be decoded: " + reason, now, now);
-            String results = topics.results().name();
-            out.add(new ProducerRecord<>(results, null, record.key(),
-                    topics.results().valueSerde().serializer().serialize(results, failed)));
+        out.add(deadLetters.letter(context.processorNodeId(), record.topic(), record.partition(), record.offset(),
+                record.key(), record.value(), record.headers(), reason, exception, now));
+        if (jobId.isPresent()) {
+            out.add(deadLetters.failedResult(jobId.get(), JobHeaders.batchId(record.headers()).orElse(""),
+                    ErrorReason.UNDECODABLE_RECORD, "the record at " + where + " could not be decoded: " + reason, now));
+        } else if (record.topic().equals(deadLetters.topics().toolResults().name()) && record.key() != null) {
+            out.add(deadLetters.toolError(new String(record.key(), StandardCharsets.UTF_8),
+                    "the tool's result at " + where + " could not be decoded: " + reason, now));
         }
         return Response.resume(out);
-    }
-
-    private static String describe(Throwable exception) {
-        StringBuilder text = new StringBuilder(String.valueOf(exception.getMessage()));
-        for (Throwable cause = exception.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
-            text.append(": ").append(cause.getMessage());
-        }
-        return text.toString();
     }
 }

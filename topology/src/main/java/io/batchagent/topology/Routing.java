@@ -1,13 +1,19 @@
 package io.batchagent.topology;
 
+import io.batchagent.schemas.JobHeaders;
 import io.batchagent.schemas.Topics.Topic;
 import java.util.Map;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.kstream.BranchedKStream;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
+import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
+import org.apache.kafka.streams.processor.api.FixedKeyRecord;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.ValueAndTimestamp;
@@ -17,13 +23,33 @@ final class Routing {
 
     private Routing() {}
 
-    /** Adds a branch that sends the records of {@code type} to {@code topic}. */
+    /**
+     * Adds a branch that sends the records of {@code type} to {@code topic}, with {@link JobHeaders} naming
+     * the job and batch each is about.
+     */
     static <V extends SpecificRecord> BranchedKStream<String, SpecificRecord> branchTo(
             BranchedKStream<String, SpecificRecord> split, String name, Class<V> type, Topic<String, V> topic) {
         return split.branch((key, value) -> type.isInstance(value), Branched.withConsumer(
                 (KStream<String, SpecificRecord> s) -> s.mapValues(type::cast, Named.as(name + "-as-" + type.getSimpleName()))
+                        .processValues(StampJobHeaders::new, Named.as(name + "-headers-" + type.getSimpleName()))
                         .to(topic.name(), Produced.with(topic.keySerde(), topic.valueSerde()).withName(name + "-to-" + topic.name())),
                 "-" + type.getSimpleName()));
+    }
+
+    /** Copies the record's headers (they may be shared with other outputs of the same input) and stamps them. */
+    private static final class StampJobHeaders<V> implements FixedKeyProcessor<String, V, V> {
+        private FixedKeyProcessorContext<String, V> context;
+
+        @Override
+        public void init(FixedKeyProcessorContext<String, V> context) {
+            this.context = context;
+        }
+
+        @Override
+        public void process(FixedKeyRecord<String, V> record) {
+            Headers headers = JobHeaders.stamp(new RecordHeaders(record.headers().toArray()), record.value());
+            context.forward(record.withHeaders(headers));
+        }
     }
 
     /** Starts a split of a stream of mixed outcomes, to be followed by {@link #branchTo} calls. */

@@ -1,12 +1,19 @@
 package io.batchagent.topology;
 
+import io.batchagent.schemas.RecordLimits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Kafka Streams settings every BatchAgent topology runs with.
@@ -16,9 +23,17 @@ import org.apache.kafka.streams.StreamsConfig;
  * the commit interval bounds the latency each topology adds; the default (20 ms) keeps the
  * orchestration overhead per turn small. Kafka settings given in {@code kafkaConfig} (for example
  * {@code commit.interval.ms}, {@code poll.ms}) override these defaults, except the processing
- * guarantee, naming and dead-letter handling. Every processor, store and internal topic must be named
- * ({@code ensure.explicit.internal.resource.naming}). Undecodable input goes to
- * {@link DeadLetterHandler}.
+ * guarantee, naming, error handling and the record budget. Every processor, store and internal topic
+ * must be named ({@code ensure.explicit.internal.resource.naming}).
+ *
+ * <p>Errors: undecodable input goes to {@link DeadLetterHandler}, output that cannot be written to
+ * {@link ProductionFailureHandler}, a state-store value over the budget to {@link ProcessingFailureHandler};
+ * each ends the job the record names instead of stopping the thread. {@link #threadFailurePolicy} says
+ * what happens to a thread that fails anyway.
+ *
+ * <p>Record budget ({@link RecordLimits}, from the serde settings): the Streams producer's
+ * {@code max.request.size} and the internal topics' {@code max.message.bytes} ({@code topic.*}) follow
+ * it; the producer compresses with zstd unless {@code compression.type} is given.
  *
  * @param applicationId the Streams application id (also the prefix of internal topics)
  * @param kafkaConfig client settings, at least {@code bootstrap.servers}
@@ -41,6 +56,8 @@ public record StreamsSettings(
 
     /** Streams property carrying the topic prefix to {@link DeadLetterHandler}. */
     public static final String TOPIC_PREFIX_CONFIG = "batchagent.topic.prefix";
+
+    private static final Logger LOGGER = LoggerFactory.getLogger(StreamsSettings.class);
 
     public StreamsSettings {
         Objects.requireNonNull(applicationId, "applicationId");
@@ -86,6 +103,9 @@ public record StreamsSettings(
         props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1);
+        if (!kafkaConfig.containsKey(ProducerConfig.COMPRESSION_TYPE_CONFIG)) {
+            props.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), RecordLimits.COMPRESSION_TYPE);
+        }
         props.putAll(serdeConfig);
         props.putAll(kafkaConfig);
         if (kafkaConfig.containsKey("fetch.max.wait.ms")) {
@@ -97,9 +117,34 @@ public record StreamsSettings(
                 exactlyOnce ? StreamsConfig.EXACTLY_ONCE_V2 : StreamsConfig.AT_LEAST_ONCE);
         props.put(StreamsConfig.ENSURE_EXPLICIT_INTERNAL_RESOURCE_NAMING_CONFIG, true);
         props.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class.getName());
+        props.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
+        props.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, ProcessingFailureHandler.class.getName());
+        RecordLimits limits = RecordLimits.from(serdeConfig);
+        props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), limits.maxRequestBytes());
+        props.put(StreamsConfig.topicPrefix(TopicConfig.MAX_MESSAGE_BYTES_CONFIG), limits.maxMessageBytes());
         props.put(TOPIC_PREFIX_CONFIG, topicPrefix);
         Properties properties = new Properties();
         properties.putAll(props);
         return properties;
+    }
+
+    /**
+     * What becomes of a stream thread of {@code app} that failed. A transient fault (the cause chain holds a
+     * {@link org.apache.kafka.common.errors.RetriableException}: a registry or broker outage) replaces the
+     * thread, which reads the uncommitted input again; the registry client's backoff spaces the attempts.
+     * Anything else shuts this Streams client down, loudly: the error handlers already turn every bad
+     * record into a dead letter and a FAILED result, so what is left is a bug or a misconfiguration, and
+     * replacing the thread would replay the same input forever.
+     */
+    public static StreamsUncaughtExceptionHandler threadFailurePolicy(String app) {
+        return failure -> {
+            if (Failures.isRetriable(failure)) {
+                LOGGER.warn("stream thread of {} hit a transient fault; replacing it to read its input again: {}", app,
+                        Failures.describe(failure));
+                return StreamThreadExceptionResponse.REPLACE_THREAD;
+            }
+            LOGGER.error("stream thread of {} failed; shutting the {} stage down", app, app, failure);
+            return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        };
     }
 }

@@ -46,7 +46,9 @@ import org.slf4j.LoggerFactory;
  * arrive in either order; both are buffered in the {@value #ASSEMBLY_STORE} store. Records for a
  * turn already assembled, or for an older turn, are late duplicates (a replayed worker) and are
  * dropped. A turn that would exceed the batch's {@code maxTurns} ends the job FAILED with
- * MAX_TURNS_EXCEEDED. The two input topics must be co-partitioned.
+ * MAX_TURNS_EXCEEDED; one whose next turn, or whose buffered turn and results, would exceed the record
+ * budget ends it FAILED with RECORD_TOO_LARGE ({@link RecordBudget}). The two input topics must be
+ * co-partitioned.
  */
 public final class TurnAssembler {
 
@@ -79,11 +81,11 @@ public final class TurnAssembler {
         KStream<String, SpecificRecord> fromWaits = builder
                 .stream(topics.agentWaits().name(),
                         Consumed.with(topics.agentWaits().keySerde(), topics.agentWaits().valueSerde()).withName("agent-waits-source"))
-                .process(() -> new RecordWaitingTurn(retention), Named.as("record-waiting-turn"), ASSEMBLY_STORE);
+                .process(() -> new RecordWaitingTurn(topics, retention), Named.as("record-waiting-turn"), ASSEMBLY_STORE);
         KStream<String, SpecificRecord> fromResponses = builder
                 .stream(topics.toolResponses().name(),
                         Consumed.with(topics.toolResponses().keySerde(), topics.toolResponses().valueSerde()).withName("tool-responses-source"))
-                .process(CollectToolResponse::new, Named.as("collect-tool-response"), ASSEMBLY_STORE);
+                .process(() -> new CollectToolResponse(topics), Named.as("collect-tool-response"), ASSEMBLY_STORE);
 
         KStream<String, SpecificRecord> outcomes = fromWaits.merge(fromResponses, Named.as("assembler-outcomes"));
         Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "assembler-route"),
@@ -97,15 +99,22 @@ public final class TurnAssembler {
 
         private static final Logger LOGGER = LoggerFactory.getLogger(TurnAssembler.class);
 
+        private final Topics topics;
         ProcessorContext<String, SpecificRecord> context;
         KeyValueStore<String, TurnAssembly> assemblies;
         private KeyValueStore<String, ?> specs;
+        private RecordBudget budget;
+
+        Assembling(Topics topics) {
+            this.topics = topics;
+        }
 
         @Override
         public void init(ProcessorContext<String, SpecificRecord> context) {
             this.context = context;
             this.assemblies = context.getStateStore(ASSEMBLY_STORE);
             this.specs = Routing.store(context, SPECS_STORE);
+            this.budget = new RecordBudget(topics, context.applicationId() + "-" + ASSEMBLY_STORE + "-changelog");
         }
 
         TurnAssembly load(String jobId) {
@@ -128,16 +137,22 @@ public final class TurnAssembler {
                     byCallId.put(response.getCallId(), response);
                 }
             }
-            if (!waiting.getPendingCalls().stream().allMatch(call -> byCallId.containsKey(call.getId()))) {
-                assemblies.put(assembly.getJobId(), assembly);
-                return;
-            }
             long now = context.currentSystemTimeMs();
+            SpecificRecord outcome;
+            if (waiting.getPendingCalls().stream().allMatch(call -> byCallId.containsKey(call.getId()))) {
+                outcome = budget.fit(nextTurnOrFailure(waiting, byCallId, now), now);
+            } else {
+                outcome = budget.overflow(assembly, now);
+                if (outcome == null) {
+                    assemblies.put(assembly.getJobId(), assembly);
+                    return;
+                }
+            }
             assembly.setCompletedTurn(waiting.getTurn());
             assembly.setWaiting(null);
             assembly.setResponses(new ArrayList<>());
             assemblies.put(assembly.getJobId(), assembly);
-            context.forward(new Record<>(waiting.getJobId(), nextTurnOrFailure(waiting, byCallId, now), now));
+            context.forward(new Record<>(waiting.getJobId(), outcome, now));
         }
 
         private SpecificRecord nextTurnOrFailure(AgentTurn waiting, Map<String, ToolResponse> byCallId, long now) {
@@ -194,7 +209,8 @@ public final class TurnAssembler {
     static final class RecordWaitingTurn extends Assembling<AgentTurn> {
         private final Duration retention;
 
-        RecordWaitingTurn(Duration retention) {
+        RecordWaitingTurn(Topics topics, Duration retention) {
+            super(topics);
             this.retention = retention;
         }
 
@@ -240,6 +256,10 @@ public final class TurnAssembler {
     }
 
     static final class CollectToolResponse extends Assembling<ToolResponse> {
+        CollectToolResponse(Topics topics) {
+            super(topics);
+        }
+
         @Override
         public void process(Record<String, ToolResponse> record) {
             ToolResponse response = record.value();

@@ -2,7 +2,6 @@ package io.batchagent.topology;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
@@ -13,14 +12,12 @@ import io.batchagent.events.WorkflowStage;
 import io.batchagent.events.state.MapOutcome;
 import io.batchagent.events.state.WorkflowProgress;
 import io.batchagent.schemas.Topics;
-import java.io.IOException;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
-import java.util.List;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Consumed;
@@ -31,6 +28,7 @@ import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
 import org.slf4j.Logger;
@@ -44,20 +42,32 @@ import org.slf4j.LoggerFactory;
  *   <li>the plan's final result fans out one map job per element of its output's items array
  *       (a failed plan, or one without the array, ends the workflow: the reduce job gets a FAILED
  *       result saying why);
- *   <li>each map job's final result is recorded (the latest per job, so replays change nothing);
+ *   <li>each map job's final result is recorded as its own entry of {@value #OUTCOMES_STORE} (the
+ *       latest per map job, so replays change nothing), and {@value #PROGRESS_STORE} keeps only counts:
+ *       no state value grows with the number of map jobs;
  *   <li>when every map job is final, succeeded or failed, the reduce job is submitted once with all
- *       of them, failed ones marked, in input order.
+ *       of them, failed ones marked, in input order ({@link ReduceInput}): every output whole when they
+ *       fit a quarter of the record budget ({@value #REDUCE_INPUT_SHARE}), else an equal share of it each.
  * </ul>
  *
  * <p>Results are re-keyed by workflow id (repartition topic {@value #REPARTITION}) so one task owns
- * each workflow's {@value #PROGRESS_STORE} state; with exactly-once processing the fan-out and the
- * reduce submission happen once across restarts.
+ * each workflow's state; with exactly-once processing the fan-out and the reduce submission happen once
+ * across restarts.
  */
 public final class WorkflowCoordinator {
 
     public static final String SPECS_STORE = "workflow-batch-specs";
     public static final String PROGRESS_STORE = "workflow-progress";
+    /** One entry per map job's final outcome; key: workflow id, '/', the map job's index as 10 digits. */
+    public static final String OUTCOMES_STORE = "workflow-map-outcomes";
     public static final String REPARTITION = "results-by-workflow";
+    /**
+     * The reduce job's input may use this fraction (1/n) of the largest record value, leaving the rest
+     * for the template and the reduce agent's own turns.
+     */
+    public static final int REDUCE_INPUT_SHARE = 4;
+
+    private static final int INDEX_DIGITS = 10;
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -81,13 +91,17 @@ public final class WorkflowCoordinator {
                         .withKeySerde(Serdes.String()).withValueSerde(topics.batchSpecs().valueSerde()));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PROGRESS_STORE),
                 Serdes.String(), topics.serde(WorkflowProgress.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(OUTCOMES_STORE),
+                Serdes.String(), topics.serde(MapOutcome.class)));
+        int reduceBudget = topics.limits().maxValueBytes() / REDUCE_INPUT_SHARE;
 
         KStream<String, SpecificRecord> outcomes = builder
                 .stream(topics.results().name(),
                         Consumed.with(topics.results().keySerde(), topics.results().valueSerde()).withName("workflow-results-source"))
                 .process(KeyByWorkflow::new, Named.as("key-by-workflow"))
                 .repartition(Repartitioned.with(Serdes.String(), topics.results().valueSerde()).withName(REPARTITION))
-                .process(CoordinateWorkflow::new, Named.as("coordinate-workflow"), PROGRESS_STORE);
+                .process(() -> new CoordinateWorkflow(reduceBudget), Named.as("coordinate-workflow"),
+                        PROGRESS_STORE, OUTCOMES_STORE);
         Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "workflow-route"),
                 "workflow", AgentJob.class, topics.agentJobs()),
                 "workflow", AgentResult.class, topics.results());
@@ -122,15 +136,22 @@ public final class WorkflowCoordinator {
 
         private static final Logger LOGGER = LoggerFactory.getLogger(CoordinateWorkflow.class);
 
+        private final int reduceBudget;
         private ProcessorContext<String, SpecificRecord> context;
         private KeyValueStore<String, ?> specs;
         private KeyValueStore<String, WorkflowProgress> progress;
+        private KeyValueStore<String, MapOutcome> mapOutcomes;
+
+        CoordinateWorkflow(int reduceBudget) {
+            this.reduceBudget = reduceBudget;
+        }
 
         @Override
         public void init(ProcessorContext<String, SpecificRecord> context) {
             this.context = context;
             this.specs = Routing.store(context, SPECS_STORE);
             this.progress = context.getStateStore(PROGRESS_STORE);
+            this.mapOutcomes = context.getStateStore(OUTCOMES_STORE);
         }
 
         @Override
@@ -145,6 +166,7 @@ public final class WorkflowCoordinator {
             if (state == null) {
                 state = WorkflowProgress.newBuilder().setWorkflowId(stage.getWorkflowId()).setOutcomes(new HashMap<>()).build();
             }
+            moveInlineOutcomes(stage, state);
             switch (stage.getStage()) {
                 case PLAN -> fanOutPlan(stage, state, result);
                 case MAP -> recordMapOutcome(stage, state, result);
@@ -163,7 +185,7 @@ public final class WorkflowCoordinator {
                         : plan.getError().getReason() + ": " + plan.getError().getMessage()), now);
                 return;
             }
-            JsonNode items = parse(plan.getOutputJson()).path(stage.getItemsField());
+            JsonNode items = ReduceInput.parse(plan.getOutputJson()).path(stage.getItemsField());
             if (!items.isArray()) {
                 failWorkflow(stage, state, "the plan's output has no array '" + stage.getItemsField() + "' to map over", now);
                 return;
@@ -181,41 +203,80 @@ public final class WorkflowCoordinator {
         }
 
         private void recordMapOutcome(WorkflowStage stage, WorkflowProgress state, AgentResult result) {
+            long index = mapIndex(stage, result);
+            if (index < 0) {
+                LOGGER.warn("map result of an unknown map job ignored: workflowId={} jobId={}", stage.getWorkflowId(),
+                        result.getJobId());
+                return;
+            }
             String error = result.getError() == null ? null : result.getError().getReason() + ": " + result.getError().getMessage();
-            state.getOutcomes().put(result.getJobId(), new MapOutcome(result.getIndex(), result.getStatus().name(),
-                    result.getOutputJson(), error));
+            keep(stage, state, new MapOutcome(index, result.getStatus().name(), result.getOutputJson(), error));
             submitReduceIfComplete(stage, state, context.currentSystemTimeMs());
         }
 
-        private void submitReduceIfComplete(WorkflowStage stage, WorkflowProgress state, long now) {
-            if (state.getReduceSubmitted() || state.getExpected() < 0 || state.getOutcomes().size() < state.getExpected()) {
+        /** Stores one map job's outcome (the latest wins) and keeps the counts right. */
+        private void keep(WorkflowStage stage, WorkflowProgress state, MapOutcome outcome) {
+            String key = outcomeKey(stage.getWorkflowId(), outcome.getIndex());
+            MapOutcome previous = mapOutcomes.get(key);
+            if (previous == null) {
+                state.setReceived(state.getReceived() + 1);
+            } else if (succeeded(previous)) {
+                state.setSucceeded(state.getSucceeded() - 1);
+            }
+            if (succeeded(outcome)) {
+                state.setSucceeded(state.getSucceeded() + 1);
+            }
+            mapOutcomes.put(key, outcome);
+        }
+
+        /** Earlier versions kept the outcomes inline in the progress value: move them to their own entries. */
+        private void moveInlineOutcomes(WorkflowStage stage, WorkflowProgress state) {
+            if (state.getOutcomes().isEmpty()) {
                 return;
             }
-            List<MapOutcome> ordered = new ArrayList<>(state.getOutcomes().values());
-            ordered.sort(Comparator.comparingLong(MapOutcome::getIndex));
-            ArrayNode results = JSON.createArrayNode();
-            int succeeded = 0;
-            for (MapOutcome outcome : ordered) {
-                ObjectNode entry = results.addObject();
-                entry.put("index", outcome.getIndex());
-                entry.put("status", outcome.getStatus());
-                boolean ok = JobStatus.SUCCEEDED.name().equals(outcome.getStatus());
-                succeeded += ok ? 1 : 0;
-                entry.set("output", outcome.getOutputJson() == null ? JSON.nullNode() : parse(outcome.getOutputJson()));
-                if (outcome.getError() != null) {
-                    entry.put("error", outcome.getError());
+            state.getOutcomes().values().forEach(outcome -> keep(stage, state, outcome));
+            state.setOutcomes(new HashMap<>());
+        }
+
+        /** The map job's index: from the result, or (for a result written without one) from its job id. */
+        private static long mapIndex(WorkflowStage stage, AgentResult result) {
+            if (result.getIndex() >= 0) {
+                return result.getIndex();
+            }
+            String prefix = stage.getMapBatchId() + "-";
+            String jobId = result.getJobId();
+            if (jobId.startsWith(prefix)) {
+                try {
+                    return Long.parseLong(jobId.substring(prefix.length()));
+                } catch (NumberFormatException e) {
+                    return -1;
                 }
             }
-            ObjectNode input = JSON.createObjectNode();
-            input.set("results", results);
-            input.put("succeeded", succeeded);
-            input.put("failed", ordered.size() - succeeded);
+            return -1;
+        }
+
+        private void submitReduceIfComplete(WorkflowStage stage, WorkflowProgress state, long now) {
+            if (state.getReduceSubmitted() || state.getExpected() < 0 || state.getReceived() < state.getExpected()) {
+                return;
+            }
+            String prefix = stage.getWorkflowId() + "/";
+            String input = ReduceInput.build(action -> {
+                try (KeyValueIterator<String, MapOutcome> it = mapOutcomes.prefixScan(prefix, new StringSerializer())) {
+                    while (it.hasNext()) {
+                        KeyValue<String, MapOutcome> entry = it.next();
+                        // A workflow whose id starts with this one's and a '/' shares the prefix: its keys have more after it.
+                        if (entry.key.length() == prefix.length() + INDEX_DIGITS) {
+                            action.accept(entry.value);
+                        }
+                    }
+                }
+            }, reduceBudget);
             String jobId = reduceJobId(stage.getReduceBatchId());
             context.forward(new Record<>(jobId, (SpecificRecord) new AgentJob(jobId, stage.getReduceBatchId(), 0L,
-                    input.toString(), now), now));
+                    input, now), now));
             state.setReduceSubmitted(true);
-            LOGGER.info("workflow reduce submitted: workflowId={} succeeded={} failed={}", stage.getWorkflowId(),
-                    succeeded, ordered.size() - succeeded);
+            LOGGER.info("workflow reduce submitted: workflowId={} succeeded={} failed={} inputBytes={}",
+                    stage.getWorkflowId(), state.getSucceeded(), state.getReceived() - state.getSucceeded(), input.length());
         }
 
         private void failWorkflow(WorkflowStage stage, WorkflowProgress state, String why, long now) {
@@ -226,16 +287,14 @@ public final class WorkflowCoordinator {
                     "workflow '" + stage.getWorkflowId() + "' cannot reduce: " + why, now, now);
             context.forward(new Record<>(jobId, (SpecificRecord) failed, now));
         }
+
+        private static boolean succeeded(MapOutcome outcome) {
+            return JobStatus.SUCCEEDED.name().equals(outcome.getStatus());
+        }
     }
 
-    private static JsonNode parse(String json) {
-        if (json == null) {
-            return JSON.nullNode();
-        }
-        try {
-            return JSON.readTree(json);
-        } catch (IOException e) {
-            return JSON.getNodeFactory().textNode(json);
-        }
+    /** Sorts by index within a workflow: the index is zero-padded. */
+    static String outcomeKey(String workflowId, long index) {
+        return workflowId + "/" + String.format("%0" + INDEX_DIGITS + "d", index);
     }
 }

@@ -14,6 +14,7 @@ import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.Usage;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import java.nio.file.Path;
 import java.util.List;
@@ -28,11 +29,26 @@ final class TopologyFixtures {
 
     static final Topics TOPICS = Topics.defaults();
 
+    /** A record budget small enough to reach in a test: values may have up to 48 KiB. */
+    static final Map<String, Object> SMALL_BUDGET = Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, 64 * 1024);
+    static final Topics SMALL_TOPICS = Topics.create("", SMALL_BUDGET);
+
     private TopologyFixtures() {}
 
     static Properties props(String appId, Path stateDir) {
         return StreamsSettings.defaults(appId, Map.of("bootstrap.servers", "unused:9092"), "")
                 .withStateDir(stateDir).toProperties();
+    }
+
+    /** Driver properties under {@link #SMALL_BUDGET}. */
+    static Properties smallBudgetProps(String appId, Path stateDir) {
+        return StreamsSettings.defaults(appId, Map.of("bootstrap.servers", "unused:9092"), "")
+                .withSerdeConfig(SMALL_BUDGET).withStateDir(stateDir).toProperties();
+    }
+
+    /** {@code n} characters of text. */
+    static String text(int n) {
+        return "x".repeat(n);
     }
 
     static <V> TestInputTopic<String, V> input(TopologyTestDriver driver, Topics.Topic<String, V> topic) {

@@ -18,11 +18,15 @@ import io.batchagent.events.StageKind;
 import io.batchagent.events.Timings;
 import io.batchagent.events.Usage;
 import io.batchagent.events.WorkflowStage;
+import io.batchagent.events.state.MapOutcome;
+import io.batchagent.events.state.WorkflowProgress;
 import java.nio.file.Path;
 import java.util.List;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -123,5 +127,98 @@ class WorkflowCoordinatorTest {
 
         AgentJob reduce = jobs.readValue();
         assertThat(JSON.readTree(reduce.getInputJson()).path("results")).isEmpty();
+    }
+
+    @Test
+    void shouldReduceTenThousandMapJobsWithEveryOneInTheInputAndNoRecordOverTheBudget() throws Exception {
+        int n = 10_000;
+        StringBuilder items = new StringBuilder("{\"items\":[");
+        for (int i = 0; i < n; i++) {
+            items.append(i == 0 ? "" : ",").append('"').append("item-").append(i).append('"');
+        }
+        send(result("wf-plan", 0, JobStatus.SUCCEEDED, items.append("]}").toString()));
+        assertThat(jobs.readValuesToList()).hasSize(n);
+        TestOutputTopic<byte[], byte[]> rawJobs = driver.createOutputTopic(TOPICS.agentJobs().name(),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer());
+
+        String filler = "y".repeat(1_000);
+        for (int i = 0; i < n; i++) {
+            send(i % 100 == 7
+                    ? result("wf-map", i, JobStatus.FAILED, null)
+                    : result("wf-map", i, JobStatus.SUCCEEDED, "{\"n\":" + i + ",\"text\":\"" + filler + "\"}"));
+        }
+
+        List<byte[]> written = rawJobs.readValuesToList();
+        assertThat(written).hasSize(1);
+        int limit = TOPICS.limits().maxValueBytes();
+        assertThat(written.get(0).length).isLessThanOrEqualTo(limit / WorkflowCoordinator.REDUCE_INPUT_SHARE + 1_024);
+        AgentJob reduce = TOPICS.agentJobs().valueSerde().deserializer().deserialize(TOPICS.agentJobs().name(), written.get(0));
+        JsonNode input = JSON.readTree(reduce.getInputJson());
+        assertThat(input.path("succeeded").asInt()).isEqualTo(n - n / 100);
+        assertThat(input.path("failed").asInt()).isEqualTo(n / 100);
+        assertThat(input.path("truncated").asInt()).isEqualTo(n - n / 100);
+        assertThat(input.has("omitted")).isFalse();
+        JsonNode results = input.path("results");
+        assertThat(results).hasSize(n);
+        for (int i = 0; i < n; i++) {
+            JsonNode entry = results.get(i);
+            assertThat(entry.path("index").asInt()).isEqualTo(i);
+            if (i % 100 == 7) {
+                assertThat(entry.path("status").asText()).isEqualTo("FAILED");
+                assertThat(entry.path("error").asText()).contains("engine said 500");
+            } else {
+                assertThat(entry.path("output").asText()).startsWith("{\"n\":" + i + ",");
+                assertThat(entry.path("output_truncated").asBoolean()).isTrue();
+            }
+        }
+
+        KeyValueStore<String, WorkflowProgress> progress = driver.getKeyValueStore(WorkflowCoordinator.PROGRESS_STORE);
+        byte[] state = TOPICS.serde(WorkflowProgress.class).serializer().serialize("changelog", progress.get("wf"));
+        assertThat(state.length).as("the progress value does not grow with the map jobs").isLessThan(200);
+    }
+
+    @Test
+    void shouldGiveEveryOutputWholeWhenTheyFit() throws Exception {
+        send(result("wf-plan", 0, JobStatus.SUCCEEDED, "{\"items\":[\"a\",\"b\"]}"));
+        jobs.readValuesToList();
+
+        send(result("wf-map", 0, JobStatus.SUCCEEDED, "{\"answer\":\"" + "z".repeat(50_000) + "\"}"));
+        send(result("wf-map", 1, JobStatus.SUCCEEDED, "{\"answer\":\"B\"}"));
+
+        JsonNode input = JSON.readTree(jobs.readValue().getInputJson());
+        assertThat(input.path("results").get(0).path("output").path("answer").asText()).hasSize(50_000);
+        assertThat(input.has("truncated")).isFalse();
+    }
+
+    @Test
+    void shouldCountAMapJobFailedWithoutAnIndexByItsJobId() throws Exception {
+        send(result("wf-plan", 0, JobStatus.SUCCEEDED, "{\"items\":[\"a\",\"b\"]}"));
+        jobs.readValuesToList();
+        send(result("wf-map", 0, JobStatus.SUCCEEDED, "{\"answer\":\"A\"}"));
+
+        AgentResult deadLettered = result("wf-map", 1, JobStatus.FAILED, null);
+        deadLettered.setIndex(-1); // as a dead-letter handler writes it: it knows the job id and batch, not the index
+        send(deadLettered);
+
+        JsonNode input = JSON.readTree(jobs.readValue().getInputJson());
+        assertThat(input.path("results").get(1).path("index").asInt()).isEqualTo(1);
+        assertThat(input.path("failed").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldCarryOnAWorkflowWhoseOutcomesAnEarlierVersionKeptInline() throws Exception {
+        send(result("wf-plan", 0, JobStatus.SUCCEEDED, "{\"items\":[\"a\",\"b\"]}"));
+        jobs.readValuesToList();
+        KeyValueStore<String, WorkflowProgress> progress = driver.getKeyValueStore(WorkflowCoordinator.PROGRESS_STORE);
+        WorkflowProgress legacy = progress.get("wf");
+        legacy.getOutcomes().put(WorkflowCoordinator.jobId("wf-map", 0), new MapOutcome(0L, "SUCCEEDED", "{\"answer\":\"A\"}", null));
+        progress.put("wf", legacy);
+
+        send(result("wf-map", 1, JobStatus.SUCCEEDED, "{\"answer\":\"B\"}"));
+
+        JsonNode input = JSON.readTree(jobs.readValue().getInputJson());
+        assertThat(input.path("results")).hasSize(2);
+        assertThat(input.path("results").get(0).path("output").path("answer").asText()).isEqualTo("A");
+        assertThat(progress.get("wf").getOutcomes()).isEmpty();
     }
 }

@@ -14,6 +14,7 @@ import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
@@ -29,6 +30,11 @@ import org.apache.kafka.common.serialization.Serializer;
  *
  * <p>Reads with the writer's schema resolved against the reader class's schema, so old records
  * stay readable after compatible evolution. Thread-safe after {@link #configure}.
+ *
+ * <p>A registry that is unavailable is not a bad record: its {@link RetriableException}
+ * ({@link SchemaRegistryUnavailableException}) passes through unwrapped, so that stages retry the record
+ * instead of dead-lettering it. Everything else that stops a read or a write is a
+ * {@link SerializationException}.
  *
  * @param <T> the record type; {@code null} lets the writer schema name the class
  */
@@ -102,6 +108,8 @@ public final class AvroWireSerde<T extends SpecificRecord> implements Serde<T>, 
         try {
             BinaryDecoder decoder = DecoderFactory.get().binaryDecoder(data, 5, data.length - 5, null);
             return readerFor(id).read(null, decoder);
+        } catch (RetriableException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
             throw new SerializationException("cannot decode record on " + topic + " with schema id " + id
                     + ": " + e.getMessage(), e);
@@ -109,11 +117,16 @@ public final class AvroWireSerde<T extends SpecificRecord> implements Serde<T>, 
     }
 
     private SpecificDatumReader<T> readerFor(int id) {
-        return readersById.computeIfAbsent(id, k -> {
-            Schema writer = registry().schemaById(id);
-            Schema reader = type != null ? SpecificData.get().getSchema(type) : writer;
-            return new SpecificDatumReader<>(writer, reader, SpecificData.getForSchema(reader));
-        });
+        SpecificDatumReader<T> known = readersById.get(id);
+        if (known != null) {
+            return known;
+        }
+        // Not computeIfAbsent: the registry call may retry for seconds and must not hold the map's lock.
+        Schema writer = registry().schemaById(id);
+        Schema reader = type != null ? SpecificData.get().getSchema(type) : writer;
+        SpecificDatumReader<T> created = new SpecificDatumReader<>(writer, reader, SpecificData.getForSchema(reader));
+        SpecificDatumReader<T> raced = readersById.putIfAbsent(id, created);
+        return raced != null ? raced : created;
     }
 
     private SchemaRegistry registry() {

@@ -1,5 +1,6 @@
 package io.batchagent.schemas.serde;
 
+import io.batchagent.schemas.RecordLimits;
 import java.lang.reflect.InvocationTargetException;
 import java.util.HashMap;
 import java.util.Map;
@@ -19,6 +20,10 @@ import org.apache.kafka.common.serialization.Serde;
  *       {@link AvroWireSerde}.
  *   <li>{@value #SCHEMA_REGISTRY_URL_CONFIG}: the registry's base URL; absent or {@code embedded}
  *       for registry-free fingerprint ids ({@link FingerprintSchemaIds}).
+ *   <li>{@value RestSchemaRegistry#RETRY_TIMEOUT_MS_CONFIG}: how long a registry call is retried while
+ *       the registry is unreachable or answers 5xx, before the call fails retriably.
+ *   <li>{@value RecordLimits#MAX_RECORD_BYTES_CONFIG}: the record budget ({@link RecordLimits}); every
+ *       serde refuses to write a value over it.
  * </ul>
  */
 public final class EventSerdes {
@@ -37,18 +42,25 @@ public final class EventSerdes {
 
     private final Map<String, Object> config;
     private final String serdeClass;
+    private final RecordLimits limits;
 
     private EventSerdes(Map<String, ?> config) {
         this.config = new HashMap<>(config);
         Object configured = config.get(VALUE_SERDE_CLASS_CONFIG);
         this.serdeClass = configured == null ? AvroWireSerde.class.getName() : configured.toString();
+        this.limits = RecordLimits.from(config);
     }
 
     public static EventSerdes create(Map<String, ?> config) {
         return new EventSerdes(config);
     }
 
-    /** A configured value serde for {@code type}. */
+    /** The record budget these serdes write under. */
+    public RecordLimits limits() {
+        return limits;
+    }
+
+    /** A configured value serde for {@code type}; it refuses values over {@link RecordLimits#maxValueBytes()}. */
     @SuppressWarnings("unchecked")
     public <T extends SpecificRecord> Serde<T> valueSerde(Class<T> type) {
         Serde<T> serde;
@@ -64,7 +76,7 @@ public final class EventSerdes {
             }
         }
         serde.configure(config, false);
-        return serde;
+        return new BoundedSerde<>(serde, limits);
     }
 
     /**
@@ -88,6 +100,7 @@ public final class EventSerdes {
         Object url = configs.get(SCHEMA_REGISTRY_URL_CONFIG);
         String key = url == null || url.toString().isBlank() ? EMBEDDED_REGISTRY : url.toString().trim();
         return REGISTRIES.computeIfAbsent(key,
-                k -> k.equals(EMBEDDED_REGISTRY) ? new FingerprintSchemaIds() : new RestSchemaRegistry(k));
+                k -> k.equals(EMBEDDED_REGISTRY) ? new FingerprintSchemaIds()
+                        : new RestSchemaRegistry(k, RestSchemaRegistry.retryTimeout(configs)));
     }
 }
