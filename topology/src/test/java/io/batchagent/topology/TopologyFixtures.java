@@ -55,7 +55,7 @@ final class TopologyFixtures {
     }
 
     static AgentJob job(String batchId, int index, String inputJson) {
-        return new AgentJob(batchId + "-" + index, batchId, (long) index, inputJson, 1_000L);
+        return new AgentJob(batchId + "-" + index, batchId, (long) index, inputJson, 1_000L, 1);
     }
 
     static ToolRequest request(String jobId, int turn, String callId, String query) {
@@ -84,6 +84,6 @@ final class TopologyFixtures {
     }
 
     static ToolResponse response(String jobId, int turn, String callId, String output) {
-        return new ToolResponse(jobId, turn, callId, ok("hash-" + callId, output), false);
+        return new ToolResponse(jobId, turn, callId, ok("hash-" + callId, output), false, 1);
     }
 }
