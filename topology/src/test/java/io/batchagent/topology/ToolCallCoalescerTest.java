@@ -285,4 +285,18 @@ class ToolCallCoalescerTest {
         assertThat(responses.readValuesToList()).singleElement()
                 .satisfies(r -> assertThat(r.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT));
     }
+
+    @Test
+    void shouldAnswerEachAttemptOfAJobThatAsksForTheSameCallAgain() {
+        ToolRequest first = request("job-1", 1, "c1", "kv cache");
+        ToolRequest retried = request("job-1", 1, "c1", "kv cache");
+        retried.setAttempt(2);
+
+        send(first);
+        send(retried);
+        results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "answer"));
+
+        assertThat(calls.readValuesToList()).hasSize(1);
+        assertThat(responses.readValuesToList()).extracting(ToolResponse::getAttempt).containsExactly(1, 2);
+    }
 }
