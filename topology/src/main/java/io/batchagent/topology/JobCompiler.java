@@ -42,6 +42,7 @@ import org.slf4j.LoggerFactory;
  * the spec grace period, since a spec and its jobs may be produced together and the global table
  * can lag; after that it fails with UNKNOWN_BATCH naming the batch. A missing template variable
  * fails the job with MISSING_TEMPLATE_VARIABLE naming the variable; the rest of the batch goes on.
+ * The first turn and any failure carry the job's attempt ({@code AgentJob.attempt}).
  */
 public final class JobCompiler {
 
