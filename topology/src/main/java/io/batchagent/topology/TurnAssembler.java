@@ -189,6 +189,12 @@ public final class TurnAssembler {
             return TurnAssembly.newBuilder().setJobId(jobId).setAttempt(attempt).setResponses(new ArrayList<>()).build();
         }
 
+        /** Whether the outcome of {@code turn} of the entry's attempt is decided already (or a later turn's is). */
+        static boolean decided(TurnAssembly assembly, int turn) {
+            AgentTurn current = assembly.getWaiting();
+            return assembly.getFinished() || turn <= assembly.getCompletedTurn() || (current != null && turn < current.getTurn());
+        }
+
         void dropDuplicate(AgentTurn outcome) {
             duplicateOutcomes.record();
             LOGGER.debug("dropped a duplicate turn outcome: jobId={} turn={} attempt={}",
@@ -335,8 +341,7 @@ public final class TurnAssembler {
                 return;
             }
             AgentTurn current = assembly.getWaiting();
-            if (assembly.getFinished() || outcome.getTurn() <= assembly.getCompletedTurn()
-                    || (current != null && current.getTurn() >= outcome.getTurn())) {
+            if (decided(assembly, outcome.getTurn()) || (current != null && current.getTurn() == outcome.getTurn())) {
                 dropDuplicate(outcome);
                 return;
             }
@@ -425,9 +430,7 @@ public final class TurnAssembler {
             if (assembly == null) {
                 return;
             }
-            AgentTurn current = assembly.getWaiting();
-            if (assembly.getFinished() || response.getTurn() <= assembly.getCompletedTurn()
-                    || (current != null && response.getTurn() < current.getTurn())) {
+            if (decided(assembly, response.getTurn())) {
                 return; // late: that turn's outcome is decided already
             }
             assembly.getResponses().removeIf(r -> r.getTurn() == response.getTurn() && r.getCallId().equals(response.getCallId())
