@@ -51,8 +51,20 @@ public final class BatchClient {
 
     private static final Logger LOGGER = LoggerFactory.getLogger(BatchClient.class);
 
-    /** What a submission did. */
-    public record Submission(String batchId, List<String> jobIds, int alreadyFinished, int alreadySubmitted, int submitted) {}
+    /**
+     * What a submission did.
+     *
+     * @param attempts for each job resubmitted by {@code retryFailed}, its new attempt: only a final
+     *     result of that attempt (or a later one) ends the job for {@link #await(Submission, Consumer, Duration)};
+     *     jobs not listed accept any result
+     */
+    public record Submission(String batchId, List<String> jobIds, int alreadyFinished, int alreadySubmitted, int submitted,
+                             Map<String, Integer> attempts) {
+        public Submission {
+            jobIds = List.copyOf(jobIds);
+            attempts = Map.copyOf(attempts);
+        }
+    }
 
     private final Map<String, Object> kafkaConfig;
     private final Topics topics;
@@ -86,7 +98,10 @@ public final class BatchClient {
 
     /**
      * Publishes the batch spec and every job of the batch that is neither finished nor already
-     * submitted; with {@code retryFailed}, jobs whose final result is FAILED or CANCELLED run again.
+     * submitted; with {@code retryFailed}, jobs whose final result is FAILED or CANCELLED run again,
+     * as a new attempt (the highest attempt seen for the job, plus one), so that every stage drops
+     * what is left of the earlier attempt and {@link #await(Submission, Consumer, Duration)} waits for
+     * the new attempt's result, not the old one.
      */
     public Submission submit(String batchId, BatchDefinition definition, boolean retryFailed) {
         return submit(batchId, definition, retryFailed, definition.toSpec(batchId, System.currentTimeMillis()));
@@ -106,15 +121,17 @@ public final class BatchClient {
         });
         Set<String> retried = new HashSet<>(previous.keySet());
         retried.removeAll(finished);
-        Set<String> submitted = new HashSet<>();
+        Map<String, Integer> submittedAttempts = new HashMap<>();
         if (seenBefore) {
             scan(topics.agentJobs().name(), record -> {
                 AgentJob job = decode(topics.agentJobs(), record);
                 if (job != null && batchId.equals(job.getBatchId())) {
-                    submitted.add(job.getJobId());
+                    submittedAttempts.merge(job.getJobId(), job.getAttempt(), Math::max);
                 }
             });
         }
+        Set<String> submitted = submittedAttempts.keySet();
+        Map<String, Integer> attempts = new HashMap<>();
         List<String> jobIds = new ArrayList<>();
         long now = System.currentTimeMillis();
         int sent = 0;
@@ -127,7 +144,13 @@ public final class BatchClient {
                 if (finished.contains(jobId) || (submitted.contains(jobId) && !retried.contains(jobId))) {
                     continue;
                 }
-                acks.add(send(producer, topics.agentJobs(), jobId, new AgentJob(jobId, batchId, (long) i, definition.inputs().get(i), now)));
+                int attempt = 1;
+                if (retried.contains(jobId)) {
+                    attempt = Math.max(previous.get(jobId).getAttempt(), submittedAttempts.getOrDefault(jobId, 1)) + 1;
+                    attempts.put(jobId, attempt);
+                }
+                acks.add(send(producer, topics.agentJobs(), jobId,
+                        new AgentJob(jobId, batchId, (long) i, definition.inputs().get(i), now, attempt)));
                 sent++;
             }
             producer.flush();
@@ -142,8 +165,9 @@ public final class BatchClient {
         }
         int alreadySubmitted = (int) jobIds.stream().filter(id -> submitted.contains(id) && !finished.contains(id)).count();
         int alreadyFinished = (int) jobIds.stream().filter(finished::contains).count();
-        LOGGER.info("submitted batch {}: {} new jobs, {} in progress, {} finished", batchId, sent, alreadySubmitted, alreadyFinished);
-        return new Submission(batchId, List.copyOf(jobIds), alreadyFinished, alreadySubmitted, sent);
+        LOGGER.info("submitted batch {}: {} new jobs ({} of them retried), {} in progress, {} finished", batchId, sent,
+                attempts.size(), alreadySubmitted, alreadyFinished);
+        return new Submission(batchId, jobIds, alreadyFinished, alreadySubmitted, sent, attempts);
     }
 
     /** The batches and jobs of a submitted plan -> map -> reduce workflow. */
@@ -259,6 +283,19 @@ public final class BatchClient {
     }
 
     /**
+     * Follows the results topic until every job of {@code submission} has a final result of the
+     * attempt it was submitted as (a resubmitted job's old FAILED result does not count), calling
+     * {@code onResult} once per job as that result arrives.
+     *
+     * @return the results in the order of the submission's job ids
+     * @throws TimeoutException if some jobs have no such result within {@code timeout}
+     */
+    public List<AgentResult> await(Submission submission, Consumer<AgentResult> onResult, Duration timeout)
+            throws TimeoutException {
+        return await(submission.jobIds(), submission.attempts(), onResult, timeout);
+    }
+
+    /**
      * Follows the results topic until every job of {@code jobIds} has a result, calling
      * {@code onResult} once per job as its first result arrives.
      *
@@ -267,6 +304,12 @@ public final class BatchClient {
      */
     public List<AgentResult> await(Collection<String> jobIds, Consumer<AgentResult> onResult, Duration timeout)
             throws TimeoutException {
+        return await(jobIds, Map.of(), onResult, timeout);
+    }
+
+    /** @param attempts the least attempt whose result counts, per job; absent = any */
+    private List<AgentResult> await(Collection<String> jobIds, Map<String, Integer> attempts, Consumer<AgentResult> onResult,
+                                    Duration timeout) throws TimeoutException {
         Set<String> wanted = new HashSet<>(jobIds);
         Map<String, AgentResult> results = new TreeMap<>();
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -281,7 +324,11 @@ public final class BatchClient {
                 }
                 for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(100))) {
                     AgentResult result = decode(topics.results(), record);
-                    if (result != null && wanted.contains(result.getJobId())) {
+                    if (result != null && wanted.contains(result.getJobId())
+                            && result.getAttempt() < attempts.getOrDefault(result.getJobId(), 1)) {
+                        LOGGER.debug("skipping the result of an earlier attempt: jobId={} attempt={} awaitedAttempt={}",
+                                result.getJobId(), result.getAttempt(), attempts.get(result.getJobId()));
+                    } else if (result != null && wanted.contains(result.getJobId())) {
                         boolean first = !results.containsKey(result.getJobId());
                         results.put(result.getJobId(), result);
                         if (first) {

@@ -128,7 +128,7 @@ public final class BatchRunner {
             EngineMetrics before = admin.scrapeMetrics().join();
             long started = System.nanoTime();
             BatchClient.Submission submission = agent.client().submit(batchId, definition, settings.retryFailed());
-            List<AgentResult> results = agent.client().await(submission.jobIds(), onResult, settings.timeout());
+            List<AgentResult> results = agent.client().await(submission, onResult, settings.timeout());
             Duration wall = Duration.ofNanos(System.nanoTime() - started);
             EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
             ToolActivity tools = agent.client().toolActivity(submission.jobIds());

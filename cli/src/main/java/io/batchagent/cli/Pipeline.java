@@ -107,6 +107,16 @@ public final class Pipeline implements AutoCloseable {
         return names;
     }
 
+    /**
+     * How long past its tools' timeouts a turn may wait before the assembler ends its job STALLED:
+     * the default, or longer where the coalescer's own expiry grace needs it, so that a tool that
+     * times out reaches the agent as a TIMEOUT tool message first.
+     */
+    static Duration stallGrace(PipelineConfig config) {
+        Duration afterExpiry = config.toolExpiryGrace().plusSeconds(30);
+        return afterExpiry.compareTo(TurnAssembler.DEFAULT_STALL_GRACE) > 0 ? afterExpiry : TurnAssembler.DEFAULT_STALL_GRACE;
+    }
+
     private void provisionTopics() {
         try (Admin admin = Admin.create(config.kafkaConfig())) {
             TopicProvisioner.ensure(admin, topics, config.partitions(), (short) -1);
@@ -130,7 +140,7 @@ public final class Pipeline implements AutoCloseable {
             startStreams("coalescer", ToolCallCoalescer.build(topics, config.toolExpiryGrace(), Duration.ofSeconds(1)));
         }
         if (stages.contains(Stage.ASSEMBLER)) {
-            startStreams("turn-assembler", TurnAssembler.build(topics));
+            startStreams("turn-assembler", TurnAssembler.build(topics, TurnAssembler.DEFAULT_RETENTION, stallGrace(config)));
         }
         if (stages.contains(Stage.WORKFLOW)) {
             startStreams("workflow", WorkflowCoordinator.build(topics));

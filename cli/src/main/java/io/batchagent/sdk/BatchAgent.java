@@ -219,7 +219,7 @@ public final class BatchAgent implements AutoCloseable {
     List<AgentResult> runDefinition(String batchId, BatchDefinition definition, boolean retryFailed, Consumer<AgentResult> onResult) {
         BatchClient.Submission submission = client.submit(batchId, definition, retryFailed);
         try {
-            return client.await(submission.jobIds(), onResult, settings.timeout());
+            return client.await(submission, onResult, settings.timeout());
         } catch (TimeoutException e) {
             throw new IllegalStateException("batch " + batchId + " did not finish: " + e.getMessage(), e);
         }

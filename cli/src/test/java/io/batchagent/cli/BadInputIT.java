@@ -63,7 +63,7 @@ class BadInputIT {
             try (KafkaProducer<String, AgentJob> producer = new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(),
                     topics.agentJobs().valueSerde().serializer())) {
                 producer.send(new ProducerRecord<>(topics.agentJobs().name(), "ghost-000000",
-                        new AgentJob("ghost-000000", "ghost", 0L, "{}", System.currentTimeMillis()))).get();
+                        new AgentJob("ghost-000000", "ghost", 0L, "{}", System.currentTimeMillis(), 1))).get();
             }
             List<String> wanted = new ArrayList<>(submission.jobIds());
             wanted.add("garbage-job");

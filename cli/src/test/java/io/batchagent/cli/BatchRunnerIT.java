@@ -55,4 +55,43 @@ class BatchRunnerIT {
         assertThat(second.results()).extracting(AgentResult::getOutputJson)
                 .containsExactlyElementsOf(first.results().stream().map(AgentResult::getOutputJson).toList());
     }
+
+    @Test
+    void shouldReturnTheNewAttemptsResultWhenRetryingJobsThatFailedAfterAToolTurn() throws Exception {
+        // Given a batch whose agents ask for a tool on turn 1, with max_turns 1: each job fails after its tool turn.
+        Path example = Path.of("..", "examples", "research");
+        List<String> inputs = BatchDefinition.readInputs(example.resolve("inputs.jsonl")).subList(0, 2);
+        BatchDefinition oneTurn = new BatchDefinition(
+                java.nio.file.Files.readString(example.resolve("system.txt")),
+                java.nio.file.Files.readString(example.resolve("task.txt")),
+                inputs,
+                BatchDefinition.readTools(example.resolve("tools.json")),
+                BatchDefinition.readSchema(example.resolve("schema.json")),
+                "sim-model", 1, 512);
+        BatchRunner.Settings firstRun = new BatchRunner.Settings(null, dataDir, "sim://instant", null, null, "retried", 8,
+                Map.of("sim_search.latency.ms", "10"), "", Duration.ofMinutes(3));
+        BatchSummary failed = BatchRunner.run(firstRun, oneTurn, result -> { });
+        assertThat(failed.results()).allSatisfy(result -> {
+            assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
+            assertThat(result.getError().getReason()).isEqualTo(io.batchagent.events.ErrorReason.MAX_TURNS_EXCEEDED);
+            assertThat(result.getAttempt()).isEqualTo(1);
+        });
+
+        // When the same jobs are retried with enough turns, while the assembler still holds their first attempt
+        BatchDefinition threeTurns = new BatchDefinition(oneTurn.systemPrompt(), oneTurn.taskTemplate(), inputs,
+                oneTurn.tools(), oneTurn.outputSchemaJson(), "sim-model", 3, 512);
+        BatchRunner.Settings retry = new BatchRunner.Settings(null, dataDir, "sim://instant", null, null, "retried", 8,
+                Map.of("sim_search.latency.ms", "10"), "", Duration.ofMinutes(3), true);
+        List<AgentResult> streamed = new CopyOnWriteArrayList<>();
+        BatchSummary retried = BatchRunner.run(retry, threeTurns, streamed::add);
+
+        // Then the client returns each job's second attempt, run to its end, not the first attempt's FAILED result
+        assertThat(retried.resumed()).isZero();
+        assertThat(retried.results()).hasSize(2).allSatisfy(result -> {
+            assertThat(result.getStatus()).isEqualTo(JobStatus.SUCCEEDED);
+            assertThat(result.getAttempt()).isEqualTo(2);
+            assertThat(result.getTurns()).isEqualTo(2);
+        });
+        assertThat(streamed).extracting(AgentResult::getAttempt).containsOnly(2);
+    }
 }

@@ -53,6 +53,11 @@ import org.slf4j.LoggerFactory;
  * Handles one record of agent-turns: one model call, then either the agent's final result or its
  * tool requests and the record that it now waits for them.
  *
+ * <p>Every outcome of a turn goes to agent-waits, keyed by job id, for the turn assembler to decide
+ * once per (job, attempt, turn): the waiting turn, the final result (in {@code AgentTurn.finalResult}),
+ * or a repair turn to continue at once. So a turn run twice (replay, rebalance) that answers
+ * differently the second time cannot end its job twice or continue it twice.
+ *
  * <p>The model call is an {@link AgentPrompt} (the batch's shared part, the agent's messages and its
  * {@link SchedulingHints}: continuing agents before new ones, whether more turns may follow, the output
  * length expected from the batch's earlier turns) that the engine client renders in its engine's format.
@@ -256,8 +261,8 @@ final class TurnHandler {
         messages.add(ChatMessage.newBuilder().setRole(Role.USER).setContent(
                 "Your answer is not valid: " + problem + "\nReply with only the corrected JSON object, valid against "
                         + "the JSON Schema in the system prompt.").build());
+        // The outcome of this turn, not yet the next turn: the assembler continues it (turn + 1) once.
         AgentTurn repair = AgentTurn.newBuilder(turn)
-                .setTurn(turn.getTurn() + 1)
                 .setMessages(messages)
                 .setPendingCalls(List.of())
                 .setUsage(usage)
@@ -265,7 +270,7 @@ final class TurnHandler {
                 .setRepairs(turn.getRepairs() + 1)
                 .setEmittedAtMs(clock.getAsLong())
                 .build();
-        return send(record(topics.agentTurns(), turn.getJobId(), repair));
+        return send(record(topics.agentWaits(), turn.getJobId(), repair));
     }
 
     /**
@@ -325,6 +330,7 @@ final class TurnHandler {
                         .setTool(tool)
                         .setArgumentsJson(canonical)
                         .setRequestedAtMs(now)
+                        .setAttempt(turn.getAttempt())
                         .build()));
             }
         }
@@ -386,6 +392,7 @@ final class TurnHandler {
                         .setFinishedAtMs(now)
                         .build())
                 .setCoalesced(false)
+                .setAttempt(turn.getAttempt())
                 .build();
     }
 
@@ -475,10 +482,20 @@ final class TurnHandler {
                 .setToolCallsRequested(toolCallsRequested)
                 .setFinishedAtMs(now)
                 .setWarmUp(warmUp == null ? null : warmUp.toStatus())
+                .setAttempt(turn.getAttempt())
                 .build();
         LOGGER.debug("result: jobId={} turn={} status={} reason={}", turn.getJobId(), turn.getTurn(), status,
                 error == null ? null : error.getReason());
-        return send(record(topics.results(), turn.getJobId(), result));
+        // The assembler writes it to results if it is the first outcome of this (attempt, turn).
+        AgentTurn outcome = AgentTurn.newBuilder(turn)
+                .setMessages(List.of())
+                .setPendingCalls(List.of())
+                .setUsage(usage)
+                .setTimings(total)
+                .setEmittedAtMs(now)
+                .setFinalResult(result)
+                .build();
+        return send(record(topics.agentWaits(), turn.getJobId(), outcome));
     }
 
     /** The warm-up report of a batch, once its warm-up is done (empty when warm-up is off). */

@@ -48,11 +48,11 @@ final class AgentHarness {
                 new Decoded<>(turn, null, null)));
     }
 
-    /** The latest agent-waits record of a job. */
+    /** The latest agent-waits record of a job that waits for tools (not a final result). */
     AgentTurn waiting(String jobId) {
-        List<AgentTurn> waits = values(TOPICS.agentWaits(), jobId);
+        List<AgentTurn> waits = values(TOPICS.agentWaits(), jobId).stream().filter(w -> w.getFinalResult() == null).toList();
         if (waits.isEmpty()) {
-            throw new AssertionError("job " + jobId + " is not waiting for tools; results: " + values(TOPICS.results(), jobId));
+            throw new AssertionError("job " + jobId + " is not waiting for tools; results: " + results());
         }
         return waits.get(waits.size() - 1);
     }
@@ -73,11 +73,11 @@ final class AgentHarness {
     }
 
     List<AgentResult> results() {
-        return values(TOPICS.results(), null);
+        return Fixtures.finalResults(producer.history());
     }
 
     AgentResult result(String jobId) {
-        List<AgentResult> results = values(TOPICS.results(), jobId);
+        List<AgentResult> results = results().stream().filter(r -> r.getJobId().equals(jobId)).toList();
         if (results.size() != 1) {
             throw new AssertionError("expected one result for " + jobId + ", got " + results);
         }

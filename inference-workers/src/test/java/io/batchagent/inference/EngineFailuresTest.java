@@ -191,10 +191,7 @@ class EngineFailuresTest {
     }
 
     private List<AgentResult> results() {
-        return producer.history().stream()
-                .filter(r -> r.topic().equals(TOPICS.results().name()))
-                .map(r -> TOPICS.results().valueSerde().deserializer().deserialize(r.topic(), r.value()))
-                .toList();
+        return Fixtures.finalResults(producer.history());
     }
 
     private AgentResult result(String jobId) {

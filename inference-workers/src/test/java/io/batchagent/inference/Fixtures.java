@@ -1,5 +1,6 @@
 package io.batchagent.inference;
 
+import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ChatMessage;
@@ -8,8 +9,10 @@ import io.batchagent.events.Timings;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.events.Usage;
 import io.batchagent.schemas.Topics;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.kafka.clients.producer.ProducerRecord;
 
 /** Events for the tests of this module. */
 final class Fixtures {
@@ -62,5 +65,24 @@ final class Fixtures {
                 .setEmittedAtMs(emittedAtMs)
                 .setToolCallsRequested(0)
                 .build();
+    }
+
+    /**
+     * The final results a worker published, in order: those sent to the turn assembler as a turn's
+     * outcome (agent-waits with {@code finalResult}) and those written to results directly (dead letters).
+     */
+    static List<AgentResult> finalResults(List<ProducerRecord<String, byte[]>> history) {
+        List<AgentResult> results = new ArrayList<>();
+        for (ProducerRecord<String, byte[]> record : history) {
+            if (record.topic().equals(TOPICS.agentWaits().name())) {
+                AgentTurn outcome = TOPICS.agentWaits().valueSerde().deserializer().deserialize(record.topic(), record.value());
+                if (outcome.getFinalResult() != null) {
+                    results.add(outcome.getFinalResult());
+                }
+            } else if (record.topic().equals(TOPICS.results().name())) {
+                results.add(TOPICS.results().valueSerde().deserializer().deserialize(record.topic(), record.value()));
+            }
+        }
+        return results;
     }
 }

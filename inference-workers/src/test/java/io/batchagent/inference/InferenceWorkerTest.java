@@ -164,9 +164,6 @@ class InferenceWorkerTest {
     }
 
     private List<AgentResult> results() {
-        return producer.history().stream()
-                .filter(r -> r.topic().equals(TOPICS.results().name()))
-                .map(r -> TOPICS.results().valueSerde().deserializer().deserialize(r.topic(), r.value()))
-                .toList();
+        return Fixtures.finalResults(producer.history());
     }
 }

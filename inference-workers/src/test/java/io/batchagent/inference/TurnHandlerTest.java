@@ -92,8 +92,41 @@ class TurnHandlerTest {
         assertThat(waiting.getTimings().getQueuedMs()).isEqualTo(1_000);
         assertThat(waiting.getTimings().getModelMs()).isEqualTo(40);
         assertThat(waiting.getTimings().getFirstTokenMs()).isEqualTo(15);
-        assertThat(sent(TOPICS.results())).isEmpty();
+        assertThat(Fixtures.finalResults(producer.history())).isEmpty();
         assertThat(counters.toolRequests.get()).isEqualTo(2);
+    }
+
+    @Test
+    void shouldSendTheFinalResultToTheTurnAssemblerAsThisTurnsOutcomeWithItsAttempt() {
+        engine.answerAll(ScriptedEngineClient.answer("{\"city\": \"Lyon\", \"population\": 522250}"));
+        AgentTurn retried = AgentTurn.newBuilder(turn("job-a", 2, NOW)).setAttempt(3).build();
+
+        handle(retried);
+
+        assertThat(sent(TOPICS.results())).isEmpty();
+        List<ProducerRecord<String, byte[]>> waits = sent(TOPICS.agentWaits());
+        assertThat(waits).extracting(ProducerRecord::key).containsExactly("job-a");
+        AgentTurn outcome = decode(TOPICS.agentWaits(), waits.get(0));
+        assertThat(outcome.getTurn()).isEqualTo(2);
+        assertThat(outcome.getAttempt()).isEqualTo(3);
+        assertThat(outcome.getMessages()).isEmpty();
+        assertThat(outcome.getPendingCalls()).isEmpty();
+        assertThat(outcome.getFinalResult().getStatus()).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(outcome.getFinalResult().getAttempt()).isEqualTo(3);
+        assertThat(outcome.getFinalResult().getTurns()).isEqualTo(2);
+    }
+
+    @Test
+    void shouldStampTheTurnsAttemptOnItsToolRequestsErrorResponsesAndWait() {
+        engine.answerAll(ScriptedEngineClient.toolCalls(
+                new RequestedToolCall("call_a", "web_search", "{\"query\":\"x\"}"),
+                new RequestedToolCall("call_b", "no_such_tool", "{}")));
+
+        handle(AgentTurn.newBuilder(turn("job-a", 1, NOW)).setAttempt(2).build());
+
+        assertThat(decode(TOPICS.toolRequests(), sent(TOPICS.toolRequests()).get(0)).getAttempt()).isEqualTo(2);
+        assertThat(decode(TOPICS.toolResponses(), sent(TOPICS.toolResponses()).get(0)).getAttempt()).isEqualTo(2);
+        assertThat(decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0)).getAttempt()).isEqualTo(2);
     }
 
     @Test
@@ -368,11 +401,15 @@ class TurnHandlerTest {
 
         handle(turn("job-r", 1, NOW));
 
-        assertThat(sent(TOPICS.results())).isEmpty();
-        List<ProducerRecord<String, byte[]>> turns = sent(TOPICS.agentTurns());
-        assertThat(turns).extracting(ProducerRecord::key).containsExactly("job-r");
-        AgentTurn repair = decode(TOPICS.agentTurns(), turns.get(0));
-        assertThat(repair.getTurn()).isEqualTo(2);
+        assertThat(Fixtures.finalResults(producer.history())).isEmpty();
+        assertThat(sent(TOPICS.agentTurns())).isEmpty();
+        // The repair is this turn's outcome: the turn assembler continues it as turn 2, once.
+        List<ProducerRecord<String, byte[]>> waits = sent(TOPICS.agentWaits());
+        assertThat(waits).extracting(ProducerRecord::key).containsExactly("job-r");
+        AgentTurn repair = decode(TOPICS.agentWaits(), waits.get(0));
+        assertThat(repair.getTurn()).isEqualTo(1);
+        assertThat(repair.getPendingCalls()).isEmpty();
+        assertThat(repair.getFinalResult()).isNull();
         assertThat(repair.getRepairs()).isEqualTo(1);
         assertThat(repair.getUsage().getModelCalls()).isEqualTo(1);
         List<io.batchagent.events.ChatMessage> messages = repair.getMessages();
@@ -396,6 +433,7 @@ class TurnHandlerTest {
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.INVALID_OUTPUT);
         assertThat(result.getError().getMessage()).contains("population").contains("still invalid after 2 repair turns");
         assertThat(result.getRawOutput()).isEqualTo(content);
+        assertThat(sent(TOPICS.agentWaits())).hasSize(1);
         assertThat(sent(TOPICS.agentTurns())).isEmpty();
     }
 
@@ -458,9 +496,9 @@ class TurnHandlerTest {
     }
 
     private AgentResult onlyResult(String jobId) {
-        List<ProducerRecord<String, byte[]>> results = sent(TOPICS.results());
-        assertThat(results).extracting(ProducerRecord::key).containsExactly(jobId);
-        return decode(TOPICS.results(), results.get(0));
+        List<AgentResult> results = Fixtures.finalResults(producer.history());
+        assertThat(results).extracting(AgentResult::getJobId).containsExactly(jobId);
+        return results.get(0);
     }
 
     private List<ProducerRecord<String, byte[]>> sent(Topic<String, ?> topic) {

@@ -42,6 +42,7 @@ import org.slf4j.LoggerFactory;
  * the spec grace period, since a spec and its jobs may be produced together and the global table
  * can lag; after that it fails with UNKNOWN_BATCH naming the batch. A missing template variable
  * fails the job with MISSING_TEMPLATE_VARIABLE naming the variable; the rest of the batch goes on.
+ * The first turn and any failure carry the job's attempt ({@code AgentJob.attempt}).
  */
 public final class JobCompiler {
 
@@ -116,33 +117,29 @@ public final class JobCompiler {
             long now = context.currentSystemTimeMs();
             Object template = templates.computeIfAbsent(spec.getTaskTemplate(), JobCompiler::parseTemplate);
             if (template instanceof String invalid) {
-                emit(job.getJobId(), Outcomes.failed(job.getJobId(), job.getBatchId(), job.getIndex(),
-                        ErrorReason.INVALID_INPUT, "the task template of batch '" + job.getBatchId() + "' is invalid: " + invalid,
-                        job.getSubmittedAtMs(), now));
+                emit(job.getJobId(), Outcomes.failed(job, ErrorReason.INVALID_INPUT,
+                        "the task template of batch '" + job.getBatchId() + "' is invalid: " + invalid, now));
                 return true;
             }
             if (spec.getCancelled()) {
-                emit(job.getJobId(), Outcomes.cancelled(Outcomes.failed(job.getJobId(), job.getBatchId(), job.getIndex(),
-                        ErrorReason.CANCELLED, "batch '" + job.getBatchId() + "' was cancelled before this job started",
-                        job.getSubmittedAtMs(), now)));
+                emit(job.getJobId(), Outcomes.cancelled(Outcomes.failed(job, ErrorReason.CANCELLED,
+                        "batch '" + job.getBatchId() + "' was cancelled before this job started", now)));
                 return true;
             }
             try {
                 String userMessage = ((TaskTemplate) template).render(job.getInputJson(), hoisted(spec));
                 long estimate = PromptEstimate.tokens(spec, userMessage);
                 if (spec.getContextTokens() > 0 && estimate > spec.getContextTokens() - spec.getMaxTokens()) {
-                    emit(job.getJobId(), Outcomes.failed(job.getJobId(), job.getBatchId(), job.getIndex(), ErrorReason.OVERSIZED,
+                    emit(job.getJobId(), Outcomes.failed(job, ErrorReason.OVERSIZED,
                             "the prompt is estimated at " + estimate + " tokens, over the model's context of "
                                     + spec.getContextTokens() + " tokens minus the " + spec.getMaxTokens()
-                                    + " reserved for the answer; the engine was not called",
-                            job.getSubmittedAtMs(), now));
+                                    + " reserved for the answer; the engine was not called", now));
                     return true;
                 }
                 emit(job.getJobId(), firstTurn(job, userMessage, now));
             } catch (TaskTemplate.RenderException e) {
                 ErrorReason reason = e.missingVariable() ? ErrorReason.MISSING_TEMPLATE_VARIABLE : ErrorReason.INVALID_INPUT;
-                emit(job.getJobId(), Outcomes.failed(job.getJobId(), job.getBatchId(), job.getIndex(), reason,
-                        e.getMessage(), job.getSubmittedAtMs(), now));
+                emit(job.getJobId(), Outcomes.failed(job, reason, e.getMessage(), now));
             }
             return true;
         }
@@ -156,10 +153,9 @@ public final class JobCompiler {
                         awaiting.delete(entry.key);
                     } else if (now - job.getSubmittedAtMs() >= specGrace.toMillis()) {
                         awaiting.delete(entry.key);
-                        emit(job.getJobId(), Outcomes.failed(job.getJobId(), job.getBatchId(), job.getIndex(),
-                                ErrorReason.UNKNOWN_BATCH, "batch '" + job.getBatchId() + "' is not known: no BatchSpec "
-                                        + "with this id arrived within " + specGrace.toMillis() + " ms",
-                                job.getSubmittedAtMs(), now));
+                        emit(job.getJobId(), Outcomes.failed(job, ErrorReason.UNKNOWN_BATCH,
+                                "batch '" + job.getBatchId() + "' is not known: no BatchSpec "
+                                        + "with this id arrived within " + specGrace.toMillis() + " ms", now));
                     }
                 }
             }
@@ -199,6 +195,7 @@ public final class JobCompiler {
                 .setTimings(Timings.newBuilder().build())
                 .setSubmittedAtMs(job.getSubmittedAtMs())
                 .setEmittedAtMs(now)
+                .setAttempt(job.getAttempt())
                 .build();
     }
 }

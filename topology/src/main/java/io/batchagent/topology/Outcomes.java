@@ -1,5 +1,6 @@
 package io.batchagent.topology;
 
+import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.ErrorReason;
@@ -28,6 +29,13 @@ final class Outcomes {
                 .build();
     }
 
+    /** The failure of {@code job} before its first turn, for the job's attempt. */
+    static AgentResult failed(AgentJob job, ErrorReason reason, String message, long nowMs) {
+        AgentResult failed = failed(job.getJobId(), job.getBatchId(), job.getIndex(), reason, message, job.getSubmittedAtMs(), nowMs);
+        failed.setAttempt(job.getAttempt());
+        return failed;
+    }
+
     static AgentResult failed(AgentTurn turn, ErrorReason reason, String message, long nowMs) {
         Timings timings = Timings.newBuilder(turn.getTimings())
                 .setTotalMs(Math.max(0, nowMs - turn.getSubmittedAtMs()))
@@ -43,6 +51,7 @@ final class Outcomes {
                 .setTimings(timings)
                 .setToolCallsRequested(turn.getToolCallsRequested())
                 .setFinishedAtMs(nowMs)
+                .setAttempt(turn.getAttempt())
                 .build();
     }
 

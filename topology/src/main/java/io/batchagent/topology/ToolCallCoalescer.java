@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  *   <li>The first request for a hash is dispatched at once as a {@code ToolCall}: coalescing adds no
  *       waiting window to it.
  *   <li>Identical requests arriving while that call is pending attach as waiters; no second call.
- *   <li>The {@code ToolResult} is fanned out as one {@code ToolResponse} per waiter, keyed by job id.
+ *   <li>The {@code ToolResult} is fanned out as one {@code ToolResponse} per waiter, keyed by job id;
+ *       a waiter is one (job, attempt, turn, call id), and its response carries its attempt.
  *   <li>Every dispatched call carries its deadline ({@code ToolCall.deadlineMs}): dispatch time plus
  *       the queue allowance plus the tool's timeout ({@link ToolTimeouts}). The allowance is how
  *       long a call may wait on the tool-calls topic behind a backlog; the tool workers answer a
@@ -193,7 +194,8 @@ public final class ToolCallCoalescer {
             }
             String key = request.getCallHash();
             PendingCall call = pending.get(key);
-            Waiter waiter = new Waiter(request.getJobId(), request.getTurn(), request.getCallId(), request.getRequestedAtMs());
+            Waiter waiter = new Waiter(request.getJobId(), request.getTurn(), request.getCallId(), request.getRequestedAtMs(),
+                    request.getAttempt());
             if (call == null && request.getTool().getBatchable()) {
                 holdForBatch(key, request, waiter);
             } else if (call == null) {
@@ -374,12 +376,16 @@ public final class ToolCallCoalescer {
     }
 
     private static boolean sameWaiter(Waiter a, Waiter b) {
-        return a.getJobId().equals(b.getJobId()) && a.getTurn() == b.getTurn() && a.getCallId().equals(b.getCallId());
+        return a.getJobId().equals(b.getJobId()) && a.getAttempt() == b.getAttempt() && a.getTurn() == b.getTurn()
+                && a.getCallId().equals(b.getCallId());
     }
 
-    /** Call hashes are hex, so the '|' after one ends it: a prefix scan finds exactly its waiters. */
+    /**
+     * Call hashes are hex, so the '|' after one ends it: a prefix scan finds exactly its waiters. The
+     * attempt is part of the waiter's identity: a resubmitted job waits anew for the same call.
+     */
     private static String waiterKey(String callHash, Waiter waiter) {
-        return callHash + '|' + waiter.getJobId() + '|' + waiter.getTurn() + '|' + waiter.getCallId();
+        return callHash + '|' + waiter.getJobId() + '|' + waiter.getAttempt() + '|' + waiter.getTurn() + '|' + waiter.getCallId();
     }
 
     /** Sends the result to the first requester, then to every attached waiter, and forgets them. */
@@ -401,7 +407,8 @@ public final class ToolCallCoalescer {
 
     private static void forward(ProcessorContext<String, SpecificRecord> context, Waiter waiter, ToolResult result,
                                 boolean coalesced, long now) {
-        ToolResponse response = new ToolResponse(waiter.getJobId(), waiter.getTurn(), waiter.getCallId(), result, coalesced);
+        ToolResponse response = new ToolResponse(waiter.getJobId(), waiter.getTurn(), waiter.getCallId(), result, coalesced,
+                waiter.getAttempt());
         context.forward(new Record<>(waiter.getJobId(), (SpecificRecord) response, now));
     }
 }

@@ -10,6 +10,7 @@ import io.batchagent.events.Timings;
 import io.batchagent.events.ToolCallRef;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolResult;
+import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.TurnAssembly;
 import io.batchagent.schemas.Topics;
@@ -18,7 +19,11 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.metrics.Sensor;
+import org.apache.kafka.common.metrics.stats.CumulativeCount;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -38,38 +43,73 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The turn assembler, keyed by job id: when every tool call of an agent's turn has its result, it
- * emits the agent's next {@code AgentTurn} (the conversation plus one tool message per call, in the
- * order the model asked for them).
+ * The turn assembler, keyed by job id: it decides, once, the outcome of every (job, attempt, turn)
+ * and, when every tool call of an agent's turn has its result, emits the agent's next
+ * {@code AgentTurn} (the conversation plus one tool message per call, in the order the model asked
+ * for them).
  *
- * <p>The waiting turn (from {@code agent-waits}) and the responses (from {@code tool-responses}) may
- * arrive in either order; both are buffered in the {@value #ASSEMBLY_STORE} store. Records for a
- * turn already assembled, or for an older turn, are late duplicates (a replayed worker) and are
- * dropped. A turn that would exceed the batch's {@code maxTurns} ends the job FAILED with
- * MAX_TURNS_EXCEEDED; one whose next turn, or whose buffered turn and results, would exceed the record
- * budget ends it FAILED with RECORD_TOO_LARGE ({@link RecordBudget}). The two input topics must be
- * co-partitioned.
+ * <p>The inference workers send every turn outcome here, on {@code agent-waits}: the turn waiting on
+ * its tool calls, the job's final result ({@code AgentTurn.finalResult}), or a conversation to
+ * continue at once (a repair turn: neither). The first outcome of an (attempt, turn) is kept; any
+ * later one is a duplicate of a replayed or rebalanced worker and is dropped, so a job gets at most
+ * one continuation per turn and exactly one final result per attempt, whichever answer came first.
+ * Final results reach {@code results} only through here.
+ *
+ * <p>The waiting turn and the responses (from {@code tool-responses}) may arrive in either order;
+ * both are buffered in the {@value #ASSEMBLY_STORE} store. A response answers a call of the kept
+ * waiting turn only with the same turn, call id and (where both have one) call hash; others are
+ * ignored. Records for a turn already decided, or for an older turn, are late duplicates and are
+ * dropped. A record of a higher attempt ({@code --retry-failed}) resets the job's entry; records of
+ * a lower attempt are dropped. Drops are counted in the {@value #METRIC_GROUP} metrics
+ * {@value #STALE_ATTEMPT_METRIC} and {@value #DUPLICATE_OUTCOME_METRIC}.
+ *
+ * <p>A turn that would exceed the batch's {@code maxTurns} ends the job FAILED with
+ * MAX_TURNS_EXCEEDED. A waiting turn still missing results past the largest timeout of its missing
+ * tools (from the BatchSpec) plus the stall grace ends the job FAILED with STALLED, on wall-clock
+ * time, whatever was lost upstream. A job whose next turn, or whose buffered turn and results, would
+ * exceed the record budget ends FAILED with RECORD_TOO_LARGE ({@link RecordBudget}). The two input
+ * topics must be co-partitioned.
  */
 public final class TurnAssembler {
 
     public static final String ASSEMBLY_STORE = "turn-assembly";
     public static final String SPECS_STORE = "turn-assembler-batch-specs";
-
-    private TurnAssembler() {}
+    /** The metric group of the assembler's drop counters (one metric per task, tag {@code task-id}). */
+    public static final String METRIC_GROUP = "batchagent-turn-assembler";
+    /** Records dropped because their job has moved on to a higher attempt. */
+    public static final String STALE_ATTEMPT_METRIC = "stale-attempt-records-total";
+    /** Turn outcomes dropped because the outcome of their (attempt, turn) was decided already. */
+    public static final String DUPLICATE_OUTCOME_METRIC = "duplicate-outcomes-total";
 
     /** How long an assembled job's entry (its last turn number, to drop late duplicates) is kept. */
     public static final Duration DEFAULT_RETENTION = Duration.ofHours(1);
+    /** How long past its missing tools' timeouts a waiting turn may wait before its job ends STALLED. */
+    public static final Duration DEFAULT_STALL_GRACE = Duration.ofSeconds(60);
+    /** The timeout assumed for a pending call whose tool the batch spec does not declare (ToolSpec's default). */
+    static final long DEFAULT_TOOL_TIMEOUT_MS = 30_000;
+
+    private TurnAssembler() {}
 
     public static Topology build(Topics topics) {
-        return build(topics, DEFAULT_RETENTION);
+        return build(topics, DEFAULT_RETENTION, DEFAULT_STALL_GRACE);
+    }
+
+    public static Topology build(Topics topics, Duration retention) {
+        return build(topics, retention, DEFAULT_STALL_GRACE);
     }
 
     /**
      * @param retention how long after its last change an entry with nothing pending is kept; late
      *     duplicates older than this are no longer recognised (they would wait in the store until
      *     the next cleanup and never complete a turn)
+     * @param stallGrace how long past the largest timeout of its missing tools a waiting turn may
+     *     wait before its job ends STALLED; it should exceed the coalescer's expiry grace, so that a
+     *     tool timeout reaches the agent as a TIMEOUT tool message first
      */
-    public static Topology build(Topics topics, Duration retention) {
+    public static Topology build(Topics topics, Duration retention, Duration stallGrace) {
+        if (retention.isNegative() || retention.isZero() || stallGrace.isNegative() || stallGrace.isZero()) {
+            throw new IllegalArgumentException("retention and stall grace must be positive, got " + retention + " and " + stallGrace);
+        }
         StreamsBuilder builder = new StreamsBuilder();
         builder.globalTable(topics.batchSpecs().name(),
                 Consumed.with(Serdes.String(), topics.batchSpecs().valueSerde()).withName("turn-assembler-specs-source"),
@@ -81,7 +121,7 @@ public final class TurnAssembler {
         KStream<String, SpecificRecord> fromWaits = builder
                 .stream(topics.agentWaits().name(),
                         Consumed.with(topics.agentWaits().keySerde(), topics.agentWaits().valueSerde()).withName("agent-waits-source"))
-                .process(() -> new RecordWaitingTurn(topics, retention), Named.as("record-waiting-turn"), ASSEMBLY_STORE);
+                .process(() -> new RecordTurnOutcome(topics, retention, stallGrace), Named.as("record-turn-outcome"), ASSEMBLY_STORE);
         KStream<String, SpecificRecord> fromResponses = builder
                 .stream(topics.toolResponses().name(),
                         Consumed.with(topics.toolResponses().keySerde(), topics.toolResponses().valueSerde()).withName("tool-responses-source"))
@@ -94,16 +134,18 @@ public final class TurnAssembler {
         return builder.build();
     }
 
-    /** Shared by both processors: the store, the specs, and the completion check. */
+    /** Shared by both processors: the store, the specs, attempts, and the completion check. */
     private abstract static class Assembling<V> implements Processor<String, V, String, SpecificRecord> {
 
-        private static final Logger LOGGER = LoggerFactory.getLogger(TurnAssembler.class);
+        static final Logger LOGGER = LoggerFactory.getLogger(TurnAssembler.class);
 
         private final Topics topics;
         ProcessorContext<String, SpecificRecord> context;
         KeyValueStore<String, TurnAssembly> assemblies;
-        private KeyValueStore<String, ?> specs;
+        KeyValueStore<String, ?> specs;
         private RecordBudget budget;
+        private Sensor staleAttempts;
+        private Sensor duplicateOutcomes;
 
         Assembling(Topics topics) {
             this.topics = topics;
@@ -115,53 +157,105 @@ public final class TurnAssembler {
             this.assemblies = context.getStateStore(ASSEMBLY_STORE);
             this.specs = Routing.store(context, SPECS_STORE);
             this.budget = new RecordBudget(topics, context.applicationId() + "-" + ASSEMBLY_STORE + "-changelog");
+            this.staleAttempts = counter(STALE_ATTEMPT_METRIC, "records of an older attempt of their job, dropped");
+            this.duplicateOutcomes = counter(DUPLICATE_OUTCOME_METRIC,
+                    "turn outcomes dropped because their (attempt, turn) was decided already");
         }
 
-        TurnAssembly load(String jobId) {
+        /** Both processors of a task share the sensors: the registry returns the existing one by name. */
+        private Sensor counter(String metric, String description) {
+            String task = context.taskId().toString();
+            Sensor sensor = context.metrics().addSensor(METRIC_GROUP + "." + task + "." + metric, Sensor.RecordingLevel.INFO);
+            sensor.add(new MetricName(metric, METRIC_GROUP, description, Map.of("task-id", task)), new CumulativeCount());
+            return sensor;
+        }
+
+        @Override
+        public void close() {
+            context.metrics().removeSensor(staleAttempts);
+            context.metrics().removeSensor(duplicateOutcomes);
+        }
+
+        /**
+         * The job's entry for a record of {@code attempt}: a fresh one when the job has none or the
+         * attempt is newer (stages reset per attempt); null, counted, when the attempt is older.
+         */
+        TurnAssembly entryFor(String jobId, int attempt, int turn, String what) {
             TurnAssembly assembly = assemblies.get(jobId);
-            return assembly != null ? assembly
-                    : TurnAssembly.newBuilder().setJobId(jobId).setResponses(new ArrayList<>()).build();
+            if (assembly != null && attempt < assembly.getAttempt()) {
+                staleAttempts.record();
+                LOGGER.debug("dropped a {} of an older attempt: jobId={} turn={} attempt={} currentAttempt={}",
+                        what, jobId, turn, attempt, assembly.getAttempt());
+                return null;
+            }
+            if (assembly != null && attempt == assembly.getAttempt()) {
+                return assembly;
+            }
+            if (assembly != null) {
+                LOGGER.debug("a new attempt resets the job's turn assembly: jobId={} attempt={} previousAttempt={}",
+                        jobId, attempt, assembly.getAttempt());
+            }
+            return TurnAssembly.newBuilder().setJobId(jobId).setAttempt(attempt).setResponses(new ArrayList<>()).build();
+        }
+
+        /** Whether the outcome of {@code turn} of the entry's attempt is decided already (or a later turn's is). */
+        static boolean decided(TurnAssembly assembly, int turn) {
+            AgentTurn current = assembly.getWaiting();
+            return assembly.getFinished() || turn <= assembly.getCompletedTurn() || (current != null && turn < current.getTurn());
+        }
+
+        void dropDuplicate(AgentTurn outcome) {
+            duplicateOutcomes.record();
+            LOGGER.debug("dropped a duplicate turn outcome: jobId={} turn={} attempt={}",
+                    outcome.getJobId(), outcome.getTurn(), outcome.getAttempt());
         }
 
         /** Emits the next turn if every call of the waiting turn is answered; stores the state otherwise. */
         void completeIfAnswered(TurnAssembly assembly) {
-            assembly.setUpdatedAtMs(context.currentSystemTimeMs());
+            long now = context.currentSystemTimeMs();
+            assembly.setUpdatedAtMs(now);
             AgentTurn waiting = assembly.getWaiting();
             if (waiting == null) {
                 assemblies.put(assembly.getJobId(), assembly);
                 return;
             }
-            Map<String, ToolResponse> byCallId = new HashMap<>();
-            for (ToolResponse response : assembly.getResponses()) {
-                if (response.getTurn() == waiting.getTurn()) {
-                    byCallId.put(response.getCallId(), response);
-                }
-            }
-            long now = context.currentSystemTimeMs();
-            SpecificRecord outcome;
-            if (waiting.getPendingCalls().stream().allMatch(call -> byCallId.containsKey(call.getId()))) {
-                outcome = budget.fit(nextTurnOrFailure(waiting, byCallId, now), now);
-            } else {
-                outcome = budget.overflow(assembly, now);
-                if (outcome == null) {
+            if (!missingCalls(waiting, assembly.getResponses()).isEmpty()) {
+                AgentResult overflow = budget.overflow(assembly, now);
+                if (overflow == null) {
                     assemblies.put(assembly.getJobId(), assembly);
-                    return;
+                } else {
+                    decide(assembly, waiting.getTurn(), overflow, now);
                 }
+                return;
             }
-            assembly.setCompletedTurn(waiting.getTurn());
-            assembly.setWaiting(null);
-            assembly.setResponses(new ArrayList<>());
-            assemblies.put(assembly.getJobId(), assembly);
-            context.forward(new Record<>(waiting.getJobId(), outcome, now));
+            decide(assembly, waiting.getTurn(), nextTurnOrFailure(waiting, assembly.getResponses(), now), now);
         }
 
-        private SpecificRecord nextTurnOrFailure(AgentTurn waiting, Map<String, ToolResponse> byCallId, long now) {
+        /**
+         * Records that the outcome of {@code turn} is decided and forwards it: the next turn, or a
+         * final result, after which every later record of this attempt is a duplicate.
+         */
+        void decide(TurnAssembly assembly, int turn, SpecificRecord decided, long now) {
+            SpecificRecord outcome = budget.fit(decided, now);
+            assembly.setCompletedTurn(turn);
+            assembly.setFinished(outcome instanceof AgentResult);
+            assembly.setWaiting(null);
+            assembly.setResponses(new ArrayList<>());
+            assembly.setUpdatedAtMs(now);
+            assemblies.put(assembly.getJobId(), assembly);
+            context.forward(new Record<>(assembly.getJobId(), outcome, now));
+        }
+
+        private SpecificRecord nextTurnOrFailure(AgentTurn waiting, List<ToolResponse> responses, long now) {
+            boolean toolTurn = !waiting.getPendingCalls().isEmpty();
             List<ChatMessage> messages = new ArrayList<>(waiting.getMessages());
             for (ToolCallRef call : waiting.getPendingCalls()) {
-                messages.add(toolMessage(call, byCallId.get(call.getId()).getResult()));
+                messages.add(toolMessage(call, answerTo(call, waiting.getTurn(), responses).getResult()));
             }
+            // A turn with no calls (a repair) continues at once: it waited for no tool.
+            long toolWait = toolTurn ? Math.max(0, now - waiting.getEmittedAtMs()) : 0;
             Timings timings = Timings.newBuilder(waiting.getTimings())
-                    .setToolWaitMs(waiting.getTimings().getToolWaitMs() + Math.max(0, now - waiting.getEmittedAtMs()))
+                    .setToolWaitMs(waiting.getTimings().getToolWaitMs() + toolWait)
                     .build();
             AgentTurn next = AgentTurn.newBuilder(waiting)
                     .setTurn(waiting.getTurn() + 1)
@@ -187,7 +281,8 @@ public final class TurnAssembler {
                 late.setTurns(waiting.getTurn());
                 return late;
             }
-            if (next.getTurn() > spec.getMaxTurns()) {
+            // Repair turns are bounded by maxRepairs, not maxTurns (as before they passed through here).
+            if (toolTurn && next.getTurn() > spec.getMaxTurns()) {
                 LOGGER.debug("max turns reached: jobId={} turn={}", waiting.getJobId(), waiting.getTurn());
                 AgentResult failed = Outcomes.failed(next, ErrorReason.MAX_TURNS_EXCEEDED,
                         "the agent used all " + spec.getMaxTurns() + " turns (max_turns) and still asked for tools "
@@ -206,55 +301,144 @@ public final class TurnAssembler {
         }
     }
 
-    static final class RecordWaitingTurn extends Assembling<AgentTurn> {
-        private final Duration retention;
+    /** The calls of {@code waiting} that no buffered response answers yet, in call order. */
+    static List<ToolCallRef> missingCalls(AgentTurn waiting, List<ToolResponse> responses) {
+        return waiting.getPendingCalls().stream()
+                .filter(call -> answerTo(call, waiting.getTurn(), responses) == null)
+                .toList();
+    }
 
-        RecordWaitingTurn(Topics topics, Duration retention) {
+    private static ToolResponse answerTo(ToolCallRef call, int turn, List<ToolResponse> responses) {
+        for (ToolResponse response : responses) {
+            if (answers(response, turn, call)) {
+                return response;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Whether {@code response} answers {@code call}: same turn and call id, and the same call hash
+     * where both carry one, because a duplicate copy of the turn (from a replayed worker) may have
+     * used the same call id for a different call.
+     */
+    private static boolean answers(ToolResponse response, int turn, ToolCallRef call) {
+        if (response.getTurn() != turn || !response.getCallId().equals(call.getId())) {
+            return false;
+        }
+        String hash = response.getResult().getCallHash();
+        return hash.isEmpty() || call.getCallHash().isEmpty() || hash.equals(call.getCallHash());
+    }
+
+    /** On {@code agent-waits}: keeps the first outcome of each (attempt, turn) and ends stalled jobs. */
+    static final class RecordTurnOutcome extends Assembling<AgentTurn> {
+        private final Duration retention;
+        private final Duration stallGrace;
+
+        RecordTurnOutcome(Topics topics, Duration retention, Duration stallGrace) {
             super(topics);
             this.retention = retention;
+            this.stallGrace = stallGrace;
         }
 
         @Override
         public void init(ProcessorContext<String, SpecificRecord> context) {
             super.init(context);
-            Duration every = retention.compareTo(Duration.ofMinutes(1)) < 0 ? retention : Duration.ofMinutes(1);
-            context.schedule(every, PunctuationType.WALL_CLOCK_TIME, this::dropIdleAssembledEntries);
+            Duration every = Duration.ofMinutes(1);
+            every = retention.compareTo(every) < 0 ? retention : every;
+            every = stallGrace.compareTo(every) < 0 ? stallGrace : every;
+            context.schedule(every, PunctuationType.WALL_CLOCK_TIME, this::sweep);
         }
 
-        /** Entries of jobs past their last assembled turn with nothing pending only guard against late duplicates. */
-        private void dropIdleAssembledEntries(long now) {
+        @Override
+        public void process(Record<String, AgentTurn> record) {
+            AgentTurn outcome = record.value();
+            if (outcome == null) {
+                return;
+            }
+            TurnAssembly assembly = entryFor(outcome.getJobId(), outcome.getAttempt(), outcome.getTurn(), "turn outcome");
+            if (assembly == null) {
+                return;
+            }
+            AgentTurn current = assembly.getWaiting();
+            if (decided(assembly, outcome.getTurn()) || (current != null && current.getTurn() == outcome.getTurn())) {
+                dropDuplicate(outcome);
+                return;
+            }
+            long now = context.currentSystemTimeMs();
+            if (outcome.getFinalResult() != null) {
+                LOGGER.debug("final result kept: jobId={} turn={} attempt={} status={}", outcome.getJobId(),
+                        outcome.getTurn(), outcome.getAttempt(), outcome.getFinalResult().getStatus());
+                decide(assembly, outcome.getTurn(), outcome.getFinalResult(), now);
+                return;
+            }
+            assembly.setWaiting(outcome);
+            assembly.setWaitingSinceMs(now);
+            assembly.getResponses().removeIf(r -> r.getTurn() < outcome.getTurn());
+            completeIfAnswered(assembly);
+        }
+
+        /**
+         * Ends the jobs whose waiting turn has stalled, and drops entries of jobs past their last
+         * decided turn with nothing pending (they only guard against late duplicates).
+         */
+        private void sweep(long now) {
             List<String> idle = new ArrayList<>();
+            List<TurnAssembly> stalled = new ArrayList<>();
             try (KeyValueIterator<String, TurnAssembly> it = assemblies.all()) {
                 while (it.hasNext()) {
                     var entry = it.next();
                     TurnAssembly assembly = entry.value;
-                    if (assembly.getWaiting() == null && assembly.getResponses().isEmpty()
-                            && now - assembly.getUpdatedAtMs() >= retention.toMillis()) {
+                    if (assembly.getWaiting() != null) {
+                        if (now >= assembly.getWaitingSinceMs() + longestTimeoutMs(assembly) + stallGrace.toMillis()) {
+                            stalled.add(assembly);
+                        }
+                    } else if (assembly.getResponses().isEmpty() && now - assembly.getUpdatedAtMs() >= retention.toMillis()) {
                         idle.add(entry.key);
                     }
                 }
             }
             idle.forEach(assemblies::delete);
+            stalled.forEach(assembly -> failStalled(assembly, now));
         }
 
-        @Override
-        public void process(Record<String, AgentTurn> record) {
-            AgentTurn waiting = record.value();
-            if (waiting == null) {
-                return;
+        /** The largest timeout (plus batch window) among the waiting turn's missing calls' tools. */
+        private long longestTimeoutMs(TurnAssembly assembly) {
+            AgentTurn waiting = assembly.getWaiting();
+            BatchSpec spec = Routing.lookup(specs, waiting.getBatchId());
+            Map<String, ToolSpec> tools = new HashMap<>();
+            if (spec != null) {
+                spec.getTools().forEach(tool -> tools.put(tool.getName(), tool));
             }
-            TurnAssembly assembly = load(waiting.getJobId());
-            AgentTurn current = assembly.getWaiting();
-            if (waiting.getTurn() <= assembly.getCompletedTurn()
-                    || (current != null && current.getTurn() > waiting.getTurn())) {
-                return; // a replay of a turn already assembled or superseded
+            long longest = 0;
+            for (ToolCallRef call : missingCalls(waiting, assembly.getResponses())) {
+                ToolSpec tool = tools.get(call.getName());
+                long budget = tool == null ? DEFAULT_TOOL_TIMEOUT_MS
+                        : tool.getTimeoutMs() + (tool.getBatchable() ? Math.max(0, tool.getBatchWindowMs()) : 0);
+                longest = Math.max(longest, budget);
             }
-            assembly.setWaiting(waiting);
-            assembly.getResponses().removeIf(r -> r.getTurn() < waiting.getTurn());
-            completeIfAnswered(assembly);
+            return longest;
+        }
+
+        private void failStalled(TurnAssembly assembly, long now) {
+            AgentTurn waiting = assembly.getWaiting();
+            List<ToolCallRef> missing = missingCalls(waiting, assembly.getResponses());
+            String calls = missing.stream()
+                    .map(call -> call.getName() + " (call " + call.getId() + ", callHash " + call.getCallHash() + ")")
+                    .collect(Collectors.joining(", "));
+            long waited = now - assembly.getWaitingSinceMs();
+            LOGGER.warn("job stalled waiting for tool results: jobId={} turn={} attempt={} waitedMs={} missing={}",
+                    waiting.getJobId(), waiting.getTurn(), waiting.getAttempt(), waited, calls);
+            AgentResult stalled = Outcomes.failed(waiting, ErrorReason.STALLED, "turn " + waiting.getTurn() + " waited "
+                    + waited + " ms, past its tools' timeout of " + longestTimeoutMs(assembly) + " ms plus a grace of "
+                    + stallGrace.toMillis() + " ms, with no result for " + missing.size() + " of "
+                    + waiting.getPendingCalls().size() + " tool calls: " + calls
+                    + "; a record was lost upstream (see dead-letters)", now);
+            decide(assembly, waiting.getTurn(), stalled, now);
         }
     }
 
+    /** On {@code tool-responses}: buffers each response of the job's current attempt and turn. */
     static final class CollectToolResponse extends Assembling<ToolResponse> {
         CollectToolResponse(Topics topics) {
             super(topics);
@@ -266,13 +450,15 @@ public final class TurnAssembler {
             if (response == null) {
                 return;
             }
-            TurnAssembly assembly = load(response.getJobId());
-            AgentTurn current = assembly.getWaiting();
-            if (response.getTurn() <= assembly.getCompletedTurn()
-                    || (current != null && response.getTurn() < current.getTurn())) {
-                return; // late: that turn is assembled already
+            TurnAssembly assembly = entryFor(response.getJobId(), response.getAttempt(), response.getTurn(), "tool response");
+            if (assembly == null) {
+                return;
             }
-            assembly.getResponses().removeIf(r -> r.getTurn() == response.getTurn() && r.getCallId().equals(response.getCallId()));
+            if (decided(assembly, response.getTurn())) {
+                return; // late: that turn's outcome is decided already
+            }
+            assembly.getResponses().removeIf(r -> r.getTurn() == response.getTurn() && r.getCallId().equals(response.getCallId())
+                    && r.getResult().getCallHash().equals(response.getResult().getCallHash()));
             assembly.getResponses().add(response);
             completeIfAnswered(assembly);
         }

@@ -196,7 +196,7 @@ public final class WorkflowCoordinator {
                 input.set(stage.getItemVariable(), items.get(i));
                 String jobId = jobId(stage.getMapBatchId(), i);
                 context.forward(new Record<>(jobId, (SpecificRecord) new AgentJob(jobId, stage.getMapBatchId(), (long) i,
-                        input.toString(), now), now));
+                        input.toString(), now, 1), now));
             }
             LOGGER.info("workflow fanned out: workflowId={} mapJobs={}", stage.getWorkflowId(), items.size());
             submitReduceIfComplete(stage, state, now);
@@ -273,7 +273,7 @@ public final class WorkflowCoordinator {
             }, reduceBudget);
             String jobId = reduceJobId(stage.getReduceBatchId());
             context.forward(new Record<>(jobId, (SpecificRecord) new AgentJob(jobId, stage.getReduceBatchId(), 0L,
-                    input, now), now));
+                    input, now, 1), now));
             state.setReduceSubmitted(true);
             LOGGER.info("workflow reduce submitted: workflowId={} succeeded={} failed={} inputBytes={}",
                     stage.getWorkflowId(), state.getSucceeded(), state.getReceived() - state.getSucceeded(), input.length());

@@ -167,4 +167,21 @@ class JobCompilerTest {
         assertThat(cancelled.getError().getReason()).isEqualTo(ErrorReason.CANCELLED);
         assertThat(turns.isEmpty()).isTrue();
     }
+
+    @Test
+    void shouldCarryTheJobsAttemptIntoItsFirstTurnAndItsFailure() {
+        specs.pipeInput("b", spec("b", "Paper: {paper}", 3));
+        AgentJob retried = job("b", 0, "{\"paper\":\"x\"}");
+        retried.setAttempt(3);
+        AgentJob broken = job("b", 1, "{}");
+        broken.setAttempt(2);
+
+        jobs.pipeInput("b-0", retried);
+        jobs.pipeInput("b-1", broken);
+
+        assertThat(turns.readValue().getAttempt()).isEqualTo(3);
+        AgentResult failed = results.readValue();
+        assertThat(failed.getError().getReason()).isEqualTo(ErrorReason.MISSING_TEMPLATE_VARIABLE);
+        assertThat(failed.getAttempt()).isEqualTo(2);
+    }
 }

@@ -142,7 +142,7 @@ class ToolCallCoalescerTest {
         KeyValueStore<String, PendingCall> pending = driver.getKeyValueStore(ToolCallCoalescer.PENDING_STORE);
         KeyValueStore<String, io.batchagent.events.state.Waiter> attached = driver.getKeyValueStore(ToolCallCoalescer.WAITERS_STORE);
         assertThat(pending.get(first.getCallHash()).getWaiters()).extracting(w -> w.getJobId()).containsExactly("job-1");
-        assertThat(attached.get(first.getCallHash() + "|job-2|1|c2").getJobId()).isEqualTo("job-2");
+        assertThat(attached.get(first.getCallHash() + "|job-2|1|1|c2").getJobId()).isEqualTo("job-2");
 
         // Past timeout 1 s + grace 2 s, but the call may still be queued: its deadline allows 1 s more.
         driver.advanceWallClockTime(Duration.ofMillis(3_500));
@@ -157,7 +157,7 @@ class ToolCallCoalescerTest {
                     .contains("no tool worker answered by its deadline (queue allowance 1000 ms + timeout 1000 ms) plus 2000 ms");
         });
         assertThat(pending.get(first.getCallHash())).isNull();
-        assertThat(attached.get(first.getCallHash() + "|job-2|1|c2")).as("attached waiters are forgotten after the fan-out").isNull();
+        assertThat(attached.get(first.getCallHash() + "|job-2|1|1|c2")).as("attached waiters are forgotten after the fan-out").isNull();
     }
 
     private static ToolRequest batchable(String jobId, String callId, String id, long windowMs, int maxSize) {
@@ -284,5 +284,19 @@ class ToolCallCoalescerTest {
 
         assertThat(responses.readValuesToList()).singleElement()
                 .satisfies(r -> assertThat(r.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT));
+    }
+
+    @Test
+    void shouldAnswerEachAttemptOfAJobThatAsksForTheSameCallAgain() {
+        ToolRequest first = request("job-1", 1, "c1", "kv cache");
+        ToolRequest retried = request("job-1", 1, "c1", "kv cache");
+        retried.setAttempt(2);
+
+        send(first);
+        send(retried);
+        results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "answer"));
+
+        assertThat(calls.readValuesToList()).hasSize(1);
+        assertThat(responses.readValuesToList()).extracting(ToolResponse::getAttempt).containsExactly(1, 2);
     }
 }

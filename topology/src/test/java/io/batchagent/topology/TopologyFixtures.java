@@ -1,6 +1,8 @@
 package io.batchagent.topology;
 
 import io.batchagent.events.AgentJob;
+import io.batchagent.events.AgentResult;
+import io.batchagent.events.JobStatus;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ChatMessage;
@@ -71,7 +73,7 @@ final class TopologyFixtures {
     }
 
     static AgentJob job(String batchId, int index, String inputJson) {
-        return new AgentJob(batchId + "-" + index, batchId, (long) index, inputJson, 1_000L);
+        return new AgentJob(batchId + "-" + index, batchId, (long) index, inputJson, 1_000L, 1);
     }
 
     static ToolRequest request(String jobId, int turn, String callId, String query) {
@@ -100,6 +102,16 @@ final class TopologyFixtures {
     }
 
     static ToolResponse response(String jobId, int turn, String callId, String output) {
-        return new ToolResponse(jobId, turn, callId, ok("hash-" + callId, output), false);
+        return new ToolResponse(jobId, turn, callId, ok("hash-" + callId, output), false, 1);
+    }
+
+    /** What an inference worker sends to agent-waits when model call {@code turn} gave the job's final answer. */
+    static AgentTurn finalAnswer(String batchId, String jobId, int turn, int attempt, JobStatus status, String outputJson) {
+        AgentResult result = AgentResult.newBuilder().setJobId(jobId).setBatchId(batchId).setIndex(0).setStatus(status)
+                .setOutputJson(outputJson).setTurns(turn).setUsage(Usage.newBuilder().build())
+                .setTimings(Timings.newBuilder().build()).setFinishedAtMs(2_000L).setAttempt(attempt).build();
+        return AgentTurn.newBuilder().setJobId(jobId).setBatchId(batchId).setIndex(0).setTurn(turn).setAttempt(attempt)
+                .setMessages(List.of()).setUsage(Usage.newBuilder().build()).setTimings(Timings.newBuilder().build())
+                .setSubmittedAtMs(0L).setEmittedAtMs(2_000L).setFinalResult(result).build();
     }
 }

@@ -1,6 +1,7 @@
 package io.batchagent.topology;
 
 import static io.batchagent.topology.TopologyFixtures.TOPICS;
+import static io.batchagent.topology.TopologyFixtures.finalAnswer;
 import static io.batchagent.topology.TopologyFixtures.input;
 import static io.batchagent.topology.TopologyFixtures.output;
 import static io.batchagent.topology.TopologyFixtures.response;
@@ -13,12 +14,14 @@ import io.batchagent.events.AgentTurn;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ChatMessage;
 import io.batchagent.events.ErrorReason;
+import io.batchagent.events.JobStatus;
 import io.batchagent.events.Role;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.TurnAssembly;
 import org.apache.kafka.streams.state.KeyValueStore;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
@@ -160,5 +163,141 @@ class TurnAssemblerTest {
         driver.advanceWallClockTime(java.time.Duration.ofMinutes(61));
 
         assertThat(store.get("j")).isNull();
+    }
+
+    @Test
+    void shouldCompleteARetriedJobOnItsNewAttemptWhileTheFailedAttemptsEntryIsStillStored() {
+        // Attempt 1: one tool turn, then the job fails on turn 2.
+        waits.pipeInput("j", waiting("b", "j", 1, "c1"));
+        responses.pipeInput("j", response("j", 1, "c1", "first run"));
+        assertThat(turns.readValue().getTurn()).isEqualTo(2);
+        waits.pipeInput("j", finalAnswer("b", "j", 2, 1, JobStatus.FAILED, null));
+        assertThat(results.readValue().getStatus()).isEqualTo(JobStatus.FAILED);
+        KeyValueStore<String, TurnAssembly> store = driver.getKeyValueStore(TurnAssembler.ASSEMBLY_STORE);
+        assertThat(store.get("j").getCompletedTurn()).isEqualTo(2);
+
+        // Attempt 2 (--retry-failed) goes through the same turns again.
+        waits.pipeInput("j", attempt(waiting("b", "j", 1, "c1"), 2));
+        responses.pipeInput("j", attempt(response("j", 1, "c1", "second run"), 2));
+        AgentTurn retried = turns.readValue();
+        waits.pipeInput("j", finalAnswer("b", "j", 2, 2, JobStatus.SUCCEEDED, "{\"ok\":true}"));
+
+        assertThat(retried.getTurn()).isEqualTo(2);
+        assertThat(retried.getAttempt()).isEqualTo(2);
+        assertThat(retried.getMessages().get(2).getContent()).isEqualTo("second run");
+        AgentResult result = results.readValue();
+        assertThat(result.getStatus()).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(result.getAttempt()).isEqualTo(2);
+        assertThat(results.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldDropRecordsOfAnOlderAttemptOfTheJob() {
+        waits.pipeInput("j", attempt(waiting("b", "j", 1, "c1"), 2));
+
+        responses.pipeInput("j", response("j", 1, "c1", "from attempt 1"));
+        waits.pipeInput("j", finalAnswer("b", "j", 1, 1, JobStatus.FAILED, null));
+        assertThat(turns.isEmpty()).isTrue();
+        assertThat(results.isEmpty()).isTrue();
+        responses.pipeInput("j", attempt(response("j", 1, "c1", "from attempt 2"), 2));
+
+        AgentTurn next = turns.readValue();
+        assertThat(next.getAttempt()).isEqualTo(2);
+        assertThat(next.getMessages().get(2).getContent()).isEqualTo("from attempt 2");
+        assertThat(metric(TurnAssembler.STALE_ATTEMPT_METRIC)).isEqualTo(2.0);
+    }
+
+    @Test
+    void shouldKeepOnlyTheFirstOutcomeOfATurnWhenAReplayedWorkerAnsweredDifferently() {
+        // Two copies of turn 1 (a rebalance ran it twice): the first asked for c1; the others answered, or asked for c9.
+        waits.pipeInput("j", waiting("b", "j", 1, "c1"));
+        waits.pipeInput("j", finalAnswer("b", "j", 1, 1, JobStatus.SUCCEEDED, "{\"copy\":2}"));
+        waits.pipeInput("j", waiting("b", "j", 1, "c9"));
+        responses.pipeInput("j", response("j", 1, "c9", "the other copy's call"));
+        responses.pipeInput("j", response("j", 1, "c1", "kept"));
+
+        assertThat(turns.readValuesToList()).singleElement().satisfies(next -> {
+            assertThat(next.getTurn()).isEqualTo(2);
+            assertThat(next.getMessages()).hasSize(3);
+            assertThat(next.getMessages().get(2).getContent()).isEqualTo("kept");
+        });
+        assertThat(results.isEmpty()).isTrue();
+        assertThat(metric(TurnAssembler.DUPLICATE_OUTCOME_METRIC)).isEqualTo(2.0);
+    }
+
+    @Test
+    void shouldKeepOnlyTheFirstFinalResultOfATurn() {
+        waits.pipeInput("j", finalAnswer("b", "j", 1, 1, JobStatus.SUCCEEDED, "{\"answer\":1}"));
+        waits.pipeInput("j", finalAnswer("b", "j", 1, 1, JobStatus.SUCCEEDED, "{\"answer\":2}"));
+        waits.pipeInput("j", waiting("b", "j", 1, "c1"));
+        responses.pipeInput("j", response("j", 1, "c1", "late"));
+
+        assertThat(results.readValuesToList()).singleElement()
+                .satisfies(result -> assertThat(result.getOutputJson()).isEqualTo("{\"answer\":1}"));
+        assertThat(turns.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldIgnoreAResponseWithTheCallIdButNotTheCallHashOfAPendingCall() {
+        waits.pipeInput("j", waiting("b", "j", 1, "c1"));
+        ToolResponse foreign = response("j", 1, "c1", "another copy's call");
+        foreign.getResult().setCallHash("hash-of-another-call");
+
+        responses.pipeInput("j", foreign);
+        assertThat(turns.isEmpty()).isTrue();
+        responses.pipeInput("j", response("j", 1, "c1", "the pending call's result"));
+
+        assertThat(turns.readValue().getMessages().get(2).getContent()).isEqualTo("the pending call's result");
+    }
+
+    @Test
+    void shouldContinueATurnWithNoPendingCallsAtOnceEvenOnTheLastTurn() {
+        AgentTurn repair = waiting("b", "j", 3);
+        repair.setRepairs(1);
+
+        waits.pipeInput("j", repair);
+
+        AgentTurn next = turns.readValue();
+        assertThat(next.getTurn()).isEqualTo(4);
+        assertThat(next.getRepairs()).isEqualTo(1);
+        assertThat(next.getMessages()).isEqualTo(repair.getMessages());
+        assertThat(results.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldEndAJobStalledWhenAResultIsMissingPastItsToolTimeoutPlusTheGrace() {
+        waits.pipeInput("j", waiting("b", "j", 1, "c1", "c2"));
+        responses.pipeInput("j", response("j", 1, "c1", "answered"));
+
+        driver.advanceWallClockTime(Duration.ofSeconds(60)); // lookup's timeout 1 s + grace 60 s not yet passed
+        assertThat(results.isEmpty()).isTrue();
+        driver.advanceWallClockTime(Duration.ofSeconds(60));
+
+        AgentResult stalled = results.readValue();
+        assertThat(stalled.getStatus()).isEqualTo(JobStatus.FAILED);
+        assertThat(stalled.getError().getReason()).isEqualTo(ErrorReason.STALLED);
+        assertThat(stalled.getError().getMessage()).contains("1 of 2 tool calls").contains("lookup (call c2, callHash hash-c2)")
+                .doesNotContain("call c1");
+        assertThat(stalled.getTurns()).isEqualTo(1);
+        responses.pipeInput("j", response("j", 1, "c2", "too late"));
+        assertThat(turns.isEmpty()).isTrue();
+        assertThat(results.isEmpty()).isTrue();
+    }
+
+    private double metric(String name) {
+        return driver.metrics().entrySet().stream()
+                .filter(e -> e.getKey().group().equals(TurnAssembler.METRIC_GROUP) && e.getKey().name().equals(name))
+                .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue())
+                .sum();
+    }
+
+    private static AgentTurn attempt(AgentTurn turn, int attempt) {
+        turn.setAttempt(attempt);
+        return turn;
+    }
+
+    private static ToolResponse attempt(ToolResponse response, int attempt) {
+        response.setAttempt(attempt);
+        return response;
     }
 }

@@ -95,7 +95,7 @@ public final class BenchClient implements AutoCloseable {
         for (int i = 0; i < inputs.size(); i++) {
             String jobId = jobId(batchId, i);
             jobIds.add(jobId);
-            acks.add(send(topics.agentJobs(), jobId, new AgentJob(jobId, batchId, (long) i, inputs.get(i), now)));
+            acks.add(send(topics.agentJobs(), jobId, new AgentJob(jobId, batchId, (long) i, inputs.get(i), now, 1)));
         }
         producer.flush();
         try {

@@ -119,7 +119,7 @@ public final class AgentPipeline implements AutoCloseable {
         for (int i = 0; i < calls.size(); i++) {
             String jobId = batchId + "-" + i;
             String input = JSON.createObjectNode().put("task", "Call: " + calls.get(i)).toString();
-            jobs.add(Map.entry(jobId, new AgentJob(jobId, batchId, (long) i, input, System.currentTimeMillis())));
+            jobs.add(Map.entry(jobId, new AgentJob(jobId, batchId, (long) i, input, System.currentTimeMillis(), 1)));
             ids.add(jobId);
         }
         KafkaIO.sendAll(kafka.clientConfig(), topics.agentJobs(), jobs);
