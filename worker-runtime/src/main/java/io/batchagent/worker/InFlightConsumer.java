@@ -18,6 +18,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -342,14 +343,28 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     private void poll() {
         Duration timeout = waker.beforePoll(options.pollTimeout());
         ConsumerRecords<K, V> records;
+        boolean woken = false;
         try {
             records = consumer.poll(timeout);
         } catch (WakeupException e) {
             // A completion or close() woke us: loop round to handle it.
-            return;
-        } finally {
-            waker.afterPoll();
+            records = ConsumerRecords.empty();
+            woken = true;
         }
+        if (waker.afterPoll() && !woken) {
+            // The wake-up came as poll was returning and is still pending: consume it now, with a poll
+            // that does not wait, rather than let it abort the next commit.
+            try {
+                buffer(records);
+                records = consumer.poll(Duration.ZERO);
+            } catch (WakeupException e) {
+                return;
+            }
+        }
+        buffer(records);
+    }
+
+    private void buffer(ConsumerRecords<K, V> records) {
         for (ConsumerRecord<K, V> record : records) {
             TopicPartition partition = new TopicPartition(record.topic(), record.partition());
             long epoch = offsets.fetched(partition, record.offset());
@@ -627,23 +642,26 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     /**
      * How completions wake the poll thread without ever aborting a commit: {@link Consumer#wakeup()} is
      * called only while the loop is parked in poll (outside rebalance callbacks), at most once per poll;
-     * otherwise the request is remembered and the next poll does not wait.
+     * otherwise the request is remembered and the next poll does not wait. A wake-up issued while poll
+     * was already returning is still pending in the consumer; the loop then consumes it at once with a
+     * non-blocking poll ({@link #poll()}), before any commit can meet it.
      */
     private final class Waker {
-        private boolean parked; // the poll thread is blocked in poll, outside a rebalance callback
-        private boolean inPoll;
-        private boolean requested; // something happened that the loop has not looked at yet
+        // Set and cleared under this lock, except by rebalance callbacks, which run inside the consumer's
+        // poll and must not wait for a thread that is calling into the consumer.
+        private final AtomicBoolean parked = new AtomicBoolean();
+        private volatile boolean requested; // something happened that the loop has not looked at yet
+        private volatile boolean inPoll; // written by the poll thread only; callbacks run on it too
+        private boolean issued; // a wake-up was issued during the current poll
 
         void signal() {
-            boolean wake;
             synchronized (this) {
                 requested = true;
-                wake = parked;
-                parked = false;
-            }
-            // Outside the lock: a consumer may hold its own lock in poll while it calls our listener.
-            if (wake) {
-                consumer.wakeup();
+                // Issued under the lock, so that afterPoll() sees every wake-up of the poll it ends.
+                if (parked.compareAndSet(true, false)) {
+                    issued = true;
+                    consumer.wakeup();
+                }
             }
         }
 
@@ -653,23 +671,27 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                 requested = false;
                 return Duration.ZERO;
             }
-            parked = true;
+            parked.set(true);
             return timeout;
         }
 
-        synchronized void afterPoll() {
+        /** Ends a poll; returns whether a wake-up was issued during it. */
+        synchronized boolean afterPoll() {
             inPoll = false;
-            parked = false;
+            parked.set(false);
+            boolean wasIssued = issued;
+            issued = false;
+            return wasIssued;
         }
 
-        synchronized void enterCallback() {
-            parked = false;
+        void enterCallback() {
+            parked.set(false);
         }
 
         /** Back in poll after a callback: park again, unless something is waiting (then poll ends at its timeout). */
-        synchronized void exitCallback() {
+        void exitCallback() {
             if (inPoll && !requested) {
-                parked = true;
+                parked.set(true);
             }
         }
     }
