@@ -24,6 +24,9 @@ import io.batchagent.events.Usage;
 import io.batchagent.schemas.CallHash;
 import io.batchagent.schemas.Topics;
 import io.batchagent.schemas.Topics.Topic;
+import io.batchagent.worker.RetryingSender;
+import io.batchagent.worker.RetryingSender.FailureKind;
+import io.batchagent.worker.RetryingSender.SendFailedException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -31,6 +34,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -55,9 +59,17 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every outcome is data: an unknown batch, an unusable spec, an engine failure or an invalid answer
  * becomes a FAILED {@link AgentResult}; an undecodable record becomes a {@link DeadLetter} (plus a
- * FAILED result when its key names a job). The returned stage completes once every record produced
- * for the turn is acknowledged; it completes exceptionally only when producing fails (a bug-level
- * condition the consumer loop logs).
+ * FAILED result when its key names a job); an unexpected error while handling a turn ends its job
+ * FAILED (OTHER). The returned stage completes once every record produced for the turn is acknowledged.
+ *
+ * <p>Publishing: a turn's records are sent through a {@link RetryingSender}, so a retriable send failure
+ * is retried without calling the model again. A failure that cannot be retried (a record over a size
+ * limit, an invalid record, retries used up) ends the job FAILED with RECORD_TOO_LARGE or PUBLISH_FAILED
+ * and a message naming the topic, the record's size and the cause, through a small result record that
+ * carries no conversation. Only if that record cannot be written either does the stage complete
+ * exceptionally, with an {@link UnpublishedOutcomeException}: the consumer loop then stops without
+ * committing the turn. The stage also completes exceptionally, publishing nothing, when the turn is
+ * abandoned ({@link #abandon()}, or the spec lookup stopped): it is handled again after a restart.
  *
  * <p>{@link #handle} does not block: the spec lookup and the model call are asynchronous, and all
  * work after them runs on the given executor, never on the engine client's I/O threads.
@@ -75,8 +87,27 @@ final class TurnHandler {
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final int PREPARED_BATCHES = 256;
 
+    /** Neither a turn's outcome nor the FAILED result standing for it could be published. */
+    static final class UnpublishedOutcomeException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        UnpublishedOutcomeException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** The turn was left unhandled, publishing nothing, because the worker is stopping or cannot read specs. */
+    static final class AbandonedTurnException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        AbandonedTurnException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** What a worker counts; exposed through {@link InferenceWorker}. */
     static final class Counters {
+        final AtomicLong outcomesReplaced = new AtomicLong();
         final AtomicLong turnsHandled = new AtomicLong();
         final AtomicLong engineFailures = new AtomicLong();
         final AtomicLong toolRequests = new AtomicLong();
@@ -88,11 +119,12 @@ final class TurnHandler {
     private final Topics topics;
     private final BatchSpecLookup specs;
     private final EngineClient engine;
-    private final Producer<String, byte[]> producer;
     private final Executor executor;
     private final LongSupplier clock;
     private final Counters counters;
     private final BatchWarmer warmer;
+    private final RetryingSender<String, byte[]> sender;
+    private volatile boolean abandoned;
     private final OutputLengthEstimator lengths = new OutputLengthEstimator();
     private final Map<String, PreparedBatch> prepared = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -114,11 +146,18 @@ final class TurnHandler {
     /** @param warmer warms each batch's shared prefix before its turns; {@link BatchWarmer#disabled()} for none */
     TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
                 Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer) {
+        this(topics, specs, engine, producer, executor, clock, counters, warmer, RetryingSender.Policy.defaults());
+    }
+
+    /** @param publishing how a retriable send failure is retried */
+    TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
+                Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer,
+                RetryingSender.Policy publishing) {
+        this.sender = new RetryingSender<>(producer, publishing, executor);
         this.warmer = warmer;
         this.topics = topics;
         this.specs = specs;
         this.engine = engine;
-        this.producer = producer;
         this.executor = executor;
         this.clock = clock;
         this.counters = counters;
@@ -126,6 +165,10 @@ final class TurnHandler {
 
     /** Starts handling {@code record}; see the class contract. */
     CompletableFuture<Void> handle(ConsumerRecord<String, Decoded<AgentTurn>> record) {
+        if (abandoned) {
+            return CompletableFuture.failedFuture(new AbandonedTurnException("the worker is stopping; "
+                    + record.topic() + "-" + record.partition() + "@" + record.offset() + " was not started", null));
+        }
         Decoded<AgentTurn> decoded = record.value();
         if (decoded == null || !decoded.ok()) {
             return deadLetter(record, decoded);
@@ -137,10 +180,38 @@ final class TurnHandler {
                         ? callEngine(turn, spec, queuedMs)
                         : unknownBatch(turn, error, queuedMs), executor)
                 .thenCompose(Function.identity())
+                .exceptionallyCompose(error -> afterUnexpectedError(turn, error))
                 .whenComplete((ignored, error) -> counters.turnsHandled.incrementAndGet());
     }
 
+    /**
+     * Stops publishing, for good: from now on no turn publishes anything (a retry waiting for its backoff
+     * gives up), so a worker that stops cannot publish an outcome it did not commit, nor a false failure.
+     */
+    void abandon() {
+        abandoned = true;
+        sender.stop();
+    }
+
+    /**
+     * A turn whose handling failed other than by publishing: a bug-level error ends the job FAILED (OTHER),
+     * through the small result; an abandoned or unpublishable turn stays failed, for the loop to stop on.
+     */
+    private CompletableFuture<Void> afterUnexpectedError(AgentTurn turn, Throwable error) {
+        Throwable cause = unwrap(error);
+        if (cause instanceof UnpublishedOutcomeException || cause instanceof AbandonedTurnException) {
+            return CompletableFuture.failedFuture(cause);
+        }
+        LOGGER.error("turn failed unexpectedly; ending the job FAILED: jobId={} turn={}", turn.getJobId(), turn.getTurn(), cause);
+        return publishInstead(turn, turn.getUsage(), turn.getTimings(), ErrorReason.OTHER,
+                "the inference worker failed on turn " + turn.getTurn() + ": " + cause, cause);
+    }
+
     private CompletableFuture<Void> callEngine(AgentTurn turn, BatchSpec spec, long queuedMs) {
+        if (abandoned) {
+            return CompletableFuture.failedFuture(new AbandonedTurnException("the worker is stopping; turn "
+                    + turn.getTurn() + " of job " + turn.getJobId() + " was not started", null));
+        }
         PreparedBatch batch = prepare(spec);
         if (batch.problem() != null) {
             LOGGER.warn("batch cannot be used: jobId={} turn={} model={} problem={}",
@@ -233,7 +304,7 @@ final class TurnHandler {
                 .setRepairs(turn.getRepairs() + 1)
                 .setEmittedAtMs(clock.getAsLong())
                 .build();
-        return send(record(topics.agentTurns(), turn.getJobId(), repair));
+        return publish(turn, usage, timings, List.of(record(topics.agentContinuations(), turn.getJobId(), repair)));
     }
 
     /**
@@ -311,13 +382,13 @@ final class TurnHandler {
                 .setEmittedAtMs(now)
                 .setToolCallsRequested(turn.getToolCallsRequested() + refs.size())
                 .build();
-        // The assembler buffers responses and waits in either order, so all go out together.
-        List<CompletableFuture<Void>> sends = new ArrayList<>();
-        sends.add(send(record(topics.agentWaits(), turn.getJobId(), waiting)));
-        for (ProducerRecord<String, byte[]> out : outgoing) {
-            sends.add(send(out));
-        }
-        return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+        // The assembler buffers responses and waits in either order, so all go out together. The
+        // waiting record, which carries the conversation, goes first: if it is over the producer's size
+        // limit, that shows at once and no tool request is sent for a job that is about to end.
+        List<ProducerRecord<String, byte[]>> records = new ArrayList<>();
+        records.add(record(topics.agentWaits(), turn.getJobId(), waiting));
+        records.addAll(outgoing);
+        return publish(turn, usage, timings, records);
     }
 
     /** RFC 8785 form of a call's arguments; blank counts as {@code {}}, as some engines send it for no-argument calls. */
@@ -357,7 +428,14 @@ final class TurnHandler {
     }
 
     private CompletableFuture<Void> unknownBatch(AgentTurn turn, Throwable error, long queuedMs) {
-        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        Throwable cause = unwrap(error);
+        if (cause instanceof BatchSpecLookup.UnavailableException) {
+            // The lookup stopped (the worker is closing, or its reader failed): the batch may well exist.
+            LOGGER.warn("turn left unhandled, batch specs cannot be read: jobId={} turn={} batchId={} cause={}",
+                    turn.getJobId(), turn.getTurn(), turn.getBatchId(), cause.getMessage());
+            return CompletableFuture.failedFuture(new AbandonedTurnException("turn " + turn.getTurn() + " of job "
+                    + turn.getJobId() + " was left unhandled: " + cause.getMessage(), cause));
+        }
         String message = "unknown batch '" + turn.getBatchId() + "': " + cause.getMessage();
         LOGGER.warn("unknown batch: jobId={} turn={} batchId={} cause={}",
                 turn.getJobId(), turn.getTurn(), turn.getBatchId(), cause.getMessage());
@@ -394,7 +472,13 @@ final class TurnHandler {
                 .add(HEADER_STAGE, STAGE.getBytes(StandardCharsets.UTF_8))
                 .add(HEADER_REASON, reason.getBytes(StandardCharsets.UTF_8))
                 .add(HEADER_EXCEPTION, cause.getClass().getName().getBytes(StandardCharsets.UTF_8));
-        sends.add(send(dead));
+        // The job's FAILED result is what matters; a dead letter that cannot be written (its copy of the
+        // record may be over a limit) is logged rather than allowed to stop the worker.
+        sends.add(sender.send(dead).exceptionally(error -> {
+            LOGGER.error("dead letter not written: topic={} partition={} offset={} cause={}",
+                    record.topic(), record.partition(), record.offset(), unwrap(error).getMessage());
+            return null;
+        }));
         if (record.key() != null && !record.key().isBlank()) {
             counters.failed.incrementAndGet();
             AgentResult result = AgentResult.newBuilder()
@@ -411,7 +495,10 @@ final class TurnHandler {
                     .setToolCallsRequested(0)
                     .setFinishedAtMs(now)
                     .build();
-            sends.add(send(record(topics.results(), record.key(), result)));
+            sends.add(sender.send(record(topics.results(), record.key(), result)).exceptionallyCompose(error ->
+                    CompletableFuture.failedFuture(new UnpublishedOutcomeException("the FAILED result of job "
+                            + record.key() + " (an undecodable record) could not be published: " + unwrap(error).getMessage(),
+                            error))));
         }
         return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
     }
@@ -442,7 +529,115 @@ final class TurnHandler {
                 .build();
         LOGGER.debug("result: jobId={} turn={} status={} reason={}", turn.getJobId(), turn.getTurn(), status,
                 error == null ? null : error.getReason());
-        return send(record(topics.results(), turn.getJobId(), result));
+        return publish(turn, usage, total, List.of(record(topics.results(), turn.getJobId(), result)));
+    }
+
+    /**
+     * Publishes the records of a turn's outcome (see the class contract); when one of them cannot be
+     * published, ends the job FAILED instead, with {@code usage} and {@code timings} as the outcome had them.
+     */
+    private CompletableFuture<Void> publish(AgentTurn turn, Usage usage, Timings timings,
+                                            List<ProducerRecord<String, byte[]>> records) {
+        if (abandoned) {
+            return CompletableFuture.failedFuture(new AbandonedTurnException("the worker is stopping; the outcome of turn "
+                    + turn.getTurn() + " of job " + turn.getJobId() + " was not published", null));
+        }
+        return sender.sendAll(records).exceptionallyCompose(error -> {
+            if (abandoned) {
+                return CompletableFuture.failedFuture(new AbandonedTurnException("the worker stopped while publishing turn "
+                        + turn.getTurn() + " of job " + turn.getJobId(), error));
+            }
+            Optional<SendFailedException> failed = sendFailure(error);
+            FailureKind kind = failed.map(SendFailedException::kind).orElse(FailureKind.FATAL);
+            ErrorReason reason = kind == FailureKind.TOO_LARGE ? ErrorReason.RECORD_TOO_LARGE : ErrorReason.PUBLISH_FAILED;
+            String message = failed.map(f -> describe(turn, f))
+                    .orElse("the outcome of turn " + turn.getTurn() + " could not be published: " + unwrap(error));
+            LOGGER.error("turn outcome not published; ending the job FAILED instead: jobId={} turn={} topic={} reason={} message={}",
+                    turn.getJobId(), turn.getTurn(), failed.map(f -> f.record().topic()).orElse("?"), reason, message);
+            return publishInstead(turn, usage, timings, reason, message, error);
+        });
+    }
+
+    /**
+     * Ends the job FAILED with a record that cannot fail the way a turn's outcome can: no conversation, no
+     * output, only the reason and its message. Completes exceptionally with an {@link UnpublishedOutcomeException}
+     * if even that record cannot be published.
+     */
+    private CompletableFuture<Void> publishInstead(AgentTurn turn, Usage usage, Timings timings, ErrorReason reason,
+                                                   String message, Throwable cause) {
+        counters.failed.incrementAndGet();
+        counters.outcomesReplaced.incrementAndGet();
+        long now = clock.getAsLong();
+        ProducerRecord<String, byte[]> failure;
+        try {
+            AgentResult result = AgentResult.newBuilder()
+                    .setJobId(turn.getJobId())
+                    .setBatchId(turn.getBatchId())
+                    .setIndex(turn.getIndex())
+                    .setStatus(JobStatus.FAILED)
+                    .setError(error(reason, message))
+                    .setTurns(turn.getTurn())
+                    .setUsage(usage)
+                    .setTimings(Timings.newBuilder(timings).setTotalMs(Math.max(0, now - turn.getSubmittedAtMs())).build())
+                    .setToolCallsRequested(turn.getToolCallsRequested())
+                    .setFinishedAtMs(now)
+                    .build();
+            failure = record(topics.results(), turn.getJobId(), result);
+        } catch (RuntimeException e) {
+            e.addSuppressed(cause);
+            return CompletableFuture.failedFuture(unpublished(turn, message, e));
+        }
+        return sender.send(failure).exceptionallyCompose(error -> {
+            error.addSuppressed(cause);
+            return CompletableFuture.failedFuture(unpublished(turn, message, error));
+        });
+    }
+
+    private static UnpublishedOutcomeException unpublished(AgentTurn turn, String message, Throwable error) {
+        LOGGER.error("neither the outcome nor a FAILED result could be published; the turn stays uncommitted: "
+                + "jobId={} turn={}", turn.getJobId(), turn.getTurn(), error);
+        return new UnpublishedOutcomeException("job " + turn.getJobId() + ", turn " + turn.getTurn()
+                + ": the FAILED result standing for an unpublished outcome (" + message + ") could not be published either: "
+                + unwrap(error).getMessage(), error);
+    }
+
+    /** What could not be published, how big it was and why, for the job's error message. */
+    private static String describe(AgentTurn turn, SendFailedException failed) {
+        ProducerRecord<?, ?> record = failed.record();
+        long bytes = sizeOf(record.key()) + sizeOf(record.value());
+        String what = "the " + record.topic() + " record of turn " + turn.getTurn() + " (" + String.format(Locale.ROOT,
+                "%,d", bytes) + " bytes of key and value, before compression)";
+        Throwable cause = failed.getCause() == null ? failed : failed.getCause();
+        return switch (failed.kind()) {
+            case TOO_LARGE -> what + " is over a size limit of the producer (max.request.size) or the topic "
+                    + "(max.message.bytes): " + cause.getMessage();
+            case RETRIABLE -> what + " could not be published in " + failed.attempts() + " attempts: " + cause;
+            case FATAL -> what + " could not be published: " + cause;
+        };
+    }
+
+    private static long sizeOf(Object part) {
+        if (part instanceof byte[] bytes) {
+            return bytes.length;
+        }
+        return part == null ? 0 : part.toString().getBytes(StandardCharsets.UTF_8).length;
+    }
+
+    private static Optional<SendFailedException> sendFailure(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SendFailedException failed) {
+                return Optional.of(failed);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Throwable unwrap(Throwable error) {
+        Throwable cause = error;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause;
     }
 
     /** The warm-up report of a batch, once its warm-up is done (empty when warm-up is off). */
@@ -501,20 +696,4 @@ final class TurnHandler {
         return new ProducerRecord<>(topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value));
     }
 
-    /** Sends one record; the future completes when the broker acknowledged it. */
-    private CompletableFuture<Void> send(ProducerRecord<String, byte[]> record) {
-        CompletableFuture<Void> acked = new CompletableFuture<>();
-        try {
-            producer.send(record, (metadata, error) -> {
-                if (error == null) {
-                    acked.complete(null);
-                } else {
-                    acked.completeExceptionally(error);
-                }
-            });
-        } catch (RuntimeException e) {
-            acked.completeExceptionally(e);
-        }
-        return acked;
-    }
 }

@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The turn assembler, keyed by job id: when every tool call of an agent's turn has its result, it
- * emits the agent's next {@code AgentTurn} (the conversation plus one tool message per call, in the
+ * emits the agent's next {@code AgentTurn} on {@code agent-continuations} (the conversation plus one tool message per call, in the
  * order the model asked for them).
  *
  * <p>The waiting turn (from {@code agent-waits}) and the responses (from {@code tool-responses}) may
@@ -87,7 +87,7 @@ public final class TurnAssembler {
 
         KStream<String, SpecificRecord> outcomes = fromWaits.merge(fromResponses, Named.as("assembler-outcomes"));
         Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "assembler-route"),
-                "assembler", AgentTurn.class, topics.agentTurns()),
+                "assembler", AgentTurn.class, topics.agentContinuations()),
                 "assembler", AgentResult.class, topics.results());
         return builder.build();
     }

@@ -76,28 +76,30 @@ public final class RetryingSender<K, V> {
         }
     }
 
-    /** A record that could not be sent: why, after how many sends, and to which topic. */
+    /** A record that could not be sent: which, why, and after how many sends. */
     public static final class SendFailedException extends KafkaException {
         private static final long serialVersionUID = 1L;
+        private final transient ProducerRecord<?, ?> record;
         private final transient FailureKind kind;
-        private final String topic;
         private final int attempts;
 
-        SendFailedException(String topic, FailureKind kind, int attempts, String message, Throwable cause) {
+        SendFailedException(ProducerRecord<?, ?> record, FailureKind kind, int attempts, String message, Throwable cause) {
             super(message, cause);
-            this.topic = topic;
+            this.record = record;
             this.kind = kind;
             this.attempts = attempts;
+        }
+
+        /** The record that was not sent. */
+        public ProducerRecord<?, ?> record() {
+            return record;
         }
 
         public FailureKind kind() {
             return kind;
         }
 
-        public String topic() {
-            return topic;
-        }
-
+        /** Sends tried, 0 when none was (the sender had stopped). */
         public int attempts() {
             return attempts;
         }
@@ -137,21 +139,32 @@ public final class RetryingSender<K, V> {
 
     /**
      * Sends {@code records} in order and completes when every one is acknowledged. Completes
-     * exceptionally with a {@link SendFailedException} for the first record that could not be sent:
-     * at once when its failure is not retriable, else after its last attempt. A record whose send fails
-     * at once with a failure that is not retriable (a size limit of the producer) stops the sending:
-     * the records after it are not sent.
+     * exceptionally with a {@link SendFailedException} as soon as one record cannot be sent: at once
+     * when its failure is not retriable, else after its last attempt (the others are not waited for).
+     * A record whose send fails at once with a failure that is not retriable (a size limit the producer
+     * checks) stops the sending: the records after it are not sent.
      */
     public CompletableFuture<Void> sendAll(List<ProducerRecord<K, V>> records) {
+        CompletableFuture<Void> all = new CompletableFuture<>();
         List<CompletableFuture<Void>> sends = new ArrayList<>(records.size());
         for (ProducerRecord<K, V> record : records) {
             CompletableFuture<Void> sent = send(record);
             sends.add(sent);
-            if (sent.isCompletedExceptionally() && classify(sent.handle((v, e) -> e).join()) != FailureKind.RETRIABLE) {
-                return sent;
+            sent.whenComplete((ignored, error) -> {
+                if (error != null) {
+                    all.completeExceptionally(error);
+                }
+            });
+            if (all.isDone()) {
+                return all;
             }
         }
-        return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+        CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new)).whenComplete((ignored, error) -> {
+            if (error == null) {
+                all.complete(null);
+            }
+        });
+        return all;
     }
 
     /** Sends one record, retrying retriable failures; completes when acknowledged, or exceptionally with a {@link SendFailedException}. */
@@ -168,7 +181,7 @@ public final class RetryingSender<K, V> {
 
     private void attempt(ProducerRecord<K, V> record, int attempt, CompletableFuture<Void> outcome) {
         if (stopped) {
-            outcome.completeExceptionally(new SendFailedException(record.topic(), FailureKind.FATAL, attempt - 1,
+            outcome.completeExceptionally(new SendFailedException(record, FailureKind.FATAL, attempt - 1,
                     "not sent to " + record.topic() + ": the sender stopped", null));
             return;
         }
@@ -198,6 +211,6 @@ public final class RetryingSender<K, V> {
         String message = kind == FailureKind.RETRIABLE
                 ? "not sent to " + record.topic() + " after " + attempt + " attempts: " + error.getMessage()
                 : "not sent to " + record.topic() + ": " + error.getMessage();
-        outcome.completeExceptionally(new SendFailedException(record.topic(), kind, attempt, message, error));
+        outcome.completeExceptionally(new SendFailedException(record, kind, attempt, message, error));
     }
 }
