@@ -23,6 +23,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -39,7 +40,14 @@ import org.slf4j.LoggerFactory;
  * the configured timeout, and then fails with a {@link TimeoutException} naming the batch and topic.
  * Undecodable specs are logged with topic/partition/offset and skipped.
  *
- * <p>Thread-safe. {@link #start()} once; {@link #close()} stops the thread and fails waiting callers.
+ * <p>If the reading thread fails (an error the consumer cannot retry), the cache stops for good: callers
+ * waiting for a spec, and every later {@link #get} of a batch not known, fail with a
+ * {@link BatchSpecLookup.UnavailableException} (never a timeout: the batch may well exist), and
+ * {@link #stopped()} completes exceptionally with the cause, so that its owner can stop too. Retriable
+ * consumer errors are logged and read past.
+ *
+ * <p>Thread-safe. {@link #start()} once; {@link #close()} stops the thread and fails waiting callers
+ * with an {@link BatchSpecLookup.UnavailableException}.
  */
 public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
 
@@ -57,6 +65,7 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
     private final Map<String, List<CompletableFuture<BatchSpec>>> waiters = new ConcurrentHashMap<>();
     private final CountDownLatch stopping = new CountDownLatch(1);
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final CompletableFuture<Void> termination = new CompletableFuture<>();
     private final Set<TopicPartition> assigned = new HashSet<>();
     private volatile boolean running = true;
     private volatile Thread thread;
@@ -132,7 +141,8 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
             future.complete(arrived);
         }
         if (!running) {
-            future.completeExceptionally(new IllegalStateException("the batch spec cache is closed"));
+            future.completeExceptionally(new UnavailableException("the batch spec cache is stopped"
+                    + termination.handle((v, e) -> e == null ? "" : ": " + e.getMessage()).getNow(""), null));
         }
         CompletableFuture.delayedExecutor(waitTimeout.toMillis(), TimeUnit.MILLISECONDS).execute(() ->
                 future.completeExceptionally(new TimeoutException("no BatchSpec for batch '" + batchId
@@ -154,7 +164,16 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
         return specs.size();
     }
 
+    /**
+     * Completes when the reading thread ends: normally after {@link #close()}, exceptionally with the
+     * cause when it failed.
+     */
+    public CompletableFuture<Void> stopped() {
+        return termination.copy();
+    }
+
     private void run() {
+        Throwable failure = null;
         try {
             while (running) {
                 refreshAssignment();
@@ -163,8 +182,13 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
                     stopping.await(NO_TOPIC_RETRY.toMillis(), TimeUnit.MILLISECONDS);
                     continue;
                 }
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL_TIMEOUT)) {
-                    apply(record);
+                try {
+                    for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL_TIMEOUT)) {
+                        apply(record);
+                    }
+                } catch (RetriableException e) {
+                    LOGGER.warn("batch spec cache read failed, retrying: topic={} cause={}", topic, e.toString());
+                    stopping.await(NO_TOPIC_RETRY.toMillis(), TimeUnit.MILLISECONDS);
                 }
             }
         } catch (WakeupException e) {
@@ -172,14 +196,21 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
-            LOGGER.error("batch spec cache stopped on an unexpected error: topic={}", topic, e);
+            failure = e;
+            LOGGER.error("batch spec cache stopped on an unexpected error; batches not yet known cannot be served: topic={}",
+                    topic, e);
         } finally {
             running = false;
-            failWaiters("the batch spec cache stopped");
+            failWaiters(failure == null ? "the batch spec cache closed" : "the batch spec cache stopped: " + failure, failure);
             try {
                 consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
             } catch (RuntimeException e) {
                 LOGGER.warn("batch spec cache consumer did not close cleanly: topic={}", topic, e);
+            }
+            if (failure == null) {
+                termination.complete(null);
+            } else {
+                termination.completeExceptionally(failure);
             }
             stopped.countDown();
         }
@@ -242,12 +273,12 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
         }
     }
 
-    private void failWaiters(String why) {
+    private void failWaiters(String why, Throwable cause) {
         for (String batchId : List.copyOf(waiters.keySet())) {
             List<CompletableFuture<BatchSpec>> waiting = waiters.remove(batchId);
             if (waiting != null) {
                 for (CompletableFuture<BatchSpec> future : List.copyOf(waiting)) {
-                    future.completeExceptionally(new IllegalStateException(why + " before batch '" + batchId + "' was known"));
+                    future.completeExceptionally(new UnavailableException(why + " before batch '" + batchId + "' was known", cause));
                 }
             }
         }
@@ -261,7 +292,8 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
         Thread reader = thread;
         if (reader == null) {
             consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
-            failWaiters("the batch spec cache closed");
+            failWaiters("the batch spec cache closed", null);
+            termination.complete(null);
             return;
         }
         consumer.wakeup();

@@ -7,6 +7,21 @@ import java.util.concurrent.CompletableFuture;
 @FunctionalInterface
 interface BatchSpecLookup {
 
-    /** Completes with the spec once it is known; completes exceptionally, with a specific message, if it never is. */
+    /**
+     * Completes with the spec once it is known; completes exceptionally, with a specific message, if it never is,
+     * or with an {@link UnavailableException} if the lookup itself stopped (closed, or its reader failed).
+     */
     CompletableFuture<BatchSpec> get(String batchId);
+
+    /**
+     * The lookup cannot answer: it was closed or its reader failed. Says nothing about the batch, so a turn
+     * that meets it must not be failed for an unknown batch: it is left unhandled, to be handled again.
+     */
+    final class UnavailableException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        UnavailableException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
 }

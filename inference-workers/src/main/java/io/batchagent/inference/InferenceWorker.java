@@ -3,6 +3,7 @@ package io.batchagent.inference;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
+import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
 import java.time.Duration;
 import java.util.Comparator;
@@ -32,18 +33,28 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Consumes agent-turns with a bounded number of model calls in flight, and publishes each turn's
- * outcome: the agent's result, or its tool requests and the record that it waits for them.
+ * Consumes agent-continuations and agent-turns with a bounded number of model calls in flight, and
+ * publishes each turn's outcome: the agent's result, or its tool requests and the record that it waits
+ * for them.
  *
  * <p>Guarantees:
  * <ul>
  *   <li>At most {@link InferenceWorkerConfig#maxInflight()} turns are in processing at once, and a turn
  *       leaves processing as soon as its records are acknowledged: an agent waiting for tools holds
  *       no slot (DESIGN invariant 1). Only the model call and the publishing are inside the slot.
- *   <li>Among fetched turns waiting for a slot, continuing agents (turn >= 2) go before new ones, then
- *       the earliest emitted first.
+ *   <li>Continuing agents first, across the whole backlog: turns on agent-continuations (turn >= 2) are
+ *       dispatched before any turn of agent-turns, and while continuations wait (fetched, or on the broker
+ *       past this worker's position) the agent-turns partitions are paused. Among buffered turns of one
+ *       topic, continuing agents go first, then the earliest emitted.
  *   <li>At-least-once: offsets are committed only below turns whose records were acknowledged, so a
- *       crash repeats at most the turns that were buffered or in flight.
+ *       crash repeats at most the turns that were buffered or in flight. A turn whose outcome cannot be
+ *       published ends its job FAILED through a small record instead ({@link TurnHandler}); if even that
+ *       cannot be written, the worker stops ({@link #failure()}) without committing the turn.
+ *   <li>Rebalances revoke only the partitions that move ({@link GroupSettings}: KIP-848's consumer
+ *       protocol, or cooperative-sticky on the classic one).
+ *   <li>Shutdown publishes nothing false: {@link #close()} stops taking turns, lets those in flight finish
+ *       for up to {@link #SHUTDOWN_DRAIN}, and abandons the rest unpublished and uncommitted. If the batch
+ *       spec reader fails, the worker stops the same way instead of failing new batches as unknown.
  *   <li>Bad input is data: an undecodable record goes to dead-letters (and a FAILED result when its
  *       key names a job); the loop goes on.
  *   <li>With {@link InferenceWorkerConfig#warmUp()}, each batch's shared prefix is warmed and verified
@@ -58,6 +69,8 @@ public final class InferenceWorker implements AutoCloseable {
 
     private static final Logger LOGGER = LoggerFactory.getLogger(InferenceWorker.class);
     static final String LOOP_NAME = "batchagent-inference";
+    /** How long {@link #close()} lets turns in flight finish before abandoning them. */
+    public static final Duration SHUTDOWN_DRAIN = Duration.ofSeconds(10);
 
     private final Consumer<String, Decoded<AgentTurn>> consumer;
     private final InFlightConsumer<String, Decoded<AgentTurn>> loop;
@@ -100,11 +113,17 @@ public final class InferenceWorker implements AutoCloseable {
                 daemonThreads(LOOP_NAME + "-worker"));
         BatchWarmer warmer = config.warmUp() ? BatchWarmer.of(engine, config.warmUpTimeout()) : BatchWarmer.disabled();
         this.handler = new TurnHandler(topics, specs, engine, producer, executor, clock, counters, warmer);
+        List<String> continuationsFirst = List.of(topics.agentContinuations().name(), topics.agentTurns().name());
         InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
                 InFlightConsumer.Options.<String, Decoded<AgentTurn>>of(LOOP_NAME, config.maxInflight())
+                        .withTopicPriority(continuationsFirst)
                         .withPriority(continuingFirst())
+                        // The handler retries publishing itself; a stage that still fails could not record
+                        // the turn's outcome at all, and handling it again would repeat the model call.
+                        .withHandlerAttempts(1)
+                        .withDrainTimeout(SHUTDOWN_DRAIN)
                         .withOnHandlerFailure((record, error) -> handlerFailures.incrementAndGet());
-        this.loop = new InFlightConsumer<>(consumer, List.of(topics.agentTurns().name()), handler::handle, options);
+        this.loop = new InFlightConsumer<>(consumer, continuationsFirst, handler::handle, options);
     }
 
     /**
@@ -137,6 +156,12 @@ public final class InferenceWorker implements AutoCloseable {
         started = true;
         if (specCache != null) {
             specCache.start();
+            specCache.stopped().whenComplete((ignored, error) -> {
+                if (error != null) {
+                    LOGGER.error("batch spec reader failed; the inference worker stops: loop={}", LOOP_NAME, error);
+                    loop.fail(new IllegalStateException("the batch spec reader failed: " + error, error));
+                }
+            });
         }
         loop.start();
         LOGGER.info("inference worker started: loop={}", LOOP_NAME);
@@ -187,14 +212,34 @@ public final class InferenceWorker implements AutoCloseable {
         return counters.deadLetters.get();
     }
 
-    /** Turns whose handling failed with a bug-level error (e.g. the producer could not publish). */
+    /** Turns that stopped the worker: neither their outcome nor a FAILED result for them could be published. */
     public long handlerFailures() {
         return handlerFailures.get();
     }
 
+    /** Turns whose outcome could not be published and whose job was ended FAILED (RECORD_TOO_LARGE, PUBLISH_FAILED...) instead. */
+    public long outcomesReplaced() {
+        return counters.outcomesReplaced.get();
+    }
+
+    /** Whether the worker takes turns: started, not closed, and not stopped by a failure. */
+    public boolean isRunning() {
+        return loop.isRunning();
+    }
+
     /**
-     * Stops the loop (committing completed turns), then the spec cache, then flushes and closes the
-     * producer. Turns still in flight are not committed and will be handled again after a restart.
+     * Why the worker stopped on its own, if it did: a turn whose outcome could not be recorded at all,
+     * or a failed batch spec reader. Such a worker takes no more turns; its owner should report it and
+     * restart or exit (nothing past the failure was committed).
+     */
+    public Optional<Throwable> failure() {
+        return loop.failure();
+    }
+
+    /**
+     * Stops taking turns; lets the turns in flight finish for up to {@link #SHUTDOWN_DRAIN} and commits
+     * those that completed; then abandons the rest (publishing nothing for them: they are handled again
+     * after a restart), closes the spec cache, and flushes and closes the producer.
      */
     @Override
     public void close() {
@@ -207,6 +252,8 @@ public final class InferenceWorker implements AutoCloseable {
             // The loop closes the consumer it ran; one that never ran is closed here.
             consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
         }
+        // Before the spec cache closes: turns still waiting for a spec must not publish UNKNOWN_BATCH.
+        handler.abandon();
         if (specCache != null) {
             specCache.close();
         }
@@ -240,7 +287,7 @@ public final class InferenceWorker implements AutoCloseable {
         consumer.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         consumer.remove(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG);
         consumer.remove(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG);
-        return consumer;
+        return GroupSettings.incrementalRebalancing(consumer);
     }
 
     /** Idempotent, acks=all, under the record budget ({@code RecordLimits}: max.request.size, zstd). */

@@ -26,6 +26,9 @@ import io.batchagent.schemas.Faults;
 import io.batchagent.schemas.JobHeaders;
 import io.batchagent.schemas.Topics;
 import io.batchagent.schemas.Topics.Topic;
+import io.batchagent.worker.RetryingSender;
+import io.batchagent.worker.RetryingSender.FailureKind;
+import io.batchagent.worker.RetryingSender.SendFailedException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -33,6 +36,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -53,11 +57,6 @@ import org.slf4j.LoggerFactory;
  * Handles one record of agent-turns: one model call, then either the agent's final result or its
  * tool requests and the record that it now waits for them.
  *
- * <p>Every outcome of a turn goes to agent-waits, keyed by job id, for the turn assembler to decide
- * once per (job, attempt, turn): the waiting turn, the final result (in {@code AgentTurn.finalResult}),
- * or a repair turn to continue at once. So a turn run twice (replay, rebalance) that answers
- * differently the second time cannot end its job twice or continue it twice.
- *
  * <p>The model call is an {@link AgentPrompt} (the batch's shared part, the agent's messages and its
  * {@link SchedulingHints}: continuing agents before new ones, whether more turns may follow, the output
  * length expected from the batch's earlier turns) that the engine client renders in its engine's format.
@@ -66,12 +65,25 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every outcome is data: an unknown batch, an unusable spec, an engine failure or an invalid answer
  * becomes a FAILED {@link AgentResult}; an undecodable record becomes a {@link DeadLetter} (plus a
- * FAILED result when its key names a job, with the batch id of its {@link JobHeaders}). A record that
- * could not be decoded because of a transient fault (a schema registry outage) is not dead-lettered:
- * it is decoded again, with backoff, until the fault is over. Every record published carries
- * {@link JobHeaders}. The returned stage completes once every record produced
- * for the turn is acknowledged; it completes exceptionally only when producing fails (a bug-level
- * condition the consumer loop logs).
+ * FAILED result when its key names a job, with the batch id of its {@link JobHeaders}); an unexpected
+ * error while handling a turn ends its job FAILED (OTHER). A record that could not be decoded because of
+ * a transient fault (a schema registry outage) is not dead-lettered: it is decoded again, with backoff,
+ * until the fault is over. Every record published carries {@link JobHeaders}. The returned stage
+ * completes once every record produced for the turn is acknowledged.
+ *
+ * <p>Every outcome of a turn goes to agent-waits, keyed by job id, for the turn assembler to decide
+ * once per (job, attempt, turn): the waiting turn, the final result (in {@code AgentTurn.finalResult}),
+ * or a repair turn to continue at once. So a turn run twice (replay, rebalance) that answers
+ * differently the second time cannot end its job twice or continue it twice.
+ *
+ * <p>Publishing: a turn's records are sent through a {@link RetryingSender}, so a retriable send failure
+ * is retried without calling the model again. A failure that cannot be retried (a record over a size
+ * limit, an invalid record, retries used up) ends the job FAILED with RECORD_TOO_LARGE or PUBLISH_FAILED
+ * and a message naming the topic, the record's size and the cause, through a small result record that
+ * carries no conversation. Only if that record cannot be written either does the stage complete
+ * exceptionally, with an {@link UnpublishedOutcomeException}: the consumer loop then stops without
+ * committing the turn. The stage also completes exceptionally, publishing nothing, when the turn is
+ * abandoned ({@link #abandon()}, or the spec lookup stopped): it is handled again after a restart.
  *
  * <p>{@link #handle} does not block: the spec lookup and the model call are asynchronous, and all
  * work after them runs on the given executor, never on the engine client's I/O threads.
@@ -91,8 +103,27 @@ final class TurnHandler {
     private static final long FIRST_DECODE_RETRY_MS = 200;
     private static final long MAX_DECODE_RETRY_MS = 5_000;
 
+    /** Neither a turn's outcome nor the FAILED result standing for it could be published. */
+    static final class UnpublishedOutcomeException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        UnpublishedOutcomeException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** The turn was left unhandled, publishing nothing, because the worker is stopping or cannot read specs. */
+    static final class AbandonedTurnException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        AbandonedTurnException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** What a worker counts; exposed through {@link InferenceWorker}. */
     static final class Counters {
+        final AtomicLong outcomesReplaced = new AtomicLong();
         final AtomicLong turnsHandled = new AtomicLong();
         final AtomicLong engineFailures = new AtomicLong();
         final AtomicLong toolRequests = new AtomicLong();
@@ -104,12 +135,13 @@ final class TurnHandler {
     private final Topics topics;
     private final BatchSpecLookup specs;
     private final EngineClient engine;
-    private final Producer<String, byte[]> producer;
     private final Executor executor;
     private final LongSupplier clock;
     private final Counters counters;
     private final BatchWarmer warmer;
+    private final RetryingSender<String, byte[]> sender;
     private final Deserializer<Decoded<AgentTurn>> turnDecoder;
+    private volatile boolean abandoned;
     private final OutputLengthEstimator lengths = new OutputLengthEstimator();
     private final Map<String, PreparedBatch> prepared = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -131,19 +163,30 @@ final class TurnHandler {
     /** @param warmer warms each batch's shared prefix before its turns; {@link BatchWarmer#disabled()} for none */
     TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
                 Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer) {
+        this(topics, specs, engine, producer, executor, clock, counters, warmer, RetryingSender.Policy.defaults());
+    }
+
+    /** @param publishing how a retriable send failure is retried */
+    TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
+                Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer,
+                RetryingSender.Policy publishing) {
+        this.sender = new RetryingSender<>(producer, publishing, executor);
+        this.turnDecoder = Decoded.lenient(topics.agentTurns().valueSerde().deserializer());
         this.warmer = warmer;
         this.topics = topics;
         this.specs = specs;
         this.engine = engine;
-        this.producer = producer;
         this.executor = executor;
         this.clock = clock;
         this.counters = counters;
-        this.turnDecoder = Decoded.lenient(topics.agentTurns().valueSerde().deserializer());
     }
 
     /** Starts handling {@code record}; see the class contract. */
     CompletableFuture<Void> handle(ConsumerRecord<String, Decoded<AgentTurn>> record) {
+        if (abandoned) {
+            return CompletableFuture.failedFuture(new AbandonedTurnException("the worker is stopping; "
+                    + record.topic() + "-" + record.partition() + "@" + record.offset() + " was not started", null));
+        }
         Decoded<AgentTurn> decoded = record.value();
         if (decoded != null && !decoded.ok() && Faults.isRetriable(decoded.error())) {
             LOGGER.warn("turn not decodable now, decoding it again until the fault is over: topic={} partition={} "
@@ -161,6 +204,7 @@ final class TurnHandler {
                         ? callEngine(turn, spec, queuedMs)
                         : unknownBatch(turn, error, queuedMs), executor)
                 .thenCompose(Function.identity())
+                .exceptionallyCompose(error -> afterUnexpectedError(turn, error))
                 .whenComplete((ignored, error) -> counters.turnsHandled.incrementAndGet());
     }
 
@@ -172,12 +216,39 @@ final class TurnHandler {
                         record.serializedValueSize(), record.key(),
                         turnDecoder.deserialize(record.topic(), record.headers(), record.value().raw()),
                         record.headers(), record.leaderEpoch()), later)
-                .thenCompose(again -> again.value().ok() || !Faults.isRetriable(again.value().error())
+                .thenCompose(again -> abandoned || again.value().ok() || !Faults.isRetriable(again.value().error())
                         ? handle(again)
                         : decodeAgain(again, Math.min(backoffMs * 2, MAX_DECODE_RETRY_MS)));
     }
 
+    /**
+     * Stops publishing, for good: from now on no turn publishes anything (a retry waiting for its backoff
+     * gives up), so a worker that stops cannot publish an outcome it did not commit, nor a false failure.
+     */
+    void abandon() {
+        abandoned = true;
+        sender.stop();
+    }
+
+    /**
+     * A turn whose handling failed other than by publishing: a bug-level error ends the job FAILED (OTHER),
+     * through the small result; an abandoned or unpublishable turn stays failed, for the loop to stop on.
+     */
+    private CompletableFuture<Void> afterUnexpectedError(AgentTurn turn, Throwable error) {
+        Throwable cause = unwrap(error);
+        if (cause instanceof UnpublishedOutcomeException || cause instanceof AbandonedTurnException) {
+            return CompletableFuture.failedFuture(cause);
+        }
+        LOGGER.error("turn failed unexpectedly; ending the job FAILED: jobId={} turn={}", turn.getJobId(), turn.getTurn(), cause);
+        return publishInstead(turn, turn.getUsage(), turn.getTimings(), ErrorReason.OTHER,
+                "the inference worker failed on turn " + turn.getTurn() + ": " + cause, cause);
+    }
+
     private CompletableFuture<Void> callEngine(AgentTurn turn, BatchSpec spec, long queuedMs) {
+        if (abandoned) {
+            return CompletableFuture.failedFuture(new AbandonedTurnException("the worker is stopping; turn "
+                    + turn.getTurn() + " of job " + turn.getJobId() + " was not started", null));
+        }
         PreparedBatch batch = prepare(spec);
         if (batch.problem() != null) {
             LOGGER.warn("batch cannot be used: jobId={} turn={} model={} problem={}",
@@ -270,7 +341,7 @@ final class TurnHandler {
                 .setRepairs(turn.getRepairs() + 1)
                 .setEmittedAtMs(clock.getAsLong())
                 .build();
-        return send(record(topics.agentWaits(), turn.getJobId(), repair));
+        return publish(turn, usage, timings, List.of(record(topics.agentWaits(), turn.getJobId(), repair)));
     }
 
     /**
@@ -350,13 +421,13 @@ final class TurnHandler {
                 .setEmittedAtMs(now)
                 .setToolCallsRequested(turn.getToolCallsRequested() + refs.size())
                 .build();
-        // The assembler buffers responses and waits in either order, so all go out together.
-        List<CompletableFuture<Void>> sends = new ArrayList<>();
-        sends.add(send(record(topics.agentWaits(), turn.getJobId(), waiting)));
-        for (ProducerRecord<String, byte[]> out : outgoing) {
-            sends.add(send(out));
-        }
-        return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+        // The assembler buffers responses and waits in either order, so all go out together. The
+        // waiting record, which carries the conversation, goes first: if it is over the producer's size
+        // limit, that shows at once and no tool request is sent for a job that is about to end.
+        List<ProducerRecord<String, byte[]>> records = new ArrayList<>();
+        records.add(record(topics.agentWaits(), turn.getJobId(), waiting));
+        records.addAll(outgoing);
+        return publish(turn, usage, timings, records);
     }
 
     /** RFC 8785 form of a call's arguments; blank counts as {@code {}}, as some engines send it for no-argument calls. */
@@ -397,7 +468,14 @@ final class TurnHandler {
     }
 
     private CompletableFuture<Void> unknownBatch(AgentTurn turn, Throwable error, long queuedMs) {
-        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        Throwable cause = unwrap(error);
+        if (cause instanceof BatchSpecLookup.UnavailableException) {
+            // The lookup stopped (the worker is closing, or its reader failed): the batch may well exist.
+            LOGGER.warn("turn left unhandled, batch specs cannot be read: jobId={} turn={} batchId={} cause={}",
+                    turn.getJobId(), turn.getTurn(), turn.getBatchId(), cause.getMessage());
+            return CompletableFuture.failedFuture(new AbandonedTurnException("turn " + turn.getTurn() + " of job "
+                    + turn.getJobId() + " was left unhandled: " + cause.getMessage(), cause));
+        }
         String message = "unknown batch '" + turn.getBatchId() + "': " + cause.getMessage();
         LOGGER.warn("unknown batch: jobId={} turn={} batchId={} cause={}",
                 turn.getJobId(), turn.getTurn(), turn.getBatchId(), cause.getMessage());
@@ -434,7 +512,13 @@ final class TurnHandler {
                 .add(HEADER_STAGE, STAGE.getBytes(StandardCharsets.UTF_8))
                 .add(HEADER_REASON, reason.getBytes(StandardCharsets.UTF_8))
                 .add(HEADER_EXCEPTION, cause.getClass().getName().getBytes(StandardCharsets.UTF_8));
-        sends.add(send(dead));
+        // The job's FAILED result is what matters; a dead letter that cannot be written (its copy of the
+        // record may be over a limit) is logged rather than allowed to stop the worker.
+        sends.add(sender.send(dead).exceptionally(error -> {
+            LOGGER.error("dead letter not written: topic={} partition={} offset={} cause={}",
+                    record.topic(), record.partition(), record.offset(), unwrap(error).getMessage());
+            return null;
+        }));
         String jobId = record.key() != null && !record.key().isBlank() ? record.key()
                 : JobHeaders.jobId(record.headers()).orElse(null);
         if (jobId != null) {
@@ -454,7 +538,10 @@ final class TurnHandler {
                     .setToolCallsRequested(0)
                     .setFinishedAtMs(now)
                     .build();
-            sends.add(send(record(topics.results(), jobId, result)));
+            sends.add(sender.send(record(topics.results(), jobId, result)).exceptionallyCompose(error ->
+                    CompletableFuture.failedFuture(new UnpublishedOutcomeException("the FAILED result of job "
+                            + jobId + " (an undecodable record) could not be published: " + unwrap(error).getMessage(),
+                            error))));
         }
         return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
     }
@@ -486,16 +573,116 @@ final class TurnHandler {
                 .build();
         LOGGER.debug("result: jobId={} turn={} status={} reason={}", turn.getJobId(), turn.getTurn(), status,
                 error == null ? null : error.getReason());
-        // The assembler writes it to results if it is the first outcome of this (attempt, turn).
-        AgentTurn outcome = AgentTurn.newBuilder(turn)
-                .setMessages(List.of())
-                .setPendingCalls(List.of())
-                .setUsage(usage)
-                .setTimings(total)
-                .setEmittedAtMs(now)
-                .setFinalResult(result)
-                .build();
-        return send(record(topics.agentWaits(), turn.getJobId(), outcome));
+        return publish(turn, usage, total, List.of(finalOutcome(turn, result, now)));
+    }
+
+    /**
+     * Publishes the records of a turn's outcome (see the class contract); when one of them cannot be
+     * published, ends the job FAILED instead, with {@code usage} and {@code timings} as the outcome had them.
+     */
+    private CompletableFuture<Void> publish(AgentTurn turn, Usage usage, Timings timings,
+                                            List<ProducerRecord<String, byte[]>> records) {
+        if (abandoned) {
+            return CompletableFuture.failedFuture(new AbandonedTurnException("the worker is stopping; the outcome of turn "
+                    + turn.getTurn() + " of job " + turn.getJobId() + " was not published", null));
+        }
+        return sender.sendAll(records).exceptionallyCompose(error -> {
+            if (abandoned) {
+                return CompletableFuture.failedFuture(new AbandonedTurnException("the worker stopped while publishing turn "
+                        + turn.getTurn() + " of job " + turn.getJobId(), error));
+            }
+            Optional<SendFailedException> failed = sendFailure(error);
+            FailureKind kind = failed.map(SendFailedException::kind).orElse(FailureKind.FATAL);
+            ErrorReason reason = kind == FailureKind.TOO_LARGE ? ErrorReason.RECORD_TOO_LARGE : ErrorReason.PUBLISH_FAILED;
+            String message = failed.map(f -> describe(turn, f))
+                    .orElse("the outcome of turn " + turn.getTurn() + " could not be published: " + unwrap(error));
+            LOGGER.error("turn outcome not published; ending the job FAILED instead: jobId={} turn={} topic={} reason={} message={}",
+                    turn.getJobId(), turn.getTurn(), failed.map(f -> f.record().topic()).orElse("?"), reason, message);
+            return publishInstead(turn, usage, timings, reason, message, error);
+        });
+    }
+
+    /**
+     * Ends the job FAILED with a record that cannot fail the way a turn's outcome can: no conversation, no
+     * output, only the reason and its message. Completes exceptionally with an {@link UnpublishedOutcomeException}
+     * if even that record cannot be published.
+     */
+    private CompletableFuture<Void> publishInstead(AgentTurn turn, Usage usage, Timings timings, ErrorReason reason,
+                                                   String message, Throwable cause) {
+        counters.failed.incrementAndGet();
+        counters.outcomesReplaced.incrementAndGet();
+        long now = clock.getAsLong();
+        ProducerRecord<String, byte[]> failure;
+        try {
+            AgentResult result = AgentResult.newBuilder()
+                    .setJobId(turn.getJobId())
+                    .setBatchId(turn.getBatchId())
+                    .setIndex(turn.getIndex())
+                    .setStatus(JobStatus.FAILED)
+                    .setError(error(reason, message))
+                    .setTurns(turn.getTurn())
+                    .setUsage(usage)
+                    .setTimings(Timings.newBuilder(timings).setTotalMs(Math.max(0, now - turn.getSubmittedAtMs())).build())
+                    .setToolCallsRequested(turn.getToolCallsRequested())
+                    .setFinishedAtMs(now)
+                    .setAttempt(turn.getAttempt())
+                    .build();
+            failure = finalOutcome(turn, result, now);
+        } catch (RuntimeException e) {
+            e.addSuppressed(cause);
+            return CompletableFuture.failedFuture(unpublished(turn, message, e));
+        }
+        return sender.send(failure).exceptionallyCompose(error -> {
+            error.addSuppressed(cause);
+            return CompletableFuture.failedFuture(unpublished(turn, message, error));
+        });
+    }
+
+    private static UnpublishedOutcomeException unpublished(AgentTurn turn, String message, Throwable error) {
+        LOGGER.error("neither the outcome nor a FAILED result could be published; the turn stays uncommitted: "
+                + "jobId={} turn={}", turn.getJobId(), turn.getTurn(), error);
+        return new UnpublishedOutcomeException("job " + turn.getJobId() + ", turn " + turn.getTurn()
+                + ": the FAILED result standing for an unpublished outcome (" + message + ") could not be published either: "
+                + unwrap(error).getMessage(), error);
+    }
+
+    /** What could not be published, how big it was and why, for the job's error message. */
+    private static String describe(AgentTurn turn, SendFailedException failed) {
+        ProducerRecord<?, ?> record = failed.record();
+        long bytes = sizeOf(record.key()) + sizeOf(record.value());
+        String what = "the " + record.topic() + " record of turn " + turn.getTurn() + " (" + String.format(Locale.ROOT,
+                "%,d", bytes) + " bytes of key and value, before compression)";
+        Throwable cause = failed.getCause() == null ? failed : failed.getCause();
+        return switch (failed.kind()) {
+            case TOO_LARGE -> what + " is over a size limit of the producer (max.request.size) or the topic "
+                    + "(max.message.bytes): " + cause.getMessage();
+            case RETRIABLE -> what + " could not be published in " + failed.attempts() + " attempts: " + cause;
+            case FATAL -> what + " could not be published: " + cause;
+        };
+    }
+
+    private static long sizeOf(Object part) {
+        if (part instanceof byte[] bytes) {
+            return bytes.length;
+        }
+        return part == null ? 0 : part.toString().getBytes(StandardCharsets.UTF_8).length;
+    }
+
+    private static Optional<SendFailedException> sendFailure(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SendFailedException failed) {
+                return Optional.of(failed);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Throwable unwrap(Throwable error) {
+        Throwable cause = error;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause;
     }
 
     /** The warm-up report of a batch, once its warm-up is done (empty when warm-up is off). */
@@ -550,6 +737,23 @@ final class TurnHandler {
         return next.build();
     }
 
+    /**
+     * The record that offers {@code result} as the outcome of {@code turn}: on agent-waits, for the
+     * assembler to write to results if it is the first outcome of this (attempt, turn). It carries no
+     * conversation, so it stays small whatever the turn's size.
+     */
+    private ProducerRecord<String, byte[]> finalOutcome(AgentTurn turn, AgentResult result, long now) {
+        AgentTurn outcome = AgentTurn.newBuilder(turn)
+                .setMessages(List.of())
+                .setPendingCalls(List.of())
+                .setUsage(result.getUsage())
+                .setTimings(result.getTimings())
+                .setEmittedAtMs(now)
+                .setFinalResult(result)
+                .build();
+        return record(topics.agentWaits(), turn.getJobId(), outcome);
+    }
+
     /** The record of {@code value} on {@code topic}, with {@link JobHeaders} naming its job and batch. */
     private static <V> ProducerRecord<String, byte[]> record(Topic<String, V> topic, String key, V value) {
         Headers headers = JobHeaders.stamp(new RecordHeaders(), value);
@@ -557,20 +761,4 @@ final class TurnHandler {
                 topic.valueSerde().serializer().serialize(topic.name(), headers, value), headers);
     }
 
-    /** Sends one record; the future completes when the broker acknowledged it. */
-    private CompletableFuture<Void> send(ProducerRecord<String, byte[]> record) {
-        CompletableFuture<Void> acked = new CompletableFuture<>();
-        try {
-            producer.send(record, (metadata, error) -> {
-                if (error == null) {
-                    acked.complete(null);
-                } else {
-                    acked.completeExceptionally(error);
-                }
-            });
-        } catch (RuntimeException e) {
-            acked.completeExceptionally(e);
-        }
-        return acked;
-    }
 }

@@ -1,6 +1,7 @@
 package io.batchagent.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
@@ -18,6 +19,7 @@ import io.batchagent.schemas.JobHeaders;
 import io.batchagent.schemas.serde.SchemaRegistryUnavailableException;
 import io.batchagent.schemas.Topics;
 import io.batchagent.schemas.Topics.Topic;
+import io.batchagent.worker.RetryingSender;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -31,6 +33,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.record.TimestampType;
+import org.apache.kafka.common.errors.NotEnoughReplicasException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
@@ -383,15 +387,113 @@ class TurnHandlerTest {
     }
 
     @Test
-    void shouldFailTheStageWhenTheProducerCannotPublish() {
+    void shouldRetryATransientSendFailureWithoutCallingTheModelAgain() {
+        // Given a producer whose first send of the turn's result fails with a retriable error
         MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
-        TurnHandler handler = new TurnHandler(TOPICS, specs, engine, manual, Runnable::run, () -> NOW, counters);
+        TurnHandler handler = manualHandler(manual);
+        CompletableFuture<Void> stage = handler.handle(record(turn("job-13", 1, NOW)));
+        manual.errorNext(new NotEnoughReplicasException("not enough in-sync replicas"));
+
+        // When the retry is acknowledged
+        await().atMost(Duration.ofSeconds(10)).until(() -> manual.history().size() == 2);
+        assertThat(manual.completeNext()).isTrue();
+
+        // Then the turn is done, the same result was sent again, and the model was called once
+        assertThat(stage).succeedsWithin(Duration.ofSeconds(5));
+        assertThat(engine.requests()).hasSize(1);
+        assertThat(manual.history()).extracting(ProducerRecord::topic).containsOnly(TOPICS.results().name());
+        assertThat(manual.history().get(1).value()).isEqualTo(manual.history().get(0).value());
+        assertThat(counters.outcomesReplaced.get()).isZero();
+    }
+
+    @Test
+    void shouldEndTheJobRecordTooLargeWhenItsOutcomeIsOverTheSizeLimit() {
+        // Given the model asks for a tool, and the producer refuses the waiting record as too large
+        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("c1", "web_search", "{\"query\":\"a\"}")));
+        TurnHandler handler = manualHandler(manual);
+        CompletableFuture<Void> stage = handler.handle(record(turn("job-big", 2, NOW)));
+        manual.errorNext(new RecordTooLargeException("The message is 2000000 bytes when serialized which is larger than "
+                + "1048576, which is the value of the max.request.size configuration."));
+
+        // When the FAILED result standing for it is acknowledged
+        await().atMost(Duration.ofSeconds(10)).until(() -> sentTo(manual, TOPICS.results()).size() == 1);
+        manual.completeNext(); // the tool request
+        manual.completeNext(); // the FAILED result
+
+        // Then the job ended FAILED with RECORD_TOO_LARGE, naming the topic, the size and the limit
+        assertThat(stage).succeedsWithin(Duration.ofSeconds(5));
+        AgentResult result = decode(TOPICS.results(), sentTo(manual, TOPICS.results()).get(0));
+        assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
+        assertThat(result.getError().getMessage())
+                .contains(TOPICS.agentWaits().name()).contains("turn 2").contains("bytes of key and value")
+                .contains("max.request.size");
+        assertThat(result.getTurns()).isEqualTo(2);
+        assertThat(result.getRawOutput()).isNull();
+        assertThat(result.getUsage().getModelCalls()).isEqualTo(1);
+        assertThat(engine.requests()).hasSize(1);
+        assertThat(counters.outcomesReplaced.get()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldFailTheStageWhenNeitherTheOutcomeNorItsFailedResultCanBePublished() {
+        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        TurnHandler handler = manualHandler(manual);
 
         CompletableFuture<Void> stage = handler.handle(record(turn("job-13", 1, NOW)));
         manual.errorNext(new KafkaException("broker gone"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> manual.history().size() == 2);
+        manual.errorNext(new KafkaException("broker still gone"));
 
-        assertThat(stage).failsWithin(Duration.ofSeconds(1))
-                .withThrowableThat().havingRootCause().withMessage("broker gone");
+        assertThat(stage).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
+                .havingCause().isInstanceOf(TurnHandler.UnpublishedOutcomeException.class)
+                .withMessageContaining("job job-13, turn 1").withMessageContaining("broker still gone");
+        assertThat(engine.requests()).hasSize(1);
+    }
+
+    @Test
+    void shouldPublishNothingForATurnAbandonedWhileItWaitsForItsSpec() {
+        // Given a turn waiting for a spec that is not known yet
+        CompletableFuture<BatchSpec> pendingSpec = new CompletableFuture<>();
+        specs = batchId -> pendingSpec;
+        TurnHandler handler = handler();
+        CompletableFuture<Void> stage = handler.handle(record(turn("job-w", 1, NOW)));
+
+        // When the worker abandons its turns, and the spec lookup stops
+        handler.abandon();
+        pendingSpec.completeExceptionally(new BatchSpecLookup.UnavailableException("the batch spec cache closed", null));
+
+        // Then nothing is published (no UNKNOWN_BATCH), and the stage says the turn was abandoned
+        assertThat(stage).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
+                .havingCause().isInstanceOf(TurnHandler.AbandonedTurnException.class);
+        assertThat(producer.history()).isEmpty();
+        assertThat(engine.requests()).isEmpty();
+    }
+
+    @Test
+    void shouldNotCallABatchUnknownWhenTheSpecLookupHasStopped() {
+        specs = batchId -> CompletableFuture.failedFuture(
+                new BatchSpecLookup.UnavailableException("the batch spec cache stopped: reader failed", null));
+
+        CompletableFuture<Void> stage = handler().handle(record(turn("job-s", 1, NOW)));
+
+        assertThat(stage).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
+                .havingCause().isInstanceOf(TurnHandler.AbandonedTurnException.class)
+                .withMessageContaining("reader failed");
+        assertThat(producer.history()).isEmpty();
+    }
+
+    @Test
+    void shouldEndTheJobFailedWhenHandlingItsTurnFailsUnexpectedly() {
+        engine.answerAllWith(request -> CompletableFuture.failedFuture(new IllegalStateException("a bug in a client")));
+
+        handle(turn("job-bug", 1, NOW));
+
+        AgentResult result = onlyResult("job-bug");
+        assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.OTHER);
+        assertThat(result.getError().getMessage()).contains("turn 1").contains("a bug in a client");
     }
 
     @Test
@@ -476,6 +578,16 @@ class TurnHandlerTest {
 
     private TurnHandler handler() {
         return new TurnHandler(TOPICS, specs, engine, producer, Runnable::run, () -> NOW, counters);
+    }
+
+    /** A handler over {@code manual}, retrying sends after 1 ms. */
+    private TurnHandler manualHandler(MockProducer<String, byte[]> manual) {
+        return new TurnHandler(TOPICS, specs, engine, manual, Runnable::run, () -> NOW, counters, BatchWarmer.disabled(),
+                new RetryingSender.Policy(3, Duration.ofMillis(1), Duration.ofMillis(5)));
+    }
+
+    private static List<ProducerRecord<String, byte[]>> sentTo(MockProducer<String, byte[]> producer, Topic<String, ?> topic) {
+        return producer.history().stream().filter(r -> r.topic().equals(topic.name())).toList();
     }
 
     private void handle(AgentTurn turn) {

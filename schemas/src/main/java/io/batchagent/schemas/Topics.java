@@ -37,6 +37,7 @@ public final class Topics {
     private final Topic<String, BatchSpec> batchSpecs;
     private final Topic<String, AgentJob> agentJobs;
     private final Topic<String, AgentTurn> agentTurns;
+    private final Topic<String, AgentTurn> agentContinuations;
     private final Topic<String, AgentTurn> agentWaits;
     private final Topic<String, ToolRequest> toolRequests;
     private final Topic<String, ToolCall> toolCalls;
@@ -52,6 +53,7 @@ public final class Topics {
         this.batchSpecs = topic(prefix, "batch-specs", serdes, BatchSpec.class, true);
         this.agentJobs = topic(prefix, "agent-jobs", serdes, AgentJob.class, false);
         this.agentTurns = topic(prefix, "agent-turns", serdes, AgentTurn.class, false);
+        this.agentContinuations = topic(prefix, "agent-continuations", serdes, AgentTurn.class, false);
         this.agentWaits = topic(prefix, "agent-waits", serdes, AgentTurn.class, false);
         this.toolRequests = topic(prefix, "tool-requests", serdes, ToolRequest.class, false);
         this.toolCalls = topic(prefix, "tool-calls", serdes, ToolCall.class, false);
@@ -83,7 +85,13 @@ public final class Topics {
 
     public Topic<String, BatchSpec> batchSpecs() { return batchSpecs; }
     public Topic<String, AgentJob> agentJobs() { return agentJobs; }
+    /** First turns of agents (turn 1), written by the job compiler. */
     public Topic<String, AgentTurn> agentTurns() { return agentTurns; }
+    /**
+     * Turns of continuing agents (turn >= 2: after their tool calls, or a repair), which inference
+     * workers drain before any first turn, so continuing agents never wait behind the whole backlog.
+     */
+    public Topic<String, AgentTurn> agentContinuations() { return agentContinuations; }
     public Topic<String, AgentTurn> agentWaits() { return agentWaits; }
     public Topic<String, ToolRequest> toolRequests() { return toolRequests; }
     public Topic<String, ToolCall> toolCalls() { return toolCalls; }
@@ -112,7 +120,7 @@ public final class Topics {
 
     /** Every topic, in flow order. */
     public List<Topic<String, ?>> all() {
-        return List.of(batchSpecs, agentJobs, agentTurns, agentWaits, toolRequests, toolCalls,
+        return List.of(batchSpecs, agentJobs, agentTurns, agentContinuations, agentWaits, toolRequests, toolCalls,
                 toolResults, toolResponses, results, deadLetters);
     }
 }

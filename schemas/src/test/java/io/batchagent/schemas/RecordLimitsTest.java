@@ -48,8 +48,8 @@ class RecordLimitsTest {
     @Test
     void shouldRefuseToSerializeAValueOverTheBudgetSayingHowLarge() {
         Topics topics = Topics.create("", Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, 64 * 1024));
-        AgentJob fits = new AgentJob("j", "b", 0L, "x".repeat(40_000), 1L);
-        AgentJob tooLarge = new AgentJob("j", "b", 0L, "x".repeat(60_000), 1L);
+        AgentJob fits = new AgentJob("j", "b", 0L, "x".repeat(40_000), 1L, 1);
+        AgentJob tooLarge = new AgentJob("j", "b", 0L, "x".repeat(60_000), 1L, 1);
 
         assertThat(topics.agentJobs().valueSerde().serializer().serialize("agent-jobs", fits)).hasSizeGreaterThan(40_000);
         assertThatThrownBy(() -> topics.agentJobs().valueSerde().serializer().serialize("agent-jobs", tooLarge))
@@ -77,7 +77,7 @@ class RecordLimitsTest {
 
         Headers responseHeaders = JobHeaders.stamp(new RecordHeaders(), new ToolResponse("job-2", 1, "c1",
                 ToolResult.newBuilder().setCallHash("h").setTool("t").setStatus(ToolStatus.OK).setOutput("")
-                        .setStartedAtMs(1L).setFinishedAtMs(2L).build(), false));
+                        .setStartedAtMs(1L).setFinishedAtMs(2L).build(), false, 1));
         assertThat(JobHeaders.jobId(responseHeaders)).contains("job-2");
         assertThat(JobHeaders.batchId(responseHeaders)).isEmpty();
     }

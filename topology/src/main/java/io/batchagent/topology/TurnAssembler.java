@@ -45,8 +45,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The turn assembler, keyed by job id: it decides, once, the outcome of every (job, attempt, turn)
  * and, when every tool call of an agent's turn has its result, emits the agent's next
- * {@code AgentTurn} (the conversation plus one tool message per call, in the order the model asked
- * for them).
+ * {@code AgentTurn} on {@code agent-continuations} (the conversation plus one tool message per call,
+ * in the order the model asked for them).
  *
  * <p>The inference workers send every turn outcome here, on {@code agent-waits}: the turn waiting on
  * its tool calls, the job's final result ({@code AgentTurn.finalResult}), or a conversation to
@@ -129,7 +129,7 @@ public final class TurnAssembler {
 
         KStream<String, SpecificRecord> outcomes = fromWaits.merge(fromResponses, Named.as("assembler-outcomes"));
         Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "assembler-route"),
-                "assembler", AgentTurn.class, topics.agentTurns()),
+                "assembler", AgentTurn.class, topics.agentContinuations()),
                 "assembler", AgentResult.class, topics.results());
         return builder.build();
     }

@@ -53,7 +53,7 @@ class ProductionFailureHandlerTest {
 
     @Test
     void shouldAnswerTheWaitersOfAToolCallTooLargeToSerialize() {
-        ToolCall call = new ToolCall("hash-1", "batch-9", TopologyFixtures.tool("lookup"), "{}", 1L, new ArrayList<>());
+        ToolCall call = new ToolCall("hash-1", "batch-9", TopologyFixtures.tool("lookup"), "{}", 1L, new ArrayList<>(), 0L);
 
         ProductionExceptionHandler.Response response = handler(StreamsConfig.EXACTLY_ONCE_V2).handleSerializationError(
                 new Context("p.tool-requests", 0, 1L), new ProducerRecord<>("p.tool-calls", "hash-1", call),

@@ -48,7 +48,7 @@ class TurnAssemblerTest {
         specs.pipeInput("b", spec("b", "{x}", 3));
         waits = input(driver, TOPICS.agentWaits());
         responses = input(driver, TOPICS.toolResponses());
-        turns = output(driver, TOPICS.agentTurns());
+        turns = output(driver, TOPICS.agentContinuations());
         results = output(driver, TOPICS.results());
     }
 

@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -24,7 +23,15 @@ class InFlightConsumerTest {
     private static final String TOPIC = "work";
     private static final TopicPartition P0 = new TopicPartition(TOPIC, 0);
 
-    private final MockConsumer<String, Integer> consumer = new MockConsumer<>("earliest");
+    private final Map<TopicPartition, Long> commits = new ConcurrentHashMap<>();
+    /** Remembers every commit, so that tests can read them after the loop closed the consumer. */
+    private final MockConsumer<String, Integer> consumer = new MockConsumer<>("earliest") {
+        @Override
+        public synchronized void commitSync(Map<TopicPartition, OffsetAndMetadata> offsets) {
+            super.commitSync(offsets);
+            offsets.forEach((partition, offset) -> commits.put(partition, offset.offset()));
+        }
+    };
     private final Map<Long, CompletableFuture<Void>> pending = new ConcurrentHashMap<>();
     private final List<Integer> dispatchOrder = new CopyOnWriteArrayList<>();
     private InFlightConsumer<String, Integer> loop;
@@ -55,9 +62,7 @@ class InFlightConsumerTest {
     }
 
     private long committed() {
-        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(Set.of(P0));
-        OffsetAndMetadata offset = committed.get(P0);
-        return offset == null ? -1 : offset.offset();
+        return commits.getOrDefault(P0, -1L);
     }
 
     @Test
@@ -151,21 +156,144 @@ class InFlightConsumerTest {
     }
 
     @Test
-    void shouldReportAStageThatFailsEveryAttemptAndGoOn() {
+    void shouldStopWithoutCommittingPastAStageThatFailsEveryAttempt() {
+        // Given records 0..2 in flight, and a stage allowed two attempts
         List<Long> failures = new CopyOnWriteArrayList<>();
-        start(InFlightConsumer.Options.<String, Integer>of("failures", 2).withCommitInterval(Duration.ZERO)
+        start(InFlightConsumer.Options.<String, Integer>of("failures", 3).withCommitInterval(Duration.ZERO)
                 .withHandlerAttempts(2)
-                .withOnHandlerFailure((record, error) -> failures.add(record.offset())), 2);
-        await().until(() -> pending.size() == 2);
+                .withOnHandlerFailure((record, error) -> failures.add(record.offset())), 3);
+        await().until(() -> pending.size() == 3);
         CompletableFuture<Void> firstAttempt = pending.get(0L);
 
-        firstAttempt.completeExceptionally(new IllegalStateException("a bug"));
+        // When 1 and 2 complete, and 0 fails on both attempts
         pending.get(1L).complete(null);
+        pending.get(2L).complete(null);
+        firstAttempt.completeExceptionally(new IllegalStateException("the outcome could not be written"));
         await().until(() -> pending.get(0L) != firstAttempt);
         assertThat(failures).isEmpty();
-        pending.get(0L).completeExceptionally(new IllegalStateException("a bug again"));
+        pending.get(0L).completeExceptionally(new IllegalStateException("the outcome could not be written, again"));
 
-        await().until(() -> committed() == 2);
+        // Then the loop stops, reporting why, and nothing at or past offset 0 was committed
+        await().until(() -> !loop.isRunning());
+        assertThat(loop.failure()).get().extracting(Throwable::getMessage)
+                .isEqualTo("the outcome could not be written, again");
         assertThat(failures).containsExactly(0L);
+        assertThat(consumer.closed()).isTrue();
+        assertThat(loop.completed()).isEqualTo(2);
+        assertThat(committed()).isLessThanOrEqualTo(0);
+    }
+
+    @Test
+    void shouldStopAtOnceWhenFailedFromAnotherThread() {
+        start(InFlightConsumer.Options.<String, Integer>of("fail", 2).withCommitInterval(Duration.ZERO)
+                .withDrainTimeout(Duration.ofMinutes(5)), 3);
+        await().until(() -> pending.size() == 2);
+
+        loop.fail(new IllegalStateException("the spec reader died"));
+
+        // No drain: the records in flight are abandoned, uncommitted, and the buffered one never starts
+        await().until(() -> !loop.isRunning());
+        assertThat(loop.failure()).get().extracting(Throwable::getMessage).isEqualTo("the spec reader died");
+        assertThat(consumer.closed()).isTrue();
+        assertThat(committed()).isLessThanOrEqualTo(0);
+        assertThat(dispatchOrder).containsExactly(0, 1);
+    }
+
+    @Test
+    void shouldLetRecordsInFlightCompleteOnCloseWithoutDispatchingMore() throws Exception {
+        // Given two records in flight and one buffered
+        start(InFlightConsumer.Options.<String, Integer>of("drain", 2).withDrainTimeout(Duration.ofMinutes(1)), 3);
+        await().until(() -> pending.size() == 2);
+
+        // When close() is called, and the records in flight complete meanwhile
+        Thread closing = new Thread(loop::close);
+        closing.start();
+        await().until(() -> consumer.paused().contains(P0));
+        pending.get(0L).complete(null);
+        pending.get(1L).complete(null);
+        closing.join(30_000);
+
+        // Then both are committed, and the buffered one was never started
+        assertThat(closing.isAlive()).isFalse();
+        assertThat(committed()).isEqualTo(2);
+        assertThat(dispatchOrder).containsExactly(0, 1);
+        assertThat(loop.failure()).isEmpty();
+    }
+
+    @Test
+    void shouldAbandonRecordsStillInFlightWhenTheDrainTimeoutPasses() {
+        start(InFlightConsumer.Options.<String, Integer>of("abandon", 2).withDrainTimeout(Duration.ofMillis(50)), 2);
+        await().until(() -> pending.size() == 2);
+        pending.get(1L).complete(null);
+        await().until(() -> loop.completed() == 1);
+
+        loop.close();
+
+        assertThat(consumer.closed()).isTrue();
+        assertThat(committed()).isLessThanOrEqualTo(0);
+        assertThat(loop.failure()).isEmpty();
+    }
+
+    @Test
+    void shouldDispatchAnEarlierTopicFirstAndPauseLaterTopicsWhileItsRecordsWait() {
+        // Given one slot, work records fetched first, and the urgent topic ranked first
+        TopicPartition urgent = new TopicPartition("urgent", 0);
+        consumer.updateBeginningOffsets(Map.of(P0, 0L, urgent, 0L));
+        consumer.schedulePollTask(() -> {
+            consumer.rebalance(List.of(P0, urgent));
+            for (int i = 0; i < 4; i++) {
+                consumer.addRecord(new ConsumerRecord<>(TOPIC, 0, i, "k" + i, i));
+            }
+        });
+        loop = new InFlightConsumer<>(consumer, List.of(TOPIC, "urgent"), record -> {
+            dispatchOrder.add(record.value());
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            pending.put(record.topic().equals(TOPIC) ? record.offset() : 100 + record.offset(), done);
+            return done;
+        }, InFlightConsumer.Options.<String, Integer>of("topic-priority", 1).withTopicPriority(List.of("urgent", TOPIC)));
+        loop.start();
+        await().until(() -> pending.containsKey(0L));
+
+        // When urgent records arrive while work 0 is in flight
+        consumer.schedulePollTask(() -> {
+            consumer.addRecord(new ConsumerRecord<>("urgent", 0, 0, "u0", 100));
+            consumer.addRecord(new ConsumerRecord<>("urgent", 0, 1, "u1", 101));
+        });
+
+        // Then the work partition is paused while they wait, not the urgent one
+        await().until(() -> consumer.paused().contains(P0));
+        assertThat(consumer.paused()).doesNotContain(urgent);
+
+        // And they go before the buffered work records
+        pending.get(0L).complete(null);
+        await().until(() -> pending.containsKey(100L));
+        pending.get(100L).complete(null);
+        await().until(() -> pending.containsKey(101L));
+        pending.get(101L).complete(null);
+        await().until(() -> pending.containsKey(1L));
+        assertThat(dispatchOrder).startsWith(0, 100, 101, 1);
+
+        // And once none wait, the work partition is fetched again
+        await().until(() -> !consumer.paused().contains(P0));
+    }
+
+    @Test
+    void shouldPauseLaterTopicsWhileAnEarlierTopicHasRecordsNotFetchedYet() {
+        TopicPartition urgent = new TopicPartition("urgent", 0);
+        consumer.updateBeginningOffsets(Map.of(P0, 0L, urgent, 0L));
+        consumer.schedulePollTask(() -> consumer.rebalance(List.of(P0, urgent)));
+        loop = new InFlightConsumer<>(consumer, List.of(TOPIC, "urgent"), record -> CompletableFuture.completedFuture(null),
+                InFlightConsumer.Options.<String, Integer>of("lag", 1).withTopicPriority(List.of("urgent", TOPIC)));
+        loop.start();
+        await().until(() -> consumer.assignment().size() == 2);
+        assertThat(consumer.paused()).isEmpty();
+
+        // When the broker reports urgent records beyond the consumer's position
+        consumer.updateEndOffsets(Map.of(urgent, 3L));
+
+        // Then the later topic is paused until they are fetched
+        await().until(() -> consumer.paused().contains(P0));
+        consumer.updateEndOffsets(Map.of(urgent, 0L));
+        await().until(() -> consumer.paused().isEmpty());
     }
 }
