@@ -46,7 +46,7 @@ class RecordBudgetTest {
         input(driver, SMALL_TOPICS.batchSpecs()).pipeInput("b", spec("b", "{x}", 5));
         waits = input(driver, SMALL_TOPICS.agentWaits());
         responses = input(driver, SMALL_TOPICS.toolResponses());
-        turns = output(driver, SMALL_TOPICS.agentTurns());
+        turns = output(driver, SMALL_TOPICS.agentContinuations());
         results = output(driver, SMALL_TOPICS.results());
     }
 
