@@ -18,6 +18,8 @@ final class EngineCounters {
     final AtomicLong serverErrors = new AtomicLong();
     final AtomicInteger inFlight = new AtomicInteger();
     final AtomicInteger peakInFlight = new AtomicInteger();
+    /** Wall-clock time the scheduler has paced its steps to (step cost divided by the speedup). */
+    final AtomicLong pacedStepNanos = new AtomicLong();
 
     void requestStarted() {
         int now = inFlight.incrementAndGet();
@@ -37,6 +39,7 @@ final class EngineCounters {
         completionTokens.set(0);
         clientErrors.set(0);
         serverErrors.set(0);
+        pacedStepNanos.set(0);
         peakInFlight.set(inFlight.get());
     }
 }
