@@ -59,6 +59,16 @@ public final class BatchClient {
         this.topics = topics;
     }
 
+    /** The Kafka client settings this client uses (for a caller that follows other topics of a batch). */
+    public Map<String, Object> kafkaConfig() {
+        return kafkaConfig;
+    }
+
+    /** The topics this client submits to and reads from. */
+    public Topics topics() {
+        return topics;
+    }
+
     /**
      * The job id of input {@code index} of a batch: the batch id, the index and a fingerprint of the
      * input, so that after an input changes, a rerun does not take the old input's result for it.

@@ -16,7 +16,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -115,11 +114,37 @@ public final class BatchRunner {
     }
 
     /**
-     * Runs {@code definition} to completion.
-     *
-     * @param onResult called once per job as its final result arrives (from the collecting thread)
+     * What a caller of {@link #run} is told while the batch runs; a lambda is a result callback
+     * ({@code result -> ...}).
      */
-    public static BatchSummary run(Settings settings, BatchDefinition definition, Consumer<AgentResult> onResult)
+    @FunctionalInterface
+    public interface Observer {
+
+        /** Once the batch is submitted, before any result is awaited; {@code client} can follow the batch. */
+        default void submitted(BatchClient client, BatchClient.Submission submission) {}
+
+        /** Once per job as its final result arrives (from the collecting thread). */
+        void result(AgentResult result);
+    }
+
+    /**
+     * Thrown by {@link #run(Settings, BatchDefinition, Observer)} when the waiting thread was
+     * interrupted (a caller that gave up on the batch): the stages and the broker are closed cleanly
+     * by then, and every result that arrived was passed on. The batch itself goes on where it runs;
+     * a rerun resumes it.
+     */
+    public static final class StoppedException extends RuntimeException {
+        StoppedException(String batchId, Throwable cause) {
+            super("stopped waiting for batch " + batchId, cause);
+        }
+    }
+
+    /**
+     * Runs {@code definition} to completion, telling {@code observer} of the submission and of each result.
+     *
+     * @throws StoppedException if this thread is interrupted while it waits for results
+     */
+    public static BatchSummary run(Settings settings, BatchDefinition definition, Observer observer)
             throws TimeoutException {
         String batchId = settings.batchId() != null ? settings.batchId() : definition.derivedBatchId();
         try (BatchAgent agent = BatchAgent.start(settings);
@@ -128,12 +153,19 @@ public final class BatchRunner {
             EngineMetrics before = admin.scrapeMetrics().join();
             long started = System.nanoTime();
             BatchClient.Submission submission = agent.client().submit(batchId, definition, settings.retryFailed());
-            List<AgentResult> results = agent.client().await(submission.jobIds(), onResult, settings.timeout());
-            Duration wall = Duration.ofNanos(System.nanoTime() - started);
-            EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
-            ToolActivity tools = agent.client().toolActivity(submission.jobIds());
-            return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(), submission.alreadyFinished(),
-                    engine, tools.summary());
+            try {
+                observer.submitted(agent.client(), submission);
+                List<AgentResult> results = agent.client().await(submission.jobIds(), observer::result, settings.timeout());
+                Duration wall = Duration.ofNanos(System.nanoTime() - started);
+                EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
+                ToolActivity tools = agent.client().toolActivity(submission.jobIds());
+                return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(),
+                        submission.alreadyFinished(), engine, tools.summary());
+            } catch (org.apache.kafka.common.errors.InterruptException e) {
+                // Cleared, so that the stages and the embedded broker close cleanly on the way out.
+                Thread.interrupted();
+                throw new StoppedException(batchId, e);
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package io.batchagent.tools;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -67,7 +68,12 @@ public final class ToolDeclarations {
             if (!file.toFile().exists()) {
                 throw e;
             }
-            throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
+            // Jackson's messages run over several lines; an error about a user's file is one line.
+            String message = e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage();
+            String where = e instanceof JsonProcessingException json && json.getLocation() != null
+                    ? " line " + json.getLocation().getLineNr() : "";
+            throw new IllegalArgumentException(file + where + " is not valid JSON: "
+                    + String.valueOf(message).lines().findFirst().orElse("").strip(), e);
         }
         return parse(root, file.toString());
     }
