@@ -23,7 +23,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -243,14 +242,8 @@ public final class BatchAgentCommand implements Runnable {
             PrintWriter err = spec.commandLine().getErr();
             BatchProgress progress = new BatchProgress(System::nanoTime, System.currentTimeMillis());
             RunObserver observer = new RunObserver(progress, output.output, output.quiet ? null : out);
-            Thread collector = Thread.currentThread();
-            AtomicBoolean stalled = new AtomicBoolean();
             ProgressDisplay display = ProgressDisplay.start(progress, output.quiet ? ProgressDisplay.Mode.NONE : output.progress,
-                    err, limits.stallTimeout, () -> {
-                        stalled.set(true);
-                        observer.stopFollowing();
-                        collector.interrupt();
-                    });
+                    err, limits.stallTimeout, observer::stall);
             observer.display = display;
             try {
                 BatchSummary summary = BatchRunner.run(settings, definition, observer);
@@ -261,9 +254,6 @@ public final class BatchAgentCommand implements Runnable {
                 }
                 return summary.failed() == 0 ? EXIT_OK : EXIT_JOBS_FAILED;
             } catch (BatchRunner.StoppedException e) {
-                if (!stalled.get()) {
-                    throw e;
-                }
                 display.close();
                 progress.stallReport(limits.stallTimeout).forEach(line -> err.println("batchagent run: " + line));
                 if (output.output != null) {
@@ -276,7 +266,6 @@ public final class BatchAgentCommand implements Runnable {
                 return EXIT_STALLED;
             } finally {
                 display.close();
-                Thread.interrupted(); // a stall noticed just as the batch finished
                 observer.close();
             }
         }
@@ -365,6 +354,7 @@ public final class BatchAgentCommand implements Runnable {
         private volatile ProgressDisplay display;
         private volatile ResultsFile file;
         private volatile BatchActivity activity;
+        private volatile boolean stalled;
 
         RunObserver(BatchProgress progress, Path outputPath, PrintWriter out) {
             this.progress = progress;
@@ -398,6 +388,17 @@ public final class BatchAgentCommand implements Runnable {
             if (now.done() == now.total()) {
                 stopFollowing(); // before the run closes the broker under it
             }
+        }
+
+        /** The batch stalled: stop following it and give it up. */
+        void stall() {
+            stalled = true;
+            stopFollowing();
+        }
+
+        @Override
+        public boolean giveUp() {
+            return stalled;
         }
 
         int written() {

@@ -19,10 +19,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -274,6 +276,17 @@ public final class BatchClient {
      */
     public List<AgentResult> await(Collection<String> jobIds, Consumer<AgentResult> onResult, Duration timeout)
             throws TimeoutException {
+        return await(jobIds, onResult, timeout, () -> false);
+    }
+
+    /**
+     * As {@link #await(Collection, Consumer, Duration)}, giving up as soon as {@code giveUp} says so
+     * (asked between polls, at least every 100 ms).
+     *
+     * @throws CancellationException when {@code giveUp} said so; every result that arrived was passed on
+     */
+    public List<AgentResult> await(Collection<String> jobIds, Consumer<AgentResult> onResult, Duration timeout,
+                                   BooleanSupplier giveUp) throws TimeoutException {
         Set<String> wanted = new HashSet<>(jobIds);
         Map<String, AgentResult> results = new TreeMap<>();
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -285,6 +298,10 @@ public final class BatchClient {
                 if (System.nanoTime() > deadline) {
                     throw new TimeoutException((wanted.size() - results.size()) + " of " + wanted.size()
                             + " jobs have no result after " + timeout.toSeconds() + " s");
+                }
+                if (giveUp.getAsBoolean()) {
+                    throw new CancellationException("gave up waiting: " + (wanted.size() - results.size()) + " of "
+                            + wanted.size() + " jobs have no result");
                 }
                 for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(100))) {
                     AgentResult result = decode(topics.results(), record);

@@ -98,11 +98,6 @@ final class BatchProgress {
         return batchId;
     }
 
-    /** Whether {@code jobId} belongs to the batch and has no final result yet. */
-    synchronized boolean isUnfinished(String jobId) {
-        return unfinished.contains(jobId);
-    }
-
     /** A job's final result arrived. */
     synchronized void result(AgentResult result) {
         if (!unfinished.remove(result.getJobId())) {

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -125,13 +126,17 @@ public final class BatchRunner {
 
         /** Once per job as its final result arrives (from the collecting thread). */
         void result(AgentResult result);
+
+        /** Asked while waiting for results: true gives the batch up ({@link StoppedException}). */
+        default boolean giveUp() {
+            return false;
+        }
     }
 
     /**
-     * Thrown by {@link #run(Settings, BatchDefinition, Observer)} when the waiting thread was
-     * interrupted (a caller that gave up on the batch): the stages and the broker are closed cleanly
-     * by then, and every result that arrived was passed on. The batch itself goes on where it runs;
-     * a rerun resumes it.
+     * Thrown by {@link #run(Settings, BatchDefinition, Observer)} when its observer gave the batch up:
+     * the stages and the broker are closed cleanly by then, and every result that arrived was passed
+     * on. The batch itself goes on where it runs; a rerun resumes it.
      */
     public static final class StoppedException extends RuntimeException {
         StoppedException(String batchId, Throwable cause) {
@@ -142,7 +147,7 @@ public final class BatchRunner {
     /**
      * Runs {@code definition} to completion, telling {@code observer} of the submission and of each result.
      *
-     * @throws StoppedException if this thread is interrupted while it waits for results
+     * @throws StoppedException if {@code observer} gave the batch up
      */
     public static BatchSummary run(Settings settings, BatchDefinition definition, Observer observer)
             throws TimeoutException {
@@ -153,19 +158,18 @@ public final class BatchRunner {
             EngineMetrics before = admin.scrapeMetrics().join();
             long started = System.nanoTime();
             BatchClient.Submission submission = agent.client().submit(batchId, definition, settings.retryFailed());
+            observer.submitted(agent.client(), submission);
+            List<AgentResult> results;
             try {
-                observer.submitted(agent.client(), submission);
-                List<AgentResult> results = agent.client().await(submission.jobIds(), observer::result, settings.timeout());
-                Duration wall = Duration.ofNanos(System.nanoTime() - started);
-                EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
-                ToolActivity tools = agent.client().toolActivity(submission.jobIds());
-                return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(),
-                        submission.alreadyFinished(), engine, tools.summary());
-            } catch (org.apache.kafka.common.errors.InterruptException e) {
-                // Cleared, so that the stages and the embedded broker close cleanly on the way out.
-                Thread.interrupted();
+                results = agent.client().await(submission.jobIds(), observer::result, settings.timeout(), observer::giveUp);
+            } catch (CancellationException e) {
                 throw new StoppedException(batchId, e);
             }
+            Duration wall = Duration.ofNanos(System.nanoTime() - started);
+            EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
+            ToolActivity tools = agent.client().toolActivity(submission.jobIds());
+            return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(),
+                    submission.alreadyFinished(), engine, tools.summary());
         }
     }
 

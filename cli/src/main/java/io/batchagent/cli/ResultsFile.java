@@ -1,12 +1,11 @@
 package io.batchagent.cli;
 
 import io.batchagent.events.AgentResult;
-import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.OutputStreamWriter;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
@@ -20,9 +19,7 @@ import java.util.Set;
  * first. So a rerun never duplicates a line, and a job run again ({@code --retry-failed}) has only
  * its new result in the file. A job's result is written once per run.
  *
- * <p>Plain {@link FileOutputStream} on purpose: an NIO channel is closed by an interrupt of the
- * writing thread, and the run interrupts its collector when it gives up on a stalled batch.
- * Thread-safe.
+ * <p>Thread-safe.
  */
 final class ResultsFile implements AutoCloseable {
 
@@ -37,7 +34,7 @@ final class ResultsFile implements AutoCloseable {
 
     /** Creates or truncates {@code path}. */
     static ResultsFile create(Path path) throws IOException {
-        return new ResultsFile(path, new OutputStreamWriter(new FileOutputStream(path.toFile(), false), StandardCharsets.UTF_8));
+        return new ResultsFile(path, Files.newBufferedWriter(path, StandardCharsets.UTF_8));
     }
 
     Path path() {
