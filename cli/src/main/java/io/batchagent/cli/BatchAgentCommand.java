@@ -344,8 +344,8 @@ public final class BatchAgentCommand implements Runnable {
 
     /**
      * What {@code run} does as the batch runs: writes each result to the output file and stdout,
-     * feeds the progress, and follows the batch's activity from submission until every job has
-     * its result.
+     * feeds the progress, and follows the batch's activity from just before submission until every
+     * job has its result or the batch stalls.
      */
     private static final class RunObserver implements BatchRunner.Observer, AutoCloseable {
         private final BatchProgress progress;
@@ -363,7 +363,12 @@ public final class BatchAgentCommand implements Runnable {
         }
 
         @Override
-        public void submitted(BatchClient client, BatchClient.Submission submission) {
+        public void submitting(BatchClient client) {
+            activity = BatchActivity.follow(client, progress);
+        }
+
+        @Override
+        public void submitted(BatchClient.Submission submission) {
             progress.submitted(submission);
             if (outputPath != null) {
                 try {
@@ -372,7 +377,6 @@ public final class BatchAgentCommand implements Runnable {
                     throw new UncheckedIOException("cannot write " + outputPath + ": " + e.getMessage(), e);
                 }
             }
-            activity = BatchActivity.follow(client, progress);
         }
 
         @Override

@@ -121,8 +121,11 @@ public final class BatchRunner {
     @FunctionalInterface
     public interface Observer {
 
-        /** Once the batch is submitted, before any result is awaited; {@code client} can follow the batch. */
-        default void submitted(BatchClient client, BatchClient.Submission submission) {}
+        /** Before the batch is submitted: {@code client} can start following its topics. */
+        default void submitting(BatchClient client) {}
+
+        /** Once the batch is submitted, before any result is awaited. */
+        default void submitted(BatchClient.Submission submission) {}
 
         /** Once per job as its final result arrives (from the collecting thread). */
         void result(AgentResult result);
@@ -157,8 +160,9 @@ public final class BatchRunner {
                      InferenceWorkerConfig.defaults().withEngineApiKey(settings.engineApiKey()))) {
             EngineMetrics before = admin.scrapeMetrics().join();
             long started = System.nanoTime();
+            observer.submitting(agent.client());
             BatchClient.Submission submission = agent.client().submit(batchId, definition, settings.retryFailed());
-            observer.submitted(agent.client(), submission);
+            observer.submitted(submission);
             List<AgentResult> results;
             try {
                 results = agent.client().await(submission.jobIds(), observer::result, settings.timeout(), observer::giveUp);

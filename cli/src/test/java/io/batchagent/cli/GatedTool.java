@@ -15,7 +15,10 @@ public final class GatedTool implements Tool {
 
     static final String NAME = "gated_search";
 
-    private static volatile CountDownLatch gate = new CountDownLatch(0);
+    /** Set to true, a JVM starts with the gate closed (for a run in a process of its own). */
+    static final String CLOSED_PROPERTY = "batchagent.test.gate.closed";
+
+    private static volatile CountDownLatch gate = new CountDownLatch(Boolean.getBoolean(CLOSED_PROPERTY) ? 1 : 0);
     private static final AtomicInteger STARTED = new AtomicInteger();
     private static final AtomicInteger FINISHED = new AtomicInteger();
 
