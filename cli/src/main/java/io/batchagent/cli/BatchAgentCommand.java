@@ -4,52 +4,96 @@ import io.batchagent.events.AgentResult;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.simulator.EngineSimulator;
+import io.batchagent.simulator.EngineSimulatorMain;
 import io.batchagent.tools.ToolWorkerConfig;
 import io.batchagent.tools.mcp.McpServerConfig;
 import io.batchagent.tools.redis.RedisSettings;
-import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** The {@code batchagent} command line. */
+/**
+ * The {@code batchagent} command line.
+ *
+ * <p>Exit codes are the same for every command: {@link #EXIT_OK}, {@link #EXIT_JOBS_FAILED},
+ * {@link #EXIT_USAGE} (a user error: one line names the option, file, line or key and what to do),
+ * {@link #EXIT_STALLED} and {@link #EXIT_ERROR} (a fault that is not the user's; its stack trace
+ * with {@code --verbose}).
+ */
 @Command(name = "batchagent", mixinStandardHelpOptions = true, version = "batchagent 0.1.0",
         description = "Runs many sibling tool-using LLM agents against one shared inference engine, on Kafka.",
         subcommands = {BatchAgentCommand.Run.class, BatchAgentCommand.Worker.class, BatchAgentCommand.Cancel.class,
-                BatchAgentCommand.Simulator.class, OpenCodeCommand.class})
+                BrokerCommand.class, OpenCodeCommand.class},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            "0:success (run: every job succeeded)",
+            "1:run: some jobs failed or were cancelled; their results are written",
+            "2:bad input: one line names the option, file, line or key and what to do",
+            "3:run: stalled, no job progressed for --stall-timeout; finished results are kept, a rerun resumes",
+            "4:an error that is not the input's (broker, engine, disk); --verbose shows its stack trace"})
 public final class BatchAgentCommand implements Runnable {
 
     /** Environment variable holding the engine API key; a key is never taken from the command line. */
     public static final String API_KEY_ENV = "BATCHAGENT_API_KEY";
 
+    /** Every job succeeded (or, for other commands, the command did what it was asked). */
+    public static final int EXIT_OK = 0;
+    /** The batch finished and some jobs failed or were cancelled. */
+    public static final int EXIT_JOBS_FAILED = 1;
+    /** A user error: bad option, file, line or key. */
+    public static final int EXIT_USAGE = 2;
+    /** No job progressed for the stall timeout; finished results are kept. */
+    public static final int EXIT_STALLED = 3;
+    /** A fault that is not the user's: broker, engine, disk, or a bug. */
+    public static final int EXIT_ERROR = 4;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Print the stack trace of an error, not only its one-line message.")
+    boolean verbose;
+
     public static void main(String[] args) {
-        System.exit(new CommandLine(new BatchAgentCommand()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The command line as {@link #main} runs it: every subcommand ({@code simulator} is the engine
+     * simulator's own command, so its options and {@code --help} are its own), and errors reported
+     * as one line with the exit codes above.
+     */
+    public static CommandLine commandLine() {
+        CommandLine commandLine = new CommandLine(new BatchAgentCommand());
+        CommandLine simulator = new CommandLine(new EngineSimulatorMain());
+        simulator.getCommandSpec().name("simulator");
+        commandLine.addSubcommand("simulator", simulator);
+        CliErrors errors = new CliErrors();
+        commandLine.setParameterExceptionHandler(errors);
+        commandLine.setExecutionExceptionHandler(errors);
+        return commandLine;
     }
 
     @Override
     public void run() {
-        spec.commandLine().usage(System.err);
+        spec.commandLine().usage(spec.commandLine().getErr());
     }
 
     /** The API key for {@code backend}: $BATCHAGENT_API_KEY, else the provider's usual variable. */
@@ -63,13 +107,12 @@ public final class BatchAgentCommand implements Runnable {
                 : b.startsWith("anthropic://") ? System.getenv("ANTHROPIC_API_KEY") : null;
     }
 
-
     /** Tool-worker options shared by {@code run} and {@code worker}. */
     static final class ToolWorkerOptions {
-        @Option(names = "--redis-url", description = "Redis for the shared tool cache and cross-worker limits (default: $BATCHAGENT_REDIS_URL; none: in-process cache).")
+        @Option(names = "--redis-url", paramLabel = "URL", description = "Redis for the shared tool cache and cross-worker limits (default: $BATCHAGENT_REDIS_URL; none: in-process cache).")
         String redisUrl = System.getenv("BATCHAGENT_REDIS_URL");
-        @Option(names = "--redis-key-prefix", defaultValue = "batchagent:", description = "Prefix of every Redis key (default: ${DEFAULT-VALUE}).")
-        String redisKeyPrefix;
+        @Option(names = "--redis-key-prefix", paramLabel = "PREFIX", defaultValue = "batchagent:", description = "Prefix of every Redis key (default: ${DEFAULT-VALUE}).")
+        String redisKeyPrefix = "batchagent:";
         @Option(names = "--mcp-server", paramLabel = "NAME=URL|NAME=COMMAND ARGS", description = "An MCP server whose tools a batch may declare (stdio command or streamable HTTP URL).")
         List<String> mcpServers = new ArrayList<>();
         @Option(names = "--http-tool-host", paramLabel = "HOST", description = "A host that batch-declared HTTP tools may call (none by default).")
@@ -84,109 +127,300 @@ public final class BatchAgentCommand implements Runnable {
         }
     }
 
-    @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
-            description = "Run a whole batch in this JVM (embedded Kafka unless --bootstrap-servers is given) and print its results.")
+    @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
+            description = {"Run a whole batch in this JVM (embedded Kafka unless --bootstrap-servers is given), print each "
+                    + "result as it finishes, progress on stderr, then a summary.",
+                    "The batch is a directory (--batch), one YAML or JSON file (--spec), or single options; options "
+                    + "given here win over both. Rerunning the same batch resumes it."},
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {
+                "0:every job succeeded",
+                "1:some jobs failed or were cancelled; their results are written",
+                "2:bad input: one line names the option, file, line or key and what to do",
+                "3:stalled: no job progressed for --stall-timeout; finished results are kept, a rerun resumes",
+                "4:an error that is not the input's (broker, engine, disk); --verbose shows its stack trace"})
     static final class Run implements java.util.concurrent.Callable<Integer> {
 
-        @Option(names = "--batch", paramLabel = "DIR", description = "A batch directory holding task.txt and inputs.jsonl, and optionally system.txt, tools.json, schema.json. Other options override its files.")
-        Path batchDir;
-        @Option(names = "--task", paramLabel = "FILE", description = "Task template: the per-job message, with {variable} placeholders.")
-        Path task;
-        @Option(names = "--system", paramLabel = "FILE", description = "Shared system prompt.")
-        Path system;
-        @Option(names = "--inputs", paramLabel = "FILE", description = "Inputs, one JSON object per line (JSONL).")
-        Path inputs;
-        @Option(names = "--tools", paramLabel = "FILE", description = "Tool declarations (JSON array).")
-        Path tools;
-        @Option(names = "--output-schema", paramLabel = "FILE", description = "JSON Schema of each final answer.")
-        Path outputSchema;
-        @Option(names = "--backend", defaultValue = "sim://", description = "Engine URL: sim://[profile] (default; profiles: instant, h100-qwen2.5-32b), sglang://host:port, vllm://host:port, dynamo://host:port, openai-compatible://host:port, openai://, anthropic://, bedrock://region, or an http(s) base URL. API key from $" + API_KEY_ENV + " (or $OPENAI_API_KEY / $ANTHROPIC_API_KEY; Bedrock uses the AWS credential chain).")
-        String backend;
-        @Option(names = "--model", description = "Model name sent to the engine (default: sim-model).", defaultValue = "sim-model")
-        String model;
-        @Option(names = "--max-inflight", defaultValue = "32", description = "Model calls in flight at most (default: ${DEFAULT-VALUE}).")
-        int maxInflight;
-        @Option(names = "--max-turns", defaultValue = "4", description = "Model calls per agent at most (default: ${DEFAULT-VALUE}).")
-        int maxTurns;
-        @Option(names = "--max-tokens", defaultValue = "1024", description = "Completion tokens per model call at most (default: ${DEFAULT-VALUE}).")
-        int maxTokens;
-        @Option(names = "--output", paramLabel = "FILE", description = "Write every result as a JSON line to FILE.")
-        Path output;
-        @Option(names = "--bootstrap-servers", description = "Use this Kafka cluster instead of an embedded broker.")
-        String bootstrapServers;
-        @Option(names = "--data-dir", defaultValue = "data", description = "Embedded broker and state directory (default: ${DEFAULT-VALUE}); rerunning a batch over it resumes.")
-        Path dataDir;
-        @Option(names = "--batch-id", description = "Batch id (default: derived from the batch's content, so a rerun resumes).")
-        String batchId;
-        @Option(names = "--tool-option", paramLabel = "KEY=VALUE", description = "Option for built-in tools, e.g. sim_search.latency.ms=400.")
-        Map<String, String> toolOptions = new HashMap<>();
-        @Option(names = "--sim-tool-rule", description = "Tool-call rule of the simulator's scripted model, e.g. 'sim_search.query=Topic: (.*)'.")
-        String simToolRule;
-        @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of every topic name.")
-        String topicPrefix;
-        @Option(names = "--kafka", paramLabel = "KEY=VALUE", description = "Extra Kafka client setting for every stage.")
-        Map<String, String> kafkaProperties = new HashMap<>();
-        @Option(names = "--max-repairs", defaultValue = "2", description = "Repair turns for an answer that fails the output schema; the model is told the exact errors (default: ${DEFAULT-VALUE}).")
-        int maxRepairs;
-        @Option(names = "--retry-failed", description = "Rerun jobs whose earlier result is FAILED or CANCELLED (with the same batch id).")
-        boolean retryFailed;
-        @Option(names = "--context-tokens", defaultValue = "0", description = "The model's context window: a job whose prompt cannot fit fails OVERSIZED before any engine call (0: unknown).")
-        int contextTokens;
-        @Option(names = "--deadline", defaultValue = "0", paramLabel = "SECONDS", description = "Per-agent deadline across all turns (0: none).")
-        long deadlineSeconds;
-        @Option(names = "--quiet", description = "Print only the summary.")
-        boolean quiet;
-        @CommandLine.ArgGroup(exclusive = false, heading = "Tool workers:%n")
-        ToolWorkerOptions toolWorker = new ToolWorkerOptions();
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @ArgGroup(validate = false, heading = "%nBatch:%n", order = 1)
+        BatchOptions batch = new BatchOptions();
+        @ArgGroup(validate = false, heading = "%nEngine:%n", order = 2)
+        EngineOptions engine = new EngineOptions();
+        @ArgGroup(validate = false, heading = "%nLimits:%n", order = 3)
+        LimitOptions limits = new LimitOptions();
+        @ArgGroup(validate = false, heading = "%nKafka:%n", order = 4)
+        KafkaOptions kafka = new KafkaOptions();
+        @ArgGroup(validate = false, heading = "%nTools:%n", order = 5)
+        ToolOptions tools = new ToolOptions();
+        @ArgGroup(validate = false, heading = "%nOutput:%n", order = 6)
+        OutputOptions output = new OutputOptions();
+
+        static final class BatchOptions {
+            @Option(names = "--spec", paramLabel = "FILE", description = "The whole batch in one YAML or JSON file: task, system_prompt, inputs (a list or a JSONL path), tools, output_schema, model, backend, max_inflight, max_turns, ... (see README).")
+            Path specFile;
+            @Option(names = "--batch", paramLabel = "DIR", description = "A batch directory holding task.txt and inputs.jsonl, and optionally system.txt, tools.json, schema.json.")
+            Path batchDir;
+            @Option(names = "--task", paramLabel = "FILE", description = "Task template: the per-job message, with {variable} placeholders.")
+            Path task;
+            @Option(names = "--system", paramLabel = "FILE", description = "Shared system prompt.")
+            Path system;
+            @Option(names = "--inputs", paramLabel = "FILE", description = "Inputs, one JSON object per line (JSONL).")
+            Path inputs;
+            @Option(names = "--tools", paramLabel = "FILE", description = "Tool declarations (JSON array).")
+            Path tools;
+            @Option(names = "--output-schema", paramLabel = "FILE", description = "JSON Schema of each final answer.")
+            Path outputSchema;
+            @Option(names = "--batch-id", paramLabel = "ID", description = "Batch id (default: derived from the batch's content, so a rerun resumes).")
+            String batchId;
+            @Option(names = "--retry-failed", description = "Rerun jobs whose earlier result is FAILED or CANCELLED (with the same batch id).")
+            boolean retryFailed;
+        }
+
+        static final class EngineOptions {
+            @Option(names = "--backend", defaultValue = "sim://", paramLabel = "URL", description = "Engine URL: sim://[profile] (default; profiles: instant, h100-qwen2.5-32b), sglang://host:port, vllm://host:port, dynamo://host:port, openai-compatible://host:port, openai://, anthropic://, bedrock://region, or an http(s) base URL. API key from $" + API_KEY_ENV + " (or $OPENAI_API_KEY / $ANTHROPIC_API_KEY; Bedrock uses the AWS credential chain).")
+            String backend = "sim://";
+            @Option(names = "--model", defaultValue = "sim-model", paramLabel = "NAME", description = "Model name sent to the engine (default: ${DEFAULT-VALUE}).")
+            String model = "sim-model";
+            @Option(names = "--sim-tool-rule", paramLabel = "RULE", description = "Tool-call rule of the simulator's scripted model, e.g. 'sim_search.query=Topic: (.*)'.")
+            String simToolRule;
+        }
+
+        static final class LimitOptions {
+            @Option(names = "--max-inflight", paramLabel = "N", defaultValue = "32", description = "Model calls in flight at most (default: ${DEFAULT-VALUE}).")
+            int maxInflight = 32;
+            @Option(names = "--max-turns", paramLabel = "N", defaultValue = "4", description = "Model calls per agent at most (default: ${DEFAULT-VALUE}).")
+            int maxTurns = 4;
+            @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "1024", description = "Completion tokens per model call at most (default: ${DEFAULT-VALUE}).")
+            int maxTokens = 1024;
+            @Option(names = "--max-repairs", paramLabel = "N", defaultValue = "2", description = "Repair turns for an answer that fails the output schema; the model is told the exact errors (default: ${DEFAULT-VALUE}).")
+            int maxRepairs = 2;
+            @Option(names = "--context-tokens", paramLabel = "N", defaultValue = "0", description = "The model's context window: a job whose prompt cannot fit fails OVERSIZED before any engine call (0: unknown).")
+            int contextTokens;
+            @Option(names = "--deadline", defaultValue = "0", paramLabel = "SECONDS", description = "Per-agent deadline across all turns (0: none).")
+            long deadlineSeconds;
+            @Option(names = "--stall-timeout", defaultValue = "10m", paramLabel = "DURATION", converter = DurationConverter.class,
+                    description = "Give up when no job has progressed (no turn, tool answer or result) for this long: say which jobs are unfinished and exit 3, keeping every finished result (default: ${DEFAULT-VALUE}; e.g. 90s, 30m, 2h; 0: never).")
+            Duration stallTimeout = Duration.ofMinutes(10);
+        }
+
+        static final class KafkaOptions {
+            @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT[,...]", description = "Use this Kafka cluster instead of an embedded broker.")
+            String bootstrapServers;
+            @Option(names = "--data-dir", defaultValue = "data", paramLabel = "DIR", description = "Embedded broker and state directory (default: ${DEFAULT-VALUE}); rerunning a batch over it resumes.")
+            Path dataDir = Path.of("data");
+            @Option(names = "--topic-prefix", defaultValue = "", paramLabel = "PREFIX", description = "Prefix of every topic name.")
+            String topicPrefix = "";
+            @Option(names = "--kafka", paramLabel = "KEY=VALUE", description = "Extra Kafka client setting for every stage.")
+            Map<String, String> properties = new HashMap<>();
+        }
+
+        static final class ToolOptions {
+            @Option(names = "--tool-option", paramLabel = "KEY=VALUE", description = "Option for built-in tools, e.g. sim_search.latency.ms=400.")
+            Map<String, String> toolOptions = new LinkedHashMap<>();
+            @ArgGroup(exclusive = false)
+            ToolWorkerOptions workers = new ToolWorkerOptions();
+        }
+
+        static final class OutputOptions {
+            @Option(names = "--output", paramLabel = "FILE", description = "Write each result as a JSON line to FILE as it arrives (the file is rewritten from the results topic on every run, so a rerun never duplicates a line).")
+            Path output;
+            @Option(names = "--progress", defaultValue = "auto", paramLabel = "MODE", converter = ProgressModeConverter.class,
+                    description = "auto (a live bar when stderr is a terminal, else a line every 5 s), bar, plain or none (default: ${DEFAULT-VALUE}).")
+            ProgressDisplay.Mode progress = ProgressDisplay.Mode.AUTO;
+            @Option(names = "--quiet", description = "Print only the summary.")
+            boolean quiet;
+        }
 
         @Override
         public Integer call() throws IOException {
-            BatchDefinition definition = definition();
-            BatchRunner.Settings settings = new BatchRunner.Settings(bootstrapServers, dataDir, backend,
-                    apiKey(backend), simToolRule, batchId, maxInflight, toolOptions, topicPrefix, null, retryFailed,
-                    toolWorker.toConfig(), kafkaProperties);
-            PrintStream out = System.out;
-            int total = definition.inputs().size();
-            AtomicInteger done = new AtomicInteger();
-            AtomicInteger failed = new AtomicInteger();
-            long started = System.nanoTime();
-            ScheduledExecutorService progress = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "progress");
-                t.setDaemon(true);
-                return t;
-            });
-            progress.scheduleAtFixedRate(() -> System.err.printf("progress: %d/%d done (%d failed), %.1f s%n",
-                    done.get(), total, failed.get(), (System.nanoTime() - started) / 1e9), 2, 2, TimeUnit.SECONDS);
-            BufferedWriter writer = output == null ? null : Files.newBufferedWriter(output, StandardCharsets.UTF_8);
+            BatchSpecFile file = batch.specFile == null ? null : BatchSpecFile.read(batch.specFile);
+            BatchDefinition definition = definition(file);
+            BatchRunner.Settings settings = settings(file);
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            BatchProgress progress = new BatchProgress(System::nanoTime, System.currentTimeMillis());
+            RunObserver observer = new RunObserver(progress, output.output, output.quiet ? null : out);
+            ProgressDisplay display = ProgressDisplay.start(progress, output.quiet ? ProgressDisplay.Mode.NONE : output.progress,
+                    err, limits.stallTimeout, observer::stall);
+            observer.display = display;
             try {
-                BatchSummary summary = BatchRunner.run(settings, definition, result -> {
-                    int n = done.incrementAndGet();
-                    if (result.getStatus() != JobStatus.SUCCEEDED) {
-                        failed.incrementAndGet();
-                    }
-                    if (!quiet) {
-                        out.printf("[%d/%d] %s%n", n, total, describe(result));
-                    }
-                });
-                if (writer != null) {
-                    for (AgentResult result : summary.results()) {
-                        writer.write(ResultJson.toJson(result));
-                        writer.newLine();
-                    }
-                }
+                BatchSummary summary = BatchRunner.run(settings, definition, observer);
+                display.close();
                 out.println(summary.describe());
-                if (output != null) {
-                    out.println("results written to " + output);
+                if (output.output != null) {
+                    out.println("results written to " + output.output);
                 }
-                return summary.failed() == 0 ? 0 : 1;
+                return summary.failed() == 0 ? EXIT_OK : EXIT_JOBS_FAILED;
+            } catch (BatchRunner.StoppedException e) {
+                display.close();
+                progress.stallReport(limits.stallTimeout).forEach(line -> err.println("batchagent run: " + line));
+                if (output.output != null) {
+                    err.println("batchagent run: the " + observer.written() + " results so far are in " + output.output);
+                }
+                return EXIT_STALLED;
             } catch (TimeoutException e) {
-                System.err.println("batchagent: " + e.getMessage());
-                return 2;
+                display.close();
+                err.println("batchagent run: " + e.getMessage());
+                return EXIT_STALLED;
             } finally {
-                progress.shutdownNow();
-                if (writer != null) {
-                    writer.close();
+                display.close();
+                observer.close();
+            }
+        }
+
+        /** The settings: an option given on the command line, else the spec file's value, else the default. */
+        private BatchRunner.Settings settings(BatchSpecFile file) {
+            Map<String, String> toolOptions = new LinkedHashMap<>();
+            if (file != null && file.toolOptions() != null) {
+                toolOptions.putAll(file.toolOptions());
+            }
+            toolOptions.putAll(tools.toolOptions);
+            String backend = pick("--backend", engine.backend, file == null ? null : file.backend());
+            return new BatchRunner.Settings(kafka.bootstrapServers, kafka.dataDir, backend, apiKey(backend),
+                    engine.simToolRule, pick("--batch-id", batch.batchId, file == null ? null : file.batchId()),
+                    pick("--max-inflight", limits.maxInflight, file == null ? null : file.maxInflight()), toolOptions,
+                    kafka.topicPrefix, null, batch.retryFailed, tools.workers.toConfig(), kafka.properties);
+        }
+
+        private BatchDefinition definition(BatchSpecFile file) throws IOException {
+            if (file != null && batch.batchDir != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--spec and --batch both describe a whole batch: give one of them");
+            }
+            String task = batch.task != null ? read(batch.task) : file != null ? file.task() : read(inBatchDir("task.txt", true));
+            List<String> inputs = batch.inputs != null ? BatchDefinition.readInputs(batch.inputs)
+                    : file != null ? file.inputs() : BatchDefinition.readInputs(inBatchDir("inputs.jsonl", true));
+            String system = batch.system != null ? read(batch.system)
+                    : file != null ? file.systemPrompt() : read(inBatchDir("system.txt", false));
+            List<ToolSpec> toolSpecs = batch.tools != null ? BatchDefinition.readTools(batch.tools)
+                    : file != null ? file.tools() : readTools(inBatchDir("tools.json", false));
+            String schema = batch.outputSchema != null ? BatchDefinition.readSchema(batch.outputSchema)
+                    : file != null ? file.outputSchemaJson() : readSchema(inBatchDir("schema.json", false));
+            return new BatchDefinition(system == null ? "" : system, task, inputs, toolSpecs == null ? List.of() : toolSpecs,
+                    schema, pick("--model", engine.model, file == null ? null : file.model()),
+                    pick("--max-turns", limits.maxTurns, file == null ? null : file.maxTurns()),
+                    pick("--max-tokens", limits.maxTokens, file == null ? null : file.maxTokens()),
+                    pick("--context-tokens", limits.contextTokens, file == null ? null : file.contextTokens()),
+                    1000 * pick("--deadline", limits.deadlineSeconds, file == null ? null : file.deadlineSeconds()),
+                    pick("--max-repairs", limits.maxRepairs, file == null ? null : file.maxRepairs()));
+        }
+
+        /** The option's value when given on the command line or when the spec file is silent, else the file's. */
+        private <T> T pick(String option, T optionValue, T fileValue) {
+            return fileValue == null || spec.commandLine().getParseResult().hasMatchedOption(option) ? optionValue : fileValue;
+        }
+
+        private static String read(Path file) throws IOException {
+            return file == null ? null : Files.readString(file, StandardCharsets.UTF_8).strip();
+        }
+
+        private static List<ToolSpec> readTools(Path file) throws IOException {
+            return file == null ? null : BatchDefinition.readTools(file);
+        }
+
+        private static String readSchema(Path file) throws IOException {
+            return file == null ? null : BatchDefinition.readSchema(file);
+        }
+
+        private Path inBatchDir(String name, boolean required) {
+            if (batch.batchDir != null && Files.exists(batch.batchDir.resolve(name))) {
+                return batch.batchDir.resolve(name);
+            }
+            if (required) {
+                throw new CommandLine.ParameterException(spec.commandLine(), batch.batchDir == null
+                        ? "no batch given: use --batch DIR, --spec FILE, or --task and --inputs"
+                        : "missing " + batch.batchDir.resolve(name) + ": add it to the batch directory, or give the matching option");
+            }
+            return null;
+        }
+
+        /** The batch definition a command line describes, without running it (for tests). */
+        BatchDefinition definitionForTest() throws IOException {
+            return definition(batch.specFile == null ? null : BatchSpecFile.read(batch.specFile));
+        }
+    }
+
+    /**
+     * What {@code run} does as the batch runs: writes each result to the output file and stdout,
+     * feeds the progress, and follows the batch's activity from just before submission until every
+     * job has its result or the batch stalls.
+     */
+    private static final class RunObserver implements BatchRunner.Observer, AutoCloseable {
+        private final BatchProgress progress;
+        private final Path outputPath;
+        private final PrintWriter out;
+        private volatile ProgressDisplay display;
+        private volatile ResultsFile file;
+        private volatile BatchActivity activity;
+        private volatile boolean stalled;
+
+        RunObserver(BatchProgress progress, Path outputPath, PrintWriter out) {
+            this.progress = progress;
+            this.outputPath = outputPath;
+            this.out = out;
+        }
+
+        @Override
+        public void submitting(BatchClient client) {
+            activity = BatchActivity.follow(client, progress);
+        }
+
+        @Override
+        public void submitted(BatchClient.Submission submission) {
+            progress.submitted(submission);
+            if (outputPath != null) {
+                try {
+                    file = ResultsFile.create(outputPath);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot write " + outputPath + ": " + e.getMessage(), e);
                 }
+            }
+        }
+
+        @Override
+        public void result(AgentResult result) {
+            if (file != null) {
+                file.write(result);
+            }
+            progress.result(result);
+            BatchProgress.Snapshot now = progress.snapshot();
+            if (out != null) {
+                display.println(out, String.format("[%d/%d] %s", now.done(), now.total(), describe(result)));
+            }
+            if (now.done() == now.total()) {
+                stopFollowing(); // before the run closes the broker under it
+            }
+        }
+
+        /** The batch stalled: stop following it and give it up. */
+        void stall() {
+            stalled = true;
+            stopFollowing();
+        }
+
+        @Override
+        public boolean giveUp() {
+            return stalled;
+        }
+
+        int written() {
+            return file == null ? 0 : file.written();
+        }
+
+        void stopFollowing() {
+            BatchActivity following = activity;
+            if (following != null) {
+                following.close();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            stopFollowing();
+            if (file != null) {
+                file.close();
             }
         }
 
@@ -196,35 +430,38 @@ public final class BatchAgentCommand implements Runnable {
                     : result.getError().getReason() + ": " + result.getError().getMessage();
             return String.format("%s %s turns=%d %s", result.getJobId(), result.getStatus(), result.getTurns(), detail);
         }
+    }
 
-        private BatchDefinition definition() throws IOException {
-            Path taskFile = pick(task, "task.txt", true);
-            Path inputsFile = pick(inputs, "inputs.jsonl", true);
-            Path systemFile = pick(system, "system.txt", false);
-            Path toolsFile = pick(tools, "tools.json", false);
-            Path schemaFile = pick(outputSchema, "schema.json", false);
-            List<ToolSpec> toolSpecs = toolsFile == null ? List.of() : BatchDefinition.readTools(toolsFile);
-            return new BatchDefinition(
-                    systemFile == null ? "" : Files.readString(systemFile, StandardCharsets.UTF_8).strip(),
-                    Files.readString(taskFile, StandardCharsets.UTF_8).strip(),
-                    BatchDefinition.readInputs(inputsFile),
-                    toolSpecs,
-                    schemaFile == null ? null : BatchDefinition.readSchema(schemaFile),
-                    model, maxTurns, maxTokens, contextTokens, deadlineSeconds * 1000, maxRepairs);
+    /** Reads {@code 90s}, {@code 10m}, {@code 2h}, {@code 500ms}, a number of seconds, or an ISO-8601 duration. */
+    static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String value) {
+            String v = value.strip().toLowerCase(java.util.Locale.ROOT);
+            try {
+                if (v.startsWith("p")) {
+                    return Duration.parse(value.strip());
+                }
+                if (v.endsWith("ms")) {
+                    return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+                }
+                long amount = Long.parseLong(v.replaceAll("[smh]$", ""));
+                return v.endsWith("h") ? Duration.ofHours(amount) : v.endsWith("m") ? Duration.ofMinutes(amount)
+                        : Duration.ofSeconds(amount);
+            } catch (RuntimeException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a duration; write e.g. 90s, 10m, 2h or 0");
+            }
         }
+    }
 
-        private Path pick(Path explicit, String nameInBatchDir, boolean required) {
-            if (explicit != null) {
-                return explicit;
+    /** Reads a progress mode, in any case. */
+    static final class ProgressModeConverter implements CommandLine.ITypeConverter<ProgressDisplay.Mode> {
+        @Override
+        public ProgressDisplay.Mode convert(String value) {
+            try {
+                return ProgressDisplay.Mode.valueOf(value.strip().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a progress mode; use auto, bar, plain or none");
             }
-            if (batchDir != null && Files.exists(batchDir.resolve(nameInBatchDir))) {
-                return batchDir.resolve(nameInBatchDir);
-            }
-            if (required) {
-                throw new CommandLine.ParameterException(new CommandLine(this),
-                        "missing " + nameInBatchDir + ": give --batch DIR holding it, or the matching option");
-            }
-            return null;
         }
     }
 
@@ -349,16 +586,4 @@ public final class BatchAgentCommand implements Runnable {
             return 0;
         }
     }
-
-    @Command(name = "simulator", description = "Run the engine simulator (SIMULATED figures) as a standalone OpenAI-compatible server.")
-    static final class Simulator implements Runnable {
-        @Parameters(arity = "0..*", description = "Options of the simulator; see 'batchagent simulator --help'.")
-        List<String> args = new ArrayList<>();
-
-        @Override
-        public void run() {
-            io.batchagent.simulator.EngineSimulatorMain.main(args.toArray(String[]::new));
-        }
-    }
-
 }

@@ -20,10 +20,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -72,6 +74,16 @@ public final class BatchClient {
     public BatchClient(Map<String, Object> kafkaConfig, Topics topics) {
         this.kafkaConfig = Map.copyOf(kafkaConfig);
         this.topics = topics;
+    }
+
+    /** The Kafka client settings this client uses (for a caller that follows other topics of a batch). */
+    public Map<String, Object> kafkaConfig() {
+        return kafkaConfig;
+    }
+
+    /** The topics this client submits to and reads from. */
+    public Topics topics() {
+        return topics;
     }
 
     /**
@@ -292,7 +304,7 @@ public final class BatchClient {
      */
     public List<AgentResult> await(Submission submission, Consumer<AgentResult> onResult, Duration timeout)
             throws TimeoutException {
-        return await(submission.jobIds(), submission.attempts(), onResult, timeout);
+        return await(submission.jobIds(), submission.attempts(), onResult, timeout, () -> false);
     }
 
     /**
@@ -304,12 +316,23 @@ public final class BatchClient {
      */
     public List<AgentResult> await(Collection<String> jobIds, Consumer<AgentResult> onResult, Duration timeout)
             throws TimeoutException {
-        return await(jobIds, Map.of(), onResult, timeout);
+        return await(jobIds, Map.of(), onResult, timeout, () -> false);
+    }
+
+    /**
+     * As {@link #await(Submission, Consumer, Duration)}, giving up as soon as {@code giveUp} says so
+     * (asked between polls, at least every 100 ms).
+     *
+     * @throws CancellationException when {@code giveUp} said so; every result that arrived was passed on
+     */
+    public List<AgentResult> await(Submission submission, Consumer<AgentResult> onResult, Duration timeout,
+                                   BooleanSupplier giveUp) throws TimeoutException {
+        return await(submission.jobIds(), submission.attempts(), onResult, timeout, giveUp);
     }
 
     /** @param attempts the least attempt whose result counts, per job; absent = any */
     private List<AgentResult> await(Collection<String> jobIds, Map<String, Integer> attempts, Consumer<AgentResult> onResult,
-                                    Duration timeout) throws TimeoutException {
+                                    Duration timeout, BooleanSupplier giveUp) throws TimeoutException {
         Set<String> wanted = new HashSet<>(jobIds);
         Map<String, AgentResult> results = new TreeMap<>();
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -321,6 +344,10 @@ public final class BatchClient {
                 if (System.nanoTime() > deadline) {
                     throw new TimeoutException((wanted.size() - results.size()) + " of " + wanted.size()
                             + " jobs have no result after " + timeout.toSeconds() + " s");
+                }
+                if (giveUp.getAsBoolean()) {
+                    throw new CancellationException("gave up waiting: " + (wanted.size() - results.size()) + " of "
+                            + wanted.size() + " jobs have no result");
                 }
                 for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(100))) {
                     AgentResult result = decode(topics.results(), record);

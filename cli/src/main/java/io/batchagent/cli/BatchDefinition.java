@@ -1,5 +1,6 @@
 package io.batchagent.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchagent.events.BatchSpec;
@@ -195,11 +196,13 @@ public record BatchDefinition(
             JsonNode node;
             try {
                 node = JSON.readTree(line);
-            } catch (IOException e) {
-                throw new IllegalArgumentException(file + " line " + (i + 1) + " is not valid JSON: " + e.getMessage(), e);
+            } catch (JsonProcessingException e) {
+                throw new IllegalArgumentException(file + " line " + (i + 1) + " is not valid JSON ("
+                        + BatchSpecFile.firstLine(e.getOriginalMessage()) + "): each line must be one JSON object", e);
             }
             if (!node.isObject()) {
-                throw new IllegalArgumentException(file + " line " + (i + 1) + " must be a JSON object of template variables");
+                throw new IllegalArgumentException(file + " line " + (i + 1)
+                        + " must be a JSON object of template variables, got " + node.getNodeType().name().toLowerCase(java.util.Locale.ROOT));
             }
             inputs.add(node.toString());
         }
@@ -221,8 +224,9 @@ public record BatchDefinition(
         JsonNode schema;
         try {
             schema = JSON.readTree(text);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(file + " is not valid JSON (" + BatchSpecFile.firstLine(e.getOriginalMessage())
+                    + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()) + ")", e);
         }
         if (!schema.isObject()) {
             throw new IllegalArgumentException(file + " must hold a JSON Schema object");

@@ -15,8 +15,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeoutException;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -115,11 +115,44 @@ public final class BatchRunner {
     }
 
     /**
-     * Runs {@code definition} to completion.
-     *
-     * @param onResult called once per job as its final result arrives (from the collecting thread)
+     * What a caller of {@link #run} is told while the batch runs; a lambda is a result callback
+     * ({@code result -> ...}).
      */
-    public static BatchSummary run(Settings settings, BatchDefinition definition, Consumer<AgentResult> onResult)
+    @FunctionalInterface
+    public interface Observer {
+
+        /** Before the batch is submitted: {@code client} can start following its topics. */
+        default void submitting(BatchClient client) {}
+
+        /** Once the batch is submitted, before any result is awaited. */
+        default void submitted(BatchClient.Submission submission) {}
+
+        /** Once per job as its final result arrives (from the collecting thread). */
+        void result(AgentResult result);
+
+        /** Asked while waiting for results: true gives the batch up ({@link StoppedException}). */
+        default boolean giveUp() {
+            return false;
+        }
+    }
+
+    /**
+     * Thrown by {@link #run(Settings, BatchDefinition, Observer)} when its observer gave the batch up:
+     * the stages and the broker are closed cleanly by then, and every result that arrived was passed
+     * on. The batch itself goes on where it runs; a rerun resumes it.
+     */
+    public static final class StoppedException extends RuntimeException {
+        StoppedException(String batchId, Throwable cause) {
+            super("stopped waiting for batch " + batchId, cause);
+        }
+    }
+
+    /**
+     * Runs {@code definition} to completion, telling {@code observer} of the submission and of each result.
+     *
+     * @throws StoppedException if {@code observer} gave the batch up
+     */
+    public static BatchSummary run(Settings settings, BatchDefinition definition, Observer observer)
             throws TimeoutException {
         String batchId = settings.batchId() != null ? settings.batchId() : definition.derivedBatchId();
         try (BatchAgent agent = BatchAgent.start(settings);
@@ -127,13 +160,20 @@ public final class BatchRunner {
                      InferenceWorkerConfig.defaults().withEngineApiKey(settings.engineApiKey()))) {
             EngineMetrics before = admin.scrapeMetrics().join();
             long started = System.nanoTime();
+            observer.submitting(agent.client());
             BatchClient.Submission submission = agent.client().submit(batchId, definition, settings.retryFailed());
-            List<AgentResult> results = agent.client().await(submission, onResult, settings.timeout());
+            observer.submitted(submission);
+            List<AgentResult> results;
+            try {
+                results = agent.client().await(submission, observer::result, settings.timeout(), observer::giveUp);
+            } catch (CancellationException e) {
+                throw new StoppedException(batchId, e);
+            }
             Duration wall = Duration.ofNanos(System.nanoTime() - started);
             EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
             ToolActivity tools = agent.client().toolActivity(submission.jobIds());
-            return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(), submission.alreadyFinished(),
-                    engine, tools.summary());
+            return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(),
+                    submission.alreadyFinished(), engine, tools.summary());
         }
     }
 

@@ -1,6 +1,7 @@
 package io.batchagent.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchagent.events.AgentResult;
@@ -68,22 +69,38 @@ class AgentLoopIT {
     void shouldReleaseTheInferenceSlotWhileAnAgentWaitsForItsTool(KafkaCluster kafka, TestInfo info) throws Exception {
         int agents = 48;
         int maxInflight = 4;
-        long toolMs = 600;
+        GatedTool.close();
         try (PipelineFixture fixture = PipelineFixture.start(kafka, TestNames.of(info), stateDir,
-                SimulatorOptions.builder().profile("instant"),
-                c -> c.withMaxInflight(maxInflight).withToolOptions(Map.of("sim_search.latency.ms", String.valueOf(toolMs))))) {
+                SimulatorOptions.builder().profile("instant").captureRequests(true),
+                c -> c.withMaxInflight(maxInflight))) {
             BatchDefinition definition = PipelineFixture.definition("You are a test agent.", TEMPLATE,
-                    inputs(agents, agents), List.of(PipelineFixture.simSearch(10_000)), 3);
+                    inputs(agents, agents), List.of(GatedTool.spec(300_000)), 3);
 
-            BatchSummary summary = fixture.run("slots", definition, Duration.ofMinutes(2));
+            BatchClient.Submission submission = fixture.client.submit("slots", definition);
 
-            assertThat(summary.results()).extracting(AgentResult::getStatus).containsOnly(JobStatus.SUCCEEDED);
-            assertThat(summary.toolExecutions()).isEqualTo(agents);
+            // Every tool call is held at the gate. A loop that kept its slot through the tool wait
+            // would stop after maxInflight first turns; a releasing one lets every agent reach the engine.
+            await().atMost(Duration.ofMinutes(2)).until(() -> firstTurnCalls(fixture) == agents);
+            assertThat(GatedTool.finished()).as("tool calls answered while the first turns ran").isZero();
             assertThat(fixture.simulator.stats().peakInFlight()).isLessThanOrEqualTo(maxInflight);
-            // A loop that holds its slot through the tool needs at least agents / maxInflight tool waits in a row.
-            Duration holdingLoopFloor = Duration.ofMillis(agents / maxInflight * toolMs);
-            assertThat(summary.wall()).isLessThan(holdingLoopFloor.dividedBy(2));
+
+            GatedTool.open();
+            List<AgentResult> results = fixture.client.await(submission.jobIds(), r -> { }, Duration.ofMinutes(2));
+
+            assertThat(results).extracting(AgentResult::getStatus).containsOnly(JobStatus.SUCCEEDED);
+            assertThat(results).extracting(AgentResult::getTurns).containsOnly(2);
+            assertThat(GatedTool.finished()).isEqualTo(agents);
+            assertThat(fixture.simulator.stats().peakInFlight()).isLessThanOrEqualTo(maxInflight);
+        } finally {
+            GatedTool.open();
         }
+    }
+
+    /** The agents' first-turn model calls the engine received: streamed (warm-ups are not) and with no tool message yet. */
+    private static long firstTurnCalls(PipelineFixture fixture) {
+        return fixture.simulator.capturedRequestBodies().stream()
+                .filter(body -> body.contains("\"stream\":true") && !body.contains("\"role\":\"tool\""))
+                .count();
     }
 
     @Test

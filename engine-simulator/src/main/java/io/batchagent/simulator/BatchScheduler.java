@@ -266,6 +266,7 @@ final class BatchScheduler implements AutoCloseable {
                 if (step.nanos > 0) {
                     // Pacing against a deadline keeps long runs on schedule despite per-step overhead.
                     deadline = Math.max(deadline, System.nanoTime()) + step.nanos;
+                    counters.pacedStepNanos.addAndGet(step.nanos);
                     sleepUntil(deadline);
                 }
                 List<Runnable> events = new ArrayList<>();

@@ -21,6 +21,8 @@ final class EngineCounters {
     final java.util.Map<EngineFaults.Fault, AtomicLong> faults = new java.util.concurrent.ConcurrentHashMap<>();
     final AtomicInteger inFlight = new AtomicInteger();
     final AtomicInteger peakInFlight = new AtomicInteger();
+    /** Wall-clock time the scheduler has paced its steps to (step cost divided by the speedup). */
+    final AtomicLong pacedStepNanos = new AtomicLong();
 
     void requestStarted() {
         int now = inFlight.incrementAndGet();
@@ -51,6 +53,7 @@ final class EngineCounters {
         serverErrors.set(0);
         repeatedCalls.set(0);
         faults.clear();
+        pacedStepNanos.set(0);
         peakInFlight.set(inFlight.get());
     }
 }

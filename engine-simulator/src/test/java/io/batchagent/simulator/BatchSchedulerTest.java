@@ -180,7 +180,9 @@ class BatchSchedulerTest {
         assertThat(finished.await(5, TimeUnit.SECONDS)).isTrue();
         long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertThat(expectedMillis).isEqualTo(97);
-        assertThat(elapsedMillis).isBetween(expectedMillis, 20 * expectedMillis);
+        // The scheduler's own pacing proves the division; wall time only shows that it really waited.
+        assertThat(TimeUnit.NANOSECONDS.toMillis(counters.pacedStepNanos.get())).isEqualTo(expectedMillis);
+        assertThat(elapsedMillis).isGreaterThanOrEqualTo(expectedMillis);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.batchagent.tools;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -27,7 +28,7 @@ import java.util.regex.Pattern;
  *   <tr><td>{@code description}</td><td>string, ""</td><td>for the model</td></tr>
  *   <tr><td>{@code parameters}</td><td>JSON Schema object, {@code {"type":"object"}}</td><td>arguments; every call is validated against it</td></tr>
  *   <tr><td>{@code timeout_ms}</td><td>integer, 30000</td><td>per execution, waiting for limits included</td></tr>
- *   <tr><td>{@code cacheable}, {@code cache_ttl_ms}</td><td>boolean false, integer 0</td><td>deterministic: results reused for the TTL (required when cacheable)</td></tr>
+ *   <tr><td>{@code cacheable}, {@code cache_ttl_ms}</td><td>boolean false; integer, {@value #DEFAULT_CACHE_TTL_MS} (1 h) when cacheable</td><td>deterministic: results reused for the TTL</td></tr>
  *   <tr><td>{@code coalesce}</td><td>boolean, true</td><td>identical calls in flight share one execution</td></tr>
  *   <tr><td>{@code max_output_chars}</td><td>integer, 16384</td><td>longer output is cut, with a marker saying how much</td></tr>
  *   <tr><td>{@code rate_limit_per_second}</td><td>number, 0 (none)</td><td>executions per second across all tool workers</td></tr>
@@ -47,6 +48,8 @@ public final class ToolDeclarations {
     public static final int MAX_OUTPUT_CHARS_LIMIT = 262_144;
     public static final long MAX_BATCH_WINDOW_MS = 10_000;
     public static final int MAX_BATCH_SIZE = 1_000;
+    /** The result TTL of a tool declared {@code cacheable} without {@code cache_ttl_ms}: one hour. */
+    public static final long DEFAULT_CACHE_TTL_MS = 3_600_000;
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
@@ -65,7 +68,12 @@ public final class ToolDeclarations {
             if (!file.toFile().exists()) {
                 throw e;
             }
-            throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
+            // Jackson's messages run over several lines; an error about a user's file is one line.
+            String message = e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage();
+            String where = e instanceof JsonProcessingException json && json.getLocation() != null
+                    ? " line " + json.getLocation().getLineNr() : "";
+            throw new IllegalArgumentException(file + where + " is not valid JSON: "
+                    + String.valueOf(message).lines().findFirst().orElse("").strip(), e);
         }
         return parse(root, file.toString());
     }
@@ -141,7 +149,7 @@ public final class ToolDeclarations {
         }
         spec.setTimeoutMs(timeout);
         boolean cacheable = bool(t, "cacheable", where, false);
-        long ttl = integer(t, "cache_ttl_ms", where, 0);
+        long ttl = integer(t, "cache_ttl_ms", where, cacheable ? DEFAULT_CACHE_TTL_MS : 0);
         if (cacheable && ttl <= 0) {
             throw new IllegalArgumentException(where + ": 'cache_ttl_ms' must be positive when 'cacheable' is true");
         }

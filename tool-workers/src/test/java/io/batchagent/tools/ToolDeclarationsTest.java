@@ -47,6 +47,18 @@ class ToolDeclarationsTest {
         assertThat(specs.get(2).getBatchable()).isFalse();
     }
 
+    @Test
+    void shouldCacheForTheDefaultTtlWhenACacheableToolNamesNone() throws Exception {
+        List<ToolSpec> specs = parse("""
+                [{"name": "lookup", "cacheable": true}, {"name": "plain"}]
+                """);
+
+        assertThat(specs.get(0).getCacheable()).isTrue();
+        assertThat(specs.get(0).getCacheTtlMs()).isEqualTo(ToolDeclarations.DEFAULT_CACHE_TTL_MS).isEqualTo(3_600_000);
+        assertThat(specs.get(1).getCacheable()).isFalse();
+        assertThat(specs.get(1).getCacheTtlMs()).isZero();
+    }
+
     @ParameterizedTest(name = "{1}")
     @CsvSource(delimiter = '|', textBlock = """
             [{"name": "a b"}]                                                   | tools.json tool #1: 'name' must be 1-64 letters, digits, '_' or '-', got "a b"
@@ -58,7 +70,7 @@ class ToolDeclarationsTest {
             [{"name": "t", "parameters": {"$ref": "https://example.com/schema.json"}}] | parameter schemas may only use local references
             [{"name": "t", "timeout_ms": "30s"}]                                | tools.json tool #1 (t): 'timeout_ms' must be an integer, got "30s"
             [{"name": "t", "timeout_ms": 0}]                                    | 'timeout_ms' must be from 1 to 3600000, got 0
-            [{"name": "t", "cacheable": true}]                                  | 'cache_ttl_ms' must be positive when 'cacheable' is true
+            [{"name": "t", "cacheable": true, "cache_ttl_ms": 0}]               | 'cache_ttl_ms' must be positive when 'cacheable' is true
             [{"name": "t", "cache_ttl_ms": 1000}]                               | 'cache_ttl_ms' is set but 'cacheable' is not true
             [{"name": "t", "max_output_chars": 10000000}]                       | 'max_output_chars' must be from 100 to 262144
             [{"name": "t", "rate_limit_per_second": -1}]                        | 'rate_limit_per_second' must be from 0 (no limit)

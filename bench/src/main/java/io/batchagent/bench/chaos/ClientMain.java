@@ -33,7 +33,7 @@ public final class ClientMain {
                 + " already finished, " + submission.alreadySubmitted() + " already submitted)");
         AtomicInteger seen = new AtomicInteger();
         try {
-            List<AgentResult> results = client.await(submission.jobIds(), r -> {
+            List<AgentResult> results = client.await(submission, r -> {
                 int n = seen.incrementAndGet();
                 if (n % 100 == 0) {
                     System.err.println("chaos client: " + n + " results");

@@ -102,7 +102,8 @@ class SharedLimitsIT {
         List<Long> starts = executions.stream().map(Execution::start).sorted().toList();
         double seconds = (starts.get(49) - starts.get(0)) / 1000.0;
         double rate = 49 / seconds;
-        assertThat(rate).as("starts per second over 50 calls").isBetween(4.0, 6.0);
+        // The limit bounds the rate from above; a loaded machine may run below it, so no lower bound.
+        assertThat(rate).as("starts per second over 50 calls").isLessThanOrEqualTo(6.0);
         for (int i = 0; i < starts.size(); i++) {
             long from = starts.get(i);
             long inOneSecond = starts.stream().filter(s -> s >= from && s < from + 1_000).count();

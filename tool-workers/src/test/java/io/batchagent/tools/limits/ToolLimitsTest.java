@@ -38,7 +38,8 @@ class ToolLimitsTest {
         }
 
         double spanMs = TimeUnit.NANOSECONDS.toMillis(granted.get(5) - granted.get(0));
-        assertThat(spanMs).as("5 intervals of 50 ms").isBetween(225.0, 400.0);
+        // A lower bound only: the limiter must space starts; how much later they come depends on the machine's load.
+        assertThat(spanMs).as("5 intervals of 50 ms").isGreaterThanOrEqualTo(225.0);
     }
 
     @Test
