@@ -401,7 +401,8 @@ class TurnHandlerTest {
         // Then the turn is done, the same result was sent again, and the model was called once
         assertThat(stage).succeedsWithin(Duration.ofSeconds(5));
         assertThat(engine.requests()).hasSize(1);
-        assertThat(manual.history()).extracting(ProducerRecord::topic).containsOnly(TOPICS.results().name());
+        // (the result is offered to the turn assembler on agent-waits, which decides the turn's outcome once)
+        assertThat(manual.history()).extracting(ProducerRecord::topic).containsOnly(TOPICS.agentWaits().name());
         assertThat(manual.history().get(1).value()).isEqualTo(manual.history().get(0).value());
         assertThat(counters.outcomesReplaced.get()).isZero();
     }
@@ -417,13 +418,14 @@ class TurnHandlerTest {
                 + "1048576, which is the value of the max.request.size configuration."));
 
         // When the FAILED result standing for it is acknowledged
-        await().atMost(Duration.ofSeconds(10)).until(() -> sentTo(manual, TOPICS.results()).size() == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> Fixtures.finalResults(manual.history()).size() == 1);
         manual.completeNext(); // the tool request
         manual.completeNext(); // the FAILED result
 
-        // Then the job ended FAILED with RECORD_TOO_LARGE, naming the topic, the size and the limit
+        // Then the job ended FAILED with RECORD_TOO_LARGE, naming the topic, the size and the limit (the
+        // result goes to the turn assembler on agent-waits, as a small record with no conversation)
         assertThat(stage).succeedsWithin(Duration.ofSeconds(5));
-        AgentResult result = decode(TOPICS.results(), sentTo(manual, TOPICS.results()).get(0));
+        AgentResult result = Fixtures.finalResults(manual.history()).get(0);
         assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
         assertThat(result.getError().getMessage())
