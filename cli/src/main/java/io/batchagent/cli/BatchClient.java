@@ -175,7 +175,8 @@ public final class BatchClient {
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("cannot submit batch " + batchId + ": " + e.getMessage(), e);
         }
-        int alreadySubmitted = (int) jobIds.stream().filter(id -> submitted.contains(id) && !finished.contains(id)).count();
+        int alreadySubmitted = (int) jobIds.stream()
+                .filter(id -> submitted.contains(id) && !finished.contains(id) && !retried.contains(id)).count();
         int alreadyFinished = (int) jobIds.stream().filter(finished::contains).count();
         LOGGER.info("submitted batch {}: {} new jobs ({} of them retried), {} in progress, {} finished", batchId, sent,
                 attempts.size(), alreadySubmitted, alreadyFinished);

@@ -6,6 +6,7 @@ import io.batchagent.inference.EngineEndpoint;
 import io.batchagent.inference.InferenceWorker;
 import io.batchagent.inference.InferenceWorkerConfig;
 import io.batchagent.schemas.TopicProvisioner;
+import io.batchagent.schemas.ToolTimeouts;
 import io.batchagent.schemas.Topics;
 import io.batchagent.tools.ToolRegistry;
 import io.batchagent.tools.ToolWorker;
@@ -140,7 +141,8 @@ public final class Pipeline implements AutoCloseable {
             startStreams("coalescer", ToolCallCoalescer.build(topics, config.toolExpiryGrace(), Duration.ofSeconds(1)));
         }
         if (stages.contains(Stage.ASSEMBLER)) {
-            startStreams("turn-assembler", TurnAssembler.build(topics, TurnAssembler.DEFAULT_RETENTION, stallGrace(config)));
+            startStreams("turn-assembler", TurnAssembler.build(topics, TurnAssembler.DEFAULT_RETENTION,
+                    ToolTimeouts.DEFAULT_QUEUE_ALLOWANCE, stallGrace(config)));
         }
         if (stages.contains(Stage.WORKFLOW)) {
             startStreams("workflow", WorkflowCoordinator.build(topics));

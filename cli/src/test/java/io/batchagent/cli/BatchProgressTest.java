@@ -27,7 +27,7 @@ class BatchProgressTest {
     }
 
     private void submit(String... jobIds) {
-        progress.submitted(new BatchClient.Submission("b", List.of(jobIds), 0, 0, jobIds.length));
+        progress.submitted(new BatchClient.Submission("b", List.of(jobIds), 0, 0, jobIds.length, java.util.Map.of()));
     }
 
     private static AgentTurn turn(String jobId, String... pendingTools) {

@@ -13,6 +13,7 @@ import io.batchagent.events.ToolResult;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.TurnAssembly;
+import io.batchagent.schemas.ToolTimeouts;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -64,11 +65,12 @@ import org.slf4j.LoggerFactory;
  * {@value #STALE_ATTEMPT_METRIC} and {@value #DUPLICATE_OUTCOME_METRIC}.
  *
  * <p>A turn that would exceed the batch's {@code maxTurns} ends the job FAILED with
- * MAX_TURNS_EXCEEDED. A waiting turn still missing results past the largest timeout of its missing
- * tools (from the BatchSpec) plus the stall grace ends the job FAILED with STALLED, on wall-clock
- * time, whatever was lost upstream. A job whose next turn, or whose buffered turn and results, would
- * exceed the record budget ends FAILED with RECORD_TOO_LARGE ({@link RecordBudget}). The two input
- * topics must be co-partitioned.
+ * MAX_TURNS_EXCEEDED. A waiting turn still missing results past the latest deadline of its missing
+ * calls ({@link ToolTimeouts}: the coalescer's queue allowance plus the tool's timeout, plus the
+ * batch window of a batchable tool, from the BatchSpec) plus the stall grace ends the job FAILED with
+ * STALLED, on wall-clock time, whatever was lost upstream. A job whose next turn, or whose buffered
+ * turn and results, would exceed the record budget ends FAILED with RECORD_TOO_LARGE
+ * ({@link RecordBudget}). The two input topics must be co-partitioned.
  */
 public final class TurnAssembler {
 
@@ -83,30 +85,29 @@ public final class TurnAssembler {
 
     /** How long an assembled job's entry (its last turn number, to drop late duplicates) is kept. */
     public static final Duration DEFAULT_RETENTION = Duration.ofHours(1);
-    /** How long past its missing tools' timeouts a waiting turn may wait before its job ends STALLED. */
+    /** How long past its missing calls' deadlines a waiting turn may wait before its job ends STALLED. */
     public static final Duration DEFAULT_STALL_GRACE = Duration.ofSeconds(60);
-    /** The timeout assumed for a pending call whose tool the batch spec does not declare (ToolSpec's default). */
-    static final long DEFAULT_TOOL_TIMEOUT_MS = 30_000;
 
     private TurnAssembler() {}
 
     public static Topology build(Topics topics) {
-        return build(topics, DEFAULT_RETENTION, DEFAULT_STALL_GRACE);
+        return build(topics, DEFAULT_RETENTION, ToolTimeouts.DEFAULT_QUEUE_ALLOWANCE, DEFAULT_STALL_GRACE);
     }
 
     public static Topology build(Topics topics, Duration retention) {
-        return build(topics, retention, DEFAULT_STALL_GRACE);
+        return build(topics, retention, ToolTimeouts.DEFAULT_QUEUE_ALLOWANCE, DEFAULT_STALL_GRACE);
     }
 
     /**
      * @param retention how long after its last change an entry with nothing pending is kept; late
      *     duplicates older than this are no longer recognised (they would wait in the store until
      *     the next cleanup and never complete a turn)
-     * @param stallGrace how long past the largest timeout of its missing tools a waiting turn may
+     * @param queueAllowance the coalescer's queue allowance ({@link ToolTimeouts}), part of every call's deadline
+     * @param stallGrace how long past the latest deadline of its missing calls a waiting turn may
      *     wait before its job ends STALLED; it should exceed the coalescer's expiry grace, so that a
      *     tool timeout reaches the agent as a TIMEOUT tool message first
      */
-    public static Topology build(Topics topics, Duration retention, Duration stallGrace) {
+    public static Topology build(Topics topics, Duration retention, Duration queueAllowance, Duration stallGrace) {
         if (retention.isNegative() || retention.isZero() || stallGrace.isNegative() || stallGrace.isZero()) {
             throw new IllegalArgumentException("retention and stall grace must be positive, got " + retention + " and " + stallGrace);
         }
@@ -121,7 +122,8 @@ public final class TurnAssembler {
         KStream<String, SpecificRecord> fromWaits = builder
                 .stream(topics.agentWaits().name(),
                         Consumed.with(topics.agentWaits().keySerde(), topics.agentWaits().valueSerde()).withName("agent-waits-source"))
-                .process(() -> new RecordTurnOutcome(topics, retention, stallGrace), Named.as("record-turn-outcome"), ASSEMBLY_STORE);
+                .process(() -> new RecordTurnOutcome(topics, retention, queueAllowance, stallGrace),
+                        Named.as("record-turn-outcome"), ASSEMBLY_STORE);
         KStream<String, SpecificRecord> fromResponses = builder
                 .stream(topics.toolResponses().name(),
                         Consumed.with(topics.toolResponses().keySerde(), topics.toolResponses().valueSerde()).withName("tool-responses-source"))
@@ -333,11 +335,13 @@ public final class TurnAssembler {
     /** On {@code agent-waits}: keeps the first outcome of each (attempt, turn) and ends stalled jobs. */
     static final class RecordTurnOutcome extends Assembling<AgentTurn> {
         private final Duration retention;
+        private final Duration queueAllowance;
         private final Duration stallGrace;
 
-        RecordTurnOutcome(Topics topics, Duration retention, Duration stallGrace) {
+        RecordTurnOutcome(Topics topics, Duration retention, Duration queueAllowance, Duration stallGrace) {
             super(topics);
             this.retention = retention;
+            this.queueAllowance = queueAllowance;
             this.stallGrace = stallGrace;
         }
 
@@ -390,7 +394,7 @@ public final class TurnAssembler {
                     var entry = it.next();
                     TurnAssembly assembly = entry.value;
                     if (assembly.getWaiting() != null) {
-                        if (now >= assembly.getWaitingSinceMs() + longestTimeoutMs(assembly) + stallGrace.toMillis()) {
+                        if (now >= assembly.getWaitingSinceMs() + longestWaitMs(assembly) + stallGrace.toMillis()) {
                             stalled.add(assembly);
                         }
                     } else if (assembly.getResponses().isEmpty() && now - assembly.getUpdatedAtMs() >= retention.toMillis()) {
@@ -402,8 +406,12 @@ public final class TurnAssembler {
             stalled.forEach(assembly -> failStalled(assembly, now));
         }
 
-        /** The largest timeout (plus batch window) among the waiting turn's missing calls' tools. */
-        private long longestTimeoutMs(TurnAssembly assembly) {
+        /**
+         * How long, from its arrival here, the waiting turn's last missing call may take by the
+         * coalescer's rule: the latest of their deadlines (queue allowance + timeout, plus the batch
+         * window of a batchable tool). A tool the spec does not declare counts with ToolSpec's default timeout.
+         */
+        private long longestWaitMs(TurnAssembly assembly) {
             AgentTurn waiting = assembly.getWaiting();
             BatchSpec spec = Routing.lookup(specs, waiting.getBatchId());
             Map<String, ToolSpec> tools = new HashMap<>();
@@ -412,10 +420,9 @@ public final class TurnAssembler {
             }
             long longest = 0;
             for (ToolCallRef call : missingCalls(waiting, assembly.getResponses())) {
-                ToolSpec tool = tools.get(call.getName());
-                long budget = tool == null ? DEFAULT_TOOL_TIMEOUT_MS
-                        : tool.getTimeoutMs() + (tool.getBatchable() ? Math.max(0, tool.getBatchWindowMs()) : 0);
-                longest = Math.max(longest, budget);
+                ToolSpec tool = tools.getOrDefault(call.getName(), ToolSpec.newBuilder().setName(call.getName()).build());
+                long window = tool.getBatchable() ? Math.max(0, tool.getBatchWindowMs()) : 0;
+                longest = Math.max(longest, ToolTimeouts.deadlineMs(window, tool, queueAllowance));
             }
             return longest;
         }
@@ -430,7 +437,8 @@ public final class TurnAssembler {
             LOGGER.warn("job stalled waiting for tool results: jobId={} turn={} attempt={} waitedMs={} missing={}",
                     waiting.getJobId(), waiting.getTurn(), waiting.getAttempt(), waited, calls);
             AgentResult stalled = Outcomes.failed(waiting, ErrorReason.STALLED, "turn " + waiting.getTurn() + " waited "
-                    + waited + " ms, past its tools' timeout of " + longestTimeoutMs(assembly) + " ms plus a grace of "
+                    + waited + " ms, past its calls' deadline of " + longestWaitMs(assembly) + " ms (queue allowance "
+                    + queueAllowance.toMillis() + " ms + tool timeout) plus a grace of "
                     + stallGrace.toMillis() + " ms, with no result for " + missing.size() + " of "
                     + waiting.getPendingCalls().size() + " tool calls: " + calls
                     + "; a record was lost upstream (see dead-letters)", now);

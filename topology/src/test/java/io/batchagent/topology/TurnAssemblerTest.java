@@ -265,13 +265,14 @@ class TurnAssemblerTest {
     }
 
     @Test
-    void shouldEndAJobStalledWhenAResultIsMissingPastItsToolTimeoutPlusTheGrace() {
+    void shouldEndAJobStalledWhenAResultIsMissingPastItsCallsDeadlinePlusTheGrace() {
         waits.pipeInput("j", waiting("b", "j", 1, "c1", "c2"));
         responses.pipeInput("j", response("j", 1, "c1", "answered"));
 
-        driver.advanceWallClockTime(Duration.ofSeconds(60)); // lookup's timeout 1 s + grace 60 s not yet passed
+        // The call's deadline (queue allowance 5 min + lookup's timeout 1 s) plus the grace of 60 s has not passed.
+        driver.advanceWallClockTime(Duration.ofMinutes(6));
         assertThat(results.isEmpty()).isTrue();
-        driver.advanceWallClockTime(Duration.ofSeconds(60));
+        driver.advanceWallClockTime(Duration.ofMinutes(1));
 
         AgentResult stalled = results.readValue();
         assertThat(stalled.getStatus()).isEqualTo(JobStatus.FAILED);
