@@ -412,7 +412,11 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                             options.name(), record.topic(), record.partition(), record.offset());
                 }
             } else {
-                onStageFailure(record, partition, completion.epoch(), completion.error());
+                Throwable error = completion.error();
+                while (error instanceof java.util.concurrent.CompletionException && error.getCause() != null) {
+                    error = error.getCause();
+                }
+                onStageFailure(record, partition, completion.epoch(), error);
             }
         }
     }
