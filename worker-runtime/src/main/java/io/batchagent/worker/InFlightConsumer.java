@@ -488,12 +488,11 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                 break;
             }
         }
-        if (ranks > 1) {
-            for (TopicPartition partition : assignment) {
-                int rank = options.rank(partition.topic());
-                if (rank < firstWaitingRank && hasLag(partition)) {
-                    firstWaitingRank = rank;
-                }
+        // Records of the last rank on the broker hold nothing back: only earlier ranks' lag matters.
+        for (TopicPartition partition : assignment) {
+            int rank = options.rank(partition.topic());
+            if (rank < Math.min(firstWaitingRank, ranks - 1) && hasLag(partition)) {
+                firstWaitingRank = rank;
             }
         }
         Set<TopicPartition> pause = new HashSet<>();
