@@ -105,6 +105,13 @@ public final class InferenceWorker implements AutoCloseable {
     InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
                     BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
                     LongSupplier clock) {
+        this(consumer, producer, specs, topics, config, engine, clock, SHUTDOWN_DRAIN);
+    }
+
+    /** As above, letting turns in flight finish for up to {@code shutdownDrain} on close. */
+    InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
+                    BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
+                    LongSupplier clock, Duration shutdownDrain) {
         this.consumer = consumer;
         this.producer = producer;
         this.specCache = specs instanceof BatchSpecCache cache ? cache : null;
@@ -121,7 +128,7 @@ public final class InferenceWorker implements AutoCloseable {
                         // The handler retries publishing itself; a stage that still fails could not record
                         // the turn's outcome at all, and handling it again would repeat the model call.
                         .withHandlerAttempts(1)
-                        .withDrainTimeout(SHUTDOWN_DRAIN)
+                        .withDrainTimeout(shutdownDrain)
                         .withOnHandlerFailure((record, error) -> handlerFailures.incrementAndGet());
         this.loop = new InFlightConsumer<>(consumer, continuationsFirst, handler::handle, options);
     }

@@ -639,8 +639,9 @@ final class TurnHandler {
     }
 
     private static UnpublishedOutcomeException unpublished(AgentTurn turn, String message, Throwable error) {
+        // The consumer loop logs the failure with its stack when it stops on it.
         LOGGER.error("neither the outcome nor a FAILED result could be published; the turn stays uncommitted: "
-                + "jobId={} turn={}", turn.getJobId(), turn.getTurn(), error);
+                + "jobId={} turn={} cause={}", turn.getJobId(), turn.getTurn(), unwrap(error).getMessage());
         return new UnpublishedOutcomeException("job " + turn.getJobId() + ", turn " + turn.getTurn()
                 + ": the FAILED result standing for an unpublished outcome (" + message + ") could not be published either: "
                 + unwrap(error).getMessage(), error);

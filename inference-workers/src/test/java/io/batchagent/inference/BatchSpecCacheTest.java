@@ -14,6 +14,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
@@ -87,6 +88,38 @@ class BatchSpecCacheTest {
         publish(0, "b-1", null);
         await().atMost(PATIENCE).until(() -> cache.current("b-1").isEmpty());
         assertThat(cache.size()).isZero();
+    }
+
+    @Test
+    void shouldFailWaitersAsUnavailableAndReportWhenTheReaderDies() {
+        // Given a caller waiting for a batch the cache has not seen
+        cache = start(Duration.ofMinutes(5));
+        CompletableFuture<BatchSpec> waiting = cache.get("b-waiting");
+
+        // When the reader meets an error it cannot retry
+        consumer.setPollException(new KafkaException("not authorized to read the specs"));
+
+        // Then the cache says it stopped, and why, instead of calling the batch unknown
+        assertThat(cache.stopped()).failsWithin(PATIENCE).withThrowableThat()
+                .havingCause().withMessage("not authorized to read the specs");
+        assertThat(waiting).failsWithin(PATIENCE).withThrowableThat()
+                .havingCause().isInstanceOf(BatchSpecLookup.UnavailableException.class)
+                .withMessageContaining("before batch 'b-waiting' was known");
+        assertThat(cache.get("b-later")).failsWithin(PATIENCE).withThrowableThat()
+                .havingCause().isInstanceOf(BatchSpecLookup.UnavailableException.class)
+                .withMessageContaining("not authorized to read the specs");
+    }
+
+    @Test
+    void shouldFailWaitersAsUnavailableWhenClosed() {
+        cache = start(Duration.ofMinutes(5));
+        CompletableFuture<BatchSpec> waiting = cache.get("b-waiting");
+
+        cache.close();
+
+        assertThat(waiting).failsWithin(PATIENCE).withThrowableThat()
+                .havingCause().isInstanceOf(BatchSpecLookup.UnavailableException.class);
+        assertThat(cache.stopped()).succeedsWithin(PATIENCE);
     }
 
     private BatchSpecCache start(Duration waitTimeout) {

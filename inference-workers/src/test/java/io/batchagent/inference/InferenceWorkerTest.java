@@ -15,10 +15,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -33,11 +38,21 @@ class InferenceWorkerTest {
     private static final Duration PATIENCE = Duration.ofSeconds(10);
 
     private final TopicPartition partition = new TopicPartition(TOPICS.agentTurns().name(), 0);
-    private final MockConsumer<String, Decoded<AgentTurn>> consumer = new MockConsumer<>("earliest");
+    private final TopicPartition continuations = new TopicPartition(TOPICS.agentContinuations().name(), 0);
+    private final Map<TopicPartition, Long> commits = new ConcurrentHashMap<>();
+    /** Remembers every commit, so that tests can read them after the worker closed its consumer. */
+    private final MockConsumer<String, Decoded<AgentTurn>> consumer = new MockConsumer<>("earliest") {
+        @Override
+        public synchronized void commitSync(Map<TopicPartition, OffsetAndMetadata> offsets) {
+            super.commitSync(offsets);
+            offsets.forEach((p, offset) -> commits.put(p, offset.offset()));
+        }
+    };
     private final MockProducer<String, byte[]> producer =
             new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
     private final BatchSpec spec = Fixtures.spec("batch-w");
     private final ScriptedEngineClient engine = new ScriptedEngineClient();
+    private final MockConsumer<String, byte[]> specConsumer = new MockConsumer<>("earliest");
     private final Deserializer<Decoded<AgentTurn>> lenient = Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer());
     private InferenceWorker worker;
 
@@ -137,25 +152,133 @@ class InferenceWorkerTest {
         assertThat(worker.warmUp("batch-w")).hasValueSatisfying(report -> assertThat(report.calls()).isEqualTo(1));
     }
 
+    @Test
+    void shouldDispatchContinuationsBeforeFirstTurnsAlreadyBuffered() {
+        // Given one slot, a first turn in flight and two more buffered
+        List<CompletableFuture<ChatResponse>> pending = new CopyOnWriteArrayList<>();
+        engine.answerAllWith(request -> {
+            CompletableFuture<ChatResponse> answer = new CompletableFuture<>();
+            pending.add(answer);
+            return answer;
+        });
+        startWorker(1, List.of(encoded(turn("new-1", 1, 1), 0), encoded(turn("new-2", 1, 2), 1),
+                encoded(turn("new-3", 1, 3), 2)));
+        await().atMost(PATIENCE).until(() -> pending.size() == 1);
+
+        // When a continuing agent's turn arrives on agent-continuations
+        consumer.schedulePollTask(() -> consumer.addRecord(encoded(continuations, turn("continuing", 2, 10), 0)));
+        await().atMost(PATIENCE).until(() -> consumer.paused().contains(partition));
+
+        // Then it takes the next free slot, ahead of the first turns fetched before it
+        for (int answered = 0; answered < 4; answered++) {
+            int next = answered;
+            await().atMost(PATIENCE).until(() -> pending.size() > next);
+            pending.get(next).complete(ScriptedEngineClient.answer("{\"city\":\"Lyon\",\"population\":1}"));
+        }
+        await().atMost(PATIENCE).until(() -> worker.turnsHandled() == 4);
+        assertThat(engine.jobsInCallOrder()).containsExactly("new-1", "continuing", "new-2", "new-3");
+        await().atMost(PATIENCE).until(() -> commits.getOrDefault(continuations, -1L) == 1L && commits.getOrDefault(partition, -1L) == 3L);
+    }
+
+    @Test
+    void shouldStopWithoutCommittingATurnWhenNotEvenItsFailedResultCanBePublished() {
+        // Given a producer that answers only when the test says so
+        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        startWorker(manual, batchId -> CompletableFuture.completedFuture(spec), Duration.ofSeconds(10),
+                List.of(encoded(turn("job-lost", 1, 1), 0)));
+
+        // When the turn's result cannot be published, nor the FAILED result standing for it
+        await().atMost(PATIENCE).until(() -> manual.history().size() == 1);
+        manual.errorNext(new KafkaException("the broker refused the record"));
+        await().atMost(PATIENCE).until(() -> manual.history().size() == 2);
+        manual.errorNext(new KafkaException("the broker refused the FAILED result too"));
+
+        // Then the worker stops, saying why, with nothing committed at or past the turn, and the model called once
+        await().atMost(PATIENCE).until(() -> !worker.isRunning());
+        assertThat(worker.failure()).get().extracting(Throwable::getMessage).asString()
+                .contains("job job-lost, turn 1").contains("the broker refused the FAILED result too");
+        assertThat(worker.handlerFailures()).isEqualTo(1);
+        assertThat(commits.getOrDefault(partition, 0L)).isZero();
+        assertThat(engine.requests()).hasSize(1);
+    }
+
+    @Test
+    void shouldPublishNothingWhenClosedWhileATurnWaitsForItsSpec() {
+        // Given a turn in flight, waiting for a batch spec the cache has not seen
+        BatchSpecCache cache = specCache();
+        startWorker(producer, cache, Duration.ofMillis(100), List.of(encoded(turn("job-waiting", 1, 1), 0)));
+        await().atMost(PATIENCE).until(() -> worker.inFlight() == 1);
+
+        // When the worker is closed
+        worker.close();
+
+        // Then it published nothing (no UNKNOWN_BATCH), committed nothing past the turn, and closed cleanly
+        assertThat(producer.history()).isEmpty();
+        assertThat(commits.getOrDefault(partition, 0L)).isZero();
+        assertThat(worker.failure()).isEmpty();
+        assertThat(engine.requests()).isEmpty();
+    }
+
+    @Test
+    void shouldStopInsteadOfFailingNewBatchesWhenTheSpecReaderDies() {
+        // Given a turn in flight, waiting for a batch spec the cache has not seen
+        BatchSpecCache cache = specCache();
+        startWorker(producer, cache, Duration.ofSeconds(10), List.of(encoded(turn("job-waiting", 1, 1), 0)));
+        await().atMost(PATIENCE).until(() -> worker.inFlight() == 1);
+
+        // When the cache's reader fails for good
+        specConsumer.setPollException(new KafkaException("the cluster refused the spec reader"));
+
+        // Then the worker stops loudly, fails no job for an unknown batch, and commits nothing past the turn
+        await().atMost(PATIENCE).until(() -> !worker.isRunning());
+        assertThat(worker.failure()).get().extracting(Throwable::getMessage).asString()
+                .contains("the cluster refused the spec reader");
+        assertThat(producer.history()).isEmpty();
+        assertThat(commits.getOrDefault(partition, 0L)).isZero();
+        assertThat(cache.get("batch-later")).failsWithin(PATIENCE).withThrowableThat()
+                .havingCause().isInstanceOf(BatchSpecLookup.UnavailableException.class);
+    }
+
+    /** A real spec cache over a MockConsumer of the batch-specs topic that holds no spec. */
+    private BatchSpecCache specCache() {
+        String topic = TOPICS.batchSpecs().name();
+        Node node = new Node(0, "localhost", 9092);
+        specConsumer.updatePartitions(topic, List.of(new PartitionInfo(topic, 0, node, new Node[] {node}, new Node[] {node})));
+        specConsumer.updateBeginningOffsets(Map.of(new TopicPartition(topic, 0), 0L));
+        return new BatchSpecCache(specConsumer, TOPICS, Duration.ofMinutes(5));
+    }
+
     private void startWorker(int maxInflight, List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
         startWorker(InferenceWorkerConfig.defaults().withMaxInflight(maxInflight), records);
     }
 
     private void startWorker(InferenceWorkerConfig config, List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
+        startWorker(config, producer, batchId -> CompletableFuture.completedFuture(spec), InferenceWorker.SHUTDOWN_DRAIN, records);
+    }
+
+    private void startWorker(MockProducer<String, byte[]> producer, BatchSpecLookup specs, Duration drain,
+                             List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
+        startWorker(InferenceWorkerConfig.defaults().withMaxInflight(4), producer, specs, drain, records);
+    }
+
+    private void startWorker(InferenceWorkerConfig config, MockProducer<String, byte[]> producer, BatchSpecLookup specs,
+                             Duration drain, List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
         consumer.schedulePollTask(() -> {
-            consumer.rebalance(List.of(partition));
-            consumer.updateBeginningOffsets(Map.of(partition, 0L));
+            consumer.rebalance(List.of(continuations, partition));
+            consumer.updateBeginningOffsets(Map.of(partition, 0L, continuations, 0L));
             records.forEach(consumer::addRecord);
         });
-        BatchSpecLookup specs = batchId -> CompletableFuture.completedFuture(spec);
-        worker = new InferenceWorker(consumer, producer, specs, TOPICS, config, engine, System::currentTimeMillis);
+        worker = new InferenceWorker(consumer, producer, specs, TOPICS, config, engine, System::currentTimeMillis, drain);
         worker.start();
     }
 
     private ConsumerRecord<String, Decoded<AgentTurn>> encoded(AgentTurn turn, long offset) {
-        byte[] bytes = TOPICS.agentTurns().valueSerde().serializer().serialize(partition.topic(), turn);
-        return new ConsumerRecord<>(partition.topic(), partition.partition(), offset, turn.getJobId(),
-                lenient.deserialize(partition.topic(), bytes));
+        return encoded(partition, turn, offset);
+    }
+
+    private ConsumerRecord<String, Decoded<AgentTurn>> encoded(TopicPartition to, AgentTurn turn, long offset) {
+        byte[] bytes = TOPICS.agentTurns().valueSerde().serializer().serialize(to.topic(), turn);
+        return new ConsumerRecord<>(to.topic(), to.partition(), offset, turn.getJobId(), lenient.deserialize(to.topic(), bytes));
     }
 
     private AgentTurn turn(String jobId, int turn, long emittedAtMs) {

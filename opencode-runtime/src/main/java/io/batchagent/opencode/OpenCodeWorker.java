@@ -16,6 +16,7 @@ import io.batchagent.gateway.Gateway;
 import io.batchagent.gateway.JobUsage;
 import io.batchagent.inference.BatchSpecCache;
 import io.batchagent.inference.WarmUpReport;
+import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -121,7 +122,8 @@ public final class OpenCodeWorker implements AutoCloseable {
         producerConfig.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         producerConfig.put(ProducerConfig.ACKS_CONFIG, "all");
         this.producer = new KafkaProducer<>(producerConfig, new StringSerializer(), new ByteArraySerializer());
-        this.loop = new InFlightConsumer<>(new KafkaConsumer<>(consumer, new StringDeserializer(), new ByteArrayDeserializer()),
+        this.loop = new InFlightConsumer<>(new KafkaConsumer<>(GroupSettings.incrementalRebalancing(consumer),
+                        new StringDeserializer(), new ByteArrayDeserializer()),
                 List.of(topics.jobs().name()), this::handle,
                 InFlightConsumer.Options.<String, byte[]>of(STAGE, runtime.settings().maxSessions()));
         this.cancelWatch = Executors.newSingleThreadScheduledExecutor(runnable -> {

@@ -9,6 +9,7 @@ import io.batchagent.tools.limits.ToolThreads;
 import io.batchagent.tools.mcp.McpToolbox;
 import io.batchagent.tools.redis.RedisLink;
 import io.batchagent.tools.redis.RedisToolResultCache;
+import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
 import java.time.Duration;
 import java.util.HashMap;
@@ -314,7 +315,7 @@ public final class ToolWorker implements AutoCloseable {
         props.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
-        return props;
+        return GroupSettings.incrementalRebalancing(props);
     }
 
     static Map<String, Object> producerConfig(Map<String, Object> kafkaConfig) {

@@ -412,7 +412,11 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                             options.name(), record.topic(), record.partition(), record.offset());
                 }
             } else {
-                onStageFailure(record, partition, completion.epoch(), completion.error());
+                Throwable error = completion.error();
+                while (error instanceof java.util.concurrent.CompletionException && error.getCause() != null) {
+                    error = error.getCause();
+                }
+                onStageFailure(record, partition, completion.epoch(), error);
             }
         }
     }
@@ -484,12 +488,11 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                 break;
             }
         }
-        if (ranks > 1) {
-            for (TopicPartition partition : assignment) {
-                int rank = options.rank(partition.topic());
-                if (rank < firstWaitingRank && hasLag(partition)) {
-                    firstWaitingRank = rank;
-                }
+        // Records of the last rank on the broker hold nothing back: only earlier ranks' lag matters.
+        for (TopicPartition partition : assignment) {
+            int rank = options.rank(partition.topic());
+            if (rank < Math.min(firstWaitingRank, ranks - 1) && hasLag(partition)) {
+                firstWaitingRank = rank;
             }
         }
         Set<TopicPartition> pause = new HashSet<>();

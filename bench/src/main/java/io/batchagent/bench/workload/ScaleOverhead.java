@@ -275,8 +275,8 @@ public final class ScaleOverhead {
                 t[5] = r.timestamp();
             }
         });
-        TopicScan.scan(kafka, topics.agentTurns().name(), r -> {
-            AgentTurn turn = topics.agentTurns().valueSerde().deserializer().deserialize(r.topic(), r.value());
+        TopicScan.scan(kafka, topics.agentContinuations().name(), r -> {
+            AgentTurn turn = topics.agentContinuations().valueSerde().deserializer().deserialize(r.topic(), r.value());
             long[] t = byJob.get(turn.getJobId());
             if (t != null && turn.getTurn() == 2) {
                 t[6] = turn.getEmittedAtMs();

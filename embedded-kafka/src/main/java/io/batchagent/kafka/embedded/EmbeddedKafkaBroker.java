@@ -58,7 +58,8 @@ import org.slf4j.LoggerFactory;
  *       {@link #bootstrapServers()}.
  *   <li>Internal topics (consumer offsets, transaction state, share-group state) have replication
  *       factor 1, min ISR 1 and a single partition; the initial rebalance delay of classic and
- *       streams groups is 0; topics are never created automatically. Any of these can be overridden
+ *       streams groups is 0; consumer-protocol (KIP-848) groups have a 10 s session timeout and 2 s
+ *       heartbeats; topics are never created automatically. Any of these can be overridden
  *       with {@link Options#brokerProperties()}.
  * </ul>
  *
@@ -316,6 +317,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         props.put("share.coordinator.state.topic.num.partitions", "1");
         props.put("group.initial.rebalance.delay.ms", "0");
         props.put("group.streams.initial.rebalance.delay.ms", "0");
+        // Groups on KIP-848's consumer protocol (the workers') take their session timeout and heartbeat
+        // interval from the broker, 45 s and 5 s by default: a worker killed on this one-node broker would
+        // hold its partitions for 45 s. Ten seconds, and heartbeats (which carry assignment changes) every 2 s.
+        props.put("group.consumer.min.session.timeout.ms", "6000");
+        props.put("group.consumer.session.timeout.ms", "10000");
+        props.put("group.consumer.min.heartbeat.interval.ms", "1000");
+        props.put("group.consumer.heartbeat.interval.ms", "2000");
         // The default dedupe buffer is 128 MiB of heap per broker, allocated up front.
         props.put("log.cleaner.dedupe.buffer.size", Integer.toString(16 * 1024 * 1024));
 
