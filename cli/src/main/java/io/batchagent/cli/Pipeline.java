@@ -24,10 +24,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,7 +48,7 @@ public final class Pipeline implements AutoCloseable {
     private final Topics topics;
     private final List<AutoCloseable> running = new ArrayList<>();
     private final List<KafkaStreams> streams = new ArrayList<>();
-    private final Map<String, KafkaStreams> streamsByName = new HashMap<>();
+    private final Map<String, LongAdder> threadFailures = new java.util.concurrent.ConcurrentHashMap<>();
     private ToolWorker toolWorker;
     private InferenceWorker inferenceWorker;
 
@@ -94,18 +96,13 @@ public final class Pipeline implements AutoCloseable {
     }
 
     /**
-     * The names of the stream threads of the Streams stage {@code name} ({@code job-compiler},
-     * {@code coalescer}, {@code turn-assembler}, {@code workflow}) now; empty if it does not run here. A
-     * replaced thread gets a new name.
+     * How many stream threads of the Streams stage {@code name} ({@code job-compiler}, {@code coalescer},
+     * {@code turn-assembler}, {@code workflow}) have failed so far; each was replaced or stopped the stage
+     * ({@link StreamsSettings#threadFailurePolicy}).
      */
-    public Set<String> streamThreads(String name) {
-        KafkaStreams app = streamsByName.get(name);
-        if (app == null) {
-            return Set.of();
-        }
-        Set<String> names = new java.util.TreeSet<>();
-        app.metadataForLocalThreads().forEach(thread -> names.add(thread.threadName()));
-        return names;
+    public long streamThreadFailures(String name) {
+        LongAdder failures = threadFailures.get(name);
+        return failures == null ? 0 : failures.sum();
     }
 
     /**
@@ -173,10 +170,14 @@ public final class Pipeline implements AutoCloseable {
                 config.stateDir().resolve(name), 1);
         KafkaStreams app = new KafkaStreams(topology, settings.toProperties());
         // Transient faults replace the thread (it re-reads its input); anything else stops this stage loudly.
-        app.setUncaughtExceptionHandler(StreamsSettings.threadFailurePolicy(name));
+        StreamsUncaughtExceptionHandler policy = StreamsSettings.threadFailurePolicy(name);
+        LongAdder failures = threadFailures.computeIfAbsent(name, n -> new LongAdder());
+        app.setUncaughtExceptionHandler(failure -> {
+            failures.increment();
+            return policy.handle(failure);
+        });
         app.start();
         streams.add(app);
-        streamsByName.put(name, app);
         // Leave the group on close: Streams stays in it by default, and a rerun would then wait out
         // the old members' session timeout (45 s) before it gets its partitions.
         running.add(() -> app.close(CloseOptions.timeout(Duration.ofSeconds(30))
