@@ -651,6 +651,7 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     private ToolResult expiredInQueue(ToolCall call, String callHash, long startedAt) {
         ToolSpec spec = call.getTool();
         counters.expiredCall();
+        metrics.expiredInQueue(spec.getName());
         long queuedMs = Math.max(0, System.currentTimeMillis() - call.getDispatchedAtMs());
         LOGGER.debug("tool call expired in queue, not run: callHash={} tool={} queuedMs={}", callHash, spec.getName(), queuedMs);
         return notRun(failed(callHash, spec, ToolStatus.TIMEOUT, "tool '" + spec.getName() + "' expired in queue after "

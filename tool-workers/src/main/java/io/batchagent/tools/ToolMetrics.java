@@ -1,7 +1,9 @@
 package io.batchagent.tools;
 
 import io.batchagent.events.ToolStatus;
+import io.batchagent.tools.limits.ToolThreads;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.distribution.ValueAtPercentile;
@@ -31,7 +33,11 @@ import java.util.concurrent.TimeUnit;
  *       Redis because it could not be used;
  *   <li>{@code batchagent_tool_limit_fallbacks_total}: times the shared limits fell back to this worker's own;
  *   <li>{@code batchagent_tool_latency_seconds{tool}}: execution time, with p50 and p95;
- *   <li>{@code batchagent_tool_limit_wait_seconds{tool}}: time waited for a rate or concurrency permit.
+ *   <li>{@code batchagent_tool_limit_wait_seconds{tool}}: time waited for a rate or concurrency permit;
+ *   <li>{@code batchagent_tool_expired_in_queue_total{tool}}: calls answered TIMEOUT without running
+ *       because their deadline passed while they were queued;
+ *   <li>{@code batchagent_tool_threads} and {@code batchagent_tool_lingering_executions}: threads the
+ *       tools run on now, and executions still running after their call timed out.
  * </ul>
  *
  * <p>How many agents asked for each call, and how many of them shared another's execution, is known
@@ -93,6 +99,18 @@ public final class ToolMetrics {
 
     void limitFallback() {
         limitFallbacks.increment();
+    }
+
+    void expiredInQueue(String tool) {
+        counter("batchagent.tool.expired.in.queue", tool, "Calls answered without running: their deadline passed in the queue")
+                .increment();
+    }
+
+    void watch(ToolThreads threads) {
+        Gauge.builder("batchagent.tool.threads", threads, ToolThreads::threads)
+                .description("Threads the tools run on now, busy or idle").register(registry);
+        Gauge.builder("batchagent.tool.lingering.executions", threads, ToolThreads::lingering)
+                .description("Executions still running after their call timed out").register(registry);
     }
 
     void limitWait(String tool, Duration waited) {

@@ -180,6 +180,7 @@ public final class ToolWorker implements AutoCloseable {
         this.timer = new ScheduledThreadPoolExecutor(1, threads("batchagent-tool-timeouts-"));
         this.timer.setRemoveOnCancelPolicy(true); // most calls finish in time; don't keep their timers
         this.toolThreads = new ToolThreads(config.maxToolThreads(), config.maxConcurrency(), threads(TOOL_THREAD_PREFIX), timer);
+        metrics.watch(toolThreads);
         // One thread, because sends are quick appends unless the producer blocks, and then every send would.
         this.publisher = Executors.newSingleThreadExecutor(threads("batchagent-tool-publisher-"));
         Executor publishing = task -> {

@@ -4,19 +4,20 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.schemas.CallHash;
+import java.util.concurrent.CountDownLatch;
 
 /** Tools and calls for tests. */
-final class TestTools {
+public final class TestTools {
 
     /** The body of a test tool. */
     @FunctionalInterface
-    interface Body {
+    public interface Body {
         String execute(JsonNode arguments, ToolContext context) throws Exception;
     }
 
     private TestTools() {}
 
-    static Tool tool(String name, Body body) {
+    public static Tool tool(String name, Body body) {
         return new Tool() {
             @Override
             public String name() {
@@ -28,6 +29,23 @@ final class TestTools {
                 return body.execute(arguments, context);
             }
         };
+    }
+
+    /**
+     * A tool that blocks until interrupted: it counts {@code started} down when it runs and
+     * {@code interrupted} when the interruption comes, then rethrows it.
+     */
+    static Tool hangsUntilInterrupted(String name, CountDownLatch started, CountDownLatch interrupted) {
+        return tool(name, (args, ctx) -> {
+            started.countDown();
+            try {
+                new CountDownLatch(1).await(); // never released: only an interruption ends it
+                return "unreachable";
+            } catch (InterruptedException e) {
+                interrupted.countDown();
+                throw e;
+            }
+        });
     }
 
     static ToolSpec.Builder spec(String name) {

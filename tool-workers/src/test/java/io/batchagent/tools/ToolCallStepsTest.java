@@ -64,7 +64,7 @@ class ToolCallStepsTest {
         List<BatchItem> items = new ArrayList<>();
         for (String argument : arguments) {
             String canonical = CallHash.canonicalJson(argument);
-            items.add(new BatchItem(CallHash.ofCanonical(spec.getName(), canonical), canonical));
+            items.add(new BatchItem(CallHash.ofCanonicalCall(spec, canonical), canonical));
         }
         return ToolCall.newBuilder().setCallHash("group-" + arguments.size()).setBatchId("b").setTool(spec)
                 .setArgumentsJson("[]").setDispatchedAtMs(System.currentTimeMillis()).setBatchItems(items).build();

@@ -19,6 +19,9 @@ class ToolWorkerConfigTest {
         assertThat(config.maxConcurrency()).isEqualTo(64);
         assertThat(config.toolOptions()).isEmpty();
         assertThat(config.cacheMaxEntries()).isEqualTo(10_000L);
+        assertThat(config.maxToolThreads()).isEqualTo(128);
+        assertThat(config.withMaxConcurrency(8).maxToolThreads()).as("follows the concurrency").isEqualTo(16);
+        assertThat(config.withMaxConcurrency(8).withMaxToolThreads(9).maxToolThreads()).isEqualTo(9);
     }
 
     @Test
@@ -31,6 +34,8 @@ class ToolWorkerConfigTest {
                 .hasMessageContaining("cacheMaxEntries");
         assertThatThrownBy(() -> ToolWorkerConfig.defaults().withToolOptions(Map.of("latency", "5")))
                 .hasMessageContaining("must be named <tool>.<option>");
+        assertThatThrownBy(() -> ToolWorkerConfig.defaults().withMaxConcurrency(8).withMaxToolThreads(7))
+                .hasMessageContaining("maxToolThreads must be between maxConcurrency (8) and 8192, got 7");
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.batchagent.tools;
 
 import static io.batchagent.tools.TestTools.call;
+import static io.batchagent.tools.TestTools.hangsUntilInterrupted;
 import static io.batchagent.tools.TestTools.queued;
 import static io.batchagent.tools.TestTools.spec;
 import static io.batchagent.tools.TestTools.tool;
@@ -187,15 +188,7 @@ class ToolWorkerTest {
     @Test
     void shouldTimeOutHangingToolInterruptItAndProcessTheNextCall() {
         CountDownLatch interrupted = new CountDownLatch(1);
-        start(new EchoTool(), tool("hang", (args, ctx) -> {
-            try {
-                new CountDownLatch(1).await(); // never released: only the timeout ends it
-                return "unreachable";
-            } catch (InterruptedException e) {
-                interrupted.countDown();
-                throw e;
-            }
-        }));
+        start(new EchoTool(), hangsUntilInterrupted("hang", new CountDownLatch(1), interrupted));
         ToolCall hang = call(spec("hang").setTimeoutMs(200).build(), "{}");
         ToolCall echo = call("echo", "{\"text\":\"next\"}");
 
@@ -266,15 +259,7 @@ class ToolWorkerTest {
     @Test
     void shouldCutARunAtTheDeadlineItWasDispatchedWithWhenThatComesBeforeItsTimeout() {
         CountDownLatch interrupted = new CountDownLatch(1);
-        start(tool("hang", (args, ctx) -> {
-            try {
-                new CountDownLatch(1).await();
-                return "unreachable";
-            } catch (InterruptedException e) {
-                interrupted.countDown();
-                throw e;
-            }
-        }));
+        start(hangsUntilInterrupted("hang", new CountDownLatch(1), interrupted));
 
         harness.send(queued(spec("hang").setTimeoutMs(60_000).build(), "{}", 10_000, 300));
 
@@ -439,16 +424,7 @@ class ToolWorkerTest {
     void shouldDropResultsOfCallsInterruptedByClose() {
         CountDownLatch started = new CountDownLatch(1);
         CountDownLatch interrupted = new CountDownLatch(1);
-        start(tool("block", (args, ctx) -> {
-            started.countDown();
-            try {
-                new CountDownLatch(1).await();
-                return "unreachable";
-            } catch (InterruptedException e) {
-                interrupted.countDown();
-                throw e;
-            }
-        }));
+        start(hangsUntilInterrupted("block", started, interrupted));
         harness.send(call("block", "{}"));
         await().atMost(ToolWorkerHarness.WAIT).until(() -> started.getCount() == 0);
 

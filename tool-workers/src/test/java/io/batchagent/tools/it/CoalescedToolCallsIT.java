@@ -1,5 +1,6 @@
 package io.batchagent.tools.it;
 
+import static io.batchagent.tools.TestTools.tool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -11,7 +12,6 @@ import io.batchagent.testkit.KafkaCluster;
 import io.batchagent.testkit.TestNames;
 import io.batchagent.testkit.WithKafka;
 import io.batchagent.tools.BatchTool;
-import io.batchagent.tools.Tool;
 import io.batchagent.tools.ToolContext;
 import io.batchagent.tools.ToolRegistry;
 import io.batchagent.tools.ToolWorkerConfig;
@@ -57,12 +57,12 @@ class CoalescedToolCallsIT {
         customers = new CustomerLookupTool(table);
         ToolRegistry registry = ToolRegistry.builder()
                 .add(customers)
-                .add(tool("hang", () -> {
+                .add(tool("hang", (arguments, context) -> {
                     hangRuns.incrementAndGet();
                     new CountDownLatch(1).await(); // only the timeout ends it
                     return "unreachable";
                 }))
-                .add(tool("explode", () -> {
+                .add(tool("explode", (arguments, context) -> {
                     explodeRuns.incrementAndGet();
                     throw new IllegalStateException("the service fell over");
                 }))
@@ -163,24 +163,5 @@ class CoalescedToolCallsIT {
             assertThat(response.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT);
             assertThat(response.getResult().getError()).isEqualTo("tool 'stuck_batch' timed out after 300 ms (a batch of 5 calls)");
         });
-    }
-
-    @FunctionalInterface
-    private interface Body {
-        String run() throws Exception;
-    }
-
-    private static Tool tool(String name, Body body) {
-        return new Tool() {
-            @Override
-            public String name() {
-                return name;
-            }
-
-            @Override
-            public String execute(JsonNode arguments, ToolContext context) throws Exception {
-                return body.run();
-            }
-        };
     }
 }

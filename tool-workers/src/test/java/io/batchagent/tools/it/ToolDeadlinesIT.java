@@ -1,5 +1,6 @@
 package io.batchagent.tools.it;
 
+import static io.batchagent.tools.TestTools.tool;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -65,7 +66,7 @@ class ToolDeadlinesIT {
     @BeforeAll
     static void start(KafkaCluster kafka, TestInfo info) {
         ToolRegistry registry = ToolRegistry.builder()
-                .add(tool("slow_lookup", arguments -> {
+                .add(tool("slow_lookup", (arguments, context) -> {
                     lookupsRun.add(arguments.toString());
                     if (arguments.has("gate")) {
                         gatesEntered.countDown();
@@ -215,9 +216,12 @@ class ToolDeadlinesIT {
         return pipeline.awaitResponses(List.of(request.getJobId()), WAIT).get(request.getJobId());
     }
 
-    @SafeVarargs
-    private static List<String> jobIds(List<ToolRequest>... requests) {
-        return Stream.of(requests).flatMap(List::stream).map(ToolRequest::getJobId).toList();
+    private static List<String> jobIds(List<ToolRequest> requests) {
+        return requests.stream().map(ToolRequest::getJobId).toList();
+    }
+
+    private static List<String> jobIds(List<ToolRequest> some, List<ToolRequest> more) {
+        return Stream.concat(some.stream(), more.stream()).map(ToolRequest::getJobId).toList();
     }
 
     /** The ToolCalls the coalescer dispatched for {@code requests}, once all are on the topic. */
@@ -230,25 +234,6 @@ class ToolDeadlinesIT {
             return found.size() == hashes.size();
         });
         return found;
-    }
-
-    @FunctionalInterface
-    private interface Body {
-        String run(JsonNode arguments) throws Exception;
-    }
-
-    private static Tool tool(String name, Body body) {
-        return new Tool() {
-            @Override
-            public String name() {
-                return name;
-            }
-
-            @Override
-            public String execute(JsonNode arguments, ToolContext context) throws Exception {
-                return body.run(arguments);
-            }
-        };
     }
 
     /**

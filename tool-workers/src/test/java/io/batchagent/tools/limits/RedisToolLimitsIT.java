@@ -1,6 +1,7 @@
 package io.batchagent.tools.limits;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.batchagent.tools.it.TestRedis;
 import io.batchagent.tools.redis.RedisLink;
@@ -24,8 +25,10 @@ class RedisToolLimitsIT {
 
     @BeforeEach
     void connect(TestInfo info) {
-        link = RedisLink.connect(RedisSettings.of(TestRedis.URL).withKeyPrefix(TestRedis.prefix(info)));
-        assertThat(link.awaitConnected(Duration.ofSeconds(10))).isTrue();
+        // Generous command timeouts: this test is about leases, not about a slow machine's Redis round trips.
+        link = RedisLink.connect(RedisSettings.of(TestRedis.URL).withKeyPrefix(TestRedis.prefix(info))
+                .withCommandTimeout(Duration.ofSeconds(5)));
+        await().atMost(Duration.ofSeconds(60)).until(() -> link.awaitConnected(Duration.ofSeconds(5)));
         limiter = ToolLimiter.shared(link, timer, error -> fallbacks.incrementAndGet());
     }
 
