@@ -45,6 +45,7 @@ final class ProgressDisplay implements AutoCloseable {
     private final boolean stdoutSharesTerminal;
     private ProgressBar bar;
     private long lastPlainNanos = System.nanoTime();
+    private boolean finalLinePrinted;
 
     private ProgressDisplay(BatchProgress progress, Mode mode, PrintWriter err, Duration stallTimeout, Runnable onStall) {
         this.progress = progress;
@@ -100,8 +101,11 @@ final class ProgressDisplay implements AutoCloseable {
                 }
                 bar.stepTo(snapshot.done());
                 bar.setExtraMessage(barMessage(snapshot));
-            } else if (mode == Mode.PLAIN && System.nanoTime() - lastPlainNanos >= PLAIN_INTERVAL.toNanos()) {
+            } else if (mode == Mode.PLAIN && !finalLinePrinted
+                    && (snapshot.done() == snapshot.total() || System.nanoTime() - lastPlainNanos >= PLAIN_INTERVAL.toNanos())) {
                 lastPlainNanos = System.nanoTime();
+                // Once every job is done, one last line: the run still closes its stages for a while.
+                finalLinePrinted = snapshot.done() == snapshot.total();
                 err.println("progress: " + snapshot.describe());
                 err.flush();
             }

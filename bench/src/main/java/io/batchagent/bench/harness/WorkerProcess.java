@@ -14,7 +14,6 @@ import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import javax.management.NotificationEmitter;
 import javax.management.openmbean.CompositeData;
-import picocli.CommandLine;
 
 /**
  * The main class of a worker process the scale benchmark starts: {@code batchagent worker ...} as the
@@ -61,7 +60,7 @@ public final class WorkerProcess {
         sampler.setDaemon(true);
         sampler.start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> ToolLedger.writeTo(ledger), "ledger"));
-        int code = new CommandLine(new BatchAgentCommand()).execute(Arrays.copyOfRange(args, 2, args.length));
+        int code = BatchAgentCommand.commandLine().execute(Arrays.copyOfRange(args, 2, args.length));
         System.exit(code);
     }
 
