@@ -92,7 +92,7 @@ class RegistryOutageIT {
         BatchSpec spec = definition.toSpec("outage", System.currentTimeMillis());
         String jobId = BatchClient.jobId("outage", 0, "{\"topic\":\"a\"}");
         byte[] job = new AvroWireSerde<>(AgentJob.class, new RestSchemaRegistry(registry.url()))
-                .serialize(topics.agentJobs().name(), new AgentJob(jobId, "outage", 0L, "{\"topic\":\"a\"}", 1L));
+                .serialize(topics.agentJobs().name(), new AgentJob(jobId, "outage", 0L, "{\"topic\":\"a\"}", 1L, 1));
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(),
                 new ByteArraySerializer())) {
             producer.send(new ProducerRecord<>(topics.batchSpecs().name(), "outage",
