@@ -3,6 +3,9 @@ package io.batchagent.inference;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.schemas.Topics;
 import io.batchagent.worker.InFlightConsumer;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -10,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -189,6 +193,28 @@ public final class InferenceWorker implements AutoCloseable {
     /** Turns whose handling failed with a bug-level error (e.g. the producer could not publish). */
     public long handlerFailures() {
         return handlerFailures.get();
+    }
+
+    /** Whether the consumer group has assigned this worker its partitions (possibly none) and the loop runs. */
+    public boolean assignmentReceived() {
+        return loop.assignmentReceived();
+    }
+
+    /**
+     * Binds the Kafka client metrics of this worker's consumer and producer to {@code registry}
+     * (Micrometer's {@link KafkaClientMetrics}, refreshed every {@code refresh} on {@code scheduler}, which
+     * stays the caller's). The worker does not unbind them: close the returned handle, after the worker.
+     */
+    public AutoCloseable bindKafkaMetrics(MeterRegistry registry, Iterable<Tag> tags, ScheduledExecutorService scheduler,
+                                          Duration refresh) {
+        KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer, tags, scheduler, refresh);
+        KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer, tags, scheduler, refresh);
+        consumerMetrics.bindTo(registry);
+        producerMetrics.bindTo(registry);
+        return () -> {
+            consumerMetrics.close();
+            producerMetrics.close();
+        };
     }
 
     /**

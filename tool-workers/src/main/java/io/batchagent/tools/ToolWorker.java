@@ -8,6 +8,9 @@ import io.batchagent.tools.mcp.McpToolbox;
 import io.batchagent.tools.redis.RedisLink;
 import io.batchagent.tools.redis.RedisToolResultCache;
 import io.batchagent.worker.InFlightConsumer;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -16,6 +19,7 @@ import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
@@ -235,6 +239,28 @@ public final class ToolWorker implements AutoCloseable {
     /** The MCP servers of this worker. */
     public McpToolbox mcpServers() {
         return mcp;
+    }
+
+    /** Whether the consumer group has assigned this worker its partitions (possibly none) and the loop runs. */
+    public boolean assignmentReceived() {
+        return loop.assignmentReceived();
+    }
+
+    /**
+     * Binds the Kafka client metrics of this worker's consumer and producer to {@code registry}
+     * (Micrometer's {@link KafkaClientMetrics}, refreshed every {@code refresh} on {@code scheduler}, which
+     * stays the caller's). The worker does not unbind them: close the returned handle, after the worker.
+     */
+    public AutoCloseable bindKafkaMetrics(MeterRegistry registry, Iterable<Tag> tags, ScheduledExecutorService scheduler,
+                                          Duration refresh) {
+        KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer, tags, scheduler, refresh);
+        KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer, tags, scheduler, refresh);
+        consumerMetrics.bindTo(registry);
+        producerMetrics.bindTo(registry);
+        return () -> {
+            consumerMetrics.close();
+            producerMetrics.close();
+        };
     }
 
     /** Calls in processing now. */

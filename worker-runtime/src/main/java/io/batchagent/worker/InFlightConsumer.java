@@ -148,6 +148,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             });
     private volatile boolean running = true;
     private volatile boolean started;
+    private volatile boolean assignmentReceived;
     // started is set by run(); close() before run() closes the consumer itself.
     private long sequence;
     private boolean paused;
@@ -217,6 +218,14 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     /** Records whose processing completed. */
     public long completed() {
         return completed.get();
+    }
+
+    /**
+     * Whether the group has given this consumer its first assignment (possibly of no partitions) and the
+     * loop still runs: what a readiness probe asks of a worker.
+     */
+    public boolean assignmentReceived() {
+        return assignmentReceived && running && stopped.getCount() > 0;
     }
 
     private void poll() {
@@ -369,6 +378,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            assignmentReceived = true;
             LOGGER.info("loop={} assigned={}", options.name(), partitions);
         }
 
