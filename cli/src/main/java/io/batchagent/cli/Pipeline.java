@@ -71,7 +71,7 @@ public final class Pipeline implements AutoCloseable {
     public static Pipeline start(PipelineConfig config, Set<Stage> stages) {
         Pipeline pipeline = new Pipeline(config);
         try {
-            pipeline.provisionTopics();
+            pipeline.provisionTopics(stages);
             pipeline.startStages(stages);
             return pipeline;
         } catch (RuntimeException e) {
@@ -111,6 +111,17 @@ public final class Pipeline implements AutoCloseable {
      */
     public PrometheusMeterRegistry meterRegistry() {
         return meters;
+    }
+
+    /** The Kafka Streams topology of {@code stage}, one of the {@link Stage#isStreamsApp() Streams apps}. */
+    public static Topology topology(Stage stage, PipelineConfig config, Topics topics) {
+        return switch (stage) {
+            case JOB_COMPILER -> JobCompiler.build(topics, config.specGrace());
+            case COALESCER -> ToolCallCoalescer.build(topics, config.toolExpiryGrace(), Duration.ofSeconds(1));
+            case ASSEMBLER -> TurnAssembler.build(topics);
+            case WORKFLOW -> WorkflowCoordinator.build(topics);
+            case INFERENCE, TOOLS -> throw new IllegalArgumentException(stage.roleName() + " is not a Streams app");
+        };
     }
 
     /** The consumer group, or Streams application id, of {@code stage} under {@code config}. */
@@ -180,9 +191,15 @@ public final class Pipeline implements AutoCloseable {
                 ? HealthChecks.Status.ok("partitions assigned") : HealthChecks.Status.failing("no assignment from the group yet"));
     }
 
-    private void provisionTopics() {
+    /**
+     * Creates the missing topics among those {@code stages} use (only those: a principal allowed exactly its
+     * own topics must not ask for others).
+     */
+    private void provisionTopics(Set<Stage> stages) {
+        Set<String> used = RoleAccess.topicsUsed(stages, config, topics);
         try (Admin admin = Admin.create(config.kafkaConfig())) {
-            TopicProvisioner.ensure(admin, topics, config.partitions(), (short) -1);
+            TopicProvisioner.ensure(admin, topics.all().stream().filter(topic -> used.contains(topic.name())).toList(),
+                    config.partitions(), (short) -1);
         }
     }
 
@@ -196,17 +213,10 @@ public final class Pipeline implements AutoCloseable {
             toolWorker.start();
             running.add(toolWorker);
         }
-        if (stages.contains(Stage.JOB_COMPILER)) {
-            startStreams(Stage.JOB_COMPILER, JobCompiler.build(topics, config.specGrace()));
-        }
-        if (stages.contains(Stage.COALESCER)) {
-            startStreams(Stage.COALESCER, ToolCallCoalescer.build(topics, config.toolExpiryGrace(), Duration.ofSeconds(1)));
-        }
-        if (stages.contains(Stage.ASSEMBLER)) {
-            startStreams(Stage.ASSEMBLER, TurnAssembler.build(topics));
-        }
-        if (stages.contains(Stage.WORKFLOW)) {
-            startStreams(Stage.WORKFLOW, WorkflowCoordinator.build(topics));
+        for (Stage stage : stages) {
+            if (stage.isStreamsApp()) {
+                startStreams(stage, topology(stage, config, topics));
+            }
         }
         if (stages.contains(Stage.INFERENCE)) {
             InferenceWorkerConfig workerConfig = InferenceWorkerConfig.defaults()

@@ -73,7 +73,8 @@ class RoleEndpointsIT {
             List<AgentResult> results = client.await(submission.jobIds(), r -> { }, Duration.ofMinutes(3));
             assertThat(results).extracting(AgentResult::getStatus).containsOnly(JobStatus.SUCCEEDED);
 
-            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+            // Generous bounds: these machines run many builds at once; nothing here measures time.
+            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
                 for (Map.Entry<String, BatchAgentCommand.RunningWorker> role : roles.entrySet()) {
                     HttpResponse<String> ready = get(role.getValue(), "/ready");
                     assertThat(ready.statusCode()).as("/ready of %s: %s", role.getKey(), ready.body()).isEqualTo(200);
@@ -82,7 +83,7 @@ class RoleEndpointsIT {
             });
 
             Map<String, Set<String>> queried = dashboardMetrics(DASHBOARD);
-            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
+            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
                 Set<String> exported = new TreeSet<>();
                 for (Map.Entry<String, BatchAgentCommand.RunningWorker> role : roles.entrySet()) {
                     String page = get(role.getValue(), "/metrics").body();
@@ -128,7 +129,7 @@ class RoleEndpointsIT {
 
     static HttpResponse<String> get(BatchAgentCommand.RunningWorker role, String path) throws IOException, InterruptedException {
         return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + role.ops().port() + path))
-                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+                .timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** The metric names each panel's queries use: identifiers outside label matchers, grouping clauses and functions. */

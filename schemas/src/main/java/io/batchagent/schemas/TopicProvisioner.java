@@ -1,6 +1,7 @@
 package io.batchagent.schemas;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -26,21 +27,38 @@ public final class TopicProvisioner {
     private TopicProvisioner() {}
 
     /**
+     * The topic-level settings the catalogue gives {@code topic} when it is created; a deployment that
+     * creates topics itself (Strimzi {@code KafkaTopic}, deploy/k8s) must set the same.
+     */
+    public static Map<String, String> topicConfigs(Topics.Topic<String, ?> topic) {
+        return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG,
+                topic.compacted() ? TopicConfig.CLEANUP_POLICY_COMPACT : TopicConfig.CLEANUP_POLICY_DELETE);
+    }
+
+    /**
      * Ensures every topic of {@code topics} exists. Idempotent; safe to race with another process.
      *
      * @param replicationFactor {@code -1} for the broker default
      */
     public static void ensure(Admin admin, Topics topics, int partitions, short replicationFactor) {
+        ensure(admin, topics.all(), partitions, replicationFactor);
+    }
+
+    /**
+     * Ensures each of {@code topics} exists (a process creates only the topics its stages use, so that a
+     * principal allowed exactly those never asks for another). Idempotent; safe to race with another process.
+     *
+     * @param replicationFactor {@code -1} for the broker default
+     */
+    public static void ensure(Admin admin, Collection<Topics.Topic<String, ?>> topics, int partitions, short replicationFactor) {
         try {
             Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
             List<NewTopic> missing = new ArrayList<>();
-            for (Topics.Topic<String, ?> topic : topics.all()) {
+            for (Topics.Topic<String, ?> topic : topics) {
                 if (!existing.contains(topic.name())) {
                     NewTopic newTopic = new NewTopic(topic.name(), java.util.Optional.of(partitions),
                             replicationFactor < 0 ? java.util.Optional.empty() : java.util.Optional.of(replicationFactor));
-                    if (topic.compacted()) {
-                        newTopic.configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
-                    }
+                    newTopic.configs(topicConfigs(topic));
                     missing.add(newTopic);
                 }
             }
