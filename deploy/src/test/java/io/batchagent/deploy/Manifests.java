@@ -52,7 +52,11 @@ final class Manifests {
         List<HasMetadata> objects = new ArrayList<>();
         for (String document : new String(stdout, StandardCharsets.UTF_8).split("(?m)^---$")) {
             if (!document.isBlank()) {
-                objects.add(SERIALIZATION.unmarshal(document, HasMetadata.class));
+                try {
+                    objects.add(SERIALIZATION.unmarshal(document, HasMetadata.class));
+                } catch (RuntimeException e) {
+                    throw new AssertionError("cannot parse a rendered object of " + dir + ": " + e.getMessage() + "\n" + document, e);
+                }
             }
         }
         return objects;
