@@ -281,24 +281,22 @@ public final class Pipeline implements AutoCloseable {
 
     @Override
     public void close() {
-        List<AutoCloseable> reverse = new ArrayList<>(running);
-        Collections.reverse(reverse);
-        for (AutoCloseable stage : reverse) {
-            try {
-                stage.close();
-            } catch (Exception e) {
-                LOGGER.warn("a stage did not close cleanly", e);
-            }
-        }
-        running.clear();
-        for (AutoCloseable binder : unbind) {
-            try {
-                binder.close();
-            } catch (Exception e) {
-                LOGGER.warn("a metrics binder did not close cleanly", e);
-            }
-        }
-        unbind.clear();
+        closeInReverse(running, "a stage");
+        closeInReverse(unbind, "a metrics binder");
         meters.close();
+    }
+
+    /** Closes {@code parts} last first, logging (not throwing) what fails, and empties the list. */
+    static void closeInReverse(List<AutoCloseable> parts, String what) {
+        List<AutoCloseable> reverse = new ArrayList<>(parts);
+        Collections.reverse(reverse);
+        for (AutoCloseable part : reverse) {
+            try {
+                part.close();
+            } catch (Exception e) {
+                LOGGER.warn("{} did not close cleanly", what, e);
+            }
+        }
+        parts.clear();
     }
 }

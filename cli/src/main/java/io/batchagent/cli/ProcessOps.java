@@ -17,7 +17,6 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -128,16 +127,7 @@ public final class ProcessOps implements AutoCloseable {
 
     @Override
     public void close() {
-        List<AutoCloseable> reverse = new ArrayList<>(running);
-        Collections.reverse(reverse);
-        for (AutoCloseable part : reverse) {
-            try {
-                part.close();
-            } catch (Exception e) {
-                org.slf4j.LoggerFactory.getLogger(ProcessOps.class).warn("an ops part did not close cleanly", e);
-            }
-        }
-        running.clear();
+        Pipeline.closeInReverse(running, "an ops part");
         scheduler.shutdownNow();
     }
 }

@@ -98,6 +98,21 @@ class RoleEndpointsIT {
                 assertThat(missing).as("dashboard panels naming metrics no role exports").isEmpty();
             });
 
+            // Least privilege, from evidence: every topic a role's clients produced to or consumed from is one
+            // its KafkaUser (RoleAccess) allows for that operation.
+            for (Map.Entry<String, BatchAgentCommand.RunningWorker> role : roles.entrySet()) {
+                String page = get(role.getValue(), "/metrics").body();
+                PipelineConfig config = PipelineConfig.defaults(kafka.bootstrapServers(), "sglang://engine:1", stateDir)
+                        .withTopicPrefix(names.topicPrefix());
+                Set<RoleAccess.Acl> allowed = RoleAccess.of(Stage.parseRole(role.getKey()), config, true).acls();
+                Set<TopicUse> used = topicsUsed(page);
+                assertThat(used).as("topics the %s role used", role.getKey()).isNotEmpty();
+                used.forEach(use -> assertThat(allowed).as("%s by the %s role", use, role.getKey())
+                        .anyMatch(acl -> acl.type().equals(RoleAccess.TOPIC)
+                                && (acl.prefix() ? use.topic().startsWith(acl.name()) : use.topic().equals(acl.name()))
+                                && (acl.operations().contains(use.operation()) || acl.operations().contains("All"))));
+            }
+
             String topology = get(roles.get("topology"), "/metrics").body();
             assertThat(sum(topology, "batchagent_jobs_finished_total", "status=\"succeeded\"")).isGreaterThanOrEqualTo(6);
             assertThat(sum(topology, "batchagent_dead_letters_total", "")).isGreaterThanOrEqualTo(1);
@@ -155,6 +170,33 @@ class RoleEndpointsIT {
             }
         }
         return names;
+    }
+
+    private static final java.util.regex.Pattern TOPIC_SAMPLE = java.util.regex.Pattern.compile(
+            "^(kafka_producer_topic_record_send_total|kafka_consumer_fetch_manager_records_consumed_total)\\{[^}]*topic=\"([^\"]+)\"[^}]*} (\\S+)$");
+
+    /** One operation a client performed on a topic. */
+    record TopicUse(String topic, String operation) implements Comparable<TopicUse> {
+        @Override
+        public int compareTo(TopicUse other) {
+            return (topic + operation).compareTo(other.topic + other.operation);
+        }
+    }
+
+    /**
+     * The topics this page's clients sent records to ({@code Write}) or consumed records from ({@code Read});
+     * '_' is read as '.', because Kafka writes some topic tags with the dots replaced.
+     */
+    static Set<TopicUse> topicsUsed(String page) {
+        Set<TopicUse> used = new TreeSet<>();
+        for (String line : page.split("\n")) {
+            java.util.regex.Matcher sample = TOPIC_SAMPLE.matcher(line);
+            if (sample.matches() && Double.parseDouble(sample.group(3)) > 0) {
+                used.add(new TopicUse(sample.group(2).replace('_', '.'),
+                        sample.group(1).startsWith("kafka_producer") ? "Write" : "Read"));
+            }
+        }
+        return used;
     }
 
     /** The sum of the samples of {@code name} whose labels contain {@code labelText}. */

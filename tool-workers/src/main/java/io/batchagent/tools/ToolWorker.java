@@ -8,9 +8,9 @@ import io.batchagent.tools.mcp.McpToolbox;
 import io.batchagent.tools.redis.RedisLink;
 import io.batchagent.tools.redis.RedisToolResultCache;
 import io.batchagent.worker.InFlightConsumer;
+import io.batchagent.worker.KafkaClientMeters;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tag;
-import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -248,19 +248,12 @@ public final class ToolWorker implements AutoCloseable {
 
     /**
      * Binds the Kafka client metrics of this worker's consumer and producer to {@code registry}
-     * (Micrometer's {@link KafkaClientMetrics}, refreshed every {@code refresh} on {@code scheduler}, which
+     * ({@link KafkaClientMeters}, refreshed every {@code refresh} on {@code scheduler}, which
      * stays the caller's). The worker does not unbind them: close the returned handle, after the worker.
      */
     public AutoCloseable bindKafkaMetrics(MeterRegistry registry, Iterable<Tag> tags, ScheduledExecutorService scheduler,
                                           Duration refresh) {
-        KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer, tags, scheduler, refresh);
-        KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer, tags, scheduler, refresh);
-        consumerMetrics.bindTo(registry);
-        producerMetrics.bindTo(registry);
-        return () -> {
-            consumerMetrics.close();
-            producerMetrics.close();
-        };
+        return KafkaClientMeters.bind(consumer, producer, registry, tags, scheduler, refresh);
     }
 
     /** Calls in processing now. */
