@@ -496,6 +496,8 @@ public final class BatchAgentCommand implements Runnable {
         String model;
         @Option(names = "--max-sessions", defaultValue = "4", description = "OpenCode sessions at once, for the opencode role (default: ${DEFAULT-VALUE}).")
         int maxSessions;
+        @Option(names = "--metrics-port", paramLabel = "PORT", description = "Serve /metrics (Prometheus), /health and /ready on this port (0: a free one; default: not served).")
+        Integer metricsPort;
 
         /** {@code --role opencode}: a gateway, an OpenCode runtime and an OpenCode worker, until stopped. */
         private int runOpenCode() throws InterruptedException {
@@ -534,6 +536,20 @@ public final class BatchAgentCommand implements Runnable {
             if (role.equalsIgnoreCase("opencode")) {
                 return runOpenCode();
             }
+            CountDownLatch stopped = new CountDownLatch(1);
+            RunningWorker worker = start();
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                worker.close();
+                stopped.countDown();
+            }, "shutdown"));
+            System.err.println("batchagent worker running: roles " + worker.stages()
+                    + (worker.ops() == null ? "" : "; /metrics, /health and /ready on port " + worker.ops().port()));
+            stopped.await();
+            return 0;
+        }
+
+        /** Starts this command's stages, and its metrics and health endpoints when a port is given. */
+        RunningWorker start() {
             Set<Stage> stages = Stage.parseRole(role);
             EngineSimulator simulator = null;
             String engineUrl = backend;
@@ -548,19 +564,33 @@ public final class BatchAgentCommand implements Runnable {
                     .withTopicPrefix(topicPrefix).withMaxInflight(maxInflight).withPartitions(partitions)
                     .withToolOptions(toolOptions).withSerdeConfig(serde).withEngine(engineUrl, apiKey(backend))
                     .withToolWorker(toolWorker.toConfig());
-            CountDownLatch stopped = new CountDownLatch(1);
-            Pipeline pipeline = Pipeline.start(config, stages);
-            EngineSimulator sim = simulator;
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            Pipeline pipeline = null;
+            try {
+                pipeline = Pipeline.start(config, stages);
+                ProcessOps ops = metricsPort == null ? null
+                        : ProcessOps.start(pipeline, config, stages, new java.net.InetSocketAddress(metricsPort));
+                return new RunningWorker(stages, pipeline, ops, simulator);
+            } catch (RuntimeException e) {
+                new RunningWorker(stages, pipeline, null, simulator).close();
+                throw e;
+            }
+        }
+    }
+
+    /** A started {@code worker}: its stages, its endpoints (or null) and its simulator (or null); closes in that order. */
+    record RunningWorker(Set<Stage> stages, Pipeline pipeline, ProcessOps ops, EngineSimulator simulator)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            if (ops != null) {
+                ops.close();
+            }
+            if (pipeline != null) {
                 pipeline.close();
-                if (sim != null) {
-                    sim.close();
-                }
-                stopped.countDown();
-            }, "shutdown"));
-            System.err.println("batchagent worker running: roles " + stages);
-            stopped.await();
-            return 0;
+            }
+            if (simulator != null) {
+                simulator.close();
+            }
         }
     }
 

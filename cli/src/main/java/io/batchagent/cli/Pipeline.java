@@ -5,9 +5,12 @@ import io.batchagent.inference.EngineClients;
 import io.batchagent.inference.EngineEndpoint;
 import io.batchagent.inference.InferenceWorker;
 import io.batchagent.inference.InferenceWorkerConfig;
+import io.batchagent.inference.MeteredEngineClient;
+import io.batchagent.observability.HealthChecks;
 import io.batchagent.schemas.TopicProvisioner;
 import io.batchagent.schemas.ToolTimeouts;
 import io.batchagent.schemas.Topics;
+import io.batchagent.tools.ToolMetrics;
 import io.batchagent.tools.ToolRegistry;
 import io.batchagent.tools.ToolWorker;
 import io.batchagent.tools.ToolWorkerConfig;
@@ -19,12 +22,21 @@ import io.batchagent.topology.WorkflowCoordinator;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
@@ -47,8 +59,10 @@ public final class Pipeline implements AutoCloseable {
     private final PipelineConfig config;
     private final Topics topics;
     private final List<AutoCloseable> running = new ArrayList<>();
-    private final List<KafkaStreams> streams = new ArrayList<>();
     private final Map<String, LongAdder> threadFailures = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<Stage, KafkaStreams> streams = new EnumMap<>(Stage.class);
+    private final PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final List<AutoCloseable> unbind = new ArrayList<>();
     private ToolWorker toolWorker;
     private InferenceWorker inferenceWorker;
 
@@ -61,7 +75,7 @@ public final class Pipeline implements AutoCloseable {
     public static Pipeline start(PipelineConfig config, Set<Stage> stages) {
         Pipeline pipeline = new Pipeline(config);
         try {
-            pipeline.provisionTopics();
+            pipeline.provisionTopics(stages);
             pipeline.startStages(stages);
             return pipeline;
         } catch (RuntimeException e) {
@@ -115,9 +129,102 @@ public final class Pipeline implements AutoCloseable {
         return afterExpiry.compareTo(TurnAssembler.DEFAULT_STALL_GRACE) > 0 ? afterExpiry : TurnAssembler.DEFAULT_STALL_GRACE;
     }
 
-    private void provisionTopics() {
+    /**
+     * This process's meters: model calls ({@link MeteredEngineClient}), turns ({@code batchagent_turns_total}),
+     * tools ({@link io.batchagent.tools.ToolMetrics}); Kafka client meters once {@link #bindKafkaMetrics} is called.
+     */
+    public PrometheusMeterRegistry meterRegistry() {
+        return meters;
+    }
+
+    /** The Kafka Streams topology of {@code stage}, one of the {@link Stage#isStreamsApp() Streams apps}. */
+    public static Topology topology(Stage stage, PipelineConfig config, Topics topics) {
+        return switch (stage) {
+            case JOB_COMPILER -> JobCompiler.build(topics, config.specGrace());
+            case COALESCER -> ToolCallCoalescer.build(topics, config.toolExpiryGrace(), Duration.ofSeconds(1));
+            case ASSEMBLER -> TurnAssembler.build(topics, TurnAssembler.DEFAULT_RETENTION, ToolTimeouts.DEFAULT_QUEUE_ALLOWANCE,
+                    stallGrace(config));
+            case WORKFLOW -> WorkflowCoordinator.build(topics);
+            case INFERENCE, TOOLS -> throw new IllegalArgumentException(stage.roleName() + " is not a Streams app");
+        };
+    }
+
+    /** The consumer group, or Streams application id, of {@code stage} under {@code config}. */
+    public static String groupId(PipelineConfig config, Stage stage) {
+        return config.applicationIdPrefix() + "-" + appName(stage);
+    }
+
+    /** The stage's name in its group id and state directory ({@code turn-assembler} for the assembler). */
+    private static String appName(Stage stage) {
+        return stage == Stage.ASSEMBLER ? "turn-assembler" : stage.roleName();
+    }
+
+    /**
+     * Binds the Kafka client and Streams metrics of every stage in this process to {@link #meterRegistry()}
+     * (Micrometer's {@code KafkaClientMetrics} and {@code KafkaStreamsMetrics}, tagged {@code stage}, refreshed
+     * every {@code refresh} on {@code scheduler}, which stays the caller's). Unbound by {@link #close()}.
+     */
+    public void bindKafkaMetrics(ScheduledExecutorService scheduler, Duration refresh) {
+        streams.forEach((stage, app) -> {
+            KafkaStreamsMetrics binder = new KafkaStreamsMetrics(app, Tags.of("stage", stage.roleName()), scheduler, refresh);
+            binder.bindTo(meters);
+            unbind.add(binder);
+        });
+        if (toolWorker != null) {
+            unbind.add(toolWorker.bindKafkaMetrics(meters, Tags.of("stage", Stage.TOOLS.roleName()), scheduler, refresh));
+        }
+        if (inferenceWorker != null) {
+            unbind.add(inferenceWorker.bindKafkaMetrics(meters, Tags.of("stage", Stage.INFERENCE.roleName()), scheduler, refresh));
+        }
+    }
+
+    /**
+     * Adds a liveness and a readiness check per stage of this process to {@code checks}. A Streams app is
+     * live unless it failed ({@code ERROR}, or stopped while it should run) and ready while {@code RUNNING};
+     * a worker is ready once its group gave it an assignment, and no longer live once its loop died after that.
+     */
+    public void addHealthChecks(HealthChecks checks) {
+        streams.forEach((stage, app) -> {
+            checks.addLiveness(stage.roleName(), () -> {
+                KafkaStreams.State state = app.state();
+                boolean failed = state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR
+                        || state == KafkaStreams.State.NOT_RUNNING;
+                return new HealthChecks.Status(!failed, "Streams app " + state);
+            });
+            checks.addReadiness(stage.roleName(), () -> new HealthChecks.Status(
+                    app.state() == KafkaStreams.State.RUNNING, "Streams app " + app.state()));
+        });
+        if (toolWorker != null) {
+            addWorkerChecks(checks, Stage.TOOLS, toolWorker::assignmentReceived);
+        }
+        if (inferenceWorker != null) {
+            addWorkerChecks(checks, Stage.INFERENCE, inferenceWorker::assignmentReceived);
+        }
+    }
+
+    private static void addWorkerChecks(HealthChecks checks, Stage stage, BooleanSupplier assigned) {
+        AtomicBoolean everAssigned = new AtomicBoolean();
+        checks.addLiveness(stage.roleName(), () -> {
+            if (assigned.getAsBoolean()) {
+                everAssigned.set(true);
+                return HealthChecks.Status.ok("consumer loop running");
+            }
+            return everAssigned.get() ? HealthChecks.Status.failing("consumer loop stopped")
+                    : HealthChecks.Status.ok("waiting for its first assignment");
+        });
+        checks.addReadiness(stage.roleName(), () -> assigned.getAsBoolean()
+                ? HealthChecks.Status.ok("partitions assigned") : HealthChecks.Status.failing("no assignment from the group yet"));
+    }
+
+    /**
+     * Creates the missing topics among those {@code stages} use (only those: a principal allowed exactly its
+     * own topics must not ask for others).
+     */
+    private void provisionTopics(Set<Stage> stages) {
+        Set<String> used = RoleAccess.topicsUsed(stages, config, topics);
         try (Admin admin = Admin.create(config.kafkaConfig())) {
-            TopicProvisioner.ensure(admin, topics, config.partitions(), (short) -1);
+            TopicProvisioner.ensure(admin, topics, topics.all().stream().filter(topic -> used.contains(topic.name())).toList(),
+                    config.partitions(), (short) -1);
         }
     }
 
@@ -125,47 +232,43 @@ public final class Pipeline implements AutoCloseable {
         if (stages.contains(Stage.TOOLS)) {
             ToolRegistry registry = ToolRegistry.builder().discover().build();
             toolWorker = new ToolWorker(config.kafkaConfig(), topics,
-                    config.toolWorker().withGroupId(config.applicationIdPrefix() + "-tools")
+                    config.toolWorker().withGroupId(groupId(config, Stage.TOOLS))
                             .withMaxConcurrency(config.toolConcurrency()).withToolOptions(config.toolOptions()),
-                    registry);
+                    registry, new ToolMetrics(meters));
             toolWorker.start();
             running.add(toolWorker);
         }
-        if (stages.contains(Stage.JOB_COMPILER)) {
-            startStreams("job-compiler", JobCompiler.build(topics, config.specGrace()));
-        }
-        if (stages.contains(Stage.COALESCER)) {
-            startStreams("coalescer", ToolCallCoalescer.build(topics, config.toolExpiryGrace(), Duration.ofSeconds(1)));
-        }
-        if (stages.contains(Stage.ASSEMBLER)) {
-            startStreams("turn-assembler", TurnAssembler.build(topics, TurnAssembler.DEFAULT_RETENTION,
-                    ToolTimeouts.DEFAULT_QUEUE_ALLOWANCE, stallGrace(config)));
-        }
-        if (stages.contains(Stage.WORKFLOW)) {
-            startStreams("workflow", WorkflowCoordinator.build(topics));
+        for (Stage stage : stages) {
+            if (stage.isStreamsApp()) {
+                startStreams(stage, topology(stage, config, topics));
+            }
         }
         if (stages.contains(Stage.INFERENCE)) {
             InferenceWorkerConfig workerConfig = InferenceWorkerConfig.defaults()
-                    .withGroupId(config.applicationIdPrefix() + "-inference")
+                    .withGroupId(groupId(config, Stage.INFERENCE))
                     .withMaxInflight(config.maxInflight())
                     .withWarmUp(config.warmUp())
                     .withWarmUpTimeout(config.warmUpTimeout());
             if (config.engineApiKey() != null) {
                 workerConfig = workerConfig.withEngineApiKey(config.engineApiKey());
             }
-            CloseableEngineClient engine = EngineClients.create(EngineEndpoint.parse(config.engineUrl()), workerConfig);
+            CloseableEngineClient engine = new MeteredEngineClient(
+                    EngineClients.create(EngineEndpoint.parse(config.engineUrl()), workerConfig), meters, config.maxInflight());
             running.add(engine);
             inferenceWorker = new InferenceWorker(config.kafkaConfig(), topics, workerConfig, engine);
             inferenceWorker.start();
             running.add(inferenceWorker);
+            FunctionCounter.builder("batchagent.turns", inferenceWorker, InferenceWorker::turnsHandled)
+                    .description("Agent turns this inference worker handled, whatever their outcome").register(meters);
         }
         awaitStreamsRunning(Duration.ofSeconds(60));
         LOGGER.info("pipeline started: stages={} {}", stages, config);
     }
 
-    private void startStreams(String name, Topology topology) {
+    private void startStreams(Stage stage, Topology topology) {
+        String name = appName(stage);
         Map<String, Object> kafka = new HashMap<>(config.kafkaConfig());
-        StreamsSettings settings = new StreamsSettings(config.applicationIdPrefix() + "-" + name, kafka,
+        StreamsSettings settings = new StreamsSettings(groupId(config, stage), kafka,
                 config.topicPrefix(), config.serdeConfig(), config.exactlyOnce(), null,
                 config.stateDir().resolve(name), 1);
         KafkaStreams app = new KafkaStreams(topology, settings.toProperties());
@@ -177,7 +280,7 @@ public final class Pipeline implements AutoCloseable {
             return policy.handle(failure);
         });
         app.start();
-        streams.add(app);
+        streams.put(stage, app);
         // Leave the group on close: Streams stays in it by default, and a rerun would then wait out
         // the old members' session timeout (45 s) before it gets its partitions.
         running.add(() -> app.close(CloseOptions.timeout(Duration.ofSeconds(30))
@@ -186,7 +289,7 @@ public final class Pipeline implements AutoCloseable {
 
     private void awaitStreamsRunning(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        for (KafkaStreams app : streams) {
+        for (KafkaStreams app : streams.values()) {
             while (app.state() != KafkaStreams.State.RUNNING) {
                 if (app.state() == KafkaStreams.State.ERROR || app.state() == KafkaStreams.State.NOT_RUNNING) {
                     throw new IllegalStateException("a Streams application stopped while starting: " + app.state());
@@ -206,15 +309,22 @@ public final class Pipeline implements AutoCloseable {
 
     @Override
     public void close() {
-        List<AutoCloseable> reverse = new ArrayList<>(running);
+        closeInReverse(running, "a stage");
+        closeInReverse(unbind, "a metrics binder");
+        meters.close();
+    }
+
+    /** Closes {@code parts} last first, logging (not throwing) what fails, and empties the list. */
+    static void closeInReverse(List<AutoCloseable> parts, String what) {
+        List<AutoCloseable> reverse = new ArrayList<>(parts);
         Collections.reverse(reverse);
-        for (AutoCloseable stage : reverse) {
+        for (AutoCloseable part : reverse) {
             try {
-                stage.close();
+                part.close();
             } catch (Exception e) {
-                LOGGER.warn("a stage did not close cleanly", e);
+                LOGGER.warn("{} did not close cleanly", what, e);
             }
         }
-        running.clear();
+        parts.clear();
     }
 }

@@ -15,6 +15,11 @@ public enum Stage {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
+    /** Whether the stage is a Kafka Streams application (the others are plain consumer-group workers). */
+    public boolean isStreamsApp() {
+        return this != INFERENCE && this != TOOLS;
+    }
+
     /** Parses a role name, or {@code all}. */
     public static Set<Stage> parseRole(String role) {
         if (role.equalsIgnoreCase("all")) {

@@ -34,6 +34,7 @@ public final class EngineAdmin implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
     private static final long BUSY_RETRY_MS = 500;
+    private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(5);
 
     /**
      * The outcome of a cache flush.
@@ -63,11 +64,7 @@ public final class EngineAdmin implements AutoCloseable {
         if (!hasMetricsPage()) {
             return CompletableFuture.completedFuture(EngineMetrics.NONE);
         }
-        String preferred = switch (endpoint.kind()) {
-            case SGLANG -> "sglang";
-            case VLLM -> "vllm";
-            default -> null;
-        };
+        String preferred = preferredFamily();
         return transport.exchange(HttpMethod.GET, endpoint.path("/metrics"), Map.of(), null, CALL_TIMEOUT)
                 .thenApply(reply -> {
                     if (!reply.ok()) {
@@ -81,6 +78,29 @@ public final class EngineAdmin implements AutoCloseable {
                             EngineRetry.describe(error));
                     return EngineMetrics.NONE;
                 });
+    }
+
+    /**
+     * What one look at the engine found.
+     *
+     * @param reachable whether the engine answered over HTTP at all (any status: a 401 or 404 still proves
+     *     the network path and the server)
+     * @param detail the HTTP status, or why no answer came
+     * @param metrics its prefix-cache and queue figures; {@link EngineMetrics#NONE} where it has no metrics page
+     */
+    public record Probe(boolean reachable, String detail, EngineMetrics metrics) {}
+
+    /**
+     * Asks the engine for its metrics page ({@code GET /metrics}), or for its base path where it has none
+     * (the hosted APIs), to tell whether it is reachable. Never completes exceptionally.
+     */
+    public CompletableFuture<Probe> probe() {
+        String path = hasMetricsPage() ? endpoint.path("/metrics") : endpoint.path("/");
+        String preferred = preferredFamily();
+        return transport.exchange(HttpMethod.GET, path, Map.of(), null, PROBE_TIMEOUT)
+                .thenApply(reply -> new Probe(true, "HTTP " + reply.status(),
+                        hasMetricsPage() && reply.ok() ? EngineMetrics.parse(reply.body(), preferred) : EngineMetrics.NONE))
+                .exceptionally(error -> new Probe(false, EngineRetry.describe(error), EngineMetrics.NONE));
     }
 
     /** Flushes the engine's prefix cache, waiting out "busy" answers up to {@code timeout}. */
@@ -138,6 +158,15 @@ public final class EngineAdmin implements AutoCloseable {
         } catch (java.io.IOException e) {
             return true;
         }
+    }
+
+    /** The metric family the endpoint's kind publishes, or null to take whichever the page has. */
+    private String preferredFamily() {
+        return switch (endpoint.kind()) {
+            case SGLANG -> "sglang";
+            case VLLM -> "vllm";
+            default -> null;
+        };
     }
 
     private boolean hasMetricsPage() {

@@ -171,7 +171,7 @@ public record EngineEndpoint(Kind kind, URI baseUri, String region) {
     }
 
     /** The engine, for logs and messages: kind and base URL (never a credential). */
-    String describe() {
+    public String describe() {
         return kind.scheme() + " at " + baseUri + (region == null ? "" : " (region " + region + ")");
     }
 

@@ -57,6 +57,22 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
         return new Delta(family, prompt, cached, rate);
     }
 
+    /**
+     * Requests waiting in the engine's queue, not yet admitted to a batch ({@code vllm:num_requests_waiting},
+     * {@code sglang:num_queue_reqs}, {@code sim:num_requests_waiting}); empty if the page has none.
+     */
+    public OptionalDouble queueDepth() {
+        return family == null ? OptionalDouble.empty() : first(samples, family + ":num_requests_waiting", family + ":num_queue_reqs");
+    }
+
+    /**
+     * Requests in the engine's running batch ({@code vllm:num_requests_running}, {@code sglang:num_running_reqs},
+     * {@code sim:num_requests_running}); empty if the page has none.
+     */
+    public OptionalDouble runningRequests() {
+        return family == null ? OptionalDouble.empty() : first(samples, family + ":num_requests_running", family + ":num_running_reqs");
+    }
+
     /** Parses a Prometheus text page, preferring the family {@code preferred} (e.g. the endpoint's kind) when present. */
     static EngineMetrics parse(String page, String preferred) {
         Map<String, Double> all = sums(page);

@@ -5,6 +5,9 @@ import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
+import io.batchagent.worker.KafkaClientMeters;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -12,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -232,6 +236,21 @@ public final class InferenceWorker implements AutoCloseable {
     /** Whether the worker takes turns: started, not closed, and not stopped by a failure. */
     public boolean isRunning() {
         return loop.isRunning();
+    }
+
+    /** Whether the consumer group has assigned this worker its partitions (possibly none) and the loop runs. */
+    public boolean assignmentReceived() {
+        return loop.assignmentReceived();
+    }
+
+    /**
+     * Binds the Kafka client metrics of this worker's consumer and producer to {@code registry}
+     * ({@link KafkaClientMeters}, refreshed every {@code refresh} on {@code scheduler}, which
+     * stays the caller's). The worker does not unbind them: close the returned handle, after the worker.
+     */
+    public AutoCloseable bindKafkaMetrics(MeterRegistry registry, Iterable<Tag> tags, ScheduledExecutorService scheduler,
+                                          Duration refresh) {
+        return KafkaClientMeters.bind(consumer, producer, registry, tags, scheduler, refresh);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.batchagent.schemas;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -32,27 +33,45 @@ public final class TopicProvisioner {
     private TopicProvisioner() {}
 
     /**
+     * The topic-level settings the catalogue gives {@code topic} when it is created; a deployment that
+     * creates topics itself (Strimzi {@code KafkaTopic}, deploy/k8s) must set the same.
+     */
+    public static Map<String, String> topicConfigs(Topics.Topic<String, ?> topic) {
+        return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG,
+                topic.compacted() ? TopicConfig.CLEANUP_POLICY_COMPACT : TopicConfig.CLEANUP_POLICY_DELETE);
+    }
+
+    /**
      * Ensures every topic of {@code topics} exists. Idempotent; safe to race with another process.
      *
      * @param replicationFactor {@code -1} for the broker default
      */
     public static void ensure(Admin admin, Topics topics, int partitions, short replicationFactor) {
+        ensure(admin, topics, topics.all(), partitions, replicationFactor);
+    }
+
+    /**
+     * Ensures each of {@code which}, topics of the catalogue {@code topics}, exists (a process creates only the topics its stages use, so that a
+     * principal allowed exactly those never asks for another). Idempotent; safe to race with another process.
+     *
+     * @param replicationFactor {@code -1} for the broker default
+     */
+    public static void ensure(Admin admin, Topics topics, Collection<Topics.Topic<String, ?>> which, int partitions,
+                              short replicationFactor) {
         try {
             Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
             List<NewTopic> missing = new ArrayList<>();
-            for (Topics.Topic<String, ?> topic : topics.all()) {
+            for (Topics.Topic<String, ?> topic : which) {
                 if (!existing.contains(topic.name())) {
                     NewTopic newTopic = new NewTopic(topic.name(), java.util.Optional.of(partitions),
                             replicationFactor < 0 ? java.util.Optional.empty() : java.util.Optional.of(replicationFactor));
                     Map<String, String> configs = new HashMap<>(topics.limits().topicConfig());
-                    if (topic.compacted()) {
-                        configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT);
-                    }
+                    configs.putAll(topicConfigs(topic));
                     newTopic.configs(configs);
                     missing.add(newTopic);
                 }
             }
-            warnAboutSmallerLimits(admin, topics, existing);
+            warnAboutSmallerLimits(admin, topics, which, existing);
             if (missing.isEmpty()) {
                 return;
             }
@@ -77,8 +96,9 @@ public final class TopicProvisioner {
     }
 
     /** Existing topics keep their configuration; one that refuses records within the budget is worth a warning. */
-    private static void warnAboutSmallerLimits(Admin admin, Topics topics, Set<String> existing) {
-        List<ConfigResource> resources = topics.all().stream().map(Topics.Topic::name).filter(existing::contains)
+    private static void warnAboutSmallerLimits(Admin admin, Topics topics, Collection<Topics.Topic<String, ?>> which,
+                                               Set<String> existing) {
+        List<ConfigResource> resources = which.stream().map(Topics.Topic::name).filter(existing::contains)
                 .map(name -> new ConfigResource(ConfigResource.Type.TOPIC, name)).toList();
         if (resources.isEmpty()) {
             return;

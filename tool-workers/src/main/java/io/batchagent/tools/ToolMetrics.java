@@ -87,10 +87,27 @@ public final class ToolMetrics {
     }
 
     void error(String tool, ToolStatus status) {
-        tools.add(tool);
-        Counter.builder("batchagent.tool.errors").description("ERROR and TIMEOUT results")
-                .tag("tool", tool).tag("status", status.name().toLowerCase(Locale.ROOT))
-                .register(registry).increment();
+        seen(tool);
+        errorCounter(tool, status).increment();
+    }
+
+    private Counter errorCounter(String tool, ToolStatus status) {
+        return Counter.builder("batchagent.tool.errors").description("ERROR and TIMEOUT results")
+                .tag("tool", tool).tag("status", status.name().toLowerCase(Locale.ROOT)).register(registry);
+    }
+
+    /**
+     * Registers a tool's counters at zero the first time it is seen, so that a dashboard's rates exist
+     * (and read 0) before the first cache hit or error rather than having no series at all.
+     */
+    private void seen(String tool) {
+        if (tools.add(tool)) {
+            counter("batchagent.tool.calls", tool, "Calls this worker answered");
+            counter("batchagent.tool.executions", tool, "Times the tool ran");
+            counter("batchagent.tool.cache.hits", tool, "Calls answered from the result cache");
+            errorCounter(tool, ToolStatus.ERROR);
+            errorCounter(tool, ToolStatus.TIMEOUT);
+        }
     }
 
     void cacheBypassed(String tool) {
@@ -153,12 +170,12 @@ public final class ToolMetrics {
                             double latencyP50Ms, double latencyP95Ms) {}
 
     private Counter counter(String name, String tool, String description) {
-        tools.add(tool);
+        seen(tool);
         return Counter.builder(name).description(description).tag("tool", tool).register(registry);
     }
 
     private Timer latency(String tool) {
-        tools.add(tool);
+        seen(tool);
         return Timer.builder("batchagent.tool.latency").description("Execution time of the tool")
                 .tag("tool", tool).publishPercentiles(0.5, 0.95).register(registry);
     }

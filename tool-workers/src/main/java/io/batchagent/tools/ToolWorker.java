@@ -11,6 +11,9 @@ import io.batchagent.tools.redis.RedisLink;
 import io.batchagent.tools.redis.RedisToolResultCache;
 import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
+import io.batchagent.worker.KafkaClientMeters;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -19,6 +22,7 @@ import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -244,6 +248,21 @@ public final class ToolWorker implements AutoCloseable {
     /** The MCP servers of this worker. */
     public McpToolbox mcpServers() {
         return mcp;
+    }
+
+    /** Whether the consumer group has assigned this worker its partitions (possibly none) and the loop runs. */
+    public boolean assignmentReceived() {
+        return loop.assignmentReceived();
+    }
+
+    /**
+     * Binds the Kafka client metrics of this worker's consumer and producer to {@code registry}
+     * ({@link KafkaClientMeters}, refreshed every {@code refresh} on {@code scheduler}, which
+     * stays the caller's). The worker does not unbind them: close the returned handle, after the worker.
+     */
+    public AutoCloseable bindKafkaMetrics(MeterRegistry registry, Iterable<Tag> tags, ScheduledExecutorService scheduler,
+                                          Duration refresh) {
+        return KafkaClientMeters.bind(consumer, producer, registry, tags, scheduler, refresh);
     }
 
     /** Calls in processing now. */

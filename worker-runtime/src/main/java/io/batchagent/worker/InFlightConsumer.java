@@ -223,6 +223,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     private final Waker waker = new Waker();
     private volatile boolean running = true;
     private volatile boolean started;
+    private volatile boolean assignmentReceived;
     // started is set by run(); close() before run() closes the consumer itself.
     private long sequence;
     private long lastCommitNanos = System.nanoTime();
@@ -338,6 +339,14 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
         }
         running = false;
         waker.signal();
+    }
+
+    /**
+     * Whether the group has given this consumer its first assignment (possibly of no partitions) and the
+     * loop still runs: what a readiness probe asks of a worker.
+     */
+    public boolean assignmentReceived() {
+        return assignmentReceived && running && stopped.getCount() > 0;
     }
 
     private void poll() {
@@ -594,6 +603,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                 for (TopicPartition partition : partitions) {
                     offsets.assigned(partition);
                 }
+                assignmentReceived = true;
                 LOGGER.info("loop={} assigned={}", options.name(), partitions);
                 observe(o -> o.onPartitionsAssigned(partitions));
             } finally {
