@@ -112,7 +112,7 @@ public record RoleAccess(SortedSet<Acl> acls) {
      */
     public static StageTopics topics(Stage stage, PipelineConfig config, Topics topics) {
         return switch (stage) {
-            case INFERENCE -> new StageTopics(names(topics.agentTurns(), topics.batchSpecs()),
+            case INFERENCE -> new StageTopics(names(topics.agentContinuations(), topics.agentTurns(), topics.batchSpecs()),
                     names(topics.results(), topics.toolRequests(), topics.agentWaits(), topics.toolResponses(),
                             topics.deadLetters()));
             case TOOLS -> new StageTopics(names(topics.toolCalls()), names(topics.toolResults(), topics.deadLetters()));

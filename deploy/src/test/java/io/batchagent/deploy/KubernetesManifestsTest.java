@@ -107,7 +107,7 @@ class KubernetesManifestsTest {
             Map<String, Object> config = (Map<String, Object>) spec.getOrDefault("config", Map.of());
             Map<String, String> settings = config.entrySet().stream()
                     .collect(Collectors.toMap(Map.Entry::getKey, e -> String.valueOf(e.getValue())));
-            Map<String, String> expected = TopicProvisioner.topicConfigs(topic);
+            Map<String, String> expected = TopicProvisioner.topicConfigs(catalogue, topic);
             assertThat(settings).as("settings of %s", topic.name()).containsAllEntriesOf(expected);
             assertThat(settings.keySet()).as("settings of %s beyond the catalogue's", topic.name())
                     .allMatch(key -> expected.containsKey(key) || DEPLOYMENT_TOPIC_SETTINGS.contains(key));

@@ -36,9 +36,11 @@ public final class TopicProvisioner {
      * The topic-level settings the catalogue gives {@code topic} when it is created; a deployment that
      * creates topics itself (Strimzi {@code KafkaTopic}, deploy/k8s) must set the same.
      */
-    public static Map<String, String> topicConfigs(Topics.Topic<String, ?> topic) {
-        return Map.of(TopicConfig.CLEANUP_POLICY_CONFIG,
+    public static Map<String, String> topicConfigs(Topics topics, Topics.Topic<String, ?> topic) {
+        Map<String, String> configs = new HashMap<>(topics.limits().topicConfig());
+        configs.put(TopicConfig.CLEANUP_POLICY_CONFIG,
                 topic.compacted() ? TopicConfig.CLEANUP_POLICY_COMPACT : TopicConfig.CLEANUP_POLICY_DELETE);
+        return configs;
     }
 
     /**
@@ -65,9 +67,7 @@ public final class TopicProvisioner {
                 if (!existing.contains(topic.name())) {
                     NewTopic newTopic = new NewTopic(topic.name(), java.util.Optional.of(partitions),
                             replicationFactor < 0 ? java.util.Optional.empty() : java.util.Optional.of(replicationFactor));
-                    Map<String, String> configs = new HashMap<>(topics.limits().topicConfig());
-                    configs.putAll(topicConfigs(topic));
-                    newTopic.configs(configs);
+                    newTopic.configs(topicConfigs(topics, topic));
                     missing.add(newTopic);
                 }
             }
