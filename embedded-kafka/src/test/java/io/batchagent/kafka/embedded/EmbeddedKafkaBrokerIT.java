@@ -125,8 +125,10 @@ class EmbeddedKafkaBrokerIT {
             try (Admin admin = admin(broker)) {
                 admin.createTopics(List.of(new NewTopic("default-partitions", Optional.empty(), Optional.empty())))
                         .all().get();
-                assertThat(admin.describeTopics(List.of("default-partitions")).allTopicNames().get()
-                        .get("default-partitions").partitions()).hasSize(3);
+                // A new topic's metadata can reach the broker's cache a moment after createTopics returns.
+                await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() ->
+                        assertThat(admin.describeTopics(List.of("default-partitions")).allTopicNames().get()
+                                .get("default-partitions").partitions()).hasSize(3));
             }
         }
     }
