@@ -52,45 +52,6 @@ class InferenceWorkerIT {
     }
 
     @Test
-    void shouldEndAJobRecordTooLargeWhenItsConversationOutgrowsTheProducerLimitAndCallTheModelOnce(
-            KafkaCluster kafka, TestInfo info) throws Exception {
-        // Given a producer limit of 32 KiB, and an agent whose conversation is 60,000 characters long
-        TestNames names = TestNames.of(info);
-        Topics topics = Topics.create(names.topicPrefix(), Map.of());
-        kafka.createTopics(topics, 2);
-        BatchSpec spec = Fixtures.spec("batch-big");
-        try (KafkaProducer<String, byte[]> producer = producer(kafka)) {
-            send(producer, topics.batchSpecs(), spec.getBatchId(), spec);
-            send(producer, topics.agentTurns(), "job-huge", turn(spec, "job-huge", 1, "x".repeat(60_000)));
-            send(producer, topics.agentTurns(), "job-small", turn(spec, "job-small", 1, "Lyon?"));
-        }
-
-        // When the model asks for a tool, so that the agent's waiting record carries the whole conversation
-        ScriptedEngineClient engine = new ScriptedEngineClient()
-                .answer("job-huge", ScriptedEngineClient.toolCalls(new RequestedToolCall("c1", "web_search", "{\"query\":\"x\"}")));
-        Map<String, Object> kafkaConfig = new HashMap<>(kafka.clientConfig());
-        kafkaConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 32_768);
-        worker = new InferenceWorker(kafkaConfig, topics, config(names), engine);
-        worker.start();
-
-        // Then the job ends FAILED with RECORD_TOO_LARGE, naming the size and the limit, after one model call
-        await().atMost(PATIENCE).until(() -> read(kafka, topics.results()).size() == 2);
-        AgentResult huge = only(read(kafka, topics.results()), "job-huge");
-        assertThat(huge.getStatus()).isEqualTo(JobStatus.FAILED);
-        assertThat(huge.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
-        assertThat(huge.getError().getMessage())
-                .contains(topics.agentWaits().name()).contains("max.request.size").contains("32768");
-        assertThat(engine.requests()).filteredOn(r -> r.jobId().equals("job-huge")).hasSize(1);
-        assertThat(only(read(kafka, topics.results()), "job-small").getStatus()).isEqualTo(JobStatus.SUCCEEDED);
-
-        // And no tool was requested for the job that ended, and both turns are committed
-        assertThat(read(kafka, topics.toolRequests())).extracting(ToolRequest::getJobId).doesNotContain("job-huge");
-        await().atMost(PATIENCE).until(() -> committedTotal(kafka, names, topics.agentTurns()) == 2);
-        assertThat(worker.outcomesReplaced()).isEqualTo(1);
-        assertThat(worker.isRunning()).isTrue();
-    }
-
-    @Test
     void shouldDispatchEveryContinuationAheadOfTheQueuedFirstTurns(KafkaCluster kafka, TestInfo info) throws Exception {
         // Given 10,000 first turns queued before the worker starts, and an engine that answers at once
         int firstTurns = 10_000;
@@ -169,6 +130,12 @@ class InferenceWorkerIT {
     private static <V> void send(KafkaProducer<String, byte[]> producer, Topics.Topic<String, V> topic, String key, V value)
             throws Exception {
         producer.send(record(topic, key, value)).get(30, TimeUnit.SECONDS);
+    }
+
+    /** The final results the worker offered as turn outcomes on agent-waits. */
+    private static List<AgentResult> finalResults(KafkaCluster kafka, Topics topics) {
+        return read(kafka, topics.agentWaits()).stream().map(io.batchagent.events.AgentTurn::getFinalResult)
+                .filter(java.util.Objects::nonNull).toList();
     }
 
     private static AgentResult only(List<AgentResult> results, String jobId) {
