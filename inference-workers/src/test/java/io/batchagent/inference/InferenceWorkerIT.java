@@ -12,6 +12,7 @@ import io.batchagent.events.ToolRequest;
 import io.batchagent.schemas.Topics;
 import io.batchagent.testkit.KafkaCluster;
 import io.batchagent.testkit.TestNames;
+import io.batchagent.testkit.TopicContents;
 import io.batchagent.testkit.WithKafka;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,8 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -177,23 +176,8 @@ class InferenceWorkerIT {
         return of.get(0);
     }
 
-    /** Every record of {@code topic} now, read_committed. */
     private static <V> List<V> read(KafkaCluster kafka, Topics.Topic<String, V> topic) {
-        Map<String, Object> props = new HashMap<>(kafka.clientConfig());
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        List<V> values = new ArrayList<>();
-        try (KafkaConsumer<String, V> consumer = new KafkaConsumer<>(props, topic.keySerde().deserializer(),
-                topic.valueSerde().deserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic.name(), Duration.ofSeconds(10)).stream()
-                    .map(p -> new TopicPartition(topic.name(), p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
-                consumer.poll(Duration.ofMillis(100)).forEach(r -> values.add(r.value()));
-            }
-        }
-        return values;
+        return TopicContents.read(kafka.clientConfig(), topic);
     }
 
     private static long committedTotal(KafkaCluster kafka, TestNames names, Topics.Topic<String, ?> topic) throws Exception {
