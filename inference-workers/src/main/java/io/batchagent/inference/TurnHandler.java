@@ -205,7 +205,11 @@ final class TurnHandler {
                         : unknownBatch(turn, error, queuedMs), executor)
                 .thenCompose(Function.identity())
                 .exceptionallyCompose(error -> afterUnexpectedError(turn, error))
-                .whenComplete((ignored, error) -> counters.turnsHandled.incrementAndGet());
+                .whenComplete((ignored, error) -> {
+                    if (error == null) { // abandoned and unpublished turns are not handled: they come again
+                        counters.turnsHandled.incrementAndGet();
+                    }
+                });
     }
 
     /** Decodes the record's bytes again after {@code backoffMs}, then handles it; backs off further while the fault lasts. */
