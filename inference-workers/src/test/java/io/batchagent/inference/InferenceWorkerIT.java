@@ -9,6 +9,7 @@ import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ErrorReason;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolRequest;
+import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.testkit.KafkaCluster;
 import io.batchagent.testkit.TestNames;
@@ -51,36 +52,36 @@ class InferenceWorkerIT {
     }
 
     @Test
-    void shouldEndAJobRecordTooLargeWhenItsConversationOutgrowsTheProducerLimitAndCallTheModelOnce(
+    void shouldEndAJobRecordTooLargeWhenItsConversationOutgrowsTheRecordLimitAndCallTheModelOnce(
             KafkaCluster kafka, TestInfo info) throws Exception {
-        // Given a producer limit of 32 KiB, and an agent whose conversation is 60,000 characters long
+        // Given the smallest record budget (64 KiB), and an agent whose conversation is 40,000 characters long
         TestNames names = TestNames.of(info);
-        Topics topics = Topics.create(names.topicPrefix(), Map.of());
+        Topics topics = Topics.create(names.topicPrefix(), Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, RecordLimits.MIN_MAX_RECORD_BYTES));
         kafka.createTopics(topics, 2);
         BatchSpec spec = Fixtures.spec("batch-big");
         try (KafkaProducer<String, byte[]> producer = producer(kafka)) {
             send(producer, topics.batchSpecs(), spec.getBatchId(), spec);
-            send(producer, topics.agentTurns(), "job-huge", turn(spec, "job-huge", 1, "x".repeat(60_000)));
+            send(producer, topics.agentTurns(), "job-huge", turn(spec, "job-huge", 1, "x".repeat(40_000)));
             send(producer, topics.agentTurns(), "job-small", turn(spec, "job-small", 1, "Lyon?"));
         }
 
-        // When the model asks for a tool, so that the agent's waiting record carries the whole conversation
-        ScriptedEngineClient engine = new ScriptedEngineClient()
-                .answer("job-huge", ScriptedEngineClient.toolCalls(new RequestedToolCall("c1", "web_search", "{\"query\":\"x\"}")));
-        Map<String, Object> kafkaConfig = new HashMap<>(kafka.clientConfig());
-        kafkaConfig.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 32_768);
-        worker = new InferenceWorker(kafkaConfig, topics, config(names), engine);
+        // When the model asks for a tool with 12,000 characters of arguments, so that the agent's waiting
+        // record (the conversation plus the call) outgrows the budget
+        ScriptedEngineClient engine = new ScriptedEngineClient().answer("job-huge", ScriptedEngineClient.toolCalls(
+                new RequestedToolCall("c1", "web_search", "{\"query\":\"" + "y".repeat(12_000) + "\"}")));
+        worker = new InferenceWorker(kafka.clientConfig(), topics, config(names), engine);
         worker.start();
 
-        // Then the job ends FAILED with RECORD_TOO_LARGE, naming the size and the limit, after one model call
-        await().atMost(PATIENCE).until(() -> read(kafka, topics.results()).size() == 2);
-        AgentResult huge = only(read(kafka, topics.results()), "job-huge");
+        // Then the job's outcome is FAILED with RECORD_TOO_LARGE, naming the topic, the size and the limit,
+        // after one model call
+        await().atMost(PATIENCE).until(() -> finalOutcomes(kafka, topics).size() == 2);
+        AgentResult huge = only(finalOutcomes(kafka, topics), "job-huge");
         assertThat(huge.getStatus()).isEqualTo(JobStatus.FAILED);
         assertThat(huge.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
-        assertThat(huge.getError().getMessage())
-                .contains(topics.agentWaits().name()).contains("max.request.size").contains("32768");
+        assertThat(huge.getError().getMessage()).contains(topics.agentWaits().name()).contains("bytes serialized")
+                .contains(Integer.toString(topics.limits().maxValueBytes()));
         assertThat(engine.requests()).filteredOn(r -> r.jobId().equals("job-huge")).hasSize(1);
-        assertThat(only(read(kafka, topics.results()), "job-small").getStatus()).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(only(finalOutcomes(kafka, topics), "job-small").getStatus()).isEqualTo(JobStatus.SUCCEEDED);
 
         // And no tool was requested for the job that ended, and both turns are committed
         assertThat(read(kafka, topics.toolRequests())).extracting(ToolRequest::getJobId).doesNotContain("job-huge");
@@ -168,6 +169,11 @@ class InferenceWorkerIT {
     private static <V> void send(KafkaProducer<String, byte[]> producer, Topics.Topic<String, V> topic, String key, V value)
             throws Exception {
         producer.send(record(topic, key, value)).get(30, TimeUnit.SECONDS);
+    }
+
+    /** The final outcomes the worker offered the turn assembler (agent-waits records carrying a result). */
+    private static List<AgentResult> finalOutcomes(KafkaCluster kafka, Topics topics) {
+        return read(kafka, topics.agentWaits()).stream().map(AgentTurn::getFinalResult).filter(r -> r != null).toList();
     }
 
     private static AgentResult only(List<AgentResult> results, String jobId) {
