@@ -193,7 +193,7 @@ public final class InferenceWorker implements AutoCloseable {
         return loop.peakInFlight();
     }
 
-    /** Decoded turns whose processing completed, whatever the outcome. */
+    /** Decoded turns whose processing completed with a published outcome, whatever the outcome. */
     public long turnsHandled() {
         return counters.turnsHandled.get();
     }

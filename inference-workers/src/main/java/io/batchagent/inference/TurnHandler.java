@@ -205,7 +205,11 @@ final class TurnHandler {
                         : unknownBatch(turn, error, queuedMs), executor)
                 .thenCompose(Function.identity())
                 .exceptionallyCompose(error -> afterUnexpectedError(turn, error))
-                .whenComplete((ignored, error) -> counters.turnsHandled.incrementAndGet());
+                .whenComplete((ignored, error) -> {
+                    if (error == null) { // abandoned and unpublished turns are not handled: they come again
+                        counters.turnsHandled.incrementAndGet();
+                    }
+                });
     }
 
     /** Decodes the record's bytes again after {@code backoffMs}, then handles it; backs off further while the fault lasts. */
@@ -231,13 +235,22 @@ final class TurnHandler {
     }
 
     /**
-     * A turn whose handling failed other than by publishing: a bug-level error ends the job FAILED (OTHER),
-     * through the small result; an abandoned or unpublishable turn stays failed, for the loop to stop on.
+     * A turn whose handling failed other than by publishing: an outcome over the record budget (refused
+     * when serialized, before any send) ends the job FAILED with RECORD_TOO_LARGE, a bug-level error with
+     * OTHER, both through the small result; an abandoned or unpublishable turn stays failed, for the loop
+     * to stop on.
      */
     private CompletableFuture<Void> afterUnexpectedError(AgentTurn turn, Throwable error) {
         Throwable cause = unwrap(error);
         if (cause instanceof UnpublishedOutcomeException || cause instanceof AbandonedTurnException) {
             return CompletableFuture.failedFuture(cause);
+        }
+        if (RetryingSender.classify(cause) == FailureKind.TOO_LARGE) {
+            String message = "the outcome of turn " + turn.getTurn() + " is over the record size limit and was not "
+                    + "published: " + cause.getMessage();
+            LOGGER.error("turn outcome over the record size limit; ending the job FAILED instead: jobId={} turn={} message={}",
+                    turn.getJobId(), turn.getTurn(), message);
+            return publishInstead(turn, turn.getUsage(), turn.getTimings(), ErrorReason.RECORD_TOO_LARGE, message, cause);
         }
         LOGGER.error("turn failed unexpectedly; ending the job FAILED: jobId={} turn={}", turn.getJobId(), turn.getTurn(), cause);
         return publishInstead(turn, turn.getUsage(), turn.getTimings(), ErrorReason.OTHER,

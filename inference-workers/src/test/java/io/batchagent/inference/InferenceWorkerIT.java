@@ -9,9 +9,11 @@ import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ErrorReason;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolRequest;
+import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.testkit.KafkaCluster;
 import io.batchagent.testkit.TestNames;
+import io.batchagent.testkit.TopicContents;
 import io.batchagent.testkit.WithKafka;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,8 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -49,6 +49,45 @@ class InferenceWorkerIT {
         if (worker != null) {
             worker.close();
         }
+    }
+
+    @Test
+    void shouldEndAJobRecordTooLargeWhenItsConversationOutgrowsTheRecordLimitAndCallTheModelOnce(
+            KafkaCluster kafka, TestInfo info) throws Exception {
+        // Given the smallest record budget (64 KiB), and an agent whose conversation is 40,000 characters long
+        TestNames names = TestNames.of(info);
+        Topics topics = Topics.create(names.topicPrefix(), Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, RecordLimits.MIN_MAX_RECORD_BYTES));
+        kafka.createTopics(topics, 2);
+        BatchSpec spec = Fixtures.spec("batch-big");
+        try (KafkaProducer<String, byte[]> producer = producer(kafka)) {
+            send(producer, topics.batchSpecs(), spec.getBatchId(), spec);
+            send(producer, topics.agentTurns(), "job-huge", turn(spec, "job-huge", 1, "x".repeat(40_000)));
+            send(producer, topics.agentTurns(), "job-small", turn(spec, "job-small", 1, "Lyon?"));
+        }
+
+        // When the model asks for a tool with 12,000 characters of arguments, so that the agent's waiting
+        // record (the conversation plus the call) outgrows the budget
+        ScriptedEngineClient engine = new ScriptedEngineClient().answer("job-huge", ScriptedEngineClient.toolCalls(
+                new RequestedToolCall("c1", "web_search", "{\"query\":\"" + "y".repeat(12_000) + "\"}")));
+        worker = new InferenceWorker(kafka.clientConfig(), topics, config(names), engine);
+        worker.start();
+
+        // Then the job's outcome is FAILED with RECORD_TOO_LARGE, naming the topic, the size and the limit,
+        // after one model call
+        await().atMost(PATIENCE).until(() -> finalOutcomes(kafka, topics).size() == 2);
+        AgentResult huge = only(finalOutcomes(kafka, topics), "job-huge");
+        assertThat(huge.getStatus()).isEqualTo(JobStatus.FAILED);
+        assertThat(huge.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
+        assertThat(huge.getError().getMessage()).contains(topics.agentWaits().name()).contains("bytes serialized")
+                .contains(Integer.toString(topics.limits().maxValueBytes()));
+        assertThat(engine.requests()).filteredOn(r -> r.jobId().equals("job-huge")).hasSize(1);
+        assertThat(only(finalOutcomes(kafka, topics), "job-small").getStatus()).isEqualTo(JobStatus.SUCCEEDED);
+
+        // And no tool was requested for the job that ended, and both turns are committed
+        assertThat(read(kafka, topics.toolRequests())).extracting(ToolRequest::getJobId).doesNotContain("job-huge");
+        await().atMost(PATIENCE).until(() -> committedTotal(kafka, names, topics.agentTurns()) == 2);
+        assertThat(worker.outcomesReplaced()).isEqualTo(1);
+        assertThat(worker.isRunning()).isTrue();
     }
 
     @Test
@@ -132,10 +171,9 @@ class InferenceWorkerIT {
         producer.send(record(topic, key, value)).get(30, TimeUnit.SECONDS);
     }
 
-    /** The final results the worker offered as turn outcomes on agent-waits. */
-    private static List<AgentResult> finalResults(KafkaCluster kafka, Topics topics) {
-        return read(kafka, topics.agentWaits()).stream().map(io.batchagent.events.AgentTurn::getFinalResult)
-                .filter(java.util.Objects::nonNull).toList();
+    /** The final outcomes the worker offered the turn assembler (agent-waits records carrying a result). */
+    private static List<AgentResult> finalOutcomes(KafkaCluster kafka, Topics topics) {
+        return read(kafka, topics.agentWaits()).stream().map(AgentTurn::getFinalResult).filter(r -> r != null).toList();
     }
 
     private static AgentResult only(List<AgentResult> results, String jobId) {
@@ -144,23 +182,8 @@ class InferenceWorkerIT {
         return of.get(0);
     }
 
-    /** Every record of {@code topic} now, read_committed. */
     private static <V> List<V> read(KafkaCluster kafka, Topics.Topic<String, V> topic) {
-        Map<String, Object> props = new HashMap<>(kafka.clientConfig());
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        List<V> values = new ArrayList<>();
-        try (KafkaConsumer<String, V> consumer = new KafkaConsumer<>(props, topic.keySerde().deserializer(),
-                topic.valueSerde().deserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic.name(), Duration.ofSeconds(10)).stream()
-                    .map(p -> new TopicPartition(topic.name(), p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
-                consumer.poll(Duration.ofMillis(100)).forEach(r -> values.add(r.value()));
-            }
-        }
-        return values;
+        return TopicContents.read(kafka.clientConfig(), topic);
     }
 
     private static long committedTotal(KafkaCluster kafka, TestNames names, Topics.Topic<String, ?> topic) throws Exception {

@@ -53,8 +53,9 @@ import org.slf4j.LoggerFactory;
  *       {@link #failure()}. A handler must therefore turn expected failures into data and let its stage
  *       fail only when the record's outcome could not be recorded at all.
  *   <li>Fetching of a topic's partitions stops (they are paused) while {@link Options#maxBuffered()}
- *       records of that topic wait for a slot, and resumes when they drain; the consumer keeps
- *       polling, so it stays in its group.
+ *       records of its rank wait for a slot (each topic of {@link Options#topicPriority()} is a rank;
+ *       unlisted topics share the last one), and resumes when they drain; the consumer keeps polling,
+ *       so it stays in its group.
  *   <li>Topic priority ({@link Options#topicPriority()}): records of a topic listed earlier are always
  *       dispatched before records of a topic listed later, and while records of an earlier topic wait
  *       (buffered, or known to be available on the broker from the consumer's lag) the partitions of
@@ -89,7 +90,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     /**
      * @param name for logs and thread names
      * @param maxInFlight records in processing at once, at least 1
-     * @param maxBuffered fetched records of one topic waiting for a slot before that topic's fetching pauses, at least 1
+     * @param maxBuffered fetched records of one rank waiting for a slot before fetching of that rank pauses, at least 1
      * @param pollTimeout longest wait in poll; completions wake the loop earlier
      * @param commitInterval how often completed offsets are committed
      * @param priority dispatch order among buffered records of the same topic rank, or null for fetch order
