@@ -9,7 +9,6 @@ import io.batchagent.simulator.EngineSimulator;
 import io.batchagent.simulator.SimulatorDialect;
 import io.batchagent.simulator.SimulatorOptions;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -116,7 +115,7 @@ public final class ChaosCampaign {
      * @param log progress lines
      */
     public static Outcome execute(Path workDir, Settings settings, Consumer<String> log) throws Exception {
-        deleteRecursively(workDir);
+        io.batchagent.bench.harness.KafkaHarness.deleteRecursively(workDir);
         Files.createDirectories(workDir);
         String prefix = "chaos" + settings.seed() + "-";
         String batchId = "chaos-" + settings.seed();
@@ -314,17 +313,6 @@ public final class ChaosCampaign {
     private static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
-        }
-    }
-
-    static void deleteRecursively(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var paths = Files.walk(dir)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 }

@@ -78,7 +78,7 @@ final class TopicFollower implements AutoCloseable {
                 AgentResult result = topics.results().valueSerde().deserializer().deserialize(record.topic(), record.value());
                 Outcome outcome = new Outcome(result.getStatus().name(),
                         result.getError() == null ? "" : result.getError().getReason().name(),
-                        result.getOutputJson() == null ? "" : result.getOutputJson(), attemptOf(result));
+                        result.getOutputJson() == null ? "" : result.getOutputJson(), result.getAttempt());
                 synchronized (this) {
                     byJob.computeIfAbsent(result.getJobId(), k -> new ArrayList<>()).add(outcome);
                 }
@@ -93,12 +93,6 @@ final class TopicFollower implements AutoCloseable {
         } catch (RuntimeException e) {
             undecodable++; // fuzzed records written straight to results land here
         }
-    }
-
-    /** The attempt a result belongs to, where the schema carries one; 1 otherwise. */
-    private static int attemptOf(AgentResult result) {
-        org.apache.avro.Schema.Field field = result.getSchema().getField("attempt");
-        return field == null ? 1 : ((Number) result.get(field.pos())).intValue();
     }
 
     synchronized int jobsWithResult(Set<String> jobIds) {

@@ -92,7 +92,8 @@ public final class KafkaHarness implements AutoCloseable {
         broker.close();
     }
 
-    static void deleteRecursively(Path dir) {
+    /** Deletes {@code dir} and everything below it; nothing when it does not exist. */
+    public static void deleteRecursively(Path dir) {
         if (!Files.exists(dir)) {
             return;
         }
