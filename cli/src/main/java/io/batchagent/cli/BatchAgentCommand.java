@@ -20,8 +20,10 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
@@ -468,6 +470,9 @@ public final class BatchAgentCommand implements Runnable {
     @Command(name = "worker", mixinStandardHelpOptions = true, sortOptions = false,
             description = "Run one stage (or several) as its own process against a Kafka cluster, until stopped.")
     static final class Worker implements java.util.concurrent.Callable<Integer> {
+        /** How often a running worker checks that its stages still run. */
+        private static final long STAGE_CHECK_MS = 500;
+
 
         @Option(names = "--role", required = true, description = "all, topology, job-compiler, coalescer, assembler, workflow, inference, tools, or opencode (not part of all).")
         String role;
@@ -544,7 +549,15 @@ public final class BatchAgentCommand implements Runnable {
             }, "shutdown"));
             System.err.println("batchagent worker running: roles " + worker.stages()
                     + (worker.ops() == null ? "" : "; /metrics, /health and /ready on port " + worker.ops().port()));
-            stopped.await();
+            // A stage that stopped on its own does no more work here: exit non-zero so that a supervisor
+            // (Kubernetes, compose, systemd) starts a fresh process, instead of idling as a zombie.
+            while (!stopped.await(STAGE_CHECK_MS, TimeUnit.MILLISECONDS)) {
+                Optional<String> stage = worker.pipeline() == null ? Optional.empty() : worker.pipeline().stoppedStage();
+                if (stage.isPresent()) {
+                    System.err.println("batchagent worker: a stage stopped (" + stage.get() + "); exiting");
+                    return EXIT_ERROR;
+                }
+            }
             return 0;
         }
 

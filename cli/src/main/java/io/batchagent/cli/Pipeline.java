@@ -26,6 +26,7 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -305,6 +306,29 @@ public final class Pipeline implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * The first stage of this process that stopped on its own, with why: a Streams app in {@code ERROR}
+     * or {@code NOT_RUNNING} (its failure policy shut it down), or a worker whose loop stopped on a
+     * failure. A process whose stage stopped does no more of that stage's work; its owner should exit
+     * so that a supervisor starts it again (nothing past the failure was committed).
+     */
+    public Optional<String> stoppedStage() {
+        for (Map.Entry<Stage, KafkaStreams> entry : streams.entrySet()) {
+            KafkaStreams.State state = entry.getValue().state();
+            if (state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR
+                    || state == KafkaStreams.State.NOT_RUNNING) {
+                return Optional.of(entry.getKey().roleName() + ": Streams app " + state);
+            }
+        }
+        if (inferenceWorker != null && inferenceWorker.failure().isPresent()) {
+            return Optional.of(Stage.INFERENCE.roleName() + ": " + inferenceWorker.failure().get());
+        }
+        if (toolWorker != null && toolWorker.failure().isPresent()) {
+            return Optional.of(Stage.TOOLS.roleName() + ": " + toolWorker.failure().get());
+        }
+        return Optional.empty();
     }
 
     @Override

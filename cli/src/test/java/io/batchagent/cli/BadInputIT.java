@@ -56,6 +56,10 @@ class BadInputIT {
             BatchDefinition definition = PipelineFixture.definition("You are a test agent.", TEMPLATE, inputs,
                     List.of(PipelineFixture.simSearch(10_000)), 3);
             Topics topics = fixture.pipeline.topics();
+            try (KafkaProducer<String, byte[]> raw = new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
+                // Read by the stages' global tables: it must cost a dead letter, never a stage.
+                raw.send(new ProducerRecord<>(topics.batchSpecs().name(), "garbage-spec", "not a spec".getBytes(StandardCharsets.UTF_8))).get();
+            }
             BatchClient.Submission submission = fixture.client.submit("mixed", definition);
             try (KafkaProducer<String, byte[]> raw = new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
                 raw.send(new ProducerRecord<>(topics.agentJobs().name(), "garbage-job", "not an event".getBytes(StandardCharsets.UTF_8))).get();
@@ -82,10 +86,13 @@ class BadInputIT {
             assertThat(results.values().stream().filter(r -> r.getStatus() == JobStatus.SUCCEEDED)).hasSize(8);
 
             List<DeadLetter> deadLetters = TopicContents.read(kafka.clientConfig(), topics.deadLetters());
-            assertThat(deadLetters).singleElement().satisfies(letter -> {
-                assertThat(letter.getTopic()).isEqualTo(topics.agentJobs().name());
-                assertThat(letter.getReason()).contains("Confluent wire format");
-            });
+            assertThat(deadLetters).filteredOn(letter -> letter.getTopic().equals(topics.agentJobs().name()))
+                    .singleElement().satisfies(letter -> assertThat(letter.getReason()).contains("Confluent wire format"));
+            assertThat(deadLetters).filteredOn(letter -> letter.getTopic().equals(topics.batchSpecs().name()))
+                    .isNotEmpty().allSatisfy(letter -> assertThat(letter.getKey().array())
+                            .isEqualTo("garbage-spec".getBytes(StandardCharsets.UTF_8)));
+            assertThat(deadLetters).extracting(DeadLetter::getTopic)
+                    .containsOnly(topics.agentJobs().name(), topics.batchSpecs().name());
         }
     }
 

@@ -255,6 +255,11 @@ public final class ToolWorker implements AutoCloseable {
         return loop.assignmentReceived();
     }
 
+    /** Why the worker's loop stopped on its own, if it did; such a worker executes no more calls. */
+    public java.util.Optional<Throwable> failure() {
+        return loop.failure();
+    }
+
     /**
      * Binds the Kafka client metrics of this worker's consumer and producer to {@code registry}
      * ({@link KafkaClientMeters}, refreshed every {@code refresh} on {@code scheduler}, which

@@ -32,18 +32,25 @@ import org.slf4j.LoggerFactory;
  *       coalescer fans out to every agent waiting on that call.
  * </ul>
  *
- * <p>Configured from the Streams properties: {@link StreamsSettings#TOPIC_PREFIX_CONFIG} and the serde
- * settings.
+ * <p>A global table's records ({@code batch-specs}) are read by the global stream thread, which cannot take
+ * KIP-1034 dead-letter records: Kafka Streams 4.4 casts its context to a record collector and the global
+ * thread dies, taking the whole stage down. There the handler writes the dead letter itself, through a
+ * producer of its own, and skips the record.
+ *
+ * <p>Configured from the Streams properties: {@link StreamsSettings#TOPIC_PREFIX_CONFIG}, the serde
+ * settings, and the client settings its own producer needs.
  */
 public final class DeadLetterHandler implements DeserializationExceptionHandler {
 
     private static final Logger LOGGER = LoggerFactory.getLogger(DeadLetterHandler.class);
 
     private DeadLetters deadLetters;
+    private GlobalDeadLetters globalDeadLetters;
 
     @Override
     public void configure(Map<String, ?> configs) {
         this.deadLetters = DeadLetters.configure(configs);
+        this.globalDeadLetters = new GlobalDeadLetters(configs);
     }
 
     @Override
@@ -59,9 +66,14 @@ public final class DeadLetterHandler implements DeserializationExceptionHandler 
         Optional<String> jobId = deadLetters.jobOf(record.topic(), record.key(), null, record.headers());
         LOGGER.warn("undecodable record sent to dead letters: topic={} partition={} offset={} jobId={} reason={}",
                 record.topic(), record.partition(), record.offset(), jobId.orElse(null), reason);
+        ProducerRecord<byte[], byte[]> letter = deadLetters.letter(context.processorNodeId(), record.topic(),
+                record.partition(), record.offset(), record.key(), record.value(), record.headers(), reason, exception, now);
+        if (GlobalDeadLetters.isGlobal(context)) {
+            globalDeadLetters.send(letter);
+            return Response.resume();
+        }
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
-        out.add(deadLetters.letter(context.processorNodeId(), record.topic(), record.partition(), record.offset(),
-                record.key(), record.value(), record.headers(), reason, exception, now));
+        out.add(letter);
         if (jobId.isPresent()) {
             out.add(deadLetters.failedResult(jobId.get(), JobHeaders.batchId(record.headers()).orElse(""),
                     ErrorReason.UNDECODABLE_RECORD, "the record at " + where + " could not be decoded: " + reason, now));

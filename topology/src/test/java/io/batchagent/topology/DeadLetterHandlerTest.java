@@ -59,6 +59,20 @@ class DeadLetterHandlerTest {
     }
 
     @Test
+    void shouldNotHandKip1034RecordsToTheGlobalThread() {
+        // Kafka Streams 4.4's global thread dies on a response carrying dead-letter records
+        // (ClassCastException to RecordCollector.Supplier); the handler writes the letter itself.
+        ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>("p.batch-specs", 0, 3L,
+                "b-1".getBytes(StandardCharsets.UTF_8), "garbage".getBytes(StandardCharsets.UTF_8));
+
+        DeserializationExceptionHandler.Response response = handler.handleError(
+                new HandlerFixtures.GlobalContext("p.batch-specs", 0, 3L), record, new SerializationException("bad"));
+
+        assertThat(response.result()).isEqualTo(DeserializationExceptionHandler.Result.RESUME);
+        assertThat(response.deadLetterQueueRecords()).isEmpty();
+    }
+
+    @Test
     void shouldFailAnUndecodableWaitWithTheBatchIdOfItsHeaders() {
         ConsumerRecord<byte[], byte[]> record = withHeaders("p.agent-waits", "job-3".getBytes(StandardCharsets.UTF_8),
                 "job-3", "map-batch");
