@@ -1,5 +1,6 @@
 package io.batchagent.schemas;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Collection;
@@ -14,6 +15,7 @@ import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +31,11 @@ import org.slf4j.LoggerFactory;
 public final class TopicProvisioner {
 
     private static final Logger LOGGER = LoggerFactory.getLogger(TopicProvisioner.class);
+
+    /** How long a starting process waits for its cluster to answer. */
+    private static final Duration STARTUP_WAIT = Duration.ofMinutes(3);
+    /** One attempt to list the topics. */
+    private static final Duration LIST_TIMEOUT = Duration.ofSeconds(15);
 
     private TopicProvisioner() {}
 
@@ -61,7 +68,7 @@ public final class TopicProvisioner {
     public static void ensure(Admin admin, Topics topics, Collection<Topics.Topic<String, ?>> which, int partitions,
                               short replicationFactor) {
         try {
-            Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+            Set<String> existing = listTopics(admin);
             List<NewTopic> missing = new ArrayList<>();
             for (Topics.Topic<String, ?> topic : which) {
                 if (!existing.contains(topic.name())) {
@@ -90,8 +97,29 @@ public final class TopicProvisioner {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while listing topics", e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new IllegalStateException("cannot list topics: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Lists the cluster's topics, waiting out a broker that is not reachable yet (a process started
+     * with its cluster, or while a broker restarts) for up to {@link #STARTUP_WAIT}; a fault that is
+     * not transient (authorization, a bad listener) fails at once.
+     */
+    private static Set<String> listTopics(Admin admin) throws InterruptedException {
+        long deadline = System.nanoTime() + STARTUP_WAIT.toNanos();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return admin.listTopics().names().get(LIST_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+                boolean transientFault = cause instanceof TimeoutException || cause instanceof RetriableException;
+                if (!transientFault || System.nanoTime() > deadline) {
+                    throw new IllegalStateException("cannot list topics" + (transientFault ? " within "
+                            + STARTUP_WAIT.toSeconds() + " s (is the broker up and its address right?)" : "") + ": "
+                            + cause, cause);
+                }
+                LOGGER.warn("cannot reach the cluster yet (attempt {}: {}); retrying", attempt, cause.toString());
+            }
         }
     }
 

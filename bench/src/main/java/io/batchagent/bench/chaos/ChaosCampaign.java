@@ -18,6 +18,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -177,7 +178,7 @@ public final class ChaosCampaign {
                 dir.resolve("kafka").toString(), Integer.toString(brokerPort), Integer.toString(controllerPort)),
                 "chaos broker running", true));
         String redisPrefix = "batchagent-chaos-" + settings.seed() + "-" + System.currentTimeMillis() + ":";
-        for (String role : List.of("job-compiler", "coalescer", "assembler", "inference-1", "inference-2", "tools-1", "tools-2")) {
+        for (String role : List.of("job-compiler", "coalescer", "assembler", "workflow", "inference-1", "inference-2", "tools-1", "tools-2")) {
             String stage = role.replaceAll("-\\d$", "");
             List<String> jvm = new ArrayList<>(small);
             jvm.add("-D" + ChaosLedger.PROPERTY + "=" + dir.resolve("ledger-" + role + ".tsv"));
@@ -209,6 +210,7 @@ public final class ChaosCampaign {
         String lastVictim = null;
         int lastProgress = 0;
         int killed = 0;
+        Set<String> restarting = new LinkedHashSet<>();
         for (int event = 0; event < events; event++) {
             int threshold = (int) ((long) jobIds.size() * (event + 1) / (events + 2));
             while (follower.jobsWithResult(jobIds) < threshold && System.nanoTime() < deadline) {
@@ -223,7 +225,8 @@ public final class ChaosCampaign {
             if (event == brokerAt) {
                 log.accept("restarting the broker at " + lastProgress + " results");
                 processes.stop("broker");
-                processes.start("broker", 180);
+                // Waited for: the roles restarted after this one must find a cluster to start against.
+                processes.start("broker", 300);
                 lastVictim = "broker (restart)";
                 continue;
             }
@@ -231,9 +234,14 @@ public final class ChaosCampaign {
             log.accept("SIGKILL " + victim + " at " + lastProgress + " results");
             processes.kill(victim);
             if (!victim.equals("client") || follower.jobsWithResult(jobIds) < jobIds.size()) {
-                processes.start(victim, 180);
+                // Restarted at once but not waited for: the next kill comes at its point of progress.
+                processes.launch(victim);
+                restarting.add(victim);
             }
             lastVictim = victim;
+        }
+        for (String role : restarting) {
+            processes.awaitReady(role, 300);
         }
         if (lastVictim != null) {
             while (follower.jobsWithResult(jobIds) < jobIds.size() && System.nanoTime() < deadline) {

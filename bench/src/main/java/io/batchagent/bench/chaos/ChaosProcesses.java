@@ -44,6 +44,15 @@ final class ChaosProcesses implements AutoCloseable {
 
     /** Starts {@code name} and waits until its log shows the ready line. */
     void start(String name, long timeoutSeconds) {
+        launch(name);
+        awaitReady(name, timeoutSeconds);
+    }
+
+    /**
+     * Starts {@code name} without waiting for it: the kill schedule goes on while a restarted role
+     * boots, as a supervisor's restart would. {@link #awaitReady} waits for it later.
+     */
+    void launch(String name) {
         Role role = roles.get(name);
         int n = starts.merge(name, 1, Integer::sum);
         Path log = dir.resolve(name + "-" + n + ".log");
@@ -55,12 +64,23 @@ final class ChaosProcesses implements AutoCloseable {
         command.add(classPath);
         command.addAll(role.mainAndArgs());
         try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            running.put(name, process);
+            running.put(name, new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Waits until the last start of {@code name} shows its ready line in its log. */
+    void awaitReady(String name, long timeoutSeconds) {
+        Role role = roles.get(name);
+        Process process = running.get(name);
+        Path log = dir.resolve(name + "-" + starts.get(name) + ".log");
+        try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
             while (!Files.readString(log, StandardCharsets.UTF_8).contains(role.readyLine())) {
-                if (!process.isAlive()) {
-                    throw new IllegalStateException(name + " exited with " + process.exitValue() + " while starting; see " + log);
+                if (process == null || !process.isAlive()) {
+                    throw new IllegalStateException(name + " exited" + (process == null ? "" : " with " + process.exitValue())
+                            + " while starting; see " + log);
                 }
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException(name + " did not start within " + timeoutSeconds + " s; see " + log);

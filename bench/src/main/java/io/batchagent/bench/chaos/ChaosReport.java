@@ -29,7 +29,7 @@ public final class ChaosReport {
         config.put("fuzzed_records", settings.fuzz());
         config.put("seed", settings.seed());
         config.put("faults", settings.faults().spec());
-        config.put("processes", "broker, job-compiler, coalescer, assembler, 2 x inference, 2 x tools, client: one process each");
+        config.put("processes", "broker, job-compiler, coalescer, assembler, workflow, 2 x inference, 2 x tools, client: one process each");
         List<ChaosCampaign.Outcome> outcomes = new ArrayList<>();
         StringBuilder md = new StringBuilder("## Runs\n\n");
         for (int rep = 0; rep < Math.max(1, options.reps()); rep++) {
@@ -37,6 +37,10 @@ public final class ChaosReport {
                     settings.fuzz(), settings.seed() + rep, settings.faults(), settings.timeout());
             ChaosCampaign.Outcome outcome = ChaosCampaign.execute(options.workDir().resolve("chaos"), run, log);
             outcomes.add(outcome);
+            log.accept("rep " + (rep + 1) + ": " + headline(outcome)
+                    + (outcome.fuzzUnhandledByKind().isEmpty() ? "" : "; unhandled bad records " + outcome.fuzzUnhandledByKind())
+                    + (outcome.deadRoles().isEmpty() ? "" : "; dead roles " + outcome.deadRoles())
+                    + (outcome.crashLines().isEmpty() ? "" : "; crash lines " + outcome.crashLines().size()));
             report.runs().add(json(outcome));
             md.append(markdown(rep + 1, outcome));
         }
