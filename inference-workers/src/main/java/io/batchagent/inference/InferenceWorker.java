@@ -61,6 +61,10 @@ import org.slf4j.LoggerFactory;
  *       spec reader fails, the worker stops the same way instead of failing new batches as unknown.
  *   <li>Bad input is data: an undecodable record goes to dead-letters (and a FAILED result when its
  *       key names a job); the loop goes on.
+ *   <li>Outages pause, they don't fail: model calls go through an {@link OutageGuard}. While the engine
+ *       fails for everyone, calls that met the outage wait and are sent again once it answers, and every
+ *       partition is paused (no new turn starts); a job fails ENGINE_UNAVAILABLE only when the outage
+ *       outlasts {@link FlowControl#outageBudget()}. {@link #pausedMillis()} is the time spent so.
  *   <li>With {@link InferenceWorkerConfig#warmUp()}, each batch's shared prefix is warmed and verified
  *       before its turns' model calls ({@link BatchWarmer}); the outcome is on every result it publishes
  *       and in {@link #warmUp(String)}.
@@ -83,6 +87,7 @@ public final class InferenceWorker implements AutoCloseable {
     private final ExecutorService executor;
     private final TurnHandler.Counters counters = new TurnHandler.Counters();
     private final TurnHandler handler;
+    private final OutageGuard guard;
     private final AtomicLong handlerFailures = new AtomicLong();
     private boolean started;
 
@@ -122,8 +127,10 @@ public final class InferenceWorker implements AutoCloseable {
         this.executor = Executors.newFixedThreadPool(
                 Math.min(config.maxInflight(), Math.max(2, Runtime.getRuntime().availableProcessors())),
                 daemonThreads(LOOP_NAME + "-worker"));
-        BatchWarmer warmer = config.warmUp() ? BatchWarmer.of(engine, config.warmUpTimeout()) : BatchWarmer.disabled();
-        this.handler = new TurnHandler(topics, specs, engine, producer, executor, clock, counters, warmer);
+        this.guard = new OutageGuard(engine, config.flowControl());
+        BatchWarmer warmer = config.warmUp() ? BatchWarmer.of(guard, config.warmUpTimeout()) : BatchWarmer.disabled();
+        this.handler = new TurnHandler(topics, specs, guard, producer, executor, clock, counters, warmer);
+        int ceiling = config.maxInflight();
         List<String> continuationsFirst = List.of(topics.agentContinuations().name(), topics.agentTurns().name());
         InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
                 InFlightConsumer.Options.<String, Decoded<AgentTurn>>of(LOOP_NAME, config.maxInflight())
@@ -133,6 +140,7 @@ public final class InferenceWorker implements AutoCloseable {
                         // the turn's outcome at all, and handling it again would repeat the model call.
                         .withHandlerAttempts(1)
                         .withDrainTimeout(shutdownDrain)
+                        .withLimit(() -> guard.admitting() ? ceiling : 0)
                         .withOnHandlerFailure((record, error) -> handlerFailures.incrementAndGet());
         this.loop = new InFlightConsumer<>(consumer, continuationsFirst, handler::handle, options);
     }
@@ -196,6 +204,11 @@ public final class InferenceWorker implements AutoCloseable {
     /** Decoded turns whose processing completed with a published outcome, whatever the outcome. */
     public long turnsHandled() {
         return counters.turnsHandled.get();
+    }
+
+    /** Time this worker spent paused by engine outages, the current one included. */
+    public long pausedMillis() {
+        return guard.pausedMillis();
     }
 
     /** Model calls that ended in an {@link EngineFailure}. */
@@ -280,6 +293,7 @@ public final class InferenceWorker implements AutoCloseable {
         }
         // Before the spec cache closes: turns still waiting for a spec must not publish UNKNOWN_BATCH.
         handler.abandon();
+        guard.close();
         if (specCache != null) {
             specCache.close();
         }
@@ -297,8 +311,8 @@ public final class InferenceWorker implements AutoCloseable {
             Thread.currentThread().interrupt();
             executor.shutdownNow();
         }
-        LOGGER.info("inference worker closed: loop={} turnsHandled={} engineFailures={}",
-                LOOP_NAME, turnsHandled(), engineFailures());
+        LOGGER.info("inference worker closed: loop={} turnsHandled={} engineFailures={} pausedMs={}",
+                LOOP_NAME, turnsHandled(), engineFailures(), pausedMillis());
     }
 
     private static Map<String, Object> consumerConfig(Map<String, Object> kafkaConfig, InferenceWorkerConfig config) {
