@@ -60,6 +60,8 @@ final class OutageGuard implements EngineClient, AutoCloseable {
     private final ScheduledExecutorService timers;
     private final AtomicReference<ChatRequest> probeTemplate = new AtomicReference<>();
     private final AtomicReference<CompletableFuture<Boolean>> confirming = new AtomicReference<>();
+    /** The latest engine failure seen (a call's or a probe's), for the message of calls that never got to send. */
+    private final AtomicReference<EngineFailure> lastFailure = new AtomicReference<>();
     /** Completed when the breaker closes; replaced when it opens. */
     private volatile CompletableFuture<Void> recovered = CompletableFuture.completedFuture(null);
     /** {@link System#nanoTime()} when the current outage began; meaningful only while {@link #inOutage}. */
@@ -149,6 +151,7 @@ final class OutageGuard implements EngineClient, AutoCloseable {
                 breaker.onSuccess(took, TimeUnit.NANOSECONDS);
                 return CompletableFuture.completedFuture(last == null ? response : withLatency(response, startNanos));
             }
+            lastFailure.set(response.failure());
             breaker.onError(took, TimeUnit.NANOSECONDS, new EngineDown(response.failure()));
             if (breaker.getState() != CircuitBreaker.State.CLOSED) {
                 return waitOut(request, startNanos, response.failure(), recovered);
@@ -173,8 +176,8 @@ final class OutageGuard implements EngineClient, AutoCloseable {
         if (left <= 0 || timers.isShutdown()) {
             LOGGER.warn("engine unavailable past the outage budget; failing the call: jobId={} turn={} model={} budget={}",
                     request.jobId(), request.turn(), request.model(), settings.outageBudget());
-            return CompletableFuture.completedFuture(ChatResponse.failed(
-                    EngineFailure.unavailable(settings.outageBudget(), last), elapsedMs(startNanos)));
+            return CompletableFuture.completedFuture(ChatResponse.failed(EngineFailure.unavailable(settings.outageBudget(),
+                    last != null ? last : lastFailure.get()), elapsedMs(startNanos)));
         }
         CompletableFuture<Void> budgetOver = new CompletableFuture<>();
         timers.schedule(() -> budgetOver.complete(null), left, TimeUnit.NANOSECONDS);
@@ -216,6 +219,9 @@ final class OutageGuard implements EngineClient, AutoCloseable {
             if (error == null && !isEngineFailure(response.failure())) {
                 breaker.onSuccess(took, TimeUnit.NANOSECONDS);
             } else {
+                if (error == null) {
+                    lastFailure.set(response.failure());
+                }
                 LOGGER.info("engine still unavailable: detail={}",
                         error != null ? EngineRetry.describe(error) : response.failure().message());
                 breaker.onError(took, TimeUnit.NANOSECONDS, error != null ? error : new EngineDown(response.failure()));
