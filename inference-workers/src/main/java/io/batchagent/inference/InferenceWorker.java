@@ -249,6 +249,12 @@ public final class InferenceWorker implements AutoCloseable {
         return concurrency.inFlightSummary();
     }
 
+    /** Time paused and in-flight figures so far, for a batch summary. */
+    public FlowSummary flowSummary() {
+        AdaptiveConcurrency.InFlightSummary inFlight = concurrency.inFlightSummary();
+        return new FlowSummary(pausedMillis(), inFlight.min(), inFlight.median(), inFlight.max(), inFlight.calls());
+    }
+
     /**
      * Publishes this worker's flow control in {@code registry}: {@code batchagent_inference_limit} (the in-flight
      * bound now), {@code batchagent_inference_in_flight} (model calls in flight) and
