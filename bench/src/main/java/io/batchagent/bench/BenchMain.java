@@ -3,6 +3,7 @@ package io.batchagent.bench;
 import io.batchagent.bench.report.ReadmeTable;
 import io.batchagent.bench.workload.BenchOptions;
 import io.batchagent.bench.workload.Dedup;
+import io.batchagent.bench.workload.FlowBench;
 import io.batchagent.bench.workload.ResearchSummary;
 import io.batchagent.bench.workload.ScaleOverhead;
 import io.batchagent.bench.workload.SharedPrefixSessions;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Parameters;
         description = "Runs BatchAgent's benchmark drivers and writes results.json, results.md and chart.png to bench/results/<workload>/.")
 public final class BenchMain implements Callable<Integer> {
 
-    @Parameters(index = "0", description = "w1, w2, w3, w4, scale, chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
+    @Parameters(index = "0", description = "w1, w2, w3, w4, flow (in-flight sweep and outage), scale, chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
     String workload;
 
     @Option(names = "--engine", description = "Engine: sim://<profile> (default: sim://h100-qwen2.5-32b; scale uses sim://instant), "
@@ -91,6 +92,7 @@ public final class BenchMain implements Callable<Integer> {
             case "w2" -> print(SlowSharedTool.run(base));
             case "w3" -> print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
             case "w4" -> print(Dedup.run(base));
+            case "flow" -> print(FlowBench.run(base));
             case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes));
             case "chaos" -> print(io.batchagent.bench.chaos.ChaosReport.run(base,
                     small ? io.batchagent.bench.chaos.ChaosCampaign.Settings.small(seed)
@@ -105,7 +107,7 @@ public final class BenchMain implements Callable<Integer> {
                 print(ReadmeTable.rewrite(readme, resultsDir));
             }
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                    "unknown workload '" + workload + "'; use w1, w2, w3, w4, scale, chaos, all or readme");
+                    "unknown workload '" + workload + "'; use w1, w2, w3, w4, flow, scale, chaos, all or readme");
         }
         return 0;
     }

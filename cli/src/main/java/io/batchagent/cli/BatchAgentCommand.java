@@ -3,6 +3,8 @@ package io.batchagent.cli;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolSpec;
+import io.batchagent.inference.FlowControl;
+import io.batchagent.inference.InferenceWorkerConfig;
 import io.batchagent.simulator.EngineSimulator;
 import io.batchagent.simulator.EngineSimulatorMain;
 import io.batchagent.tools.ToolWorkerConfig;
@@ -190,8 +192,26 @@ public final class BatchAgentCommand implements Runnable {
         }
 
         static final class LimitOptions {
-            @Option(names = "--max-inflight", paramLabel = "N", defaultValue = "32", description = "Model calls in flight at most (default: ${DEFAULT-VALUE}).")
             int maxInflight = 32;
+            boolean fixedInflight;
+            @Option(names = "--engine-outage-budget", defaultValue = "10m", paramLabel = "DURATION", converter = DurationConverter.class,
+                    description = "While the engine is down or failing every call, turns wait and are sent again when it answers; a job fails ENGINE_UNAVAILABLE only after an outage this long (default: ${DEFAULT-VALUE}).")
+            Duration outageBudget = FlowControl.DEFAULT_OUTAGE_BUDGET;
+            @Option(names = "--engine-timeout", defaultValue = "10m", paramLabel = "DURATION", converter = DurationConverter.class,
+                    description = "Longest one model call attempt may take; a hang past it counts as an engine failure (default: ${DEFAULT-VALUE}).")
+            Duration engineTimeout = InferenceWorkerConfig.DEFAULT_ENGINE_TIMEOUT;
+
+            @Option(names = "--max-inflight", paramLabel = "N|fixed:N", defaultValue = "32",
+                    description = "Model calls in flight at most: the ceiling of an adaptive limit that follows the engine's queue, KV usage and throttling; fixed:N keeps exactly N (default: ${DEFAULT-VALUE}).")
+            void maxInflight(String value) {
+                MaxInflight parsed = parseMaxInflight(value);
+                maxInflight = parsed.ceiling();
+                fixedInflight = parsed.fixed();
+            }
+
+            FlowControl flowControl() {
+                return FlowControl.defaults().withOutageBudget(outageBudget).withAdaptive(!fixedInflight);
+            }
             @Option(names = "--max-turns", paramLabel = "N", defaultValue = "4", description = "Model calls per agent at most (default: ${DEFAULT-VALUE}).")
             int maxTurns = 4;
             @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "1024", description = "Completion tokens per model call at most (default: ${DEFAULT-VALUE}).")
@@ -283,7 +303,8 @@ public final class BatchAgentCommand implements Runnable {
             return new BatchRunner.Settings(kafka.bootstrapServers, kafka.dataDir, backend, apiKey(backend),
                     engine.simToolRule, pick("--batch-id", batch.batchId, file == null ? null : file.batchId()),
                     pick("--max-inflight", limits.maxInflight, file == null ? null : file.maxInflight()), toolOptions,
-                    kafka.topicPrefix, null, batch.retryFailed, tools.workers.toConfig(), kafka.properties);
+                    kafka.topicPrefix, null, batch.retryFailed, tools.workers.toConfig(), kafka.properties,
+                    limits.flowControl(), limits.engineTimeout);
         }
 
         private BatchDefinition definition(BatchSpecFile file) throws IOException {
@@ -435,6 +456,15 @@ public final class BatchAgentCommand implements Runnable {
     }
 
     /** Reads {@code 90s}, {@code 10m}, {@code 2h}, {@code 500ms}, a number of seconds, or an ISO-8601 duration. */
+    /** {@link MaxInflight#parse}, as picocli's own error for a bad value. */
+    static MaxInflight parseMaxInflight(String value) {
+        try {
+            return MaxInflight.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.TypeConversionException(e.getMessage());
+        }
+    }
+
     static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
         @Override
         public Duration convert(String value) {
@@ -480,8 +510,23 @@ public final class BatchAgentCommand implements Runnable {
         String bootstrapServers;
         @Option(names = "--backend", defaultValue = "sim://", description = "Engine URL for the inference role (sim:// starts a simulator in this process).")
         String backend;
-        @Option(names = "--max-inflight", defaultValue = "32", description = "Model calls in flight at most (default: ${DEFAULT-VALUE}).")
         int maxInflight;
+        boolean fixedInflight;
+
+        @Option(names = "--max-inflight", paramLabel = "N|fixed:N", defaultValue = "32",
+                description = "Model calls in flight at most: the ceiling of an adaptive limit that follows the engine's queue, KV usage and throttling; fixed:N keeps exactly N (default: ${DEFAULT-VALUE}).")
+        void maxInflight(String value) {
+            MaxInflight parsed = parseMaxInflight(value);
+            maxInflight = parsed.ceiling();
+            fixedInflight = parsed.fixed();
+        }
+
+        @Option(names = "--engine-outage-budget", defaultValue = "10m", paramLabel = "DURATION", converter = DurationConverter.class,
+                description = "While the engine is down or failing every call, turns wait and are sent again when it answers; a job fails ENGINE_UNAVAILABLE only after an outage this long (default: ${DEFAULT-VALUE}).")
+        Duration outageBudget;
+        @Option(names = "--engine-timeout", defaultValue = "10m", paramLabel = "DURATION", converter = DurationConverter.class,
+                description = "Longest one model call attempt may take; a hang past it counts as an engine failure (default: ${DEFAULT-VALUE}).")
+        Duration engineTimeout;
         @Option(names = "--partitions", defaultValue = "4", description = "Partitions of topics this process creates (default: ${DEFAULT-VALUE}).")
         int partitions;
         @Option(names = "--state-dir", defaultValue = "data/streams", description = "Kafka Streams state directory.")
@@ -576,7 +621,9 @@ public final class BatchAgentCommand implements Runnable {
                     .withKafkaProperties(kafkaProperties)
                     .withTopicPrefix(topicPrefix).withMaxInflight(maxInflight).withPartitions(partitions)
                     .withToolOptions(toolOptions).withSerdeConfig(serde).withEngine(engineUrl, apiKey(backend))
-                    .withToolWorker(toolWorker.toConfig());
+                    .withToolWorker(toolWorker.toConfig())
+                    .withFlowControl(FlowControl.defaults().withOutageBudget(outageBudget).withAdaptive(!fixedInflight),
+                            engineTimeout);
             Pipeline pipeline = null;
             try {
                 pipeline = Pipeline.start(config, stages);

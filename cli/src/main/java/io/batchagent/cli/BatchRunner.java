@@ -10,6 +10,7 @@ import io.batchagent.simulator.SimulatorOptions;
 import io.batchagent.inference.EngineAdmin;
 import io.batchagent.inference.EngineEndpoint;
 import io.batchagent.inference.EngineMetrics;
+import io.batchagent.inference.FlowControl;
 import io.batchagent.inference.InferenceWorkerConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,6 +49,8 @@ public final class BatchRunner {
      * @param retryFailed run jobs whose final result is FAILED or CANCELLED again
      * @param tools tool-worker settings (Redis, MCP servers, HTTP tool hosts), or null for defaults
      * @param kafkaProperties extra Kafka client settings for every stage
+     * @param flowControl how the inference worker paces model calls and rides out outages; null for its defaults
+     * @param engineTimeout longest one model call attempt may take; null for the default
      */
     public record Settings(
             String bootstrapServers,
@@ -62,7 +65,17 @@ public final class BatchRunner {
             Duration timeout,
             boolean retryFailed,
             ToolWorkerConfig tools,
-            Map<String, String> kafkaProperties) {
+            Map<String, String> kafkaProperties,
+            FlowControl flowControl,
+            Duration engineTimeout) {
+
+        /** Settings with the default flow control. */
+        public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
+                        String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
+                        boolean retryFailed, ToolWorkerConfig tools, Map<String, String> kafkaProperties) {
+            this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
+                    topicPrefix, timeout, retryFailed, tools, kafkaProperties, null, null);
+        }
 
         /** Settings with no extra Kafka client properties. */
         public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
@@ -93,6 +106,8 @@ public final class BatchRunner {
             kafkaProperties = kafkaProperties == null ? Map.of() : Map.copyOf(kafkaProperties);
             topicPrefix = topicPrefix == null ? "" : topicPrefix;
             timeout = timeout == null ? Duration.ofHours(24) : timeout;
+            flowControl = flowControl == null ? FlowControl.defaults() : flowControl;
+            engineTimeout = engineTimeout == null ? InferenceWorkerConfig.DEFAULT_ENGINE_TIMEOUT : engineTimeout;
             if (dataDir == null) {
                 throw new IllegalArgumentException("a data directory is required");
             }
@@ -173,7 +188,8 @@ public final class BatchRunner {
             EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
             ToolActivity tools = agent.client().toolActivity(submission.jobIds());
             return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(),
-                    submission.alreadyFinished(), engine, tools.summary());
+                    submission.alreadyFinished(), engine, tools.summary(),
+                    agent.pipeline().inferenceWorker() == null ? null : agent.pipeline().inferenceWorker().flowSummary());
         }
     }
 

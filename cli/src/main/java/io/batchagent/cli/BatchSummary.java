@@ -5,6 +5,7 @@ import io.batchagent.events.JobStatus;
 import java.time.Duration;
 import io.batchagent.events.WarmUpOutcome;
 import io.batchagent.inference.EngineMetrics;
+import io.batchagent.inference.FlowSummary;
 import io.batchagent.tools.ToolActivity;
 import java.util.EnumMap;
 import java.util.List;
@@ -21,16 +22,17 @@ import java.util.stream.Collectors;
  * @param resumed jobs that already had a final result before this run started
  * @param engine the engine's own counters over the run (from its /metrics), or null when not scraped
  * @param tools per-tool activity of the batch's jobs, or empty
+ * @param flow how this process's inference worker paced model calls (in flight, time paused), or null when none ran here
  */
 public record BatchSummary(String batchId, List<AgentResult> results, Duration wall, long toolExecutions, int resumed,
-                           EngineMetrics.Delta engine, Map<String, ToolActivity.Stats> tools) {
+                           EngineMetrics.Delta engine, Map<String, ToolActivity.Stats> tools, FlowSummary flow) {
 
     public BatchSummary {
         tools = tools == null ? Map.of() : Map.copyOf(tools);
     }
 
     public BatchSummary(String batchId, List<AgentResult> results, Duration wall, long toolExecutions, int resumed) {
-        this(batchId, results, wall, toolExecutions, resumed, null, Map.of());
+        this(batchId, results, wall, toolExecutions, resumed, null, Map.of(), null);
     }
 
     /** How many jobs' batches had each warm-up outcome (jobs whose worker did not warm are left out). */
@@ -73,7 +75,8 @@ public record BatchSummary(String batchId, List<AgentResult> results, Duration w
                 batchId, results.size(), succeeded(), failed(),
                 resumed > 0 ? " (" + resumed + " already finished before this run)" : "",
                 wall.toMillis() / 1000.0, promptTokens(), cachedPromptTokens(), hit, completionTokens(),
-                toolCallsRequested(), toolExecutions) + warmUpLine() + engineLine() + toolLines();
+                toolCallsRequested(), toolExecutions) + warmUpLine() + engineLine() + toolLines()
+                + (flow == null ? "" : String.format("%nmodel calls: %s", flow.describe()));
     }
 
     private String warmUpLine() {

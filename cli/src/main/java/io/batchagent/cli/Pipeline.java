@@ -4,6 +4,7 @@ import io.batchagent.inference.CloseableEngineClient;
 import io.batchagent.inference.EngineClients;
 import io.batchagent.inference.EngineEndpoint;
 import io.batchagent.inference.InferenceWorker;
+import io.batchagent.inference.EngineAdmin;
 import io.batchagent.inference.InferenceWorkerConfig;
 import io.batchagent.inference.MeteredEngineClient;
 import io.batchagent.observability.HealthChecks;
@@ -249,14 +250,20 @@ public final class Pipeline implements AutoCloseable {
                     .withGroupId(groupId(config, Stage.INFERENCE))
                     .withMaxInflight(config.maxInflight())
                     .withWarmUp(config.warmUp())
-                    .withWarmUpTimeout(config.warmUpTimeout());
+                    .withWarmUpTimeout(config.warmUpTimeout())
+                    .withFlowControl(config.flowControl())
+                    .withEngineTimeout(config.engineTimeout());
             if (config.engineApiKey() != null) {
                 workerConfig = workerConfig.withEngineApiKey(config.engineApiKey());
             }
+            EngineEndpoint endpoint = EngineEndpoint.parse(config.engineUrl());
             CloseableEngineClient engine = new MeteredEngineClient(
-                    EngineClients.create(EngineEndpoint.parse(config.engineUrl()), workerConfig), meters, config.maxInflight());
+                    EngineClients.create(endpoint, workerConfig), meters, config.maxInflight());
             running.add(engine);
-            inferenceWorker = new InferenceWorker(config.kafkaConfig(), topics, workerConfig, engine);
+            // The worker reads the engine's queue and KV usage from its metrics page for adaptive concurrency.
+            inferenceWorker = new InferenceWorker(config.kafkaConfig(), topics, workerConfig, engine,
+                    new EngineAdmin(endpoint, workerConfig));
+            inferenceWorker.bindFlowMetrics(meters, List.of());
             inferenceWorker.start();
             running.add(inferenceWorker);
             FunctionCounter.builder("batchagent.turns", inferenceWorker, InferenceWorker::turnsHandled)

@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import io.batchagent.inference.FlowControl;
+import io.batchagent.inference.InferenceWorkerConfig;
 import io.batchagent.tools.ToolWorkerConfig;
 
 /**
@@ -27,6 +29,10 @@ import io.batchagent.tools.ToolWorkerConfig;
  * @param warmUpTimeout how long a batch's turns may wait for its warm-up
  * @param toolWorker further tool-worker settings (Redis cache and limits, MCP servers, HTTP tool
  *     hosts); its group id, concurrency and tool options are taken from this config
+ * @param flowControl how inference workers pace model calls: adaptive in-flight under {@code maxInflight} (or
+ *     fixed at it), and the outage budget ({@link FlowControl}); null for its defaults
+ * @param engineTimeout longest one model call attempt may take; a hang past it counts as an engine failure.
+ *     Null for {@link InferenceWorkerConfig#DEFAULT_ENGINE_TIMEOUT}
  */
 public record PipelineConfig(
         Map<String, Object> kafkaConfig,
@@ -45,7 +51,9 @@ public record PipelineConfig(
         String applicationIdPrefix,
         boolean warmUp,
         Duration warmUpTimeout,
-        ToolWorkerConfig toolWorker) {
+        ToolWorkerConfig toolWorker,
+        FlowControl flowControl,
+        Duration engineTimeout) {
 
     /** A configuration with warm-up on (30 s bound). */
     public PipelineConfig(Map<String, Object> kafkaConfig, String topicPrefix, Map<String, String> serdeConfig, int partitions,
@@ -53,7 +61,7 @@ public record PipelineConfig(
                           Map<String, String> toolOptions, boolean exactlyOnce, Duration specGrace, Duration toolExpiryGrace,
                           String applicationIdPrefix) {
         this(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey, maxInflight, toolConcurrency,
-                toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, true, null, null);
+                toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, true, null, null, null, null);
     }
 
     public PipelineConfig {
@@ -77,6 +85,11 @@ public record PipelineConfig(
         Objects.requireNonNull(stateDir, "stateDir");
         warmUpTimeout = warmUpTimeout == null ? Duration.ofSeconds(30) : warmUpTimeout;
         toolWorker = toolWorker == null ? ToolWorkerConfig.defaults() : toolWorker;
+        flowControl = flowControl == null ? FlowControl.defaults() : flowControl;
+        engineTimeout = engineTimeout == null ? InferenceWorkerConfig.DEFAULT_ENGINE_TIMEOUT : engineTimeout;
+        if (engineTimeout.isNegative() || engineTimeout.isZero()) {
+            throw new IllegalArgumentException("the engine timeout must be positive, got " + engineTimeout);
+        }
         if (warmUpTimeout.isNegative() || warmUpTimeout.isZero()) {
             throw new IllegalArgumentException("the warm-up timeout must be positive, got " + warmUpTimeout);
         }
@@ -85,7 +98,7 @@ public record PipelineConfig(
     /** Defaults for everything but the connection and the engine. */
     public static PipelineConfig defaults(String bootstrapServers, String engineUrl, Path stateDir) {
         return new PipelineConfig(Map.of("bootstrap.servers", bootstrapServers), "", Map.of(), 4, stateDir,
-                engineUrl, null, 32, 64, Map.of(), true, null, null, null, true, null, null);
+                engineUrl, null, 32, 64, Map.of(), true, null, null, null, true, null, null, null, null);
     }
 
     /** Adds client settings (e.g. security, timeouts) to every stage's Kafka clients. */
@@ -93,58 +106,64 @@ public record PipelineConfig(
         Map<String, Object> merged = new java.util.HashMap<>(kafkaConfig);
         merged.putAll(extra);
         return new PipelineConfig(merged, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
     }
 
     public PipelineConfig withMaxInflight(int value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                value, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+                value, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
     }
 
     public PipelineConfig withTopicPrefix(String value) {
         return new PipelineConfig(kafkaConfig, value, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, value + "batchagent", warmUp, warmUpTimeout, toolWorker);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, value + "batchagent", warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
     }
 
     public PipelineConfig withToolOptions(Map<String, String> value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, value, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+                maxInflight, toolConcurrency, value, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
     }
 
     public PipelineConfig withSerdeConfig(Map<String, String> value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, value, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
     }
 
     public PipelineConfig withEngine(String url, String apiKey) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, url, apiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
     }
 
     public PipelineConfig withExactlyOnce(boolean value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, value, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+                maxInflight, toolConcurrency, toolOptions, value, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
     }
 
     public PipelineConfig withWarmUp(boolean enabled, Duration timeout) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, enabled, timeout, toolWorker);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, enabled, timeout, toolWorker, flowControl, engineTimeout);
     }
 
     public PipelineConfig withToolWorker(ToolWorkerConfig value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
                 maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp,
-                warmUpTimeout, value);
+                warmUpTimeout, value, flowControl, engineTimeout);
     }
 
     public PipelineConfig withPartitions(int value) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, value, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
     }
 
     public PipelineConfig withGraces(Duration spec, Duration toolExpiry) {
         return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, spec, toolExpiry, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker);
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, spec, toolExpiry, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+    }
+
+    public PipelineConfig withFlowControl(FlowControl value, Duration timeout) {
+        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
+                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp,
+                warmUpTimeout, toolWorker, value, timeout);
     }
 
     /** Hides the API key. */
@@ -153,6 +172,7 @@ public record PipelineConfig(
         return "PipelineConfig[bootstrap=" + kafkaConfig.get("bootstrap.servers") + ", topicPrefix=" + topicPrefix
                 + ", partitions=" + partitions + ", engineUrl=" + engineUrl + ", engineApiKey="
                 + (engineApiKey == null ? "none" : "[hidden]") + ", maxInflight=" + maxInflight
-                + ", toolConcurrency=" + toolConcurrency + ", exactlyOnce=" + exactlyOnce + ", warmUp=" + warmUp + "]";
+                + ", toolConcurrency=" + toolConcurrency + ", exactlyOnce=" + exactlyOnce + ", warmUp=" + warmUp
+                + ", flowControl=" + flowControl + ", engineTimeout=" + engineTimeout + "]";
     }
 }

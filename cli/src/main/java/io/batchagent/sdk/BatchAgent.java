@@ -82,7 +82,8 @@ public final class BatchAgent implements AutoCloseable {
                     .withMaxInflight(settings.maxInflight())
                     .withToolOptions(settings.toolOptions())
                     .withEngine(engineUrl, settings.engineApiKey())
-                    .withToolWorker(settings.tools());
+                    .withToolWorker(settings.tools())
+                    .withFlowControl(settings.flowControl(), settings.engineTimeout());
             Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Stage.class));
             return new BatchAgent(broker, simulator, pipeline, new BatchClient(config.kafkaConfig(), pipeline.topics()), settings, engineUrl);
         } catch (RuntimeException e) {

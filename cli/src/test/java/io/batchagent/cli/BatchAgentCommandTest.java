@@ -72,6 +72,24 @@ class BatchAgentCommandTest {
     }
 
     @Test
+    void shouldTakeMaxInflightAsAnAdaptiveCeilingOrFixedAndTheOutageBudget() {
+        BatchAgentCommand.Run adaptive = parseRun("run", "--max-inflight", "48");
+        BatchAgentCommand.Run fixed = parseRun("run", "--max-inflight", "fixed:16", "--engine-outage-budget", "90s",
+                "--engine-timeout", "2m");
+        Outcome malformed = execute("run", "--max-inflight", "fixed:many");
+
+        assertThat(adaptive.limits.maxInflight).isEqualTo(48);
+        assertThat(adaptive.limits.flowControl().adaptive()).isTrue();
+        assertThat(adaptive.limits.flowControl().outageBudget()).isEqualTo(java.time.Duration.ofMinutes(10));
+        assertThat(fixed.limits.maxInflight).isEqualTo(16);
+        assertThat(fixed.limits.flowControl().adaptive()).isFalse();
+        assertThat(fixed.limits.flowControl().outageBudget()).isEqualTo(java.time.Duration.ofSeconds(90));
+        assertThat(fixed.limits.engineTimeout).isEqualTo(java.time.Duration.ofMinutes(2));
+        assertThat(malformed.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
+        assertThat(malformed.err()).contains("--max-inflight takes N (the ceiling of an adaptive limit) or fixed:N, got 'fixed:many'");
+    }
+
+    @Test
     void shouldExitTwoNamingTheMissingFile() {
         Outcome missingFile = execute("run", "--task", dir.resolve("nope.txt").toString(), "--inputs", dir.resolve("in.jsonl").toString());
         Outcome noBatch = execute("run");

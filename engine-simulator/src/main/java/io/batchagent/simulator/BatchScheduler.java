@@ -228,6 +228,15 @@ final class BatchScheduler implements AutoCloseable {
         double usage() {
             return (double) (cachedTokens + reservedTokens) / capacityTokens;
         }
+
+        /**
+         * Fraction of the KV pool held by running requests (pinned tree tokens plus reservations), the
+         * evictable cache not counted: what SGLang's {@code token_usage} and vLLM's {@code kv_cache_usage_perc}
+         * report, since both count unreferenced cached blocks as free.
+         */
+        double activeUsage() {
+            return (double) (pinnedTokens + reservedTokens) / capacityTokens;
+        }
     }
 
     /** Stops the thread; sequences not finished are aborted. Idempotent. */

@@ -58,6 +58,8 @@ final class PrometheusText {
         gauge(out, labels, "sim:kv_capacity_tokens", "KV pool size in tokens.", occupancy.capacityTokens());
         gauge(out, labels, "sim:cache_usage", "Fraction of the KV pool in use (cache plus reservations).",
                 occupancy.usage());
+        gauge(out, labels, "sim:kv_active_usage", "Fraction of the KV pool held by running requests (evictable cache not counted).",
+                occupancy.activeUsage());
         gauge(out, labels, "sim:cache_hit_rate", "Cached over prompt tokens since start or reset.",
                 stats.cacheHitRate());
 
@@ -70,6 +72,7 @@ final class PrometheusText {
         gauge(out, labels, "sglang:cache_hit_rate", "The prefix cache hit rate.", stats.cacheHitRate());
         gauge(out, labels, "sglang:num_running_reqs", "The number of running requests.", occupancy.running());
         gauge(out, labels, "sglang:num_queue_reqs", "The number of requests in the waiting queue.", occupancy.waiting());
+        gauge(out, labels, "sglang:token_usage", "The token usage.", occupancy.activeUsage());
 
         // vLLM's names for the same figures (prefix cache queries and hits count tokens).
         counter(out, labels, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", stats.promptTokens());
@@ -83,6 +86,8 @@ final class PrometheusText {
                 occupancy.running());
         gauge(out, labels, "vllm:num_requests_waiting", "Number of requests waiting to be processed.",
                 occupancy.waiting());
+        gauge(out, labels, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
+                occupancy.activeUsage());
         return out.toString();
     }
 

@@ -373,6 +373,31 @@ class EngineSimulatorHttpTest {
     }
 
     @Test
+    void shouldQueueRequestsPastTheBatchCapacityAndReportQueueAndKvUsageUnderTheEnginesNames() {
+        // A batch of two and decode steps slow enough to watch: the rest of eight requests must wait
+        start(SimulatorOptions.builder().profile(new EngineProfile("two-seats", 100_000, 25, 0, 1L << 20, 8_192, 2)));
+        List<CompletableFuture<HttpResponse<String>>> responses = IntStream.range(0, 8)
+                .mapToObj(i -> http.postAsync("/v1/chat/completions", body(chatRequest(SYSTEM, "Topic: queued " + i))))
+                .toList();
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> simulator.stats().waiting() >= 5);
+        String page = http.get("/metrics").body();
+
+        assertThat(simulator.stats().running()).isEqualTo(2);
+        assertThat(gauge(page, "sglang:num_running_reqs")).isEqualTo(2);
+        assertThat(gauge(page, "vllm:num_requests_running")).isEqualTo(2);
+        assertThat(gauge(page, "sglang:num_queue_reqs")).isGreaterThanOrEqualTo(5).isEqualTo(gauge(page, "vllm:num_requests_waiting"));
+        assertThat(gauge(page, "sglang:token_usage")).isPositive().isEqualTo(gauge(page, "vllm:kv_cache_usage_perc"));
+        assertThat(responses).allSatisfy(response -> assertThat(response.join().statusCode()).isEqualTo(200));
+        assertThat(gauge(http.get("/metrics").body(), "vllm:kv_cache_usage_perc")).as("nothing running holds KV").isZero();
+    }
+
+    private static double gauge(String page, String name) {
+        return page.lines().filter(line -> line.startsWith(name + "{")).mapToDouble(line ->
+                Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).findFirst().orElseThrow();
+    }
+
+    @Test
     void shouldServeModelsMetricsHealthAndNotFound() {
         start(SimulatorOptions.builder().modelName("qwen-sim"));
         http.chat(body(chatRequest(SYSTEM, "Topic: a")));

@@ -1,5 +1,6 @@
 package io.batchagent.inference;
 
+import java.time.Duration;
 import java.util.Objects;
 import java.util.OptionalInt;
 
@@ -25,6 +26,21 @@ public record EngineFailure(OptionalInt httpStatus, String message, boolean retr
     /** True when the call ran past the per-turn timeout (the engine timeout). */
     public boolean isTimeout() {
         return message.contains(TIMEOUT_MESSAGE);
+    }
+
+    /** How a model call's message begins when the engine stayed unavailable past the outage budget; see {@link #isUnavailable()}. */
+    static final String UNAVAILABLE_MESSAGE = "the engine stayed unavailable past the outage budget of ";
+
+    /** True when the call gave up on an engine that failed for everyone longer than the outage budget ({@link OutageGuard}). */
+    public boolean isUnavailable() {
+        return message.startsWith(UNAVAILABLE_MESSAGE);
+    }
+
+    /** The engine was unavailable past {@code budget}; {@code last} is the last failure seen, or null. */
+    static EngineFailure unavailable(Duration budget, EngineFailure last) {
+        String message = UNAVAILABLE_MESSAGE + (budget.toMillis() % 1000 == 0 ? budget.toSeconds() + " s" : budget.toMillis() + " ms")
+                + (last == null ? "" : "; last failure: " + last.message());
+        return new EngineFailure(last == null ? OptionalInt.empty() : last.httpStatus(), message, true);
     }
 
     static EngineFailure http(int status, String message, boolean retriable) {

@@ -73,6 +73,16 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
         return family == null ? OptionalDouble.empty() : first(samples, family + ":num_requests_running", family + ":num_running_reqs");
     }
 
+    /**
+     * The share of the engine's KV pool that running requests hold, 0 to 1: {@code vllm:kv_cache_usage_perc}
+     * (before vLLM V1 {@code vllm:gpu_cache_usage_perc}), {@code sglang:token_usage},
+     * {@code sim:kv_active_usage}; empty if the page has none.
+     */
+    public OptionalDouble kvUsage() {
+        return family == null ? OptionalDouble.empty() : first(samples, family + ":kv_cache_usage_perc",
+                family + ":gpu_cache_usage_perc", family + ":token_usage", family + ":kv_active_usage");
+    }
+
     /** Parses a Prometheus text page, preferring the family {@code preferred} (e.g. the endpoint's kind) when present. */
     static EngineMetrics parse(String page, String preferred) {
         Map<String, Double> all = sums(page);

@@ -6,6 +6,8 @@ import io.batchagent.schemas.Topics;
 import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
 import io.batchagent.worker.KafkaClientMeters;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tag;
 import java.time.Duration;
@@ -61,6 +63,13 @@ import org.slf4j.LoggerFactory;
  *       spec reader fails, the worker stops the same way instead of failing new batches as unknown.
  *   <li>Bad input is data: an undecodable record goes to dead-letters (and a FAILED result when its
  *       key names a job); the loop goes on.
+ *   <li>Adaptive concurrency: within that ceiling, the bound follows the engine's own signals
+ *       ({@link AdaptiveConcurrency}: its queue and KV usage read from its metrics page, throttling where it
+ *       has none), unless {@link FlowControl#adaptive()} is off. {@link #limit()} is the bound now.
+ *   <li>Outages pause, they don't fail: model calls go through an {@link OutageGuard}. While the engine
+ *       fails for everyone, calls that met the outage wait and are sent again once it answers, and every
+ *       partition is paused (no new turn starts); a job fails ENGINE_UNAVAILABLE only when the outage
+ *       outlasts {@link FlowControl#outageBudget()}. {@link #pausedMillis()} is the time spent so.
  *   <li>With {@link InferenceWorkerConfig#warmUp()}, each batch's shared prefix is warmed and verified
  *       before its turns' model calls ({@link BatchWarmer}); the outcome is on every result it publishes
  *       and in {@link #warmUp(String)}.
@@ -83,6 +92,9 @@ public final class InferenceWorker implements AutoCloseable {
     private final ExecutorService executor;
     private final TurnHandler.Counters counters = new TurnHandler.Counters();
     private final TurnHandler handler;
+    private final OutageGuard guard;
+    private final AdaptiveConcurrency concurrency;
+    private final EngineSignals signals;
     private final AtomicLong handlerFailures = new AtomicLong();
     private boolean started;
 
@@ -95,11 +107,22 @@ public final class InferenceWorker implements AutoCloseable {
      */
     public InferenceWorker(Map<String, Object> kafkaConfig, Topics topics, InferenceWorkerConfig config,
                            EngineClient engine) {
+        this(kafkaConfig, topics, config, engine, null);
+    }
+
+    /**
+     * As above, reading the engine's load from {@code engineAdmin}'s metrics page for adaptive concurrency.
+     *
+     * @param engineAdmin the engine's admin endpoints, owned and closed by the worker; null where the engine has
+     *     no metrics page or none should be read (the limit then adapts to throttling only)
+     */
+    public InferenceWorker(Map<String, Object> kafkaConfig, Topics topics, InferenceWorkerConfig config,
+                           EngineClient engine, EngineAdmin engineAdmin) {
         this(new KafkaConsumer<>(consumerConfig(kafkaConfig, config), new StringDeserializer(),
                         Decoded.lenient(deserializerOf(topics))),
                 new KafkaProducer<>(producerConfig(kafkaConfig, topics.limits()), new StringSerializer(), new ByteArraySerializer()),
                 new BatchSpecCache(kafkaConfig, topics, config.specWaitTimeout()),
-                topics, config, engine, System::currentTimeMillis);
+                topics, config, engine, System::currentTimeMillis, SHUTDOWN_DRAIN, engineAdmin);
     }
 
     /**
@@ -109,21 +132,38 @@ public final class InferenceWorker implements AutoCloseable {
     InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
                     BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
                     LongSupplier clock) {
-        this(consumer, producer, specs, topics, config, engine, clock, SHUTDOWN_DRAIN);
+        this(consumer, producer, specs, topics, config, engine, clock, SHUTDOWN_DRAIN, null);
     }
 
     /** As above, letting turns in flight finish for up to {@code shutdownDrain} on close. */
     InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
                     BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
                     LongSupplier clock, Duration shutdownDrain) {
+        this(consumer, producer, specs, topics, config, engine, clock, shutdownDrain, null);
+    }
+
+    private InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
+                            BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
+                            LongSupplier clock, Duration shutdownDrain, EngineAdmin engineAdmin) {
         this.consumer = consumer;
         this.producer = producer;
         this.specCache = specs instanceof BatchSpecCache cache ? cache : null;
         this.executor = Executors.newFixedThreadPool(
                 Math.min(config.maxInflight(), Math.max(2, Runtime.getRuntime().availableProcessors())),
                 daemonThreads(LOOP_NAME + "-worker"));
-        BatchWarmer warmer = config.warmUp() ? BatchWarmer.of(engine, config.warmUpTimeout()) : BatchWarmer.disabled();
-        this.handler = new TurnHandler(topics, specs, engine, producer, executor, clock, counters, warmer);
+        boolean adaptive = config.flowControl().adaptive();
+        this.signals = adaptive && engineAdmin != null ? EngineSignals.polling(engineAdmin, EngineSignals.INTERVAL)
+                : EngineSignals.none();
+        if (!adaptive && engineAdmin != null) {
+            engineAdmin.close();
+        }
+        this.concurrency = adaptive
+                ? AdaptiveConcurrency.adaptive(engine, signals::latest, config.maxInflight(), config.engineTimeout())
+                : AdaptiveConcurrency.fixed(engine, config.maxInflight());
+        // The guard sits outside the limiter: calls waiting out an outage hold their slot but are not samples.
+        this.guard = new OutageGuard(concurrency, config.flowControl());
+        BatchWarmer warmer = config.warmUp() ? BatchWarmer.of(guard, config.warmUpTimeout()) : BatchWarmer.disabled();
+        this.handler = new TurnHandler(topics, specs, guard, producer, executor, clock, counters, warmer);
         List<String> continuationsFirst = List.of(topics.agentContinuations().name(), topics.agentTurns().name());
         InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
                 InFlightConsumer.Options.<String, Decoded<AgentTurn>>of(LOOP_NAME, config.maxInflight())
@@ -133,6 +173,7 @@ public final class InferenceWorker implements AutoCloseable {
                         // the turn's outcome at all, and handling it again would repeat the model call.
                         .withHandlerAttempts(1)
                         .withDrainTimeout(shutdownDrain)
+                        .withLimit(() -> guard.admitting() ? concurrency.limit() : 0)
                         .withOnHandlerFailure((record, error) -> handlerFailures.incrementAndGet());
         this.loop = new InFlightConsumer<>(consumer, continuationsFirst, handler::handle, options);
     }
@@ -196,6 +237,42 @@ public final class InferenceWorker implements AutoCloseable {
     /** Decoded turns whose processing completed with a published outcome, whatever the outcome. */
     public long turnsHandled() {
         return counters.turnsHandled.get();
+    }
+
+    /** The in-flight bound now: the adaptive limit (or the fixed one), 0 while an outage pauses the worker. */
+    public int limit() {
+        return guard.admitting() ? concurrency.limit() : 0;
+    }
+
+    /** Model calls in flight at the start of each call so far: least, median, most. */
+    public AdaptiveConcurrency.InFlightSummary inFlightSummary() {
+        return concurrency.inFlightSummary();
+    }
+
+    /** Time paused and in-flight figures so far, for a batch summary. */
+    public FlowSummary flowSummary() {
+        AdaptiveConcurrency.InFlightSummary inFlight = concurrency.inFlightSummary();
+        return new FlowSummary(pausedMillis(), inFlight.min(), inFlight.median(), inFlight.max(), inFlight.calls());
+    }
+
+    /**
+     * Publishes this worker's flow control in {@code registry}: {@code batchagent_inference_limit} (the in-flight
+     * bound now), {@code batchagent_inference_in_flight} (model calls in flight) and
+     * {@code batchagent_engine_paused_seconds_total} (time paused by engine outages).
+     */
+    public void bindFlowMetrics(MeterRegistry registry, Iterable<Tag> tags) {
+        Gauge.builder("batchagent.inference.limit", this, InferenceWorker::limit).tags(tags)
+                .description("The in-flight bound now: adaptive under max_inflight, 0 while an engine outage pauses the worker")
+                .register(registry);
+        Gauge.builder("batchagent.inference.in.flight", concurrency, AdaptiveConcurrency::inFlight).tags(tags)
+                .description("Model calls in flight").register(registry);
+        FunctionCounter.builder("batchagent.engine.paused.seconds", this, w -> w.pausedMillis() / 1000.0).tags(tags)
+                .description("Time this worker spent paused by engine outages").register(registry);
+    }
+
+    /** Time this worker spent paused by engine outages, the current one included. */
+    public long pausedMillis() {
+        return guard.pausedMillis();
     }
 
     /** Model calls that ended in an {@link EngineFailure}. */
@@ -280,6 +357,8 @@ public final class InferenceWorker implements AutoCloseable {
         }
         // Before the spec cache closes: turns still waiting for a spec must not publish UNKNOWN_BATCH.
         handler.abandon();
+        guard.close();
+        signals.close();
         if (specCache != null) {
             specCache.close();
         }
@@ -297,8 +376,8 @@ public final class InferenceWorker implements AutoCloseable {
             Thread.currentThread().interrupt();
             executor.shutdownNow();
         }
-        LOGGER.info("inference worker closed: loop={} turnsHandled={} engineFailures={}",
-                LOOP_NAME, turnsHandled(), engineFailures());
+        LOGGER.info("inference worker closed: loop={} turnsHandled={} engineFailures={} pausedMs={} inFlight={}",
+                LOOP_NAME, turnsHandled(), engineFailures(), pausedMillis(), inFlightSummary());
     }
 
     private static Map<String, Object> consumerConfig(Map<String, Object> kafkaConfig, InferenceWorkerConfig config) {

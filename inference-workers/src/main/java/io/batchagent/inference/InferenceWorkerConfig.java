@@ -26,6 +26,7 @@ import java.time.Duration;
  *     {@link BatchWarmer}). Default off, so that embedding callers opt in; the CLI turns it on.
  * @param warmUpTimeout how long a batch's turns wait, in all, for its warm-up and for a probe to see the
  *     prefix cached; after it the batch proceeds unverified. Positive. Default 30 s.
+ * @param flowControl how the worker rides out engine outages ({@link FlowControl}). Default {@link FlowControl#defaults()}.
  */
 public record InferenceWorkerConfig(
         String groupId,
@@ -36,7 +37,8 @@ public record InferenceWorkerConfig(
         Duration retryBackoff,
         String engineApiKey,
         Boolean warmUp,
-        Duration warmUpTimeout) {
+        Duration warmUpTimeout,
+        FlowControl flowControl) {
 
     public static final String DEFAULT_GROUP_ID = "batchagent-inference";
     public static final int DEFAULT_MAX_INFLIGHT = 32;
@@ -59,6 +61,7 @@ public record InferenceWorkerConfig(
         engineApiKey = engineApiKey == null || engineApiKey.isBlank() ? null : engineApiKey;
         warmUp = warmUp != null && warmUp;
         warmUpTimeout = warmUpTimeout == null ? DEFAULT_WARM_UP_TIMEOUT : warmUpTimeout;
+        flowControl = flowControl == null ? FlowControl.defaults() : flowControl;
 
         if (groupId.isBlank()) {
             throw new IllegalArgumentException("groupId must not be blank");
@@ -78,48 +81,52 @@ public record InferenceWorkerConfig(
     /** The settings before warm-up existed; warm-up at its defaults. */
     public InferenceWorkerConfig(String groupId, Integer maxInflight, Duration engineTimeout, Duration specWaitTimeout,
                                  Integer maxRetries, Duration retryBackoff, String engineApiKey) {
-        this(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, null, null);
+        this(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, null, null, null);
     }
 
     /** Every setting at its default. */
     public static InferenceWorkerConfig defaults() {
-        return new InferenceWorkerConfig(null, null, null, null, null, null, null, null, null);
+        return new InferenceWorkerConfig(null, null, null, null, null, null, null, null, null, null);
     }
 
     public InferenceWorkerConfig withGroupId(String value) {
-        return new InferenceWorkerConfig(value, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
+        return new InferenceWorkerConfig(value, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
     }
 
     public InferenceWorkerConfig withMaxInflight(int value) {
-        return new InferenceWorkerConfig(groupId, value, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
+        return new InferenceWorkerConfig(groupId, value, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
     }
 
     public InferenceWorkerConfig withEngineTimeout(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, value, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
+        return new InferenceWorkerConfig(groupId, maxInflight, value, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
     }
 
     public InferenceWorkerConfig withSpecWaitTimeout(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, value, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, value, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
     }
 
     public InferenceWorkerConfig withMaxRetries(int value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, value, retryBackoff, engineApiKey, warmUp, warmUpTimeout);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, value, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
     }
 
     public InferenceWorkerConfig withRetryBackoff(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, value, engineApiKey, warmUp, warmUpTimeout);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, value, engineApiKey, warmUp, warmUpTimeout, flowControl);
     }
 
     public InferenceWorkerConfig withEngineApiKey(String value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, value, warmUp, warmUpTimeout);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, value, warmUp, warmUpTimeout, flowControl);
     }
 
     public InferenceWorkerConfig withWarmUp(boolean value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, value, warmUpTimeout);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, value, warmUpTimeout, flowControl);
     }
 
     public InferenceWorkerConfig withWarmUpTimeout(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, value);
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, value, flowControl);
+    }
+
+    public InferenceWorkerConfig withFlowControl(FlowControl value) {
+        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, value);
     }
 
     /** Attempts of one model call in all, the first included. */
@@ -133,7 +140,7 @@ public record InferenceWorkerConfig(
                 + ", engineTimeout=" + engineTimeout + ", specWaitTimeout=" + specWaitTimeout
                 + ", maxRetries=" + maxRetries + ", retryBackoff=" + retryBackoff
                 + ", engineApiKey=" + (engineApiKey == null ? "none" : "****")
-                + ", warmUp=" + warmUp + ", warmUpTimeout=" + warmUpTimeout + "]";
+                + ", warmUp=" + warmUp + ", warmUpTimeout=" + warmUpTimeout + ", flowControl=" + flowControl + "]";
     }
 
     private static void requirePositive(String name, Duration value) {

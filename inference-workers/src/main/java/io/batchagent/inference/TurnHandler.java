@@ -300,9 +300,10 @@ final class TurnHandler {
                     turn.getJobId(), turn.getTurn(), model,
                     response.failure().httpStatus().isPresent() ? response.failure().httpStatus().getAsInt() : "none",
                     response.failure().retriable(), response.failure().message());
-            JobError failure = response.failure().isTimeout()
-                    ? error(ErrorReason.TIMEOUT, "per-turn timeout: " + response.failure().message())
-                    : error(ErrorReason.ENGINE_ERROR, response.failure().message());
+            EngineFailure engineFailure = response.failure();
+            JobError failure = engineFailure.isUnavailable() ? error(ErrorReason.ENGINE_UNAVAILABLE, engineFailure.message())
+                    : engineFailure.isTimeout() ? error(ErrorReason.TIMEOUT, "per-turn timeout: " + engineFailure.message())
+                    : error(ErrorReason.ENGINE_ERROR, engineFailure.message());
             return publishResult(turn, JobStatus.FAILED, null, failure, null, usage, timings,
                     turn.getToolCallsRequested(), warmUp);
         }

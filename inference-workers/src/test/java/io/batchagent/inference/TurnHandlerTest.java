@@ -277,6 +277,18 @@ class TurnHandlerTest {
     }
 
     @Test
+    void shouldFailEngineUnavailableWhenTheEngineStayedDownPastTheOutageBudget() {
+        engine.answerAll(ChatResponse.failed(EngineFailure.unavailable(java.time.Duration.ofMinutes(10),
+                EngineFailure.http(503, "engine answered HTTP 503 Service Unavailable: simulated outage", true)), 600_000));
+
+        handle(turn("job-9", 1, NOW));
+
+        AgentResult result = onlyResult("job-9");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.ENGINE_UNAVAILABLE);
+        assertThat(result.getError().getMessage()).contains("outage budget of 600 s").contains("simulated outage");
+    }
+
+    @Test
     void shouldFailWithUnknownBatchNamingIt() {
         handle(turn("job-9", "batch-nobody-declared", 1));
 

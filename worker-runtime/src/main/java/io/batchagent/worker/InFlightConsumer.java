@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
+import java.util.function.IntSupplier;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -42,7 +43,11 @@ import org.slf4j.LoggerFactory;
  * <p>Guarantees:
  * <ul>
  *   <li>At most {@link Options#maxInFlight()} handler calls are incomplete at any moment. A slot is
- *       taken when the handler is called and released when its stage completes.
+ *       taken when the handler is called and released when its stage completes. Within that ceiling, an
+ *       {@link Options#limit()} may lower the bound while the loop runs (flow control): records are
+ *       dispatched only while fewer than it are in processing, and a limit of 0 pauses every assigned
+ *       partition until it rises again (the consumer keeps polling, so it stays in its group). Records
+ *       already in processing are never interrupted by a lower limit.
  *   <li>Only offsets below which every record is done are committed, so a crash repeats at most the
  *       records that were buffered or in flight (at-least-once). A record is done only when its stage
  *       completed normally: the loop never commits past a record whose stage failed.
@@ -102,6 +107,9 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
      *     after the listed ones, in one rank. Empty for no topic priority.
      * @param drainTimeout how long {@link #close()} waits for records in flight to complete before abandoning them
      * @param rebalanceObserver told of every assignment change after the loop has handled it, or null
+     * @param limit the in-flight bound now, read before every dispatch and capped by {@code maxInFlight};
+     *     0 pauses fetching. Called on the poll thread; must be cheap and must not block. Null for
+     *     {@code maxInFlight} always.
      */
     public record Options<K, V>(
             String name,
@@ -114,7 +122,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             int handlerAttempts,
             List<String> topicPriority,
             Duration drainTimeout,
-            ConsumerRebalanceListener rebalanceObserver) {
+            ConsumerRebalanceListener rebalanceObserver,
+            IntSupplier limit) {
 
         public Options {
             Objects.requireNonNull(name, "name");
@@ -138,6 +147,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             if (drainTimeout.isNegative()) {
                 throw new IllegalArgumentException("drainTimeout must not be negative, got " + drainTimeout);
             }
+            int ceiling = maxInFlight;
+            limit = limit == null ? () -> ceiling : limit;
         }
 
         /**
@@ -146,47 +157,58 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
          */
         public static <K, V> Options<K, V> of(String name, int maxInFlight) {
             return new Options<>(name, maxInFlight, Math.max(16, 2 * maxInFlight), null, null, null, null, 3,
-                    null, null, null);
+                    null, null, null, null);
         }
 
         public Options<K, V> withPriority(Comparator<ConsumerRecord<K, V>> order) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, order, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver);
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit);
         }
 
         public Options<K, V> withMaxBuffered(int buffered) {
             return new Options<>(name, maxInFlight, buffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver);
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit);
         }
 
         public Options<K, V> withCommitInterval(Duration interval) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, interval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver);
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit);
         }
 
         public Options<K, V> withHandlerAttempts(int attempts) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    attempts, topicPriority, drainTimeout, rebalanceObserver);
+                    attempts, topicPriority, drainTimeout, rebalanceObserver, limit);
         }
 
         public Options<K, V> withOnHandlerFailure(BiConsumer<ConsumerRecord<K, V>, Throwable> onFailure) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver);
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit);
         }
 
         public Options<K, V> withTopicPriority(List<String> topicsFirstToLast) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicsFirstToLast, drainTimeout, rebalanceObserver);
+                    handlerAttempts, topicsFirstToLast, drainTimeout, rebalanceObserver, limit);
         }
 
         public Options<K, V> withDrainTimeout(Duration timeout) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, timeout, rebalanceObserver);
+                    handlerAttempts, topicPriority, timeout, rebalanceObserver, limit);
         }
 
         public Options<K, V> withRebalanceObserver(ConsumerRebalanceListener observer) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, observer);
+                    handlerAttempts, topicPriority, drainTimeout, observer, limit);
+        }
+
+        /** Bounds the records in processing by {@code bound} as well (see {@link #limit()}). */
+        public Options<K, V> withLimit(IntSupplier bound) {
+            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, bound);
+        }
+
+        /** The in-flight bound now: {@link #limit()} within [0, maxInFlight]. */
+        int currentLimit() {
+            return Math.max(0, Math.min(maxInFlight, limit.getAsInt()));
         }
 
         /** Rank of {@code topic}: its index in {@link #topicPriority()}, or the list's size when not listed. */
@@ -385,7 +407,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     }
 
     private void dispatch() {
-        while (inFlight.get() < options.maxInFlight() && !buffer.isEmpty()) {
+        int bound = options.currentLimit();
+        while (inFlight.get() < bound && !buffer.isEmpty()) {
             Buffered<K, V> next = buffer.poll();
             bufferedByRank[next.rank()]--;
             start(next.record(), next.epoch());
@@ -482,8 +505,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     }
 
     /**
-     * Pauses the partitions that must not be fetched now, resumes the others: all while stopping; a
-     * topic whose rank has {@code maxBuffered} records waiting; a topic while records of an earlier
+     * Pauses the partitions that must not be fetched now, resumes the others: all while stopping or while
+     * the limit is 0; a topic whose rank has {@code maxBuffered} records waiting; a topic while records of an earlier
      * rank wait, buffered or on the broker.
      */
     private void updatePause() {
@@ -491,6 +514,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
         if (assignment.isEmpty()) {
             return;
         }
+        boolean held = options.currentLimit() == 0;
         int firstWaitingRank = ranks;
         for (int rank = 0; rank < ranks; rank++) {
             if (bufferedByRank[rank] > 0) {
@@ -511,6 +535,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
         for (TopicPartition partition : assignment) {
             int rank = options.rank(partition.topic());
             boolean shouldPause = !running
+                    || held
                     || bufferedByRank[rank] >= options.maxBuffered()
                     || rank > firstWaitingRank;
             if (shouldPause && !paused.contains(partition)) {

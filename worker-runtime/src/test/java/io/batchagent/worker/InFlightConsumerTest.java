@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.MockConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -134,6 +135,24 @@ class InFlightConsumerTest {
         pending.get(2L).complete(null);
 
         await().until(() -> consumer.paused().isEmpty());
+    }
+
+    @Test
+    void shouldFollowALowerLimitAndPauseEveryPartitionWhileItIsZero() {
+        AtomicInteger limit = new AtomicInteger(2);
+        start(InFlightConsumer.Options.<String, Integer>of("flow-control", 8).withLimit(limit::get), 6);
+        await().until(() -> pending.size() == 2);
+
+        limit.set(0);
+        pending.get(0L).complete(null);
+        pending.get(1L).complete(null);
+        await().until(() -> consumer.paused().contains(P0) && loop.inFlight() == 0);
+        assertThat(pending).hasSize(2);
+
+        limit.set(8);
+        await().until(() -> pending.size() == 6);
+        assertThat(consumer.paused()).isEmpty();
+        assertThat(loop.peakInFlight()).isEqualTo(4);
     }
 
     @Test

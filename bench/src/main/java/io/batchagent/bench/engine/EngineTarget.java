@@ -195,6 +195,17 @@ public final class EngineTarget implements AutoCloseable {
         return simulator == null ? Optional.empty() : Optional.of(simulator.stats());
     }
 
+    /**
+     * Sets the simulator's SIMULATED faults ({@link io.batchagent.simulator.EngineFaults#parse} form, e.g.
+     * {@code down=true}); a real engine cannot be told to fail.
+     */
+    public void setFaults(String spec) {
+        if (simulator == null) {
+            throw new IllegalStateException("faults can be injected into the simulator only, not into " + url);
+        }
+        simulator.setFaults(io.batchagent.simulator.EngineFaults.parse(spec, simulator.faults()));
+    }
+
     public void resetStats() {
         if (simulator != null) {
             simulator.resetStats();

@@ -16,6 +16,7 @@ import io.batchagent.events.AgentResult;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.JobStatus;
 import io.batchagent.inference.EngineEndpoint;
+import io.batchagent.inference.FlowControl;
 import io.batchagent.inference.InferenceWorkerConfig;
 import io.batchagent.inference.OpenAiCompatibleClient;
 import io.batchagent.simulator.SimulatorStats;
@@ -140,7 +141,16 @@ public final class Conditions implements AutoCloseable {
     public Outcome batchAgent(String label, BatchShape shape, String batchId, KafkaHarness harness, String topicPrefix,
                               int maxInflight, Map<String, String> toolOptions, boolean warm, Duration timeout)
             throws TimeoutException {
-        PipelineConfig config = harness.config(topicPrefix, pipelineEngineUrl(), maxInflight, toolOptions, true, 4);
+        return batchAgent(label, shape, batchId, harness, topicPrefix, maxInflight, FlowControl.defaults(), toolOptions, warm,
+                timeout);
+    }
+
+    /** As above, with the inference worker's flow control (adaptive or fixed in-flight, outage budget) given. */
+    public Outcome batchAgent(String label, BatchShape shape, String batchId, KafkaHarness harness, String topicPrefix,
+                              int maxInflight, FlowControl flow, Map<String, String> toolOptions, boolean warm,
+                              Duration timeout) throws TimeoutException {
+        PipelineConfig config = harness.config(topicPrefix, pipelineEngineUrl(), maxInflight, toolOptions, true, 4)
+                .withFlowControl(flow, null);
         if (apiKey != null) {
             config = config.withEngine(config.engineUrl(), apiKey);
         }

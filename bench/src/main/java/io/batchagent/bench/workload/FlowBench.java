@@ -1,0 +1,182 @@
+package io.batchagent.bench.workload;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchagent.bench.engine.EngineTarget;
+import io.batchagent.bench.engine.RecordingProxy;
+import io.batchagent.bench.harness.KafkaHarness;
+import io.batchagent.bench.report.Json;
+import io.batchagent.bench.report.Markdown;
+import io.batchagent.bench.report.Report;
+import io.batchagent.inference.FlowControl;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.data.category.DefaultCategoryDataset;
+
+/**
+ * Flow control (issue 12): the in-flight ceiling sweep, fixed 4/8/16/32/64/128 against adaptive (ceiling 128)
+ * on the W1 and W2 shapes, and a mid-batch engine outage on the W2 shape. BatchAgent (condition C) only: the
+ * question is how many calls to keep in flight, not BatchAgent against a raw loop.
+ *
+ * <p>The outage is the simulator's {@code down=true} fault (every chat completion answered 503), set a third of
+ * the way into the batch (by the outage-free run's wall clock) and lifted {@link #OUTAGE} later.
+ */
+public final class FlowBench {
+
+    static final int[] FIXED = {4, 8, 16, 32, 64, 128};
+    static final int ADAPTIVE_CEILING = 128;
+    static final Duration OUTAGE = Duration.ofSeconds(60);
+    private static final Duration TIMEOUT = Duration.ofMinutes(10);
+
+    private record Point(String shape, String setting, double wallSeconds, int jobs, int succeeded, double ttftP95Ms,
+                         long prefillTokens) {
+        double throughput() {
+            return jobs / wallSeconds;
+        }
+    }
+
+    private FlowBench() {}
+
+    public static Path run(BenchOptions options) throws Exception {
+        List<Point> sweep = new ArrayList<>();
+        sweep.addAll(sweep(options, "W1", ResearchSummary.shape(2_048, options.model()), ResearchSummary.SIM_TOOL_RULE,
+                Map.of("bench_web_search.latency.ms", "400")));
+        Map<String, String> w2Tools = Map.of("slow_company_lookup.latency.ms", "800");
+        sweep.addAll(sweep(options, "W2", SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools));
+        List<Point> outage = outage(options, SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools);
+        return report(options, sweep, outage);
+    }
+
+    private static List<Point> sweep(BenchOptions options, String name, BatchShape shape, String toolRule,
+                                     Map<String, String> toolOptions) throws Exception {
+        List<Point> points = new ArrayList<>();
+        try (EngineTarget engine = EngineTarget.open(options.engineUrl(), options.speedup(), toolRule);
+             RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
+             KafkaHarness harness = KafkaHarness.start(options.workDir().resolve("flow-" + name));
+             Conditions conditions = new Conditions(engine, proxy, ADAPTIVE_CEILING, options.apiKey())) {
+            for (int i = 0; i <= FIXED.length; i++) {
+                boolean adaptive = i == FIXED.length;
+                int ceiling = adaptive ? ADAPTIVE_CEILING : FIXED[i];
+                String setting = adaptive ? "adaptive <= " + ceiling : "fixed " + ceiling;
+                String id = "flow-" + name.toLowerCase(Locale.ROOT) + "-" + (adaptive ? "adaptive" : "fixed" + ceiling);
+                Conditions.Outcome outcome = conditions.batchAgent(setting, shape, id, harness, id + "-", ceiling,
+                        FlowControl.defaults().withAdaptive(adaptive), toolOptions, true, TIMEOUT);
+                Point point = new Point(name, setting, outcome.wallSeconds(), outcome.jobs(), outcome.succeeded(),
+                        outcome.agentCalls().ttftMs().p95(), outcome.agentCalls().prefillTokens());
+                System.err.printf(Locale.ROOT, "flow %s %s: wall %.2f s, %.2f jobs/s, TTFT p95 %.0f ms, %d/%d ok%n", name,
+                        setting, point.wallSeconds(), point.throughput(), point.ttftP95Ms(), point.succeeded(), point.jobs());
+                points.add(point);
+            }
+        }
+        return points;
+    }
+
+    private static List<Point> outage(BenchOptions options, BatchShape shape, String toolRule,
+                                      Map<String, String> toolOptions) throws Exception {
+        List<Point> points = new ArrayList<>();
+        ScheduledExecutorService faults = Executors.newSingleThreadScheduledExecutor();
+        try (EngineTarget engine = EngineTarget.open(options.engineUrl(), options.speedup(), toolRule);
+             RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
+             KafkaHarness harness = KafkaHarness.start(options.workDir().resolve("flow-outage"));
+             Conditions conditions = new Conditions(engine, proxy, 32, options.apiKey())) {
+            Conditions.Outcome calm = conditions.batchAgent("no outage", shape, "flow-calm", harness, "flow-calm-", 32,
+                    FlowControl.defaults(), toolOptions, true, TIMEOUT);
+            points.add(new Point("W2", "no outage", calm.wallSeconds(), calm.jobs(), calm.succeeded(),
+                    calm.agentCalls().ttftMs().p95(), calm.agentCalls().prefillTokens()));
+            long downAtMs = Math.round(calm.wallSeconds() * 1000 / 3);
+            faults.schedule(() -> engine.setFaults("down=true"), downAtMs, TimeUnit.MILLISECONDS);
+            faults.schedule(() -> engine.setFaults("down=false"), downAtMs + OUTAGE.toMillis(), TimeUnit.MILLISECONDS);
+            Conditions.Outcome down = conditions.batchAgent("outage", shape, "flow-outage", harness, "flow-outage-", 32,
+                    FlowControl.defaults(), toolOptions, true, TIMEOUT);
+            points.add(new Point("W2", OUTAGE.toSeconds() + " s outage", down.wallSeconds(), down.jobs(), down.succeeded(),
+                    down.agentCalls().ttftMs().p95(), down.agentCalls().prefillTokens()));
+            System.err.printf(Locale.ROOT, "flow outage: wall %.2f s without, %.2f s with a %d s outage; %d/%d ok%n",
+                    calm.wallSeconds(), down.wallSeconds(), OUTAGE.toSeconds(), down.succeeded(), down.jobs());
+        } finally {
+            faults.shutdownNow();
+        }
+        return points;
+    }
+
+    private static Path report(BenchOptions options, List<Point> sweep, List<Point> outage) {
+        boolean simulated = options.engineUrl().startsWith("sim://");
+        Report report = new Report("flow-control", options.command(), options.engineUrl(),
+                simulated ? "SIMULATED " + options.engineUrl() : options.engineUrl(), simulated);
+        ObjectNode config = report.config();
+        config.put("fixed_settings", java.util.Arrays.toString(FIXED));
+        config.put("adaptive_ceiling", ADAPTIVE_CEILING);
+        config.put("outage_seconds", OUTAGE.toSeconds());
+        config.put("outage", "simulator down=true (HTTP 503 to every chat completion) a third of the way into the batch");
+        config.put("speedup", options.speedup());
+        List<List<String>> rows = new ArrayList<>();
+        DefaultCategoryDataset throughput = new DefaultCategoryDataset();
+        for (String shape : List.of("W1", "W2")) {
+            List<Point> points = sweep.stream().filter(p -> p.shape().equals(shape)).toList();
+            Point best = points.stream().filter(p -> p.setting().startsWith("fixed"))
+                    .max(java.util.Comparator.comparingDouble(Point::throughput)).orElseThrow();
+            Point adaptive = points.get(points.size() - 1);
+            ObjectNode s = report.summary().putObject(shape);
+            for (Point p : points) {
+                ObjectNode run = report.runs().addObject();
+                run.put("shape", shape).put("setting", p.setting()).put("jobs", p.jobs()).put("succeeded", p.succeeded())
+                        .put("prefill_tokens", p.prefillTokens());
+                Json.putNumber(run, "wall_s", p.wallSeconds());
+                Json.putNumber(run, "jobs_per_s", p.throughput());
+                Json.putNumber(run, "ttft_p95_ms", p.ttftP95Ms());
+                rows.add(List.of(shape, p.setting(), Markdown.num(p.wallSeconds(), 2), Markdown.num(p.throughput(), 2),
+                        Markdown.num(p.ttftP95Ms(), 0), String.format(Locale.ROOT, "%,d", p.prefillTokens()),
+                        p.succeeded() + "/" + p.jobs()));
+                throughput.addValue(p.throughput(), shape, p.setting());
+            }
+            double share = adaptive.throughput() / best.throughput();
+            s.put("best_fixed", best.setting());
+            Json.putNumber(s, "adaptive_over_best_fixed_throughput", share);
+            Json.putNumber(s, "adaptive_ttft_p95_ms", adaptive.ttftP95Ms());
+            Json.putNumber(s, "best_fixed_ttft_p95_ms", best.ttftP95Ms());
+            report.target(shape + ": adaptive throughput", "at least 95% of the best fixed setting's",
+                    Markdown.pct(share) + " of " + best.setting(), share >= 0.95, "one run per setting; timings vary about 30% run to run on this machine");
+            report.target(shape + ": adaptive TTFT p95", "no worse than the best fixed setting's",
+                    Markdown.num(adaptive.ttftP95Ms(), 0) + " ms vs " + Markdown.num(best.ttftP95Ms(), 0) + " ms",
+                    adaptive.ttftP95Ms() <= best.ttftP95Ms(), "measured at the recording proxy");
+            report.readmeRow("Flow control, " + shape + " ceiling sweep (fixed 4-128 vs adaptive)",
+                    String.format(Locale.ROOT, "adaptive %s jobs/s = **%s** of the best fixed (%s, %s jobs/s); TTFT p95 %s vs %s ms",
+                            Markdown.num(adaptive.throughput(), 2), Markdown.pct(share), best.setting(),
+                            Markdown.num(best.throughput(), 2), Markdown.num(adaptive.ttftP95Ms(), 0),
+                            Markdown.num(best.ttftP95Ms(), 0)),
+                    "Python original: a calibrating ramp, a ceiling on vLLM's waiting queue, AIMD on Bedrock throttling (no published sweep)");
+        }
+        Point calm = outage.get(0);
+        Point down = outage.get(1);
+        double extra = down.wallSeconds() - calm.wallSeconds();
+        ObjectNode o = report.summary().putObject("outage");
+        Json.putNumber(o, "wall_s_without", calm.wallSeconds());
+        Json.putNumber(o, "wall_s_with", down.wallSeconds());
+        Json.putNumber(o, "extra_wall_s", extra);
+        o.put("failed", down.jobs() - down.succeeded());
+        for (Point p : outage) {
+            rows.add(List.of("W2 outage", p.setting(), Markdown.num(p.wallSeconds(), 2), Markdown.num(p.throughput(), 2),
+                    Markdown.num(p.ttftP95Ms(), 0), String.format(Locale.ROOT, "%,d", p.prefillTokens()), p.succeeded() + "/" + p.jobs()));
+        }
+        report.target("outage: failed jobs", "0", String.valueOf(down.jobs() - down.succeeded()), down.succeeded() == down.jobs(), "");
+        report.target("outage: extra wall clock", "about the outage (" + OUTAGE.toSeconds() + " s)", Markdown.num(extra, 1) + " s",
+                Math.abs(extra - OUTAGE.toSeconds()) <= 0.25 * OUTAGE.toSeconds(), "probes back off up to 15 s, so the resume may trail the engine's return");
+        report.readmeRow("Flow control, W2 with a " + OUTAGE.toSeconds() + " s engine outage mid-batch",
+                String.format(Locale.ROOT, "wall %s -> %s s (**+%s s**), %d of %d failed", Markdown.num(calm.wallSeconds(), 1),
+                        Markdown.num(down.wallSeconds(), 1), Markdown.num(extra, 1), down.jobs() - down.succeeded(), down.jobs()),
+                "every job FAILED ENGINE_ERROR within seconds (issue 12)");
+        String markdown = "## Flow control: in-flight ceiling sweep and a mid-batch outage\n\n" + Markdown.table(
+                List.of("shape", "setting", "wall s", "jobs/s", "TTFT p95 ms", "prefill tokens", "succeeded"), rows) + "\n";
+        JFreeChart chart = ChartFactory.createBarChart("Throughput by in-flight setting" + (simulated ? " (SIMULATED engine)" : ""),
+                "setting", "jobs/s", throughput, PlotOrientation.VERTICAL, true, false, false);
+        return report.write(options.resultsDir().resolve("flow-control"), markdown, chart);
+    }
+}
