@@ -1,8 +1,10 @@
 package io.batchagent.cli;
 
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.BatchDefinition;
+import io.batchagent.client.ClusterSettings;
 import io.batchagent.events.AgentResult;
-import io.batchagent.sdk.BatchAgent;
-import io.batchagent.tools.ToolActivity;
+import io.batchagent.client.ToolActivity;
 import io.batchagent.tools.ToolWorkerConfig;
 import io.batchagent.simulator.EngineSimulator;
 import io.batchagent.simulator.SimulatorDialect;
@@ -21,9 +23,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Java entry point: runs one whole batch in this JVM — an embedded Kafka broker unless a cluster
- * is given, the engine simulator for a {@code sim://} backend, every stage — and returns its results.
- * Running the same batch again over the same data directory resumes it.
+ * What {@code batchagent run} does: runs one whole batch and returns its results. Without a cluster it
+ * runs everything in this JVM (an embedded Kafka broker, the engine simulator for a {@code sim://}
+ * backend, every stage); with one it is a client of the workers there, unless asked to run the stages
+ * too. Running the same batch again (over the same data directory, or on the same cluster) resumes it.
  */
 public final class BatchRunner {
 
@@ -48,6 +51,7 @@ public final class BatchRunner {
      * @param retryFailed run jobs whose final result is FAILED or CANCELLED again
      * @param tools tool-worker settings (Redis, MCP servers, HTTP tool hosts), or null for defaults
      * @param kafkaProperties extra Kafka client settings for every stage
+     * @param withWorkers with a cluster, run every stage in this JVM too; without one they always run here
      */
     public record Settings(
             String bootstrapServers,
@@ -62,7 +66,16 @@ public final class BatchRunner {
             Duration timeout,
             boolean retryFailed,
             ToolWorkerConfig tools,
-            Map<String, String> kafkaProperties) {
+            Map<String, String> kafkaProperties,
+            boolean withWorkers) {
+
+        /** Settings that run stages in this JVM only when no cluster is given. */
+        public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
+                        String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
+                        boolean retryFailed, ToolWorkerConfig tools, Map<String, String> kafkaProperties) {
+            this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
+                    topicPrefix, timeout, retryFailed, tools, kafkaProperties, false);
+        }
 
         /** Settings with no extra Kafka client properties. */
         public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
@@ -98,12 +111,17 @@ public final class BatchRunner {
             }
         }
 
+        /** Whether the stages run in this JVM: without a cluster, or when asked to. */
+        public boolean runsStages() {
+            return bootstrapServers == null || withWorkers;
+        }
+
         /** Hides the API key. */
         @Override
         public String toString() {
             return "Settings[bootstrapServers=" + bootstrapServers + ", dataDir=" + dataDir + ", backend=" + backend
                     + ", engineApiKey=" + (engineApiKey == null ? "none" : "[hidden]") + ", batchId=" + batchId
-                    + ", maxInflight=" + maxInflight + "]";
+                    + ", maxInflight=" + maxInflight + ", withWorkers=" + withWorkers + "]";
         }
     }
 
@@ -148,31 +166,37 @@ public final class BatchRunner {
     }
 
     /**
-     * Runs {@code definition} to completion, telling {@code observer} of the submission and of each result.
+     * Runs {@code definition} to completion, telling {@code observer} of the submission and of each
+     * result. The stages run in this JVM when {@link Settings#runsStages()}; otherwise this is only a
+     * client of workers that run elsewhere, and the summary has no engine counters or local tool
+     * executions.
      *
      * @throws StoppedException if {@code observer} gave the batch up
      */
     public static BatchSummary run(Settings settings, BatchDefinition definition, Observer observer)
             throws TimeoutException {
         String batchId = settings.batchId() != null ? settings.batchId() : definition.derivedBatchId();
-        try (BatchAgent agent = BatchAgent.start(settings);
-             EngineAdmin admin = new EngineAdmin(EngineEndpoint.parse(agent.engineUrl()),
+        try (LocalStack stack = settings.runsStages() ? LocalStack.start(settings) : null;
+             EngineAdmin admin = stack == null ? null : new EngineAdmin(EngineEndpoint.parse(stack.engineUrl()),
                      InferenceWorkerConfig.defaults().withEngineApiKey(settings.engineApiKey()))) {
-            EngineMetrics before = admin.scrapeMetrics().join();
+            BatchClient client = stack != null ? stack.client()
+                    : ClusterSettings.of(settings.bootstrapServers()).withTopicPrefix(settings.topicPrefix())
+                            .withKafkaProperties(settings.kafkaProperties()).client();
+            EngineMetrics before = admin == null ? null : admin.scrapeMetrics().join();
             long started = System.nanoTime();
-            observer.submitting(agent.client());
-            BatchClient.Submission submission = agent.client().submit(batchId, definition, settings.retryFailed());
+            observer.submitting(client);
+            BatchClient.Submission submission = client.submit(batchId, definition, settings.retryFailed());
             observer.submitted(submission);
             List<AgentResult> results;
             try {
-                results = agent.client().await(submission, observer::result, settings.timeout(), observer::giveUp);
+                results = client.await(submission, observer::result, settings.timeout(), observer::giveUp);
             } catch (CancellationException e) {
                 throw new StoppedException(batchId, e);
             }
             Duration wall = Duration.ofNanos(System.nanoTime() - started);
-            EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
-            ToolActivity tools = agent.client().toolActivity(submission.jobIds());
-            return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(),
+            EngineMetrics.Delta engine = admin == null ? null : admin.scrapeMetrics().join().since(before);
+            ToolActivity tools = client.toolActivity(submission.jobIds());
+            return new BatchSummary(batchId, results, wall, stack == null ? 0 : stack.pipeline().toolExecutions(),
                     submission.alreadyFinished(), engine, tools.summary());
         }
     }

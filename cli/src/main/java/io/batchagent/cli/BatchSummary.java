@@ -5,7 +5,7 @@ import io.batchagent.events.JobStatus;
 import java.time.Duration;
 import io.batchagent.events.WarmUpOutcome;
 import io.batchagent.inference.EngineMetrics;
-import io.batchagent.tools.ToolActivity;
+import io.batchagent.client.ToolActivity;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;

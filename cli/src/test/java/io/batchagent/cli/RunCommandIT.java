@@ -63,7 +63,7 @@ class RunCommandIT {
     private List<String> runArgs(KafkaCluster kafka, TestNames names, EngineSimulator engine, Path batch, Path output,
                                  String stallTimeout) {
         return List.of("run", "--batch", batch.toString(), "--bootstrap-servers", kafka.bootstrapServers(),
-                "--topic-prefix", names.topicPrefix(), "--data-dir", dir.resolve("data").toString(),
+                "--with-workers", "--topic-prefix", names.topicPrefix(), "--data-dir", dir.resolve("data").toString(),
                 "--backend", engine.baseUrl(), "--output", output.toString(), "--stall-timeout", stallTimeout,
                 "--progress", "plain");
     }
