@@ -242,6 +242,8 @@ public final class BatchAgentCommand implements Runnable {
             ProgressDisplay.Mode progress = ProgressDisplay.Mode.AUTO;
             @Option(names = "--quiet", description = "Print only the summary.")
             boolean quiet;
+            @Option(names = "--metrics-port", paramLabel = "PORT", description = "Serve the stages' /metrics (Prometheus), /health and /ready on this port while the batch runs (0: a free one; needs stages here: no --bootstrap-servers, or --with-workers).")
+            Integer metricsPort;
         }
 
         @Override
@@ -292,7 +294,8 @@ public final class BatchAgentCommand implements Runnable {
             return new BatchRunner.Settings(kafka.bootstrapServers, kafka.dataDir, backend, apiKey(backend),
                     engine.simToolRule, pick("--batch-id", batch.batchId, file == null ? null : file.batchId()),
                     pick("--max-inflight", limits.maxInflight, file == null ? null : file.maxInflight()), toolOptions,
-                    kafka.topicPrefix, null, batch.retryFailed, tools.workers.toConfig(), kafka.properties, kafka.withWorkers);
+                    kafka.topicPrefix, null, batch.retryFailed, tools.workers.toConfig(), kafka.properties, kafka.withWorkers,
+                    output.metricsPort);
         }
 
         private BatchDefinition definition(BatchSpecFile file) throws IOException {

@@ -13,8 +13,10 @@ import io.batchagent.inference.EngineAdmin;
 import io.batchagent.inference.EngineEndpoint;
 import io.batchagent.inference.EngineMetrics;
 import io.batchagent.inference.InferenceWorkerConfig;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CancellationException;
@@ -52,6 +54,7 @@ public final class BatchRunner {
      * @param tools tool-worker settings (Redis, MCP servers, HTTP tool hosts), or null for defaults
      * @param kafkaProperties extra Kafka client settings for every stage
      * @param withWorkers with a cluster, run every stage in this JVM too; without one they always run here
+     * @param metricsPort serve the stages' /metrics, /health and /ready on this port (0: a free one), or null
      */
     public record Settings(
             String bootstrapServers,
@@ -67,14 +70,15 @@ public final class BatchRunner {
             boolean retryFailed,
             ToolWorkerConfig tools,
             Map<String, String> kafkaProperties,
-            boolean withWorkers) {
+            boolean withWorkers,
+            Integer metricsPort) {
 
         /** Settings that run stages in this JVM only when no cluster is given. */
         public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
                         String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
                         boolean retryFailed, ToolWorkerConfig tools, Map<String, String> kafkaProperties) {
             this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
-                    topicPrefix, timeout, retryFailed, tools, kafkaProperties, false);
+                    topicPrefix, timeout, retryFailed, tools, kafkaProperties, false, null);
         }
 
         /** Settings with no extra Kafka client properties. */
@@ -108,6 +112,10 @@ public final class BatchRunner {
             timeout = timeout == null ? Duration.ofHours(24) : timeout;
             if (dataDir == null) {
                 throw new IllegalArgumentException("a data directory is required");
+            }
+            if (metricsPort != null && !runsStages()) {
+                throw new IllegalArgumentException("--metrics-port serves the metrics of the stages this process runs, and "
+                        + "with --bootstrap-servers it runs none: add --with-workers, or scrape the workers' own ports");
             }
         }
 
@@ -177,11 +185,16 @@ public final class BatchRunner {
             throws TimeoutException {
         String batchId = settings.batchId() != null ? settings.batchId() : definition.derivedBatchId();
         try (LocalStack stack = settings.runsStages() ? LocalStack.start(settings) : null;
+             ProcessOps ops = stack == null || settings.metricsPort() == null ? null : ProcessOps.start(stack.pipeline(),
+                     stack.config(), EnumSet.allOf(Stage.class), new InetSocketAddress(settings.metricsPort()));
              EngineAdmin admin = stack == null ? null : new EngineAdmin(EngineEndpoint.parse(stack.engineUrl()),
                      InferenceWorkerConfig.defaults().withEngineApiKey(settings.engineApiKey()))) {
             BatchClient client = stack != null ? stack.client()
                     : ClusterSettings.of(settings.bootstrapServers()).withTopicPrefix(settings.topicPrefix())
                             .withKafkaProperties(settings.kafkaProperties()).client();
+            if (ops != null) {
+                LOGGER.info("the stages' /metrics, /health and /ready on port {}", ops.port());
+            }
             EngineMetrics before = admin == null ? null : admin.scrapeMetrics().join();
             long started = System.nanoTime();
             observer.submitting(client);

@@ -14,14 +14,16 @@ final class LocalStack implements AutoCloseable {
 
     private final EmbeddedKafkaBroker broker;
     private final EngineSimulator simulator;
+    private final PipelineConfig config;
     private final Pipeline pipeline;
     private final BatchClient client;
     private final String engineUrl;
 
-    private LocalStack(EmbeddedKafkaBroker broker, EngineSimulator simulator, Pipeline pipeline, BatchClient client,
-                       String engineUrl) {
+    private LocalStack(EmbeddedKafkaBroker broker, EngineSimulator simulator, PipelineConfig config, Pipeline pipeline,
+                       BatchClient client, String engineUrl) {
         this.broker = broker;
         this.simulator = simulator;
+        this.config = config;
         this.pipeline = pipeline;
         this.client = client;
         this.engineUrl = engineUrl;
@@ -44,8 +46,8 @@ final class LocalStack implements AutoCloseable {
                     .withEngine(engineUrl, settings.engineApiKey())
                     .withToolWorker(settings.tools());
             Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Stage.class));
-            return new LocalStack(broker, simulator, pipeline, new BatchClient(config.kafkaConfig(), pipeline.topics()),
-                    engineUrl);
+            return new LocalStack(broker, simulator, config, pipeline,
+                    new BatchClient(config.kafkaConfig(), pipeline.topics()), engineUrl);
         } catch (RuntimeException e) {
             if (simulator != null) {
                 simulator.close();
@@ -60,6 +62,11 @@ final class LocalStack implements AutoCloseable {
     /** A client of this stack's broker and topics. */
     BatchClient client() {
         return client;
+    }
+
+    /** The configuration the stages run with. */
+    PipelineConfig config() {
+        return config;
     }
 
     /** The stages (their tool worker's counters, for example). */

@@ -5,6 +5,8 @@ import io.batchagent.events.AgentResult;
 import io.batchagent.events.JobStatus;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -58,15 +60,12 @@ final class ResultsCommand implements Callable<Integer> {
         // ~27 years: "never", still clear of overflow when added to System.nanoTime().
         Duration limit = timeout.isZero() ? Duration.ofDays(10_000) : timeout;
         List<AgentResult> results;
-        try (ResultsFile file = output == null ? null : ResultsFile.create(output)) {
-            PrintWriter out = spec.commandLine().getOut();
+        try (PrintWriter lines = output == null ? null
+                : new PrintWriter(Files.newBufferedWriter(output, StandardCharsets.UTF_8))) {
+            PrintWriter out = lines != null ? lines : spec.commandLine().getOut();
             results = cluster.settings().client().follow(batchId, result -> {
-                if (file != null) {
-                    file.write(result);
-                } else {
-                    out.println(ResultJson.toJson(result));
-                    out.flush();
-                }
+                out.println(ResultJson.toJson(result));
+                out.flush(); // each line as it arrives: a results command that is stopped keeps every line
             }, follow, () -> false, limit);
         } catch (TimeoutException e) {
             spec.commandLine().getErr().println("batchagent results: " + e.getMessage());

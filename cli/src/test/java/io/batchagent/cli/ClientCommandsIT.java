@@ -73,6 +73,7 @@ class ClientCommandsIT {
     }
 
     @Test
+    @SuppressWarnings("try") // the workers run for the test's length; it does not call them
     void shouldSubmitThenPrintEveryResultAndTheStatusOfABatchWhoseWorkersRunElsewhere(KafkaCluster kafka, TestInfo info)
             throws Exception {
         TestNames names = TestNames.of(info);
@@ -118,6 +119,7 @@ class ClientCommandsIT {
     }
 
     @Test
+    @SuppressWarnings("try") // the workers run for the test's length; it does not call them
     void shouldSayInOneLineThatABatchDoesNotExist(KafkaCluster kafka, TestInfo info) {
         TestNames names = TestNames.of(info);
         try (PipelineFixture ignored = workers(kafka, names, dir.resolve("state"))) {
@@ -131,6 +133,17 @@ class ClientCommandsIT {
     }
 
     @Test
+    void shouldSayToStartTheWorkersWhenSubmittingBeforeTheyCreatedTheTopics(KafkaCluster kafka, TestInfo info) throws Exception {
+        Outcome submitted = execute("submit", "--batch", batchDirectory(1).toString(),
+                "--bootstrap-servers", kafka.bootstrapServers(), "--topic-prefix", TestNames.of(info).topicPrefix());
+
+        assertThat(submitted.exitCode()).isEqualTo(BatchAgentCommand.EXIT_ERROR);
+        assertThat(submitted.err().strip()).contains("batch-specs does not exist").contains("start the workers first")
+                .doesNotContain("\n");
+    }
+
+    @Test
+    @SuppressWarnings("try") // the workers run for the test's length; it does not call them
     void shouldSubmitStreamAndReportABatchThroughAConnectedSdkThatRunsNoStage(KafkaCluster kafka, TestInfo info) {
         TestNames names = TestNames.of(info);
         try (PipelineFixture ignored = workers(kafka, names, dir.resolve("state"));

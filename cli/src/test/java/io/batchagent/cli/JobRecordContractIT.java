@@ -51,6 +51,7 @@ class JobRecordContractIT {
     Path stateDir;
 
     @Test
+    @SuppressWarnings("try") // the workers run for the test's length; it does not call them
     void shouldRunJobsProducedWithAPlainProducerAndReturnResultsReadableWithAPlainConsumer(KafkaCluster kafka, TestInfo info)
             throws Exception {
         TestNames names = TestNames.of(info);

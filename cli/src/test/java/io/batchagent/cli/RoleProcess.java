@@ -91,13 +91,19 @@ final class RoleProcess implements AutoCloseable {
         process.waitFor(1, TimeUnit.MINUTES);
     }
 
+    /** Stops the command (SIGTERM, then SIGKILL after 30 s). */
     @Override
-    public void close() throws InterruptedException {
-        if (process.isAlive()) {
-            process.destroy();
-            if (!process.waitFor(30, TimeUnit.SECONDS)) {
-                kill();
+    public void close() {
+        try {
+            if (process.isAlive()) {
+                process.destroy();
+                if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                    kill();
+                }
             }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
         }
     }
 }

@@ -120,6 +120,7 @@ public final class BatchClient {
 
     /** As {@link #submit(String, BatchDefinition, boolean)}, publishing {@code spec} as the batch's spec. */
     public Submission submit(String batchId, BatchDefinition definition, boolean retryFailed, BatchSpec spec) {
+        requireTopics(topics.batchSpecs().name(), topics.agentJobs().name());
         // Only a batch whose spec was published before can have jobs or results to resume: a new
         // batch skips reading the (large) jobs and results topics.
         boolean seenBefore = latestSpec(batchId) != null;
@@ -502,6 +503,21 @@ public final class BatchClient {
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
             while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
                 consumer.poll(Duration.ofMillis(100)).forEach(each);
+            }
+        }
+    }
+
+    /**
+     * Fails at once, saying what to do, if a topic is missing: the workers create the topics (the broker
+     * creates none by itself), and a record for a missing topic would wait a minute and fail.
+     */
+    private void requireTopics(String... names) {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            for (String topic : names) {
+                if (partitions(consumer, topic).isEmpty()) {
+                    throw new IllegalStateException("topic " + topic + " does not exist on " + kafkaConfig.get("bootstrap.servers")
+                            + ": start the workers first (they create the topics), or check --topic-prefix");
+                }
             }
         }
     }
