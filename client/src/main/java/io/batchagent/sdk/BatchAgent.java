@@ -227,7 +227,7 @@ public final class BatchAgent implements AutoCloseable {
         }
     }
 
-    List<AgentResult> runDefinition(String batchId, BatchDefinition definition, boolean retryFailed, Consumer<AgentResult> onResult) {
+    private List<AgentResult> runDefinition(String batchId, BatchDefinition definition, boolean retryFailed, Consumer<AgentResult> onResult) {
         BatchClient.Submission submission = client.submit(batchId, definition, retryFailed);
         try {
             return client.await(submission, onResult, timeout);
