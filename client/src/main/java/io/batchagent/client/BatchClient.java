@@ -380,7 +380,9 @@ public final class BatchClient {
      *
      * <p>Ends when every job the batch's spec announces has a result; for a spec that announces none (a
      * workflow stage, whose jobs come from events), once the topic's end as of the call is reached. With
-     * {@code untilStopped} it ends only when {@code stop} says so or the timeout passes.
+     * {@code untilStopped} it ends only when {@code stop} says so or the timeout passes. Any result of a
+     * job counts: right after a resubmission with {@code retryFailed} its earlier result still does, so
+     * the submitter waits for the new attempts with {@link #await(Submission, Consumer, Duration)}.
      *
      * @return the latest result of every job seen, in input order
      * @throws IllegalArgumentException if no spec of that batch exists
