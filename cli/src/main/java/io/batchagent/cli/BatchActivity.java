@@ -1,5 +1,6 @@
 package io.batchagent.cli;
 
+import io.batchagent.client.BatchClient;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.schemas.Topics;

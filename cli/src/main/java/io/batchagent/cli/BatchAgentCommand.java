@@ -1,5 +1,7 @@
 package io.batchagent.cli;
 
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolSpec;
@@ -7,6 +9,7 @@ import io.batchagent.inference.FlowControl;
 import io.batchagent.inference.InferenceWorkerConfig;
 import io.batchagent.simulator.EngineSimulator;
 import io.batchagent.simulator.EngineSimulatorMain;
+import io.batchagent.tools.ToolDeclarations;
 import io.batchagent.tools.ToolWorkerConfig;
 import io.batchagent.tools.mcp.McpServerConfig;
 import io.batchagent.tools.redis.RedisSettings;
@@ -43,8 +46,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "batchagent", mixinStandardHelpOptions = true, version = "batchagent 0.1.0",
         description = "Runs many sibling tool-using LLM agents against one shared inference engine, on Kafka.",
-        subcommands = {BatchAgentCommand.Run.class, BatchAgentCommand.Worker.class, BatchAgentCommand.Cancel.class,
-                BrokerCommand.class, OpenCodeCommand.class},
+        subcommands = {BatchAgentCommand.Run.class, SubmitCommand.class, ResultsCommand.class, StatusCommand.class,
+                BatchAgentCommand.Cancel.class, BatchAgentCommand.Worker.class, BrokerCommand.class, OpenCodeCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:success (run: every job succeeded)",
@@ -212,6 +215,16 @@ public final class BatchAgentCommand implements Runnable {
             FlowControl flowControl() {
                 return FlowControl.defaults().withOutageBudget(outageBudget).withAdaptive(!fixedInflight);
             }
+
+            @ArgGroup(validate = false)
+            JobLimitOptions job = new JobLimitOptions();
+            @Option(names = "--stall-timeout", defaultValue = "10m", paramLabel = "DURATION", converter = DurationConverter.class,
+                    description = "Give up when no job has progressed (no turn, tool answer or result) for this long: say which jobs are unfinished and exit 3, keeping every finished result (default: ${DEFAULT-VALUE}; e.g. 90s, 30m, 2h; 0: never).")
+            Duration stallTimeout = Duration.ofMinutes(10);
+        }
+
+        /** The limits a batch's spec carries, for every agent of it: {@code run} and {@code submit}. */
+        static final class JobLimitOptions {
             @Option(names = "--max-turns", paramLabel = "N", defaultValue = "4", description = "Model calls per agent at most (default: ${DEFAULT-VALUE}).")
             int maxTurns = 4;
             @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "1024", description = "Completion tokens per model call at most (default: ${DEFAULT-VALUE}).")
@@ -222,14 +235,13 @@ public final class BatchAgentCommand implements Runnable {
             int contextTokens;
             @Option(names = "--deadline", defaultValue = "0", paramLabel = "SECONDS", description = "Per-agent deadline across all turns (0: none).")
             long deadlineSeconds;
-            @Option(names = "--stall-timeout", defaultValue = "10m", paramLabel = "DURATION", converter = DurationConverter.class,
-                    description = "Give up when no job has progressed (no turn, tool answer or result) for this long: say which jobs are unfinished and exit 3, keeping every finished result (default: ${DEFAULT-VALUE}; e.g. 90s, 30m, 2h; 0: never).")
-            Duration stallTimeout = Duration.ofMinutes(10);
         }
 
         static final class KafkaOptions {
-            @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT[,...]", description = "Use this Kafka cluster instead of an embedded broker.")
+            @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT[,...]", description = "Use this Kafka cluster instead of an embedded broker: submit there and read the results its workers write; no stage runs here unless --with-workers.")
             String bootstrapServers;
+            @Option(names = "--with-workers", description = "With --bootstrap-servers, also run every stage in this process (a one-process cluster run).")
+            boolean withWorkers;
             @Option(names = "--data-dir", defaultValue = "data", paramLabel = "DIR", description = "Embedded broker and state directory (default: ${DEFAULT-VALUE}); rerunning a batch over it resumes.")
             Path dataDir = Path.of("data");
             @Option(names = "--topic-prefix", defaultValue = "", paramLabel = "PREFIX", description = "Prefix of every topic name.")
@@ -253,6 +265,8 @@ public final class BatchAgentCommand implements Runnable {
             ProgressDisplay.Mode progress = ProgressDisplay.Mode.AUTO;
             @Option(names = "--quiet", description = "Print only the summary.")
             boolean quiet;
+            @Option(names = "--metrics-port", paramLabel = "PORT", description = "Serve the stages' /metrics (Prometheus), /health and /ready on this port while the batch runs (0: a free one; needs stages here: no --bootstrap-servers, or --with-workers).")
+            Integer metricsPort;
         }
 
         @Override
@@ -303,36 +317,50 @@ public final class BatchAgentCommand implements Runnable {
             return new BatchRunner.Settings(kafka.bootstrapServers, kafka.dataDir, backend, apiKey(backend),
                     engine.simToolRule, pick("--batch-id", batch.batchId, file == null ? null : file.batchId()),
                     pick("--max-inflight", limits.maxInflight, file == null ? null : file.maxInflight()), toolOptions,
-                    kafka.topicPrefix, null, batch.retryFailed, tools.workers.toConfig(), kafka.properties,
-                    limits.flowControl(), limits.engineTimeout);
+                    kafka.topicPrefix, null, batch.retryFailed, tools.workers.toConfig(), kafka.properties, kafka.withWorkers,
+                    output.metricsPort, limits.flowControl(), limits.engineTimeout);
         }
 
         private BatchDefinition definition(BatchSpecFile file) throws IOException {
+            return definition(spec.commandLine(), batch, engine.model, limits.job, file);
+        }
+
+        /**
+         * The batch a command line describes: {@code --batch} directory, {@code --spec} file or single
+         * options, an option given on the command line winning over the file.
+         */
+        static BatchDefinition definition(CommandLine commandLine, BatchOptions batch, String model, JobLimitOptions limits,
+                                          BatchSpecFile file) throws IOException {
             if (file != null && batch.batchDir != null) {
-                throw new CommandLine.ParameterException(spec.commandLine(),
+                throw new CommandLine.ParameterException(commandLine,
                         "--spec and --batch both describe a whole batch: give one of them");
             }
-            String task = batch.task != null ? read(batch.task) : file != null ? file.task() : read(inBatchDir("task.txt", true));
+            String task = batch.task != null ? read(batch.task) : file != null ? file.task()
+                    : read(inBatchDir(commandLine, batch, "task.txt", true));
             List<String> inputs = batch.inputs != null ? BatchDefinition.readInputs(batch.inputs)
-                    : file != null ? file.inputs() : BatchDefinition.readInputs(inBatchDir("inputs.jsonl", true));
+                    : file != null ? file.inputs() : BatchDefinition.readInputs(inBatchDir(commandLine, batch, "inputs.jsonl", true));
             String system = batch.system != null ? read(batch.system)
-                    : file != null ? file.systemPrompt() : read(inBatchDir("system.txt", false));
-            List<ToolSpec> toolSpecs = batch.tools != null ? BatchDefinition.readTools(batch.tools)
-                    : file != null ? file.tools() : readTools(inBatchDir("tools.json", false));
+                    : file != null ? file.systemPrompt() : read(inBatchDir(commandLine, batch, "system.txt", false));
+            List<ToolSpec> toolSpecs = batch.tools != null ? ToolDeclarations.read(batch.tools)
+                    : file != null ? file.tools() : readTools(inBatchDir(commandLine, batch, "tools.json", false));
             String schema = batch.outputSchema != null ? BatchDefinition.readSchema(batch.outputSchema)
-                    : file != null ? file.outputSchemaJson() : readSchema(inBatchDir("schema.json", false));
+                    : file != null ? file.outputSchemaJson() : readSchema(inBatchDir(commandLine, batch, "schema.json", false));
             return new BatchDefinition(system == null ? "" : system, task, inputs, toolSpecs == null ? List.of() : toolSpecs,
-                    schema, pick("--model", engine.model, file == null ? null : file.model()),
-                    pick("--max-turns", limits.maxTurns, file == null ? null : file.maxTurns()),
-                    pick("--max-tokens", limits.maxTokens, file == null ? null : file.maxTokens()),
-                    pick("--context-tokens", limits.contextTokens, file == null ? null : file.contextTokens()),
-                    1000 * pick("--deadline", limits.deadlineSeconds, file == null ? null : file.deadlineSeconds()),
-                    pick("--max-repairs", limits.maxRepairs, file == null ? null : file.maxRepairs()));
+                    schema, pick(commandLine, "--model", model, file == null ? null : file.model()),
+                    pick(commandLine, "--max-turns", limits.maxTurns, file == null ? null : file.maxTurns()),
+                    pick(commandLine, "--max-tokens", limits.maxTokens, file == null ? null : file.maxTokens()),
+                    pick(commandLine, "--context-tokens", limits.contextTokens, file == null ? null : file.contextTokens()),
+                    1000 * pick(commandLine, "--deadline", limits.deadlineSeconds, file == null ? null : file.deadlineSeconds()),
+                    pick(commandLine, "--max-repairs", limits.maxRepairs, file == null ? null : file.maxRepairs()));
+        }
+
+        private <T> T pick(String option, T optionValue, T fileValue) {
+            return pick(spec.commandLine(), option, optionValue, fileValue);
         }
 
         /** The option's value when given on the command line or when the spec file is silent, else the file's. */
-        private <T> T pick(String option, T optionValue, T fileValue) {
-            return fileValue == null || spec.commandLine().getParseResult().hasMatchedOption(option) ? optionValue : fileValue;
+        static <T> T pick(CommandLine commandLine, String option, T optionValue, T fileValue) {
+            return fileValue == null || commandLine.getParseResult().hasMatchedOption(option) ? optionValue : fileValue;
         }
 
         private static String read(Path file) throws IOException {
@@ -340,19 +368,19 @@ public final class BatchAgentCommand implements Runnable {
         }
 
         private static List<ToolSpec> readTools(Path file) throws IOException {
-            return file == null ? null : BatchDefinition.readTools(file);
+            return file == null ? null : ToolDeclarations.read(file);
         }
 
         private static String readSchema(Path file) throws IOException {
             return file == null ? null : BatchDefinition.readSchema(file);
         }
 
-        private Path inBatchDir(String name, boolean required) {
+        private static Path inBatchDir(CommandLine commandLine, BatchOptions batch, String name, boolean required) {
             if (batch.batchDir != null && Files.exists(batch.batchDir.resolve(name))) {
                 return batch.batchDir.resolve(name);
             }
             if (required) {
-                throw new CommandLine.ParameterException(spec.commandLine(), batch.batchDir == null
+                throw new CommandLine.ParameterException(commandLine, batch.batchDir == null
                         ? "no batch given: use --batch DIR, --spec FILE, or --task and --inputs"
                         : "missing " + batch.batchDir.resolve(name) + ": add it to the batch directory, or give the matching option");
             }
@@ -659,17 +687,13 @@ public final class BatchAgentCommand implements Runnable {
     static final class Cancel implements java.util.concurrent.Callable<Integer> {
         @Parameters(index = "0", paramLabel = "BATCH_ID", description = "The batch to cancel.")
         String batchId;
-        @Option(names = "--bootstrap-servers", required = true, description = "The Kafka cluster the batch runs on.")
-        String bootstrapServers;
-        @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of every topic name.")
-        String topicPrefix;
+        @CommandLine.Mixin
+        ClusterOptions cluster = new ClusterOptions();
 
         @Override
         public Integer call() {
-            BatchClient client = new BatchClient(Map.of("bootstrap.servers", bootstrapServers),
-                    io.batchagent.schemas.Topics.create(topicPrefix, Map.of()));
-            if (!client.cancel(batchId)) {
-                System.err.println("batchagent: no batch '" + batchId + "' on " + bootstrapServers);
+            if (!cluster.settings().client().cancel(batchId)) {
+                System.err.println("batchagent: no batch '" + batchId + "' on " + cluster.bootstrapServers);
                 return 1;
             }
             System.out.println("cancelled batch " + batchId);

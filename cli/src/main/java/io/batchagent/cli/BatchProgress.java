@@ -1,10 +1,11 @@
 package io.batchagent.cli;
 
+import io.batchagent.client.BatchClient;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolResponse;
-import io.batchagent.tools.ToolActivity;
+import io.batchagent.client.ToolActivity;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashSet;

@@ -1,8 +1,10 @@
 package io.batchagent.cli;
 
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.BatchDefinition;
+import io.batchagent.client.ClusterSettings;
 import io.batchagent.events.AgentResult;
-import io.batchagent.sdk.BatchAgent;
-import io.batchagent.tools.ToolActivity;
+import io.batchagent.client.ToolActivity;
 import io.batchagent.tools.ToolWorkerConfig;
 import io.batchagent.simulator.EngineSimulator;
 import io.batchagent.simulator.SimulatorDialect;
@@ -12,8 +14,10 @@ import io.batchagent.inference.EngineEndpoint;
 import io.batchagent.inference.EngineMetrics;
 import io.batchagent.inference.FlowControl;
 import io.batchagent.inference.InferenceWorkerConfig;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CancellationException;
@@ -22,9 +26,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Java entry point: runs one whole batch in this JVM — an embedded Kafka broker unless a cluster
- * is given, the engine simulator for a {@code sim://} backend, every stage — and returns its results.
- * Running the same batch again over the same data directory resumes it.
+ * What {@code batchagent run} does: runs one whole batch and returns its results. Without a cluster it
+ * runs everything in this JVM (an embedded Kafka broker, the engine simulator for a {@code sim://}
+ * backend, every stage); with one it is a client of the workers there, unless asked to run the stages
+ * too. Running the same batch again (over the same data directory, or on the same cluster) resumes it.
  */
 public final class BatchRunner {
 
@@ -49,6 +54,8 @@ public final class BatchRunner {
      * @param retryFailed run jobs whose final result is FAILED or CANCELLED again
      * @param tools tool-worker settings (Redis, MCP servers, HTTP tool hosts), or null for defaults
      * @param kafkaProperties extra Kafka client settings for every stage
+     * @param withWorkers with a cluster, run every stage in this JVM too; without one they always run here
+     * @param metricsPort serve the stages' /metrics, /health and /ready on this port (0: a free one), or null
      * @param flowControl how the inference worker paces model calls and rides out outages; null for its defaults
      * @param engineTimeout longest one model call attempt may take; null for the default
      */
@@ -66,15 +73,17 @@ public final class BatchRunner {
             boolean retryFailed,
             ToolWorkerConfig tools,
             Map<String, String> kafkaProperties,
+            boolean withWorkers,
+            Integer metricsPort,
             FlowControl flowControl,
             Duration engineTimeout) {
 
-        /** Settings with the default flow control. */
+        /** Settings that run stages in this JVM only when no cluster is given, with the default flow control. */
         public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
                         String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
                         boolean retryFailed, ToolWorkerConfig tools, Map<String, String> kafkaProperties) {
             this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
-                    topicPrefix, timeout, retryFailed, tools, kafkaProperties, null, null);
+                    topicPrefix, timeout, retryFailed, tools, kafkaProperties, false, null, null, null);
         }
 
         /** Settings with no extra Kafka client properties. */
@@ -111,6 +120,15 @@ public final class BatchRunner {
             if (dataDir == null) {
                 throw new IllegalArgumentException("a data directory is required");
             }
+            if (metricsPort != null && !runsStages()) {
+                throw new IllegalArgumentException("--metrics-port serves the metrics of the stages this process runs, and "
+                        + "with --bootstrap-servers it runs none: add --with-workers, or scrape the workers' own ports");
+            }
+        }
+
+        /** Whether the stages run in this JVM: without a cluster, or when asked to. */
+        public boolean runsStages() {
+            return bootstrapServers == null || withWorkers;
         }
 
         /** Hides the API key. */
@@ -118,7 +136,7 @@ public final class BatchRunner {
         public String toString() {
             return "Settings[bootstrapServers=" + bootstrapServers + ", dataDir=" + dataDir + ", backend=" + backend
                     + ", engineApiKey=" + (engineApiKey == null ? "none" : "[hidden]") + ", batchId=" + batchId
-                    + ", maxInflight=" + maxInflight + "]";
+                    + ", maxInflight=" + maxInflight + ", withWorkers=" + withWorkers + "]";
         }
     }
 
@@ -163,33 +181,45 @@ public final class BatchRunner {
     }
 
     /**
-     * Runs {@code definition} to completion, telling {@code observer} of the submission and of each result.
+     * Runs {@code definition} to completion, telling {@code observer} of the submission and of each
+     * result. The stages run in this JVM when {@link Settings#runsStages()}; otherwise this is only a
+     * client of workers that run elsewhere, and the summary has no engine counters or local tool
+     * executions.
      *
      * @throws StoppedException if {@code observer} gave the batch up
      */
     public static BatchSummary run(Settings settings, BatchDefinition definition, Observer observer)
             throws TimeoutException {
         String batchId = settings.batchId() != null ? settings.batchId() : definition.derivedBatchId();
-        try (BatchAgent agent = BatchAgent.start(settings);
-             EngineAdmin admin = new EngineAdmin(EngineEndpoint.parse(agent.engineUrl()),
+        try (LocalStack stack = settings.runsStages() ? LocalStack.start(settings) : null;
+             ProcessOps ops = stack == null || settings.metricsPort() == null ? null : ProcessOps.start(stack.pipeline(),
+                     stack.config(), EnumSet.allOf(Stage.class), new InetSocketAddress(settings.metricsPort()));
+             EngineAdmin admin = stack == null ? null : new EngineAdmin(EngineEndpoint.parse(stack.engineUrl()),
                      InferenceWorkerConfig.defaults().withEngineApiKey(settings.engineApiKey()))) {
-            EngineMetrics before = admin.scrapeMetrics().join();
+            BatchClient client = stack != null ? stack.client()
+                    : ClusterSettings.of(settings.bootstrapServers()).withTopicPrefix(settings.topicPrefix())
+                            .withKafkaProperties(settings.kafkaProperties()).client();
+            if (ops != null) {
+                LOGGER.info("the stages' /metrics, /health and /ready on port {}", ops.port());
+            }
+            EngineMetrics before = admin == null ? null : admin.scrapeMetrics().join();
             long started = System.nanoTime();
-            observer.submitting(agent.client());
-            BatchClient.Submission submission = agent.client().submit(batchId, definition, settings.retryFailed());
+            observer.submitting(client);
+            BatchClient.Submission submission = client.submit(batchId, definition, settings.retryFailed());
             observer.submitted(submission);
             List<AgentResult> results;
             try {
-                results = agent.client().await(submission, observer::result, settings.timeout(), observer::giveUp);
+                results = client.await(submission, observer::result, settings.timeout(), observer::giveUp);
             } catch (CancellationException e) {
                 throw new StoppedException(batchId, e);
             }
             Duration wall = Duration.ofNanos(System.nanoTime() - started);
-            EngineMetrics.Delta engine = admin.scrapeMetrics().join().since(before);
-            ToolActivity tools = agent.client().toolActivity(submission.jobIds());
-            return new BatchSummary(batchId, results, wall, agent.pipeline().toolExecutions(),
+            EngineMetrics.Delta engine = admin == null ? null : admin.scrapeMetrics().join().since(before);
+            ToolActivity tools = client.toolActivity(submission.jobIds());
+            return new BatchSummary(batchId, results, wall, stack == null ? 0 : stack.pipeline().toolExecutions(),
                     submission.alreadyFinished(), engine, tools.summary(),
-                    agent.pipeline().inferenceWorker() == null ? null : agent.pipeline().inferenceWorker().flowSummary());
+                    stack == null || stack.pipeline().inferenceWorker() == null ? null
+                            : stack.pipeline().inferenceWorker().flowSummary());
         }
     }
 

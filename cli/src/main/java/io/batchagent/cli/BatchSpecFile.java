@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.schemas.CallHash;
 import io.batchagent.tools.ToolDeclarations;
@@ -102,7 +103,7 @@ record BatchSpecFile(
         try {
             root = mapper.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(file + where(e) + ": " + firstLine(e.getOriginalMessage()), e);
+            throw new IllegalArgumentException(file + where(e) + ": " + BatchDefinition.firstLine(e.getOriginalMessage()), e);
         }
         if (root == null || root.isMissingNode() || root.isNull()) {
             throw new IllegalArgumentException(file + " is empty; it needs at least 'task' and 'inputs'");
@@ -117,14 +118,6 @@ record BatchSpecFile(
     private static String where(JsonProcessingException e) {
         return e.getLocation() == null || e.getLocation().getLineNr() < 1 ? ""
                 : " line " + e.getLocation().getLineNr() + " column " + e.getLocation().getColumnNr();
-    }
-
-    static String firstLine(String message) {
-        if (message == null) {
-            return "unreadable";
-        }
-        int newline = message.indexOf('\n');
-        return (newline < 0 ? message : message.substring(0, newline)).strip();
     }
 
     /** Reads the keys of one parsed file, naming the file and key in every error. */

@@ -1,5 +1,7 @@
 package io.batchagent.cli;
 
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.ResultJson;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.JobStatus;

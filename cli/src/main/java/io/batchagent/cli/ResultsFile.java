@@ -1,5 +1,6 @@
 package io.batchagent.cli;
 
+import io.batchagent.client.ResultJson;
 import io.batchagent.events.AgentResult;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolRequest;

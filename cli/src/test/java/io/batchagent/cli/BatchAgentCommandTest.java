@@ -2,6 +2,7 @@ package io.batchagent.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.tools.ToolDeclarations;
 import java.io.IOException;
@@ -113,7 +114,7 @@ class BatchAgentCommandTest {
         assertThat(quiet.err().lines()).singleElement().asString()
                 .contains("inputs.jsonl line 1 must be a JSON object of template variables, got array");
         assertThat(verbose.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(verbose.err()).contains("java.lang.IllegalArgumentException").contains("\tat io.batchagent.cli.BatchDefinition.readInputs");
+        assertThat(verbose.err()).contains("java.lang.IllegalArgumentException").contains("\tat io.batchagent.client.BatchDefinition.readInputs");
     }
 
     @Test

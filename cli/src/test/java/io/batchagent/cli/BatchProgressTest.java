@@ -2,6 +2,7 @@ package io.batchagent.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.batchagent.client.BatchClient;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.JobStatus;

@@ -2,8 +2,10 @@ package io.batchagent.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.JobStatus;
+import io.batchagent.tools.ToolDeclarations;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -28,7 +30,7 @@ class BatchRunnerIT {
                 java.nio.file.Files.readString(example.resolve("system.txt")),
                 java.nio.file.Files.readString(example.resolve("task.txt")),
                 BatchDefinition.readInputs(example.resolve("inputs.jsonl")),
-                BatchDefinition.readTools(example.resolve("tools.json")),
+                ToolDeclarations.read(example.resolve("tools.json")),
                 BatchDefinition.readSchema(example.resolve("schema.json")),
                 "sim-model", 4, 512);
         BatchRunner.Settings settings = new BatchRunner.Settings(null, dataDir, "sim://instant", null, null, null, 8,
@@ -65,7 +67,7 @@ class BatchRunnerIT {
                 java.nio.file.Files.readString(example.resolve("system.txt")),
                 java.nio.file.Files.readString(example.resolve("task.txt")),
                 inputs,
-                BatchDefinition.readTools(example.resolve("tools.json")),
+                ToolDeclarations.read(example.resolve("tools.json")),
                 BatchDefinition.readSchema(example.resolve("schema.json")),
                 "sim-model", 1, 512);
         BatchRunner.Settings firstRun = new BatchRunner.Settings(null, dataDir, "sim://instant", null, null, "retried", 8,

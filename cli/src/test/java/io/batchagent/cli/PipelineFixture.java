@@ -1,5 +1,7 @@
 package io.batchagent.cli;
 
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.simulator.EngineSimulator;
 import io.batchagent.simulator.SimulatorOptions;

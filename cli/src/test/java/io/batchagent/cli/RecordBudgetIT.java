@@ -2,6 +2,8 @@ package io.batchagent.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.DeadLetter;
 import io.batchagent.events.ErrorReason;

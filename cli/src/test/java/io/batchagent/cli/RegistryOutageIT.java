@@ -3,6 +3,8 @@ package io.batchagent.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.BatchSpec;

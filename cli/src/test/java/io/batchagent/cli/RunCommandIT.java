@@ -63,7 +63,7 @@ class RunCommandIT {
     private List<String> runArgs(KafkaCluster kafka, TestNames names, EngineSimulator engine, Path batch, Path output,
                                  String stallTimeout) {
         return List.of("run", "--batch", batch.toString(), "--bootstrap-servers", kafka.bootstrapServers(),
-                "--topic-prefix", names.topicPrefix(), "--data-dir", dir.resolve("data").toString(),
+                "--with-workers", "--topic-prefix", names.topicPrefix(), "--data-dir", dir.resolve("data").toString(),
                 "--backend", engine.baseUrl(), "--output", output.toString(), "--stall-timeout", stallTimeout,
                 "--progress", "plain");
     }
@@ -104,11 +104,28 @@ class RunCommandIT {
                     "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                     BatchAgentCommand.class.getName()));
             command.addAll(runArgs(kafka, names, engine, batch(List.of("no", "yes", "no", "yes", "no")), output, "0"));
+            int metricsPort;
+            try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+                metricsPort = socket.getLocalPort();
+            }
+            command.addAll(List.of("--metrics-port", String.valueOf(metricsPort)));
             Process run = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(dir.resolve("run.log").toFile()).start();
             try {
                 await().atMost(Duration.ofMinutes(3)).until(() -> Files.exists(output) && Files.readAllLines(output).size() == 3);
                 assertThat(run.isAlive()).as("the run still waits for its gated jobs").isTrue();
+                // run --metrics-port serves its stages' endpoints while the batch runs.
+                java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+                await().atMost(Duration.ofMinutes(1)).untilAsserted(() -> {
+                    java.net.http.HttpResponse<String> ready = http.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + metricsPort + "/ready")).build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofString());
+                    String metrics = http.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+                    assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+                    assertThat(RoleEndpointsIT.sum(metrics, "batchagent_model_calls_total", "outcome=\"ok\"")).isGreaterThanOrEqualTo(3);
+                });
             } finally {
                 run.destroyForcibly();
                 assertThat(run.waitFor(30, TimeUnit.SECONDS)).isTrue();

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.batchagent.cli.BatchClient;
+import io.batchagent.client.BatchClient;
 import io.batchagent.events.AgentJob;
 import java.util.Map;
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchagent.cli.BatchRunner;
+import io.batchagent.cli.EmbeddedAgents;
 import io.batchagent.events.ErrorReason;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolSpec;
@@ -42,7 +43,7 @@ class SdkIT {
     Path dataDir;
 
     private BatchAgent start(KafkaCluster kafka, TestInfo info, EngineSimulator engine) {
-        return BatchAgent.start(new BatchRunner.Settings(kafka.bootstrapServers(), dataDir, engine.baseUrl(), null, null, null,
+        return EmbeddedAgents.start(new BatchRunner.Settings(kafka.bootstrapServers(), dataDir, engine.baseUrl(), null, null, null,
                 8, Map.of("sim_search.latency.ms", "1000"), TestNames.of(info).topicPrefix(), Duration.ofMinutes(2)));
     }
 
@@ -190,7 +191,7 @@ class SdkIT {
     @Test
     void shouldStartNoModelCallForACancelledBatch(KafkaCluster kafka, TestInfo info) {
         try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder().profile("instant").captureRequests(true).build());
-             BatchAgent agent = BatchAgent.start(new BatchRunner.Settings(kafka.bootstrapServers(), dataDir, engine.baseUrl(), null,
+             BatchAgent agent = EmbeddedAgents.start(new BatchRunner.Settings(kafka.bootstrapServers(), dataDir, engine.baseUrl(), null,
                      null, null, 8, Map.of("sim_search.latency.ms", "3000"), TestNames.of(info).topicPrefix(), Duration.ofMinutes(2)))) {
             AgentSpec<Answer> spec = AgentSpec.builder(OutputSchema.of(Answer.class)).task("Topic: {topic}\nQuery: {topic}")
                     .tool(search()).batchId("to-cancel")

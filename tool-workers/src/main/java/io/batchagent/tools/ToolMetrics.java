@@ -41,7 +41,7 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  *
  * <p>How many agents asked for each call, and how many of them shared another's execution, is known
- * to the coalescer, not to a worker: {@link ToolActivity} adds those for a batch summary. Thread-safe.
+ * to the coalescer, not to a worker: {@code ToolActivity} (client module) adds those for a batch summary. Thread-safe.
  */
 public final class ToolMetrics {
 

@@ -7,6 +7,7 @@ import io.batchagent.events.ChatMessage;
 import io.batchagent.events.ErrorReason;
 import io.batchagent.events.Role;
 import io.batchagent.events.Timings;
+import io.batchagent.schemas.TaskTemplate;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.List;

@@ -11,6 +11,7 @@ import io.batchagent.events.JobStatus;
 import io.batchagent.events.WorkflowStage;
 import io.batchagent.events.state.MapOutcome;
 import io.batchagent.events.state.WorkflowProgress;
+import io.batchagent.schemas.JobIds;
 import io.batchagent.schemas.Topics;
 import java.util.HashMap;
 import org.apache.avro.specific.SpecificRecord;
@@ -75,12 +76,12 @@ public final class WorkflowCoordinator {
 
     /** The job id of the reduce job of a workflow. */
     public static String reduceJobId(String reduceBatchId) {
-        return jobId(reduceBatchId, 0);
+        return JobIds.reduceJob(reduceBatchId);
     }
 
-    /** Job ids as the batch client makes them. */
+    /** The id of map job {@code index}, as the client that awaits it derives it. */
     public static String jobId(String batchId, long index) {
-        return String.format("%s-%06d", batchId, index);
+        return JobIds.sequential(batchId, index);
     }
 
     public static Topology build(Topics topics) {

@@ -1,7 +1,7 @@
 package io.batchagent.bench.chaos;
 
 import io.batchagent.bench.workload.BatchShape;
-import io.batchagent.cli.BatchDefinition;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.ToolSpec;
 import java.util.ArrayList;
 import java.util.List;

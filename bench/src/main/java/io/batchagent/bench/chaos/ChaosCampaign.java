@@ -1,8 +1,8 @@
 package io.batchagent.bench.chaos;
 
 import io.batchagent.bench.tools.ChaosLedger;
-import io.batchagent.cli.BatchClient;
-import io.batchagent.cli.BatchDefinition;
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.schemas.Topics;
 import io.batchagent.simulator.EngineFaults;
 import io.batchagent.simulator.EngineSimulator;

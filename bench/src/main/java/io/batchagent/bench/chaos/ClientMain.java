@@ -1,6 +1,6 @@
 package io.batchagent.bench.chaos;
 
-import io.batchagent.cli.BatchClient;
+import io.batchagent.client.BatchClient;
 import io.batchagent.events.AgentResult;
 import io.batchagent.schemas.Topics;
 import io.batchagent.schemas.serde.EventSerdes;

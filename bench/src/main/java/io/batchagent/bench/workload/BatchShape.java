@@ -2,7 +2,7 @@ package io.batchagent.bench.workload;
 
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ToolSpec;
-import io.batchagent.topology.TaskTemplate;
+import io.batchagent.schemas.TaskTemplate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

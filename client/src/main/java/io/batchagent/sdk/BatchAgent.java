@@ -1,21 +1,16 @@
 package io.batchagent.sdk;
 
-import io.batchagent.cli.BatchClient;
-import io.batchagent.cli.BatchDefinition;
-import io.batchagent.cli.BatchRunner;
-import io.batchagent.cli.Pipeline;
-import io.batchagent.cli.PipelineConfig;
-import io.batchagent.cli.Stage;
+import io.batchagent.client.BatchClient;
+import io.batchagent.client.BatchDefinition;
+import io.batchagent.client.BatchStatus;
+import io.batchagent.client.ClusterSettings;
 import io.batchagent.events.AgentResult;
-import io.batchagent.kafka.embedded.EmbeddedKafkaBroker;
-import io.batchagent.simulator.EngineSimulator;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Map;
+import java.util.ServiceLoader;
 import java.util.Spliterator;
 import java.util.Spliterators;
 import java.util.concurrent.BlockingQueue;
@@ -31,70 +26,55 @@ import java.util.stream.StreamSupport;
  *
  * <pre>{@code
  * record Summary(String title, String contribution) {}
- * try (BatchAgent agent = BatchAgent.embedded(Path.of("data"))) {
+ * try (BatchAgent agent = BatchAgent.connect(ClusterSettings.of("kafka:9092"))) {  // or BatchAgent.embedded(Path.of("data"))
  *     AgentSpec<Summary> spec = AgentSpec.builder(OutputSchema.of(Summary.class))
  *             .task("Summarise: {paper}").inputs(papers).build();
  *     List<AgentOutcome<Summary>> results = agent.run(spec);
  * }
  * }</pre>
  *
- * <p>One instance holds an embedded broker (unless given a cluster), the engine simulator for a
- * {@code sim://} backend, and every stage; it runs any number of batches, one after another or at
- * once. Thread-safe.
+ * <p>{@link #connect} is a client of a deployment whose workers run elsewhere: it runs no stage and
+ * needs only this module (the events and plain Kafka clients). {@link #embedded} runs an embedded broker,
+ * the engine simulator and every stage in this JVM; those live in {@code batchagent-cli}, which this
+ * module finds through {@link EmbeddedRuntime} so that it does not depend on them. Either way one
+ * instance runs any number of batches, one after another or at once. Thread-safe.
  */
 public final class BatchAgent implements AutoCloseable {
 
-    private final EmbeddedKafkaBroker broker;
-    private final EngineSimulator simulator;
-    private final Pipeline pipeline;
     private final BatchClient client;
-    private final BatchRunner.Settings settings;
-    private final String engineUrl;
+    private final Duration timeout;
+    private final AutoCloseable stages;
 
-    private BatchAgent(EmbeddedKafkaBroker broker, EngineSimulator simulator, Pipeline pipeline, BatchClient client,
-                       BatchRunner.Settings settings, String engineUrl) {
-        this.engineUrl = engineUrl;
-        this.broker = broker;
-        this.simulator = simulator;
-        this.pipeline = pipeline;
+    private BatchAgent(BatchClient client, Duration timeout, AutoCloseable stages) {
         this.client = client;
-        this.settings = settings;
+        this.timeout = timeout;
+        this.stages = stages;
     }
 
-    /** An embedded broker in {@code dataDir}, the default simulator backend, every stage in this JVM. */
+    /** A client of the deployment {@code cluster} describes: submits and reads through Kafka, runs no stage. */
+    public static BatchAgent connect(ClusterSettings cluster) {
+        return new BatchAgent(cluster.client(), cluster.timeout(), null);
+    }
+
+    /**
+     * An embedded broker in {@code dataDir}, the default simulator backend, every stage in this JVM.
+     *
+     * @throws IllegalStateException if {@code batchagent-cli} (which runs them) is not on the class path
+     */
     public static BatchAgent embedded(Path dataDir) {
-        return start(new BatchRunner.Settings(null, dataDir, BatchRunner.SIM_SCHEME, null, null, null, 32,
-                Map.of(), "", null));
+        return ServiceLoader.load(EmbeddedRuntime.class).findFirst()
+                .orElseThrow(() -> new IllegalStateException("BatchAgent.embedded runs a broker and every stage, which "
+                        + "need io.batchagent:batchagent-cli on the class path; to use a running deployment, call "
+                        + "BatchAgent.connect(ClusterSettings.of(bootstrapServers))"))
+                .embedded(dataDir);
     }
 
-    /** Starts what {@code settings} describe (its batch id is ignored: each spec has its own). */
-    public static BatchAgent start(BatchRunner.Settings settings) {
-        EmbeddedKafkaBroker broker = null;
-        EngineSimulator simulator = null;
-        try {
-            broker = settings.bootstrapServers() == null ? EmbeddedKafkaBroker.start(settings.dataDir().resolve("kafka")) : null;
-            simulator = BatchRunner.startSimulator(settings);
-            String bootstrap = broker != null ? broker.bootstrapServers() : settings.bootstrapServers();
-            String engineUrl = simulator != null ? BatchRunner.engineUrl(simulator) : settings.backend();
-            PipelineConfig config = PipelineConfig.defaults(bootstrap, engineUrl, settings.dataDir().resolve("streams"))
-                    .withKafkaProperties(settings.kafkaProperties())
-                    .withTopicPrefix(settings.topicPrefix())
-                    .withMaxInflight(settings.maxInflight())
-                    .withToolOptions(settings.toolOptions())
-                    .withEngine(engineUrl, settings.engineApiKey())
-                    .withToolWorker(settings.tools())
-                    .withFlowControl(settings.flowControl(), settings.engineTimeout());
-            Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Stage.class));
-            return new BatchAgent(broker, simulator, pipeline, new BatchClient(config.kafkaConfig(), pipeline.topics()), settings, engineUrl);
-        } catch (RuntimeException e) {
-            if (simulator != null) {
-                simulator.close();
-            }
-            if (broker != null) {
-                broker.close();
-            }
-            throw e;
-        }
+    /**
+     * For a runtime that runs stages in this JVM ({@link EmbeddedRuntime}): an agent that submits with
+     * {@code client}, waits up to {@code timeout} for a batch, and closes {@code stages} when it is closed.
+     */
+    public static BatchAgent withStages(BatchClient client, Duration timeout, AutoCloseable stages) {
+        return new BatchAgent(client, timeout, stages);
     }
 
     /** The client this instance submits with (for cancel, resume, raw results). */
@@ -102,19 +82,44 @@ public final class BatchAgent implements AutoCloseable {
         return client;
     }
 
-    /** The in-process pipeline (its tool worker's counters, for example). */
-    public Pipeline pipeline() {
-        return pipeline;
+    /**
+     * Publishes {@code spec}'s batch and returns at once; {@link #results} or
+     * {@link #stream(String, OutputSchema)} read it, here or in another process.
+     */
+    public BatchClient.Submission submit(AgentSpec<?> spec) {
+        return client.submit(spec.batchId(), spec.definition());
     }
 
-    /** The engine URL the workers call. */
-    public String engineUrl() {
-        return engineUrl;
+    /**
+     * Waits until every job of batch {@code batchId} (submitted here or by anyone else) has a final
+     * result; results in input order.
+     */
+    public <T> List<AgentOutcome<T>> results(String batchId, OutputSchema<T> output) {
+        try {
+            return client.follow(batchId, r -> { }, false, () -> false, timeout).stream()
+                    .map(r -> AgentOutcome.of(r, output)).toList();
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("batch " + batchId + " did not finish: " + e.getMessage(), e);
+        }
     }
 
-    /** The engine simulator, when the backend is {@code sim://}; null otherwise. */
-    public EngineSimulator simulator() {
-        return simulator;
+    /**
+     * Yields each result of batch {@code batchId} as it finishes, those already finished first; the
+     * stream ends when every job has one.
+     */
+    public <T> Stream<AgentOutcome<T>> stream(String batchId, OutputSchema<T> output) {
+        return streamOf(onResult -> {
+            try {
+                client.follow(batchId, onResult, false, () -> false, timeout);
+            } catch (TimeoutException e) {
+                throw new IllegalStateException("batch " + batchId + " did not finish: " + e.getMessage(), e);
+            }
+        }, output);
+    }
+
+    /** Where batch {@code batchId} stands (counts by status, jobs in flight, tool activity, last progress). */
+    public BatchStatus status(String batchId) {
+        return client.status(batchId);
     }
 
     /** Runs {@code spec} to completion; results in input order. Rerunning a spec resumes it. */
@@ -130,11 +135,16 @@ public final class BatchAgent implements AutoCloseable {
 
     /** Runs {@code spec} and yields each result as it finishes. The stream ends when every job has. */
     public <T> Stream<AgentOutcome<T>> stream(AgentSpec<T> spec) {
+        return streamOf(onResult -> runDefinition(spec.batchId(), spec.definition(), false, onResult), spec.output());
+    }
+
+    /** Runs {@code producer} on another thread and yields the results it passes on, decoded, until it returns. */
+    private static <T> Stream<AgentOutcome<T>> streamOf(Consumer<Consumer<AgentResult>> producer, OutputSchema<T> output) {
         BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
         Object end = new Object();
         CompletableFuture.runAsync(() -> {
             try {
-                runDefinition(spec.batchId(), spec.definition(), false, result -> queue.add(AgentOutcome.of(result, spec.output())));
+                producer.accept(result -> queue.add(AgentOutcome.of(result, output)));
                 queue.add(end);
             } catch (RuntimeException e) {
                 queue.add(e);
@@ -205,8 +215,8 @@ public final class BatchAgent implements AutoCloseable {
         }
         BatchClient.Workflow workflow = client.submitWorkflow(plan.batchId(), plan.definition(), map.definition(), reduce.definition());
         try {
-            AgentResult planResult = client.await(workflow.planJobIds(), r -> { }, settings.timeout()).get(0);
-            AgentResult reduced = client.await(List.of(workflow.reduceJobId()), r -> { }, settings.timeout()).get(0);
+            AgentResult planResult = client.await(workflow.planJobIds(), r -> { }, timeout).get(0);
+            AgentResult reduced = client.await(List.of(workflow.reduceJobId()), r -> { }, timeout).get(0);
             List<AgentResult> mapped = new ArrayList<>(client.finalResults(workflow.mapBatchId()).values());
             mapped.sort(Comparator.comparingLong(AgentResult::getIndex));
             return new MapReduceOutcome<>(AgentOutcome.of(planResult, plan.output()),
@@ -217,10 +227,10 @@ public final class BatchAgent implements AutoCloseable {
         }
     }
 
-    List<AgentResult> runDefinition(String batchId, BatchDefinition definition, boolean retryFailed, Consumer<AgentResult> onResult) {
+    private List<AgentResult> runDefinition(String batchId, BatchDefinition definition, boolean retryFailed, Consumer<AgentResult> onResult) {
         BatchClient.Submission submission = client.submit(batchId, definition, retryFailed);
         try {
-            return client.await(submission, onResult, settings.timeout());
+            return client.await(submission, onResult, timeout);
         } catch (TimeoutException e) {
             throw new IllegalStateException("batch " + batchId + " did not finish: " + e.getMessage(), e);
         }
@@ -231,18 +241,15 @@ public final class BatchAgent implements AutoCloseable {
         return client.cancel(batchId);
     }
 
+    /** Closes the stages this instance runs, if any; a connected client holds nothing between calls. */
     @Override
     public void close() {
-        pipeline.close();
-        if (simulator != null) {
-            simulator.close();
+        if (stages != null) {
+            try {
+                stages.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot close the embedded stages: " + e.getMessage(), e);
+            }
         }
-        if (broker != null) {
-            broker.close();
-        }
-    }
-
-    Duration timeout() {
-        return settings.timeout();
     }
 }

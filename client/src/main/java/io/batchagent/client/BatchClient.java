@@ -1,15 +1,14 @@
-package io.batchagent.cli;
+package io.batchagent.client;
 
 import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ToolResponse;
-import io.batchagent.tools.ToolActivity;
 import io.batchagent.events.StageKind;
 import io.batchagent.events.WorkflowStage;
-import io.batchagent.topology.WorkflowCoordinator;
 import io.batchagent.schemas.CallHash;
 import io.batchagent.schemas.JobHeaders;
+import io.batchagent.schemas.JobIds;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -121,6 +120,7 @@ public final class BatchClient {
 
     /** As {@link #submit(String, BatchDefinition, boolean)}, publishing {@code spec} as the batch's spec. */
     public Submission submit(String batchId, BatchDefinition definition, boolean retryFailed, BatchSpec spec) {
+        requireTopics(topics.batchSpecs().name(), topics.agentJobs().name());
         // Only a batch whose spec was published before can have jobs or results to resume: a new
         // batch skips reading the (large) jobs and results topics.
         boolean seenBefore = latestSpec(batchId) != null;
@@ -202,7 +202,7 @@ public final class BatchClient {
         BatchSpec planSpec = withStage(plan.toSpec(planBatch, now), workflowId, StageKind.PLAN, mapBatch, reduceBatch);
         Submission submission = submit(planBatch, plan, false, planSpec);
         return new Workflow(workflowId, planBatch, mapBatch, reduceBatch, submission.jobIds(),
-                WorkflowCoordinator.reduceJobId(reduceBatch));
+                JobIds.reduceJob(reduceBatch));
     }
 
     private static BatchSpec withStage(BatchSpec spec, String workflowId, StageKind kind, String mapBatch, String reduceBatch) {
@@ -373,6 +373,130 @@ public final class BatchClient {
         return ordered;
     }
 
+    /**
+     * Follows the results of batch {@code batchId} from the start of the (compacted) results topic,
+     * calling {@code onResult} once per job as its result arrives, and again for a job only when a later
+     * attempt's result replaces it (a rerun with {@code retryFailed}).
+     *
+     * <p>Ends when every job the batch's spec announces has a result; for a spec that announces none (a
+     * workflow stage, whose jobs come from events), once the topic's end as of the call is reached. With
+     * {@code untilStopped} it ends only when {@code stop} says so or the timeout passes. Any result of a
+     * job counts: right after a resubmission with {@code retryFailed} its earlier result still does, so
+     * the submitter waits for the new attempts with {@link #await(Submission, Consumer, Duration)}.
+     *
+     * @return the latest result of every job seen, in input order
+     * @throws IllegalArgumentException if no spec of that batch exists
+     * @throws TimeoutException if the batch is not complete within {@code timeout} (never with {@code untilStopped})
+     */
+    public List<AgentResult> follow(String batchId, Consumer<AgentResult> onResult, boolean untilStopped,
+                                    BooleanSupplier stop, Duration timeout) throws TimeoutException {
+        BatchSpec spec = latestSpec(batchId);
+        if (spec == null) {
+            throw new IllegalArgumentException("no batch '" + batchId + "' on the cluster (no spec on "
+                    + topics.batchSpecs().name() + "): check the batch id and --topic-prefix");
+        }
+        long expected = spec.getExpectedJobs();
+        Map<String, AgentResult> latest = new HashMap<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            List<TopicPartition> partitions = partitions(consumer, topics.results().name());
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            while (!stop.getAsBoolean()) {
+                if (!untilStopped && (expected > 0 ? latest.size() >= expected
+                        : partitions.stream().allMatch(p -> consumer.position(p) >= end.get(p)))) {
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    if (untilStopped) {
+                        break;
+                    }
+                    throw new TimeoutException((expected - latest.size()) + " of " + expected + " jobs of batch "
+                            + batchId + " have no result after " + timeout.toSeconds() + " s");
+                }
+                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+                    AgentResult result = decode(topics.results(), record);
+                    if (result == null || !batchId.equals(result.getBatchId())) {
+                        continue;
+                    }
+                    AgentResult before = latest.get(result.getJobId());
+                    if (before == null || result.getAttempt() > before.getAttempt()) {
+                        latest.put(result.getJobId(), result);
+                        onResult.accept(result);
+                    }
+                }
+            }
+        }
+        List<AgentResult> ordered = new ArrayList<>(latest.values());
+        ordered.sort(java.util.Comparator.comparingLong(AgentResult::getIndex));
+        return ordered;
+    }
+
+    /**
+     * Where batch {@code batchId} stands: counts by status, jobs in a model call or waiting on tools, tool
+     * activity and the time of its newest record. Reads the batch's topics from their start, so it costs
+     * a scan of each (jobs, turns, waits, tool responses, results); meant for an operator, not a loop.
+     *
+     * @throws IllegalArgumentException if no spec of that batch exists
+     */
+    public BatchStatus status(String batchId) {
+        BatchSpec spec = latestSpec(batchId);
+        if (spec == null) {
+            throw new IllegalArgumentException("no batch '" + batchId + "' on the cluster (no spec on "
+                    + topics.batchSpecs().name() + "): check the batch id and --topic-prefix");
+        }
+        long[] newest = new long[1];
+        Set<String> submitted = new HashSet<>();
+        scan(topics.agentJobs().name(), record -> {
+            AgentJob job = decode(topics.agentJobs(), record);
+            if (job != null && batchId.equals(job.getBatchId())) {
+                submitted.add(job.getJobId());
+                newest[0] = Math.max(newest[0], record.timestamp());
+            }
+        });
+        Map<String, AgentResult> results = new HashMap<>();
+        scan(topics.results().name(), record -> {
+            AgentResult result = decode(topics.results(), record);
+            if (result != null && batchId.equals(result.getBatchId())) {
+                results.put(result.getJobId(), result);
+                newest[0] = Math.max(newest[0], record.timestamp());
+            }
+        });
+        // The latest turn event of each job: on a turns topic (a model call ahead) or on agent-waits.
+        Map<String, long[]> latestTurn = new HashMap<>();
+        for (Topics.Topic<String, io.batchagent.events.AgentTurn> topic
+                : List.of(topics.agentTurns(), topics.agentContinuations(), topics.agentWaits())) {
+            long waiting = topic == topics.agentWaits() ? 1 : 0;
+            scan(topic.name(), record -> {
+                io.batchagent.events.AgentTurn turn = decode(topic, record);
+                if (turn != null && batchId.equals(turn.getBatchId())) {
+                    newest[0] = Math.max(newest[0], record.timestamp());
+                    long[] seen = latestTurn.get(turn.getJobId());
+                    if (seen == null || record.timestamp() >= seen[0]) {
+                        latestTurn.put(turn.getJobId(), new long[] {record.timestamp(), waiting});
+                    }
+                }
+            });
+        }
+        latestTurn.keySet().removeAll(results.keySet());
+        long waitingOnTools = latestTurn.values().stream().filter(t -> t[1] == 1).count();
+        Set<String> jobIds = new HashSet<>(submitted);
+        jobIds.addAll(results.keySet());
+        ToolActivity activity = new ToolActivity();
+        scan(topics.toolResponses().name(), record -> {
+            ToolResponse response = decode(topics.toolResponses(), record);
+            if (response != null && jobIds.contains(response.getJobId())) {
+                activity.add(response);
+                newest[0] = Math.max(newest[0], record.timestamp());
+            }
+        });
+        Map<io.batchagent.events.JobStatus, Long> finished = new HashMap<>();
+        results.values().forEach(r -> finished.merge(r.getStatus(), 1L, Long::sum));
+        return new BatchStatus(batchId, spec.getExpectedJobs(), spec.getCancelled(), submitted.size(),
+                finished, latestTurn.size() - waitingOnTools, waitingOnTools, activity.summary(), newest[0]);
+    }
+
     private void scan(String topic, Consumer<ConsumerRecord<byte[], byte[]>> each) {
         try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
             List<TopicPartition> partitions = partitions(consumer, topic);
@@ -381,6 +505,21 @@ public final class BatchClient {
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
             while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
                 consumer.poll(Duration.ofMillis(100)).forEach(each);
+            }
+        }
+    }
+
+    /**
+     * Fails at once, saying what to do, if a topic is missing: the workers create the topics (the broker
+     * creates none by itself), and a record for a missing topic would wait a minute and fail.
+     */
+    private void requireTopics(String... names) {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            for (String topic : names) {
+                if (partitions(consumer, topic).isEmpty()) {
+                    throw new IllegalStateException("topic " + topic + " does not exist on " + kafkaConfig.get("bootstrap.servers")
+                            + ": start the workers first (they create the topics), or check --topic-prefix");
+                }
             }
         }
     }

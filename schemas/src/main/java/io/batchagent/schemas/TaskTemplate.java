@@ -1,4 +1,4 @@
-package io.batchagent.topology;
+package io.batchagent.schemas;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,7 +1,7 @@
 package io.batchagent.sdk;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.batchagent.cli.BatchDefinition;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.ToolSpec;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package io.batchagent.topology;
+package io.batchagent.schemas;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.batchagent.cli;
+package io.batchagent.client;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -6,8 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.schemas.CallHash;
-import io.batchagent.tools.ToolDeclarations;
-import io.batchagent.topology.TaskTemplate;
+import io.batchagent.schemas.TaskTemplate;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -198,7 +197,7 @@ public record BatchDefinition(
                 node = JSON.readTree(line);
             } catch (JsonProcessingException e) {
                 throw new IllegalArgumentException(file + " line " + (i + 1) + " is not valid JSON ("
-                        + BatchSpecFile.firstLine(e.getOriginalMessage()) + "): each line must be one JSON object", e);
+                        + firstLine(e.getOriginalMessage()) + "): each line must be one JSON object", e);
             }
             if (!node.isObject()) {
                 throw new IllegalArgumentException(file + " line " + (i + 1)
@@ -209,15 +208,6 @@ public record BatchDefinition(
         return inputs;
     }
 
-    /**
-     * Reads tool declarations (a JSON array; see {@link ToolDeclarations} for the keys and checks).
-     *
-     * @throws IllegalArgumentException naming the file, the tool and what is wrong
-     */
-    public static List<ToolSpec> readTools(Path file) throws IOException {
-        return ToolDeclarations.read(file);
-    }
-
     /** Reads a JSON Schema file and returns it as canonical JSON. */
     public static String readSchema(Path file) throws IOException {
         String text = Files.readString(file, StandardCharsets.UTF_8);
@@ -225,12 +215,21 @@ public record BatchDefinition(
         try {
             schema = JSON.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(file + " is not valid JSON (" + BatchSpecFile.firstLine(e.getOriginalMessage())
+            throw new IllegalArgumentException(file + " is not valid JSON (" + firstLine(e.getOriginalMessage())
                     + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()) + ")", e);
         }
         if (!schema.isObject()) {
             throw new IllegalArgumentException(file + " must hold a JSON Schema object");
         }
         return CallHash.canonicalJson(text);
+    }
+
+    /** The first line of a parser's message: enough for a one-line error that names the file and line. */
+    public static String firstLine(String message) {
+        if (message == null) {
+            return "unreadable";
+        }
+        int newline = message.indexOf('\n');
+        return (newline < 0 ? message : message.substring(0, newline)).strip();
     }
 }

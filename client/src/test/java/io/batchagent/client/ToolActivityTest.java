@@ -1,4 +1,4 @@
-package io.batchagent.tools;
+package io.batchagent.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

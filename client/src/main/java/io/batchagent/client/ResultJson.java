@@ -1,4 +1,4 @@
-package io.batchagent.cli;
+package io.batchagent.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

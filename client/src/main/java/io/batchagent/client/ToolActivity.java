@@ -1,4 +1,4 @@
-package io.batchagent.tools;
+package io.batchagent.client;
 
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolResult;
