@@ -1,6 +1,7 @@
 package io.batchagent.cli;
 
 import io.batchagent.events.AgentResult;
+import io.batchagent.events.CompactionPolicy;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.simulator.EngineSimulator;
@@ -200,6 +201,14 @@ public final class BatchAgentCommand implements Runnable {
             int contextTokens;
             @Option(names = "--deadline", defaultValue = "0", paramLabel = "SECONDS", description = "Per-agent deadline across all turns (0: none).")
             long deadlineSeconds;
+            @Option(names = "--compaction", paramLabel = "MODE", description = "Keep long conversations under their budgets: none (default), truncate (old tool results cut to a few characters with a marker) or summarize (replaced by one summary from the model, falling back to truncate). Runs when the next prompt passes 0.6 of --context-tokens or the conversation half its byte budget; the last turns are kept.")
+            String compaction;
+            @Option(names = "--compaction-keep-turns", paramLabel = "N", description = "Most recent tool turns never compacted (default: 2).")
+            Integer compactionKeepTurns;
+            @Option(names = "--compaction-truncate-chars", paramLabel = "N", description = "Characters of an old tool result that truncation keeps (default: 200).")
+            Integer compactionTruncateChars;
+            @Option(names = "--max-conversation-bytes", paramLabel = "N", description = "Per-job conversation budget in bytes; a job still over it after compaction fails CONTEXT_EXHAUSTED (default: the record budget).")
+            Long maxConversationBytes;
             @Option(names = "--stall-timeout", defaultValue = "10m", paramLabel = "DURATION", converter = DurationConverter.class,
                     description = "Give up when no job has progressed (no turn, tool answer or result) for this long: say which jobs are unfinished and exit 3, keeping every finished result (default: ${DEFAULT-VALUE}; e.g. 90s, 30m, 2h; 0: never).")
             Duration stallTimeout = Duration.ofMinutes(10);
@@ -304,7 +313,20 @@ public final class BatchAgentCommand implements Runnable {
                     pick("--max-tokens", limits.maxTokens, file == null ? null : file.maxTokens()),
                     pick("--context-tokens", limits.contextTokens, file == null ? null : file.contextTokens()),
                     1000 * pick("--deadline", limits.deadlineSeconds, file == null ? null : file.deadlineSeconds()),
-                    pick("--max-repairs", limits.maxRepairs, file == null ? null : file.maxRepairs()));
+                    pick("--max-repairs", limits.maxRepairs, file == null ? null : file.maxRepairs()),
+                    compaction(file));
+        }
+
+        /** The compaction options when any is given on the command line, else the spec file's, else none. */
+        private CompactionPolicy compaction(BatchSpecFile file) {
+            CompactionPolicy options;
+            try {
+                options = CompactionSettings.of(limits.compaction, limits.compactionKeepTurns,
+                        limits.compactionTruncateChars, limits.maxConversationBytes);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            return options != null || file == null ? options : file.compaction();
         }
 
         /** The option's value when given on the command line or when the spec file is silent, else the file's. */
