@@ -87,12 +87,18 @@ final class ConversationCompactor {
 
     /** The batch's policy; mode NONE with the defaults when it sets none. */
     static CompactionPolicy policy(BatchSpec spec) {
-        if (spec.getCompaction() != null) {
-            return spec.getCompaction();
+        return spec.getCompaction() != null ? spec.getCompaction() : NoCompaction.POLICY;
+    }
+
+    /** The schema's defaults, built once, on first use (never changed: Avro records are mutable). */
+    private static final class NoCompaction {
+        static final CompactionPolicy POLICY;
+
+        static {
+            // The defaults name an event enum, which Avro must trust first.
+            EventSerdes.trustEventClasses();
+            POLICY = CompactionPolicy.newBuilder().build();
         }
-        // Built from the schema's defaults (which name an event enum, so Avro must trust the event classes first).
-        EventSerdes.trustEventClasses();
-        return CompactionPolicy.newBuilder().build();
     }
 
     /** Fits {@code turn}'s conversation to its budgets before its model call; see the class contract. */
