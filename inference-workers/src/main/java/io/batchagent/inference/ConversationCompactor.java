@@ -59,6 +59,8 @@ final class ConversationCompactor {
      */
     static final String SUMMARY_INSTRUCTION = "[compaction] Summarize what the results of these earlier tool calls "
             + "tell you that is still needed for your task:";
+    /** How the detail of a compaction made because the engine refused the prompt begins. */
+    static final String REFUSAL_DETAIL = "the engine refused the prompt as over its context window: ";
     static final int CHARS_PER_TOKEN = 3;
     private static final int TEMPLATE_TOKENS_PER_MESSAGE = 8;
     /** Avro framing of one message (role, unions, array and string lengths), counted generously. */
@@ -103,17 +105,30 @@ final class ConversationCompactor {
 
     /** Fits {@code turn}'s conversation to its budgets before its model call; see the class contract. */
     CompletableFuture<Fitted> fit(AgentTurn turn, PreparedBatch batch) {
+        return fit(turn, batch, null);
+    }
+
+    /**
+     * Compacts {@code turn}'s conversation whatever its estimated size, because the engine refused it as
+     * over the model's context window (the estimate was short): {@code refusal} says so in the record.
+     */
+    CompletableFuture<Fitted> fitAfterRefusal(AgentTurn turn, PreparedBatch batch, String refusal) {
+        return fit(turn, batch, refusal);
+    }
+
+    private CompletableFuture<Fitted> fit(AgentTurn turn, PreparedBatch batch, String refusal) {
         CompactionPolicy policy = policy(batch.spec());
         List<ChatMessage> messages = turn.getMessages();
         Size before = size(batch, messages);
-        if (policy.getMode() == CompactionMode.NONE || !overThreshold(batch.spec(), policy, before)) {
+        if (policy.getMode() == CompactionMode.NONE || (refusal == null && !overThreshold(batch.spec(), policy, before))) {
             return CompletableFuture.completedFuture(checked(turn, batch, policy, messages, null, null, before));
         }
         List<Integer> old = oldToolResults(messages, Math.max(0, policy.getKeepTurns()), policy.getTruncateChars());
         if (old.isEmpty()) {
             return CompletableFuture.completedFuture(checked(turn, batch, policy, messages, null, null, before));
         }
-        String why = reason(batch.spec(), policy, before);
+        String why = refusal != null ? REFUSAL_DETAIL + refusal
+                : reason(batch.spec(), policy, before);
         if (policy.getMode() == CompactionMode.TRUNCATE) {
             return CompletableFuture.completedFuture(truncated(turn, batch, policy, messages, old, before, why, null));
         }

@@ -9,6 +9,7 @@ import io.batchagent.events.AgentTurn;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ChatMessage;
 import io.batchagent.events.Compaction;
+import io.batchagent.events.CompactionMode;
 import io.batchagent.events.DeadLetter;
 import io.batchagent.events.ErrorReason;
 import io.batchagent.events.JobError;
@@ -340,19 +341,17 @@ final class TurnHandler {
         String model = batch.spec().getModel();
         Usage usage = addUsage(turn.getUsage(), response.usage());
         Timings timings = addCall(turn, response, queuedMs);
+        if (response.isFailure() && response.failure().isContextOverflow() && !refusedBefore(turn)
+                && ConversationCompactor.policy(batch.spec()).getMode() != CompactionMode.NONE) {
+            // The estimate was short: compact whatever the size says, and try once more if anything was compacted.
+            AgentTurn refused = AgentTurn.newBuilder(turn).setUsage(usage).setTimings(timings).build();
+            return compactor.fitAfterRefusal(refused, batch, response.failure().message())
+                    .thenComposeAsync(fitted -> fitted.compaction() == null
+                            ? engineFailed(turn, batch, response, usage, timings, warmUp)
+                            : callWith(fitted(refused, fitted), batch, fitted, 0, warmUp), executor);
+        }
         if (response.isFailure()) {
-            counters.engineFailures.incrementAndGet();
-            LOGGER.warn("engine call failed: jobId={} turn={} model={} status={} retriable={} message={}",
-                    turn.getJobId(), turn.getTurn(), model,
-                    response.failure().httpStatus().isPresent() ? response.failure().httpStatus().getAsInt() : "none",
-                    response.failure().retriable(), response.failure().message());
-            JobError failure = response.failure().isTimeout()
-                    ? error(ErrorReason.TIMEOUT, "per-turn timeout: " + response.failure().message())
-                    : response.failure().isContextOverflow()
-                    ? error(ErrorReason.CONTEXT_EXHAUSTED, contextOverflow(turn, batch, response.failure()))
-                    : error(ErrorReason.ENGINE_ERROR, response.failure().message());
-            return publishResult(turn, JobStatus.FAILED, null, failure, null, usage, timings,
-                    turn.getToolCallsRequested(), warmUp);
+            return engineFailed(turn, batch, response, usage, timings, warmUp);
         }
         lengths.record(batch.spec().getBatchId(), turn.getTurn(), response.usage().completionTokens());
         LOGGER.debug("engine answered: jobId={} turn={} model={} finishReason={} toolCalls={} promptTokens={} cachedTokens={} latencyMs={}",
@@ -381,6 +380,31 @@ final class TurnHandler {
                         + (turn.getRepairs() == 1 ? "" : "s") + ")";
         return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_OUTPUT, problem),
                 response.content(), usage, timings, turn.getToolCallsRequested(), warmUp);
+    }
+
+    /** Ends the job FAILED for a failed model call: TIMEOUT, CONTEXT_EXHAUSTED (with the sizes) or ENGINE_ERROR. */
+    private CompletableFuture<Void> engineFailed(AgentTurn turn, PreparedBatch batch, ChatResponse response, Usage usage,
+                                                 Timings timings, WarmUpReport warmUp) {
+        String model = batch.spec().getModel();
+        counters.engineFailures.incrementAndGet();
+        LOGGER.warn("engine call failed: jobId={} turn={} model={} status={} retriable={} message={}",
+                turn.getJobId(), turn.getTurn(), model,
+                response.failure().httpStatus().isPresent() ? response.failure().httpStatus().getAsInt() : "none",
+                response.failure().retriable(), response.failure().message());
+        JobError failure = response.failure().isTimeout()
+                ? error(ErrorReason.TIMEOUT, "per-turn timeout: " + response.failure().message())
+                : response.failure().isContextOverflow()
+                ? error(ErrorReason.CONTEXT_EXHAUSTED, contextOverflow(turn, batch, response.failure()))
+                : error(ErrorReason.ENGINE_ERROR, response.failure().message());
+        return publishResult(turn, JobStatus.FAILED, null, failure, null, usage, timings,
+                turn.getToolCallsRequested(), warmUp);
+    }
+
+    /** Whether this turn's conversation was compacted after an engine's refusal already (it is retried once). */
+    private static boolean refusedBefore(AgentTurn turn) {
+        List<Compaction> compactions = turn.getCompactions();
+        return !compactions.isEmpty() && compactions.get(compactions.size() - 1).getTurn() == turn.getTurn()
+                && compactions.get(compactions.size() - 1).getDetail().startsWith(ConversationCompactor.REFUSAL_DETAIL);
     }
 
     /** The job's error when the engine refused its prompt as over the model's context window, with the sizes. */

@@ -657,6 +657,43 @@ class TurnHandlerTest {
         assertThat(engine.requests()).isEmpty();
     }
 
+    @Test
+    void shouldCompactAndTryOnceMoreWhenTheEngineRefusesAPromptTheEstimateLetThrough() {
+        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).build());
+        ChatResponse refusal = ChatResponse.failed(new EngineFailure(OptionalInt.of(400), "engine answered HTTP 400 "
+                + "Bad Request: The input (40000 tokens) is longer than the model's context length (32768 tokens).", false), 3);
+        engine.answerAllWith(request -> CompletableFuture.completedFuture(
+                lastMessage(request).startsWith("[compacted: ") || request.prompt().messages().stream()
+                        .anyMatch(m -> m.getContent() != null && m.getContent().startsWith("[compacted: "))
+                        ? ScriptedEngineClient.answer("{\"city\":\"Lyon\",\"population\":522250}")
+                        : refusal));
+
+        handle(Fixtures.turn("job-refused", "batch-1", 7, longConversation(6), NOW));
+
+        AgentResult result = onlyResult("job-refused");
+        assertThat(result.getStatus()).as(String.valueOf(result.getError())).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(engine.requests()).hasSize(2);
+        assertThat(result.getCompactions()).singleElement().satisfies(c -> {
+            assertThat(c.getMode()).isEqualTo(CompactionMode.TRUNCATE);
+            assertThat(c.getDetail()).startsWith("the engine refused the prompt as over its context window: ");
+        });
+        assertThat(result.getUsage().getModelCalls()).as("the refused call counts").isEqualTo(2);
+    }
+
+    @Test
+    void shouldEndContextExhaustedWhenTheEngineRefusesEvenTheCompactedPrompt() {
+        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).build());
+        engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.of(400), "engine answered HTTP 400 Bad Request: "
+                + "This model's maximum context length is 4096 tokens. However, your request has 9000 input tokens.", false), 3));
+
+        handle(Fixtures.turn("job-refused", "batch-1", 7, longConversation(6), NOW));
+
+        AgentResult result = onlyResult("job-refused");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CONTEXT_EXHAUSTED);
+        assertThat(result.getError().getMessage()).contains("compaction TRUNCATE").contains("maximum context length is 4096");
+        assertThat(engine.requests()).as("one try after compacting, no more").hasSize(2);
+    }
+
     private static String lastMessage(ChatRequest request) {
         List<ChatMessage> messages = request.prompt().messages();
         String content = messages.get(messages.size() - 1).getContent();
