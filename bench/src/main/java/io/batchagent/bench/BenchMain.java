@@ -24,7 +24,7 @@ import picocli.CommandLine.Parameters;
         description = "Runs BatchAgent's benchmark drivers and writes results.json, results.md and chart.png to bench/results/<workload>/.")
 public final class BenchMain implements Callable<Integer> {
 
-    @Parameters(index = "0", description = "w1, w2, w3, w4, flow (in-flight sweep and outage), scale, chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
+    @Parameters(index = "0", description = "w1, w2, w3, w4, flow (in-flight sweep and outage), scale, long (long agents per compaction mode), chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
     String workload;
 
     @Option(names = "--engine", description = "Engine: sim://<profile> (default: sim://h100-qwen2.5-32b; scale uses sim://instant), "
@@ -41,7 +41,7 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--speedup", description = "Simulator speedup (default: 1; W3 defaults to 10 to keep its sequential isolated runs short).")
     Double speedup;
 
-    @Option(names = "--sizes", split = ",", description = "W3 session counts (default: 5,10,20,50,100); scale: agent counts (default: 1000,10000).")
+    @Option(names = "--sizes", split = ",", description = "W3 session counts (default: 5,10,20,50,100); scale: agent counts (default: 1000,10000); long: agents per row (default: 20).")
     List<Integer> sizes;
 
     @Option(names = "--results-dir", defaultValue = "bench/results", description = "Where results go (default: ${DEFAULT-VALUE}).")
@@ -94,6 +94,8 @@ public final class BenchMain implements Callable<Integer> {
             case "w4" -> print(Dedup.run(base));
             case "flow" -> print(FlowBench.run(base));
             case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes));
+            case "long" -> print(io.batchagent.bench.workload.LongAgents.run(base.withEngine(engine == null ? "sim://instant" : engine),
+                    sizes == null || sizes.isEmpty() ? null : sizes.get(0)));
             case "chaos" -> print(io.batchagent.bench.chaos.ChaosReport.run(base,
                     small ? io.batchagent.bench.chaos.ChaosCampaign.Settings.small(seed)
                             : io.batchagent.bench.chaos.ChaosCampaign.Settings.full(seed), System.err::println));
@@ -107,7 +109,7 @@ public final class BenchMain implements Callable<Integer> {
                 print(ReadmeTable.rewrite(readme, resultsDir));
             }
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                    "unknown workload '" + workload + "'; use w1, w2, w3, w4, flow, scale, chaos, all or readme");
+                    "unknown workload '" + workload + "'; use w1, w2, w3, w4, flow, scale, long, chaos, all or readme");
         }
         return 0;
     }

@@ -2,7 +2,9 @@ package io.batchagent.cli;
 
 import io.batchagent.client.BatchClient;
 import io.batchagent.client.BatchDefinition;
+import io.batchagent.client.CompactionSettings;
 import io.batchagent.events.AgentResult;
+import io.batchagent.events.CompactionPolicy;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.inference.FlowControl;
@@ -235,6 +237,14 @@ public final class BatchAgentCommand implements Runnable {
             int contextTokens;
             @Option(names = "--deadline", defaultValue = "0", paramLabel = "SECONDS", description = "Per-agent deadline across all turns (0: none).")
             long deadlineSeconds;
+            @Option(names = "--compaction", paramLabel = "MODE", description = "Keep long conversations under their budgets: none (default), truncate (old tool results cut to a few characters with a marker) or summarize (replaced by one summary from the model, falling back to truncate). Runs when the next prompt passes 0.6 of --context-tokens or the conversation half its byte budget; the last turns are kept.")
+            String compaction;
+            @Option(names = "--compaction-keep-turns", paramLabel = "N", description = "Most recent tool turns never compacted (default: 2).")
+            Integer compactionKeepTurns;
+            @Option(names = "--compaction-truncate-chars", paramLabel = "N", description = "Characters of an old tool result that truncation keeps (default: 200).")
+            Integer compactionTruncateChars;
+            @Option(names = "--max-conversation-bytes", paramLabel = "N", description = "Per-job conversation budget in bytes; a job still over it after compaction fails CONTEXT_EXHAUSTED (default: the record budget).")
+            Long maxConversationBytes;
         }
 
         static final class KafkaOptions {
@@ -351,7 +361,20 @@ public final class BatchAgentCommand implements Runnable {
                     pick(commandLine, "--max-tokens", limits.maxTokens, file == null ? null : file.maxTokens()),
                     pick(commandLine, "--context-tokens", limits.contextTokens, file == null ? null : file.contextTokens()),
                     1000 * pick(commandLine, "--deadline", limits.deadlineSeconds, file == null ? null : file.deadlineSeconds()),
-                    pick(commandLine, "--max-repairs", limits.maxRepairs, file == null ? null : file.maxRepairs()));
+                    pick(commandLine, "--max-repairs", limits.maxRepairs, file == null ? null : file.maxRepairs()),
+                    compaction(commandLine, limits, file));
+        }
+
+        /** The compaction options when any is given on the command line, else the spec file's, else none. */
+        private static CompactionPolicy compaction(CommandLine commandLine, JobLimitOptions limits, BatchSpecFile file) {
+            CompactionPolicy options;
+            try {
+                options = CompactionSettings.of(limits.compaction, limits.compactionKeepTurns,
+                        limits.compactionTruncateChars, limits.maxConversationBytes);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(commandLine, e.getMessage());
+            }
+            return options != null || file == null ? options : file.compaction();
         }
 
         private <T> T pick(String option, T optionValue, T fileValue) {

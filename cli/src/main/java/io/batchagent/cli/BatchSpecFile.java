@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.batchagent.client.BatchDefinition;
+import io.batchagent.client.CompactionSettings;
+import io.batchagent.events.CompactionPolicy;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.schemas.CallHash;
 import io.batchagent.tools.ToolDeclarations;
@@ -39,6 +41,8 @@ import java.util.TreeSet;
  *   <tr><td>{@code max_inflight}, {@code max_turns}, {@code max_tokens}, {@code max_repairs},
  *       {@code context_tokens}, {@code deadline_seconds}</td><td>integers</td><td>the options of the same names</td></tr>
  *   <tr><td>{@code batch_id}</td><td>string</td><td>{@code --batch-id}</td></tr>
+ *   <tr><td>{@code compaction}</td><td>{@code none}, {@code truncate}, {@code summarize}, or a mapping (see
+ *       {@link CompactionSettings})</td><td>{@code --compaction} and the options after it</td></tr>
  *   <tr><td>{@code tool_options}</td><td>a map of built-in tool options, e.g. {@code sim_search.latency.ms: 400}</td><td>{@code --tool-option}</td></tr>
  * </table>
  *
@@ -64,11 +68,12 @@ record BatchSpecFile(
         Integer contextTokens,
         Long deadlineSeconds,
         String batchId,
-        Map<String, String> toolOptions) {
+        Map<String, String> toolOptions,
+        CompactionPolicy compaction) {
 
     static final Set<String> KEYS = Set.of("task", "system_prompt", "inputs", "tools", "output_schema", "model", "backend",
             "max_inflight", "max_turns", "max_tokens", "max_repairs", "context_tokens", "deadline_seconds", "batch_id",
-            "tool_options");
+            "tool_options", "compaction");
 
     /**
      * Reads and checks {@code file}, and the files it names.
@@ -84,7 +89,7 @@ record BatchSpecFile(
                 r.outputSchema(), r.text("model", false), r.text("backend", false), r.integer("max_inflight"),
                 r.integer("max_turns"), r.integer("max_tokens"), r.integer("max_repairs"), r.integer("context_tokens"),
                 r.integer("deadline_seconds") == null ? null : r.integer("deadline_seconds").longValue(),
-                r.text("batch_id", false), r.toolOptions());
+                r.text("batch_id", false), r.toolOptions(), r.compaction());
     }
 
     private static ObjectNode parse(Path file) throws IOException {
@@ -221,6 +226,11 @@ record BatchSpecFile(
                 throw error("'output_schema' must be a JSON Schema object or the path of a schema file, got " + value);
             }
             return CallHash.canonicalJson(value.toString());
+        }
+
+        CompactionPolicy compaction() {
+            JsonNode value = value("compaction");
+            return value == null ? null : CompactionSettings.fromSpecFile(value, file + " 'compaction'");
         }
 
         Map<String, String> toolOptions() {

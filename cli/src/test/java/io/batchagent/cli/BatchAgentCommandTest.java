@@ -3,6 +3,8 @@ package io.batchagent.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.batchagent.client.BatchDefinition;
+import io.batchagent.events.CompactionMode;
+import io.batchagent.events.CompactionPolicy;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.tools.ToolDeclarations;
 import java.io.IOException;
@@ -234,5 +236,49 @@ class BatchAgentCommandTest {
         assertThat(converter.convert("PT1M")).isEqualTo(Duration.ofMinutes(1));
         assertThat(converter.convert("0")).isZero();
         assertThat(parseRun("run").limits.stallTimeout).isEqualTo(Duration.ofMinutes(10));
+    }
+
+    @Test
+    void shouldReadCompactionFromTheSpecFileAndLetTheOptionsWin() throws Exception {
+        Path spec = write("long.yaml", """
+                task: "Topic: {topic}"
+                inputs: [{topic: a}]
+                compaction: {mode: summarize, keep_turns: 3, truncate_chars: 120, context_fraction: 0.5}
+                """);
+        Path modeOnly = write("mode.yaml", "task: hi\ninputs: [{topic: a}]\ncompaction: truncate\n");
+
+        CompactionPolicy fromFile = parseRun("run", "--spec", spec.toString()).definitionForTest().compaction();
+        CompactionPolicy fromMode = parseRun("run", "--spec", modeOnly.toString()).definitionForTest().compaction();
+        CompactionPolicy fromOptions = parseRun("run", "--spec", spec.toString(), "--compaction", "truncate",
+                "--compaction-keep-turns", "1", "--max-conversation-bytes", "100000").definitionForTest().compaction();
+
+        assertThat(fromFile.getMode()).isEqualTo(CompactionMode.SUMMARIZE);
+        assertThat(fromFile.getKeepTurns()).isEqualTo(3);
+        assertThat(fromFile.getTruncateChars()).isEqualTo(120);
+        assertThat(fromFile.getContextFraction()).isEqualTo(0.5);
+        assertThat(fromMode.getMode()).isEqualTo(CompactionMode.TRUNCATE);
+        assertThat(fromMode.getKeepTurns()).as("the schema's default").isEqualTo(2);
+        assertThat(fromOptions.getMode()).isEqualTo(CompactionMode.TRUNCATE);
+        assertThat(fromOptions.getKeepTurns()).isEqualTo(1);
+        assertThat(fromOptions.getMaxConversationBytes()).isEqualTo(100_000);
+        assertThat(parseRun("run", "--spec", spec.toString()).definitionForTest().toSpec("b", 0).getCompaction())
+                .isEqualTo(fromFile);
+        assertThat(parseRun("run", "--spec", modeOnly.toString(), "--max-turns", "3").definitionForTest().toSpec("b", 0)
+                .getCompaction().getMode()).isEqualTo(CompactionMode.TRUNCATE);
+        assertThat(parseRun("run", "--batch", EXAMPLES.resolve("research").toString()).definitionForTest().compaction())
+                .as("none unless asked for").isNull();
+    }
+
+    @Test
+    void shouldExitTwoNamingABadCompactionModeOrKey() throws Exception {
+        Path badKey = write("badkey.yaml", "task: hi\ninputs: [{topic: a}]\ncompaction: {mode: truncate, keep: 2}\n");
+
+        Outcome option = execute("run", "--batch", EXAMPLES.resolve("research").toString(), "--compaction", "shrink");
+        Outcome key = execute("run", "--spec", badKey.toString());
+
+        assertThat(option.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
+        assertThat(option.err()).contains("--compaction must be none, truncate or summarize, got 'shrink'");
+        assertThat(key.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
+        assertThat(key.err()).contains(badKey + " 'compaction' has unknown keys [keep]");
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchagent.events.BatchSpec;
+import io.batchagent.events.CompactionPolicy;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.schemas.CallHash;
 import io.batchagent.schemas.TaskTemplate;
@@ -35,6 +36,7 @@ import java.util.Set;
  * @param contextTokens the model's context window, for the OVERSIZED check; 0 = unknown
  * @param deadlineMs per-agent deadline across all turns; 0 = none
  * @param maxRepairs repair turns for an answer that fails the output schema (the model gets the errors)
+ * @param compaction how long conversations are kept under their budgets ({@link CompactionSettings}); null: no compaction
  */
 public record BatchDefinition(
         String systemPrompt,
@@ -47,7 +49,8 @@ public record BatchDefinition(
         int maxTokens,
         int contextTokens,
         long deadlineMs,
-        int maxRepairs) {
+        int maxRepairs,
+        CompactionPolicy compaction) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -80,6 +83,14 @@ public record BatchDefinition(
         }
     }
 
+    /** A definition with no compaction. */
+    public BatchDefinition(String systemPrompt, String taskTemplate, List<String> inputs, List<ToolSpec> tools,
+                           String outputSchemaJson, String model, int maxTurns, int maxTokens, int contextTokens,
+                           long deadlineMs, int maxRepairs) {
+        this(systemPrompt, taskTemplate, inputs, tools, outputSchemaJson, model, maxTurns, maxTokens, contextTokens,
+                deadlineMs, maxRepairs, null);
+    }
+
     /** A definition with no context limit and no deadline. */
     public BatchDefinition(String systemPrompt, String taskTemplate, List<String> inputs, List<ToolSpec> tools,
                            String outputSchemaJson, String model, int maxTurns, int maxTokens) {
@@ -97,7 +108,7 @@ public record BatchDefinition(
     /** This definition with other inputs (the reduce step of a client-side reduce, for example). */
     public BatchDefinition withInputs(List<String> other) {
         return new BatchDefinition(systemPrompt, taskTemplate, other, tools, outputSchemaJson, model, maxTurns, maxTokens,
-                contextTokens, deadlineMs, maxRepairs);
+                contextTokens, deadlineMs, maxRepairs, compaction);
     }
 
     /**
@@ -149,6 +160,7 @@ public record BatchDefinition(
                 .setContextTokens(contextTokens)
                 .setDeadlineMs(deadlineMs)
                 .setMaxRepairs(maxRepairs)
+                .setCompaction(compaction)
                 .setTaskTemplate(taskTemplate)
                 .setTools(tools)
                 .setOutputSchemaJson(outputSchemaJson)
@@ -171,6 +183,10 @@ public record BatchDefinition(
                     String.valueOf(maxTurns), String.valueOf(maxTokens), tools.toString(),
                     String.valueOf(contextTokens), String.valueOf(deadlineMs), String.valueOf(maxRepairs))) {
                 digest.update(part.getBytes(StandardCharsets.UTF_8));
+                digest.update((byte) 0);
+            }
+            if (compaction != null) { // only then, so batches without compaction keep their ids
+                digest.update(compaction.toString().getBytes(StandardCharsets.UTF_8));
                 digest.update((byte) 0);
             }
             for (String input : inputs) {

@@ -2,6 +2,9 @@ package io.batchagent.sdk;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchagent.client.BatchDefinition;
+import io.batchagent.client.CompactionSettings;
+import io.batchagent.events.CompactionMode;
+import io.batchagent.events.CompactionPolicy;
 import io.batchagent.events.ToolSpec;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,6 +62,7 @@ public final class AgentSpec<T> {
         private Duration deadline = Duration.ZERO;
         private String batchId;
         private int maxRepairs = 2;
+        private CompactionPolicy compaction;
 
         private Builder(OutputSchema<T> output) {
             this.output = Objects.requireNonNull(output, "output schema");
@@ -74,6 +78,13 @@ public final class AgentSpec<T> {
         public Builder<T> batchId(String id) { this.batchId = id; return this; }
         /** Repair turns for an answer that fails the output schema (default 2). */
         public Builder<T> maxRepairs(int repairs) { this.maxRepairs = repairs; return this; }
+        /** Compaction with the defaults of {@link CompactionSettings}: NONE, TRUNCATE or SUMMARIZE. */
+        public Builder<T> compaction(CompactionMode mode) {
+            this.compaction = CompactionSettings.of(mode.name(), null, null, null);
+            return this;
+        }
+        /** Compaction with every setting chosen; null for none. */
+        public Builder<T> compaction(CompactionPolicy policy) { this.compaction = policy; return this; }
         public Builder<T> tool(ToolSpec tool) { this.tools.add(tool); return this; }
         public Builder<T> tools(List<ToolSpec> specs) { this.tools.addAll(specs); return this; }
 
@@ -112,7 +123,7 @@ public final class AgentSpec<T> {
         /** Builds a spec whose inputs come from a workflow (map and reduce stages): inputs may be empty. */
         public AgentSpec<T> buildStage() {
             BatchDefinition definition = new BatchDefinition(system, task, inputs, tools, output.jsonSchema(), model,
-                    maxTurns, maxTokens, contextTokens, deadline.toMillis(), maxRepairs);
+                    maxTurns, maxTokens, contextTokens, deadline.toMillis(), maxRepairs, compaction);
             return new AgentSpec<>(definition, output, batchId);
         }
     }

@@ -74,4 +74,17 @@ class OutputSchemaTest {
         assertThatThrownBy(() -> AgentSpec.builder(OutputSchema.of(Review.class)).task("x").input(java.util.Map.of()).maxTurns(0).build())
                 .hasMessageContaining("max turns must be at least 1");
     }
+
+    @Test
+    void shouldCarryTheBuildersCompactionIntoTheBatchSpec() {
+        AgentSpec<Review> spec = AgentSpec.builder(OutputSchema.of(Review.class)).task("Review {file}")
+                .input(java.util.Map.of("file", "a")).contextTokens(32_768)
+                .compaction(io.batchagent.events.CompactionMode.SUMMARIZE).build();
+
+        io.batchagent.events.BatchSpec batch = spec.definition().toSpec("b1", 0);
+
+        assertThat(batch.getCompaction().getMode()).isEqualTo(io.batchagent.events.CompactionMode.SUMMARIZE);
+        assertThat(batch.getCompaction().getKeepTurns()).isEqualTo(2);
+        assertThat(batch.getContextTokens()).isEqualTo(32_768);
+    }
 }

@@ -48,7 +48,8 @@ final class ChatCompletionsHandler {
         this.scheduler = scheduler;
         this.counters = counters;
         this.captured = captured;
-        this.model = new ScriptedModel(options.toolCallRule(), options.invalidAnswers(), options.varyAnswersSeed());
+        this.model = new ScriptedModel(options.toolCallRule(), options.invalidAnswers(), options.varyAnswersSeed(),
+                options.toolTurns());
         setFaults(options.faults());
     }
 
@@ -158,6 +159,12 @@ final class ChatCompletionsHandler {
             return send(response, HttpResponseStatus.INTERNAL_SERVER_ERROR,
                     OpenAiWire.error("scripted model failed: " + e, "server_error", "internal_error", null));
         }
+        String overContext = contextProblem(prompt.length);
+        if (overContext != null) {
+            counters.clientErrors.incrementAndGet();
+            return send(response, HttpResponseStatus.BAD_REQUEST, options.dialect() == SimulatorDialect.VLLM
+                    ? OpenAiWire.vllmError(overContext) : OpenAiWire.sglangError(overContext));
+        }
         OpenAiWire wire = new OpenAiWire(String.format("chatcmpl-sim%020x", responseIds.incrementAndGet()),
                 System.currentTimeMillis() / 1000, request.model() != null ? request.model() : options.modelName(),
                 request.includeUsage(), options.cacheReport());
@@ -201,6 +208,25 @@ final class ChatCompletionsHandler {
     private static void update(java.security.MessageDigest digest, String text) {
         digest.update(text.getBytes(StandardCharsets.UTF_8));
         digest.update((byte) 0);
+    }
+
+    /**
+     * The imitated engine's own message when a prompt is over the context window ({@code contextTokens}),
+     * or null: SGLang refuses an input of at least the context length (TokenizerManager._validate_one_request),
+     * vLLM one longer than its max_model_len (its renderer's input validation), both with HTTP 400.
+     */
+    private String contextProblem(int promptTokens) {
+        int window = options.contextTokens();
+        if (window <= 0) {
+            return null;
+        }
+        if (options.dialect() == SimulatorDialect.VLLM) {
+            return promptTokens <= window ? null : "This model's maximum context length is " + window + " tokens. "
+                    + "However, your request has " + promptTokens + " input tokens. Please reduce the length of the "
+                    + "input messages.";
+        }
+        return promptTokens < window ? null : "The input (" + promptTokens + " tokens) is longer than the model's "
+                + "context length (" + window + " tokens).";
     }
 
     /** Why the imitated engine would refuse this request, or null. */

@@ -75,6 +75,15 @@ public final class EngineSimulatorMain implements Callable<Integer> {
                     + "calls after the first tool result, and a random part in every answer.")
     Long varyAnswers;
 
+    @Option(names = "--tool-turns", paramLabel = "T", defaultValue = "1",
+            description = "Tool turns the scripted model takes before it answers (default: ${DEFAULT-VALUE}).")
+    int toolTurns = 1;
+
+    @Option(names = "--context-tokens", paramLabel = "N", defaultValue = "0",
+            description = "The SIMULATED context window: longer prompts get HTTP 400 with the dialect's own message "
+                    + "(0: none, only the KV capacity).")
+    int contextTokens;
+
     @Option(names = "--capture-requests", description = "Keep raw request bodies in memory (for embedding only).",
             hidden = true)
     boolean captureRequests;
@@ -84,7 +93,7 @@ public final class EngineSimulatorMain implements Callable<Integer> {
         SimulatorOptions.Builder builder = SimulatorOptions.builder().host(host).port(port).profile(profile)
                 .modelName(model).speedup(speedup).captureRequests(captureRequests).failOnMarker(failOnMarker)
                 .dialect(dialect(dialect)).priorityScheduling(priorityScheduling).cacheReport(cacheReport)
-                .varyAnswersSeed(varyAnswers);
+                .varyAnswersSeed(varyAnswers).toolTurns(toolTurns).contextTokens(contextTokens);
         if (faults != null) {
             builder.faults(EngineFaults.parse(faults, EngineFaults.NONE));
         }

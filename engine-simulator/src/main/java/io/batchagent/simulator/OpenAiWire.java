@@ -143,6 +143,28 @@ final class OpenAiWire {
     }
 
     /** An OpenAI-style error body. */
+    /** vLLM's error body: an OpenAI-style {@code error} object whose {@code code} is the HTTP status, 400. */
+    static String vllmError(String message) {
+        ObjectNode root = Json.NODES.objectNode();
+        ObjectNode error = root.putObject("error");
+        error.put("message", message);
+        error.put("type", "BadRequestError");
+        error.putNull("param");
+        error.put("code", 400);
+        return Json.write(root);
+    }
+
+    /** SGLang's error body (its ErrorResponse): the fields at the top level, {@code object} "error", code 400. */
+    static String sglangError(String message) {
+        ObjectNode root = Json.NODES.objectNode();
+        root.put("object", "error");
+        root.put("message", message);
+        root.put("type", "BadRequestError");
+        root.putNull("param");
+        root.put("code", 400);
+        return Json.write(root);
+    }
+
     static String error(String message, String type, String code, String param) {
         ObjectNode root = Json.NODES.objectNode();
         ObjectNode error = root.putObject("error");

@@ -19,8 +19,12 @@ import org.slf4j.LoggerFactory;
  * always gets the same answer.
  *
  * <ul>
- *   <li>A request that offers tools (and {@code tool_choice} is not {@code none}) and has no
- *       {@code tool} message yet is answered with one tool call chosen by the {@link ToolCallRule}
+ *   <li>A request whose last message is a user message starting with {@value #COMPACTION_REQUEST} (the
+ *       inference worker asking for a summary of old tool results) is answered with a short plain-text
+ *       summary naming how many tool results the conversation holds.</li>
+ *   <li>A request that offers tools (and {@code tool_choice} is not {@code none}) and has fewer
+ *       assistant tool calls than the script's tool turns (one unless configured; so, by default, no
+ *       {@code tool} message yet) is answered with one tool call chosen by the {@link ToolCallRule}
  *       ({@code finish_reason} {@code tool_calls}). A rule that returns empty makes it answer
  *       directly, unless {@code tool_choice} is {@code required} or names a function, when the
  *       default rule decides.</li>
@@ -42,22 +46,27 @@ final class ScriptedModel {
 
     static final String SCHEMA_FENCE_OPEN = "```json\n";
     static final String SCHEMA_FENCE_CLOSE = "\n```";
+    /** How the inference worker's summary requests begin (its ConversationCompactor.SUMMARY_INSTRUCTION). */
+    static final String COMPACTION_REQUEST = "[compaction]";
 
     private static final Logger LOGGER = LoggerFactory.getLogger(ScriptedModel.class);
 
     private final ToolCallRule toolCallRule;
     private final int invalidAnswers;
     private final SplittableRandom variation;
+    private final int toolTurns;
 
     ScriptedModel(ToolCallRule toolCallRule) {
-        this(toolCallRule, 0, null);
+        this(toolCallRule, 0, null, 1);
     }
 
     /**
      * @param invalidAnswers final answers per conversation that miss the schema before a valid one
      * @param varySeed null for a deterministic script; else seeds the per-call variation
+     * @param toolTurns the tool turns taken before answering
      */
-    ScriptedModel(ToolCallRule toolCallRule, int invalidAnswers, Long varySeed) {
+    ScriptedModel(ToolCallRule toolCallRule, int invalidAnswers, Long varySeed, int toolTurns) {
+        this.toolTurns = toolTurns;
         this.toolCallRule = toolCallRule;
         this.invalidAnswers = invalidAnswers;
         this.variation = varySeed == null ? null : new SplittableRandom(varySeed);
@@ -75,6 +84,11 @@ final class ScriptedModel {
 
     /** The model's full, untruncated output for {@code request}. */
     ScriptedOutput respond(ChatRequest request) {
+        if (isCompactionRequest(request)) {
+            long results = request.messages().stream().filter(m -> m.role().equals("tool")).count();
+            return ScriptedOutput.content("Simulated summary: the " + results + " earlier tool results found what the "
+                    + "task asked for.");
+        }
         SplittableRandom random = nextVariation();
         Optional<ToolInvocation> call = chooseToolCall(request);
         if (call.isEmpty() && random != null) {
@@ -113,9 +127,19 @@ final class ScriptedModel {
                 .map(t -> new ToolInvocation(t.name(), ToolCallRule.defaultArguments(t, context)));
     }
 
+    private static boolean isCompactionRequest(ChatRequest request) {
+        List<ChatMessage> messages = request.messages();
+        if (messages.isEmpty()) {
+            return false;
+        }
+        ChatMessage last = messages.get(messages.size() - 1);
+        return last.role().equals("user") && last.content().startsWith(COMPACTION_REQUEST);
+    }
+
     private Optional<ToolInvocation> chooseToolCall(ChatRequest request) {
-        if (request.tools().isEmpty() || request.toolChoice() == ChatRequest.ToolChoice.NONE
-                || request.hasToolMessage()) {
+        long toolCalls = request.messages().stream().filter(m -> !m.toolCalls().isEmpty()).count();
+        boolean moreTurns = toolTurns > 1 ? toolCalls < toolTurns : toolTurns == 1 && !request.hasToolMessage();
+        if (request.tools().isEmpty() || request.toolChoice() == ChatRequest.ToolChoice.NONE || !moreTurns) {
             return Optional.empty();
         }
         List<ToolSpec> tools = request.forcedTool() == null ? request.tools()

@@ -35,6 +35,12 @@ import java.util.Objects;
  *     first tool result it calls a second offered tool on about half the calls, and its answers
  *     carry a per-call random part, from a generator seeded with this value. Two calls for the
  *     same turn then differ, as a real model's would. Default null (deterministic)
+ * @param toolTurns how many tool turns the scripted model takes before it answers: it asks for a tool
+ *     while the conversation has fewer than this many assistant tool calls (a long agent's shape).
+ *     Default 1 (one tool call, then the answer)
+ * @param contextTokens the SIMULATED model's context window: a prompt of at least this many tokens
+ *     (SGLang; more than this many for vLLM) is refused with HTTP 400 and the imitated engine's own
+ *     message and error body. Default 0 (no window; only the KV capacity bounds a request)
  */
 public record SimulatorOptions(
         String host,
@@ -50,7 +56,9 @@ public record SimulatorOptions(
         boolean cacheReport,
         int invalidAnswers,
         EngineFaults faults,
-        Long varyAnswersSeed) {
+        Long varyAnswersSeed,
+        int toolTurns,
+        int contextTokens) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final String DEFAULT_MODEL_NAME = "sim-model";
@@ -74,6 +82,10 @@ public record SimulatorOptions(
         if (invalidAnswers < 0) {
             throw new IllegalArgumentException("invalidAnswers must not be negative, was " + invalidAnswers);
         }
+        if (toolTurns < 0 || contextTokens < 0) {
+            throw new IllegalArgumentException("toolTurns and contextTokens must not be negative, were " + toolTurns
+                    + " and " + contextTokens);
+        }
         if (failOnMarker != null && failOnMarker.isEmpty()) {
             throw new IllegalArgumentException("failOnMarker must be null or non-empty");
         }
@@ -89,7 +101,8 @@ public record SimulatorOptions(
         return new Builder().host(host).port(port).profile(profile).speedup(speedup).modelName(modelName)
                 .captureRequests(captureRequests).toolCallRule(toolCallRule).failOnMarker(failOnMarker)
                 .dialect(dialect).priorityScheduling(priorityScheduling).cacheReport(cacheReport)
-                .invalidAnswers(invalidAnswers).faults(faults).varyAnswersSeed(varyAnswersSeed);
+                .invalidAnswers(invalidAnswers).faults(faults).varyAnswersSeed(varyAnswersSeed)
+                .toolTurns(toolTurns).contextTokens(contextTokens);
     }
 
     /** Mutable, not thread-safe builder for {@link SimulatorOptions}. */
@@ -108,6 +121,8 @@ public record SimulatorOptions(
         private boolean cacheReport = true;
         private EngineFaults faults = EngineFaults.NONE;
         private Long varyAnswersSeed;
+        private int toolTurns = 1;
+        private int contextTokens;
 
         private Builder() {
         }
@@ -193,9 +208,20 @@ public record SimulatorOptions(
             return this;
         }
 
+        public Builder toolTurns(int toolTurns) {
+            this.toolTurns = toolTurns;
+            return this;
+        }
+
+        public Builder contextTokens(int contextTokens) {
+            this.contextTokens = contextTokens;
+            return this;
+        }
+
         public SimulatorOptions build() {
             return new SimulatorOptions(host, port, profile, speedup, modelName, captureRequests, toolCallRule,
-                    failOnMarker, dialect, priorityScheduling, cacheReport, invalidAnswers, faults, varyAnswersSeed);
+                    failOnMarker, dialect, priorityScheduling, cacheReport, invalidAnswers, faults, varyAnswersSeed,
+                    toolTurns, contextTokens);
         }
     }
 }

@@ -453,6 +453,64 @@ class EngineSimulatorHttpTest {
     }
 
     @Test
+    void shouldRefuseAPromptOverTheContextWindowAsSglangDoes() {
+        start(SimulatorOptions.builder().contextTokens(500));
+
+        HttpResponse<String> response = http.post("/v1/chat/completions", body(chatRequest(SYSTEM, "x")));
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        JsonNode error = json(response.body());
+        assertThat(error.get("object").asText()).isEqualTo("error");
+        assertThat(error.get("type").asText()).isEqualTo("BadRequestError");
+        assertThat(error.get("code").asInt()).isEqualTo(400);
+        assertThat(error.get("message").asText())
+                .matches("The input \\(\\d+ tokens\\) is longer than the model's context length \\(500 tokens\\)\\.");
+        assertThat(http.chat(body(chatRequest(null, "short"))).at("/choices/0/finish_reason").asText())
+                .as("a prompt within the window is served").isEqualTo("stop");
+    }
+
+    @Test
+    void shouldRefuseAPromptOverTheContextWindowAsVllmDoes() {
+        start(SimulatorOptions.builder().dialect(SimulatorDialect.VLLM).contextTokens(500));
+
+        HttpResponse<String> response = http.post("/v1/chat/completions", body(chatRequest(SYSTEM, "x")));
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        JsonNode error = json(response.body()).get("error");
+        assertThat(error.get("type").asText()).isEqualTo("BadRequestError");
+        assertThat(error.get("code").asInt()).isEqualTo(400);
+        assertThat(error.get("message").asText()).matches("This model's maximum context length is 500 tokens\\. "
+                + "However, your request has \\d+ input tokens\\. Please reduce the length of the input messages\\.");
+    }
+
+    @Test
+    void shouldCallToolsForTheScriptedTurnsThenAnswerAndSummarizeWhenAsked() {
+        start(SimulatorOptions.builder().toolTurns(3));
+        ObjectNode request = withTools(chatRequest(SYSTEM, userMessage("1", "A long agent", "compaction")));
+        for (int turn = 1; turn <= 3; turn++) {
+            JsonNode answer = http.chat(body(request));
+            assertThat(answer.at("/choices/0/finish_reason").asText()).as("turn " + turn).isEqualTo("tool_calls");
+            JsonNode call = answer.at("/choices/0/message/tool_calls/0");
+            ObjectNode assistant = ((ArrayNode) request.get("messages")).addObject();
+            assistant.put("role", "assistant").putNull("content");
+            assistant.putArray("tool_calls").add(call.deepCopy());
+            ((ArrayNode) request.get("messages")).addObject().put("role", "tool")
+                    .put("tool_call_id", call.get("id").asText()).put("content", "page ".repeat(1000));
+        }
+        ObjectNode summary = request.deepCopy();
+        ((ArrayNode) summary.get("messages")).addObject().put("role", "user")
+                .put("content", "[compaction] Summarize what the results of these earlier tool calls tell you");
+
+        JsonNode last = http.chat(body(request));
+        JsonNode summarized = http.chat(body(summary));
+
+        assertThat(last.at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+        assertValid(json(SCHEMA), json(last.at("/choices/0/message/content").asText()));
+        assertThat(summarized.at("/choices/0/message/content").asText())
+                .isEqualTo("Simulated summary: the 3 earlier tool results found what the task asked for.");
+    }
+
+    @Test
     void shouldServeTheH100ProfileWithSpeedup() {
         start(SimulatorOptions.builder().profile(EngineProfile.H100_QWEN32B).speedup(50));
 

@@ -1,6 +1,8 @@
 package io.batchagent.inference;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.OptionalInt;
 
@@ -41,6 +43,26 @@ public record EngineFailure(OptionalInt httpStatus, String message, boolean retr
         String message = UNAVAILABLE_MESSAGE + (budget.toMillis() % 1000 == 0 ? budget.toSeconds() + " s" : budget.toMillis() + " ms")
                 + (last == null ? "" : "; last failure: " + last.message());
         return new EngineFailure(last == null ? OptionalInt.empty() : last.httpStatus(), message, true);
+    }
+
+    /**
+     * How engines word a prompt over the model's context window, lower case: vLLM ("This model's maximum
+     * context length is N tokens. However, your request has M input tokens"), SGLang ("The input (M tokens)
+     * is longer than the model's context length (N tokens)", "Requested token count exceeds the model's
+     * maximum context length"), the OpenAI API (code context_length_exceeded), Anthropic ("prompt is too
+     * long"), Bedrock ("Input is too long for requested model").
+     */
+    private static final List<String> CONTEXT_OVERFLOW_PHRASES = List.of("maximum context length",
+            "longer than the model's context length", "context_length_exceeded", "prompt is too long",
+            "input is too long");
+
+    /** True when the engine refused the prompt as longer than the model's context window (an HTTP 400 or 413). */
+    public boolean isContextOverflow() {
+        if (httpStatus.isEmpty() || (httpStatus.getAsInt() != 400 && httpStatus.getAsInt() != 413)) {
+            return false;
+        }
+        String lower = message.toLowerCase(Locale.ROOT);
+        return CONTEXT_OVERFLOW_PHRASES.stream().anyMatch(lower::contains);
     }
 
     static EngineFailure http(int status, String message, boolean retriable) {

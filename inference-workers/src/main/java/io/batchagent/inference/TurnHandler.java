@@ -8,6 +8,8 @@ import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ChatMessage;
+import io.batchagent.events.Compaction;
+import io.batchagent.events.CompactionMode;
 import io.batchagent.events.DeadLetter;
 import io.batchagent.events.ErrorReason;
 import io.batchagent.events.JobError;
@@ -130,6 +132,7 @@ final class TurnHandler {
         final AtomicLong succeeded = new AtomicLong();
         final AtomicLong failed = new AtomicLong();
         final AtomicLong deadLetters = new AtomicLong();
+        final AtomicLong compactions = new AtomicLong();
     }
 
     private final Topics topics;
@@ -139,6 +142,7 @@ final class TurnHandler {
     private final LongSupplier clock;
     private final Counters counters;
     private final BatchWarmer warmer;
+    private final ConversationCompactor compactor;
     private final RetryingSender<String, byte[]> sender;
     private final Deserializer<Decoded<AgentTurn>> turnDecoder;
     private volatile boolean abandoned;
@@ -173,6 +177,7 @@ final class TurnHandler {
         this.sender = new RetryingSender<>(producer, publishing, executor);
         this.turnDecoder = Decoded.lenient(topics.agentTurns().valueSerde().deserializer());
         this.warmer = warmer;
+        this.compactor = new ConversationCompactor(engine, topics.limits());
         this.topics = topics;
         this.specs = specs;
         this.engine = engine;
@@ -280,13 +285,55 @@ final class TurnHandler {
                     + spec.getDeadlineMs() + " ms (across all turns) passed before turn " + turn.getTurn() + " started"),
                     null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
         }
-        return warmer.ready(batch).thenCompose(warmUp -> {
-            SchedulingHints hints = SchedulingHints.forTurn(turn.getTurn(), spec.getMaxTurns(),
-                    lengths.estimate(spec.getBatchId(), turn.getTurn()));
-            AgentPrompt prompt = AgentPrompt.forAgent(batch, turn.getMessages(), hints);
-            return engine.complete(ChatRequest.of(turn.getJobId(), turn.getTurn(), prompt))
-                    .thenComposeAsync(response -> onResponse(turn, batch, response, queuedMs, warmUp), executor);
-        });
+        return warmer.ready(batch)
+                .thenCompose(warmUp -> compactor.fit(turn, batch)
+                        .thenComposeAsync(fitted -> callWith(fitted(turn, fitted), batch, fitted, queuedMs, warmUp), executor));
+    }
+
+    /** The model call of {@code turn}, whose conversation is fitted to its budgets; or its CONTEXT_EXHAUSTED end. */
+    private CompletableFuture<Void> callWith(AgentTurn turn, PreparedBatch batch, ConversationCompactor.Fitted fitted,
+                                             long queuedMs, WarmUpReport warmUp) {
+        if (fitted.compaction() != null) {
+            counters.compactions.incrementAndGet();
+            LOGGER.debug("conversation compacted: jobId={} turn={} mode={} turnsCompacted={} tokensBefore={} tokensAfter={} detail={}",
+                    turn.getJobId(), turn.getTurn(), fitted.compaction().getMode(), fitted.compaction().getTurnsCompacted(),
+                    fitted.compaction().getTokensBefore(), fitted.compaction().getTokensAfter(), fitted.compaction().getDetail());
+        }
+        if (fitted.exhausted() != null) {
+            LOGGER.info("conversation over its budget: jobId={} turn={} message={}", turn.getJobId(), turn.getTurn(),
+                    fitted.exhausted());
+            return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.CONTEXT_EXHAUSTED, fitted.exhausted()),
+                    null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), warmUp);
+        }
+        BatchSpec spec = batch.spec();
+        SchedulingHints hints = SchedulingHints.forTurn(turn.getTurn(), spec.getMaxTurns(),
+                lengths.estimate(spec.getBatchId(), turn.getTurn()));
+        AgentPrompt prompt = AgentPrompt.forAgent(batch, turn.getMessages(), hints);
+        return engine.complete(ChatRequest.of(turn.getJobId(), turn.getTurn(), prompt))
+                .thenComposeAsync(response -> onResponse(turn, batch, response, queuedMs, warmUp), executor);
+    }
+
+    /**
+     * {@code turn} with its fitted conversation, the compaction recorded and the summary call's usage and
+     * time accounted to the job.
+     */
+    private static AgentTurn fitted(AgentTurn turn, ConversationCompactor.Fitted fitted) {
+        if (fitted.compaction() == null && fitted.summaryCall() == null) {
+            return turn;
+        }
+        AgentTurn.Builder next = AgentTurn.newBuilder(turn).setMessages(fitted.messages());
+        if (fitted.compaction() != null) {
+            List<Compaction> compactions = new ArrayList<>(turn.getCompactions());
+            compactions.add(fitted.compaction());
+            next.setCompactions(compactions);
+        }
+        ChatResponse call = fitted.summaryCall();
+        if (call != null) {
+            next.setUsage(addUsage(turn.getUsage(), call.usage()));
+            next.setTimings(Timings.newBuilder(turn.getTimings())
+                    .setModelMs(turn.getTimings().getModelMs() + call.latencyMs()).build());
+        }
+        return next.build();
     }
 
     private CompletableFuture<Void> onResponse(AgentTurn turn, PreparedBatch batch, ChatResponse response, long queuedMs,
@@ -294,18 +341,17 @@ final class TurnHandler {
         String model = batch.spec().getModel();
         Usage usage = addUsage(turn.getUsage(), response.usage());
         Timings timings = addCall(turn, response, queuedMs);
+        if (response.isFailure() && response.failure().isContextOverflow() && !refusedBefore(turn)
+                && ConversationCompactor.policy(batch.spec()).getMode() != CompactionMode.NONE) {
+            // The estimate was short: compact whatever the size says, and try once more if anything was compacted.
+            AgentTurn refused = AgentTurn.newBuilder(turn).setUsage(usage).setTimings(timings).build();
+            return compactor.fitAfterRefusal(refused, batch, response.failure().message())
+                    .thenComposeAsync(fitted -> fitted.compaction() == null
+                            ? engineFailed(turn, batch, response, usage, timings, warmUp)
+                            : callWith(fitted(refused, fitted), batch, fitted, 0, warmUp), executor);
+        }
         if (response.isFailure()) {
-            counters.engineFailures.incrementAndGet();
-            LOGGER.warn("engine call failed: jobId={} turn={} model={} status={} retriable={} message={}",
-                    turn.getJobId(), turn.getTurn(), model,
-                    response.failure().httpStatus().isPresent() ? response.failure().httpStatus().getAsInt() : "none",
-                    response.failure().retriable(), response.failure().message());
-            EngineFailure engineFailure = response.failure();
-            JobError failure = engineFailure.isUnavailable() ? error(ErrorReason.ENGINE_UNAVAILABLE, engineFailure.message())
-                    : engineFailure.isTimeout() ? error(ErrorReason.TIMEOUT, "per-turn timeout: " + engineFailure.message())
-                    : error(ErrorReason.ENGINE_ERROR, engineFailure.message());
-            return publishResult(turn, JobStatus.FAILED, null, failure, null, usage, timings,
-                    turn.getToolCallsRequested(), warmUp);
+            return engineFailed(turn, batch, response, usage, timings, warmUp);
         }
         lengths.record(batch.spec().getBatchId(), turn.getTurn(), response.usage().completionTokens());
         LOGGER.debug("engine answered: jobId={} turn={} model={} finishReason={} toolCalls={} promptTokens={} cachedTokens={} latencyMs={}",
@@ -334,6 +380,42 @@ final class TurnHandler {
                         + (turn.getRepairs() == 1 ? "" : "s") + ")";
         return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_OUTPUT, problem),
                 response.content(), usage, timings, turn.getToolCallsRequested(), warmUp);
+    }
+
+    /** Ends the job FAILED for a failed model call: TIMEOUT, CONTEXT_EXHAUSTED (with the sizes) or ENGINE_ERROR. */
+    private CompletableFuture<Void> engineFailed(AgentTurn turn, PreparedBatch batch, ChatResponse response, Usage usage,
+                                                 Timings timings, WarmUpReport warmUp) {
+        String model = batch.spec().getModel();
+        counters.engineFailures.incrementAndGet();
+        LOGGER.warn("engine call failed: jobId={} turn={} model={} status={} retriable={} message={}",
+                turn.getJobId(), turn.getTurn(), model,
+                response.failure().httpStatus().isPresent() ? response.failure().httpStatus().getAsInt() : "none",
+                response.failure().retriable(), response.failure().message());
+        JobError failure = response.failure().isUnavailable()
+                ? error(ErrorReason.ENGINE_UNAVAILABLE, response.failure().message())
+                : response.failure().isTimeout()
+                ? error(ErrorReason.TIMEOUT, "per-turn timeout: " + response.failure().message())
+                : response.failure().isContextOverflow()
+                ? error(ErrorReason.CONTEXT_EXHAUSTED, contextOverflow(turn, batch, response.failure()))
+                : error(ErrorReason.ENGINE_ERROR, response.failure().message());
+        return publishResult(turn, JobStatus.FAILED, null, failure, null, usage, timings,
+                turn.getToolCallsRequested(), warmUp);
+    }
+
+    /** Whether this turn's conversation was compacted after an engine's refusal already (it is retried once). */
+    private static boolean refusedBefore(AgentTurn turn) {
+        List<Compaction> compactions = turn.getCompactions();
+        return !compactions.isEmpty() && compactions.get(compactions.size() - 1).getTurn() == turn.getTurn()
+                && compactions.get(compactions.size() - 1).getDetail().startsWith(ConversationCompactor.REFUSAL_DETAIL);
+    }
+
+    /** The job's error when the engine refused its prompt as over the model's context window, with the sizes. */
+    private static String contextOverflow(AgentTurn turn, PreparedBatch batch, EngineFailure failure) {
+        ConversationCompactor.Size size = ConversationCompactor.size(batch, turn.getMessages());
+        return "the engine refused the prompt of turn " + turn.getTurn() + " as longer than the model's context window ("
+                + "~" + size.tokens() + " tokens estimated, " + size.bytes() + " bytes of conversation, contextTokens "
+                + (batch.spec().getContextTokens() > 0 ? batch.spec().getContextTokens() : "unknown") + ", compaction "
+                + ConversationCompactor.policy(batch.spec()).getMode() + "): " + failure.message();
     }
 
     /**
@@ -584,6 +666,7 @@ final class TurnHandler {
                 .setFinishedAtMs(now)
                 .setWarmUp(warmUp == null ? null : warmUp.toStatus())
                 .setAttempt(turn.getAttempt())
+                .setCompactions(turn.getCompactions())
                 .build();
         LOGGER.debug("result: jobId={} turn={} status={} reason={}", turn.getJobId(), turn.getTurn(), status,
                 error == null ? null : error.getReason());
@@ -640,6 +723,7 @@ final class TurnHandler {
                     .setToolCallsRequested(turn.getToolCallsRequested())
                     .setFinishedAtMs(now)
                     .setAttempt(turn.getAttempt())
+                    .setCompactions(turn.getCompactions())
                     .build();
             failure = finalOutcome(turn, result, now);
         } catch (RuntimeException e) {

@@ -7,6 +7,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.BatchSpec;
+import io.batchagent.events.CompactionMode;
+import io.batchagent.events.CompactionPolicy;
+import io.batchagent.events.ErrorReason;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.WarmUpOutcome;
 import io.batchagent.simulator.EngineSimulator;
@@ -140,8 +143,58 @@ class SimulatorDialectContractTest {
         assertThat(probe.usage().cachedPromptTokens()).isZero();
     }
 
+    @ParameterizedTest
+    @EnumSource(value = Engine.class, names = {"SGLANG_PRIORITY", "VLLM_PRIORITY"})
+    void shouldEndAJobContextExhaustedWithTheEnginesOwnMessageWhenItRefusesThePrompt(Engine engine) {
+        start(engine, SimulatorOptions.builder().contextTokens(400));
+        BatchSpec spec = Fixtures.spec("batch-window");
+        AgentHarness agent = new AgentHarness(spec, client, BatchWarmer.disabled());
+
+        agent.handle(Fixtures.turn("job-1", spec.getBatchId(), 1,
+                List.of(Fixtures.user("Find the population of Lyon. " + "Context. ".repeat(400))), System.currentTimeMillis()));
+
+        AgentResult result = agent.result("job-1");
+        assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CONTEXT_EXHAUSTED);
+        assertThat(result.getError().getMessage()).startsWith("the engine refused the prompt of turn 1 as longer than "
+                + "the model's context window").contains(engine.dialect == SimulatorDialect.VLLM
+                ? "This model's maximum context length is 400 tokens" : "is longer than the model's context length (400 tokens)");
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Engine.class, names = {"SGLANG_PRIORITY", "VLLM_PRIORITY"})
+    void shouldSummarizeOldToolResultsThroughTheEngineAndFinishALongAgent(Engine engine) {
+        start(engine, SimulatorOptions.builder().toolTurns(8).contextTokens(8_192));
+        BatchSpec spec = BatchSpec.newBuilder(Fixtures.spec("batch-long")).setMaxTurns(10).setContextTokens(8_192)
+                .setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.SUMMARIZE).build()).build();
+        AgentHarness agent = new AgentHarness(spec, client, BatchWarmer.disabled());
+
+        AgentTurn turn = Fixtures.turn("job-1", spec.getBatchId(), 1, List.of(Fixtures.user("Find the population of Lyon.")),
+                System.currentTimeMillis());
+        for (int t = 1; t <= 8; t++) {
+            agent.handle(turn);
+            AgentTurn waiting = agent.waiting("job-1");
+            Map<String, String> outputs = new java.util.HashMap<>();
+            waiting.getPendingCalls().forEach(call -> outputs.put(call.getId(), ("result of turn " + waiting.getTurn()
+                    + " ").repeat(300)));
+            turn = AgentHarness.nextTurn(waiting, outputs);
+        }
+        agent.handle(turn);
+
+        AgentResult result = agent.result("job-1");
+        assertThat(result.getStatus()).as(String.valueOf(result.getError())).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(result.getTurns()).isEqualTo(9);
+        assertThat(result.getCompactions()).isNotEmpty()
+                .allSatisfy(c -> assertThat(c.getMode()).as(c.getDetail()).isEqualTo(CompactionMode.SUMMARIZE));
+        assertThat(result.getUsage().getModelCalls()).isEqualTo(9 + result.getCompactions().size());
+    }
+
     private void start(Engine engine) {
-        simulator = EngineSimulator.start(SimulatorOptions.builder().dialect(engine.dialect)
+        start(engine, SimulatorOptions.builder());
+    }
+
+    private void start(Engine engine, SimulatorOptions.Builder options) {
+        simulator = EngineSimulator.start(options.dialect(engine.dialect)
                 .priorityScheduling(engine.priorityScheduling).cacheReport(engine.cacheReport).captureRequests(true).build());
         URI base = URI.create(simulator.baseUrl());
         EngineEndpoint endpoint = EngineEndpoint.parse(engine.kind.scheme() + "://" + base.getHost() + ":" + base.getPort());

@@ -6,6 +6,9 @@ import static org.awaitility.Awaitility.await;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.BatchSpec;
+import io.batchagent.events.ChatMessage;
+import io.batchagent.events.CompactionMode;
+import io.batchagent.events.CompactionPolicy;
 import io.batchagent.events.DeadLetter;
 import io.batchagent.events.ErrorReason;
 import io.batchagent.events.JobStatus;
@@ -22,6 +25,7 @@ import io.batchagent.schemas.Topics.Topic;
 import io.batchagent.worker.RetryingSender;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -264,14 +268,14 @@ class TurnHandlerTest {
     @Test
     void shouldFailWithEngineErrorCarryingTheEnginesMessage() {
         engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.of(400),
-                "engine answered HTTP 400 Bad Request: maximum context length is 32768 tokens", false), 12));
+                "engine answered HTTP 400 Bad Request: unknown sampling parameter 'min_q'", false), 12));
 
         handle(turn("job-8", 1, NOW));
 
         AgentResult result = onlyResult("job-8");
         assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.ENGINE_ERROR);
-        assertThat(result.getError().getMessage()).contains("HTTP 400").contains("maximum context length");
+        assertThat(result.getError().getMessage()).contains("HTTP 400").contains("min_q");
         assertThat(result.getUsage().getModelCalls()).isEqualTo(1);
         assertThat(counters.engineFailures.get()).isEqualTo(1);
     }
@@ -286,6 +290,23 @@ class TurnHandlerTest {
         AgentResult result = onlyResult("job-9");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.ENGINE_UNAVAILABLE);
         assertThat(result.getError().getMessage()).contains("outage budget of 600 s").contains("simulated outage");
+    }
+
+    @Test
+    void shouldFailContextExhaustedWhenTheEngineRefusesThePromptAsLongerThanItsContext() {
+        engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.of(400), "engine answered HTTP 400 Bad Request: "
+                + "This model's maximum context length is 32768 tokens. However, your request has 40000 input tokens. "
+                + "Please reduce the length of the input messages.", false), 12));
+
+        handle(turn("job-8", 1, NOW));
+
+        AgentResult result = onlyResult("job-8");
+        assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CONTEXT_EXHAUSTED);
+        assertThat(result.getError().getMessage())
+                .startsWith("the engine refused the prompt of turn 1 as longer than the model's context window (~")
+                .contains("bytes of conversation, contextTokens unknown, compaction NONE)")
+                .contains("However, your request has 40000 input tokens");
     }
 
     @Test
@@ -588,6 +609,120 @@ class TurnHandlerTest {
         AgentResult result = onlyResult("job-t");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.TIMEOUT);
         assertThat(result.getError().getMessage()).startsWith("per-turn timeout: no complete answer from the engine within 600000 ms");
+    }
+
+    @Test
+    void shouldSendTheCompactedConversationAndCarryItAndTheCompactionToTheResult() {
+        spec.setContextTokens(16_384);
+        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.SUMMARIZE).build());
+        engine.answerAllWith(request -> CompletableFuture.completedFuture(lastMessage(request)
+                .startsWith(ConversationCompactor.SUMMARY_INSTRUCTION)
+                ? ScriptedEngineClient.answer("Lyon has 522,250 inhabitants (INSEE).")
+                : ScriptedEngineClient.answer("{\"city\":\"Lyon\",\"population\":522250}")));
+
+        handle(Fixtures.turn("job-long", "batch-1", 7, longConversation(6), NOW));
+
+        assertThat(engine.requests()).hasSize(2);
+        List<ChatMessage> sent = engine.requests().get(1).prompt().messages();
+        assertThat(sent).hasSize(13);
+        assertThat(sent.get(2).getContent()).startsWith("[compacted: summary of 4 earlier tool results]");
+        AgentResult result = onlyResult("job-long");
+        assertThat(result.getStatus()).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(result.getCompactions()).singleElement().satisfies(compaction -> {
+            assertThat(compaction.getMode()).isEqualTo(CompactionMode.SUMMARIZE);
+            assertThat(compaction.getTurn()).isEqualTo(7);
+            assertThat(compaction.getTurnsCompacted()).isEqualTo(4);
+            assertThat(compaction.getTokensAfter()).isLessThan(compaction.getTokensBefore());
+        });
+        // The summary call is the job's: its usage and its model call count.
+        assertThat(result.getUsage().getModelCalls()).isEqualTo(2);
+        assertThat(result.getUsage().getPromptTokens()).isEqualTo(200);
+        assertThat(counters.compactions.get()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldCarryTheTruncatedConversationOnTheWaitingTurn() {
+        spec.setContextTokens(16_384);
+        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).setKeepTurns(1).build());
+        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("call_7", "web_search", "{\"query\":\"q\"}")));
+
+        handle(Fixtures.turn("job-long", "batch-1", 7, longConversation(6), NOW));
+
+        AgentTurn waiting = decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
+        List<ChatMessage> tools = waiting.getMessages().stream().filter(m -> m.getRole() == Role.TOOL).toList();
+        assertThat(tools.subList(0, 5)).allSatisfy(m -> assertThat(m.getContent()).startsWith("[compacted: "));
+        assertThat(tools.get(5).getContent()).hasSize(8192);
+        assertThat(waiting.getCompactions()).singleElement()
+                .satisfies(c -> assertThat(c.getMode()).isEqualTo(CompactionMode.TRUNCATE));
+    }
+
+    @Test
+    void shouldEndAJobFailedContextExhaustedWithTheSizesWhenCompactionIsOff() {
+        spec.setContextTokens(8_192);
+
+        handle(Fixtures.turn("job-long", "batch-1", 7, longConversation(6), NOW));
+
+        AgentResult result = onlyResult("job-long");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CONTEXT_EXHAUSTED);
+        assertThat(result.getError().getMessage()).contains("over the model's 8192-token context window")
+                .contains("compaction is off");
+        assertThat(engine.requests()).isEmpty();
+    }
+
+    @Test
+    void shouldCompactAndTryOnceMoreWhenTheEngineRefusesAPromptTheEstimateLetThrough() {
+        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).build());
+        ChatResponse refusal = ChatResponse.failed(new EngineFailure(OptionalInt.of(400), "engine answered HTTP 400 "
+                + "Bad Request: The input (40000 tokens) is longer than the model's context length (32768 tokens).", false), 3);
+        engine.answerAllWith(request -> CompletableFuture.completedFuture(
+                lastMessage(request).startsWith("[compacted: ") || request.prompt().messages().stream()
+                        .anyMatch(m -> m.getContent() != null && m.getContent().startsWith("[compacted: "))
+                        ? ScriptedEngineClient.answer("{\"city\":\"Lyon\",\"population\":522250}")
+                        : refusal));
+
+        handle(Fixtures.turn("job-refused", "batch-1", 7, longConversation(6), NOW));
+
+        AgentResult result = onlyResult("job-refused");
+        assertThat(result.getStatus()).as(String.valueOf(result.getError())).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(engine.requests()).hasSize(2);
+        assertThat(result.getCompactions()).singleElement().satisfies(c -> {
+            assertThat(c.getMode()).isEqualTo(CompactionMode.TRUNCATE);
+            assertThat(c.getDetail()).startsWith("the engine refused the prompt as over its context window: ");
+        });
+        assertThat(result.getUsage().getModelCalls()).as("the refused call counts").isEqualTo(2);
+    }
+
+    @Test
+    void shouldEndContextExhaustedWhenTheEngineRefusesEvenTheCompactedPrompt() {
+        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).build());
+        engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.of(400), "engine answered HTTP 400 Bad Request: "
+                + "This model's maximum context length is 4096 tokens. However, your request has 9000 input tokens.", false), 3));
+
+        handle(Fixtures.turn("job-refused", "batch-1", 7, longConversation(6), NOW));
+
+        AgentResult result = onlyResult("job-refused");
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CONTEXT_EXHAUSTED);
+        assertThat(result.getError().getMessage()).contains("compaction TRUNCATE").contains("maximum context length is 4096");
+        assertThat(engine.requests()).as("one try after compacting, no more").hasSize(2);
+    }
+
+    private static String lastMessage(ChatRequest request) {
+        List<ChatMessage> messages = request.prompt().messages();
+        String content = messages.get(messages.size() - 1).getContent();
+        return content == null ? "" : content;
+    }
+
+    /** The task, then {@code toolTurns} tool turns with an 8 KB result each. */
+    private static List<ChatMessage> longConversation(int toolTurns) {
+        List<ChatMessage> messages = new ArrayList<>(List.of(Fixtures.user("Find the population of Lyon.")));
+        for (int t = 1; t <= toolTurns; t++) {
+            messages.add(ChatMessage.newBuilder().setRole(Role.ASSISTANT)
+                    .setToolCalls(List.of(new ToolCallRef("call_" + t, "web_search", "{\"query\":\"lyon " + t + "\"}", "h" + t)))
+                    .build());
+            messages.add(ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId("call_" + t)
+                    .setContent("x".repeat(8192)).build());
+        }
+        return messages;
     }
 
     private TurnHandler handler() {

@@ -52,6 +52,7 @@ final class Outcomes {
                 .setToolCallsRequested(turn.getToolCallsRequested())
                 .setFinishedAtMs(nowMs)
                 .setAttempt(turn.getAttempt())
+                .setCompactions(turn.getCompactions())
                 .build();
     }
 

@@ -1,0 +1,151 @@
+package io.batchagent.bench.workload;
+
+import io.batchagent.bench.harness.KafkaHarness;
+import io.batchagent.bench.harness.TopicScan;
+import io.batchagent.bench.tools.PageTool;
+import io.batchagent.cli.PipelineConfig;
+import io.batchagent.events.AgentResult;
+import io.batchagent.events.BatchSpec;
+import io.batchagent.events.CompactionMode;
+import io.batchagent.events.CompactionPolicy;
+import io.batchagent.events.JobStatus;
+import io.batchagent.simulator.EngineProfile;
+import io.batchagent.simulator.EngineSimulator;
+import io.batchagent.simulator.SimulatorOptions;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
+import org.apache.kafka.clients.admin.Admin;
+
+/**
+ * Long agents (issue 13), per compaction mode: N agents whose SIMULATED model calls an 8 KB tool for T
+ * turns before answering, on a 32k-token context the simulator enforces (SGLang's refusal). Per mode:
+ * jobs succeeded, bytes written to Kafka per job (key and value, uncompressed, of every committed record
+ * on every topic of the run: BatchAgent's topics and the Streams changelogs and repartition topics),
+ * prompt tokens per model call, the cached share of prompt tokens, compactions per job, and wall time.
+ * A last row measures today's wire cost of the issue's 20-turn x 4 KB agent without compaction or
+ * context window. One broker, one pipeline per row (its own topic prefix), the engine simulator only.
+ */
+public final class LongAgents {
+
+    static final String INSTRUCTION = "You are a research agent that reads many pages before answering. "
+            + "Final answers must be JSON matching the requested schema.";
+    static final String TASK = "Topic: {topic}";
+    static final String SCHEMA = "{\"type\":\"object\",\"properties\":{\"topic\":{\"type\":\"string\"},"
+            + "\"answer\":{\"type\":\"string\"}},\"required\":[\"topic\",\"answer\"]}";
+
+    /** One measured row. */
+    record Row(String label, CompactionMode mode, int turns, int pageChars, int contextTokens) {}
+
+    private LongAgents() {}
+
+    /** @param agents agents per row (default 20) */
+    public static Path run(BenchOptions options, Integer agents) throws Exception {
+        int n = agents == null ? 20 : agents;
+        String profile = options.engineUrl().startsWith("sim://") ? options.engineUrl().substring("sim://".length()) : "";
+        if (!options.engineUrl().startsWith("sim://")) {
+            throw new IllegalArgumentException("the long-agent benchmark needs the engine simulator (sim://<profile>): "
+                    + "its model's tool turns and context window are scripted");
+        }
+        List<Row> rows = List.of(
+                new Row("30 turns x 8 KB, 32k context, none", CompactionMode.NONE, 30, 8192, 32_768),
+                new Row("30 turns x 8 KB, 32k context, truncate", CompactionMode.TRUNCATE, 30, 8192, 32_768),
+                new Row("30 turns x 8 KB, 32k context, summarize", CompactionMode.SUMMARIZE, 30, 8192, 32_768),
+                new Row("20 turns x 4 KB, no context limit, none (today's wire cost)", CompactionMode.NONE, 20, 4096, 0));
+        StringBuilder table = new StringBuilder()
+                .append("# Long agents: compaction modes (SIMULATED engine)\n\n")
+                .append("Command: `").append(options.command()).append("`; ").append(n).append(" agents per row, engine ")
+                .append(options.engineUrl()).append(", speedup ").append(options.speedup()).append(".\n\n")
+                .append("| shape, mode | succeeded | bytes on the wire per job | prompt tokens per model call | "
+                        + "cached share | compactions per job | wall |\n|---|---|---|---|---|---|---|\n");
+        try (KafkaHarness kafka = KafkaHarness.start(options.workDir().resolve("long-agents"))) {
+            int index = 0;
+            for (Row row : rows) {
+                table.append(measure(kafka, options, profile, n, row, "long" + index++ + ".")).append('\n');
+                System.err.println(table);
+            }
+        }
+        Path dir = options.resultsDir().resolve("long-agents");
+        Files.createDirectories(dir);
+        Path out = dir.resolve("results.md");
+        Files.writeString(out, table.toString(), StandardCharsets.UTF_8);
+        return out;
+    }
+
+    private static String measure(KafkaHarness kafka, BenchOptions options, String profile, int agents, Row row,
+                                  String prefix) throws Exception {
+        SimulatorOptions.Builder engine = SimulatorOptions.builder()
+                .profile(profile.isBlank() ? EngineProfile.INSTANT : EngineProfile.named(profile))
+                .speedup(options.speedup()).toolTurns(row.turns()).contextTokens(row.contextTokens());
+        try (EngineSimulator simulator = EngineSimulator.start(engine.build())) {
+            PipelineConfig config = kafka.config(prefix, simulator.baseUrl(), 32,
+                    Map.of(PageTool.NAME + ".chars", Integer.toString(row.pageChars())), true, 4);
+            List<AgentResult> results;
+            long wallNanos;
+            try (KafkaHarness.Run run = kafka.startPipeline(config, KafkaHarness.ALL_STAGES)) {
+                BatchSpec spec = spec(prefix + "batch", row);
+                List<String> inputs = IntStream.range(0, agents).mapToObj(i -> "{\"topic\":\"long agent " + i + "\"}").toList();
+                long start = System.nanoTime();
+                List<String> jobIds = run.client().submit(spec, inputs);
+                results = run.client().await(jobIds, Duration.ofMinutes(30)).values().stream()
+                        .map(received -> received.result()).toList();
+                wallNanos = System.nanoTime() - start;
+            }
+            long bytes = bytesOnTheWire(kafka, prefix);
+            long succeeded = results.stream().filter(r -> r.getStatus() == JobStatus.SUCCEEDED).count();
+            long prompt = results.stream().mapToLong(r -> r.getUsage().getPromptTokens()).sum();
+            long cached = results.stream().mapToLong(r -> r.getUsage().getCachedPromptTokens()).sum();
+            long calls = results.stream().mapToLong(r -> r.getUsage().getModelCalls()).sum();
+            long compactions = results.stream().mapToLong(r -> r.getCompactions().size()).sum();
+            List<String> reasons = new ArrayList<>();
+            results.stream().filter(r -> r.getError() != null).map(r -> r.getError().getReason().toString()).distinct()
+                    .forEach(reasons::add);
+            return String.format(Locale.ROOT, "| %s | %d/%d%s | %,d | %,d | %.1f%% | %.1f | %.1f s |", row.label(),
+                    succeeded, agents, reasons.isEmpty() ? "" : " (failed: " + String.join(", ", reasons) + ")",
+                    bytes / agents, calls == 0 ? 0 : prompt / calls, prompt == 0 ? 0 : 100.0 * cached / prompt,
+                    (double) compactions / agents, wallNanos / 1e9);
+        }
+    }
+
+    private static BatchSpec spec(String batchId, Row row) {
+        io.batchagent.schemas.serde.EventSerdes.trustEventClasses();
+        return BatchSpec.newBuilder()
+                .setBatchId(batchId)
+                .setModel("sim-model")
+                .setSystemPrompt(INSTRUCTION)
+                .setTaskTemplate(TASK)
+                .setTools(List.of(BatchShape.tool(PageTool.NAME, "Fetch a page about a query.",
+                        new PageTool().parametersJson(), 30_000, false, 0)))
+                .setOutputSchemaJson(SCHEMA)
+                .setMaxTurns(row.turns() + 1)
+                .setMaxTokens(256)
+                .setContextTokens(row.contextTokens())
+                .setCompaction(row.mode() == CompactionMode.NONE ? null
+                        : CompactionPolicy.newBuilder().setMode(row.mode()).build())
+                .setExpectedJobs(0)
+                .setCreatedAtMs(System.currentTimeMillis())
+                .setOptions(Map.of())
+                .build();
+    }
+
+    /** Key and value bytes of every committed record on every topic whose name starts with {@code prefix}. */
+    private static long bytesOnTheWire(KafkaHarness kafka, String prefix) throws Exception {
+        List<String> topics;
+        try (Admin admin = Admin.create(kafka.kafkaConfig())) {
+            topics = admin.listTopics().names().get().stream().filter(t -> t.startsWith(prefix)).sorted().toList();
+        }
+        AtomicLong bytes = new AtomicLong();
+        for (String topic : topics) {
+            TopicScan.scan(kafka.kafkaConfig(), topic, record -> bytes.addAndGet(
+                    (record.key() == null ? 0 : record.key().length) + (record.value() == null ? 0 : record.value().length)));
+        }
+        return bytes.get();
+    }
+}
