@@ -34,8 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 class CompactionIT {
 
     private static final int AGENTS = 4;
-    private static final int TOOL_TURNS = 12;
-    private static final int CONTEXT_TOKENS = 12_288;
+    private static final int TOOL_TURNS = 10;
+    private static final int CONTEXT_TOKENS = 10_240;
 
     @TempDir
     Path stateDir;
