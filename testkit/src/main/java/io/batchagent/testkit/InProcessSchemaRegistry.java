@@ -117,13 +117,13 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
 
     /** Starts a registry on 127.0.0.1 on a free port. */
     public static InProcessSchemaRegistry start() {
-        return start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        return start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "/registry-" + INSTANCES.incrementAndGet());
     }
 
     /**
      * Runs a registry until the process is stopped: {@code [--host HOST] [--port PORT]} (default
-     * 127.0.0.1:8081). Prints its URL on stdout: the base for {@code schema.registry.url} and for
-     * {@code apicurio.registry.url}.
+     * 127.0.0.1:8081), at the root path. Prints its URL on stdout: the base for {@code schema.registry.url}
+     * and for {@code apicurio.registry.url} (which may also end in {@code /apis/registry/v2}).
      */
     public static void main(String[] args) throws InterruptedException {
         String host = "127.0.0.1";
@@ -135,14 +135,13 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
                 default -> throw new IllegalArgumentException("unknown option " + args[i] + "; use --host HOST --port PORT");
             }
         }
-        InProcessSchemaRegistry registry = start(new InetSocketAddress(host, port));
+        InProcessSchemaRegistry registry = start(new InetSocketAddress(host, port), "");
         Runtime.getRuntime().addShutdownHook(new Thread(registry::close, "schema-registry-shutdown"));
         System.out.println(registry.url());
         Thread.currentThread().join();
     }
 
-    private static InProcessSchemaRegistry start(InetSocketAddress address) {
-        String basePath = "/registry-" + INSTANCES.incrementAndGet();
+    private static InProcessSchemaRegistry start(InetSocketAddress address, String basePath) {
         HttpServer server;
         try {
             server = HttpServer.create(address, 0);
@@ -155,7 +154,7 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
             return thread;
         });
         InProcessSchemaRegistry registry = new InProcessSchemaRegistry(server, executor, basePath);
-        server.createContext(basePath, registry::handle);
+        server.createContext(basePath.isEmpty() ? "/" : basePath, registry::handle);
         server.setExecutor(executor);
         server.start();
         LOGGER.debug("Schema registry started at {}", registry.url);
