@@ -129,6 +129,7 @@ class ResultSinksIT {
             connect.deleteConnector(connector);
         }
         try (Connection db = postgres(); Statement statement = db.createStatement()) {
+            statement.execute("DROP VIEW IF EXISTS " + table + "_summary");
             statement.execute("DROP TABLE IF EXISTS " + table);
         }
         try (JdbcCatalog catalog = icebergCatalog()) {
@@ -167,6 +168,24 @@ class ResultSinksIT {
             assertThat(row.getObject("error_reason")).isNull();
             assertThat(row.getLong("usage_prompt_tokens")).isPositive();
             assertThat(row.getTimestamp("finished_at")).isNotNull();
+        }
+
+        // And the shipped batch summary view, over this test's table, sums the batch up from the latest rows
+        String summarySql = Files.readString(ConnectWorker.CONNECTORS.resolve("config/sql/postgres-batch-summary.sql"))
+                .replace("batchagent_batch_summary", table + "_summary").replace("batchagent_results", table);
+        try (Connection db = postgres(); Statement statement = db.createStatement()) {
+            statement.execute(summarySql);
+            try (ResultSet summary = statement.executeQuery("SELECT * FROM " + table + "_summary")) {
+                assertThat(summary.next()).isTrue();
+                assertThat(summary.getString("batch_id")).isEqualTo(retried.batchId());
+                assertThat(summary.getInt("jobs")).isEqualTo(50);
+                assertThat(summary.getInt("succeeded")).isEqualTo(50);
+                assertThat(summary.getInt("failed")).isZero();
+                assertThat(summary.getInt("max_attempt")).isEqualTo(2);
+                assertThat(summary.getLong("prompt_tokens")).isEqualTo(
+                        retried.results().stream().mapToLong(r -> r.getUsage().getPromptTokens()).sum());
+                assertThat(summary.next()).isFalse();
+            }
         }
 
         // And the Iceberg table, read with Iceberg's own reader through the JDBC catalog, holds every result record
