@@ -64,6 +64,9 @@ class ComposeFileTest {
         assertThat(services.path("kafka").path("environment").path("KAFKA_PROCESS_ROLES").asText())
                 .as("a KRaft broker").contains("controller");
         assertThat(services.path("connect").path("volumes").toString()).contains("connectors/target/plugins");
+        assertThat(services.path("registry").path("volumes").toString()).contains("connectors/target/registry");
+        assertThat(services.path("connect").path("environment").path("APICURIO_REGISTRY_URL").asText())
+                .startsWith("http://registry:8081");
     }
 
     @Test

@@ -257,6 +257,24 @@ class KubernetesManifestsTest {
         }
     }
 
+    @Test
+    void shouldConfigureEachKafkaConnectorAsConnectorsShipsIt() throws java.io.IOException {
+        for (GenericKubernetesResource connector : Manifests.ofKind(objects, "KafkaConnector")) {
+            String name = connector.getMetadata().getName();
+            com.fasterxml.jackson.databind.JsonNode shipped = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                    Path.of("..", "connectors", "config", name.replaceFirst("^batchagent-", "") + ".json").toFile());
+            Map<String, String> expected = new TreeMap<>();
+            shipped.get("config").fields().forEachRemaining(e -> expected.put(e.getKey(), e.getValue().asText()));
+            Map<String, String> actual = new TreeMap<>();
+            ((Map<?, ?>) spec(connector).get("config")).forEach((k, v) -> actual.put(k.toString(), v.toString()));
+            actual.put("connector.class", spec(connector).get("class").toString());
+            actual.put("tasks.max", spec(connector).get("tasksMax").toString());
+
+            assertThat(shipped.get("name").asText()).isEqualTo(name);
+            assertThat(actual).as(name).isEqualTo(expected);
+        }
+    }
+
     private String topicName(GenericKubernetesResource topic) {
         Object name = spec(topic).get("topicName");
         return name != null ? name.toString() : topic.getMetadata().getName();

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.batchagent.schemas.serde.FingerprintSchemaIds;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -29,6 +30,7 @@ import java.util.regex.Pattern;
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaCompatibility;
+import org.apache.kafka.common.errors.SerializationException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,8 +53,22 @@ import org.slf4j.LoggerFactory;
  *       {@code {"error_code":40403,"message":"Schema not found"}}.
  * </ul>
  *
- * Other paths answer 404 (error code 404), other methods on these paths 405 (error code 405).
- * Responses are {@code application/vnd.schemaregistry.v1+json}. Nothing is persisted.
+ * And the two calls of Apicurio Registry's v2 API that Apicurio's Avro converter makes in
+ * {@code as-confluent} mode with {@code use-id=contentId}, so that Kafka Connect sinks can read BatchAgent's
+ * topics through the real converter (the routes also answer under an {@code /apis/registry/v2} prefix):
+ *
+ * <ul>
+ *   <li>{@code GET /ids/contentIds/{id}}: the schema itself, raw, as {@code application/json}; 404 with
+ *       {@code {"error_code":404,"message":"No content with id ..."}} for an unknown id.
+ *   <li>{@code GET /ids/contentIds/{id}/references}: {@code []} (schemas here have no references).
+ * </ul>
+ *
+ * Ids are resolved in this registry first, then as the embedded default's fingerprint ids
+ * ({@link FingerprintSchemaIds}): records that an embedded run wrote without any registry can be read through
+ * this one. Other paths answer 404 (error code 404), other methods on these paths 405 (error code 405).
+ * Confluent responses are {@code application/vnd.schemaregistry.v1+json}. Nothing is persisted.
+ *
+ * <p>{@link #main(String[])} runs one as a process of its own, for local Connect sinks ({@code connectors/sink}).
  *
  * <p>A fault switch imitates an outage: {@link #failNextCalls(int, int)} makes the next calls (of
  * either kind) answer an error status, as a registry that is down behind a proxy does; the calls are
@@ -70,6 +86,7 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
             Set.of(CONTENT_TYPE, "application/vnd.schemaregistry+json", "application/json");
     private static final Pattern REGISTER = Pattern.compile("/subjects/([^/]+)/versions/?");
     private static final Pattern SCHEMA_BY_ID = Pattern.compile("/schemas/ids/([^/]+)/?");
+    private static final Pattern CONTENT_BY_ID = Pattern.compile("(?:/apis/registry/v2)?/ids/contentIds/([^/]+)(/references)?/?");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
@@ -82,6 +99,8 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
     private final AtomicInteger failuresLeft = new AtomicInteger();
     private volatile int failureStatus = 503;
     private final AtomicInteger schemaByIdCalls = new AtomicInteger();
+    private final AtomicInteger contentByIdCalls = new AtomicInteger();
+    private final FingerprintSchemaIds fingerprintIds = new FingerprintSchemaIds();
     /** Guarded by {@code this}. */
     private final Map<String, Integer> idsBySchema = new HashMap<>();
     /** Guarded by {@code this}. */
@@ -98,10 +117,34 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
 
     /** Starts a registry on 127.0.0.1 on a free port. */
     public static InProcessSchemaRegistry start() {
-        String basePath = "/registry-" + INSTANCES.incrementAndGet();
+        return start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "/registry-" + INSTANCES.incrementAndGet());
+    }
+
+    /**
+     * Runs a registry until the process is stopped: {@code [--host HOST] [--port PORT]} (default
+     * 127.0.0.1:8081), at the root path. Prints its URL on stdout: the base for {@code schema.registry.url}
+     * and for {@code apicurio.registry.url} (which may also end in {@code /apis/registry/v2}).
+     */
+    public static void main(String[] args) throws InterruptedException {
+        String host = "127.0.0.1";
+        int port = 8081;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--host" -> host = args[++i];
+                case "--port" -> port = Integer.parseInt(args[++i]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + "; use --host HOST --port PORT");
+            }
+        }
+        InProcessSchemaRegistry registry = start(new InetSocketAddress(host, port), "");
+        Runtime.getRuntime().addShutdownHook(new Thread(registry::close, "schema-registry-shutdown"));
+        System.out.println(registry.url());
+        Thread.currentThread().join();
+    }
+
+    private static InProcessSchemaRegistry start(InetSocketAddress address, String basePath) {
         HttpServer server;
         try {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+            server = HttpServer.create(address, 0);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the in-process schema registry", e);
         }
@@ -111,7 +154,7 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
             return thread;
         });
         InProcessSchemaRegistry registry = new InProcessSchemaRegistry(server, executor, basePath);
-        server.createContext(basePath, registry::handle);
+        server.createContext(basePath.isEmpty() ? "/" : basePath, registry::handle);
         server.setExecutor(executor);
         server.start();
         LOGGER.debug("Schema registry started at {}", registry.url);
@@ -131,6 +174,11 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
     /** How many {@code GET /schemas/ids/{id}} calls arrived, successful or not. */
     public int schemaByIdCalls() {
         return schemaByIdCalls.get();
+    }
+
+    /** How many Apicurio {@code GET /ids/contentIds/{id}} calls (schema or references) arrived, successful or not. */
+    public int contentByIdCalls() {
+        return contentByIdCalls.get();
     }
 
     /**
@@ -180,7 +228,7 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
                 response = Response.error(500, 500, "Internal Server Error: " + e);
             }
             byte[] body = response.body().toString().getBytes(StandardCharsets.UTF_8);
-            exchange.getResponseHeaders().set("Content-Type", CONTENT_TYPE);
+            exchange.getResponseHeaders().set("Content-Type", response.contentType());
             exchange.sendResponseHeaders(response.status(), body.length);
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(body);
@@ -194,8 +242,10 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         String method = exchange.getRequestMethod();
         Matcher register = REGISTER.matcher(path);
         Matcher schemaById = SCHEMA_BY_ID.matcher(path);
-        if (register.matches() || schemaById.matches()) {
-            (register.matches() ? registerCalls : schemaByIdCalls).incrementAndGet();
+        Matcher contentById = CONTENT_BY_ID.matcher(path);
+        if (register.matches() || schemaById.matches() || contentById.matches()) {
+            (register.matches() ? registerCalls : schemaById.matches() ? schemaByIdCalls : contentByIdCalls)
+                    .incrementAndGet();
             if (failuresLeft.getAndUpdate(left -> Math.max(0, left - 1)) > 0) {
                 return Response.error(failureStatus, failureStatus * 100 + 1, "HTTP " + failureStatus + " (fault switch)");
             }
@@ -211,6 +261,12 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
                 return Response.error(405, 405, "HTTP 405 Method Not Allowed");
             }
             return schemaById(schemaById.group(1));
+        }
+        if (contentById.matches()) {
+            if (!method.equals("GET")) {
+                return Response.error(405, 405, "HTTP 405 Method Not Allowed");
+            }
+            return contentById(contentById.group(1), contentById.group(2) != null);
         }
         return Response.error(404, 404, "HTTP 404 Not Found");
     }
@@ -274,17 +330,48 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         return Response.id(id);
     }
 
-    private synchronized Response schemaById(String idText) {
-        Schema schema;
-        try {
-            schema = schemasById.get(Integer.parseInt(idText));
-        } catch (NumberFormatException e) {
-            return Response.error(404, 404, "HTTP 404 Not Found");
-        }
+    private Response schemaById(String idText) {
+        Schema schema = lookUp(idText);
         if (schema == null) {
             return Response.error(404, 40403, "Schema not found");
         }
         return new Response(200, JSON.createObjectNode().put("schema", schema.toString()));
+    }
+
+    private Response contentById(String idText, boolean references) {
+        Schema schema = lookUp(idText);
+        if (schema == null) {
+            return Response.error(404, 404, "No content with id " + idText);
+        }
+        if (references) {
+            return new Response(200, JSON.createArrayNode(), "application/json");
+        }
+        try {
+            return new Response(200, JSON.readTree(schema.toString()), "application/json");
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("an Avro schema that does not print as JSON: " + schema.getFullName(), e);
+        }
+    }
+
+    /** A schema registered here, else an embedded fingerprint id's; null when neither knows the id. */
+    private Schema lookUp(String idText) {
+        int id;
+        try {
+            id = Integer.parseInt(idText);
+        } catch (NumberFormatException e) {
+            return null;
+        }
+        synchronized (this) {
+            Schema registered = schemasById.get(id);
+            if (registered != null) {
+                return registered;
+            }
+        }
+        try {
+            return fingerprintIds.schemaById(id);
+        } catch (SerializationException e) {
+            return null;
+        }
     }
 
     private static boolean acceptedContentType(String header) {
@@ -295,7 +382,11 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         return ACCEPTED_CONTENT_TYPES.contains(mediaType);
     }
 
-    private record Response(int status, JsonNode body) {
+    private record Response(int status, JsonNode body, String contentType) {
+
+        Response(int status, JsonNode body) {
+            this(status, body, CONTENT_TYPE);
+        }
 
         static Response id(int id) {
             return new Response(200, JSON.createObjectNode().put("id", id));

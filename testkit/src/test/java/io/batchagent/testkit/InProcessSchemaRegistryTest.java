@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.batchagent.events.AgentResult;
+import io.batchagent.schemas.serde.FingerprintSchemaIds;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -134,6 +136,43 @@ class InProcessSchemaRegistryTest {
         // Then
         assertThat(response.statusCode()).isEqualTo(415);
         assertThat(registry.subjects()).isEmpty();
+    }
+
+    @Test
+    void shouldServeARegisteredSchemaRawOnApicuriosContentIdRouteWithNoReferences() throws Exception {
+        // Given
+        int id = json(register("users-value", USER_V1)).get("id").asInt();
+
+        // When
+        HttpResponse<String> content = get("/ids/contentIds/" + id);
+        HttpResponse<String> prefixed = get("/apis/registry/v2/ids/contentIds/" + id);
+        HttpResponse<String> references = get("/ids/contentIds/" + id + "/references");
+
+        // Then
+        assertThat(content.statusCode()).isEqualTo(200);
+        assertThat(content.headers().firstValue("Content-Type")).contains("application/json");
+        assertThat(json(content)).isEqualTo(JSON.readTree(USER_V1));
+        assertThat(json(prefixed)).isEqualTo(JSON.readTree(USER_V1));
+        assertThat(references.statusCode()).isEqualTo(200);
+        assertThat(references.body()).isEqualTo("[]");
+        assertThat(registry.contentByIdCalls()).isEqualTo(3);
+        assertThat(get("/ids/contentIds/42").statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void shouldResolveTheEmbeddedDefaultsFingerprintIdsOnBothRoutes() throws Exception {
+        // Given the id an embedded run (no registry) writes AgentResult records with
+        int id = FingerprintSchemaIds.idOf(AgentResult.getClassSchema());
+
+        // When
+        HttpResponse<String> confluent = get("/schemas/ids/" + id);
+        HttpResponse<String> apicurio = get("/ids/contentIds/" + id);
+
+        // Then
+        assertThat(confluent.statusCode()).isEqualTo(200);
+        assertThat(json(confluent).get("schema").asText()).isEqualTo(AgentResult.getClassSchema().toString());
+        assertThat(apicurio.statusCode()).isEqualTo(200);
+        assertThat(json(apicurio)).isEqualTo(JSON.readTree(AgentResult.getClassSchema().toString()));
     }
 
     @Test
