@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.batchagent.cli.BatchDefinition;
 import io.batchagent.cli.BatchRunner;
 import io.batchagent.cli.BatchSummary;
+import io.batchagent.client.BatchDefinition;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.Timings;
@@ -16,6 +16,7 @@ import io.batchagent.testkit.InProcessSchemaRegistry;
 import io.batchagent.testkit.KafkaCluster;
 import io.batchagent.testkit.TestNames;
 import io.batchagent.testkit.WithKafka;
+import io.batchagent.tools.ToolDeclarations;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -265,11 +266,11 @@ class ResultSinksIT {
             throws Exception {
         BatchDefinition definition = new BatchDefinition(Files.readString(RESEARCH.resolve("system.txt")),
                 Files.readString(RESEARCH.resolve("task.txt")), inputs,
-                BatchDefinition.readTools(RESEARCH.resolve("tools.json")),
+                ToolDeclarations.read(RESEARCH.resolve("tools.json")),
                 BatchDefinition.readSchema(RESEARCH.resolve("schema.json")), "sim-model", maxTurns, 512);
         BatchRunner.Settings settings = new BatchRunner.Settings(kafka.bootstrapServers(), workDir.resolve("batch"),
                 "sim://instant", null, null, "sinks", 16, Map.of("sim_search.latency.ms", "10"), names.topicPrefix(),
-                Duration.ofMinutes(3), retryFailed);
+                Duration.ofMinutes(3), retryFailed, null, Map.of(), true, null, null, null);
         return BatchRunner.run(settings, definition, result -> { });
     }
 
