@@ -47,7 +47,7 @@ public final class AdaptiveConcurrency implements EngineClient {
     static final double KV_HIGH = 0.95;
     /** The multiplicative decrease. */
     static final double BACKOFF = 0.8;
-    /** Where an adaptive limit starts: low, since raising it is quick and an overload is not. */
+    /** The least an adaptive limit starts at. */
     static final int INITIAL = 4;
     private static final Set<Integer> THROTTLED = Set.of(429, 503, 529);
 
@@ -71,19 +71,29 @@ public final class AdaptiveConcurrency implements EngineClient {
     }
 
     /**
-     * A limit found from the engine's signals, from {@link #INITIAL} up to {@code ceiling}.
+     * A limit found from the engine's signals, from {@link #initialLimit} up to {@code ceiling}.
      *
      * @param signals the engine's latest reading ({@link EngineSignals#latest()}); a new object per reading
      */
     static AdaptiveConcurrency adaptive(EngineClient delegate, Supplier<EngineMetrics> signals, int ceiling,
                                         Duration engineTimeout) {
         return new AdaptiveConcurrency(delegate, signals, AIMDLimit.newBuilder()
-                .initialLimit(Math.min(INITIAL, ceiling))
+                .initialLimit(initialLimit(ceiling))
                 .minLimit(1)
                 .maxLimit(ceiling)
                 .backoffRatio(BACKOFF)
                 .timeout(engineTimeout.toNanos(), TimeUnit.NANOSECONDS)
                 .build(), ceiling);
+    }
+
+    /**
+     * Where an adaptive limit starts: a quarter of the ceiling, at least {@link #INITIAL} (never above the
+     * ceiling). Model calls take seconds and AIMD adds one per answered call, so starting at 4 left an idle
+     * engine half-used for several round trips at the start of a batch (W2 in {@code bench/run flow}); a quarter
+     * of the ceiling fills it in two, and an engine that cannot take that many shows it in its queue at once.
+     */
+    static int initialLimit(int ceiling) {
+        return Math.min(ceiling, Math.max(INITIAL, ceiling / 4));
     }
 
     /** The limit fixed at {@code ceiling}. */

@@ -6,9 +6,11 @@ import java.time.Duration;
  * Settings of an inference worker and of its engine client. A null argument takes the default.
  *
  * @param groupId consumer group of the workers reading agent-turns. Default {@value #DEFAULT_GROUP_ID}.
- * @param maxInflight model calls in flight at once per worker (invariant 1); also the least size of the
- *     engine connection pool. At least 1. Default {@value #DEFAULT_MAX_INFLIGHT}.
- * @param engineTimeout longest one model call attempt may take, streaming included. Positive. Default 10 min.
+ * @param maxInflight the most model calls in flight at once per worker (invariant 1): the ceiling of the adaptive
+ *     limit, or the limit itself when {@link FlowControl#adaptive()} is off; also the least size of the engine
+ *     connection pool. At least 1. Default {@value #DEFAULT_MAX_INFLIGHT}.
+ * @param engineTimeout longest one model call attempt may take, streaming included; a call past it counts as an
+ *     engine failure ({@link OutageGuard}). Positive. Default 10 min.
  * @param specWaitTimeout how long a turn waits for its batch's BatchSpec to be known before it fails
  *     with UNKNOWN_BATCH. Positive. Default 30 s.
  * @param maxRetries retries after the first attempt of a model call that failed to connect, lost its

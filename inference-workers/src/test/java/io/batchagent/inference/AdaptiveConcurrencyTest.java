@@ -44,7 +44,7 @@ class AdaptiveConcurrencyTest {
     @Test
     void shouldRaiseTheLimitToTheCeilingWhileTheEngineHasNoQueue() {
         AdaptiveConcurrency limiter = AdaptiveConcurrency.adaptive(engine, reading::get, 64, Duration.ofMinutes(1));
-        assertThat(limiter.limit()).isEqualTo(AdaptiveConcurrency.INITIAL);
+        assertThat(limiter.limit()).isEqualTo(16).isEqualTo(AdaptiveConcurrency.initialLimit(64));
 
         for (int round = 0; round < 10; round++) {
             roundTrip(limiter, OK);

@@ -17,7 +17,8 @@ import java.util.List;
 public final class ReadmeTable {
 
     /** The workloads, in the order their rows appear. */
-    static final List<String> WORKLOADS = List.of("w1-research", "w2-slow-tool", "w3-shared-prefix", "w4-dedup", "scale");
+    static final List<String> WORKLOADS = List.of("w1-research", "w2-slow-tool", "w3-shared-prefix", "w4-dedup", "scale",
+            "flow-control");
     static final String HEADING = "## Results";
 
     private ReadmeTable() {}
