@@ -65,6 +65,8 @@ class BadInputIT {
             BatchClient.Submission submission = fixture.client.submit("mixed", definition);
             try (KafkaProducer<String, byte[]> raw = new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
                 raw.send(new ProducerRecord<>(topics.agentJobs().name(), "garbage-job", "not an event".getBytes(StandardCharsets.UTF_8))).get();
+                // agent-jobs is not compacted: a record without a value is a bad record, not a delete
+                raw.send(new ProducerRecord<>(topics.agentJobs().name(), "tombstone-job", null)).get();
             }
             try (KafkaProducer<String, AgentJob> producer = new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(),
                     topics.agentJobs().valueSerde().serializer())) {
@@ -73,6 +75,7 @@ class BadInputIT {
             }
             List<String> wanted = new ArrayList<>(submission.jobIds());
             wanted.add("garbage-job");
+            wanted.add("tombstone-job");
             wanted.add("ghost-000000");
 
             Map<String, AgentResult> results = fixture.client.await(wanted, r -> { }, Duration.ofMinutes(2)).stream()
@@ -83,13 +86,17 @@ class BadInputIT {
             assertThat(results.get(submission.jobIds().get(5)).getError().getReason()).isEqualTo(ErrorReason.ENGINE_ERROR);
             assertThat(results.get(submission.jobIds().get(5)).getError().getMessage()).contains("500");
             assertThat(results.get("garbage-job").getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD);
+            assertThat(results.get("tombstone-job").getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD);
+            assertThat(results.get("tombstone-job").getError().getMessage()).contains("no value (a tombstone)");
             assertThat(results.get("ghost-000000").getError().getReason()).isEqualTo(ErrorReason.UNKNOWN_BATCH);
             assertThat(results.get("ghost-000000").getError().getMessage()).contains("'ghost'");
             assertThat(results.values().stream().filter(r -> r.getStatus() == JobStatus.SUCCEEDED)).hasSize(8);
 
             List<DeadLetter> deadLetters = TopicContents.read(kafka.clientConfig(), topics.deadLetters());
             assertThat(deadLetters).filteredOn(letter -> letter.getTopic().equals(topics.agentJobs().name()))
-                    .singleElement().satisfies(letter -> assertThat(letter.getReason()).contains("Confluent wire format"));
+                    .extracting(DeadLetter::getReason).hasSize(2)
+                    .anySatisfy(reason -> assertThat(reason).contains("Confluent wire format"))
+                    .anySatisfy(reason -> assertThat(reason).contains("a tombstone"));
             assertThat(deadLetters).filteredOn(letter -> letter.getTopic().equals(topics.batchSpecs().name()))
                     .isNotEmpty().allSatisfy(letter -> assertThat(letter.getKey().array())
                             .isEqualTo("garbage-spec".getBytes(StandardCharsets.UTF_8)));

@@ -66,7 +66,7 @@ public final class JobCompiler {
 
         KStream<String, SpecificRecord> outcomes = builder
                 .stream(topics.agentJobs().name(),
-                        Consumed.with(topics.agentJobs().keySerde(), topics.agentJobs().valueSerde()).withName("agent-jobs-source"))
+                        StrictValues.consumed(topics.agentJobs()).withName("agent-jobs-source"))
                 .process(() -> new CompileJob(specGrace), Named.as("compile-job"), AWAITING_STORE);
         Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "job-compiler-route"),
                 "job-compiler", AgentTurn.class, topics.agentTurns()),

@@ -132,12 +132,12 @@ public final class ToolCallCoalescer {
 
         KStream<String, SpecificRecord> fromRequests = builder
                 .stream(topics.toolRequests().name(),
-                        Consumed.with(topics.toolRequests().keySerde(), topics.toolRequests().valueSerde()).withName("tool-requests-source"))
+                        StrictValues.consumed(topics.toolRequests()).withName("tool-requests-source"))
                 .process(() -> new CoalesceRequests(queueAllowance, expiryGrace, expiryCheck), Named.as("coalesce-requests"),
                         PENDING_STORE, WAITERS_STORE);
         KStream<String, SpecificRecord> fromResults = builder
                 .stream(topics.toolResults().name(),
-                        Consumed.with(topics.toolResults().keySerde(), topics.toolResults().valueSerde()).withName("tool-results-source"))
+                        StrictValues.consumed(topics.toolResults()).withName("tool-results-source"))
                 .process(FanOutResults::new, Named.as("fan-out-results"), PENDING_STORE, WAITERS_STORE);
 
         KStream<String, SpecificRecord> outcomes = fromRequests.merge(fromResults, Named.as("coalescer-outcomes"));

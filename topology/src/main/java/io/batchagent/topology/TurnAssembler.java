@@ -121,12 +121,12 @@ public final class TurnAssembler {
 
         KStream<String, SpecificRecord> fromWaits = builder
                 .stream(topics.agentWaits().name(),
-                        Consumed.with(topics.agentWaits().keySerde(), topics.agentWaits().valueSerde()).withName("agent-waits-source"))
+                        StrictValues.consumed(topics.agentWaits()).withName("agent-waits-source"))
                 .process(() -> new RecordTurnOutcome(topics, retention, queueAllowance, stallGrace),
                         Named.as("record-turn-outcome"), ASSEMBLY_STORE);
         KStream<String, SpecificRecord> fromResponses = builder
                 .stream(topics.toolResponses().name(),
-                        Consumed.with(topics.toolResponses().keySerde(), topics.toolResponses().valueSerde()).withName("tool-responses-source"))
+                        StrictValues.consumed(topics.toolResponses()).withName("tool-responses-source"))
                 .process(() -> new CollectToolResponse(topics), Named.as("collect-tool-response"), ASSEMBLY_STORE);
 
         KStream<String, SpecificRecord> outcomes = fromWaits.merge(fromResponses, Named.as("assembler-outcomes"));
