@@ -41,6 +41,7 @@ final class PlainJobs {
             throws Exception {
         Schema.Parser parser = new Schema.Parser();
         parser.parse(AVRO.resolve("common/ToolSpec.avsc").toFile());
+        parser.parse(AVRO.resolve("common/Compaction.avsc").toFile()); // CompactionMode, named by BatchSpec
         Schema specSchema = parser.parse(AVRO.resolve("BatchSpec.avsc").toFile());
         Schema jobSchema = new Schema.Parser().parse(AVRO.resolve("AgentJob.avsc").toFile());
         int specId = schemaId.apply(prefix + "batch-specs-value", specSchema);
