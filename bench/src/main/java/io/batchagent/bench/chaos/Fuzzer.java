@@ -20,7 +20,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 /**
  * Writes bad records to every topic a stage reads: bytes that are not Avro, a wrong magic byte, an
  * unknown schema id, a valid record of the wrong type, a truncated record, an empty value and a
- * tombstone, and (on agent-jobs) a well-formed job of a batch that does not exist. Keys are job ids
+ * tombstone (only where the topic is not compacted: on batch-specs and results a tombstone is a delete),
+ * and (on agent-jobs) a well-formed job of a batch that does not exist. Keys are job ids
  * ({@code fuzz-<n>}) on topics keyed by job id, and random call hashes elsewhere.
  */
 final class Fuzzer {
@@ -50,6 +51,7 @@ final class Fuzzer {
     static List<Fuzzed> write(Map<String, Object> kafkaConfig, Topics topics, int count, long seed) {
         Random random = new Random(seed);
         Map<String, Boolean> inputs = inputTopics(topics);
+        java.util.Set<String> compacted = java.util.Set.of(topics.batchSpecs().name(), topics.results().name());
         List<String> names = new ArrayList<>(inputs.keySet());
         byte[] sample = sampleJob(topics);
         byte[] otherType = otherType(topics);
@@ -60,6 +62,9 @@ final class Fuzzer {
                 String topic = names.get(i % names.size());
                 boolean byJob = inputs.get(topic);
                 Kind kind = Kind.values()[random.nextInt(topic.equals(topics.agentJobs().name()) ? Kind.values().length : Kind.values().length - 1)];
+                if (kind == Kind.TOMBSTONE && compacted.contains(topic)) {
+                    kind = Kind.EMPTY; // on a compacted topic a tombstone is a delete, not a bad record
+                }
                 String key = byJob ? "fuzz-" + seed + "-" + i : HexFormat.of().formatHex(randomBytes(random, 32));
                 byte[] value = switch (kind) {
                     case RANDOM_BYTES -> randomBytes(random, 1 + random.nextInt(200));
