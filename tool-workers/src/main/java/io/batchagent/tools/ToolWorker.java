@@ -92,6 +92,8 @@ import org.slf4j.LoggerFactory;
 public final class ToolWorker implements AutoCloseable {
 
     private static final Logger LOGGER = LoggerFactory.getLogger(ToolWorker.class);
+    /** How long {@link #start} waits for the first Redis connection. */
+    private static final Duration REDIS_STARTUP_WAIT = Duration.ofSeconds(10);
     private static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(10);
     /** The name prefix of the threads tools run on. */
     static final String TOOL_THREAD_PREFIX = "batchagent-tool-exec-";
@@ -217,6 +219,14 @@ public final class ToolWorker implements AutoCloseable {
      * @throws IllegalStateException if already started or closed
      */
     public void start() {
+        // A worker that starts while Redis is slow to answer (a burst of restarts) would run cacheable
+        // calls without the shared cache and repeat executions another worker already finished: give the
+        // first connection a bounded wait. A refused connection returns at once; the worker then goes on
+        // without Redis as before.
+        if (redis != null && !redis.awaitConnected(REDIS_STARTUP_WAIT)) {
+            LOGGER.warn("Redis did not answer within {} s of start; tools run without the shared cache until it does",
+                    REDIS_STARTUP_WAIT.toSeconds());
+        }
         synchronized (lifecycle) {
             if (closed) {
                 throw new IllegalStateException("tool worker is closed");
