@@ -15,8 +15,12 @@ final class EngineMessages {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int EXCERPT_CHARS = 512;
 
-    /** HTTP statuses worth another attempt: rate limits (429), gateways (502, 504), overload (503, Anthropic's 529). */
-    static final Set<Integer> RETRIED_STATUSES = Set.of(429, 502, 503, 504, 529);
+    /**
+     * HTTP statuses worth another attempt: rate limits (429), a server error (500: the official OpenAI
+     * and Anthropic SDKs retry every 5xx, and an engine's 500 is often a passing fault of one batch
+     * step), gateways (502, 504), overload (503, Anthropic's 529).
+     */
+    static final Set<Integer> RETRIED_STATUSES = Set.of(429, 500, 502, 503, 504, 529);
 
     private EngineMessages() {}
 

@@ -123,21 +123,34 @@ class OpenAiCompatibleClientTest {
     }
 
     @Test
-    void shouldNotRetryA500AndReportItsStatusAndBody() throws Exception {
+    void shouldRetryA500AndSucceed() throws Exception {
         replies.add(json(500, "{\"object\":\"error\",\"message\":\"CUDA error: an illegal memory access\"}"));
         replies.add(sse(Recordings.bytes("sse/content-no-details.sse"), 1024));
         client = client(config());
 
         ChatResponse response = call();
 
+        assertThat(response.failure()).isNull();
+        assertThat(receivedBodies).hasSize(2);
+    }
+
+    @Test
+    void shouldReportTheStatusAndBodyOfA500ThatOutlastsEveryAttempt() throws Exception {
+        for (int i = 0; i < 10; i++) {
+            replies.add(json(500, "{\"object\":\"error\",\"message\":\"CUDA error: an illegal memory access\"}"));
+        }
+        client = client(config());
+
+        ChatResponse response = call();
+
         assertThat(response.isFailure()).isTrue();
         assertThat(response.failure().httpStatus()).hasValue(500);
-        assertThat(response.failure().retriable()).isFalse();
+        assertThat(response.failure().retriable()).isTrue();
         assertThat(response.failure().message())
                 .contains("HTTP 500")
                 .contains("/v1/chat/completions")
                 .contains("CUDA error: an illegal memory access");
-        assertThat(receivedBodies).hasSize(1);
+        assertThat(receivedBodies).hasSizeBetween(2, 10);
     }
 
     @Test
