@@ -21,7 +21,10 @@ public final class CaffeineToolResultCache implements ToolResultCache {
 
     private record Entry(ToolResult result, Duration ttl) {}
 
+    private record Claim(String owner, Duration lease) {}
+
     private final Cache<String, Entry> cache;
+    private final Cache<String, Claim> claims;
 
     /** @param maxEntries the most results kept, at least 1 */
     public CaffeineToolResultCache(long maxEntries) {
@@ -36,6 +39,10 @@ public final class CaffeineToolResultCache implements ToolResultCache {
         this.cache = Caffeine.newBuilder()
                 .maximumSize(maxEntries)
                 .expireAfter(Expiry.writing((String key, Entry entry) -> entry.ttl()))
+                .ticker(ticker)
+                .build();
+        this.claims = Caffeine.newBuilder()
+                .expireAfter(Expiry.writing((String key, Claim claim) -> claim.lease()))
                 .ticker(ticker)
                 .build();
     }
@@ -57,6 +64,22 @@ public final class CaffeineToolResultCache implements ToolResultCache {
         return CompletableFuture.completedFuture(null);
     }
 
+    @Override
+    public CompletionStage<Boolean> claim(String callHash, String owner, Duration lease) {
+        Objects.requireNonNull(owner, "owner");
+        if (lease.isNegative() || lease.isZero()) {
+            throw new IllegalArgumentException("lease must be positive, got " + lease);
+        }
+        Claim held = claims.asMap().putIfAbsent(callHash, new Claim(owner, lease));
+        return CompletableFuture.completedFuture(held == null || held.owner().equals(owner));
+    }
+
+    @Override
+    public CompletionStage<Void> release(String callHash, String owner) {
+        claims.asMap().computeIfPresent(callHash, (key, claim) -> claim.owner().equals(owner) ? null : claim);
+        return CompletableFuture.completedFuture(null);
+    }
+
     /** Entries held now, approximately (expired ones may still count until cleaned up). */
     public long estimatedSize() {
         return cache.estimatedSize();
@@ -65,10 +88,12 @@ public final class CaffeineToolResultCache implements ToolResultCache {
     /** Runs pending evictions now; for tests. */
     void cleanUp() {
         cache.cleanUp();
+        claims.cleanUp();
     }
 
     @Override
     public void close() {
         cache.invalidateAll();
+        claims.invalidateAll();
     }
 }

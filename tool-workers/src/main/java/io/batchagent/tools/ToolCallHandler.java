@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -36,6 +37,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -81,6 +83,9 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     static final String STAGE = "tools";
     /** How long past its last renewal a concurrency slot of a crashed worker stays taken, beyond the timeout. */
     static final long LEASE_MARGIN_MS = 5_000;
+    /** How long a call first waits while another worker holds its claim; doubled on each look, up to the max. */
+    static final long CLAIM_FIRST_WAIT_MS = 20;
+    static final long CLAIM_MAX_WAIT_MS = 500;
 
     private static final Logger LOGGER = LoggerFactory.getLogger(ToolCallHandler.class);
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -97,6 +102,8 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     private final Executor publishing;
     private final ToolWorkerCounters counters;
     private final ToolMetrics metrics;
+    /** This handler's id in result cache claims. */
+    private final String owner = UUID.randomUUID().toString();
     private final ThrottledWarning cacheWarning = new ThrottledWarning(Duration.ofSeconds(10));
     private final Deserializer<ToolCall> callDeserializer;
     private final Serializer<String> resultKeySerializer;
@@ -179,7 +186,71 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         return lookUp(spec, callHash).thenCompose(hit -> hit.isPresent()
                 ? done(fromCache(callHash, hit.get()))
                 : expired(call) ? done(expiredInQueue(call, callHash, startedAt))
-                : execute(call, resolution.tool(), callHash, prepared.arguments(), startedAt));
+                : !cacheable(spec) ? execute(call, resolution.tool(), callHash, prepared.arguments(), startedAt)
+                : claimed(call, callHash, startedAt, CLAIM_FIRST_WAIT_MS,
+                        () -> execute(call, resolution.tool(), callHash, prepared.arguments(), startedAt)));
+    }
+
+    /**
+     * Runs a cacheable call only under its claim ({@link ToolResultCache#claim}), so that it runs on
+     * one worker at a time: after a rebalance, the partition's new owner reads a call that its old
+     * owner may still be running. While another worker holds the claim, this one waits, looking in
+     * the cache with backoff: the holder's result arrives there, or its claim ends (it failed, or it
+     * died and the lease ran out) and this worker claims and runs the call itself. A cache that
+     * cannot be asked runs the call unclaimed, as it runs it uncached.
+     */
+    private CompletionStage<ToolResult> claimed(ToolCall call, String callHash, long startedAt, long waitMs,
+                                                Supplier<CompletionStage<ToolResult>> run) {
+        ToolSpec spec = call.getTool();
+        Instant deadline = deadline(call, startedAt);
+        Duration lease = Duration.ofMillis(Math.max(1, deadline.toEpochMilli() - System.currentTimeMillis()) + LEASE_MARGIN_MS);
+        CompletionStage<Boolean> claim;
+        try {
+            claim = cache.claim(callHash, owner, lease);
+        } catch (RuntimeException e) {
+            claim = CompletableFuture.failedFuture(e);
+        }
+        return claim.exceptionally(e -> {
+            metrics.cacheBypassed(spec.getName());
+            cacheWarning.warn(LOGGER, "result cache claim failed; running the call unclaimed: callHash={} tool={} error={}",
+                    callHash, spec.getName(), rootMessage(e));
+            return true;
+        }).thenCompose(held -> {
+            if (held) {
+                return run.get().whenComplete((result, e) -> release(callHash));
+            }
+            counters.claimWait();
+            if (System.currentTimeMillis() + waitMs >= deadline.toEpochMilli()) {
+                LOGGER.debug("tool call held by another worker past its deadline, not run here: callHash={} tool={}",
+                        callHash, spec.getName());
+                return done(notRun(failed(callHash, spec, ToolStatus.TIMEOUT, "tool '" + spec.getName()
+                        + "' was being run by another tool worker until this call's deadline; it was not run twice",
+                        startedAt, 0)));
+            }
+            LOGGER.debug("tool call is being run by another worker; waiting for its result: callHash={} tool={} waitMs={}",
+                    callHash, spec.getName(), waitMs);
+            CompletableFuture<ToolResult> later = new CompletableFuture<>();
+            timer.schedule(() -> lookUp(spec, callHash).thenCompose(hit -> hit.isPresent()
+                            ? done(fromCache(callHash, hit.get()))
+                            : claimed(call, callHash, startedAt, Math.min(CLAIM_MAX_WAIT_MS, waitMs * 2), run))
+                    .whenComplete((result, e) -> {
+                        if (e != null) {
+                            later.completeExceptionally(e);
+                        } else {
+                            later.complete(result);
+                        }
+                    }), waitMs, TimeUnit.MILLISECONDS);
+            return later;
+        });
+    }
+
+    private void release(String callHash) {
+        try {
+            cache.release(callHash, owner).exceptionally(e -> null);
+        } catch (RuntimeException e) {
+            LOGGER.debug("result cache release failed; the claim runs out with its lease: callHash={} error={}",
+                    callHash, e.toString());
+        }
     }
 
     private CompletionStage<ToolResult> execute(ToolCall call, Tool tool, String callHash, JsonNode arguments, long startedAt) {
@@ -200,7 +271,7 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
             }
             String output = outcome.value();
             return result(callHash, spec, ToolStatus.OK, output == null ? "" : output, null, startedAt, 0);
-        }), callHash, refusal -> refusal);
+        }).thenCompose(result -> stored(spec, result)), callHash, refusal -> refusal);
     }
 
     // ---------------------------------------------------------------- a batched call
@@ -283,11 +354,13 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                     misses.forEach(i -> answers.add(ToolResults.copyOf(failure).setCallHash(items.get(i).getCallHash()).build()));
                     return answers;
                 });
-        return answered.thenAccept(answers -> {
-            for (int k = 0; k < size; k++) {
-                results[misses.get(k)] = answers.get(k);
-            }
-        });
+        return answered.thenCompose(answers -> CompletableFuture.allOf(answers.stream()
+                .map(answer -> stored(spec, answer).toCompletableFuture()).toArray(CompletableFuture[]::new))
+                .thenRun(() -> {
+                    for (int k = 0; k < size; k++) {
+                        results[misses.get(k)] = answers.get(k);
+                    }
+                }));
     }
 
     private ToolResult batchItemResult(ToolCall call, String tool, String hash, Outcome<List<BatchTool.Outcome>> outcome,
@@ -510,8 +583,6 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
             if (result.getStatus() != ToolStatus.OK) {
                 counters.failure(result.getStatus() == ToolStatus.TIMEOUT);
                 metrics.error(result.getTool(), result.getStatus());
-            } else if (result.getExecuted() && cacheable(call.getTool())) {
-                store(call.getTool(), result);
             }
             LOGGER.debug("tool call answered: callHash={} tool={} status={} executed={} batchSize={} ms={}",
                     result.getCallHash(), result.getTool(), result.getStatus(), result.getExecuted(), result.getBatchSize(),
@@ -539,7 +610,16 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         }
     }
 
-    private void store(ToolSpec spec, ToolResult result) {
+    /**
+     * Stores a cacheable call's successful result as soon as it exists, before it is published and
+     * before the call's claim is released, so that a worker that dies after this point never makes
+     * another run it: the next owner of the record finds it in the cache. Completes with the result
+     * once the cache answered; a lost cache write costs a later execution, not this answer.
+     */
+    private CompletionStage<ToolResult> stored(ToolSpec spec, ToolResult result) {
+        if (result.getStatus() != ToolStatus.OK || !result.getExecuted() || !cacheable(spec)) {
+            return done(result);
+        }
         Duration ttl = Duration.ofMillis(spec.getCacheTtlMs());
         CompletionStage<Void> stored;
         try {
@@ -547,13 +627,13 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         } catch (RuntimeException e) {
             stored = CompletableFuture.failedFuture(e);
         }
-        // A lost cache write costs a later execution, not this answer.
-        stored.whenComplete((ignored, e) -> {
+        return stored.handle((ignored, e) -> {
             if (e != null) {
                 metrics.cacheBypassed(spec.getName());
                 cacheWarning.warn(LOGGER, "result cache write failed; the result is not shared: callHash={} tool={} error={}",
                         result.getCallHash(), spec.getName(), rootMessage(e));
             }
+            return result;
         });
     }
 

@@ -26,6 +26,25 @@ public interface ToolResultCache extends AutoCloseable {
     /** Stores {@code result} for {@code callHash} for {@code ttl}, replacing any earlier one. */
     CompletionStage<Void> put(String callHash, ToolResult result, Duration ttl);
 
+    /**
+     * Claims the right to run the call {@code callHash} for {@code lease}, so that two workers
+     * never run one cacheable call at the same time (after a rebalance the partition's new owner
+     * reads a call its old owner is still running). Completes with {@code true} when
+     * {@code owner} holds the claim now, {@code false} while another owner's claim is live. A claim
+     * ends when its owner {@linkplain #release releases} it (after storing the result) or when its
+     * lease runs out (its owner died). A failed stage means the claim could not be asked for; the
+     * worker then runs the call unclaimed, as it runs it uncached. The default claims everything:
+     * a cache that is not shared has no one to exclude.
+     */
+    default CompletionStage<Boolean> claim(String callHash, String owner, Duration lease) {
+        return CompletableFuture.completedFuture(true);
+    }
+
+    /** Ends {@code owner}'s claim on {@code callHash}, if it still holds it. The default does nothing. */
+    default CompletionStage<Void> release(String callHash, String owner) {
+        return CompletableFuture.completedFuture(null);
+    }
+
     /** Releases the cache's resources. The default does nothing. */
     @Override
     default void close() {}

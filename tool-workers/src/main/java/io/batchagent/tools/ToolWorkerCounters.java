@@ -18,6 +18,7 @@ public final class ToolWorkerCounters {
     private final LongAdder expiredInQueue = new LongAdder();
     private final LongAdder deadLetters = new LongAdder();
     private final LongAdder publishFailures = new LongAdder();
+    private final LongAdder claimWaits = new LongAdder();
 
     /** Times the tool named {@code tool} started running (cache hits and refused calls excluded). */
     public long executions(String tool) {
@@ -63,6 +64,18 @@ public final class ToolWorkerCounters {
     /** Results or dead letters the producer could not deliver. */
     public long publishFailures() {
         return publishFailures.sum();
+    }
+
+    /**
+     * Times a cacheable call found another worker running it (its claim held) and waited for that
+     * worker's result instead of running it again.
+     */
+    public long claimWaits() {
+        return claimWaits.sum();
+    }
+
+    void claimWait() {
+        claimWaits.increment();
     }
 
     void executionStarted(String tool) {

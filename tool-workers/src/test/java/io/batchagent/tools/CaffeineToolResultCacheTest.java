@@ -73,4 +73,24 @@ class CaffeineToolResultCacheTest {
         assertThatThrownBy(() -> cache.put("h", result("h", "x"), Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    private boolean claim(String hash, String owner, Duration lease) {
+        return cache.claim(hash, owner, lease).toCompletableFuture().join();
+    }
+
+    @Test
+    void shouldGrantAClaimToOneOwnerUntilItIsReleasedOrItsLeaseRunsOut() {
+        assertThat(claim("h1", "a", Duration.ofSeconds(10))).isTrue();
+        assertThat(claim("h1", "b", Duration.ofSeconds(10))).isFalse();
+        assertThat(claim("h1", "a", Duration.ofSeconds(10))).as("its holder asks again").isTrue();
+        assertThat(claim("h2", "b", Duration.ofSeconds(10))).as("another call").isTrue();
+
+        cache.release("h1", "b").toCompletableFuture().join();
+        assertThat(claim("h1", "b", Duration.ofSeconds(10))).as("only the holder releases").isFalse();
+        cache.release("h1", "a").toCompletableFuture().join();
+        assertThat(claim("h1", "b", Duration.ofSeconds(10))).isTrue();
+
+        nanos.addAndGet(Duration.ofSeconds(11).toNanos());
+        assertThat(claim("h1", "c", Duration.ofSeconds(10))).as("the lease of a holder that died ran out").isTrue();
+    }
 }

@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * service) and records each execution, {@code "<worker> <startMs> <endMs>"}, in a Redis list, so a
  * test sees the executions of every worker process on one clock. The list is the call's {@code log}
  * argument, else the one given at construction; the time it works, {@code workMs}, else the one given. Answers with the worker's name and
- * its run number, so a test can tell who executed a result.
+ * its run number, so a test can tell who executed a result. With a {@code gate} argument (a Redis key)
+ * it also works until that key exists, so a test decides when an execution ends.
  */
 public final class RecordingTool implements Tool, AutoCloseable {
 
@@ -47,6 +48,11 @@ public final class RecordingTool implements Tool, AutoCloseable {
         long workMs = arguments.path("workMs").asLong(work.toMillis());
         if (workMs > 0) {
             TimeUnit.MILLISECONDS.sleep(workMs); // the simulated service call
+        }
+        String gate = arguments.path("gate").asText("");
+        long gateDeadline = System.currentTimeMillis() + 60_000;
+        while (!gate.isEmpty() && connection.sync().exists(gate) == 0 && System.currentTimeMillis() < gateDeadline) {
+            TimeUnit.MILLISECONDS.sleep(10); // works until the test opens the gate (sets the key)
         }
         long end = System.currentTimeMillis();
         String key = arguments.path("log").asText(eventsKey);

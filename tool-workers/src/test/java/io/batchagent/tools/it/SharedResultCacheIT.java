@@ -93,4 +93,57 @@ class SharedResultCacheIT {
             assertThat(keys.sync().lrange(keyPrefix + "events", 0, -1)).hasSize(2);
         }
     }
+
+    @Test
+    void shouldRunACallOnceWhenASecondWorkerReadsItWhileTheFirstIsStillRunningIt(KafkaCluster kafka, TestInfo info)
+            throws Exception {
+        TestNames names = TestNames.of(info);
+        Topics topics = Topics.create(names.topicPrefix(), Map.of());
+        kafka.createTopics(topics, 4);
+        String keyPrefix = TestRedis.prefix(info);
+        ToolSpec spec = ToolSpec.newBuilder().setName(RecordingTool.NAME).setCacheable(true).setCacheTtlMs(60_000)
+                .setTimeoutMs(30_000).build();
+        String gate = keyPrefix + "gate";
+        String arguments = "{\"q\":\"slow shared question\",\"gate\":\"" + gate + "\"}";
+        ToolCall call = ToolCall.newBuilder().setCallHash(CallHash.ofCall(spec, arguments)).setBatchId("b")
+                .setTool(spec).setArgumentsJson(arguments).setDispatchedAtMs(System.currentTimeMillis()).build();
+        ToolWorkerConfig config = ToolWorkerConfig.defaults()
+                .withRedis(RedisSettings.of(TestRedis.URL).withKeyPrefix(keyPrefix));
+
+        try (KafkaIO.Reader<ToolResult> results = new KafkaIO.Reader<>(kafka.clientConfig(), topics.toolResults());
+             RedisClient redis = RedisClient.create(TestRedis.URL);
+             StatefulRedisConnection<String, String> keys = redis.connect();
+             RecordingTool toolA = new RecordingTool("worker-a", TestRedis.URL, keyPrefix + "events", Duration.ZERO);
+             RecordingTool toolB = new RecordingTool("worker-b", TestRedis.URL, keyPrefix + "events", Duration.ZERO);
+             ToolWorker workerA = new ToolWorker(kafka.clientConfig(), topics,
+                     config.withGroupId(names.applicationId() + "-a"), ToolRegistry.builder().add(toolA).build());
+             ToolWorker workerB = new ToolWorker(kafka.clientConfig(), topics,
+                     config.withGroupId(names.applicationId() + "-b"), ToolRegistry.builder().add(toolB).build())) {
+
+            // Given worker A is running the call (it holds the call's claim)
+            workerA.start();
+            KafkaIO.send(kafka.clientConfig(), topics.toolCalls(), Map.of(call.getCallHash(), call));
+            String claim = keyPrefix + "claim:" + call.getCallHash();
+            await().atMost(WAIT).until(() -> keys.sync().exists(claim) == 1);
+
+            // When worker B reads the same call record before A has finished (as a partition's new owner
+            // does after a rebalance)
+            workerB.start();
+            await().atMost(WAIT).until(() -> workerB.counters().claimWaits() > 0);
+            keys.sync().setex(gate, 600, "open");
+
+            // Then B waits for A's result instead of running the call a second time
+            List<ToolResult> two = results.await(2, WAIT);
+            assertThat(two).extracting(ToolResult::getStatus).containsOnly(ToolStatus.OK);
+            assertThat(two).extracting(ToolResult::getOutput).containsOnly(two.get(0).getOutput());
+            assertThat(two).filteredOn(ToolResult::getExecuted).singleElement()
+                    .extracting(ToolResult::getOutput).asString().startsWith("answered by worker-a run 1");
+            assertThat(keys.sync().lrange(keyPrefix + "events", 0, -1)).singleElement().asString().startsWith("worker-a ");
+            assertThat(toolB.runs()).isZero();
+            assertThat(workerB.counters().claimWaits()).isPositive();
+            // And A released its claim once its result was in the cache
+            await().atMost(WAIT).until(() -> keys.sync().exists(claim) == 0);
+            assertThat(keys.sync().exists(keyPrefix + "result:" + call.getCallHash())).isEqualTo(1);
+        }
+    }
 }

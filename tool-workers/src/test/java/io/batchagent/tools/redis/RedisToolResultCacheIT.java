@@ -84,4 +84,23 @@ class RedisToolResultCacheIT {
         assertThat(settings.toString()).doesNotContain("hunter2").contains("redis://***@cache.internal:6380/2");
         assertThatThrownBy(() -> RedisSettings.of("http://cache:6379")).hasMessageContaining("must start with redis:// or rediss://");
     }
+
+    private boolean claim(String hash, String owner, Duration lease) {
+        return cache.claim(hash, owner, lease).toCompletableFuture().join();
+    }
+
+    @Test
+    void shouldGrantAClaimToOneOwnerUntilItIsReleasedOrItsLeaseRunsOut() {
+        assertThat(claim("c1", "a", Duration.ofSeconds(30))).isTrue();
+        assertThat(claim("c1", "b", Duration.ofSeconds(30))).isFalse();
+        assertThat(claim("c1", "a", Duration.ofSeconds(30))).as("its holder asks again").isTrue();
+        assertThat(claim("c2", "b", Duration.ofSeconds(30))).as("another call").isTrue();
+
+        cache.release("c1", "b").toCompletableFuture().join();
+        assertThat(claim("c1", "b", Duration.ofSeconds(30))).as("only the holder releases").isFalse();
+        cache.release("c1", "a").toCompletableFuture().join();
+        assertThat(claim("c1", "b", Duration.ofMillis(300))).isTrue();
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> claim("c1", "c", Duration.ofSeconds(30)));
+    }
 }
