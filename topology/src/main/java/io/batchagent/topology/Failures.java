@@ -18,6 +18,21 @@ final class Failures {
         return Faults.isRetriable(failure);
     }
 
+    /**
+     * Whether the failure is the producer refusing a transactional step because an earlier one timed out
+     * ({@code TransactionManager}: "the previous call to `commitTransaction` timed out and must be
+     * retried"). Kafka Streams 4.4 meets it when the broker is away for longer than {@code max.block.ms}
+     * during a commit: it retries the commit from {@code sendOffsetsToTransaction}, which the producer
+     * refuses. The thread's producer is stuck, not the data: a new thread (a new producer, which fences the
+     * old transaction) recovers.
+     */
+    static boolean isTimedOutTransaction(Throwable failure) {
+        return find(failure, IllegalStateException.class)
+                .map(Throwable::getMessage)
+                .filter(message -> message.contains("timed out and must be retried"))
+                .isPresent();
+    }
+
     /** The size refusal in the chain, if the failure is one. */
     static Optional<RecordTooLargeException> tooLarge(Throwable failure) {
         Optional<OversizedRecordException> ours = find(failure, OversizedRecordException.class);

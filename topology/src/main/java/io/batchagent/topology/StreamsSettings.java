@@ -130,7 +130,8 @@ public record StreamsSettings(
 
     /**
      * What becomes of a stream thread of {@code app} that failed. A transient fault (the cause chain holds a
-     * {@link org.apache.kafka.common.errors.RetriableException}: a registry or broker outage) replaces the
+     * {@link org.apache.kafka.common.errors.RetriableException}: a registry or broker outage, or a transaction
+     * step that timed out while the broker was away: {@link Failures#isTimedOutTransaction}) replaces the
      * thread, which reads the uncommitted input again; the registry client's backoff spaces the attempts.
      * Anything else shuts this Streams client down, loudly: the error handlers already turn every bad
      * record into a dead letter and a FAILED result, so what is left is a bug or a misconfiguration, and
@@ -138,7 +139,7 @@ public record StreamsSettings(
      */
     public static StreamsUncaughtExceptionHandler threadFailurePolicy(String app) {
         return failure -> {
-            if (Failures.isRetriable(failure)) {
+            if (Failures.isRetriable(failure) || Failures.isTimedOutTransaction(failure)) {
                 LOGGER.warn("stream thread of {} hit a transient fault; replacing it to read its input again: {}", app,
                         Failures.describe(failure));
                 return StreamThreadExceptionResponse.REPLACE_THREAD;

@@ -50,5 +50,9 @@ class StreamsSettingsTest {
                 .isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
         assertThat(policy.handle(new StreamsException(new IllegalStateException("a bug"))))
                 .isEqualTo(StreamThreadExceptionResponse.SHUTDOWN_CLIENT);
+        // Kafka Streams 4.4 after a commit timed out while the broker restarted (seen in the fault campaign)
+        assertThat(policy.handle(new StreamsException(new IllegalStateException("Cannot attempt operation "
+                + "`sendOffsetsToTransaction` because the previous call to `commitTransaction` timed out and must be retried"))))
+                .isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
     }
 }
