@@ -86,6 +86,8 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     /** How long a call first waits while another worker holds its claim; doubled on each look, up to the max. */
     static final long CLAIM_FIRST_WAIT_MS = 20;
     static final long CLAIM_MAX_WAIT_MS = 500;
+    /** How many times a failed cache write is tried again in the background. */
+    static final int STORE_RETRIES = 3;
 
     private static final Logger LOGGER = LoggerFactory.getLogger(ToolCallHandler.class);
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -620,21 +622,45 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         if (result.getStatus() != ToolStatus.OK || !result.getExecuted() || !cacheable(spec)) {
             return done(result);
         }
-        Duration ttl = Duration.ofMillis(spec.getCacheTtlMs());
-        CompletionStage<Void> stored;
-        try {
-            stored = cache.put(result.getCallHash(), result, ttl);
-        } catch (RuntimeException e) {
-            stored = CompletableFuture.failedFuture(e);
-        }
-        return stored.handle((ignored, e) -> {
+        return put(spec, result).handle((ignored, e) -> {
             if (e != null) {
-                metrics.cacheBypassed(spec.getName());
-                cacheWarning.warn(LOGGER, "result cache write failed; the result is not shared: callHash={} tool={} error={}",
+                LOGGER.debug("result cache write failed; trying again in the background: callHash={} tool={} error={}",
                         result.getCallHash(), spec.getName(), rootMessage(e));
+                storeLater(spec, result, 1);
             }
             return result;
         });
+    }
+
+    /**
+     * Tries a failed cache write again, {@link #STORE_RETRIES} times at doubling intervals from one second:
+     * a Redis that missed one command timeout (a GC pause, a busy host) must not cost a second execution of
+     * a call that already ran. The answer does not wait for these.
+     */
+    private void storeLater(ToolSpec spec, ToolResult result, int retry) {
+        try {
+            timer.schedule(() -> put(spec, result).whenComplete((ignored, e) -> {
+                if (e == null) {
+                    LOGGER.debug("result cache write succeeded on retry {}: callHash={}", retry, result.getCallHash());
+                } else if (retry < STORE_RETRIES) {
+                    storeLater(spec, result, retry + 1);
+                } else {
+                    metrics.cacheBypassed(spec.getName());
+                    cacheWarning.warn(LOGGER, "result cache write failed {} times; the result is not shared: callHash={} tool={} "
+                            + "error={}", retry + 1, result.getCallHash(), spec.getName(), rootMessage(e));
+                }
+            }), 1_000L << (retry - 1), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            LOGGER.debug("worker stopping; cache write not retried: callHash={}", result.getCallHash());
+        }
+    }
+
+    private CompletionStage<Void> put(ToolSpec spec, ToolResult result) {
+        try {
+            return cache.put(result.getCallHash(), result, Duration.ofMillis(spec.getCacheTtlMs()));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     private CompletionStage<?> deadLetter(ConsumerRecord<byte[], byte[]> record, RuntimeException error) {

@@ -12,7 +12,9 @@ import java.util.Objects;
  * @param keyPrefix prepended to every key this worker writes, so that deployments (and tests)
  *     sharing one Redis do not meet; default {@value #DEFAULT_KEY_PREFIX}
  * @param commandTimeout how long a Redis command may take before the call goes on without it;
- *     default 500 ms
+ *     default 2 s: a busy host can delay one answer of a healthy Redis past half a second, and a call run
+ *     again costs more than waiting (a Redis that is down refuses at once, and a hung one is then
+ *     bypassed for {@code retryInterval})
  * @param retryInterval how long Redis is bypassed after a failure before it is tried again;
  *     default 1 s
  */
@@ -32,7 +34,7 @@ public record RedisSettings(String url, String keyPrefix, Duration commandTimeou
             throw new IllegalArgumentException("Redis URL must start with redis:// or rediss://, got " + mask(url));
         }
         keyPrefix = keyPrefix == null ? DEFAULT_KEY_PREFIX : keyPrefix;
-        commandTimeout = commandTimeout == null ? Duration.ofMillis(500) : commandTimeout;
+        commandTimeout = commandTimeout == null ? Duration.ofSeconds(2) : commandTimeout;
         retryInterval = retryInterval == null ? Duration.ofSeconds(1) : retryInterval;
         if (commandTimeout.isNegative() || commandTimeout.isZero()) {
             throw new IllegalArgumentException("Redis commandTimeout must be positive, got " + commandTimeout);
