@@ -136,18 +136,40 @@ final class ChaosProcesses implements AutoCloseable {
         return starts.getOrDefault(name, 0);
     }
 
-    /** Every log line, of every start of every role, that contains one of {@code needles}. */
+    /** What {@code StreamsSettings.threadFailurePolicy} logs before it replaces a thread after a transient fault. */
+    private static final String TRANSIENT_REPLACEMENT = "hit a transient fault; replacing it";
+
+    /**
+     * Every log line, of every start of every role, that holds one of {@code needles}, but for a thread
+     * replacement that follows a transient fault.
+     */
     List<String> logLines(List<String> needles) {
         List<String> found = new ArrayList<>();
         for (Path log : logs) {
             try {
-                for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
-                    if (needles.stream().anyMatch(line::contains)) {
-                        found.add(log.getFileName() + ": " + line);
-                    }
-                }
+                found.addAll(matching(log.getFileName().toString(), Files.readAllLines(log, StandardCharsets.UTF_8), needles));
             } catch (IOException e) {
                 found.add(log.getFileName() + ": unreadable log: " + e.getMessage());
+            }
+        }
+        return found;
+    }
+
+    /** {@link #logLines} of one log. */
+    static List<String> matching(String logName, List<String> lines, List<String> needles) {
+        List<String> found = new ArrayList<>();
+        int transientAt = -10;
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.contains(TRANSIENT_REPLACEMENT)) {
+                transientAt = i;
+                continue;
+            }
+            // A thread replaced right after the stage said the fault was transient (a broker away) is the
+            // stage recovering, not crashing.
+            boolean recovery = line.contains("Replacing thread") && i - transientAt <= 3;
+            if (!recovery && needles.stream().anyMatch(line::contains)) {
+                found.add(logName + ": " + line);
             }
         }
         return found;
