@@ -28,9 +28,10 @@ import org.slf4j.LoggerFactory;
  *   <li>each running agent's context beyond the prefix: its last call's prompt plus completion tokens, less the
  *       prefix; planned at no less than what agents that finished here ended with (their mean), since a running
  *       agent's context still grows;
- *   <li>a new agent: planned at that same mean. Until an agent has finished here, nothing is known of how far
- *       contexts grow, so the first agents are admitted as a cohort of at most {@code firstCohort} (they calibrate
- *       the estimate), and only while their contexts so far fit.
+ *   <li>a new agent: planned at that same mean. Until an agent has finished here, the mean is not known: the
+ *       largest context seen so far times {@link #GROWTH_PRIOR} stands in for it (a first turn's context grows by
+ *       tool results and answers before the agent ends). Until any call has been answered, nothing is known at all,
+ *       and at most {@code firstCohort} agents start.
  * </ul>
  * An agent counts as running from its first turn's dispatch until this worker publishes its final result; one
  * that is not seen for {@link #FORGET_AFTER_MS} (its later turns went to another worker) is forgotten. While no
@@ -45,6 +46,8 @@ final class KvAdmission {
     private static final Logger LOGGER = LoggerFactory.getLogger(KvAdmission.class);
     /** The share of the KV pool that admitted agents' contexts and the shared prefix may plan to take. */
     static final double KV_TARGET = 0.9;
+    /** Until an agent has finished here: how many times the largest context seen a running agent is planned at. */
+    static final long GROWTH_PRIOR = 4;
     /** How long an agent not seen by this worker still counts as running. */
     static final long FORGET_AFTER_MS = 10 * 60 * 1000L;
 
@@ -60,6 +63,8 @@ final class KvAdmission {
     /** Guarded by this: agents that finished here, and the sum of their contexts beyond the prefix. */
     private long finished;
     private long finishedContextTokens;
+    /** Guarded by this: the largest context beyond the prefix any call has shown. */
+    private long largestContextTokens;
 
     /** One running agent: its context beyond the shared prefix (0 before its first answer), and when it was last seen. */
     private record Agent(long contextTokens, long seenAtMs) {}
@@ -108,15 +113,16 @@ final class KvAdmission {
 
     private synchronized boolean fits(double capacity, long now) {
         running.values().removeIf(agent -> now - agent.seenAtMs() > FORGET_AFTER_MS);
-        long typical = finished == 0 ? 0 : finishedContextTokens / finished;
-        long planned = prefixTokens;
-        for (Agent agent : running.values()) {
-            planned += Math.max(agent.contextTokens(), typical);
+        if (largestContextTokens == 0) {
+            return running.size() < firstCohort;
         }
-        if (finished == 0) {
-            return running.size() < firstCohort && planned <= KV_TARGET * capacity;
-        }
-        return planned + typical <= KV_TARGET * capacity;
+        long typical = typicalContext();
+        return plannedTokens() + typical <= KV_TARGET * capacity;
+    }
+
+    /** What an agent's context is planned at: the mean of those that finished here, or the prior. Guarded by this. */
+    private long typicalContext() {
+        return finished == 0 ? largestContextTokens * GROWTH_PRIOR : finishedContextTokens / finished;
     }
 
     /** Records what a model call of {@code request}'s agent says of its context. */
@@ -131,6 +137,7 @@ final class KvAdmission {
                 prefixTokens = Math.max(prefixTokens, usage.cachedPromptTokens());
             }
             context = Math.max(0, usage.promptTokens() + usage.completionTokens() - prefixTokens);
+            largestContextTokens = Math.max(largestContextTokens, context);
         }
         running.computeIfPresent(request.jobId(), (id, agent) -> new Agent(Math.max(agent.contextTokens(), context),
                 clock.getAsLong()));
@@ -184,7 +191,7 @@ final class KvAdmission {
 
     /** Tokens the running agents and the prefix are planned to hold. */
     synchronized long plannedTokens() {
-        long typical = finished == 0 ? 0 : finishedContextTokens / finished;
+        long typical = largestContextTokens == 0 ? 0 : typicalContext();
         long planned = prefixTokens;
         for (Agent agent : running.values()) {
             planned += Math.max(agent.contextTokens(), typical);

@@ -47,13 +47,32 @@ class KvAdmissionTest {
     }
 
     @Test
-    void shouldAdmitAFirstCohortOnlyUntilAnAgentHasFinished() {
+    void shouldAdmitAFirstCohortOnlyUntilACallIsAnswered() {
         for (int i = 0; i < 4; i++) {
             assertThat(admission.admit(turn("a" + i, 1))).as("agent %d of the first cohort", i).isTrue();
         }
 
-        assertThat(admission.admit(turn("a4", 1))).as("nothing is known yet of how far contexts grow").isFalse();
+        assertThat(admission.admit(turn("a4", 1))).as("nothing is known yet of the agents' contexts").isFalse();
         assertThat(admission.heldBack()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldPlanRunningAgentsAtAMultipleOfTheLargestContextUntilOneFinishes() {
+        // Given the first cohort, one of whose first turns shows a context of 250 tokens beyond the prefix
+        for (int i = 0; i < 4; i++) {
+            assertThat(admission.admit(turn("a" + i, 1))).isTrue();
+        }
+        called("a0", 1, PREFIX + 200, PREFIX, 50);
+
+        // When new agents arrive
+        int admitted = 0;
+        while (admission.admit(turn("n" + admitted, 1))) {
+            admitted++;
+        }
+
+        // Then each agent, running or new, is planned at 4 x 250 = 1,000 tokens: 5 of them fit in 5,000
+        assertThat(admitted).isEqualTo(5 - 4);
+        assertThat(admission.plannedTokens()).isEqualTo(PREFIX + 5 * 250 * KvAdmission.GROWTH_PRIOR);
     }
 
     @Test
