@@ -125,9 +125,12 @@ final class KvAdmission {
         return finished == 0 ? largestContextTokens * GROWTH_PRIOR : finishedContextTokens / finished;
     }
 
-    /** Records what a model call of {@code request}'s agent says of its context. */
+    /**
+     * Records what a model call of {@code request}'s agent says of its context. Calls of agents not running here
+     * (the batch's warm-up, an agent forgotten) are not counted.
+     */
     void observe(ChatRequest request, ChatResponse response) {
-        if (response == null || response.isFailure()) {
+        if (response == null || response.isFailure() || !running.containsKey(request.jobId())) {
             return;
         }
         TokenUsage usage = response.usage();

@@ -108,6 +108,21 @@ class KvAdmissionTest {
     }
 
     @Test
+    void shouldNotCountCallsOfAgentsThatDoNotRunHere() {
+        // Given the batch's warm-up call (no agent of it runs here), whose whole prompt is uncached
+        called("warm-up", 1, PREFIX + 3, 0, 1);
+
+        // Then it neither sets the prefix nor the contexts new agents are planned at
+        assertThat(admission.prefix()).isZero();
+        runToEnd("calibrating", 1_000);
+        int admitted = 0;
+        while (admission.admit(turn("n" + admitted, 1))) {
+            admitted++;
+        }
+        assertThat(admitted).isEqualTo(5);
+    }
+
+    @Test
     void shouldAlwaysAdmitOneAgentWhileNoneRuns() {
         reading.set(pool(1_000));
         runToEnd("calibrating", 5_000);
