@@ -201,6 +201,15 @@ public final class FlowBench {
 
     private static Path writeReport(BenchOptions options, Report report, List<List<String>> rows,
                                     DefaultCategoryDataset throughput, boolean simulated) {
+        report.note("Adaptive (AdaptiveConcurrency): starts at a quarter of the ceiling; +1 per answered call while the engine's "
+                + "metrics show room (no queue, KV under 80%) however little of the limit is in use, held while a call's time to "
+                + "first token is over twice the least seen lately; cut by 20% on a queue past a tenth of the running batch or KV "
+                + "at 95%, once per reading and once per round trip. Admission by KV (KvAdmission) holds new agents back only when "
+                + "the pool cannot hold their contexts (never in W1 or W2: their contexts are small).");
+        report.note("Each setting runs once, in the order of the table, in one JVM against one simulator: the first pays the JVM's "
+                + "warm-up. On a 2-core machine shared with other builds (load average in results.json) the engine, the broker, "
+                + "every stage and the proxy share the CPU, so time to first token and wall time here measure CPU contention as "
+                + "much as the simulated engine.");
         String markdown = "## Flow control: in-flight ceiling sweep and a mid-batch outage\n\n" + Markdown.table(
                 List.of("shape", "setting", "wall s", "jobs/s", "TTFT p95 ms", "prefill tokens", "succeeded"), rows) + "\n";
         JFreeChart chart = ChartFactory.createBarChart("Throughput by in-flight setting" + (simulated ? " (SIMULATED engine)" : ""),
