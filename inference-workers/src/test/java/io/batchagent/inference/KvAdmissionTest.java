@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Test;
 
 class KvAdmissionTest {
 
-    /** A 10,000-token pool: 9,000 planned for (KV_TARGET); a 4,000-token shared prefix leaves 5,000. */
-    private static final double CAPACITY = 10_000;
+    /** An 11,250-token pool: 9,000 planned for (KV_TARGET 0.8); a 4,000-token shared prefix leaves 5,000. */
+    private static final double CAPACITY = 11_250;
     private static final long PREFIX = 4_000;
 
     private final AtomicLong clock = new AtomicLong(1_000);

@@ -204,8 +204,10 @@ public final class FlowBench {
         report.note("Adaptive (AdaptiveConcurrency): starts at a quarter of the ceiling; +1 per answered call while the engine's "
                 + "metrics show room (no queue, KV under 80%) however little of the limit is in use, held while a call's time to "
                 + "first token is over twice the least seen lately; cut by 20% on a queue past a tenth of the running batch or KV "
-                + "at 95%, once per reading and once per round trip. Admission by KV (KvAdmission) holds new agents back only when "
-                + "the pool cannot hold their contexts (never in W1 or W2: their contexts are small).");
+                + "at 95%, once per reading and once per round trip. Admission by KV (KvAdmission) is on too: before any call is "
+                + "answered it starts as many new agents as the limit starts at (a quarter of the ceiling); after that W1's and "
+                + "W2's small contexts never fill the pool. W1 has 20 agents: any limit of 20 or more, adaptive included, "
+                + "dispatches them all at once, so W1's adaptive and fixed 32, 64 and 128 differ only by the machine.");
         report.note("Each setting runs once, in the order of the table, in one JVM against one simulator: the first pays the JVM's "
                 + "warm-up. On a 2-core machine shared with other builds (load average in results.json) the engine, the broker, "
                 + "every stage and the proxy share the CPU, so time to first token and wall time here measure CPU contention as "
