@@ -44,6 +44,9 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--sizes", split = ",", description = "W3 session counts (default: 5,10,20,50,100); scale: agent counts (default: 1000,10000); long: agents per row (default: 20).")
     List<Integer> sizes;
 
+    @Option(names = "--parts", split = ",", description = "flow: which parts to run, of W1, W2, outage (default: all three); --sizes then sets the fixed in-flight settings (default: 4,8,16,32,64,128).")
+    List<String> parts;
+
     @Option(names = "--results-dir", defaultValue = "bench/results", description = "Where results go (default: ${DEFAULT-VALUE}).")
     Path resultsDir;
 
@@ -92,7 +95,7 @@ public final class BenchMain implements Callable<Integer> {
             case "w2" -> print(SlowSharedTool.run(base));
             case "w3" -> print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
             case "w4" -> print(Dedup.run(base));
-            case "flow" -> print(FlowBench.run(base));
+            case "flow" -> print(FlowBench.run(base, parts, sizes));
             case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes));
             case "long" -> print(io.batchagent.bench.workload.LongAgents.run(base.withEngine(engine == null ? "sim://instant" : engine),
                     sizes == null || sizes.isEmpty() ? null : sizes.get(0)));

@@ -207,7 +207,7 @@ public final class BatchAgentCommand implements Runnable {
             Duration engineTimeout = InferenceWorkerConfig.DEFAULT_ENGINE_TIMEOUT;
 
             @Option(names = "--max-inflight", paramLabel = "N|fixed:N", defaultValue = "32",
-                    description = "Model calls in flight at most: the ceiling of an adaptive limit that follows the engine's queue, KV usage and throttling; fixed:N keeps exactly N (default: ${DEFAULT-VALUE}).")
+                    description = "Model calls in flight at most: the ceiling of an adaptive limit that follows the engine's queue, KV usage, throttling and time to first token, with new agents admitted only while the engine's KV pool holds their contexts; fixed:N keeps exactly N and admits every agent (default: ${DEFAULT-VALUE}).")
             void maxInflight(String value) {
                 MaxInflight parsed = parseMaxInflight(value);
                 maxInflight = parsed.ceiling();
@@ -565,7 +565,7 @@ public final class BatchAgentCommand implements Runnable {
         boolean fixedInflight;
 
         @Option(names = "--max-inflight", paramLabel = "N|fixed:N", defaultValue = "32",
-                description = "Model calls in flight at most: the ceiling of an adaptive limit that follows the engine's queue, KV usage and throttling; fixed:N keeps exactly N (default: ${DEFAULT-VALUE}).")
+                description = "Model calls in flight at most: the ceiling of an adaptive limit that follows the engine's queue, KV usage, throttling and time to first token, with new agents admitted only while the engine's KV pool holds their contexts; fixed:N keeps exactly N and admits every agent (default: ${DEFAULT-VALUE}).")
         void maxInflight(String value) {
             MaxInflight parsed = parseMaxInflight(value);
             maxInflight = parsed.ceiling();

@@ -73,6 +73,8 @@ final class PrometheusText {
         gauge(out, labels, "sglang:num_running_reqs", "The number of running requests.", occupancy.running());
         gauge(out, labels, "sglang:num_queue_reqs", "The number of requests in the waiting queue.", occupancy.waiting());
         gauge(out, labels, "sglang:token_usage", "The token usage.", occupancy.activeUsage());
+        gauge(out, labels, "sglang:max_total_num_tokens", "Maximum total number of tokens in the KV cache pool.",
+                occupancy.capacityTokens());
 
         // vLLM's names for the same figures (prefix cache queries and hits count tokens).
         counter(out, labels, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", stats.promptTokens());
@@ -88,6 +90,11 @@ final class PrometheusText {
                 occupancy.waiting());
         gauge(out, labels, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
                 occupancy.activeUsage());
+        // vLLM publishes its pool's size as labels of an info gauge (blocks of 16 tokens by default).
+        out.append("# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n")
+                .append("# TYPE vllm:cache_config_info gauge\n")
+                .append("vllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"")
+                .append(format(Math.floor(occupancy.capacityTokens() / 16.0))).append("\"} 1\n");
         return out.toString();
     }
 

@@ -83,6 +83,25 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
                 family + ":gpu_cache_usage_perc", family + ":token_usage", family + ":kv_active_usage");
     }
 
+    /**
+     * The size of the engine's KV pool in tokens: SGLang's {@code sglang:max_total_num_tokens}; vLLM's
+     * {@code vllm:cache_config_info} labels {@code num_gpu_blocks} times {@code block_size}; the simulator's
+     * {@code sim:kv_capacity_tokens}. Empty if the page has none.
+     */
+    public OptionalDouble kvCapacityTokens() {
+        if (family == null) {
+            return OptionalDouble.empty();
+        }
+        OptionalDouble direct = first(samples, family + ":max_total_num_tokens", family + ":kv_capacity_tokens");
+        if (direct.isPresent()) {
+            return direct;
+        }
+        OptionalDouble blocks = first(samples, family + ":cache_config_info{num_gpu_blocks}");
+        OptionalDouble blockSize = first(samples, family + ":cache_config_info{block_size}");
+        return blocks.isPresent() && blockSize.isPresent()
+                ? OptionalDouble.of(blocks.getAsDouble() * blockSize.getAsDouble()) : OptionalDouble.empty();
+    }
+
     /** Parses a Prometheus text page, preferring the family {@code preferred} (e.g. the endpoint's kind) when present. */
     static EngineMetrics parse(String page, String preferred) {
         Map<String, Double> all = sums(page);
@@ -151,6 +170,10 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
                 if (close < 0) {
                     continue;
                 }
+                if (name.endsWith(":cache_config_info")) {
+                    // vLLM publishes its KV pool's size only as labels of an info gauge: kept as name{label} samples.
+                    infoLabels(name, rest.substring(1, close), sums);
+                }
                 rest = rest.substring(close + 1);
             }
             String[] parts = rest.strip().split("\\s+");
@@ -167,6 +190,26 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
             }
         }
         return sums;
+    }
+
+    /** The numeric labels {@code num_gpu_blocks} and {@code block_size} of an info gauge, as {@code name{label}} samples. */
+    private static void infoLabels(String name, String labels, Map<String, Double> sums) {
+        for (String pair : labels.split(",")) {
+            int eq = pair.indexOf('=');
+            if (eq < 0) {
+                continue;
+            }
+            String label = pair.substring(0, eq).strip();
+            if (!label.equals("num_gpu_blocks") && !label.equals("block_size")) {
+                continue;
+            }
+            String value = pair.substring(eq + 1).strip().replace("\"", "");
+            try {
+                sums.put(name + "{" + label + "}", Double.parseDouble(value));
+            } catch (NumberFormatException e) {
+                // "None" before the engine has profiled its memory.
+            }
+        }
     }
 
     private static OptionalDouble first(Map<String, Double> samples, String... names) {

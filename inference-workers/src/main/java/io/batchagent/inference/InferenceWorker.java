@@ -66,6 +66,9 @@ import org.slf4j.LoggerFactory;
  *   <li>Adaptive concurrency: within that ceiling, the bound follows the engine's own signals
  *       ({@link AdaptiveConcurrency}: its queue and KV usage read from its metrics page, throttling where it
  *       has none), unless {@link FlowControl#adaptive()} is off. {@link #limit()} is the bound now.
+ *   <li>Admission by KV: a new agent's first turn starts only while the engine's KV pool (its reported size) can
+ *       hold the shared prefix plus the contexts of the agents running here ({@link KvAdmission}); continuing
+ *       agents are never held back. On with adaptive concurrency.
  *   <li>Outages pause, they don't fail: model calls go through an {@link OutageGuard}. While the engine
  *       fails for everyone, calls that met the outage wait and are sent again once it answers, and every
  *       partition is paused (no new turn starts); a job fails ENGINE_UNAVAILABLE only when the outage
@@ -95,6 +98,7 @@ public final class InferenceWorker implements AutoCloseable {
     private final OutageGuard guard;
     private final AdaptiveConcurrency concurrency;
     private final EngineSignals signals;
+    private final KvAdmission admission;
     private final AtomicLong handlerFailures = new AtomicLong();
     private boolean started;
 
@@ -157,12 +161,19 @@ public final class InferenceWorker implements AutoCloseable {
         if (!adaptive && engineAdmin != null) {
             engineAdmin.close();
         }
+        // Admission by KV needs the engine's pool size, read with its other signals: with a fixed limit it is off.
+        this.admission = adaptive ? new KvAdmission(signals::latest, AdaptiveConcurrency.initialLimit(config.maxInflight()),
+                System::currentTimeMillis) : null;
+        EngineClient observed = admission == null ? engine : admission.observing(engine);
         this.concurrency = adaptive
-                ? AdaptiveConcurrency.adaptive(engine, signals::latest, config.maxInflight(), config.engineTimeout())
+                ? AdaptiveConcurrency.adaptive(observed, signals::latest, config.maxInflight(), config.engineTimeout())
                 : AdaptiveConcurrency.fixed(engine, config.maxInflight());
         // The guard sits outside the limiter: calls waiting out an outage hold their slot but are not samples.
         this.guard = new OutageGuard(concurrency, config.flowControl());
         BatchWarmer warmer = config.warmUp() ? BatchWarmer.of(guard, config.warmUpTimeout()) : BatchWarmer.disabled();
+        if (admission != null) {
+            counters.onFinished = admission::finished;
+        }
         this.handler = new TurnHandler(topics, specs, guard, producer, executor, clock, counters, warmer);
         List<String> continuationsFirst = List.of(topics.agentContinuations().name(), topics.agentTurns().name());
         InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
@@ -174,8 +185,15 @@ public final class InferenceWorker implements AutoCloseable {
                         .withHandlerAttempts(1)
                         .withDrainTimeout(shutdownDrain)
                         .withLimit(() -> guard.admitting() ? concurrency.limit() : 0)
+                        .withAdmission(admission == null ? null : this::admits)
                         .withOnHandlerFailure((record, error) -> handlerFailures.incrementAndGet());
         this.loop = new InFlightConsumer<>(consumer, continuationsFirst, handler::handle, options);
+    }
+
+    /** Admission by KV ({@link KvAdmission}) for decoded turns; undecodable records hold no context and always start. */
+    private boolean admits(ConsumerRecord<String, Decoded<AgentTurn>> record) {
+        Decoded<AgentTurn> value = record.value();
+        return value == null || !value.ok() || admission.admit(value.value());
     }
 
     /**
@@ -252,13 +270,21 @@ public final class InferenceWorker implements AutoCloseable {
     /** Time paused and in-flight figures so far, for a batch summary. */
     public FlowSummary flowSummary() {
         AdaptiveConcurrency.InFlightSummary inFlight = concurrency.inFlightSummary();
-        return new FlowSummary(pausedMillis(), inFlight.min(), inFlight.median(), inFlight.max(), inFlight.calls());
+        return new FlowSummary(pausedMillis(), inFlight.min(), inFlight.median(), inFlight.max(), inFlight.calls(),
+                admission == null ? 0 : admission.heldBack());
+    }
+
+    /** Agents running now by admission by KV's count (admitted, final result not yet published here); 0 when it is off. */
+    public int agentsRunning() {
+        return admission == null ? 0 : admission.running();
     }
 
     /**
      * Publishes this worker's flow control in {@code registry}: {@code batchagent_inference_limit} (the in-flight
      * bound now), {@code batchagent_inference_in_flight} (model calls in flight) and
-     * {@code batchagent_engine_paused_seconds_total} (time paused by engine outages).
+     * {@code batchagent_engine_paused_seconds_total} (time paused by engine outages),
+     * {@code batchagent_inference_agents_running} and {@code batchagent_inference_admissions_held_total} (admission
+     * by KV).
      */
     public void bindFlowMetrics(MeterRegistry registry, Iterable<Tag> tags) {
         Gauge.builder("batchagent.inference.limit", this, InferenceWorker::limit).tags(tags)
@@ -268,6 +294,12 @@ public final class InferenceWorker implements AutoCloseable {
                 .description("Model calls in flight").register(registry);
         FunctionCounter.builder("batchagent.engine.paused.seconds", this, w -> w.pausedMillis() / 1000.0).tags(tags)
                 .description("Time this worker spent paused by engine outages").register(registry);
+        Gauge.builder("batchagent.inference.agents.running", this, InferenceWorker::agentsRunning).tags(tags)
+                .description("Agents admitted and not yet finished here (admission by KV; 0 when it is off)")
+                .register(registry);
+        FunctionCounter.builder("batchagent.inference.admissions.held", this, w -> w.flowSummary().kvHeldBack()).tags(tags)
+                .description("Times a new agent was held back because the engine's KV pool could not hold its context")
+                .register(registry);
     }
 
     /** Time this worker spent paused by engine outages, the current one included. */

@@ -133,6 +133,8 @@ final class TurnHandler {
         final AtomicLong failed = new AtomicLong();
         final AtomicLong deadLetters = new AtomicLong();
         final AtomicLong compactions = new AtomicLong();
+        /** Told the job id of every agent whose final result (whatever its status) this worker publishes. */
+        volatile java.util.function.Consumer<String> onFinished = jobId -> { };
     }
 
     private final Topics topics;
@@ -648,6 +650,7 @@ final class TurnHandler {
                                                   WarmUpReport warmUp) {
         long now = clock.getAsLong();
         (status == JobStatus.SUCCEEDED ? counters.succeeded : counters.failed).incrementAndGet();
+        counters.onFinished.accept(turn.getJobId());
         Timings total = Timings.newBuilder(timings)
                 .setTotalMs(Math.max(0, now - turn.getSubmittedAtMs()))
                 .build();

@@ -47,7 +47,9 @@ import org.slf4j.LoggerFactory;
  *       {@link Options#limit()} may lower the bound while the loop runs (flow control): records are
  *       dispatched only while fewer than it are in processing, and a limit of 0 pauses every assigned
  *       partition until it rises again (the consumer keeps polling, so it stays in its group). Records
- *       already in processing are never interrupted by a lower limit.
+ *       already in processing are never interrupted by a lower limit. An {@link Options#admission()} gate may
+ *       hold back the next record in dispatch order (admission control); it waits in the buffer, and so does
+ *       everything after it, until the gate admits it on a later pass.
  *   <li>Only offsets below which every record is done are committed, so a crash repeats at most the
  *       records that were buffered or in flight (at-least-once). A record is done only when its stage
  *       completed normally: the loop never commits past a record whose stage failed.
@@ -110,6 +112,10 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
      * @param limit the in-flight bound now, read before every dispatch and capped by {@code maxInFlight};
      *     0 pauses fetching. Called on the poll thread; must be cheap and must not block. Null for
      *     {@code maxInFlight} always.
+     * @param admission asked, right before a record is dispatched, whether it may start now (a true answer means
+     *     it starts). A record refused stays buffered, in its place, and nothing buffered after it is dispatched
+     *     either; the loop asks again on its next pass (after a completion, or a poll). Called on the poll thread;
+     *     must be cheap and must not block. Null admits every record.
      */
     public record Options<K, V>(
             String name,
@@ -123,7 +129,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             List<String> topicPriority,
             Duration drainTimeout,
             ConsumerRebalanceListener rebalanceObserver,
-            IntSupplier limit) {
+            IntSupplier limit,
+            java.util.function.Predicate<ConsumerRecord<K, V>> admission) {
 
         public Options {
             Objects.requireNonNull(name, "name");
@@ -149,6 +156,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             }
             int ceiling = maxInFlight;
             limit = limit == null ? () -> ceiling : limit;
+            admission = admission == null ? record -> true : admission;
         }
 
         /**
@@ -157,53 +165,59 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
          */
         public static <K, V> Options<K, V> of(String name, int maxInFlight) {
             return new Options<>(name, maxInFlight, Math.max(16, 2 * maxInFlight), null, null, null, null, 3,
-                    null, null, null, null);
+                    null, null, null, null, null);
         }
 
         public Options<K, V> withPriority(Comparator<ConsumerRecord<K, V>> order) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, order, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit);
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
         }
 
         public Options<K, V> withMaxBuffered(int buffered) {
             return new Options<>(name, maxInFlight, buffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit);
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
         }
 
         public Options<K, V> withCommitInterval(Duration interval) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, interval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit);
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
         }
 
         public Options<K, V> withHandlerAttempts(int attempts) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    attempts, topicPriority, drainTimeout, rebalanceObserver, limit);
+                    attempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
         }
 
         public Options<K, V> withOnHandlerFailure(BiConsumer<ConsumerRecord<K, V>, Throwable> onFailure) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit);
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
         }
 
         public Options<K, V> withTopicPriority(List<String> topicsFirstToLast) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicsFirstToLast, drainTimeout, rebalanceObserver, limit);
+                    handlerAttempts, topicsFirstToLast, drainTimeout, rebalanceObserver, limit, admission);
         }
 
         public Options<K, V> withDrainTimeout(Duration timeout) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, timeout, rebalanceObserver, limit);
+                    handlerAttempts, topicPriority, timeout, rebalanceObserver, limit, admission);
         }
 
         public Options<K, V> withRebalanceObserver(ConsumerRebalanceListener observer) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, observer, limit);
+                    handlerAttempts, topicPriority, drainTimeout, observer, limit, admission);
         }
 
         /** Bounds the records in processing by {@code bound} as well (see {@link #limit()}). */
         public Options<K, V> withLimit(IntSupplier bound) {
             return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, bound);
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, bound, admission);
+        }
+
+        /** Asks {@code gate}, before each dispatch, whether a record may start now (see {@link #admission()}). */
+        public Options<K, V> withAdmission(java.util.function.Predicate<ConsumerRecord<K, V>> gate) {
+            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
+                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, gate);
         }
 
         /** The in-flight bound now: {@link #limit()} within [0, maxInFlight]. */
@@ -409,6 +423,9 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     private void dispatch() {
         int bound = options.currentLimit();
         while (inFlight.get() < bound && !buffer.isEmpty()) {
+            if (!options.admission().test(buffer.peek().record())) {
+                return; // asked again on the next pass
+            }
             Buffered<K, V> next = buffer.poll();
             bufferedByRank[next.rank()]--;
             start(next.record(), next.epoch());

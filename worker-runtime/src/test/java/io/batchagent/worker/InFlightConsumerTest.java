@@ -156,6 +156,27 @@ class InFlightConsumerTest {
     }
 
     @Test
+    void shouldHoldBackARecordTheAdmissionGateRefusesUntilItAdmitsIt() {
+        // Given a gate that admits records whose value is below a bound that the test raises
+        AtomicInteger admitBelow = new AtomicInteger(2);
+        start(InFlightConsumer.Options.<String, Integer>of("admission", 8).withCommitInterval(Duration.ZERO)
+                .withAdmission(record -> record.value() < admitBelow.get()), 6);
+
+        // When the first two are dispatched, the third waits although slots are free: the loop has passed
+        // dispatch since the first completed (its offset is committed) and started nothing more
+        await().until(() -> pending.size() == 2);
+        pending.get(0L).complete(null);
+        await().until(() -> committed() == 1);
+        assertThat(pending).hasSize(2);
+        assertThat(loop.inFlight()).isEqualTo(1);
+
+        // Then it starts once the gate admits it, and the rest follow
+        admitBelow.set(Integer.MAX_VALUE);
+        await().until(() -> pending.size() == 6);
+        assertThat(dispatchOrder).containsExactly(0, 1, 2, 3, 4, 5);
+    }
+
+    @Test
     void shouldRetryAFailedStageWithoutCommittingPastIt() {
         List<Long> failures = new CopyOnWriteArrayList<>();
         start(InFlightConsumer.Options.<String, Integer>of("retries", 2).withCommitInterval(Duration.ZERO)

@@ -47,25 +47,41 @@ public final class FlowBench {
     private FlowBench() {}
 
     public static Path run(BenchOptions options) throws Exception {
+        return run(options, null, null);
+    }
+
+    /**
+     * @param parts which parts to run ({@code W1}, {@code W2}, {@code outage}); null or empty: all
+     * @param fixed the fixed in-flight settings of the sweep; null or empty: {@link #FIXED}
+     */
+    public static Path run(BenchOptions options, List<String> parts, List<Integer> fixed) throws Exception {
+        List<String> run = parts == null || parts.isEmpty() ? List.of("W1", "W2", "outage") : parts;
+        int[] settings = fixed == null || fixed.isEmpty() ? FIXED : fixed.stream().mapToInt(Integer::intValue).toArray();
         List<Point> sweep = new ArrayList<>();
-        sweep.addAll(sweep(options, "W1", ResearchSummary.shape(2_048, options.model()), ResearchSummary.SIM_TOOL_RULE,
-                Map.of("bench_web_search.latency.ms", "400")));
+        if (run.contains("W1")) {
+            sweep.addAll(sweep(options, "W1", ResearchSummary.shape(2_048, options.model()), ResearchSummary.SIM_TOOL_RULE,
+                    Map.of("bench_web_search.latency.ms", "400"), settings));
+        }
         Map<String, String> w2Tools = Map.of("slow_company_lookup.latency.ms", "800");
-        sweep.addAll(sweep(options, "W2", SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools));
-        List<Point> outage = outage(options, SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools);
-        return report(options, sweep, outage);
+        if (run.contains("W2")) {
+            sweep.addAll(sweep(options, "W2", SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools,
+                    settings));
+        }
+        List<Point> outage = run.contains("outage")
+                ? outage(options, SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools) : List.of();
+        return report(options, sweep, outage, settings, run);
     }
 
     private static List<Point> sweep(BenchOptions options, String name, BatchShape shape, String toolRule,
-                                     Map<String, String> toolOptions) throws Exception {
+                                     Map<String, String> toolOptions, int[] fixed) throws Exception {
         List<Point> points = new ArrayList<>();
         try (EngineTarget engine = EngineTarget.open(options.engineUrl(), options.speedup(), toolRule);
              RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
              KafkaHarness harness = KafkaHarness.start(options.workDir().resolve("flow-" + name));
              Conditions conditions = new Conditions(engine, proxy, ADAPTIVE_CEILING, options.apiKey())) {
-            for (int i = 0; i <= FIXED.length; i++) {
-                boolean adaptive = i == FIXED.length;
-                int ceiling = adaptive ? ADAPTIVE_CEILING : FIXED[i];
+            for (int i = 0; i <= fixed.length; i++) {
+                boolean adaptive = i == fixed.length;
+                int ceiling = adaptive ? ADAPTIVE_CEILING : fixed[i];
                 String setting = adaptive ? "adaptive <= " + ceiling : "fixed " + ceiling;
                 String id = "flow-" + name.toLowerCase(Locale.ROOT) + "-" + (adaptive ? "adaptive" : "fixed" + ceiling);
                 Conditions.Outcome outcome = conditions.batchAgent(setting, shape, id, harness, id + "-", ceiling,
@@ -107,12 +123,13 @@ public final class FlowBench {
         return points;
     }
 
-    private static Path report(BenchOptions options, List<Point> sweep, List<Point> outage) {
+    private static Path report(BenchOptions options, List<Point> sweep, List<Point> outage, int[] fixed, List<String> parts) {
         boolean simulated = options.engineUrl().startsWith("sim://");
         Report report = new Report("flow-control", options.command(), options.engineUrl(),
                 simulated ? "SIMULATED " + options.engineUrl() : options.engineUrl(), simulated);
         ObjectNode config = report.config();
-        config.put("fixed_settings", java.util.Arrays.toString(FIXED));
+        config.put("fixed_settings", java.util.Arrays.toString(fixed));
+        config.put("parts", String.join(",", parts));
         config.put("adaptive_ceiling", ADAPTIVE_CEILING);
         config.put("outage_seconds", OUTAGE.toSeconds());
         config.put("outage", "simulator down=true (HTTP 503 to every chat completion) a third of the way into the batch");
@@ -121,6 +138,9 @@ public final class FlowBench {
         DefaultCategoryDataset throughput = new DefaultCategoryDataset();
         for (String shape : List.of("W1", "W2")) {
             List<Point> points = sweep.stream().filter(p -> p.shape().equals(shape)).toList();
+            if (points.isEmpty()) {
+                continue;
+            }
             Point best = points.stream().filter(p -> p.setting().startsWith("fixed"))
                     .max(java.util.Comparator.comparingDouble(Point::throughput)).orElseThrow();
             Point adaptive = points.get(points.size() - 1);
@@ -154,6 +174,9 @@ public final class FlowBench {
                             Markdown.num(best.ttftP95Ms(), 0)),
                     "Python original: a calibrating ramp, a ceiling on vLLM's waiting queue, AIMD on Bedrock throttling (no published sweep)");
         }
+        if (outage.isEmpty()) {
+            return writeReport(options, report, rows, throughput, simulated);
+        }
         Point calm = outage.get(0);
         Point down = outage.get(1);
         double extra = down.wallSeconds() - calm.wallSeconds();
@@ -173,6 +196,22 @@ public final class FlowBench {
                 String.format(Locale.ROOT, "wall %s -> %s s (**+%s s**), %d of %d failed", Markdown.num(calm.wallSeconds(), 1),
                         Markdown.num(down.wallSeconds(), 1), Markdown.num(extra, 1), down.jobs() - down.succeeded(), down.jobs()),
                 "every job FAILED ENGINE_ERROR within seconds (issue 12)");
+        return writeReport(options, report, rows, throughput, simulated);
+    }
+
+    private static Path writeReport(BenchOptions options, Report report, List<List<String>> rows,
+                                    DefaultCategoryDataset throughput, boolean simulated) {
+        report.note("Adaptive (AdaptiveConcurrency): starts at a quarter of the ceiling; +1 per answered call while the engine's "
+                + "metrics show room (no queue, KV under 80%) however little of the limit is in use, held while a call's time to "
+                + "first token is over twice the least seen lately; cut by 20% on a queue past a tenth of the running batch or KV "
+                + "at 95%, once per reading and once per round trip. Admission by KV (KvAdmission) is on too: before any call is "
+                + "answered it starts as many new agents as the limit starts at (a quarter of the ceiling); after that W1's and "
+                + "W2's small contexts never fill the pool. W1 has 20 agents: any limit of 20 or more, adaptive included, "
+                + "dispatches them all at once, so W1's adaptive and fixed 32, 64 and 128 differ only by the machine.");
+        report.note("Each setting runs once, in the order of the table, in one JVM against one simulator: the first pays the JVM's "
+                + "warm-up. On a 2-core machine shared with other builds (load average in results.json) the engine, the broker, "
+                + "every stage and the proxy share the CPU, so time to first token and wall time here measure CPU contention as "
+                + "much as the simulated engine.");
         String markdown = "## Flow control: in-flight ceiling sweep and a mid-batch outage\n\n" + Markdown.table(
                 List.of("shape", "setting", "wall s", "jobs/s", "TTFT p95 ms", "prefill tokens", "succeeded"), rows) + "\n";
         JFreeChart chart = ChartFactory.createBarChart("Throughput by in-flight setting" + (simulated ? " (SIMULATED engine)" : ""),
