@@ -5,6 +5,7 @@ import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
+import io.batchagent.worker.RetryingSender;
 import io.batchagent.worker.KafkaClientMeters;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -96,6 +97,7 @@ public final class InferenceWorker implements AutoCloseable {
     private final AdaptiveConcurrency concurrency;
     private final EngineSignals signals;
     private final AtomicLong handlerFailures = new AtomicLong();
+    private final ToolOutputs outputs;
     private boolean started;
 
     /**
@@ -122,7 +124,9 @@ public final class InferenceWorker implements AutoCloseable {
                         Decoded.lenient(deserializerOf(topics))),
                 new KafkaProducer<>(producerConfig(kafkaConfig, topics.limits()), new StringSerializer(), new ByteArraySerializer()),
                 new BatchSpecCache(kafkaConfig, topics, config.specWaitTimeout()),
-                topics, config, engine, System::currentTimeMillis, SHUTDOWN_DRAIN, engineAdmin);
+                topics, config, engine, System::currentTimeMillis, SHUTDOWN_DRAIN, engineAdmin,
+                new KafkaToolOutputs(kafkaConfig, topics.toolResults().valueSerde().deserializer(),
+                        KafkaToolOutputs.DEFAULT_CACHE_CHARS));
     }
 
     /**
@@ -132,20 +136,21 @@ public final class InferenceWorker implements AutoCloseable {
     InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
                     BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
                     LongSupplier clock) {
-        this(consumer, producer, specs, topics, config, engine, clock, SHUTDOWN_DRAIN, null);
+        this(consumer, producer, specs, topics, config, engine, clock, SHUTDOWN_DRAIN, null, ToolOutputs.none());
     }
 
     /** As above, letting turns in flight finish for up to {@code shutdownDrain} on close. */
     InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
                     BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
                     LongSupplier clock, Duration shutdownDrain) {
-        this(consumer, producer, specs, topics, config, engine, clock, shutdownDrain, null);
+        this(consumer, producer, specs, topics, config, engine, clock, shutdownDrain, null, ToolOutputs.none());
     }
 
     private InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
                             BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
-                            LongSupplier clock, Duration shutdownDrain, EngineAdmin engineAdmin) {
+                            LongSupplier clock, Duration shutdownDrain, EngineAdmin engineAdmin, ToolOutputs outputs) {
         this.consumer = consumer;
+        this.outputs = outputs;
         this.producer = producer;
         this.specCache = specs instanceof BatchSpecCache cache ? cache : null;
         this.executor = Executors.newFixedThreadPool(
@@ -163,7 +168,8 @@ public final class InferenceWorker implements AutoCloseable {
         // The guard sits outside the limiter: calls waiting out an outage hold their slot but are not samples.
         this.guard = new OutageGuard(concurrency, config.flowControl());
         BatchWarmer warmer = config.warmUp() ? BatchWarmer.of(guard, config.warmUpTimeout()) : BatchWarmer.disabled();
-        this.handler = new TurnHandler(topics, specs, guard, producer, executor, clock, counters, warmer);
+        this.handler = new TurnHandler(topics, specs, guard, producer, executor, clock, counters, warmer,
+                RetryingSender.Policy.defaults(), outputs);
         List<String> continuationsFirst = List.of(topics.agentContinuations().name(), topics.agentTurns().name());
         InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
                 InFlightConsumer.Options.<String, Decoded<AgentTurn>>of(LOOP_NAME, config.maxInflight())
@@ -357,6 +363,7 @@ public final class InferenceWorker implements AutoCloseable {
         }
         // Before the spec cache closes: turns still waiting for a spec must not publish UNKNOWN_BATCH.
         handler.abandon();
+        outputs.close();
         guard.close();
         signals.close();
         if (specCache != null) {

@@ -296,6 +296,11 @@ public final class TurnAssembler {
         }
 
         private static ChatMessage toolMessage(ToolCallRef call, ToolResult result) {
+            if (result.getOutputRef() != null && result.getStatus() == ToolStatus.OK) {
+                // A large output stays where it is on tool-results; the inference worker reads it back.
+                return ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId(call.getId()).setContent(null)
+                        .setContentRef(result.getOutputRef()).build();
+            }
             String content = result.getStatus() == ToolStatus.OK
                     ? result.getOutput()
                     : "ERROR (" + result.getStatus() + "): " + (result.getError() != null ? result.getError() : result.getOutput());
