@@ -164,7 +164,11 @@ final class KafkaToolOutputs implements ToolOutputs {
                 return;
             }
             try {
-                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+                var records = consumer.poll(Duration.ofMillis(100));
+                if (records.isEmpty()) {
+                    failPastTheEnd(wanted);
+                }
+                for (ConsumerRecord<byte[], byte[]> record : records) {
                     TopicPartition tp = new TopicPartition(record.topic(), record.partition());
                     NavigableMap<Long, List<OutputRef>> offsets = wanted.get(tp);
                     List<OutputRef> waiting = offsets == null ? null : offsets.remove(record.offset());
@@ -203,6 +207,24 @@ final class KafkaToolOutputs implements ToolOutputs {
                 }
             }
         }
+    }
+
+    /**
+     * Fails the reads of offsets at or past their partition's end: a reference is made only to a record the
+     * coalescer read (committed, so below the last stable offset, which never goes back), so such a
+     * reference names nothing and waiting would not help.
+     */
+    private void failPastTheEnd(Map<TopicPartition, NavigableMap<Long, List<OutputRef>>> wanted) {
+        Map<TopicPartition, Long> ends = consumer.endOffsets(wanted.keySet(), Duration.ofSeconds(5));
+        wanted.forEach((tp, offsets) -> {
+            Long end = ends.get(tp);
+            if (end != null) {
+                for (var past = offsets.tailMap(end, true); !past.isEmpty(); ) {
+                    past.pollFirstEntry().getValue().forEach(ref -> fail(ref, "the offset is past the end of the topic ("
+                            + end + ")"));
+                }
+            }
+        });
     }
 
     private void deliver(List<OutputRef> refs, ConsumerRecord<byte[], byte[]> record) {

@@ -15,6 +15,7 @@ import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ChatMessage;
 import io.batchagent.events.ErrorReason;
 import io.batchagent.events.JobStatus;
+import io.batchagent.events.OutputRef;
 import io.batchagent.events.Role;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolStatus;
@@ -83,6 +84,23 @@ class TurnAssemblerTest {
         waits.pipeInput("j", waiting("b", "j", 1, "c1"));
 
         assertThat(turns.readValue().getMessages().get(2).getContent()).isEqualTo("early");
+    }
+
+    @Test
+    void shouldCarryAReferencedOutputAsAReferenceInTheToolMessage() {
+        OutputRef ref = OutputRef.newBuilder().setTopic(TOPICS.toolResults().name()).setPartition(3).setOffset(41)
+                .setChars(8192).build();
+        ToolResponse referenced = response("j", 1, "c1", "");
+        referenced.getResult().setOutputRef(ref);
+
+        waits.pipeInput("j", waiting("b", "j", 1, "c1"));
+        responses.pipeInput("j", referenced);
+
+        ChatMessage tool = turns.readValue().getMessages().get(2);
+        assertThat(tool.getRole()).isEqualTo(Role.TOOL);
+        assertThat(tool.getToolCallId()).isEqualTo("c1");
+        assertThat(tool.getContent()).isNull();
+        assertThat(tool.getContentRef()).isEqualTo(ref);
     }
 
     @Test
