@@ -446,8 +446,7 @@ final class TurnHandler {
                 "Your answer is not valid: " + problem + "\nReply with only the corrected JSON object, valid against "
                         + "the JSON Schema in the system prompt.").build());
         // The outcome of this turn, not yet the next turn: the assembler continues it (turn + 1) once.
-        AgentTurn repair = AgentTurn.newBuilder(turn)
-                .setMessages(ToolOutputs.onTheWire(messages))
+        AgentTurn repair = onTheWire(AgentTurn.newBuilder(turn), turn, messages)
                 .setPendingCalls(List.of())
                 .setUsage(usage)
                 .setTimings(timings)
@@ -526,8 +525,7 @@ final class TurnHandler {
                 .setToolCalls(refs)
                 .setToolCallId(null)
                 .build());
-        AgentTurn waiting = AgentTurn.newBuilder(turn)
-                .setMessages(ToolOutputs.onTheWire(messages))
+        AgentTurn waiting = onTheWire(AgentTurn.newBuilder(turn), turn, messages)
                 .setPendingCalls(refs)
                 .setUsage(usage)
                 .setTimings(timings)
@@ -541,6 +539,21 @@ final class TurnHandler {
         records.add(record(topics.agentWaits(), turn.getJobId(), waiting));
         records.addAll(outgoing);
         return publish(turn, usage, timings, records);
+    }
+
+    /**
+     * Sets the conversation of an outcome of {@code turn} on agent-waits: only the messages after those the
+     * turn assembler holds ({@code storedMessages}), unless this turn's compaction changed some of those (then
+     * the whole conversation, and 0); tool outputs held by reference go without their content.
+     */
+    private static AgentTurn.Builder onTheWire(AgentTurn.Builder outcome, AgentTurn turn, List<ChatMessage> messages) {
+        int stored = turn.getStoredMessages();
+        boolean compactedNow = turn.getCompactions().stream().anyMatch(c -> c.getTurn() == turn.getTurn());
+        if (stored <= 0 || stored > messages.size() || compactedNow) {
+            return outcome.setMessages(ToolOutputs.onTheWire(messages)).setStoredMessages(0);
+        }
+        return outcome.setMessages(ToolOutputs.onTheWire(new ArrayList<>(messages.subList(stored, messages.size()))))
+                .setStoredMessages(stored);
     }
 
     /** RFC 8785 form of a call's arguments; blank counts as {@code {}}, as some engines send it for no-argument calls. */

@@ -69,8 +69,9 @@ class ToolOutputsTest {
 
     @Test
     void shouldFailTheTurnWhenAnOutputCannotBeRead() {
+        AgentTurn turn = turnOf(conversation(1));
         store.clear();
-        assertThatThrownBy(() -> outputs.hydrate(turnOf(conversation(1))).join())
+        assertThatThrownBy(() -> outputs.hydrate(turn).join())
                 .isInstanceOf(CompletionException.class)
                 .hasCauseInstanceOf(ToolOutputs.UnreadableOutputException.class)
                 .hasMessageContaining("tool-results-0@1");
