@@ -58,6 +58,7 @@ final class KafkaToolOutputs implements ToolOutputs {
     private final Map<OutputRef, CompletableFuture<String>> reading = new ConcurrentHashMap<>();
     private final BlockingQueue<OutputRef> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
+    private final java.util.Set<TopicPartition> assigned = new java.util.HashSet<>();
     private volatile boolean closed;
     private final AtomicLong fetched = new AtomicLong();
     private final AtomicLong hits = new AtomicLong();
@@ -153,10 +154,17 @@ final class KafkaToolOutputs implements ToolOutputs {
             wanted.computeIfAbsent(new TopicPartition(ref.getTopic(), ref.getPartition()), tp -> new TreeMap<>())
                     .computeIfAbsent(ref.getOffset(), o -> new ArrayList<>()).add(ref);
         }
-        consumer.assign(wanted.keySet());
+        // The assignment only grows (to the partitions of tool-results), so that a pass does not reset the
+        // consumer's fetch sessions; partitions not read in this pass stay paused.
+        if (!assigned.containsAll(wanted.keySet())) {
+            assigned.addAll(wanted.keySet());
+            consumer.assign(assigned);
+        }
+        consumer.pause(assigned);
         consumer.resume(wanted.keySet());
         wanted.forEach((tp, offsets) -> consumer.seek(tp, offsets.firstKey()));
         long deadline = System.nanoTime() + READ_TIMEOUT.toNanos();
+        int emptyPolls = 0;
         while (!wanted.isEmpty() && !closed) {
             if (System.nanoTime() > deadline) {
                 wanted.values().forEach(offsets -> offsets.values().forEach(list -> list.forEach(ref ->
@@ -165,8 +173,11 @@ final class KafkaToolOutputs implements ToolOutputs {
             }
             try {
                 var records = consumer.poll(Duration.ofMillis(100));
-                if (records.isEmpty()) {
+                // A first empty poll is usually the fetch still under way; a second one asks where the end is.
+                if (records.isEmpty() && ++emptyPolls >= 2) {
                     failPastTheEnd(wanted);
+                } else if (!records.isEmpty()) {
+                    emptyPolls = 0;
                 }
                 for (ConsumerRecord<byte[], byte[]> record : records) {
                     TopicPartition tp = new TopicPartition(record.topic(), record.partition());
