@@ -7,6 +7,7 @@ import io.batchagent.events.OutputRef;
 import io.batchagent.events.Role;
 import io.batchagent.events.ToolResult;
 import io.batchagent.events.ToolStatus;
+import io.batchagent.schemas.serde.EventSerdes;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -29,6 +30,10 @@ import org.junit.jupiter.api.Test;
  * reference), and readers of the old schemas still decode new records (they see the inline fields).
  */
 class OutputRefSchemaEvolutionTest {
+
+    static {
+        EventSerdes.trustEventClasses();
+    }
 
     @Test
     void shouldDecodeAnOldToolMessageAndResultAsInline() throws IOException {
