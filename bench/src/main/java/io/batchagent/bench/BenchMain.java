@@ -47,6 +47,10 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--parts", split = ",", description = "flow: which parts to run, of W1, W2, outage (default: all three); --sizes then sets the fixed in-flight settings (default: 4,8,16,32,64,128).")
     List<String> parts;
 
+    @Option(names = "--rows", split = ",", description = "long: which rows to run, 1-based (default: all): 1-3 are the 30-turn x 8 KB shape "
+            + "per compaction mode, 4 the 20-turn x 4 KB wire-cost row, 5 that row with every tool output inline (as before outputs travelled by reference).")
+    List<Integer> rows;
+
     @Option(names = "--results-dir", defaultValue = "bench/results", description = "Where results go (default: ${DEFAULT-VALUE}).")
     Path resultsDir;
 
@@ -98,7 +102,7 @@ public final class BenchMain implements Callable<Integer> {
             case "flow" -> print(FlowBench.run(base, parts, sizes));
             case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes));
             case "long" -> print(io.batchagent.bench.workload.LongAgents.run(base.withEngine(engine == null ? "sim://instant" : engine),
-                    sizes == null || sizes.isEmpty() ? null : sizes.get(0)));
+                    sizes == null || sizes.isEmpty() ? null : sizes.get(0), rows));
             case "chaos" -> print(io.batchagent.bench.chaos.ChaosReport.run(base,
                     small ? io.batchagent.bench.chaos.ChaosCampaign.Settings.small(seed)
                             : io.batchagent.bench.chaos.ChaosCampaign.Settings.full(seed), System.err::println));

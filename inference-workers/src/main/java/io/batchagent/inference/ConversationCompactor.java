@@ -317,7 +317,8 @@ final class ConversationCompactor {
     }
 
     private static ChatMessage withContent(ChatMessage message, String content) {
-        return ChatMessage.newBuilder(message).setContent(content).build();
+        // The content is no longer the referenced tool output: the message carries it inline from now on.
+        return ChatMessage.newBuilder(message).setContent(content).setContentRef(null).build();
     }
 
     private static long length(String text) {

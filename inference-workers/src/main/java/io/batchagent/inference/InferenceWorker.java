@@ -5,6 +5,7 @@ import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
+import io.batchagent.worker.RetryingSender;
 import io.batchagent.worker.KafkaClientMeters;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -100,6 +101,7 @@ public final class InferenceWorker implements AutoCloseable {
     private final EngineSignals signals;
     private final KvAdmission admission;
     private final AtomicLong handlerFailures = new AtomicLong();
+    private final ToolOutputs outputs;
     private boolean started;
 
     /**
@@ -126,7 +128,9 @@ public final class InferenceWorker implements AutoCloseable {
                         Decoded.lenient(deserializerOf(topics))),
                 new KafkaProducer<>(producerConfig(kafkaConfig, topics.limits()), new StringSerializer(), new ByteArraySerializer()),
                 new BatchSpecCache(kafkaConfig, topics, config.specWaitTimeout()),
-                topics, config, engine, System::currentTimeMillis, SHUTDOWN_DRAIN, engineAdmin);
+                topics, config, engine, System::currentTimeMillis, SHUTDOWN_DRAIN, engineAdmin,
+                new KafkaToolOutputs(kafkaConfig, topics.toolResults().valueSerde().deserializer(),
+                        KafkaToolOutputs.DEFAULT_CACHE_CHARS));
     }
 
     /**
@@ -136,20 +140,21 @@ public final class InferenceWorker implements AutoCloseable {
     InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
                     BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
                     LongSupplier clock) {
-        this(consumer, producer, specs, topics, config, engine, clock, SHUTDOWN_DRAIN, null);
+        this(consumer, producer, specs, topics, config, engine, clock, SHUTDOWN_DRAIN, null, ToolOutputs.none());
     }
 
     /** As above, letting turns in flight finish for up to {@code shutdownDrain} on close. */
     InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
                     BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
                     LongSupplier clock, Duration shutdownDrain) {
-        this(consumer, producer, specs, topics, config, engine, clock, shutdownDrain, null);
+        this(consumer, producer, specs, topics, config, engine, clock, shutdownDrain, null, ToolOutputs.none());
     }
 
     private InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
                             BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
-                            LongSupplier clock, Duration shutdownDrain, EngineAdmin engineAdmin) {
+                            LongSupplier clock, Duration shutdownDrain, EngineAdmin engineAdmin, ToolOutputs outputs) {
         this.consumer = consumer;
+        this.outputs = outputs;
         this.producer = producer;
         this.specCache = specs instanceof BatchSpecCache cache ? cache : null;
         this.executor = Executors.newFixedThreadPool(
@@ -174,7 +179,8 @@ public final class InferenceWorker implements AutoCloseable {
         if (admission != null) {
             counters.onFinished = admission::finished;
         }
-        this.handler = new TurnHandler(topics, specs, guard, producer, executor, clock, counters, warmer);
+        this.handler = new TurnHandler(topics, specs, guard, producer, executor, clock, counters, warmer,
+                RetryingSender.Policy.defaults(), outputs);
         List<String> continuationsFirst = List.of(topics.agentContinuations().name(), topics.agentTurns().name());
         InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
                 InFlightConsumer.Options.<String, Decoded<AgentTurn>>of(LOOP_NAME, config.maxInflight())
@@ -389,6 +395,7 @@ public final class InferenceWorker implements AutoCloseable {
         }
         // Before the spec cache closes: turns still waiting for a spec must not publish UNKNOWN_BATCH.
         handler.abandon();
+        outputs.close();
         guard.close();
         signals.close();
         if (specCache != null) {

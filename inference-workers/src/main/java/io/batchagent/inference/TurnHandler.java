@@ -145,6 +145,7 @@ final class TurnHandler {
     private final Counters counters;
     private final BatchWarmer warmer;
     private final ConversationCompactor compactor;
+    private final ToolOutputs outputs;
     private final RetryingSender<String, byte[]> sender;
     private final Deserializer<Decoded<AgentTurn>> turnDecoder;
     private volatile boolean abandoned;
@@ -176,6 +177,14 @@ final class TurnHandler {
     TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
                 Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer,
                 RetryingSender.Policy publishing) {
+        this(topics, specs, engine, producer, executor, clock, counters, warmer, publishing, ToolOutputs.none());
+    }
+
+    /** @param outputs reads back the tool outputs that a turn's messages hold by reference; not closed here */
+    TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
+                Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer,
+                RetryingSender.Policy publishing, ToolOutputs outputs) {
+        this.outputs = outputs;
         this.sender = new RetryingSender<>(producer, publishing, executor);
         this.turnDecoder = Decoded.lenient(topics.agentTurns().valueSerde().deserializer());
         this.warmer = warmer;
@@ -206,11 +215,13 @@ final class TurnHandler {
         }
         AgentTurn turn = decoded.value();
         long queuedMs = Math.max(0, clock.getAsLong() - turn.getEmittedAtMs());
-        return specs.get(turn.getBatchId())
-                .handleAsync((spec, error) -> error == null
-                        ? callEngine(turn, spec, queuedMs)
-                        : unknownBatch(turn, error, queuedMs), executor)
-                .thenCompose(Function.identity())
+        // Tool outputs held by reference are read back first: everything below sees the whole conversation.
+        return outputs.hydrate(turn)
+                .thenCompose(whole -> specs.get(whole.getBatchId())
+                        .handleAsync((spec, error) -> error == null
+                                ? callEngine(whole, spec, queuedMs)
+                                : unknownBatch(whole, error, queuedMs), executor)
+                        .thenCompose(Function.identity()))
                 .exceptionallyCompose(error -> afterUnexpectedError(turn, error))
                 .whenComplete((ignored, error) -> {
                     if (error == null) { // abandoned and unpublished turns are not handled: they come again
@@ -251,6 +262,12 @@ final class TurnHandler {
         Throwable cause = unwrap(error);
         if (cause instanceof UnpublishedOutcomeException || cause instanceof AbandonedTurnException) {
             return CompletableFuture.failedFuture(cause);
+        }
+        if (cause instanceof ToolOutputs.UnreadableOutputException) {
+            LOGGER.error("a tool output of the conversation cannot be read; ending the job FAILED: jobId={} turn={} message={}",
+                    turn.getJobId(), turn.getTurn(), cause.getMessage());
+            return publishInstead(turn, turn.getUsage(), turn.getTimings(), ErrorReason.OTHER, "turn " + turn.getTurn()
+                    + " cannot be built: " + cause.getMessage(), cause);
         }
         if (RetryingSender.classify(cause) == FailureKind.TOO_LARGE) {
             String message = "the outcome of turn " + turn.getTurn() + " is over the record size limit and was not "
@@ -431,8 +448,7 @@ final class TurnHandler {
                 "Your answer is not valid: " + problem + "\nReply with only the corrected JSON object, valid against "
                         + "the JSON Schema in the system prompt.").build());
         // The outcome of this turn, not yet the next turn: the assembler continues it (turn + 1) once.
-        AgentTurn repair = AgentTurn.newBuilder(turn)
-                .setMessages(messages)
+        AgentTurn repair = onTheWire(AgentTurn.newBuilder(turn), turn, messages)
                 .setPendingCalls(List.of())
                 .setUsage(usage)
                 .setTimings(timings)
@@ -511,8 +527,7 @@ final class TurnHandler {
                 .setToolCalls(refs)
                 .setToolCallId(null)
                 .build());
-        AgentTurn waiting = AgentTurn.newBuilder(turn)
-                .setMessages(messages)
+        AgentTurn waiting = onTheWire(AgentTurn.newBuilder(turn), turn, messages)
                 .setPendingCalls(refs)
                 .setUsage(usage)
                 .setTimings(timings)
@@ -526,6 +541,21 @@ final class TurnHandler {
         records.add(record(topics.agentWaits(), turn.getJobId(), waiting));
         records.addAll(outgoing);
         return publish(turn, usage, timings, records);
+    }
+
+    /**
+     * Sets the conversation of an outcome of {@code turn} on agent-waits: only the messages after those the
+     * turn assembler holds ({@code storedMessages}), unless this turn's compaction changed some of those (then
+     * the whole conversation, and 0); tool outputs held by reference go without their content.
+     */
+    private static AgentTurn.Builder onTheWire(AgentTurn.Builder outcome, AgentTurn turn, List<ChatMessage> messages) {
+        int stored = turn.getStoredMessages();
+        boolean compactedNow = turn.getCompactions().stream().anyMatch(c -> c.getTurn() == turn.getTurn());
+        if (stored <= 0 || stored > messages.size() || compactedNow) {
+            return outcome.setMessages(ToolOutputs.onTheWire(messages)).setStoredMessages(0);
+        }
+        return outcome.setMessages(ToolOutputs.onTheWire(new ArrayList<>(messages.subList(stored, messages.size()))))
+                .setStoredMessages(stored);
     }
 
     /** RFC 8785 form of a call's arguments; blank counts as {@code {}}, as some engines send it for no-argument calls. */

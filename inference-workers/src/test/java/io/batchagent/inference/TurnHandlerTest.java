@@ -105,6 +105,26 @@ class TurnHandlerTest {
     }
 
     @Test
+    void shouldSendOnlyWhatTheModelCallAddedWhenTheAssemblerHoldsTheConversation() {
+        // Given a continuation whose seven messages the turn assembler holds, and a model that asks for a tool
+        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("call_9", "web_search", "{\"query\":\"more\"}")));
+        AgentTurn continuing = Fixtures.turn("job-1", "batch-1", 4, longConversation(3), NOW);
+        continuing.setStoredMessages(7);
+
+        // When
+        handle(continuing);
+
+        // Then the engine saw the whole conversation, and the waits record carries only the new assistant message
+        assertThat(engine.requests().get(0).prompt().messages()).hasSize(7);
+        AgentTurn waiting = decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
+        assertThat(waiting.getStoredMessages()).isEqualTo(7);
+        assertThat(waiting.getMessages()).singleElement().satisfies(added -> {
+            assertThat(added.getRole()).isEqualTo(Role.ASSISTANT);
+            assertThat(added.getToolCalls()).extracting(ToolCallRef::getId).containsExactly("call_9");
+        });
+    }
+
+    @Test
     void shouldSendTheFinalResultToTheTurnAssemblerAsThisTurnsOutcomeWithItsAttempt() {
         engine.answerAll(ScriptedEngineClient.answer("{\"city\": \"Lyon\", \"population\": 522250}"));
         AgentTurn retried = AgentTurn.newBuilder(turn("job-a", 2, NOW)).setAttempt(3).build();

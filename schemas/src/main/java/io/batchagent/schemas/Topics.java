@@ -47,9 +47,11 @@ public final class Topics {
     private final Topic<String, DeadLetter> deadLetters;
 
     private final EventSerdes serdes;
+    private final OutputRefs outputRefs;
 
-    private Topics(String prefix, EventSerdes serdes) {
+    private Topics(String prefix, EventSerdes serdes, OutputRefs outputRefs) {
         this.serdes = serdes;
+        this.outputRefs = outputRefs;
         this.batchSpecs = topic(prefix, "batch-specs", serdes, BatchSpec.class, true);
         this.agentJobs = topic(prefix, "agent-jobs", serdes, AgentJob.class, false);
         this.agentTurns = topic(prefix, "agent-turns", serdes, AgentTurn.class, false);
@@ -67,10 +69,11 @@ public final class Topics {
      * Builds the catalogue.
      *
      * @param prefix prepended to every topic name (may be empty), e.g. {@code "team-a."}
-     * @param serdeConfig configuration for the value serde; see {@link EventSerdes}
+     * @param serdeConfig configuration for the value serde; see {@link EventSerdes}; also the inline
+     *     limit of tool outputs ({@value OutputRefs#INLINE_LIMIT_CONFIG})
      */
     public static Topics create(String prefix, Map<String, ?> serdeConfig) {
-        return new Topics(prefix == null ? "" : prefix, EventSerdes.create(serdeConfig));
+        return new Topics(prefix == null ? "" : prefix, EventSerdes.create(serdeConfig), OutputRefs.from(serdeConfig));
     }
 
     /** The catalogue with no prefix and the embedded (registry-free) serde. */
@@ -103,6 +106,11 @@ public final class Topics {
     /** A value serde configured like the topics' serdes, for state stores and their changelogs. */
     public <T extends SpecificRecord> Serde<T> serde(Class<T> type) {
         return serdes.valueSerde(type);
+    }
+
+    /** Which tool outputs travel by reference to their tool-results record; the same in every process. */
+    public OutputRefs outputRefs() {
+        return outputRefs;
     }
 
     /** The record budget of these topics and every stage that writes them. */

@@ -10,6 +10,7 @@ import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.PendingCall;
 import io.batchagent.events.state.Waiter;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.OutputRefs;
 import io.batchagent.schemas.ToolTimeouts;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
@@ -138,7 +139,7 @@ public final class ToolCallCoalescer {
         KStream<String, SpecificRecord> fromResults = builder
                 .stream(topics.toolResults().name(),
                         StrictValues.consumed(topics.toolResults()).withName("tool-results-source"))
-                .process(FanOutResults::new, Named.as("fan-out-results"), PENDING_STORE, WAITERS_STORE);
+                .process(() -> new FanOutResults(topics.outputRefs()), Named.as("fan-out-results"), PENDING_STORE, WAITERS_STORE);
 
         KStream<String, SpecificRecord> outcomes = fromRequests.merge(fromResults, Named.as("coalescer-outcomes"));
         Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "coalescer-route"),
@@ -352,9 +353,14 @@ public final class ToolCallCoalescer {
 
         private static final Logger LOGGER = LoggerFactory.getLogger(FanOutResults.class);
 
+        private final OutputRefs outputRefs;
         private ProcessorContext<String, SpecificRecord> context;
         private KeyValueStore<String, PendingCall> pending;
         private KeyValueStore<String, Waiter> waiters;
+
+        FanOutResults(OutputRefs outputRefs) {
+            this.outputRefs = outputRefs;
+        }
 
         @Override
         public void init(ProcessorContext<String, SpecificRecord> context) {
@@ -370,7 +376,11 @@ public final class ToolCallCoalescer {
                 LOGGER.debug("result with no pending call (late or repeated): callHash={}", record.key());
                 return;
             }
-            fanOut(context, waiters, call, record.value(), context.currentSystemTimeMs());
+            // The output is on tool-results once: waiters get a reference to this record, not a copy (OutputRefs).
+            ToolResult result = context.recordMetadata()
+                    .map(from -> outputRefs.referenced(record.value(), from.topic(), from.partition(), from.offset()))
+                    .orElse(record.value());
+            fanOut(context, waiters, call, result, context.currentSystemTimeMs());
             pending.delete(record.key());
         }
     }

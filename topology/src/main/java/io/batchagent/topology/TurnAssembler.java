@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.apache.avro.specific.SpecificRecord;
@@ -26,6 +27,7 @@ import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.common.metrics.stats.CumulativeCount;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
@@ -75,6 +77,11 @@ import org.slf4j.LoggerFactory;
 public final class TurnAssembler {
 
     public static final String ASSEMBLY_STORE = "turn-assembly";
+    /**
+     * The conversations of the jobs in flight, one entry per message (key: job, attempt, index), so that
+     * each message is written to the changelog once, not once per turn.
+     */
+    public static final String CONVERSATION_STORE = "turn-conversations";
     public static final String SPECS_STORE = "turn-assembler-batch-specs";
     /** The metric group of the assembler's drop counters (one metric per task, tag {@code task-id}). */
     public static final String METRIC_GROUP = "batchagent-turn-assembler";
@@ -118,16 +125,19 @@ public final class TurnAssembler {
                         .withKeySerde(Serdes.String()).withValueSerde(topics.batchSpecs().valueSerde()));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ASSEMBLY_STORE),
                 Serdes.String(), topics.serde(TurnAssembly.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(CONVERSATION_STORE),
+                Serdes.String(), topics.serde(ChatMessage.class)));
 
         KStream<String, SpecificRecord> fromWaits = builder
                 .stream(topics.agentWaits().name(),
                         StrictValues.consumed(topics.agentWaits()).withName("agent-waits-source"))
                 .process(() -> new RecordTurnOutcome(topics, retention, queueAllowance, stallGrace),
-                        Named.as("record-turn-outcome"), ASSEMBLY_STORE);
+                        Named.as("record-turn-outcome"), ASSEMBLY_STORE, CONVERSATION_STORE);
         KStream<String, SpecificRecord> fromResponses = builder
                 .stream(topics.toolResponses().name(),
                         StrictValues.consumed(topics.toolResponses()).withName("tool-responses-source"))
-                .process(() -> new CollectToolResponse(topics), Named.as("collect-tool-response"), ASSEMBLY_STORE);
+                .process(() -> new CollectToolResponse(topics), Named.as("collect-tool-response"), ASSEMBLY_STORE,
+                        CONVERSATION_STORE);
 
         KStream<String, SpecificRecord> outcomes = fromWaits.merge(fromResponses, Named.as("assembler-outcomes"));
         Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "assembler-route"),
@@ -144,6 +154,7 @@ public final class TurnAssembler {
         private final Topics topics;
         ProcessorContext<String, SpecificRecord> context;
         KeyValueStore<String, TurnAssembly> assemblies;
+        KeyValueStore<String, ChatMessage> conversations;
         KeyValueStore<String, ?> specs;
         private RecordBudget budget;
         private Sensor staleAttempts;
@@ -157,6 +168,7 @@ public final class TurnAssembler {
         public void init(ProcessorContext<String, SpecificRecord> context) {
             this.context = context;
             this.assemblies = context.getStateStore(ASSEMBLY_STORE);
+            this.conversations = context.getStateStore(CONVERSATION_STORE);
             this.specs = Routing.store(context, SPECS_STORE);
             this.budget = new RecordBudget(topics, context.applicationId() + "-" + ASSEMBLY_STORE + "-changelog");
             this.staleAttempts = counter(STALE_ATTEMPT_METRIC, "records of an older attempt of their job, dropped");
@@ -196,6 +208,7 @@ public final class TurnAssembler {
             if (assembly != null) {
                 LOGGER.debug("a new attempt resets the job's turn assembly: jobId={} attempt={} previousAttempt={}",
                         jobId, attempt, assembly.getAttempt());
+                forget(jobId, assembly.getAttempt());
             }
             return TurnAssembly.newBuilder().setJobId(jobId).setAttempt(attempt).setResponses(new ArrayList<>()).build();
         }
@@ -239,6 +252,12 @@ public final class TurnAssembler {
          */
         void decide(TurnAssembly assembly, int turn, SpecificRecord decided, long now) {
             SpecificRecord outcome = budget.fit(decided, now);
+            AgentTurn waiting = assembly.getWaiting();
+            if (outcome instanceof AgentTurn next) {
+                hold(next, waiting == null ? 0 : waiting.getStoredMessages());
+            } else {
+                forget(assembly.getJobId(), assembly.getAttempt());
+            }
             assembly.setCompletedTurn(turn);
             assembly.setFinished(outcome instanceof AgentResult);
             assembly.setWaiting(null);
@@ -248,9 +267,72 @@ public final class TurnAssembler {
             context.forward(new Record<>(assembly.getJobId(), outcome, now));
         }
 
+        /**
+         * Keeps the messages of {@code next} from index {@code from} on (those the store does not hold yet; all
+         * of them when 0, replacing what it held), so that the next outcome of this job need carry only what
+         * its model call adds.
+         */
+        private void hold(AgentTurn next, int from) {
+            List<ChatMessage> messages = next.getMessages();
+            String prefix = conversationPrefix(next.getJobId(), next.getAttempt());
+            if (from == 0) {
+                forget(next.getJobId(), next.getAttempt());
+            }
+            for (int i = from; i < messages.size(); i++) {
+                conversations.put(prefix + String.format(Locale.ROOT, "%06d", i), messages.get(i));
+            }
+        }
+
+        /** Deletes what the store holds of the job's conversation in {@code attempt}. */
+        private void forget(String jobId, int attempt) {
+            List<String> keys = new ArrayList<>();
+            try (KeyValueIterator<String, ChatMessage> it = conversations.prefixScan(conversationPrefix(jobId, attempt),
+                    new StringSerializer())) {
+                it.forEachRemaining(entry -> keys.add(entry.key));
+            }
+            keys.forEach(conversations::delete);
+        }
+
+        /** The messages of the job's conversation that the store holds, in order. */
+        private List<ChatMessage> held(String jobId, int attempt) {
+            List<ChatMessage> messages = new ArrayList<>();
+            try (KeyValueIterator<String, ChatMessage> it = conversations.prefixScan(conversationPrefix(jobId, attempt),
+                    new StringSerializer())) {
+                it.forEachRemaining(entry -> messages.add(entry.value));
+            }
+            return messages;
+        }
+
+        /**
+         * The whole conversation that {@code waiting} continues: the messages the store holds, then those the
+         * outcome added; or all of the outcome's messages when it carries the whole conversation. Null when the
+         * store does not hold what the outcome says it does.
+         */
+        private List<ChatMessage> conversationOf(AgentTurn waiting) {
+            int stored = waiting.getStoredMessages();
+            if (stored == 0) {
+                return new ArrayList<>(waiting.getMessages());
+            }
+            List<ChatMessage> messages = held(waiting.getJobId(), waiting.getAttempt());
+            if (messages.size() != stored) {
+                LOGGER.error("conversation state does not match the turn: jobId={} turn={} attempt={} held={} stored={}",
+                        waiting.getJobId(), waiting.getTurn(), waiting.getAttempt(), messages.size(), stored);
+                return null;
+            }
+            messages.addAll(waiting.getMessages());
+            return messages;
+        }
+
         private SpecificRecord nextTurnOrFailure(AgentTurn waiting, List<ToolResponse> responses, long now) {
             boolean toolTurn = !waiting.getPendingCalls().isEmpty();
-            List<ChatMessage> messages = new ArrayList<>(waiting.getMessages());
+            List<ChatMessage> messages = conversationOf(waiting);
+            if (messages == null) {
+                AgentResult lost = Outcomes.failed(waiting, ErrorReason.OTHER, "the turn assembler holds "
+                        + held(waiting.getJobId(), waiting.getAttempt()).size() + " messages of this conversation, but turn "
+                        + waiting.getTurn() + " continues one of " + waiting.getStoredMessages() + "; it cannot go on", now);
+                lost.setTurns(waiting.getTurn());
+                return lost;
+            }
             for (ToolCallRef call : waiting.getPendingCalls()) {
                 messages.add(toolMessage(call, answerTo(call, waiting.getTurn(), responses).getResult()));
             }
@@ -262,6 +344,7 @@ public final class TurnAssembler {
             AgentTurn next = AgentTurn.newBuilder(waiting)
                     .setTurn(waiting.getTurn() + 1)
                     .setMessages(messages)
+                    .setStoredMessages(messages.size())
                     .setPendingCalls(List.of())
                     .setTimings(timings)
                     .setEmittedAtMs(now)
@@ -296,11 +379,24 @@ public final class TurnAssembler {
         }
 
         private static ChatMessage toolMessage(ToolCallRef call, ToolResult result) {
+            if (result.getOutputRef() != null && result.getStatus() == ToolStatus.OK) {
+                // A large output stays where it is on tool-results; the inference worker reads it back.
+                return ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId(call.getId()).setContent(null)
+                        .setContentRef(result.getOutputRef()).build();
+            }
             String content = result.getStatus() == ToolStatus.OK
                     ? result.getOutput()
                     : "ERROR (" + result.getStatus() + "): " + (result.getError() != null ? result.getError() : result.getOutput());
             return ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId(call.getId()).setContent(content).build();
         }
+    }
+
+    /**
+     * The key prefix of a job's conversation entries in {@link #CONVERSATION_STORE}; the job id is length-prefixed,
+     * so no job's prefix is another's.
+     */
+    static String conversationPrefix(String jobId, int attempt) {
+        return jobId.length() + ":" + jobId + "|" + attempt + "|";
     }
 
     /** The calls of {@code waiting} that no buffered response answers yet, in call order. */

@@ -8,6 +8,7 @@ import static io.batchagent.topology.TopologyFixtures.request;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.batchagent.events.BatchItem;
+import io.batchagent.events.OutputRef;
 import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolRequest;
 import io.batchagent.events.ToolResponse;
@@ -16,6 +17,7 @@ import io.batchagent.events.ToolSpec;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.PendingCall;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.OutputRefs;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -94,6 +96,29 @@ class ToolCallCoalescerTest {
         assertThat(fannedOut).extracting(ToolResponse::getTurn).containsExactly(1, 1, 2);
         assertThat(fannedOut).extracting(r -> r.getResult().getOutput()).containsOnly("kv cache facts");
         assertThat(fannedOut).extracting(ToolResponse::getCoalesced).containsExactly(false, true, true);
+    }
+
+    @Test
+    void shouldFanOutALargeOutputAsAReferenceToItsToolResultsRecord() {
+        ToolRequest first = request("job-1", 1, "c1", "long page");
+        send(first);
+        send(request("job-2", 1, "c9", "long page"));
+        ToolRequest small = request("job-3", 1, "c1", "short page");
+        send(small);
+        String page = "p".repeat(OutputRefs.INLINE_LIMIT_CHARS);
+
+        results.pipeInput(small.getCallHash(), ok(small.getCallHash(), "short"));
+        results.pipeInput(first.getCallHash(), ok(first.getCallHash(), page));
+
+        List<ToolResponse> fannedOut = responses.readValuesToList();
+        assertThat(fannedOut.get(0).getResult().getOutput()).isEqualTo("short");
+        assertThat(fannedOut.get(0).getResult().getOutputRef()).isNull();
+        assertThat(fannedOut.subList(1, 3)).extracting(ToolResponse::getJobId).containsExactly("job-1", "job-2");
+        assertThat(fannedOut.subList(1, 3)).allSatisfy(response -> {
+            assertThat(response.getResult().getOutput()).isEmpty();
+            assertThat(response.getResult().getOutputRef()).isEqualTo(OutputRef.newBuilder()
+                    .setTopic(TOPICS.toolResults().name()).setPartition(0).setOffset(1).setChars(page.length()).build());
+        });
     }
 
     @Test

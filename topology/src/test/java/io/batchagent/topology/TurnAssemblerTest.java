@@ -15,13 +15,16 @@ import io.batchagent.events.BatchSpec;
 import io.batchagent.events.ChatMessage;
 import io.batchagent.events.ErrorReason;
 import io.batchagent.events.JobStatus;
+import io.batchagent.events.OutputRef;
 import io.batchagent.events.Role;
+import io.batchagent.events.ToolCallRef;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.TurnAssembly;
 import org.apache.kafka.streams.state.KeyValueStore;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
@@ -83,6 +86,79 @@ class TurnAssemblerTest {
         waits.pipeInput("j", waiting("b", "j", 1, "c1"));
 
         assertThat(turns.readValue().getMessages().get(2).getContent()).isEqualTo("early");
+    }
+
+    @Test
+    void shouldCarryAReferencedOutputAsAReferenceInTheToolMessage() {
+        OutputRef ref = OutputRef.newBuilder().setTopic(TOPICS.toolResults().name()).setPartition(3).setOffset(41)
+                .setChars(8192).build();
+        ToolResponse referenced = response("j", 1, "c1", "");
+        referenced.getResult().setOutputRef(ref);
+
+        waits.pipeInput("j", waiting("b", "j", 1, "c1"));
+        responses.pipeInput("j", referenced);
+
+        ChatMessage tool = turns.readValue().getMessages().get(2);
+        assertThat(tool.getRole()).isEqualTo(Role.TOOL);
+        assertThat(tool.getToolCallId()).isEqualTo("c1");
+        assertThat(tool.getContent()).isNull();
+        assertThat(tool.getContentRef()).isEqualTo(ref);
+    }
+
+    @Test
+    void shouldContinueAConversationFromTheMessagesItHoldsPlusTheOutcomesDelta() {
+        // Turn 1 carries the whole conversation; the continuation says the assembler holds all of it.
+        waits.pipeInput("j", waiting("b", "j", 1, "c1"));
+        responses.pipeInput("j", response("j", 1, "c1", "first page"));
+        AgentTurn second = turns.readValue();
+        assertThat(second.getStoredMessages()).isEqualTo(3);
+
+        // Turn 2's outcome carries only what its model call added: one assistant message.
+        AgentTurn delta = waiting("b", "j", 2, "c2");
+        delta.setMessages(List.of(delta.getMessages().get(1)));
+        delta.setStoredMessages(3);
+        waits.pipeInput("j", delta);
+        responses.pipeInput("j", response("j", 2, "c2", "second page"));
+
+        AgentTurn third = turns.readValue();
+        assertThat(third.getStoredMessages()).isEqualTo(5);
+        assertThat(third.getMessages().subList(0, 3)).isEqualTo(second.getMessages());
+        assertThat(third.getMessages().get(3).getToolCalls()).extracting(ToolCallRef::getId).containsExactly("c2");
+        assertThat(third.getMessages().get(4).getContent()).isEqualTo("second page");
+        KeyValueStore<String, ChatMessage> held = driver.getKeyValueStore(TurnAssembler.CONVERSATION_STORE);
+        assertThat(countOf(held)).isEqualTo(5);
+
+        // The job's end forgets its conversation.
+        waits.pipeInput("j", finalAnswer("b", "j", 3, 1, JobStatus.SUCCEEDED, "{}"));
+        assertThat(results.readValue().getStatus()).isEqualTo(JobStatus.SUCCEEDED);
+        assertThat(countOf(held)).isZero();
+    }
+
+    @Test
+    void shouldEndAJobWhoseOutcomeContinuesMessagesTheAssemblerDoesNotHold() {
+        AgentTurn delta = waiting("b", "j", 2, "c2");
+        delta.setMessages(List.of(delta.getMessages().get(1)));
+        delta.setStoredMessages(7);
+
+        waits.pipeInput("j", delta);
+        responses.pipeInput("j", response("j", 2, "c2", "page"));
+
+        AgentResult result = results.readValue();
+        assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
+        assertThat(result.getError().getReason()).isEqualTo(ErrorReason.OTHER);
+        assertThat(result.getError().getMessage()).contains("holds 0 messages").contains("one of 7");
+        assertThat(turns.isEmpty()).isTrue();
+    }
+
+    private static long countOf(KeyValueStore<String, ChatMessage> store) {
+        try (var all = store.all()) {
+            long n = 0;
+            while (all.hasNext()) {
+                all.next();
+                n++;
+            }
+            return n;
+        }
     }
 
     @Test
