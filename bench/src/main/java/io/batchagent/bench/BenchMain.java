@@ -44,6 +44,9 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--sizes", split = ",", description = "W3 session counts (default: 5,10,20,50,100); scale: agent counts (default: 1000,10000); long: agents per row (default: 20).")
     List<Integer> sizes;
 
+    @Option(names = "--processes", split = ",", description = "scale: worker process counts to measure (default: 1,3).")
+    List<Integer> processes;
+
     @Option(names = "--results-dir", defaultValue = "bench/results", description = "Where results go (default: ${DEFAULT-VALUE}).")
     Path resultsDir;
 
@@ -93,7 +96,7 @@ public final class BenchMain implements Callable<Integer> {
             case "w3" -> print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
             case "w4" -> print(Dedup.run(base));
             case "flow" -> print(FlowBench.run(base));
-            case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes));
+            case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes, processes));
             case "long" -> print(io.batchagent.bench.workload.LongAgents.run(base.withEngine(engine == null ? "sim://instant" : engine),
                     sizes == null || sizes.isEmpty() ? null : sizes.get(0)));
             case "chaos" -> print(io.batchagent.bench.chaos.ChaosReport.run(base,
@@ -105,7 +108,7 @@ public final class BenchMain implements Callable<Integer> {
                 print(SlowSharedTool.run(base));
                 print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
                 print(Dedup.run(base));
-                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null));
+                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null, null));
                 print(ReadmeTable.rewrite(readme, resultsDir));
             }
             default -> throw new CommandLine.ParameterException(new CommandLine(this),

@@ -20,11 +20,24 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Exactly-once (v2) by default: a coalescer or assembler that crashes and replays must not emit a
  * second tool call or a second next turn. Under exactly-once, output becomes visible at commit, so
- * the commit interval bounds the latency each topology adds; the default (20 ms) keeps the
- * orchestration overhead per turn small. Kafka settings given in {@code kafkaConfig} (for example
- * {@code commit.interval.ms}, {@code poll.ms}) override these defaults, except the processing
+ * the commit interval bounds the latency each topology adds; the default ({@value #DEFAULT_COMMIT_INTERVAL_MS}
+ * ms) keeps the orchestration overhead per turn small. Kafka settings given in {@code kafkaConfig} (for
+ * example {@code commit.interval.ms}, {@code poll.ms}) override these defaults, except the processing
  * guarantee, naming, error handling and the record budget. Every processor, store and internal topic
  * must be named ({@code ensure.explicit.internal.resource.naming}).
+ *
+ * <p>Under exactly-once the Streams producer sends one request at a time per broker
+ * ({@code max.in.flight.requests.per.connection=1}) and retries a rejected batch after 5 ms
+ * ({@code retry.backoff.ms}, doubling up to {@code retry.backoff.max.ms}); both overridable. With
+ * transactions v2 (KIP-890) a commit returns before its markers are written, and the first batch the
+ * next transaction writes to a partition is verified with the coordinator before it is appended: while
+ * the previous transaction is still completing, that batch is rejected with {@code CONCURRENT_TRANSACTIONS}
+ * and resent after {@code retry.backoff.ms} (100 ms by default), and the commit waits for it. A second
+ * batch to that partition sent before the first was appended is rejected as well, which the broker logs
+ * as an {@code OutOfOrderSequenceException} ("Expected sequence 0 for transactions v2 idempotent producer
+ * with no existing state", KAFKA-18202). Neither loses or doubles a record (the producer resends both in
+ * order), but each cost a hop up to 100 ms; one request in flight removes the second, the short backoff
+ * bounds the first.
  *
  * <p>Errors: undecodable input goes to {@link DeadLetterHandler}, output that cannot be written to
  * {@link ProductionFailureHandler}, a state-store value over the budget to {@link ProcessingFailureHandler};
@@ -57,6 +70,9 @@ public record StreamsSettings(
     /** Streams property carrying the topic prefix to {@link DeadLetterHandler}. */
     public static final String TOPIC_PREFIX_CONFIG = "batchagent.topic.prefix";
 
+    /** The commit interval unless one is given: under exactly-once, the most a topology holds back its output. */
+    public static final long DEFAULT_COMMIT_INTERVAL_MS = 5;
+
     private static final Logger LOGGER = LoggerFactory.getLogger(StreamsSettings.class);
 
     public StreamsSettings {
@@ -64,13 +80,13 @@ public record StreamsSettings(
         Objects.requireNonNull(kafkaConfig, "kafkaConfig");
         topicPrefix = topicPrefix == null ? "" : topicPrefix;
         serdeConfig = serdeConfig == null ? Map.of() : Map.copyOf(serdeConfig);
-        commitInterval = commitInterval == null ? Duration.ofMillis(20) : commitInterval;
+        commitInterval = commitInterval == null ? Duration.ofMillis(DEFAULT_COMMIT_INTERVAL_MS) : commitInterval;
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
     }
 
-    /** Settings with the defaults: exactly-once, 20 ms commits, one thread, state under java.io.tmpdir. */
+    /** Settings with the defaults: exactly-once, 5 ms commits, one thread, state under java.io.tmpdir. */
     public static StreamsSettings defaults(String applicationId, Map<String, Object> kafkaConfig, String topicPrefix) {
         return new StreamsSettings(applicationId, kafkaConfig, topicPrefix, Map.of(), true, null,
                 Path.of(System.getProperty("java.io.tmpdir"), "batchagent-streams"), 1);
@@ -100,6 +116,13 @@ public record StreamsSettings(
         props.put(StreamsConfig.consumerPrefix("fetch.max.wait.ms"), 10);
         props.put(StreamsConfig.consumerPrefix("max.poll.records"), 500);
         props.put(StreamsConfig.producerPrefix("linger.ms"), 1);
+        if (exactlyOnce) {
+            // Transactions v2: the first batch of a transaction meets the previous one still completing
+            // (CONCURRENT_TRANSACTIONS) and is resent after retry.backoff.ms; a second batch sent before the
+            // first was appended is rejected too (see the class comment).
+            props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION), 1);
+            props.put(StreamsConfig.producerPrefix(ProducerConfig.RETRY_BACKOFF_MS_CONFIG), 5L);
+        }
         props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1);

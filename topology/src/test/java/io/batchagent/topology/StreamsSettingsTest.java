@@ -33,6 +33,34 @@ class StreamsSettingsTest {
     }
 
     @Test
+    void shouldCommitExactlyOnceOutputEveryFiveMillisecondsWithOneProduceRequestInFlightAndAShortRetryBackoff() {
+        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "").toProperties();
+
+        assertThat(props.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)).isEqualTo(StreamsConfig.EXACTLY_ONCE_V2);
+        assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(5L);
+        assertThat(props.get("producer.max.in.flight.requests.per.connection")).isEqualTo(1);
+        assertThat(props.get("producer.retry.backoff.ms")).isEqualTo(5L);
+    }
+
+    @Test
+    void shouldLeaveProducerPipeliningAloneUnderAtLeastOnce() {
+        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "")
+                .withExactlyOnce(false).toProperties();
+
+        assertThat(props.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)).isEqualTo(StreamsConfig.AT_LEAST_ONCE);
+        assertThat(props).doesNotContainKeys("producer.max.in.flight.requests.per.connection", "producer.retry.backoff.ms");
+    }
+
+    @Test
+    void shouldLetTheDeploymentOverrideTheProducerRetrySettings() {
+        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092",
+                "producer.retry.backoff.ms", 50L, "commit.interval.ms", 100L), "").toProperties();
+
+        assertThat(props.get("producer.retry.backoff.ms")).isEqualTo(50L);
+        assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(100L);
+    }
+
+    @Test
     void shouldKeepACompressionTypeTheDeploymentChose() {
         Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092", "compression.type", "lz4"), "")
                 .toProperties();

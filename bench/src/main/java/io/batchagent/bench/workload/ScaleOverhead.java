@@ -74,14 +74,12 @@ public final class ScaleOverhead {
     /** A set of worker processes to measure, and the batch sizes to put through it. */
     record Variant(String label, String prefix, int processes, List<String> extraArgs, List<Integer> sizes, boolean productDefaults) {}
 
-    static List<Variant> variants(List<Integer> sizes) {
-        List<Integer> small = sizes.stream().filter(n -> n <= 1_000).toList();
-        return List.of(
-                new Variant("1 worker process", "scale-1p-", 1, List.of(), sizes, true),
-                new Variant("3 worker processes", "scale-3p-", 3, List.of(), sizes, true),
-                // Not the product's setting: what a lower Kafka Streams poll.ms (100 ms by default) gives.
-                new Variant("1 worker process, Streams poll.ms 5", "scale-1p-poll5-", 1, List.of("--kafka", "poll.ms=5"),
-                        small.isEmpty() ? sizes : small, false));
+    static final List<Integer> DEFAULT_PROCESSES = List.of(1, 3);
+
+    static List<Variant> variants(List<Integer> sizes, List<Integer> processes) {
+        List<Integer> counts = processes == null || processes.isEmpty() ? DEFAULT_PROCESSES : processes;
+        return counts.stream().map(n -> new Variant(n == 1 ? "1 worker process" : n + " worker processes", "scale-" + n + "p-", n,
+                List.<String>of(), sizes, true)).toList();
     }
 
     /** One measured batch. */
@@ -111,7 +109,7 @@ public final class ScaleOverhead {
         }
     }
 
-    public static Path run(BenchOptions options, List<Integer> sizes) throws Exception {
+    public static Path run(BenchOptions options, List<Integer> sizes, List<Integer> processCounts) throws Exception {
         List<Integer> ns = sizes == null || sizes.isEmpty() ? DEFAULT_SIZES : sizes;
         List<SizeRun> runs = new ArrayList<>();
         String description;
@@ -123,7 +121,7 @@ public final class ScaleOverhead {
              KafkaHarness harness = KafkaHarness.start(work)) {
             description = engine.describe();
             simulated = engine.simulated();
-            for (Variant v : variants(ns)) {
+            for (Variant v : variants(ns, processCounts)) {
                 int processes = v.processes();
                 String variant = v.label();
                 String prefix = v.prefix();
