@@ -33,11 +33,11 @@ class StreamsSettingsTest {
     }
 
     @Test
-    void shouldCommitExactlyOnceOutputEveryFiveMillisecondsWithOneProduceRequestInFlightAndAShortRetryBackoff() {
+    void shouldCommitExactlyOnceOutputEveryTwentyMillisecondsWithOneProduceRequestInFlightAndAShortRetryBackoff() {
         Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "").toProperties();
 
         assertThat(props.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)).isEqualTo(StreamsConfig.EXACTLY_ONCE_V2);
-        assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(5L);
+        assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(20L);
         assertThat(props.get("producer.max.in.flight.requests.per.connection")).isEqualTo(1);
         assertThat(props.get("producer.retry.backoff.ms")).isEqualTo(5L);
     }

@@ -36,7 +36,7 @@ public final class WorkerProcesses implements AutoCloseable {
                 Path heap = dir.resolve("worker-" + i + ".heap");
                 Path ledger = dir.resolve("worker-" + i + ".ledger");
                 List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "-Xmx" + maxHeap));
+                        "-Xmx" + maxHeap, "-Dlogback.configurationFile=bench-worker-logback.xml"));
                 if (System.getenv("BENCH_WORKER_JFR") != null) {
                     // A profile of each worker process (JFR's "profile" settings), written when it exits.
                     command.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="

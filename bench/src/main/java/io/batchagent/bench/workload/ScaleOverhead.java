@@ -76,10 +76,32 @@ public final class ScaleOverhead {
 
     static final List<Integer> DEFAULT_PROCESSES = List.of(1, 3);
 
+    /**
+     * The Kafka Streams settings before issue 14, for a side-by-side comparison: five produce requests in flight
+     * and the default 100 ms retry backoff. The tool worker's linger (5 ms before, 1 ms now) and the schema id
+     * cache are not reverted.
+     */
+    static final List<String> PREVIOUS_STREAMS_SETTINGS = List.of(
+            "--kafka", "producer.max.in.flight.requests.per.connection=5", "--kafka", "producer.retry.backoff.ms=100");
+    /** Not the product's setting: exactly-once commits every 5 ms instead of 20 (and idle threads polling for 5 ms). */
+    static final List<String> COMMIT_5_MS = List.of("--kafka", "commit.interval.ms=5", "--kafka", "poll.ms=5");
+
     static List<Variant> variants(List<Integer> sizes, List<Integer> processes) {
         List<Integer> counts = processes == null || processes.isEmpty() ? DEFAULT_PROCESSES : processes;
-        return counts.stream().map(n -> new Variant(n == 1 ? "1 worker process" : n + " worker processes", "scale-" + n + "p-", n,
-                List.<String>of(), sizes, true)).toList();
+        List<Variant> variants = new ArrayList<>();
+        for (int n : counts) {
+            variants.add(new Variant(n == 1 ? "1 worker process" : n + " worker processes", "scale-" + n + "p-", n,
+                    List.of(), sizes, true));
+            if (n == 1) {
+                // Not the product's settings: the same worker with other Streams settings, in the same run.
+                List<Integer> small = sizes.stream().filter(size -> size <= 1_000).toList();
+                variants.add(new Variant("1 worker process, previous Streams producer settings", "scale-1p-prev-", 1,
+                        PREVIOUS_STREAMS_SETTINGS, small.isEmpty() ? sizes : small, false));
+                variants.add(new Variant("1 worker process, Streams commits every 5 ms", "scale-1p-commit5-", 1,
+                        COMMIT_5_MS, small.isEmpty() ? sizes : small, false));
+            }
+        }
+        return variants;
     }
 
     /** One measured batch. */
@@ -101,6 +123,9 @@ public final class ScaleOverhead {
         Stats toolMs = Stats.EMPTY;
         int agentsMeasured;
         ObjectNode breakdown;
+        Map<String, Integer> producerRetriesInVariant = Map.of();
+        double workerCpuSeconds;
+        double driverCpuSeconds;
         List<Long> peakHeapBytes = new ArrayList<>();
         List<Long> peakLiveHeapBytes = new ArrayList<>();
 
@@ -138,7 +163,11 @@ public final class ScaleOverhead {
                     BatchShape warm = shape(prefix + "warmup", WARMUP_AGENTS, options.model());
                     client.await(client.submit(warm.toSpec(prefix + "warmup"), warm.inputs()), Duration.ofMinutes(5));
                     for (int n : v.sizes()) {
+                        long workerCpuBefore = workerCpuNanos(workers);
+                        long driverCpuBefore = driverCpuNanos();
                         SizeRun run = runSize(client, proxy, prefix, n, options.model(), epochOffsetMs);
+                        run.workerCpuSeconds = (workerCpuNanos(workers) - workerCpuBefore) / 1e9;
+                        run.driverCpuSeconds = (driverCpuNanos() - driverCpuBefore) / 1e9;
                         run.variant = variant;
                         run.productDefaults = v.productDefaults();
                         run.processes = processes;
@@ -158,7 +187,9 @@ public final class ScaleOverhead {
                         toolNanos.putAll(ToolLedger.readDurations(worker.ledger(), "bench_noop"));
                     }
                 }
+                Map<String, Integer> retried = producerRetries(workers);
                 for (SizeRun run : variantRuns) {
+                    run.producerRetriesInVariant = retried;
                     overhead(run, toolNanos);
                     for (WorkerProcesses.Worker worker : workers.workers()) {
                         long[] peaks = heapPeaks(worker.heapLog(), run.startEpochMs, run.endEpochMs);
@@ -197,6 +228,42 @@ public final class ScaleOverhead {
         run.calls = proxy.drain();
         run.modelCalls = run.calls.size();
         return run;
+    }
+
+    /**
+     * Produce requests the workers' producers had rejected and sent again, by error, over the whole variant
+     * (warm-up included): one WARN line of Kafka's Sender each ({@code bench-worker-logback.xml}).
+     */
+    private static Map<String, Integer> producerRetries(WorkerProcesses workers) {
+        Map<String, Integer> byError = new java.util.TreeMap<>();
+        for (WorkerProcesses.Worker worker : workers.workers()) {
+            try {
+                for (String line : Files.readAllLines(worker.log(), StandardCharsets.UTF_8)) {
+                    int at = line.indexOf("Got error produce response");
+                    if (at >= 0) {
+                        byError.merge(line.substring(line.lastIndexOf("Error: ") + 7).trim(), 1, Integer::sum);
+                    }
+                }
+            } catch (java.io.IOException e) {
+                byError.merge("unreadable log", 1, Integer::sum);
+            }
+        }
+        return byError;
+    }
+
+    /** CPU time the worker processes used so far (all their threads), from the OS. */
+    private static long workerCpuNanos(WorkerProcesses workers) {
+        long sum = 0;
+        for (WorkerProcesses.Worker worker : workers.workers()) {
+            sum += worker.process().info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+        }
+        return sum;
+    }
+
+    /** CPU time this JVM used so far: the broker, the engine simulator, the proxy and the client. */
+    private static long driverCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     /** Per agent: turn-2 start - turn-1 end - tool time. */
@@ -363,6 +430,11 @@ public final class ScaleOverhead {
             node.set("kafka_overhead_per_turn_ms", Json.stats(run.overheadMs));
             node.set("gap_between_model_calls_ms", Json.stats(run.gapMs));
             node.set("tool_execution_ms", Json.stats(run.toolMs));
+            node.putPOJO("producer_retries_in_variant_by_error", run.producerRetriesInVariant);
+            Json.putNumber(node, "worker_cpu_s", run.workerCpuSeconds);
+            Json.putNumber(node, "driver_cpu_s", run.driverCpuSeconds);
+            Json.putNumber(node, "worker_cpu_ms_per_agent_turn", 1000 * run.workerCpuSeconds / Math.max(1, run.modelCalls));
+            Json.putNumber(node, "driver_cpu_ms_per_agent_turn", 1000 * run.driverCpuSeconds / Math.max(1, run.modelCalls));
             node.putPOJO("peak_heap_used_bytes_per_process", run.peakHeapBytes);
             node.putPOJO("peak_heap_after_gc_bytes_per_process", run.peakLiveHeapBytes);
             if (run.breakdown != null) {
@@ -370,8 +442,12 @@ public final class ScaleOverhead {
             }
             rows.add(List.of(run.variant, Markdown.count(run.agents), Markdown.num(run.wallSeconds, 2),
                     Markdown.num(run.turnsPerSecond(), 0), Markdown.num(run.overheadMs.p50(), 1),
-                    Markdown.num(run.overheadMs.p99(), 1), run.peakHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(),
-                    run.peakLiveHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(), run.succeeded + "/" + run.agents));
+                    Markdown.num(run.overheadMs.p99(), 1),
+                    Markdown.num(1000 * run.workerCpuSeconds / Math.max(1, run.modelCalls), 2),
+                    Markdown.num(1000 * run.driverCpuSeconds / Math.max(1, run.modelCalls), 2),
+                    run.peakHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(),
+                    run.peakLiveHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(), run.succeeded + "/" + run.agents,
+                    run.producerRetriesInVariant.isEmpty() ? "none" : run.producerRetriesInVariant.toString()));
             chartData.addValue(run.overheadMs.p50(), "overhead p50 (ms)", run.variant + ", " + Markdown.count(run.agents));
             chartData.addValue(run.overheadMs.p99(), "overhead p99 (ms)", run.variant + ", " + Markdown.count(run.agents));
         }
@@ -422,8 +498,9 @@ public final class ScaleOverhead {
                 + "limit shows as latency). The 20-agent batch shows the per-hop latency of a lightly loaded pipeline.");
         report.note("The instant profile costs no engine time, so wall time and agent-turns/s measure orchestration only (SIMULATED engine).");
         String markdown = "## Scale and Kafka overhead (instant engine profile)\n\n" + Markdown.table(List.of("workers", "agents",
-                "wall s", "agent-turns/s", "overhead p50 ms", "overhead p99 ms", "heap used peak per process",
-                "heap after GC peak per process", "succeeded"), rows);
+                "wall s", "agent-turns/s", "overhead p50 ms", "overhead p99 ms", "worker CPU ms per turn",
+                "driver CPU ms per turn (broker, simulator, proxy, client)", "heap used peak per process",
+                "heap after GC peak per process", "succeeded", "produce requests resent in the variant (by error)"), rows);
         for (SizeRun run : runs) {
             if (run.breakdown == null) {
                 continue;
