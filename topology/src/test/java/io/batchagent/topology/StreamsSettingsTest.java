@@ -33,13 +33,13 @@ class StreamsSettingsTest {
     }
 
     @Test
-    void shouldCommitExactlyOnceOutputEveryTwentyMillisecondsWithOneProduceRequestInFlightAndAShortRetryBackoff() {
+    void shouldCommitExactlyOnceOutputEveryTwentyMillisecondsWithOneProduceRequestInFlight() {
         Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "").toProperties();
 
         assertThat(props.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)).isEqualTo(StreamsConfig.EXACTLY_ONCE_V2);
         assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(20L);
         assertThat(props.get("producer.max.in.flight.requests.per.connection")).isEqualTo(1);
-        assertThat(props.get("producer.retry.backoff.ms")).isEqualTo(5L);
+        assertThat(props).doesNotContainKey("producer.retry.backoff.ms");
     }
 
     @Test
@@ -48,15 +48,15 @@ class StreamsSettingsTest {
                 .withExactlyOnce(false).toProperties();
 
         assertThat(props.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)).isEqualTo(StreamsConfig.AT_LEAST_ONCE);
-        assertThat(props).doesNotContainKeys("producer.max.in.flight.requests.per.connection", "producer.retry.backoff.ms");
+        assertThat(props).doesNotContainKey("producer.max.in.flight.requests.per.connection");
     }
 
     @Test
-    void shouldLetTheDeploymentOverrideTheProducerRetrySettings() {
+    void shouldLetTheDeploymentOverrideTheProducerPipeliningAndTheCommitInterval() {
         Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092",
-                "producer.retry.backoff.ms", 50L, "commit.interval.ms", 100L), "").toProperties();
+                "producer.max.in.flight.requests.per.connection", 5, "commit.interval.ms", 100L), "").toProperties();
 
-        assertThat(props.get("producer.retry.backoff.ms")).isEqualTo(50L);
+        assertThat(props.get("producer.max.in.flight.requests.per.connection")).isEqualTo(5);
         assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(100L);
     }
 
