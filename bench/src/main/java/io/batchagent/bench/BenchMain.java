@@ -51,6 +51,9 @@ public final class BenchMain implements Callable<Integer> {
             + "per compaction mode, 4 the 20-turn x 4 KB wire-cost row, 5 that row with every tool output inline (as before outputs travelled by reference).")
     List<Integer> rows;
 
+    @Option(names = "--processes", split = ",", description = "scale: worker process counts to measure (default: 1,3).")
+    List<Integer> processes;
+
     @Option(names = "--results-dir", defaultValue = "bench/results", description = "Where results go (default: ${DEFAULT-VALUE}).")
     Path resultsDir;
 
@@ -100,7 +103,7 @@ public final class BenchMain implements Callable<Integer> {
             case "w3" -> print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
             case "w4" -> print(Dedup.run(base));
             case "flow" -> print(FlowBench.run(base, parts, sizes));
-            case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes));
+            case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes, processes));
             case "long" -> print(io.batchagent.bench.workload.LongAgents.run(base.withEngine(engine == null ? "sim://instant" : engine),
                     sizes == null || sizes.isEmpty() ? null : sizes.get(0), rows));
             case "chaos" -> print(io.batchagent.bench.chaos.ChaosReport.run(base,
@@ -112,7 +115,7 @@ public final class BenchMain implements Callable<Integer> {
                 print(SlowSharedTool.run(base));
                 print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
                 print(Dedup.run(base));
-                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null));
+                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null, null));
                 print(ReadmeTable.rewrite(readme, resultsDir));
             }
             default -> throw new CommandLine.ParameterException(new CommandLine(this),

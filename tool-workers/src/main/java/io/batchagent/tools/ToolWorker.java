@@ -83,7 +83,7 @@ import org.slf4j.LoggerFactory;
  * {@code read_committed}, byte-array (de)serializers (values are decoded with the topic
  * catalogue's serdes), {@code acks=all} and idempotence. It defaults {@code auto.offset.reset} to
  * {@code earliest}, so that calls dispatched before the group first started are not skipped, and
- * {@code linger.ms} to 5.
+ * {@code linger.ms} to 1 (a result is one hop of an agent turn: it should not wait for company).
  *
  * <p>Lifecycle: construct, {@link #start()} once, {@link #close()} from any thread. Closing stops
  * consuming, commits what is complete, interrupts running tools and drops their results (their
@@ -355,7 +355,7 @@ public final class ToolWorker implements AutoCloseable {
 
     static Map<String, Object> producerConfig(Map<String, Object> kafkaConfig) {
         Map<String, Object> props = clientConfig(kafkaConfig, "producer.", "consumer.");
-        props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
+        props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 1);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);

@@ -73,7 +73,7 @@ class ToolWorkerConfigTest {
                 .containsEntry(ProducerConfig.ACKS_CONFIG, "all")
                 .containsEntry(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true)
                 .containsEntry("compression.type", "zstd")
-                .containsEntry(ProducerConfig.LINGER_MS_CONFIG, 5)
+                .containsEntry(ProducerConfig.LINGER_MS_CONFIG, 1)
                 .doesNotContainKeys("max.poll.records");
     }
 }

@@ -20,11 +20,23 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Exactly-once (v2) by default: a coalescer or assembler that crashes and replays must not emit a
  * second tool call or a second next turn. Under exactly-once, output becomes visible at commit, so
- * the commit interval bounds the latency each topology adds; the default (20 ms) keeps the
- * orchestration overhead per turn small. Kafka settings given in {@code kafkaConfig} (for example
- * {@code commit.interval.ms}, {@code poll.ms}) override these defaults, except the processing
+ * the commit interval bounds the latency each topology adds; the default ({@value #DEFAULT_COMMIT_INTERVAL_MS}
+ * ms) keeps the orchestration overhead per turn small. Kafka settings given in {@code kafkaConfig} (for
+ * example {@code commit.interval.ms}, {@code poll.ms}) override these defaults, except the processing
  * guarantee, naming, error handling and the record budget. Every processor, store and internal topic
  * must be named ({@code ensure.explicit.internal.resource.naming}).
+ *
+ * <p>Under exactly-once the Streams producer sends one request at a time per broker
+ * ({@code max.in.flight.requests.per.connection=1}, overridable). With transactions v2 (KIP-890) a commit
+ * returns before its markers are written, and the first batch the next transaction writes to a partition is
+ * verified with the coordinator before it is appended: while the previous transaction is still completing,
+ * that batch is rejected with {@code CONCURRENT_TRANSACTIONS} and resent after {@code retry.backoff.ms}. A
+ * second batch to that partition already sent behind it was rejected as well, which the broker logged as an
+ * {@code OutOfOrderSequenceException} ("Expected sequence 0 for transactions v2 idempotent producer with no
+ * existing state", KAFKA-18202) and which cost a second resend. Neither loses or doubles a record. One
+ * request in flight never sends the second batch before the first is appended. The retry backoff stays at
+ * Kafka's 100 ms: at 5 ms a busy broker saw thirty times the resends and twice the CPU per agent turn
+ * (bench/results/scale).
  *
  * <p>Errors: undecodable input goes to {@link DeadLetterHandler}, output that cannot be written to
  * {@link ProductionFailureHandler}, a state-store value over the budget to {@link ProcessingFailureHandler};
@@ -57,6 +69,14 @@ public record StreamsSettings(
     /** Streams property carrying the topic prefix to {@link DeadLetterHandler}. */
     public static final String TOPIC_PREFIX_CONFIG = "batchagent.topic.prefix";
 
+    /**
+     * The commit interval unless one is given: under exactly-once, the most a topology holds back its output.
+     * Measured against 5 ms side by side (bench/results/scale, a 2-core machine at load average ~45): every
+     * commit is a transaction; 5 ms gave 0.87x the overhead per turn at 20 agents, the same throughput at
+     * 1,000, and 1.39x the worker's CPU per turn. Kept at 20 ms until a quiet machine decides.
+     */
+    public static final long DEFAULT_COMMIT_INTERVAL_MS = 20;
+
     private static final Logger LOGGER = LoggerFactory.getLogger(StreamsSettings.class);
 
     public StreamsSettings {
@@ -64,7 +84,7 @@ public record StreamsSettings(
         Objects.requireNonNull(kafkaConfig, "kafkaConfig");
         topicPrefix = topicPrefix == null ? "" : topicPrefix;
         serdeConfig = serdeConfig == null ? Map.of() : Map.copyOf(serdeConfig);
-        commitInterval = commitInterval == null ? Duration.ofMillis(20) : commitInterval;
+        commitInterval = commitInterval == null ? Duration.ofMillis(DEFAULT_COMMIT_INTERVAL_MS) : commitInterval;
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
@@ -100,6 +120,11 @@ public record StreamsSettings(
         props.put(StreamsConfig.consumerPrefix("fetch.max.wait.ms"), 10);
         props.put(StreamsConfig.consumerPrefix("max.poll.records"), 500);
         props.put(StreamsConfig.producerPrefix("linger.ms"), 1);
+        if (exactlyOnce) {
+            // Transactions v2: a batch sent behind one that meets the previous transaction still completing
+            // is rejected as out of sequence and resent too (see the class comment).
+            props.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION), 1);
+        }
         props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1);

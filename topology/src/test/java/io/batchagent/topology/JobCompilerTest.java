@@ -37,11 +37,15 @@ class JobCompilerTest {
     private TestInputTopic<String, AgentJob> jobs;
     private TestOutputTopic<String, AgentTurn> turns;
     private TestOutputTopic<String, AgentResult> results;
+    private java.time.Instant driverStart;
 
     @BeforeEach
     void setUp() {
+        // The driver's wall clock starts here; a job submitted "now" is submitted at this instant, however
+        // long the machine takes to reach the test body.
+        driverStart = java.time.Instant.now();
         driver = new TopologyTestDriver(JobCompiler.build(TOPICS, Duration.ofSeconds(10)),
-                TopologyFixtures.props("job-compiler-test", stateDir));
+                TopologyFixtures.props("job-compiler-test", stateDir), driverStart);
         specs = input(driver, TOPICS.batchSpecs());
         jobs = input(driver, TOPICS.agentJobs());
         turns = output(driver, TOPICS.agentTurns());
@@ -99,7 +103,7 @@ class JobCompilerTest {
     @Test
     void shouldFailUnknownBatchOnWallClockWithoutNewRecords() {
         AgentJob job = job("nope", 0, "{}");
-        job.setSubmittedAtMs(System.currentTimeMillis());
+        job.setSubmittedAtMs(driverStart.toEpochMilli());
         jobs.pipeInput("nope-0", job);
 
         driver.advanceWallClockTime(Duration.ofSeconds(5));

@@ -33,6 +33,34 @@ class StreamsSettingsTest {
     }
 
     @Test
+    void shouldCommitExactlyOnceOutputEveryTwentyMillisecondsWithOneProduceRequestInFlight() {
+        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "").toProperties();
+
+        assertThat(props.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)).isEqualTo(StreamsConfig.EXACTLY_ONCE_V2);
+        assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(20L);
+        assertThat(props.get("producer.max.in.flight.requests.per.connection")).isEqualTo(1);
+        assertThat(props).doesNotContainKey("producer.retry.backoff.ms");
+    }
+
+    @Test
+    void shouldLeaveProducerPipeliningAloneUnderAtLeastOnce() {
+        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "")
+                .withExactlyOnce(false).toProperties();
+
+        assertThat(props.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)).isEqualTo(StreamsConfig.AT_LEAST_ONCE);
+        assertThat(props).doesNotContainKey("producer.max.in.flight.requests.per.connection");
+    }
+
+    @Test
+    void shouldLetTheDeploymentOverrideTheProducerPipeliningAndTheCommitInterval() {
+        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092",
+                "producer.max.in.flight.requests.per.connection", 5, "commit.interval.ms", 100L), "").toProperties();
+
+        assertThat(props.get("producer.max.in.flight.requests.per.connection")).isEqualTo(5);
+        assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(100L);
+    }
+
+    @Test
     void shouldKeepACompressionTypeTheDeploymentChose() {
         Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092", "compression.type", "lz4"), "")
                 .toProperties();

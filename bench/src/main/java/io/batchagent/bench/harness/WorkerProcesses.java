@@ -36,7 +36,17 @@ public final class WorkerProcesses implements AutoCloseable {
                 Path heap = dir.resolve("worker-" + i + ".heap");
                 Path ledger = dir.resolve("worker-" + i + ".ledger");
                 List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "-Xmx" + maxHeap, "-cp", System.getProperty("java.class.path"),
+                        "-Xmx" + maxHeap, "-Dlogback.configurationFile=bench-worker-logback.xml"));
+                if (System.getenv("BENCH_WORKER_JFR") != null) {
+                    // A profile of each worker process (JFR's "profile" settings), written when it exits.
+                    command.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
+                            + dir.resolve("worker-" + i + ".jfr"));
+                }
+                String extra = System.getenv("BENCH_WORKER_JAVA_OPTS");
+                if (extra != null && !extra.isBlank()) {
+                    command.addAll(List.of(extra.trim().split("\\s+")));
+                }
+                command.addAll(List.of("-cp", System.getProperty("java.class.path"),
                         WorkerProcess.class.getName(), heap.toString(), ledger.toString(), "worker"));
                 command.addAll(workerArgs);
                 command.addAll(List.of("--state-dir", dir.resolve("state-" + i).toString()));

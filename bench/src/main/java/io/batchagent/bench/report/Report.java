@@ -50,6 +50,20 @@ public final class Report {
         root.putArray("readme_rows");
     }
 
+    /**
+     * For a driver that builds its report at the end: records when it really started and the machine's load
+     * average then (the constructor takes both at the time it is called).
+     */
+    public void started(Instant at, double loadAverage) {
+        root.put("started_at", at.toString());
+        Json.putNumber(root.with("machine"), "load_average_at_start", loadAverage);
+    }
+
+    /** The load average recorded as the start's. */
+    public double loadAtStart() {
+        return root.path("machine").path("load_average_at_start").asDouble(Double.NaN);
+    }
+
     public ObjectNode root() {
         return root;
     }

@@ -74,14 +74,34 @@ public final class ScaleOverhead {
     /** A set of worker processes to measure, and the batch sizes to put through it. */
     record Variant(String label, String prefix, int processes, List<String> extraArgs, List<Integer> sizes, boolean productDefaults) {}
 
-    static List<Variant> variants(List<Integer> sizes) {
-        List<Integer> small = sizes.stream().filter(n -> n <= 1_000).toList();
-        return List.of(
-                new Variant("1 worker process", "scale-1p-", 1, List.of(), sizes, true),
-                new Variant("3 worker processes", "scale-3p-", 3, List.of(), sizes, true),
-                // Not the product's setting: what a lower Kafka Streams poll.ms (100 ms by default) gives.
-                new Variant("1 worker process, Streams poll.ms 5", "scale-1p-poll5-", 1, List.of("--kafka", "poll.ms=5"),
-                        small.isEmpty() ? sizes : small, false));
+    static final List<Integer> DEFAULT_PROCESSES = List.of(1, 3);
+
+    /**
+     * The Kafka Streams settings before issue 14, for a side-by-side comparison: five produce requests in flight
+     * and the default 100 ms retry backoff. The tool worker's linger (5 ms before, 1 ms now) and the schema id
+     * cache are not reverted.
+     */
+    static final List<String> PREVIOUS_STREAMS_SETTINGS = List.of(
+            "--kafka", "producer.max.in.flight.requests.per.connection=5", "--kafka", "producer.retry.backoff.ms=100");
+    /** Not the product's setting: exactly-once commits every 5 ms instead of 20 (and idle threads polling for 5 ms). */
+    static final List<String> COMMIT_5_MS = List.of("--kafka", "commit.interval.ms=5", "--kafka", "poll.ms=5");
+
+    static List<Variant> variants(List<Integer> sizes, List<Integer> processes) {
+        List<Integer> counts = processes == null || processes.isEmpty() ? DEFAULT_PROCESSES : processes;
+        List<Variant> variants = new ArrayList<>();
+        for (int n : counts) {
+            variants.add(new Variant(n == 1 ? "1 worker process" : n + " worker processes", "scale-" + n + "p-", n,
+                    List.of(), sizes, true));
+            if (n == 1) {
+                // Not the product's settings: the same worker with other Streams settings, in the same run.
+                List<Integer> small = sizes.stream().filter(size -> size <= 1_000).toList();
+                variants.add(new Variant("1 worker process, previous Streams producer settings", "scale-1p-prev-", 1,
+                        PREVIOUS_STREAMS_SETTINGS, small.isEmpty() ? sizes : small, false));
+                variants.add(new Variant("1 worker process, Streams commits every 5 ms", "scale-1p-commit5-", 1,
+                        COMMIT_5_MS, small.isEmpty() ? sizes : small, false));
+            }
+        }
+        return variants;
     }
 
     /** One measured batch. */
@@ -103,6 +123,10 @@ public final class ScaleOverhead {
         Stats toolMs = Stats.EMPTY;
         int agentsMeasured;
         ObjectNode breakdown;
+        Map<String, Integer> producerRetriesInVariant = Map.of();
+        double loadAverageAtStart;
+        double workerCpuSeconds;
+        double driverCpuSeconds;
         List<Long> peakHeapBytes = new ArrayList<>();
         List<Long> peakLiveHeapBytes = new ArrayList<>();
 
@@ -111,11 +135,13 @@ public final class ScaleOverhead {
         }
     }
 
-    public static Path run(BenchOptions options, List<Integer> sizes) throws Exception {
+    public static Path run(BenchOptions options, List<Integer> sizes, List<Integer> processCounts) throws Exception {
         List<Integer> ns = sizes == null || sizes.isEmpty() ? DEFAULT_SIZES : sizes;
         List<SizeRun> runs = new ArrayList<>();
         String description;
         boolean simulated;
+        java.time.Instant startedAt = java.time.Instant.now();
+        double loadAtStart = systemLoad();
         long epochOffsetMs = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
         Path work = options.workDir().resolve("scale");
         try (EngineTarget engine = EngineTarget.open(options.engineUrl(), 1, SIM_TOOL_RULE);
@@ -123,7 +149,7 @@ public final class ScaleOverhead {
              KafkaHarness harness = KafkaHarness.start(work)) {
             description = engine.describe();
             simulated = engine.simulated();
-            for (Variant v : variants(ns)) {
+            for (Variant v : variants(ns, processCounts)) {
                 int processes = v.processes();
                 String variant = v.label();
                 String prefix = v.prefix();
@@ -140,7 +166,13 @@ public final class ScaleOverhead {
                     BatchShape warm = shape(prefix + "warmup", WARMUP_AGENTS, options.model());
                     client.await(client.submit(warm.toSpec(prefix + "warmup"), warm.inputs()), Duration.ofMinutes(5));
                     for (int n : v.sizes()) {
+                        double loadBefore = systemLoad();
+                        long workerCpuBefore = workerCpuNanos(workers);
+                        long driverCpuBefore = driverCpuNanos();
                         SizeRun run = runSize(client, proxy, prefix, n, options.model(), epochOffsetMs);
+                        run.workerCpuSeconds = (workerCpuNanos(workers) - workerCpuBefore) / 1e9;
+                        run.loadAverageAtStart = loadBefore;
+                        run.driverCpuSeconds = (driverCpuNanos() - driverCpuBefore) / 1e9;
                         run.variant = variant;
                         run.productDefaults = v.productDefaults();
                         run.processes = processes;
@@ -160,7 +192,9 @@ public final class ScaleOverhead {
                         toolNanos.putAll(ToolLedger.readDurations(worker.ledger(), "bench_noop"));
                     }
                 }
+                Map<String, Integer> retried = producerRetries(workers);
                 for (SizeRun run : variantRuns) {
+                    run.producerRetriesInVariant = retried;
                     overhead(run, toolNanos);
                     for (WorkerProcesses.Worker worker : workers.workers()) {
                         long[] peaks = heapPeaks(worker.heapLog(), run.startEpochMs, run.endEpochMs);
@@ -172,7 +206,11 @@ public final class ScaleOverhead {
                 runs.addAll(variantRuns);
             }
         }
-        return report(options, runs, description, simulated);
+        return report(options, runs, description, simulated, startedAt, loadAtStart);
+    }
+
+    private static double systemLoad() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     }
 
     private static SizeRun runSize(BenchClient client, RecordingProxy proxy, String prefix, int n, String model, long epochOffsetMs)
@@ -199,6 +237,42 @@ public final class ScaleOverhead {
         run.calls = proxy.drain();
         run.modelCalls = run.calls.size();
         return run;
+    }
+
+    /**
+     * Produce requests the workers' producers had rejected and sent again, by error, over the whole variant
+     * (warm-up included): one WARN line of Kafka's Sender each ({@code bench-worker-logback.xml}).
+     */
+    private static Map<String, Integer> producerRetries(WorkerProcesses workers) {
+        Map<String, Integer> byError = new java.util.TreeMap<>();
+        for (WorkerProcesses.Worker worker : workers.workers()) {
+            try {
+                for (String line : Files.readAllLines(worker.log(), StandardCharsets.UTF_8)) {
+                    int at = line.indexOf("Got error produce response");
+                    if (at >= 0) {
+                        byError.merge(line.substring(line.lastIndexOf("Error: ") + 7).trim(), 1, Integer::sum);
+                    }
+                }
+            } catch (java.io.IOException e) {
+                byError.merge("unreadable log", 1, Integer::sum);
+            }
+        }
+        return byError;
+    }
+
+    /** CPU time the worker processes used so far (all their threads), from the OS. */
+    private static long workerCpuNanos(WorkerProcesses workers) {
+        long sum = 0;
+        for (WorkerProcesses.Worker worker : workers.workers()) {
+            sum += worker.process().info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+        }
+        return sum;
+    }
+
+    /** CPU time this JVM used so far: the broker, the engine simulator, the proxy and the client. */
+    private static long driverCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     /** Per agent: turn-2 start - turn-1 end - tool time. */
@@ -341,8 +415,10 @@ public final class ScaleOverhead {
         return Markdown.num(bytes / 1048576.0, 0) + " MiB";
     }
 
-    private static Path report(BenchOptions options, List<SizeRun> runs, String description, boolean simulated) {
+    private static Path report(BenchOptions options, List<SizeRun> runs, String description, boolean simulated,
+                               java.time.Instant startedAt, double loadAtStart) {
         Report report = new Report("scale", options.command(), options.engineUrl(), description, simulated);
+        report.started(startedAt, loadAtStart);
         ObjectNode config = report.config();
         config.put("workload", "two-turn agents: turn 1 calls bench_noop (0 ms, a distinct key per agent), turn 2 answers");
         config.put("workers", "batchagent worker --role all, -Xmx1g each, max_inflight " + MAX_INFLIGHT + ", " + PARTITIONS
@@ -365,15 +441,25 @@ public final class ScaleOverhead {
             node.set("kafka_overhead_per_turn_ms", Json.stats(run.overheadMs));
             node.set("gap_between_model_calls_ms", Json.stats(run.gapMs));
             node.set("tool_execution_ms", Json.stats(run.toolMs));
+            node.putPOJO("producer_retries_in_variant_by_error", run.producerRetriesInVariant);
+            Json.putNumber(node, "load_average_at_start", run.loadAverageAtStart);
+            Json.putNumber(node, "worker_cpu_s", run.workerCpuSeconds);
+            Json.putNumber(node, "driver_cpu_s", run.driverCpuSeconds);
+            Json.putNumber(node, "worker_cpu_ms_per_agent_turn", 1000 * run.workerCpuSeconds / Math.max(1, run.modelCalls));
+            Json.putNumber(node, "driver_cpu_ms_per_agent_turn", 1000 * run.driverCpuSeconds / Math.max(1, run.modelCalls));
             node.putPOJO("peak_heap_used_bytes_per_process", run.peakHeapBytes);
             node.putPOJO("peak_heap_after_gc_bytes_per_process", run.peakLiveHeapBytes);
             if (run.breakdown != null) {
                 node.set("per_hop_breakdown", run.breakdown);
             }
-            rows.add(List.of(run.variant, Markdown.count(run.agents), Markdown.num(run.wallSeconds, 2),
+            rows.add(List.of(run.variant, Markdown.count(run.agents), Markdown.num(run.loadAverageAtStart, 1), Markdown.num(run.wallSeconds, 2),
                     Markdown.num(run.turnsPerSecond(), 0), Markdown.num(run.overheadMs.p50(), 1),
-                    Markdown.num(run.overheadMs.p99(), 1), run.peakHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(),
-                    run.peakLiveHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(), run.succeeded + "/" + run.agents));
+                    Markdown.num(run.overheadMs.p99(), 1),
+                    Markdown.num(1000 * run.workerCpuSeconds / Math.max(1, run.modelCalls), 2),
+                    Markdown.num(1000 * run.driverCpuSeconds / Math.max(1, run.modelCalls), 2),
+                    run.peakHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(),
+                    run.peakLiveHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(), run.succeeded + "/" + run.agents,
+                    run.producerRetriesInVariant.isEmpty() ? "none" : run.producerRetriesInVariant.toString()));
             chartData.addValue(run.overheadMs.p50(), "overhead p50 (ms)", run.variant + ", " + Markdown.count(run.agents));
             chartData.addValue(run.overheadMs.p99(), "overhead p99 (ms)", run.variant + ", " + Markdown.count(run.agents));
         }
@@ -381,20 +467,48 @@ public final class ScaleOverhead {
         SizeRun oneLarge = runs.stream().filter(r -> r.processes == 1 && r.productDefaults).reduce((a, b) -> b).orElse(null);
         SizeRun threeLarge = runs.stream().filter(r -> r.processes == 3).reduce((a, b) -> b).orElse(null);
         if (oneSmall != null && oneLarge != null) {
-            double bestP50 = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents >= 1_000).mapToDouble(r -> r.overheadMs.p50()).max().orElse(Double.NaN);
-            double bestP99 = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents >= 1_000).mapToDouble(r -> r.overheadMs.p99()).max().orElse(Double.NaN);
-            String hop = "per-hop breakdown in results.json (per_hop_breakdown): each exactly-once Streams hop waits for Kafka Streams' "
-                    + "poll.ms (100 ms) when idle and for its 20 ms commit interval before its output is visible; see w4-dedup for the poll.ms 5 comparison";
-            report.target("Kafka overhead per agent turn, p50", "at most 5 ms (2-core machine)",
-                    runs.stream().filter(r -> r.processes == 1 && r.productDefaults).map(r -> Markdown.count(r.agents) + " agents: " + Markdown.num(r.overheadMs.p50(), 1) + " ms").toList().toString(),
-                    bestP50 <= 5, hop);
-            report.target("Kafka overhead per agent turn, p99", "at most 30 ms (2-core machine)",
-                    runs.stream().filter(r -> r.processes == 1 && r.productDefaults).map(r -> Markdown.count(r.agents) + " agents: " + Markdown.num(r.overheadMs.p99(), 1) + " ms").toList().toString(),
-                    bestP99 <= 30, hop);
-            double bestRate = runs.stream().filter(r -> r.productDefaults).mapToDouble(SizeRun::turnsPerSecond).max().orElse(0);
-            report.target("agent-turns per second, instant profile", "at least 2,000",
-                    runs.stream().filter(r -> r.productDefaults).map(r -> r.variant + ", " + Markdown.count(r.agents) + ": " + Markdown.num(r.turnsPerSecond(), 0)).toList().toString(),
-                    simulated ? bestRate >= 2_000 : null, "the driver's JVM (broker, simulator, proxy, client) and the worker processes share the same 2 loaded cores");
+            String load = "machine load average " + Markdown.num(report.loadAtStart(), 1) + " at start on 2 cores shared with other builds";
+            String hopNote = "per-hop breakdown below; each exactly-once hop holds its output until its next commit (20 ms interval) "
+                    + "and pays a transaction per commit; " + load;
+            SizeRun twenty = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents <= 20).findFirst().orElse(null);
+            if (twenty != null) {
+                report.target("Kafka overhead per agent turn at 20 agents, p50", "at most 20 ms",
+                        Markdown.num(twenty.overheadMs.p50(), 1) + " ms", twenty.overheadMs.p50() <= 20, hopNote);
+                report.target("Kafka overhead per agent turn at 20 agents, p99", "at most 60 ms",
+                        Markdown.num(twenty.overheadMs.p99(), 1) + " ms", twenty.overheadMs.p99() <= 60, hopNote);
+                report.readmeRow("Scale: Kafka overhead per agent turn, 20 agents, 1 worker process (target p50 <= 20 ms, p99 <= 60 ms)",
+                        String.format(java.util.Locale.ROOT, "p50 %s ms, p99 %s ms (%s; load average %s on 2 cores)",
+                                Markdown.num(twenty.overheadMs.p50(), 1), Markdown.num(twenty.overheadMs.p99(), 1),
+                                twenty.overheadMs.p50() <= 20 && twenty.overheadMs.p99() <= 60 ? "met" : "missed",
+                                Markdown.num(twenty.loadAverageAtStart, 1)), "not published");
+            }
+            SizeRun thousand = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents == 1_000).findFirst().orElse(null);
+            if (thousand != null && thousand.breakdown != null) {
+                double worstHop = 0;
+                String worstName = "";
+                for (var e : (Iterable<java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>>) thousand.breakdown.properties()::iterator) {
+                    if (e.getValue().isObject() && !e.getKey().equals("tool execution") && e.getValue().path("p50").asDouble() > worstHop) {
+                        worstHop = e.getValue().path("p50").asDouble();
+                        worstName = e.getKey();
+                    }
+                }
+                report.target("Per-hop residence at 1,000 agents, p50 of the slowest hop", "at most 40 ms",
+                        Markdown.num(worstHop, 1) + " ms (" + worstName + ")", worstHop <= 40,
+                        "all 1,000 agents are submitted at once, so a hop's residence includes its queue behind the backlog; " + load);
+            }
+            SizeRun tenThousand = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents >= 10_000).findFirst().orElse(null);
+            report.target("agent-turns per second, instant engine, 10,000 agents, one process", "at least 3,000",
+                    tenThousand == null ? "not run (--sizes without 10000)" : Markdown.num(tenThousand.turnsPerSecond(), 0),
+                    tenThousand == null ? null : tenThousand.turnsPerSecond() >= 3_000,
+                    "bounded by CPU per turn (worker + driver CPU ms per turn in the table): the worker processes and the broker share 2 cores; "
+                            + load);
+            SizeRun threeOfLargest = runs.stream().filter(r -> r.processes == 3 && r.agents == oneLarge.agents).findFirst().orElse(null);
+            if (threeOfLargest != null) {
+                double ratio = threeOfLargest.turnsPerSecond() / oneLarge.turnsPerSecond();
+                report.target("three worker processes vs one, agent-turns/s at " + Markdown.count(oneLarge.agents) + " agents", "at least 1.0x",
+                        Markdown.num(ratio, 2) + "x", ratio >= 1.0,
+                        "three processes on the same 2 cores measure contention, not scale-out; " + load);
+            }
             long heap = oneLarge.peakHeapBytes.isEmpty() ? 0 : oneLarge.peakHeapBytes.get(0);
             long live = oneLarge.peakLiveHeapBytes.isEmpty() ? 0 : oneLarge.peakLiveHeapBytes.get(0);
             report.target(Markdown.count(oneLarge.agents) + " concurrent agents within 1 GiB of heap", "one worker process, -Xmx1g",
@@ -416,16 +530,19 @@ public final class ScaleOverhead {
                 + "two cores, which other engineers' builds also used during the run: three processes on two cores measure contention, "
                 + "not scale-out. Rerun on a quiet machine with more cores for the scale-out figure.");
         runs.stream().filter(r -> !r.productDefaults).forEach(r -> report.note(String.format(java.util.Locale.ROOT,
-                "Not the product's setting: with Kafka Streams' poll.ms at 5 ms (--kafka poll.ms=5) instead of 100 ms, %s agents in one "
-                        + "worker process see an overhead of %s ms p50, %s ms p99, at %s agent-turns/s.", Markdown.count(r.agents),
-                Markdown.num(r.overheadMs.p50(), 1), Markdown.num(r.overheadMs.p99(), 1), Markdown.num(r.turnsPerSecond(), 0))));
+                "Not the product's setting (%s): %s agents in one worker process see an overhead of %s ms p50, %s ms p99, at %s "
+                        + "agent-turns/s, %s worker and %s driver CPU ms per turn.", r.variant, Markdown.count(r.agents),
+                Markdown.num(r.overheadMs.p50(), 1), Markdown.num(r.overheadMs.p99(), 1), Markdown.num(r.turnsPerSecond(), 0),
+                Markdown.num(1000 * r.workerCpuSeconds / Math.max(1, r.modelCalls), 2),
+                Markdown.num(1000 * r.driverCpuSeconds / Math.max(1, r.modelCalls), 2))));
         report.note("All agents of a batch are submitted at once, so at 1,000 and 10,000 agents the overhead per turn is mostly "
                 + "queueing: every stage has the whole backlog in front of it, and a turn waits for the ones ahead of it (the throughput "
                 + "limit shows as latency). The 20-agent batch shows the per-hop latency of a lightly loaded pipeline.");
         report.note("The instant profile costs no engine time, so wall time and agent-turns/s measure orchestration only (SIMULATED engine).");
-        String markdown = "## Scale and Kafka overhead (instant engine profile)\n\n" + Markdown.table(List.of("workers", "agents",
-                "wall s", "agent-turns/s", "overhead p50 ms", "overhead p99 ms", "heap used peak per process",
-                "heap after GC peak per process", "succeeded"), rows);
+        String markdown = "## Scale and Kafka overhead (instant engine profile)\n\n" + Markdown.table(List.of("workers", "agents", "load average at start",
+                "wall s", "agent-turns/s", "overhead p50 ms", "overhead p99 ms", "worker CPU ms per turn",
+                "driver CPU ms per turn (broker, simulator, proxy, client)", "heap used peak per process",
+                "heap after GC peak per process", "succeeded", "produce requests resent in the variant (by error)"), rows);
         for (SizeRun run : runs) {
             if (run.breakdown == null) {
                 continue;

@@ -315,6 +315,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         props.put("share.coordinator.state.topic.replication.factor", "1");
         props.put("share.coordinator.state.topic.min.isr", "1");
         props.put("share.coordinator.state.topic.num.partitions", "1");
+        // The controller unfences a starting broker on its next heartbeat after it caught up: at the default
+        // 2 s interval, a cold start waited about 2 s for it. The interval is also how long a heartbeat may wait
+        // in the controller's queue before it is logged as expired (an ERROR line, harmless): at 200 ms a busy
+        // 2-core machine logged about one a minute, so 500 ms.
+        props.put("broker.heartbeat.interval.ms", "500");
         props.put("group.initial.rebalance.delay.ms", "0");
         props.put("group.streams.initial.rebalance.delay.ms", "0");
         // Groups on KIP-848's consumer protocol (the workers') take their session timeout and heartbeat

@@ -40,6 +40,11 @@ public final class FingerprintSchemaIds implements SchemaRegistry {
             Waiter.getClassSchema());
 
     private final Map<Integer, Schema> schemasById = new ConcurrentHashMap<>();
+    /**
+     * The ids of schemas registered already: a serializer registers its schema on every record, and the
+     * fingerprint and the collision check each normalise the whole schema (a few per cent of a worker's CPU).
+     */
+    private final Map<Schema, Integer> idsBySchema = new ConcurrentHashMap<>();
 
     public FingerprintSchemaIds() {
         EVENT_SCHEMAS.forEach(schema -> register("", schema));
@@ -52,6 +57,10 @@ public final class FingerprintSchemaIds implements SchemaRegistry {
 
     @Override
     public int register(String subject, Schema schema) {
+        Integer known = idsBySchema.get(schema);
+        if (known != null) {
+            return known;
+        }
         int id = idOf(schema);
         Schema existing = schemasById.putIfAbsent(id, schema);
         if (existing != null && !SchemaNormalization.toParsingForm(existing)
@@ -59,6 +68,7 @@ public final class FingerprintSchemaIds implements SchemaRegistry {
             throw new SerializationException("fingerprint id collision between " + existing.getFullName()
                     + " and " + schema.getFullName() + "; configure a schema registry");
         }
+        idsBySchema.put(schema, id);
         return id;
     }
 
