@@ -20,53 +20,98 @@ import picocli.CommandLine.Parameters;
  * {@code bench/run <workload> [options]}: runs one benchmark driver (or all of them) and writes its
  * figures to {@code bench/results/<workload>/}. See bench/README.md.
  */
-@Command(name = "bench/run", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Runs BatchAgent's benchmark drivers and writes results.json, results.md and chart.png to bench/results/<workload>/.")
+@Command(
+        name = "bench/run",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description =
+                "Runs BatchAgent's benchmark drivers and writes results.json, results.md and chart.png to bench/results/<workload>/.")
 public final class BenchMain implements Callable<Integer> {
 
-    @Parameters(index = "0", description = "w1, w2, w3, w4, flow (in-flight sweep and outage), scale, long (long agents per compaction mode), chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
+    @Parameters(
+            index = "0",
+            description =
+                    "w1, w2, w3, w4, flow (in-flight sweep and outage), scale, long (long agents per compaction mode), chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
     String workload;
 
-    @Option(names = "--engine", description = "Engine: sim://<profile> (default: sim://h100-qwen2.5-32b; scale uses sim://instant), "
-            + "sglang://host:port, vllm://host:port, dynamo://host:port, openai-compatible://host:port or an http(s):// base URL. "
-            + "API key from $BATCHAGENT_API_KEY.")
+    @Option(
+            names = "--engine",
+            description = "Engine: sim://<profile> (default: sim://h100-qwen2.5-32b; scale uses sim://instant), "
+                    + "sglang://host:port, vllm://host:port, dynamo://host:port, openai-compatible://host:port or an http(s):// base URL. "
+                    + "API key from $BATCHAGENT_API_KEY.")
     String engine;
 
-    @Option(names = "--model", defaultValue = "sim-model", description = "Model name sent to the engine (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--model",
+            defaultValue = "sim-model",
+            description = "Model name sent to the engine (default: ${DEFAULT-VALUE}).")
     String model;
 
-    @Option(names = "--reps", defaultValue = "2", description = "Repetitions per condition, in alternating order (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--reps",
+            defaultValue = "2",
+            description = "Repetitions per condition, in alternating order (default: ${DEFAULT-VALUE}).")
     int reps;
 
-    @Option(names = "--speedup", description = "Simulator speedup (default: 1; W3 defaults to 10 to keep its sequential isolated runs short).")
+    @Option(
+            names = "--speedup",
+            description =
+                    "Simulator speedup (default: 1; W3 defaults to 10 to keep its sequential isolated runs short).")
     Double speedup;
 
-    @Option(names = "--sizes", split = ",", description = "W3 session counts (default: 5,10,20,50,100); scale: agent counts (default: 1000,10000); long: agents per row (default: 20).")
+    @Option(
+            names = "--sizes",
+            split = ",",
+            description =
+                    "W3 session counts (default: 5,10,20,50,100); scale: agent counts (default: 1000,10000); long: agents per row (default: 20).")
     List<Integer> sizes;
 
-    @Option(names = "--parts", split = ",", description = "flow: which parts to run, of W1, W2, outage (default: all three); --sizes then sets the fixed in-flight settings (default: 4,8,16,32,64,128).")
+    @Option(
+            names = "--parts",
+            split = ",",
+            description =
+                    "flow: which parts to run, of W1, W2, outage (default: all three); --sizes then sets the fixed in-flight settings (default: 4,8,16,32,64,128).")
     List<String> parts;
 
-    @Option(names = "--rows", split = ",", description = "long: which rows to run, 1-based (default: all): 1-3 are the 30-turn x 8 KB shape "
-            + "per compaction mode, 4 the 20-turn x 4 KB wire-cost row, 5 that row with every tool output inline (as before outputs travelled by reference).")
+    @Option(
+            names = "--rows",
+            split = ",",
+            description =
+                    "long: which rows to run, 1-based (default: all): 1-3 are the 30-turn x 8 KB shape "
+                            + "per compaction mode, 4 the 20-turn x 4 KB wire-cost row, 5 that row with every tool output inline (as before outputs travelled by reference).")
     List<Integer> rows;
 
     @Option(names = "--processes", split = ",", description = "scale: worker process counts to measure (default: 1,3).")
     List<Integer> processes;
 
-    @Option(names = "--results-dir", defaultValue = "bench/results", description = "Where results go (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--results-dir",
+            defaultValue = "bench/results",
+            description = "Where results go (default: ${DEFAULT-VALUE}).")
     Path resultsDir;
 
-    @Option(names = "--work-dir", defaultValue = "bench/target/work", description = "Scratch space for brokers and state (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--work-dir",
+            defaultValue = "bench/target/work",
+            description = "Scratch space for brokers and state (default: ${DEFAULT-VALUE}).")
     Path workDir;
 
-    @Option(names = "--seed", defaultValue = "1", description = "chaos: seeds the kill order, engine faults and answers, and the fuzzer; rep n uses seed + n (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--seed",
+            defaultValue = "1",
+            description =
+                    "chaos: seeds the kill order, engine faults and answers, and the fuzzer; rep n uses seed + n (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--small", description = "chaos: the CI-sized campaign (80 agents, 4 kills, 120 bad records) instead of the full one.")
+    @Option(
+            names = "--small",
+            description = "chaos: the CI-sized campaign (80 agents, 4 kills, 120 bad records) instead of the full one.")
     boolean small;
 
-    @Option(names = "--readme", defaultValue = "README.md", description = "The README whose '## Results' section 'readme' and 'all' rewrite.")
+    @Option(
+            names = "--readme",
+            defaultValue = "README.md",
+            description = "The README whose '## Results' section 'readme' and 'all' rewrite.")
     Path readme;
 
     private final String commandLine;
@@ -95,20 +140,28 @@ public final class BenchMain implements Callable<Integer> {
     public Integer call() throws Exception {
         String apiKey = System.getenv("BATCHAGENT_API_KEY");
         String defaultEngine = engine == null ? "sim://h100-qwen2.5-32b" : engine;
-        BenchOptions base = new BenchOptions(defaultEngine, model, speedup == null ? 1 : speedup, reps,
-                resultsDir, workDir, commandLine, apiKey);
+        BenchOptions base = new BenchOptions(
+                defaultEngine, model, speedup == null ? 1 : speedup, reps, resultsDir, workDir, commandLine, apiKey);
         switch (workload) {
             case "w1" -> print(ResearchSummary.run(base));
             case "w2" -> print(SlowSharedTool.run(base));
             case "w3" -> print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
             case "w4" -> print(Dedup.run(base));
             case "flow" -> print(FlowBench.run(base, parts, sizes));
-            case "scale" -> print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes, processes));
-            case "long" -> print(io.batchagent.bench.workload.LongAgents.run(base.withEngine(engine == null ? "sim://instant" : engine),
-                    sizes == null || sizes.isEmpty() ? null : sizes.get(0), rows));
-            case "chaos" -> print(io.batchagent.bench.chaos.ChaosReport.run(base,
-                    small ? io.batchagent.bench.chaos.ChaosCampaign.Settings.small(seed)
-                            : io.batchagent.bench.chaos.ChaosCampaign.Settings.full(seed), System.err::println));
+            case "scale" ->
+                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes, processes));
+            case "long" ->
+                print(io.batchagent.bench.workload.LongAgents.run(
+                        base.withEngine(engine == null ? "sim://instant" : engine),
+                        sizes == null || sizes.isEmpty() ? null : sizes.get(0),
+                        rows));
+            case "chaos" ->
+                print(io.batchagent.bench.chaos.ChaosReport.run(
+                        base,
+                        small
+                                ? io.batchagent.bench.chaos.ChaosCampaign.Settings.small(seed)
+                                : io.batchagent.bench.chaos.ChaosCampaign.Settings.full(seed),
+                        System.err::println));
             case "readme" -> print(ReadmeTable.rewrite(readme, resultsDir));
             case "all" -> {
                 print(ResearchSummary.run(base));
@@ -118,8 +171,11 @@ public final class BenchMain implements Callable<Integer> {
                 print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null, null));
                 print(ReadmeTable.rewrite(readme, resultsDir));
             }
-            default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                    "unknown workload '" + workload + "'; use w1, w2, w3, w4, flow, scale, long, chaos, all or readme");
+            default ->
+                throw new CommandLine.ParameterException(
+                        new CommandLine(this),
+                        "unknown workload '" + workload
+                                + "'; use w1, w2, w3, w4, flow, scale, long, chaos, all or readme");
         }
         return 0;
     }

@@ -52,11 +52,15 @@ final class BatchActivity implements AutoCloseable {
         config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         config.remove(ConsumerConfig.GROUP_ID_CONFIG);
-        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         Topics topics = client.topics();
         try {
             List<TopicPartition> partitions = new ArrayList<>();
-            for (String topic : List.of(topics.agentTurns().name(), topics.agentWaits().name(), topics.toolResponses().name())) {
+            for (String topic : List.of(
+                    topics.agentTurns().name(),
+                    topics.agentWaits().name(),
+                    topics.toolResponses().name())) {
                 consumer.partitionsFor(topic, Duration.ofSeconds(30))
                         .forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
             }
@@ -112,8 +116,11 @@ final class BatchActivity implements AutoCloseable {
         try {
             return topic.valueSerde().deserializer().deserialize(record.topic(), record.value());
         } catch (RuntimeException e) {
-            LOGGER.debug("skipping an undecodable record: topic={} partition={} offset={}", record.topic(),
-                    record.partition(), record.offset());
+            LOGGER.debug(
+                    "skipping an undecodable record: topic={} partition={} offset={}",
+                    record.topic(),
+                    record.partition(),
+                    record.offset());
             return null;
         }
     }

@@ -1,11 +1,11 @@
 package io.batchagent.cli;
 
 import io.batchagent.client.BatchClient;
+import io.batchagent.client.ToolActivity;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolResponse;
-import io.batchagent.client.ToolActivity;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -46,14 +46,30 @@ final class BatchProgress {
      * @param eta time left at this run's finishing rate, empty before its first result
      * @param sinceProgress time since the last progress (since submission before any)
      */
-    record Snapshot(int total, int done, int failed, double turnsPerSecond, double cachedShare, long toolRequests,
-                    long toolExecutions, Optional<Duration> eta, Duration sinceProgress) {
+    record Snapshot(
+            int total,
+            int done,
+            int failed,
+            double turnsPerSecond,
+            double cachedShare,
+            long toolRequests,
+            long toolExecutions,
+            Optional<Duration> eta,
+            Duration sinceProgress) {
 
         /** One line for a log or the bar's message. */
         String describe() {
-            return String.format("%,d/%,d done (%,d failed), %.1f turns/s, cached %.1f%% of prompt tokens, "
-                            + "tools %,d executed / %,d requested, ETA %s", done, total, failed, turnsPerSecond,
-                    100 * cachedShare, toolExecutions, toolRequests, eta.map(BatchProgress::format).orElse("unknown"));
+            return String.format(
+                    "%,d/%,d done (%,d failed), %.1f turns/s, cached %.1f%% of prompt tokens, "
+                            + "tools %,d executed / %,d requested, ETA %s",
+                    done,
+                    total,
+                    failed,
+                    turnsPerSecond,
+                    100 * cachedShare,
+                    toolExecutions,
+                    toolRequests,
+                    eta.map(BatchProgress::format).orElse("unknown"));
         }
     }
 
@@ -129,8 +145,13 @@ final class BatchProgress {
     /** An unfinished job now waits on the tool calls of {@code turn}. */
     synchronized void waitingOnTools(AgentTurn turn) {
         if (unfinished.contains(turn.getJobId())) {
-            String names = turn.getPendingCalls() == null ? "" : turn.getPendingCalls().stream()
-                    .map(call -> call.getName()).distinct().sorted().collect(Collectors.joining(", "));
+            String names = turn.getPendingCalls() == null
+                    ? ""
+                    : turn.getPendingCalls().stream()
+                            .map(call -> call.getName())
+                            .distinct()
+                            .sorted()
+                            .collect(Collectors.joining(", "));
             waitingOn.put(turn.getJobId(), names.isEmpty() ? "tools" : "tools (" + names + ")");
             progressed();
         }
@@ -162,10 +183,18 @@ final class BatchProgress {
             requests += stats.requested();
             executions += stats.executed();
         }
-        Optional<Duration> eta = doneThisRun == 0 ? Optional.empty()
+        Optional<Duration> eta = doneThisRun == 0
+                ? Optional.empty()
                 : Optional.of(Duration.ofMillis((long) (1000 * seconds * unfinished.size() / doneThisRun)));
-        return new Snapshot(total, done, failed, seconds == 0 ? 0 : turns / seconds,
-                promptTokens == 0 ? 0 : (double) cachedTokens / promptTokens, requests, executions, eta,
+        return new Snapshot(
+                total,
+                done,
+                failed,
+                seconds == 0 ? 0 : turns / seconds,
+                promptTokens == 0 ? 0 : (double) cachedTokens / promptTokens,
+                requests,
+                executions,
+                eta,
                 Duration.ofNanos(submitted ? now - lastProgressNanos : 0));
     }
 
@@ -179,11 +208,14 @@ final class BatchProgress {
             String on = waitingOn.get(jobId);
             byWait.merge(on == null ? "with no activity seen by this run" : "waiting on " + on, 1, Integer::sum);
         }
-        String waits = byWait.entrySet().stream().map(e -> e.getValue() + " " + e.getKey())
+        String waits = byWait.entrySet().stream()
+                .map(e -> e.getValue() + " " + e.getKey())
                 .collect(Collectors.joining(", "));
-        Set<String> first = new TreeSet<>(unfinished.stream().limit(REPORTED_JOBS).toList());
+        Set<String> first =
+                new TreeSet<>(unfinished.stream().limit(REPORTED_JOBS).toList());
         return List.of(
-                String.format("batch %s stalled: no job progressed for %s; %,d of %,d jobs unfinished (%,d done, %,d failed)",
+                String.format(
+                        "batch %s stalled: no job progressed for %s; %,d of %,d jobs unfinished (%,d done, %,d failed)",
                         batchId, format(timeout), unfinished.size(), total, done, failed),
                 "unfinished: " + waits,
                 "unfinished jobs" + (unfinished.size() > REPORTED_JOBS ? " (first " + REPORTED_JOBS + ")" : "") + ": "

@@ -3,17 +3,17 @@ package io.batchagent.cli;
 import io.batchagent.client.BatchClient;
 import io.batchagent.client.BatchDefinition;
 import io.batchagent.client.ClusterSettings;
-import io.batchagent.events.AgentResult;
 import io.batchagent.client.ToolActivity;
-import io.batchagent.tools.ToolWorkerConfig;
-import io.batchagent.simulator.EngineSimulator;
-import io.batchagent.simulator.SimulatorDialect;
-import io.batchagent.simulator.SimulatorOptions;
+import io.batchagent.events.AgentResult;
 import io.batchagent.inference.EngineAdmin;
 import io.batchagent.inference.EngineEndpoint;
 import io.batchagent.inference.EngineMetrics;
 import io.batchagent.inference.FlowControl;
 import io.batchagent.inference.InferenceWorkerConfig;
+import io.batchagent.simulator.EngineSimulator;
+import io.batchagent.simulator.SimulatorDialect;
+import io.batchagent.simulator.SimulatorOptions;
+import io.batchagent.tools.ToolWorkerConfig;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -79,34 +79,125 @@ public final class BatchRunner {
             Duration engineTimeout) {
 
         /** Settings that run stages in this JVM only when no cluster is given, with the default flow control. */
-        public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
-                        String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
-                        boolean retryFailed, ToolWorkerConfig tools, Map<String, String> kafkaProperties) {
-            this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
-                    topicPrefix, timeout, retryFailed, tools, kafkaProperties, false, null, null, null);
+        public Settings(
+                String bootstrapServers,
+                Path dataDir,
+                String backend,
+                String engineApiKey,
+                String simToolRule,
+                String batchId,
+                int maxInflight,
+                Map<String, String> toolOptions,
+                String topicPrefix,
+                Duration timeout,
+                boolean retryFailed,
+                ToolWorkerConfig tools,
+                Map<String, String> kafkaProperties) {
+            this(
+                    bootstrapServers,
+                    dataDir,
+                    backend,
+                    engineApiKey,
+                    simToolRule,
+                    batchId,
+                    maxInflight,
+                    toolOptions,
+                    topicPrefix,
+                    timeout,
+                    retryFailed,
+                    tools,
+                    kafkaProperties,
+                    false,
+                    null,
+                    null,
+                    null);
         }
 
         /** Settings with no extra Kafka client properties. */
-        public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
-                        String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
-                        boolean retryFailed, ToolWorkerConfig tools) {
-            this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
-                    topicPrefix, timeout, retryFailed, tools, Map.of());
+        public Settings(
+                String bootstrapServers,
+                Path dataDir,
+                String backend,
+                String engineApiKey,
+                String simToolRule,
+                String batchId,
+                int maxInflight,
+                Map<String, String> toolOptions,
+                String topicPrefix,
+                Duration timeout,
+                boolean retryFailed,
+                ToolWorkerConfig tools) {
+            this(
+                    bootstrapServers,
+                    dataDir,
+                    backend,
+                    engineApiKey,
+                    simToolRule,
+                    batchId,
+                    maxInflight,
+                    toolOptions,
+                    topicPrefix,
+                    timeout,
+                    retryFailed,
+                    tools,
+                    Map.of());
         }
 
         /** Settings that do not rerun failed jobs. */
-        public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
-                        String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout) {
-            this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
-                    topicPrefix, timeout, false, null, Map.of());
+        public Settings(
+                String bootstrapServers,
+                Path dataDir,
+                String backend,
+                String engineApiKey,
+                String simToolRule,
+                String batchId,
+                int maxInflight,
+                Map<String, String> toolOptions,
+                String topicPrefix,
+                Duration timeout) {
+            this(
+                    bootstrapServers,
+                    dataDir,
+                    backend,
+                    engineApiKey,
+                    simToolRule,
+                    batchId,
+                    maxInflight,
+                    toolOptions,
+                    topicPrefix,
+                    timeout,
+                    false,
+                    null,
+                    Map.of());
         }
 
         /** Settings with the default tool worker (in-process cache, no MCP servers). */
-        public Settings(String bootstrapServers, Path dataDir, String backend, String engineApiKey, String simToolRule,
-                        String batchId, int maxInflight, Map<String, String> toolOptions, String topicPrefix, Duration timeout,
-                        boolean retryFailed) {
-            this(bootstrapServers, dataDir, backend, engineApiKey, simToolRule, batchId, maxInflight, toolOptions,
-                    topicPrefix, timeout, retryFailed, null, Map.of());
+        public Settings(
+                String bootstrapServers,
+                Path dataDir,
+                String backend,
+                String engineApiKey,
+                String simToolRule,
+                String batchId,
+                int maxInflight,
+                Map<String, String> toolOptions,
+                String topicPrefix,
+                Duration timeout,
+                boolean retryFailed) {
+            this(
+                    bootstrapServers,
+                    dataDir,
+                    backend,
+                    engineApiKey,
+                    simToolRule,
+                    batchId,
+                    maxInflight,
+                    toolOptions,
+                    topicPrefix,
+                    timeout,
+                    retryFailed,
+                    null,
+                    Map.of());
         }
 
         public Settings {
@@ -121,8 +212,9 @@ public final class BatchRunner {
                 throw new IllegalArgumentException("a data directory is required");
             }
             if (metricsPort != null && !runsStages()) {
-                throw new IllegalArgumentException("--metrics-port serves the metrics of the stages this process runs, and "
-                        + "with --bootstrap-servers it runs none: add --with-workers, or scrape the workers' own ports");
+                throw new IllegalArgumentException(
+                        "--metrics-port serves the metrics of the stages this process runs, and "
+                                + "with --bootstrap-servers it runs none: add --with-workers, or scrape the workers' own ports");
             }
         }
 
@@ -192,13 +284,24 @@ public final class BatchRunner {
             throws TimeoutException {
         String batchId = settings.batchId() != null ? settings.batchId() : definition.derivedBatchId();
         try (LocalStack stack = settings.runsStages() ? LocalStack.start(settings) : null;
-             ProcessOps ops = stack == null || settings.metricsPort() == null ? null : ProcessOps.start(stack.pipeline(),
-                     stack.config(), EnumSet.allOf(Stage.class), new InetSocketAddress(settings.metricsPort()));
-             EngineAdmin admin = stack == null ? null : new EngineAdmin(EngineEndpoint.parse(stack.engineUrl()),
-                     InferenceWorkerConfig.defaults().withEngineApiKey(settings.engineApiKey()))) {
-            BatchClient client = stack != null ? stack.client()
-                    : ClusterSettings.of(settings.bootstrapServers()).withTopicPrefix(settings.topicPrefix())
-                            .withKafkaProperties(settings.kafkaProperties()).client();
+                ProcessOps ops = stack == null || settings.metricsPort() == null
+                        ? null
+                        : ProcessOps.start(
+                                stack.pipeline(),
+                                stack.config(),
+                                EnumSet.allOf(Stage.class),
+                                new InetSocketAddress(settings.metricsPort()));
+                EngineAdmin admin = stack == null
+                        ? null
+                        : new EngineAdmin(
+                                EngineEndpoint.parse(stack.engineUrl()),
+                                InferenceWorkerConfig.defaults().withEngineApiKey(settings.engineApiKey()))) {
+            BatchClient client = stack != null
+                    ? stack.client()
+                    : ClusterSettings.of(settings.bootstrapServers())
+                            .withTopicPrefix(settings.topicPrefix())
+                            .withKafkaProperties(settings.kafkaProperties())
+                            .client();
             if (ops != null) {
                 LOGGER.info("the stages' /metrics, /health and /ready on port {}", ops.port());
             }
@@ -214,11 +317,19 @@ public final class BatchRunner {
                 throw new StoppedException(batchId, e);
             }
             Duration wall = Duration.ofNanos(System.nanoTime() - started);
-            EngineMetrics.Delta engine = admin == null ? null : admin.scrapeMetrics().join().since(before);
+            EngineMetrics.Delta engine =
+                    admin == null ? null : admin.scrapeMetrics().join().since(before);
             ToolActivity tools = client.toolActivity(submission.jobIds());
-            return new BatchSummary(batchId, results, wall, stack == null ? 0 : stack.pipeline().toolExecutions(),
-                    submission.alreadyFinished(), engine, tools.summary(),
-                    stack == null || stack.pipeline().inferenceWorker() == null ? null
+            return new BatchSummary(
+                    batchId,
+                    results,
+                    wall,
+                    stack == null ? 0 : stack.pipeline().toolExecutions(),
+                    submission.alreadyFinished(),
+                    engine,
+                    tools.summary(),
+                    stack == null || stack.pipeline().inferenceWorker() == null
+                            ? null
                             : stack.pipeline().inferenceWorker().flowSummary());
         }
     }
@@ -239,7 +350,9 @@ public final class BatchRunner {
             options.toolCallRule(settings.simToolRule());
         }
         EngineSimulator simulator = EngineSimulator.start(options.build());
-        LOGGER.info("engine simulator (SIMULATED figures) at {} profile={}", simulator.baseUrl(),
+        LOGGER.info(
+                "engine simulator (SIMULATED figures) at {} profile={}",
+                simulator.baseUrl(),
                 profile.isBlank() ? DEFAULT_SIM_PROFILE : profile);
         return simulator;
     }

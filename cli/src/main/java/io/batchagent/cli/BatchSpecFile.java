@@ -71,9 +71,23 @@ record BatchSpecFile(
         Map<String, String> toolOptions,
         CompactionPolicy compaction) {
 
-    static final Set<String> KEYS = Set.of("task", "system_prompt", "inputs", "tools", "output_schema", "model", "backend",
-            "max_inflight", "max_turns", "max_tokens", "max_repairs", "context_tokens", "deadline_seconds", "batch_id",
-            "tool_options", "compaction");
+    static final Set<String> KEYS = Set.of(
+            "task",
+            "system_prompt",
+            "inputs",
+            "tools",
+            "output_schema",
+            "model",
+            "backend",
+            "max_inflight",
+            "max_turns",
+            "max_tokens",
+            "max_repairs",
+            "context_tokens",
+            "deadline_seconds",
+            "batch_id",
+            "tool_options",
+            "compaction");
 
     /**
      * Reads and checks {@code file}, and the files it names.
@@ -85,11 +99,26 @@ record BatchSpecFile(
         ObjectNode root = parse(file);
         Reader r = new Reader(file, root);
         r.checkKeys();
-        return new BatchSpecFile(file, r.text("task", true), r.text("system_prompt", false), r.inputs(), r.tools(),
-                r.outputSchema(), r.text("model", false), r.text("backend", false), r.integer("max_inflight"),
-                r.integer("max_turns"), r.integer("max_tokens"), r.integer("max_repairs"), r.integer("context_tokens"),
-                r.integer("deadline_seconds") == null ? null : r.integer("deadline_seconds").longValue(),
-                r.text("batch_id", false), r.toolOptions(), r.compaction());
+        return new BatchSpecFile(
+                file,
+                r.text("task", true),
+                r.text("system_prompt", false),
+                r.inputs(),
+                r.tools(),
+                r.outputSchema(),
+                r.text("model", false),
+                r.text("backend", false),
+                r.integer("max_inflight"),
+                r.integer("max_turns"),
+                r.integer("max_tokens"),
+                r.integer("max_repairs"),
+                r.integer("context_tokens"),
+                r.integer("deadline_seconds") == null
+                        ? null
+                        : r.integer("deadline_seconds").longValue(),
+                r.text("batch_id", false),
+                r.toolOptions(),
+                r.compaction());
     }
 
     private static ObjectNode parse(Path file) throws IOException {
@@ -108,7 +137,8 @@ record BatchSpecFile(
         try {
             root = mapper.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(file + where(e) + ": " + BatchDefinition.firstLine(e.getOriginalMessage()), e);
+            throw new IllegalArgumentException(
+                    file + where(e) + ": " + BatchDefinition.firstLine(e.getOriginalMessage()), e);
         }
         if (root == null || root.isMissingNode() || root.isNull()) {
             throw new IllegalArgumentException(file + " is empty; it needs at least 'task' and 'inputs'");
@@ -121,8 +151,10 @@ record BatchSpecFile(
     }
 
     private static String where(JsonProcessingException e) {
-        return e.getLocation() == null || e.getLocation().getLineNr() < 1 ? ""
-                : " line " + e.getLocation().getLineNr() + " column " + e.getLocation().getColumnNr();
+        return e.getLocation() == null || e.getLocation().getLineNr() < 1
+                ? ""
+                : " line " + e.getLocation().getLineNr() + " column "
+                        + e.getLocation().getColumnNr();
     }
 
     /** Reads the keys of one parsed file, naming the file and key in every error. */
@@ -179,7 +211,8 @@ record BatchSpecFile(
             Path base = file.toAbsolutePath().getParent();
             Path path = base.resolve(value.textValue());
             if (!Files.isRegularFile(path)) {
-                throw error("'" + key + "' names " + path + ", which is not a file (paths are relative to the spec's folder)");
+                throw error("'" + key + "' names " + path
+                        + ", which is not a file (paths are relative to the spec's folder)");
             }
             return path;
         }
@@ -193,12 +226,14 @@ record BatchSpecFile(
                 return BatchDefinition.readInputs(path("inputs", value));
             }
             if (!value.isArray()) {
-                throw error("'inputs' must be a list of objects or the path of a JSONL file, got " + value.getNodeType());
+                throw error(
+                        "'inputs' must be a list of objects or the path of a JSONL file, got " + value.getNodeType());
             }
             List<String> inputs = new ArrayList<>();
             for (int i = 0; i < value.size(); i++) {
                 if (!value.get(i).isObject()) {
-                    throw error("'inputs' item #" + (i + 1) + " must be an object of template variables, got " + value.get(i));
+                    throw error("'inputs' item #" + (i + 1) + " must be an object of template variables, got "
+                            + value.get(i));
                 }
                 inputs.add(value.get(i).toString());
             }
@@ -210,7 +245,8 @@ record BatchSpecFile(
             if (value == null) {
                 return null;
             }
-            return value.isTextual() ? ToolDeclarations.read(path("tools", value))
+            return value.isTextual()
+                    ? ToolDeclarations.read(path("tools", value))
                     : ToolDeclarations.parse(value, file + " 'tools'");
         }
 

@@ -21,27 +21,45 @@ import picocli.CommandLine.Option;
  * stage) works on one machine with nothing else installed. It runs until stopped; SIGTERM or
  * Ctrl-C shut it down cleanly (its log is flushed and marked clean, its data directory released).
  */
-@Command(name = "broker", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Run a single-node Kafka broker (KRaft, the one 'run' embeds) until stopped, for workers and "
-                + "clients on this machine. Prints its bootstrap address on stdout once it answers.",
-                "Stop it with Ctrl-C or SIGTERM: it shuts down cleanly and a later start resumes its data."})
+@Command(
+        name = "broker",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Run a single-node Kafka broker (KRaft, the one 'run' embeds) until stopped, for workers and "
+                    + "clients on this machine. Prints its bootstrap address on stdout once it answers.",
+            "Stop it with Ctrl-C or SIGTERM: it shuts down cleanly and a later start resumes its data."
+        })
 final class BrokerCommand implements Callable<Integer> {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--data-dir", defaultValue = "data", paramLabel = "DIR",
-            description = "The broker keeps its log in DIR/kafka, where 'batchagent run --data-dir DIR' keeps its embedded "
-                    + "broker's, so either can open the other's topics (not both at once) (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--data-dir",
+            defaultValue = "data",
+            paramLabel = "DIR",
+            description =
+                    "The broker keeps its log in DIR/kafka, where 'batchagent run --data-dir DIR' keeps its embedded "
+                            + "broker's, so either can open the other's topics (not both at once) (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
-    @Option(names = "--port", defaultValue = "9092", description = "Client port on 127.0.0.1; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--port",
+            defaultValue = "9092",
+            description = "Client port on 127.0.0.1; 0 picks a free one (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--controller-port", defaultValue = "0", description = "KRaft controller port on 127.0.0.1; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--controller-port",
+            defaultValue = "0",
+            description = "KRaft controller port on 127.0.0.1; 0 picks a free one (default: ${DEFAULT-VALUE}).")
     int controllerPort;
 
-    @Option(names = "--broker-property", paramLabel = "KEY=VALUE", description = "A broker setting applied over the defaults, e.g. message.max.bytes=4194304.")
+    @Option(
+            names = "--broker-property",
+            paramLabel = "KEY=VALUE",
+            description = "A broker setting applied over the defaults, e.g. message.max.bytes=4194304.")
     Map<String, String> brokerProperties = new LinkedHashMap<>();
 
     @Override
@@ -52,30 +70,43 @@ final class BrokerCommand implements Callable<Integer> {
         requireFree(controllerPort, "--controller-port");
         EmbeddedKafkaBroker broker;
         try {
-            broker = EmbeddedKafkaBroker.start(EmbeddedKafkaBroker.Options.builder(logDir).port(port)
-                    .controllerPort(controllerPort).brokerProperties(brokerProperties).build());
+            broker = EmbeddedKafkaBroker.start(EmbeddedKafkaBroker.Options.builder(logDir)
+                    .port(port)
+                    .controllerPort(controllerPort)
+                    .brokerProperties(brokerProperties)
+                    .build());
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e, null, null);
         } catch (RuntimeException e) {
             if (causedBy(e, BindException.class)) {
-                throw new IllegalArgumentException("port " + port + " is in use (is a broker already running?); "
-                        + "give another with --port, or 0 for any free port", e);
+                throw new IllegalArgumentException(
+                        "port " + port + " is in use (is a broker already running?); "
+                                + "give another with --port, or 0 for any free port",
+                        e);
             }
-            if (e instanceof IllegalStateException && String.valueOf(e.getMessage()).contains("in use")) {
-                throw new IllegalArgumentException(logDir.toAbsolutePath() + " is in use by another broker or 'batchagent run'; "
-                        + "stop it or give another --data-dir", e);
+            if (e instanceof IllegalStateException
+                    && String.valueOf(e.getMessage()).contains("in use")) {
+                throw new IllegalArgumentException(
+                        logDir.toAbsolutePath() + " is in use by another broker or 'batchagent run'; "
+                                + "stop it or give another --data-dir",
+                        e);
             }
             throw e;
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            broker.close();
-            stopped.countDown();
-        }, "broker-shutdown"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            broker.close();
+                            stopped.countDown();
+                        },
+                        "broker-shutdown"));
         spec.commandLine().getOut().println(broker.bootstrapServers());
         spec.commandLine().getOut().flush();
-        spec.commandLine().getErr().println("batchagent broker: Kafka " + broker.bootstrapServers() + " (cluster "
-                + broker.clusterId() + ", data in " + broker.dataDir() + "); stop with Ctrl-C or SIGTERM");
+        spec.commandLine()
+                .getErr()
+                .println("batchagent broker: Kafka " + broker.bootstrapServers() + " (cluster " + broker.clusterId()
+                        + ", data in " + broker.dataDir() + "); stop with Ctrl-C or SIGTERM");
         spec.commandLine().getErr().flush();
         stopped.await();
         return BatchAgentCommand.EXIT_OK;
@@ -89,8 +120,10 @@ final class BrokerCommand implements Callable<Integer> {
             socket.setReuseAddress(true);
             socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
         } catch (IOException e) {
-            throw new IllegalArgumentException("port " + port + " is in use (is a broker already running?); give another "
-                    + "with " + option + ", or 0 for any free port", e);
+            throw new IllegalArgumentException(
+                    "port " + port + " is in use (is a broker already running?); give another " + "with " + option
+                            + ", or 0 for any free port",
+                    e);
         }
     }
 

@@ -16,8 +16,8 @@ public final class EmbeddedAgents implements EmbeddedRuntime {
     /** An embedded broker in {@code dataDir}, the default simulator backend, every stage. */
     @Override
     public BatchAgent embedded(Path dataDir) {
-        return start(new BatchRunner.Settings(null, dataDir, BatchRunner.SIM_SCHEME, null, null, null, 32,
-                Map.of(), "", null));
+        return start(new BatchRunner.Settings(
+                null, dataDir, BatchRunner.SIM_SCHEME, null, null, null, 32, Map.of(), "", null));
     }
 
     /** Starts what {@code settings} describe, every stage in this JVM (their batch id is ignored: each spec has its own). */

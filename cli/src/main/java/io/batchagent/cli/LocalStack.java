@@ -19,8 +19,13 @@ final class LocalStack implements AutoCloseable {
     private final BatchClient client;
     private final String engineUrl;
 
-    private LocalStack(EmbeddedKafkaBroker broker, EngineSimulator simulator, PipelineConfig config, Pipeline pipeline,
-                       BatchClient client, String engineUrl) {
+    private LocalStack(
+            EmbeddedKafkaBroker broker,
+            EngineSimulator simulator,
+            PipelineConfig config,
+            Pipeline pipeline,
+            BatchClient client,
+            String engineUrl) {
         this.broker = broker;
         this.simulator = simulator;
         this.config = config;
@@ -34,11 +39,14 @@ final class LocalStack implements AutoCloseable {
         EmbeddedKafkaBroker broker = null;
         EngineSimulator simulator = null;
         try {
-            broker = settings.bootstrapServers() == null ? EmbeddedKafkaBroker.start(settings.dataDir().resolve("kafka")) : null;
+            broker = settings.bootstrapServers() == null
+                    ? EmbeddedKafkaBroker.start(settings.dataDir().resolve("kafka"))
+                    : null;
             simulator = BatchRunner.startSimulator(settings);
             String bootstrap = broker != null ? broker.bootstrapServers() : settings.bootstrapServers();
             String engineUrl = simulator != null ? BatchRunner.engineUrl(simulator) : settings.backend();
-            PipelineConfig config = PipelineConfig.defaults(bootstrap, engineUrl, settings.dataDir().resolve("streams"))
+            PipelineConfig config = PipelineConfig.defaults(
+                            bootstrap, engineUrl, settings.dataDir().resolve("streams"))
                     .withKafkaProperties(settings.kafkaProperties())
                     .withTopicPrefix(settings.topicPrefix())
                     .withMaxInflight(settings.maxInflight())
@@ -47,8 +55,13 @@ final class LocalStack implements AutoCloseable {
                     .withToolWorker(settings.tools())
                     .withFlowControl(settings.flowControl(), settings.engineTimeout());
             Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Stage.class));
-            return new LocalStack(broker, simulator, config, pipeline,
-                    new BatchClient(config.kafkaConfig(), pipeline.topics()), engineUrl);
+            return new LocalStack(
+                    broker,
+                    simulator,
+                    config,
+                    pipeline,
+                    new BatchClient(config.kafkaConfig(), pipeline.topics()),
+                    engineUrl);
         } catch (RuntimeException e) {
             if (simulator != null) {
                 simulator.close();

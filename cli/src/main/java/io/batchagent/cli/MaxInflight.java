@@ -25,8 +25,8 @@ record MaxInflight(int ceiling, boolean fixed) {
         try {
             return new MaxInflight(Integer.parseInt(fixed ? v.substring("fixed:".length()) : v), fixed);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--max-inflight takes N (the ceiling of an adaptive limit) or fixed:N, got '"
-                    + value + "'");
+            throw new IllegalArgumentException(
+                    "--max-inflight takes N (the ceiling of an adaptive limit) or fixed:N, got '" + value + "'");
         }
     }
 

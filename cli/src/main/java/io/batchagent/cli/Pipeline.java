@@ -1,25 +1,29 @@
 package io.batchagent.cli;
 
 import io.batchagent.inference.CloseableEngineClient;
+import io.batchagent.inference.EngineAdmin;
 import io.batchagent.inference.EngineClients;
 import io.batchagent.inference.EngineEndpoint;
 import io.batchagent.inference.InferenceWorker;
-import io.batchagent.inference.EngineAdmin;
 import io.batchagent.inference.InferenceWorkerConfig;
 import io.batchagent.inference.MeteredEngineClient;
 import io.batchagent.observability.HealthChecks;
-import io.batchagent.schemas.TopicProvisioner;
 import io.batchagent.schemas.ToolTimeouts;
+import io.batchagent.schemas.TopicProvisioner;
 import io.batchagent.schemas.Topics;
 import io.batchagent.tools.ToolMetrics;
 import io.batchagent.tools.ToolRegistry;
 import io.batchagent.tools.ToolWorker;
-import io.batchagent.tools.ToolWorkerConfig;
 import io.batchagent.topology.JobCompiler;
 import io.batchagent.topology.StreamsSettings;
 import io.batchagent.topology.ToolCallCoalescer;
 import io.batchagent.topology.TurnAssembler;
 import io.batchagent.topology.WorkflowCoordinator;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -31,14 +35,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
-import io.micrometer.core.instrument.FunctionCounter;
-import io.micrometer.core.instrument.Tags;
-import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
@@ -92,8 +91,11 @@ public final class Pipeline implements AutoCloseable {
 
     /** Tool executions performed by this process's tool worker (0 if it runs none). */
     public long toolExecutions() {
-        return toolWorker == null ? 0
-                : toolWorker.counters().executionsByTool().values().stream().mapToLong(Long::longValue).sum();
+        return toolWorker == null
+                ? 0
+                : toolWorker.counters().executionsByTool().values().stream()
+                        .mapToLong(Long::longValue)
+                        .sum();
     }
 
     /** Executions of {@code tool} performed by this process's tool worker. */
@@ -128,7 +130,9 @@ public final class Pipeline implements AutoCloseable {
      */
     static Duration stallGrace(PipelineConfig config) {
         Duration afterExpiry = config.toolExpiryGrace().plusSeconds(30);
-        return afterExpiry.compareTo(TurnAssembler.DEFAULT_STALL_GRACE) > 0 ? afterExpiry : TurnAssembler.DEFAULT_STALL_GRACE;
+        return afterExpiry.compareTo(TurnAssembler.DEFAULT_STALL_GRACE) > 0
+                ? afterExpiry
+                : TurnAssembler.DEFAULT_STALL_GRACE;
     }
 
     /**
@@ -144,8 +148,12 @@ public final class Pipeline implements AutoCloseable {
         return switch (stage) {
             case JOB_COMPILER -> JobCompiler.build(topics, config.specGrace());
             case COALESCER -> ToolCallCoalescer.build(topics, config.toolExpiryGrace(), Duration.ofSeconds(1));
-            case ASSEMBLER -> TurnAssembler.build(topics, TurnAssembler.DEFAULT_RETENTION, ToolTimeouts.DEFAULT_QUEUE_ALLOWANCE,
-                    stallGrace(config));
+            case ASSEMBLER ->
+                TurnAssembler.build(
+                        topics,
+                        TurnAssembler.DEFAULT_RETENTION,
+                        ToolTimeouts.DEFAULT_QUEUE_ALLOWANCE,
+                        stallGrace(config));
             case WORKFLOW -> WorkflowCoordinator.build(topics);
             case INFERENCE, TOOLS -> throw new IllegalArgumentException(stage.roleName() + " is not a Streams app");
         };
@@ -168,15 +176,18 @@ public final class Pipeline implements AutoCloseable {
      */
     public void bindKafkaMetrics(ScheduledExecutorService scheduler, Duration refresh) {
         streams.forEach((stage, app) -> {
-            KafkaStreamsMetrics binder = new KafkaStreamsMetrics(app, Tags.of("stage", stage.roleName()), scheduler, refresh);
+            KafkaStreamsMetrics binder =
+                    new KafkaStreamsMetrics(app, Tags.of("stage", stage.roleName()), scheduler, refresh);
             binder.bindTo(meters);
             unbind.add(binder);
         });
         if (toolWorker != null) {
-            unbind.add(toolWorker.bindKafkaMetrics(meters, Tags.of("stage", Stage.TOOLS.roleName()), scheduler, refresh));
+            unbind.add(
+                    toolWorker.bindKafkaMetrics(meters, Tags.of("stage", Stage.TOOLS.roleName()), scheduler, refresh));
         }
         if (inferenceWorker != null) {
-            unbind.add(inferenceWorker.bindKafkaMetrics(meters, Tags.of("stage", Stage.INFERENCE.roleName()), scheduler, refresh));
+            unbind.add(inferenceWorker.bindKafkaMetrics(
+                    meters, Tags.of("stage", Stage.INFERENCE.roleName()), scheduler, refresh));
         }
     }
 
@@ -189,12 +200,15 @@ public final class Pipeline implements AutoCloseable {
         streams.forEach((stage, app) -> {
             checks.addLiveness(stage.roleName(), () -> {
                 KafkaStreams.State state = app.state();
-                boolean failed = state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR
+                boolean failed = state == KafkaStreams.State.ERROR
+                        || state == KafkaStreams.State.PENDING_ERROR
                         || state == KafkaStreams.State.NOT_RUNNING;
                 return new HealthChecks.Status(!failed, "Streams app " + state);
             });
-            checks.addReadiness(stage.roleName(), () -> new HealthChecks.Status(
-                    app.state() == KafkaStreams.State.RUNNING, "Streams app " + app.state()));
+            checks.addReadiness(
+                    stage.roleName(),
+                    () -> new HealthChecks.Status(
+                            app.state() == KafkaStreams.State.RUNNING, "Streams app " + app.state()));
         });
         if (toolWorker != null) {
             addWorkerChecks(checks, Stage.TOOLS, toolWorker::assignmentReceived);
@@ -211,11 +225,15 @@ public final class Pipeline implements AutoCloseable {
                 everAssigned.set(true);
                 return HealthChecks.Status.ok("consumer loop running");
             }
-            return everAssigned.get() ? HealthChecks.Status.failing("consumer loop stopped")
+            return everAssigned.get()
+                    ? HealthChecks.Status.failing("consumer loop stopped")
                     : HealthChecks.Status.ok("waiting for its first assignment");
         });
-        checks.addReadiness(stage.roleName(), () -> assigned.getAsBoolean()
-                ? HealthChecks.Status.ok("partitions assigned") : HealthChecks.Status.failing("no assignment from the group yet"));
+        checks.addReadiness(
+                stage.roleName(),
+                () -> assigned.getAsBoolean()
+                        ? HealthChecks.Status.ok("partitions assigned")
+                        : HealthChecks.Status.failing("no assignment from the group yet"));
     }
 
     /**
@@ -225,18 +243,29 @@ public final class Pipeline implements AutoCloseable {
     private void provisionTopics(Set<Stage> stages) {
         Set<String> used = RoleAccess.topicsUsed(stages, config, topics);
         try (Admin admin = Admin.create(config.kafkaConfig())) {
-            TopicProvisioner.ensure(admin, topics, topics.all().stream().filter(topic -> used.contains(topic.name())).toList(),
-                    config.partitions(), (short) -1);
+            TopicProvisioner.ensure(
+                    admin,
+                    topics,
+                    topics.all().stream()
+                            .filter(topic -> used.contains(topic.name()))
+                            .toList(),
+                    config.partitions(),
+                    (short) -1);
         }
     }
 
     private void startStages(Set<Stage> stages) {
         if (stages.contains(Stage.TOOLS)) {
             ToolRegistry registry = ToolRegistry.builder().discover().build();
-            toolWorker = new ToolWorker(config.kafkaConfig(), topics,
-                    config.toolWorker().withGroupId(groupId(config, Stage.TOOLS))
-                            .withMaxConcurrency(config.toolConcurrency()).withToolOptions(config.toolOptions()),
-                    registry, new ToolMetrics(meters));
+            toolWorker = new ToolWorker(
+                    config.kafkaConfig(),
+                    topics,
+                    config.toolWorker()
+                            .withGroupId(groupId(config, Stage.TOOLS))
+                            .withMaxConcurrency(config.toolConcurrency())
+                            .withToolOptions(config.toolOptions()),
+                    registry,
+                    new ToolMetrics(meters));
             toolWorker.start();
             running.add(toolWorker);
         }
@@ -257,17 +286,18 @@ public final class Pipeline implements AutoCloseable {
                 workerConfig = workerConfig.withEngineApiKey(config.engineApiKey());
             }
             EngineEndpoint endpoint = EngineEndpoint.parse(config.engineUrl());
-            CloseableEngineClient engine = new MeteredEngineClient(
-                    EngineClients.create(endpoint, workerConfig), meters, config.maxInflight());
+            CloseableEngineClient engine =
+                    new MeteredEngineClient(EngineClients.create(endpoint, workerConfig), meters, config.maxInflight());
             running.add(engine);
             // The worker reads the engine's queue and KV usage from its metrics page for adaptive concurrency.
-            inferenceWorker = new InferenceWorker(config.kafkaConfig(), topics, workerConfig, engine,
-                    new EngineAdmin(endpoint, workerConfig));
+            inferenceWorker = new InferenceWorker(
+                    config.kafkaConfig(), topics, workerConfig, engine, new EngineAdmin(endpoint, workerConfig));
             inferenceWorker.bindFlowMetrics(meters, List.of());
             inferenceWorker.start();
             running.add(inferenceWorker);
             FunctionCounter.builder("batchagent.turns", inferenceWorker, InferenceWorker::turnsHandled)
-                    .description("Agent turns this inference worker handled, whatever their outcome").register(meters);
+                    .description("Agent turns this inference worker handled, whatever their outcome")
+                    .register(meters);
         }
         awaitStreamsRunning(Duration.ofSeconds(60));
         LOGGER.info("pipeline started: stages={} {}", stages, config);
@@ -276,9 +306,15 @@ public final class Pipeline implements AutoCloseable {
     private void startStreams(Stage stage, Topology topology) {
         String name = appName(stage);
         Map<String, Object> kafka = new HashMap<>(config.kafkaConfig());
-        StreamsSettings settings = new StreamsSettings(groupId(config, stage), kafka,
-                config.topicPrefix(), config.serdeConfig(), config.exactlyOnce(), null,
-                config.stateDir().resolve(name), 1);
+        StreamsSettings settings = new StreamsSettings(
+                groupId(config, stage),
+                kafka,
+                config.topicPrefix(),
+                config.serdeConfig(),
+                config.exactlyOnce(),
+                null,
+                config.stateDir().resolve(name),
+                1);
         KafkaStreams app = new KafkaStreams(topology, settings.toProperties());
         // Transient faults replace the thread (it re-reads its input); anything else stops this stage loudly.
         StreamsUncaughtExceptionHandler policy = StreamsSettings.threadFailurePolicy(name);
@@ -303,7 +339,8 @@ public final class Pipeline implements AutoCloseable {
                     throw new IllegalStateException("a Streams application stopped while starting: " + app.state());
                 }
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("Streams applications not running after " + timeout.toSeconds() + " s");
+                    throw new IllegalStateException(
+                            "Streams applications not running after " + timeout.toSeconds() + " s");
                 }
                 try {
                     TimeUnit.MILLISECONDS.sleep(20);
@@ -324,16 +361,19 @@ public final class Pipeline implements AutoCloseable {
     public Optional<String> stoppedStage() {
         for (Map.Entry<Stage, KafkaStreams> entry : streams.entrySet()) {
             KafkaStreams.State state = entry.getValue().state();
-            if (state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR
+            if (state == KafkaStreams.State.ERROR
+                    || state == KafkaStreams.State.PENDING_ERROR
                     || state == KafkaStreams.State.NOT_RUNNING) {
                 return Optional.of(entry.getKey().roleName() + ": Streams app " + state);
             }
         }
         if (inferenceWorker != null && inferenceWorker.failure().isPresent()) {
-            return Optional.of(Stage.INFERENCE.roleName() + ": " + inferenceWorker.failure().get());
+            return Optional.of(Stage.INFERENCE.roleName() + ": "
+                    + inferenceWorker.failure().get());
         }
         if (toolWorker != null && toolWorker.failure().isPresent()) {
-            return Optional.of(Stage.TOOLS.roleName() + ": " + toolWorker.failure().get());
+            return Optional.of(
+                    Stage.TOOLS.roleName() + ": " + toolWorker.failure().get());
         }
         return Optional.empty();
     }

@@ -1,12 +1,12 @@
 package io.batchagent.cli;
 
+import io.batchagent.inference.FlowControl;
+import io.batchagent.inference.InferenceWorkerConfig;
+import io.batchagent.tools.ToolWorkerConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
-import io.batchagent.inference.FlowControl;
-import io.batchagent.inference.InferenceWorkerConfig;
-import io.batchagent.tools.ToolWorkerConfig;
 
 /**
  * How the stages of one process connect and behave. Validated on construction.
@@ -56,12 +56,41 @@ public record PipelineConfig(
         Duration engineTimeout) {
 
     /** A configuration with warm-up on (30 s bound). */
-    public PipelineConfig(Map<String, Object> kafkaConfig, String topicPrefix, Map<String, String> serdeConfig, int partitions,
-                          Path stateDir, String engineUrl, String engineApiKey, int maxInflight, int toolConcurrency,
-                          Map<String, String> toolOptions, boolean exactlyOnce, Duration specGrace, Duration toolExpiryGrace,
-                          String applicationIdPrefix) {
-        this(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey, maxInflight, toolConcurrency,
-                toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, true, null, null, null, null);
+    public PipelineConfig(
+            Map<String, Object> kafkaConfig,
+            String topicPrefix,
+            Map<String, String> serdeConfig,
+            int partitions,
+            Path stateDir,
+            String engineUrl,
+            String engineApiKey,
+            int maxInflight,
+            int toolConcurrency,
+            Map<String, String> toolOptions,
+            boolean exactlyOnce,
+            Duration specGrace,
+            Duration toolExpiryGrace,
+            String applicationIdPrefix) {
+        this(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                true,
+                null,
+                null,
+                null,
+                null);
     }
 
     public PipelineConfig {
@@ -81,7 +110,8 @@ public record PipelineConfig(
         }
         specGrace = specGrace == null ? Duration.ofSeconds(30) : specGrace;
         toolExpiryGrace = toolExpiryGrace == null ? Duration.ofSeconds(30) : toolExpiryGrace;
-        applicationIdPrefix = applicationIdPrefix == null || applicationIdPrefix.isBlank() ? "batchagent" : applicationIdPrefix;
+        applicationIdPrefix =
+                applicationIdPrefix == null || applicationIdPrefix.isBlank() ? "batchagent" : applicationIdPrefix;
         Objects.requireNonNull(stateDir, "stateDir");
         warmUpTimeout = warmUpTimeout == null ? Duration.ofSeconds(30) : warmUpTimeout;
         toolWorker = toolWorker == null ? ToolWorkerConfig.defaults() : toolWorker;
@@ -97,73 +127,305 @@ public record PipelineConfig(
 
     /** Defaults for everything but the connection and the engine. */
     public static PipelineConfig defaults(String bootstrapServers, String engineUrl, Path stateDir) {
-        return new PipelineConfig(Map.of("bootstrap.servers", bootstrapServers), "", Map.of(), 4, stateDir,
-                engineUrl, null, 32, 64, Map.of(), true, null, null, null, true, null, null, null, null);
+        return new PipelineConfig(
+                Map.of("bootstrap.servers", bootstrapServers),
+                "",
+                Map.of(),
+                4,
+                stateDir,
+                engineUrl,
+                null,
+                32,
+                64,
+                Map.of(),
+                true,
+                null,
+                null,
+                null,
+                true,
+                null,
+                null,
+                null,
+                null);
     }
 
     /** Adds client settings (e.g. security, timeouts) to every stage's Kafka clients. */
     public PipelineConfig withKafkaProperties(Map<String, String> extra) {
         Map<String, Object> merged = new java.util.HashMap<>(kafkaConfig);
         merged.putAll(extra);
-        return new PipelineConfig(merged, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                merged,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withMaxInflight(int value) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                value, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                value,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withTopicPrefix(String value) {
-        return new PipelineConfig(kafkaConfig, value, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, value + "batchagent", warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                value,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                value + "batchagent",
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withToolOptions(Map<String, String> value) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, value, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                value,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withSerdeConfig(Map<String, String> value) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, value, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                value,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withEngine(String url, String apiKey) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, url, apiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                url,
+                apiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withExactlyOnce(boolean value) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, value, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                value,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withWarmUp(boolean enabled, Duration timeout) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, enabled, timeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                enabled,
+                timeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withToolWorker(ToolWorkerConfig value) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp,
-                warmUpTimeout, value, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                value,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withPartitions(int value) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, value, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                value,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withGraces(Duration spec, Duration toolExpiry) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, spec, toolExpiry, applicationIdPrefix, warmUp, warmUpTimeout, toolWorker, flowControl, engineTimeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                spec,
+                toolExpiry,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                flowControl,
+                engineTimeout);
     }
 
     public PipelineConfig withFlowControl(FlowControl value, Duration timeout) {
-        return new PipelineConfig(kafkaConfig, topicPrefix, serdeConfig, partitions, stateDir, engineUrl, engineApiKey,
-                maxInflight, toolConcurrency, toolOptions, exactlyOnce, specGrace, toolExpiryGrace, applicationIdPrefix, warmUp,
-                warmUpTimeout, toolWorker, value, timeout);
+        return new PipelineConfig(
+                kafkaConfig,
+                topicPrefix,
+                serdeConfig,
+                partitions,
+                stateDir,
+                engineUrl,
+                engineApiKey,
+                maxInflight,
+                toolConcurrency,
+                toolOptions,
+                exactlyOnce,
+                specGrace,
+                toolExpiryGrace,
+                applicationIdPrefix,
+                warmUp,
+                warmUpTimeout,
+                toolWorker,
+                value,
+                timeout);
     }
 
     /** Hides the API key. */

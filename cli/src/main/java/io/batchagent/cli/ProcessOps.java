@@ -61,7 +61,8 @@ public final class ProcessOps implements AutoCloseable {
      * @param config the configuration {@code pipeline} was started with
      * @param stages the stages it runs
      */
-    public static ProcessOps start(Pipeline pipeline, PipelineConfig config, Set<Stage> stages, InetSocketAddress address) {
+    public static ProcessOps start(
+            Pipeline pipeline, PipelineConfig config, Set<Stage> stages, InetSocketAddress address) {
         ProcessOps ops = new ProcessOps();
         try {
             ops.startAll(pipeline, config, stages, address);
@@ -90,16 +91,28 @@ public final class ProcessOps implements AutoCloseable {
         pipeline.addHealthChecks(checks);
         if (stages.contains(Stage.INFERENCE)) {
             EngineEndpoint endpoint = EngineEndpoint.parse(config.engineUrl());
-            EngineMonitor engine = EngineMonitor.start(new EngineAdmin(endpoint,
-                            InferenceWorkerConfig.defaults().withEngineApiKey(config.engineApiKey())),
-                    endpoint.describe(), registry, scheduler, INTERVAL);
+            EngineMonitor engine = EngineMonitor.start(
+                    new EngineAdmin(endpoint, InferenceWorkerConfig.defaults().withEngineApiKey(config.engineApiKey())),
+                    endpoint.describe(),
+                    registry,
+                    scheduler,
+                    INTERVAL);
             running.add(engine);
-            checks.addReadiness("engine", () -> new HealthChecks.Status(engine.last().reachable(),
-                    endpoint.describe() + ": " + engine.last().detail()));
+            checks.addReadiness(
+                    "engine",
+                    () -> new HealthChecks.Status(
+                            engine.last().reachable(),
+                            endpoint.describe() + ": " + engine.last().detail()));
         }
         if (stages.contains(Stage.WORKFLOW)) {
-            running.add(ClusterMonitor.start(config.kafkaConfig(), pipeline.topics(), monitorGroupId(config),
-                    stageGroups(config), registry, scheduler, INTERVAL));
+            running.add(ClusterMonitor.start(
+                    config.kafkaConfig(),
+                    pipeline.topics(),
+                    monitorGroupId(config),
+                    stageGroups(config),
+                    registry,
+                    scheduler,
+                    INTERVAL));
         }
         checks.bindTo(registry);
         server = OpsServer.start(address, registry, checks);

@@ -28,7 +28,12 @@ import me.tongfei.progressbar.ProgressBarStyle;
 final class ProgressDisplay implements AutoCloseable {
 
     /** How progress is shown. */
-    enum Mode { AUTO, BAR, PLAIN, NONE }
+    enum Mode {
+        AUTO,
+        BAR,
+        PLAIN,
+        NONE
+    }
 
     static final Duration PLAIN_INTERVAL = Duration.ofSeconds(5);
     private static final Duration TICK = Duration.ofSeconds(1);
@@ -47,7 +52,8 @@ final class ProgressDisplay implements AutoCloseable {
     private long lastPlainNanos = System.nanoTime();
     private boolean finalLinePrinted;
 
-    private ProgressDisplay(BatchProgress progress, Mode mode, PrintWriter err, Duration stallTimeout, Runnable onStall) {
+    private ProgressDisplay(
+            BatchProgress progress, Mode mode, PrintWriter err, Duration stallTimeout, Runnable onStall) {
         this.progress = progress;
         this.mode = mode;
         this.err = err;
@@ -75,7 +81,8 @@ final class ProgressDisplay implements AutoCloseable {
      * @param stallTimeout how long without progress is a stall; zero never stalls
      * @param onStall run once, on the display's thread, at the first stall
      */
-    static ProgressDisplay start(BatchProgress progress, Mode mode, PrintWriter err, Duration stallTimeout, Runnable onStall) {
+    static ProgressDisplay start(
+            BatchProgress progress, Mode mode, PrintWriter err, Duration stallTimeout, Runnable onStall) {
         ProgressDisplay display = new ProgressDisplay(progress, resolve(mode), err, stallTimeout, onStall);
         display.ticker.scheduleWithFixedDelay(display::tick, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
         return display;
@@ -93,16 +100,22 @@ final class ProgressDisplay implements AutoCloseable {
             }
             if (mode == Mode.BAR) {
                 if (bar == null) {
-                    bar = new ProgressBarBuilder().setTaskName("jobs").setInitialMax(snapshot.total())
-                            .setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setUpdateIntervalMillis((int) TICK.toMillis())
+                    bar = new ProgressBarBuilder()
+                            .setTaskName("jobs")
+                            .setInitialMax(snapshot.total())
+                            .setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
+                            .setUpdateIntervalMillis((int) TICK.toMillis())
                             // A bar is only drawn on a terminal, which is the process's own stderr.
                             .setConsumer(new ConsoleProgressBarConsumer(System.err))
-                            .setEtaFunction(state -> progress.snapshot().eta()).build();
+                            .setEtaFunction(state -> progress.snapshot().eta())
+                            .build();
                 }
                 bar.stepTo(snapshot.done());
                 bar.setExtraMessage(barMessage(snapshot));
-            } else if (mode == Mode.PLAIN && !finalLinePrinted
-                    && (snapshot.done() == snapshot.total() || System.nanoTime() - lastPlainNanos >= PLAIN_INTERVAL.toNanos())) {
+            } else if (mode == Mode.PLAIN
+                    && !finalLinePrinted
+                    && (snapshot.done() == snapshot.total()
+                            || System.nanoTime() - lastPlainNanos >= PLAIN_INTERVAL.toNanos())) {
                 lastPlainNanos = System.nanoTime();
                 // Once every job is done, one last line: the run still closes its stages for a while.
                 finalLinePrinted = snapshot.done() == snapshot.total();
@@ -117,8 +130,9 @@ final class ProgressDisplay implements AutoCloseable {
     }
 
     private static String barMessage(BatchProgress.Snapshot s) {
-        return String.format("%,d failed | %.1f turns/s | cached %.0f%% | tools %,d/%,d exec/req", s.failed(),
-                s.turnsPerSecond(), 100 * s.cachedShare(), s.toolExecutions(), s.toolRequests());
+        return String.format(
+                "%,d failed | %.1f turns/s | cached %.0f%% | tools %,d/%,d exec/req",
+                s.failed(), s.turnsPerSecond(), 100 * s.cachedShare(), s.toolExecutions(), s.toolRequests());
     }
 
     /** Prints a line on {@code out}; with a live bar on the same terminal, the bar line is cleared first. */

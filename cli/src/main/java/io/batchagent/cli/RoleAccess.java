@@ -33,6 +33,7 @@ public record RoleAccess(SortedSet<Acl> acls) {
 
     /** Resource types and operations as Kafka and Strimzi name them. */
     public static final String TOPIC = "topic";
+
     public static final String GROUP = "group";
     public static final String TRANSACTIONAL_ID = "transactionalId";
 
@@ -40,9 +41,10 @@ public record RoleAccess(SortedSet<Acl> acls) {
      * One entry: {@code operations} on the resource {@code type}/{@code name}, the name read literally or as
      * a prefix.
      */
-    public record Acl(String type, String name, boolean prefix, SortedSet<String> operations) implements Comparable<Acl> {
-        private static final Comparator<Acl> ORDER = Comparator.comparing(Acl::type).thenComparing(Acl::name)
-                .thenComparing(Acl::prefix);
+    public record Acl(String type, String name, boolean prefix, SortedSet<String> operations)
+            implements Comparable<Acl> {
+        private static final Comparator<Acl> ORDER =
+                Comparator.comparing(Acl::type).thenComparing(Acl::name).thenComparing(Acl::prefix);
 
         public Acl {
             operations = new TreeSet<>(operations);
@@ -112,9 +114,15 @@ public record RoleAccess(SortedSet<Acl> acls) {
      */
     public static StageTopics topics(Stage stage, PipelineConfig config, Topics topics) {
         return switch (stage) {
-            case INFERENCE -> new StageTopics(names(topics.agentContinuations(), topics.agentTurns(), topics.batchSpecs()),
-                    names(topics.results(), topics.toolRequests(), topics.agentWaits(), topics.toolResponses(),
-                            topics.deadLetters()));
+            case INFERENCE ->
+                new StageTopics(
+                        names(topics.agentContinuations(), topics.agentTurns(), topics.batchSpecs()),
+                        names(
+                                topics.results(),
+                                topics.toolRequests(),
+                                topics.agentWaits(),
+                                topics.toolResponses(),
+                                topics.deadLetters()));
             case TOOLS -> new StageTopics(names(topics.toolCalls()), names(topics.toolResults(), topics.deadLetters()));
             default -> streamsTopics(Pipeline.topology(stage, config, topics).describe(), topics);
         };
@@ -150,12 +158,16 @@ public record RoleAccess(SortedSet<Acl> acls) {
     private record Key(String type, String name, boolean prefix) implements Comparable<Key> {
         @Override
         public int compareTo(Key other) {
-            return Comparator.comparing(Key::type).thenComparing(Key::name).thenComparing(Key::prefix).compare(this, other);
+            return Comparator.comparing(Key::type)
+                    .thenComparing(Key::name)
+                    .thenComparing(Key::prefix)
+                    .compare(this, other);
         }
     }
 
-    private static void grant(Map<Key, SortedSet<String>> entries, String type, String name, boolean prefix,
-                              String... operations) {
-        entries.computeIfAbsent(new Key(type, name, prefix), k -> new TreeSet<>()).addAll(List.of(operations));
+    private static void grant(
+            Map<Key, SortedSet<String>> entries, String type, String name, boolean prefix, String... operations) {
+        entries.computeIfAbsent(new Key(type, name, prefix), k -> new TreeSet<>())
+                .addAll(List.of(operations));
     }
 }

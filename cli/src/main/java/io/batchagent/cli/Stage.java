@@ -8,7 +8,12 @@ import java.util.stream.Collectors;
 
 /** The stages of the pipeline; each can run in its own process ({@code batchagent worker --role}). */
 public enum Stage {
-    JOB_COMPILER, COALESCER, ASSEMBLER, WORKFLOW, INFERENCE, TOOLS;
+    JOB_COMPILER,
+    COALESCER,
+    ASSEMBLER,
+    WORKFLOW,
+    INFERENCE,
+    TOOLS;
 
     /** The command-line name, e.g. {@code job-compiler}. */
     public String roleName() {

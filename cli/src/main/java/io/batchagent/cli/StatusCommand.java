@@ -12,8 +12,12 @@ import picocli.CommandLine.Parameters;
  * jobs in or waiting on a model call, jobs waiting on tools, tool activity, time since its last
  * progress. Runs no stage.
  */
-@Command(name = "status", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Print where a batch stands: jobs by status, turns in flight, tool activity, and how long since it last progressed.")
+@Command(
+        name = "status",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description =
+                "Print where a batch stands: jobs by status, turns in flight, tool activity, and how long since it last progressed.")
 final class StatusCommand implements Callable<Integer> {
 
     @CommandLine.Spec

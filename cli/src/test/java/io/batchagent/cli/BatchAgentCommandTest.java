@@ -56,7 +56,9 @@ class BatchAgentCommandTest {
         Outcome outcome = execute("run", "--batch", dir.toString());
 
         assertThat(outcome.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(outcome.err().lines()).singleElement().asString()
+        assertThat(outcome.err().lines())
+                .singleElement()
+                .asString()
                 .startsWith("batchagent run: " + dir.resolve("inputs.jsonl") + " line 2 is not valid JSON")
                 .endsWith("each line must be one JSON object");
     }
@@ -67,18 +69,22 @@ class BatchAgentCommandTest {
         Outcome malformed = execute("run", "--stall-timeout", "ten minutes");
 
         assertThat(unknown.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(unknown.err().lines()).singleElement().asString()
+        assertThat(unknown.err().lines())
+                .singleElement()
+                .asString()
                 .isEqualTo("batchagent run: Unknown options: '--max-inflite', '8' (see 'batchagent run --help')");
         assertThat(malformed.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(malformed.err().lines()).singleElement().asString()
+        assertThat(malformed.err().lines())
+                .singleElement()
+                .asString()
                 .contains("'ten minutes' is not a duration; write e.g. 90s, 10m, 2h or 0");
     }
 
     @Test
     void shouldTakeMaxInflightAsAnAdaptiveCeilingOrFixedAndTheOutageBudget() {
         BatchAgentCommand.Run adaptive = parseRun("run", "--max-inflight", "48");
-        BatchAgentCommand.Run fixed = parseRun("run", "--max-inflight", "fixed:16", "--engine-outage-budget", "90s",
-                "--engine-timeout", "2m");
+        BatchAgentCommand.Run fixed = parseRun(
+                "run", "--max-inflight", "fixed:16", "--engine-outage-budget", "90s", "--engine-timeout", "2m");
         Outcome malformed = execute("run", "--max-inflight", "fixed:many");
 
         assertThat(adaptive.limits.maxInflight).isEqualTo(48);
@@ -89,16 +95,24 @@ class BatchAgentCommandTest {
         assertThat(fixed.limits.flowControl().outageBudget()).isEqualTo(java.time.Duration.ofSeconds(90));
         assertThat(fixed.limits.engineTimeout).isEqualTo(java.time.Duration.ofMinutes(2));
         assertThat(malformed.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(malformed.err()).contains("--max-inflight takes N (the ceiling of an adaptive limit) or fixed:N, got 'fixed:many'");
+        assertThat(malformed.err())
+                .contains("--max-inflight takes N (the ceiling of an adaptive limit) or fixed:N, got 'fixed:many'");
     }
 
     @Test
     void shouldExitTwoNamingTheMissingFile() {
-        Outcome missingFile = execute("run", "--task", dir.resolve("nope.txt").toString(), "--inputs", dir.resolve("in.jsonl").toString());
+        Outcome missingFile = execute(
+                "run",
+                "--task",
+                dir.resolve("nope.txt").toString(),
+                "--inputs",
+                dir.resolve("in.jsonl").toString());
         Outcome noBatch = execute("run");
 
         assertThat(missingFile.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(missingFile.err().lines()).singleElement().asString()
+        assertThat(missingFile.err().lines())
+                .singleElement()
+                .asString()
                 .isEqualTo("batchagent run: " + dir.resolve("nope.txt") + ": no such file");
         assertThat(noBatch.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
         assertThat(noBatch.err()).contains("no batch given: use --batch DIR, --spec FILE, or --task and --inputs");
@@ -113,37 +127,53 @@ class BatchAgentCommandTest {
         Outcome verbose = execute("run", "--verbose", "--batch", dir.toString());
 
         assertThat(quiet.err()).doesNotContain("\tat ");
-        assertThat(quiet.err().lines()).singleElement().asString()
+        assertThat(quiet.err().lines())
+                .singleElement()
+                .asString()
                 .contains("inputs.jsonl line 1 must be a JSON object of template variables, got array");
         assertThat(verbose.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(verbose.err()).contains("java.lang.IllegalArgumentException").contains("\tat io.batchagent.client.BatchDefinition.readInputs");
+        assertThat(verbose.err())
+                .contains("java.lang.IllegalArgumentException")
+                .contains("\tat io.batchagent.client.BatchDefinition.readInputs");
     }
 
     @Test
     void shouldExitTwoNamingTheSpecFileLineOrKey() throws Exception {
         Path badYaml = write("syntax.yaml", "task: hi\n  inputs: [\n");
         Path unknownKey = write("key.yaml", "task: hi\ninputs: [{topic: a}]\nmax_turn: 3\n");
-        Path badValue = write("value.json", "{\"task\": \"hi\", \"inputs\": [{\"topic\": \"a\"}], \"max_turns\": \"three\"}");
+        Path badValue =
+                write("value.json", "{\"task\": \"hi\", \"inputs\": [{\"topic\": \"a\"}], \"max_turns\": \"three\"}");
 
         Outcome syntax = execute("run", "--spec", badYaml.toString());
         Outcome key = execute("run", "--spec", unknownKey.toString());
         Outcome value = execute("run", "--spec", badValue.toString());
 
         assertThat(syntax.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(syntax.err().lines()).singleElement().asString().startsWith("batchagent run: " + badYaml + " line 2 column ");
+        assertThat(syntax.err().lines())
+                .singleElement()
+                .asString()
+                .startsWith("batchagent run: " + badYaml + " line 2 column ");
         assertThat(key.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(key.err().lines()).singleElement().asString()
+        assertThat(key.err().lines())
+                .singleElement()
+                .asString()
                 .startsWith("batchagent run: " + unknownKey + ": unknown key(s) [max_turn]; a batch spec may have [")
                 .contains("max_turns");
         assertThat(value.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(value.err().lines()).singleElement().asString()
+        assertThat(value.err().lines())
+                .singleElement()
+                .asString()
                 .isEqualTo("batchagent run: " + badValue + ": 'max_turns' must be a whole number, got \"three\"");
     }
 
     @Test
     void shouldDescribeTheSameBatchWithTheSpecFileAsWithTheBatchDirectory() throws Exception {
-        BatchDefinition fromDirectory = parseRun("run", "--batch", EXAMPLES.resolve("research").toString()).definitionForTest();
-        BatchDefinition fromSpec = parseRun("run", "--spec", EXAMPLES.resolve("research.yaml").toString()).definitionForTest();
+        BatchDefinition fromDirectory = parseRun(
+                        "run", "--batch", EXAMPLES.resolve("research").toString())
+                .definitionForTest();
+        BatchDefinition fromSpec = parseRun(
+                        "run", "--spec", EXAMPLES.resolve("research.yaml").toString())
+                .definitionForTest();
 
         assertThat(fromDirectory.inputs()).hasSize(20);
         assertThat(fromSpec).isEqualTo(fromDirectory);
@@ -166,7 +196,8 @@ class BatchAgentCommandTest {
                 deadline_seconds: 60
                 """);
 
-        BatchDefinition definition = parseRun("run", "--spec", spec.toString(), "--max-turns", "7").definitionForTest();
+        BatchDefinition definition =
+                parseRun("run", "--spec", spec.toString(), "--max-turns", "7").definitionForTest();
 
         assertThat(definition.taskTemplate()).isEqualTo("Topic: {topic}");
         assertThat(definition.systemPrompt()).isEqualTo("Be brief.");
@@ -177,7 +208,9 @@ class BatchAgentCommandTest {
         assertThat(definition.deadlineMs()).isEqualTo(60_000);
         ToolSpec lookup = definition.tools().get(0);
         assertThat(lookup.getCacheable()).isTrue();
-        assertThat(lookup.getCacheTtlMs()).as("cacheable without a TTL").isEqualTo(ToolDeclarations.DEFAULT_CACHE_TTL_MS);
+        assertThat(lookup.getCacheTtlMs())
+                .as("cacheable without a TTL")
+                .isEqualTo(ToolDeclarations.DEFAULT_CACHE_TTL_MS);
     }
 
     @Test
@@ -207,8 +240,8 @@ class BatchAgentCommandTest {
     @Test
     void shouldPassSimulatorOptionsThroughToTheSimulatorAndShowItsHelp() {
         CommandLine commandLine = BatchAgentCommand.commandLine();
-        CommandLine.ParseResult parsed = commandLine.parseArgs("simulator", "--port", "19394", "--profile", "instant",
-                "--dialect", "vllm");
+        CommandLine.ParseResult parsed =
+                commandLine.parseArgs("simulator", "--port", "19394", "--profile", "instant", "--dialect", "vllm");
         Outcome help = execute("simulator", "--help");
         Outcome bad = execute("simulator", "--dialect", "tgi");
 
@@ -218,10 +251,16 @@ class BatchAgentCommandTest {
         assertThat(simulator.findOption("--profile").<String>getValue()).isEqualTo("instant");
         assertThat(simulator.findOption("--dialect").<String>getValue()).isEqualTo("vllm");
         assertThat(help.exitCode()).isZero();
-        assertThat(help.out()).startsWith("Usage: batchagent simulator").contains("--port=<port>").contains("SIMULATED");
+        assertThat(help.out())
+                .startsWith("Usage: batchagent simulator")
+                .contains("--port=<port>")
+                .contains("SIMULATED");
         assertThat(bad.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-        assertThat(bad.err().lines()).singleElement().asString()
-                .isEqualTo("batchagent simulator: --dialect must be sglang or vllm, got 'tgi' (see 'batchagent simulator --help')");
+        assertThat(bad.err().lines())
+                .singleElement()
+                .asString()
+                .isEqualTo(
+                        "batchagent simulator: --dialect must be sglang or vllm, got 'tgi' (see 'batchagent simulator --help')");
     }
 
     @Test
@@ -247,10 +286,23 @@ class BatchAgentCommandTest {
                 """);
         Path modeOnly = write("mode.yaml", "task: hi\ninputs: [{topic: a}]\ncompaction: truncate\n");
 
-        CompactionPolicy fromFile = parseRun("run", "--spec", spec.toString()).definitionForTest().compaction();
-        CompactionPolicy fromMode = parseRun("run", "--spec", modeOnly.toString()).definitionForTest().compaction();
-        CompactionPolicy fromOptions = parseRun("run", "--spec", spec.toString(), "--compaction", "truncate",
-                "--compaction-keep-turns", "1", "--max-conversation-bytes", "100000").definitionForTest().compaction();
+        CompactionPolicy fromFile =
+                parseRun("run", "--spec", spec.toString()).definitionForTest().compaction();
+        CompactionPolicy fromMode = parseRun("run", "--spec", modeOnly.toString())
+                .definitionForTest()
+                .compaction();
+        CompactionPolicy fromOptions = parseRun(
+                        "run",
+                        "--spec",
+                        spec.toString(),
+                        "--compaction",
+                        "truncate",
+                        "--compaction-keep-turns",
+                        "1",
+                        "--max-conversation-bytes",
+                        "100000")
+                .definitionForTest()
+                .compaction();
 
         assertThat(fromFile.getMode()).isEqualTo(CompactionMode.SUMMARIZE);
         assertThat(fromFile.getKeepTurns()).isEqualTo(3);
@@ -261,12 +313,22 @@ class BatchAgentCommandTest {
         assertThat(fromOptions.getMode()).isEqualTo(CompactionMode.TRUNCATE);
         assertThat(fromOptions.getKeepTurns()).isEqualTo(1);
         assertThat(fromOptions.getMaxConversationBytes()).isEqualTo(100_000);
-        assertThat(parseRun("run", "--spec", spec.toString()).definitionForTest().toSpec("b", 0).getCompaction())
+        assertThat(parseRun("run", "--spec", spec.toString())
+                        .definitionForTest()
+                        .toSpec("b", 0)
+                        .getCompaction())
                 .isEqualTo(fromFile);
-        assertThat(parseRun("run", "--spec", modeOnly.toString(), "--max-turns", "3").definitionForTest().toSpec("b", 0)
-                .getCompaction().getMode()).isEqualTo(CompactionMode.TRUNCATE);
-        assertThat(parseRun("run", "--batch", EXAMPLES.resolve("research").toString()).definitionForTest().compaction())
-                .as("none unless asked for").isNull();
+        assertThat(parseRun("run", "--spec", modeOnly.toString(), "--max-turns", "3")
+                        .definitionForTest()
+                        .toSpec("b", 0)
+                        .getCompaction()
+                        .getMode())
+                .isEqualTo(CompactionMode.TRUNCATE);
+        assertThat(parseRun("run", "--batch", EXAMPLES.resolve("research").toString())
+                        .definitionForTest()
+                        .compaction())
+                .as("none unless asked for")
+                .isNull();
     }
 
     @Test

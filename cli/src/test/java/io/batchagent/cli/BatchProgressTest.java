@@ -32,18 +32,41 @@ class BatchProgressTest {
     }
 
     private static AgentTurn turn(String jobId, String... pendingTools) {
-        return AgentTurn.newBuilder().setJobId(jobId).setBatchId("b").setIndex(0).setTurn(1).setMessages(List.of())
-                .setPendingCalls(java.util.Arrays.stream(pendingTools).map(t -> new ToolCallRef("c-" + t, t, "{}", "")).toList())
-                .setUsage(Usage.newBuilder().build()).setTimings(Timings.newBuilder().build())
-                .setSubmittedAtMs(STARTED_AT_MS).setEmittedAtMs(STARTED_AT_MS).setToolCallsRequested(0).build();
+        return AgentTurn.newBuilder()
+                .setJobId(jobId)
+                .setBatchId("b")
+                .setIndex(0)
+                .setTurn(1)
+                .setMessages(List.of())
+                .setPendingCalls(java.util.Arrays.stream(pendingTools)
+                        .map(t -> new ToolCallRef("c-" + t, t, "{}", ""))
+                        .toList())
+                .setUsage(Usage.newBuilder().build())
+                .setTimings(Timings.newBuilder().build())
+                .setSubmittedAtMs(STARTED_AT_MS)
+                .setEmittedAtMs(STARTED_AT_MS)
+                .setToolCallsRequested(0)
+                .build();
     }
 
     private static AgentResult result(String jobId, JobStatus status, long finishedAtMs) {
-        return AgentResult.newBuilder().setJobId(jobId).setBatchId("b").setIndex(0).setStatus(status)
-                .setError(status == JobStatus.SUCCEEDED ? null : new io.batchagent.events.JobError(
-                        io.batchagent.events.ErrorReason.OTHER, "x"))
-                .setTurns(1).setUsage(Usage.newBuilder().setPromptTokens(100).setCachedPromptTokens(75).build())
-                .setTimings(Timings.newBuilder().build()).setFinishedAtMs(finishedAtMs).build();
+        return AgentResult.newBuilder()
+                .setJobId(jobId)
+                .setBatchId("b")
+                .setIndex(0)
+                .setStatus(status)
+                .setError(
+                        status == JobStatus.SUCCEEDED
+                                ? null
+                                : new io.batchagent.events.JobError(io.batchagent.events.ErrorReason.OTHER, "x"))
+                .setTurns(1)
+                .setUsage(Usage.newBuilder()
+                        .setPromptTokens(100)
+                        .setCachedPromptTokens(75)
+                        .build())
+                .setTimings(Timings.newBuilder().build())
+                .setFinishedAtMs(finishedAtMs)
+                .build();
     }
 
     @Test
@@ -59,7 +82,9 @@ class BatchProgressTest {
         progress.turnStarted(turn("other-batch-job"));
         elapse(Duration.ofSeconds(1));
 
-        assertThat(progress.stalledFor(TIMEOUT)).as("another batch's turn is no progress of this one").isTrue();
+        assertThat(progress.stalledFor(TIMEOUT))
+                .as("another batch's turn is no progress of this one")
+                .isTrue();
     }
 
     @Test
@@ -83,9 +108,11 @@ class BatchProgressTest {
         List<String> report = progress.stallReport(TIMEOUT);
 
         assertThat(progress.stalledFor(TIMEOUT)).isTrue();
-        assertThat(report.get(0)).isEqualTo("batch b stalled: no job progressed for 10s; 3 of 4 jobs unfinished (1 done, 1 failed)");
-        assertThat(report.get(1)).isEqualTo("unfinished: 1 waiting on the engine, 1 waiting on tools (lookup, search), "
-                + "1 with no activity seen by this run");
+        assertThat(report.get(0))
+                .isEqualTo("batch b stalled: no job progressed for 10s; 3 of 4 jobs unfinished (1 done, 1 failed)");
+        assertThat(report.get(1))
+                .isEqualTo("unfinished: 1 waiting on the engine, 1 waiting on tools (lookup, search), "
+                        + "1 with no activity seen by this run");
         assertThat(report.get(2)).isEqualTo("unfinished jobs: j2, j3, j4");
     }
 

@@ -12,9 +12,13 @@ public final class BulkyTool implements Tool {
     static final int OUTPUT_CHARS = 8 * 1024;
 
     static ToolSpec spec() {
-        return ToolSpec.newBuilder().setName(NAME).setDescription("TEST tool: an 8 KB page about the query.")
-                .setParametersJson("{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}")
-                .setTimeoutMs(30_000).build();
+        return ToolSpec.newBuilder()
+                .setName(NAME)
+                .setDescription("TEST tool: an 8 KB page about the query.")
+                .setParametersJson(
+                        "{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}")
+                .setTimeoutMs(30_000)
+                .build();
     }
 
     @Override

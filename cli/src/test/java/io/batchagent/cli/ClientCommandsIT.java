@@ -57,18 +57,27 @@ class ClientCommandsIT {
     }
 
     private static PipelineFixture workers(KafkaCluster kafka, TestNames names, Path stateDir) {
-        return PipelineFixture.start(kafka, names, stateDir, SimulatorOptions.builder().profile("instant"),
+        return PipelineFixture.start(
+                kafka,
+                names,
+                stateDir,
+                SimulatorOptions.builder().profile("instant"),
                 c -> c.withToolOptions(Map.of("sim_search.latency.ms", "20")));
     }
 
     private Path batchDirectory(int jobs) throws IOException {
         Path batch = Files.createDirectories(dir.resolve("batch"));
         Files.writeString(batch.resolve("task.txt"), "Topic: {topic}\nQuery: {query}");
-        Files.write(batch.resolve("inputs.jsonl"), IntStream.range(0, jobs)
-                .mapToObj(i -> "{\"topic\":\"t" + i + "\",\"query\":\"q" + i + "\"}").toList());
+        Files.write(
+                batch.resolve("inputs.jsonl"),
+                IntStream.range(0, jobs)
+                        .mapToObj(i -> "{\"topic\":\"t" + i + "\",\"query\":\"q" + i + "\"}")
+                        .toList());
         Files.writeString(batch.resolve("schema.json"), PipelineFixture.SCHEMA);
-        Files.writeString(batch.resolve("tools.json"), "[{\"name\": \"sim_search\", \"parameters\": {\"type\": \"object\", "
-                + "\"properties\": {\"query\": {\"type\": \"string\"}}, \"required\": [\"query\"]}}]");
+        Files.writeString(
+                batch.resolve("tools.json"),
+                "[{\"name\": \"sim_search\", \"parameters\": {\"type\": \"object\", "
+                        + "\"properties\": {\"query\": {\"type\": \"string\"}}, \"required\": [\"query\"]}}]");
         return batch;
     }
 
@@ -79,7 +88,8 @@ class ClientCommandsIT {
         TestNames names = TestNames.of(info);
         String[] cluster = {"--bootstrap-servers", kafka.bootstrapServers(), "--topic-prefix", names.topicPrefix()};
         try (PipelineFixture ignored = workers(kafka, names, dir.resolve("state"))) {
-            List<String> submit = new ArrayList<>(List.of("submit", "--batch", batchDirectory(3).toString(), "--max-turns", "3"));
+            List<String> submit = new ArrayList<>(
+                    List.of("submit", "--batch", batchDirectory(3).toString(), "--max-turns", "3"));
             submit.addAll(List.of(cluster));
 
             Outcome submitted = execute(submit.toArray(String[]::new));
@@ -89,7 +99,8 @@ class ClientCommandsIT {
             assertThat(batchId).startsWith("batch-").doesNotContain("\n");
 
             Path output = dir.resolve("results.jsonl");
-            List<String> resultsArgs = new ArrayList<>(List.of("results", batchId, "--output", output.toString(), "--timeout", "2m"));
+            List<String> resultsArgs =
+                    new ArrayList<>(List.of("results", batchId, "--output", output.toString(), "--timeout", "2m"));
             resultsArgs.addAll(List.of(cluster));
             Outcome results = execute(resultsArgs.toArray(String[]::new));
 
@@ -109,9 +120,12 @@ class ClientCommandsIT {
             Outcome status = execute(statusArgs.toArray(String[]::new));
 
             assertThat(status.exitCode()).as(status.err()).isZero();
-            long toolCalls = lines.stream().mapToLong(line -> line.path("tool_calls_requested").asLong()).sum();
+            long toolCalls = lines.stream()
+                    .mapToLong(line -> line.path("tool_calls_requested").asLong())
+                    .sum();
             assertThat(status.out())
-                    .contains("batch " + batchId + ": complete, 3 jobs, 3 finished (succeeded 3, failed 0, cancelled 0), 0 pending")
+                    .contains("batch " + batchId
+                            + ": complete, 3 jobs, 3 finished (succeeded 3, failed 0, cancelled 0), 0 pending")
                     .contains("in flight: 0 waiting on or in a model call, 0 waiting on tools")
                     .contains("tool sim_search: requested " + toolCalls + ",")
                     .containsPattern("last progress: \\d+ s ago");
@@ -123,22 +137,37 @@ class ClientCommandsIT {
     void shouldSayInOneLineThatABatchDoesNotExist(KafkaCluster kafka, TestInfo info) {
         TestNames names = TestNames.of(info);
         try (PipelineFixture ignored = workers(kafka, names, dir.resolve("state"))) {
-            Outcome results = execute("results", "no-such-batch", "--bootstrap-servers", kafka.bootstrapServers(),
-                    "--topic-prefix", names.topicPrefix());
+            Outcome results = execute(
+                    "results",
+                    "no-such-batch",
+                    "--bootstrap-servers",
+                    kafka.bootstrapServers(),
+                    "--topic-prefix",
+                    names.topicPrefix());
 
             assertThat(results.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
-            assertThat(results.err().strip()).startsWith("batchagent results: no batch 'no-such-batch' on the cluster")
+            assertThat(results.err().strip())
+                    .startsWith("batchagent results: no batch 'no-such-batch' on the cluster")
                     .doesNotContain("\n");
         }
     }
 
     @Test
-    void shouldSayToStartTheWorkersWhenSubmittingBeforeTheyCreatedTheTopics(KafkaCluster kafka, TestInfo info) throws Exception {
-        Outcome submitted = execute("submit", "--batch", batchDirectory(1).toString(),
-                "--bootstrap-servers", kafka.bootstrapServers(), "--topic-prefix", TestNames.of(info).topicPrefix());
+    void shouldSayToStartTheWorkersWhenSubmittingBeforeTheyCreatedTheTopics(KafkaCluster kafka, TestInfo info)
+            throws Exception {
+        Outcome submitted = execute(
+                "submit",
+                "--batch",
+                batchDirectory(1).toString(),
+                "--bootstrap-servers",
+                kafka.bootstrapServers(),
+                "--topic-prefix",
+                TestNames.of(info).topicPrefix());
 
         assertThat(submitted.exitCode()).isEqualTo(BatchAgentCommand.EXIT_ERROR);
-        assertThat(submitted.err().strip()).contains("batch-specs does not exist").contains("start the workers first")
+        assertThat(submitted.err().strip())
+                .contains("batch-specs does not exist")
+                .contains("start the workers first")
                 .doesNotContain("\n");
     }
 
@@ -147,22 +176,28 @@ class ClientCommandsIT {
     void shouldSubmitStreamAndReportABatchThroughAConnectedSdkThatRunsNoStage(KafkaCluster kafka, TestInfo info) {
         TestNames names = TestNames.of(info);
         try (PipelineFixture ignored = workers(kafka, names, dir.resolve("state"));
-             BatchAgent agent = BatchAgent.connect(ClusterSettings.of(kafka.bootstrapServers())
-                     .withTopicPrefix(names.topicPrefix()).withTimeout(java.time.Duration.ofMinutes(2)))) {
+                BatchAgent agent = BatchAgent.connect(ClusterSettings.of(kafka.bootstrapServers())
+                        .withTopicPrefix(names.topicPrefix())
+                        .withTimeout(java.time.Duration.ofMinutes(2)))) {
             AgentSpec<Answer> spec = AgentSpec.builder(OutputSchema.of(Answer.class))
                     .task("Topic: {topic}\nQuery: {query}")
-                    .inputs(IntStream.range(0, 3).mapToObj(i -> Map.of("topic", "t" + i, "query", "q" + i)).toList())
+                    .inputs(IntStream.range(0, 3)
+                            .mapToObj(i -> Map.of("topic", "t" + i, "query", "q" + i))
+                            .toList())
                     .build();
 
             String batchId = agent.submit(spec).batchId();
-            List<AgentOutcome<Answer>> streamed = agent.stream(batchId, OutputSchema.of(Answer.class)).toList();
+            List<AgentOutcome<Answer>> streamed =
+                    agent.stream(batchId, OutputSchema.of(Answer.class)).toList();
             BatchStatus status = agent.status(batchId);
 
             assertThat(streamed).extracting(AgentOutcome::index).containsExactlyInAnyOrder(0L, 1L, 2L);
-            assertThat(streamed).allSatisfy(outcome -> assertThat(outcome.output().topic()).isNotBlank());
+            assertThat(streamed)
+                    .allSatisfy(outcome -> assertThat(outcome.output().topic()).isNotBlank());
             assertThat(status.complete()).isTrue();
             assertThat(status.finished()).containsEntry(JobStatus.SUCCEEDED, 3L);
-            assertThat(agent.results(batchId, OutputSchema.of(Answer.class))).extracting(AgentOutcome::index)
+            assertThat(agent.results(batchId, OutputSchema.of(Answer.class)))
+                    .extracting(AgentOutcome::index)
                     .containsExactly(0L, 1L, 2L);
         }
     }

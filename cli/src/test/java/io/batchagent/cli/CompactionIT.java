@@ -43,39 +43,53 @@ class CompactionIT {
     @Test
     void shouldFailEveryLongAgentClearlyWithoutCompactionAndFinishEveryOneWithIt(KafkaCluster kafka, TestInfo info)
             throws Exception {
-        try (PipelineFixture fixture = PipelineFixture.start(kafka, TestNames.of(info), stateDir,
-                SimulatorOptions.builder().profile("instant").toolTurns(TOOL_TURNS).contextTokens(CONTEXT_TOKENS),
+        try (PipelineFixture fixture = PipelineFixture.start(
+                kafka,
+                TestNames.of(info),
+                stateDir,
+                SimulatorOptions.builder()
+                        .profile("instant")
+                        .toolTurns(TOOL_TURNS)
+                        .contextTokens(CONTEXT_TOKENS),
                 c -> c.withMaxInflight(8))) {
             List<BatchClient.Submission> submissions = new ArrayList<>();
             for (CompactionMode mode : CompactionMode.values()) {
-                submissions.add(fixture.client.submit("long-" + mode.name().toLowerCase(java.util.Locale.ROOT),
-                        definition(mode)));
+                submissions.add(fixture.client.submit(
+                        "long-" + mode.name().toLowerCase(java.util.Locale.ROOT), definition(mode)));
             }
 
             // Nothing wedges: every job of every mode ends.
-            List<AgentResult> none = fixture.client.await(submissions.get(0).jobIds(), r -> { }, Duration.ofMinutes(4));
-            List<AgentResult> truncate = fixture.client.await(submissions.get(1).jobIds(), r -> { }, Duration.ofMinutes(4));
-            List<AgentResult> summarize = fixture.client.await(submissions.get(2).jobIds(), r -> { }, Duration.ofMinutes(4));
+            List<AgentResult> none = fixture.client.await(submissions.get(0).jobIds(), r -> {}, Duration.ofMinutes(4));
+            List<AgentResult> truncate =
+                    fixture.client.await(submissions.get(1).jobIds(), r -> {}, Duration.ofMinutes(4));
+            List<AgentResult> summarize =
+                    fixture.client.await(submissions.get(2).jobIds(), r -> {}, Duration.ofMinutes(4));
 
             assertThat(none).hasSize(AGENTS).allSatisfy(result -> {
                 assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
                 assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CONTEXT_EXHAUSTED);
-                assertThat(result.getError().getMessage()).contains("prompt tokens (estimated), over the model's " + CONTEXT_TOKENS
-                        + "-token context window").contains("compaction is off (mode NONE)");
+                assertThat(result.getError().getMessage())
+                        .contains("prompt tokens (estimated), over the model's " + CONTEXT_TOKENS
+                                + "-token context window")
+                        .contains("compaction is off (mode NONE)");
                 assertThat(result.getTurns()).isBetween(2, TOOL_TURNS);
                 assertThat(result.getCompactions()).isEmpty();
             });
             for (List<AgentResult> compacted : List.of(truncate, summarize)) {
                 CompactionMode mode = compacted == truncate ? CompactionMode.TRUNCATE : CompactionMode.SUMMARIZE;
                 assertThat(compacted).hasSize(AGENTS).allSatisfy(result -> {
-                    assertThat(result.getStatus()).as(mode + ": " + result.getError()).isEqualTo(JobStatus.SUCCEEDED);
+                    assertThat(result.getStatus())
+                            .as(mode + ": " + result.getError())
+                            .isEqualTo(JobStatus.SUCCEEDED);
                     assertThat(result.getTurns()).isEqualTo(TOOL_TURNS + 1);
                     assertThat(result.getToolCallsRequested()).isEqualTo(TOOL_TURNS);
                     assertThat(result.getCompactions()).isNotEmpty().allSatisfy(c -> {
                         assertThat(c.getMode()).as(c.getDetail()).isEqualTo(mode);
                         assertThat(c.getTokensAfter()).isLessThan(c.getTokensBefore());
                     });
-                    int summaryCalls = mode == CompactionMode.SUMMARIZE ? result.getCompactions().size() : 0;
+                    int summaryCalls = mode == CompactionMode.SUMMARIZE
+                            ? result.getCompactions().size()
+                            : 0;
                     assertThat(result.getUsage().getModelCalls()).isEqualTo(TOOL_TURNS + 1 + summaryCalls);
                 });
             }
@@ -85,10 +99,23 @@ class CompactionIT {
     private static BatchDefinition definition(CompactionMode mode) {
         EventSerdes.trustEventClasses();
         List<String> inputs = IntStream.range(0, AGENTS)
-                .mapToObj(i -> "{\"topic\":\"long agent " + mode + " " + i + "\"}").toList();
-        CompactionPolicy policy = mode == CompactionMode.NONE ? null : CompactionPolicy.newBuilder().setMode(mode).build();
-        return new BatchDefinition("You are a test agent that reads many pages.", "Topic: {topic}", inputs,
-                List.of(BulkyTool.spec()), PipelineFixture.SCHEMA, "sim-model", TOOL_TURNS + 1, 256, CONTEXT_TOKENS, 0, 2,
+                .mapToObj(i -> "{\"topic\":\"long agent " + mode + " " + i + "\"}")
+                .toList();
+        CompactionPolicy policy = mode == CompactionMode.NONE
+                ? null
+                : CompactionPolicy.newBuilder().setMode(mode).build();
+        return new BatchDefinition(
+                "You are a test agent that reads many pages.",
+                "Topic: {topic}",
+                inputs,
+                List.of(BulkyTool.spec()),
+                PipelineFixture.SCHEMA,
+                "sim-model",
+                TOOL_TURNS + 1,
+                256,
+                CONTEXT_TOKENS,
+                0,
+                2,
                 policy);
     }
 }

@@ -14,6 +14,7 @@ public final class FailingTool implements Tool {
 
     @Override
     public String execute(JsonNode arguments, ToolContext context) {
-        throw new IllegalStateException("always_fails was asked for " + arguments.path("query").asText());
+        throw new IllegalStateException(
+                "always_fails was asked for " + arguments.path("query").asText());
     }
 }

@@ -44,9 +44,13 @@ public final class GatedTool implements Tool {
 
     /** The declaration a batch uses to offer this tool. */
     static ToolSpec spec(long timeoutMs) {
-        return ToolSpec.newBuilder().setName(NAME).setDescription("TEST search that waits for the test's gate")
-                .setParametersJson("{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}")
-                .setTimeoutMs(timeoutMs).build();
+        return ToolSpec.newBuilder()
+                .setName(NAME)
+                .setDescription("TEST search that waits for the test's gate")
+                .setParametersJson(
+                        "{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}")
+                .setTimeoutMs(timeoutMs)
+                .build();
     }
 
     @Override

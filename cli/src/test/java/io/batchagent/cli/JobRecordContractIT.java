@@ -2,7 +2,6 @@ package io.batchagent.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Path;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchagent.simulator.SimulatorOptions;
 import io.batchagent.testkit.InProcessSchemaRegistry;
@@ -15,6 +14,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -52,22 +52,34 @@ class JobRecordContractIT {
 
     @Test
     @SuppressWarnings("try") // the workers run for the test's length; it does not call them
-    void shouldRunJobsProducedWithAPlainProducerAndReturnResultsReadableWithAPlainConsumer(KafkaCluster kafka, TestInfo info)
-            throws Exception {
+    void shouldRunJobsProducedWithAPlainProducerAndReturnResultsReadableWithAPlainConsumer(
+            KafkaCluster kafka, TestInfo info) throws Exception {
         TestNames names = TestNames.of(info);
         String prefix = names.topicPrefix();
         try (InProcessSchemaRegistry registry = InProcessSchemaRegistry.start();
-             PipelineFixture ignored = PipelineFixture.start(kafka, names, stateDir, SimulatorOptions.builder().profile("instant"),
-                     c -> c.withSerdeConfig(Map.of("schema.registry.url", registry.url())))) {
+                PipelineFixture ignored = PipelineFixture.start(
+                        kafka,
+                        names,
+                        stateDir,
+                        SimulatorOptions.builder().profile("instant"),
+                        c -> c.withSerdeConfig(Map.of("schema.registry.url", registry.url())))) {
             String batchId = "plain-batch";
-            PlainJobs.produce(kafka.bootstrapServers(), prefix, batchId, 3, (subject, schema) -> register(registry.url(), subject, schema));
+            PlainJobs.produce(
+                    kafka.bootstrapServers(),
+                    prefix,
+                    batchId,
+                    3,
+                    (subject, schema) -> register(registry.url(), subject, schema));
 
             Map<String, GenericRecord> results = readResults(kafka, prefix + "results", registry.url(), batchId, 3);
 
             assertThat(results).containsOnlyKeys("plain-batch-0", "plain-batch-1", "plain-batch-2");
             assertThat(results.values()).allSatisfy(result -> {
                 assertThat(result.get("status")).hasToString("SUCCEEDED");
-                assertThat(JSON.readTree(result.get("outputJson").toString()).path("answer").isTextual()).isTrue();
+                assertThat(JSON.readTree(result.get("outputJson").toString())
+                                .path("answer")
+                                .isTextual())
+                        .isTrue();
             });
             assertThat(results.values()).extracting(r -> (Long) r.get("index")).containsExactlyInAnyOrder(0L, 1L, 2L);
         }
@@ -76,9 +88,11 @@ class JobRecordContractIT {
     /** {@code POST /subjects/{subject}/versions}: the id the registry gives the schema. */
     private static int register(String registry, String subject, Schema schema) {
         String body = JSON.createObjectNode().put("schema", schema.toString()).toString();
-        HttpResponse<String> response = send(HttpRequest.newBuilder(URI.create(registry + "/subjects/" + subject + "/versions"))
-                .header("Content-Type", "application/vnd.schemaregistry.v1+json")
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+        HttpResponse<String> response =
+                send(HttpRequest.newBuilder(URI.create(registry + "/subjects/" + subject + "/versions"))
+                        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build());
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         try {
             return JSON.readTree(response.body()).path("id").asInt();
@@ -88,15 +102,21 @@ class JobRecordContractIT {
     }
 
     /** Reads {@code topic} from the start until {@code expected} jobs of {@code batchId} have a result; latest per job. */
-    private static Map<String, GenericRecord> readResults(KafkaCluster kafka, String topic, String registry, String batchId,
-                                                          int expected) throws Exception {
+    private static Map<String, GenericRecord> readResults(
+            KafkaCluster kafka, String topic, String registry, String batchId, int expected) throws Exception {
         Map<Integer, Schema> schemas = new HashMap<>();
         Map<String, GenericRecord> results = new HashMap<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        kafka.bootstrapServers(),
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        "read_committed"),
+                new StringDeserializer(),
+                new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+                    .map(p -> new TopicPartition(topic, p.partition()))
+                    .toList();
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
@@ -106,8 +126,11 @@ class JobRecordContractIT {
                     assertThat(value.get()).isZero();
                     int id = value.getInt();
                     Schema writer = schemas.computeIfAbsent(id, i -> schemaById(registry, i));
-                    GenericRecord result = new GenericDatumReader<GenericRecord>(writer, writer, GenericData.get()).read(null,
-                            DecoderFactory.get().binaryDecoder(record.value(), 5, record.value().length - 5, null));
+                    GenericRecord result = new GenericDatumReader<GenericRecord>(writer, writer, GenericData.get())
+                            .read(
+                                    null,
+                                    DecoderFactory.get()
+                                            .binaryDecoder(record.value(), 5, record.value().length - 5, null));
                     if (batchId.equals(result.get("batchId").toString())) {
                         results.put(record.key(), result);
                     }
@@ -119,9 +142,12 @@ class JobRecordContractIT {
 
     /** {@code GET /schemas/ids/{id}}: the writer's schema. */
     private static Schema schemaById(String registry, int id) {
-        HttpResponse<String> response = send(HttpRequest.newBuilder(URI.create(registry + "/schemas/ids/" + id)).GET().build());
+        HttpResponse<String> response = send(HttpRequest.newBuilder(URI.create(registry + "/schemas/ids/" + id))
+                .GET()
+                .build());
         try {
-            return new Schema.Parser().parse(JSON.readTree(response.body()).path("schema").asText());
+            return new Schema.Parser()
+                    .parse(JSON.readTree(response.body()).path("schema").asText());
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }

@@ -32,22 +32,34 @@ final class PipelineFixture implements AutoCloseable {
         this.simulator = simulator;
         this.config = config;
         this.pipeline = pipeline;
-        this.client = new BatchClient(config.kafkaConfig(), pipeline == null
-                ? io.batchagent.schemas.Topics.create(config.topicPrefix(), config.serdeConfig()) : pipeline.topics());
+        this.client = new BatchClient(
+                config.kafkaConfig(),
+                pipeline == null
+                        ? io.batchagent.schemas.Topics.create(config.topicPrefix(), config.serdeConfig())
+                        : pipeline.topics());
     }
 
-    static PipelineFixture start(KafkaCluster kafka, TestNames names, Path stateDir,
-                                 SimulatorOptions.Builder simulatorOptions, UnaryOperator<PipelineConfig> tweak) {
+    static PipelineFixture start(
+            KafkaCluster kafka,
+            TestNames names,
+            Path stateDir,
+            SimulatorOptions.Builder simulatorOptions,
+            UnaryOperator<PipelineConfig> tweak) {
         return start(kafka, names, stateDir, simulatorOptions, tweak, EnumSet.allOf(Stage.class));
     }
 
-    static PipelineFixture start(KafkaCluster kafka, TestNames names, Path stateDir,
-                                 SimulatorOptions.Builder simulatorOptions, UnaryOperator<PipelineConfig> tweak,
-                                 Set<Stage> stages) {
+    static PipelineFixture start(
+            KafkaCluster kafka,
+            TestNames names,
+            Path stateDir,
+            SimulatorOptions.Builder simulatorOptions,
+            UnaryOperator<PipelineConfig> tweak,
+            Set<Stage> stages) {
         EngineSimulator simulator = EngineSimulator.start(simulatorOptions.build());
-        PipelineConfig config = tweak.apply(PipelineConfig.defaults(kafka.bootstrapServers(), simulator.baseUrl(), stateDir)
-                .withTopicPrefix(names.topicPrefix())
-                .withGraces(Duration.ofSeconds(5), Duration.ofSeconds(10)));
+        PipelineConfig config =
+                tweak.apply(PipelineConfig.defaults(kafka.bootstrapServers(), simulator.baseUrl(), stateDir)
+                        .withTopicPrefix(names.topicPrefix())
+                        .withGraces(Duration.ofSeconds(5), Duration.ofSeconds(10)));
         try {
             return new PipelineFixture(simulator, config, Pipeline.start(config, stages));
         } catch (RuntimeException e) {
@@ -59,18 +71,27 @@ final class PipelineFixture implements AutoCloseable {
     BatchSummary run(String batchId, BatchDefinition definition, Duration timeout) throws Exception {
         long started = System.nanoTime();
         BatchClient.Submission submission = client.submit(batchId, definition);
-        var results = client.await(submission.jobIds(), r -> { }, timeout);
-        return new BatchSummary(batchId, results, Duration.ofNanos(System.nanoTime() - started),
-                pipeline == null ? 0 : pipeline.toolExecutions(), submission.alreadyFinished());
+        var results = client.await(submission.jobIds(), r -> {}, timeout);
+        return new BatchSummary(
+                batchId,
+                results,
+                Duration.ofNanos(System.nanoTime() - started),
+                pipeline == null ? 0 : pipeline.toolExecutions(),
+                submission.alreadyFinished());
     }
 
     static ToolSpec simSearch(long timeoutMs) {
-        return ToolSpec.newBuilder().setName("sim_search").setDescription("SIMULATED search")
-                .setParametersJson("{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}")
-                .setTimeoutMs(timeoutMs).build();
+        return ToolSpec.newBuilder()
+                .setName("sim_search")
+                .setDescription("SIMULATED search")
+                .setParametersJson(
+                        "{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}")
+                .setTimeoutMs(timeoutMs)
+                .build();
     }
 
-    static BatchDefinition definition(String system, String template, List<String> inputs, List<ToolSpec> tools, int maxTurns) {
+    static BatchDefinition definition(
+            String system, String template, List<String> inputs, List<ToolSpec> tools, int maxTurns) {
         return new BatchDefinition(system, template, inputs, tools, SCHEMA, "sim-model", maxTurns, 256);
     }
 

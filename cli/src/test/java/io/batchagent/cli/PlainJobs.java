@@ -37,36 +37,53 @@ final class PlainJobs {
      * {@code prefix}; {@code schemaId} gives the id of a schema for a subject (a registry's, or the
      * fingerprint id when the workers run without one).
      */
-    static void produce(String bootstrap, String prefix, String batchId, int jobs, BiFunction<String, Schema, Integer> schemaId)
+    static void produce(
+            String bootstrap, String prefix, String batchId, int jobs, BiFunction<String, Schema, Integer> schemaId)
             throws Exception {
         Schema.Parser parser = new Schema.Parser();
         parser.parse(AVRO.resolve("common/ToolSpec.avsc").toFile());
         parser.parse(AVRO.resolve("common/Compaction.avsc").toFile()); // CompactionMode, named by BatchSpec
         Schema specSchema = parser.parse(AVRO.resolve("BatchSpec.avsc").toFile());
-        Schema jobSchema = new Schema.Parser().parse(AVRO.resolve("AgentJob.avsc").toFile());
+        Schema jobSchema =
+                new Schema.Parser().parse(AVRO.resolve("AgentJob.avsc").toFile());
         int specId = schemaId.apply(prefix + "batch-specs-value", specSchema);
         int jobId = schemaId.apply(prefix + "agent-jobs-value", jobSchema);
         long now = System.currentTimeMillis();
         GenericRecord spec = new GenericRecordBuilder(specSchema)
-                .set("batchId", batchId).set("model", "sim-model").set("systemPrompt", "You are a test agent.")
-                .set("taskTemplate", "Topic: {topic}\nQuery: {query}").set("outputSchemaJson", SCHEMA)
-                .set("maxTurns", 3).set("maxTokens", 256).set("expectedJobs", (long) jobs).set("createdAtMs", now).build();
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all"),
-                new StringSerializer(), new ByteArraySerializer())) {
-            producer.send(record(prefix + "batch-specs", batchId, null, batchId, wire(specId, spec))).get();
+                .set("batchId", batchId)
+                .set("model", "sim-model")
+                .set("systemPrompt", "You are a test agent.")
+                .set("taskTemplate", "Topic: {topic}\nQuery: {query}")
+                .set("outputSchemaJson", SCHEMA)
+                .set("maxTurns", 3)
+                .set("maxTokens", 256)
+                .set("expectedJobs", (long) jobs)
+                .set("createdAtMs", now)
+                .build();
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(
+                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all"),
+                new StringSerializer(),
+                new ByteArraySerializer())) {
+            producer.send(record(prefix + "batch-specs", batchId, null, batchId, wire(specId, spec)))
+                    .get();
             for (int i = 0; i < jobs; i++) {
                 String job = batchId + "-" + i;
                 GenericRecord agentJob = new GenericRecordBuilder(jobSchema)
-                        .set("jobId", job).set("batchId", batchId).set("index", (long) i)
+                        .set("jobId", job)
+                        .set("batchId", batchId)
+                        .set("index", (long) i)
                         .set("inputJson", "{\"topic\":\"t" + i + "\",\"query\":\"q" + i + "\"}")
-                        .set("submittedAtMs", now).set("attempt", 1).build();
-                producer.send(record(prefix + "agent-jobs", job, job, batchId, wire(jobId, agentJob))).get();
+                        .set("submittedAtMs", now)
+                        .set("attempt", 1)
+                        .build();
+                producer.send(record(prefix + "agent-jobs", job, job, batchId, wire(jobId, agentJob)))
+                        .get();
             }
         }
     }
 
-    private static ProducerRecord<String, byte[]> record(String topic, String key, String job, String batch, byte[] value) {
+    private static ProducerRecord<String, byte[]> record(
+            String topic, String key, String job, String batch, byte[] value) {
         ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, key, value);
         if (job != null) {
             record.headers().add("batchagent.job-id", job.getBytes(StandardCharsets.UTF_8));

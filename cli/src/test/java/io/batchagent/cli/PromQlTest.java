@@ -8,7 +8,9 @@ class PromQlTest {
 
     @Test
     void shouldNameOnlyMetricsWhenAQueryAggregatesFiltersAndDivides() {
-        assertThat(PromQl.metricNames("histogram_quantile(0.95, sum by (le, tool) (rate(batchagent_model_ttft_seconds_bucket{job=\"x\", le!=\"+Inf\"}[5m])))"))
+        assertThat(
+                        PromQl.metricNames(
+                                "histogram_quantile(0.95, sum by (le, tool) (rate(batchagent_model_ttft_seconds_bucket{job=\"x\", le!=\"+Inf\"}[5m])))"))
                 .containsExactly("batchagent_model_ttft_seconds_bucket");
         assertThat(PromQl.metricNames("sum(rate(a_total[5m])) / sum without (instance) (rate(b_total[5m])) > bool 0"))
                 .containsExactly("a_total", "b_total");

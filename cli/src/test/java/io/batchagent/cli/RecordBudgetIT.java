@@ -39,7 +39,10 @@ class RecordBudgetIT {
 
     @Test
     void shouldFailOnlyTheOversizedJobAndKeepItsStreamThread(KafkaCluster kafka, TestInfo info) throws Exception {
-        try (PipelineFixture fixture = PipelineFixture.start(kafka, TestNames.of(info), stateDir,
+        try (PipelineFixture fixture = PipelineFixture.start(
+                kafka,
+                TestNames.of(info),
+                stateDir,
                 SimulatorOptions.builder().profile("instant"),
                 c -> c.withSerdeConfig(Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, Integer.toString(64 * 1024))))) {
             List<String> inputs = new ArrayList<>();
@@ -48,26 +51,33 @@ class RecordBudgetIT {
                 String query = i == 2 ? "q".repeat(30_000) : "q" + i;
                 inputs.add("{\"topic\":\"t" + i + "\",\"query\":\"" + query + "\"}");
             }
-            BatchDefinition definition = PipelineFixture.definition("You are a test agent.", TEMPLATE, inputs,
-                    List.of(PipelineFixture.simSearch(10_000)), 3);
+            BatchDefinition definition = PipelineFixture.definition(
+                    "You are a test agent.", TEMPLATE, inputs, List.of(PipelineFixture.simSearch(10_000)), 3);
 
             BatchClient.Submission submission = fixture.client.submit("oversized", definition);
-            Map<String, AgentResult> results = fixture.client.await(submission.jobIds(), r -> { }, Duration.ofMinutes(2))
-                    .stream().collect(Collectors.toMap(AgentResult::getJobId, Function.identity()));
+            Map<String, AgentResult> results =
+                    fixture.client.await(submission.jobIds(), r -> {}, Duration.ofMinutes(2)).stream()
+                            .collect(Collectors.toMap(AgentResult::getJobId, Function.identity()));
 
             AgentResult oversized = results.get(submission.jobIds().get(2));
             assertThat(oversized.getStatus()).isEqualTo(JobStatus.FAILED);
             assertThat(oversized.getBatchId()).isEqualTo("oversized");
             assertThat(oversized.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
-            assertThat(oversized.getError().getMessage()).contains("bytes serialized, over the limit of "
-                    + RecordLimits.from(fixture.config.serdeConfig()).maxValueBytes() + " bytes");
-            assertThat(results.values().stream().filter(r -> r.getStatus() == JobStatus.SUCCEEDED)).hasSize(5);
-            List<DeadLetter> deadLetters = TopicContents.read(kafka.clientConfig(), fixture.pipeline.topics().deadLetters());
+            assertThat(oversized.getError().getMessage())
+                    .contains("bytes serialized, over the limit of "
+                            + RecordLimits.from(fixture.config.serdeConfig()).maxValueBytes() + " bytes");
+            assertThat(results.values().stream().filter(r -> r.getStatus() == JobStatus.SUCCEEDED))
+                    .hasSize(5);
+            List<DeadLetter> deadLetters = TopicContents.read(
+                    kafka.clientConfig(), fixture.pipeline.topics().deadLetters());
             assertThat(deadLetters).singleElement().satisfies(letter -> {
-                assertThat(letter.getTopic()).isEqualTo(fixture.pipeline.topics().agentTurns().name());
+                assertThat(letter.getTopic())
+                        .isEqualTo(fixture.pipeline.topics().agentTurns().name());
                 assertThat(letter.getExceptionClass()).endsWith("OversizedRecordException");
             });
-            assertThat(fixture.pipeline.streamThreadFailures("job-compiler")).as("stream threads that failed").isZero();
+            assertThat(fixture.pipeline.streamThreadFailures("job-compiler"))
+                    .as("stream threads that failed")
+                    .isZero();
         }
     }
 }

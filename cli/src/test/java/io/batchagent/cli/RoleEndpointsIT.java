@@ -50,7 +50,8 @@ class RoleEndpointsIT {
     static final Path DASHBOARD = Path.of("..", "deploy", "grafana", "batchagent.json");
     private static final Path SCRAPES = Path.of("target", "role-metrics");
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @TempDir
     Path stateDir;
@@ -61,44 +62,62 @@ class RoleEndpointsIT {
         TestNames names = TestNames.of(info);
         Topics topics = Topics.create(names.topicPrefix(), Map.of());
         Map<String, BatchAgentCommand.RunningWorker> roles = new LinkedHashMap<>();
-        try (EngineSimulator simulator = EngineSimulator.start(SimulatorOptions.builder().profile("instant").build())) {
+        try (EngineSimulator simulator = EngineSimulator.start(
+                SimulatorOptions.builder().profile("instant").build())) {
             for (String role : List.of("topology", "tools", "inference")) {
                 roles.put(role, startRole(role, kafka, names, BatchRunner.engineUrl(simulator)));
             }
             BatchClient client = new BatchClient(kafka.clientConfig(), topics);
-            BatchDefinition definition = PipelineFixture.definition("You are a test agent.", "Topic: {topic}\nQuery: {query}",
-                    IntStream.range(0, 6).mapToObj(i -> "{\"topic\":\"t" + (i % 2) + "\",\"query\":\"q" + (i % 2) + "\"}").toList(),
-                    List.of(PipelineFixture.simSearch(10_000)), 3);
+            BatchDefinition definition = PipelineFixture.definition(
+                    "You are a test agent.",
+                    "Topic: {topic}\nQuery: {query}",
+                    IntStream.range(0, 6)
+                            .mapToObj(i -> "{\"topic\":\"t" + (i % 2) + "\",\"query\":\"q" + (i % 2) + "\"}")
+                            .toList(),
+                    List.of(PipelineFixture.simSearch(10_000)),
+                    3);
             BatchClient.Submission submission = client.submit("endpoints", definition);
             produceUndecodableJob(kafka, topics);
 
-            List<AgentResult> results = client.await(submission.jobIds(), r -> { }, Duration.ofMinutes(3));
+            List<AgentResult> results = client.await(submission.jobIds(), r -> {}, Duration.ofMinutes(3));
             assertThat(results).extracting(AgentResult::getStatus).containsOnly(JobStatus.SUCCEEDED);
 
             // Generous bounds: these machines run many builds at once; nothing here measures time.
-            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
-                for (Map.Entry<String, BatchAgentCommand.RunningWorker> role : roles.entrySet()) {
-                    HttpResponse<String> ready = get(role.getValue(), "/ready");
-                    assertThat(ready.statusCode()).as("/ready of %s: %s", role.getKey(), ready.body()).isEqualTo(200);
-                    assertThat(get(role.getValue(), "/health").statusCode()).as("/health of %s", role.getKey()).isEqualTo(200);
-                }
-            });
+            await().atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(500))
+                    .untilAsserted(() -> {
+                        for (Map.Entry<String, BatchAgentCommand.RunningWorker> role : roles.entrySet()) {
+                            HttpResponse<String> ready = get(role.getValue(), "/ready");
+                            assertThat(ready.statusCode())
+                                    .as("/ready of %s: %s", role.getKey(), ready.body())
+                                    .isEqualTo(200);
+                            assertThat(get(role.getValue(), "/health").statusCode())
+                                    .as("/health of %s", role.getKey())
+                                    .isEqualTo(200);
+                        }
+                    });
 
             Map<String, Set<String>> queried = dashboardMetrics(DASHBOARD);
-            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
-                Set<String> exported = new TreeSet<>();
-                for (Map.Entry<String, BatchAgentCommand.RunningWorker> role : roles.entrySet()) {
-                    String page = get(role.getValue(), "/metrics").body();
-                    exported.addAll(sampleNames(page));
-                    // Kept for whoever edits the dashboard: what each role exports.
-                    Files.createDirectories(SCRAPES);
-                    Files.writeString(SCRAPES.resolve(role.getKey() + ".prom"), page);
-                }
-                Map<String, Set<String>> missing = new TreeMap<>();
-                queried.forEach((panel, metrics) -> metrics.stream().filter(m -> !exported.contains(m))
-                        .forEach(m -> missing.computeIfAbsent(panel, p -> new TreeSet<>()).add(m)));
-                assertThat(missing).as("dashboard panels naming metrics no role exports").isEmpty();
-            });
+            await().atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofSeconds(1))
+                    .untilAsserted(() -> {
+                        Set<String> exported = new TreeSet<>();
+                        for (Map.Entry<String, BatchAgentCommand.RunningWorker> role : roles.entrySet()) {
+                            String page = get(role.getValue(), "/metrics").body();
+                            exported.addAll(sampleNames(page));
+                            // Kept for whoever edits the dashboard: what each role exports.
+                            Files.createDirectories(SCRAPES);
+                            Files.writeString(SCRAPES.resolve(role.getKey() + ".prom"), page);
+                        }
+                        Map<String, Set<String>> missing = new TreeMap<>();
+                        queried.forEach((panel, metrics) -> metrics.stream()
+                                .filter(m -> !exported.contains(m))
+                                .forEach(m -> missing.computeIfAbsent(panel, p -> new TreeSet<>())
+                                        .add(m)));
+                        assertThat(missing)
+                                .as("dashboard panels naming metrics no role exports")
+                                .isEmpty();
+                    });
 
             // Least privilege, from evidence: every topic a role's clients produced to or consumed from is one
             // its KafkaUser (RoleAccess) allows for that operation.
@@ -106,22 +125,31 @@ class RoleEndpointsIT {
                 String page = get(role.getValue(), "/metrics").body();
                 PipelineConfig config = PipelineConfig.defaults(kafka.bootstrapServers(), "sglang://engine:1", stateDir)
                         .withTopicPrefix(names.topicPrefix());
-                Set<RoleAccess.Acl> allowed = RoleAccess.of(Stage.parseRole(role.getKey()), config, true).acls();
+                Set<RoleAccess.Acl> allowed = RoleAccess.of(Stage.parseRole(role.getKey()), config, true)
+                        .acls();
                 Set<TopicUse> used = topicsUsed(page);
                 assertThat(used).as("topics the %s role used", role.getKey()).isNotEmpty();
-                used.forEach(use -> assertThat(allowed).as("%s by the %s role", use, role.getKey())
+                used.forEach(use -> assertThat(allowed)
+                        .as("%s by the %s role", use, role.getKey())
                         .anyMatch(acl -> acl.type().equals(RoleAccess.TOPIC)
-                                && (acl.prefix() ? use.topic().startsWith(acl.name()) : use.topic().equals(acl.name()))
-                                && (acl.operations().contains(use.operation()) || acl.operations().contains("All"))));
+                                && (acl.prefix()
+                                        ? use.topic().startsWith(acl.name())
+                                        : use.topic().equals(acl.name()))
+                                && (acl.operations().contains(use.operation())
+                                        || acl.operations().contains("All"))));
             }
 
             String topology = get(roles.get("topology"), "/metrics").body();
-            assertThat(sum(topology, "batchagent_jobs_finished_total", "status=\"succeeded\"")).isGreaterThanOrEqualTo(6);
+            assertThat(sum(topology, "batchagent_jobs_finished_total", "status=\"succeeded\""))
+                    .isGreaterThanOrEqualTo(6);
             assertThat(sum(topology, "batchagent_dead_letters_total", "")).isGreaterThanOrEqualTo(1);
-            assertThat(sum(topology, "batchagent_tool_requests_total", "tool=\"sim_search\"")).isGreaterThanOrEqualTo(6);
+            assertThat(sum(topology, "batchagent_tool_requests_total", "tool=\"sim_search\""))
+                    .isGreaterThanOrEqualTo(6);
             String inference = get(roles.get("inference"), "/metrics").body();
-            assertThat(sum(inference, "batchagent_model_calls_total", "outcome=\"ok\"")).isGreaterThanOrEqualTo(12);
-            assertThat(sum(inference, "batchagent_model_prompt_tokens_total", "")).isPositive();
+            assertThat(sum(inference, "batchagent_model_calls_total", "outcome=\"ok\""))
+                    .isGreaterThanOrEqualTo(12);
+            assertThat(sum(inference, "batchagent_model_prompt_tokens_total", ""))
+                    .isPositive();
         } finally {
             List<BatchAgentCommand.RunningWorker> reverse = new ArrayList<>(roles.values());
             java.util.Collections.reverse(reverse);
@@ -129,24 +157,46 @@ class RoleEndpointsIT {
         }
     }
 
-    private BatchAgentCommand.RunningWorker startRole(String role, KafkaCluster kafka, TestNames names, String engineUrl) {
-        BatchAgentCommand.Worker worker = CommandLine.populateCommand(new BatchAgentCommand.Worker(),
-                "--role", role, "--bootstrap-servers", kafka.bootstrapServers(), "--backend", engineUrl,
-                "--topic-prefix", names.topicPrefix(), "--partitions", "2", "--state-dir", stateDir.resolve(role).toString(),
-                "--tool-option", "sim_search.latency.ms=50", "--metrics-port", "0");
+    private BatchAgentCommand.RunningWorker startRole(
+            String role, KafkaCluster kafka, TestNames names, String engineUrl) {
+        BatchAgentCommand.Worker worker = CommandLine.populateCommand(
+                new BatchAgentCommand.Worker(),
+                "--role",
+                role,
+                "--bootstrap-servers",
+                kafka.bootstrapServers(),
+                "--backend",
+                engineUrl,
+                "--topic-prefix",
+                names.topicPrefix(),
+                "--partitions",
+                "2",
+                "--state-dir",
+                stateDir.resolve(role).toString(),
+                "--tool-option",
+                "sim_search.latency.ms=50",
+                "--metrics-port",
+                "0");
         return worker.start();
     }
 
     private static void produceUndecodableJob(KafkaCluster kafka, Topics topics) {
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.clientConfig(),
-                new ByteArraySerializer(), new ByteArraySerializer())) {
-            producer.send(new ProducerRecord<>(topics.agentJobs().name(), "not-a-job".getBytes(), new byte[] {1, 2, 3}));
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(kafka.clientConfig(), new ByteArraySerializer(), new ByteArraySerializer())) {
+            producer.send(
+                    new ProducerRecord<>(topics.agentJobs().name(), "not-a-job".getBytes(), new byte[] {1, 2, 3}));
         }
     }
 
-    static HttpResponse<String> get(BatchAgentCommand.RunningWorker role, String path) throws IOException, InterruptedException {
-        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + role.ops().port() + path))
-                .timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    static HttpResponse<String> get(BatchAgentCommand.RunningWorker role, String path)
+            throws IOException, InterruptedException {
+        return HTTP.send(
+                HttpRequest.newBuilder(
+                                URI.create("http://127.0.0.1:" + role.ops().port() + path))
+                        .timeout(Duration.ofSeconds(60))
+                        .GET()
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     /** The metric names each panel's queries use: identifiers outside label matchers, grouping clauses and functions. */
@@ -194,7 +244,8 @@ class RoleEndpointsIT {
         for (String line : page.split("\n")) {
             java.util.regex.Matcher sample = TOPIC_SAMPLE.matcher(line);
             if (sample.matches() && Double.parseDouble(sample.group(3)) > 0) {
-                used.add(new TopicUse(sample.group(2).replace('_', '.'),
+                used.add(new TopicUse(
+                        sample.group(2).replace('_', '.'),
                         sample.group(1).startsWith("kafka_producer") ? "Write" : "Read"));
             }
         }

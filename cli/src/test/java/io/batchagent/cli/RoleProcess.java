@@ -33,34 +33,44 @@ final class RoleProcess implements AutoCloseable {
 
     /** Starts {@code batchagent ARGS...}, logging to {@code logDir/name.out} and {@code logDir/name.err}. */
     static RoleProcess start(String name, Path logDir, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx384m", "-XX:TieredStopAtLevel=1", "-cp",
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx384m",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
                 System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                 BatchAgentCommand.class.getName()));
         command.addAll(List.of(args));
         Files.createDirectories(logDir);
         Path out = logDir.resolve(name + ".out");
         Path err = logDir.resolve(name + ".err");
-        Process process = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        Process process = new ProcessBuilder(command)
+                .redirectOutput(out.toFile())
+                .redirectError(err.toFile())
+                .start();
         return new RoleProcess(name, process, out, err);
     }
 
     /** Waits for a stdout line matching {@code pattern} and returns its first group (or the line). */
     String awaitStdout(Pattern pattern, Duration atMost) {
         String[] found = new String[1];
-        await(name + " printing " + pattern).atMost(atMost).pollInterval(Duration.ofMillis(200)).until(() -> {
-            if (!process.isAlive() && found[0] == null) {
-                throw new IllegalStateException(name + " exited with " + process.exitValue() + ": " + stderrTail());
-            }
-            for (String line : Files.readAllLines(stdout, StandardCharsets.UTF_8)) {
-                Matcher matcher = pattern.matcher(line);
-                if (matcher.find()) {
-                    found[0] = matcher.groupCount() > 0 ? matcher.group(1) : line;
-                    return true;
-                }
-            }
-            return false;
-        });
+        await(name + " printing " + pattern)
+                .atMost(atMost)
+                .pollInterval(Duration.ofMillis(200))
+                .until(() -> {
+                    if (!process.isAlive() && found[0] == null) {
+                        throw new IllegalStateException(
+                                name + " exited with " + process.exitValue() + ": " + stderrTail());
+                    }
+                    for (String line : Files.readAllLines(stdout, StandardCharsets.UTF_8)) {
+                        Matcher matcher = pattern.matcher(line);
+                        if (matcher.find()) {
+                            found[0] = matcher.groupCount() > 0 ? matcher.group(1) : line;
+                            return true;
+                        }
+                    }
+                    return false;
+                });
         return found[0];
     }
 

@@ -55,17 +55,34 @@ class RunCommandIT {
         }
         Files.write(batch.resolve("inputs.jsonl"), inputs);
         Files.writeString(batch.resolve("schema.json"), PipelineFixture.SCHEMA);
-        Files.writeString(batch.resolve("tools.json"), "[{\"name\": \"" + GatedTool.NAME + "\", \"parameters\": {\"type\": "
-                + "\"object\", \"properties\": {\"query\": {\"type\": \"string\"}}, \"required\": [\"query\"]}, \"timeout_ms\": 300000}]");
+        Files.writeString(
+                batch.resolve("tools.json"),
+                "[{\"name\": \"" + GatedTool.NAME + "\", \"parameters\": {\"type\": "
+                        + "\"object\", \"properties\": {\"query\": {\"type\": \"string\"}}, \"required\": [\"query\"]}, \"timeout_ms\": 300000}]");
         return batch;
     }
 
-    private List<String> runArgs(KafkaCluster kafka, TestNames names, EngineSimulator engine, Path batch, Path output,
-                                 String stallTimeout) {
-        return List.of("run", "--batch", batch.toString(), "--bootstrap-servers", kafka.bootstrapServers(),
-                "--with-workers", "--topic-prefix", names.topicPrefix(), "--data-dir", dir.resolve("data").toString(),
-                "--backend", engine.baseUrl(), "--output", output.toString(), "--stall-timeout", stallTimeout,
-                "--progress", "plain");
+    private List<String> runArgs(
+            KafkaCluster kafka, TestNames names, EngineSimulator engine, Path batch, Path output, String stallTimeout) {
+        return List.of(
+                "run",
+                "--batch",
+                batch.toString(),
+                "--bootstrap-servers",
+                kafka.bootstrapServers(),
+                "--with-workers",
+                "--topic-prefix",
+                names.topicPrefix(),
+                "--data-dir",
+                dir.resolve("data").toString(),
+                "--backend",
+                engine.baseUrl(),
+                "--output",
+                output.toString(),
+                "--stall-timeout",
+                stallTimeout,
+                "--progress",
+                "plain");
     }
 
     private static Outcome runInProcess(List<String> args) {
@@ -91,17 +108,24 @@ class RunCommandIT {
     }
 
     @Test
-    void shouldKeepEveryResultThatArrivedInTheOutputFileWhenTheRunIsKilled(KafkaCluster kafka, TestInfo info) throws Exception {
+    void shouldKeepEveryResultThatArrivedInTheOutputFileWhenTheRunIsKilled(KafkaCluster kafka, TestInfo info)
+            throws Exception {
         TestNames names = TestNames.of(info);
         // Jobs marked "no" answer at once; the others wait forever on a gated tool, so the run never ends by itself.
-        ToolCallRule answerOrCall = context -> context.lastUserMessage().contains("Tool: no") ? Optional.empty()
+        ToolCallRule answerOrCall = context -> context.lastUserMessage().contains("Tool: no")
+                ? Optional.empty()
                 : ToolCallRule.defaultRule().choose(context);
-        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder().profile("instant")
-                .toolCallRule(answerOrCall).build())) {
+        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder()
+                .profile("instant")
+                .toolCallRule(answerOrCall)
+                .build())) {
             Path output = dir.resolve("results.jsonl");
-            List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx768m", "-D" + GatedTool.CLOSED_PROPERTY + "=true",
-                    "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+            List<String> command = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx768m",
+                    "-D" + GatedTool.CLOSED_PROPERTY + "=true",
+                    "-cp",
+                    System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                     BatchAgentCommand.class.getName()));
             command.addAll(runArgs(kafka, names, engine, batch(List.of("no", "yes", "no", "yes", "no")), output, "0"));
             int metricsPort;
@@ -109,22 +133,34 @@ class RunCommandIT {
                 metricsPort = socket.getLocalPort();
             }
             command.addAll(List.of("--metrics-port", String.valueOf(metricsPort)));
-            Process run = new ProcessBuilder(command).redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("run.log").toFile()).start();
+            Process run = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("run.log").toFile())
+                    .start();
             try {
-                await().atMost(Duration.ofMinutes(3)).until(() -> Files.exists(output) && Files.readAllLines(output).size() == 3);
-                assertThat(run.isAlive()).as("the run still waits for its gated jobs").isTrue();
+                await().atMost(Duration.ofMinutes(3))
+                        .until(() -> Files.exists(output)
+                                && Files.readAllLines(output).size() == 3);
+                assertThat(run.isAlive())
+                        .as("the run still waits for its gated jobs")
+                        .isTrue();
                 // run --metrics-port serves its stages' endpoints while the batch runs.
                 java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
                 await().atMost(Duration.ofMinutes(1)).untilAsserted(() -> {
-                    java.net.http.HttpResponse<String> ready = http.send(java.net.http.HttpRequest.newBuilder(
-                            java.net.URI.create("http://127.0.0.1:" + metricsPort + "/ready")).build(),
+                    java.net.http.HttpResponse<String> ready = http.send(
+                            java.net.http.HttpRequest.newBuilder(
+                                            java.net.URI.create("http://127.0.0.1:" + metricsPort + "/ready"))
+                                    .build(),
                             java.net.http.HttpResponse.BodyHandlers.ofString());
-                    String metrics = http.send(java.net.http.HttpRequest.newBuilder(
-                            java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(),
-                            java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+                    String metrics = http.send(
+                                    java.net.http.HttpRequest.newBuilder(
+                                                    java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
+                                            .build(),
+                                    java.net.http.HttpResponse.BodyHandlers.ofString())
+                            .body();
                     assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
-                    assertThat(RoleEndpointsIT.sum(metrics, "batchagent_model_calls_total", "outcome=\"ok\"")).isGreaterThanOrEqualTo(3);
+                    assertThat(RoleEndpointsIT.sum(metrics, "batchagent_model_calls_total", "outcome=\"ok\""))
+                            .isGreaterThanOrEqualTo(3);
                 });
             } finally {
                 run.destroyForcibly();
@@ -132,21 +168,26 @@ class RunCommandIT {
             }
 
             List<JsonNode> written = lines(output);
-            assertThat(written).hasSize(3).allSatisfy(line -> assertThat(line.path("status").asText()).isEqualTo("SUCCEEDED"));
+            assertThat(written)
+                    .hasSize(3)
+                    .allSatisfy(line -> assertThat(line.path("status").asText()).isEqualTo("SUCCEEDED"));
             assertThat(written).extracting(line -> line.path("index").asLong()).containsExactlyInAnyOrder(0L, 2L, 4L);
             Topics topics = Topics.create(names.topicPrefix(), Map.of());
             List<String> finished = TopicContents.read(kafka.clientConfig(), topics.results()).stream()
-                    .map(AgentResult::getJobId).distinct().toList();
+                    .map(AgentResult::getJobId)
+                    .distinct()
+                    .toList();
             assertThat(jobIds(written)).containsExactlyInAnyOrderElementsOf(finished);
         }
     }
 
     @Test
-    void shouldExitThreeNamingTheUnfinishedJobsWhenNoJobProgressesAndResumeWithoutDuplicates(KafkaCluster kafka, TestInfo info)
-            throws Exception {
+    void shouldExitThreeNamingTheUnfinishedJobsWhenNoJobProgressesAndResumeWithoutDuplicates(
+            KafkaCluster kafka, TestInfo info) throws Exception {
         TestNames names = TestNames.of(info);
         GatedTool.close();
-        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder().profile("instant").build())) {
+        try (EngineSimulator engine = EngineSimulator.start(
+                SimulatorOptions.builder().profile("instant").build())) {
             Path batch = batch(List.of("yes", "yes", "yes"));
             Path output = dir.resolve("results.jsonl");
 
@@ -157,7 +198,9 @@ class RunCommandIT {
                     .contains("stalled: no job progressed for 15s; 3 of 3 jobs unfinished (0 done, 0 failed)")
                     .contains("unfinished: 3 waiting on tools (" + GatedTool.NAME + ")")
                     .contains("rerunning the same command resumes the batch");
-            assertThat(GatedTool.started()).as("the tool calls reached the tool worker").isPositive();
+            assertThat(GatedTool.started())
+                    .as("the tool calls reached the tool worker")
+                    .isPositive();
             assertThat(GatedTool.finished()).isZero();
             assertThat(Files.readAllLines(output)).isEmpty();
 
@@ -170,9 +213,15 @@ class RunCommandIT {
             assertThat(afterResume).hasSize(3).doesNotHaveDuplicates();
             assertThat(again.exitCode()).as(again.err()).isEqualTo(BatchAgentCommand.EXIT_OK);
             assertThat(again.out()).contains("3 jobs, 3 succeeded, 0 failed (3 already finished before this run)");
-            assertThat(jobIds(lines(output))).as("a rerun rewrites the file").containsExactlyInAnyOrderElementsOf(afterResume);
-            assertThat(stalled.err().lines().filter(line -> line.startsWith("progress: ")).collect(Collectors.toList()))
-                    .as("plain progress lines when stderr is not a terminal").isNotEmpty();
+            assertThat(jobIds(lines(output)))
+                    .as("a rerun rewrites the file")
+                    .containsExactlyInAnyOrderElementsOf(afterResume);
+            assertThat(stalled.err()
+                            .lines()
+                            .filter(line -> line.startsWith("progress: "))
+                            .collect(Collectors.toList()))
+                    .as("plain progress lines when stderr is not a terminal")
+                    .isNotEmpty();
         } finally {
             GatedTool.open();
         }

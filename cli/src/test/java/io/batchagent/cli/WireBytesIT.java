@@ -62,12 +62,15 @@ class WireBytesIT {
         Wire byReference = run(kafka, names, names.topicPrefix() + "refs.", Map.of());
         Wire inline = run(kafka, names, names.topicPrefix() + "inline.", Map.of(OutputRefs.INLINE_LIMIT_CONFIG, "0"));
 
-        assertThat(byReference.conversationBytes()).as("the final conversation carries every output")
+        assertThat(byReference.conversationBytes())
+                .as("the final conversation carries every output")
                 .isGreaterThan(TOOL_TURNS * BulkyTool.OUTPUT_CHARS);
         assertThat(byReference.conversationBytes()).isEqualTo(inline.conversationBytes());
-        assertThat(byReference.ratio()).as("bytes per job / final conversation, per topic: %s", byReference.perTopic())
+        assertThat(byReference.ratio())
+                .as("bytes per job / final conversation, per topic: %s", byReference.perTopic())
                 .isLessThanOrEqualTo(BOUND);
-        assertThat(inline.ratio()).as("with every output inline, per topic: %s", inline.perTopic())
+        assertThat(inline.ratio())
+                .as("with every output inline, per topic: %s", inline.perTopic())
                 .isGreaterThan(2 * BOUND);
     }
 
@@ -79,13 +82,18 @@ class WireBytesIT {
     }
 
     private Wire run(KafkaCluster kafka, TestNames names, String prefix, Map<String, String> serde) throws Exception {
-        try (PipelineFixture fixture = PipelineFixture.start(kafka, names, stateDir.resolve(prefix),
+        try (PipelineFixture fixture = PipelineFixture.start(
+                kafka,
+                names,
+                stateDir.resolve(prefix),
                 SimulatorOptions.builder().profile("instant").toolTurns(TOOL_TURNS),
                 c -> c.withTopicPrefix(prefix).withSerdeConfig(serde).withMaxInflight(8))) {
             BatchClient.Submission submission = fixture.client.submit("wire", definition());
-            List<AgentResult> results = fixture.client.await(submission.jobIds(), r -> { }, Duration.ofMinutes(4));
+            List<AgentResult> results = fixture.client.await(submission.jobIds(), r -> {}, Duration.ofMinutes(4));
             assertThat(results).hasSize(AGENTS).allSatisfy(result -> {
-                assertThat(result.getStatus()).as(String.valueOf(result.getError())).isEqualTo(JobStatus.SUCCEEDED);
+                assertThat(result.getStatus())
+                        .as(String.valueOf(result.getError()))
+                        .isEqualTo(JobStatus.SUCCEEDED);
                 assertThat(result.getToolCallsRequested()).isEqualTo(TOOL_TURNS);
             });
             Topics topics = fixture.pipeline.topics();
@@ -101,16 +109,32 @@ class WireBytesIT {
 
     private static BatchDefinition definition() {
         EventSerdes.trustEventClasses();
-        List<String> inputs = IntStream.range(0, AGENTS).mapToObj(i -> "{\"topic\":\"wire agent " + i + "\"}").toList();
-        return new BatchDefinition("You are a test agent that reads many pages.", "Topic: {topic}", inputs,
-                List.of(BulkyTool.spec()), PipelineFixture.SCHEMA, "sim-model", TOOL_TURNS + 1, 256, 0, 0, 2, null);
+        List<String> inputs = IntStream.range(0, AGENTS)
+                .mapToObj(i -> "{\"topic\":\"wire agent " + i + "\"}")
+                .toList();
+        return new BatchDefinition(
+                "You are a test agent that reads many pages.",
+                "Topic: {topic}",
+                inputs,
+                List.of(BulkyTool.spec()),
+                PipelineFixture.SCHEMA,
+                "sim-model",
+                TOOL_TURNS + 1,
+                256,
+                0,
+                0,
+                2,
+                null);
     }
 
     /** Key and value bytes of every committed record of {@code topic}. */
     private static long bytesOf(KafkaCluster kafka, String topic) {
         long[] bytes = new long[1];
-        scan(kafka, topic, record -> bytes[0] += (record.key() == null ? 0 : record.key().length)
-                + (record.value() == null ? 0 : record.value().length));
+        scan(
+                kafka,
+                topic,
+                record -> bytes[0] += (record.key() == null ? 0 : record.key().length)
+                        + (record.value() == null ? 0 : record.value().length));
         return bytes[0];
     }
 
@@ -126,30 +150,42 @@ class WireBytesIT {
             last.merge(turn.getJobId(), turn, (a, b) -> b.getTurn() >= a.getTurn() ? b : a);
         });
         assertThat(last).hasSize(AGENTS);
-        return last.values().stream().mapToLong(turn -> inlineSize(turn.getMessages())).average().orElseThrow();
+        return last.values().stream()
+                .mapToLong(turn -> inlineSize(turn.getMessages()))
+                .average()
+                .orElseThrow();
     }
 
     private static long inlineSize(List<ChatMessage> messages) {
-        List<ChatMessage> inline = messages.stream().map(m -> m.getContentRef() == null ? m
-                : ChatMessage.newBuilder(m).setContent("x".repeat(m.getContentRef().getChars())).setContentRef(null).build())
+        List<ChatMessage> inline = messages.stream()
+                .map(m -> m.getContentRef() == null
+                        ? m
+                        : ChatMessage.newBuilder(m)
+                                .setContent("x".repeat(m.getContentRef().getChars()))
+                                .setContentRef(null)
+                                .build())
                 .toList();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
         try {
-            new SpecificDatumWriter<List<ChatMessage>>(Schema.createArray(ChatMessage.getClassSchema())).write(inline, encoder);
+            new SpecificDatumWriter<List<ChatMessage>>(Schema.createArray(ChatMessage.getClassSchema()))
+                    .write(inline, encoder);
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
         return out.size();
     }
 
-    private static void scan(KafkaCluster kafka, String topic, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> each) {
+    private static void scan(
+            KafkaCluster kafka, String topic, java.util.function.Consumer<ConsumerRecord<byte[], byte[]>> each) {
         Map<String, Object> config = new HashMap<>(kafka.clientConfig());
         config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+                    .map(p -> new TopicPartition(topic, p.partition()))
+                    .toList();
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions);

@@ -16,23 +16,32 @@ final class MapReduceSpecs {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    static final String PLAN_SCHEMA = "{\"type\":\"object\",\"required\":[\"items\"],\"properties\":{\"items\":{\"type\":\"array\","
-            + "\"minItems\":20,\"maxItems\":20,\"items\":{\"type\":\"string\",\"enum\":[\"alpha\",\"beta\",\"gamma\",\"MAPFAIL\"]}}}}";
+    static final String PLAN_SCHEMA =
+            "{\"type\":\"object\",\"required\":[\"items\"],\"properties\":{\"items\":{\"type\":\"array\","
+                    + "\"minItems\":20,\"maxItems\":20,\"items\":{\"type\":\"string\",\"enum\":[\"alpha\",\"beta\",\"gamma\",\"MAPFAIL\"]}}}}";
 
     private MapReduceSpecs() {}
 
     static AgentSpec<JsonNode> plan() {
-        return AgentSpec.builder(OutputSchema.jsonSchema(PLAN_SCHEMA)).task("Plan 20 research questions about {topic}.")
-                .input(Map.of("topic", "KV cache reuse")).batchId("survey-" + System.nanoTime()).build();
+        return AgentSpec.builder(OutputSchema.jsonSchema(PLAN_SCHEMA))
+                .task("Plan 20 research questions about {topic}.")
+                .input(Map.of("topic", "KV cache reuse"))
+                .batchId("survey-" + System.nanoTime())
+                .build();
     }
 
     static AgentSpec<SdkIT.Answer> map() {
-        return AgentSpec.builder(OutputSchema.of(SdkIT.Answer.class)).task("Topic: {item}\nAnswer this research question.").buildStage();
+        return AgentSpec.builder(OutputSchema.of(SdkIT.Answer.class))
+                .task("Topic: {item}\nAnswer this research question.")
+                .buildStage();
     }
 
     static AgentSpec<JsonNode> reduce() {
-        return AgentSpec.builder(OutputSchema.jsonSchema("{\"type\":\"object\",\"required\":[\"survey\"],\"properties\":{\"survey\":{\"type\":\"string\"}}}"))
-                .task("{succeeded} answers succeeded and {failed} failed:\n{results}\nWrite the survey.").buildStage();
+        return AgentSpec.builder(
+                        OutputSchema.jsonSchema(
+                                "{\"type\":\"object\",\"required\":[\"survey\"],\"properties\":{\"survey\":{\"type\":\"string\"}}}"))
+                .task("{succeeded} answers succeeded and {failed} failed:\n{results}\nWrite the survey.")
+                .buildStage();
     }
 
     /** Reads the reduce job from the jobs topic and checks it carried 15 ok and 5 failed entries. */

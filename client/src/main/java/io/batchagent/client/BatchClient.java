@@ -3,8 +3,8 @@ package io.batchagent.client;
 import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.BatchSpec;
-import io.batchagent.events.ToolResponse;
 import io.batchagent.events.StageKind;
+import io.batchagent.events.ToolResponse;
 import io.batchagent.events.WorkflowStage;
 import io.batchagent.schemas.CallHash;
 import io.batchagent.schemas.JobHeaders;
@@ -32,10 +32,10 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.Headers;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
@@ -59,8 +59,13 @@ public final class BatchClient {
      *     result of that attempt (or a later one) ends the job for {@link #await(Submission, Consumer, Duration)};
      *     jobs not listed accept any result
      */
-    public record Submission(String batchId, List<String> jobIds, int alreadyFinished, int alreadySubmitted, int submitted,
-                             Map<String, Integer> attempts) {
+    public record Submission(
+            String batchId,
+            List<String> jobIds,
+            int alreadyFinished,
+            int alreadySubmitted,
+            int submitted,
+            Map<String, Integer> attempts) {
         public Submission {
             jobIds = List.copyOf(jobIds);
             attempts = Map.copyOf(attempts);
@@ -90,7 +95,8 @@ public final class BatchClient {
      * input, so that after an input changes, a rerun does not take the old input's result for it.
      */
     public static String jobId(String batchId, long index, String inputJson) {
-        String fingerprint = CallHash.ofCanonical("input", canonicalOrRaw(inputJson)).substring(0, 8);
+        String fingerprint =
+                CallHash.ofCanonical("input", canonicalOrRaw(inputJson)).substring(0, 8);
         return String.format("%s-%06d-%s", batchId, index, fingerprint);
     }
 
@@ -161,8 +167,12 @@ public final class BatchClient {
                     attempt = Math.max(previous.get(jobId).getAttempt(), submittedAttempts.getOrDefault(jobId, 1)) + 1;
                     attempts.put(jobId, attempt);
                 }
-                acks.add(send(producer, topics.agentJobs(), jobId,
-                        new AgentJob(jobId, batchId, (long) i, definition.inputs().get(i), now, attempt)));
+                acks.add(send(
+                        producer,
+                        topics.agentJobs(),
+                        jobId,
+                        new AgentJob(
+                                jobId, batchId, (long) i, definition.inputs().get(i), now, attempt)));
                 sent++;
             }
             producer.flush();
@@ -176,23 +186,35 @@ public final class BatchClient {
             throw new IllegalStateException("cannot submit batch " + batchId + ": " + e.getMessage(), e);
         }
         int alreadySubmitted = (int) jobIds.stream()
-                .filter(id -> submitted.contains(id) && !finished.contains(id) && !retried.contains(id)).count();
+                .filter(id -> submitted.contains(id) && !finished.contains(id) && !retried.contains(id))
+                .count();
         int alreadyFinished = (int) jobIds.stream().filter(finished::contains).count();
-        LOGGER.info("submitted batch {}: {} new jobs ({} of them retried), {} in progress, {} finished", batchId, sent,
-                attempts.size(), alreadySubmitted, alreadyFinished);
+        LOGGER.info(
+                "submitted batch {}: {} new jobs ({} of them retried), {} in progress, {} finished",
+                batchId,
+                sent,
+                attempts.size(),
+                alreadySubmitted,
+                alreadyFinished);
         return new Submission(batchId, jobIds, alreadyFinished, alreadySubmitted, sent, attempts);
     }
 
     /** The batches and jobs of a submitted plan -> map -> reduce workflow. */
-    public record Workflow(String workflowId, String planBatchId, String mapBatchId, String reduceBatchId,
-                           List<String> planJobIds, String reduceJobId) {}
+    public record Workflow(
+            String workflowId,
+            String planBatchId,
+            String mapBatchId,
+            String reduceBatchId,
+            List<String> planJobIds,
+            String reduceJobId) {}
 
     /**
      * Submits a plan -> map -> reduce workflow: the map and reduce specs, then the plan batch; the
      * workflow coordinator does the rest (fan-out of the plan's {@code items}, the reduce job when
      * every map job is final).
      */
-    public Workflow submitWorkflow(String workflowId, BatchDefinition plan, BatchDefinition map, BatchDefinition reduce) {
+    public Workflow submitWorkflow(
+            String workflowId, BatchDefinition plan, BatchDefinition map, BatchDefinition reduce) {
         String planBatch = workflowId + "-plan";
         String mapBatch = workflowId + "-map";
         String reduceBatch = workflowId + "-reduce";
@@ -201,11 +223,12 @@ public final class BatchClient {
         publishSpec(withStage(reduce.toSpec(reduceBatch, now), workflowId, StageKind.REDUCE, mapBatch, reduceBatch));
         BatchSpec planSpec = withStage(plan.toSpec(planBatch, now), workflowId, StageKind.PLAN, mapBatch, reduceBatch);
         Submission submission = submit(planBatch, plan, false, planSpec);
-        return new Workflow(workflowId, planBatch, mapBatch, reduceBatch, submission.jobIds(),
-                JobIds.reduceJob(reduceBatch));
+        return new Workflow(
+                workflowId, planBatch, mapBatch, reduceBatch, submission.jobIds(), JobIds.reduceJob(reduceBatch));
     }
 
-    private static BatchSpec withStage(BatchSpec spec, String workflowId, StageKind kind, String mapBatch, String reduceBatch) {
+    private static BatchSpec withStage(
+            BatchSpec spec, String workflowId, StageKind kind, String mapBatch, String reduceBatch) {
         spec.setWorkflow(new WorkflowStage(workflowId, kind, mapBatch, reduceBatch, "items", "item"));
         return spec;
     }
@@ -326,19 +349,26 @@ public final class BatchClient {
      *
      * @throws CancellationException when {@code giveUp} said so; every result that arrived was passed on
      */
-    public List<AgentResult> await(Submission submission, Consumer<AgentResult> onResult, Duration timeout,
-                                   BooleanSupplier giveUp) throws TimeoutException {
+    public List<AgentResult> await(
+            Submission submission, Consumer<AgentResult> onResult, Duration timeout, BooleanSupplier giveUp)
+            throws TimeoutException {
         return await(submission.jobIds(), submission.attempts(), onResult, timeout, giveUp);
     }
 
     /** @param attempts the least attempt whose result counts, per job; absent = any */
-    private List<AgentResult> await(Collection<String> jobIds, Map<String, Integer> attempts, Consumer<AgentResult> onResult,
-                                    Duration timeout, BooleanSupplier giveUp) throws TimeoutException {
+    private List<AgentResult> await(
+            Collection<String> jobIds,
+            Map<String, Integer> attempts,
+            Consumer<AgentResult> onResult,
+            Duration timeout,
+            BooleanSupplier giveUp)
+            throws TimeoutException {
         Set<String> wanted = new HashSet<>(jobIds);
         Map<String, AgentResult> results = new TreeMap<>();
         long deadline = System.nanoTime() + timeout.toNanos();
         try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
-            List<TopicPartition> partitions = partitions(consumer, topics.results().name());
+            List<TopicPartition> partitions =
+                    partitions(consumer, topics.results().name());
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             while (results.size() < wanted.size()) {
@@ -352,10 +382,14 @@ public final class BatchClient {
                 }
                 for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(100))) {
                     AgentResult result = decode(topics.results(), record);
-                    if (result != null && wanted.contains(result.getJobId())
+                    if (result != null
+                            && wanted.contains(result.getJobId())
                             && result.getAttempt() < attempts.getOrDefault(result.getJobId(), 1)) {
-                        LOGGER.debug("skipping the result of an earlier attempt: jobId={} attempt={} awaitedAttempt={}",
-                                result.getJobId(), result.getAttempt(), attempts.get(result.getJobId()));
+                        LOGGER.debug(
+                                "skipping the result of an earlier attempt: jobId={} attempt={} awaitedAttempt={}",
+                                result.getJobId(),
+                                result.getAttempt(),
+                                attempts.get(result.getJobId()));
                     } else if (result != null && wanted.contains(result.getJobId())) {
                         boolean first = !results.containsKey(result.getJobId());
                         results.put(result.getJobId(), result);
@@ -388,8 +422,13 @@ public final class BatchClient {
      * @throws IllegalArgumentException if no spec of that batch exists
      * @throws TimeoutException if the batch is not complete within {@code timeout} (never with {@code untilStopped})
      */
-    public List<AgentResult> follow(String batchId, Consumer<AgentResult> onResult, boolean untilStopped,
-                                    BooleanSupplier stop, Duration timeout) throws TimeoutException {
+    public List<AgentResult> follow(
+            String batchId,
+            Consumer<AgentResult> onResult,
+            boolean untilStopped,
+            BooleanSupplier stop,
+            Duration timeout)
+            throws TimeoutException {
         BatchSpec spec = latestSpec(batchId);
         if (spec == null) {
             throw new IllegalArgumentException("no batch '" + batchId + "' on the cluster (no spec on "
@@ -399,13 +438,16 @@ public final class BatchClient {
         Map<String, AgentResult> latest = new HashMap<>();
         long deadline = System.nanoTime() + timeout.toNanos();
         try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
-            List<TopicPartition> partitions = partitions(consumer, topics.results().name());
+            List<TopicPartition> partitions =
+                    partitions(consumer, topics.results().name());
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
             while (!stop.getAsBoolean()) {
-                if (!untilStopped && (expected > 0 ? latest.size() >= expected
-                        : partitions.stream().allMatch(p -> consumer.position(p) >= end.get(p)))) {
+                if (!untilStopped
+                        && (expected > 0
+                                ? latest.size() >= expected
+                                : partitions.stream().allMatch(p -> consumer.position(p) >= end.get(p)))) {
                     break;
                 }
                 if (System.nanoTime() > deadline) {
@@ -465,8 +507,8 @@ public final class BatchClient {
         });
         // The latest turn event of each job: on a turns topic (a model call ahead) or on agent-waits.
         Map<String, long[]> latestTurn = new HashMap<>();
-        for (Topics.Topic<String, io.batchagent.events.AgentTurn> topic
-                : List.of(topics.agentTurns(), topics.agentContinuations(), topics.agentWaits())) {
+        for (Topics.Topic<String, io.batchagent.events.AgentTurn> topic :
+                List.of(topics.agentTurns(), topics.agentContinuations(), topics.agentWaits())) {
             long waiting = topic == topics.agentWaits() ? 1 : 0;
             scan(topic.name(), record -> {
                 io.batchagent.events.AgentTurn turn = decode(topic, record);
@@ -480,7 +522,8 @@ public final class BatchClient {
             });
         }
         latestTurn.keySet().removeAll(results.keySet());
-        long waitingOnTools = latestTurn.values().stream().filter(t -> t[1] == 1).count();
+        long waitingOnTools =
+                latestTurn.values().stream().filter(t -> t[1] == 1).count();
         Set<String> jobIds = new HashSet<>(submitted);
         jobIds.addAll(results.keySet());
         ToolActivity activity = new ToolActivity();
@@ -493,8 +536,16 @@ public final class BatchClient {
         });
         Map<io.batchagent.events.JobStatus, Long> finished = new HashMap<>();
         results.values().forEach(r -> finished.merge(r.getStatus(), 1L, Long::sum));
-        return new BatchStatus(batchId, spec.getExpectedJobs(), spec.getCancelled(), submitted.size(),
-                finished, latestTurn.size() - waitingOnTools, waitingOnTools, activity.summary(), newest[0]);
+        return new BatchStatus(
+                batchId,
+                spec.getExpectedJobs(),
+                spec.getCancelled(),
+                submitted.size(),
+                finished,
+                latestTurn.size() - waitingOnTools,
+                waitingOnTools,
+                activity.summary(),
+                newest[0]);
     }
 
     private void scan(String topic, Consumer<ConsumerRecord<byte[], byte[]>> each) {
@@ -517,8 +568,9 @@ public final class BatchClient {
         try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
             for (String topic : names) {
                 if (partitions(consumer, topic).isEmpty()) {
-                    throw new IllegalStateException("topic " + topic + " does not exist on " + kafkaConfig.get("bootstrap.servers")
-                            + ": start the workers first (they create the topics), or check --topic-prefix");
+                    throw new IllegalStateException(
+                            "topic " + topic + " does not exist on " + kafkaConfig.get("bootstrap.servers")
+                                    + ": start the workers first (they create the topics), or check --topic-prefix");
                 }
             }
         }
@@ -526,25 +578,34 @@ public final class BatchClient {
 
     private static List<TopicPartition> partitions(KafkaConsumer<?, ?> consumer, String topic) {
         return consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                .map(p -> new TopicPartition(topic, p.partition())).toList();
+                .map(p -> new TopicPartition(topic, p.partition()))
+                .toList();
     }
 
     private <V> V decode(Topics.Topic<String, V> topic, ConsumerRecord<byte[], byte[]> record) {
         try {
             return topic.valueSerde().deserializer().deserialize(record.topic(), record.value());
         } catch (RuntimeException e) {
-            LOGGER.warn("skipping an undecodable record: topic={} partition={} offset={} reason={}",
-                    record.topic(), record.partition(), record.offset(), e.getMessage());
+            LOGGER.warn(
+                    "skipping an undecodable record: topic={} partition={} offset={} reason={}",
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    e.getMessage());
             return null;
         }
     }
 
     /** Sends {@code value} with {@link JobHeaders} naming its job and batch. */
-    private <V> Future<RecordMetadata> send(KafkaProducer<byte[], byte[]> producer, Topics.Topic<String, V> topic, String key, V value) {
+    private <V> Future<RecordMetadata> send(
+            KafkaProducer<byte[], byte[]> producer, Topics.Topic<String, V> topic, String key, V value) {
         Headers headers = JobHeaders.stamp(new RecordHeaders(), value);
-        return producer.send(new ProducerRecord<>(topic.name(), null,
+        return producer.send(new ProducerRecord<>(
+                topic.name(),
+                null,
                 topic.keySerde().serializer().serialize(topic.name(), key),
-                topic.valueSerde().serializer().serialize(topic.name(), headers, value), headers));
+                topic.valueSerde().serializer().serialize(topic.name(), headers, value),
+                headers));
     }
 
     private KafkaProducer<byte[], byte[]> producer() {

@@ -84,31 +84,87 @@ public record BatchDefinition(
     }
 
     /** A definition with no compaction. */
-    public BatchDefinition(String systemPrompt, String taskTemplate, List<String> inputs, List<ToolSpec> tools,
-                           String outputSchemaJson, String model, int maxTurns, int maxTokens, int contextTokens,
-                           long deadlineMs, int maxRepairs) {
-        this(systemPrompt, taskTemplate, inputs, tools, outputSchemaJson, model, maxTurns, maxTokens, contextTokens,
-                deadlineMs, maxRepairs, null);
+    public BatchDefinition(
+            String systemPrompt,
+            String taskTemplate,
+            List<String> inputs,
+            List<ToolSpec> tools,
+            String outputSchemaJson,
+            String model,
+            int maxTurns,
+            int maxTokens,
+            int contextTokens,
+            long deadlineMs,
+            int maxRepairs) {
+        this(
+                systemPrompt,
+                taskTemplate,
+                inputs,
+                tools,
+                outputSchemaJson,
+                model,
+                maxTurns,
+                maxTokens,
+                contextTokens,
+                deadlineMs,
+                maxRepairs,
+                null);
     }
 
     /** A definition with no context limit and no deadline. */
-    public BatchDefinition(String systemPrompt, String taskTemplate, List<String> inputs, List<ToolSpec> tools,
-                           String outputSchemaJson, String model, int maxTurns, int maxTokens) {
+    public BatchDefinition(
+            String systemPrompt,
+            String taskTemplate,
+            List<String> inputs,
+            List<ToolSpec> tools,
+            String outputSchemaJson,
+            String model,
+            int maxTurns,
+            int maxTokens) {
         this(systemPrompt, taskTemplate, inputs, tools, outputSchemaJson, model, maxTurns, maxTokens, 0, 0, 2);
     }
 
     /** A definition with two repair turns. */
-    public BatchDefinition(String systemPrompt, String taskTemplate, List<String> inputs, List<ToolSpec> tools,
-                           String outputSchemaJson, String model, int maxTurns, int maxTokens, int contextTokens,
-                           long deadlineMs) {
-        this(systemPrompt, taskTemplate, inputs, tools, outputSchemaJson, model, maxTurns, maxTokens, contextTokens,
-                deadlineMs, 2);
+    public BatchDefinition(
+            String systemPrompt,
+            String taskTemplate,
+            List<String> inputs,
+            List<ToolSpec> tools,
+            String outputSchemaJson,
+            String model,
+            int maxTurns,
+            int maxTokens,
+            int contextTokens,
+            long deadlineMs) {
+        this(
+                systemPrompt,
+                taskTemplate,
+                inputs,
+                tools,
+                outputSchemaJson,
+                model,
+                maxTurns,
+                maxTokens,
+                contextTokens,
+                deadlineMs,
+                2);
     }
 
     /** This definition with other inputs (the reduce step of a client-side reduce, for example). */
     public BatchDefinition withInputs(List<String> other) {
-        return new BatchDefinition(systemPrompt, taskTemplate, other, tools, outputSchemaJson, model, maxTurns, maxTokens,
-                contextTokens, deadlineMs, maxRepairs, compaction);
+        return new BatchDefinition(
+                systemPrompt,
+                taskTemplate,
+                other,
+                tools,
+                outputSchemaJson,
+                model,
+                maxTurns,
+                maxTokens,
+                contextTokens,
+                deadlineMs,
+                maxRepairs,
+                compaction);
     }
 
     /**
@@ -146,7 +202,8 @@ public record BatchDefinition(
         }
         StringBuilder prompt = new StringBuilder(systemPrompt);
         prompt.append(systemPrompt.isEmpty() ? "" : "\n\n").append("Shared input, the same for every task:");
-        hoisted.forEach((name, value) -> prompt.append('\n').append(name).append(": ").append(value));
+        hoisted.forEach(
+                (name, value) -> prompt.append('\n').append(name).append(": ").append(value));
         return prompt.toString();
     }
 
@@ -179,9 +236,17 @@ public record BatchDefinition(
     public String derivedBatchId() {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            for (String part : List.of(systemPrompt, taskTemplate, String.valueOf(outputSchemaJson), model,
-                    String.valueOf(maxTurns), String.valueOf(maxTokens), tools.toString(),
-                    String.valueOf(contextTokens), String.valueOf(deadlineMs), String.valueOf(maxRepairs))) {
+            for (String part : List.of(
+                    systemPrompt,
+                    taskTemplate,
+                    String.valueOf(outputSchemaJson),
+                    model,
+                    String.valueOf(maxTurns),
+                    String.valueOf(maxTokens),
+                    tools.toString(),
+                    String.valueOf(contextTokens),
+                    String.valueOf(deadlineMs),
+                    String.valueOf(maxRepairs))) {
                 digest.update(part.getBytes(StandardCharsets.UTF_8));
                 digest.update((byte) 0);
             }
@@ -212,12 +277,15 @@ public record BatchDefinition(
             try {
                 node = JSON.readTree(line);
             } catch (JsonProcessingException e) {
-                throw new IllegalArgumentException(file + " line " + (i + 1) + " is not valid JSON ("
-                        + firstLine(e.getOriginalMessage()) + "): each line must be one JSON object", e);
+                throw new IllegalArgumentException(
+                        file + " line " + (i + 1) + " is not valid JSON (" + firstLine(e.getOriginalMessage())
+                                + "): each line must be one JSON object",
+                        e);
             }
             if (!node.isObject()) {
-                throw new IllegalArgumentException(file + " line " + (i + 1)
-                        + " must be a JSON object of template variables, got " + node.getNodeType().name().toLowerCase(java.util.Locale.ROOT));
+                throw new IllegalArgumentException(
+                        file + " line " + (i + 1) + " must be a JSON object of template variables, got "
+                                + node.getNodeType().name().toLowerCase(java.util.Locale.ROOT));
             }
             inputs.add(node.toString());
         }
@@ -231,8 +299,12 @@ public record BatchDefinition(
         try {
             schema = JSON.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(file + " is not valid JSON (" + firstLine(e.getOriginalMessage())
-                    + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()) + ")", e);
+            throw new IllegalArgumentException(
+                    file + " is not valid JSON (" + firstLine(e.getOriginalMessage())
+                            + (e.getLocation() == null
+                                    ? ""
+                                    : " at line " + e.getLocation().getLineNr()) + ")",
+                    e);
         }
         if (!schema.isObject()) {
             throw new IllegalArgumentException(file + " must hold a JSON Schema object");

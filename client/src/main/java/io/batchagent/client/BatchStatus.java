@@ -19,9 +19,16 @@ import java.util.Map;
  * @param tools per-tool activity of the batch's jobs
  * @param lastProgressMs the newest record timestamp of the batch (job, turn, tool answer or result); 0 if none
  */
-public record BatchStatus(String batchId, long expectedJobs, boolean cancelled, long submittedJobs,
-                          Map<JobStatus, Long> finished, long modelTurns, long waitingOnTools,
-                          Map<String, ToolActivity.Stats> tools, long lastProgressMs) {
+public record BatchStatus(
+        String batchId,
+        long expectedJobs,
+        boolean cancelled,
+        long submittedJobs,
+        Map<JobStatus, Long> finished,
+        long modelTurns,
+        long waitingOnTools,
+        Map<String, ToolActivity.Stats> tools,
+        long lastProgressMs) {
 
     public BatchStatus {
         EnumMap<JobStatus, Long> counts = new EnumMap<>(JobStatus.class);
@@ -57,15 +64,29 @@ public record BatchStatus(String batchId, long expectedJobs, boolean cancelled, 
         StringBuilder text = new StringBuilder(String.format(
                 "batch %s: %s%d jobs, %d finished (succeeded %d, failed %d, cancelled %d), %d pending%n"
                         + "in flight: %d waiting on or in a model call, %d waiting on tools",
-                batchId, cancelled ? "CANCELLED, " : complete() ? "complete, " : "", Math.max(expectedJobs, submittedJobs),
-                finishedJobs(), finished.get(JobStatus.SUCCEEDED), finished.get(JobStatus.FAILED),
-                finished.get(JobStatus.CANCELLED), pendingJobs(), modelTurns, waitingOnTools));
+                batchId,
+                cancelled ? "CANCELLED, " : complete() ? "complete, " : "",
+                Math.max(expectedJobs, submittedJobs),
+                finishedJobs(),
+                finished.get(JobStatus.SUCCEEDED),
+                finished.get(JobStatus.FAILED),
+                finished.get(JobStatus.CANCELLED),
+                pendingJobs(),
+                modelTurns,
+                waitingOnTools));
         Duration since = sinceLastProgress(nowMs);
         text.append(String.format("%nlast progress: %s", since == null ? "none yet" : since.toSeconds() + " s ago"));
-        tools.values().forEach(t -> text.append(String.format(
-                "%ntool %s: requested %d, executed %d, coalesced %d, cache hits %d, errors %d, latency p50 %d ms p95 %d ms",
-                t.tool(), t.requested(), t.executed(), t.coalesced(), t.cacheHits(), t.errors(), t.latencyP50Ms(),
-                t.latencyP95Ms())));
+        tools.values()
+                .forEach(t -> text.append(String.format(
+                        "%ntool %s: requested %d, executed %d, coalesced %d, cache hits %d, errors %d, latency p50 %d ms p95 %d ms",
+                        t.tool(),
+                        t.requested(),
+                        t.executed(),
+                        t.coalesced(),
+                        t.cacheHits(),
+                        t.errors(),
+                        t.latencyP50Ms(),
+                        t.latencyP95Ms())));
         return text.toString();
     }
 }

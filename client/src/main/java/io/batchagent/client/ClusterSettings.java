@@ -20,8 +20,12 @@ import java.util.Objects;
  *     passed to Kafka only, never logged
  * @param timeout how long {@code BatchAgent.run} and {@code results} wait for a batch
  */
-public record ClusterSettings(String bootstrapServers, String topicPrefix, String schemaRegistryUrl,
-                              Map<String, String> kafkaProperties, Duration timeout) {
+public record ClusterSettings(
+        String bootstrapServers,
+        String topicPrefix,
+        String schemaRegistryUrl,
+        Map<String, String> kafkaProperties,
+        Duration timeout) {
 
     public ClusterSettings {
         if (bootstrapServers == null || bootstrapServers.isBlank()) {
@@ -62,8 +66,11 @@ public record ClusterSettings(String bootstrapServers, String topicPrefix, Strin
 
     /** The topic catalogue the workers use, with their value serde (registry or fingerprint ids). */
     public Topics topics() {
-        return Topics.create(topicPrefix, schemaRegistryUrl == null ? Map.of()
-                : Map.of(EventSerdes.SCHEMA_REGISTRY_URL_CONFIG, schemaRegistryUrl));
+        return Topics.create(
+                topicPrefix,
+                schemaRegistryUrl == null
+                        ? Map.of()
+                        : Map.of(EventSerdes.SCHEMA_REGISTRY_URL_CONFIG, schemaRegistryUrl));
     }
 
     /** A client for this cluster. */

@@ -24,8 +24,8 @@ import java.util.TreeSet;
  */
 public final class CompactionSettings {
 
-    public static final Set<String> KEYS = Set.of("mode", "keep_turns", "truncate_chars", "context_fraction", "record_fraction",
-            "max_conversation_bytes");
+    public static final Set<String> KEYS = Set.of(
+            "mode", "keep_turns", "truncate_chars", "context_fraction", "record_fraction", "max_conversation_bytes");
 
     private CompactionSettings() {}
 
@@ -34,7 +34,8 @@ public final class CompactionSettings {
      *
      * @throws IllegalArgumentException naming the option and the value that is wrong
      */
-    public static CompactionPolicy of(String mode, Integer keepTurns, Integer truncateChars, Long maxConversationBytes) {
+    public static CompactionPolicy of(
+            String mode, Integer keepTurns, Integer truncateChars, Long maxConversationBytes) {
         if (mode == null && keepTurns == null && truncateChars == null && maxConversationBytes == null) {
             return null;
         }
@@ -73,7 +74,8 @@ public final class CompactionSettings {
             }
         }
         if (!unknown.isEmpty()) {
-            throw new IllegalArgumentException(where + " has unknown keys " + unknown + "; known: " + new TreeSet<>(KEYS));
+            throw new IllegalArgumentException(
+                    where + " has unknown keys " + unknown + "; known: " + new TreeSet<>(KEYS));
         }
         CompactionPolicy.Builder policy = builder();
         if (value.hasNonNull("mode")) {
@@ -86,8 +88,8 @@ public final class CompactionSettings {
             policy.setTruncateChars(count(value, "truncate_chars", where));
         }
         if (value.hasNonNull("max_conversation_bytes")) {
-            policy.setMaxConversationBytes(atLeast(whole(value, "max_conversation_bytes", where), 0,
-                    where + ".max_conversation_bytes"));
+            policy.setMaxConversationBytes(
+                    atLeast(whole(value, "max_conversation_bytes", where), 0, where + ".max_conversation_bytes"));
         }
         if (value.hasNonNull("context_fraction")) {
             policy.setContextFraction(fraction(value, "context_fraction", where));
@@ -123,8 +125,8 @@ public final class CompactionSettings {
     private static int count(JsonNode object, String key, String where) {
         long value = whole(object, key, where);
         if (value < 0 || value > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(where + "." + key + " must be a whole number from 0 to " + Integer.MAX_VALUE
-                    + ", got " + value);
+            throw new IllegalArgumentException(
+                    where + "." + key + " must be a whole number from 0 to " + Integer.MAX_VALUE + ", got " + value);
         }
         return (int) value;
     }

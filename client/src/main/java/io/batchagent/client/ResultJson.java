@@ -21,7 +21,8 @@ public final class ResultJson {
         node.put("status", result.getStatus().name());
         node.set("output", parse(result.getOutputJson()));
         if (result.getError() != null) {
-            node.putObject("error").put("reason", result.getError().getReason().name())
+            node.putObject("error")
+                    .put("reason", result.getError().getReason().name())
                     .put("message", result.getError().getMessage());
         } else {
             node.putNull("error");

@@ -32,8 +32,15 @@ import java.util.TreeMap;
 public final class ToolActivity {
 
     /** One tool's figures. */
-    public record Stats(String tool, long requested, long executed, long coalesced, long cacheHits, long errors,
-                        long latencyP50Ms, long latencyP95Ms) {}
+    public record Stats(
+            String tool,
+            long requested,
+            long executed,
+            long coalesced,
+            long cacheHits,
+            long errors,
+            long latencyP50Ms,
+            long latencyP95Ms) {}
 
     private final Map<String, Counts> tools = new TreeMap<>();
     private final Set<String> seen = new HashSet<>();
@@ -75,8 +82,17 @@ public final class ToolActivity {
         tools.forEach((tool, counts) -> {
             List<Long> sorted = new ArrayList<>(counts.latencies);
             Collections.sort(sorted);
-            summary.put(tool, new Stats(tool, counts.requested, counts.executed.size(), counts.coalesced, counts.cacheHits,
-                    counts.errors, percentile(sorted, 50), percentile(sorted, 95)));
+            summary.put(
+                    tool,
+                    new Stats(
+                            tool,
+                            counts.requested,
+                            counts.executed.size(),
+                            counts.coalesced,
+                            counts.cacheHits,
+                            counts.errors,
+                            percentile(sorted, 50),
+                            percentile(sorted, 95)));
         });
         return summary;
     }
@@ -85,28 +101,91 @@ public final class ToolActivity {
     public String toPrometheus(String batchId) {
         Map<String, Stats> summary = summary();
         StringBuilder out = new StringBuilder();
-        metric(out, summary, batchId, "batchagent_batch_tool_requested_total", "counter", "Tool calls the agents asked for", Stats::requested);
-        metric(out, summary, batchId, "batchagent_batch_tool_executed_total", "counter", "Tool calls that ran", Stats::executed);
-        metric(out, summary, batchId, "batchagent_batch_tool_coalesced_total", "counter", "Requests answered by another's execution", Stats::coalesced);
-        metric(out, summary, batchId, "batchagent_batch_tool_cache_hits_total", "counter", "Calls answered from the result cache", Stats::cacheHits);
-        metric(out, summary, batchId, "batchagent_batch_tool_errors_total", "counter", "ERROR and TIMEOUT answers", Stats::errors);
+        metric(
+                out,
+                summary,
+                batchId,
+                "batchagent_batch_tool_requested_total",
+                "counter",
+                "Tool calls the agents asked for",
+                Stats::requested);
+        metric(
+                out,
+                summary,
+                batchId,
+                "batchagent_batch_tool_executed_total",
+                "counter",
+                "Tool calls that ran",
+                Stats::executed);
+        metric(
+                out,
+                summary,
+                batchId,
+                "batchagent_batch_tool_coalesced_total",
+                "counter",
+                "Requests answered by another's execution",
+                Stats::coalesced);
+        metric(
+                out,
+                summary,
+                batchId,
+                "batchagent_batch_tool_cache_hits_total",
+                "counter",
+                "Calls answered from the result cache",
+                Stats::cacheHits);
+        metric(
+                out,
+                summary,
+                batchId,
+                "batchagent_batch_tool_errors_total",
+                "counter",
+                "ERROR and TIMEOUT answers",
+                Stats::errors);
         out.append("# HELP batchagent_batch_tool_latency_ms Execution time of the tool calls that ran\n")
                 .append("# TYPE batchagent_batch_tool_latency_ms summary\n");
         summary.values().forEach(s -> {
-            out.append(String.format(Locale.ROOT, "batchagent_batch_tool_latency_ms{batch=\"%s\",tool=\"%s\",quantile=\"0.5\"} %d%n",
-                    escape(batchId), escape(s.tool()), s.latencyP50Ms()));
-            out.append(String.format(Locale.ROOT, "batchagent_batch_tool_latency_ms{batch=\"%s\",tool=\"%s\",quantile=\"0.95\"} %d%n",
-                    escape(batchId), escape(s.tool()), s.latencyP95Ms()));
+            out.append(String.format(
+                    Locale.ROOT,
+                    "batchagent_batch_tool_latency_ms{batch=\"%s\",tool=\"%s\",quantile=\"0.5\"} %d%n",
+                    escape(batchId),
+                    escape(s.tool()),
+                    s.latencyP50Ms()));
+            out.append(String.format(
+                    Locale.ROOT,
+                    "batchagent_batch_tool_latency_ms{batch=\"%s\",tool=\"%s\",quantile=\"0.95\"} %d%n",
+                    escape(batchId),
+                    escape(s.tool()),
+                    s.latencyP95Ms()));
         });
         return out.toString();
     }
 
-    private static void metric(StringBuilder out, Map<String, Stats> summary, String batchId, String name, String type,
-                               String help, java.util.function.ToLongFunction<Stats> value) {
-        out.append("# HELP ").append(name).append(' ').append(help).append('\n')
-                .append("# TYPE ").append(name).append(' ').append(type).append('\n');
-        summary.values().forEach(s -> out.append(String.format(Locale.ROOT, "%s{batch=\"%s\",tool=\"%s\"} %d%n",
-                name, escape(batchId), escape(s.tool()), value.applyAsLong(s))));
+    private static void metric(
+            StringBuilder out,
+            Map<String, Stats> summary,
+            String batchId,
+            String name,
+            String type,
+            String help,
+            java.util.function.ToLongFunction<Stats> value) {
+        out.append("# HELP ")
+                .append(name)
+                .append(' ')
+                .append(help)
+                .append('\n')
+                .append("# TYPE ")
+                .append(name)
+                .append(' ')
+                .append(type)
+                .append('\n');
+        summary.values()
+                .forEach(s -> out.append(String.format(
+                        Locale.ROOT,
+                        "%s{batch=\"%s\",tool=\"%s\"} %d%n",
+                        name,
+                        escape(batchId),
+                        escape(s.tool()),
+                        value.applyAsLong(s))));
     }
 
     private static long percentile(List<Long> sorted, int percent) {

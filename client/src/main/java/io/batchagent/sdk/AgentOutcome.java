@@ -38,7 +38,8 @@ public record AgentOutcome<T>(
 
     static <T> AgentOutcome<T> of(AgentResult result, OutputSchema<T> schema) {
         T output = null;
-        ErrorReason reason = result.getError() == null ? null : result.getError().getReason();
+        ErrorReason reason =
+                result.getError() == null ? null : result.getError().getReason();
         String message = result.getError() == null ? null : result.getError().getMessage();
         JobStatus status = result.getStatus();
         if (status == JobStatus.SUCCEEDED && result.getOutputJson() != null) {
@@ -50,8 +51,18 @@ public record AgentOutcome<T>(
                 message = e.getMessage();
             }
         }
-        return new AgentOutcome<>(result.getIndex(), result.getJobId(), status, output, reason, message,
-                result.getRawOutput() != null ? result.getRawOutput() : (output == null ? result.getOutputJson() : null),
-                result.getTurns(), result.getUsage(), result.getTimings());
+        return new AgentOutcome<>(
+                result.getIndex(),
+                result.getJobId(),
+                status,
+                output,
+                reason,
+                message,
+                result.getRawOutput() != null
+                        ? result.getRawOutput()
+                        : (output == null ? result.getOutputJson() : null),
+                result.getTurns(),
+                result.getUsage(),
+                result.getTimings());
     }
 }

@@ -68,32 +68,78 @@ public final class AgentSpec<T> {
             this.output = Objects.requireNonNull(output, "output schema");
         }
 
-        public Builder<T> system(String prompt) { this.system = prompt; return this; }
-        public Builder<T> task(String template) { this.task = template; return this; }
-        public Builder<T> model(String name) { this.model = name; return this; }
-        public Builder<T> maxTurns(int turns) { this.maxTurns = turns; return this; }
-        public Builder<T> maxTokens(int tokens) { this.maxTokens = tokens; return this; }
-        public Builder<T> contextTokens(int tokens) { this.contextTokens = tokens; return this; }
-        public Builder<T> deadline(Duration perAgent) { this.deadline = perAgent; return this; }
-        public Builder<T> batchId(String id) { this.batchId = id; return this; }
+        public Builder<T> system(String prompt) {
+            this.system = prompt;
+            return this;
+        }
+
+        public Builder<T> task(String template) {
+            this.task = template;
+            return this;
+        }
+
+        public Builder<T> model(String name) {
+            this.model = name;
+            return this;
+        }
+
+        public Builder<T> maxTurns(int turns) {
+            this.maxTurns = turns;
+            return this;
+        }
+
+        public Builder<T> maxTokens(int tokens) {
+            this.maxTokens = tokens;
+            return this;
+        }
+
+        public Builder<T> contextTokens(int tokens) {
+            this.contextTokens = tokens;
+            return this;
+        }
+
+        public Builder<T> deadline(Duration perAgent) {
+            this.deadline = perAgent;
+            return this;
+        }
+
+        public Builder<T> batchId(String id) {
+            this.batchId = id;
+            return this;
+        }
         /** Repair turns for an answer that fails the output schema (default 2). */
-        public Builder<T> maxRepairs(int repairs) { this.maxRepairs = repairs; return this; }
+        public Builder<T> maxRepairs(int repairs) {
+            this.maxRepairs = repairs;
+            return this;
+        }
         /** Compaction with the defaults of {@link CompactionSettings}: NONE, TRUNCATE or SUMMARIZE. */
         public Builder<T> compaction(CompactionMode mode) {
             this.compaction = CompactionSettings.of(mode.name(), null, null, null);
             return this;
         }
         /** Compaction with every setting chosen; null for none. */
-        public Builder<T> compaction(CompactionPolicy policy) { this.compaction = policy; return this; }
-        public Builder<T> tool(ToolSpec tool) { this.tools.add(tool); return this; }
-        public Builder<T> tools(List<ToolSpec> specs) { this.tools.addAll(specs); return this; }
+        public Builder<T> compaction(CompactionPolicy policy) {
+            this.compaction = policy;
+            return this;
+        }
+
+        public Builder<T> tool(ToolSpec tool) {
+            this.tools.add(tool);
+            return this;
+        }
+
+        public Builder<T> tools(List<ToolSpec> specs) {
+            this.tools.addAll(specs);
+            return this;
+        }
 
         /** Adds inputs: maps (or records/beans) of template variables, converted to JSON objects. */
         public Builder<T> inputs(List<?> values) {
             for (Object value : values) {
                 var node = value instanceof String text ? parse(text) : JSON.valueToTree(value);
                 if (!node.isObject()) {
-                    throw new IllegalArgumentException("input #" + (inputs.size() + 1) + " must be an object of template variables, got " + node.getNodeType());
+                    throw new IllegalArgumentException("input #" + (inputs.size() + 1)
+                            + " must be an object of template variables, got " + node.getNodeType());
                 }
                 inputs.add(node.toString());
             }
@@ -122,8 +168,19 @@ public final class AgentSpec<T> {
 
         /** Builds a spec whose inputs come from a workflow (map and reduce stages): inputs may be empty. */
         public AgentSpec<T> buildStage() {
-            BatchDefinition definition = new BatchDefinition(system, task, inputs, tools, output.jsonSchema(), model,
-                    maxTurns, maxTokens, contextTokens, deadline.toMillis(), maxRepairs, compaction);
+            BatchDefinition definition = new BatchDefinition(
+                    system,
+                    task,
+                    inputs,
+                    tools,
+                    output.jsonSchema(),
+                    model,
+                    maxTurns,
+                    maxTokens,
+                    contextTokens,
+                    deadline.toMillis(),
+                    maxRepairs,
+                    compaction);
             return new AgentSpec<>(definition, output, batchId);
         }
     }

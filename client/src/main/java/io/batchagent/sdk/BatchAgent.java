@@ -62,7 +62,8 @@ public final class BatchAgent implements AutoCloseable {
      * @throws IllegalStateException if {@code batchagent-cli} (which runs them) is not on the class path
      */
     public static BatchAgent embedded(Path dataDir) {
-        return ServiceLoader.load(EmbeddedRuntime.class).findFirst()
+        return ServiceLoader.load(EmbeddedRuntime.class)
+                .findFirst()
                 .orElseThrow(() -> new IllegalStateException("BatchAgent.embedded runs a broker and every stage, which "
                         + "need io.batchagent:batchagent-cli on the class path; to use a running deployment, call "
                         + "BatchAgent.connect(ClusterSettings.of(bootstrapServers))"))
@@ -96,8 +97,9 @@ public final class BatchAgent implements AutoCloseable {
      */
     public <T> List<AgentOutcome<T>> results(String batchId, OutputSchema<T> output) {
         try {
-            return client.follow(batchId, r -> { }, false, () -> false, timeout).stream()
-                    .map(r -> AgentOutcome.of(r, output)).toList();
+            return client.follow(batchId, r -> {}, false, () -> false, timeout).stream()
+                    .map(r -> AgentOutcome.of(r, output))
+                    .toList();
         } catch (TimeoutException e) {
             throw new IllegalStateException("batch " + batchId + " did not finish: " + e.getMessage(), e);
         }
@@ -108,13 +110,15 @@ public final class BatchAgent implements AutoCloseable {
      * stream ends when every job has one.
      */
     public <T> Stream<AgentOutcome<T>> stream(String batchId, OutputSchema<T> output) {
-        return streamOf(onResult -> {
-            try {
-                client.follow(batchId, onResult, false, () -> false, timeout);
-            } catch (TimeoutException e) {
-                throw new IllegalStateException("batch " + batchId + " did not finish: " + e.getMessage(), e);
-            }
-        }, output);
+        return streamOf(
+                onResult -> {
+                    try {
+                        client.follow(batchId, onResult, false, () -> false, timeout);
+                    } catch (TimeoutException e) {
+                        throw new IllegalStateException("batch " + batchId + " did not finish: " + e.getMessage(), e);
+                    }
+                },
+                output);
     }
 
     /** Where batch {@code batchId} stands (counts by status, jobs in flight, tool activity, last progress). */
@@ -129,7 +133,7 @@ public final class BatchAgent implements AutoCloseable {
 
     /** As {@link #run(AgentSpec)}; with {@code retryFailed}, jobs that failed before run again. */
     public <T> List<AgentOutcome<T>> run(AgentSpec<T> spec, boolean retryFailed) {
-        List<AgentResult> results = runDefinition(spec.batchId(), spec.definition(), retryFailed, r -> { });
+        List<AgentResult> results = runDefinition(spec.batchId(), spec.definition(), retryFailed, r -> {});
         return results.stream().map(r -> AgentOutcome.of(r, spec.output())).toList();
     }
 
@@ -139,7 +143,8 @@ public final class BatchAgent implements AutoCloseable {
     }
 
     /** Runs {@code producer} on another thread and yields the results it passes on, decoded, until it returns. */
-    private static <T> Stream<AgentOutcome<T>> streamOf(Consumer<Consumer<AgentResult>> producer, OutputSchema<T> output) {
+    private static <T> Stream<AgentOutcome<T>> streamOf(
+            Consumer<Consumer<AgentResult>> producer, OutputSchema<T> output) {
         BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
         Object end = new Object();
         CompletableFuture.runAsync(() -> {
@@ -150,27 +155,28 @@ public final class BatchAgent implements AutoCloseable {
                 queue.add(e);
             }
         });
-        Spliterator<AgentOutcome<T>> results = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE, Spliterator.ORDERED) {
-            @Override
-            @SuppressWarnings("unchecked")
-            public boolean tryAdvance(Consumer<? super AgentOutcome<T>> action) {
-                Object next;
-                try {
-                    next = queue.take();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted while streaming results", e);
-                }
-                if (next == end) {
-                    return false;
-                }
-                if (next instanceof RuntimeException error) {
-                    throw error;
-                }
-                action.accept((AgentOutcome<T>) next);
-                return true;
-            }
-        };
+        Spliterator<AgentOutcome<T>> results =
+                new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE, Spliterator.ORDERED) {
+                    @Override
+                    @SuppressWarnings("unchecked")
+                    public boolean tryAdvance(Consumer<? super AgentOutcome<T>> action) {
+                        Object next;
+                        try {
+                            next = queue.take();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new IllegalStateException("interrupted while streaming results", e);
+                        }
+                        if (next == end) {
+                            return false;
+                        }
+                        if (next instanceof RuntimeException error) {
+                            throw error;
+                        }
+                        action.accept((AgentOutcome<T>) next);
+                        return true;
+                    }
+                };
         return StreamSupport.stream(results, false);
     }
 
@@ -185,7 +191,9 @@ public final class BatchAgent implements AutoCloseable {
         var results = input.putArray("results");
         int ok = 0;
         for (AgentOutcome<T> outcome : mapped) {
-            var entry = results.addObject().put("index", outcome.index()).put("status", outcome.status().name());
+            var entry = results.addObject()
+                    .put("index", outcome.index())
+                    .put("status", outcome.status().name());
             entry.set("output", outcome.output() == null ? json.nullNode() : json.valueToTree(outcome.output()));
             if (outcome.errorMessage() != null) {
                 entry.put("error", outcome.errorReason() + ": " + outcome.errorMessage());
@@ -195,7 +203,8 @@ public final class BatchAgent implements AutoCloseable {
         input.put("succeeded", ok).put("failed", mapped.size() - ok);
         BatchDefinition reduceDefinition = reduce.definition().withInputs(List.of(input.toString()));
         String reduceBatch = map.batchId() + "-reduce";
-        AgentResult reduced = runDefinition(reduceBatch, reduceDefinition, false, r -> { }).get(0);
+        AgentResult reduced =
+                runDefinition(reduceBatch, reduceDefinition, false, r -> {}).get(0);
         return new MapReduceOutcome<>(null, mapped, AgentOutcome.of(reduced, reduce.output()));
     }
 
@@ -209,25 +218,34 @@ public final class BatchAgent implements AutoCloseable {
      * @param map a stage spec ({@link AgentSpec.Builder#buildStage()}), inputs ignored
      * @param reduce a stage spec, inputs ignored
      */
-    public <P, T, R> MapReduceOutcome<P, T, R> runWithMapReduce(AgentSpec<P> plan, AgentSpec<T> map, AgentSpec<R> reduce) {
+    public <P, T, R> MapReduceOutcome<P, T, R> runWithMapReduce(
+            AgentSpec<P> plan, AgentSpec<T> map, AgentSpec<R> reduce) {
         if (plan.definition().inputs().size() != 1) {
-            throw new IllegalArgumentException("the plan spec needs exactly one input, got " + plan.definition().inputs().size());
+            throw new IllegalArgumentException("the plan spec needs exactly one input, got "
+                    + plan.definition().inputs().size());
         }
-        BatchClient.Workflow workflow = client.submitWorkflow(plan.batchId(), plan.definition(), map.definition(), reduce.definition());
+        BatchClient.Workflow workflow =
+                client.submitWorkflow(plan.batchId(), plan.definition(), map.definition(), reduce.definition());
         try {
-            AgentResult planResult = client.await(workflow.planJobIds(), r -> { }, timeout).get(0);
-            AgentResult reduced = client.await(List.of(workflow.reduceJobId()), r -> { }, timeout).get(0);
-            List<AgentResult> mapped = new ArrayList<>(client.finalResults(workflow.mapBatchId()).values());
+            AgentResult planResult =
+                    client.await(workflow.planJobIds(), r -> {}, timeout).get(0);
+            AgentResult reduced = client.await(List.of(workflow.reduceJobId()), r -> {}, timeout)
+                    .get(0);
+            List<AgentResult> mapped =
+                    new ArrayList<>(client.finalResults(workflow.mapBatchId()).values());
             mapped.sort(Comparator.comparingLong(AgentResult::getIndex));
-            return new MapReduceOutcome<>(AgentOutcome.of(planResult, plan.output()),
+            return new MapReduceOutcome<>(
+                    AgentOutcome.of(planResult, plan.output()),
                     mapped.stream().map(r -> AgentOutcome.of(r, map.output())).toList(),
                     AgentOutcome.of(reduced, reduce.output()));
         } catch (TimeoutException e) {
-            throw new IllegalStateException("workflow " + workflow.workflowId() + " did not finish: " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "workflow " + workflow.workflowId() + " did not finish: " + e.getMessage(), e);
         }
     }
 
-    private List<AgentResult> runDefinition(String batchId, BatchDefinition definition, boolean retryFailed, Consumer<AgentResult> onResult) {
+    private List<AgentResult> runDefinition(
+            String batchId, BatchDefinition definition, boolean retryFailed, Consumer<AgentResult> onResult) {
         BatchClient.Submission submission = client.submit(batchId, definition, retryFailed);
         try {
             return client.await(submission, onResult, timeout);

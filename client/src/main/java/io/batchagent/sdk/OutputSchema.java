@@ -44,7 +44,8 @@ public final class OutputSchema<T> {
 
     /** The schema of a record or bean class; answers decode into it. */
     public static <T> OutputSchema<T> of(Class<T> type) {
-        SchemaGeneratorConfigBuilder config = new SchemaGeneratorConfigBuilder(SchemaVersion.DRAFT_2020_12, OptionPreset.PLAIN_JSON)
+        SchemaGeneratorConfigBuilder config = new SchemaGeneratorConfigBuilder(
+                        SchemaVersion.DRAFT_2020_12, OptionPreset.PLAIN_JSON)
                 .with(Option.FORBIDDEN_ADDITIONAL_PROPERTIES_BY_DEFAULT)
                 .with(Option.INLINE_ALL_SCHEMAS)
                 .without(Option.SCHEMA_VERSION_INDICATOR);
@@ -96,7 +97,8 @@ public final class OutputSchema<T> {
         try {
             return type == JsonNode.class ? type.cast(JSON.readTree(json)) : JSON.readValue(json, type);
         } catch (IOException e) {
-            throw new IllegalArgumentException("the answer does not decode into " + type.getSimpleName() + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                    "the answer does not decode into " + type.getSimpleName() + ": " + e.getMessage(), e);
         }
     }
 
@@ -116,8 +118,10 @@ public final class OutputSchema<T> {
                     Schema fieldSchema = field.schema();
                     boolean optional = fieldSchema.isNullable();
                     if (optional && fieldSchema.getType() == Schema.Type.UNION) {
-                        fieldSchema = fieldSchema.getTypes().stream().filter(s -> s.getType() != Schema.Type.NULL)
-                                .findFirst().orElse(fieldSchema);
+                        fieldSchema = fieldSchema.getTypes().stream()
+                                .filter(s -> s.getType() != Schema.Type.NULL)
+                                .findFirst()
+                                .orElse(fieldSchema);
                     }
                     ObjectNode property = avroToJsonSchema(fieldSchema);
                     if (field.doc() != null) {

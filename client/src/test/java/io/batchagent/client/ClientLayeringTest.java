@@ -12,15 +12,30 @@ import com.tngtech.archunit.lang.ArchRule;
  * plain Kafka clients, Avro and Jackson, and nothing of a stage (no Streams, no netty or reactor, no
  * engine or tool clients). The enforcer bans the jars; this holds the code to it, class by class.
  */
-@AnalyzeClasses(packages = {"io.batchagent.client", "io.batchagent.sdk"}, importOptions = ImportOption.DoNotIncludeTests.class)
+@AnalyzeClasses(
+        packages = {"io.batchagent.client", "io.batchagent.sdk"},
+        importOptions = ImportOption.DoNotIncludeTests.class)
 class ClientLayeringTest {
 
     @ArchTest
-    static final ArchRule clientDependsOnNoStage = classes().that().resideInAnyPackage("io.batchagent.client..", "io.batchagent.sdk..")
-            .should().onlyDependOnClassesThat().resideInAnyPackage(
-                    "io.batchagent.client..", "io.batchagent.sdk..", "io.batchagent.events..", "io.batchagent.schemas..",
-                    "java..", "javax.annotation..", "org.apache.kafka.clients..", "org.apache.kafka.common..",
-                    "org.apache.avro..", "com.fasterxml.jackson..", "com.fasterxml.classmate..", "com.github.victools.jsonschema..",
+    static final ArchRule clientDependsOnNoStage = classes()
+            .that()
+            .resideInAnyPackage("io.batchagent.client..", "io.batchagent.sdk..")
+            .should()
+            .onlyDependOnClassesThat()
+            .resideInAnyPackage(
+                    "io.batchagent.client..",
+                    "io.batchagent.sdk..",
+                    "io.batchagent.events..",
+                    "io.batchagent.schemas..",
+                    "java..",
+                    "javax.annotation..",
+                    "org.apache.kafka.clients..",
+                    "org.apache.kafka.common..",
+                    "org.apache.avro..",
+                    "com.fasterxml.jackson..",
+                    "com.fasterxml.classmate..",
+                    "com.github.victools.jsonschema..",
                     "org.slf4j..")
             .because("an application that only submits and reads results must not need a stage's runtime");
 }

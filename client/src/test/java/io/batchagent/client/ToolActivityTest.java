@@ -9,9 +9,17 @@ import org.junit.jupiter.api.Test;
 
 class ToolActivityTest {
 
-    private static ToolResponse response(String job, String hash, ToolStatus status, boolean executed, boolean coalesced, long ms) {
-        ToolResult result = ToolResult.newBuilder().setCallHash(hash).setTool("search").setStatus(status).setOutput("o")
-                .setExecuted(executed).setStartedAtMs(1_000).setFinishedAtMs(1_000 + ms).build();
+    private static ToolResponse response(
+            String job, String hash, ToolStatus status, boolean executed, boolean coalesced, long ms) {
+        ToolResult result = ToolResult.newBuilder()
+                .setCallHash(hash)
+                .setTool("search")
+                .setStatus(status)
+                .setOutput("o")
+                .setExecuted(executed)
+                .setStartedAtMs(1_000)
+                .setFinishedAtMs(1_000 + ms)
+                .build();
         return new ToolResponse(job, 1, "c1", result, coalesced, 1);
     }
 

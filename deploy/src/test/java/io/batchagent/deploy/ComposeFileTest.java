@@ -58,14 +58,31 @@ class ComposeFileTest {
         JsonNode services = services();
         Set<String> names = new TreeSet<>();
         services.fieldNames().forEachRemaining(names::add);
-        assertThat(names).contains("kafka", "redis", "postgres", "simulator", "topology", "inference", "tools", "connect",
-                "prometheus", "grafana");
+        assertThat(names)
+                .contains(
+                        "kafka",
+                        "redis",
+                        "postgres",
+                        "simulator",
+                        "topology",
+                        "inference",
+                        "tools",
+                        "connect",
+                        "prometheus",
+                        "grafana");
         assertThat(services.path("kafka").path("image").asText()).startsWith("apache/kafka:");
-        assertThat(services.path("kafka").path("environment").path("KAFKA_PROCESS_ROLES").asText())
-                .as("a KRaft broker").contains("controller");
+        assertThat(services.path("kafka")
+                        .path("environment")
+                        .path("KAFKA_PROCESS_ROLES")
+                        .asText())
+                .as("a KRaft broker")
+                .contains("controller");
         assertThat(services.path("connect").path("volumes").toString()).contains("connectors/target/plugins");
         assertThat(services.path("registry").path("volumes").toString()).contains("connectors/target/registry");
-        assertThat(services.path("connect").path("environment").path("APICURIO_REGISTRY_URL").asText())
+        assertThat(services.path("connect")
+                        .path("environment")
+                        .path("APICURIO_REGISTRY_URL")
+                        .asText())
                 .startsWith("http://registry:8081");
     }
 
@@ -74,13 +91,17 @@ class ComposeFileTest {
         Map<String, CommandLine.ParseResult> workers = workers();
         assertThat(workers.keySet()).containsExactlyInAnyOrder("topology", "inference", "tools");
         workers.forEach((role, worker) -> {
-            assertThat(worker.hasMatchedOption("--metrics-port")).as("%s serves metrics", role).isTrue();
-            assertThat(worker.<String>matchedOptionValue("--bootstrap-servers", "")).isEqualTo("kafka:9092");
+            assertThat(worker.hasMatchedOption("--metrics-port"))
+                    .as("%s serves metrics", role)
+                    .isTrue();
+            assertThat(worker.<String>matchedOptionValue("--bootstrap-servers", ""))
+                    .isEqualTo("kafka:9092");
         });
         // The simulator subcommand hands its arguments to the simulator's own parser.
         List<String> simulator = command(services().path("simulator"));
         assertThat(simulator.get(0)).isEqualTo("simulator");
-        new CommandLine(new EngineSimulatorMain()).parseArgs(simulator.subList(1, simulator.size()).toArray(String[]::new));
+        new CommandLine(new EngineSimulatorMain())
+                .parseArgs(simulator.subList(1, simulator.size()).toArray(String[]::new));
         String backend = workers.get("inference").matchedOptionValue("--backend", "");
         String port = simulator.get(simulator.indexOf("--port") + 1);
         assertThat(backend).as("the inference role's engine").isEqualTo("sglang://simulator:" + port);
@@ -88,9 +109,12 @@ class ComposeFileTest {
 
     @Test
     void shouldScrapeEveryRoleAndProvisionTheDashboard() throws IOException {
-        String prometheus = Files.readString(COMPOSE.resolveSibling("prometheus").resolve("prometheus.yml"));
-        workers().forEach((role, worker) -> assertThat(prometheus).as("Prometheus scrapes %s", role)
-                .contains("\"" + role + ":" + worker.matchedOptionValue("--metrics-port", 0) + "\""));
+        String prometheus =
+                Files.readString(COMPOSE.resolveSibling("prometheus").resolve("prometheus.yml"));
+        workers()
+                .forEach((role, worker) -> assertThat(prometheus)
+                        .as("Prometheus scrapes %s", role)
+                        .contains("\"" + role + ":" + worker.matchedOptionValue("--metrics-port", 0) + "\""));
         JsonNode grafana = services().path("grafana");
         String dashboards = null;
         for (JsonNode volume : grafana.path("volumes")) {
@@ -100,6 +124,7 @@ class ComposeFileTest {
             }
         }
         assertThat(dashboards).as("the dashboards Grafana is given").isNotNull();
-        assertThat(COMPOSE.resolveSibling(dashboards).resolve("batchagent.json")).exists();
+        assertThat(COMPOSE.resolveSibling(dashboards).resolve("batchagent.json"))
+                .exists();
     }
 }

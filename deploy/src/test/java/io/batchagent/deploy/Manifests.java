@@ -31,7 +31,9 @@ final class Manifests {
     /** Whether {@code kubectl} runs here. */
     static boolean kubectlAvailable() {
         try {
-            Process process = new ProcessBuilder("kubectl", "version", "--client").redirectErrorStream(true).start();
+            Process process = new ProcessBuilder("kubectl", "version", "--client")
+                    .redirectErrorStream(true)
+                    .start();
             process.getInputStream().readAllBytes();
             return process.waitFor(60, TimeUnit.SECONDS) && process.exitValue() == 0;
         } catch (IOException e) {
@@ -47,15 +49,20 @@ final class Manifests {
         Process process = new ProcessBuilder("kubectl", "kustomize", dir.toString()).start();
         byte[] stdout = process.getInputStream().readAllBytes();
         String stderr = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(process.waitFor(120, TimeUnit.SECONDS)).as("kubectl kustomize %s finishes", dir).isTrue();
-        assertThat(process.exitValue()).as("kubectl kustomize %s: %s", dir, stderr).isZero();
+        assertThat(process.waitFor(120, TimeUnit.SECONDS))
+                .as("kubectl kustomize %s finishes", dir)
+                .isTrue();
+        assertThat(process.exitValue())
+                .as("kubectl kustomize %s: %s", dir, stderr)
+                .isZero();
         List<HasMetadata> objects = new ArrayList<>();
         for (String document : new String(stdout, StandardCharsets.UTF_8).split("(?m)^---$")) {
             if (!document.isBlank()) {
                 try {
                     objects.add(SERIALIZATION.unmarshal(document, HasMetadata.class));
                 } catch (RuntimeException e) {
-                    throw new AssertionError("cannot parse a rendered object of " + dir + ": " + e.getMessage() + "\n" + document, e);
+                    throw new AssertionError(
+                            "cannot parse a rendered object of " + dir + ": " + e.getMessage() + "\n" + document, e);
                 }
             }
         }
@@ -66,9 +73,11 @@ final class Manifests {
         return objects.stream().filter(type::isInstance).map(type::cast).toList();
     }
 
-    static List<io.fabric8.kubernetes.api.model.GenericKubernetesResource> ofKind(List<HasMetadata> objects, String kind) {
+    static List<io.fabric8.kubernetes.api.model.GenericKubernetesResource> ofKind(
+            List<HasMetadata> objects, String kind) {
         return ofType(objects, io.fabric8.kubernetes.api.model.GenericKubernetesResource.class).stream()
-                .filter(o -> o.getKind().equals(kind)).toList();
+                .filter(o -> o.getKind().equals(kind))
+                .toList();
     }
 
     /**
@@ -83,8 +92,10 @@ final class Manifests {
             } else if (var.getValueFrom() != null && var.getValueFrom().getConfigMapKeyRef() != null) {
                 var ref = var.getValueFrom().getConfigMapKeyRef();
                 ConfigMap map = ofType(objects, ConfigMap.class).stream()
-                        .filter(m -> m.getMetadata().getName().equals(ref.getName())).findFirst()
-                        .orElseThrow(() -> new AssertionError("no ConfigMap " + ref.getName() + " for $" + var.getName()));
+                        .filter(m -> m.getMetadata().getName().equals(ref.getName()))
+                        .findFirst()
+                        .orElseThrow(
+                                () -> new AssertionError("no ConfigMap " + ref.getName() + " for $" + var.getName()));
                 assertThat(map.getData()).as("ConfigMap %s", ref.getName()).containsKey(ref.getKey());
                 env.put(var.getName(), map.getData().get(ref.getKey()));
             } else {
@@ -107,9 +118,12 @@ final class Manifests {
 
     /** Parses {@code args} with the CLI's own parser; the parsed {@code worker} subcommand. */
     static CommandLine.ParseResult parseWorker(List<String> args) {
-        CommandLine.ParseResult result = new CommandLine(new BatchAgentCommand()).parseArgs(args.toArray(String[]::new));
+        CommandLine.ParseResult result =
+                new CommandLine(new BatchAgentCommand()).parseArgs(args.toArray(String[]::new));
         assertThat(result.subcommand()).as("a subcommand in %s", args).isNotNull();
-        assertThat(result.subcommand().commandSpec().name()).as("subcommand of %s", args).isEqualTo("worker");
+        assertThat(result.subcommand().commandSpec().name())
+                .as("subcommand of %s", args)
+                .isEqualTo("worker");
         return result.subcommand();
     }
 }

@@ -57,7 +57,12 @@ final class BatchScheduler implements AutoCloseable {
         void onAbort(Sequence sequence);
     }
 
-    enum State { WAITING, RUNNING, FINISHED, CANCELLED }
+    enum State {
+        WAITING,
+        RUNNING,
+        FINISHED,
+        CANCELLED
+    }
 
     /** One request in the scheduler. Fields are guarded by the scheduler's lock. */
     static final class Sequence {
@@ -203,8 +208,14 @@ final class BatchScheduler implements AutoCloseable {
     Occupancy occupancy() {
         lock.lock();
         try {
-            return new Occupancy(running.size(), waiting.size(), cache.size(), cache.reserved(), cache.lockedTokens(),
-                    cache.capacity(), cache.counters().evictedTokens());
+            return new Occupancy(
+                    running.size(),
+                    waiting.size(),
+                    cache.size(),
+                    cache.reserved(),
+                    cache.lockedTokens(),
+                    cache.capacity(),
+                    cache.counters().evictedTokens());
         } finally {
             lock.unlock();
         }
@@ -221,8 +232,14 @@ final class BatchScheduler implements AutoCloseable {
      * @param capacityTokens KV pool size
      * @param evictedTokens tokens evicted or flushed since start
      */
-    record Occupancy(int running, int waiting, long cachedTokens, long reservedTokens, long pinnedTokens,
-            long capacityTokens, long evictedTokens) {
+    record Occupancy(
+            int running,
+            int waiting,
+            long cachedTokens,
+            long reservedTokens,
+            long pinnedTokens,
+            long capacityTokens,
+            long evictedTokens) {
 
         /** Fraction of the KV pool in use: tree plus reservations. */
         double usage() {
@@ -317,7 +334,8 @@ final class BatchScheduler implements AutoCloseable {
         while (!waiting.isEmpty() && running.size() < profile.maxRunningRequests()) {
             Sequence head = waiting.peek();
             RadixPrefixCache.Lease lease = head.prompt.length == 0
-                    ? cache.lock(head.prompt, 0) : cache.lock(head.prompt, head.prompt.length - 1);
+                    ? cache.lock(head.prompt, 0)
+                    : cache.lock(head.prompt, head.prompt.length - 1);
             int toPrefill = head.prompt.length - lease.length();
             long reservation = (long) toPrefill + head.output.length;
             if (!cache.tryReserve(reservation)) {
@@ -357,8 +375,9 @@ final class BatchScheduler implements AutoCloseable {
             }
             emitting += sequence.plannedEmit ? 1 : 0;
         }
-        boolean finishing = batch.stream().anyMatch(s -> s.toPrefill == s.prefilled + s.plannedPrefill
-                && s.emitted + (s.plannedEmit ? 1 : 0) == s.output.length);
+        boolean finishing = batch.stream()
+                .anyMatch(s -> s.toPrefill == s.prefilled + s.plannedPrefill
+                        && s.emitted + (s.plannedEmit ? 1 : 0) == s.output.length);
         if (prefill == 0 && emitting == 0 && !finishing) {
             return null;
         }
@@ -470,6 +489,5 @@ final class BatchScheduler implements AutoCloseable {
         }
     }
 
-    private record Step(List<Sequence> batch, long prefillTokens, long nanos) {
-    }
+    private record Step(List<Sequence> batch, long prefillTokens, long nanos) {}
 }

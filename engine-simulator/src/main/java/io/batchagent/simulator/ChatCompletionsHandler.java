@@ -26,8 +26,9 @@ final class ChatCompletionsHandler {
     private static final Logger LOGGER = LoggerFactory.getLogger(ChatCompletionsHandler.class);
     private static final String JSON_TYPE = "application/json";
     /** A simulated server error is one of these in turn: an engine's own, then a proxy's in front of it. */
-    private static final HttpResponseStatus[] SERVER_ERRORS = {HttpResponseStatus.INTERNAL_SERVER_ERROR,
-            HttpResponseStatus.BAD_GATEWAY, HttpResponseStatus.SERVICE_UNAVAILABLE};
+    private static final HttpResponseStatus[] SERVER_ERRORS = {
+        HttpResponseStatus.INTERNAL_SERVER_ERROR, HttpResponseStatus.BAD_GATEWAY, HttpResponseStatus.SERVICE_UNAVAILABLE
+    };
 
     private final SimulatorOptions options;
     private final BatchScheduler scheduler;
@@ -39,17 +40,18 @@ final class ChatCompletionsHandler {
     private final Object faultLock = new Object();
     /** Conversations answered in full, to count repeated model calls; bounded, see {@link #remember}. */
     private final java.util.Set<String> answered = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private EngineFaults faults;
     private java.util.SplittableRandom faultDraws;
 
-    ChatCompletionsHandler(SimulatorOptions options, BatchScheduler scheduler, EngineCounters counters,
-            List<String> captured) {
+    ChatCompletionsHandler(
+            SimulatorOptions options, BatchScheduler scheduler, EngineCounters counters, List<String> captured) {
         this.options = options;
         this.scheduler = scheduler;
         this.counters = counters;
         this.captured = captured;
-        this.model = new ScriptedModel(options.toolCallRule(), options.invalidAnswers(), options.varyAnswersSeed(),
-                options.toolTurns());
+        this.model = new ScriptedModel(
+                options.toolCallRule(), options.invalidAnswers(), options.varyAnswersSeed(), options.toolTurns());
         setFaults(options.faults());
     }
 
@@ -76,7 +78,10 @@ final class ChatCompletionsHandler {
     Publisher<Void> handle(HttpServerRequest request, HttpServerResponse response) {
         return Mono.defer(() -> {
             counters.requestStarted();
-            return request.receive().aggregate().asString(StandardCharsets.UTF_8).defaultIfEmpty("")
+            return request.receive()
+                    .aggregate()
+                    .asString(StandardCharsets.UTF_8)
+                    .defaultIfEmpty("")
                     .flatMap(body -> answer(body, response))
                     .doFinally(signal -> counters.requestEnded());
         });
@@ -98,9 +103,14 @@ final class ChatCompletionsHandler {
         }
         if (options.failOnMarker() != null && request.lastUserMessage().contains(options.failOnMarker())) {
             counters.serverErrors.incrementAndGet();
-            return send(response, HttpResponseStatus.INTERNAL_SERVER_ERROR, OpenAiWire.error(
-                    "simulated failure: the last user message contains the failure marker", "server_error",
-                    "simulated_failure", null));
+            return send(
+                    response,
+                    HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                    OpenAiWire.error(
+                            "simulated failure: the last user message contains the failure marker",
+                            "server_error",
+                            "simulated_failure",
+                            null));
         }
         EngineFaults.Fault fault = drawFault();
         if (fault != EngineFaults.Fault.NONE) {
@@ -108,26 +118,34 @@ final class ChatCompletionsHandler {
         }
         switch (fault) {
             case OUTAGE -> {
-                return send(response, HttpResponseStatus.SERVICE_UNAVAILABLE, OpenAiWire.error(
-                        "simulated outage: the engine is down", "server_error", "unavailable", null));
+                return send(
+                        response,
+                        HttpResponseStatus.SERVICE_UNAVAILABLE,
+                        OpenAiWire.error("simulated outage: the engine is down", "server_error", "unavailable", null));
             }
             case SERVER_ERROR -> {
                 HttpResponseStatus status = SERVER_ERRORS[(int) (responseIds.incrementAndGet() % SERVER_ERRORS.length)];
-                return send(response, status, OpenAiWire.error(
-                        "simulated server error " + status.code(), "server_error", "simulated_failure", null));
+                return send(
+                        response,
+                        status,
+                        OpenAiWire.error(
+                                "simulated server error " + status.code(), "server_error", "simulated_failure", null));
             }
             case THROTTLE -> {
                 return Mono.from(response.status(HttpResponseStatus.TOO_MANY_REQUESTS)
                         .header(HttpHeaderNames.CONTENT_TYPE, JSON_TYPE)
                         .header(HttpHeaderNames.RETRY_AFTER, Integer.toString(faults().retryAfterSeconds()))
-                        .sendString(Mono.just(OpenAiWire.error("simulated rate limit: slow down", "rate_limit_error",
-                                "rate_limit_exceeded", null))));
+                        .sendString(Mono.just(OpenAiWire.error(
+                                "simulated rate limit: slow down", "rate_limit_error", "rate_limit_exceeded", null))));
             }
             case MALFORMED -> {
                 return request.stream()
-                        ? Mono.from(response.status(HttpResponseStatus.OK)
-                                .header(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
-                                .sendString(Mono.just("data: {\"id\": \"chatcmpl-broken\", \"choices\": [{\"delta\": {\"content\n\n")))
+                        ? Mono.from(
+                                response.status(HttpResponseStatus.OK)
+                                        .header(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
+                                        .sendString(
+                                                Mono.just(
+                                                        "data: {\"id\": \"chatcmpl-broken\", \"choices\": [{\"delta\": {\"content\n\n")))
                         : send(response, HttpResponseStatus.OK, "{\"id\": \"chatcmpl-broken\", \"choices\": [");
             }
             case HANG -> {
@@ -156,18 +174,27 @@ final class ChatCompletionsHandler {
         } catch (RuntimeException e) {
             LOGGER.warn("Scripted model failed on a request", e);
             counters.serverErrors.incrementAndGet();
-            return send(response, HttpResponseStatus.INTERNAL_SERVER_ERROR,
+            return send(
+                    response,
+                    HttpResponseStatus.INTERNAL_SERVER_ERROR,
                     OpenAiWire.error("scripted model failed: " + e, "server_error", "internal_error", null));
         }
         String overContext = contextProblem(prompt.length);
         if (overContext != null) {
             counters.clientErrors.incrementAndGet();
-            return send(response, HttpResponseStatus.BAD_REQUEST, options.dialect() == SimulatorDialect.VLLM
-                    ? OpenAiWire.vllmError(overContext) : OpenAiWire.sglangError(overContext));
+            return send(
+                    response,
+                    HttpResponseStatus.BAD_REQUEST,
+                    options.dialect() == SimulatorDialect.VLLM
+                            ? OpenAiWire.vllmError(overContext)
+                            : OpenAiWire.sglangError(overContext));
         }
-        OpenAiWire wire = new OpenAiWire(String.format("chatcmpl-sim%020x", responseIds.incrementAndGet()),
-                System.currentTimeMillis() / 1000, request.model() != null ? request.model() : options.modelName(),
-                request.includeUsage(), options.cacheReport());
+        OpenAiWire wire = new OpenAiWire(
+                String.format("chatcmpl-sim%020x", responseIds.incrementAndGet()),
+                System.currentTimeMillis() / 1000,
+                request.model() != null ? request.model() : options.modelName(),
+                request.includeUsage(),
+                options.cacheReport());
         Runnable onAnswered = () -> remember(conversation);
         return request.stream()
                 ? stream(request, completion, prompt, wire, response, onAnswered)
@@ -221,12 +248,17 @@ final class ChatCompletionsHandler {
             return null;
         }
         if (options.dialect() == SimulatorDialect.VLLM) {
-            return promptTokens <= window ? null : "This model's maximum context length is " + window + " tokens. "
-                    + "However, your request has " + promptTokens + " input tokens. Please reduce the length of the "
-                    + "input messages.";
+            return promptTokens <= window
+                    ? null
+                    : "This model's maximum context length is " + window + " tokens. "
+                            + "However, your request has " + promptTokens
+                            + " input tokens. Please reduce the length of the "
+                            + "input messages.";
         }
-        return promptTokens < window ? null : "The input (" + promptTokens + " tokens) is longer than the model's "
-                + "context length (" + window + " tokens).";
+        return promptTokens < window
+                ? null
+                : "The input (" + promptTokens + " tokens) is longer than the model's " + "context length (" + window
+                        + " tokens).";
     }
 
     /** Why the imitated engine would refuse this request, or null. */
@@ -251,28 +283,34 @@ final class ChatCompletionsHandler {
         return options.dialect() == SimulatorDialect.VLLM ? -request.priority() : request.priority();
     }
 
-    private Mono<Void> complete(ChatRequest request, Completion completion, int[] prompt, OpenAiWire wire,
-            HttpServerResponse response, Runnable onAnswered) {
+    private Mono<Void> complete(
+            ChatRequest request,
+            Completion completion,
+            int[] prompt,
+            OpenAiWire wire,
+            HttpServerResponse response,
+            Runnable onAnswered) {
         CompletableFuture<String> body = new CompletableFuture<>();
         BatchScheduler.Sequence sequence;
         try {
-            sequence = scheduler.submit(prompt, completion.tokenIds(), schedulingPriority(request), new BatchScheduler.Listener() {
-                @Override
-                public void onToken(BatchScheduler.Sequence s, int index) {
-                    // the whole message is sent at the end
-                }
+            sequence = scheduler.submit(
+                    prompt, completion.tokenIds(), schedulingPriority(request), new BatchScheduler.Listener() {
+                        @Override
+                        public void onToken(BatchScheduler.Sequence s, int index) {
+                            // the whole message is sent at the end
+                        }
 
-                @Override
-                public void onFinish(BatchScheduler.Sequence s) {
-                    onAnswered.run();
-                    body.complete(wire.completion(completion, s.promptTokens(), s.cachedTokens()));
-                }
+                        @Override
+                        public void onFinish(BatchScheduler.Sequence s) {
+                            onAnswered.run();
+                            body.complete(wire.completion(completion, s.promptTokens(), s.cachedTokens()));
+                        }
 
-                @Override
-                public void onAbort(BatchScheduler.Sequence s) {
-                    body.completeExceptionally(new IllegalStateException("engine simulator closed"));
-                }
-            });
+                        @Override
+                        public void onAbort(BatchScheduler.Sequence s) {
+                            body.completeExceptionally(new IllegalStateException("engine simulator closed"));
+                        }
+                    });
         } catch (IllegalArgumentException | IllegalStateException e) {
             return rejected(response, e);
         }
@@ -280,23 +318,35 @@ final class ChatCompletionsHandler {
         return Mono.fromFuture(body)
                 .doOnCancel(() -> scheduler.cancel(sequence))
                 .flatMap(json -> Mono.from(response.sendString(Mono.just(json))))
-                .onErrorResume(IllegalStateException.class, e -> Mono.from(response.status(503)
-                        .sendString(Mono.just(OpenAiWire.error(e.getMessage(), "server_error", "unavailable", null)))));
+                .onErrorResume(
+                        IllegalStateException.class,
+                        e -> Mono.from(response.status(503)
+                                .sendString(Mono.just(
+                                        OpenAiWire.error(e.getMessage(), "server_error", "unavailable", null)))));
     }
 
-    private Mono<Void> stream(ChatRequest request, Completion completion, int[] prompt, OpenAiWire wire,
-            HttpServerResponse response, Runnable onAnswered) {
+    private Mono<Void> stream(
+            ChatRequest request,
+            Completion completion,
+            int[] prompt,
+            OpenAiWire wire,
+            HttpServerResponse response,
+            Runnable onAnswered) {
         Sinks.Many<String> events = Sinks.many().unicast().onBackpressureBuffer();
         BatchScheduler.Sequence sequence;
         try {
-            sequence = scheduler.submit(prompt, completion.tokenIds(), schedulingPriority(request),
+            sequence = scheduler.submit(
+                    prompt,
+                    completion.tokenIds(),
+                    schedulingPriority(request),
                     new StreamingListener(completion, wire, request.includeUsage(), events, onAnswered));
         } catch (IllegalArgumentException | IllegalStateException e) {
             return rejected(response, e);
         }
         Flux<ByteBuf> frames = events.asFlux()
                 .doOnCancel(() -> scheduler.cancel(sequence))
-                .map(frame -> response.alloc().buffer(frame.length() + 8).writeBytes(frame.getBytes(StandardCharsets.UTF_8)));
+                .map(frame ->
+                        response.alloc().buffer(frame.length() + 8).writeBytes(frame.getBytes(StandardCharsets.UTF_8)));
         return Mono.from(response.status(HttpResponseStatus.OK)
                 .header(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
                 .header(HttpHeaderNames.CACHE_CONTROL, "no-cache")
@@ -309,18 +359,23 @@ final class ChatCompletionsHandler {
             return clientError(response, e.getMessage(), "context_length_exceeded", "messages");
         }
         counters.serverErrors.incrementAndGet();
-        return send(response, HttpResponseStatus.SERVICE_UNAVAILABLE,
+        return send(
+                response,
+                HttpResponseStatus.SERVICE_UNAVAILABLE,
                 OpenAiWire.error(e.getMessage(), "server_error", "unavailable", null));
     }
 
     private Mono<Void> clientError(HttpServerResponse response, String message, String code, String param) {
         counters.clientErrors.incrementAndGet();
-        return send(response, HttpResponseStatus.BAD_REQUEST,
+        return send(
+                response,
+                HttpResponseStatus.BAD_REQUEST,
                 OpenAiWire.error(message, "invalid_request_error", code, param));
     }
 
     static Mono<Void> send(HttpServerResponse response, HttpResponseStatus status, String json) {
-        return Mono.from(response.status(status).header(HttpHeaderNames.CONTENT_TYPE, JSON_TYPE)
+        return Mono.from(response.status(status)
+                .header(HttpHeaderNames.CONTENT_TYPE, JSON_TYPE)
                 .sendString(Mono.just(json)));
     }
 
@@ -332,7 +387,11 @@ final class ChatCompletionsHandler {
         private final Sinks.Many<String> events;
         private final Runnable onAnswered;
 
-        StreamingListener(Completion completion, OpenAiWire wire, boolean includeUsage, Sinks.Many<String> events,
+        StreamingListener(
+                Completion completion,
+                OpenAiWire wire,
+                boolean includeUsage,
+                Sinks.Many<String> events,
                 Runnable onAnswered) {
             this.completion = completion;
             this.wire = wire;

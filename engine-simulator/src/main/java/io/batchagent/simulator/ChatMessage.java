@@ -27,6 +27,5 @@ public record ChatMessage(String role, String content, List<ToolCallMessage> too
      * @param name the function name
      * @param arguments the arguments JSON text, exactly as sent
      */
-    public record ToolCallMessage(String id, String name, String arguments) {
-    }
+    public record ToolCallMessage(String id, String name, String arguments) {}
 }

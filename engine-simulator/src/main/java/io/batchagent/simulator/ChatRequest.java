@@ -16,7 +16,12 @@ final class ChatRequest {
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
-    enum ToolChoice { AUTO, NONE, REQUIRED, NAMED }
+    enum ToolChoice {
+        AUTO,
+        NONE,
+        REQUIRED,
+        NAMED
+    }
 
     private final String model;
     private final List<ChatMessage> messages;
@@ -31,9 +36,19 @@ final class ChatRequest {
     private final int priority;
     private final JsonNode responseSchema;
 
-    private ChatRequest(String model, List<ChatMessage> messages, List<ToolSpec> tools, List<JsonNode> toolDefinitions,
-            ToolChoice toolChoice, String forcedTool, boolean stream, boolean includeUsage, boolean hasStreamOptions,
-            Integer maxTokens, int priority, JsonNode responseSchema) {
+    private ChatRequest(
+            String model,
+            List<ChatMessage> messages,
+            List<ToolSpec> tools,
+            List<JsonNode> toolDefinitions,
+            ToolChoice toolChoice,
+            String forcedTool,
+            boolean stream,
+            boolean includeUsage,
+            boolean hasStreamOptions,
+            Integer maxTokens,
+            int priority,
+            JsonNode responseSchema) {
         this.model = model;
         this.messages = messages;
         this.tools = tools;
@@ -58,8 +73,8 @@ final class ChatRequest {
         try {
             root = Json.MAPPER.readTree(body);
         } catch (JsonProcessingException e) {
-            throw new InvalidRequestException("request body is not valid JSON: " + e.getOriginalMessage(),
-                    "invalid_json", null);
+            throw new InvalidRequestException(
+                    "request body is not valid JSON: " + e.getOriginalMessage(), "invalid_json", null);
         }
         if (root == null || !root.isObject()) {
             throw new InvalidRequestException("request body must be a JSON object", "invalid_json", null);
@@ -80,23 +95,29 @@ final class ChatRequest {
                 forcedTool = choice.get("function").get("name").asText();
                 String wanted = forcedTool;
                 if (tools.stream().noneMatch(t -> t.name().equals(wanted))) {
-                    throw new InvalidRequestException("tool_choice names function '" + forcedTool
-                            + "', which is not in tools", "invalid_value", "tool_choice");
+                    throw new InvalidRequestException(
+                            "tool_choice names function '" + forcedTool + "', which is not in tools",
+                            "invalid_value",
+                            "tool_choice");
                 }
                 toolChoice = ToolChoice.NAMED;
             } else {
-                throw new InvalidRequestException("tool_choice must be \"none\", \"auto\", \"required\" or "
-                        + "{\"type\": \"function\", \"function\": {\"name\": ...}}", "invalid_value", "tool_choice");
+                throw new InvalidRequestException(
+                        "tool_choice must be \"none\", \"auto\", \"required\" or "
+                                + "{\"type\": \"function\", \"function\": {\"name\": ...}}",
+                        "invalid_value",
+                        "tool_choice");
             }
             if (toolChoice != ToolChoice.NONE && tools.isEmpty()) {
-                throw new InvalidRequestException("tool_choice is set but no tools are offered", "invalid_value",
-                        "tool_choice");
+                throw new InvalidRequestException(
+                        "tool_choice is set but no tools are offered", "invalid_value", "tool_choice");
             }
         }
 
         boolean stream = optionalBoolean(request, "stream");
         JsonNode streamOptions = request.get("stream_options");
-        boolean includeUsage = streamOptions != null && streamOptions.path("include_usage").asBoolean(false);
+        boolean includeUsage =
+                streamOptions != null && streamOptions.path("include_usage").asBoolean(false);
 
         Integer maxTokens = positiveInt(request, "max_completion_tokens");
         if (maxTokens == null) {
@@ -114,15 +135,25 @@ final class ChatRequest {
             }
             priority = priorityNode.asInt();
         }
-        return new ChatRequest(model, List.copyOf(messages), List.copyOf(tools), List.copyOf(toolDefinitions),
-                toolChoice, forcedTool, stream, includeUsage, streamOptions != null && !streamOptions.isNull(), maxTokens,
-                priority, responseSchema(request));
+        return new ChatRequest(
+                model,
+                List.copyOf(messages),
+                List.copyOf(tools),
+                List.copyOf(toolDefinitions),
+                toolChoice,
+                forcedTool,
+                stream,
+                includeUsage,
+                streamOptions != null && !streamOptions.isNull(),
+                maxTokens,
+                priority,
+                responseSchema(request));
     }
 
     private static List<ChatMessage> messages(JsonNode node) throws InvalidRequestException {
         if (node == null || node.isNull()) {
-            throw new InvalidRequestException("'messages' is a required property", "missing_required_parameter",
-                    "messages");
+            throw new InvalidRequestException(
+                    "'messages' is a required property", "missing_required_parameter", "messages");
         }
         if (!node.isArray() || node.isEmpty()) {
             throw new InvalidRequestException("'messages' must be a non-empty array", "invalid_value", "messages");
@@ -136,13 +167,16 @@ final class ChatRequest {
             }
             JsonNode role = message.get("role");
             if (role == null || !role.isTextual() || !ROLES.contains(role.asText())) {
-                throw new InvalidRequestException(param + ".role must be one of " + ROLES, "invalid_value",
-                        param + ".role");
+                throw new InvalidRequestException(
+                        param + ".role must be one of " + ROLES, "invalid_value", param + ".role");
             }
             String content = content(message.get("content"), param + ".content");
             List<ChatMessage.ToolCallMessage> calls = toolCalls(message.get("tool_calls"), param + ".tool_calls");
             JsonNode toolCallId = message.get("tool_call_id");
-            out.add(new ChatMessage(role.asText(), content, calls,
+            out.add(new ChatMessage(
+                    role.asText(),
+                    content,
+                    calls,
                     toolCallId != null && toolCallId.isTextual() ? toolCallId.asText() : null));
         }
         return out;
@@ -160,14 +194,15 @@ final class ChatRequest {
             for (JsonNode part : node) {
                 if (part.isTextual()) {
                     text.append(part.asText());
-                } else if (part.path("type").asText().equals("text") && part.path("text").isTextual()) {
+                } else if (part.path("type").asText().equals("text")
+                        && part.path("text").isTextual()) {
                     text.append(part.get("text").asText());
                 }
             }
             return text.toString();
         }
-        throw new InvalidRequestException(param + " must be a string, an array of content parts or null",
-                "invalid_type", param);
+        throw new InvalidRequestException(
+                param + " must be a string, an array of content parts or null", "invalid_type", param);
     }
 
     private static List<ChatMessage.ToolCallMessage> toolCalls(JsonNode node, String param)
@@ -182,14 +217,15 @@ final class ChatRequest {
         for (JsonNode call : node) {
             JsonNode function = call.path("function");
             if (!function.path("name").isTextual()) {
-                throw new InvalidRequestException(param + "[].function.name is required", "missing_required_parameter",
-                        param);
+                throw new InvalidRequestException(
+                        param + "[].function.name is required", "missing_required_parameter", param);
             }
             JsonNode arguments = function.get("arguments");
-            String argumentsText = arguments == null || arguments.isNull() ? ""
+            String argumentsText = arguments == null || arguments.isNull()
+                    ? ""
                     : arguments.isTextual() ? arguments.asText() : Json.write(arguments);
-            out.add(new ChatMessage.ToolCallMessage(call.path("id").asText(""), function.get("name").asText(),
-                    argumentsText));
+            out.add(new ChatMessage.ToolCallMessage(
+                    call.path("id").asText(""), function.get("name").asText(), argumentsText));
         }
         return out;
     }
@@ -205,17 +241,23 @@ final class ChatRequest {
         for (int i = 0; i < node.size(); i++) {
             JsonNode tool = node.get(i);
             JsonNode function = tool.path("function");
-            if (!tool.path("type").asText().equals("function") || !function.path("name").isTextual()
+            if (!tool.path("type").asText().equals("function")
+                    || !function.path("name").isTextual()
                     || function.get("name").asText().isEmpty()) {
-                throw new InvalidRequestException("tools[" + i + "] must be {\"type\": \"function\", \"function\": "
-                        + "{\"name\": ...}}", "invalid_value", "tools[" + i + "]");
+                throw new InvalidRequestException(
+                        "tools[" + i + "] must be {\"type\": \"function\", \"function\": " + "{\"name\": ...}}",
+                        "invalid_value",
+                        "tools[" + i + "]");
             }
             JsonNode parameters = function.get("parameters");
             if (parameters != null && !parameters.isNull() && !parameters.isObject()) {
-                throw new InvalidRequestException("tools[" + i + "].function.parameters must be a JSON Schema object",
-                        "invalid_type", "tools[" + i + "].function.parameters");
+                throw new InvalidRequestException(
+                        "tools[" + i + "].function.parameters must be a JSON Schema object",
+                        "invalid_type",
+                        "tools[" + i + "].function.parameters");
             }
-            out.add(new ToolSpec(function.get("name").asText(), function.path("description").asText(""), parameters));
+            out.add(new ToolSpec(
+                    function.get("name").asText(), function.path("description").asText(""), parameters));
             definitions.add(tool);
         }
         return out;
@@ -234,14 +276,18 @@ final class ChatRequest {
             case "json_schema": {
                 JsonNode schema = format.path("json_schema").get("schema");
                 if (schema == null || !schema.isObject()) {
-                    throw new InvalidRequestException("response_format.json_schema.schema must be a JSON Schema object",
-                            "invalid_value", "response_format");
+                    throw new InvalidRequestException(
+                            "response_format.json_schema.schema must be a JSON Schema object",
+                            "invalid_value",
+                            "response_format");
                 }
                 return schema;
             }
             default:
-                throw new InvalidRequestException("response_format.type must be text, json_object or json_schema",
-                        "invalid_value", "response_format");
+                throw new InvalidRequestException(
+                        "response_format.type must be text, json_object or json_schema",
+                        "invalid_value",
+                        "response_format");
         }
     }
 

@@ -120,7 +120,9 @@ final class ChatTemplate {
             if (message.role().equals("tool")) {
                 StringBuilder block = new StringBuilder("<|im_start|>user");
                 while (i < messages.size() && messages.get(i).role().equals("tool")) {
-                    block.append("\n<tool_response>\n").append(messages.get(i).content()).append("\n</tool_response>");
+                    block.append("\n<tool_response>\n")
+                            .append(messages.get(i).content())
+                            .append("\n</tool_response>");
                     i++;
                 }
                 i--;

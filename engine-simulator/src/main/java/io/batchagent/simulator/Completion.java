@@ -22,8 +22,14 @@ final class Completion {
     /** For a tool call: the slice of the arguments text each token carries ("" for none). */
     private final String[] argumentFragments;
 
-    private Completion(List<String> pieces, String finishReason, String content, String toolName, String arguments,
-            String toolCallId, String[] argumentFragments) {
+    private Completion(
+            List<String> pieces,
+            String finishReason,
+            String content,
+            String toolName,
+            String arguments,
+            String toolCallId,
+            String[] argumentFragments) {
         this.pieces = pieces;
         this.tokenIds = new int[pieces.size()];
         for (int i = 0; i < tokenIds.length; i++) {
@@ -59,8 +65,14 @@ final class Completion {
             fragments[i] = from < to ? output.text().substring(from, to) : "";
             position = end;
         }
-        return new Completion(List.copyOf(all), "tool_calls", null, output.toolName(), output.arguments(),
-                output.toolCallId(), fragments);
+        return new Completion(
+                List.copyOf(all),
+                "tool_calls",
+                null,
+                output.toolName(),
+                output.arguments(),
+                output.toolCallId(),
+                fragments);
     }
 
     /** Output tokens, as the engine emits them. */

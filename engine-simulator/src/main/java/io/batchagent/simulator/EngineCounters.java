@@ -18,6 +18,7 @@ final class EngineCounters {
     final AtomicLong serverErrors = new AtomicLong();
     /** Requests for a conversation the simulator had already answered in full: repeated model calls. */
     final AtomicLong repeatedCalls = new AtomicLong();
+
     final java.util.Map<EngineFaults.Fault, AtomicLong> faults = new java.util.concurrent.ConcurrentHashMap<>();
     final AtomicInteger inFlight = new AtomicInteger();
     final AtomicInteger peakInFlight = new AtomicInteger();

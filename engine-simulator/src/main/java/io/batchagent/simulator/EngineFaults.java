@@ -35,7 +35,14 @@ public record EngineFaults(
     public static final EngineFaults NONE = new EngineFaults(false, 0, 0, 1, 0, 0, 0, 1);
 
     /** What a drawn request gets. */
-    public enum Fault { NONE, OUTAGE, SERVER_ERROR, THROTTLE, MALFORMED, HANG }
+    public enum Fault {
+        NONE,
+        OUTAGE,
+        SERVER_ERROR,
+        THROTTLE,
+        MALFORMED,
+        HANG
+    }
 
     public EngineFaults {
         checkRate("error", errorRate);
@@ -94,7 +101,9 @@ public record EngineFaults(
             if (eq < 0) {
                 throw new IllegalArgumentException("fault setting '" + part.trim() + "' is not key=value");
             }
-            values.put(part.substring(0, eq).trim().toLowerCase(Locale.ROOT), part.substring(eq + 1).trim());
+            values.put(
+                    part.substring(0, eq).trim().toLowerCase(Locale.ROOT),
+                    part.substring(eq + 1).trim());
         }
         boolean down = base.down;
         double error = base.errorRate;
@@ -116,8 +125,9 @@ public record EngineFaults(
                     case "hang" -> hang = Double.parseDouble(v);
                     case "hang-ms" -> hangMs = Long.parseLong(v);
                     case "seed" -> seed = Long.parseLong(v);
-                    default -> throw new IllegalArgumentException("unknown fault setting '" + e.getKey()
-                            + "' (known: down, error, throttle, retry-after, malformed, hang, hang-ms, seed)");
+                    default ->
+                        throw new IllegalArgumentException("unknown fault setting '" + e.getKey()
+                                + "' (known: down, error, throttle, retry-after, malformed, hang, hang-ms, seed)");
                 }
             } catch (NumberFormatException ex) {
                 throw new IllegalArgumentException("fault setting " + e.getKey() + "=" + v + " is not a number", ex);
@@ -128,8 +138,9 @@ public record EngineFaults(
 
     /** The {@link #parse} form of these faults. */
     public String spec() {
-        return "down=" + down + ",error=" + errorRate + ",throttle=" + throttleRate + ",retry-after=" + retryAfterSeconds
-                + ",malformed=" + malformedRate + ",hang=" + hangRate + ",hang-ms=" + hangMillis + ",seed=" + seed;
+        return "down=" + down + ",error=" + errorRate + ",throttle=" + throttleRate + ",retry-after="
+                + retryAfterSeconds + ",malformed=" + malformedRate + ",hang=" + hangRate + ",hang-ms=" + hangMillis
+                + ",seed=" + seed;
     }
 
     private static void checkRate(String name, double rate) {

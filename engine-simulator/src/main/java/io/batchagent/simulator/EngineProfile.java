@@ -55,8 +55,10 @@ public record EngineProfile(
         if (!(prefillTokensPerSecond > 0)) {
             throw new IllegalArgumentException("prefillTokensPerSecond must be > 0, was " + prefillTokensPerSecond);
         }
-        if (!(decodeStepBaseMillis >= 0) || !(decodeMillisPerSequence >= 0)
-                || Double.isInfinite(decodeStepBaseMillis) || Double.isInfinite(decodeMillisPerSequence)) {
+        if (!(decodeStepBaseMillis >= 0)
+                || !(decodeMillisPerSequence >= 0)
+                || Double.isInfinite(decodeStepBaseMillis)
+                || Double.isInfinite(decodeMillisPerSequence)) {
             throw new IllegalArgumentException("decode costs must be finite and >= 0");
         }
         if (kvCapacityTokens < 1) {
@@ -81,8 +83,8 @@ public record EngineProfile(
         return KNOWN.stream()
                 .filter(profile -> profile.name().equals(wanted))
                 .findFirst()
-                .orElseThrow(() -> new IllegalArgumentException("unknown engine profile '" + name
-                        + "'; known profiles: " + knownNames()));
+                .orElseThrow(() -> new IllegalArgumentException(
+                        "unknown engine profile '" + name + "'; known profiles: " + knownNames()));
     }
 
     /** The names {@link #named(String)} accepts, comma-separated. */
@@ -100,8 +102,8 @@ public record EngineProfile(
         if (prefillTokens == 0 && emittingSequences == 0) {
             return 0;
         }
-        double prefillMillis = Double.isInfinite(prefillTokensPerSecond)
-                ? 0 : prefillTokens * 1000.0 / prefillTokensPerSecond;
+        double prefillMillis =
+                Double.isInfinite(prefillTokensPerSecond) ? 0 : prefillTokens * 1000.0 / prefillTokensPerSecond;
         return prefillMillis + decodeStepBaseMillis + decodeMillisPerSequence * emittingSequences;
     }
 
@@ -117,6 +119,7 @@ public record EngineProfile(
     static final class H100Qwen32b {
         /** Qwen2.5-32B: 32.5 B parameters (31.0 B non-embedding + untied 152,064 x 5,120 embedding and head). */
         static final double PARAMETERS = 32.5e9;
+
         static final double BYTES_PER_PARAMETER = 2; // BF16
         /** H100 SXM5 dense BF16 tensor throughput (the 1,979 TFLOPS figure assumes 2:4 sparsity). */
         static final double PEAK_BF16_FLOPS = 989.4e12;
@@ -128,6 +131,7 @@ public record EngineProfile(
         static final double GPU_MEMORY_BYTES = 81_559.0 * 1024 * 1024;
         /** SGLang's default --mem-fraction-static for one GPU: weights plus KV pool. */
         static final double MEM_FRACTION_STATIC = 0.88;
+
         static final int LAYERS = 64;
         static final int KV_HEADS = 8;
         static final int HEAD_DIM = 128;
@@ -140,8 +144,7 @@ public record EngineProfile(
         /** A round ceiling near SGLang's CUDA-graph batch sizes; the KV pool binds first in practice. */
         static final int MAX_RUNNING_REQUESTS = 256;
 
-        private H100Qwen32b() {
-        }
+        private H100Qwen32b() {}
 
         static EngineProfile derive() {
             double weightBytes = PARAMETERS * BYTES_PER_PARAMETER;
@@ -150,10 +153,15 @@ public record EngineProfile(
             double decodeBaseMillis = weightBytes / HBM_BYTES_PER_SECOND * 1000;
             double kvReadMillis = TYPICAL_CONTEXT_TOKENS * KV_BYTES_PER_TOKEN / HBM_BYTES_PER_SECOND * 1000;
             double tokenComputeMillis = flopsPerToken / (PEAK_BF16_FLOPS * PREFILL_MFU) * 1000;
-            long kvCapacity = (long) Math.floor(
-                    (GPU_MEMORY_BYTES * MEM_FRACTION_STATIC - weightBytes) / KV_BYTES_PER_TOKEN);
-            return new EngineProfile("h100-qwen2.5-32b", round(prefillTokensPerSecond, 0), round(decodeBaseMillis, 2),
-                    round(kvReadMillis + tokenComputeMillis, 3), kvCapacity, CHUNKED_PREFILL_SIZE,
+            long kvCapacity =
+                    (long) Math.floor((GPU_MEMORY_BYTES * MEM_FRACTION_STATIC - weightBytes) / KV_BYTES_PER_TOKEN);
+            return new EngineProfile(
+                    "h100-qwen2.5-32b",
+                    round(prefillTokensPerSecond, 0),
+                    round(decodeBaseMillis, 2),
+                    round(kvReadMillis + tokenComputeMillis, 3),
+                    kvCapacity,
+                    CHUNKED_PREFILL_SIZE,
                     MAX_RUNNING_REQUESTS);
         }
 
@@ -165,12 +173,14 @@ public record EngineProfile(
 
     @Override
     public String toString() {
-        return name + Arrays.toString(new Object[] {
-            "prefill=" + prefillTokensPerSecond + " tok/s",
-            "decodeBase=" + decodeStepBaseMillis + " ms",
-            "perSequence=" + decodeMillisPerSequence + " ms",
-            "kv=" + kvCapacityTokens + " tok",
-            "prefillBudget=" + prefillTokenBudget,
-            "maxRunning=" + maxRunningRequests});
+        return name
+                + Arrays.toString(new Object[] {
+                    "prefill=" + prefillTokensPerSecond + " tok/s",
+                    "decodeBase=" + decodeStepBaseMillis + " ms",
+                    "perSequence=" + decodeMillisPerSequence + " ms",
+                    "kv=" + kvCapacityTokens + " tok",
+                    "prefillBudget=" + prefillTokenBudget,
+                    "maxRunning=" + maxRunningRequests
+                });
     }
 }

@@ -56,8 +56,14 @@ public final class EngineSimulator implements AutoCloseable {
     private final ChatCompletionsHandler chat;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private EngineSimulator(SimulatorOptions options, EngineCounters counters, BatchScheduler scheduler,
-            List<String> captured, DisposableServer server, long startedEpochSeconds, ChatCompletionsHandler chat) {
+    private EngineSimulator(
+            SimulatorOptions options,
+            EngineCounters counters,
+            BatchScheduler scheduler,
+            List<String> captured,
+            DisposableServer server,
+            long startedEpochSeconds,
+            ChatCompletionsHandler chat) {
         this.chat = chat;
         this.options = options;
         this.counters = counters;
@@ -86,10 +92,15 @@ public final class EngineSimulator implements AutoCloseable {
                     .port(options.port())
                     .route(routes -> routes(routes, chat, holder))
                     .bindNow(BIND_TIMEOUT);
-            EngineSimulator simulator = new EngineSimulator(options, counters, scheduler, captured, server, started, chat);
+            EngineSimulator simulator =
+                    new EngineSimulator(options, counters, scheduler, captured, server, started, chat);
             holder.simulator = simulator;
-            LOGGER.info("Engine simulator (SIMULATED figures) listening url={} profile={} speedup={} model={}",
-                    simulator.baseUrl(), options.profile().name(), options.speedup(), options.modelName());
+            LOGGER.info(
+                    "Engine simulator (SIMULATED figures) listening url={} profile={} speedup={} model={}",
+                    simulator.baseUrl(),
+                    options.profile().name(),
+                    options.speedup(),
+                    options.modelName());
             return simulator;
         } catch (RuntimeException e) {
             scheduler.close();
@@ -120,9 +131,16 @@ public final class EngineSimulator implements AutoCloseable {
     /** A snapshot of the simulated counters; see {@link SimulatorStats}. */
     public SimulatorStats stats() {
         BatchScheduler.Occupancy occupancy = scheduler.occupancy();
-        return new SimulatorStats(counters.requests.get(), counters.promptTokens.get(), counters.cachedTokens.get(),
-                counters.prefillTokensComputed.get(), counters.completionTokens.get(), counters.inFlight.get(),
-                counters.peakInFlight.get(), occupancy.running(), occupancy.waiting());
+        return new SimulatorStats(
+                counters.requests.get(),
+                counters.promptTokens.get(),
+                counters.cachedTokens.get(),
+                counters.prefillTokensComputed.get(),
+                counters.completionTokens.get(),
+                counters.inFlight.get(),
+                counters.peakInFlight.get(),
+                occupancy.running(),
+                occupancy.waiting());
     }
 
     /**
@@ -188,21 +206,35 @@ public final class EngineSimulator implements AutoCloseable {
     }
 
     private static HttpServerRoutes routes(HttpServerRoutes routes, ChatCompletionsHandler chat, Holder holder) {
-        return routes
-                .post("/v1/chat/completions", chat::handle)
+        return routes.post("/v1/chat/completions", chat::handle)
                 .get("/v1/models", drained(response -> holder.get().models(response)))
                 .get("/metrics", drained(response -> holder.get().metrics(response)))
                 .post("/flush_cache", drained(response -> holder.get().flush(response, "Cache flushed.\n")))
                 .get("/flush_cache", drained(response -> holder.get().flush(response, "Cache flushed.\n")))
                 .post("/reset_prefix_cache", drained(response -> holder.get().flush(response, "")))
-                .get("/health", drained(response -> Mono.from(response.status(HttpResponseStatus.OK).send())))
+                .get(
+                        "/health",
+                        drained(response ->
+                                Mono.from(response.status(HttpResponseStatus.OK).send())))
                 .get("/admin/faults", drained(response -> holder.get().faultsPage(response)))
-                .post("/admin/faults", (request, response) -> request.receive().aggregate().asString(StandardCharsets.UTF_8)
-                        .defaultIfEmpty("").flatMap(body -> holder.get().changeFaults(body, response)))
-                .route(request -> true, (request, response) -> request.receive().then(Mono.defer(() ->
-                        ChatCompletionsHandler.send(response, HttpResponseStatus.NOT_FOUND, OpenAiWire.error(
-                                "no route for " + request.method() + " " + request.uri(), "invalid_request_error",
-                                "not_found", null)))));
+                .post(
+                        "/admin/faults",
+                        (request, response) -> request.receive()
+                                .aggregate()
+                                .asString(StandardCharsets.UTF_8)
+                                .defaultIfEmpty("")
+                                .flatMap(body -> holder.get().changeFaults(body, response)))
+                .route(
+                        request -> true,
+                        (request, response) -> request.receive()
+                                .then(Mono.defer(() -> ChatCompletionsHandler.send(
+                                        response,
+                                        HttpResponseStatus.NOT_FOUND,
+                                        OpenAiWire.error(
+                                                "no route for " + request.method() + " " + request.uri(),
+                                                "invalid_request_error",
+                                                "not_found",
+                                                null)))));
     }
 
     /**
@@ -227,8 +259,8 @@ public final class EngineSimulator implements AutoCloseable {
     }
 
     private Mono<Void> metrics(HttpServerResponse response) {
-        String text = PrometheusText.render(options.modelName(), options.profile(), stats(), counters,
-                scheduler.occupancy());
+        String text =
+                PrometheusText.render(options.modelName(), options.profile(), stats(), counters, scheduler.occupancy());
         return Mono.from(response.status(HttpResponseStatus.OK)
                 .header(HttpHeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
                 .sendString(Mono.just(text)));
@@ -274,7 +306,9 @@ public final class EngineSimulator implements AutoCloseable {
         try {
             setFaults(EngineFaults.parse(body.strip(), faults()));
         } catch (IllegalArgumentException e) {
-            return ChatCompletionsHandler.send(response, HttpResponseStatus.BAD_REQUEST,
+            return ChatCompletionsHandler.send(
+                    response,
+                    HttpResponseStatus.BAD_REQUEST,
                     OpenAiWire.error(e.getMessage(), "invalid_request_error", "invalid_value", null));
         }
         return faultsPage(response);

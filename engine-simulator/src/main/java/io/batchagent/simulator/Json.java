@@ -12,8 +12,7 @@ final class Json {
     static final ObjectMapper MAPPER = new ObjectMapper();
     static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
-    private Json() {
-    }
+    private Json() {}
 
     /** Compact JSON text of {@code node}, keys in insertion order. */
     static String write(JsonNode node) {

@@ -30,8 +30,8 @@ public final class RadixPrefixCache {
 
     private final long capacity;
     private final Node root = new Node(0, new int[0], null);
-    private final TreeSet<Node> evictable = new TreeSet<>(
-            Comparator.comparingLong((Node node) -> node.evictKey).thenComparingLong(node -> node.id));
+    private final TreeSet<Node> evictable =
+            new TreeSet<>(Comparator.comparingLong((Node node) -> node.evictKey).thenComparingLong(node -> node.id));
     private long size;
     private long reserved;
     private long lockedTokens;
@@ -225,8 +225,7 @@ public final class RadixPrefixCache {
      * @param insertedTokens tokens added to the tree
      * @param evictedTokens tokens evicted or flushed
      */
-    public record Counters(long lookups, long lookupTokens, long hitTokens, long insertedTokens, long evictedTokens) {
-    }
+    public record Counters(long lookups, long lookupTokens, long hitTokens, long insertedTokens, long evictedTokens) {}
 
     /**
      * A pinned cached prefix, from {@link #lock} or {@link #insertAndLock}. Release it exactly once
@@ -361,6 +360,7 @@ public final class RadixPrefixCache {
         long lastAccess;
         /** The {@link #lastAccess} this node was filed under in the evictable set. */
         long evictKey;
+
         boolean inEvictable;
 
         Node(long id, int[] key, Node parent) {

@@ -51,12 +51,12 @@ final class RegexToolCallRule implements ToolCallRule {
             try {
                 pattern = Pattern.compile(regex, Pattern.MULTILINE);
             } catch (PatternSyntaxException e) {
-                throw new IllegalArgumentException("invalid regex in tool rule entry '" + raw.trim() + "': "
-                        + e.getDescription(), e);
+                throw new IllegalArgumentException(
+                        "invalid regex in tool rule entry '" + raw.trim() + "': " + e.getDescription(), e);
             }
             if (template == null && pattern.matcher("").groupCount() < 1) {
-                throw new IllegalArgumentException("tool rule entry '" + raw.trim()
-                        + "' needs a capturing group (or a =>TEMPLATE)");
+                throw new IllegalArgumentException(
+                        "tool rule entry '" + raw.trim() + "' needs a capturing group (or a =>TEMPLATE)");
             }
             entries.computeIfAbsent(matcher.group(1), k -> new ArrayList<>())
                     .add(new Entry(matcher.group(2), pattern, template));
@@ -82,11 +82,14 @@ final class RegexToolCallRule implements ToolCallRule {
         for (Entry entry : entries) {
             Matcher matcher = entry.pattern().matcher(message);
             if (!matcher.find()) {
-                LOGGER.debug("Tool rule regex did not match; default kept tool={} param={}", tool.name(), entry.param());
+                LOGGER.debug(
+                        "Tool rule regex did not match; default kept tool={} param={}", tool.name(), entry.param());
                 continue;
             }
             String value = entry.template() == null ? matcher.group(1) : expand(entry.template(), matcher);
-            arguments.set(entry.param(), typed(value, tool.parameters().path("properties").path(entry.param())));
+            arguments.set(
+                    entry.param(),
+                    typed(value, tool.parameters().path("properties").path(entry.param())));
         }
         return arguments;
     }
@@ -133,6 +136,5 @@ final class RegexToolCallRule implements ToolCallRule {
         return spec;
     }
 
-    private record Entry(String param, Pattern pattern, String template) {
-    }
+    private record Entry(String param, Pattern pattern, String template) {}
 }

@@ -111,7 +111,9 @@ final class SchemaValueGenerator {
     private JsonNode value(JsonNode schema, String name, int index, int depth, boolean requiredOnlyIfAny) {
         JsonNode resolved = resolve(schema);
         if (resolved == null || resolved.isBoolean()) {
-            return resolved != null && !resolved.asBoolean() ? JSON.nullNode() : stringValue(JSON.objectNode(), name, index);
+            return resolved != null && !resolved.asBoolean()
+                    ? JSON.nullNode()
+                    : stringValue(JSON.objectNode(), name, index);
         }
         if (depth > MAX_DEPTH) {
             return JSON.nullNode();
@@ -174,10 +176,12 @@ final class SchemaValueGenerator {
             }
             for (Map.Entry<String, JsonNode> entry : sub.properties()) {
                 JsonNode existing = merged.get(entry.getKey());
-                if (entry.getKey().equals("properties") && existing instanceof ObjectNode properties
+                if (entry.getKey().equals("properties")
+                        && existing instanceof ObjectNode properties
                         && entry.getValue().isObject()) {
                     entry.getValue().properties().forEach(p -> properties.putIfAbsent(p.getKey(), p.getValue()));
-                } else if (entry.getKey().equals("required") && existing instanceof ArrayNode required
+                } else if (entry.getKey().equals("required")
+                        && existing instanceof ArrayNode required
                         && entry.getValue().isArray()) {
                     Set<String> names = new LinkedHashSet<>();
                     required.forEach(n -> names.add(n.asText()));
@@ -287,9 +291,11 @@ final class SchemaValueGenerator {
     }
 
     private ArrayNode arrayValue(JsonNode schema, String name, int depth) {
-        JsonNode tuple = schema.has("prefixItems") ? schema.get("prefixItems")
+        JsonNode tuple = schema.has("prefixItems")
+                ? schema.get("prefixItems")
                 : schema.path("items").isArray() ? schema.get("items") : null;
-        JsonNode rest = tuple == null ? schema.get("items")
+        JsonNode rest = tuple == null
+                ? schema.get("items")
                 : schema.has("prefixItems") ? schema.get("items") : schema.get("additionalItems");
         int minItems = schema.path("minItems").asInt(0);
         int count = depth >= FULL_DEPTH ? minItems : Math.max(1, minItems);
@@ -302,7 +308,8 @@ final class SchemaValueGenerator {
         }
         ArrayNode out = JSON.arrayNode();
         for (int i = 0; i < count; i++) {
-            JsonNode itemSchema = tuple != null && i < tuple.size() ? tuple.get(i)
+            JsonNode itemSchema = tuple != null && i < tuple.size()
+                    ? tuple.get(i)
                     : rest != null && !rest.isBoolean() ? rest : JSON.objectNode();
             out.add(value(itemSchema, name, i, depth + 1, false));
         }
@@ -324,11 +331,13 @@ final class SchemaValueGenerator {
             high = schema.get("maximum").asDouble();
             highStrict = schema.path("exclusiveMaximum").asBoolean(false);
         }
-        if (schema.path("exclusiveMinimum").isNumber() && schema.get("exclusiveMinimum").asDouble() >= low) {
+        if (schema.path("exclusiveMinimum").isNumber()
+                && schema.get("exclusiveMinimum").asDouble() >= low) {
             low = schema.get("exclusiveMinimum").asDouble();
             lowStrict = true;
         }
-        if (schema.path("exclusiveMaximum").isNumber() && schema.get("exclusiveMaximum").asDouble() <= high) {
+        if (schema.path("exclusiveMaximum").isNumber()
+                && schema.get("exclusiveMaximum").asDouble() <= high) {
             high = schema.get("exclusiveMaximum").asDouble();
             highStrict = true;
         }
@@ -349,7 +358,8 @@ final class SchemaValueGenerator {
         if (multipleOf > 0) {
             double snapped = Math.ceil(value / multipleOf) * multipleOf;
             value = snapped > high || (highStrict && snapped >= high)
-                    ? Math.floor(value / multipleOf) * multipleOf : snapped;
+                    ? Math.floor(value / multipleOf) * multipleOf
+                    : snapped;
         }
         if (value == Math.rint(value) && Math.abs(value) < 1e15) {
             return JSON.numberNode((long) value);

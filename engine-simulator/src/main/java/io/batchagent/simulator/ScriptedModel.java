@@ -85,9 +85,11 @@ final class ScriptedModel {
     /** The model's full, untruncated output for {@code request}. */
     ScriptedOutput respond(ChatRequest request) {
         if (isCompactionRequest(request)) {
-            long results = request.messages().stream().filter(m -> m.role().equals("tool")).count();
-            return ScriptedOutput.content("Simulated summary: the " + results + " earlier tool results found what the "
-                    + "task asked for.");
+            long results = request.messages().stream()
+                    .filter(m -> m.role().equals("tool"))
+                    .count();
+            return ScriptedOutput.content(
+                    "Simulated summary: the " + results + " earlier tool results found what the " + "task asked for.");
         }
         SplittableRandom random = nextVariation();
         Optional<ToolInvocation> call = chooseToolCall(request);
@@ -100,7 +102,8 @@ final class ScriptedModel {
             return ScriptedOutput.toolCall(name, arguments, toolCallId(request, name, arguments));
         }
         long earlierAnswers = request.messages().stream()
-                .filter(m -> m.role().equals("assistant") && m.toolCalls().isEmpty()).count();
+                .filter(m -> m.role().equals("assistant") && m.toolCalls().isEmpty())
+                .count();
         if (earlierAnswers < invalidAnswers) {
             // Scripted to be wrong: JSON that satisfies no schema with required fields.
             return ScriptedOutput.content("{\"simulated_wrong_answer\": " + (earlierAnswers + 1) + "}");
@@ -116,14 +119,17 @@ final class ScriptedModel {
         if (request.tools().size() < 2 || request.toolChoice() == ChatRequest.ToolChoice.NONE) {
             return Optional.empty();
         }
-        long toolResults = request.messages().stream().filter(m -> m.role().equals("tool")).count();
+        long toolResults =
+                request.messages().stream().filter(m -> m.role().equals("tool")).count();
         if (toolResults != 1 || !random.nextBoolean()) {
             return Optional.empty();
         }
         java.util.Set<String> called = new java.util.HashSet<>();
         request.messages().forEach(m -> m.toolCalls().forEach(c -> called.add(c.name())));
         ToolCallContext context = new ToolCallContext(request.tools(), request.messages());
-        return request.tools().stream().filter(t -> !called.contains(t.name())).findFirst()
+        return request.tools().stream()
+                .filter(t -> !called.contains(t.name()))
+                .findFirst()
                 .map(t -> new ToolInvocation(t.name(), ToolCallRule.defaultArguments(t, context)));
     }
 
@@ -137,19 +143,26 @@ final class ScriptedModel {
     }
 
     private Optional<ToolInvocation> chooseToolCall(ChatRequest request) {
-        long toolCalls = request.messages().stream().filter(m -> !m.toolCalls().isEmpty()).count();
+        long toolCalls = request.messages().stream()
+                .filter(m -> !m.toolCalls().isEmpty())
+                .count();
         boolean moreTurns = toolTurns > 1 ? toolCalls < toolTurns : toolTurns == 1 && !request.hasToolMessage();
         if (request.tools().isEmpty() || request.toolChoice() == ChatRequest.ToolChoice.NONE || !moreTurns) {
             return Optional.empty();
         }
-        List<ToolSpec> tools = request.forcedTool() == null ? request.tools()
-                : request.tools().stream().filter(t -> t.name().equals(request.forcedTool())).toList();
+        List<ToolSpec> tools = request.forcedTool() == null
+                ? request.tools()
+                : request.tools().stream()
+                        .filter(t -> t.name().equals(request.forcedTool()))
+                        .toList();
         ToolCallContext context = new ToolCallContext(tools, request.messages());
         Optional<ToolInvocation> chosen = toolCallRule.choose(context);
         if (chosen.isEmpty() && request.toolChoice() != ChatRequest.ToolChoice.AUTO) {
             return ToolCallRule.defaultRule().choose(context);
         }
-        if (chosen.isPresent() && request.forcedTool() != null && !chosen.get().name().equals(request.forcedTool())) {
+        if (chosen.isPresent()
+                && request.forcedTool() != null
+                && !chosen.get().name().equals(request.forcedTool())) {
             return ToolCallRule.defaultRule().choose(context);
         }
         return chosen;
@@ -157,20 +170,29 @@ final class ScriptedModel {
 
     private static JsonNode answer(ChatRequest request, SplittableRandom random) {
         String salt = random == null ? "" : "|" + Long.toHexString(random.nextLong());
-        String firstUser = request.messages().stream().filter(m -> m.role().equals("user"))
-                .map(ChatMessage::content).findFirst().orElse("");
+        String firstUser = request.messages().stream()
+                .filter(m -> m.role().equals("user"))
+                .map(ChatMessage::content)
+                .findFirst()
+                .orElse("");
         JsonNode schema = request.responseSchema() != null ? request.responseSchema() : schemaFromSystem(request);
         if (schema == null) {
             ObjectNode answer = Json.NODES.objectNode();
             String firstLine = firstUser.strip().lines().findFirst().orElse("");
-            answer.put("answer", "simulated answer for: "
-                    + (firstLine.length() > 60 ? firstLine.substring(0, 60) : firstLine)
-                    + (salt.isEmpty() ? "" : " " + salt.substring(1)));
+            answer.put(
+                    "answer",
+                    "simulated answer for: "
+                            + (firstLine.length() > 60 ? firstLine.substring(0, 60) : firstLine)
+                            + (salt.isEmpty() ? "" : " " + salt.substring(1)));
             return answer;
         }
         Map<String, String> fields = SchemaValueGenerator.fields(firstUser);
-        return new SchemaValueGenerator(schema, fields, name -> "simulated " + SchemaValueGenerator.normalize(name)
-                + " " + SchemaValueGenerator.shortHash(firstUser + "|" + name + salt)).generate();
+        return new SchemaValueGenerator(
+                        schema,
+                        fields,
+                        name -> "simulated " + SchemaValueGenerator.normalize(name) + " "
+                                + SchemaValueGenerator.shortHash(firstUser + "|" + name + salt))
+                .generate();
     }
 
     /** The schema fenced in a system message, or null. */
@@ -196,7 +218,8 @@ final class ScriptedModel {
                     return schema;
                 }
             } catch (JsonProcessingException e) {
-                LOGGER.warn("Schema block in the system message is not JSON; answering without a schema: {}",
+                LOGGER.warn(
+                        "Schema block in the system message is not JSON; answering without a schema: {}",
                         e.getOriginalMessage());
             }
             return null;

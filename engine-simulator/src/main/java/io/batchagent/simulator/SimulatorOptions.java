@@ -83,8 +83,8 @@ public record SimulatorOptions(
             throw new IllegalArgumentException("invalidAnswers must not be negative, was " + invalidAnswers);
         }
         if (toolTurns < 0 || contextTokens < 0) {
-            throw new IllegalArgumentException("toolTurns and contextTokens must not be negative, were " + toolTurns
-                    + " and " + contextTokens);
+            throw new IllegalArgumentException(
+                    "toolTurns and contextTokens must not be negative, were " + toolTurns + " and " + contextTokens);
         }
         if (failOnMarker != null && failOnMarker.isEmpty()) {
             throw new IllegalArgumentException("failOnMarker must be null or non-empty");
@@ -98,11 +98,23 @@ public record SimulatorOptions(
 
     /** A builder that starts from these options. */
     public Builder toBuilder() {
-        return new Builder().host(host).port(port).profile(profile).speedup(speedup).modelName(modelName)
-                .captureRequests(captureRequests).toolCallRule(toolCallRule).failOnMarker(failOnMarker)
-                .dialect(dialect).priorityScheduling(priorityScheduling).cacheReport(cacheReport)
-                .invalidAnswers(invalidAnswers).faults(faults).varyAnswersSeed(varyAnswersSeed)
-                .toolTurns(toolTurns).contextTokens(contextTokens);
+        return new Builder()
+                .host(host)
+                .port(port)
+                .profile(profile)
+                .speedup(speedup)
+                .modelName(modelName)
+                .captureRequests(captureRequests)
+                .toolCallRule(toolCallRule)
+                .failOnMarker(failOnMarker)
+                .dialect(dialect)
+                .priorityScheduling(priorityScheduling)
+                .cacheReport(cacheReport)
+                .invalidAnswers(invalidAnswers)
+                .faults(faults)
+                .varyAnswersSeed(varyAnswersSeed)
+                .toolTurns(toolTurns)
+                .contextTokens(contextTokens);
     }
 
     /** Mutable, not thread-safe builder for {@link SimulatorOptions}. */
@@ -124,8 +136,7 @@ public record SimulatorOptions(
         private int toolTurns = 1;
         private int contextTokens;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         public Builder host(String host) {
             this.host = Objects.requireNonNull(host, "host");
@@ -219,9 +230,23 @@ public record SimulatorOptions(
         }
 
         public SimulatorOptions build() {
-            return new SimulatorOptions(host, port, profile, speedup, modelName, captureRequests, toolCallRule,
-                    failOnMarker, dialect, priorityScheduling, cacheReport, invalidAnswers, faults, varyAnswersSeed,
-                    toolTurns, contextTokens);
+            return new SimulatorOptions(
+                    host,
+                    port,
+                    profile,
+                    speedup,
+                    modelName,
+                    captureRequests,
+                    toolCallRule,
+                    failOnMarker,
+                    dialect,
+                    priorityScheduling,
+                    cacheReport,
+                    invalidAnswers,
+                    faults,
+                    varyAnswersSeed,
+                    toolTurns,
+                    contextTokens);
         }
     }
 }

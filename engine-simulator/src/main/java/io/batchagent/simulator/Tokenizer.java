@@ -37,11 +37,10 @@ public final class Tokenizer {
     private static final int PACKED_PIECE_CHARS = 4;
 
     private static final Pattern SPECIAL = Pattern.compile("<\\|[^|<>\\s]{1,40}\\|>|</?tool_call>");
-    private static final Pattern PRE_TOKENIZER = Pattern.compile(
-            "'(?:[sdmt]|ll|ve|re)| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+    private static final Pattern PRE_TOKENIZER =
+            Pattern.compile("'(?:[sdmt]|ll|ve|re)| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
 
-    private Tokenizer() {
-    }
+    private Tokenizer() {}
 
     /** The pieces of {@code text}, in order; they concatenate back to {@code text}. */
     public static List<String> pieces(String text) {

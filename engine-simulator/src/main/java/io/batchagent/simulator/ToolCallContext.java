@@ -29,6 +29,10 @@ public record ToolCallContext(List<ToolSpec> tools, List<ChatMessage> messages) 
 
     /** Content of the first message with role {@code user}, or "" when there is none. */
     public String firstUserMessage() {
-        return messages.stream().filter(m -> m.role().equals("user")).map(ChatMessage::content).findFirst().orElse("");
+        return messages.stream()
+                .filter(m -> m.role().equals("user"))
+                .map(ChatMessage::content)
+                .findFirst()
+                .orElse("");
     }
 }

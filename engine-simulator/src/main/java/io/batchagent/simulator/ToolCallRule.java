@@ -23,8 +23,8 @@ public interface ToolCallRule {
      * arguments}.
      */
     static ToolCallRule defaultRule() {
-        return context -> Optional.of(new ToolInvocation(context.tools().get(0).name(),
-                defaultArguments(context.tools().get(0), context)));
+        return context -> Optional.of(new ToolInvocation(
+                context.tools().get(0).name(), defaultArguments(context.tools().get(0), context)));
     }
 
     /**

@@ -73,7 +73,8 @@ class BatchSchedulerTest {
         scheduler.resume();
 
         await().atMost(Duration.ofSeconds(5)).until(() -> finishes().size() == 4);
-        assertThat(finishes()).extracting(e -> e.substring(0, e.indexOf(':')))
+        assertThat(finishes())
+                .extracting(e -> e.substring(0, e.indexOf(':')))
                 .containsExactly("high", "mid-first", "mid-second", "low");
     }
 
@@ -87,7 +88,8 @@ class BatchSchedulerTest {
         scheduler.resume();
 
         await().atMost(Duration.ofSeconds(5)).until(() -> finishes().size() == 2);
-        assertThat(events.indexOf("b:token0")).as("b starts only after a has finished")
+        assertThat(events.indexOf("b:token0"))
+                .as("b starts only after a has finished")
                 .isGreaterThan(events.indexOf("a:finish:cached=0"));
         BatchScheduler.Occupancy occupancy = scheduler.occupancy();
         assertThat(occupancy.cachedTokens()).isLessThanOrEqualTo(100);
@@ -150,7 +152,8 @@ class BatchSchedulerTest {
         scheduler = new BatchScheduler(freeProfile(100, 1024, 8), 1, counters);
 
         assertThatThrownBy(() -> scheduler.submit(tokens(0, 95), tokens(100, 6), 0, recorder("big")))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("KV capacity of 100");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("KV capacity of 100");
     }
 
     @Test
@@ -164,8 +167,7 @@ class BatchSchedulerTest {
 
         scheduler.submit(tokens(0, 11), tokens(100, 10), 0, new BatchScheduler.Listener() {
             @Override
-            public void onToken(BatchScheduler.Sequence sequence, int index) {
-            }
+            public void onToken(BatchScheduler.Sequence sequence, int index) {}
 
             @Override
             public void onFinish(BatchScheduler.Sequence sequence) {
@@ -173,8 +175,7 @@ class BatchSchedulerTest {
             }
 
             @Override
-            public void onAbort(BatchScheduler.Sequence sequence) {
-            }
+            public void onAbort(BatchScheduler.Sequence sequence) {}
         });
 
         assertThat(finished.await(5, TimeUnit.SECONDS)).isTrue();

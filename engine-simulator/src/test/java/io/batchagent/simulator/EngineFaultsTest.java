@@ -38,11 +38,12 @@ class EngineFaultsTest {
 
     @Test
     void shouldParseASpecOverItsBaseAndRejectUnknownKeysAndBadRates() {
-        EngineFaults faults = EngineFaults.parse("error=0.2, throttle=0.05,retry-after=3,hang=0.05,hang-ms=30000,seed=9",
-                EngineFaults.NONE);
+        EngineFaults faults = EngineFaults.parse(
+                "error=0.2, throttle=0.05,retry-after=3,hang=0.05,hang-ms=30000,seed=9", EngineFaults.NONE);
 
         assertThat(faults).isEqualTo(new EngineFaults(false, 0.2, 0.05, 3, 0, 0.05, 30_000, 9));
-        assertThat(EngineFaults.parse("down=true", faults)).isEqualTo(new EngineFaults(true, 0.2, 0.05, 3, 0, 0.05, 30_000, 9));
+        assertThat(EngineFaults.parse("down=true", faults))
+                .isEqualTo(new EngineFaults(true, 0.2, 0.05, 3, 0, 0.05, 30_000, 9));
         assertThat(EngineFaults.parse(faults.spec(), EngineFaults.NONE)).isEqualTo(faults);
         assertThatThrownBy(() -> EngineFaults.parse("errors=0.1", EngineFaults.NONE))
                 .hasMessageContaining("unknown fault setting 'errors'");
@@ -74,14 +75,18 @@ class EngineFaultsTest {
         assertThat(down.body()).contains("simulated outage");
 
         assertThat(http.post("/admin/faults", "down=false").body()).contains("down=false");
-        assertThat(http.post("/v1/chat/completions", request("hello", false)).statusCode()).isEqualTo(200);
-        assertThat(http.get("/metrics").body()).contains("sim:faults_injected_total{model_name=\"sim-model\",kind=\"outage\"} 1");
-        assertThat(http.post("/admin/faults", "down=maybe,error=2").statusCode()).isEqualTo(400);
+        assertThat(http.post("/v1/chat/completions", request("hello", false)).statusCode())
+                .isEqualTo(200);
+        assertThat(http.get("/metrics").body())
+                .contains("sim:faults_injected_total{model_name=\"sim-model\",kind=\"outage\"} 1");
+        assertThat(http.post("/admin/faults", "down=maybe,error=2").statusCode())
+                .isEqualTo(400);
     }
 
     @Test
     void shouldThrottleWithRetryAfterAndBreakStreamsWhenTold() {
-        SimulatorHttpClient http = start(SimulatorOptions.builder().faults(EngineFaults.parse("throttle=1,retry-after=7", EngineFaults.NONE)));
+        SimulatorHttpClient http = start(
+                SimulatorOptions.builder().faults(EngineFaults.parse("throttle=1,retry-after=7", EngineFaults.NONE)));
 
         HttpResponse<String> throttled = http.post("/v1/chat/completions", request("hello", true));
         assertThat(throttled.statusCode()).isEqualTo(429);
@@ -112,17 +117,19 @@ class EngineFaultsTest {
     @Test
     void shouldCallASecondToolOnAboutHalfTheCallsAfterTheFirstResultWhenVaried() {
         SimulatorHttpClient http = start(SimulatorOptions.builder().varyAnswersSeed(7L));
-        String afterLookup = "{\"model\":\"sim-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Topic: kv\\nKey: k1\"},"
-                + "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
-                + "\"function\":{\"name\":\"lookup\",\"arguments\":\"{\\\"topic\\\":\\\"kv\\\"}\"}}]},"
-                + "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"notes\"}]," + TWO_TOOLS + "}";
+        String afterLookup =
+                "{\"model\":\"sim-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Topic: kv\\nKey: k1\"},"
+                        + "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+                        + "\"function\":{\"name\":\"lookup\",\"arguments\":\"{\\\"topic\\\":\\\"kv\\\"}\"}}]},"
+                        + "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"notes\"}]," + TWO_TOOLS + "}";
 
         int fetches = 0;
         for (int i = 0; i < 40; i++) {
             JsonNode message = http.chat(afterLookup).at("/choices/0/message");
             if (message.path("tool_calls").size() > 0) {
                 assertThat(message.at("/tool_calls/0/function/name").asText()).isEqualTo("fetch");
-                assertThat(message.at("/tool_calls/0/function/arguments").asText()).isEqualTo("{\"key\":\"k1\"}");
+                assertThat(message.at("/tool_calls/0/function/arguments").asText())
+                        .isEqualTo("{\"key\":\"k1\"}");
                 fetches++;
             }
         }

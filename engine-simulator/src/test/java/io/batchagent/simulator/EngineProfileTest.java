@@ -55,8 +55,10 @@ class EngineProfileTest {
     @Test
     void shouldRejectInvalidFigures() {
         assertThatThrownBy(() -> new EngineProfile("bad", 0, 1, 1, 10, 10, 1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("prefillTokensPerSecond");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("prefillTokensPerSecond");
         assertThatThrownBy(() -> new EngineProfile("bad", 1, 1, 1, 10, 0, 1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("prefillTokenBudget");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("prefillTokenBudget");
     }
 }

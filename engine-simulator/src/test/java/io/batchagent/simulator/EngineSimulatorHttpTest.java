@@ -111,8 +111,10 @@ class EngineSimulatorHttpTest {
         assertThat(usage.get("prompt_tokens").asInt()).isPositive();
         assertThat(usage.get("completion_tokens").asInt()).isEqualTo(Tokenizer.count(content));
         assertThat(usage.get("total_tokens").asInt())
-                .isEqualTo(usage.get("prompt_tokens").asInt() + usage.get("completion_tokens").asInt());
-        assertThat(usage.get("prompt_tokens_details").get("cached_tokens").asInt()).isZero();
+                .isEqualTo(usage.get("prompt_tokens").asInt()
+                        + usage.get("completion_tokens").asInt());
+        assertThat(usage.get("prompt_tokens_details").get("cached_tokens").asInt())
+                .isZero();
     }
 
     @Test
@@ -120,13 +122,18 @@ class EngineSimulatorHttpTest {
         start();
         String user = userMessage("1706.03762", "Attention Is All You Need", "transformer attention");
         String expected = http.chat(body(chatRequest(SYSTEM, user)))
-                .get("choices").get(0).get("message").get("content").asText();
+                .get("choices")
+                .get(0)
+                .get("message")
+                .get("content")
+                .asText();
 
         List<JsonNode> chunks = http.stream(body(streamed(chatRequest(SYSTEM, user), false)));
 
         assertThat(chunks).allSatisfy(chunk -> {
             assertThat(chunk.get("object").asText()).isEqualTo("chat.completion.chunk");
-            assertThat(chunk.get("id").asText()).isEqualTo(chunks.get(0).get("id").asText());
+            assertThat(chunk.get("id").asText())
+                    .isEqualTo(chunks.get(0).get("id").asText());
             assertThat(chunk.has("usage")).as("no usage unless asked").isFalse();
             assertThat(chunk.get("choices")).hasSize(1);
         });
@@ -160,12 +167,19 @@ class EngineSimulatorHttpTest {
         assertThat(usage.get("completion_tokens").asInt()).isEqualTo(contentDeltas);
         assertThat(usage.get("prompt_tokens").asInt()).isPositive();
         assertThat(usage.get("total_tokens").asInt())
-                .isEqualTo(usage.get("prompt_tokens").asInt() + usage.get("completion_tokens").asInt());
-        assertThat(usage.get("prompt_tokens_details").get("cached_tokens").asInt()).isZero();
+                .isEqualTo(usage.get("prompt_tokens").asInt()
+                        + usage.get("completion_tokens").asInt());
+        assertThat(usage.get("prompt_tokens_details").get("cached_tokens").asInt())
+                .isZero();
         assertThat(withUsage.subList(0, withUsage.size() - 1))
                 .allSatisfy(chunk -> assertThat(chunk.get("usage").isNull()).isTrue());
-        assertThat(withUsage.get(withUsage.size() - 2).at("/choices/0/finish_reason").asText()).isEqualTo("stop");
-        assertThat(withoutUsage).noneSatisfy(chunk -> assertThat(chunk.has("usage")).isTrue());
+        assertThat(withUsage
+                        .get(withUsage.size() - 2)
+                        .at("/choices/0/finish_reason")
+                        .asText())
+                .isEqualTo("stop");
+        assertThat(withoutUsage)
+                .noneSatisfy(chunk -> assertThat(chunk.has("usage")).isTrue());
         assertThat(withoutUsage).hasSize(withUsage.size() - 1);
     }
 
@@ -179,16 +193,20 @@ class EngineSimulatorHttpTest {
 
         JsonNode call = complete.at("/choices/0/message/tool_calls/0");
         List<JsonNode> fragments = new ArrayList<>();
-        chunks.stream().filter(c -> c.at("/choices/0/delta/tool_calls").isArray())
+        chunks.stream()
+                .filter(c -> c.at("/choices/0/delta/tool_calls").isArray())
                 .forEach(c -> fragments.add(c.at("/choices/0/delta/tool_calls/0")));
-        assertThat(fragments.size()).as("arguments are split over several fragments").isGreaterThan(3);
+        assertThat(fragments.size())
+                .as("arguments are split over several fragments")
+                .isGreaterThan(3);
         JsonNode first = fragments.get(0);
         assertThat(first.get("index").asInt()).isZero();
         assertThat(first.get("id").asText()).isEqualTo(call.get("id").asText()).startsWith("call_");
         assertThat(first.get("type").asText()).isEqualTo("function");
         assertThat(first.at("/function/name").asText()).isEqualTo("web_search");
         assertThat(first.at("/function/arguments").isTextual()).isTrue();
-        StringBuilder arguments = new StringBuilder(first.at("/function/arguments").asText());
+        StringBuilder arguments =
+                new StringBuilder(first.at("/function/arguments").asText());
         for (JsonNode fragment : fragments.subList(1, fragments.size())) {
             assertThat(fragment.get("index").asInt()).isZero();
             assertThat(fragment.has("id")).isFalse();
@@ -196,9 +214,10 @@ class EngineSimulatorHttpTest {
             assertThat(fragment.get("function").has("name")).isFalse();
             arguments.append(fragment.at("/function/arguments").asText());
         }
-        assertThat(arguments.toString()).isEqualTo(call.at("/function/arguments").asText());
-        assertThat(json(arguments.toString())).isEqualTo(json("{\"query\":" + Json.write(Json.NODES.textNode(user))
-                + ",\"num_results\":5}"));
+        assertThat(arguments.toString())
+                .isEqualTo(call.at("/function/arguments").asText());
+        assertThat(json(arguments.toString()))
+                .isEqualTo(json("{\"query\":" + Json.write(Json.NODES.textNode(user)) + ",\"num_results\":5}"));
         JsonNode finish = chunks.get(chunks.size() - 2);
         assertThat(finish.at("/choices/0/finish_reason").asText()).isEqualTo("tool_calls");
         assertThat(complete.at("/choices/0/finish_reason").asText()).isEqualTo("tool_calls");
@@ -210,8 +229,8 @@ class EngineSimulatorHttpTest {
     @Test
     void shouldCallAToolOnTheFirstTurnThenAnswerSchemaValidJsonAfterTheToolResult() {
         start(SimulatorOptions.builder().toolCallRule("web_search.query=Topic: (.*)=>systems research context for $1"));
-        String user = userMessage("2309.06180", "Efficient Memory Management for LLM Serving with PagedAttention",
-                "kv cache serving");
+        String user = userMessage(
+                "2309.06180", "Efficient Memory Management for LLM Serving with PagedAttention", "kv cache serving");
         ObjectNode turn1 = withTools(chatRequest(SYSTEM, user));
 
         JsonNode first = http.chat(body(turn1));
@@ -223,8 +242,11 @@ class EngineSimulatorHttpTest {
         ObjectNode assistant = ((ArrayNode) turn2.get("messages")).addObject();
         assistant.put("role", "assistant").putNull("content");
         assistant.putArray("tool_calls").add(call.deepCopy());
-        ((ArrayNode) turn2.get("messages")).addObject().put("role", "tool")
-                .put("tool_call_id", call.get("id").asText()).put("content", "Recent work on kv cache serving.");
+        ((ArrayNode) turn2.get("messages"))
+                .addObject()
+                .put("role", "tool")
+                .put("tool_call_id", call.get("id").asText())
+                .put("content", "Recent work on kv cache serving.");
 
         JsonNode second = http.chat(body(turn2));
 
@@ -233,7 +255,8 @@ class EngineSimulatorHttpTest {
         assertValid(json(SCHEMA), answer);
         assertThat(answer.get("paper_id").asText()).isEqualTo("2309.06180");
         assertThat(answer.get("topic").asText()).isEqualTo("kv cache serving");
-        int firstPromptAndOutput = first.at("/usage/prompt_tokens").asInt() + first.at("/usage/completion_tokens").asInt();
+        int firstPromptAndOutput = first.at("/usage/prompt_tokens").asInt()
+                + first.at("/usage/completion_tokens").asInt();
         assertThat(second.at("/usage/prompt_tokens_details/cached_tokens").asInt())
                 .as("turn 2 reuses turn 1's prompt and its tool-call output")
                 .isGreaterThanOrEqualTo(firstPromptAndOutput);
@@ -254,15 +277,19 @@ class EngineSimulatorHttpTest {
         HttpResponse<String> reset = http.post("/reset_prefix_cache", "");
         JsonNode afterReset = http.chat(a);
 
-        assertThat(cold.at("/usage/prompt_tokens_details/cached_tokens").asInt()).isZero();
+        assertThat(cold.at("/usage/prompt_tokens_details/cached_tokens").asInt())
+                .isZero();
         assertThat(warm.at("/usage/prompt_tokens_details/cached_tokens").asInt())
                 .isGreaterThanOrEqualTo(systemTokens)
                 .isLessThan(warm.at("/usage/prompt_tokens").asInt());
         assertThat(flush.statusCode()).isEqualTo(200);
-        assertThat(afterFlush.at("/usage/prompt_tokens_details/cached_tokens").asInt()).isZero();
-        assertThat(warmAgain.at("/usage/prompt_tokens_details/cached_tokens").asInt()).isGreaterThan(systemTokens);
+        assertThat(afterFlush.at("/usage/prompt_tokens_details/cached_tokens").asInt())
+                .isZero();
+        assertThat(warmAgain.at("/usage/prompt_tokens_details/cached_tokens").asInt())
+                .isGreaterThan(systemTokens);
         assertThat(reset.statusCode()).isEqualTo(200);
-        assertThat(afterReset.at("/usage/prompt_tokens_details/cached_tokens").asInt()).isZero();
+        assertThat(afterReset.at("/usage/prompt_tokens_details/cached_tokens").asInt())
+                .isZero();
     }
 
     @Test
@@ -272,7 +299,8 @@ class EngineSimulatorHttpTest {
         long cachedSum = 0;
         long completionSum = 0;
         for (int i = 0; i < 6; i++) {
-            JsonNode usage = http.chat(body(chatRequest(SYSTEM, userMessage("id-" + i, "Title " + i, "topic " + (i % 2)))))
+            JsonNode usage = http.chat(
+                            body(chatRequest(SYSTEM, userMessage("id-" + i, "Title " + i, "topic " + (i % 2)))))
                     .get("usage");
             promptSum += usage.get("prompt_tokens").asLong();
             cachedSum += usage.at("/prompt_tokens_details/cached_tokens").asLong();
@@ -297,7 +325,8 @@ class EngineSimulatorHttpTest {
         simulator.pauseScheduling();
 
         List<CompletableFuture<HttpResponse<String>>> responses = IntStream.range(0, parallel)
-                .mapToObj(i -> http.postAsync("/v1/chat/completions",
+                .mapToObj(i -> http.postAsync(
+                        "/v1/chat/completions",
                         body(streamed(chatRequest(SYSTEM, "Topic: parallel " + i), i % 2 == 0))))
                 .toList();
         await().atMost(Duration.ofSeconds(10)).until(() -> simulator.stats().waiting() == parallel);
@@ -306,7 +335,8 @@ class EngineSimulatorHttpTest {
 
         assertThat(held.inFlight()).isEqualTo(parallel);
         assertThat(held.running()).isZero();
-        assertThat(responses).allSatisfy(response -> assertThat(response.join().statusCode()).isEqualTo(200));
+        assertThat(responses)
+                .allSatisfy(response -> assertThat(response.join().statusCode()).isEqualTo(200));
         await().atMost(Duration.ofSeconds(5)).until(() -> simulator.stats().inFlight() == 0);
         assertThat(simulator.stats().peakInFlight()).isEqualTo(parallel);
         assertThat(simulator.stats().requests()).isEqualTo(parallel);
@@ -336,10 +366,10 @@ class EngineSimulatorHttpTest {
 
         HttpResponse<String> notJson = http.post("/v1/chat/completions", "{\"messages\": [");
         HttpResponse<String> noMessages = http.post("/v1/chat/completions", "{\"model\":\"sim-model\"}");
-        HttpResponse<String> badMaxTokens = http.post("/v1/chat/completions",
-                "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}");
-        HttpResponse<String> badRole = http.post("/v1/chat/completions",
-                "{\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}");
+        HttpResponse<String> badMaxTokens = http.post(
+                "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}");
+        HttpResponse<String> badRole =
+                http.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}");
 
         assertThat(List.of(notJson, noMessages, badMaxTokens, badRole)).allSatisfy(response -> {
             assertThat(response.statusCode()).isEqualTo(400);
@@ -361,11 +391,13 @@ class EngineSimulatorHttpTest {
         start();
 
         JsonNode content = http.chat(body(chatRequest(SYSTEM, "Paper ID: 1").put("max_tokens", 5)));
-        JsonNode toolCall = http.chat(body(withTools(chatRequest(SYSTEM, "Topic: x")).put("max_tokens", 3)));
+        JsonNode toolCall =
+                http.chat(body(withTools(chatRequest(SYSTEM, "Topic: x")).put("max_tokens", 3)));
 
         assertThat(content.at("/choices/0/finish_reason").asText()).isEqualTo("length");
         assertThat(content.at("/usage/completion_tokens").asInt()).isEqualTo(5);
-        assertThat(Tokenizer.count(content.at("/choices/0/message/content").asText())).isEqualTo(5);
+        assertThat(Tokenizer.count(content.at("/choices/0/message/content").asText()))
+                .isEqualTo(5);
         assertThat(toolCall.at("/choices/0/finish_reason").asText()).isEqualTo("length");
         assertThat(toolCall.at("/choices/0/message").has("tool_calls")).isFalse();
         assertThat(toolCall.at("/choices/0/message/content").asText()).startsWith("<tool_call>");
@@ -386,15 +418,23 @@ class EngineSimulatorHttpTest {
         assertThat(simulator.stats().running()).isEqualTo(2);
         assertThat(gauge(page, "sglang:num_running_reqs")).isEqualTo(2);
         assertThat(gauge(page, "vllm:num_requests_running")).isEqualTo(2);
-        assertThat(gauge(page, "sglang:num_queue_reqs")).isGreaterThanOrEqualTo(5).isEqualTo(gauge(page, "vllm:num_requests_waiting"));
+        assertThat(gauge(page, "sglang:num_queue_reqs"))
+                .isGreaterThanOrEqualTo(5)
+                .isEqualTo(gauge(page, "vllm:num_requests_waiting"));
         assertThat(gauge(page, "sglang:token_usage")).isPositive().isEqualTo(gauge(page, "vllm:kv_cache_usage_perc"));
-        assertThat(responses).allSatisfy(response -> assertThat(response.join().statusCode()).isEqualTo(200));
-        assertThat(gauge(http.get("/metrics").body(), "vllm:kv_cache_usage_perc")).as("nothing running holds KV").isZero();
+        assertThat(responses)
+                .allSatisfy(response -> assertThat(response.join().statusCode()).isEqualTo(200));
+        assertThat(gauge(http.get("/metrics").body(), "vllm:kv_cache_usage_perc"))
+                .as("nothing running holds KV")
+                .isZero();
     }
 
     private static double gauge(String page, String name) {
-        return page.lines().filter(line -> line.startsWith(name + "{")).mapToDouble(line ->
-                Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).findFirst().orElseThrow();
+        return page.lines()
+                .filter(line -> line.startsWith(name + "{"))
+                .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+                .findFirst()
+                .orElseThrow();
     }
 
     @Test
@@ -418,8 +458,8 @@ class EngineSimulatorHttpTest {
                 .contains("sim:requests_total{model_name=\"qwen-sim\"} 2\n")
                 .contains("sim:prompt_tokens_total{model_name=\"qwen-sim\"} " + stats.promptTokens() + "\n")
                 .contains("sim:cached_tokens_total{model_name=\"qwen-sim\"} " + stats.cachedTokens() + "\n")
-                .contains("sim:prefill_tokens_computed_total{model_name=\"qwen-sim\"} "
-                        + stats.prefillTokensComputed() + "\n")
+                .contains("sim:prefill_tokens_computed_total{model_name=\"qwen-sim\"} " + stats.prefillTokensComputed()
+                        + "\n")
                 .contains("sim:completion_tokens_total{model_name=\"qwen-sim\"} " + stats.completionTokens() + "\n")
                 .contains("sim:num_requests_running{model_name=\"qwen-sim\"} 0\n")
                 .contains("sim:num_requests_waiting{model_name=\"qwen-sim\"} 0\n")
@@ -443,8 +483,8 @@ class EngineSimulatorHttpTest {
 
     @Test
     void shouldRejectAPromptLargerThanTheKvPool() {
-        start(SimulatorOptions.builder().profile(new EngineProfile("tiny", Double.POSITIVE_INFINITY, 0, 0, 500,
-                1024, 8)));
+        start(SimulatorOptions.builder()
+                .profile(new EngineProfile("tiny", Double.POSITIVE_INFINITY, 0, 0, 500, 1024, 8)));
 
         HttpResponse<String> response = http.post("/v1/chat/completions", body(chatRequest(SYSTEM, "x")));
 
@@ -465,8 +505,11 @@ class EngineSimulatorHttpTest {
         assertThat(error.get("code").asInt()).isEqualTo(400);
         assertThat(error.get("message").asText())
                 .matches("The input \\(\\d+ tokens\\) is longer than the model's context length \\(500 tokens\\)\\.");
-        assertThat(http.chat(body(chatRequest(null, "short"))).at("/choices/0/finish_reason").asText())
-                .as("a prompt within the window is served").isEqualTo("stop");
+        assertThat(http.chat(body(chatRequest(null, "short")))
+                        .at("/choices/0/finish_reason")
+                        .asText())
+                .as("a prompt within the window is served")
+                .isEqualTo("stop");
     }
 
     @Test
@@ -479,8 +522,10 @@ class EngineSimulatorHttpTest {
         JsonNode error = json(response.body()).get("error");
         assertThat(error.get("type").asText()).isEqualTo("BadRequestError");
         assertThat(error.get("code").asInt()).isEqualTo(400);
-        assertThat(error.get("message").asText()).matches("This model's maximum context length is 500 tokens\\. "
-                + "However, your request has \\d+ input tokens\\. Please reduce the length of the input messages\\.");
+        assertThat(error.get("message").asText())
+                .matches(
+                        "This model's maximum context length is 500 tokens\\. "
+                                + "However, your request has \\d+ input tokens\\. Please reduce the length of the input messages\\.");
     }
 
     @Test
@@ -489,16 +534,23 @@ class EngineSimulatorHttpTest {
         ObjectNode request = withTools(chatRequest(SYSTEM, userMessage("1", "A long agent", "compaction")));
         for (int turn = 1; turn <= 3; turn++) {
             JsonNode answer = http.chat(body(request));
-            assertThat(answer.at("/choices/0/finish_reason").asText()).as("turn " + turn).isEqualTo("tool_calls");
+            assertThat(answer.at("/choices/0/finish_reason").asText())
+                    .as("turn " + turn)
+                    .isEqualTo("tool_calls");
             JsonNode call = answer.at("/choices/0/message/tool_calls/0");
             ObjectNode assistant = ((ArrayNode) request.get("messages")).addObject();
             assistant.put("role", "assistant").putNull("content");
             assistant.putArray("tool_calls").add(call.deepCopy());
-            ((ArrayNode) request.get("messages")).addObject().put("role", "tool")
-                    .put("tool_call_id", call.get("id").asText()).put("content", "page ".repeat(1000));
+            ((ArrayNode) request.get("messages"))
+                    .addObject()
+                    .put("role", "tool")
+                    .put("tool_call_id", call.get("id").asText())
+                    .put("content", "page ".repeat(1000));
         }
         ObjectNode summary = request.deepCopy();
-        ((ArrayNode) summary.get("messages")).addObject().put("role", "user")
+        ((ArrayNode) summary.get("messages"))
+                .addObject()
+                .put("role", "user")
                 .put("content", "[compaction] Summarize what the results of these earlier tool calls tell you");
 
         JsonNode last = http.chat(body(request));
@@ -518,7 +570,8 @@ class EngineSimulatorHttpTest {
 
         JsonNode usage = chunks.get(chunks.size() - 1).get("usage");
         assertThat(usage.get("prompt_tokens").asInt()).isGreaterThan(1000);
-        assertThat(simulator.stats().prefillTokensComputed()).isEqualTo(usage.get("prompt_tokens").asLong());
+        assertThat(simulator.stats().prefillTokensComputed())
+                .isEqualTo(usage.get("prompt_tokens").asLong());
         assertThat(simulator.options().profile().name()).isEqualTo("h100-qwen2.5-32b");
     }
 }

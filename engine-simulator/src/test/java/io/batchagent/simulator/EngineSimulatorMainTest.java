@@ -12,8 +12,20 @@ class EngineSimulatorMainTest {
     @Test
     void shouldTurnCommandLineOptionsIntoSimulatorOptions() {
         EngineSimulatorMain main = new EngineSimulatorMain();
-        new CommandLine(main).parseArgs("--port", "0", "--profile", "instant", "--model", "qwen-sim",
-                "--speedup", "20", "--tool-rule", "web_search.query=Topic: (.*)", "--fail-on-marker", "BOOM");
+        new CommandLine(main)
+                .parseArgs(
+                        "--port",
+                        "0",
+                        "--profile",
+                        "instant",
+                        "--model",
+                        "qwen-sim",
+                        "--speedup",
+                        "20",
+                        "--tool-rule",
+                        "web_search.query=Topic: (.*)",
+                        "--fail-on-marker",
+                        "BOOM");
 
         SimulatorOptions options = main.toOptions();
 

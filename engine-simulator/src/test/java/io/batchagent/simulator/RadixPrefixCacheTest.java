@@ -91,7 +91,9 @@ class RadixPrefixCacheTest {
         RadixPrefixCache.Lease lease = cache.lock(running, running.length);
 
         assertThat(cache.flush()).isZero();
-        assertThat(cache.insert(new int[] {9, 9, 9, 9})).as("only what fits beside the pinned tokens").isEqualTo(2);
+        assertThat(cache.insert(new int[] {9, 9, 9, 9}))
+                .as("only what fits beside the pinned tokens")
+                .isEqualTo(2);
         assertThat(cache.match(running)).isEqualTo(4);
         assertThat(cache.lockedTokens()).isEqualTo(4);
         assertThat(cache.tryReserve(1)).as("{9, 9} is evictable").isTrue();

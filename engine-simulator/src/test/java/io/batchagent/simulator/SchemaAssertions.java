@@ -14,8 +14,7 @@ final class SchemaAssertions {
 
     private static final JsonSchemaFactory FACTORY = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012);
 
-    private SchemaAssertions() {
-    }
+    private SchemaAssertions() {}
 
     static void assertValid(JsonNode schema, JsonNode value) {
         JsonSchema compiled = FACTORY.getSchema(schema);

@@ -38,22 +38,26 @@ class ScriptedModelTest {
 
     @Test
     void shouldCallTheFirstToolWithDefaultArgumentsOnTheFirstTurn() throws Exception {
-        ScriptedModel.ScriptedOutput output = respond(ToolCallRule.defaultRule(), "{\"messages\":["
-                + "{\"role\":\"user\",\"content\":\"" + USER + "\"}],\"tools\":[" + WEB_SEARCH + "," + LOOKUP + "]}");
+        ScriptedModel.ScriptedOutput output = respond(
+                ToolCallRule.defaultRule(),
+                "{\"messages\":[" + "{\"role\":\"user\",\"content\":\"" + USER + "\"}],\"tools\":[" + WEB_SEARCH + ","
+                        + LOOKUP + "]}");
 
         assertThat(output.isToolCall()).isTrue();
         assertThat(output.toolName()).isEqualTo("web_search");
-        assertThat(json(output.arguments())).isEqualTo(json("{\"query\":\"" + USER.replace("\\n\\nTask", "\\n\\nTask")
-                + "\",\"num_results\":5}"));
+        assertThat(json(output.arguments()))
+                .isEqualTo(json("{\"query\":\"" + USER.replace("\\n\\nTask", "\\n\\nTask") + "\",\"num_results\":5}"));
         assertThat(output.toolCallId()).startsWith("call_").hasSize(29);
-        assertThat(output.text()).isEqualTo("<tool_call>\n{\"name\": \"web_search\", \"arguments\": "
-                + output.arguments() + "}\n</tool_call>");
+        assertThat(output.text())
+                .isEqualTo("<tool_call>\n{\"name\": \"web_search\", \"arguments\": " + output.arguments()
+                        + "}\n</tool_call>");
     }
 
     @Test
     void shouldTakeStringArgumentsFromMatchingNameValueLines() throws Exception {
-        ScriptedModel.ScriptedOutput output = respond(ToolCallRule.defaultRule(), "{\"messages\":["
-                + "{\"role\":\"user\",\"content\":\"" + USER + "\"}],\"tools\":[" + LOOKUP + "]}");
+        ScriptedModel.ScriptedOutput output = respond(
+                ToolCallRule.defaultRule(),
+                "{\"messages\":[" + "{\"role\":\"user\",\"content\":\"" + USER + "\"}],\"tools\":[" + LOOKUP + "]}");
 
         // No property is required, so all of them are generated; "Paper ID" matches paper_id.
         assertThat(json(output.arguments())).isEqualTo(json("{\"paper_id\":\"1706.03762\",\"depth\":3}"));
@@ -64,22 +68,30 @@ class ScriptedModelTest {
         ToolCallRule rule = ToolCallRule.parse(
                 "web_search.query=Topic: (.*)=>systems research context for $1, web_search.num_results=()=>7");
 
-        ScriptedModel.ScriptedOutput output = respond(rule, "{\"messages\":["
-                + "{\"role\":\"user\",\"content\":\"" + USER + "\"}],\"tools\":[" + LOOKUP + "," + WEB_SEARCH + "]}");
+        ScriptedModel.ScriptedOutput output = respond(
+                rule,
+                "{\"messages\":[" + "{\"role\":\"user\",\"content\":\"" + USER + "\"}],\"tools\":[" + LOOKUP + ","
+                        + WEB_SEARCH + "]}");
 
-        assertThat(output.toolName()).as("first offered tool that has rule entries").isEqualTo("web_search");
-        assertThat(json(output.arguments())).isEqualTo(
-                json("{\"query\":\"systems research context for transformer attention\",\"num_results\":7}"));
-        assertThat(rule).hasToString(
-                "web_search.query=Topic: (.*)=>systems research context for $1, web_search.num_results=()=>7");
+        assertThat(output.toolName())
+                .as("first offered tool that has rule entries")
+                .isEqualTo("web_search");
+        assertThat(json(output.arguments()))
+                .isEqualTo(
+                        json("{\"query\":\"systems research context for transformer attention\",\"num_results\":7}"));
+        assertThat(rule)
+                .hasToString(
+                        "web_search.query=Topic: (.*)=>systems research context for $1, web_search.num_results=()=>7");
     }
 
     @Test
     void shouldKeepTheDefaultWhenARuleRegexDoesNotMatch() throws Exception {
         ToolCallRule rule = ToolCallRule.parse("web_search.query=Company: (\\w+)");
 
-        ScriptedModel.ScriptedOutput output = respond(rule, "{\"messages\":[{\"role\":\"user\",\"content\":"
-                + "\"Query: kv cache\"}],\"tools\":[" + WEB_SEARCH + "]}");
+        ScriptedModel.ScriptedOutput output = respond(
+                rule,
+                "{\"messages\":[{\"role\":\"user\",\"content\":" + "\"Query: kv cache\"}],\"tools\":[" + WEB_SEARCH
+                        + "]}");
 
         assertThat(json(output.arguments()).get("query").asText()).isEqualTo("kv cache");
     }
@@ -92,11 +104,16 @@ class ScriptedModelTest {
 
     @Test
     void shouldUseACustomJavaRule() throws Exception {
-        ToolCallRule rule = context -> Optional.of(new ToolInvocation("lookup",
-                Json.NODES.objectNode().put("paper_id", context.firstUserMessage().length())));
+        ToolCallRule rule = context -> Optional.of(new ToolInvocation(
+                "lookup",
+                Json.NODES
+                        .objectNode()
+                        .put("paper_id", context.firstUserMessage().length())));
 
-        ScriptedModel.ScriptedOutput output = respond(rule, "{\"messages\":[{\"role\":\"user\",\"content\":"
-                + "\"abc\"}],\"tools\":[" + WEB_SEARCH + "," + LOOKUP + "]}");
+        ScriptedModel.ScriptedOutput output = respond(
+                rule,
+                "{\"messages\":[{\"role\":\"user\",\"content\":" + "\"abc\"}],\"tools\":[" + WEB_SEARCH + "," + LOOKUP
+                        + "]}");
 
         assertThat(output.toolName()).isEqualTo("lookup");
         assertThat(output.arguments()).isEqualTo("{\"paper_id\":3}");
@@ -114,13 +131,15 @@ class ScriptedModelTest {
         String system = "You are an analyst.\\n\\nYour final answer must be one JSON object that is valid against "
                 + "this JSON Schema:\\n```json\\n" + schema.replace("\"", "\\\"") + "\\n```";
 
-        ScriptedModel.ScriptedOutput output = respond(ToolCallRule.defaultRule(), "{\"messages\":["
-                + "{\"role\":\"system\",\"content\":\"" + system + "\"},"
-                + "{\"role\":\"user\",\"content\":\"" + USER + "\"},"
-                + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
-                + "\"function\":{\"name\":\"web_search\",\"arguments\":\"{}\"}}]},"
-                + "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"results\"}],"
-                + "\"tools\":[" + WEB_SEARCH + "]}");
+        ScriptedModel.ScriptedOutput output = respond(
+                ToolCallRule.defaultRule(),
+                "{\"messages\":["
+                        + "{\"role\":\"system\",\"content\":\"" + system + "\"},"
+                        + "{\"role\":\"user\",\"content\":\"" + USER + "\"},"
+                        + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+                        + "\"function\":{\"name\":\"web_search\",\"arguments\":\"{}\"}}]},"
+                        + "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"results\"}],"
+                        + "\"tools\":[" + WEB_SEARCH + "]}");
 
         assertThat(output.isToolCall()).isFalse();
         JsonNode answer = json(output.text());
@@ -132,12 +151,15 @@ class ScriptedModelTest {
 
     @Test
     void shouldPreferResponseFormatSchemaAndFallBackToAnAnswerObject() throws Exception {
-        String schema = "{\"type\":\"object\",\"properties\":{\"company\":{\"type\":\"string\"}},\"required\":[\"company\"]}";
-        ScriptedModel.ScriptedOutput structured = respond(ToolCallRule.defaultRule(), "{\"messages\":["
-                + "{\"role\":\"user\",\"content\":\"Company: NVIDIA\"}],\"response_format\":{\"type\":\"json_schema\","
-                + "\"json_schema\":{\"name\":\"r\",\"schema\":" + schema + "}}}");
-        ScriptedModel.ScriptedOutput plain = respond(ToolCallRule.defaultRule(), "{\"messages\":["
-                + "{\"role\":\"user\",\"content\":\"Hello there\"}]}");
+        String schema =
+                "{\"type\":\"object\",\"properties\":{\"company\":{\"type\":\"string\"}},\"required\":[\"company\"]}";
+        ScriptedModel.ScriptedOutput structured = respond(
+                ToolCallRule.defaultRule(),
+                "{\"messages\":["
+                        + "{\"role\":\"user\",\"content\":\"Company: NVIDIA\"}],\"response_format\":{\"type\":\"json_schema\","
+                        + "\"json_schema\":{\"name\":\"r\",\"schema\":" + schema + "}}}");
+        ScriptedModel.ScriptedOutput plain = respond(
+                ToolCallRule.defaultRule(), "{\"messages\":[" + "{\"role\":\"user\",\"content\":\"Hello there\"}]}");
 
         assertThat(json(structured.text())).isEqualTo(json("{\"company\":\"NVIDIA\"}"));
         assertThat(json(plain.text()).get("answer").asText()).isEqualTo("simulated answer for: Hello there");
@@ -145,31 +167,34 @@ class ScriptedModelTest {
 
     @Test
     void shouldNotCallAToolWhenToolChoiceIsNone() throws Exception {
-        ScriptedModel.ScriptedOutput output = respond(ToolCallRule.defaultRule(), "{\"messages\":[{\"role\":\"user\","
-                + "\"content\":\"x\"}],\"tools\":[" + WEB_SEARCH + "],\"tool_choice\":\"none\"}");
+        ScriptedModel.ScriptedOutput output = respond(
+                ToolCallRule.defaultRule(),
+                "{\"messages\":[{\"role\":\"user\"," + "\"content\":\"x\"}],\"tools\":[" + WEB_SEARCH
+                        + "],\"tool_choice\":\"none\"}");
 
         assertThat(output.isToolCall()).isFalse();
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"maxLength\":3},"
-            + "\"b\":{\"type\":\"number\",\"exclusiveMinimum\":0,\"exclusiveMaximum\":1},"
-            + "\"c\":{\"type\":\"integer\",\"multipleOf\":5,\"minimum\":7},\"d\":{\"const\":\"fixed\"},"
-            + "\"e\":{\"type\":[\"null\",\"boolean\"]},\"f\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
-        "{\"$defs\":{\"item\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
-            + "\"score\":{\"type\":\"integer\",\"maximum\":0}},\"required\":[\"name\"]}},"
-            + "\"type\":\"object\",\"properties\":{\"items\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/item\"},"
-            + "\"minItems\":3,\"uniqueItems\":true}},\"required\":[\"items\"]}",
-        "{\"allOf\":[{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"string\"}},\"required\":[\"x\"]},"
-            + "{\"properties\":{\"y\":{\"anyOf\":[{\"type\":\"null\"},{\"type\":\"integer\",\"minimum\":10}]}},"
-            + "\"required\":[\"y\"]}]}",
-        "{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\",\"prefixItems\":[{\"type\":\"integer\"},"
-            + "{\"enum\":[\"a\",\"b\"]}],\"items\":false,\"minItems\":2},\"nested\":{\"type\":\"object\","
-            + "\"properties\":{\"deep\":{\"type\":\"object\",\"minProperties\":2,\"additionalProperties\":"
-            + "{\"type\":\"integer\"}}}}},\"required\":[\"tags\",\"nested\"]}",
-        "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":40},\"maxItems\":0}"
-    })
+    @ValueSource(
+            strings = {
+                "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"maxLength\":3},"
+                        + "\"b\":{\"type\":\"number\",\"exclusiveMinimum\":0,\"exclusiveMaximum\":1},"
+                        + "\"c\":{\"type\":\"integer\",\"multipleOf\":5,\"minimum\":7},\"d\":{\"const\":\"fixed\"},"
+                        + "\"e\":{\"type\":[\"null\",\"boolean\"]},\"f\":{\"type\":\"string\",\"format\":\"date-time\"}}}",
+                "{\"$defs\":{\"item\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
+                        + "\"score\":{\"type\":\"integer\",\"maximum\":0}},\"required\":[\"name\"]}},"
+                        + "\"type\":\"object\",\"properties\":{\"items\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/item\"},"
+                        + "\"minItems\":3,\"uniqueItems\":true}},\"required\":[\"items\"]}",
+                "{\"allOf\":[{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"string\"}},\"required\":[\"x\"]},"
+                        + "{\"properties\":{\"y\":{\"anyOf\":[{\"type\":\"null\"},{\"type\":\"integer\",\"minimum\":10}]}},"
+                        + "\"required\":[\"y\"]}]}",
+                "{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\",\"prefixItems\":[{\"type\":\"integer\"},"
+                        + "{\"enum\":[\"a\",\"b\"]}],\"items\":false,\"minItems\":2},\"nested\":{\"type\":\"object\","
+                        + "\"properties\":{\"deep\":{\"type\":\"object\",\"minProperties\":2,\"additionalProperties\":"
+                        + "{\"type\":\"integer\"}}}}},\"required\":[\"tags\",\"nested\"]}",
+                "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":40},\"maxItems\":0}"
+            })
     void shouldGenerateValuesValidAgainstAssortedSchemas(String schemaText) throws Exception {
         JsonNode schema = json(schemaText);
 
@@ -184,7 +209,8 @@ class ScriptedModelTest {
         String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"Topic: x\"}],\"response_format\":"
                 + "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"schema\":" + schema + "}}}";
 
-        List<String> answers = List.of(respond(ToolCallRule.defaultRule(), body).text(),
+        List<String> answers = List.of(
+                respond(ToolCallRule.defaultRule(), body).text(),
                 respond(ToolCallRule.defaultRule(), body).text());
 
         assertThat(answers.get(0)).isEqualTo(answers.get(1)).startsWith("{\"summary\":\"simulated summary ");

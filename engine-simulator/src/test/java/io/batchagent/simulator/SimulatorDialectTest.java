@@ -43,8 +43,8 @@ class SimulatorDialectTest {
     void shouldRejectStreamOptionsWithoutStreamInTheVllmDialect() {
         start(SimulatorOptions.builder().dialect(SimulatorDialect.VLLM));
 
-        HttpResponse<String> response = http.post("/v1/chat/completions",
-                request("hi", ",\"stream\":false,\"stream_options\":{\"include_usage\":true}"));
+        HttpResponse<String> response = http.post(
+                "/v1/chat/completions", request("hi", ",\"stream\":false,\"stream_options\":{\"include_usage\":true}"));
 
         assertThat(response.statusCode()).isEqualTo(400);
         assertThat(response.body()).contains("Stream options can only be defined when `stream=True`.");
@@ -56,7 +56,8 @@ class SimulatorDialectTest {
 
         JsonNode answer = http.chat(request("hi", ",\"stream\":false,\"stream_options\":{\"include_usage\":true}"));
 
-        assertThat(answer.path("choices").path(0).path("finish_reason").asText()).isNotEmpty();
+        assertThat(answer.path("choices").path(0).path("finish_reason").asText())
+                .isNotEmpty();
     }
 
     @Test
@@ -109,10 +110,15 @@ class SimulatorDialectTest {
     void shouldAcceptDynamosNvextAndIgnoreIt() {
         start(SimulatorOptions.builder());
 
-        JsonNode answer = http.chat(request("hi",
-                ",\"nvext\":{\"agent_hints\":{\"priority\":1,\"osl\":64,\"speculative_prefill\":true}}"));
+        JsonNode answer = http.chat(
+                request("hi", ",\"nvext\":{\"agent_hints\":{\"priority\":1,\"osl\":64,\"speculative_prefill\":true}}"));
 
-        assertThat(answer.path("choices").path(0).path("message").path("content").asText()).isNotEmpty();
+        assertThat(answer.path("choices")
+                        .path(0)
+                        .path("message")
+                        .path("content")
+                        .asText())
+                .isNotEmpty();
     }
 
     @Test

@@ -21,7 +21,8 @@ class TokenizerTest {
 
     @Test
     void shouldBeLosslessAndCutPiecesToSixCharacters() {
-        String text = "Internationalization\n\n  {\"query\": \"kv cache\"} 1234567 \uD83D\uDE00\uD83D\uDE00\uD83D\uDE00";
+        String text =
+                "Internationalization\n\n  {\"query\": \"kv cache\"} 1234567 \uD83D\uDE00\uD83D\uDE00\uD83D\uDE00";
         List<String> pieces = Tokenizer.pieces(text);
 
         assertThat(String.join("", pieces)).isEqualTo(text);
@@ -40,8 +41,20 @@ class TokenizerTest {
     void shouldKeepSpecialTokensWhole() {
         List<String> pieces = Tokenizer.pieces("<|im_start|>user\nhi}<|im_end|>\n<tool_call>\n{}\n</tool_call>");
 
-        assertThat(pieces).containsSubsequence("<|im_start|>", "user", "\n", "hi", "}", "<|im_end|>", "\n",
-                "<tool_call>", "\n", "{}", "\n", "</tool_call>");
+        assertThat(pieces)
+                .containsSubsequence(
+                        "<|im_start|>",
+                        "user",
+                        "\n",
+                        "hi",
+                        "}",
+                        "<|im_end|>",
+                        "\n",
+                        "<tool_call>",
+                        "\n",
+                        "{}",
+                        "\n",
+                        "</tool_call>");
     }
 
     @Test
@@ -64,7 +77,9 @@ class TokenizerTest {
         Map<Integer, String> seen = new HashMap<>();
         for (String piece : Tokenizer.pieces(ENGLISH + " the The th t ' a\u00e9 \u00e9a")) {
             String previous = seen.putIfAbsent(Tokenizer.tokenId(piece), piece);
-            assertThat(previous == null || previous.equals(piece)).as("collision %s / %s", previous, piece).isTrue();
+            assertThat(previous == null || previous.equals(piece))
+                    .as("collision %s / %s", previous, piece)
+                    .isTrue();
         }
         assertThat(Tokenizer.tokenId("abcd")).isNotNegative();
         assertThat(Tokenizer.tokenId("abcdef")).isNegative().isNotEqualTo(Tokenizer.tokenId("abcdeg"));

@@ -67,8 +67,9 @@ final class ChatCompletionWriter {
         ObjectNode role = NODES.objectNode().put("role", "assistant").put("content", "");
         event(events, chunk(id, model, created, role, null, includeUsage));
         if (answer.content() != null && !answer.content().isEmpty()) {
-            event(events, chunk(id, model, created, NODES.objectNode().put("content", answer.content()), null,
-                    includeUsage));
+            event(
+                    events,
+                    chunk(id, model, created, NODES.objectNode().put("content", answer.content()), null, includeUsage));
         }
         List<RequestedToolCall> calls = answer.toolCalls();
         for (int i = 0; i < calls.size(); i++) {
@@ -113,8 +114,8 @@ final class ChatCompletionWriter {
         return status >= 400 && status < 600 ? status : 502;
     }
 
-    private static ObjectNode chunk(String id, String model, long created, ObjectNode delta, String finishReason,
-                                    boolean includeUsage) {
+    private static ObjectNode chunk(
+            String id, String model, long created, ObjectNode delta, String finishReason, boolean includeUsage) {
         ObjectNode root = header(id, model, created);
         ObjectNode choice = root.putArray("choices").addObject();
         choice.put("index", 0);

@@ -97,7 +97,8 @@ final class ClientPolicy {
         try {
             bytes = InetAddress.getByName(address).getAddress();
         } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("allowed client '" + entry + "' is not an IP address: " + e.getMessage());
+            throw new IllegalArgumentException(
+                    "allowed client '" + entry + "' is not an IP address: " + e.getMessage());
         }
         int bits = bytes.length * 8;
         if (slash >= 0) {
@@ -107,8 +108,8 @@ final class ClientPolicy {
                 throw new IllegalArgumentException("allowed client '" + entry + "' has a bad prefix length");
             }
             if (bits < 0 || bits > bytes.length * 8) {
-                throw new IllegalArgumentException("allowed client '" + entry + "' has a prefix length outside 0.."
-                        + bytes.length * 8);
+                throw new IllegalArgumentException(
+                        "allowed client '" + entry + "' has a prefix length outside 0.." + bytes.length * 8);
             }
         }
         return new Block(bytes, bits);

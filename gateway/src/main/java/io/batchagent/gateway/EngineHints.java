@@ -25,8 +25,8 @@ final class EngineHints {
 
     private EngineHints() {}
 
-    static void apply(ObjectNode body, EngineEndpoint.Kind kind, EngineCapabilities capabilities, int priority,
-                      String batchId) {
+    static void apply(
+            ObjectNode body, EngineEndpoint.Kind kind, EngineCapabilities capabilities, int priority, String batchId) {
         switch (kind) {
             case SGLANG -> {
                 body.remove("priority");

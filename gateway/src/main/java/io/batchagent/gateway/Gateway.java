@@ -120,8 +120,8 @@ public final class Gateway implements AutoCloseable {
 
     private Gateway(GatewayConfig config, EngineClient engine, EngineEndpoint.Kind kind, CloseableEngineClient owned) {
         if (!kind.speaksChatCompletions()) {
-            throw new IllegalArgumentException("the gateway forwards OpenAI chat completions; a " + kind.scheme()
-                    + " engine does not take them");
+            throw new IllegalArgumentException(
+                    "the gateway forwards OpenAI chat completions; a " + kind.scheme() + " engine does not take them");
         }
         this.config = config;
         this.engine = engine;
@@ -132,30 +132,47 @@ public final class Gateway implements AutoCloseable {
         this.server = HttpServer.create()
                 .host(config.host())
                 .port(config.port())
-                .route(routes -> routes
-                        .get("/health", (request, response) -> response.status(200).send())
+                .route(routes -> routes.get(
+                                "/health",
+                                (request, response) -> response.status(200).send())
                         .get("/v1/models", this::models)
                         .get("/jobs/{jobId}/v1/models", this::models)
                         .get("/batches/{batchId}/jobs/{jobId}/v1/models", this::models)
                         .get("/batches/{batchId}/warm-up/v1/models", this::models)
-                        .post("/v1/chat/completions", (request, response) ->
-                                chat(request, response, DEFAULT_BATCH, ANONYMOUS_JOB, false))
-                        .post("/jobs/{jobId}/v1/chat/completions", (request, response) ->
-                                chat(request, response, DEFAULT_BATCH, param(request, "jobId"), false))
-                        .post("/batches/{batchId}/jobs/{jobId}/v1/chat/completions", (request, response) ->
-                                chat(request, response, param(request, "batchId"), param(request, "jobId"), false))
+                        .post(
+                                "/v1/chat/completions",
+                                (request, response) -> chat(request, response, DEFAULT_BATCH, ANONYMOUS_JOB, false))
+                        .post(
+                                "/jobs/{jobId}/v1/chat/completions",
+                                (request, response) ->
+                                        chat(request, response, DEFAULT_BATCH, param(request, "jobId"), false))
+                        .post(
+                                "/batches/{batchId}/jobs/{jobId}/v1/chat/completions",
+                                (request, response) -> chat(
+                                        request, response, param(request, "batchId"), param(request, "jobId"), false))
                         .post("/batches/{batchId}/warm-up/v1/chat/completions", (request, response) -> {
                             String batchId = param(request, "batchId");
                             return chat(request, response, batchId, WARM_UP_JOB_PREFIX + batchId, true);
                         })
-                        .route(request -> true, (request, response) -> send(response, Reply.error(404,
-                                "no such endpoint: " + request.method() + " " + request.path(),
-                                "invalid_request_error", "not_found"))))
+                        .route(
+                                request -> true,
+                                (request, response) -> send(
+                                        response,
+                                        Reply.error(
+                                                404,
+                                                "no such endpoint: " + request.method() + " " + request.path(),
+                                                "invalid_request_error",
+                                                "not_found"))))
                 .bindNow();
         // Probe the engine now, so that the first calls do not wait for it (and no probe runs beside them).
         engine.capabilities(config.model());
-        LOGGER.info("gateway listening: url={} engine={} model={} maxInflight={} allowedClients={} accessToken={}",
-                baseUri(), kind.scheme(), config.model(), config.maxInflight(), config.allowedClients(),
+        LOGGER.info(
+                "gateway listening: url={} engine={} model={} maxInflight={} allowedClients={} accessToken={}",
+                baseUri(),
+                kind.scheme(),
+                config.model(),
+                config.maxInflight(),
+                config.allowedClients(),
                 config.accessToken() == null ? "none" : "required");
     }
 
@@ -165,8 +182,8 @@ public final class Gateway implements AutoCloseable {
      * @param engineConfig timeout, retries, API key of the engine client; its pool is sized to the gateway's bound
      */
     public static Gateway start(GatewayConfig config, EngineEndpoint endpoint, InferenceWorkerConfig engineConfig) {
-        CloseableEngineClient client = EngineClients.create(endpoint,
-                engineConfig.withMaxInflight(Math.max(engineConfig.maxInflight(), config.maxInflight())));
+        CloseableEngineClient client = EngineClients.create(
+                endpoint, engineConfig.withMaxInflight(Math.max(engineConfig.maxInflight(), config.maxInflight())));
         try {
             return new Gateway(config, client, endpoint.kind(), client);
         } catch (RuntimeException e) {
@@ -232,9 +249,18 @@ public final class Gateway implements AutoCloseable {
 
     public GatewayStats stats() {
         UsageLedger.Totals totals = ledger.totals();
-        return new GatewayStats(gate.slots(), gate.inFlight(), gate.peakInFlight(), gate.waiting(), gate.peakWaiting(),
-                totals.calls(), totals.failedCalls(), totals.promptTokens(), totals.cachedPromptTokens(),
-                totals.completionTokens(), refused.get());
+        return new GatewayStats(
+                gate.slots(),
+                gate.inFlight(),
+                gate.peakInFlight(),
+                gate.waiting(),
+                gate.peakWaiting(),
+                totals.calls(),
+                totals.failedCalls(),
+                totals.promptTokens(),
+                totals.cachedPromptTokens(),
+                totals.completionTokens(),
+                refused.get());
     }
 
     // ---------------------------------------------------------------------------------------------- HTTP
@@ -246,19 +272,23 @@ public final class Gateway implements AutoCloseable {
         }
         return Mono.fromFuture(engine.capabilities(config.model()).thenApply(Function.identity()))
                 .map(capabilities -> {
-                    List<String> listed = capabilities.models().isEmpty() ? List.of(config.model()) : capabilities.models();
+                    List<String> listed =
+                            capabilities.models().isEmpty() ? List.of(config.model()) : capabilities.models();
                     ObjectNode root = JSON.createObjectNode().put("object", "list");
                     com.fasterxml.jackson.databind.node.ArrayNode data = root.putArray("data");
                     long created = System.currentTimeMillis() / 1000;
-                    listed.forEach(id -> data.addObject().put("id", id).put("object", "model")
-                            .put("created", created).put("owned_by", "batchagent-gateway"));
+                    listed.forEach(id -> data.addObject()
+                            .put("id", id)
+                            .put("object", "model")
+                            .put("created", created)
+                            .put("owned_by", "batchagent-gateway"));
                     return new Reply(200, "application/json", root.toString().getBytes(StandardCharsets.UTF_8));
                 })
                 .flatMap(reply -> Mono.from(send(response, reply)));
     }
 
-    private Publisher<Void> chat(HttpServerRequest request, HttpServerResponse response, String batchId, String jobId,
-                                 boolean warmUp) {
+    private Publisher<Void> chat(
+            HttpServerRequest request, HttpServerResponse response, String batchId, String jobId, boolean warmUp) {
         Reply refusal = admit(request);
         if (refusal != null) {
             return send(response, refusal);
@@ -269,7 +299,8 @@ public final class Gateway implements AutoCloseable {
             return send(response, tooLarge());
         }
         return readBody(request)
-                .flatMap(body -> Mono.fromFuture(() -> warmUp ? warmUpSession(batchId, body) : forward(batchId, jobId, body)))
+                .flatMap(body ->
+                        Mono.fromFuture(() -> warmUp ? warmUpSession(batchId, body) : forward(batchId, jobId, body)))
                 .onErrorResume(BodyTooLarge.class, e -> {
                     refused.incrementAndGet();
                     return Mono.just(tooLarge());
@@ -282,20 +313,25 @@ public final class Gateway implements AutoCloseable {
         InetSocketAddress remote = request.remoteAddress();
         if (remote == null || !policy.allows(remote.getAddress())) {
             refused.incrementAndGet();
-            LOGGER.warn("gateway call refused, client not allowed: client={}", remote == null ? "unknown" : remote.getAddress());
-            return Reply.error(403, "this client may not use the BatchAgent gateway", "permission_error", "client_not_allowed");
+            LOGGER.warn(
+                    "gateway call refused, client not allowed: client={}",
+                    remote == null ? "unknown" : remote.getAddress());
+            return Reply.error(
+                    403, "this client may not use the BatchAgent gateway", "permission_error", "client_not_allowed");
         }
         if (!policy.authorized(request.requestHeaders().get("Authorization"))) {
             refused.incrementAndGet();
             LOGGER.warn("gateway call refused, no valid access token: client={}", remote.getAddress());
-            return Reply.error(401, "a valid gateway access token is required", "authentication_error", "invalid_api_key");
+            return Reply.error(
+                    401, "a valid gateway access token is required", "authentication_error", "invalid_api_key");
         }
         return null;
     }
 
     private Mono<byte[]> readBody(HttpServerRequest request) {
         int limit = config.maxRequestBytes();
-        return request.receive().asByteArray()
+        return request.receive()
+                .asByteArray()
                 .reduceWith(ByteArrayOutputStream::new, (out, chunk) -> {
                     if (out.size() + chunk.length > limit) {
                         throw new BodyTooLarge();
@@ -308,8 +344,11 @@ public final class Gateway implements AutoCloseable {
     }
 
     private Reply tooLarge() {
-        return Reply.error(413, "the request body is larger than " + config.maxRequestBytes() + " bytes",
-                "invalid_request_error", "request_too_large");
+        return Reply.error(
+                413,
+                "the request body is larger than " + config.maxRequestBytes() + " bytes",
+                "invalid_request_error",
+                "request_too_large");
     }
 
     private static Publisher<Void> send(HttpServerResponse response, Reply reply) {
@@ -331,15 +370,23 @@ public final class Gateway implements AutoCloseable {
         try {
             root = JSON.readTree(bytes);
         } catch (java.io.IOException e) {
-            return new Parsed(null, Reply.error(400, "the request body is not JSON", "invalid_request_error", "invalid_json"));
+            return new Parsed(
+                    null, Reply.error(400, "the request body is not JSON", "invalid_request_error", "invalid_json"));
         }
         if (!(root instanceof ObjectNode body)) {
-            return new Parsed(null, Reply.error(400, "the request body must be a JSON object", "invalid_request_error",
-                    "invalid_type"));
+            return new Parsed(
+                    null,
+                    Reply.error(
+                            400, "the request body must be a JSON object", "invalid_request_error", "invalid_type"));
         }
         if (!body.path("messages").isArray() || body.path("messages").isEmpty()) {
-            return new Parsed(null, Reply.error(400, "'messages' must be a non-empty array", "invalid_request_error",
-                    "missing_required_parameter"));
+            return new Parsed(
+                    null,
+                    Reply.error(
+                            400,
+                            "'messages' must be a non-empty array",
+                            "invalid_request_error",
+                            "missing_required_parameter"));
         }
         return new Parsed(body, null);
     }
@@ -353,64 +400,87 @@ public final class Gateway implements AutoCloseable {
         ObjectNode body = parsed.body();
         String model = body.path("model").asText(config.model());
         boolean clientStreams = body.path("stream").asBoolean(false);
-        boolean clientWantsUsage = body.path("stream_options").path("include_usage").asBoolean(false);
+        boolean clientWantsUsage =
+                body.path("stream_options").path("include_usage").asBoolean(false);
         String rendering = PrefixSharing.render(body);
         int callNumber = ledger.begin(batchId, jobId);
         // Calls that name no job cannot be told apart by session: they all count as first calls.
         int priority = callNumber >= 2 && !jobId.equals(ANONYMOUS_JOB)
-                ? SchedulingHints.CONTINUING_AGENT : SchedulingHints.NEW_AGENT;
+                ? SchedulingHints.CONTINUING_AGENT
+                : SchedulingHints.NEW_AGENT;
 
         CompletableFuture<Reply> reply = new CompletableFuture<>();
-        engine.capabilities(model).thenApply(Function.identity()).thenAccept(capabilities -> {
-            streamUpstream(body);
-            EngineHints.apply(body, kind, capabilities, priority, batchId);
-            byte[] upstream = bytes(body);
-            long enqueued = System.nanoTime();
-            CompletableFuture<InflightGate.Permit> slot = gate.acquire(priority);
-            // A client that hangs up while waiting gives its place back.
-            reply.whenComplete((ignored, error) -> {
-                if (reply.isCancelled()) {
-                    slot.cancel(false);
-                }
-            });
-            slot.thenCompose(permit -> {
-                long queuedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - enqueued);
-                LOGGER.debug("gateway call forwarded: jobId={} turn={} model={} queuedMs={}", jobId, callNumber, model, queuedMs);
-                return engine.complete(new ChatRequest(jobId, callNumber, model, upstream))
-                        .whenComplete((answer, error) -> permit.close())
-                        .thenApply(answer -> {
-                            ledger.record(jobId, callNumber, answer, queuedMs);
-                            if (callNumber == 1 && !answer.isFailure()) {
-                                sharing.recordFirstCall(batchId, rendering, answer.usage().promptTokens());
-                            }
-                            return answer;
-                        });
-            }).whenComplete((answer, error) -> {
-                if (error != null) {
+        engine.capabilities(model)
+                .thenApply(Function.identity())
+                .thenAccept(capabilities -> {
+                    streamUpstream(body);
+                    EngineHints.apply(body, kind, capabilities, priority, batchId);
+                    byte[] upstream = bytes(body);
+                    long enqueued = System.nanoTime();
+                    CompletableFuture<InflightGate.Permit> slot = gate.acquire(priority);
+                    // A client that hangs up while waiting gives its place back.
+                    reply.whenComplete((ignored, error) -> {
+                        if (reply.isCancelled()) {
+                            slot.cancel(false);
+                        }
+                    });
+                    slot.thenCompose(permit -> {
+                                long queuedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - enqueued);
+                                LOGGER.debug(
+                                        "gateway call forwarded: jobId={} turn={} model={} queuedMs={}",
+                                        jobId,
+                                        callNumber,
+                                        model,
+                                        queuedMs);
+                                return engine.complete(new ChatRequest(jobId, callNumber, model, upstream))
+                                        .whenComplete((answer, error) -> permit.close())
+                                        .thenApply(answer -> {
+                                            ledger.record(jobId, callNumber, answer, queuedMs);
+                                            if (callNumber == 1 && !answer.isFailure()) {
+                                                sharing.recordFirstCall(
+                                                        batchId,
+                                                        rendering,
+                                                        answer.usage().promptTokens());
+                                            }
+                                            return answer;
+                                        });
+                            })
+                            .whenComplete((answer, error) -> {
+                                if (error != null) {
+                                    reply.completeExceptionally(error);
+                                } else {
+                                    reply.complete(answerReply(
+                                            jobId, callNumber, model, answer, clientStreams, clientWantsUsage));
+                                }
+                            });
+                })
+                .exceptionally(error -> {
                     reply.completeExceptionally(error);
-                } else {
-                    reply.complete(answerReply(jobId, callNumber, model, answer, clientStreams, clientWantsUsage));
-                }
-            });
-        }).exceptionally(error -> {
-            reply.completeExceptionally(error);
-            return null;
-        });
+                    return null;
+                });
         return reply;
     }
 
-    private Reply answerReply(String jobId, int callNumber, String model, ChatResponse answer, boolean stream,
-                              boolean includeUsage) {
+    private Reply answerReply(
+            String jobId, int callNumber, String model, ChatResponse answer, boolean stream, boolean includeUsage) {
         if (answer.isFailure()) {
-            LOGGER.warn("gateway call failed at the engine: jobId={} turn={} model={} cause={}", jobId, callNumber, model,
+            LOGGER.warn(
+                    "gateway call failed at the engine: jobId={} turn={} model={} cause={}",
+                    jobId,
+                    callNumber,
+                    model,
                     answer.failure().message());
-            return Reply.error(ChatCompletionWriter.status(answer.failure()), answer.failure().message(),
-                    answer.failure().retriable() ? "server_error" : "engine_error", "engine_failure");
+            return Reply.error(
+                    ChatCompletionWriter.status(answer.failure()),
+                    answer.failure().message(),
+                    answer.failure().retriable() ? "server_error" : "engine_error",
+                    "engine_failure");
         }
         String id = "chatcmpl-batchagent-" + Long.toHexString(answerIds.incrementAndGet());
         long created = System.currentTimeMillis() / 1000;
         return stream
-                ? new Reply(200, "text/event-stream", ChatCompletionWriter.stream(answer, id, model, created, includeUsage))
+                ? new Reply(
+                        200, "text/event-stream", ChatCompletionWriter.stream(answer, id, model, created, includeUsage))
                 : new Reply(200, "application/json", ChatCompletionWriter.completion(answer, id, model, created));
     }
 
@@ -432,7 +502,13 @@ public final class Gateway implements AutoCloseable {
     public CompletableFuture<WarmUpReport> warmUp(String batchId, byte[] body) {
         Parsed parsed = parse(body);
         if (parsed.invalid() != null) {
-            return CompletableFuture.completedFuture(new WarmUpReport(batchId, WarmUpOutcome.FAILED, 0, 0, 0, 0,
+            return CompletableFuture.completedFuture(new WarmUpReport(
+                    batchId,
+                    WarmUpOutcome.FAILED,
+                    0,
+                    0,
+                    0,
+                    0,
                     "the warm-up request is not a chat completions request"));
         }
         return runWarmUp(batchId, parsed.body()).thenApply(WarmUpOutcomeAndAnswer::report);
@@ -451,14 +527,20 @@ public final class Gateway implements AutoCloseable {
         boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
         String model = body.path("model").asText(config.model());
         return runWarmUp(batchId, body).thenApply(outcome -> {
-            ChatResponse closing = ChatResponse.answer("BatchAgent warm-up of batch " + batchId + ": "
-                            + outcome.report.outcome() + ".", List.of(), "stop",
+            ChatResponse closing = ChatResponse.answer(
+                    "BatchAgent warm-up of batch " + batchId + ": " + outcome.report.outcome() + ".",
+                    List.of(),
+                    "stop",
                     outcome.last == null || outcome.last.isFailure() ? null : outcome.last.usage(),
-                    java.util.OptionalLong.empty(), outcome.report.elapsedMs());
+                    java.util.OptionalLong.empty(),
+                    outcome.report.elapsedMs());
             String id = "chatcmpl-batchagent-warm-up-" + Long.toHexString(answerIds.incrementAndGet());
             long created = System.currentTimeMillis() / 1000;
             return stream
-                    ? new Reply(200, "text/event-stream", ChatCompletionWriter.stream(closing, id, model, created, includeUsage))
+                    ? new Reply(
+                            200,
+                            "text/event-stream",
+                            ChatCompletionWriter.stream(closing, id, model, created, includeUsage))
                     : new Reply(200, "application/json", ChatCompletionWriter.completion(closing, id, model, created));
         });
     }
@@ -473,26 +555,52 @@ public final class Gateway implements AutoCloseable {
         byte[] upstream = bytes(body);
         long start = System.nanoTime();
         long deadline = start + config.warmUpTimeout().toNanos();
-        return engine.capabilities(model).thenApply(Function.identity())
+        return engine.capabilities(model)
+                .thenApply(Function.identity())
                 .thenCompose(capabilities -> warmUpCall(batchId, jobId, model, upstream, deadline)
                         .thenCompose(first -> {
                             if (first == null || first.isFailure()) {
-                                return done(batchId, WarmUpOutcome.FAILED, 1, first, start, first == null
-                                        ? "the warm-up call did not answer within " + config.warmUpTimeout().toMillis() + " ms"
-                                        : "the warm-up call failed: " + first.failure().message());
+                                return done(
+                                        batchId,
+                                        WarmUpOutcome.FAILED,
+                                        1,
+                                        first,
+                                        start,
+                                        first == null
+                                                ? "the warm-up call did not answer within "
+                                                        + config.warmUpTimeout().toMillis() + " ms"
+                                                : "the warm-up call failed: "
+                                                        + first.failure().message());
                             }
                             if (!first.usage().cacheReported()
                                     && capabilities.reportsCachedTokens() != EngineCapabilities.Report.YES) {
-                                return done(batchId, WarmUpOutcome.UNVERIFIED, 1, first, start,
+                                return done(
+                                        batchId,
+                                        WarmUpOutcome.UNVERIFIED,
+                                        1,
+                                        first,
+                                        start,
                                         "prefix sent; the engine reports no cached tokens, so the warm-up cannot be verified");
                             }
                             if (cached(first)) {
-                                return done(batchId, WarmUpOutcome.VERIFIED, 1, first, start, "the prefix was already cached");
+                                return done(
+                                        batchId,
+                                        WarmUpOutcome.VERIFIED,
+                                        1,
+                                        first,
+                                        start,
+                                        "the prefix was already cached");
                             }
-                            return probe(batchId, jobId, model, upstream, start, deadline, 1, first, FIRST_PROBE_PAUSE_MS);
+                            return probe(
+                                    batchId, jobId, model, upstream, start, deadline, 1, first, FIRST_PROBE_PAUSE_MS);
                         }))
                 .exceptionally(error -> {
-                    WarmUpReport report = new WarmUpReport(batchId, WarmUpOutcome.FAILED, 0, 0, 0,
+                    WarmUpReport report = new WarmUpReport(
+                            batchId,
+                            WarmUpOutcome.FAILED,
+                            0,
+                            0,
+                            0,
                             TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
                             "the warm-up failed unexpectedly: " + error);
                     warmUps.put(batchId, report);
@@ -500,40 +608,73 @@ public final class Gateway implements AutoCloseable {
                 });
     }
 
-    private CompletableFuture<WarmUpOutcomeAndAnswer> probe(String batchId, String jobId, String model, byte[] upstream,
-                                                            long start, long deadline, int calls, ChatResponse last,
-                                                            long pauseMs) {
+    private CompletableFuture<WarmUpOutcomeAndAnswer> probe(
+            String batchId,
+            String jobId,
+            String model,
+            byte[] upstream,
+            long start,
+            long deadline,
+            int calls,
+            ChatResponse last,
+            long pauseMs) {
         if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pauseMs) >= deadline) {
-            return done(batchId, WarmUpOutcome.NOT_CACHED, calls, last, start, "no probe saw the prefix cached within "
-                    + config.warmUpTimeout().toMillis() + " ms (" + calls + " calls)");
+            return done(
+                    batchId,
+                    WarmUpOutcome.NOT_CACHED,
+                    calls,
+                    last,
+                    start,
+                    "no probe saw the prefix cached within "
+                            + config.warmUpTimeout().toMillis() + " ms (" + calls + " calls)");
         }
-        return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(pauseMs, TimeUnit.MILLISECONDS))
+        return CompletableFuture.supplyAsync(
+                        () -> null, CompletableFuture.delayedExecutor(pauseMs, TimeUnit.MILLISECONDS))
                 .thenCompose(ignored -> warmUpCall(batchId, jobId, model, upstream, deadline))
                 .thenCompose(answer -> {
                     if (answer != null && !answer.isFailure() && cached(answer)) {
-                        return done(batchId, WarmUpOutcome.VERIFIED, calls + 1, answer, start, "a probe saw the prefix cached");
+                        return done(
+                                batchId,
+                                WarmUpOutcome.VERIFIED,
+                                calls + 1,
+                                answer,
+                                start,
+                                "a probe saw the prefix cached");
                     }
                     ChatResponse latest = answer == null || answer.isFailure() ? last : answer;
-                    return probe(batchId, jobId, model, upstream, start, deadline, calls + 1, latest,
+                    return probe(
+                            batchId,
+                            jobId,
+                            model,
+                            upstream,
+                            start,
+                            deadline,
+                            calls + 1,
+                            latest,
                             Math.min(MAX_PROBE_PAUSE_MS, pauseMs * 2));
                 });
     }
 
     /** One warm-up or probe call inside an in-flight slot (ahead of every waiting call), or null past the deadline. */
-    private CompletableFuture<ChatResponse> warmUpCall(String batchId, String jobId, String model, byte[] upstream,
-                                                       long deadline) {
+    private CompletableFuture<ChatResponse> warmUpCall(
+            String batchId, String jobId, String model, byte[] upstream, long deadline) {
         int callNumber = ledger.begin(batchId, jobId);
         long enqueued = System.nanoTime();
-        return gate.acquire(WARM_UP_PRIORITY).thenCompose(permit -> engine
-                        .complete(new ChatRequest(jobId, 0, model, upstream))
+        return gate.acquire(WARM_UP_PRIORITY)
+                .thenCompose(permit -> engine.complete(new ChatRequest(jobId, 0, model, upstream))
                         .whenComplete((answer, error) -> permit.close())
                         .thenApply(answer -> {
-                            ledger.record(jobId, callNumber, answer,
+                            ledger.record(
+                                    jobId,
+                                    callNumber,
+                                    answer,
                                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - enqueued) - answer.latencyMs());
                             return answer;
                         }))
                 .thenApply(Function.identity())
-                .completeOnTimeout(null, Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())),
+                .completeOnTimeout(
+                        null,
+                        Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())),
                         TimeUnit.MILLISECONDS);
     }
 
@@ -542,21 +683,35 @@ public final class Gateway implements AutoCloseable {
                 && answer.usage().cachedPromptTokens() * 2 >= answer.usage().promptTokens();
     }
 
-    private CompletableFuture<WarmUpOutcomeAndAnswer> done(String batchId, WarmUpOutcome outcome, int calls,
-                                                           ChatResponse last, long start, String detail) {
+    private CompletableFuture<WarmUpOutcomeAndAnswer> done(
+            String batchId, WarmUpOutcome outcome, int calls, ChatResponse last, long start, String detail) {
         long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         boolean answered = last != null && !last.isFailure();
         long prompt = answered ? last.usage().promptTokens() : 0;
         long cached = answered ? last.usage().cachedPromptTokens() : 0;
-        WarmUpReport report = new WarmUpReport(batchId, outcome, calls, prompt, cached, elapsedMs,
+        WarmUpReport report = new WarmUpReport(
+                batchId,
+                outcome,
+                calls,
+                prompt,
+                cached,
+                elapsedMs,
                 detail + (answered ? " (" + cached + " of " + prompt + " prompt tokens cached)" : ""));
         warmUps.put(batchId, report);
         if (outcome == WarmUpOutcome.VERIFIED) {
-            LOGGER.info("gateway warm-up verified: batchId={} calls={} promptTokens={} cachedTokens={} elapsedMs={}",
-                    batchId, calls, prompt, cached, elapsedMs);
+            LOGGER.info(
+                    "gateway warm-up verified: batchId={} calls={} promptTokens={} cachedTokens={} elapsedMs={}",
+                    batchId,
+                    calls,
+                    prompt,
+                    cached,
+                    elapsedMs);
         } else {
-            LOGGER.warn("gateway warm-up not verified, the batch proceeds: batchId={} outcome={} detail={}", batchId,
-                    outcome, report.detail());
+            LOGGER.warn(
+                    "gateway warm-up not verified, the batch proceeds: batchId={} outcome={} detail={}",
+                    batchId,
+                    outcome,
+                    report.detail());
         }
         return CompletableFuture.completedFuture(new WarmUpOutcomeAndAnswer(report, last));
     }

@@ -71,11 +71,13 @@ public record GatewayConfig(
     }
 
     public GatewayConfig withHost(String value) {
-        return new GatewayConfig(value, port, model, maxInflight, allowedClients, accessToken, maxRequestBytes, warmUpTimeout);
+        return new GatewayConfig(
+                value, port, model, maxInflight, allowedClients, accessToken, maxRequestBytes, warmUpTimeout);
     }
 
     public GatewayConfig withPort(int value) {
-        return new GatewayConfig(host, value, model, maxInflight, allowedClients, accessToken, maxRequestBytes, warmUpTimeout);
+        return new GatewayConfig(
+                host, value, model, maxInflight, allowedClients, accessToken, maxRequestBytes, warmUpTimeout);
     }
 
     public GatewayConfig withMaxInflight(int value) {

@@ -16,9 +16,18 @@ package io.batchagent.gateway;
  * @param refusedCalls calls refused before reaching the engine: client not allowed, no or wrong token,
  *     malformed request
  */
-public record GatewayStats(int maxInflight, int inFlight, int peakInFlight, int waiting, int peakWaiting,
-                           long modelCalls, long failedCalls, long promptTokens, long cachedPromptTokens,
-                           long completionTokens, long refusedCalls) {
+public record GatewayStats(
+        int maxInflight,
+        int inFlight,
+        int peakInFlight,
+        int waiting,
+        int peakWaiting,
+        long modelCalls,
+        long failedCalls,
+        long promptTokens,
+        long cachedPromptTokens,
+        long completionTokens,
+        long refusedCalls) {
 
     /** Prompt tokens the engine had to compute. */
     public long prefillTokens() {

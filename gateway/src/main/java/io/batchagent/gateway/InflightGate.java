@@ -32,8 +32,8 @@ final class InflightGate {
 
     private record Waiter(int priority, long sequence, CompletableFuture<Permit> future) {}
 
-    private static final Comparator<Waiter> ORDER = Comparator.comparingInt(Waiter::priority).reversed()
-            .thenComparingLong(Waiter::sequence);
+    private static final Comparator<Waiter> ORDER =
+            Comparator.comparingInt(Waiter::priority).reversed().thenComparingLong(Waiter::sequence);
 
     private final int slots;
     private final PriorityQueue<Waiter> waiting = new PriorityQueue<>(ORDER);

@@ -12,8 +12,13 @@ package io.batchagent.gateway;
  *     engine's own tokens-per-character over those calls; 0 when the engine reported no prompt tokens
  * @param meanPromptTokens mean prompt tokens of the first calls as the engine reported them
  */
-public record PrefixReport(String batchId, int sessions, long commonPrefixChars, double meanPromptChars,
-                           long estimatedCommonPrefixTokens, double meanPromptTokens) {
+public record PrefixReport(
+        String batchId,
+        int sessions,
+        long commonPrefixChars,
+        double meanPromptChars,
+        long estimatedCommonPrefixTokens,
+        double meanPromptTokens) {
 
     /** Common prefix over mean first-call length: the share of a session's first prompt that all sessions share. */
     public double sharedFraction() {

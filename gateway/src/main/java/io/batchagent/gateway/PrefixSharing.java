@@ -49,9 +49,15 @@ final class PrefixSharing {
         }
         synchronized (batch) {
             double meanChars = (double) batch.totalChars / batch.sessions;
-            long tokens = batch.totalChars == 0 ? 0
+            long tokens = batch.totalChars == 0
+                    ? 0
                     : Math.round(batch.minCommon * ((double) batch.totalTokens / batch.totalChars));
-            return new PrefixReport(batchId, batch.sessions, batch.minCommon, meanChars, tokens,
+            return new PrefixReport(
+                    batchId,
+                    batch.sessions,
+                    batch.minCommon,
+                    meanChars,
+                    tokens,
                     (double) batch.totalTokens / batch.sessions);
         }
     }
@@ -77,7 +83,10 @@ final class PrefixSharing {
         }
         for (; i < messages.size(); i++) {
             JsonNode message = messages.get(i);
-            text.append('<').append(message.path("role").asText("")).append('>').append(content(message.get("content")));
+            text.append('<')
+                    .append(message.path("role").asText(""))
+                    .append('>')
+                    .append(content(message.get("content")));
             if (message.has("tool_calls")) {
                 text.append(message.get("tool_calls").toString());
             }

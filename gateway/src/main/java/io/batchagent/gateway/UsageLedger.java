@@ -40,9 +40,20 @@ final class UsageLedger {
         }
 
         synchronized JobUsage snapshot() {
-            return new JobUsage(jobId, batchId, calls, failed, prompt, cached, completion, cacheReported && calls > failed,
+            return new JobUsage(
+                    jobId,
+                    batchId,
+                    calls,
+                    failed,
+                    prompt,
+                    cached,
+                    completion,
+                    cacheReported && calls > failed,
                     firstTokenMs < 0 ? OptionalLong.empty() : OptionalLong.of(firstTokenMs),
-                    Math.max(0, firstPrompt), firstCached, queuedMs, modelMs);
+                    Math.max(0, firstPrompt),
+                    firstCached,
+                    queuedMs,
+                    modelMs);
         }
     }
 

@@ -36,8 +36,10 @@ class ClientPolicyTest {
     @Test
     void shouldRejectHostNamesAndBadBlocksAtConfiguration() {
         assertThatThrownBy(() -> GatewayConfig.forModel("m").withAllowedClients(List.of("example.com")))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("example.com");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("example.com");
         assertThatThrownBy(() -> GatewayConfig.forModel("m").withAllowedClients(List.of("10.0.0.0/33")))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("prefix length");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("prefix length");
     }
 }

@@ -40,8 +40,11 @@ class GatewayTest {
 
     @BeforeEach
     void start() {
-        engine = EngineSimulator.start(SimulatorOptions.builder().profile(EngineProfile.INSTANT).captureRequests(true)
-                .toolCallRule("web_search.query=Topic: (.*)").build());
+        engine = EngineSimulator.start(SimulatorOptions.builder()
+                .profile(EngineProfile.INSTANT)
+                .captureRequests(true)
+                .toolCallRule("web_search.query=Topic: (.*)")
+                .build());
     }
 
     @AfterEach
@@ -54,8 +57,8 @@ class GatewayTest {
     }
 
     private Gateway startGateway(GatewayConfig config) {
-        gateway = Gateway.start(config, EngineEndpoint.parse("sglang://127.0.0.1:" + engine.port()),
-                InferenceWorkerConfig.defaults());
+        gateway = Gateway.start(
+                config, EngineEndpoint.parse("sglang://127.0.0.1:" + engine.port()), InferenceWorkerConfig.defaults());
         return gateway;
     }
 
@@ -69,8 +72,8 @@ class GatewayTest {
         HttpResponse<String> relayed = post(gateway.jobBaseUrl("b1", "job-1") + "/chat/completions", body);
 
         assertThat(relayed.statusCode()).isEqualTo(200);
-        assertThat(relayed.headers().firstValue("Content-Type")).hasValueSatisfying(
-                type -> assertThat(type).startsWith("text/event-stream"));
+        assertThat(relayed.headers().firstValue("Content-Type"))
+                .hasValueSatisfying(type -> assertThat(type).startsWith("text/event-stream"));
         Decoded fromEngine = Decoded.of(direct.body());
         Decoded fromGateway = Decoded.of(relayed.body());
         assertThat(relayed.body()).endsWith("data: [DONE]\n\n");
@@ -79,11 +82,14 @@ class GatewayTest {
         assertThat(fromGateway.toolCalls()).isNotEmpty().isEqualTo(fromEngine.toolCalls());
         assertThat(fromGateway.content()).isEqualTo(fromEngine.content());
         assertThat(fromGateway.finishReason()).isEqualTo("tool_calls").isEqualTo(fromEngine.finishReason());
-        assertThat(fromGateway.usage().path("prompt_tokens")).isEqualTo(fromEngine.usage().path("prompt_tokens"));
-        assertThat(fromGateway.usage().path("completion_tokens")).isEqualTo(fromEngine.usage().path("completion_tokens"));
+        assertThat(fromGateway.usage().path("prompt_tokens"))
+                .isEqualTo(fromEngine.usage().path("prompt_tokens"));
+        assertThat(fromGateway.usage().path("completion_tokens"))
+                .isEqualTo(fromEngine.usage().path("completion_tokens"));
 
         // The engine got the client's messages and tools unchanged, plus the SGLang priority of a first call.
-        JsonNode forwarded = JSON.readTree(engine.capturedRequestBodies().get(engine.capturedRequestBodies().size() - 1));
+        JsonNode forwarded = JSON.readTree(engine.capturedRequestBodies()
+                .get(engine.capturedRequestBodies().size() - 1));
         JsonNode sent = JSON.readTree(body);
         assertThat(forwarded.get("messages")).isEqualTo(sent.get("messages"));
         assertThat(forwarded.get("tools")).isEqualTo(sent.get("tools"));
@@ -93,20 +99,36 @@ class GatewayTest {
         JobUsage usage = gateway.usage("job-1").orElseThrow();
         assertThat(usage.batchId()).isEqualTo("b1");
         assertThat(usage.modelCalls()).isEqualTo(1);
-        assertThat(usage.promptTokens()).isEqualTo(fromGateway.usage().path("prompt_tokens").asLong()).isPositive();
+        assertThat(usage.promptTokens())
+                .isEqualTo(fromGateway.usage().path("prompt_tokens").asLong())
+                .isPositive();
         assertThat(usage.cachedPromptTokens())
-                .isEqualTo(fromGateway.usage().path("prompt_tokens_details").path("cached_tokens").asLong());
-        assertThat(usage.completionTokens()).isEqualTo(fromGateway.usage().path("completion_tokens").asLong()).isPositive();
+                .isEqualTo(fromGateway
+                        .usage()
+                        .path("prompt_tokens_details")
+                        .path("cached_tokens")
+                        .asLong());
+        assertThat(usage.completionTokens())
+                .isEqualTo(fromGateway.usage().path("completion_tokens").asLong())
+                .isPositive();
         assertThat(usage.firstTokenMs()).isPresent();
         assertThat(gateway.usage("job-2")).isEmpty();
 
         // A non-streamed call of another job: a chat.completion object, accounted to that job only.
-        HttpResponse<String> whole = post(gateway.jobBaseUrl("b1", "job-2") + "/chat/completions",
-                request("Topic: attention kernels", false));
+        HttpResponse<String> whole = post(
+                gateway.jobBaseUrl("b1", "job-2") + "/chat/completions", request("Topic: attention kernels", false));
         JsonNode completion = JSON.readTree(whole.body());
         assertThat(completion.path("object").asText()).isEqualTo("chat.completion");
-        assertThat(completion.path("choices").path(0).path("message").path("tool_calls").path(0).path("function")
-                .path("arguments").asText()).isEqualTo("{\"query\":\"attention kernels\"}");
+        assertThat(completion
+                        .path("choices")
+                        .path(0)
+                        .path("message")
+                        .path("tool_calls")
+                        .path(0)
+                        .path("function")
+                        .path("arguments")
+                        .asText())
+                .isEqualTo("{\"query\":\"attention kernels\"}");
         assertThat(gateway.usage("job-2").orElseThrow().modelCalls()).isEqualTo(1);
         assertThat(gateway.usage("job-1").orElseThrow().modelCalls()).isEqualTo(1);
     }
@@ -115,7 +137,8 @@ class GatewayTest {
     void shouldNeverExceedTheInflightBoundUnderThreeTimesMoreClientsAndServeContinuingSessionsFirst() throws Exception {
         startGateway(GatewayConfig.forModel("sim-model").withMaxInflight(2));
         String firstOfSession = request("Topic: first step of the continuing session", true);
-        assertThat(post(gateway.jobBaseUrl("b2", "session").concat("/chat/completions"), firstOfSession).statusCode())
+        assertThat(post(gateway.jobBaseUrl("b2", "session").concat("/chat/completions"), firstOfSession)
+                        .statusCode())
                 .isEqualTo(200);
         engine.resetStats();
         engine.clearCapturedRequests();
@@ -123,14 +146,17 @@ class GatewayTest {
 
         // Given 6 clients (3x the 2 slots) starting new sessions while the engine holds what it gets
         List<CompletableFuture<HttpResponse<String>>> calls = new ArrayList<>();
-        IntStream.range(0, 6).forEach(i -> calls.add(postAsync(gateway.jobBaseUrl("b2", "new-" + i) + "/chat/completions",
-                request("Topic: new session " + i, true))));
+        IntStream.range(0, 6)
+                .forEach(i -> calls.add(postAsync(
+                        gateway.jobBaseUrl("b2", "new-" + i) + "/chat/completions",
+                        request("Topic: new session " + i, true))));
         await().atMost(Duration.ofSeconds(20)).until(() -> gateway.stats().waiting() == 4);
         assertThat(gateway.stats().inFlight()).isEqualTo(2);
         assertThat(engine.stats().inFlight()).isEqualTo(2);
 
         // When the running session takes its next step, behind the 4 waiting first steps
-        calls.add(postAsync(gateway.jobBaseUrl("b2", "session") + "/chat/completions",
+        calls.add(postAsync(
+                gateway.jobBaseUrl("b2", "session") + "/chat/completions",
                 request("Topic: next step of the continuing session", true)));
         await().atMost(Duration.ofSeconds(20)).until(() -> gateway.stats().waiting() == 5);
         engine.resumeScheduling();
@@ -164,13 +190,16 @@ class GatewayTest {
         Decoded answer = Decoded.of(warmUp.body());
         assertThat(answer.finishReason()).isEqualTo("stop");
         assertThat(answer.toolCalls()).isEmpty();
-        assertThat(gateway.warmUpReport("b3")).hasValueSatisfying(report ->
-                assertThat(report.outcome()).isEqualTo(WarmUpOutcome.VERIFIED));
+        assertThat(gateway.warmUpReport("b3"))
+                .hasValueSatisfying(report -> assertThat(report.outcome()).isEqualTo(WarmUpOutcome.VERIFIED));
         // A session's first call now finds the system prompt and tools cached.
         post(gateway.jobBaseUrl("b3", "job") + "/chat/completions", request("Topic: serving systems", true));
         JobUsage usage = gateway.usage("job").orElseThrow();
         assertThat(usage.firstCallCachedTokens()).isGreaterThan(usage.firstCallPromptTokens() / 2);
-        assertThat(gateway.usage(Gateway.WARM_UP_JOB_PREFIX + "b3").orElseThrow().modelCalls()).isGreaterThanOrEqualTo(1);
+        assertThat(gateway.usage(Gateway.WARM_UP_JOB_PREFIX + "b3")
+                        .orElseThrow()
+                        .modelCalls())
+                .isGreaterThanOrEqualTo(1);
     }
 
     @Test
@@ -179,24 +208,37 @@ class GatewayTest {
         String url = gateway.jobBaseUrl("b4", "job") + "/chat/completions";
 
         HttpResponse<String> anonymous = post(url, request("Topic: x", false));
-        HttpResponse<String> wrong = send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer nope")
-                .POST(HttpRequest.BodyPublishers.ofString(request("Topic: x", false))).build());
-        HttpResponse<String> right = send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer s3cret-token")
-                .POST(HttpRequest.BodyPublishers.ofString(request("Topic: x", false))).build());
-        HttpResponse<String> models = send(HttpRequest.newBuilder(URI.create(gateway.jobBaseUrl("b4", "job") + "/models"))
-                .header("Authorization", "Bearer s3cret-token").GET().build());
+        HttpResponse<String> wrong = send(HttpRequest.newBuilder(URI.create(url))
+                .header("Authorization", "Bearer nope")
+                .POST(HttpRequest.BodyPublishers.ofString(request("Topic: x", false)))
+                .build());
+        HttpResponse<String> right = send(HttpRequest.newBuilder(URI.create(url))
+                .header("Authorization", "Bearer s3cret-token")
+                .POST(HttpRequest.BodyPublishers.ofString(request("Topic: x", false)))
+                .build());
+        HttpResponse<String> models =
+                send(HttpRequest.newBuilder(URI.create(gateway.jobBaseUrl("b4", "job") + "/models"))
+                        .header("Authorization", "Bearer s3cret-token")
+                        .GET()
+                        .build());
         HttpResponse<String> unknown = send(HttpRequest.newBuilder(URI.create(gateway.baseUri() + "/v2/anything"))
-                .header("Authorization", "Bearer s3cret-token").GET().build());
-        HttpResponse<String> notJson = send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer s3cret-token")
-                .POST(HttpRequest.BodyPublishers.ofString("{not json")).build());
+                .header("Authorization", "Bearer s3cret-token")
+                .GET()
+                .build());
+        HttpResponse<String> notJson = send(HttpRequest.newBuilder(URI.create(url))
+                .header("Authorization", "Bearer s3cret-token")
+                .POST(HttpRequest.BodyPublishers.ofString("{not json"))
+                .build());
 
         assertThat(anonymous.statusCode()).isEqualTo(401);
         assertThat(wrong.statusCode()).isEqualTo(401);
         assertThat(right.statusCode()).isEqualTo(200);
-        assertThat(JSON.readTree(models.body()).path("data").path(0).path("id").asText()).isEqualTo("sim-model");
+        assertThat(JSON.readTree(models.body()).path("data").path(0).path("id").asText())
+                .isEqualTo("sim-model");
         assertThat(unknown.statusCode()).isEqualTo(404);
         assertThat(notJson.statusCode()).isEqualTo(400);
-        assertThat(JSON.readTree(notJson.body()).path("error").path("code").asText()).isEqualTo("invalid_json");
+        assertThat(JSON.readTree(notJson.body()).path("error").path("code").asText())
+                .isEqualTo("invalid_json");
         assertThat(gateway.stats().modelCalls()).isEqualTo(1);
         assertThat(gateway.stats().refusedCalls()).isEqualTo(3);
     }
@@ -221,13 +263,19 @@ class GatewayTest {
     }
 
     private HttpResponse<String> post(String url, String body) throws Exception {
-        return send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+        return send(HttpRequest.newBuilder(URI.create(url))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build());
     }
 
     private CompletableFuture<HttpResponse<String>> postAsync(String url, String body) {
-        return http.sendAsync(HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        return http.sendAsync(
+                HttpRequest.newBuilder(URI.create(url))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     private HttpResponse<String> send(HttpRequest request) throws Exception {
@@ -235,8 +283,12 @@ class GatewayTest {
     }
 
     /** A chat completions event stream, reassembled as an OpenAI client does. */
-    private record Decoded(String content, List<List<String>> toolCalls, String finishReason, JsonNode usage,
-                           List<String> chunkObjects) {
+    private record Decoded(
+            String content,
+            List<List<String>> toolCalls,
+            String finishReason,
+            JsonNode usage,
+            List<String> chunkObjects) {
 
         static Decoded of(String stream) throws Exception {
             StringBuilder content = new StringBuilder();

@@ -69,6 +69,7 @@ public final class AdaptiveConcurrency implements EngineClient {
     static final double BASELINE_DRIFT = 0.01;
     /** The least an adaptive limit starts at. */
     static final int INITIAL = 4;
+
     private static final Set<Integer> THROTTLED = Set.of(429, 503, 529);
 
     private final EngineClient delegate;
@@ -78,6 +79,7 @@ public final class AdaptiveConcurrency implements EngineClient {
     private final AtomicInteger inFlight = new AtomicInteger();
     /** Calls started, by the in-flight count they made (index = count, capped at the ceiling). */
     private final AtomicLongArray startsAt;
+
     private final boolean adaptive;
     private volatile EngineMetrics lastCut;
     /** When the limit was last cut ({@link System#nanoTime()}); calls started before it cut no more. */
@@ -85,8 +87,8 @@ public final class AdaptiveConcurrency implements EngineClient {
     /** The least time to first token seen lately, drifting up; NaN before the first. Guarded by this. */
     private double ttftBaselineMs = Double.NaN;
 
-    private AdaptiveConcurrency(EngineClient delegate, Supplier<EngineMetrics> signals, Limit limit, int ceiling,
-                                boolean adaptive) {
+    private AdaptiveConcurrency(
+            EngineClient delegate, Supplier<EngineMetrics> signals, Limit limit, int ceiling, boolean adaptive) {
         this.delegate = delegate;
         this.adaptive = adaptive;
         this.signals = signals;
@@ -100,15 +102,20 @@ public final class AdaptiveConcurrency implements EngineClient {
      *
      * @param signals the engine's latest reading ({@link EngineSignals#latest()}); a new object per reading
      */
-    static AdaptiveConcurrency adaptive(EngineClient delegate, Supplier<EngineMetrics> signals, int ceiling,
-                                        Duration engineTimeout) {
-        return new AdaptiveConcurrency(delegate, signals, AIMDLimit.newBuilder()
-                .initialLimit(initialLimit(ceiling))
-                .minLimit(1)
-                .maxLimit(ceiling)
-                .backoffRatio(BACKOFF)
-                .timeout(engineTimeout.toNanos(), TimeUnit.NANOSECONDS)
-                .build(), ceiling, true);
+    static AdaptiveConcurrency adaptive(
+            EngineClient delegate, Supplier<EngineMetrics> signals, int ceiling, Duration engineTimeout) {
+        return new AdaptiveConcurrency(
+                delegate,
+                signals,
+                AIMDLimit.newBuilder()
+                        .initialLimit(initialLimit(ceiling))
+                        .minLimit(1)
+                        .maxLimit(ceiling)
+                        .backoffRatio(BACKOFF)
+                        .timeout(engineTimeout.toNanos(), TimeUnit.NANOSECONDS)
+                        .build(),
+                ceiling,
+                true);
     }
 
     /**
@@ -199,9 +206,13 @@ public final class AdaptiveConcurrency implements EngineClient {
             return; // cut once per reading; neither cut again nor raise until the engine is read again
         }
         Ttft ttft = ttft(response);
-        String reason = congested ? "engine congested" : throttled(response) ? "throttled"
-                : ttft == Ttft.CUT && reading.queueDepth().isEmpty() ? "time to first token over " + TTFT_CUT + "x the baseline"
-                : null;
+        String reason = congested
+                ? "engine congested"
+                : throttled(response)
+                        ? "throttled"
+                        : ttft == Ttft.CUT && reading.queueDepth().isEmpty()
+                                ? "time to first token over " + TTFT_CUT + "x the baseline"
+                                : null;
         long now = System.nanoTime();
         if (reason != null) {
             if (start - lastCutNanos < 0) {
@@ -222,20 +233,35 @@ public final class AdaptiveConcurrency implements EngineClient {
         limit.onSample(start, now - start, inFlightSeen, reason != null);
         int after = limit.getLimit();
         if (after != before && LOGGER.isDebugEnabled()) {
-            LOGGER.debug("in-flight limit changed: limit={} from={} inFlight={} inFlightAtStart={} ceiling={} reason={} "
-                            + "queue={} running={} kv={} ttftMs={} ttftBaselineMs={}", after, before, inFlight.get(),
-                    inFlightAtStart, ceiling, reason == null ? (room ? "answered, engine has room" : "answered") : reason,
-                    reading.queueDepth(), reading.runningRequests(), reading.kvUsage(),
-                    response == null ? "" : response.timeToFirstTokenMs(), ttftBaseline());
+            LOGGER.debug(
+                    "in-flight limit changed: limit={} from={} inFlight={} inFlightAtStart={} ceiling={} reason={} "
+                            + "queue={} running={} kv={} ttftMs={} ttftBaselineMs={}",
+                    after,
+                    before,
+                    inFlight.get(),
+                    inFlightAtStart,
+                    ceiling,
+                    reason == null ? (room ? "answered, engine has room" : "answered") : reason,
+                    reading.queueDepth(),
+                    reading.runningRequests(),
+                    reading.kvUsage(),
+                    response == null ? "" : response.timeToFirstTokenMs(),
+                    ttftBaseline());
         }
     }
 
     /** How a call's time to first token compares with the baseline. */
-    private enum Ttft { NORMAL, HOLD, CUT }
+    private enum Ttft {
+        NORMAL,
+        HOLD,
+        CUT
+    }
 
     /** Folds the call's time to first token into the baseline and says how it compares with it. */
     private synchronized Ttft ttft(ChatResponse response) {
-        if (response == null || response.isFailure() || response.timeToFirstTokenMs().isEmpty()) {
+        if (response == null
+                || response.isFailure()
+                || response.timeToFirstTokenMs().isEmpty()) {
             return Ttft.NORMAL;
         }
         double ms = response.timeToFirstTokenMs().getAsLong();
@@ -274,6 +300,8 @@ public final class AdaptiveConcurrency implements EngineClient {
 
     private static boolean throttled(ChatResponse response) {
         EngineFailure failure = response == null ? null : response.failure();
-        return failure != null && failure.httpStatus().isPresent() && THROTTLED.contains(failure.httpStatus().getAsInt());
+        return failure != null
+                && failure.httpStatus().isPresent()
+                && THROTTLED.contains(failure.httpStatus().getAsInt());
     }
 }

@@ -30,7 +30,8 @@ public final class AgentPrompt {
         this.hints = Objects.requireNonNull(hints, "hints");
         this.warmUp = warmUp;
         if (batch.prefix() == null) {
-            throw new IllegalArgumentException("batch '" + batch.spec().getBatchId() + "' is unusable: " + batch.problem());
+            throw new IllegalArgumentException(
+                    "batch '" + batch.spec().getBatchId() + "' is unusable: " + batch.problem());
         }
     }
 
@@ -96,7 +97,7 @@ public final class AgentPrompt {
     /** Prompt text stays out of logs: only sizes are shown. */
     @Override
     public String toString() {
-        return "AgentPrompt[batchId=" + batchId() + ", messages=" + messages.size() + ", hints=" + hints
-                + ", warmUp=" + warmUp + "]";
+        return "AgentPrompt[batchId=" + batchId() + ", messages=" + messages.size() + ", hints=" + hints + ", warmUp="
+                + warmUp + "]";
     }
 }

@@ -95,8 +95,8 @@ final class AnthropicAnswerParser implements HttpTransport.StreamParser {
             return ChatResponse.failed(failure, latencyMs);
         }
         if (!stopped && stopReason == null) {
-            return ChatResponse.failed(EngineFailure.other(
-                    "the engine's event stream ended before message_stop", true), latencyMs);
+            return ChatResponse.failed(
+                    EngineFailure.other("the engine's event stream ended before message_stop", true), latencyMs);
         }
         OptionalLong ttft = firstTokenNanos < 0 ? OptionalLong.empty() : OptionalLong.of(elapsedMs(firstTokenNanos));
         return answer(ttft, latencyMs);
@@ -110,12 +110,15 @@ final class AnthropicAnswerParser implements HttpTransport.StreamParser {
         try {
             root = JSON.readTree(body);
         } catch (JsonProcessingException e) {
-            return ChatResponse.failed(EngineFailure.other("the engine's answer is not JSON: "
-                    + EngineMessages.excerpt(body), false), latencyMs);
+            return ChatResponse.failed(
+                    EngineFailure.other("the engine's answer is not JSON: " + EngineMessages.excerpt(body), false),
+                    latencyMs);
         }
         if (root == null || !root.isObject()) {
-            return ChatResponse.failed(EngineFailure.other("the engine's answer is not a JSON object: "
-                    + EngineMessages.excerpt(body), false), latencyMs);
+            return ChatResponse.failed(
+                    EngineFailure.other(
+                            "the engine's answer is not a JSON object: " + EngineMessages.excerpt(body), false),
+                    latencyMs);
         }
         if ("error".equals(root.path("type").asText())) {
             return ChatResponse.failed(errorOf(root), latencyMs);
@@ -138,18 +141,20 @@ final class AnthropicAnswerParser implements HttpTransport.StreamParser {
         try {
             payload = JSON.readTree(data);
         } catch (JsonProcessingException e) {
-            failure = EngineFailure.other("the engine sent an event that is not JSON: " + EngineMessages.excerpt(data), true);
+            failure = EngineFailure.other(
+                    "the engine sent an event that is not JSON: " + EngineMessages.excerpt(data), true);
             return;
         }
         if (payload == null || !payload.isObject()) {
-            failure = EngineFailure.other("the engine sent an event that is not a JSON object: "
-                    + EngineMessages.excerpt(data), true);
+            failure = EngineFailure.other(
+                    "the engine sent an event that is not a JSON object: " + EngineMessages.excerpt(data), true);
             return;
         }
         String type = payload.path("type").asText(event == null ? "" : event);
         switch (type) {
             case "message_start" -> readUsage(payload.path("message").path("usage"));
-            case "content_block_start" -> startBlock(payload.path("index").asInt(blocks.size()), payload.path("content_block"));
+            case "content_block_start" ->
+                startBlock(payload.path("index").asInt(blocks.size()), payload.path("content_block"));
             case "content_block_delta" -> onDelta(payload.path("index").asInt(-1), payload.path("delta"));
             case "message_delta" -> {
                 String reason = textOrNull(payload.path("delta").get("stop_reason"));
@@ -170,13 +175,16 @@ final class AnthropicAnswerParser implements HttpTransport.StreamParser {
         String type = block.path("type").asText("");
         if (type.equals("tool_use")) {
             JsonNode input = block.get("input");
-            String startInput = input == null || input.isNull() || (input.isObject() && input.isEmpty()) ? "" : input.toString();
+            String startInput =
+                    input == null || input.isNull() || (input.isObject() && input.isEmpty()) ? "" : input.toString();
             blocks.put(index, new Block(true, textOrNull(block.get("id")), textOrNull(block.get("name")), startInput));
             markFirstToken();
         } else {
             // Text blocks, and blocks of other types (thinking) whose deltas are not part of the answer.
             Block text = new Block(false, null, null, "");
-            if (type.equals("text") && block.path("text").isTextual() && !block.get("text").asText().isEmpty()) {
+            if (type.equals("text")
+                    && block.path("text").isTextual()
+                    && !block.get("text").asText().isEmpty()) {
                 // A streamed text block starts empty; any text here is the first piece.
                 text.text.append(block.get("text").asText());
                 markFirstToken();
@@ -188,8 +196,8 @@ final class AnthropicAnswerParser implements HttpTransport.StreamParser {
     private void onDelta(int index, JsonNode delta) {
         Block block = blocks.get(index);
         if (block == null) {
-            failure = EngineFailure.other("the engine sent a content_block_delta for block " + index
-                    + " that never started", true);
+            failure = EngineFailure.other(
+                    "the engine sent a content_block_delta for block " + index + " that never started", true);
             return;
         }
         switch (delta.path("type").asText("")) {
@@ -200,7 +208,8 @@ final class AnthropicAnswerParser implements HttpTransport.StreamParser {
                     markFirstToken();
                 }
             }
-            case "input_json_delta" -> block.text.append(delta.path("partial_json").asText(""));
+            case "input_json_delta" ->
+                block.text.append(delta.path("partial_json").asText(""));
             default -> {
                 // thinking, signature and citation deltas are not part of the answer.
             }
@@ -213,7 +222,8 @@ final class AnthropicAnswerParser implements HttpTransport.StreamParser {
         List<RequestedToolCall> calls = new ArrayList<>();
         for (Block block : blocks.values()) {
             if (block.toolUse) {
-                String arguments = block.text.length() > 0 ? block.text.toString()
+                String arguments = block.text.length() > 0
+                        ? block.text.toString()
                         : block.startInput.isEmpty() ? "{}" : block.startInput;
                 calls.add(new RequestedToolCall(block.id, block.name, arguments));
             } else if (block.text.length() > 0) {
@@ -221,10 +231,14 @@ final class AnthropicAnswerParser implements HttpTransport.StreamParser {
                 sawText = true;
             }
         }
-        TokenUsage usage = new TokenUsage(inputTokens + cacheCreationTokens + cacheReadTokens, cacheReadTokens,
-                outputTokens, cacheCreationTokens, true);
-        return ChatResponse.answer(sawText ? content.toString() : null, calls, finishReason(stopReason), usage, ttft,
-                latencyMs);
+        TokenUsage usage = new TokenUsage(
+                inputTokens + cacheCreationTokens + cacheReadTokens,
+                cacheReadTokens,
+                outputTokens,
+                cacheCreationTokens,
+                true);
+        return ChatResponse.answer(
+                sawText ? content.toString() : null, calls, finishReason(stopReason), usage, ttft, latencyMs);
     }
 
     private void readUsage(JsonNode usage) {

@@ -54,39 +54,59 @@ public final class AnthropicClient implements CloseableEngineClient {
     public CompletableFuture<ChatResponse> complete(ChatRequest request) {
         long start = System.nanoTime();
         if (request.prompt() == null) {
-            return CompletableFuture.completedFuture(ChatResponse.failed(EngineFailure.other(
-                    "the Anthropic client renders prompts itself and takes no raw chat completions body", false), 0));
+            return CompletableFuture.completedFuture(ChatResponse.failed(
+                    EngineFailure.other(
+                            "the Anthropic client renders prompts itself and takes no raw chat completions body",
+                            false),
+                    0));
         }
         byte[] body;
         try {
             body = AnthropicMessages.render(request.prompt());
         } catch (RuntimeException e) {
-            return CompletableFuture.completedFuture(ChatResponse.failed(EngineFailure.other(
-                    "cannot render the request: " + e.getMessage(), false), elapsedMs(start)));
+            return CompletableFuture.completedFuture(ChatResponse.failed(
+                    EngineFailure.other("cannot render the request: " + e.getMessage(), false), elapsedMs(start)));
         }
         if (LOGGER.isTraceEnabled()) {
-            LOGGER.trace("request body: jobId={} turn={} model={} body={}", request.jobId(), request.turn(),
-                    request.model(), new String(body, StandardCharsets.UTF_8));
+            LOGGER.trace(
+                    "request body: jobId={} turn={} model={} body={}",
+                    request.jobId(),
+                    request.turn(),
+                    request.model(),
+                    new String(body, StandardCharsets.UTF_8));
         }
         EngineRetry.Label label = new EngineRetry.Label(request.jobId(), request.turn(), request.model());
-        return retry.call(label,
+        return retry.call(
+                        label,
                         attempt -> {
-                            LOGGER.debug("engine call: jobId={} turn={} model={} attempt={} bytes={}",
-                                    request.jobId(), request.turn(), request.model(), attempt, body.length);
-                            return transport.postOnce(endpoint.path(MESSAGES_PATH), Map.of(), body,
-                                    AnthropicAnswerParser.READER, start);
+                            LOGGER.debug(
+                                    "engine call: jobId={} turn={} model={} attempt={} bytes={}",
+                                    request.jobId(),
+                                    request.turn(),
+                                    request.model(),
+                                    attempt,
+                                    body.length);
+                            return transport.postOnce(
+                                    endpoint.path(MESSAGES_PATH), Map.of(), body, AnthropicAnswerParser.READER, start);
                         },
                         (failure, attempts) -> ChatResponse.failed(failure.toFailure(attempts), elapsedMs(start)))
-                .thenApply(response -> new ChatResponse(response.content(), response.toolCalls(), response.finishReason(),
-                        response.usage(), response.timeToFirstTokenMs(), elapsedMs(start), response.failure()))
-                .exceptionally(error -> ChatResponse.failed(EngineFailure.other(
-                        "engine call failed unexpectedly: " + EngineRetry.describe(error), false), elapsedMs(start)));
+                .thenApply(response -> new ChatResponse(
+                        response.content(),
+                        response.toolCalls(),
+                        response.finishReason(),
+                        response.usage(),
+                        response.timeToFirstTokenMs(),
+                        elapsedMs(start),
+                        response.failure()))
+                .exceptionally(error -> ChatResponse.failed(
+                        EngineFailure.other("engine call failed unexpectedly: " + EngineRetry.describe(error), false),
+                        elapsedMs(start)));
     }
 
     @Override
     public CompletableFuture<EngineCapabilities> capabilities(String model) {
-        return CompletableFuture.completedFuture(EngineCapabilities.documented(
-                "Anthropic Messages API: cache_read_input_tokens reported, no priority"));
+        return CompletableFuture.completedFuture(
+                EngineCapabilities.documented("Anthropic Messages API: cache_read_input_tokens reported, no priority"));
     }
 
     private static long elapsedMs(long start) {

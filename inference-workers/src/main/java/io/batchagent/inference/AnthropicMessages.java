@@ -46,9 +46,8 @@ import java.util.List;
 final class AnthropicMessages {
 
     static final String WARM_UP_TEXT = ".";
-    private static final JsonFactory JSON_FACTORY = JsonFactory.builder()
-            .disable(StreamWriteFeature.AUTO_CLOSE_CONTENT)
-            .build();
+    private static final JsonFactory JSON_FACTORY =
+            JsonFactory.builder().disable(StreamWriteFeature.AUTO_CLOSE_CONTENT).build();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private AnthropicMessages() {}
@@ -56,12 +55,17 @@ final class AnthropicMessages {
     /** The whole request body. */
     static byte[] render(AgentPrompt prompt) {
         byte[] prefix = prompt.batch().rendering(new PrefixKey(prompt.isWarmUp()), () -> prefix(prompt));
-        ByteArrayOutputStream out = new ByteArrayOutputStream(prefix.length + 512 * (prompt.messages().size() + 1));
+        ByteArrayOutputStream out = new ByteArrayOutputStream(
+                prefix.length + 512 * (prompt.messages().size() + 1));
         out.write(prefix, 0, prefix.length);
         ArrayNode messages = messages(prompt.isWarmUp() ? List.of() : prompt.messages());
         if (messages.isEmpty()) {
-            messages.addObject().put("role", "user").putArray("content").addObject()
-                    .put("type", "text").put("text", WARM_UP_TEXT);
+            messages.addObject()
+                    .put("role", "user")
+                    .putArray("content")
+                    .addObject()
+                    .put("type", "text")
+                    .put("text", WARM_UP_TEXT);
         }
         try {
             byte[] rendered = JSON.writeValueAsBytes(messages);
@@ -96,7 +100,8 @@ final class AnthropicMessages {
                     json.writeStringField("name", tool.getName());
                     json.writeStringField("description", tool.getDescription() == null ? "" : tool.getDescription());
                     json.writeFieldName("input_schema");
-                    json.writeRawValue(SharedPrefix.canonicalObject(tool.getParametersJson(),
+                    json.writeRawValue(SharedPrefix.canonicalObject(
+                            tool.getParametersJson(),
                             "batch '" + batchId + "': parametersJson of tool '" + tool.getName() + "'"));
                     if (i == tools.size() - 1) {
                         writeCacheControl(json);

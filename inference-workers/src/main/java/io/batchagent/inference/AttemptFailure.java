@@ -34,8 +34,12 @@ final class AttemptFailure extends RuntimeException {
 
     /** An HTTP error answer; retriable for {@link EngineMessages#RETRIED_STATUSES}. */
     static AttemptFailure http(int status, String reason, String request, String body, Duration retryAfter) {
-        return new AttemptFailure(OptionalInt.of(status), "engine answered HTTP " + status + " " + reason + " to " + request,
-                EngineMessages.engineMessage(body), EngineMessages.RETRIED_STATUSES.contains(status), retryAfter);
+        return new AttemptFailure(
+                OptionalInt.of(status),
+                "engine answered HTTP " + status + " " + reason + " to " + request,
+                EngineMessages.engineMessage(body),
+                EngineMessages.RETRIED_STATUSES.contains(status),
+                retryAfter);
     }
 
     /** A failure the answer itself reported (an error event, a stream cut short). */
@@ -48,8 +52,12 @@ final class AttemptFailure extends RuntimeException {
         if (secret == null || secret.isEmpty()) {
             return this;
         }
-        return new AttemptFailure(httpStatus, headline.replace(secret, "****"),
-                detail == null ? null : detail.replace(secret, "****"), retriable, retryAfter);
+        return new AttemptFailure(
+                httpStatus,
+                headline.replace(secret, "****"),
+                detail == null ? null : detail.replace(secret, "****"),
+                retriable,
+                retryAfter);
     }
 
     /** Whether another attempt is allowed: retriable, and not asked to wait longer than a worker waits. */
@@ -65,8 +73,10 @@ final class AttemptFailure extends RuntimeException {
             message.append(": ").append(detail);
         }
         if (retriable && !worthRetrying()) {
-            message.append("; the engine asked to retry after ").append(retryAfter.toSeconds())
-                    .append(" s, longer than the ").append(InferenceWorkerConfig.MAX_RETRY_AFTER.toSeconds())
+            message.append("; the engine asked to retry after ")
+                    .append(retryAfter.toSeconds())
+                    .append(" s, longer than the ")
+                    .append(InferenceWorkerConfig.MAX_RETRY_AFTER.toSeconds())
                     .append(" s a worker waits");
         }
         return new EngineFailure(httpStatus, message.toString(), retriable);

@@ -77,8 +77,10 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
      * @param waitTimeout how long {@link #get} waits for an unknown batch
      */
     public BatchSpecCache(Map<String, Object> kafkaConfig, Topics topics, Duration waitTimeout) {
-        this(new KafkaConsumer<>(consumerConfig(kafkaConfig), new StringDeserializer(), new ByteArrayDeserializer()),
-                topics, waitTimeout);
+        this(
+                new KafkaConsumer<>(consumerConfig(kafkaConfig), new StringDeserializer(), new ByteArrayDeserializer()),
+                topics,
+                waitTimeout);
     }
 
     /** As above, waiting {@link InferenceWorkerConfig#DEFAULT_SPEC_WAIT_TIMEOUT} (30 s) for unknown batches. */
@@ -141,11 +143,15 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
             future.complete(arrived);
         }
         if (!running) {
-            future.completeExceptionally(new UnavailableException("the batch spec cache is stopped"
-                    + termination.handle((v, e) -> e == null ? "" : ": " + e.getMessage()).getNow(""), null));
+            future.completeExceptionally(new UnavailableException(
+                    "the batch spec cache is stopped"
+                            + termination
+                                    .handle((v, e) -> e == null ? "" : ": " + e.getMessage())
+                                    .getNow(""),
+                    null));
         }
-        CompletableFuture.delayedExecutor(waitTimeout.toMillis(), TimeUnit.MILLISECONDS).execute(() ->
-                future.completeExceptionally(new TimeoutException("no BatchSpec for batch '" + batchId
+        CompletableFuture.delayedExecutor(waitTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                .execute(() -> future.completeExceptionally(new TimeoutException("no BatchSpec for batch '" + batchId
                         + "' arrived on topic '" + topic + "' within " + waitTimeout.toMillis() + " ms")));
         future.whenComplete((spec, error) -> waiters.computeIfPresent(batchId, (id, list) -> {
             list.remove(future);
@@ -197,11 +203,15 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             failure = e;
-            LOGGER.error("batch spec cache stopped on an unexpected error; batches not yet known cannot be served: topic={}",
-                    topic, e);
+            LOGGER.error(
+                    "batch spec cache stopped on an unexpected error; batches not yet known cannot be served: topic={}",
+                    topic,
+                    e);
         } finally {
             running = false;
-            failWaiters(failure == null ? "the batch spec cache closed" : "the batch spec cache stopped: " + failure, failure);
+            failWaiters(
+                    failure == null ? "the batch spec cache closed" : "the batch spec cache stopped: " + failure,
+                    failure);
             try {
                 consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
             } catch (RuntimeException e) {
@@ -249,8 +259,12 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
     private void apply(ConsumerRecord<String, byte[]> record) {
         if (record.value() == null) {
             if (record.key() != null && specs.remove(record.key()) != null) {
-                LOGGER.info("batch spec removed: batchId={} topic={} partition={} offset={}",
-                        record.key(), record.topic(), record.partition(), record.offset());
+                LOGGER.info(
+                        "batch spec removed: batchId={} topic={} partition={} offset={}",
+                        record.key(),
+                        record.topic(),
+                        record.partition(),
+                        record.offset());
             }
             return;
         }
@@ -258,13 +272,21 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
         try {
             spec = deserializer.deserialize(record.topic(), record.headers(), record.value());
         } catch (RuntimeException e) {
-            LOGGER.warn("skipping an undecodable batch spec: topic={} partition={} offset={} cause={}",
-                    record.topic(), record.partition(), record.offset(), e.toString());
+            LOGGER.warn(
+                    "skipping an undecodable batch spec: topic={} partition={} offset={} cause={}",
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    e.toString());
             return;
         }
         String batchId = spec.getBatchId();
         specs.put(batchId, spec);
-        LOGGER.debug("batch spec known: batchId={} model={} tools={}", batchId, spec.getModel(), spec.getTools().size());
+        LOGGER.debug(
+                "batch spec known: batchId={} model={} tools={}",
+                batchId,
+                spec.getModel(),
+                spec.getTools().size());
         List<CompletableFuture<BatchSpec>> waiting = waiters.remove(batchId);
         if (waiting != null) {
             for (CompletableFuture<BatchSpec> future : List.copyOf(waiting)) {
@@ -278,7 +300,8 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
             List<CompletableFuture<BatchSpec>> waiting = waiters.remove(batchId);
             if (waiting != null) {
                 for (CompletableFuture<BatchSpec> future : List.copyOf(waiting)) {
-                    future.completeExceptionally(new UnavailableException(why + " before batch '" + batchId + "' was known", cause));
+                    future.completeExceptionally(
+                            new UnavailableException(why + " before batch '" + batchId + "' was known", cause));
                 }
             }
         }

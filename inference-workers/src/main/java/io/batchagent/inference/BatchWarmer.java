@@ -87,9 +87,18 @@ final class BatchWarmer {
             }
             CompletableFuture<WarmUpReport> started = new CompletableFuture<>();
             warmUps.put(batchId, started);
-            warm(batch).whenComplete((report, error) -> started.complete(report != null ? report
-                    : new WarmUpReport(batchId, WarmUpOutcome.FAILED, 0, 0, 0, 0,
-                            "the warm-up failed unexpectedly: " + EngineRetry.describe(error))));
+            warm(batch)
+                    .whenComplete((report, error) -> started.complete(
+                            report != null
+                                    ? report
+                                    : new WarmUpReport(
+                                            batchId,
+                                            WarmUpOutcome.FAILED,
+                                            0,
+                                            0,
+                                            0,
+                                            0,
+                                            "the warm-up failed unexpectedly: " + EngineRetry.describe(error))));
             return started;
         }
     }
@@ -115,15 +124,31 @@ final class BatchWarmer {
                 .completeOnTimeout(EngineCapabilities.unknown(), remainingMs(deadline), TimeUnit.MILLISECONDS)
                 .thenCompose(capabilities -> call(request, deadline).thenCompose(first -> {
                     if (first == null) {
-                        return done(batchId, WarmUpOutcome.FAILED, 1, null, start,
+                        return done(
+                                batchId,
+                                WarmUpOutcome.FAILED,
+                                1,
+                                null,
+                                start,
                                 "the warm-up call did not answer within " + timeout.toMillis() + " ms");
                     }
                     if (first.isFailure()) {
-                        return done(batchId, WarmUpOutcome.FAILED, 1, first, start,
+                        return done(
+                                batchId,
+                                WarmUpOutcome.FAILED,
+                                1,
+                                first,
+                                start,
                                 "the warm-up call failed: " + first.failure().message());
                     }
-                    if (!first.usage().cacheReported() && capabilities.reportsCachedTokens() != EngineCapabilities.Report.YES) {
-                        return done(batchId, WarmUpOutcome.UNVERIFIED, 1, first, start,
+                    if (!first.usage().cacheReported()
+                            && capabilities.reportsCachedTokens() != EngineCapabilities.Report.YES) {
+                        return done(
+                                batchId,
+                                WarmUpOutcome.UNVERIFIED,
+                                1,
+                                first,
+                                start,
                                 "prefix sent; the engine reports no cached tokens, so the warm-up cannot be verified "
                                         + "(vLLM: --enable-prompt-tokens-details; SGLang: --enable-cache-report)");
                     }
@@ -134,11 +159,23 @@ final class BatchWarmer {
                 }));
     }
 
-    private CompletableFuture<WarmUpReport> probe(ChatRequest request, String batchId, long start, long deadline,
-                                                  int calls, ChatResponse last, long pauseMs) {
+    private CompletableFuture<WarmUpReport> probe(
+            ChatRequest request,
+            String batchId,
+            long start,
+            long deadline,
+            int calls,
+            ChatResponse last,
+            long pauseMs) {
         if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pauseMs) >= deadline) {
-            return done(batchId, WarmUpOutcome.NOT_CACHED, calls, last, start, "no probe saw the prefix cached within "
-                    + timeout.toMillis() + " ms (" + calls + " calls; last: " + describe(last) + ")");
+            return done(
+                    batchId,
+                    WarmUpOutcome.NOT_CACHED,
+                    calls,
+                    last,
+                    start,
+                    "no probe saw the prefix cached within " + timeout.toMillis() + " ms (" + calls + " calls; last: "
+                            + describe(last) + ")");
         }
         Executor later = CompletableFuture.delayedExecutor(pauseMs, TimeUnit.MILLISECONDS);
         return CompletableFuture.supplyAsync(() -> null, later)
@@ -146,16 +183,24 @@ final class BatchWarmer {
                 .thenCompose(answer -> {
                     ChatResponse latest = answer == null || answer.isFailure() ? last : answer;
                     if (answer != null && !answer.isFailure() && cached(answer)) {
-                        return done(batchId, WarmUpOutcome.VERIFIED, calls + 1, answer, start,
+                        return done(
+                                batchId,
+                                WarmUpOutcome.VERIFIED,
+                                calls + 1,
+                                answer,
+                                start,
                                 "a probe saw the prefix cached");
                     }
-                    return probe(request, batchId, start, deadline, calls + 1, latest, Math.min(MAX_PAUSE_MS, pauseMs * 2));
+                    return probe(
+                            request, batchId, start, deadline, calls + 1, latest, Math.min(MAX_PAUSE_MS, pauseMs * 2));
                 });
     }
 
     /** One warm-up or probe call, or null when it outlives the deadline (it is not waited for). */
     private CompletableFuture<ChatResponse> call(ChatRequest request, long deadline) {
-        return engine.complete(request).thenApply(Function.identity()).completeOnTimeout(null, remainingMs(deadline), TimeUnit.MILLISECONDS);
+        return engine.complete(request)
+                .thenApply(Function.identity())
+                .completeOnTimeout(null, remainingMs(deadline), TimeUnit.MILLISECONDS);
     }
 
     /** At least half of the prompt was served from the cache (engines always compute the last tokens). */
@@ -174,20 +219,38 @@ final class BatchWarmer {
         return answer.usage().cachedPromptTokens() + " of " + answer.usage().promptTokens() + " prompt tokens cached";
     }
 
-    private CompletableFuture<WarmUpReport> done(String batchId, WarmUpOutcome outcome, int calls, ChatResponse last,
-                                                 long start, String detail) {
+    private CompletableFuture<WarmUpReport> done(
+            String batchId, WarmUpOutcome outcome, int calls, ChatResponse last, long start, String detail) {
         long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         long prompt = last == null || last.isFailure() ? 0 : last.usage().promptTokens();
         long cached = last == null || last.isFailure() ? 0 : last.usage().cachedPromptTokens();
-        WarmUpReport report = new WarmUpReport(batchId, outcome, calls, prompt, cached, elapsedMs,
-                detail + (last == null || last.isFailure() || outcome == WarmUpOutcome.NOT_CACHED ? ""
-                        : " (" + cached + " of " + prompt + " prompt tokens cached)"));
+        WarmUpReport report = new WarmUpReport(
+                batchId,
+                outcome,
+                calls,
+                prompt,
+                cached,
+                elapsedMs,
+                detail
+                        + (last == null || last.isFailure() || outcome == WarmUpOutcome.NOT_CACHED
+                                ? ""
+                                : " (" + cached + " of " + prompt + " prompt tokens cached)"));
         if (outcome == WarmUpOutcome.VERIFIED) {
-            LOGGER.info("batch warm-up verified: batchId={} calls={} promptTokens={} cachedTokens={} elapsedMs={}",
-                    batchId, calls, prompt, cached, elapsedMs);
+            LOGGER.info(
+                    "batch warm-up verified: batchId={} calls={} promptTokens={} cachedTokens={} elapsedMs={}",
+                    batchId,
+                    calls,
+                    prompt,
+                    cached,
+                    elapsedMs);
         } else {
-            LOGGER.warn("batch warm-up not verified, the batch proceeds: batchId={} outcome={} calls={} elapsedMs={} detail={}",
-                    batchId, outcome, calls, elapsedMs, report.detail());
+            LOGGER.warn(
+                    "batch warm-up not verified, the batch proceeds: batchId={} outcome={} calls={} elapsedMs={} detail={}",
+                    batchId,
+                    outcome,
+                    calls,
+                    elapsedMs,
+                    report.detail());
         }
         return CompletableFuture.completedFuture(report);
     }

@@ -93,7 +93,8 @@ public final class BedrockConverseClient implements CloseableEngineClient {
      *     {@link EngineEndpoint#withBaseUri}) becomes the SDK's endpoint override
      * @param credentials signs the requests
      */
-    public BedrockConverseClient(EngineEndpoint endpoint, InferenceWorkerConfig config, AwsCredentialsProvider credentials) {
+    public BedrockConverseClient(
+            EngineEndpoint endpoint, InferenceWorkerConfig config, AwsCredentialsProvider credentials) {
         if (endpoint.kind() != EngineEndpoint.Kind.BEDROCK) {
             throw new IllegalArgumentException("not a bedrock:// endpoint: " + endpoint.kind());
         }
@@ -107,8 +108,8 @@ public final class BedrockConverseClient implements CloseableEngineClient {
                 .region(Region.of(endpoint.region()))
                 .credentialsProvider(credentials)
                 .httpClient(http)
-                .overrideConfiguration(c -> c.retryStrategy(AwsRetryStrategy.doNotRetry())
-                        .apiCallAttemptTimeout(config.engineTimeout()));
+                .overrideConfiguration(c ->
+                        c.retryStrategy(AwsRetryStrategy.doNotRetry()).apiCallAttemptTimeout(config.engineTimeout()));
         URI regional = URI.create("https://bedrock-runtime." + endpoint.region() + ".amazonaws.com");
         if (!endpoint.baseUri().equals(regional)) {
             builder.endpointOverride(endpoint.baseUri());
@@ -127,36 +128,48 @@ public final class BedrockConverseClient implements CloseableEngineClient {
     public CompletableFuture<ChatResponse> complete(ChatRequest request) {
         long start = System.nanoTime();
         if (request.prompt() == null) {
-            return CompletableFuture.completedFuture(ChatResponse.failed(EngineFailure.other(
-                    "the Bedrock client renders prompts itself and takes no raw chat completions body", false), 0));
+            return CompletableFuture.completedFuture(ChatResponse.failed(
+                    EngineFailure.other(
+                            "the Bedrock client renders prompts itself and takes no raw chat completions body", false),
+                    0));
         }
         ConverseRequest converse;
         try {
             converse = converseRequest(request.prompt());
         } catch (RuntimeException e) {
-            return CompletableFuture.completedFuture(ChatResponse.failed(EngineFailure.other(
-                    "cannot render the request: " + e.getMessage(), false), elapsedMs(start)));
+            return CompletableFuture.completedFuture(ChatResponse.failed(
+                    EngineFailure.other("cannot render the request: " + e.getMessage(), false), elapsedMs(start)));
         }
         if (LOGGER.isTraceEnabled()) {
-            LOGGER.trace("request: jobId={} turn={} model={} request={}", request.jobId(), request.turn(),
-                    request.model(), converse);
+            LOGGER.trace(
+                    "request: jobId={} turn={} model={} request={}",
+                    request.jobId(),
+                    request.turn(),
+                    request.model(),
+                    converse);
         }
         EngineRetry.Label label = new EngineRetry.Label(request.jobId(), request.turn(), request.model());
-        return retry.call(label,
+        return retry.call(
+                        label,
                         attempt -> {
-                            LOGGER.debug("engine call: jobId={} turn={} model={} attempt={}", request.jobId(),
-                                    request.turn(), request.model(), attempt);
+                            LOGGER.debug(
+                                    "engine call: jobId={} turn={} model={} attempt={}",
+                                    request.jobId(),
+                                    request.turn(),
+                                    request.model(),
+                                    attempt);
                             return attempt(converse, start);
                         },
                         (failure, attempts) -> ChatResponse.failed(failure.toFailure(attempts), elapsedMs(start)))
-                .exceptionally(error -> ChatResponse.failed(EngineFailure.other(
-                        "engine call failed unexpectedly: " + EngineRetry.describe(error), false), elapsedMs(start)));
+                .exceptionally(error -> ChatResponse.failed(
+                        EngineFailure.other("engine call failed unexpectedly: " + EngineRetry.describe(error), false),
+                        elapsedMs(start)));
     }
 
     @Override
     public CompletableFuture<EngineCapabilities> capabilities(String model) {
-        return CompletableFuture.completedFuture(EngineCapabilities.documented(
-                "Bedrock Converse: cacheReadInputTokens reported, no priority"));
+        return CompletableFuture.completedFuture(
+                EngineCapabilities.documented("Bedrock Converse: cacheReadInputTokens reported, no priority"));
     }
 
     private CompletableFuture<ChatResponse> attempt(ConverseRequest converse, long start) {
@@ -181,8 +194,10 @@ public final class BedrockConverseClient implements CloseableEngineClient {
         SharedParts shared = prompt.batch().rendering(SharedParts.class, () -> SharedParts.of(spec));
         List<Message> messages = messages(prompt.isWarmUp() ? List.of() : prompt.messages());
         if (messages.isEmpty()) {
-            messages = List.of(Message.builder().role(ConversationRole.USER)
-                    .content(ContentBlock.fromText(AnthropicMessages.WARM_UP_TEXT)).build());
+            messages = List.of(Message.builder()
+                    .role(ConversationRole.USER)
+                    .content(ContentBlock.fromText(AnthropicMessages.WARM_UP_TEXT))
+                    .build());
         }
         ConverseRequest.Builder request = ConverseRequest.builder()
                 .modelId(spec.getModel())
@@ -203,20 +218,26 @@ public final class BedrockConverseClient implements CloseableEngineClient {
     /** What every call of a batch shares: the system blocks and the tool configuration, each closed by a cache point. */
     private record SharedParts(List<SystemContentBlock> system, ToolConfiguration tools) {
         static SharedParts of(BatchSpec spec) {
-            CachePointBlock cachePoint = CachePointBlock.builder().type(CachePointType.DEFAULT).build();
+            CachePointBlock cachePoint =
+                    CachePointBlock.builder().type(CachePointType.DEFAULT).build();
             String systemText = SharedPrefix.systemContent(spec);
-            List<SystemContentBlock> system = systemText.isEmpty() ? List.of()
+            List<SystemContentBlock> system = systemText.isEmpty()
+                    ? List.of()
                     : List.of(SystemContentBlock.fromText(systemText), SystemContentBlock.fromCachePoint(cachePoint));
             ToolConfiguration tools = null;
             if (!spec.getTools().isEmpty()) {
                 List<Tool> list = new ArrayList<>();
                 for (ToolSpec tool : spec.getTools()) {
-                    String schema = SharedPrefix.canonicalObject(tool.getParametersJson(),
+                    String schema = SharedPrefix.canonicalObject(
+                            tool.getParametersJson(),
                             "batch '" + spec.getBatchId() + "': parametersJson of tool '" + tool.getName() + "'");
                     list.add(Tool.fromToolSpec(ToolSpecification.builder()
                             .name(tool.getName())
-                            .description(tool.getDescription() == null || tool.getDescription().isEmpty()
-                                    ? tool.getName() : tool.getDescription())
+                            .description(
+                                    tool.getDescription() == null
+                                                    || tool.getDescription().isEmpty()
+                                            ? tool.getName()
+                                            : tool.getDescription())
                             .inputSchema(ToolInputSchema.fromJson(JsonDocuments.fromJson(schema)))
                             .build()));
                 }
@@ -234,11 +255,13 @@ public final class BedrockConverseClient implements CloseableEngineClient {
         List<ContentBlock> content = null;
         for (ChatMessage message : history) {
             ConversationRole role = message.getRole() == io.batchagent.events.Role.ASSISTANT
-                    ? ConversationRole.ASSISTANT : ConversationRole.USER;
+                    ? ConversationRole.ASSISTANT
+                    : ConversationRole.USER;
             List<ContentBlock> blocks = blocks(message);
             if (role != currentRole) {
                 if (content != null) {
-                    messages.add(Message.builder().role(currentRole).content(content).build());
+                    messages.add(
+                            Message.builder().role(currentRole).content(content).build());
                 }
                 content = new ArrayList<>();
                 currentRole = role;
@@ -255,8 +278,10 @@ public final class BedrockConverseClient implements CloseableEngineClient {
         List<ContentBlock> blocks = new ArrayList<>();
         switch (message.getRole()) {
             case USER -> {
-                String text = message.getContent() == null || message.getContent().isEmpty()
-                        ? AnthropicMessages.WARM_UP_TEXT : message.getContent();
+                String text =
+                        message.getContent() == null || message.getContent().isEmpty()
+                                ? AnthropicMessages.WARM_UP_TEXT
+                                : message.getContent();
                 blocks.add(ContentBlock.fromText(text));
             }
             case ASSISTANT -> {
@@ -274,11 +299,15 @@ public final class BedrockConverseClient implements CloseableEngineClient {
                     blocks.add(ContentBlock.fromText("(no answer)"));
                 }
             }
-            case TOOL -> blocks.add(ContentBlock.fromToolResult(ToolResultBlock.builder()
-                    .toolUseId(message.getToolCallId() == null ? "" : message.getToolCallId())
-                    .content(ToolResultContentBlock.fromText(message.getContent() == null || message.getContent().isEmpty()
-                            ? "(empty)" : message.getContent()))
-                    .build()));
+            case TOOL ->
+                blocks.add(ContentBlock.fromToolResult(ToolResultBlock.builder()
+                        .toolUseId(message.getToolCallId() == null ? "" : message.getToolCallId())
+                        .content(ToolResultContentBlock.fromText(
+                                message.getContent() == null
+                                                || message.getContent().isEmpty()
+                                        ? "(empty)"
+                                        : message.getContent()))
+                        .build()));
         }
         return blocks;
     }
@@ -294,7 +323,9 @@ public final class BedrockConverseClient implements CloseableEngineClient {
                     sawText = true;
                 } else if (block.toolUse() != null) {
                     ToolUseBlock use = block.toolUse();
-                    calls.add(new RequestedToolCall(use.toolUseId(), use.name(),
+                    calls.add(new RequestedToolCall(
+                            use.toolUseId(),
+                            use.name(),
                             use.input() == null ? "{}" : JsonDocuments.toJson(use.input())));
                 }
             }
@@ -304,10 +335,15 @@ public final class BedrockConverseClient implements CloseableEngineClient {
             long input = value(response.usage().inputTokens());
             long read = value(response.usage().cacheReadInputTokens());
             long write = value(response.usage().cacheWriteInputTokens());
-            usage = new TokenUsage(input + read + write, read, value(response.usage().outputTokens()), write, true);
+            usage = new TokenUsage(
+                    input + read + write, read, value(response.usage().outputTokens()), write, true);
         }
-        return ChatResponse.answer(sawText ? text.toString() : null, calls,
-                AnthropicAnswerParser.finishReason(response.stopReasonAsString()), usage, OptionalLong.empty(),
+        return ChatResponse.answer(
+                sawText ? text.toString() : null,
+                calls,
+                AnthropicAnswerParser.finishReason(response.stopReasonAsString()),
+                usage,
+                OptionalLong.empty(),
                 elapsedMs(start));
     }
 
@@ -315,26 +351,45 @@ public final class BedrockConverseClient implements CloseableEngineClient {
         String request = "Converse at " + endpoint.baseUri();
         if (error instanceof AwsServiceException service) {
             int status = service.statusCode();
-            String code = service.awsErrorDetails() == null ? null : service.awsErrorDetails().errorCode();
-            String message = service.awsErrorDetails() == null || service.awsErrorDetails().errorMessage() == null
-                    ? service.getMessage() : service.awsErrorDetails().errorMessage();
-            boolean retriable = EngineMessages.RETRIED_STATUSES.contains(status) || service.isThrottlingException()
-                    || "ModelNotReadyException".equals(code) || "ServiceUnavailableException".equals(code);
-            Duration retryAfter = service.awsErrorDetails() == null || service.awsErrorDetails().sdkHttpResponse() == null
-                    ? null : EngineMessages.retryAfter(name ->
-                            service.awsErrorDetails().sdkHttpResponse().firstMatchingHeader(name).orElse(null));
-            return new AttemptFailure(OptionalInt.of(status), "Bedrock answered HTTP " + status
-                    + (code == null ? "" : " " + code) + " to " + request, EngineMessages.excerpt(message), retriable,
+            String code = service.awsErrorDetails() == null
+                    ? null
+                    : service.awsErrorDetails().errorCode();
+            String message = service.awsErrorDetails() == null
+                            || service.awsErrorDetails().errorMessage() == null
+                    ? service.getMessage()
+                    : service.awsErrorDetails().errorMessage();
+            boolean retriable = EngineMessages.RETRIED_STATUSES.contains(status)
+                    || service.isThrottlingException()
+                    || "ModelNotReadyException".equals(code)
+                    || "ServiceUnavailableException".equals(code);
+            Duration retryAfter = service.awsErrorDetails() == null
+                            || service.awsErrorDetails().sdkHttpResponse() == null
+                    ? null
+                    : EngineMessages.retryAfter(name -> service.awsErrorDetails()
+                            .sdkHttpResponse()
+                            .firstMatchingHeader(name)
+                            .orElse(null));
+            return new AttemptFailure(
+                    OptionalInt.of(status),
+                    "Bedrock answered HTTP " + status + (code == null ? "" : " " + code) + " to " + request,
+                    EngineMessages.excerpt(message),
+                    retriable,
                     retryAfter);
         }
         if (error instanceof ApiCallAttemptTimeoutException || error instanceof ApiCallTimeoutException) {
-            return new AttemptFailure(null, "no complete answer from Bedrock within the engine timeout (" + request + ")",
-                    null, false, null);
+            return new AttemptFailure(
+                    null,
+                    "no complete answer from Bedrock within the engine timeout (" + request + ")",
+                    null,
+                    false,
+                    null);
         }
         if (error instanceof SdkClientException) {
-            return new AttemptFailure(null, "cannot reach Bedrock (" + request + ")", EngineRetry.describe(error), true, null);
+            return new AttemptFailure(
+                    null, "cannot reach Bedrock (" + request + ")", EngineRetry.describe(error), true, null);
         }
-        return new AttemptFailure(null, "Bedrock call failed (" + request + ")", EngineRetry.describe(error), false, null);
+        return new AttemptFailure(
+                null, "Bedrock call failed (" + request + ")", EngineRetry.describe(error), false, null);
     }
 
     private static long value(Integer count) {

@@ -92,12 +92,13 @@ final class ChatCompletionParser implements HttpTransport.StreamParser {
             return ChatResponse.failed(failure, latencyMs);
         }
         if (!done && finishReason == null) {
-            return ChatResponse.failed(EngineFailure.other(
-                    "the engine's event stream ended before a finish_reason or [DONE]", true), latencyMs);
+            return ChatResponse.failed(
+                    EngineFailure.other("the engine's event stream ended before a finish_reason or [DONE]", true),
+                    latencyMs);
         }
         OptionalLong ttft = firstTokenNanos < 0 ? OptionalLong.empty() : OptionalLong.of(elapsedMs(firstTokenNanos));
-        return ChatResponse.answer(sawContent ? content.toString() : null, buildToolCalls(), finishReason, usage,
-                ttft, latencyMs);
+        return ChatResponse.answer(
+                sawContent ? content.toString() : null, buildToolCalls(), finishReason, usage, ttft, latencyMs);
     }
 
     /** Parses a whole (non-streamed) chat completion body. */
@@ -108,12 +109,13 @@ final class ChatCompletionParser implements HttpTransport.StreamParser {
         try {
             root = JSON.readTree(body);
         } catch (JsonProcessingException e) {
-            return ChatResponse.failed(EngineFailure.other(
-                    "the engine's answer is not JSON: " + excerpt(body), false), latencyMs);
+            return ChatResponse.failed(
+                    EngineFailure.other("the engine's answer is not JSON: " + excerpt(body), false), latencyMs);
         }
         if (root == null || !root.isObject()) {
-            return ChatResponse.failed(EngineFailure.other(
-                    "the engine's answer is not a JSON object: " + excerpt(body), false), latencyMs);
+            return ChatResponse.failed(
+                    EngineFailure.other("the engine's answer is not a JSON object: " + excerpt(body), false),
+                    latencyMs);
         }
         EngineFailure error = errorIn(root);
         if (error != null) {
@@ -121,19 +123,26 @@ final class ChatCompletionParser implements HttpTransport.StreamParser {
         }
         JsonNode choice = root.path("choices").path(0);
         if (choice.isMissingNode()) {
-            return ChatResponse.failed(EngineFailure.other(
-                    "the engine's answer has no choices: " + excerpt(body), false), latencyMs);
+            return ChatResponse.failed(
+                    EngineFailure.other("the engine's answer has no choices: " + excerpt(body), false), latencyMs);
         }
         JsonNode message = choice.path("message");
         String text = textOrNull(message.get("content"));
         List<RequestedToolCall> calls = new ArrayList<>();
         for (JsonNode call : message.path("tool_calls")) {
             JsonNode function = call.path("function");
-            calls.add(new RequestedToolCall(textOrNull(call.get("id")), textOrNull(function.get("name")),
+            calls.add(new RequestedToolCall(
+                    textOrNull(call.get("id")),
+                    textOrNull(function.get("name")),
                     argumentsText(function.get("arguments"))));
         }
-        return ChatResponse.answer(text, calls, textOrNull(choice.get("finish_reason")), usageOf(root.get("usage")),
-                OptionalLong.empty(), latencyMs);
+        return ChatResponse.answer(
+                text,
+                calls,
+                textOrNull(choice.get("finish_reason")),
+                usageOf(root.get("usage")),
+                OptionalLong.empty(),
+                latencyMs);
     }
 
     /** An excerpt of an engine's answer for error messages: at most 512 characters, on one line. */
@@ -147,7 +156,8 @@ final class ChatCompletionParser implements HttpTransport.StreamParser {
         }
         if (event != null && !event.equals("message")) {
             if (event.equals("error")) {
-                failure = EngineFailure.other("the engine sent an error event: " + EngineMessages.engineMessage(data), true);
+                failure = EngineFailure.other(
+                        "the engine sent an error event: " + EngineMessages.engineMessage(data), true);
             }
             // Other named events are annotations (Dynamo's tool_call_dispatch), not chunks.
             return;
@@ -252,9 +262,11 @@ final class ChatCompletionParser implements HttpTransport.StreamParser {
             JsonNode code = error.path("code");
             String type = error.path("type").asText("");
             boolean retriable = (code.isInt() && EngineMessages.RETRIED_STATUSES.contains(code.asInt()))
-                    || type.equals("overloaded_error") || type.equals("rate_limit_error");
+                    || type.equals("overloaded_error")
+                    || type.equals("rate_limit_error");
             String text = "the engine reported an error: " + excerpt(message == null ? error.toString() : message);
-            return code.isInt() ? new EngineFailure(OptionalInt.of(code.asInt()), text, retriable)
+            return code.isInt()
+                    ? new EngineFailure(OptionalInt.of(code.asInt()), text, retriable)
                     : EngineFailure.other(text, retriable);
         }
         // vLLM's older error shape: {"object": "error", "message": ..., "code": ...}
@@ -262,7 +274,8 @@ final class ChatCompletionParser implements HttpTransport.StreamParser {
             JsonNode code = root.path("code");
             String text = "the engine reported an error: " + excerpt(textOrNull(root.get("message")));
             boolean retriable = code.isInt() && EngineMessages.RETRIED_STATUSES.contains(code.asInt());
-            return code.isInt() ? new EngineFailure(OptionalInt.of(code.asInt()), text, retriable)
+            return code.isInt()
+                    ? new EngineFailure(OptionalInt.of(code.asInt()), text, retriable)
                     : EngineFailure.other(text, retriable);
         }
         return null;

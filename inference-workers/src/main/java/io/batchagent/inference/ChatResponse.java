@@ -34,8 +34,13 @@ public record ChatResponse(
     }
 
     /** A successful answer. */
-    public static ChatResponse answer(String content, List<RequestedToolCall> toolCalls, String finishReason,
-                                      TokenUsage usage, OptionalLong timeToFirstTokenMs, long latencyMs) {
+    public static ChatResponse answer(
+            String content,
+            List<RequestedToolCall> toolCalls,
+            String finishReason,
+            TokenUsage usage,
+            OptionalLong timeToFirstTokenMs,
+            long latencyMs) {
         return new ChatResponse(content, toolCalls, finishReason, usage, timeToFirstTokenMs, latencyMs, null);
     }
 
@@ -53,6 +58,7 @@ public record ChatResponse(
     public String toString() {
         return "ChatResponse[content=" + (content == null ? "null" : content.length() + " chars")
                 + ", toolCalls=" + toolCalls.size() + ", finishReason=" + finishReason + ", usage=" + usage
-                + ", timeToFirstTokenMs=" + timeToFirstTokenMs + ", latencyMs=" + latencyMs + ", failure=" + failure + "]";
+                + ", timeToFirstTokenMs=" + timeToFirstTokenMs + ", latencyMs=" + latencyMs + ", failure=" + failure
+                + "]";
     }
 }

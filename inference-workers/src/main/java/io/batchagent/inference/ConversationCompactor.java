@@ -61,6 +61,7 @@ final class ConversationCompactor {
             + "tell you that is still needed for your task:";
     /** How the detail of a compaction made because the engine refused the prompt begins. */
     static final String REFUSAL_DETAIL = "the engine refused the prompt as over its context window: ";
+
     static final int CHARS_PER_TOKEN = 3;
     private static final int TEMPLATE_TOKENS_PER_MESSAGE = 8;
     /** Avro framing of one message (role, unions, array and string lengths), counted generously. */
@@ -120,28 +121,42 @@ final class ConversationCompactor {
         CompactionPolicy policy = policy(batch.spec());
         List<ChatMessage> messages = turn.getMessages();
         Size before = size(batch, messages);
-        if (policy.getMode() == CompactionMode.NONE || (refusal == null && !overThreshold(batch.spec(), policy, before))) {
+        if (policy.getMode() == CompactionMode.NONE
+                || (refusal == null && !overThreshold(batch.spec(), policy, before))) {
             return CompletableFuture.completedFuture(checked(turn, batch, policy, messages, null, null, before));
         }
         List<Integer> old = oldToolResults(messages, Math.max(0, policy.getKeepTurns()), policy.getTruncateChars());
         if (old.isEmpty()) {
             return CompletableFuture.completedFuture(checked(turn, batch, policy, messages, null, null, before));
         }
-        String why = refusal != null ? REFUSAL_DETAIL + refusal
-                : reason(batch.spec(), policy, before);
+        String why = refusal != null ? REFUSAL_DETAIL + refusal : reason(batch.spec(), policy, before);
         if (policy.getMode() == CompactionMode.TRUNCATE) {
             return CompletableFuture.completedFuture(truncated(turn, batch, policy, messages, old, before, why, null));
         }
         return summarize(turn, batch, messages, old).thenApply(call -> {
             String problem = summaryProblem(call, messages, old);
             if (problem != null) {
-                return truncated(turn, batch, policy, messages, old, before, why + "; summary failed, truncated instead: "
-                        + problem, call);
+                return truncated(
+                        turn,
+                        batch,
+                        policy,
+                        messages,
+                        old,
+                        before,
+                        why + "; summary failed, truncated instead: " + problem,
+                        call);
             }
-            List<ChatMessage> compacted = withSummary(messages, old, call.content().strip());
+            List<ChatMessage> compacted =
+                    withSummary(messages, old, call.content().strip());
             Size after = size(batch, compacted);
-            return checked(turn, batch, policy, compacted, compaction(turn, CompactionMode.SUMMARIZE, messages, old,
-                    before, after, why), call, after);
+            return checked(
+                    turn,
+                    batch,
+                    policy,
+                    compacted,
+                    compaction(turn, CompactionMode.SUMMARIZE, messages, old, before, after, why),
+                    call,
+                    after);
         });
     }
 
@@ -153,13 +168,19 @@ final class ConversationCompactor {
             chars += length(message.getContent());
             bytes += utf8(message.getContent()) + utf8(message.getToolCallId()) + BYTES_PER_MESSAGE;
             for (ToolCallRef call : message.getToolCalls()) {
-                chars += call.getName().length() + call.getArgumentsJson().length() + call.getId().length();
-                bytes += utf8(call.getName()) + utf8(call.getArgumentsJson()) + utf8(call.getId())
-                        + utf8(call.getCallHash()) + BYTES_PER_MESSAGE;
+                chars += call.getName().length()
+                        + call.getArgumentsJson().length()
+                        + call.getId().length();
+                bytes += utf8(call.getName())
+                        + utf8(call.getArgumentsJson())
+                        + utf8(call.getId())
+                        + utf8(call.getCallHash())
+                        + BYTES_PER_MESSAGE;
             }
         }
         long prefixChars = batch.prefix() == null ? 0 : batch.prefix().prefixLength();
-        long tokens = (prefixChars + chars) / CHARS_PER_TOKEN + (long) TEMPLATE_TOKENS_PER_MESSAGE * (messages.size() + 1);
+        long tokens =
+                (prefixChars + chars) / CHARS_PER_TOKEN + (long) TEMPLATE_TOKENS_PER_MESSAGE * (messages.size() + 1);
         return new Size(tokens, bytes);
     }
 
@@ -170,17 +191,26 @@ final class ConversationCompactor {
     }
 
     private boolean overThreshold(BatchSpec spec, CompactionPolicy policy, Size size) {
-        boolean context = spec.getContextTokens() > 0 && size.tokens() > policy.getContextFraction() * spec.getContextTokens();
+        boolean context =
+                spec.getContextTokens() > 0 && size.tokens() > policy.getContextFraction() * spec.getContextTokens();
         return context || size.bytes() > policy.getRecordFraction() * budgetBytes(policy);
     }
 
     private String reason(BatchSpec spec, CompactionPolicy policy, Size size) {
         if (spec.getContextTokens() > 0 && size.tokens() > policy.getContextFraction() * spec.getContextTokens()) {
-            return String.format(Locale.ROOT, "next prompt ~%d tokens, over %.2f of the %d-token context",
-                    size.tokens(), policy.getContextFraction(), spec.getContextTokens());
+            return String.format(
+                    Locale.ROOT,
+                    "next prompt ~%d tokens, over %.2f of the %d-token context",
+                    size.tokens(),
+                    policy.getContextFraction(),
+                    spec.getContextTokens());
         }
-        return String.format(Locale.ROOT, "conversation %d bytes, over %.2f of the %d-byte budget",
-                size.bytes(), policy.getRecordFraction(), budgetBytes(policy));
+        return String.format(
+                Locale.ROOT,
+                "conversation %d bytes, over %.2f of the %d-byte budget",
+                size.bytes(),
+                policy.getRecordFraction(),
+                budgetBytes(policy));
     }
 
     /**
@@ -203,7 +233,9 @@ final class ConversationCompactor {
         for (int i = toolTurns.get(0); i < firstKept; i++) {
             ChatMessage message = messages.get(i);
             String content = message.getContent();
-            if (message.getRole() == Role.TOOL && content != null && content.length() > minChars
+            if (message.getRole() == Role.TOOL
+                    && content != null
+                    && content.length() > minChars
                     && !content.startsWith(MARKER)) {
                 old.add(i);
             }
@@ -211,29 +243,50 @@ final class ConversationCompactor {
         return old;
     }
 
-    private Fitted truncated(AgentTurn turn, PreparedBatch batch, CompactionPolicy policy, List<ChatMessage> messages,
-                             List<Integer> old, Size before, String why, ChatResponse summaryCall) {
+    private Fitted truncated(
+            AgentTurn turn,
+            PreparedBatch batch,
+            CompactionPolicy policy,
+            List<ChatMessage> messages,
+            List<Integer> old,
+            Size before,
+            String why,
+            ChatResponse summaryCall) {
         int keep = Math.max(0, policy.getTruncateChars());
         List<ChatMessage> compacted = new ArrayList<>(messages);
         for (int i : old) {
             String content = messages.get(i).getContent();
-            compacted.set(i, withContent(messages.get(i), MARKER + (content.length() - keep) + " of " + content.length()
-                    + " characters cut]\n" + content.substring(0, keep)));
+            compacted.set(
+                    i,
+                    withContent(
+                            messages.get(i),
+                            MARKER + (content.length() - keep) + " of " + content.length() + " characters cut]\n"
+                                    + content.substring(0, keep)));
         }
         Size after = size(batch, compacted);
-        return checked(turn, batch, policy, compacted, compaction(turn, CompactionMode.TRUNCATE, messages, old, before,
-                after, why), summaryCall, after);
+        return checked(
+                turn,
+                batch,
+                policy,
+                compacted,
+                compaction(turn, CompactionMode.TRUNCATE, messages, old, before, after, why),
+                summaryCall,
+                after);
     }
 
-    private CompletableFuture<ChatResponse> summarize(AgentTurn turn, PreparedBatch batch, List<ChatMessage> messages,
-                                                      List<Integer> old) {
+    private CompletableFuture<ChatResponse> summarize(
+            AgentTurn turn, PreparedBatch batch, List<ChatMessage> messages, List<Integer> old) {
         Set<String> ids = new LinkedHashSet<>();
         old.forEach(i -> ids.add(messages.get(i).getToolCallId()));
         List<ChatMessage> ask = new ArrayList<>(messages);
-        ask.add(ChatMessage.newBuilder().setRole(Role.USER).setContent(SUMMARY_INSTRUCTION + " " + String.join(", ", ids)
-                + ". Reply with the summary only, in plain text; call no tool.").build());
+        ask.add(ChatMessage.newBuilder()
+                .setRole(Role.USER)
+                .setContent(SUMMARY_INSTRUCTION + " " + String.join(", ", ids)
+                        + ". Reply with the summary only, in plain text; call no tool.")
+                .build());
         SchedulingHints hints = new SchedulingHints(SchedulingHints.CONTINUING_AGENT, true, OptionalInt.empty());
-        return engine.complete(ChatRequest.of(turn.getJobId(), turn.getTurn(), AgentPrompt.forAgent(batch, ask, hints)));
+        return engine.complete(
+                ChatRequest.of(turn.getJobId(), turn.getTurn(), AgentPrompt.forAgent(batch, ask, hints)));
     }
 
     /** Why a summary call's answer cannot replace the old results, or null when it can. */
@@ -247,7 +300,9 @@ final class ConversationCompactor {
         if (call.content() == null || call.content().isBlank()) {
             return "the model answered no summary";
         }
-        long replaced = old.stream().mapToLong(i -> messages.get(i).getContent().length()).sum();
+        long replaced = old.stream()
+                .mapToLong(i -> messages.get(i).getContent().length())
+                .sum();
         if (call.content().strip().length() >= replaced) {
             return "the summary (" + call.content().strip().length() + " characters) is not shorter than the "
                     + replaced + " characters it would replace";
@@ -261,16 +316,27 @@ final class ConversationCompactor {
         for (int n = 0; n < old.size(); n++) {
             int i = old.get(n);
             int length = messages.get(i).getContent().length();
-            compacted.set(i, withContent(messages.get(i), n == 0
-                    ? MARKER + "summary of " + old.size() + " earlier tool results]\n" + summary
-                    : MARKER + length + " characters, summarized in the result of call " + summaryCallId + "]"));
+            compacted.set(
+                    i,
+                    withContent(
+                            messages.get(i),
+                            n == 0
+                                    ? MARKER + "summary of " + old.size() + " earlier tool results]\n" + summary
+                                    : MARKER + length + " characters, summarized in the result of call " + summaryCallId
+                                            + "]"));
         }
         return compacted;
     }
 
     /** The conversation as it goes on, or why it cannot: over the conversation budget or the context window. */
-    private Fitted checked(AgentTurn turn, PreparedBatch batch, CompactionPolicy policy, List<ChatMessage> messages,
-                           Compaction compaction, ChatResponse summaryCall, Size size) {
+    private Fitted checked(
+            AgentTurn turn,
+            PreparedBatch batch,
+            CompactionPolicy policy,
+            List<ChatMessage> messages,
+            Compaction compaction,
+            ChatResponse summaryCall,
+            Size size) {
         BatchSpec spec = batch.spec();
         long budget = budgetBytes(policy);
         String over = null;
@@ -283,15 +349,28 @@ final class ConversationCompactor {
         if (over == null) {
             return new Fitted(messages, compaction, summaryCall, null);
         }
-        String how = policy.getMode() == CompactionMode.NONE ? "compaction is off (mode NONE)"
-                : compaction == null ? "nothing left to compact (the last " + policy.getKeepTurns() + " tool turns are kept)"
-                : "after compacting " + compaction.getTurnsCompacted() + " tool turns (" + compaction.getMode() + ")";
-        return new Fitted(messages, compaction, summaryCall, "the conversation of turn " + turn.getTurn() + " is " + over
-                + "; " + how + "; " + messages.size() + " messages");
+        String how = policy.getMode() == CompactionMode.NONE
+                ? "compaction is off (mode NONE)"
+                : compaction == null
+                        ? "nothing left to compact (the last " + policy.getKeepTurns() + " tool turns are kept)"
+                        : "after compacting " + compaction.getTurnsCompacted() + " tool turns (" + compaction.getMode()
+                                + ")";
+        return new Fitted(
+                messages,
+                compaction,
+                summaryCall,
+                "the conversation of turn " + turn.getTurn() + " is " + over + "; " + how + "; " + messages.size()
+                        + " messages");
     }
 
-    private static Compaction compaction(AgentTurn turn, CompactionMode mode, List<ChatMessage> messages,
-                                         List<Integer> old, Size before, Size after, String detail) {
+    private static Compaction compaction(
+            AgentTurn turn,
+            CompactionMode mode,
+            List<ChatMessage> messages,
+            List<Integer> old,
+            Size before,
+            Size after,
+            String detail) {
         Set<Integer> turns = new LinkedHashSet<>();
         for (int i : old) {
             turns.add(toolTurnOf(messages, i));
@@ -309,7 +388,8 @@ final class ConversationCompactor {
     /** The index of the assistant message whose call a TOOL message at {@code index} answers. */
     private static int toolTurnOf(List<ChatMessage> messages, int index) {
         for (int i = index; i >= 0; i--) {
-            if (messages.get(i).getRole() == Role.ASSISTANT && !messages.get(i).getToolCalls().isEmpty()) {
+            if (messages.get(i).getRole() == Role.ASSISTANT
+                    && !messages.get(i).getToolCalls().isEmpty()) {
                 return i;
             }
         }
@@ -318,7 +398,10 @@ final class ConversationCompactor {
 
     private static ChatMessage withContent(ChatMessage message, String content) {
         // The content is no longer the referenced tool output: the message carries it inline from now on.
-        return ChatMessage.newBuilder(message).setContent(content).setContentRef(null).build();
+        return ChatMessage.newBuilder(message)
+                .setContent(content)
+                .setContentRef(null)
+                .build();
     }
 
     private static long length(String text) {

@@ -36,7 +36,8 @@ record Decoded<T>(T value, byte[] raw, RuntimeException error) {
                     return new Decoded<>(null, null, new IllegalArgumentException("the record has no value"));
                 }
                 try {
-                    T value = headers == null ? inner.deserialize(topic, data) : inner.deserialize(topic, headers, data);
+                    T value =
+                            headers == null ? inner.deserialize(topic, data) : inner.deserialize(topic, headers, data);
                     return value == null
                             ? new Decoded<>(null, data, new IllegalArgumentException("the value decoded to null"))
                             : new Decoded<>(value, null, null);

@@ -51,8 +51,10 @@ public final class EngineAdmin implements AutoCloseable {
     /** @param config the API key (if any) and the pool size are taken from it */
     public EngineAdmin(EngineEndpoint endpoint, InferenceWorkerConfig config) {
         this.endpoint = endpoint;
-        Map<String, String> headers = config.engineApiKey() == null || !endpoint.kind().speaksChatCompletions()
-                ? Map.of() : Map.of("Authorization", "Bearer " + config.engineApiKey());
+        Map<String, String> headers =
+                config.engineApiKey() == null || !endpoint.kind().speaksChatCompletions()
+                        ? Map.of()
+                        : Map.of("Authorization", "Bearer " + config.engineApiKey());
         this.transport = new HttpTransport("batchagent-engine-admin", endpoint, config.withMaxInflight(1), headers);
     }
 
@@ -65,16 +67,22 @@ public final class EngineAdmin implements AutoCloseable {
             return CompletableFuture.completedFuture(EngineMetrics.NONE);
         }
         String preferred = preferredFamily();
-        return transport.exchange(HttpMethod.GET, endpoint.path("/metrics"), Map.of(), null, CALL_TIMEOUT)
+        return transport
+                .exchange(HttpMethod.GET, endpoint.path("/metrics"), Map.of(), null, CALL_TIMEOUT)
                 .thenApply(reply -> {
                     if (!reply.ok()) {
-                        LOGGER.warn("engine metrics not available: engine={} status={}", endpoint.describe(), reply.status());
+                        LOGGER.warn(
+                                "engine metrics not available: engine={} status={}",
+                                endpoint.describe(),
+                                reply.status());
                         return EngineMetrics.NONE;
                     }
                     return EngineMetrics.parse(reply.body(), preferred);
                 })
                 .exceptionally(error -> {
-                    LOGGER.warn("engine metrics not readable: engine={} cause={}", endpoint.describe(),
+                    LOGGER.warn(
+                            "engine metrics not readable: engine={} cause={}",
+                            endpoint.describe(),
                             EngineRetry.describe(error));
                     return EngineMetrics.NONE;
                 });
@@ -97,9 +105,14 @@ public final class EngineAdmin implements AutoCloseable {
     public CompletableFuture<Probe> probe() {
         String path = hasMetricsPage() ? endpoint.path("/metrics") : endpoint.path("/");
         String preferred = preferredFamily();
-        return transport.exchange(HttpMethod.GET, path, Map.of(), null, PROBE_TIMEOUT)
-                .thenApply(reply -> new Probe(true, "HTTP " + reply.status(),
-                        hasMetricsPage() && reply.ok() ? EngineMetrics.parse(reply.body(), preferred) : EngineMetrics.NONE))
+        return transport
+                .exchange(HttpMethod.GET, path, Map.of(), null, PROBE_TIMEOUT)
+                .thenApply(reply -> new Probe(
+                        true,
+                        "HTTP " + reply.status(),
+                        hasMetricsPage() && reply.ok()
+                                ? EngineMetrics.parse(reply.body(), preferred)
+                                : EngineMetrics.NONE))
                 .exceptionally(error -> new Probe(false, EngineRetry.describe(error), EngineMetrics.NONE));
     }
 
@@ -109,39 +122,49 @@ public final class EngineAdmin implements AutoCloseable {
         return switch (endpoint.kind()) {
             case SGLANG -> flush("/flush_cache", deadline, 1);
             case VLLM -> flush("/reset_prefix_cache", deadline, 1);
-            case OPENAI_COMPATIBLE -> flush("/flush_cache", deadline, 1).thenCompose(result ->
-                    result.flushed() || !result.detail().startsWith("HTTP 404")
-                            ? CompletableFuture.completedFuture(result)
-                            : flush("/reset_prefix_cache", deadline, result.attempts() + 1));
-            default -> CompletableFuture.completedFuture(new CacheFlush(false, 0,
-                    endpoint.kind().scheme() + " has no cache flush endpoint"));
+            case OPENAI_COMPATIBLE ->
+                flush("/flush_cache", deadline, 1)
+                        .thenCompose(
+                                result -> result.flushed() || !result.detail().startsWith("HTTP 404")
+                                        ? CompletableFuture.completedFuture(result)
+                                        : flush("/reset_prefix_cache", deadline, result.attempts() + 1));
+            default ->
+                CompletableFuture.completedFuture(
+                        new CacheFlush(false, 0, endpoint.kind().scheme() + " has no cache flush endpoint"));
         };
     }
 
     private CompletableFuture<CacheFlush> flush(String path, long deadlineNanos, int attempt) {
-        return transport.exchange(HttpMethod.POST, endpoint.path(path), Map.of(), null, CALL_TIMEOUT)
+        return transport
+                .exchange(HttpMethod.POST, endpoint.path(path), Map.of(), null, CALL_TIMEOUT)
                 .handle((reply, error) -> {
                     if (error != null) {
-                        return CompletableFuture.completedFuture(new CacheFlush(false, attempt,
-                                "POST " + path + " failed: " + EngineRetry.describe(error)));
+                        return CompletableFuture.completedFuture(new CacheFlush(
+                                false, attempt, "POST " + path + " failed: " + EngineRetry.describe(error)));
                     }
                     if (reply.ok() && confirmed(reply.body())) {
-                        LOGGER.info("engine cache flushed: engine={} path={} attempts={}", endpoint.describe(), path, attempt);
-                        return CompletableFuture.completedFuture(new CacheFlush(true, attempt,
-                                "HTTP " + reply.status() + ": " + EngineMessages.excerpt(reply.body())));
+                        LOGGER.info(
+                                "engine cache flushed: engine={} path={} attempts={}",
+                                endpoint.describe(),
+                                path,
+                                attempt);
+                        return CompletableFuture.completedFuture(new CacheFlush(
+                                true, attempt, "HTTP " + reply.status() + ": " + EngineMessages.excerpt(reply.body())));
                     }
                     String detail = "HTTP " + reply.status() + " from POST " + path + ": "
                             + EngineMessages.engineMessage(reply.body());
-                    if (reply.status() == 404 && path.equals("/reset_prefix_cache") && endpoint.kind() == EngineEndpoint.Kind.VLLM) {
+                    if (reply.status() == 404
+                            && path.equals("/reset_prefix_cache")
+                            && endpoint.kind() == EngineEndpoint.Kind.VLLM) {
                         detail += " (vLLM serves /reset_prefix_cache only with VLLM_SERVER_DEV_MODE=1)";
                     }
                     boolean busy = reply.ok() || reply.status() == 400 || reply.status() == 409;
                     if (!busy || System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BUSY_RETRY_MS) > deadlineNanos) {
-                        return CompletableFuture.completedFuture(new CacheFlush(false, attempt,
-                                busy ? detail + " (still busy at the timeout)" : detail));
+                        return CompletableFuture.completedFuture(new CacheFlush(
+                                false, attempt, busy ? detail + " (still busy at the timeout)" : detail));
                     }
-                    return CompletableFuture.supplyAsync(() -> null,
-                                    CompletableFuture.delayedExecutor(BUSY_RETRY_MS, TimeUnit.MILLISECONDS))
+                    return CompletableFuture.supplyAsync(
+                                    () -> null, CompletableFuture.delayedExecutor(BUSY_RETRY_MS, TimeUnit.MILLISECONDS))
                             .thenCompose(ignored -> flush(path, deadlineNanos, attempt + 1));
                 })
                 .thenCompose(next -> next);
@@ -154,7 +177,10 @@ public final class EngineAdmin implements AutoCloseable {
         }
         try {
             JsonNode root = JSON.readTree(body);
-            return root == null || !root.isObject() || !root.has("success") || root.get("success").asBoolean(false);
+            return root == null
+                    || !root.isObject()
+                    || !root.has("success")
+                    || root.get("success").asBoolean(false);
         } catch (java.io.IOException e) {
             return true;
         }

@@ -22,11 +22,21 @@ import java.util.Objects;
  *     or {@link Report#UNKNOWN} until an answer shows it
  * @param notes what the probe found, for the one log line; never a credential
  */
-public record EngineCapabilities(boolean probed, List<String> models, String metricsFamily, boolean priority,
-                                 boolean nvext, Report reportsCachedTokens, String notes) {
+public record EngineCapabilities(
+        boolean probed,
+        List<String> models,
+        String metricsFamily,
+        boolean priority,
+        boolean nvext,
+        Report reportsCachedTokens,
+        String notes) {
 
     /** Whether the engine reports something. */
-    public enum Report { YES, NO, UNKNOWN }
+    public enum Report {
+        YES,
+        NO,
+        UNKNOWN
+    }
 
     public EngineCapabilities {
         models = models == null ? List.of() : List.copyOf(models);

@@ -116,19 +116,22 @@ public record EngineEndpoint(Kind kind, URI baseUri, String region) {
             if (path.endsWith("/v1")) {
                 path = path.substring(0, path.length() - 3);
             }
-            return new EngineEndpoint(Kind.OPENAI_COMPATIBLE, URI.create(scheme + "://" + uri.getRawAuthority() + path));
+            return new EngineEndpoint(
+                    Kind.OPENAI_COMPATIBLE, URI.create(scheme + "://" + uri.getRawAuthority() + path));
         }
         if (scheme.equals(Kind.BEDROCK.scheme())) {
             String region = uri.getHost() == null ? uri.getRawAuthority() : uri.getHost();
             if (region == null || !REGION.matcher(region).matches()) {
                 throw invalid(url, "bedrock:// needs an AWS region, e.g. bedrock://us-east-1");
             }
-            return new EngineEndpoint(Kind.BEDROCK, URI.create("https://bedrock-runtime." + region + ".amazonaws.com"),
-                    region);
+            return new EngineEndpoint(
+                    Kind.BEDROCK, URI.create("https://bedrock-runtime." + region + ".amazonaws.com"), region);
         }
         if (scheme.equals(Kind.OPENAI.scheme()) || scheme.equals(Kind.ANTHROPIC.scheme())) {
-            throw invalid(url, scheme + ":// takes no host; to use another base URL, configure it with the "
-                    + "endpoint's base URI");
+            throw invalid(
+                    url,
+                    scheme + ":// takes no host; to use another base URL, configure it with the "
+                            + "endpoint's base URI");
         }
         for (Kind kind : Kind.values()) {
             if (kind.scheme().equals(scheme)) {
@@ -136,7 +139,9 @@ public record EngineEndpoint(Kind kind, URI baseUri, String region) {
                 if (uri.getPort() < 0) {
                     throw invalid(url, "it has no port");
                 }
-                if (uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !uri.getRawPath().equals("/")) {
+                if (uri.getRawPath() != null
+                        && !uri.getRawPath().isEmpty()
+                        && !uri.getRawPath().equals("/")) {
                     throw invalid(url, "an engine URL takes no path");
                 }
                 return new EngineEndpoint(kind, URI.create("http://" + uri.getRawAuthority()));
@@ -182,7 +187,7 @@ public record EngineEndpoint(Kind kind, URI baseUri, String region) {
     }
 
     private static IllegalArgumentException invalid(String url, String why) {
-        return new IllegalArgumentException("invalid engine URL '" + url + "' (" + why + "); expected "
-                + ACCEPTED_FORMS);
+        return new IllegalArgumentException(
+                "invalid engine URL '" + url + "' (" + why + "); expected " + ACCEPTED_FORMS);
     }
 }

@@ -40,7 +40,8 @@ public record EngineFailure(OptionalInt httpStatus, String message, boolean retr
 
     /** The engine was unavailable past {@code budget}; {@code last} is the last failure seen, or null. */
     static EngineFailure unavailable(Duration budget, EngineFailure last) {
-        String message = UNAVAILABLE_MESSAGE + (budget.toMillis() % 1000 == 0 ? budget.toSeconds() + " s" : budget.toMillis() + " ms")
+        String message = UNAVAILABLE_MESSAGE
+                + (budget.toMillis() % 1000 == 0 ? budget.toSeconds() + " s" : budget.toMillis() + " ms")
                 + (last == null ? "" : "; last failure: " + last.message());
         return new EngineFailure(last == null ? OptionalInt.empty() : last.httpStatus(), message, true);
     }
@@ -52,8 +53,11 @@ public record EngineFailure(OptionalInt httpStatus, String message, boolean retr
      * maximum context length"), the OpenAI API (code context_length_exceeded), Anthropic ("prompt is too
      * long"), Bedrock ("Input is too long for requested model").
      */
-    private static final List<String> CONTEXT_OVERFLOW_PHRASES = List.of("maximum context length",
-            "longer than the model's context length", "context_length_exceeded", "prompt is too long",
+    private static final List<String> CONTEXT_OVERFLOW_PHRASES = List.of(
+            "maximum context length",
+            "longer than the model's context length",
+            "context_length_exceeded",
+            "prompt is too long",
             "input is too long");
 
     /** True when the engine refused the prompt as longer than the model's context window (an HTTP 400 or 413). */

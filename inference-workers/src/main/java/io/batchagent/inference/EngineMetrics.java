@@ -27,12 +27,16 @@ import java.util.OptionalDouble;
  * @param hitRate the engine's own hit-rate gauge (SGLang); empty elsewhere
  * @param samples every sample of the family, summed per metric name, for reports
  */
-public record EngineMetrics(String family, OptionalDouble promptTokens, OptionalDouble cachedTokens,
-                            OptionalDouble hitRate, Map<String, Double> samples) {
+public record EngineMetrics(
+        String family,
+        OptionalDouble promptTokens,
+        OptionalDouble cachedTokens,
+        OptionalDouble hitRate,
+        Map<String, Double> samples) {
 
     /** No metrics page, or none of the known families on it. */
-    public static final EngineMetrics NONE = new EngineMetrics(null, OptionalDouble.empty(), OptionalDouble.empty(),
-            OptionalDouble.empty(), Map.of());
+    public static final EngineMetrics NONE =
+            new EngineMetrics(null, OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty(), Map.of());
 
     public EngineMetrics {
         samples = samples == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(samples));
@@ -46,14 +50,16 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
      * @param cachedTokens cached prompt tokens in between; empty if not exposed
      * @param hitRate cached over prompt tokens in between; empty when either is missing or nothing was counted
      */
-    public record Delta(String family, OptionalDouble promptTokens, OptionalDouble cachedTokens, OptionalDouble hitRate) {}
+    public record Delta(
+            String family, OptionalDouble promptTokens, OptionalDouble cachedTokens, OptionalDouble hitRate) {}
 
     /** What changed since {@code before} (a snapshot of the same engine taken earlier). */
     public Delta since(EngineMetrics before) {
         OptionalDouble prompt = minus(promptTokens, before.promptTokens);
         OptionalDouble cached = minus(cachedTokens, before.cachedTokens);
         OptionalDouble rate = prompt.isPresent() && cached.isPresent() && prompt.getAsDouble() > 0
-                ? OptionalDouble.of(cached.getAsDouble() / prompt.getAsDouble()) : OptionalDouble.empty();
+                ? OptionalDouble.of(cached.getAsDouble() / prompt.getAsDouble())
+                : OptionalDouble.empty();
         return new Delta(family, prompt, cached, rate);
     }
 
@@ -62,7 +68,9 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
      * {@code sglang:num_queue_reqs}, {@code sim:num_requests_waiting}); empty if the page has none.
      */
     public OptionalDouble queueDepth() {
-        return family == null ? OptionalDouble.empty() : first(samples, family + ":num_requests_waiting", family + ":num_queue_reqs");
+        return family == null
+                ? OptionalDouble.empty()
+                : first(samples, family + ":num_requests_waiting", family + ":num_queue_reqs");
     }
 
     /**
@@ -70,7 +78,9 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
      * {@code sim:num_requests_running}); empty if the page has none.
      */
     public OptionalDouble runningRequests() {
-        return family == null ? OptionalDouble.empty() : first(samples, family + ":num_requests_running", family + ":num_running_reqs");
+        return family == null
+                ? OptionalDouble.empty()
+                : first(samples, family + ":num_requests_running", family + ":num_running_reqs");
     }
 
     /**
@@ -79,8 +89,14 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
      * {@code sim:kv_active_usage}; empty if the page has none.
      */
     public OptionalDouble kvUsage() {
-        return family == null ? OptionalDouble.empty() : first(samples, family + ":kv_cache_usage_perc",
-                family + ":gpu_cache_usage_perc", family + ":token_usage", family + ":kv_active_usage");
+        return family == null
+                ? OptionalDouble.empty()
+                : first(
+                        samples,
+                        family + ":kv_cache_usage_perc",
+                        family + ":gpu_cache_usage_perc",
+                        family + ":token_usage",
+                        family + ":kv_active_usage");
     }
 
     /**
@@ -99,14 +115,16 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
         OptionalDouble blocks = first(samples, family + ":cache_config_info{num_gpu_blocks}");
         OptionalDouble blockSize = first(samples, family + ":cache_config_info{block_size}");
         return blocks.isPresent() && blockSize.isPresent()
-                ? OptionalDouble.of(blocks.getAsDouble() * blockSize.getAsDouble()) : OptionalDouble.empty();
+                ? OptionalDouble.of(blocks.getAsDouble() * blockSize.getAsDouble())
+                : OptionalDouble.empty();
     }
 
     /** Parses a Prometheus text page, preferring the family {@code preferred} (e.g. the endpoint's kind) when present. */
     static EngineMetrics parse(String page, String preferred) {
         Map<String, Double> all = sums(page);
         String family = preferred != null && all.keySet().stream().anyMatch(name -> name.startsWith(preferred + ":"))
-                ? preferred : familyOf(all);
+                ? preferred
+                : familyOf(all);
         if (family == null) {
             return NONE;
         }
@@ -117,18 +135,27 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
             }
         });
         return switch (family) {
-            case "vllm" -> new EngineMetrics(family,
-                    first(samples, "vllm:prefix_cache_queries_total", "vllm:prefix_cache_queries"),
-                    first(samples, "vllm:prefix_cache_hits_total", "vllm:prefix_cache_hits"),
-                    OptionalDouble.empty(), samples);
-            case "sglang" -> new EngineMetrics(family,
-                    first(samples, "sglang:prompt_tokens_total"),
-                    first(samples, "sglang:cached_tokens_total"),
-                    first(samples, "sglang:cache_hit_rate"), samples);
-            default -> new EngineMetrics(family,
-                    first(samples, "sim:prompt_tokens_total"),
-                    first(samples, "sim:cached_tokens_total"),
-                    first(samples, "sim:cache_hit_rate"), samples);
+            case "vllm" ->
+                new EngineMetrics(
+                        family,
+                        first(samples, "vllm:prefix_cache_queries_total", "vllm:prefix_cache_queries"),
+                        first(samples, "vllm:prefix_cache_hits_total", "vllm:prefix_cache_hits"),
+                        OptionalDouble.empty(),
+                        samples);
+            case "sglang" ->
+                new EngineMetrics(
+                        family,
+                        first(samples, "sglang:prompt_tokens_total"),
+                        first(samples, "sglang:cached_tokens_total"),
+                        first(samples, "sglang:cache_hit_rate"),
+                        samples);
+            default ->
+                new EngineMetrics(
+                        family,
+                        first(samples, "sim:prompt_tokens_total"),
+                        first(samples, "sim:cached_tokens_total"),
+                        first(samples, "sim:cache_hit_rate"),
+                        samples);
         };
     }
 
@@ -160,7 +187,9 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
                 continue;
             }
             int nameEnd = 0;
-            while (nameEnd < line.length() && line.charAt(nameEnd) != '{' && !Character.isWhitespace(line.charAt(nameEnd))) {
+            while (nameEnd < line.length()
+                    && line.charAt(nameEnd) != '{'
+                    && !Character.isWhitespace(line.charAt(nameEnd))) {
                 nameEnd++;
             }
             String name = line.substring(0, nameEnd);
@@ -224,6 +253,7 @@ public record EngineMetrics(String family, OptionalDouble promptTokens, Optional
 
     private static OptionalDouble minus(OptionalDouble after, OptionalDouble before) {
         return after.isPresent() && before.isPresent()
-                ? OptionalDouble.of(after.getAsDouble() - before.getAsDouble()) : OptionalDouble.empty();
+                ? OptionalDouble.of(after.getAsDouble() - before.getAsDouble())
+                : OptionalDouble.empty();
     }
 }

@@ -35,20 +35,41 @@ public final class EngineMonitor implements AutoCloseable {
     private final ScheduledFuture<?> schedule;
     private volatile EngineAdmin.Probe last = new EngineAdmin.Probe(false, "not looked at yet", EngineMetrics.NONE);
 
-    private EngineMonitor(EngineAdmin admin, String engine, MeterRegistry registry, ScheduledExecutorService scheduler,
-                          Duration interval) {
+    private EngineMonitor(
+            EngineAdmin admin,
+            String engine,
+            MeterRegistry registry,
+            ScheduledExecutorService scheduler,
+            Duration interval) {
         this.admin = Objects.requireNonNull(admin, "admin");
         this.engine = engine;
         Gauge.builder("batchagent.engine.reachable", this, m -> m.last.reachable() ? 1 : 0)
-                .description("1 when the engine answered the last look, else 0").register(registry);
-        Gauge.builder("batchagent.engine.queue.depth", this, m -> orNaN(m.last.metrics().queueDepth()))
-                .description("Requests waiting in the engine's queue, as the engine reports them").register(registry);
-        Gauge.builder("batchagent.engine.running.requests", this, m -> orNaN(m.last.metrics().runningRequests()))
-                .description("Requests in the engine's running batch, as the engine reports them").register(registry);
-        FunctionCounter.builder("batchagent.engine.prompt.tokens", this, m -> orNaN(m.last.metrics().promptTokens()))
-                .description("Prompt tokens the engine counted (its own counter)").register(registry);
-        FunctionCounter.builder("batchagent.engine.cached.tokens", this, m -> orNaN(m.last.metrics().cachedTokens()))
-                .description("Prompt tokens the engine served from its prefix cache (its own counter)").register(registry);
+                .description("1 when the engine answered the last look, else 0")
+                .register(registry);
+        Gauge.builder(
+                        "batchagent.engine.queue.depth",
+                        this,
+                        m -> orNaN(m.last.metrics().queueDepth()))
+                .description("Requests waiting in the engine's queue, as the engine reports them")
+                .register(registry);
+        Gauge.builder(
+                        "batchagent.engine.running.requests",
+                        this,
+                        m -> orNaN(m.last.metrics().runningRequests()))
+                .description("Requests in the engine's running batch, as the engine reports them")
+                .register(registry);
+        FunctionCounter.builder(
+                        "batchagent.engine.prompt.tokens",
+                        this,
+                        m -> orNaN(m.last.metrics().promptTokens()))
+                .description("Prompt tokens the engine counted (its own counter)")
+                .register(registry);
+        FunctionCounter.builder(
+                        "batchagent.engine.cached.tokens",
+                        this,
+                        m -> orNaN(m.last.metrics().cachedTokens()))
+                .description("Prompt tokens the engine served from its prefix cache (its own counter)")
+                .register(registry);
         this.schedule = scheduler.scheduleWithFixedDelay(this::look, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -57,8 +78,12 @@ public final class EngineMonitor implements AutoCloseable {
      *
      * @param engine how the engine is named in logs (never with a key)
      */
-    public static EngineMonitor start(EngineAdmin admin, String engine, MeterRegistry registry,
-                                      ScheduledExecutorService scheduler, Duration interval) {
+    public static EngineMonitor start(
+            EngineAdmin admin,
+            String engine,
+            MeterRegistry registry,
+            ScheduledExecutorService scheduler,
+            Duration interval) {
         return new EngineMonitor(admin, engine, registry, scheduler, interval);
     }
 

@@ -47,11 +47,15 @@ final class EngineRetry implements AutoCloseable {
     EngineRetry(String name, InferenceWorkerConfig config) {
         this.backoff = config.retryBackoff();
         this.secret = config.engineApiKey();
-        this.retry = Retry.of(name, RetryConfig.custom()
-                .maxAttempts(config.maxAttempts())
-                .retryOnException(error -> unwrap(error) instanceof AttemptFailure failure && failure.worthRetrying())
-                .intervalBiFunction((attempt, outcome) -> delayMillis(attempt, outcome.isLeft() ? outcome.getLeft() : null))
-                .build());
+        this.retry = Retry.of(
+                name,
+                RetryConfig.custom()
+                        .maxAttempts(config.maxAttempts())
+                        .retryOnException(
+                                error -> unwrap(error) instanceof AttemptFailure failure && failure.worthRetrying())
+                        .intervalBiFunction(
+                                (attempt, outcome) -> delayMillis(attempt, outcome.isLeft() ? outcome.getLeft() : null))
+                        .build());
         this.scheduler = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, name + "-retry");
             thread.setDaemon(true);
@@ -67,8 +71,8 @@ final class EngineRetry implements AutoCloseable {
      *
      * @param attempt one attempt; it fails with an {@link AttemptFailure} (anything else is not retried)
      */
-    <T> CompletableFuture<T> call(Label label, IntFunction<CompletionStage<T>> attempt,
-                                  BiFunction<AttemptFailure, Integer, T> onFailure) {
+    <T> CompletableFuture<T> call(
+            Label label, IntFunction<CompletionStage<T>> attempt, BiFunction<AttemptFailure, Integer, T> onFailure) {
         AtomicInteger attempts = new AtomicInteger();
         AtomicReference<Throwable> last = new AtomicReference<>();
         CompletionStage<T> outcome;
@@ -76,9 +80,14 @@ final class EngineRetry implements AutoCloseable {
             outcome = retry.executeCompletionStage(scheduler, () -> {
                 int number = attempts.incrementAndGet();
                 if (number > 1) {
-                    LOGGER.warn("engine call failed, attempt {} of {}: jobId={} turn={} model={} cause={}",
-                            number, retry.getRetryConfig().getMaxAttempts(), label.jobId(), label.turn(),
-                            label.model(), redact(describe(last.get())));
+                    LOGGER.warn(
+                            "engine call failed, attempt {} of {}: jobId={} turn={} model={} cause={}",
+                            number,
+                            retry.getRetryConfig().getMaxAttempts(),
+                            label.jobId(),
+                            label.turn(),
+                            label.model(),
+                            redact(describe(last.get())));
                 }
                 CompletionStage<T> stage;
                 try {
@@ -96,7 +105,8 @@ final class EngineRetry implements AutoCloseable {
                 return value;
             }
             Throwable cause = unwrap(error);
-            AttemptFailure failure = cause instanceof AttemptFailure known ? known
+            AttemptFailure failure = cause instanceof AttemptFailure known
+                    ? known
                     : new AttemptFailure(null, "engine call failed unexpectedly", describe(cause), false, null);
             // An engine may echo the key it refused; it must not reach a log, an event or a result.
             return onFailure.apply(failure.redacted(secret), Math.max(1, attempts.get()));
@@ -122,7 +132,8 @@ final class EngineRetry implements AutoCloseable {
 
     static Throwable unwrap(Throwable error) {
         Throwable cause = error;
-        while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+                && cause.getCause() != null) {
             cause = cause.getCause();
         }
         return cause;

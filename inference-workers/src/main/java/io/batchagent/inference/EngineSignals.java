@@ -58,7 +58,9 @@ final class EngineSignals implements AutoCloseable {
         try {
             // probe() rather than scrapeMetrics(): it does not log, and an engine that is down is the outage
             // guard's business, not a line every interval.
-            latest = admin.probe().get(INTERVAL.toMillis() * 40, TimeUnit.MILLISECONDS).metrics();
+            latest = admin.probe()
+                    .get(INTERVAL.toMillis() * 40, TimeUnit.MILLISECONDS)
+                    .metrics();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Exception e) {

@@ -20,8 +20,7 @@ import java.util.regex.Pattern;
  */
 final class FinalAnswer {
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final Pattern FENCE = Pattern.compile("```(?:json|JSON)?[ \\t]*\\r?\\n?(.*?)```", Pattern.DOTALL);
     private static final int MAX_MESSAGES = 20;
 
@@ -50,16 +49,19 @@ final class FinalAnswer {
         Optional<JsonNode> object = extractObject(content);
         if (object.isEmpty()) {
             if (cut) {
-                return new Verdict(null, "the answer was cut at max_tokens (" + maxTokens
-                        + ") before it held a complete JSON object");
+                return new Verdict(
+                        null,
+                        "the answer was cut at max_tokens (" + maxTokens + ") before it held a complete JSON object");
             }
             if (schema == null && content != null && !content.isBlank()) {
                 // Without an output schema a plain-text answer is a valid result: publish it as a JSON string.
                 return new Verdict(JSON.getNodeFactory().textNode(content).toString(), null);
             }
-            return new Verdict(null, content == null || content.isBlank()
-                    ? "the model answered with no content and no tool calls"
-                    : "the answer contains no JSON object");
+            return new Verdict(
+                    null,
+                    content == null || content.isBlank()
+                            ? "the model answered with no content and no tool calls"
+                            : "the answer contains no JSON object");
         }
         JsonNode node = object.get();
         if (schema != null) {
@@ -137,11 +139,11 @@ final class FinalAnswer {
 
     private static String describe(Set<ValidationMessage> messages) {
         return messages.stream()
-                .map(ValidationMessage::getMessage)
-                .sorted()
-                .limit(MAX_MESSAGES)
-                .reduce((a, b) -> a + "; " + b)
-                .orElse("")
+                        .map(ValidationMessage::getMessage)
+                        .sorted()
+                        .limit(MAX_MESSAGES)
+                        .reduce((a, b) -> a + "; " + b)
+                        .orElse("")
                 + (messages.size() > MAX_MESSAGES ? "; and " + (messages.size() - MAX_MESSAGES) + " more" : "");
     }
 }

@@ -30,8 +30,8 @@ public record FlowControl(Duration outageBudget, Duration firstProbeDelay, Durat
         requirePositive("outageBudget", outageBudget);
         requirePositive("firstProbeDelay", firstProbeDelay);
         if (maxProbeDelay.compareTo(firstProbeDelay) < 0) {
-            throw new IllegalArgumentException("maxProbeDelay (" + maxProbeDelay + ") must be at least firstProbeDelay ("
-                    + firstProbeDelay + ")");
+            throw new IllegalArgumentException(
+                    "maxProbeDelay (" + maxProbeDelay + ") must be at least firstProbeDelay (" + firstProbeDelay + ")");
         }
     }
 

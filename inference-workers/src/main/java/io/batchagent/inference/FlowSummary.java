@@ -11,13 +11,20 @@ package io.batchagent.inference;
  * @param kvHeldBack times a new agent was held back because the engine's KV pool could not hold its context
  *     ({@link KvAdmission})
  */
-public record FlowSummary(long pausedMillis, int inFlightMin, int inFlightMedian, int inFlightMax, long calls,
-                          long kvHeldBack) {
+public record FlowSummary(
+        long pausedMillis, int inFlightMin, int inFlightMedian, int inFlightMax, long calls, long kvHeldBack) {
 
     /** One line: {@code in flight min 1 / median 12 / max 16 over 300 calls; paused by engine outages 61.2 s; ...}. */
     public String describe() {
-        return String.format(java.util.Locale.ROOT, "in flight min %d / median %d / max %d over %d calls; paused by engine outages %.1f s; "
+        return String.format(
+                java.util.Locale.ROOT,
+                "in flight min %d / median %d / max %d over %d calls; paused by engine outages %.1f s; "
                         + "new agents held back by KV %d times",
-                inFlightMin, inFlightMedian, inFlightMax, calls, pausedMillis / 1000.0, kvHeldBack);
+                inFlightMin,
+                inFlightMedian,
+                inFlightMax,
+                calls,
+                pausedMillis / 1000.0,
+                kvHeldBack);
     }
 }

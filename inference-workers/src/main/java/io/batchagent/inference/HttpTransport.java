@@ -84,7 +84,8 @@ final class HttpTransport implements AutoCloseable {
                 .maxIdleTime(MAX_IDLE)
                 .build();
         this.http = HttpClient.create(connections)
-                .baseUrl(endpoint.baseUri().getScheme() + "://" + endpoint.baseUri().getRawAuthority())
+                .baseUrl(endpoint.baseUri().getScheme() + "://"
+                        + endpoint.baseUri().getRawAuthority())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) CONNECT_TIMEOUT.toMillis())
                 .headers(h -> {
                     h.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
@@ -103,9 +104,10 @@ final class HttpTransport implements AutoCloseable {
      * mid-answer and answers the reader marks retriable; not for other statuses and for
      * {@link InferenceWorkerConfig#engineTimeout()}.
      */
-    CompletableFuture<ChatResponse> postOnce(String path, Map<String, String> headers, byte[] body, AnswerReader reader,
-                                             long startNanos) {
-        String request = "POST " + endpoint.baseUri().getScheme() + "://" + endpoint.baseUri().getRawAuthority() + path;
+    CompletableFuture<ChatResponse> postOnce(
+            String path, Map<String, String> headers, byte[] body, AnswerReader reader, long startNanos) {
+        String request = "POST " + endpoint.baseUri().getScheme() + "://"
+                + endpoint.baseUri().getRawAuthority() + path;
         return http.post()
                 .uri(path)
                 .send((outbound, out) -> {
@@ -115,10 +117,16 @@ final class HttpTransport implements AutoCloseable {
                 })
                 .response((response, bytes) -> read(response, bytes, reader, startNanos, request))
                 .next()
-                .switchIfEmpty(Mono.error(() -> new AttemptFailure(null,
-                        "the engine closed the connection without an answer (" + request + ")", null, true, null)))
-                .timeout(config.engineTimeout(), Mono.error(() -> new TimeoutException(
-                        EngineFailure.TIMEOUT_MESSAGE + config.engineTimeout().toMillis() + " ms")))
+                .switchIfEmpty(Mono.error(() -> new AttemptFailure(
+                        null,
+                        "the engine closed the connection without an answer (" + request + ")",
+                        null,
+                        true,
+                        null)))
+                .timeout(
+                        config.engineTimeout(),
+                        Mono.error(() -> new TimeoutException(EngineFailure.TIMEOUT_MESSAGE
+                                + config.engineTimeout().toMillis() + " ms")))
                 .onErrorMap(error -> !(error instanceof AttemptFailure), error -> classify(error, request))
                 .flatMap(answer -> answer.isFailure() && answer.failure().retriable()
                         ? Mono.<ChatResponse>error(AttemptFailure.of(answer.failure()))
@@ -127,8 +135,8 @@ final class HttpTransport implements AutoCloseable {
     }
 
     /** A small call (probe, metrics, flush), not retried; fails only on network errors and the timeout. */
-    CompletableFuture<HttpReply> exchange(HttpMethod method, String path, Map<String, String> headers, String body,
-                                          Duration timeout) {
+    CompletableFuture<HttpReply> exchange(
+            HttpMethod method, String path, Map<String, String> headers, String body, Duration timeout) {
         byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
         return http.request(method)
                 .uri(path)
@@ -139,27 +147,39 @@ final class HttpTransport implements AutoCloseable {
                     }
                     return bytes.length == 0 ? out : out.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(bytes)));
                 })
-                .responseSingle((response, content) -> content.asString(StandardCharsets.UTF_8).defaultIfEmpty("")
-                        .map(text -> new HttpReply(response.status().code(),
-                                response.responseHeaders().get(HttpHeaderNames.CONTENT_TYPE, ""), text)))
+                .responseSingle((response, content) -> content.asString(StandardCharsets.UTF_8)
+                        .defaultIfEmpty("")
+                        .map(text -> new HttpReply(
+                                response.status().code(),
+                                response.responseHeaders().get(HttpHeaderNames.CONTENT_TYPE, ""),
+                                text)))
                 .timeout(timeout)
                 .toFuture();
     }
 
-    private Mono<ChatResponse> read(HttpClientResponse response, ByteBufFlux bytes, AnswerReader reader, long start,
-                                    String request) {
+    private Mono<ChatResponse> read(
+            HttpClientResponse response, ByteBufFlux bytes, AnswerReader reader, long start, String request) {
         int status = response.status().code();
         if (status < 200 || status >= 300) {
-            return bytes.aggregate().asString(StandardCharsets.UTF_8).defaultIfEmpty("")
-                    .flatMap(text -> Mono.error(AttemptFailure.http(status, response.status().reasonPhrase(), request, text,
-                            EngineMessages.retryAfter(name -> response.responseHeaders().get(name)))));
+            return bytes.aggregate()
+                    .asString(StandardCharsets.UTF_8)
+                    .defaultIfEmpty("")
+                    .flatMap(text -> Mono.error(AttemptFailure.http(
+                            status,
+                            response.status().reasonPhrase(),
+                            request,
+                            text,
+                            EngineMessages.retryAfter(
+                                    name -> response.responseHeaders().get(name)))));
         }
         String contentType = response.responseHeaders().get(HttpHeaderNames.CONTENT_TYPE, "");
         if (contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
             StreamParser parser = reader.stream(start);
             return bytes.asByteArray().doOnNext(parser::feed).then(Mono.fromSupplier(parser::finish));
         }
-        return bytes.aggregate().asString(StandardCharsets.UTF_8).defaultIfEmpty("")
+        return bytes.aggregate()
+                .asString(StandardCharsets.UTF_8)
+                .defaultIfEmpty("")
                 .map(text -> reader.parseBody(text, start));
     }
 
@@ -169,15 +189,23 @@ final class HttpTransport implements AutoCloseable {
             return new AttemptFailure(null, error.getMessage() + " (" + request + ")", null, false, null);
         }
         if (causedBy(error, ConnectException.class) || causedBy(error, ConnectTimeoutException.class)) {
-            return new AttemptFailure(null, "cannot connect to the engine at " + endpoint.baseUri(),
-                    EngineRetry.describe(error), true, null);
+            return new AttemptFailure(
+                    null,
+                    "cannot connect to the engine at " + endpoint.baseUri(),
+                    EngineRetry.describe(error),
+                    true,
+                    null);
         }
         if (causedBy(error, PrematureCloseException.class) || causedBy(error, IOException.class)) {
-            return new AttemptFailure(null, "the connection to the engine was lost before the answer was complete ("
-                    + request + ")", EngineRetry.describe(error), true, null);
+            return new AttemptFailure(
+                    null,
+                    "the connection to the engine was lost before the answer was complete (" + request + ")",
+                    EngineRetry.describe(error),
+                    true,
+                    null);
         }
-        return new AttemptFailure(OptionalInt.empty(), "engine call failed (" + request + ")",
-                EngineRetry.describe(error), false, null);
+        return new AttemptFailure(
+                OptionalInt.empty(), "engine call failed (" + request + ")", EngineRetry.describe(error), false, null);
     }
 
     /** Walks the cause chain: reactor and netty wrap the socket's exception. */

@@ -5,8 +5,8 @@ import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
-import io.batchagent.worker.RetryingSender;
 import io.batchagent.worker.KafkaClientMeters;
+import io.batchagent.worker.RetryingSender;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -18,8 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -111,8 +111,8 @@ public final class InferenceWorker implements AutoCloseable {
      *     topics' record budget, and the serializers.
      * @param engine the engine client; not closed by the worker
      */
-    public InferenceWorker(Map<String, Object> kafkaConfig, Topics topics, InferenceWorkerConfig config,
-                           EngineClient engine) {
+    public InferenceWorker(
+            Map<String, Object> kafkaConfig, Topics topics, InferenceWorkerConfig config, EngineClient engine) {
         this(kafkaConfig, topics, config, engine, null);
     }
 
@@ -122,14 +122,31 @@ public final class InferenceWorker implements AutoCloseable {
      * @param engineAdmin the engine's admin endpoints, owned and closed by the worker; null where the engine has
      *     no metrics page or none should be read (the limit then adapts to throttling only)
      */
-    public InferenceWorker(Map<String, Object> kafkaConfig, Topics topics, InferenceWorkerConfig config,
-                           EngineClient engine, EngineAdmin engineAdmin) {
-        this(new KafkaConsumer<>(consumerConfig(kafkaConfig, config), new StringDeserializer(),
+    public InferenceWorker(
+            Map<String, Object> kafkaConfig,
+            Topics topics,
+            InferenceWorkerConfig config,
+            EngineClient engine,
+            EngineAdmin engineAdmin) {
+        this(
+                new KafkaConsumer<>(
+                        consumerConfig(kafkaConfig, config),
+                        new StringDeserializer(),
                         Decoded.lenient(deserializerOf(topics))),
-                new KafkaProducer<>(producerConfig(kafkaConfig, topics.limits()), new StringSerializer(), new ByteArraySerializer()),
+                new KafkaProducer<>(
+                        producerConfig(kafkaConfig, topics.limits()),
+                        new StringSerializer(),
+                        new ByteArraySerializer()),
                 new BatchSpecCache(kafkaConfig, topics, config.specWaitTimeout()),
-                topics, config, engine, System::currentTimeMillis, SHUTDOWN_DRAIN, engineAdmin,
-                new KafkaToolOutputs(kafkaConfig, topics.toolResults().valueSerde().deserializer(),
+                topics,
+                config,
+                engine,
+                System::currentTimeMillis,
+                SHUTDOWN_DRAIN,
+                engineAdmin,
+                new KafkaToolOutputs(
+                        kafkaConfig,
+                        topics.toolResults().valueSerde().deserializer(),
                         KafkaToolOutputs.DEFAULT_CACHE_CHARS));
     }
 
@@ -137,22 +154,41 @@ public final class InferenceWorker implements AutoCloseable {
      * For tests: the worker owns and closes {@code consumer}, {@code producer} and {@code specCache}
      * (which may be null when {@code specs} is not a cache).
      */
-    InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
-                    BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
-                    LongSupplier clock) {
+    InferenceWorker(
+            Consumer<String, Decoded<AgentTurn>> consumer,
+            Producer<String, byte[]> producer,
+            BatchSpecLookup specs,
+            Topics topics,
+            InferenceWorkerConfig config,
+            EngineClient engine,
+            LongSupplier clock) {
         this(consumer, producer, specs, topics, config, engine, clock, SHUTDOWN_DRAIN, null, ToolOutputs.none());
     }
 
     /** As above, letting turns in flight finish for up to {@code shutdownDrain} on close. */
-    InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
-                    BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
-                    LongSupplier clock, Duration shutdownDrain) {
+    InferenceWorker(
+            Consumer<String, Decoded<AgentTurn>> consumer,
+            Producer<String, byte[]> producer,
+            BatchSpecLookup specs,
+            Topics topics,
+            InferenceWorkerConfig config,
+            EngineClient engine,
+            LongSupplier clock,
+            Duration shutdownDrain) {
         this(consumer, producer, specs, topics, config, engine, clock, shutdownDrain, null, ToolOutputs.none());
     }
 
-    private InferenceWorker(Consumer<String, Decoded<AgentTurn>> consumer, Producer<String, byte[]> producer,
-                            BatchSpecLookup specs, Topics topics, InferenceWorkerConfig config, EngineClient engine,
-                            LongSupplier clock, Duration shutdownDrain, EngineAdmin engineAdmin, ToolOutputs outputs) {
+    private InferenceWorker(
+            Consumer<String, Decoded<AgentTurn>> consumer,
+            Producer<String, byte[]> producer,
+            BatchSpecLookup specs,
+            Topics topics,
+            InferenceWorkerConfig config,
+            EngineClient engine,
+            LongSupplier clock,
+            Duration shutdownDrain,
+            EngineAdmin engineAdmin,
+            ToolOutputs outputs) {
         this.consumer = consumer;
         this.outputs = outputs;
         this.producer = producer;
@@ -161,14 +197,19 @@ public final class InferenceWorker implements AutoCloseable {
                 Math.min(config.maxInflight(), Math.max(2, Runtime.getRuntime().availableProcessors())),
                 daemonThreads(LOOP_NAME + "-worker"));
         boolean adaptive = config.flowControl().adaptive();
-        this.signals = adaptive && engineAdmin != null ? EngineSignals.polling(engineAdmin, EngineSignals.INTERVAL)
+        this.signals = adaptive && engineAdmin != null
+                ? EngineSignals.polling(engineAdmin, EngineSignals.INTERVAL)
                 : EngineSignals.none();
         if (!adaptive && engineAdmin != null) {
             engineAdmin.close();
         }
         // Admission by KV needs the engine's pool size, read with its other signals: with a fixed limit it is off.
-        this.admission = adaptive ? new KvAdmission(signals::latest, AdaptiveConcurrency.initialLimit(config.maxInflight()),
-                System::currentTimeMillis) : null;
+        this.admission = adaptive
+                ? new KvAdmission(
+                        signals::latest,
+                        AdaptiveConcurrency.initialLimit(config.maxInflight()),
+                        System::currentTimeMillis)
+                : null;
         EngineClient observed = admission == null ? engine : admission.observing(engine);
         this.concurrency = adaptive
                 ? AdaptiveConcurrency.adaptive(observed, signals::latest, config.maxInflight(), config.engineTimeout())
@@ -179,9 +220,19 @@ public final class InferenceWorker implements AutoCloseable {
         if (admission != null) {
             counters.onFinished = admission::finished;
         }
-        this.handler = new TurnHandler(topics, specs, guard, producer, executor, clock, counters, warmer,
-                RetryingSender.Policy.defaults(), outputs);
-        List<String> continuationsFirst = List.of(topics.agentContinuations().name(), topics.agentTurns().name());
+        this.handler = new TurnHandler(
+                topics,
+                specs,
+                guard,
+                producer,
+                executor,
+                clock,
+                counters,
+                warmer,
+                RetryingSender.Policy.defaults(),
+                outputs);
+        List<String> continuationsFirst =
+                List.of(topics.agentContinuations().name(), topics.agentTurns().name());
         InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
                 InFlightConsumer.Options.<String, Decoded<AgentTurn>>of(LOOP_NAME, config.maxInflight())
                         .withTopicPriority(continuationsFirst)
@@ -276,7 +327,12 @@ public final class InferenceWorker implements AutoCloseable {
     /** Time paused and in-flight figures so far, for a batch summary. */
     public FlowSummary flowSummary() {
         AdaptiveConcurrency.InFlightSummary inFlight = concurrency.inFlightSummary();
-        return new FlowSummary(pausedMillis(), inFlight.min(), inFlight.median(), inFlight.max(), inFlight.calls(),
+        return new FlowSummary(
+                pausedMillis(),
+                inFlight.min(),
+                inFlight.median(),
+                inFlight.max(),
+                inFlight.calls(),
                 admission == null ? 0 : admission.heldBack());
     }
 
@@ -293,17 +349,28 @@ public final class InferenceWorker implements AutoCloseable {
      * by KV).
      */
     public void bindFlowMetrics(MeterRegistry registry, Iterable<Tag> tags) {
-        Gauge.builder("batchagent.inference.limit", this, InferenceWorker::limit).tags(tags)
-                .description("The in-flight bound now: adaptive under max_inflight, 0 while an engine outage pauses the worker")
+        Gauge.builder("batchagent.inference.limit", this, InferenceWorker::limit)
+                .tags(tags)
+                .description(
+                        "The in-flight bound now: adaptive under max_inflight, 0 while an engine outage pauses the worker")
                 .register(registry);
-        Gauge.builder("batchagent.inference.in.flight", concurrency, AdaptiveConcurrency::inFlight).tags(tags)
-                .description("Model calls in flight").register(registry);
-        FunctionCounter.builder("batchagent.engine.paused.seconds", this, w -> w.pausedMillis() / 1000.0).tags(tags)
-                .description("Time this worker spent paused by engine outages").register(registry);
-        Gauge.builder("batchagent.inference.agents.running", this, InferenceWorker::agentsRunning).tags(tags)
+        Gauge.builder("batchagent.inference.in.flight", concurrency, AdaptiveConcurrency::inFlight)
+                .tags(tags)
+                .description("Model calls in flight")
+                .register(registry);
+        FunctionCounter.builder("batchagent.engine.paused.seconds", this, w -> w.pausedMillis() / 1000.0)
+                .tags(tags)
+                .description("Time this worker spent paused by engine outages")
+                .register(registry);
+        Gauge.builder("batchagent.inference.agents.running", this, InferenceWorker::agentsRunning)
+                .tags(tags)
                 .description("Agents admitted and not yet finished here (admission by KV; 0 when it is off)")
                 .register(registry);
-        FunctionCounter.builder("batchagent.inference.admissions.held", this, w -> w.flowSummary().kvHeldBack()).tags(tags)
+        FunctionCounter.builder(
+                        "batchagent.inference.admissions.held",
+                        this,
+                        w -> w.flowSummary().kvHeldBack())
+                .tags(tags)
                 .description("Times a new agent was held back because the engine's KV pool could not hold its context")
                 .register(registry);
     }
@@ -363,8 +430,8 @@ public final class InferenceWorker implements AutoCloseable {
      * ({@link KafkaClientMeters}, refreshed every {@code refresh} on {@code scheduler}, which
      * stays the caller's). The worker does not unbind them: close the returned handle, after the worker.
      */
-    public AutoCloseable bindKafkaMetrics(MeterRegistry registry, Iterable<Tag> tags, ScheduledExecutorService scheduler,
-                                          Duration refresh) {
+    public AutoCloseable bindKafkaMetrics(
+            MeterRegistry registry, Iterable<Tag> tags, ScheduledExecutorService scheduler, Duration refresh) {
         return KafkaClientMeters.bind(consumer, producer, registry, tags, scheduler, refresh);
     }
 
@@ -415,8 +482,13 @@ public final class InferenceWorker implements AutoCloseable {
             Thread.currentThread().interrupt();
             executor.shutdownNow();
         }
-        LOGGER.info("inference worker closed: loop={} turnsHandled={} engineFailures={} pausedMs={} inFlight={}",
-                LOOP_NAME, turnsHandled(), engineFailures(), pausedMillis(), inFlightSummary());
+        LOGGER.info(
+                "inference worker closed: loop={} turnsHandled={} engineFailures={} pausedMs={} inFlight={}",
+                LOOP_NAME,
+                turnsHandled(),
+                engineFailures(),
+                pausedMillis(),
+                inFlightSummary());
     }
 
     private static Map<String, Object> consumerConfig(Map<String, Object> kafkaConfig, InferenceWorkerConfig config) {

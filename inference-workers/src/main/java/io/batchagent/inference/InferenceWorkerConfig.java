@@ -51,6 +51,7 @@ public record InferenceWorkerConfig(
     public static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
     /** A {@code Retry-After} longer than this is not waited for: the call fails at once, saying so. */
     public static final Duration MAX_RETRY_AFTER = Duration.ofMinutes(2);
+
     public static final Duration DEFAULT_WARM_UP_TIMEOUT = Duration.ofSeconds(30);
 
     public InferenceWorkerConfig {
@@ -81,9 +82,25 @@ public record InferenceWorkerConfig(
     }
 
     /** The settings before warm-up existed; warm-up at its defaults. */
-    public InferenceWorkerConfig(String groupId, Integer maxInflight, Duration engineTimeout, Duration specWaitTimeout,
-                                 Integer maxRetries, Duration retryBackoff, String engineApiKey) {
-        this(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, null, null, null);
+    public InferenceWorkerConfig(
+            String groupId,
+            Integer maxInflight,
+            Duration engineTimeout,
+            Duration specWaitTimeout,
+            Integer maxRetries,
+            Duration retryBackoff,
+            String engineApiKey) {
+        this(
+                groupId,
+                maxInflight,
+                engineTimeout,
+                specWaitTimeout,
+                maxRetries,
+                retryBackoff,
+                engineApiKey,
+                null,
+                null,
+                null);
     }
 
     /** Every setting at its default. */
@@ -92,43 +109,143 @@ public record InferenceWorkerConfig(
     }
 
     public InferenceWorkerConfig withGroupId(String value) {
-        return new InferenceWorkerConfig(value, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
+        return new InferenceWorkerConfig(
+                value,
+                maxInflight,
+                engineTimeout,
+                specWaitTimeout,
+                maxRetries,
+                retryBackoff,
+                engineApiKey,
+                warmUp,
+                warmUpTimeout,
+                flowControl);
     }
 
     public InferenceWorkerConfig withMaxInflight(int value) {
-        return new InferenceWorkerConfig(groupId, value, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
+        return new InferenceWorkerConfig(
+                groupId,
+                value,
+                engineTimeout,
+                specWaitTimeout,
+                maxRetries,
+                retryBackoff,
+                engineApiKey,
+                warmUp,
+                warmUpTimeout,
+                flowControl);
     }
 
     public InferenceWorkerConfig withEngineTimeout(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, value, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
+        return new InferenceWorkerConfig(
+                groupId,
+                maxInflight,
+                value,
+                specWaitTimeout,
+                maxRetries,
+                retryBackoff,
+                engineApiKey,
+                warmUp,
+                warmUpTimeout,
+                flowControl);
     }
 
     public InferenceWorkerConfig withSpecWaitTimeout(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, value, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
+        return new InferenceWorkerConfig(
+                groupId,
+                maxInflight,
+                engineTimeout,
+                value,
+                maxRetries,
+                retryBackoff,
+                engineApiKey,
+                warmUp,
+                warmUpTimeout,
+                flowControl);
     }
 
     public InferenceWorkerConfig withMaxRetries(int value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, value, retryBackoff, engineApiKey, warmUp, warmUpTimeout, flowControl);
+        return new InferenceWorkerConfig(
+                groupId,
+                maxInflight,
+                engineTimeout,
+                specWaitTimeout,
+                value,
+                retryBackoff,
+                engineApiKey,
+                warmUp,
+                warmUpTimeout,
+                flowControl);
     }
 
     public InferenceWorkerConfig withRetryBackoff(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, value, engineApiKey, warmUp, warmUpTimeout, flowControl);
+        return new InferenceWorkerConfig(
+                groupId,
+                maxInflight,
+                engineTimeout,
+                specWaitTimeout,
+                maxRetries,
+                value,
+                engineApiKey,
+                warmUp,
+                warmUpTimeout,
+                flowControl);
     }
 
     public InferenceWorkerConfig withEngineApiKey(String value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, value, warmUp, warmUpTimeout, flowControl);
+        return new InferenceWorkerConfig(
+                groupId,
+                maxInflight,
+                engineTimeout,
+                specWaitTimeout,
+                maxRetries,
+                retryBackoff,
+                value,
+                warmUp,
+                warmUpTimeout,
+                flowControl);
     }
 
     public InferenceWorkerConfig withWarmUp(boolean value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, value, warmUpTimeout, flowControl);
+        return new InferenceWorkerConfig(
+                groupId,
+                maxInflight,
+                engineTimeout,
+                specWaitTimeout,
+                maxRetries,
+                retryBackoff,
+                engineApiKey,
+                value,
+                warmUpTimeout,
+                flowControl);
     }
 
     public InferenceWorkerConfig withWarmUpTimeout(Duration value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, value, flowControl);
+        return new InferenceWorkerConfig(
+                groupId,
+                maxInflight,
+                engineTimeout,
+                specWaitTimeout,
+                maxRetries,
+                retryBackoff,
+                engineApiKey,
+                warmUp,
+                value,
+                flowControl);
     }
 
     public InferenceWorkerConfig withFlowControl(FlowControl value) {
-        return new InferenceWorkerConfig(groupId, maxInflight, engineTimeout, specWaitTimeout, maxRetries, retryBackoff, engineApiKey, warmUp, warmUpTimeout, value);
+        return new InferenceWorkerConfig(
+                groupId,
+                maxInflight,
+                engineTimeout,
+                specWaitTimeout,
+                maxRetries,
+                retryBackoff,
+                engineApiKey,
+                warmUp,
+                warmUpTimeout,
+                value);
     }
 
     /** Attempts of one model call in all, the first included. */

@@ -64,8 +64,11 @@ final class KafkaToolOutputs implements ToolOutputs {
     private final AtomicLong hits = new AtomicLong();
 
     KafkaToolOutputs(Map<String, Object> kafkaConfig, Deserializer<ToolResult> decoder, long cacheChars) {
-        this(new KafkaConsumer<>(consumerConfig(kafkaConfig), new ByteArrayDeserializer(), new ByteArrayDeserializer()),
-                decoder, cacheChars);
+        this(
+                new KafkaConsumer<>(
+                        consumerConfig(kafkaConfig), new ByteArrayDeserializer(), new ByteArrayDeserializer()),
+                decoder,
+                cacheChars);
     }
 
     KafkaToolOutputs(Consumer<byte[], byte[]> consumer, Deserializer<ToolResult> decoder, long cacheChars) {
@@ -152,7 +155,8 @@ final class KafkaToolOutputs implements ToolOutputs {
         Map<TopicPartition, NavigableMap<Long, List<OutputRef>>> wanted = new HashMap<>();
         for (OutputRef ref : refs) {
             wanted.computeIfAbsent(new TopicPartition(ref.getTopic(), ref.getPartition()), tp -> new TreeMap<>())
-                    .computeIfAbsent(ref.getOffset(), o -> new ArrayList<>()).add(ref);
+                    .computeIfAbsent(ref.getOffset(), o -> new ArrayList<>())
+                    .add(ref);
         }
         // The assignment only grows (to the partitions of tool-results), so that a pass does not reset the
         // consumer's fetch sessions; partitions not read in this pass stay paused.
@@ -167,8 +171,10 @@ final class KafkaToolOutputs implements ToolOutputs {
         int emptyPolls = 0;
         while (!wanted.isEmpty() && !closed) {
             if (System.nanoTime() > deadline) {
-                wanted.values().forEach(offsets -> offsets.values().forEach(list -> list.forEach(ref ->
-                        fail(ref, "not found within " + READ_TIMEOUT.toSeconds() + " s"))));
+                wanted.values()
+                        .forEach(offsets -> offsets.values()
+                                .forEach(list -> list.forEach(
+                                        ref -> fail(ref, "not found within " + READ_TIMEOUT.toSeconds() + " s"))));
                 return;
             }
             try {
@@ -191,8 +197,9 @@ final class KafkaToolOutputs implements ToolOutputs {
                 for (TopicPartition tp : e.partitions()) {
                     NavigableMap<Long, List<OutputRef>> offsets = wanted.remove(tp);
                     if (offsets != null) {
-                        offsets.values().forEach(list -> list.forEach(ref ->
-                                fail(ref, "the record is no longer on the topic (deleted by retention)")));
+                        offsets.values()
+                                .forEach(list -> list.forEach(ref ->
+                                        fail(ref, "the record is no longer on the topic (deleted by retention)")));
                     }
                 }
             }
@@ -231,8 +238,9 @@ final class KafkaToolOutputs implements ToolOutputs {
             Long end = ends.get(tp);
             if (end != null) {
                 for (var past = offsets.tailMap(end, true); !past.isEmpty(); ) {
-                    past.pollFirstEntry().getValue().forEach(ref -> fail(ref, "the offset is past the end of the topic ("
-                            + end + ")"));
+                    past.pollFirstEntry()
+                            .getValue()
+                            .forEach(ref -> fail(ref, "the offset is past the end of the topic (" + end + ")"));
                 }
             }
         });
@@ -242,14 +250,19 @@ final class KafkaToolOutputs implements ToolOutputs {
         fetched.incrementAndGet();
         ToolResult result;
         try {
-            result = record.value() == null ? null : decoder.deserialize(record.topic(), record.headers(), record.value());
+            result = record.value() == null
+                    ? null
+                    : decoder.deserialize(record.topic(), record.headers(), record.value());
         } catch (RuntimeException e) {
             refs.forEach(ref -> fail(ref, "the record cannot be decoded: " + e.getMessage()));
             return;
         }
-        if (result == null || result.getStatus() != ToolStatus.OK || result.getOutputRef() != null
+        if (result == null
+                || result.getStatus() != ToolStatus.OK
+                || result.getOutputRef() != null
                 || result.getOutput().length() != refs.get(0).getChars()) {
-            refs.forEach(ref -> fail(ref, "the record there is not the OK result of " + ref.getChars() + " characters it names"));
+            refs.forEach(ref ->
+                    fail(ref, "the record there is not the OK result of " + ref.getChars() + " characters it names"));
             return;
         }
         String output = result.getOutput();
@@ -271,8 +284,12 @@ final class KafkaToolOutputs implements ToolOutputs {
     }
 
     private void fail(OutputRef ref, String why) {
-        LOGGER.warn("referenced tool output not readable: topic={} partition={} offset={} why={}",
-                ref.getTopic(), ref.getPartition(), ref.getOffset(), why);
+        LOGGER.warn(
+                "referenced tool output not readable: topic={} partition={} offset={} why={}",
+                ref.getTopic(),
+                ref.getPartition(),
+                ref.getOffset(),
+                why);
         CompletableFuture<String> future = reading.remove(ref);
         if (future != null) {
             future.completeExceptionally(new UnreadableOutputException(ref, why));

@@ -68,6 +68,7 @@ final class KvAdmission {
     private long prefixTokens;
     /** Guarded by this: agents that finished here, and the sum of their contexts beyond the prefix. */
     private long finished;
+
     private long finishedContextTokens;
     /** Guarded by this: the largest context beyond the prefix any call has shown. */
     private long largestContextTokens;
@@ -111,8 +112,12 @@ final class KvAdmission {
         heldBack.incrementAndGet();
         if (!holding) {
             holding = true;
-            LOGGER.debug("new agents held back by KV: running={} plannedTokens={} prefixTokens={} capacityTokens={}",
-                    running.size(), plannedTokens(), prefix(), capacity.getAsDouble());
+            LOGGER.debug(
+                    "new agents held back by KV: running={} plannedTokens={} prefixTokens={} capacityTokens={}",
+                    running.size(),
+                    plannedTokens(),
+                    prefix(),
+                    capacity.getAsDouble());
         }
         return false;
     }
@@ -148,8 +153,8 @@ final class KvAdmission {
             context = Math.max(0, usage.promptTokens() + usage.completionTokens() - prefixTokens);
             largestContextTokens = Math.max(largestContextTokens, context);
         }
-        running.computeIfPresent(request.jobId(), (id, agent) -> new Agent(Math.max(agent.contextTokens(), context),
-                clock.getAsLong()));
+        running.computeIfPresent(
+                request.jobId(), (id, agent) -> new Agent(Math.max(agent.contextTokens(), context), clock.getAsLong()));
     }
 
     /** The agent ended (its final result published here): its context no longer counts, and calibrates new ones. */

@@ -49,21 +49,32 @@ public final class MeteredEngineClient implements CloseableEngineClient {
         this.delegate = Objects.requireNonNull(delegate, "delegate");
         this.registry = Objects.requireNonNull(registry, "registry");
         Gauge.builder("batchagent.model.calls.in.flight", inFlight, AtomicInteger::get)
-                .description("Model calls started and not yet answered").register(registry);
+                .description("Model calls started and not yet answered")
+                .register(registry);
         Gauge.builder("batchagent.model.calls.limit", () -> limit)
-                .description("The most model calls this worker keeps in flight (max_inflight)").register(registry);
+                .description("The most model calls this worker keeps in flight (max_inflight)")
+                .register(registry);
         this.latency = Timer.builder("batchagent.model.call.latency")
-                .description("Model call time, retries included").publishPercentileHistogram()
-                .minimumExpectedValue(MIN_EXPECTED).maximumExpectedValue(MAX_EXPECTED).register(registry);
+                .description("Model call time, retries included")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(MIN_EXPECTED)
+                .maximumExpectedValue(MAX_EXPECTED)
+                .register(registry);
         this.timeToFirstToken = Timer.builder("batchagent.model.ttft")
-                .description("Time to the first token of a streamed answer").publishPercentileHistogram()
-                .minimumExpectedValue(MIN_EXPECTED).maximumExpectedValue(MAX_EXPECTED).register(registry);
+                .description("Time to the first token of a streamed answer")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(MIN_EXPECTED)
+                .maximumExpectedValue(MAX_EXPECTED)
+                .register(registry);
         this.promptTokens = Counter.builder("batchagent.model.prompt.tokens")
-                .description("Prompt tokens of answered model calls, cached or not").register(registry);
+                .description("Prompt tokens of answered model calls, cached or not")
+                .register(registry);
         this.cachedTokens = Counter.builder("batchagent.model.cached.tokens")
-                .description("Prompt tokens the engine served from its prefix cache").register(registry);
+                .description("Prompt tokens the engine served from its prefix cache")
+                .register(registry);
         this.completionTokens = Counter.builder("batchagent.model.completion.tokens")
-                .description("Tokens the engine generated").register(registry);
+                .description("Tokens the engine generated")
+                .register(registry);
     }
 
     @Override
@@ -85,8 +96,11 @@ public final class MeteredEngineClient implements CloseableEngineClient {
     }
 
     private void record(ChatResponse response) {
-        Counter.builder("batchagent.model.calls").description("Answered model calls by outcome")
-                .tag("outcome", outcome(response.failure())).register(registry).increment();
+        Counter.builder("batchagent.model.calls")
+                .description("Answered model calls by outcome")
+                .tag("outcome", outcome(response.failure()))
+                .register(registry)
+                .increment();
         latency.record(response.latencyMs(), TimeUnit.MILLISECONDS);
         response.timeToFirstTokenMs().ifPresent(ms -> timeToFirstToken.record(ms, TimeUnit.MILLISECONDS));
         TokenUsage usage = response.usage();

@@ -82,11 +82,12 @@ public final class OpenAiCompatibleClient implements CloseableEngineClient {
             return send(request, request.body(), Map.of(), start);
         }
         return capabilities(request.model())
-                .thenCompose(capabilities -> send(request, dialect.render(request.prompt(), capabilities),
-                        dialect.headers(request), start))
+                .thenCompose(capabilities ->
+                        send(request, dialect.render(request.prompt(), capabilities), dialect.headers(request), start))
                 // Defensive: a bug in rendering must not break the "never exceptional" contract.
-                .exceptionally(error -> ChatResponse.failed(EngineFailure.other(
-                        "engine call failed unexpectedly: " + EngineRetry.describe(error), false), elapsedMs(start)));
+                .exceptionally(error -> ChatResponse.failed(
+                        EngineFailure.other("engine call failed unexpectedly: " + EngineRetry.describe(error), false),
+                        elapsedMs(start)));
     }
 
     @Override
@@ -112,40 +113,58 @@ public final class OpenAiCompatibleClient implements CloseableEngineClient {
         return mine;
     }
 
-    private CompletableFuture<ChatResponse> send(ChatRequest request, byte[] body, Map<String, String> headers,
-                                                 long start) {
+    private CompletableFuture<ChatResponse> send(
+            ChatRequest request, byte[] body, Map<String, String> headers, long start) {
         if (LOGGER.isTraceEnabled()) {
-            LOGGER.trace("request body: jobId={} turn={} model={} body={}", request.jobId(), request.turn(),
-                    request.model(), new String(body, StandardCharsets.UTF_8));
+            LOGGER.trace(
+                    "request body: jobId={} turn={} model={} body={}",
+                    request.jobId(),
+                    request.turn(),
+                    request.model(),
+                    new String(body, StandardCharsets.UTF_8));
         }
         EngineRetry.Label label = new EngineRetry.Label(request.jobId(), request.turn(), request.model());
-        return retry.call(label,
+        return retry.call(
+                        label,
                         attempt -> {
-                            LOGGER.debug("engine call: jobId={} turn={} model={} attempt={} bytes={}",
-                                    request.jobId(), request.turn(), request.model(), attempt, body.length);
-                            return transport.postOnce(endpoint.chatCompletionsPath(), headers, body,
-                                    ChatCompletionParser.READER, start);
+                            LOGGER.debug(
+                                    "engine call: jobId={} turn={} model={} attempt={} bytes={}",
+                                    request.jobId(),
+                                    request.turn(),
+                                    request.model(),
+                                    attempt,
+                                    body.length);
+                            return transport.postOnce(
+                                    endpoint.chatCompletionsPath(), headers, body, ChatCompletionParser.READER, start);
                         },
                         (failure, attempts) -> ChatResponse.failed(failure.toFailure(attempts), elapsedMs(start)))
                 .thenApply(response -> withLatency(response, start))
-                .exceptionally(error -> ChatResponse.failed(EngineFailure.other(
-                        "engine call failed unexpectedly: " + EngineRetry.describe(error), false), elapsedMs(start)));
+                .exceptionally(error -> ChatResponse.failed(
+                        EngineFailure.other("engine call failed unexpectedly: " + EngineRetry.describe(error), false),
+                        elapsedMs(start)));
     }
 
     /** The latency of the whole call, retries included. */
     private ChatResponse withLatency(ChatResponse response, long start) {
-        return new ChatResponse(response.content(), response.toolCalls(), response.finishReason(), response.usage(),
-                response.timeToFirstTokenMs(), elapsedMs(start), response.failure());
+        return new ChatResponse(
+                response.content(),
+                response.toolCalls(),
+                response.finishReason(),
+                response.usage(),
+                response.timeToFirstTokenMs(),
+                elapsedMs(start),
+                response.failure());
     }
 
     private CompletableFuture<EngineCapabilities> probe(String model) {
-        CompletableFuture<List<String>> models = transport.exchange(HttpMethod.GET, endpoint.path("/v1/models"),
-                        Map.of(), null, PROBE_TIMEOUT)
+        CompletableFuture<List<String>> models = transport
+                .exchange(HttpMethod.GET, endpoint.path("/v1/models"), Map.of(), null, PROBE_TIMEOUT)
                 .thenApply(OpenAiCompatibleClient::modelIds)
                 .exceptionally(error -> List.of());
         CompletableFuture<String> family = dialect == OpenAiDialect.OPENAI
                 ? CompletableFuture.completedFuture(null)
-                : transport.exchange(HttpMethod.GET, endpoint.path("/metrics"), Map.of(), null, PROBE_TIMEOUT)
+                : transport
+                        .exchange(HttpMethod.GET, endpoint.path("/metrics"), Map.of(), null, PROBE_TIMEOUT)
                         .thenApply(reply -> reply.ok() ? EngineMetrics.family(reply.body()) : null)
                         .exceptionally(error -> null);
         CompletableFuture<FieldProbe> priority = dialect.probesPriority()
@@ -161,9 +180,11 @@ public final class OpenAiCompatibleClient implements CloseableEngineClient {
                 : CompletableFuture.completedFuture(FieldProbe.NOT_PROBED);
         return CompletableFuture.allOf(models, family, priority, nvext).thenApply(ignored -> {
             List<String> listed = models.join();
-            EngineCapabilities.Report report = dialect == OpenAiDialect.OPENAI ? EngineCapabilities.Report.YES
-                    : priority.join().cacheReport != EngineCapabilities.Report.UNKNOWN ? priority.join().cacheReport
-                    : nvext.join().cacheReport;
+            EngineCapabilities.Report report = dialect == OpenAiDialect.OPENAI
+                    ? EngineCapabilities.Report.YES
+                    : priority.join().cacheReport != EngineCapabilities.Report.UNKNOWN
+                            ? priority.join().cacheReport
+                            : nvext.join().cacheReport;
             List<String> notes = new ArrayList<>();
             notes.add("models=" + listed);
             if (!listed.isEmpty() && model != null && !listed.contains(model)) {
@@ -178,13 +199,24 @@ public final class OpenAiCompatibleClient implements CloseableEngineClient {
             }
             notes.add("cachedTokens=" + report);
             boolean answered = priority.join().answered && nvext.join().answered;
-            EngineCapabilities capabilities = new EngineCapabilities(answered, listed, family.join(),
-                    priority.join().accepted, nvext.join().accepted, report, String.join(", ", notes));
+            EngineCapabilities capabilities = new EngineCapabilities(
+                    answered,
+                    listed,
+                    family.join(),
+                    priority.join().accepted,
+                    nvext.join().accepted,
+                    report,
+                    String.join(", ", notes));
             if (answered) {
-                LOGGER.info("engine capabilities: engine={} model={} {}", endpoint.describe(), model, capabilities.notes());
+                LOGGER.info(
+                        "engine capabilities: engine={} model={} {}", endpoint.describe(), model, capabilities.notes());
             } else {
-                LOGGER.warn("engine capability probe not answered, optional fields not sent; probing again at the next "
-                        + "call: engine={} model={} {}", endpoint.describe(), model, capabilities.notes());
+                LOGGER.warn(
+                        "engine capability probe not answered, optional fields not sent; probing again at the next "
+                                + "call: engine={} model={} {}",
+                        endpoint.describe(),
+                        model,
+                        capabilities.notes());
             }
             return capabilities;
         });
@@ -192,38 +224,53 @@ public final class OpenAiCompatibleClient implements CloseableEngineClient {
 
     /** Whether the engine accepted a call carrying an optional field. */
     private record FieldProbe(boolean accepted, String why, EngineCapabilities.Report cacheReport, boolean answered) {
-        static final FieldProbe NOT_PROBED = new FieldProbe(false, "not probed", EngineCapabilities.Report.UNKNOWN, true);
+        static final FieldProbe NOT_PROBED =
+                new FieldProbe(false, "not probed", EngineCapabilities.Report.UNKNOWN, true);
 
         String describe() {
             return (accepted ? "accepted" : "not sent") + (why.isEmpty() ? "" : " (" + why + ")");
         }
     }
 
-    private CompletableFuture<FieldProbe> probeField(String model, String what,
-                                                     Consumer<ObjectNode> addField) {
+    private CompletableFuture<FieldProbe> probeField(String model, String what, Consumer<ObjectNode> addField) {
         ObjectNode body = JSON.createObjectNode();
         body.put("model", model);
         body.putArray("messages").addObject().put("role", "user").put("content", "ping");
         body.put("max_tokens", 1);
         body.put("stream", false);
         addField.accept(body);
-        return transport.exchange(HttpMethod.POST, endpoint.chatCompletionsPath(), Map.of(), body.toString(), PROBE_TIMEOUT)
+        return transport
+                .exchange(HttpMethod.POST, endpoint.chatCompletionsPath(), Map.of(), body.toString(), PROBE_TIMEOUT)
                 .thenApply(reply -> {
                     if (reply.ok()) {
                         return new FieldProbe(true, "", cacheReport(reply.body()), true);
                     }
                     String message = redact(EngineMessages.engineMessage(reply.body()));
                     if (reply.status() >= 400 && reply.status() < 500) {
-                        LOGGER.info("engine rejects {}: engine={} model={} status={} message={}", what,
-                                endpoint.describe(), model, reply.status(), message);
-                        return new FieldProbe(false, "HTTP " + reply.status() + ": " + message,
-                                EngineCapabilities.Report.UNKNOWN, true);
+                        LOGGER.info(
+                                "engine rejects {}: engine={} model={} status={} message={}",
+                                what,
+                                endpoint.describe(),
+                                model,
+                                reply.status(),
+                                message);
+                        return new FieldProbe(
+                                false,
+                                "HTTP " + reply.status() + ": " + message,
+                                EngineCapabilities.Report.UNKNOWN,
+                                true);
                     }
-                    return new FieldProbe(false, "probe answered HTTP " + reply.status() + ": " + message,
-                            EngineCapabilities.Report.UNKNOWN, false);
+                    return new FieldProbe(
+                            false,
+                            "probe answered HTTP " + reply.status() + ": " + message,
+                            EngineCapabilities.Report.UNKNOWN,
+                            false);
                 })
-                .exceptionally(error -> new FieldProbe(false, "probe failed: " + EngineRetry.describe(error),
-                        EngineCapabilities.Report.UNKNOWN, false));
+                .exceptionally(error -> new FieldProbe(
+                        false,
+                        "probe failed: " + EngineRetry.describe(error),
+                        EngineCapabilities.Report.UNKNOWN,
+                        false));
     }
 
     private String redact(String text) {
@@ -232,7 +279,10 @@ public final class OpenAiCompatibleClient implements CloseableEngineClient {
 
     private static EngineCapabilities.Report cacheReport(String body) {
         try {
-            JsonNode cached = JSON.readTree(body).path("usage").path("prompt_tokens_details").path("cached_tokens");
+            JsonNode cached = JSON.readTree(body)
+                    .path("usage")
+                    .path("prompt_tokens_details")
+                    .path("cached_tokens");
             return cached.isNumber() ? EngineCapabilities.Report.YES : EngineCapabilities.Report.NO;
         } catch (java.io.IOException e) {
             return EngineCapabilities.Report.UNKNOWN;

@@ -40,6 +40,7 @@ enum OpenAiDialect {
 
     /** BatchSpec option: {@code auto} (default) or {@code prompt} (never send {@code response_format}). */
     static final String STRUCTURED_OUTPUT_OPTION = "structured_output";
+
     static final String DYNAMO_SESSION_HEADER = "X-Dynamo-Session-ID";
 
     private final boolean responseFormat;
@@ -62,8 +63,8 @@ enum OpenAiDialect {
     /** The request body of {@code prompt} for an engine with {@code capabilities}. */
     byte[] render(AgentPrompt prompt, EngineCapabilities capabilities) {
         SharedPrefix.Shape shape = shape(prompt);
-        SharedPrefix prefix = prompt.batch().rendering(new PrefixKey(this, shape),
-                () -> SharedPrefix.of(prompt.spec(), shape));
+        SharedPrefix prefix =
+                prompt.batch().rendering(new PrefixKey(this, shape), () -> SharedPrefix.of(prompt.spec(), shape));
         return prefix.render(prompt.messages(), perCall(prompt, capabilities));
     }
 
@@ -119,7 +120,9 @@ enum OpenAiDialect {
     }
 
     private static boolean structuredOutputAllowed(AgentPrompt prompt) {
-        String option = prompt.spec().getOptions() == null ? null : prompt.spec().getOptions().get(STRUCTURED_OUTPUT_OPTION);
+        String option = prompt.spec().getOptions() == null
+                ? null
+                : prompt.spec().getOptions().get(STRUCTURED_OUTPUT_OPTION);
         return option == null || !option.trim().toLowerCase(Locale.ROOT).equals("prompt");
     }
 

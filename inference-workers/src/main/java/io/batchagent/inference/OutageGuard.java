@@ -6,7 +6,6 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.core.IntervalFunction;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -66,6 +65,7 @@ final class OutageGuard implements EngineClient, AutoCloseable {
     private volatile CompletableFuture<Void> recovered = CompletableFuture.completedFuture(null);
     /** {@link System#nanoTime()} when the current outage began; meaningful only while {@link #inOutage}. */
     private volatile long outageStart;
+
     private volatile boolean inOutage;
     private final AtomicLong pausedNanos = new AtomicLong();
     private final IntervalFunction probeBackoff;
@@ -85,16 +85,19 @@ final class OutageGuard implements EngineClient, AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
-        this.breaker = CircuitBreaker.of("batchagent-engine", CircuitBreakerConfig.custom()
-                .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
-                .slidingWindowSize(20)
-                .minimumNumberOfCalls(10)
-                .failureRateThreshold(50)
-                .permittedNumberOfCallsInHalfOpenState(1)
-                // The guard moves an open breaker to half-open itself, on its own probe schedule.
-                .waitDurationInOpenState(settings.outageBudget())
-                .build());
-        this.probeBackoff = IntervalFunction.ofExponentialBackoff(settings.firstProbeDelay(), 2.0, settings.maxProbeDelay());
+        this.breaker = CircuitBreaker.of(
+                "batchagent-engine",
+                CircuitBreakerConfig.custom()
+                        .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                        .slidingWindowSize(20)
+                        .minimumNumberOfCalls(10)
+                        .failureRateThreshold(50)
+                        .permittedNumberOfCallsInHalfOpenState(1)
+                        // The guard moves an open breaker to half-open itself, on its own probe schedule.
+                        .waitDurationInOpenState(settings.outageBudget())
+                        .build());
+        this.probeBackoff =
+                IntervalFunction.ofExponentialBackoff(settings.firstProbeDelay(), 2.0, settings.maxProbeDelay());
         breaker.getEventPublisher().onStateTransition(event -> onTransition(event.getStateTransition()));
     }
 
@@ -117,7 +120,8 @@ final class OutageGuard implements EngineClient, AutoCloseable {
      * budget (new calls then fail at once). False while an outage is being ridden out.
      */
     boolean admitting() {
-        return !inOutage || nanos.getAsLong() - outageStart >= settings.outageBudget().toNanos();
+        return !inOutage
+                || nanos.getAsLong() - outageStart >= settings.outageBudget().toNanos();
     }
 
     /** Time spent in outages so far, the current one included. */
@@ -156,9 +160,10 @@ final class OutageGuard implements EngineClient, AutoCloseable {
             if (breaker.getState() != CircuitBreaker.State.CLOSED) {
                 return waitOut(request, startNanos, response.failure(), recovered);
             }
-            return confirmOutage().thenCompose(down -> down
-                    ? waitOut(request, startNanos, response.failure(), recovered)
-                    : CompletableFuture.completedFuture(response));
+            return confirmOutage()
+                    .thenCompose(down -> down
+                            ? waitOut(request, startNanos, response.failure(), recovered)
+                            : CompletableFuture.completedFuture(response));
         });
     }
 
@@ -166,18 +171,23 @@ final class OutageGuard implements EngineClient, AutoCloseable {
      * Waits, without a thread, until the breaker closes or the outage budget runs out, then sends the
      * request again (or fails it ENGINE_UNAVAILABLE).
      */
-    private CompletableFuture<ChatResponse> waitOut(ChatRequest request, long startNanos, EngineFailure last,
-                                                    CompletableFuture<Void> recovery) {
+    private CompletableFuture<ChatResponse> waitOut(
+            ChatRequest request, long startNanos, EngineFailure last, CompletableFuture<Void> recovery) {
         if (!inOutage) {
             // The breaker closed between the failure and now: try at once.
             return send(request, startNanos, last);
         }
         long left = outageStart + settings.outageBudget().toNanos() - nanos.getAsLong();
         if (left <= 0 || timers.isShutdown()) {
-            LOGGER.warn("engine unavailable past the outage budget; failing the call: jobId={} turn={} model={} budget={}",
-                    request.jobId(), request.turn(), request.model(), settings.outageBudget());
-            return CompletableFuture.completedFuture(ChatResponse.failed(EngineFailure.unavailable(settings.outageBudget(),
-                    last != null ? last : lastFailure.get()), elapsedMs(startNanos)));
+            LOGGER.warn(
+                    "engine unavailable past the outage budget; failing the call: jobId={} turn={} model={} budget={}",
+                    request.jobId(),
+                    request.turn(),
+                    request.model(),
+                    settings.outageBudget());
+            return CompletableFuture.completedFuture(ChatResponse.failed(
+                    EngineFailure.unavailable(settings.outageBudget(), last != null ? last : lastFailure.get()),
+                    elapsedMs(startNanos)));
         }
         CompletableFuture<Void> budgetOver = new CompletableFuture<>();
         timers.schedule(() -> budgetOver.complete(null), left, TimeUnit.NANOSECONDS);
@@ -198,8 +208,11 @@ final class OutageGuard implements EngineClient, AutoCloseable {
         delegate.complete(probeTemplate.get()).whenComplete((response, error) -> {
             boolean down = error != null || isEngineFailure(response.failure());
             if (down && breaker.getState() == CircuitBreaker.State.CLOSED) {
-                LOGGER.warn("engine failed a probe after a failed call; opening the circuit: detail={}",
-                        error != null ? EngineRetry.describe(error) : response.failure().message());
+                LOGGER.warn(
+                        "engine failed a probe after a failed call; opening the circuit: detail={}",
+                        error != null
+                                ? EngineRetry.describe(error)
+                                : response.failure().message());
                 breaker.transitionToOpenState();
             }
             confirming.set(null);
@@ -222,8 +235,11 @@ final class OutageGuard implements EngineClient, AutoCloseable {
                 if (error == null) {
                     lastFailure.set(response.failure());
                 }
-                LOGGER.info("engine still unavailable: detail={}",
-                        error != null ? EngineRetry.describe(error) : response.failure().message());
+                LOGGER.info(
+                        "engine still unavailable: detail={}",
+                        error != null
+                                ? EngineRetry.describe(error)
+                                : response.failure().message());
                 breaker.onError(took, TimeUnit.NANOSECONDS, error != null ? error : new EngineDown(response.failure()));
             }
         });
@@ -236,11 +252,14 @@ final class OutageGuard implements EngineClient, AutoCloseable {
                     outageStart = nanos.getAsLong();
                     recovered = new CompletableFuture<>();
                     inOutage = true;
-                    LOGGER.warn("engine unavailable: new turns wait, calls in flight are sent again when it answers; "
-                            + "outageBudget={}", settings.outageBudget());
+                    LOGGER.warn(
+                            "engine unavailable: new turns wait, calls in flight are sent again when it answers; "
+                                    + "outageBudget={}",
+                            settings.outageBudget());
                 }
                 int attempt = transition.getFromState() == CircuitBreaker.State.HALF_OPEN
-                        ? failedProbes.incrementAndGet() + 1 : 1;
+                        ? failedProbes.incrementAndGet() + 1
+                        : 1;
                 scheduleProbe(probeBackoff.apply(attempt));
             }
             case HALF_OPEN -> timers.execute(this::probe);
@@ -250,12 +269,13 @@ final class OutageGuard implements EngineClient, AutoCloseable {
                     pausedNanos.addAndGet(lasted);
                     inOutage = false;
                     failedProbes.set(0);
-                    LOGGER.info("engine answers again after {} ms; waiting calls are sent again",
+                    LOGGER.info(
+                            "engine answers again after {} ms; waiting calls are sent again",
                             TimeUnit.NANOSECONDS.toMillis(lasted));
                     recovered.complete(null);
                 }
             }
-            default -> { }
+            default -> {}
         }
     }
 
@@ -263,11 +283,14 @@ final class OutageGuard implements EngineClient, AutoCloseable {
         if (timers.isShutdown()) {
             return;
         }
-        timers.schedule(() -> {
-            if (breaker.getState() == CircuitBreaker.State.OPEN) {
-                breaker.transitionToHalfOpenState();
-            }
-        }, waitMillis, TimeUnit.MILLISECONDS);
+        timers.schedule(
+                () -> {
+                    if (breaker.getState() == CircuitBreaker.State.OPEN) {
+                        breaker.transitionToHalfOpenState();
+                    }
+                },
+                waitMillis,
+                TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -288,16 +311,26 @@ final class OutageGuard implements EngineClient, AutoCloseable {
     /** The small call that asks whether the engine answers: the batch's warm-up, or a one-token ping. */
     private static ChatRequest probeOf(ChatRequest request) {
         if (request.prompt() != null) {
-            return ChatRequest.of(PROBE_JOB, 0, AgentPrompt.warmUp(request.prompt().batch()));
+            return ChatRequest.of(
+                    PROBE_JOB, 0, AgentPrompt.warmUp(request.prompt().batch()));
         }
-        ObjectNode body = JSON.createObjectNode().put("model", request.model()).put("max_tokens", 1).put("stream", false);
+        ObjectNode body = JSON.createObjectNode()
+                .put("model", request.model())
+                .put("max_tokens", 1)
+                .put("stream", false);
         body.putArray("messages").addObject().put("role", "user").put("content", "ping");
         return new ChatRequest(PROBE_JOB, 0, request.model(), body.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private ChatResponse withLatency(ChatResponse response, long startNanos) {
-        return new ChatResponse(response.content(), response.toolCalls(), response.finishReason(), response.usage(),
-                response.timeToFirstTokenMs(), elapsedMs(startNanos), response.failure());
+        return new ChatResponse(
+                response.content(),
+                response.toolCalls(),
+                response.finishReason(),
+                response.usage(),
+                response.timeToFirstTokenMs(),
+                elapsedMs(startNanos),
+                response.failure());
     }
 
     private long elapsedMs(long startNanos) {

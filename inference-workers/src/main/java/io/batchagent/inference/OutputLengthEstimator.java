@@ -27,7 +27,9 @@ final class OutputLengthEstimator {
         }
 
         OptionalInt mean() {
-            return count == 0 ? OptionalInt.empty() : OptionalInt.of((int) Math.max(1, Math.round((double) sum / count)));
+            return count == 0
+                    ? OptionalInt.empty()
+                    : OptionalInt.of((int) Math.max(1, Math.round((double) sum / count)));
         }
     }
 

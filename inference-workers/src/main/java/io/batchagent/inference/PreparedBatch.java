@@ -34,8 +34,8 @@ final class PreparedBatch {
     private final String problem;
     private final Map<Object, Object> renderings = new ConcurrentHashMap<>();
 
-    private PreparedBatch(BatchSpec spec, SharedPrefix prefix, JsonSchema outputSchema,
-                          Map<String, ToolSpec> tools, String problem) {
+    private PreparedBatch(
+            BatchSpec spec, SharedPrefix prefix, JsonSchema outputSchema, Map<String, ToolSpec> tools, String problem) {
         this.spec = spec;
         this.prefix = prefix;
         this.outputSchema = outputSchema;
@@ -50,8 +50,8 @@ final class PreparedBatch {
         }
         try {
             SharedPrefix prefix = SharedPrefix.of(spec);
-            JsonSchema schema = spec.getOutputSchemaJson() == null ? null
-                    : compile(spec.getBatchId(), spec.getOutputSchemaJson());
+            JsonSchema schema =
+                    spec.getOutputSchemaJson() == null ? null : compile(spec.getBatchId(), spec.getOutputSchemaJson());
             return new PreparedBatch(spec, prefix, schema, Collections.unmodifiableMap(tools), null);
         } catch (RuntimeException e) {
             return new PreparedBatch(spec, null, null, Map.of(), e.getMessage());
@@ -63,17 +63,19 @@ final class PreparedBatch {
         try {
             node = JSON.readTree(schemaJson);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("batch '" + batchId + "': outputSchemaJson is not valid JSON: " + e.getOriginalMessage(), e);
+            throw new IllegalArgumentException(
+                    "batch '" + batchId + "': outputSchemaJson is not valid JSON: " + e.getOriginalMessage(), e);
         }
-        SpecVersion.VersionFlag version = SpecVersionDetector.detectOptionalVersion(node, false)
-                .orElse(SpecVersion.VersionFlag.V202012);
+        SpecVersion.VersionFlag version =
+                SpecVersionDetector.detectOptionalVersion(node, false).orElse(SpecVersion.VersionFlag.V202012);
         try {
             JsonSchema schema = JsonSchemaFactory.getInstance(version).getSchema(node);
             // Compile now, so a broken schema fails the batch here rather than each answer later.
             schema.initializeValidators();
             return schema;
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException("batch '" + batchId + "': outputSchemaJson is not a usable JSON Schema: " + e.getMessage(), e);
+            throw new IllegalArgumentException(
+                    "batch '" + batchId + "': outputSchemaJson is not a usable JSON Schema: " + e.getMessage(), e);
         }
     }
 

@@ -25,7 +25,8 @@ public record SchedulingHints(int priority, boolean moreTurnsPossible, OptionalI
 
     public SchedulingHints {
         if (priority != NEW_AGENT && priority != CONTINUING_AGENT) {
-            throw new IllegalArgumentException("priority must be NEW_AGENT (0) or CONTINUING_AGENT (1), got " + priority);
+            throw new IllegalArgumentException(
+                    "priority must be NEW_AGENT (0) or CONTINUING_AGENT (1), got " + priority);
         }
         expectedOutputTokens = expectedOutputTokens == null ? OptionalInt.empty() : expectedOutputTokens;
     }

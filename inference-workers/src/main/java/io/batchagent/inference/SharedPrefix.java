@@ -16,8 +16,8 @@ import io.batchagent.schemas.CallHash;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.Locale;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The part of a chat completions request that every agent of a batch shares, rendered once from its
@@ -47,11 +47,9 @@ public final class SharedPrefix {
     public static final String SCHEMA_INSTRUCTION =
             "\n\nYour final answer must be one JSON object that is valid against this JSON Schema:\n```json\n";
 
-    private static final JsonFactory JSON_FACTORY = JsonFactory.builder()
-            .disable(StreamWriteFeature.AUTO_CLOSE_CONTENT)
-            .build();
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final JsonFactory JSON_FACTORY =
+            JsonFactory.builder().disable(StreamWriteFeature.AUTO_CLOSE_CONTENT).build();
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     /**
      * What an engine dialect varies in the shared part.
@@ -65,8 +63,8 @@ public final class SharedPrefix {
      *     {@code json_schema} when the batch has an output schema and declares no tools (a response
      *     constraint and a tool constraint never go in one request)
      */
-    record Shape(boolean stream, String maxTokensField, Integer maxTokens, boolean toolChoiceAuto,
-                 boolean responseFormat) {
+    record Shape(
+            boolean stream, String maxTokensField, Integer maxTokens, boolean toolChoiceAuto, boolean responseFormat) {
 
         /** The layout of the original OpenAI-compatible client: streamed, max_tokens, nothing else. */
         static final Shape DEFAULT = new Shape(true, "max_tokens", null, false, false);
@@ -109,7 +107,8 @@ public final class SharedPrefix {
                 json.writeBooleanField("include_usage", true);
                 json.writeEndObject();
             }
-            json.writeNumberField(shape.maxTokensField(), shape.maxTokens() == null ? spec.getMaxTokens() : shape.maxTokens());
+            json.writeNumberField(
+                    shape.maxTokensField(), shape.maxTokens() == null ? spec.getMaxTokens() : shape.maxTokens());
             json.writeNumberField("temperature", spec.getTemperature());
             if (!spec.getTools().isEmpty()) {
                 json.writeArrayFieldStart("tools");
@@ -126,8 +125,8 @@ public final class SharedPrefix {
                 json.writeObjectFieldStart("json_schema");
                 json.writeStringField("name", RESPONSE_FORMAT_NAME);
                 json.writeFieldName("schema");
-                json.writeRawValue(canonicalObject(spec.getOutputSchemaJson(),
-                        "batch '" + batchId + "': outputSchemaJson"));
+                json.writeRawValue(
+                        canonicalObject(spec.getOutputSchemaJson(), "batch '" + batchId + "': outputSchemaJson"));
                 json.writeEndObject();
                 json.writeEndObject();
             }
@@ -221,14 +220,14 @@ public final class SharedPrefix {
         if (spec.getOutputSchemaJson() == null) {
             return system;
         }
-        String schema = canonicalObject(spec.getOutputSchemaJson(),
-                "batch '" + spec.getBatchId() + "': outputSchemaJson");
+        String schema =
+                canonicalObject(spec.getOutputSchemaJson(), "batch '" + spec.getBatchId() + "': outputSchemaJson");
         return system + SCHEMA_INSTRUCTION + schema + "\n```";
     }
 
     private static void writeTool(JsonGenerator json, String batchId, ToolSpec tool) throws IOException {
-        String parameters = canonicalObject(tool.getParametersJson(),
-                "batch '" + batchId + "': parametersJson of tool '" + tool.getName() + "'");
+        String parameters = canonicalObject(
+                tool.getParametersJson(), "batch '" + batchId + "': parametersJson of tool '" + tool.getName() + "'");
         json.writeStartObject();
         json.writeStringField("type", "function");
         json.writeObjectFieldStart("function");

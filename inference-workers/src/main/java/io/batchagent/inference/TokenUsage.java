@@ -17,8 +17,12 @@ package io.batchagent.inference;
  *     {@code --enable-prompt-tokens-details} and SGLang without {@code --enable-cache-report} send none,
  *     and then a 0 above means "unknown", not "nothing cached"
  */
-public record TokenUsage(long promptTokens, long cachedPromptTokens, long completionTokens, long cacheWriteTokens,
-                         boolean cacheReported) {
+public record TokenUsage(
+        long promptTokens,
+        long cachedPromptTokens,
+        long completionTokens,
+        long cacheWriteTokens,
+        boolean cacheReported) {
 
     /** Nothing reported. */
     public static final TokenUsage ZERO = new TokenUsage(0, 0, 0, 0, false);

@@ -16,8 +16,8 @@ interface ToolOutputs extends AutoCloseable {
 
     /** A reader that has none to read: every reference fails (for workers built without Kafka access, in tests). */
     static ToolOutputs none() {
-        return ref -> CompletableFuture.failedFuture(new UnreadableOutputException(ref,
-                "this worker has no reader for tool outputs held by reference"));
+        return ref -> CompletableFuture.failedFuture(
+                new UnreadableOutputException(ref, "this worker has no reader for tool outputs held by reference"));
     }
 
     /** The output at {@code ref}; fails with an {@link UnreadableOutputException} when it cannot be read. */
@@ -38,7 +38,9 @@ interface ToolOutputs extends AutoCloseable {
             if (message.getContentRef() != null && message.getContent() == null) {
                 any = true;
                 filled.add(read(message.getContentRef())
-                        .thenApply(content -> ChatMessage.newBuilder(message).setContent(content).build()));
+                        .thenApply(content -> ChatMessage.newBuilder(message)
+                                .setContent(content)
+                                .build()));
             } else {
                 filled.add(CompletableFuture.completedFuture(message));
             }
@@ -48,7 +50,8 @@ interface ToolOutputs extends AutoCloseable {
         }
         return CompletableFuture.allOf(filled.toArray(CompletableFuture[]::new))
                 .thenApply(ignored -> AgentTurn.newBuilder(turn)
-                        .setMessages(filled.stream().map(CompletableFuture::join).toList())
+                        .setMessages(
+                                filled.stream().map(CompletableFuture::join).toList())
                         .build());
     }
 
@@ -75,8 +78,8 @@ interface ToolOutputs extends AutoCloseable {
         private static final long serialVersionUID = 1L;
 
         UnreadableOutputException(OutputRef ref, String why) {
-            super("the tool output at " + ref.getTopic() + "-" + ref.getPartition() + "@" + ref.getOffset()
-                    + " (" + ref.getChars() + " characters) cannot be read: " + why);
+            super("the tool output at " + ref.getTopic() + "-" + ref.getPartition() + "@" + ref.getOffset() + " ("
+                    + ref.getChars() + " characters) cannot be read: " + why);
         }
     }
 }

@@ -99,8 +99,7 @@ final class TurnHandler {
     static final String HEADER_EXCEPTION = "batchagent.dlq.exception";
 
     private static final Logger LOGGER = LoggerFactory.getLogger(TurnHandler.class);
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final int PREPARED_BATCHES = 256;
     private static final long FIRST_DECODE_RETRY_MS = 200;
     private static final long MAX_DECODE_RETRY_MS = 5_000;
@@ -134,7 +133,7 @@ final class TurnHandler {
         final AtomicLong deadLetters = new AtomicLong();
         final AtomicLong compactions = new AtomicLong();
         /** Told the job id of every agent whose final result (whatever its status) this worker publishes. */
-        volatile java.util.function.Consumer<String> onFinished = jobId -> { };
+        volatile java.util.function.Consumer<String> onFinished = jobId -> {};
     }
 
     private final Topics topics;
@@ -162,28 +161,56 @@ final class TurnHandler {
      * @param executor runs everything after the spec lookup and the model call
      * @param clock wall-clock milliseconds
      */
-    TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
-                Executor executor, LongSupplier clock, Counters counters) {
+    TurnHandler(
+            Topics topics,
+            BatchSpecLookup specs,
+            EngineClient engine,
+            Producer<String, byte[]> producer,
+            Executor executor,
+            LongSupplier clock,
+            Counters counters) {
         this(topics, specs, engine, producer, executor, clock, counters, BatchWarmer.disabled());
     }
 
     /** @param warmer warms each batch's shared prefix before its turns; {@link BatchWarmer#disabled()} for none */
-    TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
-                Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer) {
+    TurnHandler(
+            Topics topics,
+            BatchSpecLookup specs,
+            EngineClient engine,
+            Producer<String, byte[]> producer,
+            Executor executor,
+            LongSupplier clock,
+            Counters counters,
+            BatchWarmer warmer) {
         this(topics, specs, engine, producer, executor, clock, counters, warmer, RetryingSender.Policy.defaults());
     }
 
     /** @param publishing how a retriable send failure is retried */
-    TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
-                Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer,
-                RetryingSender.Policy publishing) {
+    TurnHandler(
+            Topics topics,
+            BatchSpecLookup specs,
+            EngineClient engine,
+            Producer<String, byte[]> producer,
+            Executor executor,
+            LongSupplier clock,
+            Counters counters,
+            BatchWarmer warmer,
+            RetryingSender.Policy publishing) {
         this(topics, specs, engine, producer, executor, clock, counters, warmer, publishing, ToolOutputs.none());
     }
 
     /** @param outputs reads back the tool outputs that a turn's messages hold by reference; not closed here */
-    TurnHandler(Topics topics, BatchSpecLookup specs, EngineClient engine, Producer<String, byte[]> producer,
-                Executor executor, LongSupplier clock, Counters counters, BatchWarmer warmer,
-                RetryingSender.Policy publishing, ToolOutputs outputs) {
+    TurnHandler(
+            Topics topics,
+            BatchSpecLookup specs,
+            EngineClient engine,
+            Producer<String, byte[]> producer,
+            Executor executor,
+            LongSupplier clock,
+            Counters counters,
+            BatchWarmer warmer,
+            RetryingSender.Policy publishing,
+            ToolOutputs outputs) {
         this.outputs = outputs;
         this.sender = new RetryingSender<>(producer, publishing, executor);
         this.turnDecoder = Decoded.lenient(topics.agentTurns().valueSerde().deserializer());
@@ -200,13 +227,20 @@ final class TurnHandler {
     /** Starts handling {@code record}; see the class contract. */
     CompletableFuture<Void> handle(ConsumerRecord<String, Decoded<AgentTurn>> record) {
         if (abandoned) {
-            return CompletableFuture.failedFuture(new AbandonedTurnException("the worker is stopping; "
-                    + record.topic() + "-" + record.partition() + "@" + record.offset() + " was not started", null));
+            return CompletableFuture.failedFuture(new AbandonedTurnException(
+                    "the worker is stopping; " + record.topic() + "-" + record.partition() + "@" + record.offset()
+                            + " was not started",
+                    null));
         }
         Decoded<AgentTurn> decoded = record.value();
         if (decoded != null && !decoded.ok() && Faults.isRetriable(decoded.error())) {
-            LOGGER.warn("turn not decodable now, decoding it again until the fault is over: topic={} partition={} "
-                    + "offset={} jobId={} cause={}", record.topic(), record.partition(), record.offset(), record.key(),
+            LOGGER.warn(
+                    "turn not decodable now, decoding it again until the fault is over: topic={} partition={} "
+                            + "offset={} jobId={} cause={}",
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    record.key(),
                     decoded.error().getMessage());
             return decodeAgain(record, FIRST_DECODE_RETRY_MS);
         }
@@ -218,9 +252,11 @@ final class TurnHandler {
         // Tool outputs held by reference are read back first: everything below sees the whole conversation.
         return outputs.hydrate(turn)
                 .thenCompose(whole -> specs.get(whole.getBatchId())
-                        .handleAsync((spec, error) -> error == null
-                                ? callEngine(whole, spec, queuedMs)
-                                : unknownBatch(whole, error, queuedMs), executor)
+                        .handleAsync(
+                                (spec, error) -> error == null
+                                        ? callEngine(whole, spec, queuedMs)
+                                        : unknownBatch(whole, error, queuedMs),
+                                executor)
                         .thenCompose(Function.identity()))
                 .exceptionallyCompose(error -> afterUnexpectedError(turn, error))
                 .whenComplete((ignored, error) -> {
@@ -233,12 +269,26 @@ final class TurnHandler {
     /** Decodes the record's bytes again after {@code backoffMs}, then handles it; backs off further while the fault lasts. */
     private CompletableFuture<Void> decodeAgain(ConsumerRecord<String, Decoded<AgentTurn>> record, long backoffMs) {
         Executor later = CompletableFuture.delayedExecutor(backoffMs, TimeUnit.MILLISECONDS, executor);
-        return CompletableFuture.supplyAsync(() -> new ConsumerRecord<>(record.topic(), record.partition(),
-                        record.offset(), record.timestamp(), record.timestampType(), record.serializedKeySize(),
-                        record.serializedValueSize(), record.key(),
-                        turnDecoder.deserialize(record.topic(), record.headers(), record.value().raw()),
-                        record.headers(), record.leaderEpoch()), later)
-                .thenCompose(again -> abandoned || again.value().ok() || !Faults.isRetriable(again.value().error())
+        return CompletableFuture.supplyAsync(
+                        () -> new ConsumerRecord<>(
+                                record.topic(),
+                                record.partition(),
+                                record.offset(),
+                                record.timestamp(),
+                                record.timestampType(),
+                                record.serializedKeySize(),
+                                record.serializedValueSize(),
+                                record.key(),
+                                turnDecoder.deserialize(
+                                        record.topic(),
+                                        record.headers(),
+                                        record.value().raw()),
+                                record.headers(),
+                                record.leaderEpoch()),
+                        later)
+                .thenCompose(again -> abandoned
+                                || again.value().ok()
+                                || !Faults.isRetriable(again.value().error())
                         ? handle(again)
                         : decodeAgain(again, Math.min(backoffMs * 2, MAX_DECODE_RETRY_MS)));
     }
@@ -264,69 +314,147 @@ final class TurnHandler {
             return CompletableFuture.failedFuture(cause);
         }
         if (cause instanceof ToolOutputs.UnreadableOutputException) {
-            LOGGER.error("a tool output of the conversation cannot be read; ending the job FAILED: jobId={} turn={} message={}",
-                    turn.getJobId(), turn.getTurn(), cause.getMessage());
-            return publishInstead(turn, turn.getUsage(), turn.getTimings(), ErrorReason.OTHER, "turn " + turn.getTurn()
-                    + " cannot be built: " + cause.getMessage(), cause);
+            LOGGER.error(
+                    "a tool output of the conversation cannot be read; ending the job FAILED: jobId={} turn={} message={}",
+                    turn.getJobId(),
+                    turn.getTurn(),
+                    cause.getMessage());
+            return publishInstead(
+                    turn,
+                    turn.getUsage(),
+                    turn.getTimings(),
+                    ErrorReason.OTHER,
+                    "turn " + turn.getTurn() + " cannot be built: " + cause.getMessage(),
+                    cause);
         }
         if (RetryingSender.classify(cause) == FailureKind.TOO_LARGE) {
             String message = "the outcome of turn " + turn.getTurn() + " is over the record size limit and was not "
                     + "published: " + cause.getMessage();
-            LOGGER.error("turn outcome over the record size limit; ending the job FAILED instead: jobId={} turn={} message={}",
-                    turn.getJobId(), turn.getTurn(), message);
-            return publishInstead(turn, turn.getUsage(), turn.getTimings(), ErrorReason.RECORD_TOO_LARGE, message, cause);
+            LOGGER.error(
+                    "turn outcome over the record size limit; ending the job FAILED instead: jobId={} turn={} message={}",
+                    turn.getJobId(),
+                    turn.getTurn(),
+                    message);
+            return publishInstead(
+                    turn, turn.getUsage(), turn.getTimings(), ErrorReason.RECORD_TOO_LARGE, message, cause);
         }
-        LOGGER.error("turn failed unexpectedly; ending the job FAILED: jobId={} turn={}", turn.getJobId(), turn.getTurn(), cause);
-        return publishInstead(turn, turn.getUsage(), turn.getTimings(), ErrorReason.OTHER,
-                "the inference worker failed on turn " + turn.getTurn() + ": " + cause, cause);
+        LOGGER.error(
+                "turn failed unexpectedly; ending the job FAILED: jobId={} turn={}",
+                turn.getJobId(),
+                turn.getTurn(),
+                cause);
+        return publishInstead(
+                turn,
+                turn.getUsage(),
+                turn.getTimings(),
+                ErrorReason.OTHER,
+                "the inference worker failed on turn " + turn.getTurn() + ": " + cause,
+                cause);
     }
 
     private CompletableFuture<Void> callEngine(AgentTurn turn, BatchSpec spec, long queuedMs) {
         if (abandoned) {
-            return CompletableFuture.failedFuture(new AbandonedTurnException("the worker is stopping; turn "
-                    + turn.getTurn() + " of job " + turn.getJobId() + " was not started", null));
+            return CompletableFuture.failedFuture(new AbandonedTurnException(
+                    "the worker is stopping; turn " + turn.getTurn() + " of job " + turn.getJobId()
+                            + " was not started",
+                    null));
         }
         PreparedBatch batch = prepare(spec);
         if (batch.problem() != null) {
-            LOGGER.warn("batch cannot be used: jobId={} turn={} model={} problem={}",
-                    turn.getJobId(), turn.getTurn(), spec.getModel(), batch.problem());
-            return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_INPUT, batch.problem()),
-                    null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
+            LOGGER.warn(
+                    "batch cannot be used: jobId={} turn={} model={} problem={}",
+                    turn.getJobId(),
+                    turn.getTurn(),
+                    spec.getModel(),
+                    batch.problem());
+            return publishResult(
+                    turn,
+                    JobStatus.FAILED,
+                    null,
+                    error(ErrorReason.INVALID_INPUT, batch.problem()),
+                    null,
+                    turn.getUsage(),
+                    addQueued(turn.getTimings(), queuedMs),
+                    turn.getToolCallsRequested(),
+                    null);
         }
         if (spec.getCancelled()) {
-            return publishResult(turn, JobStatus.CANCELLED, null, error(ErrorReason.CANCELLED, "batch '" + spec.getBatchId()
-                    + "' was cancelled; turn " + turn.getTurn() + " was not started"), null, turn.getUsage(),
-                    addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
+            return publishResult(
+                    turn,
+                    JobStatus.CANCELLED,
+                    null,
+                    error(
+                            ErrorReason.CANCELLED,
+                            "batch '" + spec.getBatchId() + "' was cancelled; turn " + turn.getTurn()
+                                    + " was not started"),
+                    null,
+                    turn.getUsage(),
+                    addQueued(turn.getTimings(), queuedMs),
+                    turn.getToolCallsRequested(),
+                    null);
         }
         long age = clock.getAsLong() - turn.getSubmittedAtMs();
         if (spec.getDeadlineMs() > 0 && age > spec.getDeadlineMs()) {
-            return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.TIMEOUT, "the agent deadline of "
-                    + spec.getDeadlineMs() + " ms (across all turns) passed before turn " + turn.getTurn() + " started"),
-                    null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
+            return publishResult(
+                    turn,
+                    JobStatus.FAILED,
+                    null,
+                    error(
+                            ErrorReason.TIMEOUT,
+                            "the agent deadline of " + spec.getDeadlineMs()
+                                    + " ms (across all turns) passed before turn " + turn.getTurn() + " started"),
+                    null,
+                    turn.getUsage(),
+                    addQueued(turn.getTimings(), queuedMs),
+                    turn.getToolCallsRequested(),
+                    null);
         }
         return warmer.ready(batch)
-                .thenCompose(warmUp -> compactor.fit(turn, batch)
-                        .thenComposeAsync(fitted -> callWith(fitted(turn, fitted), batch, fitted, queuedMs, warmUp), executor));
+                .thenCompose(warmUp -> compactor
+                        .fit(turn, batch)
+                        .thenComposeAsync(
+                                fitted -> callWith(fitted(turn, fitted), batch, fitted, queuedMs, warmUp), executor));
     }
 
     /** The model call of {@code turn}, whose conversation is fitted to its budgets; or its CONTEXT_EXHAUSTED end. */
-    private CompletableFuture<Void> callWith(AgentTurn turn, PreparedBatch batch, ConversationCompactor.Fitted fitted,
-                                             long queuedMs, WarmUpReport warmUp) {
+    private CompletableFuture<Void> callWith(
+            AgentTurn turn,
+            PreparedBatch batch,
+            ConversationCompactor.Fitted fitted,
+            long queuedMs,
+            WarmUpReport warmUp) {
         if (fitted.compaction() != null) {
             counters.compactions.incrementAndGet();
-            LOGGER.debug("conversation compacted: jobId={} turn={} mode={} turnsCompacted={} tokensBefore={} tokensAfter={} detail={}",
-                    turn.getJobId(), turn.getTurn(), fitted.compaction().getMode(), fitted.compaction().getTurnsCompacted(),
-                    fitted.compaction().getTokensBefore(), fitted.compaction().getTokensAfter(), fitted.compaction().getDetail());
+            LOGGER.debug(
+                    "conversation compacted: jobId={} turn={} mode={} turnsCompacted={} tokensBefore={} tokensAfter={} detail={}",
+                    turn.getJobId(),
+                    turn.getTurn(),
+                    fitted.compaction().getMode(),
+                    fitted.compaction().getTurnsCompacted(),
+                    fitted.compaction().getTokensBefore(),
+                    fitted.compaction().getTokensAfter(),
+                    fitted.compaction().getDetail());
         }
         if (fitted.exhausted() != null) {
-            LOGGER.info("conversation over its budget: jobId={} turn={} message={}", turn.getJobId(), turn.getTurn(),
+            LOGGER.info(
+                    "conversation over its budget: jobId={} turn={} message={}",
+                    turn.getJobId(),
+                    turn.getTurn(),
                     fitted.exhausted());
-            return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.CONTEXT_EXHAUSTED, fitted.exhausted()),
-                    null, turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), warmUp);
+            return publishResult(
+                    turn,
+                    JobStatus.FAILED,
+                    null,
+                    error(ErrorReason.CONTEXT_EXHAUSTED, fitted.exhausted()),
+                    null,
+                    turn.getUsage(),
+                    addQueued(turn.getTimings(), queuedMs),
+                    turn.getToolCallsRequested(),
+                    warmUp);
         }
         BatchSpec spec = batch.spec();
-        SchedulingHints hints = SchedulingHints.forTurn(turn.getTurn(), spec.getMaxTurns(),
-                lengths.estimate(spec.getBatchId(), turn.getTurn()));
+        SchedulingHints hints = SchedulingHints.forTurn(
+                turn.getTurn(), spec.getMaxTurns(), lengths.estimate(spec.getBatchId(), turn.getTurn()));
         AgentPrompt prompt = AgentPrompt.forAgent(batch, turn.getMessages(), hints);
         return engine.complete(ChatRequest.of(turn.getJobId(), turn.getTurn(), prompt))
                 .thenComposeAsync(response -> onResponse(turn, batch, response, queuedMs, warmUp), executor);
@@ -350,88 +478,151 @@ final class TurnHandler {
         if (call != null) {
             next.setUsage(addUsage(turn.getUsage(), call.usage()));
             next.setTimings(Timings.newBuilder(turn.getTimings())
-                    .setModelMs(turn.getTimings().getModelMs() + call.latencyMs()).build());
+                    .setModelMs(turn.getTimings().getModelMs() + call.latencyMs())
+                    .build());
         }
         return next.build();
     }
 
-    private CompletableFuture<Void> onResponse(AgentTurn turn, PreparedBatch batch, ChatResponse response, long queuedMs,
-                                               WarmUpReport warmUp) {
+    private CompletableFuture<Void> onResponse(
+            AgentTurn turn, PreparedBatch batch, ChatResponse response, long queuedMs, WarmUpReport warmUp) {
         String model = batch.spec().getModel();
         Usage usage = addUsage(turn.getUsage(), response.usage());
         Timings timings = addCall(turn, response, queuedMs);
-        if (response.isFailure() && response.failure().isContextOverflow() && !refusedBefore(turn)
+        if (response.isFailure()
+                && response.failure().isContextOverflow()
+                && !refusedBefore(turn)
                 && ConversationCompactor.policy(batch.spec()).getMode() != CompactionMode.NONE) {
             // The estimate was short: compact whatever the size says, and try once more if anything was compacted.
-            AgentTurn refused = AgentTurn.newBuilder(turn).setUsage(usage).setTimings(timings).build();
-            return compactor.fitAfterRefusal(refused, batch, response.failure().message())
-                    .thenComposeAsync(fitted -> fitted.compaction() == null
-                            ? engineFailed(turn, batch, response, usage, timings, warmUp)
-                            : callWith(fitted(refused, fitted), batch, fitted, 0, warmUp), executor);
+            AgentTurn refused = AgentTurn.newBuilder(turn)
+                    .setUsage(usage)
+                    .setTimings(timings)
+                    .build();
+            return compactor
+                    .fitAfterRefusal(refused, batch, response.failure().message())
+                    .thenComposeAsync(
+                            fitted -> fitted.compaction() == null
+                                    ? engineFailed(turn, batch, response, usage, timings, warmUp)
+                                    : callWith(fitted(refused, fitted), batch, fitted, 0, warmUp),
+                            executor);
         }
         if (response.isFailure()) {
             return engineFailed(turn, batch, response, usage, timings, warmUp);
         }
-        lengths.record(batch.spec().getBatchId(), turn.getTurn(), response.usage().completionTokens());
-        LOGGER.debug("engine answered: jobId={} turn={} model={} finishReason={} toolCalls={} promptTokens={} cachedTokens={} latencyMs={}",
-                turn.getJobId(), turn.getTurn(), model, response.finishReason(), response.toolCalls().size(),
-                response.usage().promptTokens(), response.usage().cachedPromptTokens(), response.latencyMs());
+        lengths.record(
+                batch.spec().getBatchId(), turn.getTurn(), response.usage().completionTokens());
+        LOGGER.debug(
+                "engine answered: jobId={} turn={} model={} finishReason={} toolCalls={} promptTokens={} cachedTokens={} latencyMs={}",
+                turn.getJobId(),
+                turn.getTurn(),
+                model,
+                response.finishReason(),
+                response.toolCalls().size(),
+                response.usage().promptTokens(),
+                response.usage().cachedPromptTokens(),
+                response.latencyMs());
         if (LOGGER.isTraceEnabled()) {
-            LOGGER.trace("answer: jobId={} turn={} model={} content={}", turn.getJobId(), turn.getTurn(), model,
+            LOGGER.trace(
+                    "answer: jobId={} turn={} model={} content={}",
+                    turn.getJobId(),
+                    turn.getTurn(),
+                    model,
                     response.content());
         }
         if (!response.toolCalls().isEmpty()) {
             return requestTools(turn, batch, response, usage, timings);
         }
-        FinalAnswer.Verdict verdict = FinalAnswer.judge(response.content(), response.finishReason(),
-                batch.outputSchema(), batch.spec().getMaxTokens());
+        FinalAnswer.Verdict verdict = FinalAnswer.judge(
+                response.content(),
+                response.finishReason(),
+                batch.outputSchema(),
+                batch.spec().getMaxTokens());
         if (verdict.valid()) {
-            return publishResult(turn, JobStatus.SUCCEEDED, verdict.outputJson(), null, null, usage, timings,
-                    turn.getToolCallsRequested(), warmUp);
+            return publishResult(
+                    turn,
+                    JobStatus.SUCCEEDED,
+                    verdict.outputJson(),
+                    null,
+                    null,
+                    usage,
+                    timings,
+                    turn.getToolCallsRequested(),
+                    warmUp);
         }
-        LOGGER.info("invalid final answer: jobId={} turn={} model={} repairs={} problem={}",
-                turn.getJobId(), turn.getTurn(), model, turn.getRepairs(), verdict.problem());
+        LOGGER.info(
+                "invalid final answer: jobId={} turn={} model={} repairs={} problem={}",
+                turn.getJobId(),
+                turn.getTurn(),
+                model,
+                turn.getRepairs(),
+                verdict.problem());
         if (turn.getRepairs() < batch.spec().getMaxRepairs()) {
             return askForRepair(turn, response.content(), verdict.problem(), usage, timings);
         }
-        String problem = turn.getRepairs() == 0 ? verdict.problem()
+        String problem = turn.getRepairs() == 0
+                ? verdict.problem()
                 : verdict.problem() + " (still invalid after " + turn.getRepairs() + " repair turn"
                         + (turn.getRepairs() == 1 ? "" : "s") + ")";
-        return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.INVALID_OUTPUT, problem),
-                response.content(), usage, timings, turn.getToolCallsRequested(), warmUp);
+        return publishResult(
+                turn,
+                JobStatus.FAILED,
+                null,
+                error(ErrorReason.INVALID_OUTPUT, problem),
+                response.content(),
+                usage,
+                timings,
+                turn.getToolCallsRequested(),
+                warmUp);
     }
 
     /** Ends the job FAILED for a failed model call: TIMEOUT, CONTEXT_EXHAUSTED (with the sizes) or ENGINE_ERROR. */
-    private CompletableFuture<Void> engineFailed(AgentTurn turn, PreparedBatch batch, ChatResponse response, Usage usage,
-                                                 Timings timings, WarmUpReport warmUp) {
+    private CompletableFuture<Void> engineFailed(
+            AgentTurn turn,
+            PreparedBatch batch,
+            ChatResponse response,
+            Usage usage,
+            Timings timings,
+            WarmUpReport warmUp) {
         String model = batch.spec().getModel();
         counters.engineFailures.incrementAndGet();
-        LOGGER.warn("engine call failed: jobId={} turn={} model={} status={} retriable={} message={}",
-                turn.getJobId(), turn.getTurn(), model,
-                response.failure().httpStatus().isPresent() ? response.failure().httpStatus().getAsInt() : "none",
-                response.failure().retriable(), response.failure().message());
+        LOGGER.warn(
+                "engine call failed: jobId={} turn={} model={} status={} retriable={} message={}",
+                turn.getJobId(),
+                turn.getTurn(),
+                model,
+                response.failure().httpStatus().isPresent()
+                        ? response.failure().httpStatus().getAsInt()
+                        : "none",
+                response.failure().retriable(),
+                response.failure().message());
         JobError failure = response.failure().isUnavailable()
                 ? error(ErrorReason.ENGINE_UNAVAILABLE, response.failure().message())
                 : response.failure().isTimeout()
-                ? error(ErrorReason.TIMEOUT, "per-turn timeout: " + response.failure().message())
-                : response.failure().isContextOverflow()
-                ? error(ErrorReason.CONTEXT_EXHAUSTED, contextOverflow(turn, batch, response.failure()))
-                : error(ErrorReason.ENGINE_ERROR, response.failure().message());
-        return publishResult(turn, JobStatus.FAILED, null, failure, null, usage, timings,
-                turn.getToolCallsRequested(), warmUp);
+                        ? error(
+                                ErrorReason.TIMEOUT,
+                                "per-turn timeout: " + response.failure().message())
+                        : response.failure().isContextOverflow()
+                                ? error(ErrorReason.CONTEXT_EXHAUSTED, contextOverflow(turn, batch, response.failure()))
+                                : error(
+                                        ErrorReason.ENGINE_ERROR,
+                                        response.failure().message());
+        return publishResult(
+                turn, JobStatus.FAILED, null, failure, null, usage, timings, turn.getToolCallsRequested(), warmUp);
     }
 
     /** Whether this turn's conversation was compacted after an engine's refusal already (it is retried once). */
     private static boolean refusedBefore(AgentTurn turn) {
         List<Compaction> compactions = turn.getCompactions();
-        return !compactions.isEmpty() && compactions.get(compactions.size() - 1).getTurn() == turn.getTurn()
+        return !compactions.isEmpty()
+                && compactions.get(compactions.size() - 1).getTurn() == turn.getTurn()
                 && compactions.get(compactions.size() - 1).getDetail().startsWith(ConversationCompactor.REFUSAL_DETAIL);
     }
 
     /** The job's error when the engine refused its prompt as over the model's context window, with the sizes. */
     private static String contextOverflow(AgentTurn turn, PreparedBatch batch, EngineFailure failure) {
         ConversationCompactor.Size size = ConversationCompactor.size(batch, turn.getMessages());
-        return "the engine refused the prompt of turn " + turn.getTurn() + " as longer than the model's context window ("
+        return "the engine refused the prompt of turn " + turn.getTurn()
+                + " as longer than the model's context window ("
                 + "~" + size.tokens() + " tokens estimated, " + size.bytes() + " bytes of conversation, contextTokens "
                 + (batch.spec().getContextTokens() > 0 ? batch.spec().getContextTokens() : "unknown") + ", compaction "
                 + ConversationCompactor.policy(batch.spec()).getMode() + "): " + failure.message();
@@ -441,12 +632,19 @@ final class TurnHandler {
      * Sends the invalid answer back to the model with the exact validation errors, as the agent's
      * next turn (the conversation goes on; the job does not restart from its first turn).
      */
-    private CompletableFuture<Void> askForRepair(AgentTurn turn, String answer, String problem, Usage usage, Timings timings) {
+    private CompletableFuture<Void> askForRepair(
+            AgentTurn turn, String answer, String problem, Usage usage, Timings timings) {
         List<ChatMessage> messages = new ArrayList<>(turn.getMessages());
-        messages.add(ChatMessage.newBuilder().setRole(Role.ASSISTANT).setContent(answer == null ? "" : answer).build());
-        messages.add(ChatMessage.newBuilder().setRole(Role.USER).setContent(
-                "Your answer is not valid: " + problem + "\nReply with only the corrected JSON object, valid against "
-                        + "the JSON Schema in the system prompt.").build());
+        messages.add(ChatMessage.newBuilder()
+                .setRole(Role.ASSISTANT)
+                .setContent(answer == null ? "" : answer)
+                .build());
+        messages.add(ChatMessage.newBuilder()
+                .setRole(Role.USER)
+                .setContent("Your answer is not valid: " + problem
+                        + "\nReply with only the corrected JSON object, valid against "
+                        + "the JSON Schema in the system prompt.")
+                .build());
         // The outcome of this turn, not yet the next turn: the assembler continues it (turn + 1) once.
         AgentTurn repair = onTheWire(AgentTurn.newBuilder(turn), turn, messages)
                 .setPendingCalls(List.of())
@@ -462,15 +660,15 @@ final class TurnHandler {
      * Publishes one ToolRequest per valid call of a declared tool, an ERROR ToolResponse for each other
      * call, and the agent's waiting record listing every call of the turn.
      */
-    private CompletableFuture<Void> requestTools(AgentTurn turn, PreparedBatch batch, ChatResponse response,
-                                                 Usage usage, Timings timings) {
+    private CompletableFuture<Void> requestTools(
+            AgentTurn turn, PreparedBatch batch, ChatResponse response, Usage usage, Timings timings) {
         long now = clock.getAsLong();
         List<ToolCallRef> refs = new ArrayList<>();
         List<ProducerRecord<String, byte[]>> outgoing = new ArrayList<>();
         int position = 0;
         for (RequestedToolCall call : response.toolCalls()) {
-            String callId = call.id() == null || call.id().isBlank()
-                    ? "call_" + turn.getTurn() + "_" + position : call.id();
+            String callId =
+                    call.id() == null || call.id().isBlank() ? "call_" + turn.getTurn() + "_" + position : call.id();
             position++;
             String name = call.name() == null ? "" : call.name();
             String rawArguments = call.arguments() == null ? "" : call.arguments();
@@ -485,38 +683,60 @@ final class TurnHandler {
             ToolSpec tool = batch.tool(name);
             // A tool declared with coalesce=false gets a per-request hash: no two requests share an execution.
             // A declared tool's hash covers its declaration, so that same-named tools of other batches never meet.
-            String callHash = canonical == null ? ""
-                    : tool == null ? CallHash.ofCanonical(name, canonical)
-                    : !tool.getCoalesce() ? CallHash.uncoalesced(name, canonical, turn.getJobId(), turn.getTurn(), callId)
-                    : CallHash.ofCanonicalCall(tool, canonical);
+            String callHash = canonical == null
+                    ? ""
+                    : tool == null
+                            ? CallHash.ofCanonical(name, canonical)
+                            : !tool.getCoalesce()
+                                    ? CallHash.uncoalesced(name, canonical, turn.getJobId(), turn.getTurn(), callId)
+                                    : CallHash.ofCanonicalCall(tool, canonical);
             refs.add(new ToolCallRef(callId, name, rawArguments, callHash));
 
             if (tool == null) {
                 String message = "tool '" + name + "' is not available; this batch allows: " + batch.allowedTools();
-                LOGGER.info("undeclared tool requested: jobId={} turn={} tool={} callHash={}",
-                        turn.getJobId(), turn.getTurn(), name, callHash);
-                outgoing.add(record(topics.toolResponses(), turn.getJobId(),
+                LOGGER.info(
+                        "undeclared tool requested: jobId={} turn={} tool={} callHash={}",
+                        turn.getJobId(),
+                        turn.getTurn(),
+                        name,
+                        callHash);
+                outgoing.add(record(
+                        topics.toolResponses(),
+                        turn.getJobId(),
                         errorResponse(turn, callId, callHash, name, message, now)));
             } else if (argumentsProblem != null) {
-                LOGGER.info("tool call with bad arguments: jobId={} turn={} tool={} problem={}",
-                        turn.getJobId(), turn.getTurn(), name, argumentsProblem);
-                outgoing.add(record(topics.toolResponses(), turn.getJobId(),
+                LOGGER.info(
+                        "tool call with bad arguments: jobId={} turn={} tool={} problem={}",
+                        turn.getJobId(),
+                        turn.getTurn(),
+                        name,
+                        argumentsProblem);
+                outgoing.add(record(
+                        topics.toolResponses(),
+                        turn.getJobId(),
                         errorResponse(turn, callId, callHash, name, argumentsProblem, now)));
             } else {
                 counters.toolRequests.incrementAndGet();
-                LOGGER.debug("tool requested: jobId={} turn={} tool={} callHash={}",
-                        turn.getJobId(), turn.getTurn(), name, callHash);
-                outgoing.add(record(topics.toolRequests(), callHash, ToolRequest.newBuilder()
-                        .setCallHash(callHash)
-                        .setJobId(turn.getJobId())
-                        .setBatchId(turn.getBatchId())
-                        .setTurn(turn.getTurn())
-                        .setCallId(callId)
-                        .setTool(tool)
-                        .setArgumentsJson(canonical)
-                        .setRequestedAtMs(now)
-                        .setAttempt(turn.getAttempt())
-                        .build()));
+                LOGGER.debug(
+                        "tool requested: jobId={} turn={} tool={} callHash={}",
+                        turn.getJobId(),
+                        turn.getTurn(),
+                        name,
+                        callHash);
+                outgoing.add(record(
+                        topics.toolRequests(),
+                        callHash,
+                        ToolRequest.newBuilder()
+                                .setCallHash(callHash)
+                                .setJobId(turn.getJobId())
+                                .setBatchId(turn.getBatchId())
+                                .setTurn(turn.getTurn())
+                                .setCallId(callId)
+                                .setTool(tool)
+                                .setArgumentsJson(canonical)
+                                .setRequestedAtMs(now)
+                                .setAttempt(turn.getAttempt())
+                                .build()));
             }
         }
 
@@ -574,8 +794,8 @@ final class TurnHandler {
         return CallHash.canonicalJson(text);
     }
 
-    private ToolResponse errorResponse(AgentTurn turn, String callId, String callHash, String tool, String message,
-                                       long now) {
+    private ToolResponse errorResponse(
+            AgentTurn turn, String callId, String callHash, String tool, String message, long now) {
         return ToolResponse.newBuilder()
                 .setJobId(turn.getJobId())
                 .setTurn(turn.getTurn())
@@ -599,25 +819,49 @@ final class TurnHandler {
         Throwable cause = unwrap(error);
         if (cause instanceof BatchSpecLookup.UnavailableException) {
             // The lookup stopped (the worker is closing, or its reader failed): the batch may well exist.
-            LOGGER.warn("turn left unhandled, batch specs cannot be read: jobId={} turn={} batchId={} cause={}",
-                    turn.getJobId(), turn.getTurn(), turn.getBatchId(), cause.getMessage());
-            return CompletableFuture.failedFuture(new AbandonedTurnException("turn " + turn.getTurn() + " of job "
-                    + turn.getJobId() + " was left unhandled: " + cause.getMessage(), cause));
+            LOGGER.warn(
+                    "turn left unhandled, batch specs cannot be read: jobId={} turn={} batchId={} cause={}",
+                    turn.getJobId(),
+                    turn.getTurn(),
+                    turn.getBatchId(),
+                    cause.getMessage());
+            return CompletableFuture.failedFuture(new AbandonedTurnException(
+                    "turn " + turn.getTurn() + " of job " + turn.getJobId() + " was left unhandled: "
+                            + cause.getMessage(),
+                    cause));
         }
         String message = "unknown batch '" + turn.getBatchId() + "': " + cause.getMessage();
-        LOGGER.warn("unknown batch: jobId={} turn={} batchId={} cause={}",
-                turn.getJobId(), turn.getTurn(), turn.getBatchId(), cause.getMessage());
-        return publishResult(turn, JobStatus.FAILED, null, error(ErrorReason.UNKNOWN_BATCH, message), null,
-                turn.getUsage(), addQueued(turn.getTimings(), queuedMs), turn.getToolCallsRequested(), null);
+        LOGGER.warn(
+                "unknown batch: jobId={} turn={} batchId={} cause={}",
+                turn.getJobId(),
+                turn.getTurn(),
+                turn.getBatchId(),
+                cause.getMessage());
+        return publishResult(
+                turn,
+                JobStatus.FAILED,
+                null,
+                error(ErrorReason.UNKNOWN_BATCH, message),
+                null,
+                turn.getUsage(),
+                addQueued(turn.getTimings(), queuedMs),
+                turn.getToolCallsRequested(),
+                null);
     }
 
-    private CompletableFuture<Void> deadLetter(ConsumerRecord<String, Decoded<AgentTurn>> record,
-                                               Decoded<AgentTurn> decoded) {
-        RuntimeException cause = decoded == null ? new IllegalArgumentException("the record has no value") : decoded.error();
+    private CompletableFuture<Void> deadLetter(
+            ConsumerRecord<String, Decoded<AgentTurn>> record, Decoded<AgentTurn> decoded) {
+        RuntimeException cause =
+                decoded == null ? new IllegalArgumentException("the record has no value") : decoded.error();
         String where = record.topic() + "-" + record.partition() + "@" + record.offset();
         String reason = "cannot decode an AgentTurn at " + where + ": " + cause.getMessage();
-        LOGGER.warn("undecodable record: topic={} partition={} offset={} jobId={} cause={}",
-                record.topic(), record.partition(), record.offset(), record.key(), cause.toString());
+        LOGGER.warn(
+                "undecodable record: topic={} partition={} offset={} jobId={} cause={}",
+                record.topic(),
+                record.partition(),
+                record.offset(),
+                record.key(),
+                cause.toString());
         long now = clock.getAsLong();
         byte[] key = record.key() == null ? null : record.key().getBytes(StandardCharsets.UTF_8);
         byte[] value = decoded == null ? null : decoded.raw();
@@ -643,11 +887,16 @@ final class TurnHandler {
         // The job's FAILED result is what matters; a dead letter that cannot be written (its copy of the
         // record may be over a limit) is logged rather than allowed to stop the worker.
         sends.add(sender.send(dead).exceptionally(error -> {
-            LOGGER.error("dead letter not written: topic={} partition={} offset={} cause={}",
-                    record.topic(), record.partition(), record.offset(), unwrap(error).getMessage());
+            LOGGER.error(
+                    "dead letter not written: topic={} partition={} offset={} cause={}",
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    unwrap(error).getMessage());
             return null;
         }));
-        String jobId = record.key() != null && !record.key().isBlank() ? record.key()
+        String jobId = record.key() != null && !record.key().isBlank()
+                ? record.key()
                 : JobHeaders.jobId(record.headers()).orElse(null);
         if (jobId != null) {
             counters.failed.incrementAndGet();
@@ -666,18 +915,26 @@ final class TurnHandler {
                     .setToolCallsRequested(0)
                     .setFinishedAtMs(now)
                     .build();
-            sends.add(sender.send(record(topics.results(), jobId, result)).exceptionallyCompose(error ->
-                    CompletableFuture.failedFuture(new UnpublishedOutcomeException("the FAILED result of job "
-                            + jobId + " (an undecodable record) could not be published: " + unwrap(error).getMessage(),
+            sends.add(sender.send(record(topics.results(), jobId, result))
+                    .exceptionallyCompose(error -> CompletableFuture.failedFuture(new UnpublishedOutcomeException(
+                            "the FAILED result of job " + jobId + " (an undecodable record) could not be published: "
+                                    + unwrap(error).getMessage(),
                             error))));
         }
         return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
     }
 
     /** @param warmUp the batch's warm-up, stamped on the result; null when none ran */
-    private CompletableFuture<Void> publishResult(AgentTurn turn, JobStatus status, String outputJson, JobError error,
-                                                  String rawOutput, Usage usage, Timings timings, int toolCallsRequested,
-                                                  WarmUpReport warmUp) {
+    private CompletableFuture<Void> publishResult(
+            AgentTurn turn,
+            JobStatus status,
+            String outputJson,
+            JobError error,
+            String rawOutput,
+            Usage usage,
+            Timings timings,
+            int toolCallsRequested,
+            WarmUpReport warmUp) {
         long now = clock.getAsLong();
         (status == JobStatus.SUCCEEDED ? counters.succeeded : counters.failed).incrementAndGet();
         counters.onFinished.accept(turn.getJobId());
@@ -701,7 +958,11 @@ final class TurnHandler {
                 .setAttempt(turn.getAttempt())
                 .setCompactions(turn.getCompactions())
                 .build();
-        LOGGER.debug("result: jobId={} turn={} status={} reason={}", turn.getJobId(), turn.getTurn(), status,
+        LOGGER.debug(
+                "result: jobId={} turn={} status={} reason={}",
+                turn.getJobId(),
+                turn.getTurn(),
+                status,
                 error == null ? null : error.getReason());
         return publish(turn, usage, total, List.of(finalOutcome(turn, result, now)));
     }
@@ -710,24 +971,33 @@ final class TurnHandler {
      * Publishes the records of a turn's outcome (see the class contract); when one of them cannot be
      * published, ends the job FAILED instead, with {@code usage} and {@code timings} as the outcome had them.
      */
-    private CompletableFuture<Void> publish(AgentTurn turn, Usage usage, Timings timings,
-                                            List<ProducerRecord<String, byte[]>> records) {
+    private CompletableFuture<Void> publish(
+            AgentTurn turn, Usage usage, Timings timings, List<ProducerRecord<String, byte[]>> records) {
         if (abandoned) {
-            return CompletableFuture.failedFuture(new AbandonedTurnException("the worker is stopping; the outcome of turn "
-                    + turn.getTurn() + " of job " + turn.getJobId() + " was not published", null));
+            return CompletableFuture.failedFuture(new AbandonedTurnException(
+                    "the worker is stopping; the outcome of turn " + turn.getTurn() + " of job " + turn.getJobId()
+                            + " was not published",
+                    null));
         }
         return sender.sendAll(records).exceptionallyCompose(error -> {
             if (abandoned) {
-                return CompletableFuture.failedFuture(new AbandonedTurnException("the worker stopped while publishing turn "
-                        + turn.getTurn() + " of job " + turn.getJobId(), error));
+                return CompletableFuture.failedFuture(new AbandonedTurnException(
+                        "the worker stopped while publishing turn " + turn.getTurn() + " of job " + turn.getJobId(),
+                        error));
             }
             Optional<SendFailedException> failed = sendFailure(error);
             FailureKind kind = failed.map(SendFailedException::kind).orElse(FailureKind.FATAL);
-            ErrorReason reason = kind == FailureKind.TOO_LARGE ? ErrorReason.RECORD_TOO_LARGE : ErrorReason.PUBLISH_FAILED;
+            ErrorReason reason =
+                    kind == FailureKind.TOO_LARGE ? ErrorReason.RECORD_TOO_LARGE : ErrorReason.PUBLISH_FAILED;
             String message = failed.map(f -> describe(turn, f))
                     .orElse("the outcome of turn " + turn.getTurn() + " could not be published: " + unwrap(error));
-            LOGGER.error("turn outcome not published; ending the job FAILED instead: jobId={} turn={} topic={} reason={} message={}",
-                    turn.getJobId(), turn.getTurn(), failed.map(f -> f.record().topic()).orElse("?"), reason, message);
+            LOGGER.error(
+                    "turn outcome not published; ending the job FAILED instead: jobId={} turn={} topic={} reason={} message={}",
+                    turn.getJobId(),
+                    turn.getTurn(),
+                    failed.map(f -> f.record().topic()).orElse("?"),
+                    reason,
+                    message);
             return publishInstead(turn, usage, timings, reason, message, error);
         });
     }
@@ -737,8 +1007,8 @@ final class TurnHandler {
      * output, only the reason and its message. Completes exceptionally with an {@link UnpublishedOutcomeException}
      * if even that record cannot be published.
      */
-    private CompletableFuture<Void> publishInstead(AgentTurn turn, Usage usage, Timings timings, ErrorReason reason,
-                                                   String message, Throwable cause) {
+    private CompletableFuture<Void> publishInstead(
+            AgentTurn turn, Usage usage, Timings timings, ErrorReason reason, String message, Throwable cause) {
         counters.failed.incrementAndGet();
         counters.outcomesReplaced.incrementAndGet();
         long now = clock.getAsLong();
@@ -752,7 +1022,9 @@ final class TurnHandler {
                     .setError(error(reason, message))
                     .setTurns(turn.getTurn())
                     .setUsage(usage)
-                    .setTimings(Timings.newBuilder(timings).setTotalMs(Math.max(0, now - turn.getSubmittedAtMs())).build())
+                    .setTimings(Timings.newBuilder(timings)
+                            .setTotalMs(Math.max(0, now - turn.getSubmittedAtMs()))
+                            .build())
                     .setToolCallsRequested(turn.getToolCallsRequested())
                     .setFinishedAtMs(now)
                     .setAttempt(turn.getAttempt())
@@ -771,23 +1043,31 @@ final class TurnHandler {
 
     private static UnpublishedOutcomeException unpublished(AgentTurn turn, String message, Throwable error) {
         // The consumer loop logs the failure with its stack when it stops on it.
-        LOGGER.error("neither the outcome nor a FAILED result could be published; the turn stays uncommitted: "
-                + "jobId={} turn={} cause={}", turn.getJobId(), turn.getTurn(), unwrap(error).getMessage());
-        return new UnpublishedOutcomeException("job " + turn.getJobId() + ", turn " + turn.getTurn()
-                + ": the FAILED result standing for an unpublished outcome (" + message + ") could not be published either: "
-                + unwrap(error).getMessage(), error);
+        LOGGER.error(
+                "neither the outcome nor a FAILED result could be published; the turn stays uncommitted: "
+                        + "jobId={} turn={} cause={}",
+                turn.getJobId(),
+                turn.getTurn(),
+                unwrap(error).getMessage());
+        return new UnpublishedOutcomeException(
+                "job " + turn.getJobId() + ", turn " + turn.getTurn()
+                        + ": the FAILED result standing for an unpublished outcome (" + message
+                        + ") could not be published either: "
+                        + unwrap(error).getMessage(),
+                error);
     }
 
     /** What could not be published, how big it was and why, for the job's error message. */
     private static String describe(AgentTurn turn, SendFailedException failed) {
         ProducerRecord<?, ?> record = failed.record();
         long bytes = sizeOf(record.key()) + sizeOf(record.value());
-        String what = "the " + record.topic() + " record of turn " + turn.getTurn() + " (" + String.format(Locale.ROOT,
-                "%,d", bytes) + " bytes of key and value, before compression)";
+        String what = "the " + record.topic() + " record of turn " + turn.getTurn() + " ("
+                + String.format(Locale.ROOT, "%,d", bytes) + " bytes of key and value, before compression)";
         Throwable cause = failed.getCause() == null ? failed : failed.getCause();
         return switch (failed.kind()) {
-            case TOO_LARGE -> what + " is over a size limit of the producer (max.request.size) or the topic "
-                    + "(max.message.bytes): " + cause.getMessage();
+            case TOO_LARGE ->
+                what + " is over a size limit of the producer (max.request.size) or the topic "
+                        + "(max.message.bytes): " + cause.getMessage();
             case RETRIABLE -> what + " could not be published in " + failed.attempts() + " attempts: " + cause;
             case FATAL -> what + " could not be published: " + cause;
         };
@@ -854,7 +1134,9 @@ final class TurnHandler {
     }
 
     private static Timings addQueued(Timings timings, long queuedMs) {
-        return Timings.newBuilder(timings).setQueuedMs(timings.getQueuedMs() + queuedMs).build();
+        return Timings.newBuilder(timings)
+                .setQueuedMs(timings.getQueuedMs() + queuedMs)
+                .build();
     }
 
     private static Timings addCall(AgentTurn turn, ChatResponse response, long queuedMs) {
@@ -863,7 +1145,9 @@ final class TurnHandler {
                 .setQueuedMs(timings.getQueuedMs() + queuedMs)
                 .setModelMs(timings.getModelMs() + response.latencyMs());
         // Time to first token describes the agent's first model call only.
-        if (turn.getTurn() == 1 && timings.getFirstTokenMs() == null && response.timeToFirstTokenMs().isPresent()) {
+        if (turn.getTurn() == 1
+                && timings.getFirstTokenMs() == null
+                && response.timeToFirstTokenMs().isPresent()) {
             next.setFirstTokenMs(response.timeToFirstTokenMs().getAsLong());
         }
         return next.build();
@@ -889,8 +1173,11 @@ final class TurnHandler {
     /** The record of {@code value} on {@code topic}, with {@link JobHeaders} naming its job and batch. */
     private static <V> ProducerRecord<String, byte[]> record(Topic<String, V> topic, String key, V value) {
         Headers headers = JobHeaders.stamp(new RecordHeaders(), value);
-        return new ProducerRecord<>(topic.name(), null, key,
-                topic.valueSerde().serializer().serialize(topic.name(), headers, value), headers);
+        return new ProducerRecord<>(
+                topic.name(),
+                null,
+                key,
+                topic.valueSerde().serializer().serialize(topic.name(), headers, value),
+                headers);
     }
-
 }

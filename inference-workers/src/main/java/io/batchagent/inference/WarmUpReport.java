@@ -15,8 +15,14 @@ import java.util.Objects;
  * @param elapsedMs from the start of the warm-up to its outcome; the batch's first turns waited this long
  * @param detail what happened, in words, for logs and the batch summary
  */
-public record WarmUpReport(String batchId, WarmUpOutcome outcome, int calls, long promptTokens, long cachedTokens,
-                           long elapsedMs, String detail) {
+public record WarmUpReport(
+        String batchId,
+        WarmUpOutcome outcome,
+        int calls,
+        long promptTokens,
+        long cachedTokens,
+        long elapsedMs,
+        String detail) {
 
     public WarmUpReport {
         Objects.requireNonNull(batchId, "batchId");

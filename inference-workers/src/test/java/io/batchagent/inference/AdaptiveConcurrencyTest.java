@@ -25,9 +25,18 @@ class AdaptiveConcurrencyTest {
 
     /** A fresh reading of the engine's metrics page, as the simulator publishes it. */
     private static EngineMetrics engineLoad(double waiting, double running, double kvUsage) {
-        return new EngineMetrics("sim", OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty(),
-                Map.of("sim:num_requests_waiting", waiting, "sim:num_requests_running", running,
-                        "sim:kv_active_usage", kvUsage));
+        return new EngineMetrics(
+                "sim",
+                OptionalDouble.empty(),
+                OptionalDouble.empty(),
+                OptionalDouble.empty(),
+                Map.of(
+                        "sim:num_requests_waiting",
+                        waiting,
+                        "sim:num_requests_running",
+                        running,
+                        "sim:kv_active_usage",
+                        kvUsage));
     }
 
     /** Keeps the limiter's whole limit in flight, then answers every call with {@code answer}. */
@@ -64,7 +73,9 @@ class AdaptiveConcurrencyTest {
 
         reading.set(engineLoad(12, 40, 0.6));
         roundTrip(limiter, OK);
-        assertThat(limiter.limit()).as("one cut for one reading, however many calls end").isEqualTo(51);
+        assertThat(limiter.limit())
+                .as("one cut for one reading, however many calls end")
+                .isEqualTo(51);
 
         reading.set(engineLoad(9, 40, 0.6));
         roundTrip(limiter, OK);
@@ -76,7 +87,9 @@ class AdaptiveConcurrencyTest {
 
         reading.set(engineLoad(3, 40, 0.5));
         roundTrip(limiter, OK);
-        assertThat(limiter.limit()).as("a queue within a tenth of the running batch is tolerated").isGreaterThan(32);
+        assertThat(limiter.limit())
+                .as("a queue within a tenth of the running batch is tolerated")
+                .isGreaterThan(32);
     }
 
     /** Starts {@code calls} calls at once; they stay in flight until {@link #answerPending} answers them. */
@@ -94,7 +107,8 @@ class AdaptiveConcurrencyTest {
     }
 
     private static ChatResponse answeredAfter(long ttftMs) {
-        return ChatResponse.answer("{}", List.of(), "stop", TokenUsage.ZERO, java.util.OptionalLong.of(ttftMs), ttftMs + 10);
+        return ChatResponse.answer(
+                "{}", List.of(), "stop", TokenUsage.ZERO, java.util.OptionalLong.of(ttftMs), ttftMs + 10);
     }
 
     @Test
@@ -116,7 +130,8 @@ class AdaptiveConcurrencyTest {
 
     @Test
     void shouldHoldTheLimitWhileLittleOfItIsInUseWhereTheEnginePublishesNoMetrics() {
-        AdaptiveConcurrency limiter = AdaptiveConcurrency.adaptive(engine, () -> EngineMetrics.NONE, 128, Duration.ofMinutes(1));
+        AdaptiveConcurrency limiter =
+                AdaptiveConcurrency.adaptive(engine, () -> EngineMetrics.NONE, 128, Duration.ofMinutes(1));
         int start = limiter.limit();
 
         for (int i = 0; i < 20; i++) {
@@ -124,7 +139,9 @@ class AdaptiveConcurrencyTest {
             answerPending(OK);
         }
 
-        assertThat(limiter.limit()).as("AIMD's rule: an unused limit is no evidence that more would be served").isEqualTo(start);
+        assertThat(limiter.limit())
+                .as("AIMD's rule: an unused limit is no evidence that more would be served")
+                .isEqualTo(start);
     }
 
     @Test
@@ -151,13 +168,15 @@ class AdaptiveConcurrencyTest {
         // And a call sent after the cut cuts again while the queue persists
         reading.set(engineLoad(20, 40, 0.6));
         roundTrip(limiter, OK);
-        assertThat(limiter.limit()).isEqualTo((int) ((int) (before * AdaptiveConcurrency.BACKOFF) * AdaptiveConcurrency.BACKOFF));
+        assertThat(limiter.limit())
+                .isEqualTo((int) ((int) (before * AdaptiveConcurrency.BACKOFF) * AdaptiveConcurrency.BACKOFF));
     }
 
     @Test
     void shouldFollowTheTimeToFirstTokenWhereTheEnginePublishesNoMetrics() {
         // Given an API engine (no metrics page) answering at first within 100 ms, the whole limit in use
-        AdaptiveConcurrency limiter = AdaptiveConcurrency.adaptive(engine, () -> EngineMetrics.NONE, 64, Duration.ofMinutes(1));
+        AdaptiveConcurrency limiter =
+                AdaptiveConcurrency.adaptive(engine, () -> EngineMetrics.NONE, 64, Duration.ofMinutes(1));
         roundTrip(limiter, answeredAfter(100));
         int risen = limiter.limit();
         assertThat(risen).isGreaterThan(AdaptiveConcurrency.initialLimit(64));
@@ -179,19 +198,26 @@ class AdaptiveConcurrencyTest {
 
         roundTrip(limiter, answeredAfter(600));
 
-        assertThat(limiter.limit()).as("the engine's own queue is the congestion signal where it publishes one").isEqualTo(risen);
+        assertThat(limiter.limit())
+                .as("the engine's own queue is the congestion signal where it publishes one")
+                .isEqualTo(risen);
     }
 
     @Test
     void shouldCutOnThrottlingWhereTheEnginePublishesNoMetrics() {
-        AdaptiveConcurrency limiter = AdaptiveConcurrency.adaptive(engine, () -> EngineMetrics.NONE, 32, Duration.ofMinutes(1));
+        AdaptiveConcurrency limiter =
+                AdaptiveConcurrency.adaptive(engine, () -> EngineMetrics.NONE, 32, Duration.ofMinutes(1));
         for (int round = 0; round < 10; round++) {
             roundTrip(limiter, OK);
         }
         assertThat(limiter.limit()).isEqualTo(32);
 
-        roundTrip(limiter, ChatResponse.failed(EngineFailure.http(429, "engine answered HTTP 429 Too Many Requests", true), 5));
-        assertThat(limiter.limit()).as("one cut for a round trip of throttled calls").isEqualTo(25);
+        roundTrip(
+                limiter,
+                ChatResponse.failed(EngineFailure.http(429, "engine answered HTTP 429 Too Many Requests", true), 5));
+        assertThat(limiter.limit())
+                .as("one cut for a round trip of throttled calls")
+                .isEqualTo(25);
 
         roundTrip(limiter, ChatResponse.failed(EngineFailure.http(503, "engine answered HTTP 503", true), 5));
         assertThat(limiter.limit()).isEqualTo(20);

@@ -29,13 +29,21 @@ final class AgentHarness {
 
     private static final Topics TOPICS = Fixtures.TOPICS;
 
-    final MockProducer<String, byte[]> producer = new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
+    final MockProducer<String, byte[]> producer =
+            new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
     final TurnHandler.Counters counters = new TurnHandler.Counters();
     final TurnHandler handler;
 
     AgentHarness(BatchSpec spec, EngineClient engine, BatchWarmer warmer) {
-        this.handler = new TurnHandler(TOPICS, batchId -> CompletableFuture.completedFuture(spec), engine, producer,
-                Runnable::run, System::currentTimeMillis, counters, warmer);
+        this.handler = new TurnHandler(
+                TOPICS,
+                batchId -> CompletableFuture.completedFuture(spec),
+                engine,
+                producer,
+                Runnable::run,
+                System::currentTimeMillis,
+                counters,
+                warmer);
     }
 
     /** Handles one turn and waits until its records are published. */
@@ -44,13 +52,15 @@ final class AgentHarness {
     }
 
     CompletableFuture<Void> handleAsync(AgentTurn turn) {
-        return handler.handle(new ConsumerRecord<>(TOPICS.agentTurns().name(), 0, 0L, turn.getJobId(),
-                new Decoded<>(turn, null, null)));
+        return handler.handle(new ConsumerRecord<>(
+                TOPICS.agentTurns().name(), 0, 0L, turn.getJobId(), new Decoded<>(turn, null, null)));
     }
 
     /** The latest agent-waits record of a job that waits for tools (not a final result). */
     AgentTurn waiting(String jobId) {
-        List<AgentTurn> waits = values(TOPICS.agentWaits(), jobId).stream().filter(w -> w.getFinalResult() == null).toList();
+        List<AgentTurn> waits = values(TOPICS.agentWaits(), jobId).stream()
+                .filter(w -> w.getFinalResult() == null)
+                .toList();
         if (waits.isEmpty()) {
             throw new AssertionError("job " + jobId + " is not waiting for tools; results: " + results());
         }
@@ -61,8 +71,11 @@ final class AgentHarness {
     static AgentTurn nextTurn(AgentTurn waiting, Map<String, String> outputs) {
         List<ChatMessage> messages = new ArrayList<>(waiting.getMessages());
         for (ToolCallRef call : waiting.getPendingCalls()) {
-            messages.add(ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId(call.getId())
-                    .setContent(outputs.getOrDefault(call.getId(), "no output")).build());
+            messages.add(ChatMessage.newBuilder()
+                    .setRole(Role.TOOL)
+                    .setToolCallId(call.getId())
+                    .setContent(outputs.getOrDefault(call.getId(), "no output"))
+                    .build());
         }
         return AgentTurn.newBuilder(waiting)
                 .setTurn(waiting.getTurn() + 1)
@@ -77,7 +90,8 @@ final class AgentHarness {
     }
 
     AgentResult result(String jobId) {
-        List<AgentResult> results = results().stream().filter(r -> r.getJobId().equals(jobId)).toList();
+        List<AgentResult> results =
+                results().stream().filter(r -> r.getJobId().equals(jobId)).toList();
         if (results.size() != 1) {
             throw new AssertionError("expected one result for " + jobId + ", got " + results);
         }

@@ -110,15 +110,18 @@ class AnthropicClientTest {
         assertThat(body.get("stream").asBoolean()).isTrue();
         assertThat(body.get("max_tokens").asInt()).isEqualTo(512);
         assertThat(body.get("tools")).hasSize(2);
-        assertThat(body.at("/tools/0").toString()).isEqualTo("{\"name\":\"web_search\",\"description\":\"The web_search tool.\","
-                + "\"input_schema\":{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}}");
+        assertThat(body.at("/tools/0").toString())
+                .isEqualTo(
+                        "{\"name\":\"web_search\",\"description\":\"The web_search tool.\","
+                                + "\"input_schema\":{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}}");
         assertThat(body.at("/tools/1/cache_control").toString()).isEqualTo("{\"type\":\"ephemeral\"}");
         assertThat(body.get("system")).hasSize(1);
         assertThat(body.at("/system/0/type").asText()).isEqualTo("text");
         assertThat(body.at("/system/0/text").asText()).isEqualTo(SharedPrefix.systemContent(spec));
         assertThat(body.at("/system/0/cache_control").toString()).isEqualTo("{\"type\":\"ephemeral\"}");
         assertThat(body.get("messages").toString())
-                .isEqualTo("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Find the population of Lyon.\"}]}]");
+                .isEqualTo(
+                        "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Find the population of Lyon.\"}]}]");
 
         // The second agent's body starts with the same bytes up to its messages.
         String a = first.body();
@@ -126,10 +129,11 @@ class AnthropicClientTest {
         int shared = a.indexOf("\"messages\":[") + "\"messages\":[".length();
         assertThat(b).startsWith(a.substring(0, shared));
         JsonNode history = engine.received().get(1).json().get("messages");
-        assertThat(history.toString()).isEqualTo("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Find the "
-                + "population of Lyon.\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\","
-                + "\"name\":\"web_search\",\"input\":{\"query\":\"Lyon\"}}]},{\"role\":\"user\",\"content\":[{\"type\":"
-                + "\"tool_result\",\"tool_use_id\":\"call_1\",\"content\":\"Lyon: 522,969\"}]}]");
+        assertThat(history.toString())
+                .isEqualTo("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Find the "
+                        + "population of Lyon.\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\","
+                        + "\"name\":\"web_search\",\"input\":{\"query\":\"Lyon\"}}]},{\"role\":\"user\",\"content\":[{\"type\":"
+                        + "\"tool_result\",\"tool_use_id\":\"call_1\",\"content\":\"Lyon: 522,969\"}]}]");
     }
 
     @Test
@@ -141,9 +145,11 @@ class AnthropicClientTest {
 
         assertThat(response.failure()).isNull();
         assertThat(response.content()).isEqualTo("Let me look that up.");
-        assertThat(response.toolCalls()).containsExactly(
-                new RequestedToolCall("toolu_01A09q90qw90lq917835lq9", "web_search", "{\"query\": \"Lyon population\"}"),
-                new RequestedToolCall("toolu_01B", "fetch_url", "{\"url\": \"https://insee.fr\"}"));
+        assertThat(response.toolCalls())
+                .containsExactly(
+                        new RequestedToolCall(
+                                "toolu_01A09q90qw90lq917835lq9", "web_search", "{\"query\": \"Lyon population\"}"),
+                        new RequestedToolCall("toolu_01B", "fetch_url", "{\"url\": \"https://insee.fr\"}"));
         assertThat(response.finishReason()).isEqualTo("tool_calls");
         assertThat(response.usage()).isEqualTo(new TokenUsage(1812, 1800, 89, 0, true));
         assertThat(response.timeToFirstTokenMs()).isPresent();
@@ -157,13 +163,15 @@ class AnthropicClientTest {
                  "content":[{"type":"text","text":"O"}],"stop_reason":"max_tokens","stop_sequence":null,
                  "usage":{"input_tokens":3,"cache_creation_input_tokens":1750,"cache_read_input_tokens":0,"output_tokens":1}}"""));
 
-        ChatResponse response = client.complete(ChatRequest.of("warm-up:batch-claude", 0,
-                AgentPrompt.warmUp(PreparedBatch.of(spec)))).get(10, TimeUnit.SECONDS);
+        ChatResponse response = client.complete(
+                        ChatRequest.of("warm-up:batch-claude", 0, AgentPrompt.warmUp(PreparedBatch.of(spec))))
+                .get(10, TimeUnit.SECONDS);
 
         JsonNode body = engine.received().get(0).json();
         assertThat(body.get("stream").asBoolean()).isFalse();
         assertThat(body.get("max_tokens").asInt()).isEqualTo(1);
-        assertThat(body.get("messages").toString()).isEqualTo("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\".\"}]}]");
+        assertThat(body.get("messages").toString())
+                .isEqualTo("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\".\"}]}]");
         assertThat(body.at("/system/0/cache_control/type").asText()).isEqualTo("ephemeral");
         assertThat(response.usage()).isEqualTo(new TokenUsage(1753, 0, 1, 1750, true));
         assertThat(response.finishReason()).isEqualTo("length");
@@ -172,11 +180,15 @@ class AnthropicClientTest {
     @Test
     void shouldRetryRateLimitsAndOverloadHonouringRetryAfter() throws Exception {
         start(config());
-        answers.add(new MockResponse.Builder().code(429).addHeader("Content-Type", "application/json")
+        answers.add(new MockResponse.Builder()
+                .code(429)
+                .addHeader("Content-Type", "application/json")
                 .addHeader("retry-after", "0")
-                .body("{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"Number of request tokens has exceeded your rate limit\"}}")
+                .body(
+                        "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"Number of request tokens has exceeded your rate limit\"}}")
                 .build());
-        answers.add(json(529, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"));
+        answers.add(
+                json(529, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"));
         answers.add(sse(TOOL_USE_STREAM));
 
         ChatResponse response = call("job-1", 1, List.of(Fixtures.user("Lyon?")));
@@ -208,8 +220,10 @@ class AnthropicClientTest {
     @Test
     void shouldFailABadRequestWithTheApisOwnMessageAndNeverShowTheKey() throws Exception {
         start(config().withEngineApiKey("sk-ant-secret-9"));
-        answers.add(json(400, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
-                + "\"message\":\"messages.1.content.0.tool_use.input: Input should be a valid dictionary\"}}"));
+        answers.add(json(
+                400,
+                "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                        + "\"message\":\"messages.1.content.0.tool_use.input: Input should be a valid dictionary\"}}"));
 
         ChatResponse response = call("job-1", 1, List.of(Fixtures.user("Lyon?")));
 
@@ -237,31 +251,43 @@ class AnthropicClientTest {
 
         String rendered = AnthropicMessages.messages(history).toString();
 
-        assertThat(rendered).isEqualTo("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Find the population of "
-                + "Lyon.\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_a\",\"name\":\"web_search\","
-                + "\"input\":{\"query\":\"Lyon\"}},{\"type\":\"tool_use\",\"id\":\"call_b\",\"name\":\"fetch_url\",\"input\":"
-                + "{\"url\":\"https://insee.fr\"}}]},{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":"
-                + "\"call_a\",\"content\":\"Lyon: 522,969\"},{\"type\":\"tool_result\",\"tool_use_id\":\"call_b\",\"content\":"
-                + "\"INSEE: 522,969 (2021)\"}]}]");
-        assertThat(new String(AnthropicMessages.render(AgentPrompt.forAgent(PreparedBatch.of(spec), history,
-                SchedulingHints.NONE)), StandardCharsets.UTF_8)).endsWith(rendered.substring(1) + "}");
+        assertThat(rendered)
+                .isEqualTo("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Find the population of "
+                        + "Lyon.\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_a\",\"name\":\"web_search\","
+                        + "\"input\":{\"query\":\"Lyon\"}},{\"type\":\"tool_use\",\"id\":\"call_b\",\"name\":\"fetch_url\",\"input\":"
+                        + "{\"url\":\"https://insee.fr\"}}]},{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":"
+                        + "\"call_a\",\"content\":\"Lyon: 522,969\"},{\"type\":\"tool_result\",\"tool_use_id\":\"call_b\",\"content\":"
+                        + "\"INSEE: 522,969 (2021)\"}]}]");
+        assertThat(new String(
+                        AnthropicMessages.render(
+                                AgentPrompt.forAgent(PreparedBatch.of(spec), history, SchedulingHints.NONE)),
+                        StandardCharsets.UTF_8))
+                .endsWith(rendered.substring(1) + "}");
     }
 
     private void start(InferenceWorkerConfig config) {
         engine = new FakeEngine(request -> {
             MockResponse next = answers.poll();
-            return next != null ? next : json(500, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"no scripted answer\"}}");
+            return next != null
+                    ? next
+                    : json(
+                            500,
+                            "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"no scripted answer\"}}");
         });
         client = new AnthropicClient(engine.endpoint(EngineEndpoint.Kind.ANTHROPIC), config);
     }
 
     private static InferenceWorkerConfig config() {
-        return InferenceWorkerConfig.defaults().withMaxInflight(4).withEngineTimeout(Duration.ofSeconds(10))
+        return InferenceWorkerConfig.defaults()
+                .withMaxInflight(4)
+                .withEngineTimeout(Duration.ofSeconds(10))
                 .withRetryBackoff(Duration.ofMillis(10));
     }
 
     private ChatResponse call(String jobId, int turn, List<ChatMessage> messages) throws Exception {
-        AgentPrompt prompt = AgentPrompt.forAgent(PreparedBatch.of(spec), messages,
+        AgentPrompt prompt = AgentPrompt.forAgent(
+                PreparedBatch.of(spec),
+                messages,
                 SchedulingHints.forTurn(turn, spec.getMaxTurns(), java.util.OptionalInt.empty()));
         return client.complete(ChatRequest.of(jobId, turn, prompt)).get(10, TimeUnit.SECONDS);
     }

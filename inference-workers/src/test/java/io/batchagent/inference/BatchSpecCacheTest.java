@@ -35,9 +35,11 @@ class BatchSpecCacheTest {
     @BeforeEach
     void declareTopic() {
         Node node = new Node(0, "localhost", 9092);
-        consumer.updatePartitions(topic, List.of(
-                new PartitionInfo(topic, 0, node, new Node[] {node}, new Node[] {node}),
-                new PartitionInfo(topic, 1, node, new Node[] {node}, new Node[] {node})));
+        consumer.updatePartitions(
+                topic,
+                List.of(
+                        new PartitionInfo(topic, 0, node, new Node[] {node}, new Node[] {node}),
+                        new PartitionInfo(topic, 1, node, new Node[] {node}, new Node[] {node})));
         consumer.updateBeginningOffsets(Map.of(new TopicPartition(topic, 0), 0L, new TopicPartition(topic, 1), 0L));
     }
 
@@ -68,7 +70,8 @@ class BatchSpecCacheTest {
 
         CompletableFuture<BatchSpec> unknown = cache.get("b-ghost");
 
-        assertThat(unknown).failsWithin(PATIENCE)
+        assertThat(unknown)
+                .failsWithin(PATIENCE)
                 .withThrowableThat()
                 .havingCause()
                 .isInstanceOf(TimeoutException.class)
@@ -100,13 +103,22 @@ class BatchSpecCacheTest {
         consumer.setPollException(new KafkaException("not authorized to read the specs"));
 
         // Then the cache says it stopped, and why, instead of calling the batch unknown
-        assertThat(cache.stopped()).failsWithin(PATIENCE).withThrowableThat()
-                .havingCause().withMessage("not authorized to read the specs");
-        assertThat(waiting).failsWithin(PATIENCE).withThrowableThat()
-                .havingCause().isInstanceOf(BatchSpecLookup.UnavailableException.class)
+        assertThat(cache.stopped())
+                .failsWithin(PATIENCE)
+                .withThrowableThat()
+                .havingCause()
+                .withMessage("not authorized to read the specs");
+        assertThat(waiting)
+                .failsWithin(PATIENCE)
+                .withThrowableThat()
+                .havingCause()
+                .isInstanceOf(BatchSpecLookup.UnavailableException.class)
                 .withMessageContaining("before batch 'b-waiting' was known");
-        assertThat(cache.get("b-later")).failsWithin(PATIENCE).withThrowableThat()
-                .havingCause().isInstanceOf(BatchSpecLookup.UnavailableException.class)
+        assertThat(cache.get("b-later"))
+                .failsWithin(PATIENCE)
+                .withThrowableThat()
+                .havingCause()
+                .isInstanceOf(BatchSpecLookup.UnavailableException.class)
                 .withMessageContaining("not authorized to read the specs");
     }
 
@@ -117,8 +129,11 @@ class BatchSpecCacheTest {
 
         cache.close();
 
-        assertThat(waiting).failsWithin(PATIENCE).withThrowableThat()
-                .havingCause().isInstanceOf(BatchSpecLookup.UnavailableException.class);
+        assertThat(waiting)
+                .failsWithin(PATIENCE)
+                .withThrowableThat()
+                .havingCause()
+                .isInstanceOf(BatchSpecLookup.UnavailableException.class);
         assertThat(cache.stopped()).succeedsWithin(PATIENCE);
     }
 
@@ -131,8 +146,8 @@ class BatchSpecCacheTest {
 
     private void publish(int partition, String key, byte[] value) {
         // Runs on the cache's thread at its next poll, where the consumer is assigned.
-        consumer.schedulePollTask(() ->
-                consumer.addRecord(new ConsumerRecord<>(topic, partition, offset.getAndIncrement(), key, value)));
+        consumer.schedulePollTask(
+                () -> consumer.addRecord(new ConsumerRecord<>(topic, partition, offset.getAndIncrement(), key, value)));
     }
 
     private byte[] encode(BatchSpec spec) {

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
  */
 class BatchWarmerTest {
 
-    private static final String ANSWER = OpenAiChunks.contentStream("{\"city\":\"Lyon\",\"population\":522969}", 1900, 1800);
+    private static final String ANSWER =
+            OpenAiChunks.contentStream("{\"city\":\"Lyon\",\"population\":522969}", 1900, 1800);
 
     private final BatchSpec spec = Fixtures.spec("batch-warm");
     private final AtomicInteger warmCalls = new AtomicInteger();
@@ -43,7 +44,8 @@ class BatchWarmerTest {
     @Test
     void shouldHoldTheBatchsFirstTurnsUntilAProbeSeesThePrefixCached() {
         // Given an engine whose cache shows the prefix only from the third warm-up call on
-        start(call -> call < 3 ? EngineScripts.warmAnswer(EngineEndpoint.Kind.SGLANG, 1800, 0)
+        start(call -> call < 3
+                ? EngineScripts.warmAnswer(EngineEndpoint.Kind.SGLANG, 1800, 0)
                 : EngineScripts.warmAnswer(EngineEndpoint.Kind.SGLANG, 1800, 1792));
         AgentHarness agents = new AgentHarness(spec, client, BatchWarmer.of(client, Duration.ofSeconds(20)));
 
@@ -54,7 +56,8 @@ class BatchWarmerTest {
 
         // Then the batch was warmed once, verified by the third call, before either agent's call
         List<FakeEngine.Received> chats = engine.chats();
-        assertThat(chats).extracting(BatchWarmerTest::kind)
+        assertThat(chats)
+                .extracting(BatchWarmerTest::kind)
                 .containsExactly("warm-up", "warm-up", "warm-up", "agent", "agent");
         assertThat(chats.get(0).json().get("messages")).hasSize(1);
         for (String job : List.of("job-1", "job-2")) {
@@ -81,10 +84,13 @@ class BatchWarmerTest {
         AgentResult result = agents.result("job-1");
         assertThat(result.getStatus()).isEqualTo(JobStatus.SUCCEEDED);
         assertThat(result.getWarmUp().getOutcome()).isEqualTo(WarmUpOutcome.NOT_CACHED);
-        assertThat(result.getWarmUp().getDetail()).contains("no probe saw the prefix cached within 600 ms")
+        assertThat(result.getWarmUp().getDetail())
+                .contains("no probe saw the prefix cached within 600 ms")
                 .contains("0 of 1800 prompt tokens cached");
         List<FakeEngine.Received> chats = engine.chats();
-        assertThat(chats.get(chats.size() - 1)).extracting(BatchWarmerTest::kind).isEqualTo("agent");
+        assertThat(chats.get(chats.size() - 1))
+                .extracting(BatchWarmerTest::kind)
+                .isEqualTo("agent");
         assertThat(chats).filteredOn(r -> kind(r).equals("warm-up")).hasSizeGreaterThan(1);
     }
 
@@ -97,7 +103,9 @@ class BatchWarmerTest {
 
         AgentResult result = agents.result("job-1");
         assertThat(result.getWarmUp().getOutcome()).isEqualTo(WarmUpOutcome.UNVERIFIED);
-        assertThat(result.getWarmUp().getDetail()).contains("--enable-prompt-tokens-details").contains("--enable-cache-report");
+        assertThat(result.getWarmUp().getDetail())
+                .contains("--enable-prompt-tokens-details")
+                .contains("--enable-cache-report");
         assertThat(engine.chats()).extracting(BatchWarmerTest::kind).containsExactly("warm-up", "agent");
     }
 
@@ -131,20 +139,30 @@ class BatchWarmerTest {
             if (!request.isChat()) {
                 return FakeEngine.json(404, "{\"error\":{\"message\":\"not here\"}}");
             }
-            return kind(request).equals("warm-up") ? warmUps.apply(warmCalls.incrementAndGet()) : FakeEngine.sse(ANSWER);
+            return kind(request).equals("warm-up")
+                    ? warmUps.apply(warmCalls.incrementAndGet())
+                    : FakeEngine.sse(ANSWER);
         });
-        client = new OpenAiCompatibleClient(engine.endpoint(EngineEndpoint.Kind.OPENAI_COMPATIBLE),
-                InferenceWorkerConfig.defaults().withMaxInflight(4).withEngineTimeout(Duration.ofSeconds(10))
+        client = new OpenAiCompatibleClient(
+                engine.endpoint(EngineEndpoint.Kind.OPENAI_COMPATIBLE),
+                InferenceWorkerConfig.defaults()
+                        .withMaxInflight(4)
+                        .withEngineTimeout(Duration.ofSeconds(10))
                         .withRetryBackoff(Duration.ofMillis(10)));
     }
 
     private static String kind(FakeEngine.Received request) {
         return request.body().contains("\"stream\":false") && request.body().contains("\"max_tokens\":1,")
-                ? "warm-up" : "agent";
+                ? "warm-up"
+                : "agent";
     }
 
     private io.batchagent.events.AgentTurn turn(String jobId) {
-        return Fixtures.turn(jobId, spec.getBatchId(), 1, List.of(Fixtures.user("Find the population of Lyon.")),
+        return Fixtures.turn(
+                jobId,
+                spec.getBatchId(),
+                1,
+                List.of(Fixtures.user("Find the population of Lyon.")),
                 System.currentTimeMillis());
     }
 }

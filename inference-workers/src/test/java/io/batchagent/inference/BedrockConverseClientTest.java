@@ -24,7 +24,8 @@ class BedrockConverseClientTest {
 
     private static final String MODEL = "anthropic.claude-3-5-sonnet-20241022-v2:0";
 
-    private final BatchSpec spec = BatchSpec.newBuilder(Fixtures.spec("batch-bedrock")).setModel(MODEL).build();
+    private final BatchSpec spec =
+            BatchSpec.newBuilder(Fixtures.spec("batch-bedrock")).setModel(MODEL).build();
     private final Queue<MockResponse> answers = new ConcurrentLinkedQueue<>();
     private FakeEngine engine;
     private BedrockConverseClient client;
@@ -42,8 +43,9 @@ class BedrockConverseClientTest {
     @Test
     void shouldSendASignedConverseRequestWithCachePointsAfterSystemAndTools() throws Exception {
         start();
-        answers.add(EngineScripts.toolCalls(EngineEndpoint.Kind.BEDROCK, List.of(
-                new EngineScripts.Call("tooluse_1", "web_search", "{\"query\":\"Lyon\"}"))));
+        answers.add(EngineScripts.toolCalls(
+                EngineEndpoint.Kind.BEDROCK,
+                List.of(new EngineScripts.Call("tooluse_1", "web_search", "{\"query\":\"Lyon\"}"))));
 
         ChatResponse response = call(OpenAiDialectWireTest.history());
 
@@ -62,18 +64,21 @@ class BedrockConverseClientTest {
         assertThat(body.at("/system/1").toString()).isEqualTo("{\"cachePoint\":{\"type\":\"default\"}}");
         JsonNode tools = body.at("/toolConfig/tools");
         assertThat(tools).hasSize(3);
-        assertThat(tools.get(0).toString()).isEqualTo("{\"toolSpec\":{\"name\":\"web_search\",\"description\":\"The "
-                + "web_search tool.\",\"inputSchema\":{\"json\":{\"properties\":{\"query\":{\"type\":\"string\"}},"
-                + "\"required\":[\"query\"],\"type\":\"object\"}}}}");
+        assertThat(tools.get(0).toString())
+                .isEqualTo("{\"toolSpec\":{\"name\":\"web_search\",\"description\":\"The "
+                        + "web_search tool.\",\"inputSchema\":{\"json\":{\"properties\":{\"query\":{\"type\":\"string\"}},"
+                        + "\"required\":[\"query\"],\"type\":\"object\"}}}}");
         assertThat(tools.get(2).toString()).isEqualTo("{\"cachePoint\":{\"type\":\"default\"}}");
         assertThat(body.at("/inferenceConfig/maxTokens").asInt()).isEqualTo(512);
         assertThat(body.at("/inferenceConfig/temperature").asDouble()).isEqualTo(0.0);
-        assertThat(body.get("messages").toString()).isEqualTo("[{\"role\":\"user\",\"content\":[{\"text\":\"Find the "
-                + "population of Lyon.\"}]},{\"role\":\"assistant\",\"content\":[{\"toolUse\":{\"toolUseId\":\"call_1\","
-                + "\"name\":\"web_search\",\"input\":{\"query\":\"Lyon\"}}}]},{\"role\":\"user\",\"content\":[{\"toolResult\":"
-                + "{\"toolUseId\":\"call_1\",\"content\":[{\"text\":\"Lyon: 522,969\"}]}}]}]");
+        assertThat(body.get("messages").toString())
+                .isEqualTo("[{\"role\":\"user\",\"content\":[{\"text\":\"Find the "
+                        + "population of Lyon.\"}]},{\"role\":\"assistant\",\"content\":[{\"toolUse\":{\"toolUseId\":\"call_1\","
+                        + "\"name\":\"web_search\",\"input\":{\"query\":\"Lyon\"}}}]},{\"role\":\"user\",\"content\":[{\"toolResult\":"
+                        + "{\"toolUseId\":\"call_1\",\"content\":[{\"text\":\"Lyon: 522,969\"}]}}]}]");
         assertThat(response.failure()).isNull();
-        assertThat(response.toolCalls()).containsExactly(new RequestedToolCall("tooluse_1", "web_search", "{\"query\":\"Lyon\"}"));
+        assertThat(response.toolCalls())
+                .containsExactly(new RequestedToolCall("tooluse_1", "web_search", "{\"query\":\"Lyon\"}"));
         assertThat(response.finishReason()).isEqualTo("tool_calls");
         // Bedrock's inputTokens excludes cache reads and writes.
         assertThat(response.usage()).isEqualTo(new TokenUsage(1840, 1800, 30, 0, true));
@@ -82,10 +87,14 @@ class BedrockConverseClientTest {
     @Test
     void shouldRetryThrottlingHonouringRetryAfterAndThenAnswer() throws Exception {
         start();
-        answers.add(new MockResponse.Builder().code(429).addHeader("Content-Type", "application/json")
-                .addHeader("x-amzn-ErrorType", "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/")
+        answers.add(new MockResponse.Builder()
+                .code(429)
+                .addHeader("Content-Type", "application/json")
+                .addHeader(
+                        "x-amzn-ErrorType", "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/")
                 .addHeader("Retry-After", "0")
-                .body("{\"message\":\"Too many requests, please wait before trying again.\"}").build());
+                .body("{\"message\":\"Too many requests, please wait before trying again.\"}")
+                .build());
         answers.add(EngineScripts.finalAnswer(EngineEndpoint.Kind.BEDROCK, "{\"city\":\"Lyon\",\"population\":1}"));
 
         ChatResponse response = call(List.of(Fixtures.user("Lyon?")));
@@ -99,16 +108,22 @@ class BedrockConverseClientTest {
     @Test
     void shouldFailAValidationErrorWithBedrocksOwnMessageWithoutRetrying() throws Exception {
         start();
-        answers.add(new MockResponse.Builder().code(400).addHeader("Content-Type", "application/json")
-                .addHeader("x-amzn-ErrorType", "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/")
-                .body("{\"message\":\"The model returned the following errors: messages.1: tool_use ids were found without "
-                        + "tool_result blocks\"}").build());
+        answers.add(new MockResponse.Builder()
+                .code(400)
+                .addHeader("Content-Type", "application/json")
+                .addHeader(
+                        "x-amzn-ErrorType", "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/")
+                .body(
+                        "{\"message\":\"The model returned the following errors: messages.1: tool_use ids were found without "
+                                + "tool_result blocks\"}")
+                .build());
 
         ChatResponse response = call(List.of(Fixtures.user("Lyon?")));
 
         assertThat(response.isFailure()).isTrue();
         assertThat(response.failure().httpStatus()).hasValue(400);
-        assertThat(response.failure().message()).contains("ValidationException")
+        assertThat(response.failure().message())
+                .contains("ValidationException")
                 .contains("tool_use ids were found without tool_result blocks")
                 .doesNotContain("test-secret");
         assertThat(engine.received()).hasSize(1);
@@ -119,15 +134,18 @@ class BedrockConverseClientTest {
             MockResponse next = answers.poll();
             return next != null ? next : FakeEngine.json(500, "{\"message\":\"no scripted answer\"}");
         });
-        client = new BedrockConverseClient(engine.endpoint(EngineEndpoint.Kind.BEDROCK),
-                InferenceWorkerConfig.defaults().withMaxInflight(2).withEngineTimeout(Duration.ofSeconds(10))
+        client = new BedrockConverseClient(
+                engine.endpoint(EngineEndpoint.Kind.BEDROCK),
+                InferenceWorkerConfig.defaults()
+                        .withMaxInflight(2)
+                        .withEngineTimeout(Duration.ofSeconds(10))
                         .withRetryBackoff(Duration.ofMillis(10)),
                 StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIDEXAMPLE", "test-secret")));
     }
 
     private ChatResponse call(List<io.batchagent.events.ChatMessage> messages) throws Exception {
-        AgentPrompt prompt = AgentPrompt.forAgent(PreparedBatch.of(spec), messages,
-                SchedulingHints.forTurn(2, 4, OptionalInt.empty()));
+        AgentPrompt prompt = AgentPrompt.forAgent(
+                PreparedBatch.of(spec), messages, SchedulingHints.forTurn(2, 4, OptionalInt.empty()));
         return client.complete(ChatRequest.of("job-b", 2, prompt)).get(20, TimeUnit.SECONDS);
     }
 }

@@ -27,10 +27,15 @@ class ChatCompletionParserTest {
             // Then
             assertThat(response.failure()).as("cut at %d", cut).isNull();
             assertThat(response.content()).as("cut at %d", cut).isEqualTo("Let me look that up — twice.");
-            assertThat(response.toolCalls()).as("cut at %d", cut).containsExactly(
-                    new RequestedToolCall("chatcmpl-tool-a1", "web_search",
-                            "{\"query\": \"kafka exactly once\", \"limit\": 3}"),
-                    new RequestedToolCall("chatcmpl-tool-b2", "fetch_url", "{\"url\": \"https://kafka.apache.org/\"}"));
+            assertThat(response.toolCalls())
+                    .as("cut at %d", cut)
+                    .containsExactly(
+                            new RequestedToolCall(
+                                    "chatcmpl-tool-a1",
+                                    "web_search",
+                                    "{\"query\": \"kafka exactly once\", \"limit\": 3}"),
+                            new RequestedToolCall(
+                                    "chatcmpl-tool-b2", "fetch_url", "{\"url\": \"https://kafka.apache.org/\"}"));
             assertThat(response.finishReason()).isEqualTo("tool_calls");
             assertThat(response.usage()).isEqualTo(new TokenUsage(1873, 1792, 58));
         }
@@ -74,7 +79,7 @@ class ChatCompletionParserTest {
     void shouldFailWhenTheStreamCarriesAnErrorObject() {
         ChatCompletionParser parser = new ChatCompletionParser(0, nanos::get);
         parser.feed(("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n"
-                + "data: {\"error\":{\"message\":\"KV cache exhausted\",\"code\":503}}\n\n")
+                        + "data: {\"error\":{\"message\":\"KV cache exhausted\",\"code\":503}}\n\n")
                 .getBytes(StandardCharsets.UTF_8));
 
         ChatResponse response = parser.finish();
@@ -103,8 +108,8 @@ class ChatCompletionParserTest {
 
         assertThat(response.failure()).isNull();
         assertThat(response.content()).isNull();
-        assertThat(response.toolCalls()).containsExactly(
-                new RequestedToolCall("call_x1", "web_search", "{\"query\":\"rfc 8785\"}"));
+        assertThat(response.toolCalls())
+                .containsExactly(new RequestedToolCall("call_x1", "web_search", "{\"query\":\"rfc 8785\"}"));
         assertThat(response.finishReason()).isEqualTo("tool_calls");
         assertThat(response.usage()).isEqualTo(new TokenUsage(900, 512, 17));
         assertThat(response.timeToFirstTokenMs()).isEmpty();

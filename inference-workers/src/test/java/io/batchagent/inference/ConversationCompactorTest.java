@@ -36,22 +36,26 @@ class ConversationCompactorTest {
         PreparedBatch batch = batch(CompactionMode.TRUNCATE, 16_384);
         List<ChatMessage> messages = conversation(6);
 
-        ConversationCompactor.Fitted fitted = compactor.fit(turnOf(messages), batch).join();
+        ConversationCompactor.Fitted fitted =
+                compactor.fit(turnOf(messages), batch).join();
 
         assertThat(fitted.exhausted()).isNull();
         assertThat(fitted.summaryCall()).isNull();
         assertThat(engine.requests()).isEmpty();
         List<ChatMessage> tools = toolMessages(fitted.messages());
         for (ChatMessage old : tools.subList(0, 4)) {
-            assertThat(old.getContent()).startsWith("[compacted: " + (OUTPUT_CHARS - 200) + " of " + OUTPUT_CHARS
-                    + " characters cut]\n").hasSize(200 + ("[compacted: 7992 of 8192 characters cut]\n").length());
+            assertThat(old.getContent())
+                    .startsWith("[compacted: " + (OUTPUT_CHARS - 200) + " of " + OUTPUT_CHARS + " characters cut]\n")
+                    .hasSize(200 + ("[compacted: 7992 of 8192 characters cut]\n").length());
         }
-        assertThat(tools.subList(4, 6)).allSatisfy(recent -> assertThat(recent.getContent()).hasSize(OUTPUT_CHARS));
+        assertThat(tools.subList(4, 6))
+                .allSatisfy(recent -> assertThat(recent.getContent()).hasSize(OUTPUT_CHARS));
         assertThat(fitted.messages().get(0)).isEqualTo(messages.get(0));
         assertThat(fitted.messages()).hasSameSizeAs(messages);
         assertThat(fitted.compaction().getMode()).isEqualTo(CompactionMode.TRUNCATE);
         assertThat(fitted.compaction().getTurnsCompacted()).isEqualTo(4);
-        assertThat(fitted.compaction().getTokensAfter()).isLessThan(fitted.compaction().getTokensBefore() / 2);
+        assertThat(fitted.compaction().getTokensAfter())
+                .isLessThan(fitted.compaction().getTokensBefore() / 2);
     }
 
     @Test
@@ -59,7 +63,8 @@ class ConversationCompactorTest {
         PreparedBatch batch = batch(CompactionMode.TRUNCATE, 1_000_000);
         List<ChatMessage> messages = conversation(6);
 
-        ConversationCompactor.Fitted fitted = compactor.fit(turnOf(messages), batch).join();
+        ConversationCompactor.Fitted fitted =
+                compactor.fit(turnOf(messages), batch).join();
 
         assertThat(fitted.messages()).isSameAs(messages);
         assertThat(fitted.compaction()).isNull();
@@ -69,7 +74,8 @@ class ConversationCompactorTest {
     @Test
     void shouldCompactEachResultOnlyOnce() {
         PreparedBatch batch = batch(CompactionMode.TRUNCATE, 16_384);
-        List<ChatMessage> once = compactor.fit(turnOf(conversation(6)), batch).join().messages();
+        List<ChatMessage> once =
+                compactor.fit(turnOf(conversation(6)), batch).join().messages();
 
         ConversationCompactor.Fitted again = compactor.fit(turnOf(once), batch).join();
 
@@ -83,7 +89,8 @@ class ConversationCompactorTest {
         engine.answerAll(ScriptedEngineClient.answer("The searches found the city and its population, 12345."));
         List<ChatMessage> messages = conversation(6);
 
-        ConversationCompactor.Fitted fitted = compactor.fit(turnOf(messages), batch).join();
+        ConversationCompactor.Fitted fitted =
+                compactor.fit(turnOf(messages), batch).join();
 
         assertThat(engine.requests()).hasSize(1);
         ChatRequest summary = engine.requests().get(0);
@@ -91,11 +98,14 @@ class ConversationCompactorTest {
         List<ChatMessage> asked = summary.prompt().messages();
         assertThat(asked.get(asked.size() - 1).getContent()).startsWith(ConversationCompactor.SUMMARY_INSTRUCTION);
         List<ChatMessage> tools = toolMessages(fitted.messages());
-        assertThat(tools.get(0).getContent()).isEqualTo("[compacted: summary of 4 earlier tool results]\n"
-                + "The searches found the city and its population, 12345.");
-        assertThat(tools.subList(1, 4)).allSatisfy(old -> assertThat(old.getContent())
-                .isEqualTo("[compacted: 8192 characters, summarized in the result of call call_1]"));
-        assertThat(tools.subList(4, 6)).allSatisfy(recent -> assertThat(recent.getContent()).hasSize(OUTPUT_CHARS));
+        assertThat(tools.get(0).getContent())
+                .isEqualTo("[compacted: summary of 4 earlier tool results]\n"
+                        + "The searches found the city and its population, 12345.");
+        assertThat(tools.subList(1, 4))
+                .allSatisfy(old -> assertThat(old.getContent())
+                        .isEqualTo("[compacted: 8192 characters, summarized in the result of call call_1]"));
+        assertThat(tools.subList(4, 6))
+                .allSatisfy(recent -> assertThat(recent.getContent()).hasSize(OUTPUT_CHARS));
         assertThat(fitted.compaction().getMode()).isEqualTo(CompactionMode.SUMMARIZE);
         assertThat(fitted.summaryCall().usage().promptTokens()).isEqualTo(100);
     }
@@ -105,20 +115,24 @@ class ConversationCompactorTest {
         PreparedBatch batch = batch(CompactionMode.SUMMARIZE, 16_384);
         engine.answerAll(ChatResponse.failed(EngineFailure.http(500, "HTTP 500: boom", false), 5));
 
-        ConversationCompactor.Fitted fitted = compactor.fit(turnOf(conversation(6)), batch).join();
+        ConversationCompactor.Fitted fitted =
+                compactor.fit(turnOf(conversation(6)), batch).join();
 
         assertThat(fitted.compaction().getMode()).isEqualTo(CompactionMode.TRUNCATE);
         assertThat(fitted.compaction().getDetail()).contains("summary failed, truncated instead: HTTP 500: boom");
-        assertThat(toolMessages(fitted.messages()).get(0).getContent()).startsWith("[compacted: 7992 of 8192 characters cut]");
+        assertThat(toolMessages(fitted.messages()).get(0).getContent())
+                .startsWith("[compacted: 7992 of 8192 characters cut]");
         assertThat(fitted.exhausted()).isNull();
     }
 
     @Test
     void shouldFallBackToTruncateWhenTheModelCallsAToolInsteadOfSummarizing() {
         PreparedBatch batch = batch(CompactionMode.SUMMARIZE, 16_384);
-        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("c9", "web_search", "{\"query\":\"x\"}")));
+        engine.answerAll(
+                ScriptedEngineClient.toolCalls(new RequestedToolCall("c9", "web_search", "{\"query\":\"x\"}")));
 
-        ConversationCompactor.Fitted fitted = compactor.fit(turnOf(conversation(6)), batch).join();
+        ConversationCompactor.Fitted fitted =
+                compactor.fit(turnOf(conversation(6)), batch).join();
 
         assertThat(fitted.compaction().getMode()).isEqualTo(CompactionMode.TRUNCATE);
         assertThat(fitted.compaction().getDetail()).contains("asked for tools");
@@ -128,9 +142,11 @@ class ConversationCompactorTest {
     void shouldSayTheSizesWhenTheConversationCannotBeBroughtUnderTheContext() {
         PreparedBatch none = batch(CompactionMode.NONE, 8_192);
 
-        ConversationCompactor.Fitted fitted = compactor.fit(turnOf(conversation(6)), none).join();
+        ConversationCompactor.Fitted fitted =
+                compactor.fit(turnOf(conversation(6)), none).join();
 
-        assertThat(fitted.exhausted()).startsWith("the conversation of turn 7 is ~")
+        assertThat(fitted.exhausted())
+                .startsWith("the conversation of turn 7 is ~")
                 .contains("prompt tokens (estimated), over the model's 8192-token context window")
                 .contains("compaction is off (mode NONE)");
         assertThat(fitted.compaction()).isNull();
@@ -138,13 +154,19 @@ class ConversationCompactorTest {
 
     @Test
     void shouldEndAJobOverThePerJobConversationBudgetEvenAfterCompaction() {
-        PreparedBatch batch = batch(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE)
-                .setMaxConversationBytes(12_000).build(), 0);
+        PreparedBatch batch = batch(
+                CompactionPolicy.newBuilder()
+                        .setMode(CompactionMode.TRUNCATE)
+                        .setMaxConversationBytes(12_000)
+                        .build(),
+                0);
 
-        ConversationCompactor.Fitted fitted = compactor.fit(turnOf(conversation(6)), batch).join();
+        ConversationCompactor.Fitted fitted =
+                compactor.fit(turnOf(conversation(6)), batch).join();
 
         assertThat(fitted.compaction().getTurnsCompacted()).isEqualTo(4);
-        assertThat(fitted.exhausted()).contains("bytes of conversation, over the per-job budget of 12000 bytes")
+        assertThat(fitted.exhausted())
+                .contains("bytes of conversation, over the per-job budget of 12000 bytes")
                 .contains("after compacting 4 tool turns (TRUNCATE)");
     }
 
@@ -153,7 +175,10 @@ class ConversationCompactorTest {
         engine.answerAll(ScriptedEngineClient.answer("summary"));
         for (CompactionMode mode : List.of(CompactionMode.TRUNCATE, CompactionMode.SUMMARIZE)) {
             PreparedBatch batch = batch(mode, 16_384);
-            List<ChatMessage> compacted = compactor.fit(turnOf(parallelCallConversation(5)), batch).join().messages();
+            List<ChatMessage> compacted = compactor
+                    .fit(turnOf(parallelCallConversation(5)), batch)
+                    .join()
+                    .messages();
             assertThat(toolMessages(compacted).get(0).getContent()).startsWith(ConversationCompactor.MARKER);
 
             // OpenAI-compatible engines: assistant tool_calls[].id, then tool messages' tool_call_id.
@@ -161,7 +186,8 @@ class ConversationCompactorTest {
             List<String> calls = new ArrayList<>();
             List<String> results = new ArrayList<>();
             for (JsonNode message : body.get("messages")) {
-                message.path("tool_calls").forEach(call -> calls.add(call.get("id").asText()));
+                message.path("tool_calls")
+                        .forEach(call -> calls.add(call.get("id").asText()));
                 if (message.path("role").asText().equals("tool")) {
                     results.add(message.get("tool_call_id").asText());
                 }
@@ -209,13 +235,16 @@ class ConversationCompactorTest {
     }
 
     private static PreparedBatch batch(CompactionPolicy policy, int contextTokens) {
-        BatchSpec spec = BatchSpec.newBuilder(Fixtures.spec("b1")).setContextTokens(contextTokens)
-                .setCompaction(policy).build();
+        BatchSpec spec = BatchSpec.newBuilder(Fixtures.spec("b1"))
+                .setContextTokens(contextTokens)
+                .setCompaction(policy)
+                .build();
         return PreparedBatch.of(spec);
     }
 
     private static AgentTurn turnOf(List<ChatMessage> messages) {
-        int toolTurns = (int) messages.stream().filter(m -> m.getRole() == Role.ASSISTANT).count();
+        int toolTurns = (int)
+                messages.stream().filter(m -> m.getRole() == Role.ASSISTANT).count();
         return Fixtures.turn("j1", "b1", toolTurns + 1, messages, 2_000);
     }
 
@@ -247,12 +276,19 @@ class ConversationCompactorTest {
     }
 
     private static ChatMessage assistant(ToolCallRef... calls) {
-        return ChatMessage.newBuilder().setRole(Role.ASSISTANT).setContent(null).setToolCalls(List.of(calls)).build();
+        return ChatMessage.newBuilder()
+                .setRole(Role.ASSISTANT)
+                .setContent(null)
+                .setToolCalls(List.of(calls))
+                .build();
     }
 
     private static ChatMessage result(String callId, int turn) {
-        return ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId(callId)
-                .setContent(("page " + turn + " ").repeat(OUTPUT_CHARS).substring(0, OUTPUT_CHARS)).build();
+        return ChatMessage.newBuilder()
+                .setRole(Role.TOOL)
+                .setToolCallId(callId)
+                .setContent(("page " + turn + " ").repeat(OUTPUT_CHARS).substring(0, OUTPUT_CHARS))
+                .build();
     }
 
     private static List<ChatMessage> toolMessages(List<ChatMessage> messages) {

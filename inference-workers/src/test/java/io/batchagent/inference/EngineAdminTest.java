@@ -47,8 +47,12 @@ class EngineAdminTest {
     @Test
     void shouldReadSglangCountersSummedOverLabelsAndTheirDelta() throws Exception {
         AtomicInteger scrapes = new AtomicInteger();
-        start(EngineEndpoint.Kind.SGLANG, request -> text(scrapes.incrementAndGet() == 1 ? SGLANG_METRICS
-                : SGLANG_METRICS.replace("4096.0", "6096.0").replace("3000.0", "4800.0")));
+        start(
+                EngineEndpoint.Kind.SGLANG,
+                request -> text(
+                        scrapes.incrementAndGet() == 1
+                                ? SGLANG_METRICS
+                                : SGLANG_METRICS.replace("4096.0", "6096.0").replace("3000.0", "4800.0")));
 
         EngineMetrics before = admin.scrapeMetrics().get(10, TimeUnit.SECONDS);
         EngineMetrics after = admin.scrapeMetrics().get(10, TimeUnit.SECONDS);
@@ -79,17 +83,29 @@ class EngineAdminTest {
     @Test
     void shouldWaitOutSglangsBusyAnswerToAFlush() throws Exception {
         AtomicInteger flushes = new AtomicInteger();
-        start(EngineEndpoint.Kind.SGLANG, request -> flushes.incrementAndGet() < 3
-                ? new MockResponse.Builder().code(400).body("Cache flushed.\nPlease check backend logs for more details. "
-                        + "(When there are running or waiting requests, the operation will not be performed.)\n").build()
-                : new MockResponse.Builder().code(200).body("Cache flushed.\nPlease check backend logs for more details. "
-                        + "(When there are running or waiting requests, the operation will not be performed.)\n").build());
+        start(
+                EngineEndpoint.Kind.SGLANG,
+                request -> flushes.incrementAndGet() < 3
+                        ? new MockResponse.Builder()
+                                .code(400)
+                                .body(
+                                        "Cache flushed.\nPlease check backend logs for more details. "
+                                                + "(When there are running or waiting requests, the operation will not be performed.)\n")
+                                .build()
+                        : new MockResponse.Builder()
+                                .code(200)
+                                .body(
+                                        "Cache flushed.\nPlease check backend logs for more details. "
+                                                + "(When there are running or waiting requests, the operation will not be performed.)\n")
+                                .build());
 
         EngineAdmin.CacheFlush flush = admin.flushCache(Duration.ofSeconds(10)).get(20, TimeUnit.SECONDS);
 
         assertThat(flush.flushed()).isTrue();
         assertThat(flush.attempts()).isEqualTo(3);
-        assertThat(engine.received()).extracting(r -> r.method() + " " + r.path()).containsOnly("POST /flush_cache");
+        assertThat(engine.received())
+                .extracting(r -> r.method() + " " + r.path())
+                .containsOnly("POST /flush_cache");
     }
 
     @Test
@@ -118,28 +134,37 @@ class EngineAdminTest {
     void shouldReportNoFlushAndNoMetricsForAHostedApi() throws Exception {
         start(EngineEndpoint.Kind.ANTHROPIC, request -> FakeEngine.json(500, "{}"));
 
-        assertThat(admin.flushCache(Duration.ofSeconds(1)).get(10, TimeUnit.SECONDS).flushed()).isFalse();
+        assertThat(admin.flushCache(Duration.ofSeconds(1))
+                        .get(10, TimeUnit.SECONDS)
+                        .flushed())
+                .isFalse();
         assertThat(admin.scrapeMetrics().get(10, TimeUnit.SECONDS)).isEqualTo(EngineMetrics.NONE);
         assertThat(engine.received()).isEmpty();
     }
 
     @Test
     void shouldReadRetryAfterInSecondsMillisecondsOrAsADate() {
-        assertThat(EngineMessages.retryAfter(name -> name.equals("retry-after") ? "2" : null)).isEqualTo(Duration.ofSeconds(2));
+        assertThat(EngineMessages.retryAfter(name -> name.equals("retry-after") ? "2" : null))
+                .isEqualTo(Duration.ofSeconds(2));
         assertThat(EngineMessages.retryAfter(name -> name.equals("retry-after-ms") ? "150" : "9"))
                 .isEqualTo(Duration.ofMillis(150));
-        assertThat(EngineMessages.retryAfter(name -> name.equals("retry-after") ? "Wed, 21 Oct 2015 07:28:00 GMT" : null))
+        assertThat(EngineMessages.retryAfter(
+                        name -> name.equals("retry-after") ? "Wed, 21 Oct 2015 07:28:00 GMT" : null))
                 .isEqualTo(Duration.ZERO);
         assertThat(EngineMessages.retryAfter(name -> null)).isNull();
     }
 
-    private void start(EngineEndpoint.Kind kind, java.util.function.Function<FakeEngine.Received, MockResponse> handler) {
+    private void start(
+            EngineEndpoint.Kind kind, java.util.function.Function<FakeEngine.Received, MockResponse> handler) {
         engine = new FakeEngine(handler);
         admin = new EngineAdmin(engine.endpoint(kind), InferenceWorkerConfig.defaults());
     }
 
     private static MockResponse text(String body) {
-        return new MockResponse.Builder().code(200).addHeader("Content-Type", "text/plain; version=0.0.4").body(body).build();
+        return new MockResponse.Builder()
+                .code(200)
+                .addHeader("Content-Type", "text/plain; version=0.0.4")
+                .body(body)
+                .build();
     }
-
 }

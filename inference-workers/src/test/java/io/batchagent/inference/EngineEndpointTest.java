@@ -30,9 +30,13 @@ class EngineEndpointTest {
         assertThat(bedrock.kind()).isEqualTo(EngineEndpoint.Kind.BEDROCK);
         assertThat(bedrock.region()).isEqualTo("eu-west-3");
         assertThat(bedrock.baseUri()).isEqualTo(URI.create("https://bedrock-runtime.eu-west-3.amazonaws.com"));
-        assertThat(EngineEndpoint.parse("anthropic://").withBaseUri(URI.create("http://127.0.0.1:9/")).baseUri())
+        assertThat(EngineEndpoint.parse("anthropic://")
+                        .withBaseUri(URI.create("http://127.0.0.1:9/"))
+                        .baseUri())
                 .isEqualTo(URI.create("http://127.0.0.1:9"));
-        assertThat(EngineEndpoint.parse("bedrock://us-east-1").withBaseUri(URI.create("http://127.0.0.1:9")).region())
+        assertThat(EngineEndpoint.parse("bedrock://us-east-1")
+                        .withBaseUri(URI.create("http://127.0.0.1:9"))
+                        .region())
                 .isEqualTo("us-east-1");
     }
 
@@ -47,8 +51,18 @@ class EngineEndpointTest {
 
     @Test
     void shouldRejectOtherFormsNamingTheAcceptedOnes() {
-        for (String url : new String[] {"sim://", "ollama://h:1", "sglang://host", "localhost:8000", "", "http://user:pw@h:1",
-                "bedrock://", "bedrock://not-a-region", "openai://api.example.com", "vllm://h:8000/v1"}) {
+        for (String url : new String[] {
+            "sim://",
+            "ollama://h:1",
+            "sglang://host",
+            "localhost:8000",
+            "",
+            "http://user:pw@h:1",
+            "bedrock://",
+            "bedrock://not-a-region",
+            "openai://api.example.com",
+            "vllm://h:8000/v1"
+        }) {
             assertThatThrownBy(() -> EngineEndpoint.parse(url))
                     .as(url)
                     .isInstanceOf(IllegalArgumentException.class)

@@ -42,14 +42,18 @@ class EngineFailuresTest {
     private static final Topics TOPICS = Fixtures.TOPICS;
     private static final Duration PATIENCE = Duration.ofSeconds(30);
     private static final Pattern JOB = Pattern.compile("Population of (job-[a-z0-9-]+)\\?");
-    private static final String ANSWER = OpenAiChunks.contentStream("{\"city\":\"Lyon\",\"population\":522969}", 120, 96);
+    private static final String ANSWER =
+            OpenAiChunks.contentStream("{\"city\":\"Lyon\",\"population\":522969}", 120, 96);
 
-    private final TopicPartition partition = new TopicPartition(TOPICS.agentTurns().name(), 0);
+    private final TopicPartition partition =
+            new TopicPartition(TOPICS.agentTurns().name(), 0);
     private final MockConsumer<String, Decoded<AgentTurn>> consumer = new MockConsumer<>("earliest");
     private final MockProducer<String, byte[]> producer =
             new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
-    private final Deserializer<Decoded<AgentTurn>> lenient = Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer());
-    private final BatchSpec spec = BatchSpec.newBuilder(Fixtures.spec("batch-f")).setTools(List.of()).build();
+    private final Deserializer<Decoded<AgentTurn>> lenient =
+            Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer());
+    private final BatchSpec spec =
+            BatchSpec.newBuilder(Fixtures.spec("batch-f")).setTools(List.of()).build();
     private final Map<String, AtomicInteger> attempts = new ConcurrentHashMap<>();
     private final Map<String, Long> arrivals = new ConcurrentHashMap<>();
     private final AtomicBoolean othersDoneBeforeRetryAfterElapsed = new AtomicBoolean();
@@ -74,8 +78,11 @@ class EngineFailuresTest {
     void shouldEndEveryJobSucceededAfterRetryOrFailedWithTheReasonAndKeepTheWorkerGoing() {
         // Given an engine that misbehaves differently for each job
         engine = new FakeEngine(this::answer);
-        client = new OpenAiCompatibleClient(engine.endpoint(EngineEndpoint.Kind.OPENAI_COMPATIBLE),
-                InferenceWorkerConfig.defaults().withMaxInflight(8).withEngineTimeout(Duration.ofSeconds(10))
+        client = new OpenAiCompatibleClient(
+                engine.endpoint(EngineEndpoint.Kind.OPENAI_COMPATIBLE),
+                InferenceWorkerConfig.defaults()
+                        .withMaxInflight(8)
+                        .withEngineTimeout(Duration.ofSeconds(10))
                         .withRetryBackoff(Duration.ofMillis(20)));
         List<String> jobs = List.of("job-429", "job-503", "job-drop", "job-malformed", "job-bad-request", "job-fine");
 
@@ -100,7 +107,8 @@ class EngineFailuresTest {
 
         AgentResult badRequest = result("job-bad-request");
         assertThat(badRequest.getStatus()).isEqualTo(JobStatus.FAILED);
-        assertThat(badRequest.getError().getMessage()).contains("HTTP 400")
+        assertThat(badRequest.getError().getMessage())
+                .contains("HTTP 400")
                 .contains("This model's maximum context length is 32768 tokens");
         assertThat(attempts.get("job-bad-request").get()).isEqualTo(1);
 
@@ -131,11 +139,15 @@ class EngineFailuresTest {
         switch (job) {
             case "job-429" -> {
                 if (attempt == 1) {
-                    return new MockResponse.Builder().code(429).addHeader("Content-Type", "application/json")
+                    return new MockResponse.Builder()
+                            .code(429)
+                            .addHeader("Content-Type", "application/json")
                             .addHeader("Retry-After", "1")
-                            .body("{\"error\":{\"message\":\"rate limited\",\"type\":\"rate_limit_exceeded\"}}").build();
+                            .body("{\"error\":{\"message\":\"rate limited\",\"type\":\"rate_limit_exceeded\"}}")
+                            .build();
                 }
-                othersDoneBeforeRetryAfterElapsed.set(results().stream().anyMatch(r -> r.getJobId().equals("job-fine")));
+                othersDoneBeforeRetryAfterElapsed.set(
+                        results().stream().anyMatch(r -> r.getJobId().equals("job-fine")));
             }
             case "job-503" -> {
                 if (attempt == 1) {
@@ -145,19 +157,26 @@ class EngineFailuresTest {
             case "job-drop" -> {
                 if (attempt == 1) {
                     // The connection goes down halfway through the stream.
-                    return new MockResponse.Builder().code(200).addHeader("Content-Type", "text/event-stream")
-                            .body(ANSWER).onResponseBody(SocketEffect.ShutdownConnection.INSTANCE).build();
+                    return new MockResponse.Builder()
+                            .code(200)
+                            .addHeader("Content-Type", "text/event-stream")
+                            .body(ANSWER)
+                            .onResponseBody(SocketEffect.ShutdownConnection.INSTANCE)
+                            .build();
                 }
             }
             case "job-malformed" -> {
                 // A valid first chunk, then a line cut off in the middle of its JSON.
-                return FakeEngine.sse("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"{\\\"ci\"}}]}\n\n"
-                        + "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"con\n\n"
-                        + "data: [DONE]\n\n");
+                return FakeEngine.sse(
+                        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"{\\\"ci\"}}]}\n\n"
+                                + "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"con\n\n"
+                                + "data: [DONE]\n\n");
             }
             case "job-bad-request" -> {
-                return FakeEngine.json(400, "{\"error\":{\"message\":\"This model's maximum context length is 32768 "
-                        + "tokens. However, you requested 40000 tokens.\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}}");
+                return FakeEngine.json(
+                        400,
+                        "{\"error\":{\"message\":\"This model's maximum context length is 32768 "
+                                + "tokens. However, you requested 40000 tokens.\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}}");
             }
             default -> {
                 // job-fine, job-later: answered at once
@@ -174,19 +193,33 @@ class EngineFailuresTest {
                 consumer.addRecord(encoded(turn(jobs.get(i)), i));
             }
         });
-        worker = new InferenceWorker(consumer, producer, batchId -> CompletableFuture.completedFuture(spec), TOPICS,
-                InferenceWorkerConfig.defaults().withMaxInflight(8), client, System::currentTimeMillis);
+        worker = new InferenceWorker(
+                consumer,
+                producer,
+                batchId -> CompletableFuture.completedFuture(spec),
+                TOPICS,
+                InferenceWorkerConfig.defaults().withMaxInflight(8),
+                client,
+                System::currentTimeMillis);
         worker.start();
     }
 
     private AgentTurn turn(String jobId) {
-        return Fixtures.turn(jobId, spec.getBatchId(), 1, List.of(Fixtures.user("Population of " + jobId + "?")),
+        return Fixtures.turn(
+                jobId,
+                spec.getBatchId(),
+                1,
+                List.of(Fixtures.user("Population of " + jobId + "?")),
                 System.currentTimeMillis());
     }
 
     private ConsumerRecord<String, Decoded<AgentTurn>> encoded(AgentTurn turn, long offset) {
         byte[] bytes = TOPICS.agentTurns().valueSerde().serializer().serialize(partition.topic(), turn);
-        return new ConsumerRecord<>(partition.topic(), partition.partition(), offset, turn.getJobId(),
+        return new ConsumerRecord<>(
+                partition.topic(),
+                partition.partition(),
+                offset,
+                turn.getJobId(),
                 lenient.deserialize(partition.topic(), bytes));
     }
 
@@ -195,7 +228,9 @@ class EngineFailuresTest {
     }
 
     private AgentResult result(String jobId) {
-        return results().stream().filter(r -> r.getJobId().equals(jobId)).findFirst()
+        return results().stream()
+                .filter(r -> r.getJobId().equals(jobId))
+                .findFirst()
                 .orElseThrow(() -> new AssertionError("no result for " + jobId));
     }
 }

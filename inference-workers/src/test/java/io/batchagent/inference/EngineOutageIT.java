@@ -62,13 +62,14 @@ class EngineOutageIT {
     }
 
     @Test
-    void shouldPauseThroughAnOutageMidBatchAndEndWithNothingFailedAndNoCallAnsweredTwice(KafkaCluster kafka, TestInfo info)
-            throws Exception {
+    void shouldPauseThroughAnOutageMidBatchAndEndWithNothingFailedAndNoCallAnsweredTwice(
+            KafkaCluster kafka, TestInfo info) throws Exception {
         // Given 200 agents' first turns and an engine that answers each in about 0.3 s
         TestNames names = TestNames.of(info);
         Topics topics = topics(kafka, names);
         submit(kafka, topics, "batch-outage", 200);
-        simulator = EngineSimulator.start(SimulatorOptions.builder().profile(SLOW).build());
+        simulator =
+                EngineSimulator.start(SimulatorOptions.builder().profile(SLOW).build());
         CountingClient engine = new CountingClient(client());
         worker = new InferenceWorker(kafka.clientConfig(), topics, config(names, Duration.ofMinutes(2)), engine);
         worker.start();
@@ -81,22 +82,33 @@ class EngineOutageIT {
         int outcomesWhileDown = outcomes(kafka, topics).size();
         long refusedWhileDown = refused();
         await().atMost(PATIENCE).until(() -> refused() >= refusedWhileDown + 2);
-        assertThat(outcomes(kafka, topics)).as("no turn ends while the engine is down").hasSize(outcomesWhileDown);
+        assertThat(outcomes(kafka, topics))
+                .as("no turn ends while the engine is down")
+                .hasSize(outcomesWhileDown);
         simulator.setFaults(EngineFaults.NONE);
 
         // Then every agent's turn ends, none failed, and no call was answered twice
         await().atMost(PATIENCE).until(() -> outcomes(kafka, topics).size() == 200);
-        assertThat(outcomes(kafka, topics).values()).allSatisfy(turn ->
-                assertThat(turn.getFinalResult()).as("turn of %s ended with a result", turn.getJobId()).isNull());
+        assertThat(outcomes(kafka, topics).values())
+                .allSatisfy(turn -> assertThat(turn.getFinalResult())
+                        .as("turn of %s ended with a result", turn.getJobId())
+                        .isNull());
         assertThat(worker.failed()).isZero();
         assertThat(simulator.repeatedCalls()).isZero();
 
         // And every job's call was answered once; only the calls in flight when the outage began were sent
         // again (a call cut by the outage may fail once more before the breaker opens: at most 3 sends)
-        assertThat(engine.answeredPerJob()).hasSize(200).allSatisfy((job, answered) -> assertThat(answered).isEqualTo(1));
-        assertThat(engine.callsPerJob()).hasSize(200).allSatisfy((job, calls) -> assertThat(calls).isBetween(1, 3));
-        assertThat(engine.callsPerJob().values().stream().filter(calls -> calls > 1).count())
-                .isPositive().isLessThanOrEqualTo(MAX_INFLIGHT);
+        assertThat(engine.answeredPerJob())
+                .hasSize(200)
+                .allSatisfy((job, answered) -> assertThat(answered).isEqualTo(1));
+        assertThat(engine.callsPerJob())
+                .hasSize(200)
+                .allSatisfy((job, calls) -> assertThat(calls).isBetween(1, 3));
+        assertThat(engine.callsPerJob().values().stream()
+                        .filter(calls -> calls > 1)
+                        .count())
+                .isPositive()
+                .isLessThanOrEqualTo(MAX_INFLIGHT);
         assertThat(worker.pausedMillis()).isPositive();
     }
 
@@ -107,8 +119,10 @@ class EngineOutageIT {
         TestNames names = TestNames.of(info);
         Topics topics = topics(kafka, names);
         submit(kafka, topics, "batch-gone", 20);
-        simulator = EngineSimulator.start(SimulatorOptions.builder().profile(EngineProfile.INSTANT)
-                .faults(EngineFaults.parse("down=true", EngineFaults.NONE)).build());
+        simulator = EngineSimulator.start(SimulatorOptions.builder()
+                .profile(EngineProfile.INSTANT)
+                .faults(EngineFaults.parse("down=true", EngineFaults.NONE))
+                .build());
         worker = new InferenceWorker(kafka.clientConfig(), topics, config(names, Duration.ofSeconds(2)), client());
 
         // When the worker runs the batch
@@ -116,10 +130,14 @@ class EngineOutageIT {
 
         // Then every job ends FAILED with ENGINE_UNAVAILABLE, naming the budget and the engine's last answer
         await().atMost(PATIENCE).until(() -> outcomes(kafka, topics).size() == 20);
-        assertThat(outcomes(kafka, topics).values()).extracting(AgentTurn::getFinalResult).allSatisfy(result -> {
-            assertThat(result.getError().getReason()).isEqualTo(ErrorReason.ENGINE_UNAVAILABLE);
-            assertThat(result.getError().getMessage()).contains("outage budget of 2 s").contains("503");
-        });
+        assertThat(outcomes(kafka, topics).values())
+                .extracting(AgentTurn::getFinalResult)
+                .allSatisfy(result -> {
+                    assertThat(result.getError().getReason()).isEqualTo(ErrorReason.ENGINE_UNAVAILABLE);
+                    assertThat(result.getError().getMessage())
+                            .contains("outage budget of 2 s")
+                            .contains("503");
+                });
         assertThat(worker.isRunning()).isTrue();
         assertThat(simulator.stats().requests()).isZero();
     }
@@ -129,14 +147,18 @@ class EngineOutageIT {
     }
 
     private OpenAiCompatibleClient client() {
-        client = new OpenAiCompatibleClient(EngineEndpoint.parse("sglang://127.0.0.1:" + simulator.port()),
+        client = new OpenAiCompatibleClient(
+                EngineEndpoint.parse("sglang://127.0.0.1:" + simulator.port()),
                 InferenceWorkerConfig.defaults().withMaxInflight(MAX_INFLIGHT).withRetryBackoff(Duration.ofMillis(20)));
         return client;
     }
 
     private static InferenceWorkerConfig config(TestNames names, Duration outageBudget) {
-        return InferenceWorkerConfig.defaults().withGroupId(names.applicationId()).withMaxInflight(MAX_INFLIGHT)
-                .withFlowControl(FlowControl.defaults().withOutageBudget(outageBudget)
+        return InferenceWorkerConfig.defaults()
+                .withGroupId(names.applicationId())
+                .withMaxInflight(MAX_INFLIGHT)
+                .withFlowControl(FlowControl.defaults()
+                        .withOutageBudget(outageBudget)
                         .withProbeDelays(Duration.ofMillis(100), Duration.ofMillis(400)));
     }
 
@@ -148,20 +170,28 @@ class EngineOutageIT {
 
     private static void submit(KafkaCluster kafka, Topics topics, String batchId, int agents) throws Exception {
         BatchSpec spec = Fixtures.spec(batchId);
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(),
-                new ByteArraySerializer())) {
+        try (KafkaProducer<String, byte[]> producer =
+                new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
             producer.send(record(topics.batchSpecs(), batchId, spec)).get(30, TimeUnit.SECONDS);
             for (int i = 0; i < agents; i++) {
                 String job = batchId + "-" + i;
-                producer.send(record(topics.agentTurns(), job, Fixtures.turn(job, batchId, 1,
-                        List.of(Fixtures.user("Find the population of city " + i + ".")), System.currentTimeMillis())));
+                producer.send(record(
+                        topics.agentTurns(),
+                        job,
+                        Fixtures.turn(
+                                job,
+                                batchId,
+                                1,
+                                List.of(Fixtures.user("Find the population of city " + i + ".")),
+                                System.currentTimeMillis())));
             }
             producer.flush();
         }
     }
 
     private static <V> ProducerRecord<String, byte[]> record(Topics.Topic<String, V> topic, String key, V value) {
-        return new ProducerRecord<>(topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value));
+        return new ProducerRecord<>(
+                topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value));
     }
 
     /** Each job's latest outcome on agent-waits: its waiting turn, or a turn carrying its final result. */
@@ -188,7 +218,8 @@ class EngineOutageIT {
             calls.computeIfAbsent(request.jobId(), job -> new AtomicInteger()).incrementAndGet();
             return delegate.complete(request).thenApply(response -> {
                 if (response.failure() == null) {
-                    answered.computeIfAbsent(request.jobId(), job -> new AtomicInteger()).incrementAndGet();
+                    answered.computeIfAbsent(request.jobId(), job -> new AtomicInteger())
+                            .incrementAndGet();
                 }
                 return response;
             });
@@ -203,7 +234,9 @@ class EngineOutageIT {
         }
 
         private static Map<String, Integer> counts(Map<String, AtomicInteger> counters) {
-            return counters.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().get()));
+            return counters.entrySet().stream()
+                    .collect(Collectors.toMap(
+                            Map.Entry::getKey, e -> e.getValue().get()));
         }
     }
 }

@@ -54,9 +54,14 @@ final class FakeEngine implements AutoCloseable {
             @Override
             public MockResponse dispatch(RecordedRequest request) {
                 Map<String, String> headers = new LinkedHashMap<>();
-                request.getHeaders().forEach(pair -> headers.put(pair.getFirst().toLowerCase(Locale.ROOT), pair.getSecond()));
-                Received one = new Received(request.getMethod(), request.getTarget(), headers,
-                        request.getBody() == null ? "" : request.getBody().utf8(), System.nanoTime());
+                request.getHeaders()
+                        .forEach(pair -> headers.put(pair.getFirst().toLowerCase(Locale.ROOT), pair.getSecond()));
+                Received one = new Received(
+                        request.getMethod(),
+                        request.getTarget(),
+                        headers,
+                        request.getBody() == null ? "" : request.getBody().utf8(),
+                        System.nanoTime());
                 received.add(one);
                 return FakeEngine.this.handler.apply(one);
             }
@@ -102,7 +107,9 @@ final class FakeEngine implements AutoCloseable {
 
     /** A capability probe: one "ping" message, one token. */
     static boolean isProbe(Received request) {
-        return request.isChat() && request.body().contains("\"content\":\"ping\"") && request.body().contains("\"max_tokens\":1");
+        return request.isChat()
+                && request.body().contains("\"content\":\"ping\"")
+                && request.body().contains("\"max_tokens\":1");
     }
 
     @Override
@@ -111,13 +118,20 @@ final class FakeEngine implements AutoCloseable {
     }
 
     static MockResponse json(int code, String body) {
-        return new MockResponse.Builder().code(code).addHeader("Content-Type", "application/json").body(body).build();
+        return new MockResponse.Builder()
+                .code(code)
+                .addHeader("Content-Type", "application/json")
+                .body(body)
+                .build();
     }
 
     /** A server-sent event stream, sent in small chunks so that events and characters are cut apart. */
     static MockResponse sse(String stream) {
-        return new MockResponse.Builder().code(200).addHeader("Content-Type", "text/event-stream")
-                .chunkedBody(stream, 41).build();
+        return new MockResponse.Builder()
+                .code(200)
+                .addHeader("Content-Type", "text/event-stream")
+                .chunkedBody(stream, 41)
+                .build();
     }
 
     /** {@code data: <json>} events followed by {@code data: [DONE]}. */

@@ -14,10 +14,12 @@ class FinalAnswerTest {
 
     @Test
     void shouldFindTheObjectWholeFencedOrEmbedded() {
-        assertThat(FinalAnswer.extractObject(" {\"a\": 1} ")).hasValueSatisfying(n -> assertThat(n.toString()).isEqualTo("{\"a\":1}"));
+        assertThat(FinalAnswer.extractObject(" {\"a\": 1} "))
+                .hasValueSatisfying(n -> assertThat(n.toString()).isEqualTo("{\"a\":1}"));
         assertThat(FinalAnswer.extractObject("Result:\n```json\n{\"a\": {\"b\": \"}\"}}\n```"))
                 .hasValueSatisfying(n -> assertThat(n.toString()).isEqualTo("{\"a\":{\"b\":\"}\"}}"));
-        assertThat(FinalAnswer.extractObject("```\n{\"a\": 2}\n```")).hasValueSatisfying(n -> assertThat(n.get("a").asInt()).isEqualTo(2));
+        assertThat(FinalAnswer.extractObject("```\n{\"a\": 2}\n```"))
+                .hasValueSatisfying(n -> assertThat(n.get("a").asInt()).isEqualTo(2));
         assertThat(FinalAnswer.extractObject("I think {not json} but then {\"a\": \"{x\"} fits."))
                 .hasValueSatisfying(n -> assertThat(n.get("a").asText()).isEqualTo("{x"));
         assertThat(FinalAnswer.extractObject("no object here [1, 2]")).isEmpty();

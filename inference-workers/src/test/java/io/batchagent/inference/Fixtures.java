@@ -26,8 +26,11 @@ final class Fixtures {
     private Fixtures() {}
 
     static ToolSpec tool(String name, String parametersJson) {
-        return ToolSpec.newBuilder().setName(name).setDescription("The " + name + " tool.")
-                .setParametersJson(parametersJson).build();
+        return ToolSpec.newBuilder()
+                .setName(name)
+                .setDescription("The " + name + " tool.")
+                .setParametersJson(parametersJson)
+                .build();
     }
 
     static BatchSpec spec(String batchId) {
@@ -37,7 +40,9 @@ final class Fixtures {
                 .setSystemPrompt("You are a careful research agent.")
                 .setTaskTemplate("Find the population of {city}.")
                 .setTools(List.of(
-                        tool("web_search", "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"]}"),
+                        tool(
+                                "web_search",
+                                "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"]}"),
                         tool("fetch_url", "{\"properties\":{\"url\":{\"type\":\"string\"}},\"type\":\"object\"}")))
                 .setOutputSchemaJson(SCHEMA)
                 .setMaxTurns(4)
@@ -75,7 +80,8 @@ final class Fixtures {
         List<AgentResult> results = new ArrayList<>();
         for (ProducerRecord<String, byte[]> record : history) {
             if (record.topic().equals(TOPICS.agentWaits().name())) {
-                AgentTurn outcome = TOPICS.agentWaits().valueSerde().deserializer().deserialize(record.topic(), record.value());
+                AgentTurn outcome =
+                        TOPICS.agentWaits().valueSerde().deserializer().deserialize(record.topic(), record.value());
                 if (outcome.getFinalResult() != null) {
                     results.add(outcome.getFinalResult());
                 }

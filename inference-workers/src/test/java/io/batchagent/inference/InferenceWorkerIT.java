@@ -56,7 +56,8 @@ class InferenceWorkerIT {
             KafkaCluster kafka, TestInfo info) throws Exception {
         // Given the smallest record budget (64 KiB), and an agent whose conversation is 40,000 characters long
         TestNames names = TestNames.of(info);
-        Topics topics = Topics.create(names.topicPrefix(), Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, RecordLimits.MIN_MAX_RECORD_BYTES));
+        Topics topics = Topics.create(
+                names.topicPrefix(), Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, RecordLimits.MIN_MAX_RECORD_BYTES));
         kafka.createTopics(topics, 2);
         BatchSpec spec = Fixtures.spec("batch-big");
         try (KafkaProducer<String, byte[]> producer = producer(kafka)) {
@@ -67,8 +68,11 @@ class InferenceWorkerIT {
 
         // When the model asks for a tool with 12,000 characters of arguments, so that the agent's waiting
         // record (the conversation plus the call) outgrows the budget
-        ScriptedEngineClient engine = new ScriptedEngineClient().answer("job-huge", ScriptedEngineClient.toolCalls(
-                new RequestedToolCall("c1", "web_search", "{\"query\":\"" + "y".repeat(12_000) + "\"}")));
+        ScriptedEngineClient engine = new ScriptedEngineClient()
+                .answer(
+                        "job-huge",
+                        ScriptedEngineClient.toolCalls(new RequestedToolCall(
+                                "c1", "web_search", "{\"query\":\"" + "y".repeat(12_000) + "\"}")));
         worker = new InferenceWorker(kafka.clientConfig(), topics, config(names), engine);
         worker.start();
 
@@ -78,13 +82,19 @@ class InferenceWorkerIT {
         AgentResult huge = only(finalOutcomes(kafka, topics), "job-huge");
         assertThat(huge.getStatus()).isEqualTo(JobStatus.FAILED);
         assertThat(huge.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
-        assertThat(huge.getError().getMessage()).contains(topics.agentWaits().name()).contains("bytes serialized")
+        assertThat(huge.getError().getMessage())
+                .contains(topics.agentWaits().name())
+                .contains("bytes serialized")
                 .contains(Integer.toString(topics.limits().maxValueBytes()));
-        assertThat(engine.requests()).filteredOn(r -> r.jobId().equals("job-huge")).hasSize(1);
+        assertThat(engine.requests())
+                .filteredOn(r -> r.jobId().equals("job-huge"))
+                .hasSize(1);
         assertThat(only(finalOutcomes(kafka, topics), "job-small").getStatus()).isEqualTo(JobStatus.SUCCEEDED);
 
         // And no tool was requested for the job that ended, and both turns are committed
-        assertThat(read(kafka, topics.toolRequests())).extracting(ToolRequest::getJobId).doesNotContain("job-huge");
+        assertThat(read(kafka, topics.toolRequests()))
+                .extracting(ToolRequest::getJobId)
+                .doesNotContain("job-huge");
         await().atMost(PATIENCE).until(() -> committedTotal(kafka, names, topics.agentTurns()) == 2);
         assertThat(worker.outcomesReplaced()).isEqualTo(1);
         assertThat(worker.isRunning()).isTrue();
@@ -135,10 +145,15 @@ class InferenceWorkerIT {
         for (int k = 0; k < continuations.get(); k++) {
             int dispatchedAt = order.indexOf("continuing-" + k);
             int writtenAt = dispatchesBeforeWrite.get(k);
-            assertThat(dispatchedAt - writtenAt).as("dispatches between writing continuing-%d and dispatching it", k)
+            assertThat(dispatchedAt - writtenAt)
+                    .as("dispatches between writing continuing-%d and dispatching it", k)
                     .isLessThanOrEqualTo(MAX_DISPATCHES_BEHIND);
-            long firstTurnsAfter = order.subList(dispatchedAt + 1, order.size()).stream().filter(j -> j.startsWith("new-")).count();
-            assertThat(firstTurnsAfter).as("first turns dispatched after continuing-%d", k).isGreaterThan(firstTurns / 2);
+            long firstTurnsAfter = order.subList(dispatchedAt + 1, order.size()).stream()
+                    .filter(j -> j.startsWith("new-"))
+                    .count();
+            assertThat(firstTurnsAfter)
+                    .as("first turns dispatched after continuing-%d", k)
+                    .isGreaterThan(firstTurns / 2);
         }
     }
 
@@ -149,11 +164,14 @@ class InferenceWorkerIT {
     private static final int MAX_DISPATCHES_BEHIND = 64;
 
     private static InferenceWorkerConfig config(TestNames names) {
-        return InferenceWorkerConfig.defaults().withGroupId(names.applicationId()).withMaxInflight(4);
+        return InferenceWorkerConfig.defaults()
+                .withGroupId(names.applicationId())
+                .withMaxInflight(4);
     }
 
     private static AgentTurn turn(BatchSpec spec, String jobId, int turn, String content) {
-        return Fixtures.turn(jobId, spec.getBatchId(), turn, List.of(Fixtures.user(content)), System.currentTimeMillis());
+        return Fixtures.turn(
+                jobId, spec.getBatchId(), turn, List.of(Fixtures.user(content)), System.currentTimeMillis());
     }
 
     private static KafkaProducer<String, byte[]> producer(KafkaCluster kafka) {
@@ -163,21 +181,27 @@ class InferenceWorkerIT {
     }
 
     private static <V> ProducerRecord<String, byte[]> record(Topics.Topic<String, V> topic, String key, V value) {
-        return new ProducerRecord<>(topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value));
+        return new ProducerRecord<>(
+                topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value));
     }
 
-    private static <V> void send(KafkaProducer<String, byte[]> producer, Topics.Topic<String, V> topic, String key, V value)
+    private static <V> void send(
+            KafkaProducer<String, byte[]> producer, Topics.Topic<String, V> topic, String key, V value)
             throws Exception {
         producer.send(record(topic, key, value)).get(30, TimeUnit.SECONDS);
     }
 
     /** The final outcomes the worker offered the turn assembler (agent-waits records carrying a result). */
     private static List<AgentResult> finalOutcomes(KafkaCluster kafka, Topics topics) {
-        return read(kafka, topics.agentWaits()).stream().map(AgentTurn::getFinalResult).filter(r -> r != null).toList();
+        return read(kafka, topics.agentWaits()).stream()
+                .map(AgentTurn::getFinalResult)
+                .filter(r -> r != null)
+                .toList();
     }
 
     private static AgentResult only(List<AgentResult> results, String jobId) {
-        List<AgentResult> of = results.stream().filter(r -> r.getJobId().equals(jobId)).toList();
+        List<AgentResult> of =
+                results.stream().filter(r -> r.getJobId().equals(jobId)).toList();
         assertThat(of).hasSize(1);
         return of.get(0);
     }
@@ -186,10 +210,15 @@ class InferenceWorkerIT {
         return TopicContents.read(kafka.clientConfig(), topic);
     }
 
-    private static long committedTotal(KafkaCluster kafka, TestNames names, Topics.Topic<String, ?> topic) throws Exception {
-        Map<TopicPartition, OffsetAndMetadata> offsets = kafka.admin().listConsumerGroupOffsets(names.applicationId())
-                .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
-        return offsets.entrySet().stream().filter(e -> e.getKey().topic().equals(topic.name()))
-                .mapToLong(e -> e.getValue().offset()).sum();
+    private static long committedTotal(KafkaCluster kafka, TestNames names, Topics.Topic<String, ?> topic)
+            throws Exception {
+        Map<TopicPartition, OffsetAndMetadata> offsets = kafka.admin()
+                .listConsumerGroupOffsets(names.applicationId())
+                .partitionsToOffsetAndMetadata()
+                .get(30, TimeUnit.SECONDS);
+        return offsets.entrySet().stream()
+                .filter(e -> e.getKey().topic().equals(topic.name()))
+                .mapToLong(e -> e.getValue().offset())
+                .sum();
     }
 }

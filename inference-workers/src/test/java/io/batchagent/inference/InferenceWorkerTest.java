@@ -37,8 +37,10 @@ class InferenceWorkerTest {
     private static final Topics TOPICS = Fixtures.TOPICS;
     private static final Duration PATIENCE = Duration.ofSeconds(10);
 
-    private final TopicPartition partition = new TopicPartition(TOPICS.agentTurns().name(), 0);
-    private final TopicPartition continuations = new TopicPartition(TOPICS.agentContinuations().name(), 0);
+    private final TopicPartition partition =
+            new TopicPartition(TOPICS.agentTurns().name(), 0);
+    private final TopicPartition continuations =
+            new TopicPartition(TOPICS.agentContinuations().name(), 0);
     private final Map<TopicPartition, Long> commits = new ConcurrentHashMap<>();
     /** Remembers every commit, so that tests can read them after the worker closed its consumer. */
     private final MockConsumer<String, Decoded<AgentTurn>> consumer = new MockConsumer<>("earliest") {
@@ -48,12 +50,14 @@ class InferenceWorkerTest {
             offsets.forEach((p, offset) -> commits.put(p, offset.offset()));
         }
     };
+
     private final MockProducer<String, byte[]> producer =
             new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
     private final BatchSpec spec = Fixtures.spec("batch-w");
     private final ScriptedEngineClient engine = new ScriptedEngineClient();
     private final MockConsumer<String, byte[]> specConsumer = new MockConsumer<>("earliest");
-    private final Deserializer<Decoded<AgentTurn>> lenient = Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer());
+    private final Deserializer<Decoded<AgentTurn>> lenient =
+            Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer());
     private InferenceWorker worker;
 
     @AfterEach
@@ -66,16 +70,22 @@ class InferenceWorkerTest {
     @Test
     void shouldDispatchContinuingAgentsBeforeNewOnesWhenBothAreBuffered() {
         // Given one slot, and three turns fetched together: two new agents, then a continuing one
-        startWorker(1, List.of(
-                encoded(turn("new-a", 1, 100), 0),
-                encoded(turn("new-b", 1, 50), 1),
-                encoded(turn("continuing-c", 2, 200), 2)));
+        startWorker(
+                1,
+                List.of(
+                        encoded(turn("new-a", 1, 100), 0),
+                        encoded(turn("new-b", 1, 50), 1),
+                        encoded(turn("continuing-c", 2, 200), 2)));
 
         // Then the continuing agent goes first, then the new ones, earliest emitted first
-        await().atMost(PATIENCE).untilAsserted(() ->
-                assertThat(engine.jobsInCallOrder()).containsExactly("continuing-c", "new-b", "new-a"));
-        await().atMost(PATIENCE).untilAsserted(() ->
-                assertThat(consumer.committed(Set.of(partition)).get(partition).offset()).isEqualTo(3));
+        await().atMost(PATIENCE)
+                .untilAsserted(
+                        () -> assertThat(engine.jobsInCallOrder()).containsExactly("continuing-c", "new-b", "new-a"));
+        await().atMost(PATIENCE)
+                .untilAsserted(() -> assertThat(consumer.committed(Set.of(partition))
+                                .get(partition)
+                                .offset())
+                        .isEqualTo(3));
         assertThat(worker.peakInFlight()).isEqualTo(1);
         assertThat(worker.turnsHandled()).isEqualTo(3);
         assertThat(worker.succeeded()).isEqualTo(3);
@@ -90,13 +100,20 @@ class InferenceWorkerTest {
             pending.add(answer);
             return answer;
         });
-        startWorker(2, List.of(
-                encoded(turn("j1", 1, 1), 0), encoded(turn("j2", 1, 2), 1), encoded(turn("j3", 1, 3), 2),
-                encoded(turn("j4", 1, 4), 3), encoded(turn("j5", 1, 5), 4)));
+        startWorker(
+                2,
+                List.of(
+                        encoded(turn("j1", 1, 1), 0),
+                        encoded(turn("j2", 1, 2), 1),
+                        encoded(turn("j3", 1, 3), 2),
+                        encoded(turn("j4", 1, 4), 3),
+                        encoded(turn("j5", 1, 5), 4)));
 
         // Then two calls start and no third one while they are in flight
         await().atMost(PATIENCE).until(() -> pending.size() == 2);
-        await().during(Duration.ofMillis(300)).atMost(PATIENCE).until(() -> pending.size() == 2 && worker.inFlight() == 2);
+        await().during(Duration.ofMillis(300))
+                .atMost(PATIENCE)
+                .until(() -> pending.size() == 2 && worker.inFlight() == 2);
 
         // When the engine answers, one call at a time, until every turn is handled
         for (int answered = 0; answered < 5; answered++) {
@@ -114,30 +131,46 @@ class InferenceWorkerTest {
     @Test
     void shouldDeadLetterAnUndecodableRecordAndGoOn() {
         // Given a record that is not Avro, followed by a valid turn
-        startWorker(4, List.of(
-                new ConsumerRecord<>(partition.topic(), 0, 0L, "job-garbled",
-                        lenient.deserialize(partition.topic(), "{\"jobId\":\"job-garbled\"}".getBytes(StandardCharsets.UTF_8))),
-                encoded(turn("job-fine", 1, 10), 1)));
+        startWorker(
+                4,
+                List.of(
+                        new ConsumerRecord<>(
+                                partition.topic(),
+                                0,
+                                0L,
+                                "job-garbled",
+                                lenient.deserialize(
+                                        partition.topic(),
+                                        "{\"jobId\":\"job-garbled\"}".getBytes(StandardCharsets.UTF_8))),
+                        encoded(turn("job-fine", 1, 10), 1)));
 
         // Then the first goes to dead-letters with a FAILED result, and the second is answered
         await().atMost(PATIENCE).until(() -> results().size() == 2);
-        assertThat(results()).filteredOn(r -> r.getJobId().equals("job-garbled"))
+        assertThat(results())
+                .filteredOn(r -> r.getJobId().equals("job-garbled"))
                 .singleElement()
                 .satisfies(r -> assertThat(r.getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD));
-        assertThat(results()).filteredOn(r -> r.getJobId().equals("job-fine"))
+        assertThat(results())
+                .filteredOn(r -> r.getJobId().equals("job-fine"))
                 .singleElement()
                 .satisfies(r -> assertThat(r.getStatus()).isEqualTo(JobStatus.SUCCEEDED));
-        assertThat(producer.history()).filteredOn(r -> r.topic().equals(TOPICS.deadLetters().name())).hasSize(1);
+        assertThat(producer.history())
+                .filteredOn(r -> r.topic().equals(TOPICS.deadLetters().name()))
+                .hasSize(1);
         assertThat(worker.deadLetters()).isEqualTo(1);
-        await().atMost(PATIENCE).untilAsserted(() ->
-                assertThat(consumer.committed(Set.of(partition)).get(partition).offset()).isEqualTo(2));
+        await().atMost(PATIENCE)
+                .untilAsserted(() -> assertThat(consumer.committed(Set.of(partition))
+                                .get(partition)
+                                .offset())
+                        .isEqualTo(2));
     }
 
     @Test
     void shouldWarmEachBatchOnceBeforeItsTurnsWhenWarmUpIsOn() {
         // Given warm-up on, and two turns of one batch
-        startWorker(InferenceWorkerConfig.defaults().withMaxInflight(4).withWarmUp(true), List.of(
-                encoded(turn("j1", 1, 1), 0), encoded(turn("j2", 1, 2), 1)));
+        startWorker(
+                InferenceWorkerConfig.defaults().withMaxInflight(4).withWarmUp(true),
+                List.of(encoded(turn("j1", 1, 1), 0), encoded(turn("j2", 1, 2), 1)));
 
         // Then one warm-up call (no agent message, not streamed) comes before both agents' calls
         await().atMost(PATIENCE).until(() -> worker.turnsHandled() == 2);
@@ -147,9 +180,12 @@ class InferenceWorkerTest {
         assertThat(requests.get(0).prompt().isWarmUp()).isTrue();
         assertThat(requests.get(0).prompt().messages()).isEmpty();
         assertThat(requests.subList(1, 3)).extracting(ChatRequest::jobId).containsExactlyInAnyOrder("j1", "j2");
-        assertThat(results()).hasSize(2).allSatisfy(result ->
-                assertThat(result.getWarmUp().getOutcome()).isEqualTo(io.batchagent.events.WarmUpOutcome.VERIFIED));
-        assertThat(worker.warmUp("batch-w")).hasValueSatisfying(report -> assertThat(report.calls()).isEqualTo(1));
+        assertThat(results())
+                .hasSize(2)
+                .allSatisfy(result -> assertThat(result.getWarmUp().getOutcome())
+                        .isEqualTo(io.batchagent.events.WarmUpOutcome.VERIFIED));
+        assertThat(worker.warmUp("batch-w"))
+                .hasValueSatisfying(report -> assertThat(report.calls()).isEqualTo(1));
     }
 
     @Test
@@ -161,8 +197,12 @@ class InferenceWorkerTest {
             pending.add(answer);
             return answer;
         });
-        startWorker(1, List.of(encoded(turn("new-1", 1, 1), 0), encoded(turn("new-2", 1, 2), 1),
-                encoded(turn("new-3", 1, 3), 2)));
+        startWorker(
+                1,
+                List.of(
+                        encoded(turn("new-1", 1, 1), 0),
+                        encoded(turn("new-2", 1, 2), 1),
+                        encoded(turn("new-3", 1, 3), 2)));
         await().atMost(PATIENCE).until(() -> pending.size() == 1);
 
         // When a continuing agent's turn arrives on agent-continuations
@@ -177,14 +217,20 @@ class InferenceWorkerTest {
         }
         await().atMost(PATIENCE).until(() -> worker.turnsHandled() == 4);
         assertThat(engine.jobsInCallOrder()).containsExactly("new-1", "continuing", "new-2", "new-3");
-        await().atMost(PATIENCE).until(() -> commits.getOrDefault(continuations, -1L) == 1L && commits.getOrDefault(partition, -1L) == 3L);
+        await().atMost(PATIENCE)
+                .until(() ->
+                        commits.getOrDefault(continuations, -1L) == 1L && commits.getOrDefault(partition, -1L) == 3L);
     }
 
     @Test
     void shouldStopWithoutCommittingATurnWhenNotEvenItsFailedResultCanBePublished() {
         // Given a producer that answers only when the test says so
-        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
-        startWorker(manual, batchId -> CompletableFuture.completedFuture(spec), Duration.ofSeconds(10),
+        MockProducer<String, byte[]> manual =
+                new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        startWorker(
+                manual,
+                batchId -> CompletableFuture.completedFuture(spec),
+                Duration.ofSeconds(10),
                 List.of(encoded(turn("job-lost", 1, 1), 0)));
 
         // When the turn's result cannot be published, nor the FAILED result standing for it
@@ -195,8 +241,12 @@ class InferenceWorkerTest {
 
         // Then the worker stops, saying why, with nothing committed at or past the turn, and the model called once
         await().atMost(PATIENCE).until(() -> !worker.isRunning());
-        assertThat(worker.failure()).get().extracting(Throwable::getMessage).asString()
-                .contains("job job-lost, turn 1").contains("the broker refused the FAILED result too");
+        assertThat(worker.failure())
+                .get()
+                .extracting(Throwable::getMessage)
+                .asString()
+                .contains("job job-lost, turn 1")
+                .contains("the broker refused the FAILED result too");
         assertThat(worker.handlerFailures()).isEqualTo(1);
         assertThat(commits.getOrDefault(partition, 0L)).isZero();
         assertThat(engine.requests()).hasSize(1);
@@ -231,19 +281,26 @@ class InferenceWorkerTest {
 
         // Then the worker stops loudly, fails no job for an unknown batch, and commits nothing past the turn
         await().atMost(PATIENCE).until(() -> !worker.isRunning());
-        assertThat(worker.failure()).get().extracting(Throwable::getMessage).asString()
+        assertThat(worker.failure())
+                .get()
+                .extracting(Throwable::getMessage)
+                .asString()
                 .contains("the cluster refused the spec reader");
         assertThat(producer.history()).isEmpty();
         assertThat(commits.getOrDefault(partition, 0L)).isZero();
-        assertThat(cache.get("batch-later")).failsWithin(PATIENCE).withThrowableThat()
-                .havingCause().isInstanceOf(BatchSpecLookup.UnavailableException.class);
+        assertThat(cache.get("batch-later"))
+                .failsWithin(PATIENCE)
+                .withThrowableThat()
+                .havingCause()
+                .isInstanceOf(BatchSpecLookup.UnavailableException.class);
     }
 
     /** A real spec cache over a MockConsumer of the batch-specs topic that holds no spec. */
     private BatchSpecCache specCache() {
         String topic = TOPICS.batchSpecs().name();
         Node node = new Node(0, "localhost", 9092);
-        specConsumer.updatePartitions(topic, List.of(new PartitionInfo(topic, 0, node, new Node[] {node}, new Node[] {node})));
+        specConsumer.updatePartitions(
+                topic, List.of(new PartitionInfo(topic, 0, node, new Node[] {node}, new Node[] {node})));
         specConsumer.updateBeginningOffsets(Map.of(new TopicPartition(topic, 0), 0L));
         return new BatchSpecCache(specConsumer, TOPICS, Duration.ofMinutes(5));
     }
@@ -253,22 +310,35 @@ class InferenceWorkerTest {
     }
 
     private void startWorker(InferenceWorkerConfig config, List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
-        startWorker(config, producer, batchId -> CompletableFuture.completedFuture(spec), InferenceWorker.SHUTDOWN_DRAIN, records);
+        startWorker(
+                config,
+                producer,
+                batchId -> CompletableFuture.completedFuture(spec),
+                InferenceWorker.SHUTDOWN_DRAIN,
+                records);
     }
 
-    private void startWorker(MockProducer<String, byte[]> producer, BatchSpecLookup specs, Duration drain,
-                             List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
+    private void startWorker(
+            MockProducer<String, byte[]> producer,
+            BatchSpecLookup specs,
+            Duration drain,
+            List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
         startWorker(InferenceWorkerConfig.defaults().withMaxInflight(4), producer, specs, drain, records);
     }
 
-    private void startWorker(InferenceWorkerConfig config, MockProducer<String, byte[]> producer, BatchSpecLookup specs,
-                             Duration drain, List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
+    private void startWorker(
+            InferenceWorkerConfig config,
+            MockProducer<String, byte[]> producer,
+            BatchSpecLookup specs,
+            Duration drain,
+            List<ConsumerRecord<String, Decoded<AgentTurn>>> records) {
         consumer.schedulePollTask(() -> {
             consumer.rebalance(List.of(continuations, partition));
             consumer.updateBeginningOffsets(Map.of(partition, 0L, continuations, 0L));
             records.forEach(consumer::addRecord);
         });
-        worker = new InferenceWorker(consumer, producer, specs, TOPICS, config, engine, System::currentTimeMillis, drain);
+        worker = new InferenceWorker(
+                consumer, producer, specs, TOPICS, config, engine, System::currentTimeMillis, drain);
         worker.start();
     }
 
@@ -278,12 +348,13 @@ class InferenceWorkerTest {
 
     private ConsumerRecord<String, Decoded<AgentTurn>> encoded(TopicPartition to, AgentTurn turn, long offset) {
         byte[] bytes = TOPICS.agentTurns().valueSerde().serializer().serialize(to.topic(), turn);
-        return new ConsumerRecord<>(to.topic(), to.partition(), offset, turn.getJobId(), lenient.deserialize(to.topic(), bytes));
+        return new ConsumerRecord<>(
+                to.topic(), to.partition(), offset, turn.getJobId(), lenient.deserialize(to.topic(), bytes));
     }
 
     private AgentTurn turn(String jobId, int turn, long emittedAtMs) {
-        return Fixtures.turn(jobId, spec.getBatchId(), turn, List.of(Fixtures.user("Population of " + jobId + "?")),
-                emittedAtMs);
+        return Fixtures.turn(
+                jobId, spec.getBatchId(), turn, List.of(Fixtures.user("Population of " + jobId + "?")), emittedAtMs);
     }
 
     private List<AgentResult> results() {

@@ -15,6 +15,7 @@ class KvAdmissionTest {
 
     /** An 11,250-token pool: 9,000 planned for (KV_TARGET 0.8); a 4,000-token shared prefix leaves 5,000. */
     private static final double CAPACITY = 11_250;
+
     private static final long PREFIX = 4_000;
 
     private final AtomicLong clock = new AtomicLong(1_000);
@@ -22,7 +23,11 @@ class KvAdmissionTest {
     private final KvAdmission admission = new KvAdmission(reading::get, 4, clock::get);
 
     private static EngineMetrics pool(double capacityTokens) {
-        return new EngineMetrics("sim", OptionalDouble.empty(), OptionalDouble.empty(), OptionalDouble.empty(),
+        return new EngineMetrics(
+                "sim",
+                OptionalDouble.empty(),
+                OptionalDouble.empty(),
+                OptionalDouble.empty(),
                 Map.of("sim:kv_capacity_tokens", capacityTokens));
     }
 
@@ -32,9 +37,15 @@ class KvAdmissionTest {
 
     /** The agent's call at {@code turn} saw {@code prompt} tokens, the prefix cached, and answered {@code completion}. */
     private void called(String jobId, int turn, long prompt, long cached, long completion) {
-        admission.observe(new ChatRequest(jobId, turn, "m", new byte[] {'{', '}'}),
-                ChatResponse.answer("{}", List.of(), "stop", new TokenUsage(prompt, cached, completion, 0, true),
-                        OptionalLong.of(10), 20));
+        admission.observe(
+                new ChatRequest(jobId, turn, "m", new byte[] {'{', '}'}),
+                ChatResponse.answer(
+                        "{}",
+                        List.of(),
+                        "stop",
+                        new TokenUsage(prompt, cached, completion, 0, true),
+                        OptionalLong.of(10),
+                        20));
     }
 
     /** Runs agent {@code jobId} through two turns to a context of {@code context} tokens beyond the prefix, and ends it. */
@@ -49,10 +60,14 @@ class KvAdmissionTest {
     @Test
     void shouldAdmitAFirstCohortOnlyUntilACallIsAnswered() {
         for (int i = 0; i < 4; i++) {
-            assertThat(admission.admit(turn("a" + i, 1))).as("agent %d of the first cohort", i).isTrue();
+            assertThat(admission.admit(turn("a" + i, 1)))
+                    .as("agent %d of the first cohort", i)
+                    .isTrue();
         }
 
-        assertThat(admission.admit(turn("a4", 1))).as("nothing is known yet of the agents' contexts").isFalse();
+        assertThat(admission.admit(turn("a4", 1)))
+                .as("nothing is known yet of the agents' contexts")
+                .isFalse();
         assertThat(admission.heldBack()).isEqualTo(1);
     }
 
@@ -103,8 +118,12 @@ class KvAdmissionTest {
         assertThat(admission.admit(turn("big", 1))).isTrue();
         called("big", 1, PREFIX + 4_500, PREFIX, 100);
 
-        assertThat(admission.admit(turn("next", 1))).as("4,600 + 1,000 planned tokens exceed 5,000").isFalse();
-        assertThat(admission.admit(turn("big", 2))).as("a continuing agent is never held back").isTrue();
+        assertThat(admission.admit(turn("next", 1)))
+                .as("4,600 + 1,000 planned tokens exceed 5,000")
+                .isFalse();
+        assertThat(admission.admit(turn("big", 2)))
+                .as("a continuing agent is never held back")
+                .isTrue();
     }
 
     @Test
@@ -127,7 +146,9 @@ class KvAdmissionTest {
         reading.set(pool(1_000));
         runToEnd("calibrating", 5_000);
 
-        assertThat(admission.admit(turn("alone", 1))).as("progress, even if the pool cannot hold the context").isTrue();
+        assertThat(admission.admit(turn("alone", 1)))
+                .as("progress, even if the pool cannot hold the context")
+                .isTrue();
         assertThat(admission.admit(turn("second", 1))).isFalse();
     }
 
@@ -150,16 +171,29 @@ class KvAdmissionTest {
 
         clock.addAndGet(KvAdmission.FORGET_AFTER_MS + 1);
 
-        assertThat(admission.admit(turn("late", 1))).as("their later turns went to another worker").isTrue();
+        assertThat(admission.admit(turn("late", 1)))
+                .as("their later turns went to another worker")
+                .isTrue();
     }
 
     @Test
     void shouldReadThePoolSizeUnderEachEnginesName() {
-        assertThat(EngineMetrics.parse("sglang:max_total_num_tokens{model_name=\"m\"} 471258\nsglang:num_queue_reqs 0\n", "sglang")
-                .kvCapacityTokens()).hasValue(471_258);
-        assertThat(EngineMetrics.parse("vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",num_gpu_blocks=\"2445\"} 1.0\n"
-                + "vllm:num_requests_waiting 0\n", "vllm").kvCapacityTokens()).hasValue(39_120);
-        assertThat(EngineMetrics.parse("vllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"None\"} 1.0\n"
-                + "vllm:num_requests_waiting 0\n", "vllm").kvCapacityTokens()).isEmpty();
+        assertThat(EngineMetrics.parse(
+                                "sglang:max_total_num_tokens{model_name=\"m\"} 471258\nsglang:num_queue_reqs 0\n",
+                                "sglang")
+                        .kvCapacityTokens())
+                .hasValue(471_258);
+        assertThat(EngineMetrics.parse(
+                                "vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",num_gpu_blocks=\"2445\"} 1.0\n"
+                                        + "vllm:num_requests_waiting 0\n",
+                                "vllm")
+                        .kvCapacityTokens())
+                .hasValue(39_120);
+        assertThat(EngineMetrics.parse(
+                                "vllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"None\"} 1.0\n"
+                                        + "vllm:num_requests_waiting 0\n",
+                                "vllm")
+                        .kvCapacityTokens())
+                .isEmpty();
     }
 }

@@ -35,7 +35,11 @@ final class OpenAiChunks {
     /** A later fragment: the index and a piece of the arguments. */
     static String toolArguments(int index, String arguments) {
         ObjectNode delta = JSON.createObjectNode();
-        delta.putArray("tool_calls").addObject().put("index", index).putObject("function").put("arguments", arguments);
+        delta.putArray("tool_calls")
+                .addObject()
+                .put("index", index)
+                .putObject("function")
+                .put("arguments", arguments);
         return chunk(delta, null);
     }
 
@@ -47,21 +51,28 @@ final class OpenAiChunks {
         ObjectNode root = header();
         root.putArray("choices");
         ObjectNode usage = root.putObject("usage");
-        usage.put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
+        usage.put("prompt_tokens", prompt)
+                .put("completion_tokens", completion)
+                .put("total_tokens", prompt + completion);
         usage.putObject("prompt_tokens_details").put("cached_tokens", cached);
         return root.toString();
     }
 
     /** A non-streamed answer with content, usage reporting cached tokens (or not, when {@code cached} is negative). */
     static String completion(String content, long prompt, long cached, long completion) {
-        ObjectNode root = JSON.createObjectNode().put("id", ID).put("object", "chat.completion").put("created", 1733000000)
+        ObjectNode root = JSON.createObjectNode()
+                .put("id", ID)
+                .put("object", "chat.completion")
+                .put("created", 1733000000)
                 .put("model", "qwen2.5-32b");
         ObjectNode choice = root.putArray("choices").addObject();
         choice.put("index", 0);
         choice.putObject("message").put("role", "assistant").put("content", content);
         choice.put("finish_reason", "length");
         ObjectNode usage = root.putObject("usage");
-        usage.put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
+        usage.put("prompt_tokens", prompt)
+                .put("completion_tokens", completion)
+                .put("total_tokens", prompt + completion);
         if (cached >= 0) {
             usage.putObject("prompt_tokens_details").put("cached_tokens", cached);
         } else {
@@ -88,8 +99,12 @@ final class OpenAiChunks {
     /** A whole streamed content answer, split in two pieces. */
     static String contentStream(String answer, long prompt, long cached) {
         int cut = answer.length() / 2;
-        return FakeEngine.dataEvents(role(), content(answer.substring(0, cut)), content(answer.substring(cut)),
-                finish("stop"), usage(prompt, cached, 12));
+        return FakeEngine.dataEvents(
+                role(),
+                content(answer.substring(0, cut)),
+                content(answer.substring(cut)),
+                finish("stop"),
+                usage(prompt, cached, 12));
     }
 
     private static String chunk(ObjectNode delta, String finishReason) {
@@ -107,7 +122,10 @@ final class OpenAiChunks {
     }
 
     private static ObjectNode header() {
-        return JSON.createObjectNode().put("id", ID).put("object", "chat.completion.chunk").put("created", 1733000000)
+        return JSON.createObjectNode()
+                .put("id", ID)
+                .put("object", "chat.completion.chunk")
+                .put("created", 1733000000)
                 .put("model", "qwen2.5-32b");
     }
 }

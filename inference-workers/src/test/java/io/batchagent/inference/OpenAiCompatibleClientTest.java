@@ -30,7 +30,8 @@ import reactor.netty.http.server.HttpServerResponse;
 /** The client against a local HTTP server that replays recorded OpenAI-format answers. */
 class OpenAiCompatibleClientTest {
 
-    private static final byte[] BODY = "{\"model\":\"m\",\"stream\":true,\"messages\":[]}".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] BODY =
+            "{\"model\":\"m\",\"stream\":true,\"messages\":[]}".getBytes(StandardCharsets.UTF_8);
 
     /** What the server answers to one request. */
     private interface Reply extends Function<HttpServerResponse, Publisher<Void>> {}
@@ -48,16 +49,21 @@ class OpenAiCompatibleClientTest {
         server = HttpServer.create()
                 .host("127.0.0.1")
                 .port(0)
-                .handle((request, response) -> request.receive().aggregate().asString(StandardCharsets.UTF_8)
+                .handle((request, response) -> request.receive()
+                        .aggregate()
+                        .asString(StandardCharsets.UTF_8)
                         .defaultIfEmpty("")
                         .flatMap(body -> {
                             receivedBodies.add(body);
                             receivedPaths.add(request.method() + " " + request.uri());
-                            receivedAuthorization.add(String.valueOf(request.requestHeaders().get(HttpHeaderNames.AUTHORIZATION)));
-                            receivedContentLength.add(String.valueOf(request.requestHeaders().get(HttpHeaderNames.CONTENT_LENGTH)));
+                            receivedAuthorization.add(
+                                    String.valueOf(request.requestHeaders().get(HttpHeaderNames.AUTHORIZATION)));
+                            receivedContentLength.add(
+                                    String.valueOf(request.requestHeaders().get(HttpHeaderNames.CONTENT_LENGTH)));
                             Reply reply = replies.poll();
                             return reply == null
-                                    ? Mono.from(response.status(HttpResponseStatus.GONE).sendString(Mono.just("no scripted reply")))
+                                    ? Mono.from(response.status(HttpResponseStatus.GONE)
+                                            .sendString(Mono.just("no scripted reply")))
                                     : Mono.from(reply.apply(response));
                         }))
                 .bindNow();
@@ -83,9 +89,12 @@ class OpenAiCompatibleClientTest {
         // Then
         assertThat(response.failure()).isNull();
         assertThat(response.content()).isEqualTo("Let me look that up — twice.");
-        assertThat(response.toolCalls()).containsExactly(
-                new RequestedToolCall("chatcmpl-tool-a1", "web_search", "{\"query\": \"kafka exactly once\", \"limit\": 3}"),
-                new RequestedToolCall("chatcmpl-tool-b2", "fetch_url", "{\"url\": \"https://kafka.apache.org/\"}"));
+        assertThat(response.toolCalls())
+                .containsExactly(
+                        new RequestedToolCall(
+                                "chatcmpl-tool-a1", "web_search", "{\"query\": \"kafka exactly once\", \"limit\": 3}"),
+                        new RequestedToolCall(
+                                "chatcmpl-tool-b2", "fetch_url", "{\"url\": \"https://kafka.apache.org/\"}"));
         assertThat(response.finishReason()).isEqualTo("tool_calls");
         assertThat(response.usage()).isEqualTo(new TokenUsage(1873, 1792, 58));
         assertThat(response.timeToFirstTokenMs()).isPresent();
@@ -116,8 +125,8 @@ class OpenAiCompatibleClientTest {
         ChatResponse response = call();
 
         assertThat(response.failure()).isNull();
-        assertThat(response.toolCalls()).containsExactly(
-                new RequestedToolCall("call_x1", "web_search", "{\"query\":\"rfc 8785\"}"));
+        assertThat(response.toolCalls())
+                .containsExactly(new RequestedToolCall("call_x1", "web_search", "{\"query\":\"rfc 8785\"}"));
         assertThat(response.usage()).isEqualTo(new TokenUsage(900, 512, 17));
         assertThat(response.timeToFirstTokenMs()).isEmpty();
     }
@@ -155,14 +164,17 @@ class OpenAiCompatibleClientTest {
 
     @Test
     void shouldNeverPassOnTheApiKeyAnEngineEchoesInItsError() throws Exception {
-        replies.add(json(401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-test-echoed-77.\","
-                + "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}"));
+        replies.add(json(
+                401,
+                "{\"error\":{\"message\":\"Incorrect API key provided: sk-test-echoed-77.\","
+                        + "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}"));
         client = client(config().withEngineApiKey("sk-test-echoed-77"));
 
         ChatResponse response = call();
 
         assertThat(response.failure().httpStatus()).hasValue(401);
-        assertThat(response.failure().message()).contains("Incorrect API key provided: ****")
+        assertThat(response.failure().message())
+                .contains("Incorrect API key provided: ****")
                 .doesNotContain("sk-test-echoed-77");
     }
 
@@ -242,14 +254,12 @@ class OpenAiCompatibleClientTest {
         for (int i = 0; i < stream.length; i += chunkSize) {
             chunks.add(Arrays.copyOfRange(stream, i, Math.min(stream.length, i + chunkSize)));
         }
-        return response -> response
-                .header(HttpHeaderNames.CONTENT_TYPE, "text/event-stream")
+        return response -> response.header(HttpHeaderNames.CONTENT_TYPE, "text/event-stream")
                 .send(Flux.fromIterable(chunks).map(Unpooled::wrappedBuffer), chunk -> true);
     }
 
     private static Reply json(int status, String body) {
-        return response -> response
-                .status(status)
+        return response -> response.status(status)
                 .header(HttpHeaderNames.CONTENT_TYPE, "application/json")
                 .sendString(Mono.just(body));
     }

@@ -14,8 +14,10 @@ import org.junit.jupiter.api.Test;
 
 class OutageGuardTest {
 
-    private static final ChatResponse DOWN = ChatResponse.failed(EngineFailure.http(503,
-            "engine answered HTTP 503 Service Unavailable (3 attempts): simulated outage", true), 5);
+    private static final ChatResponse DOWN = ChatResponse.failed(
+            EngineFailure.http(
+                    503, "engine answered HTTP 503 Service Unavailable (3 attempts): simulated outage", true),
+            5);
     private static final ChatResponse OK = ScriptedEngineClient.answer("{\"city\":\"x\",\"population\":1}");
 
     private final AtomicBoolean engineDown = new AtomicBoolean();
@@ -31,8 +33,11 @@ class OutageGuardTest {
     }
 
     private OutageGuard guard(Duration budget) {
-        guard = new OutageGuard(engine, FlowControl.defaults().withOutageBudget(budget)
-                .withProbeDelays(Duration.ofMillis(20), Duration.ofMillis(100)));
+        guard = new OutageGuard(
+                engine,
+                FlowControl.defaults()
+                        .withOutageBudget(budget)
+                        .withProbeDelays(Duration.ofMillis(20), Duration.ofMillis(100)));
         return guard;
     }
 
@@ -46,8 +51,14 @@ class OutageGuardTest {
 
     @Test
     void shouldReturnAPerRequestRejectionAtOnceWithoutProbing() {
-        engine.answer("bad", ChatResponse.failed(new EngineFailure(OptionalInt.of(400),
-                "engine answered HTTP 400 Bad Request: maximum context length is 32768 tokens", false), 3));
+        engine.answer(
+                "bad",
+                ChatResponse.failed(
+                        new EngineFailure(
+                                OptionalInt.of(400),
+                                "engine answered HTTP 400 Bad Request: maximum context length is 32768 tokens",
+                                false),
+                        3));
         guard(Duration.ofMinutes(1));
 
         ChatResponse response = guard.complete(call("bad")).join();
@@ -59,7 +70,9 @@ class OutageGuardTest {
 
     @Test
     void shouldFailAloneAServerErrorThatAProbeShowsIsTheRequestsOwn() {
-        engine.answer("marked", ChatResponse.failed(EngineFailure.http(500, "engine answered HTTP 500: simulated failure", false), 3));
+        engine.answer(
+                "marked",
+                ChatResponse.failed(EngineFailure.http(500, "engine answered HTTP 500: simulated failure", false), 3));
         guard(Duration.ofMinutes(1));
 
         ChatResponse response = guard.complete(call("marked")).join();
@@ -81,10 +94,13 @@ class OutageGuardTest {
         CompletableFuture<ChatResponse> later = guard.complete(call("job-2"));
 
         assertThat(guard.admitting()).isFalse();
-        await().until(() -> engine.jobsInCallOrder().stream().filter("engine-probe"::equals).count() >= 3);
+        await().until(() ->
+                engine.jobsInCallOrder().stream().filter("engine-probe"::equals).count() >= 3);
         assertThat(first).isNotDone();
         assertThat(later).isNotDone();
-        assertThat(sent("job-2")).as("a call started during the outage is not sent").isZero();
+        assertThat(sent("job-2"))
+                .as("a call started during the outage is not sent")
+                .isZero();
 
         engineDown.set(false);
 
@@ -105,8 +121,12 @@ class OutageGuardTest {
         ChatResponse waited = guard.complete(call("job-1")).join();
 
         assertThat(waited.failure().isUnavailable()).isTrue();
-        assertThat(waited.failure().message()).contains("outage budget of 300 ms").contains("simulated outage");
-        assertThat(guard.admitting()).as("past the budget, new turns are admitted to fail at once").isTrue();
+        assertThat(waited.failure().message())
+                .contains("outage budget of 300 ms")
+                .contains("simulated outage");
+        assertThat(guard.admitting())
+                .as("past the budget, new turns are admitted to fail at once")
+                .isTrue();
 
         ChatResponse after = guard.complete(call("job-2")).join();
         assertThat(after.failure().isUnavailable()).isTrue();

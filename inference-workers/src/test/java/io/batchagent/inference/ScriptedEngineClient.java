@@ -50,12 +50,12 @@ final class ScriptedEngineClient implements EngineClient {
     }
 
     static ChatResponse answer(String content) {
-        return ChatResponse.answer(content, List.of(), "stop", new TokenUsage(100, 80, 10),
-                java.util.OptionalLong.of(15), 40);
+        return ChatResponse.answer(
+                content, List.of(), "stop", new TokenUsage(100, 80, 10), java.util.OptionalLong.of(15), 40);
     }
 
     static ChatResponse toolCalls(RequestedToolCall... calls) {
-        return ChatResponse.answer(null, List.of(calls), "tool_calls", new TokenUsage(100, 80, 10),
-                java.util.OptionalLong.of(15), 40);
+        return ChatResponse.answer(
+                null, List.of(calls), "tool_calls", new TokenUsage(100, 80, 10), java.util.OptionalLong.of(15), 40);
     }
 }

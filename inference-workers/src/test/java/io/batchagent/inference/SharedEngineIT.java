@@ -47,8 +47,8 @@ class SharedEngineIT {
     private static final int CEILING = 16;
     private static final int AGENTS = 150;
     /** Eight seats, and decode steps slow enough (about 0.3 s per scripted answer) for a queue to show. */
-    private static final EngineProfile EIGHT_SEATS = new EngineProfile("eight-seats", 100_000, 8, 0.2, 1L << 22, 8_192,
-            ENGINE_SEATS);
+    private static final EngineProfile EIGHT_SEATS =
+            new EngineProfile("eight-seats", 100_000, 8, 0.2, 1L << 22, 8_192, ENGINE_SEATS);
 
     private EngineSimulator simulator;
     private final List<OpenAiCompatibleClient> clients = new ArrayList<>();
@@ -72,32 +72,41 @@ class SharedEngineIT {
         TestNames names = TestNames.of(info);
         Topics topics = Topics.create(names.topicPrefix(), Map.of());
         kafka.createTopics(topics, 6);
-        simulator = EngineSimulator.start(SimulatorOptions.builder().profile(EIGHT_SEATS).build());
+        simulator = EngineSimulator.start(
+                SimulatorOptions.builder().profile(EIGHT_SEATS).build());
         EngineEndpoint endpoint = EngineEndpoint.parse("sglang://127.0.0.1:" + simulator.port());
-        InferenceWorkerConfig config = InferenceWorkerConfig.defaults().withGroupId(names.applicationId())
+        InferenceWorkerConfig config = InferenceWorkerConfig.defaults()
+                .withGroupId(names.applicationId())
                 .withMaxInflight(CEILING);
 
         // When three workers with adaptive concurrency share it, each reading the engine's metrics page
         List<Integer> engineInFlight = new CopyOnWriteArrayList<>();
-        List<List<Integer>> limits = List.of(new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(),
-                new CopyOnWriteArrayList<>());
+        List<List<Integer>> limits =
+                List.of(new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>());
         for (int i = 0; i < 3; i++) {
             OpenAiCompatibleClient client = new OpenAiCompatibleClient(endpoint, config);
             clients.add(client);
-            workers.add(new InferenceWorker(kafka.clientConfig(), topics, config, client, new EngineAdmin(endpoint, config)));
+            workers.add(new InferenceWorker(
+                    kafka.clientConfig(), topics, config, client, new EngineAdmin(endpoint, config)));
         }
         workers.forEach(InferenceWorker::start);
-        await().atMost(PATIENCE).ignoreExceptions().until(() -> membersWithPartitions(kafka, names.applicationId()) == 3);
+        await().atMost(PATIENCE)
+                .ignoreExceptions()
+                .until(() -> membersWithPartitions(kafka, names.applicationId()) == 3);
         submit(kafka, topics, "batch-shared");
-        sampler.scheduleAtFixedRate(() -> {
-            int atEngine = simulator.stats().inFlight();
-            if (atEngine > 0) {
-                engineInFlight.add(atEngine);
-                for (int i = 0; i < 3; i++) {
-                    limits.get(i).add(workers.get(i).limit());
-                }
-            }
-        }, 0, 50, TimeUnit.MILLISECONDS);
+        sampler.scheduleAtFixedRate(
+                () -> {
+                    int atEngine = simulator.stats().inFlight();
+                    if (atEngine > 0) {
+                        engineInFlight.add(atEngine);
+                        for (int i = 0; i < 3; i++) {
+                            limits.get(i).add(workers.get(i).limit());
+                        }
+                    }
+                },
+                0,
+                50,
+                TimeUnit.MILLISECONDS);
 
         // Then every turn ends
         await().atMost(PATIENCE).until(() -> outcomes(kafka, topics).size() == AGENTS);
@@ -105,8 +114,12 @@ class SharedEngineIT {
         sampler.awaitTermination(5, TimeUnit.SECONDS);
         List<Integer> sorted = engineInFlight.stream().sorted().toList();
         int median = sorted.get(sorted.size() / 2);
-        LOGGER.info("engine in-flight while busy: samples={} median={} p90={} max={}; worker in-flight at call starts: {}",
-                sorted.size(), median, sorted.get(sorted.size() * 9 / 10), sorted.get(sorted.size() - 1),
+        LOGGER.info(
+                "engine in-flight while busy: samples={} median={} p90={} max={}; worker in-flight at call starts: {}",
+                sorted.size(),
+                median,
+                sorted.get(sorted.size() * 9 / 10),
+                sorted.get(sorted.size() - 1),
                 workers.stream().map(InferenceWorker::inFlightSummary).toList());
 
         // And the combined in-flight stayed near the engine's eight seats, far below the 48 the ceilings allow,
@@ -118,7 +131,9 @@ class SharedEngineIT {
         for (List<Integer> limit : limits) {
             assertThat(limit.stream().mapToInt(Integer::intValue).max().orElse(0))
                     .isGreaterThan(AdaptiveConcurrency.initialLimit(CEILING));
-            assertThat(cutSomewhere(limit)).as("the limit fell below an earlier value: %s", limit).isTrue();
+            assertThat(cutSomewhere(limit))
+                    .as("the limit fell below an earlier value: %s", limit)
+                    .isTrue();
         }
     }
 
@@ -136,27 +151,43 @@ class SharedEngineIT {
 
     /** Members of the group that own at least one partition. */
     private static long membersWithPartitions(KafkaCluster kafka, String groupId) throws Exception {
-        return kafka.admin().describeConsumerGroups(List.of(groupId)).all().get(30, TimeUnit.SECONDS).get(groupId)
-                .members().stream().filter(member -> !member.assignment().topicPartitions().isEmpty()).count();
+        return kafka
+                .admin()
+                .describeConsumerGroups(List.of(groupId))
+                .all()
+                .get(30, TimeUnit.SECONDS)
+                .get(groupId)
+                .members()
+                .stream()
+                .filter(member -> !member.assignment().topicPartitions().isEmpty())
+                .count();
     }
 
     private static void submit(KafkaCluster kafka, Topics topics, String batchId) throws Exception {
         BatchSpec spec = Fixtures.spec(batchId);
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(),
-                new ByteArraySerializer())) {
+        try (KafkaProducer<String, byte[]> producer =
+                new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
             producer.send(record(topics.batchSpecs(), batchId, spec)).get(30, TimeUnit.SECONDS);
             for (int i = 0; i < AGENTS; i++) {
                 String job = batchId + "-" + i;
                 // Over both input topics, so that every worker gets turns whichever partitions it was given.
-                producer.send(record(i % 2 == 0 ? topics.agentTurns() : topics.agentContinuations(), job, Fixtures.turn(job, batchId, 1,
-                        List.of(Fixtures.user("Find the population of city " + i + ".")), System.currentTimeMillis())));
+                producer.send(record(
+                        i % 2 == 0 ? topics.agentTurns() : topics.agentContinuations(),
+                        job,
+                        Fixtures.turn(
+                                job,
+                                batchId,
+                                1,
+                                List.of(Fixtures.user("Find the population of city " + i + ".")),
+                                System.currentTimeMillis())));
             }
             producer.flush();
         }
     }
 
     private static <V> ProducerRecord<String, byte[]> record(Topics.Topic<String, V> topic, String key, V value) {
-        return new ProducerRecord<>(topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value));
+        return new ProducerRecord<>(
+                topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value));
     }
 
     private static Map<String, AgentTurn> outcomes(KafkaCluster kafka, Topics topics) {

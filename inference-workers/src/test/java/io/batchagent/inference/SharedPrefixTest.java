@@ -24,10 +24,16 @@ class SharedPrefixTest {
         List<ChatMessage> first = List.of(Fixtures.user("Find the population of Lyon."));
         List<ChatMessage> second = List.of(
                 Fixtures.user("Find the population of Porto."),
-                ChatMessage.newBuilder().setRole(Role.ASSISTANT).setContent(null)
+                ChatMessage.newBuilder()
+                        .setRole(Role.ASSISTANT)
+                        .setContent(null)
                         .setToolCalls(List.of(new ToolCallRef("call_1", "web_search", "{\"query\":\"Porto\"}", "abc")))
                         .build(),
-                ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId("call_1").setContent("Porto: 232,000").build());
+                ChatMessage.newBuilder()
+                        .setRole(Role.TOOL)
+                        .setToolCallId("call_1")
+                        .setContent("Porto: 232,000")
+                        .build());
 
         // When
         byte[] a = prefix.render(first);
@@ -48,7 +54,8 @@ class SharedPrefixTest {
         JsonNode body = JSON.readTree(b);
         assertThat(body.get("messages")).hasSize(4);
         assertThat(body.at("/messages/2/content").isNull()).isTrue();
-        assertThat(body.at("/messages/2/tool_calls/0/function/arguments").asText()).isEqualTo("{\"query\":\"Porto\"}");
+        assertThat(body.at("/messages/2/tool_calls/0/function/arguments").asText())
+                .isEqualTo("{\"query\":\"Porto\"}");
         assertThat(body.at("/messages/3/tool_call_id").asText()).isEqualTo("call_1");
         assertThat(JSON.readTree(a).at("/messages/1").toString())
                 .isEqualTo("{\"role\":\"user\",\"content\":\"Find the population of Lyon.\"}");
@@ -58,12 +65,12 @@ class SharedPrefixTest {
     void shouldKeepThePrefixByteIdenticalInEveryDialectWhateverThePerAgentFields() {
         // Given two agents of one batch: a new one, and a continuing one with an expected output length
         PreparedBatch batch = PreparedBatch.of(Fixtures.spec("b-6"));
-        EngineCapabilities everything = new EngineCapabilities(true, List.of(), null, true, true,
-                EngineCapabilities.Report.YES, "");
-        AgentPrompt first = AgentPrompt.forAgent(batch, List.of(Fixtures.user("Lyon?")), SchedulingHints.forTurn(1, 4,
-                java.util.OptionalInt.empty()));
-        AgentPrompt later = AgentPrompt.forAgent(batch, List.of(Fixtures.user("Porto?")), SchedulingHints.forTurn(3, 4,
-                java.util.OptionalInt.of(77)));
+        EngineCapabilities everything =
+                new EngineCapabilities(true, List.of(), null, true, true, EngineCapabilities.Report.YES, "");
+        AgentPrompt first = AgentPrompt.forAgent(
+                batch, List.of(Fixtures.user("Lyon?")), SchedulingHints.forTurn(1, 4, java.util.OptionalInt.empty()));
+        AgentPrompt later = AgentPrompt.forAgent(
+                batch, List.of(Fixtures.user("Porto?")), SchedulingHints.forTurn(3, 4, java.util.OptionalInt.of(77)));
 
         for (OpenAiDialect dialect : OpenAiDialect.values()) {
             // When each dialect renders both
@@ -76,7 +83,8 @@ class SharedPrefixTest {
             assertThat(a.indexOf("\"messages\"")).as(dialect.name()).isLessThan(systemEnd);
             for (String perAgent : new String[] {"\"priority\"", "\"nvext\"", "\"prompt_cache_key\""}) {
                 assertThat(a.indexOf(perAgent) < 0 || a.indexOf(perAgent) > a.lastIndexOf("\"content\":\"Lyon?\""))
-                        .as(dialect + " " + perAgent).isTrue();
+                        .as(dialect + " " + perAgent)
+                        .isTrue();
             }
         }
     }
@@ -87,10 +95,14 @@ class SharedPrefixTest {
         BatchSpec ordered = Fixtures.spec("b-2");
         BatchSpec shuffled = BatchSpec.newBuilder(ordered)
                 .setTools(List.of(
-                        Fixtures.tool("web_search", "{ \"required\": [\"query\"], \"properties\": {\"query\": {\"type\": \"string\"}}, \"type\": \"object\" }"),
-                        Fixtures.tool("fetch_url", "{\"type\":\"object\",\"properties\":{\"url\":{\"type\":\"string\"}}}")))
-                .setOutputSchemaJson("{\n  \"properties\": {\"city\": {\"type\": \"string\"}, \"population\": {\"minimum\": 0, \"type\": \"integer\"}},\n"
-                        + "  \"required\": [\"city\", \"population\"],\n  \"type\": \"object\"\n}")
+                        Fixtures.tool(
+                                "web_search",
+                                "{ \"required\": [\"query\"], \"properties\": {\"query\": {\"type\": \"string\"}}, \"type\": \"object\" }"),
+                        Fixtures.tool(
+                                "fetch_url", "{\"type\":\"object\",\"properties\":{\"url\":{\"type\":\"string\"}}}")))
+                .setOutputSchemaJson(
+                        "{\n  \"properties\": {\"city\": {\"type\": \"string\"}, \"population\": {\"minimum\": 0, \"type\": \"integer\"}},\n"
+                                + "  \"required\": [\"city\", \"population\"],\n  \"type\": \"object\"\n}")
                 .build();
 
         // When
@@ -101,23 +113,29 @@ class SharedPrefixTest {
         assertThat(a.prefixBytes()).isEqualTo(b.prefixBytes());
         String text = new String(a.prefixBytes(), StandardCharsets.UTF_8);
         assertThat(text.indexOf("\"name\":\"web_search\"")).isLessThan(text.indexOf("\"name\":\"fetch_url\""));
-        assertThat(text).contains("\"parameters\":{\"properties\":{\"url\":{\"type\":\"string\"}},\"type\":\"object\"}");
-        assertThat(a.systemContent()).isEqualTo("You are a careful research agent."
-                + "\n\nYour final answer must be one JSON object that is valid against this JSON Schema:\n```json\n"
-                + "{\"properties\":{\"city\":{\"type\":\"string\"},\"population\":{\"minimum\":0,\"type\":\"integer\"}},"
-                + "\"required\":[\"city\",\"population\"],\"type\":\"object\"}\n```");
+        assertThat(text)
+                .contains("\"parameters\":{\"properties\":{\"url\":{\"type\":\"string\"}},\"type\":\"object\"}");
+        assertThat(a.systemContent())
+                .isEqualTo("You are a careful research agent."
+                        + "\n\nYour final answer must be one JSON object that is valid against this JSON Schema:\n```json\n"
+                        + "{\"properties\":{\"city\":{\"type\":\"string\"},\"population\":{\"minimum\":0,\"type\":\"integer\"}},"
+                        + "\"required\":[\"city\",\"population\"],\"type\":\"object\"}\n```");
     }
 
     @Test
     void shouldOmitToolsWhenTheBatchDeclaresNone() throws Exception {
-        BatchSpec plain = BatchSpec.newBuilder(Fixtures.spec("b-3")).setTools(List.of()).setOutputSchemaJson(null).build();
+        BatchSpec plain = BatchSpec.newBuilder(Fixtures.spec("b-3"))
+                .setTools(List.of())
+                .setOutputSchemaJson(null)
+                .build();
 
         byte[] body = SharedPrefix.of(plain).render(List.of(Fixtures.user("hi")));
 
-        assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo(
-                "{\"model\":\"qwen2.5-32b\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":512,"
-                        + "\"temperature\":0.0,\"messages\":[{\"role\":\"system\",\"content\":\"You are a careful research agent.\"},"
-                        + "{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(new String(body, StandardCharsets.UTF_8))
+                .isEqualTo(
+                        "{\"model\":\"qwen2.5-32b\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":512,"
+                                + "\"temperature\":0.0,\"messages\":[{\"role\":\"system\",\"content\":\"You are a careful research agent.\"},"
+                                + "{\"role\":\"user\",\"content\":\"hi\"}]}");
         assertThat(JSON.readTree(body).isObject()).isTrue();
     }
 

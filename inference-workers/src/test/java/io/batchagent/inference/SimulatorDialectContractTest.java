@@ -83,7 +83,11 @@ class SimulatorDialectContractTest {
         EngineMetrics before = admin.scrapeMetrics().get(10, TimeUnit.SECONDS);
 
         // When an agent runs two turns (the scripted model calls a tool, then answers)
-        agent.handle(Fixtures.turn("job-1", spec.getBatchId(), 1, List.of(Fixtures.user("Find the population of Lyon.")),
+        agent.handle(Fixtures.turn(
+                "job-1",
+                spec.getBatchId(),
+                1,
+                List.of(Fixtures.user("Find the population of Lyon.")),
                 System.currentTimeMillis()));
         AgentTurn second = AgentHarness.nextTurn(agent.waiting("job-1"), Map.of());
         agent.handle(second);
@@ -94,15 +98,20 @@ class SimulatorDialectContractTest {
         assertThat(result.getWarmUp().getOutcome())
                 .isEqualTo(engine.cacheReport ? WarmUpOutcome.VERIFIED : WarmUpOutcome.UNVERIFIED);
         EngineCapabilities capabilities = client.capabilities(spec.getModel()).get();
-        assertThat(capabilities.priority()).isEqualTo(engine.priorityScheduling || engine.dialect == SimulatorDialect.SGLANG);
+        assertThat(capabilities.priority())
+                .isEqualTo(engine.priorityScheduling || engine.dialect == SimulatorDialect.SGLANG);
         assertThat(capabilities.models()).containsExactly("sim-model");
 
         // And every body was one the engine accepts: stream_options only when streaming, priority only when accepted
-        List<JsonNode> bodies = simulator.capturedRequestBodies().stream().map(SimulatorDialectContractTest::parse).toList();
-        List<JsonNode> agentCalls = bodies.stream().filter(b -> b.path("stream").asBoolean(false)).toList();
+        List<JsonNode> bodies = simulator.capturedRequestBodies().stream()
+                .map(SimulatorDialectContractTest::parse)
+                .toList();
+        List<JsonNode> agentCalls =
+                bodies.stream().filter(b -> b.path("stream").asBoolean(false)).toList();
         assertThat(agentCalls).hasSize(2);
-        assertThat(bodies).allSatisfy(body ->
-                assertThat(body.has("stream_options")).isEqualTo(body.path("stream").asBoolean(false)));
+        assertThat(bodies)
+                .allSatisfy(body -> assertThat(body.has("stream_options"))
+                        .isEqualTo(body.path("stream").asBoolean(false)));
         if (capabilities.priority()) {
             // Continuing agents first: SGLang's higher value, vLLM's lower one.
             int newAgent = engine.kind == EngineEndpoint.Kind.VLLM ? 1 : 0;
@@ -127,56 +136,81 @@ class SimulatorDialectContractTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = Engine.class, names = {"SGLANG_PRIORITY", "VLLM_PRIORITY"})
+    @EnumSource(
+            value = Engine.class,
+            names = {"SGLANG_PRIORITY", "VLLM_PRIORITY"})
     void shouldFlushTheEnginesPrefixCache(Engine engine) throws Exception {
         start(engine);
         BatchSpec spec = Fixtures.spec("batch-flush");
         AgentHarness agent = new AgentHarness(spec, client, BatchWarmer.of(client, Duration.ofSeconds(20)));
-        agent.handle(Fixtures.turn("job-1", spec.getBatchId(), 1, List.of(Fixtures.user("Lyon?")), System.currentTimeMillis()));
+        agent.handle(Fixtures.turn(
+                "job-1", spec.getBatchId(), 1, List.of(Fixtures.user("Lyon?")), System.currentTimeMillis()));
 
         EngineAdmin.CacheFlush flush = admin.flushCache(Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS);
 
         assertThat(flush.flushed()).as(flush.detail()).isTrue();
         // Nothing cached any more: the same warm-up prompt now finds no prefix.
-        ChatResponse probe = client.complete(ChatRequest.of("warm-up:again", 0, AgentPrompt.warmUp(PreparedBatch.of(spec))))
+        ChatResponse probe = client.complete(
+                        ChatRequest.of("warm-up:again", 0, AgentPrompt.warmUp(PreparedBatch.of(spec))))
                 .get(10, TimeUnit.SECONDS);
         assertThat(probe.usage().cachedPromptTokens()).isZero();
     }
 
     @ParameterizedTest
-    @EnumSource(value = Engine.class, names = {"SGLANG_PRIORITY", "VLLM_PRIORITY"})
+    @EnumSource(
+            value = Engine.class,
+            names = {"SGLANG_PRIORITY", "VLLM_PRIORITY"})
     void shouldEndAJobContextExhaustedWithTheEnginesOwnMessageWhenItRefusesThePrompt(Engine engine) {
         start(engine, SimulatorOptions.builder().contextTokens(400));
         BatchSpec spec = Fixtures.spec("batch-window");
         AgentHarness agent = new AgentHarness(spec, client, BatchWarmer.disabled());
 
-        agent.handle(Fixtures.turn("job-1", spec.getBatchId(), 1,
-                List.of(Fixtures.user("Find the population of Lyon. " + "Context. ".repeat(400))), System.currentTimeMillis()));
+        agent.handle(Fixtures.turn(
+                "job-1",
+                spec.getBatchId(),
+                1,
+                List.of(Fixtures.user("Find the population of Lyon. " + "Context. ".repeat(400))),
+                System.currentTimeMillis()));
 
         AgentResult result = agent.result("job-1");
         assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CONTEXT_EXHAUSTED);
-        assertThat(result.getError().getMessage()).startsWith("the engine refused the prompt of turn 1 as longer than "
-                + "the model's context window").contains(engine.dialect == SimulatorDialect.VLLM
-                ? "This model's maximum context length is 400 tokens" : "is longer than the model's context length (400 tokens)");
+        assertThat(result.getError().getMessage())
+                .startsWith("the engine refused the prompt of turn 1 as longer than " + "the model's context window")
+                .contains(
+                        engine.dialect == SimulatorDialect.VLLM
+                                ? "This model's maximum context length is 400 tokens"
+                                : "is longer than the model's context length (400 tokens)");
     }
 
     @ParameterizedTest
-    @EnumSource(value = Engine.class, names = {"SGLANG_PRIORITY", "VLLM_PRIORITY"})
+    @EnumSource(
+            value = Engine.class,
+            names = {"SGLANG_PRIORITY", "VLLM_PRIORITY"})
     void shouldSummarizeOldToolResultsThroughTheEngineAndFinishALongAgent(Engine engine) {
         start(engine, SimulatorOptions.builder().toolTurns(8).contextTokens(8_192));
-        BatchSpec spec = BatchSpec.newBuilder(Fixtures.spec("batch-long")).setMaxTurns(10).setContextTokens(8_192)
-                .setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.SUMMARIZE).build()).build();
+        BatchSpec spec = BatchSpec.newBuilder(Fixtures.spec("batch-long"))
+                .setMaxTurns(10)
+                .setContextTokens(8_192)
+                .setCompaction(CompactionPolicy.newBuilder()
+                        .setMode(CompactionMode.SUMMARIZE)
+                        .build())
+                .build();
         AgentHarness agent = new AgentHarness(spec, client, BatchWarmer.disabled());
 
-        AgentTurn turn = Fixtures.turn("job-1", spec.getBatchId(), 1, List.of(Fixtures.user("Find the population of Lyon.")),
+        AgentTurn turn = Fixtures.turn(
+                "job-1",
+                spec.getBatchId(),
+                1,
+                List.of(Fixtures.user("Find the population of Lyon.")),
                 System.currentTimeMillis());
         for (int t = 1; t <= 8; t++) {
             agent.handle(turn);
             AgentTurn waiting = agent.waiting("job-1");
             Map<String, String> outputs = new java.util.HashMap<>();
-            waiting.getPendingCalls().forEach(call -> outputs.put(call.getId(), ("result of turn " + waiting.getTurn()
-                    + " ").repeat(300)));
+            waiting.getPendingCalls()
+                    .forEach(call ->
+                            outputs.put(call.getId(), ("result of turn " + waiting.getTurn() + " ").repeat(300)));
             turn = AgentHarness.nextTurn(waiting, outputs);
         }
         agent.handle(turn);
@@ -184,9 +218,11 @@ class SimulatorDialectContractTest {
         AgentResult result = agent.result("job-1");
         assertThat(result.getStatus()).as(String.valueOf(result.getError())).isEqualTo(JobStatus.SUCCEEDED);
         assertThat(result.getTurns()).isEqualTo(9);
-        assertThat(result.getCompactions()).isNotEmpty()
+        assertThat(result.getCompactions())
+                .isNotEmpty()
                 .allSatisfy(c -> assertThat(c.getMode()).as(c.getDetail()).isEqualTo(CompactionMode.SUMMARIZE));
-        assertThat(result.getUsage().getModelCalls()).isEqualTo(9 + result.getCompactions().size());
+        assertThat(result.getUsage().getModelCalls())
+                .isEqualTo(9 + result.getCompactions().size());
     }
 
     private void start(Engine engine) {
@@ -195,11 +231,17 @@ class SimulatorDialectContractTest {
 
     private void start(Engine engine, SimulatorOptions.Builder options) {
         simulator = EngineSimulator.start(options.dialect(engine.dialect)
-                .priorityScheduling(engine.priorityScheduling).cacheReport(engine.cacheReport).captureRequests(true).build());
+                .priorityScheduling(engine.priorityScheduling)
+                .cacheReport(engine.cacheReport)
+                .captureRequests(true)
+                .build());
         URI base = URI.create(simulator.baseUrl());
-        EngineEndpoint endpoint = EngineEndpoint.parse(engine.kind.scheme() + "://" + base.getHost() + ":" + base.getPort());
-        InferenceWorkerConfig config = InferenceWorkerConfig.defaults().withMaxInflight(4)
-                .withEngineTimeout(Duration.ofSeconds(10)).withRetryBackoff(Duration.ofMillis(10));
+        EngineEndpoint endpoint =
+                EngineEndpoint.parse(engine.kind.scheme() + "://" + base.getHost() + ":" + base.getPort());
+        InferenceWorkerConfig config = InferenceWorkerConfig.defaults()
+                .withMaxInflight(4)
+                .withEngineTimeout(Duration.ofSeconds(10))
+                .withRetryBackoff(Duration.ofMillis(10));
         client = new OpenAiCompatibleClient(endpoint, config);
         admin = new EngineAdmin(endpoint, config);
     }

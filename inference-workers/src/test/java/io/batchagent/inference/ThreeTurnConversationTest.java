@@ -39,10 +39,10 @@ class ThreeTurnConversationTest {
     private static final List<EngineScripts.Call> TURN_1 = List.of(
             new EngineScripts.Call("call_a", "web_search", "{\"query\":\"Lyon\"}"),
             new EngineScripts.Call("call_b", "fetch_url", "{\"url\":\"https://insee.fr\"}"));
-    private static final List<EngineScripts.Call> TURN_2 = List.of(
-            new EngineScripts.Call("call_c", "web_search", "{\"query\":\"Lyon 2021 census\"}"));
-    private static final Map<String, String> OUTPUTS = Map.of(
-            "call_a", "Lyon: 522,969", "call_b", "INSEE: 522,969 (2021)", "call_c", "2021 census: 522,969");
+    private static final List<EngineScripts.Call> TURN_2 =
+            List.of(new EngineScripts.Call("call_c", "web_search", "{\"query\":\"Lyon 2021 census\"}"));
+    private static final Map<String, String> OUTPUTS =
+            Map.of("call_a", "Lyon: 522,969", "call_b", "INSEE: 522,969 (2021)", "call_c", "2021 census: 522,969");
 
     private FakeEngine engine;
     private CloseableEngineClient client;
@@ -58,11 +58,14 @@ class ThreeTurnConversationTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = EngineEndpoint.Kind.class, names = {"SGLANG", "VLLM", "DYNAMO", "OPENAI", "ANTHROPIC", "BEDROCK"})
+    @EnumSource(
+            value = EngineEndpoint.Kind.class,
+            names = {"SGLANG", "VLLM", "DYNAMO", "OPENAI", "ANTHROPIC", "BEDROCK"})
     void shouldRoundTripAThreeTurnConversationWithParallelToolCallsAsValidHistory(EngineEndpoint.Kind kind) {
         // Given an engine that asks for two tools, then one, then answers
         Queue<MockResponse> script = new ConcurrentLinkedQueue<>(List.of(
-                EngineScripts.toolCalls(kind, TURN_1), EngineScripts.toolCalls(kind, TURN_2),
+                EngineScripts.toolCalls(kind, TURN_1),
+                EngineScripts.toolCalls(kind, TURN_2),
                 EngineScripts.finalAnswer(kind, ANSWER)));
         engine = new FakeEngine(request -> {
             if (FakeEngine.isProbe(request)) {
@@ -79,7 +82,11 @@ class ThreeTurnConversationTest {
         AgentHarness agent = new AgentHarness(spec, client, BatchWarmer.disabled());
 
         // When the agent runs its three turns
-        agent.handle(Fixtures.turn("job-1", spec.getBatchId(), 1, List.of(Fixtures.user("Find the population of Lyon.")),
+        agent.handle(Fixtures.turn(
+                "job-1",
+                spec.getBatchId(),
+                1,
+                List.of(Fixtures.user("Find the population of Lyon.")),
                 System.currentTimeMillis()));
         AgentTurn second = AgentHarness.nextTurn(agent.waiting("job-1"), OUTPUTS);
         agent.handle(second);
@@ -96,8 +103,10 @@ class ThreeTurnConversationTest {
         assertThat(result.getUsage().getCachedPromptTokens()).isPositive();
 
         // And the worker kept every streamed call, with its whole arguments, in the agent's history
-        assertThat(second.getMessages().get(1).getToolCalls()).extracting(ToolCallRef::getId, ToolCallRef::getArgumentsJson)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple("call_a", "{\"query\":\"Lyon\"}"),
+        assertThat(second.getMessages().get(1).getToolCalls())
+                .extracting(ToolCallRef::getId, ToolCallRef::getArgumentsJson)
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple("call_a", "{\"query\":\"Lyon\"}"),
                         org.assertj.core.groups.Tuple.tuple("call_b", "{\"url\":\"https://insee.fr\"}"));
 
         // And the third request carries the whole conversation as valid history in the engine's format
@@ -122,7 +131,8 @@ class ThreeTurnConversationTest {
     }
 
     private static void assertValidOpenAiHistory(JsonNode messages) {
-        assertThat(messages).extracting(m -> m.get("role").asText())
+        assertThat(messages)
+                .extracting(m -> m.get("role").asText())
                 .containsExactly("system", "user", "assistant", "tool", "tool", "assistant", "tool");
         assertThat(messages.get(2).get("tool_calls")).hasSize(2);
         assertOpenAiCall(messages.get(2).get("tool_calls").get(0), TURN_1.get(0));
@@ -143,7 +153,8 @@ class ThreeTurnConversationTest {
     }
 
     private static void assertValidAnthropicHistory(JsonNode messages) {
-        assertThat(messages).extracting(m -> m.get("role").asText())
+        assertThat(messages)
+                .extracting(m -> m.get("role").asText())
                 .containsExactly("user", "assistant", "user", "assistant", "user");
         JsonNode firstCalls = messages.get(1).get("content");
         assertThat(firstCalls).extracting(b -> b.get("type").asText()).containsExactly("tool_use", "tool_use");
@@ -151,32 +162,48 @@ class ThreeTurnConversationTest {
         assertThat(firstCalls.get(0).get("input")).isEqualTo(parse(TURN_1.get(0).arguments()));
         assertThat(firstCalls.get(1).get("input")).isEqualTo(parse(TURN_1.get(1).arguments()));
         JsonNode firstResults = messages.get(2).get("content");
-        assertThat(firstResults).extracting(b -> b.get("type").asText() + ":" + b.get("tool_use_id").asText())
+        assertThat(firstResults)
+                .extracting(
+                        b -> b.get("type").asText() + ":" + b.get("tool_use_id").asText())
                 .containsExactly("tool_result:call_a", "tool_result:call_b");
-        assertThat(messages.get(3).get("content").get(0).get("input")).isEqualTo(parse(TURN_2.get(0).arguments()));
-        assertThat(messages.get(4).get("content").get(0).get("tool_use_id").asText()).isEqualTo("call_c");
+        assertThat(messages.get(3).get("content").get(0).get("input"))
+                .isEqualTo(parse(TURN_2.get(0).arguments()));
+        assertThat(messages.get(4).get("content").get(0).get("tool_use_id").asText())
+                .isEqualTo("call_c");
     }
 
     private static void assertValidBedrockHistory(JsonNode messages) {
-        assertThat(messages).extracting(m -> m.get("role").asText())
+        assertThat(messages)
+                .extracting(m -> m.get("role").asText())
                 .containsExactly("user", "assistant", "user", "assistant", "user");
         JsonNode firstCalls = messages.get(1).get("content");
         assertThat(firstCalls).hasSize(2);
         assertThat(firstCalls.get(0).at("/toolUse/toolUseId").asText()).isEqualTo("call_a");
-        assertThat(firstCalls.get(0).at("/toolUse/input")).isEqualTo(parse(TURN_1.get(0).arguments()));
+        assertThat(firstCalls.get(0).at("/toolUse/input"))
+                .isEqualTo(parse(TURN_1.get(0).arguments()));
         assertThat(firstCalls.get(1).at("/toolUse/name").asText()).isEqualTo("fetch_url");
         JsonNode firstResults = messages.get(2).get("content");
-        assertThat(firstResults).extracting(b -> b.at("/toolResult/toolUseId").asText()).containsExactly("call_a", "call_b");
-        assertThat(firstResults.get(0).at("/toolResult/content/0/text").asText()).isEqualTo("Lyon: 522,969");
-        assertThat(messages.get(3).at("/content/0/toolUse/input")).isEqualTo(parse(TURN_2.get(0).arguments()));
-        assertThat(messages.get(4).at("/content/0/toolResult/toolUseId").asText()).isEqualTo("call_c");
+        assertThat(firstResults)
+                .extracting(b -> b.at("/toolResult/toolUseId").asText())
+                .containsExactly("call_a", "call_b");
+        assertThat(firstResults.get(0).at("/toolResult/content/0/text").asText())
+                .isEqualTo("Lyon: 522,969");
+        assertThat(messages.get(3).at("/content/0/toolUse/input"))
+                .isEqualTo(parse(TURN_2.get(0).arguments()));
+        assertThat(messages.get(4).at("/content/0/toolResult/toolUseId").asText())
+                .isEqualTo("call_c");
     }
 
     private CloseableEngineClient client(EngineEndpoint.Kind kind) {
-        InferenceWorkerConfig config = InferenceWorkerConfig.defaults().withMaxInflight(4)
-                .withEngineTimeout(Duration.ofSeconds(10)).withRetryBackoff(Duration.ofMillis(10)).withEngineApiKey("test-key");
+        InferenceWorkerConfig config = InferenceWorkerConfig.defaults()
+                .withMaxInflight(4)
+                .withEngineTimeout(Duration.ofSeconds(10))
+                .withRetryBackoff(Duration.ofMillis(10))
+                .withEngineApiKey("test-key");
         if (kind == EngineEndpoint.Kind.BEDROCK) {
-            return new BedrockConverseClient(engine.endpoint(kind), config,
+            return new BedrockConverseClient(
+                    engine.endpoint(kind),
+                    config,
                     StaticCredentialsProvider.create(AwsBasicCredentials.create("AKIDEXAMPLE", "test-secret")));
         }
         return EngineClients.create(engine.endpoint(kind), config);
@@ -192,11 +219,24 @@ class ThreeTurnConversationTest {
 
     /** The history of a first turn with two parallel calls and their results, for rendering tests. */
     static List<ChatMessage> historyAfterParallelCalls() {
-        return List.of(Fixtures.user("Find the population of Lyon."),
-                ChatMessage.newBuilder().setRole(Role.ASSISTANT).setContent(null).setToolCalls(List.of(
-                        new ToolCallRef("call_a", "web_search", "{\"query\":\"Lyon\"}", "h1"),
-                        new ToolCallRef("call_b", "fetch_url", "{\"url\":\"https://insee.fr\"}", "h2"))).build(),
-                ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId("call_a").setContent("Lyon: 522,969").build(),
-                ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId("call_b").setContent("INSEE: 522,969 (2021)").build());
+        return List.of(
+                Fixtures.user("Find the population of Lyon."),
+                ChatMessage.newBuilder()
+                        .setRole(Role.ASSISTANT)
+                        .setContent(null)
+                        .setToolCalls(List.of(
+                                new ToolCallRef("call_a", "web_search", "{\"query\":\"Lyon\"}", "h1"),
+                                new ToolCallRef("call_b", "fetch_url", "{\"url\":\"https://insee.fr\"}", "h2")))
+                        .build(),
+                ChatMessage.newBuilder()
+                        .setRole(Role.TOOL)
+                        .setToolCallId("call_a")
+                        .setContent("Lyon: 522,969")
+                        .build(),
+                ChatMessage.newBuilder()
+                        .setRole(Role.TOOL)
+                        .setToolCallId("call_b")
+                        .setContent("INSEE: 522,969 (2021)")
+                        .build());
     }
 }

@@ -64,64 +64,107 @@ class ToolOutputsByReferenceIT {
         BatchSpec spec = Fixtures.spec("batch-refs");
         OutputRef good;
         OutputRef bad;
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(),
-                new ByteArraySerializer())) {
+        try (KafkaProducer<String, byte[]> producer =
+                new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
             send(producer, topics.batchSpecs(), spec.getBatchId(), spec);
-            good = refTo(send(producer, topics.toolResults(), "hash-1", result("hash-1", ToolStatus.OK, PAGE)), PAGE.length());
-            bad = refTo(send(producer, topics.toolResults(), "hash-2", result("hash-2", ToolStatus.ERROR, "boom")), PAGE.length());
+            good = refTo(
+                    send(producer, topics.toolResults(), "hash-1", result("hash-1", ToolStatus.OK, PAGE)),
+                    PAGE.length());
+            bad = refTo(
+                    send(producer, topics.toolResults(), "hash-2", result("hash-2", ToolStatus.ERROR, "boom")),
+                    PAGE.length());
             send(producer, topics.agentContinuations(), "job-good", continuation(spec, "job-good", good));
             send(producer, topics.agentContinuations(), "job-bad", continuation(spec, "job-bad", bad));
         }
 
         // When a worker that never saw either output handles both, and the model asks for another tool
-        ScriptedEngineClient engine = new ScriptedEngineClient().answer("job-good", ScriptedEngineClient.toolCalls(
-                new RequestedToolCall("c2", "web_search", "{\"query\":\"Lyon food\"}")));
-        worker = new InferenceWorker(kafka.clientConfig(), topics,
-                InferenceWorkerConfig.defaults().withGroupId(names.applicationId()).withMaxInflight(4), engine);
+        ScriptedEngineClient engine = new ScriptedEngineClient()
+                .answer(
+                        "job-good",
+                        ScriptedEngineClient.toolCalls(
+                                new RequestedToolCall("c2", "web_search", "{\"query\":\"Lyon food\"}")));
+        worker = new InferenceWorker(
+                kafka.clientConfig(),
+                topics,
+                InferenceWorkerConfig.defaults()
+                        .withGroupId(names.applicationId())
+                        .withMaxInflight(4),
+                engine);
         worker.start();
 
         // Then the engine saw the whole output in the good job's prompt
-        await().atMost(PATIENCE).until(() -> TopicContents.read(kafka.clientConfig(), topics.agentWaits()).size() == 2);
+        await().atMost(PATIENCE)
+                .until(() -> TopicContents.read(kafka.clientConfig(), topics.agentWaits())
+                                .size()
+                        == 2);
         assertThat(engine.requests()).hasSize(1);
         ChatMessage tool = engine.requests().get(0).prompt().messages().get(2);
         assertThat(tool.getContent()).isEqualTo(PAGE);
 
         // And the waiting record carries the reference, not the output
         List<AgentTurn> waits = TopicContents.read(kafka.clientConfig(), topics.agentWaits());
-        AgentTurn waiting = waits.stream().filter(t -> t.getJobId().equals("job-good")).findFirst().orElseThrow();
+        AgentTurn waiting = waits.stream()
+                .filter(t -> t.getJobId().equals("job-good"))
+                .findFirst()
+                .orElseThrow();
         assertThat(waiting.getMessages()).hasSize(4);
         assertThat(waiting.getMessages().get(2).getContent()).isNull();
         assertThat(waiting.getMessages().get(2).getContentRef()).isEqualTo(good);
 
         // And the job whose reference names no OK result ended FAILED, saying which record, without a model call
-        AgentResult failed = waits.stream().filter(t -> t.getJobId().equals("job-bad")).findFirst().orElseThrow().getFinalResult();
+        AgentResult failed = waits.stream()
+                .filter(t -> t.getJobId().equals("job-bad"))
+                .findFirst()
+                .orElseThrow()
+                .getFinalResult();
         assertThat(failed.getStatus()).isEqualTo(JobStatus.FAILED);
         assertThat(failed.getError().getReason()).isEqualTo(ErrorReason.OTHER);
-        assertThat(failed.getError().getMessage()).contains(topics.toolResults().name() + "-" + bad.getPartition() + "@"
-                + bad.getOffset()).contains("not the OK result");
+        assertThat(failed.getError().getMessage())
+                .contains(topics.toolResults().name() + "-" + bad.getPartition() + "@" + bad.getOffset())
+                .contains("not the OK result");
     }
 
     private static AgentTurn continuation(BatchSpec spec, String jobId, OutputRef ref) {
         ToolCallRef call = new ToolCallRef("c1", "web_search", "{\"query\":\"Lyon\"}", "hash-1");
         List<ChatMessage> messages = List.of(
                 Fixtures.user("Tell me about Lyon."),
-                ChatMessage.newBuilder().setRole(Role.ASSISTANT).setContent(null).setToolCalls(List.of(call)).build(),
-                ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId("c1").setContent(null).setContentRef(ref).build());
+                ChatMessage.newBuilder()
+                        .setRole(Role.ASSISTANT)
+                        .setContent(null)
+                        .setToolCalls(List.of(call))
+                        .build(),
+                ChatMessage.newBuilder()
+                        .setRole(Role.TOOL)
+                        .setToolCallId("c1")
+                        .setContent(null)
+                        .setContentRef(ref)
+                        .build());
         return Fixtures.turn(jobId, spec.getBatchId(), 2, messages, System.currentTimeMillis());
     }
 
     private static ToolResult result(String hash, ToolStatus status, String output) {
-        return ToolResult.newBuilder().setCallHash(hash).setTool("web_search").setStatus(status).setOutput(output).build();
+        return ToolResult.newBuilder()
+                .setCallHash(hash)
+                .setTool("web_search")
+                .setStatus(status)
+                .setOutput(output)
+                .build();
     }
 
     private static OutputRef refTo(RecordMetadata written, int chars) {
-        return OutputRef.newBuilder().setTopic(written.topic()).setPartition(written.partition())
-                .setOffset(written.offset()).setChars(chars).build();
+        return OutputRef.newBuilder()
+                .setTopic(written.topic())
+                .setPartition(written.partition())
+                .setOffset(written.offset())
+                .setChars(chars)
+                .build();
     }
 
-    private static <V> RecordMetadata send(KafkaProducer<String, byte[]> producer, Topics.Topic<String, V> topic, String key,
-                                           V value) throws Exception {
-        return producer.send(new ProducerRecord<>(topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value)))
+    private static <V> RecordMetadata send(
+            KafkaProducer<String, byte[]> producer, Topics.Topic<String, V> topic, String key, V value)
+            throws Exception {
+        return producer.send(new ProducerRecord<>(
+                        topic.name(), key, topic.valueSerde().serializer().serialize(topic.name(), value)))
                 .get(30, TimeUnit.SECONDS);
     }
 }

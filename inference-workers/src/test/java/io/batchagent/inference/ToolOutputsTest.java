@@ -30,7 +30,8 @@ class ToolOutputsTest {
     private static final int OUTPUT_CHARS = 8 * 1024;
 
     private final Map<OutputRef, String> store = new ConcurrentHashMap<>();
-    private final ToolOutputs outputs = ref -> store.containsKey(ref) ? CompletableFuture.completedFuture(store.get(ref))
+    private final ToolOutputs outputs = ref -> store.containsKey(ref)
+            ? CompletableFuture.completedFuture(store.get(ref))
             : CompletableFuture.failedFuture(new ToolOutputs.UnreadableOutputException(ref, "not in the test store"));
 
     @Test
@@ -39,24 +40,34 @@ class ToolOutputsTest {
 
         AgentTurn whole = outputs.hydrate(turn).join();
 
-        assertThat(whole.getMessages()).filteredOn(m -> m.getRole() == Role.TOOL).allSatisfy(m -> {
-            assertThat(m.getContent()).hasSize(OUTPUT_CHARS);
-            assertThat(m.getContentRef()).isNotNull();
-        });
+        assertThat(whole.getMessages())
+                .filteredOn(m -> m.getRole() == Role.TOOL)
+                .allSatisfy(m -> {
+                    assertThat(m.getContent()).hasSize(OUTPUT_CHARS);
+                    assertThat(m.getContentRef()).isNotNull();
+                });
         assertThat(ToolOutputs.onTheWire(whole.getMessages())).isEqualTo(turn.getMessages());
-        assertThat(outputs.hydrate(turnOf(List.of(Fixtures.user("no tools yet"))))).isCompleted();
+        assertThat(outputs.hydrate(turnOf(List.of(Fixtures.user("no tools yet")))))
+                .isCompleted();
     }
 
     @Test
     void shouldKeepACompactedMessageInlineAndTheOthersByReference() {
         AgentTurn whole = outputs.hydrate(turnOf(conversation(6))).join();
-        ConversationCompactor compactor = new ConversationCompactor(new ScriptedEngineClient(), RecordLimits.defaults());
-        PreparedBatch batch = PreparedBatch.of(BatchSpec.newBuilder(Fixtures.spec("b1")).setContextTokens(16_384)
-                .setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).build()).build());
+        ConversationCompactor compactor =
+                new ConversationCompactor(new ScriptedEngineClient(), RecordLimits.defaults());
+        PreparedBatch batch = PreparedBatch.of(BatchSpec.newBuilder(Fixtures.spec("b1"))
+                .setContextTokens(16_384)
+                .setCompaction(CompactionPolicy.newBuilder()
+                        .setMode(CompactionMode.TRUNCATE)
+                        .build())
+                .build());
 
-        List<ChatMessage> wire = ToolOutputs.onTheWire(compactor.fit(whole, batch).join().messages());
+        List<ChatMessage> wire =
+                ToolOutputs.onTheWire(compactor.fit(whole, batch).join().messages());
 
-        List<ChatMessage> tools = wire.stream().filter(m -> m.getRole() == Role.TOOL).toList();
+        List<ChatMessage> tools =
+                wire.stream().filter(m -> m.getRole() == Role.TOOL).toList();
         assertThat(tools.subList(0, 4)).allSatisfy(compacted -> {
             assertThat(compacted.getContentRef()).isNull();
             assertThat(compacted.getContent()).startsWith("[compacted: ");
@@ -82,19 +93,32 @@ class ToolOutputsTest {
         List<ChatMessage> messages = new ArrayList<>();
         messages.add(Fixtures.user("Find the population of Springfield."));
         for (int t = 1; t <= toolTurns; t++) {
-            OutputRef ref = OutputRef.newBuilder().setTopic("tool-results").setPartition(0).setOffset(t)
-                    .setChars(OUTPUT_CHARS).build();
+            OutputRef ref = OutputRef.newBuilder()
+                    .setTopic("tool-results")
+                    .setPartition(0)
+                    .setOffset(t)
+                    .setChars(OUTPUT_CHARS)
+                    .build();
             store.put(ref, ("page " + t + " ").repeat(OUTPUT_CHARS).substring(0, OUTPUT_CHARS));
             ToolCallRef call = new ToolCallRef("call_" + t, "web_search", "{\"query\":\"q" + t + "\"}", "hash-" + t);
-            messages.add(ChatMessage.newBuilder().setRole(Role.ASSISTANT).setContent(null).setToolCalls(List.of(call)).build());
-            messages.add(ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId("call_" + t).setContent(null)
-                    .setContentRef(ref).build());
+            messages.add(ChatMessage.newBuilder()
+                    .setRole(Role.ASSISTANT)
+                    .setContent(null)
+                    .setToolCalls(List.of(call))
+                    .build());
+            messages.add(ChatMessage.newBuilder()
+                    .setRole(Role.TOOL)
+                    .setToolCallId("call_" + t)
+                    .setContent(null)
+                    .setContentRef(ref)
+                    .build());
         }
         return messages;
     }
 
     private static AgentTurn turnOf(List<ChatMessage> messages) {
-        int toolTurns = (int) messages.stream().filter(m -> m.getRole() == Role.ASSISTANT).count();
+        int toolTurns = (int)
+                messages.stream().filter(m -> m.getRole() == Role.ASSISTANT).count();
         return Fixtures.turn("j1", "b1", toolTurns + 1, messages, 2_000);
     }
 }

@@ -19,9 +19,9 @@ import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.schemas.CallHash;
 import io.batchagent.schemas.JobHeaders;
-import io.batchagent.schemas.serde.SchemaRegistryUnavailableException;
 import io.batchagent.schemas.Topics;
 import io.batchagent.schemas.Topics.Topic;
+import io.batchagent.schemas.serde.SchemaRegistryUnavailableException;
 import io.batchagent.worker.RetryingSender;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -35,10 +35,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.MockProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.header.internals.RecordHeaders;
-import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.errors.NotEnoughReplicasException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
@@ -85,9 +85,10 @@ class TurnHandlerTest {
         List<ProducerRecord<String, byte[]>> waits = sent(TOPICS.agentWaits());
         assertThat(waits).extracting(ProducerRecord::key).containsExactly("job-1");
         AgentTurn waiting = decode(TOPICS.agentWaits(), waits.get(0));
-        assertThat(waiting.getPendingCalls()).containsExactly(
-                new ToolCallRef("call_a", "web_search", "{ \"query\": \"Lyon population\" }", searchHash),
-                new ToolCallRef("call_b", "fetch_url", "{\"url\":\"https://insee.fr\"}", fetchHash));
+        assertThat(waiting.getPendingCalls())
+                .containsExactly(
+                        new ToolCallRef("call_a", "web_search", "{ \"query\": \"Lyon population\" }", searchHash),
+                        new ToolCallRef("call_b", "fetch_url", "{\"url\":\"https://insee.fr\"}", fetchHash));
         assertThat(waiting.getMessages()).hasSize(2);
         assertThat(waiting.getMessages().get(1).getRole()).isEqualTo(Role.ASSISTANT);
         assertThat(waiting.getMessages().get(1).getToolCalls()).isEqualTo(waiting.getPendingCalls());
@@ -107,7 +108,8 @@ class TurnHandlerTest {
     @Test
     void shouldSendOnlyWhatTheModelCallAddedWhenTheAssemblerHoldsTheConversation() {
         // Given a continuation whose seven messages the turn assembler holds, and a model that asks for a tool
-        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("call_9", "web_search", "{\"query\":\"more\"}")));
+        engine.answerAll(
+                ScriptedEngineClient.toolCalls(new RequestedToolCall("call_9", "web_search", "{\"query\":\"more\"}")));
         AgentTurn continuing = Fixtures.turn("job-1", "batch-1", 4, longConversation(3), NOW);
         continuing.setStoredMessages(7);
 
@@ -116,7 +118,8 @@ class TurnHandlerTest {
 
         // Then the engine saw the whole conversation, and the waits record carries only the new assistant message
         assertThat(engine.requests().get(0).prompt().messages()).hasSize(7);
-        AgentTurn waiting = decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
+        AgentTurn waiting =
+                decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
         assertThat(waiting.getStoredMessages()).isEqualTo(7);
         assertThat(waiting.getMessages()).singleElement().satisfies(added -> {
             assertThat(added.getRole()).isEqualTo(Role.ASSISTANT);
@@ -127,7 +130,8 @@ class TurnHandlerTest {
     @Test
     void shouldSendTheFinalResultToTheTurnAssemblerAsThisTurnsOutcomeWithItsAttempt() {
         engine.answerAll(ScriptedEngineClient.answer("{\"city\": \"Lyon\", \"population\": 522250}"));
-        AgentTurn retried = AgentTurn.newBuilder(turn("job-a", 2, NOW)).setAttempt(3).build();
+        AgentTurn retried =
+                AgentTurn.newBuilder(turn("job-a", 2, NOW)).setAttempt(3).build();
 
         handle(retried);
 
@@ -152,20 +156,26 @@ class TurnHandlerTest {
 
         handle(AgentTurn.newBuilder(turn("job-a", 1, NOW)).setAttempt(2).build());
 
-        assertThat(decode(TOPICS.toolRequests(), sent(TOPICS.toolRequests()).get(0)).getAttempt()).isEqualTo(2);
-        assertThat(decode(TOPICS.toolResponses(), sent(TOPICS.toolResponses()).get(0)).getAttempt()).isEqualTo(2);
-        assertThat(decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0)).getAttempt()).isEqualTo(2);
+        assertThat(decode(TOPICS.toolRequests(), sent(TOPICS.toolRequests()).get(0))
+                        .getAttempt())
+                .isEqualTo(2);
+        assertThat(decode(TOPICS.toolResponses(), sent(TOPICS.toolResponses()).get(0))
+                        .getAttempt())
+                .isEqualTo(2);
+        assertThat(decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0)).getAttempt())
+                .isEqualTo(2);
     }
 
     @Test
     void shouldGiveEachRequestToANonCoalescingToolItsOwnCallHash() {
         spec.getTools().get(0).setCoalesce(false);
-        engine.answerAll(ScriptedEngineClient.toolCalls(
-                new RequestedToolCall("call_a", "web_search", "{\"query\":\"same\"}")));
+        engine.answerAll(
+                ScriptedEngineClient.toolCalls(new RequestedToolCall("call_a", "web_search", "{\"query\":\"same\"}")));
 
         handle(turn("job-n", 1, NOW));
 
-        ToolRequest request = decode(TOPICS.toolRequests(), sent(TOPICS.toolRequests()).get(0));
+        ToolRequest request =
+                decode(TOPICS.toolRequests(), sent(TOPICS.toolRequests()).get(0));
         assertThat(request.getCallHash())
                 .isNotEqualTo(CallHash.ofCall(spec.getTools().get(0), "{\"query\":\"same\"}"))
                 .isEqualTo(CallHash.uncoalesced("web_search", "{\"query\":\"same\"}", "job-n", 1, "call_a"));
@@ -209,7 +219,8 @@ class TurnHandlerTest {
         assertThat(response.getResult().getExecuted()).isFalse();
         assertThat(response.getResult().getOutput())
                 .isEqualTo("tool 'shell' is not available; this batch allows: web_search, fetch_url");
-        AgentTurn waiting = decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
+        AgentTurn waiting =
+                decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
         assertThat(waiting.getPendingCalls()).extracting(ToolCallRef::getId).containsExactly("call_x");
     }
 
@@ -222,12 +233,15 @@ class TurnHandlerTest {
         handle(turn("job-4", 1, NOW));
 
         assertThat(sent(TOPICS.toolRequests())).hasSize(1);
-        ToolResponse error = decode(TOPICS.toolResponses(), sent(TOPICS.toolResponses()).get(0));
+        ToolResponse error =
+                decode(TOPICS.toolResponses(), sent(TOPICS.toolResponses()).get(0));
         assertThat(error.getCallId()).isEqualTo("call_bad");
         assertThat(error.getResult().getStatus()).isEqualTo(ToolStatus.ERROR);
         assertThat(error.getResult().getOutput()).startsWith("arguments are not valid JSON: ");
-        AgentTurn waiting = decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
-        assertThat(waiting.getPendingCalls()).extracting(ToolCallRef::getCallHash)
+        AgentTurn waiting =
+                decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
+        assertThat(waiting.getPendingCalls())
+                .extracting(ToolCallRef::getCallHash)
                 .containsExactly(CallHash.ofCall(spec.getTools().get(0), "{\"query\":\"a\"}"), "");
     }
 
@@ -235,7 +249,9 @@ class TurnHandlerTest {
     void shouldSucceedWithAValidFencedJsonAnswer() {
         engine.answerAll(ScriptedEngineClient.answer(
                 "Here is what I found:\n```json\n{\"city\": \"Lyon\", \"population\": 522250}\n```\nDone."));
-        AgentTurn turn = AgentTurn.newBuilder(turn("job-5", 3, NOW)).setToolCallsRequested(4).build();
+        AgentTurn turn = AgentTurn.newBuilder(turn("job-5", 3, NOW))
+                .setToolCallsRequested(4)
+                .build();
 
         handle(turn);
 
@@ -248,7 +264,9 @@ class TurnHandlerTest {
         assertThat(result.getBatchId()).isEqualTo("batch-1");
         assertThat(result.getToolCallsRequested()).isEqualTo(4);
         assertThat(result.getTimings().getTotalMs()).isEqualTo(NOW - 1_000);
-        assertThat(result.getTimings().getFirstTokenMs()).as("set on the first call only").isNull();
+        assertThat(result.getTimings().getFirstTokenMs())
+                .as("set on the first call only")
+                .isNull();
         assertThat(result.getFinishedAtMs()).isEqualTo(NOW);
         assertThat(result.getUsage().getCompletionTokens()).isEqualTo(10);
     }
@@ -273,8 +291,13 @@ class TurnHandlerTest {
 
     @Test
     void shouldSayTheAnswerWasCutWhenItStoppedAtMaxTokens() {
-        engine.answerAll(ChatResponse.answer("{\"city\": \"Lyon\", \"popul", List.of(), "length",
-                TokenUsage.ZERO, java.util.OptionalLong.empty(), 5));
+        engine.answerAll(ChatResponse.answer(
+                "{\"city\": \"Lyon\", \"popul",
+                List.of(),
+                "length",
+                TokenUsage.ZERO,
+                java.util.OptionalLong.empty(),
+                5));
         spec.setMaxRepairs(0);
 
         handle(turn("job-7", 1, NOW));
@@ -287,8 +310,12 @@ class TurnHandlerTest {
 
     @Test
     void shouldFailWithEngineErrorCarryingTheEnginesMessage() {
-        engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.of(400),
-                "engine answered HTTP 400 Bad Request: unknown sampling parameter 'min_q'", false), 12));
+        engine.answerAll(ChatResponse.failed(
+                new EngineFailure(
+                        OptionalInt.of(400),
+                        "engine answered HTTP 400 Bad Request: unknown sampling parameter 'min_q'",
+                        false),
+                12));
 
         handle(turn("job-8", 1, NOW));
 
@@ -302,21 +329,32 @@ class TurnHandlerTest {
 
     @Test
     void shouldFailEngineUnavailableWhenTheEngineStayedDownPastTheOutageBudget() {
-        engine.answerAll(ChatResponse.failed(EngineFailure.unavailable(java.time.Duration.ofMinutes(10),
-                EngineFailure.http(503, "engine answered HTTP 503 Service Unavailable: simulated outage", true)), 600_000));
+        engine.answerAll(ChatResponse.failed(
+                EngineFailure.unavailable(
+                        java.time.Duration.ofMinutes(10),
+                        EngineFailure.http(
+                                503, "engine answered HTTP 503 Service Unavailable: simulated outage", true)),
+                600_000));
 
         handle(turn("job-9", 1, NOW));
 
         AgentResult result = onlyResult("job-9");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.ENGINE_UNAVAILABLE);
-        assertThat(result.getError().getMessage()).contains("outage budget of 600 s").contains("simulated outage");
+        assertThat(result.getError().getMessage())
+                .contains("outage budget of 600 s")
+                .contains("simulated outage");
     }
 
     @Test
     void shouldFailContextExhaustedWhenTheEngineRefusesThePromptAsLongerThanItsContext() {
-        engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.of(400), "engine answered HTTP 400 Bad Request: "
-                + "This model's maximum context length is 32768 tokens. However, your request has 40000 input tokens. "
-                + "Please reduce the length of the input messages.", false), 12));
+        engine.answerAll(ChatResponse.failed(
+                new EngineFailure(
+                        OptionalInt.of(400),
+                        "engine answered HTTP 400 Bad Request: "
+                                + "This model's maximum context length is 32768 tokens. However, your request has 40000 input tokens. "
+                                + "Please reduce the length of the input messages.",
+                        false),
+                12));
 
         handle(turn("job-8", 1, NOW));
 
@@ -341,24 +379,30 @@ class TurnHandlerTest {
 
     @Test
     void shouldFailEveryTurnOfABatchWhoseSchemaIsNotJson() {
-        BatchSpec broken = BatchSpec.newBuilder(spec).setOutputSchemaJson("{\"type\": ").build();
+        BatchSpec broken =
+                BatchSpec.newBuilder(spec).setOutputSchemaJson("{\"type\": ").build();
         specs = batchId -> CompletableFuture.completedFuture(broken);
 
         handle(turn("job-10", 1, NOW));
 
         AgentResult result = onlyResult("job-10");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.INVALID_INPUT);
-        assertThat(result.getError().getMessage()).contains("batch 'batch-1'").contains("outputSchemaJson is not valid JSON");
+        assertThat(result.getError().getMessage())
+                .contains("batch 'batch-1'")
+                .contains("outputSchemaJson is not valid JSON");
         assertThat(engine.requests()).isEmpty();
     }
 
     @Test
     void shouldDeadLetterAnUndecodableRecordAndFailItsJob() {
         byte[] garbage = "not avro".getBytes(StandardCharsets.UTF_8);
-        Decoded<AgentTurn> decoded = Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer())
+        Decoded<AgentTurn> decoded = Decoded.lenient(
+                        TOPICS.agentTurns().valueSerde().deserializer())
                 .deserialize(TOPICS.agentTurns().name(), garbage);
 
-        handler().handle(new ConsumerRecord<>(TOPICS.agentTurns().name(), 2, 41L, "job-11", decoded)).join();
+        handler()
+                .handle(new ConsumerRecord<>(TOPICS.agentTurns().name(), 2, 41L, "job-11", decoded))
+                .join();
 
         List<ProducerRecord<String, byte[]>> letters = sent(TOPICS.deadLetters());
         assertThat(letters).hasSize(1);
@@ -370,7 +414,12 @@ class TurnHandlerTest {
         assertThat(StandardCharsets.UTF_8.decode(letter.getKey()).toString()).isEqualTo("job-11");
         assertThat(letter.getValue().remaining()).isEqualTo(garbage.length);
         assertThat(letter.getReason()).contains("not in the Confluent wire format");
-        assertThat(new String(letters.get(0).headers().lastHeader(TurnHandler.HEADER_REASON).value(), StandardCharsets.UTF_8))
+        assertThat(new String(
+                        letters.get(0)
+                                .headers()
+                                .lastHeader(TurnHandler.HEADER_REASON)
+                                .value(),
+                        StandardCharsets.UTF_8))
                 .isEqualTo(letter.getReason());
         AgentResult result = onlyResult("job-11");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD);
@@ -378,30 +427,54 @@ class TurnHandlerTest {
 
     @Test
     void shouldFailAnUndecodableTurnWithTheBatchIdItsHeadersName() {
-        Decoded<AgentTurn> decoded = Decoded.lenient(TOPICS.agentTurns().valueSerde().deserializer())
+        Decoded<AgentTurn> decoded = Decoded.lenient(
+                        TOPICS.agentTurns().valueSerde().deserializer())
                 .deserialize(TOPICS.agentTurns().name(), "not avro".getBytes(StandardCharsets.UTF_8));
         RecordHeaders headers = new RecordHeaders();
         headers.add(JobHeaders.JOB_ID, "map-000004".getBytes(StandardCharsets.UTF_8));
         headers.add(JobHeaders.BATCH_ID, "map".getBytes(StandardCharsets.UTF_8));
 
-        handler().handle(new ConsumerRecord<>(TOPICS.agentTurns().name(), 0, 3L, 0L, TimestampType.CREATE_TIME, 10, 8,
-                "map-000004", decoded, headers, Optional.empty())).join();
+        handler()
+                .handle(new ConsumerRecord<>(
+                        TOPICS.agentTurns().name(),
+                        0,
+                        3L,
+                        0L,
+                        TimestampType.CREATE_TIME,
+                        10,
+                        8,
+                        "map-000004",
+                        decoded,
+                        headers,
+                        Optional.empty()))
+                .join();
 
         AgentResult result = onlyResult("map-000004");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.UNDECODABLE_RECORD);
         assertThat(result.getBatchId()).isEqualTo("map");
-        assertThat(sent(TOPICS.results()).get(0).headers().lastHeader(JobHeaders.BATCH_ID).value())
+        assertThat(sent(TOPICS.results())
+                        .get(0)
+                        .headers()
+                        .lastHeader(JobHeaders.BATCH_ID)
+                        .value())
                 .isEqualTo("map".getBytes(StandardCharsets.UTF_8));
     }
 
     @Test
     void shouldDecodeATurnAgainAfterARegistryFaultInsteadOfDeadLetteringIt() {
         AgentTurn turn = turn("job-r", 1, NOW);
-        byte[] bytes = TOPICS.agentTurns().valueSerde().serializer().serialize(TOPICS.agentTurns().name(), turn);
-        Decoded<AgentTurn> failedAtPoll = new Decoded<>(null, bytes,
+        byte[] bytes = TOPICS.agentTurns()
+                .valueSerde()
+                .serializer()
+                .serialize(TOPICS.agentTurns().name(), turn);
+        Decoded<AgentTurn> failedAtPoll = new Decoded<>(
+                null,
+                bytes,
                 new SchemaRegistryUnavailableException("schema registry could not fetch schema id 3: HTTP 503", null));
 
-        handler().handle(new ConsumerRecord<>(TOPICS.agentTurns().name(), 0, 5L, "job-r", failedAtPoll)).join();
+        handler()
+                .handle(new ConsumerRecord<>(TOPICS.agentTurns().name(), 0, 5L, "job-r", failedAtPoll))
+                .join();
 
         assertThat(sent(TOPICS.deadLetters())).isEmpty();
         assertThat(engine.requests()).hasSize(1);
@@ -411,19 +484,24 @@ class TurnHandlerTest {
 
     @Test
     void shouldNameTheJobAndBatchInTheHeadersOfEveryToolRequest() {
-        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("c1", "web_search", "{\"query\":\"q\"}")));
+        engine.answerAll(
+                ScriptedEngineClient.toolCalls(new RequestedToolCall("c1", "web_search", "{\"query\":\"q\"}")));
 
         handle(turn("job-h", 1, NOW));
 
         ProducerRecord<String, byte[]> request = sent(TOPICS.toolRequests()).get(0);
-        assertThat(request.headers().lastHeader(JobHeaders.JOB_ID).value()).isEqualTo("job-h".getBytes(StandardCharsets.UTF_8));
-        assertThat(request.headers().lastHeader(JobHeaders.BATCH_ID).value()).isEqualTo("batch-1".getBytes(StandardCharsets.UTF_8));
-        assertThat(sent(TOPICS.agentWaits()).get(0).headers().lastHeader(JobHeaders.BATCH_ID)).isNotNull();
+        assertThat(request.headers().lastHeader(JobHeaders.JOB_ID).value())
+                .isEqualTo("job-h".getBytes(StandardCharsets.UTF_8));
+        assertThat(request.headers().lastHeader(JobHeaders.BATCH_ID).value())
+                .isEqualTo("batch-1".getBytes(StandardCharsets.UTF_8));
+        assertThat(sent(TOPICS.agentWaits()).get(0).headers().lastHeader(JobHeaders.BATCH_ID))
+                .isNotNull();
     }
 
     @Test
     void shouldCompleteOnlyWhenEveryProducedRecordIsAcknowledged() {
-        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        MockProducer<String, byte[]> manual =
+                new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
         engine.answerAll(ScriptedEngineClient.toolCalls(
                 new RequestedToolCall("c1", "web_search", "{\"query\":\"a\"}"),
                 new RequestedToolCall("c2", "web_search", "{\"query\":\"b\"}")));
@@ -442,7 +520,8 @@ class TurnHandlerTest {
     @Test
     void shouldRetryATransientSendFailureWithoutCallingTheModelAgain() {
         // Given a producer whose first send of the turn's result fails with a retriable error
-        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        MockProducer<String, byte[]> manual =
+                new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
         TurnHandler handler = manualHandler(manual);
         CompletableFuture<Void> stage = handler.handle(record(turn("job-13", 1, NOW)));
         manual.errorNext(new NotEnoughReplicasException("not enough in-sync replicas"));
@@ -455,23 +534,30 @@ class TurnHandlerTest {
         assertThat(stage).succeedsWithin(Duration.ofSeconds(5));
         assertThat(engine.requests()).hasSize(1);
         // (the result is offered to the turn assembler on agent-waits, which decides the turn's outcome once)
-        assertThat(manual.history()).extracting(ProducerRecord::topic).containsOnly(TOPICS.agentWaits().name());
-        assertThat(manual.history().get(1).value()).isEqualTo(manual.history().get(0).value());
+        assertThat(manual.history())
+                .extracting(ProducerRecord::topic)
+                .containsOnly(TOPICS.agentWaits().name());
+        assertThat(manual.history().get(1).value())
+                .isEqualTo(manual.history().get(0).value());
         assertThat(counters.outcomesReplaced.get()).isZero();
     }
 
     @Test
     void shouldEndTheJobRecordTooLargeWhenItsOutcomeIsOverTheSizeLimit() {
         // Given the model asks for a tool, and the producer refuses the waiting record as too large
-        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
-        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("c1", "web_search", "{\"query\":\"a\"}")));
+        MockProducer<String, byte[]> manual =
+                new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        engine.answerAll(
+                ScriptedEngineClient.toolCalls(new RequestedToolCall("c1", "web_search", "{\"query\":\"a\"}")));
         TurnHandler handler = manualHandler(manual);
         CompletableFuture<Void> stage = handler.handle(record(turn("job-big", 2, NOW)));
-        manual.errorNext(new RecordTooLargeException("The message is 2000000 bytes when serialized which is larger than "
-                + "1048576, which is the value of the max.request.size configuration."));
+        manual.errorNext(
+                new RecordTooLargeException("The message is 2000000 bytes when serialized which is larger than "
+                        + "1048576, which is the value of the max.request.size configuration."));
 
         // When the FAILED result standing for it is acknowledged
-        await().atMost(Duration.ofSeconds(10)).until(() -> Fixtures.finalResults(manual.history()).size() == 1);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> Fixtures.finalResults(manual.history()).size() == 1);
         manual.completeNext(); // the tool request
         manual.completeNext(); // the FAILED result
 
@@ -482,7 +568,9 @@ class TurnHandlerTest {
         assertThat(result.getStatus()).isEqualTo(JobStatus.FAILED);
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
         assertThat(result.getError().getMessage())
-                .contains(TOPICS.agentWaits().name()).contains("turn 2").contains("bytes of key and value")
+                .contains(TOPICS.agentWaits().name())
+                .contains("turn 2")
+                .contains("bytes of key and value")
                 .contains("max.request.size");
         assertThat(result.getTurns()).isEqualTo(2);
         assertThat(result.getRawOutput()).isNull();
@@ -493,7 +581,8 @@ class TurnHandlerTest {
 
     @Test
     void shouldFailTheStageWhenNeitherTheOutcomeNorItsFailedResultCanBePublished() {
-        MockProducer<String, byte[]> manual = new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
+        MockProducer<String, byte[]> manual =
+                new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
         TurnHandler handler = manualHandler(manual);
 
         CompletableFuture<Void> stage = handler.handle(record(turn("job-13", 1, NOW)));
@@ -501,9 +590,13 @@ class TurnHandlerTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> manual.history().size() == 2);
         manual.errorNext(new KafkaException("broker still gone"));
 
-        assertThat(stage).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
-                .havingCause().isInstanceOf(TurnHandler.UnpublishedOutcomeException.class)
-                .withMessageContaining("job job-13, turn 1").withMessageContaining("broker still gone");
+        assertThat(stage)
+                .failsWithin(Duration.ofSeconds(5))
+                .withThrowableThat()
+                .havingCause()
+                .isInstanceOf(TurnHandler.UnpublishedOutcomeException.class)
+                .withMessageContaining("job job-13, turn 1")
+                .withMessageContaining("broker still gone");
         assertThat(engine.requests()).hasSize(1);
     }
 
@@ -517,11 +610,15 @@ class TurnHandlerTest {
 
         // When the worker abandons its turns, and the spec lookup stops
         handler.abandon();
-        pendingSpec.completeExceptionally(new BatchSpecLookup.UnavailableException("the batch spec cache closed", null));
+        pendingSpec.completeExceptionally(
+                new BatchSpecLookup.UnavailableException("the batch spec cache closed", null));
 
         // Then nothing is published (no UNKNOWN_BATCH), and the stage says the turn was abandoned
-        assertThat(stage).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
-                .havingCause().isInstanceOf(TurnHandler.AbandonedTurnException.class);
+        assertThat(stage)
+                .failsWithin(Duration.ofSeconds(5))
+                .withThrowableThat()
+                .havingCause()
+                .isInstanceOf(TurnHandler.AbandonedTurnException.class);
         assertThat(producer.history()).isEmpty();
         assertThat(engine.requests()).isEmpty();
     }
@@ -533,8 +630,11 @@ class TurnHandlerTest {
 
         CompletableFuture<Void> stage = handler().handle(record(turn("job-s", 1, NOW)));
 
-        assertThat(stage).failsWithin(Duration.ofSeconds(5)).withThrowableThat()
-                .havingCause().isInstanceOf(TurnHandler.AbandonedTurnException.class)
+        assertThat(stage)
+                .failsWithin(Duration.ofSeconds(5))
+                .withThrowableThat()
+                .havingCause()
+                .isInstanceOf(TurnHandler.AbandonedTurnException.class)
                 .withMessageContaining("reader failed");
         assertThat(producer.history()).isEmpty();
     }
@@ -575,20 +675,24 @@ class TurnHandlerTest {
         assertThat(messages.get(messages.size() - 1).getRole()).isEqualTo(Role.USER);
         assertThat(messages.get(messages.size() - 1).getContent())
                 .startsWith("Your answer is not valid: the answer does not match the output schema: ")
-                .contains("population").contains("integer");
+                .contains("population")
+                .contains("integer");
     }
 
     @Test
     void shouldFailWithTheErrorsAndTheRawAnswerWhenRepairsAreExhausted() {
         String content = "{\"city\": \"Lyon\", \"population\": \"about half a million\"}";
         engine.answerAll(ScriptedEngineClient.answer(content));
-        AgentTurn lastChance = AgentTurn.newBuilder(turn("job-x", 3, NOW)).setRepairs(2).build();
+        AgentTurn lastChance =
+                AgentTurn.newBuilder(turn("job-x", 3, NOW)).setRepairs(2).build();
 
         handle(lastChance);
 
         AgentResult result = onlyResult("job-x");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.INVALID_OUTPUT);
-        assertThat(result.getError().getMessage()).contains("population").contains("still invalid after 2 repair turns");
+        assertThat(result.getError().getMessage())
+                .contains("population")
+                .contains("still invalid after 2 repair turns");
         assertThat(result.getRawOutput()).isEqualTo(content);
         assertThat(sent(TOPICS.agentWaits())).hasSize(1);
         assertThat(sent(TOPICS.agentTurns())).isEmpty();
@@ -609,36 +713,42 @@ class TurnHandlerTest {
     @Test
     void shouldFailATurnPastTheAgentDeadlineWithoutCallingTheEngine() {
         spec.setDeadlineMs(1_000);
-        AgentTurn late = AgentTurn.newBuilder(turn("job-d", 2, NOW)).setSubmittedAtMs(NOW - 5_000).build();
+        AgentTurn late = AgentTurn.newBuilder(turn("job-d", 2, NOW))
+                .setSubmittedAtMs(NOW - 5_000)
+                .build();
 
         handle(late);
 
         AgentResult result = onlyResult("job-d");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.TIMEOUT);
-        assertThat(result.getError().getMessage()).contains("agent deadline of 1000 ms").contains("turn 2");
+        assertThat(result.getError().getMessage())
+                .contains("agent deadline of 1000 ms")
+                .contains("turn 2");
         assertThat(engine.requests()).isEmpty();
     }
 
     @Test
     void shouldNameThePerTurnTimeoutWhenTheEngineCallTimesOut() {
-        engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.empty(),
-                EngineFailure.TIMEOUT_MESSAGE + "600000 ms", false), 600_000));
+        engine.answerAll(ChatResponse.failed(
+                new EngineFailure(OptionalInt.empty(), EngineFailure.TIMEOUT_MESSAGE + "600000 ms", false), 600_000));
 
         handle(turn("job-t", 1, NOW));
 
         AgentResult result = onlyResult("job-t");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.TIMEOUT);
-        assertThat(result.getError().getMessage()).startsWith("per-turn timeout: no complete answer from the engine within 600000 ms");
+        assertThat(result.getError().getMessage())
+                .startsWith("per-turn timeout: no complete answer from the engine within 600000 ms");
     }
 
     @Test
     void shouldSendTheCompactedConversationAndCarryItAndTheCompactionToTheResult() {
         spec.setContextTokens(16_384);
-        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.SUMMARIZE).build());
-        engine.answerAllWith(request -> CompletableFuture.completedFuture(lastMessage(request)
-                .startsWith(ConversationCompactor.SUMMARY_INSTRUCTION)
-                ? ScriptedEngineClient.answer("Lyon has 522,250 inhabitants (INSEE).")
-                : ScriptedEngineClient.answer("{\"city\":\"Lyon\",\"population\":522250}")));
+        spec.setCompaction(
+                CompactionPolicy.newBuilder().setMode(CompactionMode.SUMMARIZE).build());
+        engine.answerAllWith(request -> CompletableFuture.completedFuture(
+                lastMessage(request).startsWith(ConversationCompactor.SUMMARY_INSTRUCTION)
+                        ? ScriptedEngineClient.answer("Lyon has 522,250 inhabitants (INSEE).")
+                        : ScriptedEngineClient.answer("{\"city\":\"Lyon\",\"population\":522250}")));
 
         handle(Fixtures.turn("job-long", "batch-1", 7, longConversation(6), NOW));
 
@@ -663,16 +773,25 @@ class TurnHandlerTest {
     @Test
     void shouldCarryTheTruncatedConversationOnTheWaitingTurn() {
         spec.setContextTokens(16_384);
-        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).setKeepTurns(1).build());
-        engine.answerAll(ScriptedEngineClient.toolCalls(new RequestedToolCall("call_7", "web_search", "{\"query\":\"q\"}")));
+        spec.setCompaction(CompactionPolicy.newBuilder()
+                .setMode(CompactionMode.TRUNCATE)
+                .setKeepTurns(1)
+                .build());
+        engine.answerAll(
+                ScriptedEngineClient.toolCalls(new RequestedToolCall("call_7", "web_search", "{\"query\":\"q\"}")));
 
         handle(Fixtures.turn("job-long", "batch-1", 7, longConversation(6), NOW));
 
-        AgentTurn waiting = decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
-        List<ChatMessage> tools = waiting.getMessages().stream().filter(m -> m.getRole() == Role.TOOL).toList();
-        assertThat(tools.subList(0, 5)).allSatisfy(m -> assertThat(m.getContent()).startsWith("[compacted: "));
+        AgentTurn waiting =
+                decode(TOPICS.agentWaits(), sent(TOPICS.agentWaits()).get(0));
+        List<ChatMessage> tools = waiting.getMessages().stream()
+                .filter(m -> m.getRole() == Role.TOOL)
+                .toList();
+        assertThat(tools.subList(0, 5))
+                .allSatisfy(m -> assertThat(m.getContent()).startsWith("[compacted: "));
         assertThat(tools.get(5).getContent()).hasSize(8192);
-        assertThat(waiting.getCompactions()).singleElement()
+        assertThat(waiting.getCompactions())
+                .singleElement()
                 .satisfies(c -> assertThat(c.getMode()).isEqualTo(CompactionMode.TRUNCATE));
     }
 
@@ -684,19 +803,28 @@ class TurnHandlerTest {
 
         AgentResult result = onlyResult("job-long");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CONTEXT_EXHAUSTED);
-        assertThat(result.getError().getMessage()).contains("over the model's 8192-token context window")
+        assertThat(result.getError().getMessage())
+                .contains("over the model's 8192-token context window")
                 .contains("compaction is off");
         assertThat(engine.requests()).isEmpty();
     }
 
     @Test
     void shouldCompactAndTryOnceMoreWhenTheEngineRefusesAPromptTheEstimateLetThrough() {
-        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).build());
-        ChatResponse refusal = ChatResponse.failed(new EngineFailure(OptionalInt.of(400), "engine answered HTTP 400 "
-                + "Bad Request: The input (40000 tokens) is longer than the model's context length (32768 tokens).", false), 3);
+        spec.setCompaction(
+                CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).build());
+        ChatResponse refusal = ChatResponse.failed(
+                new EngineFailure(
+                        OptionalInt.of(400),
+                        "engine answered HTTP 400 "
+                                + "Bad Request: The input (40000 tokens) is longer than the model's context length (32768 tokens).",
+                        false),
+                3);
         engine.answerAllWith(request -> CompletableFuture.completedFuture(
-                lastMessage(request).startsWith("[compacted: ") || request.prompt().messages().stream()
-                        .anyMatch(m -> m.getContent() != null && m.getContent().startsWith("[compacted: "))
+                lastMessage(request).startsWith("[compacted: ")
+                                || request.prompt().messages().stream()
+                                        .anyMatch(m -> m.getContent() != null
+                                                && m.getContent().startsWith("[compacted: "))
                         ? ScriptedEngineClient.answer("{\"city\":\"Lyon\",\"population\":522250}")
                         : refusal));
 
@@ -709,20 +837,30 @@ class TurnHandlerTest {
             assertThat(c.getMode()).isEqualTo(CompactionMode.TRUNCATE);
             assertThat(c.getDetail()).startsWith("the engine refused the prompt as over its context window: ");
         });
-        assertThat(result.getUsage().getModelCalls()).as("the refused call counts").isEqualTo(2);
+        assertThat(result.getUsage().getModelCalls())
+                .as("the refused call counts")
+                .isEqualTo(2);
     }
 
     @Test
     void shouldEndContextExhaustedWhenTheEngineRefusesEvenTheCompactedPrompt() {
-        spec.setCompaction(CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).build());
-        engine.answerAll(ChatResponse.failed(new EngineFailure(OptionalInt.of(400), "engine answered HTTP 400 Bad Request: "
-                + "This model's maximum context length is 4096 tokens. However, your request has 9000 input tokens.", false), 3));
+        spec.setCompaction(
+                CompactionPolicy.newBuilder().setMode(CompactionMode.TRUNCATE).build());
+        engine.answerAll(ChatResponse.failed(
+                new EngineFailure(
+                        OptionalInt.of(400),
+                        "engine answered HTTP 400 Bad Request: "
+                                + "This model's maximum context length is 4096 tokens. However, your request has 9000 input tokens.",
+                        false),
+                3));
 
         handle(Fixtures.turn("job-refused", "batch-1", 7, longConversation(6), NOW));
 
         AgentResult result = onlyResult("job-refused");
         assertThat(result.getError().getReason()).isEqualTo(ErrorReason.CONTEXT_EXHAUSTED);
-        assertThat(result.getError().getMessage()).contains("compaction TRUNCATE").contains("maximum context length is 4096");
+        assertThat(result.getError().getMessage())
+                .contains("compaction TRUNCATE")
+                .contains("maximum context length is 4096");
         assertThat(engine.requests()).as("one try after compacting, no more").hasSize(2);
     }
 
@@ -736,11 +874,16 @@ class TurnHandlerTest {
     private static List<ChatMessage> longConversation(int toolTurns) {
         List<ChatMessage> messages = new ArrayList<>(List.of(Fixtures.user("Find the population of Lyon.")));
         for (int t = 1; t <= toolTurns; t++) {
-            messages.add(ChatMessage.newBuilder().setRole(Role.ASSISTANT)
-                    .setToolCalls(List.of(new ToolCallRef("call_" + t, "web_search", "{\"query\":\"lyon " + t + "\"}", "h" + t)))
+            messages.add(ChatMessage.newBuilder()
+                    .setRole(Role.ASSISTANT)
+                    .setToolCalls(List.of(
+                            new ToolCallRef("call_" + t, "web_search", "{\"query\":\"lyon " + t + "\"}", "h" + t)))
                     .build());
-            messages.add(ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId("call_" + t)
-                    .setContent("x".repeat(8192)).build());
+            messages.add(ChatMessage.newBuilder()
+                    .setRole(Role.TOOL)
+                    .setToolCallId("call_" + t)
+                    .setContent("x".repeat(8192))
+                    .build());
         }
         return messages;
     }
@@ -751,12 +894,23 @@ class TurnHandlerTest {
 
     /** A handler over {@code manual}, retrying sends after 1 ms. */
     private TurnHandler manualHandler(MockProducer<String, byte[]> manual) {
-        return new TurnHandler(TOPICS, specs, engine, manual, Runnable::run, () -> NOW, counters, BatchWarmer.disabled(),
+        return new TurnHandler(
+                TOPICS,
+                specs,
+                engine,
+                manual,
+                Runnable::run,
+                () -> NOW,
+                counters,
+                BatchWarmer.disabled(),
                 new RetryingSender.Policy(3, Duration.ofMillis(1), Duration.ofMillis(5)));
     }
 
-    private static List<ProducerRecord<String, byte[]>> sentTo(MockProducer<String, byte[]> producer, Topic<String, ?> topic) {
-        return producer.history().stream().filter(r -> r.topic().equals(topic.name())).toList();
+    private static List<ProducerRecord<String, byte[]>> sentTo(
+            MockProducer<String, byte[]> producer, Topic<String, ?> topic) {
+        return producer.history().stream()
+                .filter(r -> r.topic().equals(topic.name()))
+                .toList();
     }
 
     private void handle(AgentTurn turn) {
@@ -765,11 +919,13 @@ class TurnHandlerTest {
     }
 
     private static ConsumerRecord<String, Decoded<AgentTurn>> record(AgentTurn turn) {
-        return new ConsumerRecord<>(TOPICS.agentTurns().name(), 0, 0L, turn.getJobId(), new Decoded<>(turn, null, null));
+        return new ConsumerRecord<>(
+                TOPICS.agentTurns().name(), 0, 0L, turn.getJobId(), new Decoded<>(turn, null, null));
     }
 
     private static AgentTurn turn(String jobId, int turn, long emittedAtMs) {
-        return Fixtures.turn(jobId, "batch-1", turn, List.of(Fixtures.user("Find the population of Lyon.")), emittedAtMs);
+        return Fixtures.turn(
+                jobId, "batch-1", turn, List.of(Fixtures.user("Find the population of Lyon.")), emittedAtMs);
     }
 
     private static AgentTurn turn(String jobId, String batchId, int turn) {
@@ -783,7 +939,9 @@ class TurnHandlerTest {
     }
 
     private List<ProducerRecord<String, byte[]>> sent(Topic<String, ?> topic) {
-        return producer.history().stream().filter(r -> r.topic().equals(topic.name())).toList();
+        return producer.history().stream()
+                .filter(r -> r.topic().equals(topic.name()))
+                .toList();
     }
 
     private static <V> V decode(Topic<String, V> topic, ProducerRecord<String, byte[]> record) {

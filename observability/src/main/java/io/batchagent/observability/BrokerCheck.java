@@ -40,7 +40,8 @@ public final class BrokerCheck implements Supplier<HealthChecks.Status>, AutoClo
      *
      * @param kafkaConfig the process's client settings, at least {@code bootstrap.servers}
      */
-    public static BrokerCheck start(Map<String, Object> kafkaConfig, ScheduledExecutorService scheduler, Duration interval) {
+    public static BrokerCheck start(
+            Map<String, Object> kafkaConfig, ScheduledExecutorService scheduler, Duration interval) {
         return new BrokerCheck(kafkaConfig, scheduler, interval);
     }
 

@@ -73,9 +73,14 @@ public final class ClusterMonitor implements AutoCloseable {
     private final ScheduledFuture<?> lagSchedule;
     private volatile boolean running = true;
 
-    private ClusterMonitor(Map<String, Object> kafkaConfig, Topics topics, String groupId,
-                           Map<String, String> groupsByStage, MeterRegistry registry,
-                           ScheduledExecutorService scheduler, Duration lagInterval) {
+    private ClusterMonitor(
+            Map<String, Object> kafkaConfig,
+            Topics topics,
+            String groupId,
+            Map<String, String> groupsByStage,
+            MeterRegistry registry,
+            ScheduledExecutorService scheduler,
+            Duration lagInterval) {
         this.topics = Objects.requireNonNull(topics, "topics");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.groupsByStage = Map.copyOf(groupsByStage);
@@ -89,11 +94,13 @@ public final class ClusterMonitor implements AutoCloseable {
         this.consumer = new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         this.admin = Admin.create(new HashMap<>(kafkaConfig));
         this.lag = MultiGauge.builder("batchagent.consumer.lag")
-                .description("Records past the stage's committed offsets, summed over partitions").register(registry);
+                .description("Records past the stage's committed offsets, summed over partitions")
+                .register(registry);
         this.loop = new Thread(this::run, "batchagent-cluster-monitor");
         this.loop.setDaemon(true);
         this.loop.start();
-        this.lagSchedule = scheduler.scheduleWithFixedDelay(this::refreshLag, 0, lagInterval.toMillis(), TimeUnit.MILLISECONDS);
+        this.lagSchedule =
+                scheduler.scheduleWithFixedDelay(this::refreshLag, 0, lagInterval.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -104,15 +111,23 @@ public final class ClusterMonitor implements AutoCloseable {
      * @param groupsByStage the consumer group (or Streams application id) of each stage whose lag to publish
      * @param scheduler runs the lag reads every {@code lagInterval}; stays the caller's
      */
-    public static ClusterMonitor start(Map<String, Object> kafkaConfig, Topics topics, String groupId,
-                                       Map<String, String> groupsByStage, MeterRegistry registry,
-                                       ScheduledExecutorService scheduler, Duration lagInterval) {
+    public static ClusterMonitor start(
+            Map<String, Object> kafkaConfig,
+            Topics topics,
+            String groupId,
+            Map<String, String> groupsByStage,
+            MeterRegistry registry,
+            ScheduledExecutorService scheduler,
+            Duration lagInterval) {
         return new ClusterMonitor(kafkaConfig, topics, groupId, groupsByStage, registry, scheduler, lagInterval);
     }
 
     /** The topics a monitor reads, for access control. */
     public static List<String> topicsRead(Topics topics) {
-        return List.of(topics.results().name(), topics.deadLetters().name(), topics.toolResponses().name());
+        return List.of(
+                topics.results().name(),
+                topics.deadLetters().name(),
+                topics.toolResponses().name());
     }
 
     private void run() {
@@ -140,34 +155,53 @@ public final class ClusterMonitor implements AutoCloseable {
         try {
             if (topic.equals(topics.results().name())) {
                 AgentResult result = decode(topics.results().valueSerde().deserializer()::deserialize, record);
-                String reason = result.getError() == null ? "none" : result.getError().getReason().name().toLowerCase(Locale.ROOT);
-                Counter.builder("batchagent.jobs.finished").description("Final job results published, by status and reason")
-                        .tag("status", result.getStatus().name().toLowerCase(Locale.ROOT)).tag("reason", reason)
-                        .register(registry).increment();
+                String reason = result.getError() == null
+                        ? "none"
+                        : result.getError().getReason().name().toLowerCase(Locale.ROOT);
+                Counter.builder("batchagent.jobs.finished")
+                        .description("Final job results published, by status and reason")
+                        .tag("status", result.getStatus().name().toLowerCase(Locale.ROOT))
+                        .tag("reason", reason)
+                        .register(registry)
+                        .increment();
             } else if (topic.equals(topics.deadLetters().name())) {
                 DeadLetter letter = decode(topics.deadLetters().valueSerde().deserializer()::deserialize, record);
                 deadLetter(letter.getStage(), letter.getTopic());
             } else if (topic.equals(topics.toolResponses().name())) {
-                ToolResponse response = decode(topics.toolResponses().valueSerde().deserializer()::deserialize, record);
+                ToolResponse response =
+                        decode(topics.toolResponses().valueSerde().deserializer()::deserialize, record);
                 String tool = response.getResult().getTool();
-                Counter.builder("batchagent.tool.requests").description("Tool calls agents asked for (one response each)")
-                        .tag("tool", tool).register(registry).increment();
+                Counter.builder("batchagent.tool.requests")
+                        .description("Tool calls agents asked for (one response each)")
+                        .tag("tool", tool)
+                        .register(registry)
+                        .increment();
                 Counter coalesced = Counter.builder("batchagent.tool.coalesced")
-                        .description("Tool calls answered by another agent's execution").tag("tool", tool).register(registry);
+                        .description("Tool calls answered by another agent's execution")
+                        .tag("tool", tool)
+                        .register(registry);
                 if (response.getCoalesced()) {
                     coalesced.increment();
                 }
             }
         } catch (RuntimeException e) {
-            LOGGER.warn("cluster monitor cannot decode a record: topic={} partition={} offset={} error={}",
-                    topic, record.partition(), record.offset(), e.toString());
+            LOGGER.warn(
+                    "cluster monitor cannot decode a record: topic={} partition={} offset={} error={}",
+                    topic,
+                    record.partition(),
+                    record.offset(),
+                    e.toString());
             deadLetter("undecodable", topic);
         }
     }
 
     private void deadLetter(String stage, String sourceTopic) {
-        Counter.builder("batchagent.dead.letters").description("Records set aside on the dead-letter topic")
-                .tag("stage", stage).tag("source_topic", sourceTopic).register(registry).increment();
+        Counter.builder("batchagent.dead.letters")
+                .description("Records set aside on the dead-letter topic")
+                .tag("stage", stage)
+                .tag("source_topic", sourceTopic)
+                .register(registry)
+                .increment();
     }
 
     private interface Decoder<T> {
@@ -183,19 +217,22 @@ public final class ClusterMonitor implements AutoCloseable {
             List<MultiGauge.Row<?>> rows = new ArrayList<>();
             for (Map.Entry<String, String> stage : new TreeMap<>(groupsByStage).entrySet()) {
                 Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(stage.getValue())
-                        .partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
+                        .partitionsToOffsetAndMetadata()
+                        .get(10, TimeUnit.SECONDS);
                 Map<TopicPartition, OffsetAndMetadata> ours = committed.entrySet().stream()
                         .filter(e -> e.getValue() != null)
                         .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
                 if (ours.isEmpty()) {
                     continue;
                 }
-                Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(ours.keySet().stream()
-                                .collect(Collectors.toMap(Function.identity(), p -> OffsetSpec.latest())))
-                        .all().get(10, TimeUnit.SECONDS);
+                Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(
+                                ours.keySet().stream()
+                                        .collect(Collectors.toMap(Function.identity(), p -> OffsetSpec.latest())))
+                        .all()
+                        .get(10, TimeUnit.SECONDS);
                 Map<String, Long> byTopic = new TreeMap<>();
-                ours.forEach((partition, offset) -> byTopic.merge(partition.topic(),
-                        Math.max(0, ends.get(partition).offset() - offset.offset()), Long::sum));
+                ours.forEach((partition, offset) -> byTopic.merge(
+                        partition.topic(), Math.max(0, ends.get(partition).offset() - offset.offset()), Long::sum));
                 byTopic.forEach((topic, value) ->
                         rows.add(MultiGauge.Row.of(Tags.of("stage", stage.getKey(), "topic", topic), value)));
             }

@@ -79,7 +79,8 @@ public final class HealthChecks {
     /** Publishes {@code batchagent_ready} (1 when ready, else 0) to {@code registry}. */
     public HealthChecks bindTo(MeterRegistry registry) {
         Gauge.builder("batchagent.ready", this, checks -> checks.readiness().ok() ? 1 : 0)
-                .description("1 when every readiness check of this process passes, else 0").register(registry);
+                .description("1 when every readiness check of this process passes, else 0")
+                .register(registry);
         return this;
     }
 

@@ -64,10 +64,14 @@ public final class OpsServer implements AutoCloseable {
             return thread;
         });
         server.setExecutor(executor);
-        server.createContext("/", exchange -> handle(exchange, Map.of(
-                "/metrics", () -> new Reply(200, PROMETHEUS_TEXT, registry.scrape()),
-                "/health", () -> json(checks.liveness()),
-                "/ready", () -> json(checks.readiness()))));
+        server.createContext(
+                "/",
+                exchange -> handle(
+                        exchange,
+                        Map.of(
+                                "/metrics", () -> new Reply(200, PROMETHEUS_TEXT, registry.scrape()),
+                                "/health", () -> json(checks.liveness()),
+                                "/ready", () -> json(checks.readiness()))));
         server.start();
         OpsServer ops = new OpsServer(server, executor);
         LOGGER.info("serving /metrics, /health and /ready on port {}", ops.port());
@@ -87,7 +91,8 @@ public final class OpsServer implements AutoCloseable {
             Reply reply;
             if (route == null) {
                 reply = new Reply(404, "text/plain; charset=utf-8", "not found; try /metrics, /health or /ready\n");
-            } else if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
+            } else if (!exchange.getRequestMethod().equals("GET")
+                    && !exchange.getRequestMethod().equals("HEAD")) {
                 reply = new Reply(405, "text/plain; charset=utf-8", "only GET\n");
             } else {
                 reply = answer(route);
@@ -117,8 +122,9 @@ public final class OpsServer implements AutoCloseable {
         ObjectNode root = JSON.createObjectNode();
         root.put("status", report.ok() ? "UP" : "DOWN");
         ObjectNode checks = root.putObject("checks");
-        report.checks().forEach((name, status) -> checks.putObject(name)
-                .put("ok", status.ok()).put("detail", status.detail()));
+        report.checks()
+                .forEach((name, status) ->
+                        checks.putObject(name).put("ok", status.ok()).put("detail", status.detail()));
         return new Reply(report.ok() ? 200 : 503, "application/json", root.toString() + "\n");
     }
 

@@ -18,7 +18,10 @@ class OpsServerTest {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     private static HttpResponse<String> get(OpsServer server, String path) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).GET().build(),
+        return HTTP.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+                        .GET()
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
@@ -28,8 +31,11 @@ class OpsServerTest {
         AtomicBoolean assigned = new AtomicBoolean();
         HealthChecks checks = new HealthChecks()
                 .addLiveness("loop", () -> HealthChecks.Status.ok("running"))
-                .addReadiness("assignment", () -> assigned.get() ? HealthChecks.Status.ok("assigned")
-                        : HealthChecks.Status.failing("no assignment yet"))
+                .addReadiness(
+                        "assignment",
+                        () -> assigned.get()
+                                ? HealthChecks.Status.ok("assigned")
+                                : HealthChecks.Status.failing("no assignment yet"))
                 .bindTo(registry);
         try (OpsServer server = OpsServer.start(new InetSocketAddress("127.0.0.1", 0), registry, checks)) {
             HttpResponse<String> ready = get(server, "/ready");
@@ -48,14 +54,22 @@ class OpsServerTest {
     @Test
     void shouldServeEveryMeterAsPrometheusTextAndRefuseOtherPaths() throws Exception {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        Counter.builder("batchagent.test.things").tag("tool", "echo").register(registry).increment(3);
+        Counter.builder("batchagent.test.things")
+                .tag("tool", "echo")
+                .register(registry)
+                .increment(3);
         try (OpsServer server = OpsServer.start(new InetSocketAddress("127.0.0.1", 0), registry, new HealthChecks())) {
             HttpResponse<String> metrics = get(server, "/metrics");
-            assertThat(metrics.headers().firstValue("Content-Type")).hasValueSatisfying(type -> assertThat(type).startsWith("text/plain"));
+            assertThat(metrics.headers().firstValue("Content-Type"))
+                    .hasValueSatisfying(type -> assertThat(type).startsWith("text/plain"));
             assertThat(metrics.body()).contains("batchagent_test_things_total{tool=\"echo\"} 3.0");
             assertThat(get(server, "/nothing").statusCode()).isEqualTo(404);
-            assertThat(HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/ready"))
-                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).statusCode())
+            assertThat(HTTP.send(
+                                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/ready"))
+                                            .POST(HttpRequest.BodyPublishers.noBody())
+                                            .build(),
+                                    HttpResponse.BodyHandlers.ofString())
+                            .statusCode())
                     .isEqualTo(405);
         }
     }

@@ -16,8 +16,8 @@ import java.util.Optional;
  *     (symbolic links are copied as links); empty for an empty workspace
  * @param deadline how long the session may run; empty for {@link OpenCodeSettings#sessionTimeout()}
  */
-public record OpenCodeJob(String jobId, String batchId, String message, Optional<Path> sourceDir,
-                          Optional<Duration> deadline) {
+public record OpenCodeJob(
+        String jobId, String batchId, String message, Optional<Path> sourceDir, Optional<Duration> deadline) {
 
     public OpenCodeJob {
         Objects.requireNonNull(jobId, "jobId");
@@ -51,7 +51,7 @@ public record OpenCodeJob(String jobId, String batchId, String message, Optional
     /** The task text stays out of logs: only its size is shown. */
     @Override
     public String toString() {
-        return "OpenCodeJob[jobId=" + jobId + ", batchId=" + batchId + ", message=" + message.length() + " chars, sourceDir="
-                + sourceDir + ", deadline=" + deadline + "]";
+        return "OpenCodeJob[jobId=" + jobId + ", batchId=" + batchId + ", message=" + message.length()
+                + " chars, sourceDir=" + sourceDir + ", deadline=" + deadline + "]";
     }
 }

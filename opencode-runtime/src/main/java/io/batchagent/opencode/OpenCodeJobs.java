@@ -56,7 +56,9 @@ public final class OpenCodeJobs {
         } catch (IllegalArgumentException e) {
             canonical = inputJson;
         }
-        return String.format("%s-%06d-%s", batchId, index, CallHash.ofCanonical("input", canonical).substring(0, 8));
+        return String.format(
+                "%s-%06d-%s",
+                batchId, index, CallHash.ofCanonical("input", canonical).substring(0, 8));
     }
 
     /**
@@ -78,10 +80,13 @@ public final class OpenCodeJobs {
         Map<String, Object> config = topics.catalogue().limits().producerConfig(kafkaConfig);
         config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         config.put(ProducerConfig.ACKS_CONFIG, "all");
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(config, new StringSerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<String, byte[]> producer =
+                new KafkaProducer<>(config, new StringSerializer(), new ByteArraySerializer())) {
             String specTopic = topics.catalogue().batchSpecs().name();
             List<Future<RecordMetadata>> sends = new ArrayList<>();
-            sends.add(producer.send(new ProducerRecord<>(specTopic, batchId,
+            sends.add(producer.send(new ProducerRecord<>(
+                    specTopic,
+                    batchId,
                     topics.catalogue().batchSpecs().valueSerde().serializer().serialize(specTopic, spec))));
             String jobTopic = topics.jobs().name();
             long now = System.currentTimeMillis();
@@ -91,10 +96,15 @@ public final class OpenCodeJobs {
                 if (skip.contains(id)) {
                     continue;
                 }
-                AgentJob job = AgentJob.newBuilder().setJobId(id).setBatchId(batchId).setIndex(i)
-                        .setInputJson(inputsJson.get(i)).setSubmittedAtMs(now).build();
-                sends.add(producer.send(new ProducerRecord<>(jobTopic, id,
-                        topics.jobs().valueSerde().serializer().serialize(jobTopic, job))));
+                AgentJob job = AgentJob.newBuilder()
+                        .setJobId(id)
+                        .setBatchId(batchId)
+                        .setIndex(i)
+                        .setInputJson(inputsJson.get(i))
+                        .setSubmittedAtMs(now)
+                        .build();
+                sends.add(producer.send(new ProducerRecord<>(
+                        jobTopic, id, topics.jobs().valueSerde().serializer().serialize(jobTopic, job))));
             }
             for (Future<RecordMetadata> send : sends) {
                 send.get(30, TimeUnit.SECONDS);
@@ -120,11 +130,14 @@ public final class OpenCodeJobs {
         config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         String topic = topics.catalogue().results().name();
-        Deserializer<AgentResult> results = topics.catalogue().results().valueSerde().deserializer();
+        Deserializer<AgentResult> results =
+                topics.catalogue().results().valueSerde().deserializer();
         long deadline = System.nanoTime() + timeout.toNanos();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<String, byte[]> consumer =
+                new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                    .map(info -> new TopicPartition(topic, info.partition())).toList();
+                    .map(info -> new TopicPartition(topic, info.partition()))
+                    .toList();
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             while (!found.keySet().containsAll(wanted)) {

@@ -98,7 +98,8 @@ public final class OpenCodeRuntime implements AutoCloseable {
         this.settings = settings;
         this.gateway = gateway;
         this.sandbox = SessionSandbox.choose(settings);
-        this.sessions = Executors.newFixedThreadPool(settings.maxSessions(), daemonThreads("batchagent-opencode-session"));
+        this.sessions =
+                Executors.newFixedThreadPool(settings.maxSessions(), daemonThreads("batchagent-opencode-session"));
         this.io = Executors.newCachedThreadPool(daemonThreads("batchagent-opencode-io"));
     }
 
@@ -155,8 +156,16 @@ public final class OpenCodeRuntime implements AutoCloseable {
         CompletableFuture.supplyAsync(() -> runSession(job, baseUrl, fresh), sessions)
                 .whenComplete((result, error) -> {
                     running.remove(job.jobId(), fresh);
-                    fresh.result.complete(result != null ? result : failed(job, ErrorReason.OTHER,
-                            "the session failed unexpectedly: " + error, null, 0, Optional.empty()));
+                    fresh.result.complete(
+                            result != null
+                                    ? result
+                                    : failed(
+                                            job,
+                                            ErrorReason.OTHER,
+                                            "the session failed unexpectedly: " + error,
+                                            null,
+                                            0,
+                                            Optional.empty()));
                 });
         return fresh.result;
     }
@@ -170,12 +179,23 @@ public final class OpenCodeRuntime implements AutoCloseable {
     public CompletableFuture<WarmUpReport> warmUp(String batchId) {
         return warmUps.computeIfAbsent(batchId, id -> {
             OpenCodeJob job = OpenCodeJob.of(Gateway.WARM_UP_JOB_PREFIX + id, id, WARM_UP_MESSAGE)
-                    .withDeadline(settings.sessionTimeout().compareTo(Duration.ofMinutes(5)) < 0
-                            ? settings.sessionTimeout() : Duration.ofMinutes(5));
-            return start(job, gateway.warmUpBaseUrl(id)).thenApply(session -> gateway.warmUpReport(id)
-                    .orElseGet(() -> new WarmUpReport(id, WarmUpOutcome.FAILED, 0, 0, 0, session.wallMs(),
-                            "the warm-up session made no call to the gateway: "
-                                    + (session.errorMessage() == null ? "no error reported" : session.errorMessage()))));
+                    .withDeadline(
+                            settings.sessionTimeout().compareTo(Duration.ofMinutes(5)) < 0
+                                    ? settings.sessionTimeout()
+                                    : Duration.ofMinutes(5));
+            return start(job, gateway.warmUpBaseUrl(id))
+                    .thenApply(session -> gateway.warmUpReport(id)
+                            .orElseGet(() -> new WarmUpReport(
+                                    id,
+                                    WarmUpOutcome.FAILED,
+                                    0,
+                                    0,
+                                    0,
+                                    session.wallMs(),
+                                    "the warm-up session made no call to the gateway: "
+                                            + (session.errorMessage() == null
+                                                    ? "no error reported"
+                                                    : session.errorMessage()))));
         });
     }
 
@@ -215,11 +235,21 @@ public final class OpenCodeRuntime implements AutoCloseable {
             SessionEvents events = new SessionEvents(settings.transcriptChars());
             StderrTail tail = new StderrTail(settings.stderrTailChars());
             if (session.cancelled) {
-                return failed(job, ErrorReason.CANCELLED, "the session was cancelled before it started", null, 0, Optional.empty());
+                return failed(
+                        job,
+                        ErrorReason.CANCELLED,
+                        "the session was cancelled before it started",
+                        null,
+                        0,
+                        Optional.empty());
             }
             Process process = builder.start();
             session.process = process;
-            LOGGER.debug("OpenCode session started: jobId={} pid={} isolation={}", job.jobId(), process.pid(), sandbox.mode());
+            LOGGER.debug(
+                    "OpenCode session started: jobId={} pid={} isolation={}",
+                    job.jobId(),
+                    process.pid(),
+                    sandbox.mode());
             Path eventsFile = jobDir.resolve("events.jsonl");
             Future<?> stdout = io.submit(() -> pumpEvents(process, events, eventsFile));
             Future<?> stderr = io.submit(() -> tail.pump(process.getErrorStream()));
@@ -232,7 +262,9 @@ public final class OpenCodeRuntime implements AutoCloseable {
             List<ProcessHandle> survivors = ProcessTrees.kill(process.toHandle(), KILL_WAIT);
             sandbox.sweep(process.toHandle());
             if (!survivors.isEmpty()) {
-                LOGGER.warn("OpenCode session processes still alive after being killed: jobId={} pids={}", job.jobId(),
+                LOGGER.warn(
+                        "OpenCode session processes still alive after being killed: jobId={} pids={}",
+                        job.jobId(),
                         survivors.stream().map(ProcessHandle::pid).toList());
             }
             awaitQuietly(stdout);
@@ -243,37 +275,87 @@ public final class OpenCodeRuntime implements AutoCloseable {
             OptionalInt exitCode = exited ? OptionalInt.of(process.exitValue()) : OptionalInt.empty();
             ObjectNode output = output(events);
             if (session.cancelled) {
-                return result(job, JobStatus.CANCELLED, ErrorReason.CANCELLED, "the session was cancelled", events, output,
-                        usage, exitCode, wallMs);
+                return result(
+                        job,
+                        JobStatus.CANCELLED,
+                        ErrorReason.CANCELLED,
+                        "the session was cancelled",
+                        events,
+                        output,
+                        usage,
+                        exitCode,
+                        wallMs);
             }
             if (!exited) {
-                return result(job, JobStatus.FAILED, ErrorReason.TIMEOUT, "the OpenCode session ran past its deadline of "
-                        + deadline.toMillis() + " ms and was stopped" + tailOf(stderrTail), events, output, usage, exitCode, wallMs);
+                return result(
+                        job,
+                        JobStatus.FAILED,
+                        ErrorReason.TIMEOUT,
+                        "the OpenCode session ran past its deadline of " + deadline.toMillis() + " ms and was stopped"
+                                + tailOf(stderrTail),
+                        events,
+                        output,
+                        usage,
+                        exitCode,
+                        wallMs);
             }
             int code = process.exitValue();
             boolean engineFailed = usage.map(u -> u.failedCalls() > 0).orElse(false);
             if (code != 0) {
-                String how = code > 128 ? "was killed by signal " + (code - 128) + " (exit code " + code + ")"
+                String how = code > 128
+                        ? "was killed by signal " + (code - 128) + " (exit code " + code + ")"
                         : "exited with code " + code;
-                return result(job, JobStatus.FAILED, engineFailed ? ErrorReason.ENGINE_ERROR : ErrorReason.OTHER,
-                        "OpenCode " + how + events.error().map(e -> "; it reported: " + e).orElse("") + tailOf(stderrTail),
-                        events, output, usage, exitCode, wallMs);
+                return result(
+                        job,
+                        JobStatus.FAILED,
+                        engineFailed ? ErrorReason.ENGINE_ERROR : ErrorReason.OTHER,
+                        "OpenCode " + how
+                                + events.error().map(e -> "; it reported: " + e).orElse("") + tailOf(stderrTail),
+                        events,
+                        output,
+                        usage,
+                        exitCode,
+                        wallMs);
             }
             if (events.error().isPresent()) {
-                return result(job, JobStatus.FAILED, engineFailed ? ErrorReason.ENGINE_ERROR : ErrorReason.OTHER,
-                        "OpenCode reported an error: " + events.error().get() + tailOf(stderrTail), events, output, usage,
-                        exitCode, wallMs);
+                return result(
+                        job,
+                        JobStatus.FAILED,
+                        engineFailed ? ErrorReason.ENGINE_ERROR : ErrorReason.OTHER,
+                        "OpenCode reported an error: " + events.error().get() + tailOf(stderrTail),
+                        events,
+                        output,
+                        usage,
+                        exitCode,
+                        wallMs);
             }
             if (events.answer().isEmpty()) {
-                return result(job, JobStatus.FAILED, ErrorReason.OTHER, "OpenCode finished without an answer ("
-                        + events.steps() + " steps)" + tailOf(stderrTail), events, output, usage, exitCode, wallMs);
+                return result(
+                        job,
+                        JobStatus.FAILED,
+                        ErrorReason.OTHER,
+                        "OpenCode finished without an answer (" + events.steps() + " steps)" + tailOf(stderrTail),
+                        events,
+                        output,
+                        usage,
+                        exitCode,
+                        wallMs);
             }
-            LOGGER.debug("OpenCode session succeeded: jobId={} steps={} toolCalls={} wallMs={}", job.jobId(), events.steps(),
-                    events.toolCalls(), wallMs);
+            LOGGER.debug(
+                    "OpenCode session succeeded: jobId={} steps={} toolCalls={} wallMs={}",
+                    job.jobId(),
+                    events.steps(),
+                    events.toolCalls(),
+                    wallMs);
             return result(job, JobStatus.SUCCEEDED, null, null, events, output, usage, exitCode, wallMs);
         } catch (IOException e) {
-            return failed(job, ErrorReason.OTHER, "the OpenCode session could not be started: " + redact(e.getMessage())
-                    + tailOf(stderrTail), null, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), gateway.usage(job.jobId()));
+            return failed(
+                    job,
+                    ErrorReason.OTHER,
+                    "the OpenCode session could not be started: " + redact(e.getMessage()) + tailOf(stderrTail),
+                    null,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
+                    gateway.usage(job.jobId()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             Process process = session.process;
@@ -281,8 +363,13 @@ public final class OpenCodeRuntime implements AutoCloseable {
                 ProcessTrees.kill(process.toHandle(), KILL_WAIT);
                 sandbox.sweep(process.toHandle());
             }
-            return failed(job, ErrorReason.CANCELLED, "the OpenCode runtime was shut down while the session ran", null,
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), gateway.usage(job.jobId()));
+            return failed(
+                    job,
+                    ErrorReason.CANCELLED,
+                    "the OpenCode runtime was shut down while the session ran",
+                    null,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
+                    gateway.usage(job.jobId()));
         } finally {
             if (jobDir != null && !settings.keepWorkspaces()) {
                 Workspaces.deleteQuietly(jobDir);
@@ -293,7 +380,9 @@ public final class OpenCodeRuntime implements AutoCloseable {
     private Path prepare(OpenCodeJob job) throws IOException {
         Files.createDirectories(settings.workDir());
         String name = job.jobId().replaceAll("[^A-Za-z0-9._-]", "_");
-        Path jobDir = settings.workDir().resolve(name + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+        Path jobDir = settings.workDir()
+                .resolve(name + "-"
+                        + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         Files.createDirectories(jobDir.resolve("workspace"));
         Files.createDirectories(jobDir.resolve("home"));
         Files.createDirectories(jobDir.resolve("tmp"));
@@ -304,8 +393,15 @@ public final class OpenCodeRuntime implements AutoCloseable {
     }
 
     private List<String> argv(OpenCodeJob job) {
-        return List.of(settings.executable(), "run", "--format", "json", "--title", job.jobId(),
-                "--model", PROVIDER + "/" + settings.model());
+        return List.of(
+                settings.executable(),
+                "run",
+                "--format",
+                "json",
+                "--title",
+                job.jobId(),
+                "--model",
+                PROVIDER + "/" + settings.model());
     }
 
     /** The session's whole environment; {@code jobDir} as the session sees it. */
@@ -327,13 +423,16 @@ public final class OpenCodeRuntime implements AutoCloseable {
         env.put("OPENCODE_DISABLE_MODELS_FETCH", "1");
         env.put("OPENCODE_DISABLE_LSP_DOWNLOAD", "1");
         env.put("npm_config_offline", "true");
-        env.put("OPENCODE_CONFIG_CONTENT", OpenCodeConfig.json(settings, baseUrl, gateway.config().accessToken()));
+        env.put(
+                "OPENCODE_CONFIG_CONTENT",
+                OpenCodeConfig.json(settings, baseUrl, gateway.config().accessToken()));
         return env;
     }
 
     private static void pumpEvents(Process process, SessionEvents events, Path eventsFile) {
-        try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-             BufferedWriter copy = Files.newBufferedWriter(eventsFile, StandardCharsets.UTF_8)) {
+        try (BufferedReader lines =
+                        new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+                BufferedWriter copy = Files.newBufferedWriter(eventsFile, StandardCharsets.UTF_8)) {
             String line;
             while ((line = lines.readLine()) != null) {
                 events.accept(line);
@@ -371,22 +470,48 @@ public final class OpenCodeRuntime implements AutoCloseable {
         return output;
     }
 
-    private SessionResult result(OpenCodeJob job, JobStatus status, ErrorReason reason, String message, SessionEvents events,
-                                 ObjectNode output, Optional<JobUsage> usage, OptionalInt exitCode, long wallMs) {
+    private SessionResult result(
+            OpenCodeJob job,
+            JobStatus status,
+            ErrorReason reason,
+            String message,
+            SessionEvents events,
+            ObjectNode output,
+            Optional<JobUsage> usage,
+            OptionalInt exitCode,
+            long wallMs) {
         if (status != JobStatus.SUCCEEDED) {
-            LOGGER.warn("OpenCode session did not succeed: jobId={} status={} reason={} exitCode={} wallMs={}", job.jobId(),
-                    status, reason, exitCode, wallMs);
+            LOGGER.warn(
+                    "OpenCode session did not succeed: jobId={} status={} reason={} exitCode={} wallMs={}",
+                    job.jobId(),
+                    status,
+                    reason,
+                    exitCode,
+                    wallMs);
         }
-        return new SessionResult(job.jobId(), job.batchId(), status, reason, message, events.answer(), output, usage,
-                exitCode, wallMs);
+        return new SessionResult(
+                job.jobId(), job.batchId(), status, reason, message, events.answer(), output, usage, exitCode, wallMs);
     }
 
-    private SessionResult failed(OpenCodeJob job, ErrorReason reason, String message, ObjectNode output, long wallMs,
-                                 Optional<JobUsage> usage) {
+    private SessionResult failed(
+            OpenCodeJob job,
+            ErrorReason reason,
+            String message,
+            ObjectNode output,
+            long wallMs,
+            Optional<JobUsage> usage) {
         LOGGER.warn("OpenCode session failed: jobId={} reason={}", job.jobId(), reason);
-        return new SessionResult(job.jobId(), job.batchId(), reason == ErrorReason.CANCELLED ? JobStatus.CANCELLED : JobStatus.FAILED,
-                reason, message, Optional.empty(), output == null ? JsonNodeFactory.instance.objectNode() : output,
-                usage, OptionalInt.empty(), wallMs);
+        return new SessionResult(
+                job.jobId(),
+                job.batchId(),
+                reason == ErrorReason.CANCELLED ? JobStatus.CANCELLED : JobStatus.FAILED,
+                reason,
+                message,
+                Optional.empty(),
+                output == null ? JsonNodeFactory.instance.objectNode() : output,
+                usage,
+                OptionalInt.empty(),
+                wallMs);
     }
 
     private static String tailOf(String stderrTail) {

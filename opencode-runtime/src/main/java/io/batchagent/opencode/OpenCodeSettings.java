@@ -78,7 +78,9 @@ public record OpenCodeSettings(
         Objects.requireNonNull(model, "model");
         maxSessions = maxSessions == null ? DEFAULT_MAX_SESSIONS : maxSessions;
         sessionTimeout = sessionTimeout == null ? DEFAULT_SESSION_TIMEOUT : sessionTimeout;
-        workDir = workDir == null ? Path.of(System.getProperty("java.io.tmpdir"), "batchagent-opencode", "jobs") : workDir;
+        workDir = workDir == null
+                ? Path.of(System.getProperty("java.io.tmpdir"), "batchagent-opencode", "jobs")
+                : workDir;
         sharedPath = sharedPath == null ? Path.of(DEFAULT_SHARED_PATH) : sharedPath;
         isolation = isolation == null ? Isolation.AUTO : isolation;
         contextTokens = contextTokens == null ? DEFAULT_CONTEXT_TOKENS : contextTokens;
@@ -117,42 +119,130 @@ public record OpenCodeSettings(
     }
 
     public OpenCodeSettings withExecutable(String value) {
-        return new OpenCodeSettings(value, model, maxSessions, sessionTimeout, workDir, sharedPath, isolation,
-                contextTokens, outputTokens, keepWorkspaces, stderrTailChars, transcriptChars);
+        return new OpenCodeSettings(
+                value,
+                model,
+                maxSessions,
+                sessionTimeout,
+                workDir,
+                sharedPath,
+                isolation,
+                contextTokens,
+                outputTokens,
+                keepWorkspaces,
+                stderrTailChars,
+                transcriptChars);
     }
 
     public OpenCodeSettings withMaxSessions(int value) {
-        return new OpenCodeSettings(executable, model, value, sessionTimeout, workDir, sharedPath, isolation,
-                contextTokens, outputTokens, keepWorkspaces, stderrTailChars, transcriptChars);
+        return new OpenCodeSettings(
+                executable,
+                model,
+                value,
+                sessionTimeout,
+                workDir,
+                sharedPath,
+                isolation,
+                contextTokens,
+                outputTokens,
+                keepWorkspaces,
+                stderrTailChars,
+                transcriptChars);
     }
 
     public OpenCodeSettings withSessionTimeout(Duration value) {
-        return new OpenCodeSettings(executable, model, maxSessions, value, workDir, sharedPath, isolation,
-                contextTokens, outputTokens, keepWorkspaces, stderrTailChars, transcriptChars);
+        return new OpenCodeSettings(
+                executable,
+                model,
+                maxSessions,
+                value,
+                workDir,
+                sharedPath,
+                isolation,
+                contextTokens,
+                outputTokens,
+                keepWorkspaces,
+                stderrTailChars,
+                transcriptChars);
     }
 
     public OpenCodeSettings withWorkDir(Path value) {
-        return new OpenCodeSettings(executable, model, maxSessions, sessionTimeout, value, sharedPath, isolation,
-                contextTokens, outputTokens, keepWorkspaces, stderrTailChars, transcriptChars);
+        return new OpenCodeSettings(
+                executable,
+                model,
+                maxSessions,
+                sessionTimeout,
+                value,
+                sharedPath,
+                isolation,
+                contextTokens,
+                outputTokens,
+                keepWorkspaces,
+                stderrTailChars,
+                transcriptChars);
     }
 
     public OpenCodeSettings withSharedPath(Path value) {
-        return new OpenCodeSettings(executable, model, maxSessions, sessionTimeout, workDir, value, isolation,
-                contextTokens, outputTokens, keepWorkspaces, stderrTailChars, transcriptChars);
+        return new OpenCodeSettings(
+                executable,
+                model,
+                maxSessions,
+                sessionTimeout,
+                workDir,
+                value,
+                isolation,
+                contextTokens,
+                outputTokens,
+                keepWorkspaces,
+                stderrTailChars,
+                transcriptChars);
     }
 
     public OpenCodeSettings withIsolation(Isolation value) {
-        return new OpenCodeSettings(executable, model, maxSessions, sessionTimeout, workDir, sharedPath, value,
-                contextTokens, outputTokens, keepWorkspaces, stderrTailChars, transcriptChars);
+        return new OpenCodeSettings(
+                executable,
+                model,
+                maxSessions,
+                sessionTimeout,
+                workDir,
+                sharedPath,
+                value,
+                contextTokens,
+                outputTokens,
+                keepWorkspaces,
+                stderrTailChars,
+                transcriptChars);
     }
 
     public OpenCodeSettings withLimits(int context, int output) {
-        return new OpenCodeSettings(executable, model, maxSessions, sessionTimeout, workDir, sharedPath, isolation,
-                context, output, keepWorkspaces, stderrTailChars, transcriptChars);
+        return new OpenCodeSettings(
+                executable,
+                model,
+                maxSessions,
+                sessionTimeout,
+                workDir,
+                sharedPath,
+                isolation,
+                context,
+                output,
+                keepWorkspaces,
+                stderrTailChars,
+                transcriptChars);
     }
 
     public OpenCodeSettings withKeepWorkspaces(boolean value) {
-        return new OpenCodeSettings(executable, model, maxSessions, sessionTimeout, workDir, sharedPath, isolation,
-                contextTokens, outputTokens, value, stderrTailChars, transcriptChars);
+        return new OpenCodeSettings(
+                executable,
+                model,
+                maxSessions,
+                sessionTimeout,
+                workDir,
+                sharedPath,
+                isolation,
+                contextTokens,
+                outputTokens,
+                value,
+                stderrTailChars,
+                transcriptChars);
     }
 }

@@ -38,9 +38,15 @@ public final class OpenCodeStage implements AutoCloseable {
      * @param engine the engine behind the gateway
      * @param engineConfig the engine client's timeout, retries and API key
      */
-    public static OpenCodeStage start(Map<String, Object> kafkaConfig, OpenCodeTopics topics, int partitions, String groupId,
-                                      GatewayConfig gatewayConfig, EngineEndpoint engine, InferenceWorkerConfig engineConfig,
-                                      OpenCodeSettings settings) {
+    public static OpenCodeStage start(
+            Map<String, Object> kafkaConfig,
+            OpenCodeTopics topics,
+            int partitions,
+            String groupId,
+            GatewayConfig gatewayConfig,
+            EngineEndpoint engine,
+            InferenceWorkerConfig engineConfig,
+            OpenCodeSettings settings) {
         try (Admin admin = Admin.create(kafkaConfig)) {
             topics.ensure(admin, partitions, (short) -1);
         }

@@ -3,7 +3,6 @@ package io.batchagent.opencode;
 import io.batchagent.events.AgentJob;
 import io.batchagent.schemas.Topics;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -57,12 +56,17 @@ public final class OpenCodeTopics {
             if (admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(jobs.name())) {
                 return;
             }
-            NewTopic topic = new NewTopic(jobs.name(), Optional.of(partitions),
+            NewTopic topic = new NewTopic(
+                    jobs.name(),
+                    Optional.of(partitions),
                     replicationFactor < 0 ? Optional.empty() : Optional.of(replicationFactor));
             admin.createTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IllegalStateException("cannot create topic " + jobs.name() + ": " + e.getCause().getMessage(), e.getCause());
+                throw new IllegalStateException(
+                        "cannot create topic " + jobs.name() + ": "
+                                + e.getCause().getMessage(),
+                        e.getCause());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -71,5 +75,4 @@ public final class OpenCodeTopics {
             throw new IllegalStateException("timed out creating topic " + jobs.name(), e);
         }
     }
-
 }

@@ -82,6 +82,7 @@ public final class OpenCodeWorker implements AutoCloseable {
     public static final String WORKSPACE_OPTION = "opencode.workspace";
     /** Batch option: {@code false} skips the warm-up session. */
     public static final String WARM_UP_OPTION = "opencode.warm_up";
+
     static final String STAGE = "opencode-worker";
     private static final Duration SPEC_WAIT = Duration.ofSeconds(30);
 
@@ -103,8 +104,12 @@ public final class OpenCodeWorker implements AutoCloseable {
      *     manual commits, read_committed, an idempotent producer with acks=all, and the serializers
      * @param groupId the consumer group of OpenCode workers; {@link #DEFAULT_GROUP_ID} when null
      */
-    public OpenCodeWorker(Map<String, Object> kafkaConfig, OpenCodeTopics topics, OpenCodeRuntime runtime, Gateway gateway,
-                          String groupId) {
+    public OpenCodeWorker(
+            Map<String, Object> kafkaConfig,
+            OpenCodeTopics topics,
+            OpenCodeRuntime runtime,
+            Gateway gateway,
+            String groupId) {
         this.topics = topics;
         this.runtime = runtime;
         this.gateway = gateway;
@@ -122,10 +127,15 @@ public final class OpenCodeWorker implements AutoCloseable {
         producerConfig.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         producerConfig.put(ProducerConfig.ACKS_CONFIG, "all");
         this.producer = new KafkaProducer<>(producerConfig, new StringSerializer(), new ByteArraySerializer());
-        this.loop = new InFlightConsumer<>(new KafkaConsumer<>(GroupSettings.incrementalRebalancing(consumer),
-                        new StringDeserializer(), new ByteArrayDeserializer()),
-                List.of(topics.jobs().name()), this::handle,
-                InFlightConsumer.Options.<String, byte[]>of(STAGE, runtime.settings().maxSessions()));
+        this.loop = new InFlightConsumer<>(
+                new KafkaConsumer<>(
+                        GroupSettings.incrementalRebalancing(consumer),
+                        new StringDeserializer(),
+                        new ByteArrayDeserializer()),
+                List.of(topics.jobs().name()),
+                this::handle,
+                InFlightConsumer.Options.<String, byte[]>of(
+                        STAGE, runtime.settings().maxSessions()));
         this.cancelWatch = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, STAGE + "-cancel-watch");
             thread.setDaemon(true);
@@ -138,8 +148,11 @@ public final class OpenCodeWorker implements AutoCloseable {
         specs.start();
         loop.start();
         cancelWatch.scheduleWithFixedDelay(this::stopCancelledSessions, 1, 1, TimeUnit.SECONDS);
-        LOGGER.info("OpenCode worker started: topic={} maxSessions={} isolation={}", topics.jobs().name(),
-                runtime.settings().maxSessions(), runtime.isolation());
+        LOGGER.info(
+                "OpenCode worker started: topic={} maxSessions={} isolation={}",
+                topics.jobs().name(),
+                runtime.settings().maxSessions(),
+                runtime.isolation());
     }
 
     /** Results this worker published. */
@@ -160,22 +173,30 @@ public final class OpenCodeWorker implements AutoCloseable {
         long receivedAt = System.currentTimeMillis();
         return specs.get(job.getBatchId())
                 .thenCompose(spec -> run(job, spec, receivedAt))
-                .exceptionally(error -> failedResult(job, null, ErrorReason.UNKNOWN_BATCH,
-                        "the batch " + job.getBatchId() + " is not known: " + error.getMessage(), null))
+                .exceptionally(error -> failedResult(
+                        job,
+                        null,
+                        ErrorReason.UNKNOWN_BATCH,
+                        "the batch " + job.getBatchId() + " is not known: " + error.getMessage(),
+                        null))
                 .thenCompose(this::publish);
     }
 
     private CompletableFuture<AgentResult> run(AgentJob job, BatchSpec spec, long receivedAt) {
         if (spec.getCancelled()) {
-            return CompletableFuture.completedFuture(failedResult(job, null, ErrorReason.CANCELLED,
-                    "the batch was cancelled", null));
+            return CompletableFuture.completedFuture(
+                    failedResult(job, null, ErrorReason.CANCELLED, "the batch was cancelled", null));
         }
         Optional<Duration> deadline = Optional.empty();
         if (spec.getDeadlineMs() > 0) {
             long left = job.getSubmittedAtMs() + spec.getDeadlineMs() - receivedAt;
             if (left <= 0) {
-                return CompletableFuture.completedFuture(failedResult(job, null, ErrorReason.TIMEOUT,
-                        "the job's deadline of " + spec.getDeadlineMs() + " ms passed before its session started", null));
+                return CompletableFuture.completedFuture(failedResult(
+                        job,
+                        null,
+                        ErrorReason.TIMEOUT,
+                        "the job's deadline of " + spec.getDeadlineMs() + " ms passed before its session started",
+                        null));
             }
             deadline = Optional.of(Duration.ofMillis(left));
         }
@@ -187,18 +208,23 @@ public final class OpenCodeWorker implements AutoCloseable {
             }
             String message = JobTemplate.render(spec.getTaskTemplate(), input);
             String workspace = spec.getOptions().get(WORKSPACE_OPTION);
-            session = new OpenCodeJob(job.getJobId(), job.getBatchId(), message,
+            session = new OpenCodeJob(
+                    job.getJobId(),
+                    job.getBatchId(),
+                    message,
                     workspace == null ? Optional.empty() : Optional.of(Path.of(JobTemplate.render(workspace, input))),
                     deadline);
         } catch (JobTemplate.MissingVariable e) {
-            return CompletableFuture.completedFuture(failedResult(job, null, ErrorReason.MISSING_TEMPLATE_VARIABLE,
-                    e.getMessage(), null));
+            return CompletableFuture.completedFuture(
+                    failedResult(job, null, ErrorReason.MISSING_TEMPLATE_VARIABLE, e.getMessage(), null));
         } catch (java.io.IOException | RuntimeException e) {
-            return CompletableFuture.completedFuture(failedResult(job, null, ErrorReason.INVALID_INPUT,
-                    "the job's input cannot be used: " + e.getMessage(), null));
+            return CompletableFuture.completedFuture(failedResult(
+                    job, null, ErrorReason.INVALID_INPUT, "the job's input cannot be used: " + e.getMessage(), null));
         }
-        CompletableFuture<WarmUpReport> warmUp = "false".equalsIgnoreCase(spec.getOptions().get(WARM_UP_OPTION))
-                ? CompletableFuture.completedFuture(null) : runtime.warmUp(job.getBatchId());
+        CompletableFuture<WarmUpReport> warmUp =
+                "false".equalsIgnoreCase(spec.getOptions().get(WARM_UP_OPTION))
+                        ? CompletableFuture.completedFuture(null)
+                        : runtime.warmUp(job.getBatchId());
         return warmUp.thenCompose(report -> {
             runningBatches.put(job.getJobId(), job.getBatchId());
             return runtime.submit(session)
@@ -223,75 +249,113 @@ public final class OpenCodeWorker implements AutoCloseable {
                 .setIndex(job.getIndex())
                 .setStatus(session.status())
                 .setOutputJson(session.output().toString())
-                .setError(session.errorReason() == null ? null
-                        : JobError.newBuilder().setReason(session.errorReason()).setMessage(session.errorMessage()).build())
+                .setError(
+                        session.errorReason() == null
+                                ? null
+                                : JobError.newBuilder()
+                                        .setReason(session.errorReason())
+                                        .setMessage(session.errorMessage())
+                                        .build())
                 .setTurns(usage == null ? 0 : usage.modelCalls())
                 .setUsage(usage(usage))
                 .setTimings(Timings.newBuilder()
                         .setQueuedMs(usage == null ? 0 : usage.queuedMs())
-                        .setFirstTokenMs(usage == null || usage.firstTokenMs().isEmpty() ? null : usage.firstTokenMs().getAsLong())
+                        .setFirstTokenMs(
+                                usage == null || usage.firstTokenMs().isEmpty()
+                                        ? null
+                                        : usage.firstTokenMs().getAsLong())
                         .setModelMs(usage == null ? 0 : usage.modelMs())
-                        .setToolWaitMs(Math.max(0, session.wallMs() - (usage == null ? 0 : usage.modelMs() + usage.queuedMs())))
+                        .setToolWaitMs(Math.max(
+                                0, session.wallMs() - (usage == null ? 0 : usage.modelMs() + usage.queuedMs())))
                         .setTotalMs(Math.max(0, System.currentTimeMillis() - job.getSubmittedAtMs()))
                         .build())
                 .setToolCallsRequested(session.output().path("toolCalls").asInt(0))
                 .setFinishedAtMs(System.currentTimeMillis())
-                .setWarmUp(warmUp == null ? null
-                        : WarmUpStatus.newBuilder().setOutcome(warmUp.outcome()).setDetail(warmUp.detail()).build());
+                .setWarmUp(
+                        warmUp == null
+                                ? null
+                                : WarmUpStatus.newBuilder()
+                                        .setOutcome(warmUp.outcome())
+                                        .setDetail(warmUp.detail())
+                                        .build());
         return result.build();
     }
 
-    private AgentResult failedResult(AgentJob job, JobUsage usage, ErrorReason reason, String message, WarmUpReport warmUp) {
+    private AgentResult failedResult(
+            AgentJob job, JobUsage usage, ErrorReason reason, String message, WarmUpReport warmUp) {
         return AgentResult.newBuilder()
                 .setJobId(job.getJobId())
                 .setBatchId(job.getBatchId())
                 .setIndex(job.getIndex())
                 .setStatus(reason == ErrorReason.CANCELLED ? JobStatus.CANCELLED : JobStatus.FAILED)
-                .setError(JobError.newBuilder().setReason(reason).setMessage(message).build())
+                .setError(JobError.newBuilder()
+                        .setReason(reason)
+                        .setMessage(message)
+                        .build())
                 .setTurns(0)
                 .setUsage(usage(usage))
-                .setTimings(Timings.newBuilder().setTotalMs(Math.max(0, System.currentTimeMillis() - job.getSubmittedAtMs())).build())
+                .setTimings(Timings.newBuilder()
+                        .setTotalMs(Math.max(0, System.currentTimeMillis() - job.getSubmittedAtMs()))
+                        .build())
                 .setFinishedAtMs(System.currentTimeMillis())
-                .setWarmUp(warmUp == null ? null
-                        : WarmUpStatus.newBuilder().setOutcome(warmUp.outcome()).setDetail(warmUp.detail()).build())
+                .setWarmUp(
+                        warmUp == null
+                                ? null
+                                : WarmUpStatus.newBuilder()
+                                        .setOutcome(warmUp.outcome())
+                                        .setDetail(warmUp.detail())
+                                        .build())
                 .build();
     }
 
     private static Usage usage(JobUsage usage) {
-        return usage == null ? Usage.newBuilder().build() : Usage.newBuilder()
-                .setPromptTokens(usage.promptTokens())
-                .setCachedPromptTokens(usage.cachedPromptTokens())
-                .setCompletionTokens(usage.completionTokens())
-                .setModelCalls(usage.modelCalls())
-                .build();
+        return usage == null
+                ? Usage.newBuilder().build()
+                : Usage.newBuilder()
+                        .setPromptTokens(usage.promptTokens())
+                        .setCachedPromptTokens(usage.cachedPromptTokens())
+                        .setCompletionTokens(usage.completionTokens())
+                        .setModelCalls(usage.modelCalls())
+                        .build();
     }
 
     private CompletableFuture<Void> publish(AgentResult result) {
         CompletableFuture<Void> acked = new CompletableFuture<>();
         String topic = topics.catalogue().results().name();
-        producer.send(new ProducerRecord<>(topic, result.getJobId(), results.serialize(topic, result)), (metadata, error) -> {
-            if (error != null) {
-                acked.completeExceptionally(error);
-                return;
-            }
-            published.incrementAndGet();
-            gateway.forget(result.getJobId());
-            LOGGER.info("OpenCode job finished: jobId={} status={} modelCalls={}", result.getJobId(), result.getStatus(),
-                    result.getUsage().getModelCalls());
-            acked.complete(null);
-        });
+        producer.send(
+                new ProducerRecord<>(topic, result.getJobId(), results.serialize(topic, result)), (metadata, error) -> {
+                    if (error != null) {
+                        acked.completeExceptionally(error);
+                        return;
+                    }
+                    published.incrementAndGet();
+                    gateway.forget(result.getJobId());
+                    LOGGER.info(
+                            "OpenCode job finished: jobId={} status={} modelCalls={}",
+                            result.getJobId(),
+                            result.getStatus(),
+                            result.getUsage().getModelCalls());
+                    acked.complete(null);
+                });
         return acked;
     }
 
     private CompletableFuture<Void> deadLetter(ConsumerRecord<String, byte[]> record, String reason, Exception cause) {
-        LOGGER.warn("record sent to dead-letters: topic={} partition={} offset={} reason={}", record.topic(),
-                record.partition(), record.offset(), reason);
+        LOGGER.warn(
+                "record sent to dead-letters: topic={} partition={} offset={} reason={}",
+                record.topic(),
+                record.partition(),
+                record.offset(),
+                reason);
         DeadLetter letter = DeadLetter.newBuilder()
                 .setStage(STAGE)
                 .setTopic(record.topic())
                 .setPartition(record.partition())
                 .setOffset(record.offset())
-                .setKey(record.key() == null ? null : ByteBuffer.wrap(record.key().getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .setKey(
+                        record.key() == null
+                                ? null
+                                : ByteBuffer.wrap(record.key().getBytes(java.nio.charset.StandardCharsets.UTF_8)))
                 .setValue(record.value() == null ? null : ByteBuffer.wrap(record.value()))
                 .setReason(reason)
                 .setExceptionClass(cause.getClass().getName())
@@ -299,13 +363,14 @@ public final class OpenCodeWorker implements AutoCloseable {
                 .build();
         CompletableFuture<Void> acked = new CompletableFuture<>();
         String topic = topics.catalogue().deadLetters().name();
-        producer.send(new ProducerRecord<>(topic, record.key(), deadLetters.serialize(topic, letter)), (metadata, error) -> {
-            if (error != null) {
-                acked.completeExceptionally(error);
-            } else {
-                acked.complete(null);
-            }
-        });
+        producer.send(
+                new ProducerRecord<>(topic, record.key(), deadLetters.serialize(topic, letter)), (metadata, error) -> {
+                    if (error != null) {
+                        acked.completeExceptionally(error);
+                    } else {
+                        acked.complete(null);
+                    }
+                });
         return acked;
     }
 

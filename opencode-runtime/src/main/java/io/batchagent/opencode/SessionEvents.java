@@ -105,7 +105,9 @@ final class SessionEvents {
             }
             case "error" -> {
                 JsonNode problem = event.path("error");
-                String message = problem.path("data").path("message").asText(problem.path("name").asText(problem.toString()));
+                String message = problem.path("data")
+                        .path("message")
+                        .asText(problem.path("name").asText(problem.toString()));
                 if (error == null) {
                     error = message;
                 }
@@ -127,7 +129,8 @@ final class SessionEvents {
     }
 
     private static String cut(String text) {
-        return text.length() <= PART_CHARS ? text
+        return text.length() <= PART_CHARS
+                ? text
                 : text.substring(0, PART_CHARS) + "... [" + (text.length() - PART_CHARS) + " more characters]";
     }
 
@@ -167,6 +170,9 @@ final class SessionEvents {
 
     /** Tokens as OpenCode counted them over its steps: input (uncached), output, cache reads. */
     synchronized ObjectNode openCodeTokens() {
-        return NODES.objectNode().put("input", inputTokens).put("output", outputTokens).put("cacheRead", cacheReadTokens);
+        return NODES.objectNode()
+                .put("input", inputTokens)
+                .put("output", outputTokens)
+                .put("cacheRead", cacheReadTokens);
     }
 }

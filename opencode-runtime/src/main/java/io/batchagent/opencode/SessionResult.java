@@ -25,9 +25,17 @@ import java.util.OptionalInt;
  * @param exitCode the session process's exit code; empty when it was killed by the runtime
  * @param wallMs from the start of the session's process to its end
  */
-public record SessionResult(String jobId, String batchId, JobStatus status, ErrorReason errorReason, String errorMessage,
-                            Optional<String> answer, ObjectNode output, Optional<JobUsage> usage, OptionalInt exitCode,
-                            long wallMs) {
+public record SessionResult(
+        String jobId,
+        String batchId,
+        JobStatus status,
+        ErrorReason errorReason,
+        String errorMessage,
+        Optional<String> answer,
+        ObjectNode output,
+        Optional<JobUsage> usage,
+        OptionalInt exitCode,
+        long wallMs) {
 
     public boolean succeeded() {
         return status == JobStatus.SUCCEEDED;
@@ -36,7 +44,8 @@ public record SessionResult(String jobId, String batchId, JobStatus status, Erro
     /** The answer and error stay out of logs: only their sizes are shown. */
     @Override
     public String toString() {
-        return "SessionResult[jobId=" + jobId + ", batchId=" + batchId + ", status=" + status + ", errorReason=" + errorReason
+        return "SessionResult[jobId=" + jobId + ", batchId=" + batchId + ", status=" + status + ", errorReason="
+                + errorReason
                 + ", answer=" + answer.map(a -> a.length() + " chars").orElse("none") + ", usage=" + usage
                 + ", exitCode=" + exitCode + ", wallMs=" + wallMs + "]";
     }

@@ -35,11 +35,13 @@ final class SessionSandbox {
      * and reports a death by signal (unshare itself cannot pass one on), then exits, which ends every
      * process left in the namespace.
      */
-    private static final String BIND_AND_RUN = "mount --bind \"$1\" \"$2\" && cd \"$2/workspace\" && shift 2 || exit 125\n"
-            + "\"$@\"\n"
-            + "status=$?\n"
-            + "if [ \"$status\" -gt 128 ]; then echo \"batchagent: the session's process was killed by signal $((status - 128))\" >&2; fi\n"
-            + "exit \"$status\"\n";
+    private static final String BIND_AND_RUN =
+            "mount --bind \"$1\" \"$2\" && cd \"$2/workspace\" && shift 2 || exit 125\n"
+                    + "\"$@\"\n"
+                    + "status=$?\n"
+                    + "if [ \"$status\" -gt 128 ]; then echo \"batchagent: the session's process was killed by signal $((status - 128))\" >&2; fi\n"
+                    + "exit \"$status\"\n";
+
     private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(15);
 
     private final Isolation mode;
@@ -65,27 +67,32 @@ final class SessionSandbox {
         try {
             Files.createDirectories(shared);
         } catch (IOException e) {
-            throw new IllegalStateException("cannot create the shared session path " + shared + ": " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "cannot create the shared session path " + shared + ": " + e.getMessage(), e);
         }
-        List<String> base = List.of("unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child",
-                "--mount-proc");
+        List<String> base = List.of(
+                "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc");
         List<String> asUser = new ArrayList<>(base);
         asUser.addAll(1, List.of("--user", "--map-root-user"));
         String whyNot = "";
         for (List<String> candidate : List.of(base, asUser)) {
             String failure = probe(candidate, shared, settings.workDir());
             if (failure == null) {
-                LOGGER.info("OpenCode sessions run in their own mount and PID namespaces, each seeing its workspace at {}/workspace",
+                LOGGER.info(
+                        "OpenCode sessions run in their own mount and PID namespaces, each seeing its workspace at {}/workspace",
                         shared);
                 return new SessionSandbox(Isolation.NAMESPACE, shared, candidate);
             }
             whyNot = failure;
         }
         if (settings.isolation() == Isolation.NAMESPACE) {
-            throw new IllegalStateException("OpenCode sessions cannot run in a mount namespace on this machine: " + whyNot);
+            throw new IllegalStateException(
+                    "OpenCode sessions cannot run in a mount namespace on this machine: " + whyNot);
         }
-        LOGGER.warn("OpenCode sessions run without namespaces ({}): each sees its own directory, so their prompts share "
-                + "only the part before the working directory", whyNot);
+        LOGGER.warn(
+                "OpenCode sessions run without namespaces ({}): each sees its own directory, so their prompts share "
+                        + "only the part before the working directory",
+                whyNot);
         return new SessionSandbox(Isolation.NONE, shared, List.of());
     }
 
@@ -98,14 +105,16 @@ final class SessionSandbox {
             Files.createDirectories(scratch.resolve("workspace"));
             List<String> command = new ArrayList<>(unshare);
             command.addAll(List.of("sh", "-c", BIND_AND_RUN, "sh", scratch.toString(), shared.toString(), "true"));
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            Process process =
+                    new ProcessBuilder(command).redirectErrorStream(true).start();
             process.getOutputStream().close();
             if (!process.waitFor(PROBE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
                 ProcessTrees.kill(process.toHandle(), Duration.ofSeconds(5));
                 return "unshare did not finish within " + PROBE_TIMEOUT.toSeconds() + " s";
             }
             String output = new String(process.getInputStream().readAllBytes()).trim();
-            return process.exitValue() == 0 ? null
+            return process.exitValue() == 0
+                    ? null
                     : "unshare exited with " + process.exitValue() + (output.isEmpty() ? "" : ": " + output);
         } catch (IOException e) {
             return "unshare could not be started: " + e.getMessage();
@@ -151,11 +160,16 @@ final class SessionSandbox {
             return;
         }
         try {
-            Process kill = new ProcessBuilder("kill", "-KILL", "--", "-" + session.pid()).redirectErrorStream(true).start();
+            Process kill = new ProcessBuilder("kill", "-KILL", "--", "-" + session.pid())
+                    .redirectErrorStream(true)
+                    .start();
             kill.getInputStream().readAllBytes();
             kill.waitFor(5, TimeUnit.SECONDS);
         } catch (IOException e) {
-            LOGGER.warn("cannot kill the process group of a finished session: pid={} cause={}", session.pid(), e.getMessage());
+            LOGGER.warn(
+                    "cannot kill the process group of a finished session: pid={} cause={}",
+                    session.pid(),
+                    e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

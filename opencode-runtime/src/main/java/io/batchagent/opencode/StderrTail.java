@@ -36,6 +36,8 @@ final class StderrTail {
 
     synchronized String text() {
         String all = tail.toString();
-        return all.length() <= limit ? all.strip() : all.substring(all.length() - limit).strip();
+        return all.length() <= limit
+                ? all.strip()
+                : all.substring(all.length() - limit).strip();
     }
 }

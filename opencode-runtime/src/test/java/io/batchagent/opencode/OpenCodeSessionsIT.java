@@ -51,7 +51,9 @@ class OpenCodeSessionsIT {
     @Test
     void shouldRunThreeSessionsInParallelWithinTheBoundAndShareTheirPromptPrefix(KafkaCluster kafka, TestInfo info)
             throws Exception {
-        assumeTrue(OpenCodeRuntime.findExecutable(OpenCodeSettings.DEFAULT_EXECUTABLE).isPresent(),
+        assumeTrue(
+                OpenCodeRuntime.findExecutable(OpenCodeSettings.DEFAULT_EXECUTABLE)
+                        .isPresent(),
                 "opencode is not installed: run opencode-runtime/install-opencode.sh (npm i -g opencode-ai@1.18.33)");
         TestNames names = TestNames.of(info);
         Topics catalogue = Topics.create(names.topicPrefix(), Map.of());
@@ -61,26 +63,45 @@ class OpenCodeSessionsIT {
         Files.writeString(repository.resolve("README.md"), "# kv-store\nA small key-value store.\n");
         Files.writeString(repository.resolve("notes.txt"), "alpha\nbeta\ngamma\n");
 
-        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder().profile(EngineProfile.INSTANT).build());
-             Gateway gateway = Gateway.start(GatewayConfig.forModel("sim-model").withMaxInflight(2),
-                     EngineEndpoint.parse("sglang://127.0.0.1:" + engine.port()), InferenceWorkerConfig.defaults());
-             OpenCodeRuntime runtime = new OpenCodeRuntime(OpenCodeSettings.forModel("sim-model").withWorkDir(workDir)
-                     .withMaxSessions(3).withIsolation(Isolation.NAMESPACE), gateway);
-             OpenCodeWorker worker = new OpenCodeWorker(kafka.clientConfig(), topics, runtime, gateway, names.applicationId())) {
+        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder()
+                        .profile(EngineProfile.INSTANT)
+                        .build());
+                Gateway gateway = Gateway.start(
+                        GatewayConfig.forModel("sim-model").withMaxInflight(2),
+                        EngineEndpoint.parse("sglang://127.0.0.1:" + engine.port()),
+                        InferenceWorkerConfig.defaults());
+                OpenCodeRuntime runtime = new OpenCodeRuntime(
+                        OpenCodeSettings.forModel("sim-model")
+                                .withWorkDir(workDir)
+                                .withMaxSessions(3)
+                                .withIsolation(Isolation.NAMESPACE),
+                        gateway);
+                OpenCodeWorker worker =
+                        new OpenCodeWorker(kafka.clientConfig(), topics, runtime, gateway, names.applicationId())) {
             worker.start();
             OpenCodeJobs client = new OpenCodeJobs(kafka.clientConfig(), topics);
-            BatchSpec spec = BatchSpec.newBuilder().setBatchId(names.name()).setModel("sim-model").setTaskTemplate(TASK)
-                    .setExpectedJobs(3).setOptions(Map.of(OpenCodeWorker.WORKSPACE_OPTION, repository.toString())).build();
+            BatchSpec spec = BatchSpec.newBuilder()
+                    .setBatchId(names.name())
+                    .setModel("sim-model")
+                    .setTaskTemplate(TASK)
+                    .setExpectedJobs(3)
+                    .setOptions(Map.of(OpenCodeWorker.WORKSPACE_OPTION, repository.toString()))
+                    .build();
 
             // When three jobs are submitted at once
-            List<String> jobIds = client.submit(spec, List.of(
-                    "{\"command\":\"ls\",\"description\":\"list the files\"}",
-                    "{\"command\":\"cat README.md\",\"description\":\"read the readme\"}",
-                    "{\"command\":\"wc -l notes.txt\",\"description\":\"count the notes\"}"));
+            List<String> jobIds = client.submit(
+                    spec,
+                    List.of(
+                            "{\"command\":\"ls\",\"description\":\"list the files\"}",
+                            "{\"command\":\"cat README.md\",\"description\":\"read the readme\"}",
+                            "{\"command\":\"wc -l notes.txt\",\"description\":\"count the notes\"}"));
             // and the engine holds the calls it gets once the warm-up is done, until all three sessions have called
-            await().atMost(Duration.ofMinutes(2)).until(() -> gateway.warmUpReport(names.name()).isPresent());
+            await().atMost(Duration.ofMinutes(2))
+                    .until(() -> gateway.warmUpReport(names.name()).isPresent());
             engine.pauseScheduling();
-            await().atMost(Duration.ofMinutes(2)).until(() -> gateway.stats().inFlight() == 2 && gateway.stats().waiting() == 1);
+            await().atMost(Duration.ofMinutes(2))
+                    .until(() ->
+                            gateway.stats().inFlight() == 2 && gateway.stats().waiting() == 1);
             assertThat(engine.stats().inFlight()).isEqualTo(2);
             engine.resumeScheduling();
             List<AgentResult> results = client.await(jobIds, Duration.ofMinutes(3));
@@ -89,10 +110,15 @@ class OpenCodeSessionsIT {
             List<String> expectedOutputs = List.of("notes.txt", "A small key-value store", "3 notes.txt");
             for (int i = 0; i < 3; i++) {
                 AgentResult result = results.get(i);
-                assertThat(result.getStatus()).as("job %d: %s", i, result.getError()).isEqualTo(JobStatus.SUCCEEDED);
+                assertThat(result.getStatus())
+                        .as("job %d: %s", i, result.getError())
+                        .isEqualTo(JobStatus.SUCCEEDED);
                 JsonNode output = JSON.readTree(result.getOutputJson());
                 assertThat(output.path("result").asText()).startsWith("{\"answer\":\"simulated answer for: Command:");
-                JsonNode tool = output.path("transcript").path("events").findParents("tool").get(0);
+                JsonNode tool = output.path("transcript")
+                        .path("events")
+                        .findParents("tool")
+                        .get(0);
                 assertThat(tool.path("tool").asText()).isEqualTo("bash");
                 assertThat(tool.path("status").asText()).isEqualTo("completed");
                 assertThat(tool.path("output").asText()).contains(expectedOutputs.get(i));
@@ -112,7 +138,8 @@ class OpenCodeSessionsIT {
             assertThat(sharing.sessions()).isEqualTo(3);
             assertThat(sharing.sharedFraction()).isGreaterThan(0.90);
             for (AgentResult result : results) {
-                assertThat(result.getUsage().getCachedPromptTokens()).isGreaterThan(result.getUsage().getPromptTokens() * 9 / 10);
+                assertThat(result.getUsage().getCachedPromptTokens())
+                        .isGreaterThan(result.getUsage().getPromptTokens() * 9 / 10);
             }
         }
     }

@@ -42,9 +42,11 @@ class SessionEventsTest {
         SessionEvents events = new SessionEvents(1_000);
         events.accept("{\"type\":\"error\",\"timestamp\":1,\"sessionID\":\"ses_x\",\"error\":{\"name\":\"APIError\","
                 + "\"data\":{\"message\":\"Bad Gateway: the engine answered 502\"}}}");
-        events.accept("{\"type\":\"error\",\"timestamp\":2,\"sessionID\":\"ses_x\",\"error\":{\"name\":\"UnknownError\"}}");
+        events.accept(
+                "{\"type\":\"error\",\"timestamp\":2,\"sessionID\":\"ses_x\",\"error\":{\"name\":\"UnknownError\"}}");
         String big = "x".repeat(3_000);
-        events.accept("{\"type\":\"text\",\"sessionID\":\"ses_x\",\"part\":{\"type\":\"text\",\"text\":\"" + big + "\"}}");
+        events.accept(
+                "{\"type\":\"text\",\"sessionID\":\"ses_x\",\"part\":{\"type\":\"text\",\"text\":\"" + big + "\"}}");
 
         assertThat(events.error()).contains("Bad Gateway: the engine answered 502");
         assertThat(events.transcript().path("events")).hasSize(2);
@@ -59,6 +61,7 @@ class SessionEventsTest {
         assertThat(JobTemplate.render("Fix issue {issue} of {repo} {{labels: {labels}}}", input))
                 .isEqualTo("Fix issue 42 of kv-store {labels: [\"bug\"]}");
         assertThatThrownBy(() -> JobTemplate.render("Fix {missing}", input))
-                .isInstanceOf(JobTemplate.MissingVariable.class).hasMessageContaining("'missing'");
+                .isInstanceOf(JobTemplate.MissingVariable.class)
+                .hasMessageContaining("'missing'");
     }
 }

@@ -43,13 +43,23 @@ class SessionFailuresIT {
 
     @BeforeAll
     static void start() {
-        assumeTrue(OpenCodeRuntime.findExecutable(OpenCodeSettings.DEFAULT_EXECUTABLE).isPresent(),
+        assumeTrue(
+                OpenCodeRuntime.findExecutable(OpenCodeSettings.DEFAULT_EXECUTABLE)
+                        .isPresent(),
                 "opencode is not installed: run opencode-runtime/install-opencode.sh (npm i -g opencode-ai@1.18.33)");
-        engine = EngineSimulator.start(SimulatorOptions.builder().profile(EngineProfile.INSTANT).build());
-        gateway = Gateway.start(GatewayConfig.forModel("sim-model").withMaxInflight(2),
-                EngineEndpoint.parse("sglang://127.0.0.1:" + engine.port()), InferenceWorkerConfig.defaults());
-        runtime = new OpenCodeRuntime(OpenCodeSettings.forModel("sim-model").withWorkDir(workDir).withMaxSessions(2)
-                .withIsolation(Isolation.NAMESPACE).withSessionTimeout(Duration.ofMinutes(2)), gateway);
+        engine = EngineSimulator.start(
+                SimulatorOptions.builder().profile(EngineProfile.INSTANT).build());
+        gateway = Gateway.start(
+                GatewayConfig.forModel("sim-model").withMaxInflight(2),
+                EngineEndpoint.parse("sglang://127.0.0.1:" + engine.port()),
+                InferenceWorkerConfig.defaults());
+        runtime = new OpenCodeRuntime(
+                OpenCodeSettings.forModel("sim-model")
+                        .withWorkDir(workDir)
+                        .withMaxSessions(2)
+                        .withIsolation(Isolation.NAMESPACE)
+                        .withSessionTimeout(Duration.ofMinutes(2)),
+                gateway);
     }
 
     @AfterAll
@@ -64,11 +74,13 @@ class SessionFailuresIT {
     @Test
     void shouldFailASessionKilledMidRunWithItsReasonAndLeaveNoProcessBehind() throws Exception {
         // Given a session whose OpenCode is running a tool
-        CompletableFuture<SessionResult> session = runtime.submit(OpenCodeJob.of("killed-session", "failures", HANGING_TASK));
+        CompletableFuture<SessionResult> session =
+                runtime.submit(OpenCodeJob.of("killed-session", "failures", HANGING_TASK));
         List<ProcessHandle> tree = awaitToolRunning("killed-session");
         ProcessHandle openCode = tree.stream()
                 .filter(p -> p.info().command().map(c -> c.contains("opencode")).orElse(false))
-                .findFirst().orElseThrow();
+                .findFirst()
+                .orElseThrow();
 
         // When OpenCode is killed from outside, as the OOM killer would
         openCode.destroyForcibly();
@@ -78,15 +90,16 @@ class SessionFailuresIT {
         assertThat(result.status()).isEqualTo(JobStatus.FAILED);
         assertThat(result.errorReason()).isEqualTo(ErrorReason.OTHER);
         assertThat(result.errorMessage()).contains("killed by signal 9").contains("stderr tail");
-        assertThat(result.usage()).hasValueSatisfying(usage -> assertThat(usage.modelCalls()).isEqualTo(1));
+        assertThat(result.usage())
+                .hasValueSatisfying(usage -> assertThat(usage.modelCalls()).isEqualTo(1));
         assertAllGone(tree);
     }
 
     @Test
     void shouldFailASessionThatHangsPastItsDeadlineAndLeaveNoProcessBehind() throws Exception {
         // Given a session with a 20 s deadline (OpenCode needs a few CPU-seconds to start) whose tool never finishes
-        CompletableFuture<SessionResult> session = runtime.submit(OpenCodeJob.of("hung-session", "failures", HANGING_TASK)
-                .withDeadline(Duration.ofSeconds(20)));
+        CompletableFuture<SessionResult> session = runtime.submit(
+                OpenCodeJob.of("hung-session", "failures", HANGING_TASK).withDeadline(Duration.ofSeconds(20)));
         List<ProcessHandle> tree = awaitToolRunning("hung-session");
 
         // When the deadline passes, then the job fails with TIMEOUT, and the whole tree is gone
@@ -97,7 +110,8 @@ class SessionFailuresIT {
         assertThat(result.exitCode()).isEmpty();
         // It was stopped inside its first step, while the tool ran (OpenCode reports a tool once it finished).
         assertThat(result.output().path("steps").asInt()).isEqualTo(1);
-        assertThat(result.usage()).hasValueSatisfying(usage -> assertThat(usage.modelCalls()).isEqualTo(1));
+        assertThat(result.usage())
+                .hasValueSatisfying(usage -> assertThat(usage.modelCalls()).isEqualTo(1));
         assertAllGone(tree);
     }
 
@@ -110,14 +124,22 @@ class SessionFailuresIT {
                 tree.add(root);
                 root.descendants().forEach(tree::add);
             });
-            return tree.stream().anyMatch(p -> p.info().commandLine().map(c -> c.contains("sleep 600")).orElse(false));
+            return tree.stream()
+                    .anyMatch(p -> p.info()
+                            .commandLine()
+                            .map(c -> c.contains("sleep 600"))
+                            .orElse(false));
         });
         return List.copyOf(tree);
     }
 
     private static void assertAllGone(List<ProcessHandle> tree) {
-        await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
-                assertThat(tree.stream().filter(ProcessHandle::isAlive).map(ProcessHandle::pid).toList()).isEmpty());
+        await().atMost(Duration.ofSeconds(20))
+                .untilAsserted(() -> assertThat(tree.stream()
+                                .filter(ProcessHandle::isAlive)
+                                .map(ProcessHandle::pid)
+                                .toList())
+                        .isEmpty());
         assertThat(tree).hasSizeGreaterThanOrEqualTo(3);
     }
 }

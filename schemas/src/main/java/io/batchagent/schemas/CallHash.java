@@ -40,8 +40,8 @@ public final class CallHash {
      * batch window and size), not what an execution returns. Every other field, including any
      * added to the schema later, is part of the declaration.
      */
-    static final Set<String> NOT_DECLARATION = Set.of(
-            "description", "coalesce", "rateLimitPerSecond", "maxConcurrency", "batchWindowMs", "batchMaxSize");
+    static final Set<String> NOT_DECLARATION =
+            Set.of("description", "coalesce", "rateLimitPerSecond", "maxConcurrency", "batchWindowMs", "batchMaxSize");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -86,7 +86,9 @@ public final class CallHash {
         for (Schema.Field field : tool.getSchema().getFields()) {
             if (!NOT_DECLARATION.contains(field.name())) {
                 Object value = tool.get(field.pos());
-                fields.set(field.name(), field.name().equals("parametersJson") ? parsedOrText((String) value) : node(value));
+                fields.set(
+                        field.name(),
+                        field.name().equals("parametersJson") ? parsedOrText((String) value) : node(value));
             }
         }
         return canonicalJson(fields.toString());

@@ -42,7 +42,10 @@ public record OutputRefs(int inlineLimitChars) {
             return new OutputRefs(INLINE_LIMIT_CHARS);
         }
         try {
-            return new OutputRefs(value instanceof Number number ? number.intValue() : Integer.parseInt(value.toString().trim()));
+            return new OutputRefs(
+                    value instanceof Number number
+                            ? number.intValue()
+                            : Integer.parseInt(value.toString().trim()));
         } catch (NumberFormatException e) {
             throw new ConfigException(INLINE_LIMIT_CONFIG, value, "must be a number of characters");
         }
@@ -50,7 +53,9 @@ public record OutputRefs(int inlineLimitChars) {
 
     /** Whether {@code result} should travel by reference. */
     public boolean byReference(ToolResult result) {
-        return inlineLimitChars > 0 && result.getOutputRef() == null && result.getStatus() == ToolStatus.OK
+        return inlineLimitChars > 0
+                && result.getOutputRef() == null
+                && result.getStatus() == ToolStatus.OK
                 && result.getOutput().length() >= inlineLimitChars;
     }
 
@@ -63,8 +68,12 @@ public record OutputRefs(int inlineLimitChars) {
         if (!byReference(result)) {
             return result;
         }
-        OutputRef ref = OutputRef.newBuilder().setTopic(topic).setPartition(partition).setOffset(offset)
-                .setChars(result.getOutput().length()).build();
+        OutputRef ref = OutputRef.newBuilder()
+                .setTopic(topic)
+                .setPartition(partition)
+                .setOffset(offset)
+                .setChars(result.getOutput().length())
+                .build();
         return ToolResult.newBuilder(result).setOutput("").setOutputRef(ref).build();
     }
 }

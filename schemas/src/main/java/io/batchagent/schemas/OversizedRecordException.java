@@ -15,8 +15,8 @@ public final class OversizedRecordException extends RecordTooLargeException {
     private final long limitBytes;
 
     public OversizedRecordException(String topic, long sizeBytes, long limitBytes) {
-        super("a record for topic " + topic + " is " + sizeBytes + " bytes serialized, over the limit of "
-                + limitBytes + " bytes (" + RecordLimits.MAX_RECORD_BYTES_CONFIG + " less headroom for key and headers)");
+        super("a record for topic " + topic + " is " + sizeBytes + " bytes serialized, over the limit of " + limitBytes
+                + " bytes (" + RecordLimits.MAX_RECORD_BYTES_CONFIG + " less headroom for key and headers)");
         this.topic = topic;
         this.sizeBytes = sizeBytes;
         this.limitBytes = limitBytes;

@@ -39,12 +39,13 @@ public record RecordLimits(int maxRecordBytes) {
     public static final int FRAMING_BYTES = 64 * 1024;
     /** What the record budget keeps for the key, the headers and the record framing. */
     public static final int HEADROOM_BYTES = 16 * 1024;
+
     public static final String COMPRESSION_TYPE = "zstd";
 
     public RecordLimits {
         if (maxRecordBytes < MIN_MAX_RECORD_BYTES) {
-            throw new ConfigException(MAX_RECORD_BYTES_CONFIG, maxRecordBytes,
-                    "must be at least " + MIN_MAX_RECORD_BYTES + " bytes");
+            throw new ConfigException(
+                    MAX_RECORD_BYTES_CONFIG, maxRecordBytes, "must be at least " + MIN_MAX_RECORD_BYTES + " bytes");
         }
         if (maxRecordBytes > Integer.MAX_VALUE - FRAMING_BYTES) {
             throw new ConfigException(MAX_RECORD_BYTES_CONFIG, maxRecordBytes, "is too large");
@@ -63,7 +64,10 @@ public record RecordLimits(int maxRecordBytes) {
             return defaults();
         }
         try {
-            return new RecordLimits(value instanceof Number number ? number.intValue() : Integer.parseInt(value.toString().trim()));
+            return new RecordLimits(
+                    value instanceof Number number
+                            ? number.intValue()
+                            : Integer.parseInt(value.toString().trim()));
         } catch (NumberFormatException e) {
             throw new ConfigException(MAX_RECORD_BYTES_CONFIG, value, "must be a number of bytes");
         }

@@ -37,7 +37,9 @@ public final class TaskTemplate {
     }
 
     private sealed interface Part permits Literal, Variable {}
+
     private record Literal(String text) implements Part {}
+
     private record Variable(String name) implements Part {}
 
     private final List<Part> parts;
@@ -46,7 +48,9 @@ public final class TaskTemplate {
     private TaskTemplate(List<Part> parts) {
         this.parts = List.copyOf(parts);
         Set<String> names = new LinkedHashSet<>();
-        parts.forEach(p -> { if (p instanceof Variable v) names.add(v.name()); });
+        parts.forEach(p -> {
+            if (p instanceof Variable v) names.add(v.name());
+        });
         this.variables = Set.copyOf(names);
     }
 
@@ -73,7 +77,8 @@ public final class TaskTemplate {
                 }
                 String name = template.substring(i + 1, end).trim();
                 if (name.isEmpty()) {
-                    throw new IllegalArgumentException("empty placeholder '{}' at position " + i + " of the task template");
+                    throw new IllegalArgumentException(
+                            "empty placeholder '{}' at position " + i + " of the task template");
                 }
                 if (literal.length() > 0) {
                     parts.add(new Literal(literal.toString()));
@@ -82,7 +87,8 @@ public final class TaskTemplate {
                 parts.add(new Variable(name));
                 i = end;
             } else if (c == '}') {
-                throw new IllegalArgumentException("single '}' at position " + i + " of the task template; write '}}' for a literal brace");
+                throw new IllegalArgumentException(
+                        "single '}' at position " + i + " of the task template; write '}}' for a literal brace");
             } else {
                 literal.append(c);
             }
@@ -118,22 +124,31 @@ public final class TaskTemplate {
         try {
             JsonNode node = JSON.readTree(inputJson);
             if (!(node instanceof ObjectNode object)) {
-                throw new RenderException("the job input must be a JSON object, got "
-                        + (node == null ? "nothing" : node.getNodeType().toString().toLowerCase()), false);
+                throw new RenderException(
+                        "the job input must be a JSON object, got "
+                                + (node == null
+                                        ? "nothing"
+                                        : node.getNodeType().toString().toLowerCase()),
+                        false);
             }
             input = object;
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new RenderException("the job input is not valid JSON: " + e.getOriginalMessage(), false);
         }
-        List<String> missing = variables.stream().filter(v -> !input.has(v) && !fixed.containsKey(v)).sorted().toList();
+        List<String> missing = variables.stream()
+                .filter(v -> !input.has(v) && !fixed.containsKey(v))
+                .sorted()
+                .toList();
         if (!missing.isEmpty()) {
             List<String> present = new ArrayList<>();
             Iterator<String> names = input.fieldNames();
             names.forEachRemaining(present::add);
-            throw new RenderException((missing.size() == 1
-                    ? "template variable '" + missing.get(0) + "' is missing"
-                    : "template variables " + missing + " are missing")
-                    + " from the job input (it has: " + String.join(", ", present) + ")", true);
+            throw new RenderException(
+                    (missing.size() == 1
+                                    ? "template variable '" + missing.get(0) + "' is missing"
+                                    : "template variables " + missing + " are missing")
+                            + " from the job input (it has: " + String.join(", ", present) + ")",
+                    true);
         }
         StringBuilder out = new StringBuilder();
         for (Part part : parts) {

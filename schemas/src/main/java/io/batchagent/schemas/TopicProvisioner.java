@@ -2,8 +2,8 @@ package io.batchagent.schemas;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -45,7 +45,8 @@ public final class TopicProvisioner {
      */
     public static Map<String, String> topicConfigs(Topics topics, Topics.Topic<String, ?> topic) {
         Map<String, String> configs = new HashMap<>(topics.limits().topicConfig());
-        configs.put(TopicConfig.CLEANUP_POLICY_CONFIG,
+        configs.put(
+                TopicConfig.CLEANUP_POLICY_CONFIG,
                 topic.compacted() ? TopicConfig.CLEANUP_POLICY_COMPACT : TopicConfig.CLEANUP_POLICY_DELETE);
         return configs;
     }
@@ -65,15 +66,23 @@ public final class TopicProvisioner {
      *
      * @param replicationFactor {@code -1} for the broker default
      */
-    public static void ensure(Admin admin, Topics topics, Collection<Topics.Topic<String, ?>> which, int partitions,
-                              short replicationFactor) {
+    public static void ensure(
+            Admin admin,
+            Topics topics,
+            Collection<Topics.Topic<String, ?>> which,
+            int partitions,
+            short replicationFactor) {
         try {
             Set<String> existing = listTopics(admin);
             List<NewTopic> missing = new ArrayList<>();
             for (Topics.Topic<String, ?> topic : which) {
                 if (!existing.contains(topic.name())) {
-                    NewTopic newTopic = new NewTopic(topic.name(), java.util.Optional.of(partitions),
-                            replicationFactor < 0 ? java.util.Optional.empty() : java.util.Optional.of(replicationFactor));
+                    NewTopic newTopic = new NewTopic(
+                            topic.name(),
+                            java.util.Optional.of(partitions),
+                            replicationFactor < 0
+                                    ? java.util.Optional.empty()
+                                    : java.util.Optional.of(replicationFactor));
                     newTopic.configs(topicConfigs(topics, topic));
                     missing.add(newTopic);
                 }
@@ -88,7 +97,10 @@ public final class TopicProvisioner {
                     LOGGER.info("created topic={} partitions={}", name, partitions);
                 } catch (ExecutionException e) {
                     if (!(e.getCause() instanceof TopicExistsException)) {
-                        throw new IllegalStateException("cannot create topic " + name + ": " + e.getCause().getMessage(), e.getCause());
+                        throw new IllegalStateException(
+                                "cannot create topic " + name + ": "
+                                        + e.getCause().getMessage(),
+                                e.getCause());
                     }
                 } catch (InterruptedException | TimeoutException e) {
                     throw new IllegalStateException("timed out creating topic " + name, e);
@@ -114,9 +126,15 @@ public final class TopicProvisioner {
                 Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
                 boolean transientFault = cause instanceof TimeoutException || cause instanceof RetriableException;
                 if (!transientFault || System.nanoTime() > deadline) {
-                    throw new IllegalStateException("cannot list topics" + (transientFault ? " within "
-                            + STARTUP_WAIT.toSeconds() + " s (is the broker up and its address right?)" : "") + ": "
-                            + cause, cause);
+                    throw new IllegalStateException(
+                            "cannot list topics"
+                                    + (transientFault
+                                            ? " within " + STARTUP_WAIT.toSeconds()
+                                                    + " s (is the broker up and its address right?)"
+                                            : "")
+                                    + ": "
+                                    + cause,
+                            cause);
                 }
                 LOGGER.warn("cannot reach the cluster yet (attempt {}: {}); retrying", attempt, cause.toString());
             }
@@ -124,10 +142,13 @@ public final class TopicProvisioner {
     }
 
     /** Existing topics keep their configuration; one that refuses records within the budget is worth a warning. */
-    private static void warnAboutSmallerLimits(Admin admin, Topics topics, Collection<Topics.Topic<String, ?>> which,
-                                               Set<String> existing) {
-        List<ConfigResource> resources = which.stream().map(Topics.Topic::name).filter(existing::contains)
-                .map(name -> new ConfigResource(ConfigResource.Type.TOPIC, name)).toList();
+    private static void warnAboutSmallerLimits(
+            Admin admin, Topics topics, Collection<Topics.Topic<String, ?>> which, Set<String> existing) {
+        List<ConfigResource> resources = which.stream()
+                .map(Topics.Topic::name)
+                .filter(existing::contains)
+                .map(name -> new ConfigResource(ConfigResource.Type.TOPIC, name))
+                .toList();
         if (resources.isEmpty()) {
             return;
         }
@@ -136,9 +157,13 @@ public final class TopicProvisioner {
             admin.describeConfigs(resources).all().get(30, TimeUnit.SECONDS).forEach((resource, config) -> {
                 ConfigEntry entry = config.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
                 if (entry != null && entry.value() != null && Long.parseLong(entry.value()) < required) {
-                    LOGGER.warn("topic={} has max.message.bytes={} below the record budget's {} ({}={}): records "
+                    LOGGER.warn(
+                            "topic={} has max.message.bytes={} below the record budget's {} ({}={}): records "
                                     + "within the budget may be refused; raise it with kafka-configs --alter",
-                            resource.name(), entry.value(), required, RecordLimits.MAX_RECORD_BYTES_CONFIG,
+                            resource.name(),
+                            entry.value(),
+                            required,
+                            RecordLimits.MAX_RECORD_BYTES_CONFIG,
                             topics.limits().maxRecordBytes());
                 }
             });

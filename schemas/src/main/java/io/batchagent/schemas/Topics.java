@@ -86,22 +86,52 @@ public final class Topics {
         return new Topic<>(prefix + name, Serdes.String(), serdes.valueSerde(type), compacted);
     }
 
-    public Topic<String, BatchSpec> batchSpecs() { return batchSpecs; }
-    public Topic<String, AgentJob> agentJobs() { return agentJobs; }
+    public Topic<String, BatchSpec> batchSpecs() {
+        return batchSpecs;
+    }
+
+    public Topic<String, AgentJob> agentJobs() {
+        return agentJobs;
+    }
     /** First turns of agents (turn 1), written by the job compiler. */
-    public Topic<String, AgentTurn> agentTurns() { return agentTurns; }
+    public Topic<String, AgentTurn> agentTurns() {
+        return agentTurns;
+    }
     /**
      * Turns of continuing agents (turn >= 2: after their tool calls, or a repair), which inference
      * workers drain before any first turn, so continuing agents never wait behind the whole backlog.
      */
-    public Topic<String, AgentTurn> agentContinuations() { return agentContinuations; }
-    public Topic<String, AgentTurn> agentWaits() { return agentWaits; }
-    public Topic<String, ToolRequest> toolRequests() { return toolRequests; }
-    public Topic<String, ToolCall> toolCalls() { return toolCalls; }
-    public Topic<String, ToolResult> toolResults() { return toolResults; }
-    public Topic<String, ToolResponse> toolResponses() { return toolResponses; }
-    public Topic<String, AgentResult> results() { return results; }
-    public Topic<String, DeadLetter> deadLetters() { return deadLetters; }
+    public Topic<String, AgentTurn> agentContinuations() {
+        return agentContinuations;
+    }
+
+    public Topic<String, AgentTurn> agentWaits() {
+        return agentWaits;
+    }
+
+    public Topic<String, ToolRequest> toolRequests() {
+        return toolRequests;
+    }
+
+    public Topic<String, ToolCall> toolCalls() {
+        return toolCalls;
+    }
+
+    public Topic<String, ToolResult> toolResults() {
+        return toolResults;
+    }
+
+    public Topic<String, ToolResponse> toolResponses() {
+        return toolResponses;
+    }
+
+    public Topic<String, AgentResult> results() {
+        return results;
+    }
+
+    public Topic<String, DeadLetter> deadLetters() {
+        return deadLetters;
+    }
 
     /** A value serde configured like the topics' serdes, for state stores and their changelogs. */
     public <T extends SpecificRecord> Serde<T> serde(Class<T> type) {
@@ -128,7 +158,17 @@ public final class Topics {
 
     /** Every topic, in flow order. */
     public List<Topic<String, ?>> all() {
-        return List.of(batchSpecs, agentJobs, agentTurns, agentContinuations, agentWaits, toolRequests, toolCalls,
-                toolResults, toolResponses, results, deadLetters);
+        return List.of(
+                batchSpecs,
+                agentJobs,
+                agentTurns,
+                agentContinuations,
+                agentWaits,
+                toolRequests,
+                toolCalls,
+                toolResults,
+                toolResponses,
+                results,
+                deadLetters);
     }
 }

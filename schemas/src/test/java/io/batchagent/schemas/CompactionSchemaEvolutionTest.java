@@ -39,9 +39,12 @@ class CompactionSchemaEvolutionTest {
     void shouldDecodeAnOldResultWithNoCompactions() throws IOException {
         Schema old = without(AgentResult.getClassSchema(), "compactions");
         GenericRecord written = new GenericRecordBuilder(old)
-                .set("jobId", "j1").set("batchId", "b1").set("index", 0L)
+                .set("jobId", "j1")
+                .set("batchId", "b1")
+                .set("index", 0L)
                 .set("status", new GenericData.EnumSymbol(old.getField("status").schema(), "SUCCEEDED"))
-                .set("outputJson", "{}").set("turns", 3)
+                .set("outputJson", "{}")
+                .set("turns", 3)
                 .set("usage", new GenericRecordBuilder(old.getField("usage").schema()).build())
                 .set("timings", new GenericRecordBuilder(old.getField("timings").schema()).build())
                 .set("finishedAtMs", 1L)
@@ -57,28 +60,55 @@ class CompactionSchemaEvolutionTest {
     void shouldDecodeAnOldTurnAndSpecWithTheDefaults() throws IOException {
         Schema oldTurn = without(AgentTurn.getClassSchema(), "compactions");
         GenericRecord turn = new GenericRecordBuilder(oldTurn)
-                .set("jobId", "j1").set("batchId", "b1").set("index", 0L).set("turn", 2).set("messages", List.of())
+                .set("jobId", "j1")
+                .set("batchId", "b1")
+                .set("index", 0L)
+                .set("turn", 2)
+                .set("messages", List.of())
                 .set("usage", new GenericRecordBuilder(oldTurn.getField("usage").schema()).build())
-                .set("timings", new GenericRecordBuilder(oldTurn.getField("timings").schema()).build())
-                .set("submittedAtMs", 1L).set("emittedAtMs", 2L)
+                .set(
+                        "timings",
+                        new GenericRecordBuilder(oldTurn.getField("timings").schema()).build())
+                .set("submittedAtMs", 1L)
+                .set("emittedAtMs", 2L)
                 .build();
-        assertThat((List<?>) read(write(oldTurn, turn), oldTurn, AgentTurn.getClassSchema()).get("compactions")).isEmpty();
+        assertThat((List<?>) read(write(oldTurn, turn), oldTurn, AgentTurn.getClassSchema())
+                        .get("compactions"))
+                .isEmpty();
 
         Schema oldSpec = without(BatchSpec.getClassSchema(), "compaction");
         GenericRecord spec = new GenericRecordBuilder(oldSpec)
-                .set("batchId", "b1").set("model", "m").set("taskTemplate", "t").build();
-        assertThat(read(write(oldSpec, spec), oldSpec, BatchSpec.getClassSchema()).get("compaction")).isNull();
+                .set("batchId", "b1")
+                .set("model", "m")
+                .set("taskTemplate", "t")
+                .build();
+        assertThat(read(write(oldSpec, spec), oldSpec, BatchSpec.getClassSchema())
+                        .get("compaction"))
+                .isNull();
     }
 
     @Test
     void shouldLetAnOldReaderDecodeCompactionsAndContextExhaustedAsOther() throws IOException {
-        AgentResult result = AgentResult.newBuilder().setJobId("j1").setBatchId("b1").setIndex(0)
+        AgentResult result = AgentResult.newBuilder()
+                .setJobId("j1")
+                .setBatchId("b1")
+                .setIndex(0)
                 .setStatus(JobStatus.FAILED)
-                .setError(JobError.newBuilder().setReason(ErrorReason.CONTEXT_EXHAUSTED).setMessage("too big").build())
-                .setTurns(9).setUsage(Usage.newBuilder().build()).setTimings(Timings.newBuilder().build())
+                .setError(JobError.newBuilder()
+                        .setReason(ErrorReason.CONTEXT_EXHAUSTED)
+                        .setMessage("too big")
+                        .build())
+                .setTurns(9)
+                .setUsage(Usage.newBuilder().build())
+                .setTimings(Timings.newBuilder().build())
                 .setFinishedAtMs(1)
-                .setCompactions(List.of(Compaction.newBuilder().setTurn(5).setMode(CompactionMode.TRUNCATE)
-                        .setTurnsCompacted(2).setTokensBefore(900).setTokensAfter(300).build()))
+                .setCompactions(List.of(Compaction.newBuilder()
+                        .setTurn(5)
+                        .setMode(CompactionMode.TRUNCATE)
+                        .setTurnsCompacted(2)
+                        .setTokensBefore(900)
+                        .setTokensAfter(300)
+                        .build()))
                 .build();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         Encoder encoder = EncoderFactory.get().binaryEncoder(out, null);
@@ -109,15 +139,27 @@ class CompactionSchemaEvolutionTest {
         Schema errorUnion = result.getField("error").schema();
         Schema error = errorUnion.getTypes().get(1);
         Schema reasons = error.getField("reason").schema();
-        List<String> symbols = reasons.getEnumSymbols().subList(0, reasons.getEnumSymbols().indexOf(firstNew));
-        Schema oldReasons = Schema.createEnum(reasons.getName(), reasons.getDoc(), reasons.getNamespace(), symbols, "OTHER");
-        Schema oldError = Schema.createRecord(error.getName(), error.getDoc(), error.getNamespace(), false, List.of(
-                new Schema.Field("reason", oldReasons), new Schema.Field(error.getField("message"), error.getField("message").schema())));
+        List<String> symbols =
+                reasons.getEnumSymbols().subList(0, reasons.getEnumSymbols().indexOf(firstNew));
+        Schema oldReasons =
+                Schema.createEnum(reasons.getName(), reasons.getDoc(), reasons.getNamespace(), symbols, "OTHER");
+        Schema oldError = Schema.createRecord(
+                error.getName(),
+                error.getDoc(),
+                error.getNamespace(),
+                false,
+                List.of(
+                        new Schema.Field("reason", oldReasons),
+                        new Schema.Field(
+                                error.getField("message"),
+                                error.getField("message").schema())));
         List<Schema.Field> fields = new ArrayList<>();
         for (Schema.Field f : result.getFields()) {
-            fields.add(f.name().equals("error")
-                    ? new Schema.Field(f, Schema.createUnion(errorUnion.getTypes().get(0), oldError))
-                    : new Schema.Field(f, f.schema()));
+            fields.add(
+                    f.name().equals("error")
+                            ? new Schema.Field(
+                                    f, Schema.createUnion(errorUnion.getTypes().get(0), oldError))
+                            : new Schema.Field(f, f.schema()));
         }
         return Schema.createRecord(result.getName(), result.getDoc(), result.getNamespace(), false, fields);
     }
@@ -131,6 +173,7 @@ class CompactionSchemaEvolutionTest {
     }
 
     private static GenericRecord read(byte[] bytes, Schema writer, Schema reader) throws IOException {
-        return new GenericDatumReader<GenericRecord>(writer, reader).read(null, DecoderFactory.get().binaryDecoder(bytes, null));
+        return new GenericDatumReader<GenericRecord>(writer, reader)
+                .read(null, DecoderFactory.get().binaryDecoder(bytes, null));
     }
 }

@@ -29,13 +29,24 @@ class ErrorReasonEvolutionTest {
     }
 
     /** AgentResult as it was before ENGINE_UNAVAILABLE and the symbols after it. */
-    private static final Schema BEFORE = new Schema.Parser().parse(AgentResult.getClassSchema().toString()
-            .replaceFirst("(\"STALLED\")[^\\]]*\\]", "$1]"));
+    private static final Schema BEFORE = new Schema.Parser()
+            .parse(AgentResult.getClassSchema().toString().replaceFirst("(\"STALLED\")[^\\]]*\\]", "$1]"));
 
     private static AgentResult failed(ErrorReason reason) {
-        return AgentResult.newBuilder().setJobId("job-1").setBatchId("b").setIndex(0).setStatus(JobStatus.FAILED)
-                .setError(JobError.newBuilder().setReason(reason).setMessage("why").build()).setTurns(1)
-                .setUsage(Usage.newBuilder().build()).setTimings(Timings.newBuilder().build()).setFinishedAtMs(1L).build();
+        return AgentResult.newBuilder()
+                .setJobId("job-1")
+                .setBatchId("b")
+                .setIndex(0)
+                .setStatus(JobStatus.FAILED)
+                .setError(JobError.newBuilder()
+                        .setReason(reason)
+                        .setMessage("why")
+                        .build())
+                .setTurns(1)
+                .setUsage(Usage.newBuilder().build())
+                .setTimings(Timings.newBuilder().build())
+                .setFinishedAtMs(1L)
+                .build();
     }
 
     private static byte[] write(Schema schema, AgentResult result) throws IOException {

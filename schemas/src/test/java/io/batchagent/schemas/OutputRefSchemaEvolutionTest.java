@@ -39,17 +39,25 @@ class OutputRefSchemaEvolutionTest {
     void shouldDecodeAnOldToolMessageAndResultAsInline() throws IOException {
         Schema oldMessage = without(ChatMessage.getClassSchema(), "contentRef");
         GenericRecord message = new GenericRecordBuilder(oldMessage)
-                .set("role", new GenericData.EnumSymbol(oldMessage.getField("role").schema(), "TOOL"))
-                .set("content", "page text").set("toolCallId", "call_1").build();
+                .set(
+                        "role",
+                        new GenericData.EnumSymbol(oldMessage.getField("role").schema(), "TOOL"))
+                .set("content", "page text")
+                .set("toolCallId", "call_1")
+                .build();
         GenericRecord readMessage = read(write(oldMessage, message), oldMessage, ChatMessage.getClassSchema());
         assertThat(readMessage.get("contentRef")).isNull();
         assertThat(readMessage.get("content").toString()).isEqualTo("page text");
 
         Schema oldResult = without(ToolResult.getClassSchema(), "outputRef");
         GenericRecord result = new GenericRecordBuilder(oldResult)
-                .set("callHash", "h").set("tool", "fetch")
-                .set("status", new GenericData.EnumSymbol(oldResult.getField("status").schema(), "OK"))
-                .set("output", "page text").build();
+                .set("callHash", "h")
+                .set("tool", "fetch")
+                .set(
+                        "status",
+                        new GenericData.EnumSymbol(oldResult.getField("status").schema(), "OK"))
+                .set("output", "page text")
+                .build();
         GenericRecord readResult = read(write(oldResult, result), oldResult, ToolResult.getClassSchema());
         assertThat(readResult.get("outputRef")).isNull();
         assertThat(readResult.get("output").toString()).isEqualTo("page text");
@@ -57,15 +65,24 @@ class OutputRefSchemaEvolutionTest {
 
     @Test
     void shouldLetAnOldReaderDecodeAMessageThatHoldsAReference() throws IOException {
-        ChatMessage message = ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId("call_1").setContent(null)
-                .setContentRef(OutputRef.newBuilder().setTopic("tool-results").setPartition(3).setOffset(42).setChars(8192).build())
+        ChatMessage message = ChatMessage.newBuilder()
+                .setRole(Role.TOOL)
+                .setToolCallId("call_1")
+                .setContent(null)
+                .setContentRef(OutputRef.newBuilder()
+                        .setTopic("tool-results")
+                        .setPartition(3)
+                        .setOffset(42)
+                        .setChars(8192)
+                        .build())
                 .build();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         Encoder encoder = EncoderFactory.get().binaryEncoder(out, null);
         new SpecificDatumWriter<>(ChatMessage.class).write(message, encoder);
         encoder.flush();
 
-        GenericRecord read = read(out.toByteArray(), ChatMessage.getClassSchema(), without(ChatMessage.getClassSchema(), "contentRef"));
+        GenericRecord read = read(
+                out.toByteArray(), ChatMessage.getClassSchema(), without(ChatMessage.getClassSchema(), "contentRef"));
 
         assertThat(read.get("toolCallId").toString()).isEqualTo("call_1");
         assertThat(read.get("content")).isNull();
@@ -73,17 +90,29 @@ class OutputRefSchemaEvolutionTest {
 
     @Test
     void shouldReferenceOnlyLargeOkOutputs() {
-        ToolResult large = ToolResult.newBuilder().setCallHash("h").setTool("fetch").setStatus(ToolStatus.OK)
-                .setOutput("x".repeat(OutputRefs.INLINE_LIMIT_CHARS)).build();
-        ToolResult small = ToolResult.newBuilder(large).setOutput("x".repeat(OutputRefs.INLINE_LIMIT_CHARS - 1)).build();
-        ToolResult error = ToolResult.newBuilder(large).setStatus(ToolStatus.ERROR).build();
+        ToolResult large = ToolResult.newBuilder()
+                .setCallHash("h")
+                .setTool("fetch")
+                .setStatus(ToolStatus.OK)
+                .setOutput("x".repeat(OutputRefs.INLINE_LIMIT_CHARS))
+                .build();
+        ToolResult small = ToolResult.newBuilder(large)
+                .setOutput("x".repeat(OutputRefs.INLINE_LIMIT_CHARS - 1))
+                .build();
+        ToolResult error =
+                ToolResult.newBuilder(large).setStatus(ToolStatus.ERROR).build();
 
         OutputRefs refs = new OutputRefs(OutputRefs.INLINE_LIMIT_CHARS);
         ToolResult referenced = refs.referenced(large, "tool-results", 2, 17);
 
         assertThat(referenced.getOutput()).isEmpty();
-        assertThat(referenced.getOutputRef()).isEqualTo(OutputRef.newBuilder().setTopic("tool-results").setPartition(2)
-                .setOffset(17).setChars(OutputRefs.INLINE_LIMIT_CHARS).build());
+        assertThat(referenced.getOutputRef())
+                .isEqualTo(OutputRef.newBuilder()
+                        .setTopic("tool-results")
+                        .setPartition(2)
+                        .setOffset(17)
+                        .setChars(OutputRefs.INLINE_LIMIT_CHARS)
+                        .build());
         assertThat(new OutputRefs(0).referenced(large, "tool-results", 2, 17)).isSameAs(large);
         assertThat(refs.referenced(small, "tool-results", 2, 17)).isSameAs(small);
         assertThat(refs.referenced(error, "tool-results", 2, 17)).isSameAs(error);
@@ -110,6 +139,7 @@ class OutputRefSchemaEvolutionTest {
     }
 
     private static GenericRecord read(byte[] bytes, Schema writer, Schema reader) throws IOException {
-        return new GenericDatumReader<GenericRecord>(writer, reader).read(null, DecoderFactory.get().binaryDecoder(bytes, null));
+        return new GenericDatumReader<GenericRecord>(writer, reader)
+                .read(null, DecoderFactory.get().binaryDecoder(bytes, null));
     }
 }

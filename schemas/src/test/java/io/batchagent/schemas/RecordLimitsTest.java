@@ -36,12 +36,15 @@ class RecordLimitsTest {
 
     @Test
     void shouldReadTheBudgetFromConfigurationAndRejectNonsense() {
-        assertThat(RecordLimits.from(Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, "2097152")).maxRecordBytes())
+        assertThat(RecordLimits.from(Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, "2097152"))
+                        .maxRecordBytes())
                 .isEqualTo(2_097_152);
         assertThat(RecordLimits.from(Map.of())).isEqualTo(RecordLimits.defaults());
         assertThatThrownBy(() -> RecordLimits.from(Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, "lots")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining(RecordLimits.MAX_RECORD_BYTES_CONFIG);
-        assertThatThrownBy(() -> new RecordLimits(1_000)).isInstanceOf(ConfigException.class)
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(RecordLimits.MAX_RECORD_BYTES_CONFIG);
+        assertThatThrownBy(() -> new RecordLimits(1_000))
+                .isInstanceOf(ConfigException.class)
                 .hasMessageContaining("at least 65536");
     }
 
@@ -51,7 +54,8 @@ class RecordLimitsTest {
         AgentJob fits = new AgentJob("j", "b", 0L, "x".repeat(40_000), 1L, 1);
         AgentJob tooLarge = new AgentJob("j", "b", 0L, "x".repeat(60_000), 1L, 1);
 
-        assertThat(topics.agentJobs().valueSerde().serializer().serialize("agent-jobs", fits)).hasSizeGreaterThan(40_000);
+        assertThat(topics.agentJobs().valueSerde().serializer().serialize("agent-jobs", fits))
+                .hasSizeGreaterThan(40_000);
         assertThatThrownBy(() -> topics.agentJobs().valueSerde().serializer().serialize("agent-jobs", tooLarge))
                 .isInstanceOfSatisfying(OversizedRecordException.class, e -> {
                     assertThat(e.topic()).isEqualTo("agent-jobs");
@@ -63,9 +67,16 @@ class RecordLimitsTest {
 
     @Test
     void shouldStampTheJobAndBatchOfARecordInItsHeaders() {
-        AgentResult result = AgentResult.newBuilder().setJobId("job-1").setBatchId("batch-1").setIndex(0)
-                .setStatus(JobStatus.SUCCEEDED).setTurns(1).setUsage(new Usage()).setTimings(new Timings())
-                .setFinishedAtMs(1L).build();
+        AgentResult result = AgentResult.newBuilder()
+                .setJobId("job-1")
+                .setBatchId("batch-1")
+                .setIndex(0)
+                .setStatus(JobStatus.SUCCEEDED)
+                .setTurns(1)
+                .setUsage(new Usage())
+                .setTimings(new Timings())
+                .setFinishedAtMs(1L)
+                .build();
         Headers headers = new RecordHeaders();
 
         JobHeaders.stamp(headers, result);
@@ -75,9 +86,22 @@ class RecordLimitsTest {
         assertThat(JobHeaders.batchId(headers)).contains("batch-1");
         assertThat(headers.headers(JobHeaders.JOB_ID)).hasSize(1);
 
-        Headers responseHeaders = JobHeaders.stamp(new RecordHeaders(), new ToolResponse("job-2", 1, "c1",
-                ToolResult.newBuilder().setCallHash("h").setTool("t").setStatus(ToolStatus.OK).setOutput("")
-                        .setStartedAtMs(1L).setFinishedAtMs(2L).build(), false, 1));
+        Headers responseHeaders = JobHeaders.stamp(
+                new RecordHeaders(),
+                new ToolResponse(
+                        "job-2",
+                        1,
+                        "c1",
+                        ToolResult.newBuilder()
+                                .setCallHash("h")
+                                .setTool("t")
+                                .setStatus(ToolStatus.OK)
+                                .setOutput("")
+                                .setStartedAtMs(1L)
+                                .setFinishedAtMs(2L)
+                                .build(),
+                        false,
+                        1));
         assertThat(JobHeaders.jobId(responseHeaders)).contains("job-2");
         assertThat(JobHeaders.batchId(responseHeaders)).isEmpty();
     }

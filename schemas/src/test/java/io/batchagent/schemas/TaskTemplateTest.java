@@ -24,7 +24,8 @@ class TaskTemplateTest {
         assertThatThrownBy(() -> template.render("{\"title\":\"t\"}"))
                 .isInstanceOf(TaskTemplate.RenderException.class)
                 .hasMessage("template variables [paper, topic] are missing from the job input (it has: title)")
-                .satisfies(e -> assertThat(((TaskTemplate.RenderException) e).missingVariable()).isTrue());
+                .satisfies(e -> assertThat(((TaskTemplate.RenderException) e).missingVariable())
+                        .isTrue());
     }
 
     @Test
@@ -33,9 +34,9 @@ class TaskTemplateTest {
 
         assertThatThrownBy(() -> template.render("[1,2]"))
                 .hasMessageContaining("must be a JSON object, got array")
-                .satisfies(e -> assertThat(((TaskTemplate.RenderException) e).missingVariable()).isFalse());
-        assertThatThrownBy(() -> template.render("{nope"))
-                .hasMessageContaining("not valid JSON");
+                .satisfies(e -> assertThat(((TaskTemplate.RenderException) e).missingVariable())
+                        .isFalse());
+        assertThatThrownBy(() -> template.render("{nope")).hasMessageContaining("not valid JSON");
     }
 
     @Test

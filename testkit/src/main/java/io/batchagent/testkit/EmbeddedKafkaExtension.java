@@ -38,7 +38,8 @@ public final class EmbeddedKafkaExtension implements ParameterResolver {
 
     /** The JVM's shared cluster, started on first call. */
     static KafkaCluster cluster(ExtensionContext context) {
-        return context.getRoot().getStore(NAMESPACE)
+        return context.getRoot()
+                .getStore(NAMESPACE)
                 .getOrComputeIfAbsent(CLUSTER_KEY, key -> SharedKafkaCluster.start(), SharedKafkaCluster.class);
     }
 }

@@ -86,7 +86,8 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
             Set.of(CONTENT_TYPE, "application/vnd.schemaregistry+json", "application/json");
     private static final Pattern REGISTER = Pattern.compile("/subjects/([^/]+)/versions/?");
     private static final Pattern SCHEMA_BY_ID = Pattern.compile("/schemas/ids/([^/]+)/?");
-    private static final Pattern CONTENT_BY_ID = Pattern.compile("(?:/apis/registry/v2)?/ids/contentIds/([^/]+)(/references)?/?");
+    private static final Pattern CONTENT_BY_ID =
+            Pattern.compile("(?:/apis/registry/v2)?/ids/contentIds/([^/]+)(/references)?/?");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
@@ -112,12 +113,14 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         this.server = server;
         this.executor = executor;
         this.basePath = basePath;
-        this.url = "http://" + server.getAddress().getHostString() + ":" + server.getAddress().getPort() + basePath;
+        this.url = "http://" + server.getAddress().getHostString() + ":"
+                + server.getAddress().getPort() + basePath;
     }
 
     /** Starts a registry on 127.0.0.1 on a free port. */
     public static InProcessSchemaRegistry start() {
-        return start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "/registry-" + INSTANCES.incrementAndGet());
+        return start(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "/registry-" + INSTANCES.incrementAndGet());
     }
 
     /**
@@ -132,7 +135,8 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
             switch (args[i]) {
                 case "--host" -> host = args[++i];
                 case "--port" -> port = Integer.parseInt(args[++i]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + "; use --host HOST --port PORT");
+                default ->
+                    throw new IllegalArgumentException("unknown option " + args[i] + "; use --host HOST --port PORT");
             }
         }
         InProcessSchemaRegistry registry = start(new InetSocketAddress(host, port), "");
@@ -224,7 +228,8 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
             try {
                 response = route(exchange);
             } catch (RuntimeException e) {
-                LOGGER.warn("Schema registry failed on {} {}", exchange.getRequestMethod(), exchange.getRequestURI(), e);
+                LOGGER.warn(
+                        "Schema registry failed on {} {}", exchange.getRequestMethod(), exchange.getRequestURI(), e);
                 response = Response.error(500, 500, "Internal Server Error: " + e);
             }
             byte[] body = response.body().toString().getBytes(StandardCharsets.UTF_8);
@@ -247,7 +252,8 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
             (register.matches() ? registerCalls : schemaById.matches() ? schemaByIdCalls : contentByIdCalls)
                     .incrementAndGet();
             if (failuresLeft.getAndUpdate(left -> Math.max(0, left - 1)) > 0) {
-                return Response.error(failureStatus, failureStatus * 100 + 1, "HTTP " + failureStatus + " (fault switch)");
+                return Response.error(
+                        failureStatus, failureStatus * 100 + 1, "HTTP " + failureStatus + " (fault switch)");
             }
         }
         if (register.matches()) {
@@ -286,8 +292,8 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         }
         String schemaType = request.path("schemaType").asText("AVRO");
         if (!schemaType.equals("AVRO")) {
-            return Response.error(422, 42201, "Invalid schema type " + schemaType
-                    + ": this in-process registry supports AVRO only");
+            return Response.error(
+                    422, 42201, "Invalid schema type " + schemaType + ": this in-process registry supports AVRO only");
         }
         if (request.path("references").size() > 0) {
             return Response.error(422, 42201, "Invalid schema: this in-process registry supports no references");
@@ -315,18 +321,26 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         if (!versions.isEmpty()) {
             Schema latest = schemasById.get(versions.get(versions.size() - 1));
             SchemaCompatibility.SchemaCompatibilityType compatibility =
-                    SchemaCompatibility.checkReaderWriterCompatibility(schema, latest).getType();
+                    SchemaCompatibility.checkReaderWriterCompatibility(schema, latest)
+                            .getType();
             if (compatibility != SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE) {
-                return Response.error(409, 409, "Schema being registered is incompatible with an earlier schema for "
-                        + "subject \"" + subject + "\"");
+                return Response.error(
+                        409,
+                        409,
+                        "Schema being registered is incompatible with an earlier schema for " + "subject \"" + subject
+                                + "\"");
             }
         }
         int id = existingId != null ? existingId : schemasById.size() + 1;
         idsBySchema.put(canonical, id);
         schemasById.put(id, schema);
         versions.add(id);
-        LOGGER.debug("Registered schema {} as id {} version {} of subject {}", schema.getFullName(), id,
-                versions.size(), subject);
+        LOGGER.debug(
+                "Registered schema {} as id {} version {} of subject {}",
+                schema.getFullName(),
+                id,
+                versions.size(),
+                subject);
         return Response.id(id);
     }
 
@@ -393,7 +407,8 @@ public final class InProcessSchemaRegistry implements AutoCloseable {
         }
 
         static Response error(int status, int errorCode, String message) {
-            return new Response(status, JSON.createObjectNode().put("error_code", errorCode).put("message", message));
+            return new Response(
+                    status, JSON.createObjectNode().put("error_code", errorCode).put("message", message));
         }
     }
 }

@@ -94,14 +94,16 @@ final class SharedKafkaCluster implements KafkaCluster, AutoCloseable {
         long deadline = System.nanoTime() + ADMIN_TIMEOUT.toNanos();
         while (true) {
             try {
-                Map<String, TopicDescription> descriptions = admin.describeTopics(topics).allTopicNames()
+                Map<String, TopicDescription> descriptions = admin.describeTopics(topics)
+                        .allTopicNames()
                         .get(ADMIN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
                 if (descriptions.values().stream().allMatch(SharedKafkaCluster::hasLeaders)) {
                     return;
                 }
             } catch (ExecutionException e) {
                 if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
-                    throw new IllegalStateException("cannot describe topics " + topics + ": " + e.getCause(), e.getCause());
+                    throw new IllegalStateException(
+                            "cannot describe topics " + topics + ": " + e.getCause(), e.getCause());
                 }
             } catch (TimeoutException e) {
                 throw new IllegalStateException("topics " + topics + " were not described within " + ADMIN_TIMEOUT, e);
@@ -117,8 +119,9 @@ final class SharedKafkaCluster implements KafkaCluster, AutoCloseable {
     }
 
     private static boolean hasLeaders(TopicDescription description) {
-        return description.partitions().stream().allMatch(partition -> partition.leader() != null
-                && !partition.leader().isEmpty());
+        return description.partitions().stream()
+                .allMatch(partition ->
+                        partition.leader() != null && !partition.leader().isEmpty());
     }
 
     private static void pause(Duration duration) {
@@ -149,7 +152,8 @@ final class SharedKafkaCluster implements KafkaCluster, AutoCloseable {
 
     private static void deleteRecursively(Path dir) {
         try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            paths.sorted(Comparator.reverseOrder())
+                    .forEach(path -> path.toFile().delete());
         } catch (IOException | UncheckedIOException e) {
             LOGGER.warn("Could not delete the embedded Kafka data directory {}", dir, e);
         }

@@ -24,6 +24,7 @@ public final class TestNames {
 
     /** Leaves room under Kafka's 249-character topic name limit for a topic's own name and suffixes. */
     static final int MAX_NAME_LENGTH = 100;
+
     private static final int SUFFIX_BYTES = 3;
 
     private final String name;

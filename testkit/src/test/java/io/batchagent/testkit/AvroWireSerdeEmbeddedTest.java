@@ -33,7 +33,8 @@ class AvroWireSerdeEmbeddedTest {
 
         // Then
         assertThat(bytes[0]).isZero();
-        assertThat(ByteBuffer.wrap(bytes, 1, 4).getInt()).isEqualTo(FingerprintSchemaIds.idOf(AgentJob.getClassSchema()));
+        assertThat(ByteBuffer.wrap(bytes, 1, 4).getInt())
+                .isEqualTo(FingerprintSchemaIds.idOf(AgentJob.getClassSchema()));
         assertThat(read).isEqualTo(job);
     }
 }

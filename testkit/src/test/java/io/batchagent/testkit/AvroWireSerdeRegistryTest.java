@@ -71,7 +71,9 @@ class AvroWireSerdeRegistryTest {
         assertThat(read).isEqualTo(JOB);
         assertThat(registry.schemaByIdCalls()).isEqualTo(1);
         assertThat(reader.deserialize(TOPIC, bytes)).isEqualTo(JOB);
-        assertThat(registry.schemaByIdCalls()).as("schema %d is cached after the first read", id).isEqualTo(1);
+        assertThat(registry.schemaByIdCalls())
+                .as("schema %d is cached after the first read", id)
+                .isEqualTo(1);
     }
 
     @Test
@@ -97,8 +99,8 @@ class AvroWireSerdeRegistryTest {
         // Given bytes written through the registry, and a registry that fails the next three calls
         byte[] bytes = configuredSerde().serialize(TOPIC, JOB);
         registry.failNextCalls(3, 503);
-        AvroWireSerde<AgentJob> reader = new AvroWireSerde<>(AgentJob.class,
-                new RestSchemaRegistry(registry.url(), Duration.ofSeconds(30)));
+        AvroWireSerde<AgentJob> reader =
+                new AvroWireSerde<>(AgentJob.class, new RestSchemaRegistry(registry.url(), Duration.ofSeconds(30)));
 
         // When
         AgentJob read = reader.deserialize(TOPIC, bytes);
@@ -112,7 +114,8 @@ class AvroWireSerdeRegistryTest {
     void shouldFailRetriablyWhenTheRegistryStaysUnavailable() {
         byte[] bytes = configuredSerde().serialize(TOPIC, JOB);
         registry.failNextCalls(1_000, 503);
-        AvroWireSerde<AgentJob> reader = new AvroWireSerde<>(AgentJob.class, new RestSchemaRegistry(registry.url(), Duration.ZERO));
+        AvroWireSerde<AgentJob> reader =
+                new AvroWireSerde<>(AgentJob.class, new RestSchemaRegistry(registry.url(), Duration.ZERO));
 
         assertThatThrownBy(() -> reader.deserialize(TOPIC, bytes))
                 .isInstanceOf(SchemaRegistryUnavailableException.class)

@@ -75,7 +75,8 @@ class EmbeddedKafkaExtensionIT {
         cluster.createTopics(topics, 1);
 
         // Then
-        assertThat(cluster.admin().listTopics().names().get()).contains(topics.agentJobs().name());
+        assertThat(cluster.admin().listTopics().names().get())
+                .contains(topics.agentJobs().name());
     }
 
     @Test
@@ -85,12 +86,19 @@ class EmbeddedKafkaExtensionIT {
         Topics topics = Topics.create(names.topicPrefix(), Map.of());
         cluster.createTopics(topics, 1);
         Topics.Topic<String, AgentJob> agentJobs = topics.agentJobs();
-        AgentJob job = AgentJob.newBuilder().setJobId("job-1").setBatchId("batch-1").setIndex(0)
-                .setInputJson("{}").setSubmittedAtMs(1L).build();
+        AgentJob job = AgentJob.newBuilder()
+                .setJobId("job-1")
+                .setBatchId("batch-1")
+                .setIndex(0)
+                .setInputJson("{}")
+                .setSubmittedAtMs(1L)
+                .build();
 
         // When
-        try (KafkaProducer<String, AgentJob> producer = new KafkaProducer<>(cluster.clientConfig(),
-                agentJobs.keySerde().serializer(), agentJobs.valueSerde().serializer())) {
+        try (KafkaProducer<String, AgentJob> producer = new KafkaProducer<>(
+                cluster.clientConfig(),
+                agentJobs.keySerde().serializer(),
+                agentJobs.valueSerde().serializer())) {
             producer.send(new ProducerRecord<>(agentJobs.name(), job.getJobId(), job));
         }
 
@@ -99,8 +107,10 @@ class EmbeddedKafkaExtensionIT {
         consumerConfig.put(ConsumerConfig.GROUP_ID_CONFIG, names.applicationId());
         consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         List<AgentJob> received = new ArrayList<>();
-        try (KafkaConsumer<String, AgentJob> consumer = new KafkaConsumer<>(consumerConfig,
-                agentJobs.keySerde().deserializer(), agentJobs.valueSerde().deserializer())) {
+        try (KafkaConsumer<String, AgentJob> consumer = new KafkaConsumer<>(
+                consumerConfig,
+                agentJobs.keySerde().deserializer(),
+                agentJobs.valueSerde().deserializer())) {
             consumer.subscribe(List.of(agentJobs.name()));
             await().atMost(Duration.ofSeconds(30)).pollInSameThread().untilAsserted(() -> {
                 consumer.poll(Duration.ofMillis(100)).forEach(record -> received.add(record.value()));
@@ -111,7 +121,12 @@ class EmbeddedKafkaExtensionIT {
 
     private String cleanupPolicy(String topic) throws Exception {
         ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-        return cluster.admin().describeConfigs(List.of(resource)).all().get().get(resource)
-                .get(TopicConfig.CLEANUP_POLICY_CONFIG).value();
+        return cluster.admin()
+                .describeConfigs(List.of(resource))
+                .all()
+                .get()
+                .get(resource)
+                .get(TopicConfig.CLEANUP_POLICY_CONFIG)
+                .value();
     }
 }

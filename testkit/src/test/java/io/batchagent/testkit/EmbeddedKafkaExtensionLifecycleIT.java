@@ -42,10 +42,11 @@ class EmbeddedKafkaExtensionLifecycleIT {
         assertThat(seen.get(1)).isEqualTo(seen.get(0));
         String[] hostAndPort = seen.get(0).split(":");
         assertThatThrownBy(() -> {
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress(hostAndPort[0], Integer.parseInt(hostAndPort[1])), 5_000);
-            }
-        }).isInstanceOf(ConnectException.class);
+                    try (Socket socket = new Socket()) {
+                        socket.connect(new InetSocketAddress(hostAndPort[0], Integer.parseInt(hostAndPort[1])), 5_000);
+                    }
+                })
+                .isInstanceOf(ConnectException.class);
     }
 
     /** Lets the inner classes run only inside the test above, never on their own. */

@@ -83,8 +83,7 @@ class InProcessSchemaRegistryTest {
 
         // Then
         assertThat(response.statusCode()).isEqualTo(200);
-        assertThat(JSON.readTree(json(response).get("schema").asText()))
-                .isEqualTo(JSON.readTree(USER_V1));
+        assertThat(JSON.readTree(json(response).get("schema").asText())).isEqualTo(JSON.readTree(USER_V1));
         assertThat(registry.schemaByIdCalls()).isEqualTo(1);
     }
 
@@ -127,11 +126,12 @@ class InProcessSchemaRegistryTest {
     @Test
     void shouldRejectAnUnsupportedContentTypeWith415() throws Exception {
         // When
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(registry.url()
-                        + "/subjects/users-value/versions"))
-                .header("Content-Type", "text/plain")
-                .POST(HttpRequest.BodyPublishers.ofString(body(USER_V1)))
-                .build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response = http.send(
+                HttpRequest.newBuilder(URI.create(registry.url() + "/subjects/users-value/versions"))
+                        .header("Content-Type", "text/plain")
+                        .POST(HttpRequest.BodyPublishers.ofString(body(USER_V1)))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
 
         // Then
         assertThat(response.statusCode()).isEqualTo(415);
@@ -170,9 +170,11 @@ class InProcessSchemaRegistryTest {
 
         // Then
         assertThat(confluent.statusCode()).isEqualTo(200);
-        assertThat(json(confluent).get("schema").asText()).isEqualTo(AgentResult.getClassSchema().toString());
+        assertThat(json(confluent).get("schema").asText())
+                .isEqualTo(AgentResult.getClassSchema().toString());
         assertThat(apicurio.statusCode()).isEqualTo(200);
-        assertThat(json(apicurio)).isEqualTo(JSON.readTree(AgentResult.getClassSchema().toString()));
+        assertThat(json(apicurio))
+                .isEqualTo(JSON.readTree(AgentResult.getClassSchema().toString()));
     }
 
     @Test
@@ -189,14 +191,17 @@ class InProcessSchemaRegistryTest {
     }
 
     private HttpResponse<String> register(String subject, String schema) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(URI.create(registry.url() + "/subjects/" + subject + "/versions"))
-                .header("Content-Type", InProcessSchemaRegistry.CONTENT_TYPE)
-                .POST(HttpRequest.BodyPublishers.ofString(body(schema)))
-                .build(), HttpResponse.BodyHandlers.ofString());
+        return http.send(
+                HttpRequest.newBuilder(URI.create(registry.url() + "/subjects/" + subject + "/versions"))
+                        .header("Content-Type", InProcessSchemaRegistry.CONTENT_TYPE)
+                        .POST(HttpRequest.BodyPublishers.ofString(body(schema)))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     private HttpResponse<String> get(String path) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(URI.create(registry.url() + path)).GET().build(),
+        return http.send(
+                HttpRequest.newBuilder(URI.create(registry.url() + path)).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 

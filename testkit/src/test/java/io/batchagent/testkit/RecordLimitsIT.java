@@ -37,9 +37,15 @@ class RecordLimitsIT {
         cluster.createTopics(topics, 1);
 
         for (Topics.Topic<String, ?> topic : topics.all()) {
-            Config config = cluster.admin().describeConfigs(List.of(new ConfigResource(ConfigResource.Type.TOPIC,
-                    topic.name()))).all().get().values().iterator().next();
-            assertThat(config.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value()).as(topic.name())
+            Config config = cluster.admin()
+                    .describeConfigs(List.of(new ConfigResource(ConfigResource.Type.TOPIC, topic.name())))
+                    .all()
+                    .get()
+                    .values()
+                    .iterator()
+                    .next();
+            assertThat(config.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value())
+                    .as(topic.name())
                     .isEqualTo(Integer.toString(limits.maxMessageBytes()));
         }
 
@@ -47,16 +53,18 @@ class RecordLimitsIT {
         byte[] value = new byte[limits.maxValueBytes()];
         new Random(7).nextBytes(value);
         String topic = topics.agentTurns().name();
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(limits.producerConfig(cluster.clientConfig()),
-                new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
+                limits.producerConfig(cluster.clientConfig()), new ByteArraySerializer(), new ByteArraySerializer())) {
             ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(topic, "job-000001".getBytes(), value);
-            record.headers().add("batchagent.job-id", "job-000001".getBytes()).add("batchagent.batch-id", "batch".getBytes());
+            record.headers()
+                    .add("batchagent.job-id", "job-000001".getBytes())
+                    .add("batchagent.batch-id", "batch".getBytes());
             producer.send(record).get();
         }
         Map<String, Object> consumerConfig = new HashMap<>(cluster.clientConfig());
         consumerConfig.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerConfig, new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(consumerConfig, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             consumer.assign(List.of(new TopicPartition(topic, 0)));
             List<ConsumerRecord<byte[], byte[]>> read = new ArrayList<>();
             await().atMost(Duration.ofSeconds(60)).until(() -> {

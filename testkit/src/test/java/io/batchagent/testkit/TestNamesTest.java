@@ -27,7 +27,8 @@ class TestNamesTest {
 
     @Test
     void shouldGiveEveryInstanceItsOwnName(TestInfo testInfo) {
-        assertThat(TestNames.of(testInfo).name()).isNotEqualTo(TestNames.of(testInfo).name());
+        assertThat(TestNames.of(testInfo).name())
+                .isNotEqualTo(TestNames.of(testInfo).name());
     }
 
     @ParameterizedTest
@@ -51,7 +52,9 @@ class TestNamesTest {
         TestNames names = TestNames.of(new LongNamedTestInfo(testInfo));
 
         // Then
-        assertThat(names.name()).hasSizeLessThanOrEqualTo(TestNames.MAX_NAME_LENGTH).matches("[a-z0-9-]+");
+        assertThat(names.name())
+                .hasSizeLessThanOrEqualTo(TestNames.MAX_NAME_LENGTH)
+                .matches("[a-z0-9-]+");
         assertThat(names.topicPrefix() + "tool-responses").matches(LEGAL_TOPIC_NAME);
     }
 
@@ -68,7 +71,8 @@ class TestNamesTest {
 
         @Override
         public java.util.Optional<Class<?>> getTestClass() {
-            return java.util.Optional.of(AVeryLongClassNameThatKeepsGoingAndGoingAndGoingAndGoingAndGoingAndGoingAndGoing.class);
+            return java.util.Optional.of(
+                    AVeryLongClassNameThatKeepsGoingAndGoingAndGoingAndGoingAndGoingAndGoingAndGoing.class);
         }
 
         @Override

@@ -35,8 +35,8 @@ public interface BatchTool extends Tool {
     default String execute(JsonNode arguments, ToolContext context) throws Exception {
         List<Outcome> outcomes = executeBatch(List.of(arguments), context);
         if (outcomes.size() != 1) {
-            throw new IllegalStateException("batch handler of '" + name() + "' returned " + outcomes.size()
-                    + " outcomes for 1 call");
+            throw new IllegalStateException(
+                    "batch handler of '" + name() + "' returned " + outcomes.size() + " outcomes for 1 call");
         }
         Outcome outcome = outcomes.get(0);
         if (outcome.error() != null) {

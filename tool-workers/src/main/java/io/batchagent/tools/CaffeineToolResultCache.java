@@ -50,8 +50,8 @@ public final class CaffeineToolResultCache implements ToolResultCache {
     @Override
     public CompletionStage<Optional<ToolResult>> get(String callHash) {
         Entry entry = cache.getIfPresent(callHash);
-        return CompletableFuture.completedFuture(
-                Optional.ofNullable(entry).map(e -> ToolResults.copyOf(e.result()).build()));
+        return CompletableFuture.completedFuture(Optional.ofNullable(entry)
+                .map(e -> ToolResults.copyOf(e.result()).build()));
     }
 
     @Override

@@ -35,7 +35,8 @@ final class ParameterSchemas {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Map<SpecVersion.VersionFlag, JsonSchemaFactory> FACTORIES = new ConcurrentHashMap<>();
 
-    private final Cache<String, JsonSchema> compiled = Caffeine.newBuilder().maximumSize(MAX_SCHEMAS).build();
+    private final Cache<String, JsonSchema> compiled =
+            Caffeine.newBuilder().maximumSize(MAX_SCHEMAS).build();
 
     /**
      * The problems with {@code arguments} under {@code schemaJson}, sorted; empty when they conform.
@@ -67,22 +68,33 @@ final class ParameterSchemas {
         if (node == null || !node.isObject()) {
             throw new IllegalArgumentException("a parameters schema must be a JSON object");
         }
-        SpecVersion.VersionFlag version = SpecVersionDetector.detectOptionalVersion(node, false)
-                .orElse(SpecVersion.VersionFlag.V202012);
-        JsonSchemaFactory factory = FACTORIES.computeIfAbsent(version, v -> JsonSchemaFactory.getInstance(v, builder -> builder
-                .schemaLoaders(loaders -> loaders.add(iri -> {
-                    String scheme = iri.getScheme() == null ? "" : iri.getScheme().toLowerCase(Locale.ROOT);
-                    if (scheme.equals("http") || scheme.equals("https") || scheme.equals("file")
-                            || scheme.equals("jar") || scheme.equals("ftp")) {
-                        throw new IllegalArgumentException("the schema refers to " + iri
-                                + "; parameter schemas may only use local references (#/...)");
-                    }
-                    return null;
-                }))));
+        SpecVersion.VersionFlag version =
+                SpecVersionDetector.detectOptionalVersion(node, false).orElse(SpecVersion.VersionFlag.V202012);
+        JsonSchemaFactory factory = FACTORIES.computeIfAbsent(
+                version,
+                v -> JsonSchemaFactory.getInstance(
+                        v,
+                        builder -> builder.schemaLoaders(loaders -> loaders.add(iri -> {
+                            String scheme = iri.getScheme() == null
+                                    ? ""
+                                    : iri.getScheme().toLowerCase(Locale.ROOT);
+                            if (scheme.equals("http")
+                                    || scheme.equals("https")
+                                    || scheme.equals("file")
+                                    || scheme.equals("jar")
+                                    || scheme.equals("ftp")) {
+                                throw new IllegalArgumentException("the schema refers to " + iri
+                                        + "; parameter schemas may only use local references (#/...)");
+                            }
+                            return null;
+                        }))));
         List<String> problems;
         try {
             problems = metaSchema(factory, version).validate(node).stream()
-                    .map(ValidationMessage::getMessage).sorted().limit(MAX_PROBLEMS).toList();
+                    .map(ValidationMessage::getMessage)
+                    .sorted()
+                    .limit(MAX_PROBLEMS)
+                    .toList();
         } catch (RuntimeException e) {
             throw new IllegalArgumentException("not a usable JSON Schema: " + e.getMessage(), e);
         }

@@ -85,13 +85,13 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     static final long LEASE_MARGIN_MS = 5_000;
     /** How long a call first waits while another worker holds its claim; doubled on each look, up to the max. */
     static final long CLAIM_FIRST_WAIT_MS = 20;
+
     static final long CLAIM_MAX_WAIT_MS = 500;
     /** How many times a failed cache write is tried again in the background. */
     static final int STORE_RETRIES = 3;
 
     private static final Logger LOGGER = LoggerFactory.getLogger(ToolCallHandler.class);
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final Topics topics;
     private final ToolResolver resolver;
@@ -106,15 +106,24 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     private final ToolMetrics metrics;
     /** This handler's id in result cache claims. */
     private final String owner = UUID.randomUUID().toString();
+
     private final ThrottledWarning cacheWarning = new ThrottledWarning(Duration.ofSeconds(10));
     private final Deserializer<ToolCall> callDeserializer;
     private final Serializer<String> resultKeySerializer;
     private final Serializer<ToolResult> resultSerializer;
     private final Serializer<DeadLetter> deadLetterSerializer;
 
-    ToolCallHandler(Topics topics, ToolResolver resolver, ToolResultCache cache, ToolLimiter limiter,
-                    Producer<byte[], byte[]> producer, ToolThreads threads, ScheduledExecutorService timer,
-                    Executor publishing, ToolWorkerCounters counters, ToolMetrics metrics) {
+    ToolCallHandler(
+            Topics topics,
+            ToolResolver resolver,
+            ToolResultCache cache,
+            ToolLimiter limiter,
+            Producer<byte[], byte[]> producer,
+            ToolThreads threads,
+            ScheduledExecutorService timer,
+            Executor publishing,
+            ToolWorkerCounters counters,
+            ToolMetrics metrics) {
         this.topics = topics;
         this.resolver = resolver;
         this.cache = cache;
@@ -139,15 +148,18 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         } catch (RuntimeException e) {
             if (Faults.isRetriable(e)) {
                 // A registry outage is not the record's fault: fail the attempt so the record is tried again.
-                LOGGER.warn("tool call not decodable now, will be tried again: topic={} partition={} offset={} cause={}",
-                        record.topic(), record.partition(), record.offset(), e.getMessage());
+                LOGGER.warn(
+                        "tool call not decodable now, will be tried again: topic={} partition={} offset={} cause={}",
+                        record.topic(),
+                        record.partition(),
+                        record.offset(),
+                        e.getMessage());
                 return CompletableFuture.failedFuture(e);
             }
             return deadLetter(record, e);
         }
-        CompletionStage<List<ToolResult>> answers = call.getBatchItems().isEmpty()
-                ? answer(call).thenApply(List::of)
-                : answerBatch(call);
+        CompletionStage<List<ToolResult>> answers =
+                call.getBatchItems().isEmpty() ? answer(call).thenApply(List::of) : answerBatch(call);
         return answers.thenComposeAsync(results -> publish(call, results), publishing);
     }
 
@@ -185,12 +197,24 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         if (prepared.refusal() != null) {
             return done(prepared.refusal());
         }
-        return lookUp(spec, callHash).thenCompose(hit -> hit.isPresent()
-                ? done(fromCache(callHash, hit.get()))
-                : expired(call) ? done(expiredInQueue(call, callHash, startedAt))
-                : !cacheable(spec) ? execute(call, resolution.tool(), callHash, prepared.arguments(), startedAt)
-                : claimed(call, callHash, startedAt, CLAIM_FIRST_WAIT_MS,
-                        () -> execute(call, resolution.tool(), callHash, prepared.arguments(), startedAt)));
+        return lookUp(spec, callHash)
+                .thenCompose(hit -> hit.isPresent()
+                        ? done(fromCache(callHash, hit.get()))
+                        : expired(call)
+                                ? done(expiredInQueue(call, callHash, startedAt))
+                                : !cacheable(spec)
+                                        ? execute(call, resolution.tool(), callHash, prepared.arguments(), startedAt)
+                                        : claimed(
+                                                call,
+                                                callHash,
+                                                startedAt,
+                                                CLAIM_FIRST_WAIT_MS,
+                                                () -> execute(
+                                                        call,
+                                                        resolution.tool(),
+                                                        callHash,
+                                                        prepared.arguments(),
+                                                        startedAt)));
     }
 
     /**
@@ -201,11 +225,12 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
      * died and the lease ran out) and this worker claims and runs the call itself. A cache that
      * cannot be asked runs the call unclaimed, as it runs it uncached.
      */
-    private CompletionStage<ToolResult> claimed(ToolCall call, String callHash, long startedAt, long waitMs,
-                                                Supplier<CompletionStage<ToolResult>> run) {
+    private CompletionStage<ToolResult> claimed(
+            ToolCall call, String callHash, long startedAt, long waitMs, Supplier<CompletionStage<ToolResult>> run) {
         ToolSpec spec = call.getTool();
         Instant deadline = deadline(call, startedAt);
-        Duration lease = Duration.ofMillis(Math.max(1, deadline.toEpochMilli() - System.currentTimeMillis()) + LEASE_MARGIN_MS);
+        Duration lease =
+                Duration.ofMillis(Math.max(1, deadline.toEpochMilli() - System.currentTimeMillis()) + LEASE_MARGIN_MS);
         CompletionStage<Boolean> claim;
         try {
             claim = cache.claim(callHash, owner, lease);
@@ -213,67 +238,123 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
             claim = CompletableFuture.failedFuture(e);
         }
         return claim.exceptionally(e -> {
-            metrics.cacheBypassed(spec.getName());
-            cacheWarning.warn(LOGGER, "result cache claim failed; running the call unclaimed: callHash={} tool={} error={}",
-                    callHash, spec.getName(), rootMessage(e));
-            return true;
-        }).thenCompose(held -> {
-            if (held) {
-                return run.get().whenComplete((result, e) -> release(callHash));
-            }
-            counters.claimWait();
-            if (System.currentTimeMillis() + waitMs >= deadline.toEpochMilli()) {
-                LOGGER.debug("tool call held by another worker past its deadline, not run here: callHash={} tool={}",
-                        callHash, spec.getName());
-                return done(notRun(failed(callHash, spec, ToolStatus.TIMEOUT, "tool '" + spec.getName()
-                        + "' was being run by another tool worker until this call's deadline; it was not run twice",
-                        startedAt, 0)));
-            }
-            LOGGER.debug("tool call is being run by another worker; waiting for its result: callHash={} tool={} waitMs={}",
-                    callHash, spec.getName(), waitMs);
-            CompletableFuture<ToolResult> later = new CompletableFuture<>();
-            timer.schedule(() -> lookUp(spec, callHash).thenCompose(hit -> hit.isPresent()
-                            ? done(fromCache(callHash, hit.get()))
-                            : claimed(call, callHash, startedAt, Math.min(CLAIM_MAX_WAIT_MS, waitMs * 2), run))
-                    .whenComplete((result, e) -> {
-                        if (e != null) {
-                            later.completeExceptionally(e);
-                        } else {
-                            later.complete(result);
-                        }
-                    }), waitMs, TimeUnit.MILLISECONDS);
-            return later;
-        });
+                    metrics.cacheBypassed(spec.getName());
+                    cacheWarning.warn(
+                            LOGGER,
+                            "result cache claim failed; running the call unclaimed: callHash={} tool={} error={}",
+                            callHash,
+                            spec.getName(),
+                            rootMessage(e));
+                    return true;
+                })
+                .thenCompose(held -> {
+                    if (held) {
+                        return run.get().whenComplete((result, e) -> release(callHash));
+                    }
+                    counters.claimWait();
+                    if (System.currentTimeMillis() + waitMs >= deadline.toEpochMilli()) {
+                        LOGGER.debug(
+                                "tool call held by another worker past its deadline, not run here: callHash={} tool={}",
+                                callHash,
+                                spec.getName());
+                        return done(notRun(failed(
+                                callHash,
+                                spec,
+                                ToolStatus.TIMEOUT,
+                                "tool '" + spec.getName()
+                                        + "' was being run by another tool worker until this call's deadline; it was not run twice",
+                                startedAt,
+                                0)));
+                    }
+                    LOGGER.debug(
+                            "tool call is being run by another worker; waiting for its result: callHash={} tool={} waitMs={}",
+                            callHash,
+                            spec.getName(),
+                            waitMs);
+                    CompletableFuture<ToolResult> later = new CompletableFuture<>();
+                    timer.schedule(
+                            () -> lookUp(spec, callHash)
+                                    .thenCompose(hit -> hit.isPresent()
+                                            ? done(fromCache(callHash, hit.get()))
+                                            : claimed(
+                                                    call,
+                                                    callHash,
+                                                    startedAt,
+                                                    Math.min(CLAIM_MAX_WAIT_MS, waitMs * 2),
+                                                    run))
+                                    .whenComplete((result, e) -> {
+                                        if (e != null) {
+                                            later.completeExceptionally(e);
+                                        } else {
+                                            later.complete(result);
+                                        }
+                                    }),
+                            waitMs,
+                            TimeUnit.MILLISECONDS);
+                    return later;
+                });
     }
 
     private void release(String callHash) {
         try {
             cache.release(callHash, owner).exceptionally(e -> null);
         } catch (RuntimeException e) {
-            LOGGER.debug("result cache release failed; the claim runs out with its lease: callHash={} error={}",
-                    callHash, e.toString());
+            LOGGER.debug(
+                    "result cache release failed; the claim runs out with its lease: callHash={} error={}",
+                    callHash,
+                    e.toString());
         }
     }
 
-    private CompletionStage<ToolResult> execute(ToolCall call, Tool tool, String callHash, JsonNode arguments, long startedAt) {
+    private CompletionStage<ToolResult> execute(
+            ToolCall call, Tool tool, String callHash, JsonNode arguments, long startedAt) {
         ToolSpec spec = call.getTool();
         Instant deadline = deadline(call, startedAt);
         ToolContext context = new ToolContext(callHash, call.getBatchId(), deadline);
-        return limited(spec, deadline, startedAt, permit -> runTimed(tool.name(), callHash, deadline, permit, () -> {
-            LOGGER.trace("tool call started: callHash={} tool={} arguments={}", callHash, tool.name(), arguments);
-            return tool.execute(arguments, context);
-        }).thenApply(outcome -> {
-            metrics.executed(spec.getName(), outcome.ran(), 0);
-            if (outcome.timedOut()) {
-                return failed(callHash, spec, ToolStatus.TIMEOUT, timedOut(call, startedAt, deadline, 1), startedAt, 0);
-            }
-            if (outcome.error() != null) {
-                LOGGER.trace("tool call failed: callHash={} tool={}", callHash, tool.name(), outcome.error());
-                return failed(callHash, spec, ToolStatus.ERROR, "tool '" + tool.name() + "' failed: " + outcome.error(), startedAt, 0);
-            }
-            String output = outcome.value();
-            return result(callHash, spec, ToolStatus.OK, output == null ? "" : output, null, startedAt, 0);
-        }).thenCompose(result -> stored(spec, result)), callHash, refusal -> refusal);
+        return limited(
+                spec,
+                deadline,
+                startedAt,
+                permit -> runTimed(tool.name(), callHash, deadline, permit, () -> {
+                            LOGGER.trace(
+                                    "tool call started: callHash={} tool={} arguments={}",
+                                    callHash,
+                                    tool.name(),
+                                    arguments);
+                            return tool.execute(arguments, context);
+                        })
+                        .thenApply(outcome -> {
+                            metrics.executed(spec.getName(), outcome.ran(), 0);
+                            if (outcome.timedOut()) {
+                                return failed(
+                                        callHash,
+                                        spec,
+                                        ToolStatus.TIMEOUT,
+                                        timedOut(call, startedAt, deadline, 1),
+                                        startedAt,
+                                        0);
+                            }
+                            if (outcome.error() != null) {
+                                LOGGER.trace(
+                                        "tool call failed: callHash={} tool={}",
+                                        callHash,
+                                        tool.name(),
+                                        outcome.error());
+                                return failed(
+                                        callHash,
+                                        spec,
+                                        ToolStatus.ERROR,
+                                        "tool '" + tool.name() + "' failed: " + outcome.error(),
+                                        startedAt,
+                                        0);
+                            }
+                            String output = outcome.value();
+                            return result(
+                                    callHash, spec, ToolStatus.OK, output == null ? "" : output, null, startedAt, 0);
+                        })
+                        .thenCompose(result -> stored(spec, result)),
+                callHash,
+                refusal -> refusal);
     }
 
     // ---------------------------------------------------------------- a batched call
@@ -287,14 +368,16 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         ToolResolver.Resolution resolution = resolver.resolve(spec);
         if (resolution.problem() != null) {
             for (int i = 0; i < items.size(); i++) {
-                results[i] = failed(items.get(i).getCallHash(), spec, ToolStatus.ERROR, resolution.problem(), startedAt, 0);
+                results[i] =
+                        failed(items.get(i).getCallHash(), spec, ToolStatus.ERROR, resolution.problem(), startedAt, 0);
             }
             return done(Arrays.asList(results));
         }
         List<Integer> valid = new ArrayList<>();
         List<JsonNode> arguments = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
-            Prepared prepared = prepare(spec, items.get(i).getCallHash(), items.get(i).getArgumentsJson(), startedAt);
+            Prepared prepared =
+                    prepare(spec, items.get(i).getCallHash(), items.get(i).getArgumentsJson(), startedAt);
             if (prepared.refusal() != null) {
                 results[i] = prepared.refusal();
             } else {
@@ -303,61 +386,90 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
             }
         }
         List<CompletableFuture<Optional<ToolResult>>> lookups = valid.stream()
-                .map(i -> lookUp(spec, items.get(i).getCallHash()).toCompletableFuture()).toList();
-        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new)).thenCompose(ignored -> {
-            List<Integer> misses = new ArrayList<>();
-            List<JsonNode> missArguments = new ArrayList<>();
-            for (int k = 0; k < valid.size(); k++) {
-                int i = valid.get(k);
-                Optional<ToolResult> hit = lookups.get(k).join();
-                if (hit.isPresent()) {
-                    results[i] = fromCache(items.get(i).getCallHash(), hit.get());
-                } else {
-                    misses.add(i);
-                    missArguments.add(arguments.get(k));
-                }
-            }
-            if (!misses.isEmpty() && expired(call)) {
-                misses.forEach(i -> results[i] = expiredInQueue(call, items.get(i).getCallHash(), startedAt));
-                return done(Arrays.asList(results));
-            }
-            CompletionStage<Void> executed = misses.isEmpty() ? done(null)
-                    : resolution.tool() instanceof BatchTool batchTool
-                    ? executeBatch(call, batchTool, items, misses, missArguments, results, startedAt)
-                    : executeOneByOne(call, resolution.tool(), items, misses, missArguments, results, startedAt);
-            return executed.thenApply(done -> Arrays.asList(results));
-        });
+                .map(i -> lookUp(spec, items.get(i).getCallHash()).toCompletableFuture())
+                .toList();
+        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new))
+                .thenCompose(ignored -> {
+                    List<Integer> misses = new ArrayList<>();
+                    List<JsonNode> missArguments = new ArrayList<>();
+                    for (int k = 0; k < valid.size(); k++) {
+                        int i = valid.get(k);
+                        Optional<ToolResult> hit = lookups.get(k).join();
+                        if (hit.isPresent()) {
+                            results[i] = fromCache(items.get(i).getCallHash(), hit.get());
+                        } else {
+                            misses.add(i);
+                            missArguments.add(arguments.get(k));
+                        }
+                    }
+                    if (!misses.isEmpty() && expired(call)) {
+                        misses.forEach(i ->
+                                results[i] = expiredInQueue(call, items.get(i).getCallHash(), startedAt));
+                        return done(Arrays.asList(results));
+                    }
+                    CompletionStage<Void> executed = misses.isEmpty()
+                            ? done(null)
+                            : resolution.tool() instanceof BatchTool batchTool
+                                    ? executeBatch(call, batchTool, items, misses, missArguments, results, startedAt)
+                                    : executeOneByOne(
+                                            call, resolution.tool(), items, misses, missArguments, results, startedAt);
+                    return executed.thenApply(done -> Arrays.asList(results));
+                });
     }
 
     /** One run of the batch handler for every call that missed the cache. */
-    private CompletionStage<Void> executeBatch(ToolCall call, BatchTool tool, List<BatchItem> items, List<Integer> misses,
-                                               List<JsonNode> arguments, ToolResult[] results, long startedAt) {
+    private CompletionStage<Void> executeBatch(
+            ToolCall call,
+            BatchTool tool,
+            List<BatchItem> items,
+            List<Integer> misses,
+            List<JsonNode> arguments,
+            ToolResult[] results,
+            long startedAt) {
         ToolSpec spec = call.getTool();
         int size = misses.size();
         Instant deadline = deadline(call, startedAt);
         ToolContext context = new ToolContext(call.getCallHash(), call.getBatchId(), deadline);
-        CompletionStage<List<ToolResult>> answered = limited(spec, deadline, startedAt, permit ->
-                runTimed(tool.name(), call.getCallHash(), deadline, permit, () -> {
-                    LOGGER.trace("batched tool call started: callHash={} tool={} items={} arguments={}",
-                            call.getCallHash(), tool.name(), size, arguments);
-                    return tool.executeBatch(List.copyOf(arguments), context);
-                }).thenApply(outcome -> {
-                    metrics.executed(spec.getName(), outcome.ran(), size);
+        CompletionStage<List<ToolResult>> answered = limited(
+                spec,
+                deadline,
+                startedAt,
+                permit -> runTimed(tool.name(), call.getCallHash(), deadline, permit, () -> {
+                            LOGGER.trace(
+                                    "batched tool call started: callHash={} tool={} items={} arguments={}",
+                                    call.getCallHash(),
+                                    tool.name(),
+                                    size,
+                                    arguments);
+                            return tool.executeBatch(List.copyOf(arguments), context);
+                        })
+                        .thenApply(outcome -> {
+                            metrics.executed(spec.getName(), outcome.ran(), size);
+                            List<ToolResult> answers = new ArrayList<>(size);
+                            for (int k = 0; k < size; k++) {
+                                String hash = items.get(misses.get(k)).getCallHash();
+                                answers.add(batchItemResult(
+                                        call, tool.name(), hash, outcome, k, size, startedAt, deadline));
+                            }
+                            LOGGER.debug(
+                                    "batched tool call ran: callHash={} tool={} items={} timedOut={}",
+                                    call.getCallHash(),
+                                    tool.name(),
+                                    size,
+                                    outcome.timedOut());
+                            return answers;
+                        }),
+                call.getCallHash(),
+                failure -> {
                     List<ToolResult> answers = new ArrayList<>(size);
-                    for (int k = 0; k < size; k++) {
-                        String hash = items.get(misses.get(k)).getCallHash();
-                        answers.add(batchItemResult(call, tool.name(), hash, outcome, k, size, startedAt, deadline));
-                    }
-                    LOGGER.debug("batched tool call ran: callHash={} tool={} items={} timedOut={}",
-                            call.getCallHash(), tool.name(), size, outcome.timedOut());
-                    return answers;
-                }), call.getCallHash(), failure -> {
-                    List<ToolResult> answers = new ArrayList<>(size);
-                    misses.forEach(i -> answers.add(ToolResults.copyOf(failure).setCallHash(items.get(i).getCallHash()).build()));
+                    misses.forEach(i -> answers.add(ToolResults.copyOf(failure)
+                            .setCallHash(items.get(i).getCallHash())
+                            .build()));
                     return answers;
                 });
         return answered.thenCompose(answers -> CompletableFuture.allOf(answers.stream()
-                .map(answer -> stored(spec, answer).toCompletableFuture()).toArray(CompletableFuture[]::new))
+                        .map(answer -> stored(spec, answer).toCompletableFuture())
+                        .toArray(CompletableFuture[]::new))
                 .thenRun(() -> {
                     for (int k = 0; k < size; k++) {
                         results[misses.get(k)] = answers.get(k);
@@ -365,24 +477,43 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                 }));
     }
 
-    private ToolResult batchItemResult(ToolCall call, String tool, String hash, Outcome<List<BatchTool.Outcome>> outcome,
-                                       int k, int size, long startedAt, Instant deadline) {
+    private ToolResult batchItemResult(
+            ToolCall call,
+            String tool,
+            String hash,
+            Outcome<List<BatchTool.Outcome>> outcome,
+            int k,
+            int size,
+            long startedAt,
+            Instant deadline) {
         ToolSpec spec = call.getTool();
         if (outcome.timedOut()) {
             return failed(hash, spec, ToolStatus.TIMEOUT, timedOut(call, startedAt, deadline, size), startedAt, size);
         }
         if (outcome.error() != null) {
-            return failed(hash, spec, ToolStatus.ERROR, "tool '" + tool + "' failed: " + outcome.error(), startedAt, size);
+            return failed(
+                    hash, spec, ToolStatus.ERROR, "tool '" + tool + "' failed: " + outcome.error(), startedAt, size);
         }
         List<BatchTool.Outcome> outcomes = outcome.value();
         if (outcomes == null || outcomes.size() != size) {
-            return failed(hash, spec, ToolStatus.ERROR, "tool '" + tool + "' failed: its batch handler returned "
-                    + (outcomes == null ? "nothing" : outcomes.size() + " results") + " for " + size + " calls", startedAt, size);
+            return failed(
+                    hash,
+                    spec,
+                    ToolStatus.ERROR,
+                    "tool '" + tool + "' failed: its batch handler returned "
+                            + (outcomes == null ? "nothing" : outcomes.size() + " results") + " for " + size + " calls",
+                    startedAt,
+                    size);
         }
         BatchTool.Outcome one = outcomes.get(k);
         if (one == null) {
-            return failed(hash, spec, ToolStatus.ERROR, "tool '" + tool + "' failed: its batch handler returned no result for this call",
-                    startedAt, size);
+            return failed(
+                    hash,
+                    spec,
+                    ToolStatus.ERROR,
+                    "tool '" + tool + "' failed: its batch handler returned no result for this call",
+                    startedAt,
+                    size);
         }
         return one.error() != null
                 ? failed(hash, spec, ToolStatus.ERROR, "tool '" + tool + "': " + one.error(), startedAt, size)
@@ -390,13 +521,20 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     }
 
     /** A batchable declaration whose tool has no batch handler: each call runs on its own. */
-    private CompletionStage<Void> executeOneByOne(ToolCall call, Tool tool, List<BatchItem> items, List<Integer> misses,
-                                                  List<JsonNode> arguments, ToolResult[] results, long startedAt) {
+    private CompletionStage<Void> executeOneByOne(
+            ToolCall call,
+            Tool tool,
+            List<BatchItem> items,
+            List<Integer> misses,
+            List<JsonNode> arguments,
+            ToolResult[] results,
+            long startedAt) {
         List<CompletableFuture<Void>> runs = new ArrayList<>();
         for (int k = 0; k < misses.size(); k++) {
             int i = misses.get(k);
             runs.add(execute(call, tool, items.get(i).getCallHash(), arguments.get(k), startedAt)
-                    .thenAccept(result -> results[i] = result).toCompletableFuture());
+                    .thenAccept(result -> results[i] = result)
+                    .toCompletableFuture());
         }
         return CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new));
     }
@@ -412,21 +550,43 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         try {
             arguments = parseArguments(argumentsJson);
         } catch (JsonProcessingException e) {
-            return new Prepared(null, refused(callHash, spec, "the arguments of tool '" + name
-                    + "' are not valid JSON: " + e.getOriginalMessage(), startedAt));
+            return new Prepared(
+                    null,
+                    refused(
+                            callHash,
+                            spec,
+                            "the arguments of tool '" + name + "' are not valid JSON: " + e.getOriginalMessage(),
+                            startedAt));
         }
         List<String> problems;
         try {
             problems = schemas.problems(spec.getParametersJson(), arguments);
         } catch (IllegalArgumentException e) {
-            return new Prepared(null, refused(callHash, spec, "tool '" + name
-                    + "' cannot be called: the batch declares it with a parameters schema that is " + e.getMessage(), startedAt));
+            return new Prepared(
+                    null,
+                    refused(
+                            callHash,
+                            spec,
+                            "tool '" + name
+                                    + "' cannot be called: the batch declares it with a parameters schema that is "
+                                    + e.getMessage(),
+                            startedAt));
         }
         if (!problems.isEmpty()) {
-            LOGGER.debug("tool call arguments break the schema: callHash={} tool={} problems={}", callHash, name, problems.size());
-            return new Prepared(null, refused(callHash, spec, "the arguments of tool '" + name
-                    + "' do not match its parameters schema: " + String.join("; ", problems)
-                    + ". Call it again with arguments that do.", startedAt));
+            LOGGER.debug(
+                    "tool call arguments break the schema: callHash={} tool={} problems={}",
+                    callHash,
+                    name,
+                    problems.size());
+            return new Prepared(
+                    null,
+                    refused(
+                            callHash,
+                            spec,
+                            "the arguments of tool '" + name
+                                    + "' do not match its parameters schema: " + String.join("; ", problems)
+                                    + ". Call it again with arguments that do.",
+                            startedAt));
         }
         return new Prepared(arguments, null);
     }
@@ -450,8 +610,12 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         // A cache that cannot answer costs an execution, never the call.
         return lookup.exceptionally(e -> {
             metrics.cacheBypassed(spec.getName());
-            cacheWarning.warn(LOGGER, "result cache lookup failed; running the call without it: callHash={} tool={} error={}",
-                    callHash, spec.getName(), rootMessage(e));
+            cacheWarning.warn(
+                    LOGGER,
+                    "result cache lookup failed; running the call without it: callHash={} tool={} error={}",
+                    callHash,
+                    spec.getName(),
+                    rootMessage(e));
             return Optional.empty();
         });
     }
@@ -476,9 +640,13 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
      * before the deadline, {@code onRefused} turns the TIMEOUT result (nothing ran) into what the
      * caller returns.
      */
-    private <T> CompletionStage<T> limited(ToolSpec spec, Instant deadline, long startedAt,
-                                           Function<ToolLimiter.Permit, CompletionStage<T>> body,
-                                           String callHash, Function<ToolResult, T> onRefused) {
+    private <T> CompletionStage<T> limited(
+            ToolSpec spec,
+            Instant deadline,
+            long startedAt,
+            Function<ToolLimiter.Permit, CompletionStage<T>> body,
+            String callHash,
+            Function<ToolResult, T> onRefused) {
         ToolLimiter.Limits limits = limits(spec);
         long asked = System.nanoTime();
         CompletionStage<ToolLimiter.Permit> permit;
@@ -490,14 +658,20 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         CompletableFuture<T> outcome = new CompletableFuture<>();
         permit.whenComplete((granted, error) -> {
             if (error != null) {
-                Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+                Throwable cause =
+                        error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
                 if (cause instanceof RejectedExecutionException) {
                     return; // the worker is stopping; the record will be processed again
                 }
                 ToolResult refusal = cause instanceof LimitTimeoutException
                         ? notRun(failed(callHash, spec, ToolStatus.TIMEOUT, cause.getMessage(), startedAt, 0))
-                        : failed(callHash, spec, ToolStatus.ERROR, "tool '" + spec.getName()
-                                + "' could not be admitted by its limits: " + cause, startedAt, 0);
+                        : failed(
+                                callHash,
+                                spec,
+                                ToolStatus.ERROR,
+                                "tool '" + spec.getName() + "' could not be admitted by its limits: " + cause,
+                                startedAt,
+                                0);
                 outcome.complete(onRefused.apply(refusal));
                 return;
             }
@@ -512,9 +686,12 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                 ran = CompletableFuture.failedFuture(e);
             }
             ran.whenComplete((value, failure) -> {
-                Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+                Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                        ? failure.getCause()
+                        : failure;
                 if (cause instanceof LimitTimeoutException busy) { // no tool thread was free in time
-                    outcome.complete(onRefused.apply(notRun(failed(callHash, spec, ToolStatus.TIMEOUT, busy.getMessage(), startedAt, 0))));
+                    outcome.complete(onRefused.apply(
+                            notRun(failed(callHash, spec, ToolStatus.TIMEOUT, busy.getMessage(), startedAt, 0))));
                 } else if (failure != null) {
                     outcome.completeExceptionally(failure);
                 } else {
@@ -535,45 +712,51 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
      * {@link LimitTimeoutException} if no thread is free before the deadline. Never completes if the
      * worker is stopping (the record was not committed and will run again elsewhere).
      */
-    private <T> CompletionStage<Outcome<T>> runTimed(String tool, String callHash, Instant deadline, ToolLimiter.Permit permit,
-                                                     Callable<T> body) {
+    private <T> CompletionStage<Outcome<T>> runTimed(
+            String tool, String callHash, Instant deadline, ToolLimiter.Permit permit, Callable<T> body) {
         CompletableFuture<Outcome<T>> outcome = new CompletableFuture<>();
         AtomicLong began = new AtomicLong(System.nanoTime());
         threads.start(tool, deadline, () -> {
-            counters.executionStarted(tool);
-            began.set(System.nanoTime());
-            try {
-                T value = body.call();
-                outcome.complete(new Outcome<>(value, null, false, since(began.get())));
-            } catch (Throwable e) {
-                // Whatever the tool threw is the agent's answer; if it timed out, the timeout already won.
-                outcome.complete(new Outcome<>(null, e, false, since(began.get())));
-            }
-        }).whenComplete((run, error) -> {
-            if (error != null) {
-                permit.release();
-                Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-                if (cause instanceof LimitTimeoutException) {
-                    outcome.completeExceptionally(cause);
-                }
-                return; // else rejected: the worker is stopping
-            }
-            run.ended().whenComplete((ignored, e) -> permit.release());
-            long delayMs = Math.max(0, deadline.toEpochMilli() - System.currentTimeMillis());
-            ScheduledFuture<?> timeout;
-            try {
-                timeout = timer.schedule(() -> {
-                    if (outcome.complete(new Outcome<>(null, null, true, since(began.get())))) {
-                        run.interrupt();
-                        LOGGER.debug("tool call timed out: callHash={} tool={}", callHash, tool);
+                    counters.executionStarted(tool);
+                    began.set(System.nanoTime());
+                    try {
+                        T value = body.call();
+                        outcome.complete(new Outcome<>(value, null, false, since(began.get())));
+                    } catch (Throwable e) {
+                        // Whatever the tool threw is the agent's answer; if it timed out, the timeout already won.
+                        outcome.complete(new Outcome<>(null, e, false, since(began.get())));
                     }
-                }, delayMs, TimeUnit.MILLISECONDS);
-            } catch (RejectedExecutionException e) {
-                run.interrupt();
-                return;
-            }
-            outcome.whenComplete((result, e) -> timeout.cancel(false));
-        });
+                })
+                .whenComplete((run, error) -> {
+                    if (error != null) {
+                        permit.release();
+                        Throwable cause = error instanceof CompletionException && error.getCause() != null
+                                ? error.getCause()
+                                : error;
+                        if (cause instanceof LimitTimeoutException) {
+                            outcome.completeExceptionally(cause);
+                        }
+                        return; // else rejected: the worker is stopping
+                    }
+                    run.ended().whenComplete((ignored, e) -> permit.release());
+                    long delayMs = Math.max(0, deadline.toEpochMilli() - System.currentTimeMillis());
+                    ScheduledFuture<?> timeout;
+                    try {
+                        timeout = timer.schedule(
+                                () -> {
+                                    if (outcome.complete(new Outcome<>(null, null, true, since(began.get())))) {
+                                        run.interrupt();
+                                        LOGGER.debug("tool call timed out: callHash={} tool={}", callHash, tool);
+                                    }
+                                },
+                                delayMs,
+                                TimeUnit.MILLISECONDS);
+                    } catch (RejectedExecutionException e) {
+                        run.interrupt();
+                        return;
+                    }
+                    outcome.whenComplete((result, e) -> timeout.cancel(false));
+                });
         return outcome;
     }
 
@@ -586,14 +769,25 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                 counters.failure(result.getStatus() == ToolStatus.TIMEOUT);
                 metrics.error(result.getTool(), result.getStatus());
             }
-            LOGGER.debug("tool call answered: callHash={} tool={} status={} executed={} batchSize={} ms={}",
-                    result.getCallHash(), result.getTool(), result.getStatus(), result.getExecuted(), result.getBatchSize(),
+            LOGGER.debug(
+                    "tool call answered: callHash={} tool={} status={} executed={} batchSize={} ms={}",
+                    result.getCallHash(),
+                    result.getTool(),
+                    result.getStatus(),
+                    result.getExecuted(),
+                    result.getBatchSize(),
                     result.getFinishedAtMs() - result.getStartedAtMs());
-            LOGGER.trace("tool call output: callHash={} tool={} output={}",
-                    result.getCallHash(), result.getTool(), result.getOutput());
+            LOGGER.trace(
+                    "tool call output: callHash={} tool={} output={}",
+                    result.getCallHash(),
+                    result.getTool(),
+                    result.getOutput());
             String topic = topics.toolResults().name();
-            sends.add(send(topic, resultKeySerializer.serialize(topic, result.getCallHash()),
-                    withinBudget(topic, call.getTool(), result)).toCompletableFuture());
+            sends.add(send(
+                            topic,
+                            resultKeySerializer.serialize(topic, result.getCallHash()),
+                            withinBudget(topic, call.getTool(), result))
+                    .toCompletableFuture());
         }
         return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
     }
@@ -603,12 +797,22 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         try {
             return resultSerializer.serialize(topic, result);
         } catch (OversizedRecordException e) {
-            LOGGER.warn("tool result over the record budget: callHash={} tool={} bytes={} limit={}",
-                    result.getCallHash(), result.getTool(), e.sizeBytes(), e.limitBytes());
-            String error = "the output of tool '" + spec.getName() + "' is " + e.sizeBytes() + " bytes serialized, over the "
-                    + "record limit of " + e.limitBytes() + " bytes; lower its max_output_chars";
-            return resultSerializer.serialize(topic, ToolResult.newBuilder(result).setStatus(ToolStatus.ERROR)
-                    .setOutput(error).setError(error).build());
+            LOGGER.warn(
+                    "tool result over the record budget: callHash={} tool={} bytes={} limit={}",
+                    result.getCallHash(),
+                    result.getTool(),
+                    e.sizeBytes(),
+                    e.limitBytes());
+            String error =
+                    "the output of tool '" + spec.getName() + "' is " + e.sizeBytes() + " bytes serialized, over the "
+                            + "record limit of " + e.limitBytes() + " bytes; lower its max_output_chars";
+            return resultSerializer.serialize(
+                    topic,
+                    ToolResult.newBuilder(result)
+                            .setStatus(ToolStatus.ERROR)
+                            .setOutput(error)
+                            .setError(error)
+                            .build());
         }
     }
 
@@ -624,8 +828,11 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         }
         return put(spec, result).handle((ignored, e) -> {
             if (e != null) {
-                LOGGER.debug("result cache write failed; trying again in the background: callHash={} tool={} error={}",
-                        result.getCallHash(), spec.getName(), rootMessage(e));
+                LOGGER.debug(
+                        "result cache write failed; trying again in the background: callHash={} tool={} error={}",
+                        result.getCallHash(),
+                        spec.getName(),
+                        rootMessage(e));
                 storeLater(spec, result, 1);
             }
             return result;
@@ -639,17 +846,29 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
      */
     private void storeLater(ToolSpec spec, ToolResult result, int retry) {
         try {
-            timer.schedule(() -> put(spec, result).whenComplete((ignored, e) -> {
-                if (e == null) {
-                    LOGGER.debug("result cache write succeeded on retry {}: callHash={}", retry, result.getCallHash());
-                } else if (retry < STORE_RETRIES) {
-                    storeLater(spec, result, retry + 1);
-                } else {
-                    metrics.cacheBypassed(spec.getName());
-                    cacheWarning.warn(LOGGER, "result cache write failed {} times; the result is not shared: callHash={} tool={} "
-                            + "error={}", retry + 1, result.getCallHash(), spec.getName(), rootMessage(e));
-                }
-            }), 1_000L << (retry - 1), TimeUnit.MILLISECONDS);
+            timer.schedule(
+                    () -> put(spec, result).whenComplete((ignored, e) -> {
+                        if (e == null) {
+                            LOGGER.debug(
+                                    "result cache write succeeded on retry {}: callHash={}",
+                                    retry,
+                                    result.getCallHash());
+                        } else if (retry < STORE_RETRIES) {
+                            storeLater(spec, result, retry + 1);
+                        } else {
+                            metrics.cacheBypassed(spec.getName());
+                            cacheWarning.warn(
+                                    LOGGER,
+                                    "result cache write failed {} times; the result is not shared: callHash={} tool={} "
+                                            + "error={}",
+                                    retry + 1,
+                                    result.getCallHash(),
+                                    spec.getName(),
+                                    rootMessage(e));
+                        }
+                    }),
+                    1_000L << (retry - 1),
+                    TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
             LOGGER.debug("worker stopping; cache write not retried: callHash={}", result.getCallHash());
         }
@@ -666,8 +885,12 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     private CompletionStage<?> deadLetter(ConsumerRecord<byte[], byte[]> record, RuntimeException error) {
         counters.deadLetter();
         String reason = "undecodable ToolCall: " + error.getMessage();
-        LOGGER.warn("dead-lettering a tool-calls record: topic={} partition={} offset={} reason={}",
-                record.topic(), record.partition(), record.offset(), reason);
+        LOGGER.warn(
+                "dead-lettering a tool-calls record: topic={} partition={} offset={} reason={}",
+                record.topic(),
+                record.partition(),
+                record.offset(),
+                reason);
         DeadLetter letter = DeadLetter.newBuilder()
                 .setStage(STAGE)
                 .setTopic(record.topic())
@@ -680,8 +903,8 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
                 .setRecordedAtMs(System.currentTimeMillis())
                 .build();
         String topic = topics.deadLetters().name();
-        return CompletableFuture.completedFuture(letter).thenComposeAsync(
-                l -> send(topic, record.key(), deadLetterSerializer.serialize(topic, l)), publishing);
+        return CompletableFuture.completedFuture(letter)
+                .thenComposeAsync(l -> send(topic, record.key(), deadLetterSerializer.serialize(topic, l)), publishing);
     }
 
     private CompletionStage<RecordMetadata> send(String topic, byte[] key, byte[] value) {
@@ -702,19 +925,27 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
 
     // ---------------------------------------------------------------- results
 
-    private static ToolResult failed(String callHash, ToolSpec spec, ToolStatus status, String error, long startedAt,
-                                     int batchSize) {
+    private static ToolResult failed(
+            String callHash, ToolSpec spec, ToolStatus status, String error, long startedAt, int batchSize) {
         return result(callHash, spec, status, error, error, startedAt, batchSize);
     }
 
     /** A refusal before anything ran (bad arguments): not an execution. */
     private static ToolResult refused(String callHash, ToolSpec spec, String error, long startedAt) {
-        return ToolResults.copyOf(failed(callHash, spec, ToolStatus.ERROR, error, startedAt, 0)).setExecuted(false).build();
+        return ToolResults.copyOf(failed(callHash, spec, ToolStatus.ERROR, error, startedAt, 0))
+                .setExecuted(false)
+                .build();
     }
 
     /** The result the agent sees: output (for a failure, the error text) capped at the spec's limit. */
-    private static ToolResult result(String callHash, ToolSpec spec, ToolStatus status, String output, String error,
-                                     long startedAt, int batchSize) {
+    private static ToolResult result(
+            String callHash,
+            ToolSpec spec,
+            ToolStatus status,
+            String output,
+            String error,
+            long startedAt,
+            int batchSize) {
         int maxChars = spec.getMaxOutputChars();
         return ToolResult.newBuilder()
                 .setCallHash(callHash)
@@ -742,10 +973,12 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         ToolSpec spec = call.getTool();
         long timeout = ToolTimeouts.timeoutMs(spec);
         long allowed = deadline.toEpochMilli() - startedAt;
-        String how = allowed >= timeout ? timeout + " ms"
+        String how = allowed >= timeout
+                ? timeout + " ms"
                 : allowed + " ms, at its deadline (it had waited " + Math.max(0, startedAt - call.getDispatchedAtMs())
                         + " ms to be picked up; its timeout is " + timeout + " ms)";
-        return "tool '" + spec.getName() + "' timed out after " + how + (calls > 1 ? " (a batch of " + calls + " calls)" : "");
+        return "tool '" + spec.getName() + "' timed out after " + how
+                + (calls > 1 ? " (a batch of " + calls + " calls)" : "");
     }
 
     /** Whether the call's deadline passed before it could start here. */
@@ -759,10 +992,21 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
         counters.expiredCall();
         metrics.expiredInQueue(spec.getName());
         long queuedMs = Math.max(0, System.currentTimeMillis() - call.getDispatchedAtMs());
-        LOGGER.debug("tool call expired in queue, not run: callHash={} tool={} queuedMs={}", callHash, spec.getName(), queuedMs);
-        return notRun(failed(callHash, spec, ToolStatus.TIMEOUT, "tool '" + spec.getName() + "' expired in queue after "
-                + queuedMs + " ms and was not run: no tool worker could pick it up before its deadline (its timeout is "
-                + ToolTimeouts.timeoutMs(spec) + " ms; the rest was its allowance for waiting in the queue)", startedAt, 0));
+        LOGGER.debug(
+                "tool call expired in queue, not run: callHash={} tool={} queuedMs={}",
+                callHash,
+                spec.getName(),
+                queuedMs);
+        return notRun(failed(
+                callHash,
+                spec,
+                ToolStatus.TIMEOUT,
+                "tool '" + spec.getName() + "' expired in queue after "
+                        + queuedMs
+                        + " ms and was not run: no tool worker could pick it up before its deadline (its timeout is "
+                        + ToolTimeouts.timeoutMs(spec) + " ms; the rest was its allowance for waiting in the queue)",
+                startedAt,
+                0));
     }
 
     /** Only results the batch declared reusable, for a positive time, are cached. */
@@ -777,7 +1021,9 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
     }
 
     private static ToolLimiter.Limits limits(ToolSpec spec) {
-        return new ToolLimiter.Limits(Math.max(0, spec.getRateLimitPerSecond()), Math.max(0, spec.getMaxConcurrency()),
+        return new ToolLimiter.Limits(
+                Math.max(0, spec.getRateLimitPerSecond()),
+                Math.max(0, spec.getMaxConcurrency()),
                 Duration.ofMillis(ToolTimeouts.timeoutMs(spec) + LEASE_MARGIN_MS));
     }
 
@@ -791,7 +1037,9 @@ final class ToolCallHandler implements InFlightConsumer.Handler<byte[], byte[]> 
 
     private static String rootMessage(Throwable error) {
         Throwable root = error;
-        while ((root instanceof CompletionException || root.getCause() != null) && root.getCause() != null && root.getCause() != root) {
+        while ((root instanceof CompletionException || root.getCause() != null)
+                && root.getCause() != null
+                && root.getCause() != root) {
             root = root.getCause();
         }
         return root.toString();

@@ -53,9 +53,22 @@ public final class ToolDeclarations {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-    private static final Set<String> KEYS = Set.of("name", "description", "parameters", "timeout_ms", "cacheable",
-            "cache_ttl_ms", "coalesce", "max_output_chars", "rate_limit_per_second", "max_concurrency", "batchable",
-            "batch_window_ms", "batch_max_size", "http_url", "mcp_server");
+    private static final Set<String> KEYS = Set.of(
+            "name",
+            "description",
+            "parameters",
+            "timeout_ms",
+            "cacheable",
+            "cache_ttl_ms",
+            "coalesce",
+            "max_output_chars",
+            "rate_limit_per_second",
+            "max_concurrency",
+            "batchable",
+            "batch_window_ms",
+            "batch_max_size",
+            "http_url",
+            "mcp_server");
 
     private ToolDeclarations() {}
 
@@ -71,9 +84,16 @@ public final class ToolDeclarations {
             // Jackson's messages run over several lines; an error about a user's file is one line.
             String message = e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage();
             String where = e instanceof JsonProcessingException json && json.getLocation() != null
-                    ? " line " + json.getLocation().getLineNr() : "";
-            throw new IllegalArgumentException(file + where + " is not valid JSON: "
-                    + String.valueOf(message).lines().findFirst().orElse("").strip(), e);
+                    ? " line " + json.getLocation().getLineNr()
+                    : "";
+            throw new IllegalArgumentException(
+                    file + where + " is not valid JSON: "
+                            + String.valueOf(message)
+                                    .lines()
+                                    .findFirst()
+                                    .orElse("")
+                                    .strip(),
+                    e);
         }
         return parse(root, file.toString());
     }
@@ -119,8 +139,8 @@ public final class ToolDeclarations {
             }
         }
         if (!unknown.isEmpty()) {
-            throw new IllegalArgumentException(where + ": unknown key(s) " + unknown + "; a tool declaration may have "
-                    + new TreeSet<>(KEYS));
+            throw new IllegalArgumentException(
+                    where + ": unknown key(s) " + unknown + "; a tool declaration may have " + new TreeSet<>(KEYS));
         }
         ToolSpec.Builder spec = ToolSpec.newBuilder().setName(t.get("name").textValue());
         spec.setDescription(text(t, "description", where, ""));
@@ -131,9 +151,11 @@ public final class ToolDeclarations {
             if (!parameters.isObject()) {
                 throw new IllegalArgumentException(where + ": 'parameters' must be a JSON Schema object");
             }
-            if (parameters.has("type") && !"object".equals(parameters.get("type").asText())) {
-                throw new IllegalArgumentException(where + ": 'parameters' must describe an object (\"type\": \"object\"), got type "
-                        + parameters.get("type"));
+            if (parameters.has("type")
+                    && !"object".equals(parameters.get("type").asText())) {
+                throw new IllegalArgumentException(
+                        where + ": 'parameters' must describe an object (\"type\": \"object\"), got type "
+                                + parameters.get("type"));
             }
             String canonical = CallHash.canonicalJson(parameters.toString());
             try {
@@ -145,7 +167,8 @@ public final class ToolDeclarations {
         }
         long timeout = integer(t, "timeout_ms", where, 30_000);
         if (timeout < 1 || timeout > MAX_TIMEOUT_MS) {
-            throw new IllegalArgumentException(where + ": 'timeout_ms' must be from 1 to " + MAX_TIMEOUT_MS + ", got " + timeout);
+            throw new IllegalArgumentException(
+                    where + ": 'timeout_ms' must be from 1 to " + MAX_TIMEOUT_MS + ", got " + timeout);
         }
         spec.setTimeoutMs(timeout);
         boolean cacheable = bool(t, "cacheable", where, false);
@@ -160,31 +183,36 @@ public final class ToolDeclarations {
         spec.setCoalesce(bool(t, "coalesce", where, true));
         long maxOutput = integer(t, "max_output_chars", where, 16_384);
         if (maxOutput < 100 || maxOutput > MAX_OUTPUT_CHARS_LIMIT) {
-            throw new IllegalArgumentException(where + ": 'max_output_chars' must be from 100 to " + MAX_OUTPUT_CHARS_LIMIT
-                    + " (results travel on Kafka), got " + maxOutput);
+            throw new IllegalArgumentException(where + ": 'max_output_chars' must be from 100 to "
+                    + MAX_OUTPUT_CHARS_LIMIT + " (results travel on Kafka), got " + maxOutput);
         }
         spec.setMaxOutputChars((int) maxOutput);
         double rate = number(t, "rate_limit_per_second", where, 0);
         if (rate < 0 || rate > 100_000) {
-            throw new IllegalArgumentException(where + ": 'rate_limit_per_second' must be from 0 (no limit) to 100000, got " + rate);
+            throw new IllegalArgumentException(
+                    where + ": 'rate_limit_per_second' must be from 0 (no limit) to 100000, got " + rate);
         }
         spec.setRateLimitPerSecond(rate);
         long concurrency = integer(t, "max_concurrency", where, 0);
         if (concurrency < 0 || concurrency > 100_000) {
-            throw new IllegalArgumentException(where + ": 'max_concurrency' must be from 0 (no limit) to 100000, got " + concurrency);
+            throw new IllegalArgumentException(
+                    where + ": 'max_concurrency' must be from 0 (no limit) to 100000, got " + concurrency);
         }
         spec.setMaxConcurrency((int) concurrency);
         boolean batchable = bool(t, "batchable", where, false);
         if (!batchable && (t.has("batch_window_ms") || t.has("batch_max_size"))) {
-            throw new IllegalArgumentException(where + ": 'batch_window_ms' and 'batch_max_size' need 'batchable': true");
+            throw new IllegalArgumentException(
+                    where + ": 'batch_window_ms' and 'batch_max_size' need 'batchable': true");
         }
         long window = integer(t, "batch_window_ms", where, 20);
         if (window < 1 || window > MAX_BATCH_WINDOW_MS) {
-            throw new IllegalArgumentException(where + ": 'batch_window_ms' must be from 1 to " + MAX_BATCH_WINDOW_MS + ", got " + window);
+            throw new IllegalArgumentException(
+                    where + ": 'batch_window_ms' must be from 1 to " + MAX_BATCH_WINDOW_MS + ", got " + window);
         }
         long size = integer(t, "batch_max_size", where, 100);
         if (size < 1 || size > MAX_BATCH_SIZE) {
-            throw new IllegalArgumentException(where + ": 'batch_max_size' must be from 1 to " + MAX_BATCH_SIZE + ", got " + size);
+            throw new IllegalArgumentException(
+                    where + ": 'batch_max_size' must be from 1 to " + MAX_BATCH_SIZE + ", got " + size);
         }
         spec.setBatchable(batchable).setBatchWindowMs(window).setBatchMaxSize((int) size);
         String httpUrl = text(t, "http_url", where, null);
@@ -200,14 +228,17 @@ public final class ToolDeclarations {
                 throw new IllegalArgumentException(where + ": 'http_url' is not a URL: " + e.getMessage(), e);
             }
             if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
-                throw new IllegalArgumentException(where + ": 'http_url' must be an absolute http:// or https:// URL, got " + httpUrl);
+                throw new IllegalArgumentException(
+                        where + ": 'http_url' must be an absolute http:// or https:// URL, got " + httpUrl);
             }
             if (uri.getUserInfo() != null) {
-                throw new IllegalArgumentException(where + ": 'http_url' must not carry credentials; batches are not secret");
+                throw new IllegalArgumentException(
+                        where + ": 'http_url' must not carry credentials; batches are not secret");
             }
         }
         if (mcpServer != null && !NAME.matcher(mcpServer).matches()) {
-            throw new IllegalArgumentException(where + ": 'mcp_server' must be 1-64 letters, digits, '_' or '-', got '" + mcpServer + "'");
+            throw new IllegalArgumentException(
+                    where + ": 'mcp_server' must be 1-64 letters, digits, '_' or '-', got '" + mcpServer + "'");
         }
         return spec.setHttpUrl(httpUrl).setMcpServer(mcpServer).build();
     }

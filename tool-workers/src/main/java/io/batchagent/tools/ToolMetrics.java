@@ -77,13 +77,15 @@ public final class ToolMetrics {
     void executed(String tool, Duration latency, int batchSize) {
         counter("batchagent.tool.executions", tool, "Times the tool ran").increment();
         if (batchSize > 0) {
-            counter("batchagent.tool.batched.calls", tool, "Calls answered by batched executions").increment(batchSize);
+            counter("batchagent.tool.batched.calls", tool, "Calls answered by batched executions")
+                    .increment(batchSize);
         }
         latency(tool).record(latency);
     }
 
     void cacheHit(String tool) {
-        counter("batchagent.tool.cache.hits", tool, "Calls answered from the result cache").increment();
+        counter("batchagent.tool.cache.hits", tool, "Calls answered from the result cache")
+                .increment();
     }
 
     void error(String tool, ToolStatus status) {
@@ -92,8 +94,11 @@ public final class ToolMetrics {
     }
 
     private Counter errorCounter(String tool, ToolStatus status) {
-        return Counter.builder("batchagent.tool.errors").description("ERROR and TIMEOUT results")
-                .tag("tool", tool).tag("status", status.name().toLowerCase(Locale.ROOT)).register(registry);
+        return Counter.builder("batchagent.tool.errors")
+                .description("ERROR and TIMEOUT results")
+                .tag("tool", tool)
+                .tag("status", status.name().toLowerCase(Locale.ROOT))
+                .register(registry);
     }
 
     /**
@@ -111,7 +116,8 @@ public final class ToolMetrics {
     }
 
     void cacheBypassed(String tool) {
-        counter("batchagent.tool.cache.bypassed", tool, "Cache lookups or writes made without Redis").increment();
+        counter("batchagent.tool.cache.bypassed", tool, "Cache lookups or writes made without Redis")
+                .increment();
     }
 
     void limitFallback() {
@@ -119,20 +125,28 @@ public final class ToolMetrics {
     }
 
     void expiredInQueue(String tool) {
-        counter("batchagent.tool.expired.in.queue", tool, "Calls answered without running: their deadline passed in the queue")
+        counter(
+                        "batchagent.tool.expired.in.queue",
+                        tool,
+                        "Calls answered without running: their deadline passed in the queue")
                 .increment();
     }
 
     void watch(ToolThreads threads) {
         Gauge.builder("batchagent.tool.threads", threads, ToolThreads::threads)
-                .description("Threads the tools run on now, busy or idle").register(registry);
+                .description("Threads the tools run on now, busy or idle")
+                .register(registry);
         Gauge.builder("batchagent.tool.lingering.executions", threads, ToolThreads::lingering)
-                .description("Executions still running after their call timed out").register(registry);
+                .description("Executions still running after their call timed out")
+                .register(registry);
     }
 
     void limitWait(String tool, Duration waited) {
-        Timer.builder("batchagent.tool.limit.wait").description("Time waited for a rate or concurrency permit")
-                .tag("tool", tool).register(registry).record(waited);
+        Timer.builder("batchagent.tool.limit.wait")
+                .description("Time waited for a rate or concurrency permit")
+                .tag("tool", tool)
+                .register(registry)
+                .record(waited);
     }
 
     /** Per tool, what this worker did so far. */
@@ -149,9 +163,16 @@ public final class ToolMetrics {
                     p95 = value.value(TimeUnit.MILLISECONDS);
                 }
             }
-            stats.put(tool, new ToolStats(count("batchagent.tool.calls", tool), count("batchagent.tool.executions", tool),
-                    count("batchagent.tool.cache.hits", tool), errors(tool), count("batchagent.tool.cache.bypassed", tool),
-                    p50, p95));
+            stats.put(
+                    tool,
+                    new ToolStats(
+                            count("batchagent.tool.calls", tool),
+                            count("batchagent.tool.executions", tool),
+                            count("batchagent.tool.cache.hits", tool),
+                            errors(tool),
+                            count("batchagent.tool.cache.bypassed", tool),
+                            p50,
+                            p95));
         }
         return stats;
     }
@@ -166,8 +187,14 @@ public final class ToolMetrics {
      *
      * @param latencyP50Ms median execution time (from a decaying histogram: recent executions weigh most)
      */
-    public record ToolStats(long calls, long executions, long cacheHits, long errors, long cacheBypassed,
-                            double latencyP50Ms, double latencyP95Ms) {}
+    public record ToolStats(
+            long calls,
+            long executions,
+            long cacheHits,
+            long errors,
+            long cacheBypassed,
+            double latencyP50Ms,
+            double latencyP95Ms) {}
 
     private Counter counter(String name, String tool, String description) {
         seen(tool);
@@ -176,8 +203,11 @@ public final class ToolMetrics {
 
     private Timer latency(String tool) {
         seen(tool);
-        return Timer.builder("batchagent.tool.latency").description("Execution time of the tool")
-                .tag("tool", tool).publishPercentiles(0.5, 0.95).register(registry);
+        return Timer.builder("batchagent.tool.latency")
+                .description("Execution time of the tool")
+                .tag("tool", tool)
+                .publishPercentiles(0.5, 0.95)
+                .register(registry);
     }
 
     private long count(String name, String tool) {
@@ -187,6 +217,7 @@ public final class ToolMetrics {
 
     private long errors(String tool) {
         return (long) registry.find("batchagent.tool.errors").tag("tool", tool).counters().stream()
-                .mapToDouble(Counter::count).sum();
+                .mapToDouble(Counter::count)
+                .sum();
     }
 }

@@ -60,8 +60,8 @@ public final class ToolRegistry {
     public void configure(Map<String, String> toolOptions) {
         toolOptions.keySet().stream()
                 .filter(key -> !tools.containsKey(toolOf(key)))
-                .forEach(key -> LOGGER.warn("tool option {} names no installed tool; installed: {}",
-                        key, String.join(", ", names)));
+                .forEach(key -> LOGGER.warn(
+                        "tool option {} names no installed tool; installed: {}", key, String.join(", ", names)));
         tools.forEach((name, tool) -> {
             Map<String, String> own = new TreeMap<>();
             toolOptions.forEach((key, value) -> {
@@ -72,8 +72,8 @@ public final class ToolRegistry {
             try {
                 tool.configure(Collections.unmodifiableMap(own));
             } catch (RuntimeException e) {
-                throw new IllegalArgumentException("tool '" + name + "' rejected its options " + own.keySet()
-                        + ": " + e.getMessage(), e);
+                throw new IllegalArgumentException(
+                        "tool '" + name + "' rejected its options " + own.keySet() + ": " + e.getMessage(), e);
             }
         });
     }
@@ -105,8 +105,10 @@ public final class ToolRegistry {
             try {
                 ServiceLoader.load(Tool.class, loader).forEach(found::add);
             } catch (ServiceConfigurationError e) {
-                throw new IllegalStateException("cannot load a tool listed in META-INF/services/"
-                        + Tool.class.getName() + ": " + e.getMessage(), e);
+                throw new IllegalStateException(
+                        "cannot load a tool listed in META-INF/services/" + Tool.class.getName() + ": "
+                                + e.getMessage(),
+                        e);
             }
             found.forEach(this::add);
             return this;
@@ -121,13 +123,14 @@ public final class ToolRegistry {
             Objects.requireNonNull(tool, "tool");
             String name = tool.name();
             if (name == null || !NAME.matcher(name).matches()) {
-                throw new IllegalArgumentException("tool " + tool.getClass().getName() + " has an invalid name '"
-                        + name + "': use 1 to 64 characters from [A-Za-z0-9_-]");
+                throw new IllegalArgumentException("tool " + tool.getClass().getName() + " has an invalid name '" + name
+                        + "': use 1 to 64 characters from [A-Za-z0-9_-]");
             }
             Tool existing = tools.putIfAbsent(name, tool);
             if (existing != null) {
                 throw new IllegalArgumentException("two tools are named '" + name + "': "
-                        + existing.getClass().getName() + " and " + tool.getClass().getName()
+                        + existing.getClass().getName() + " and "
+                        + tool.getClass().getName()
                         + "; tool names must be unique on a worker");
             }
             return this;

@@ -46,9 +46,10 @@ final class ToolResolver {
         String name = spec.getName();
         if (spec.getMcpServer() != null) {
             Optional<Tool> tool = mcp.tool(spec.getMcpServer(), name);
-            return tool.map(Resolution::of).orElseGet(() -> Resolution.refused("tool '" + name + "' is declared on MCP server '"
-                    + spec.getMcpServer() + "', which is not configured on this worker; configured: "
-                    + (mcp.serverNames().isEmpty() ? "none" : String.join(", ", mcp.serverNames()))));
+            return tool.map(Resolution::of)
+                    .orElseGet(() -> Resolution.refused("tool '" + name + "' is declared on MCP server '"
+                            + spec.getMcpServer() + "', which is not configured on this worker; configured: "
+                            + (mcp.serverNames().isEmpty() ? "none" : String.join(", ", mcp.serverNames()))));
         }
         if (spec.getHttpUrl() != null) {
             URI url;
@@ -61,9 +62,12 @@ final class ToolResolver {
                 return Resolution.refused("HTTP tool '" + name + "' may not call " + url.getHost()
                         + ": the tool workers allow HTTP tools to reach only: " + httpHosts);
             }
-            return Resolution.of(httpTools.computeIfAbsent(name + '\u0000' + url, k -> new HttpTool(name, url, http, httpHosts)));
+            return Resolution.of(
+                    httpTools.computeIfAbsent(name + '\u0000' + url, k -> new HttpTool(name, url, http, httpHosts)));
         }
-        return registry.find(name).map(Resolution::of).orElseGet(() -> Resolution.refused("no tool named '" + name
-                + "' is installed on this worker; installed: " + String.join(", ", registry.names())));
+        return registry.find(name)
+                .map(Resolution::of)
+                .orElseGet(() -> Resolution.refused("no tool named '" + name
+                        + "' is installed on this worker; installed: " + String.join(", ", registry.names())));
     }
 }

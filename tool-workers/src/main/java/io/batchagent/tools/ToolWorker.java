@@ -94,6 +94,7 @@ public final class ToolWorker implements AutoCloseable {
     private static final Logger LOGGER = LoggerFactory.getLogger(ToolWorker.class);
     /** How long {@link #start} waits for the first Redis connection. */
     private static final Duration REDIS_STARTUP_WAIT = Duration.ofSeconds(10);
+
     private static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(10);
     /** The name prefix of the threads tools run on. */
     static final String TOOL_THREAD_PREFIX = "batchagent-tool-exec-";
@@ -131,8 +132,12 @@ public final class ToolWorker implements AutoCloseable {
      * As {@link #ToolWorker(Map, Topics, ToolWorkerConfig, ToolRegistry)}, recording into
      * {@code metrics} (for example one over the process's own Micrometer registry).
      */
-    public ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
-                      ToolMetrics metrics) {
+    public ToolWorker(
+            Map<String, Object> kafkaConfig,
+            Topics topics,
+            ToolWorkerConfig config,
+            ToolRegistry registry,
+            ToolMetrics metrics) {
         this(Clients.create(kafkaConfig, config, topics.limits()), topics, config, registry, null, true, metrics);
     }
 
@@ -142,27 +147,63 @@ public final class ToolWorker implements AutoCloseable {
      *
      * @throws IllegalArgumentException if a tool rejects its options
      */
-    public ToolWorker(Map<String, Object> kafkaConfig, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
-                      ToolResultCache cache) {
-        this(Clients.create(kafkaConfig, config, topics.limits()), topics, config, registry, Objects.requireNonNull(cache, "cache"), false,
+    public ToolWorker(
+            Map<String, Object> kafkaConfig,
+            Topics topics,
+            ToolWorkerConfig config,
+            ToolRegistry registry,
+            ToolResultCache cache) {
+        this(
+                Clients.create(kafkaConfig, config, topics.limits()),
+                topics,
+                config,
+                registry,
+                Objects.requireNonNull(cache, "cache"),
+                false,
                 new ToolMetrics());
     }
 
-    private ToolWorker(Clients clients, Topics topics, ToolWorkerConfig config, ToolRegistry registry,
-                       ToolResultCache cache, boolean ownsCache, ToolMetrics metrics) {
+    private ToolWorker(
+            Clients clients,
+            Topics topics,
+            ToolWorkerConfig config,
+            ToolRegistry registry,
+            ToolResultCache cache,
+            boolean ownsCache,
+            ToolMetrics metrics) {
         this(clients.consumer(), clients.producer(), topics, config, registry, cache, ownsCache, metrics);
     }
 
     /** Over given clients, for tests with {@code MockConsumer} and {@code MockProducer}. */
-    ToolWorker(Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer, Topics topics,
-               ToolWorkerConfig config, ToolRegistry registry, ToolResultCache cache, boolean ownsCache) {
-        this(consumer, producer, topics, config, registry, Objects.requireNonNull(cache, "cache"), ownsCache, new ToolMetrics());
+    ToolWorker(
+            Consumer<byte[], byte[]> consumer,
+            Producer<byte[], byte[]> producer,
+            Topics topics,
+            ToolWorkerConfig config,
+            ToolRegistry registry,
+            ToolResultCache cache,
+            boolean ownsCache) {
+        this(
+                consumer,
+                producer,
+                topics,
+                config,
+                registry,
+                Objects.requireNonNull(cache, "cache"),
+                ownsCache,
+                new ToolMetrics());
     }
 
     /** @param cache the result cache, or null for the one the config implies (then owned) */
-    private ToolWorker(Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer, Topics topics,
-                       ToolWorkerConfig config, ToolRegistry registry, ToolResultCache cache, boolean ownsCache,
-                       ToolMetrics metrics) {
+    private ToolWorker(
+            Consumer<byte[], byte[]> consumer,
+            Producer<byte[], byte[]> producer,
+            Topics topics,
+            ToolWorkerConfig config,
+            ToolRegistry registry,
+            ToolResultCache cache,
+            boolean ownsCache,
+            ToolMetrics metrics) {
         Objects.requireNonNull(topics, "topics");
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(registry, "registry");
@@ -185,7 +226,8 @@ public final class ToolWorker implements AutoCloseable {
         }
         this.timer = new ScheduledThreadPoolExecutor(1, threads("batchagent-tool-timeouts-"));
         this.timer.setRemoveOnCancelPolicy(true); // most calls finish in time; don't keep their timers
-        this.toolThreads = new ToolThreads(config.maxToolThreads(), config.maxConcurrency(), threads(TOOL_THREAD_PREFIX), timer);
+        this.toolThreads =
+                new ToolThreads(config.maxToolThreads(), config.maxConcurrency(), threads(TOOL_THREAD_PREFIX), timer);
         metrics.watch(toolThreads);
         // One thread, because sends are quick appends unless the producer blocks, and then every send would.
         this.publisher = Executors.newSingleThreadExecutor(threads("batchagent-tool-publisher-"));
@@ -195,21 +237,36 @@ public final class ToolWorker implements AutoCloseable {
             }
         };
         ThrottledWarning limitWarning = new ThrottledWarning(Duration.ofSeconds(10));
-        this.limiter = redis == null ? ToolLimiter.local(timer) : ToolLimiter.shared(redis, timer, error -> {
-            metrics.limitFallback();
-            limitWarning.warn(LOGGER, "tool limits could not use Redis; this worker applies them on its own until it can: error={}",
-                    error.toString());
-        });
+        this.limiter = redis == null
+                ? ToolLimiter.local(timer)
+                : ToolLimiter.shared(redis, timer, error -> {
+                    metrics.limitFallback();
+                    limitWarning.warn(
+                            LOGGER,
+                            "tool limits could not use Redis; this worker applies them on its own until it can: error={}",
+                            error.toString());
+                });
         // One short-lived thread per server, so that connecting takes no tool thread.
-        this.mcp = McpToolbox.of(config.mcpServers()).connectAll(task -> threads("batchagent-mcp-connect-").newThread(task).start());
-        ToolResolver resolver = new ToolResolver(registry, mcp, HttpTool.defaultClient(), HostAllowlist.of(config.httpToolHosts()));
-        ToolCallHandler handler = new ToolCallHandler(topics, resolver, this.cache, limiter, producer, toolThreads, timer,
-                publishing, counters, metrics);
-        this.loop = new InFlightConsumer<>(consumer, List.of(topics.toolCalls().name()), handler,
+        this.mcp = McpToolbox.of(config.mcpServers())
+                .connectAll(task ->
+                        threads("batchagent-mcp-connect-").newThread(task).start());
+        ToolResolver resolver =
+                new ToolResolver(registry, mcp, HttpTool.defaultClient(), HostAllowlist.of(config.httpToolHosts()));
+        ToolCallHandler handler = new ToolCallHandler(
+                topics, resolver, this.cache, limiter, producer, toolThreads, timer, publishing, counters, metrics);
+        this.loop = new InFlightConsumer<>(
+                consumer,
+                List.of(topics.toolCalls().name()),
+                handler,
                 InFlightConsumer.Options.<byte[], byte[]>of("tool-worker-" + config.groupId(), config.maxConcurrency())
                         .withOnHandlerFailure((record, error) -> counters.publishFailure()));
-        LOGGER.info("tool worker ready: group={} maxConcurrency={} maxToolThreads={} tools={} mcpServers={} cache={}",
-                config.groupId(), config.maxConcurrency(), config.maxToolThreads(), registry.names(), mcp.serverNames(),
+        LOGGER.info(
+                "tool worker ready: group={} maxConcurrency={} maxToolThreads={} tools={} mcpServers={} cache={}",
+                config.groupId(),
+                config.maxConcurrency(),
+                config.maxToolThreads(),
+                registry.names(),
+                mcp.serverNames(),
                 redis != null ? redis : this.cache.getClass().getSimpleName());
     }
 
@@ -224,7 +281,8 @@ public final class ToolWorker implements AutoCloseable {
         // first connection a bounded wait. A refused connection returns at once; the worker then goes on
         // without Redis as before.
         if (redis != null && !redis.awaitConnected(REDIS_STARTUP_WAIT)) {
-            LOGGER.warn("Redis did not answer within {} s of start; tools run without the shared cache until it does",
+            LOGGER.warn(
+                    "Redis did not answer within {} s of start; tools run without the shared cache until it does",
                     REDIS_STARTUP_WAIT.toSeconds());
         }
         synchronized (lifecycle) {
@@ -275,8 +333,8 @@ public final class ToolWorker implements AutoCloseable {
      * ({@link KafkaClientMeters}, refreshed every {@code refresh} on {@code scheduler}, which
      * stays the caller's). The worker does not unbind them: close the returned handle, after the worker.
      */
-    public AutoCloseable bindKafkaMetrics(MeterRegistry registry, Iterable<Tag> tags, ScheduledExecutorService scheduler,
-                                          Duration refresh) {
+    public AutoCloseable bindKafkaMetrics(
+            MeterRegistry registry, Iterable<Tag> tags, ScheduledExecutorService scheduler, Duration refresh) {
         return KafkaClientMeters.bind(consumer, producer, registry, tags, scheduler, refresh);
     }
 
@@ -336,8 +394,12 @@ public final class ToolWorker implements AutoCloseable {
         if (redis != null) {
             redis.close();
         }
-        LOGGER.info("tool worker closed: cacheHits={} failures={} deadLetters={} executions={}",
-                counters.cacheHits(), counters.failures(), counters.deadLetters(), counters.executionsByTool());
+        LOGGER.info(
+                "tool worker closed: cacheHits={} failures={} deadLetters={} executions={}",
+                counters.cacheHits(),
+                counters.failures(),
+                counters.deadLetters(),
+                counters.executionsByTool());
     }
 
     static Map<String, Object> consumerConfig(Map<String, Object> kafkaConfig, ToolWorkerConfig config) {

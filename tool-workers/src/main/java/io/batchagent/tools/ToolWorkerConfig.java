@@ -36,9 +36,15 @@ import java.util.TreeSet;
  *     POST to: exact names, {@code *.example.com} for subdomains, or {@code *} for any host; default
  *     none, so that a batch cannot make workers call an address their operator did not allow
  */
-public record ToolWorkerConfig(String groupId, Integer maxConcurrency, Map<String, String> toolOptions,
-                               Long cacheMaxEntries, RedisSettings redis, List<McpServerConfig> mcpServers,
-                               Set<String> httpToolHosts, Integer maxToolThreads) {
+public record ToolWorkerConfig(
+        String groupId,
+        Integer maxConcurrency,
+        Map<String, String> toolOptions,
+        Long cacheMaxEntries,
+        RedisSettings redis,
+        List<McpServerConfig> mcpServers,
+        Set<String> httpToolHosts,
+        Integer maxToolThreads) {
 
     public static final String DEFAULT_GROUP_ID = "batchagent-tools";
     public static final int DEFAULT_MAX_CONCURRENCY = 64;
@@ -58,8 +64,8 @@ public record ToolWorkerConfig(String groupId, Integer maxConcurrency, Map<Strin
         }
         maxToolThreads = maxToolThreads == null ? 2 * maxConcurrency : maxToolThreads;
         if (maxToolThreads < maxConcurrency || maxToolThreads > MAX_TOOL_THREADS_LIMIT) {
-            throw new IllegalArgumentException("maxToolThreads must be between maxConcurrency (" + maxConcurrency + ") and "
-                    + MAX_TOOL_THREADS_LIMIT + ", got " + maxToolThreads);
+            throw new IllegalArgumentException("maxToolThreads must be between maxConcurrency (" + maxConcurrency
+                    + ") and " + MAX_TOOL_THREADS_LIMIT + ", got " + maxToolThreads);
         }
         toolOptions = toolOptions == null ? Map.of() : copyValidated(toolOptions);
         cacheMaxEntries = cacheMaxEntries == null ? DEFAULT_CACHE_MAX_ENTRIES : cacheMaxEntries;
@@ -80,45 +86,61 @@ public record ToolWorkerConfig(String groupId, Integer maxConcurrency, Map<Strin
     }
 
     public ToolWorkerConfig withGroupId(String id) {
-        return new ToolWorkerConfig(id, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts, maxToolThreads);
+        return new ToolWorkerConfig(
+                id, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts, maxToolThreads);
     }
 
     /** Sets {@code maxConcurrency} and puts {@code maxToolThreads} back to its default for it (twice as many). */
     public ToolWorkerConfig withMaxConcurrency(int concurrency) {
-        return new ToolWorkerConfig(groupId, concurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts, null);
+        return new ToolWorkerConfig(
+                groupId, concurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts, null);
     }
 
     public ToolWorkerConfig withToolOptions(Map<String, String> options) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, options, cacheMaxEntries, redis, mcpServers, httpToolHosts, maxToolThreads);
+        return new ToolWorkerConfig(
+                groupId, maxConcurrency, options, cacheMaxEntries, redis, mcpServers, httpToolHosts, maxToolThreads);
     }
 
     /** The most threads this worker's tools run on; see the record's documentation. */
     public ToolWorkerConfig withMaxToolThreads(int threads) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts, threads);
+        return new ToolWorkerConfig(
+                groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, httpToolHosts, threads);
     }
 
     public ToolWorkerConfig withCacheMaxEntries(long entries) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, entries, redis, mcpServers, httpToolHosts, maxToolThreads);
+        return new ToolWorkerConfig(
+                groupId, maxConcurrency, toolOptions, entries, redis, mcpServers, httpToolHosts, maxToolThreads);
     }
 
     /** Shares the result cache and the limits through Redis; null keeps them in this process. */
     public ToolWorkerConfig withRedis(RedisSettings settings) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, settings, mcpServers, httpToolHosts, maxToolThreads);
+        return new ToolWorkerConfig(
+                groupId,
+                maxConcurrency,
+                toolOptions,
+                cacheMaxEntries,
+                settings,
+                mcpServers,
+                httpToolHosts,
+                maxToolThreads);
     }
 
     public ToolWorkerConfig withMcpServers(List<McpServerConfig> servers) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, servers, httpToolHosts, maxToolThreads);
+        return new ToolWorkerConfig(
+                groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, servers, httpToolHosts, maxToolThreads);
     }
 
     public ToolWorkerConfig withHttpToolHosts(Set<String> hosts) {
-        return new ToolWorkerConfig(groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, hosts, maxToolThreads);
+        return new ToolWorkerConfig(
+                groupId, maxConcurrency, toolOptions, cacheMaxEntries, redis, mcpServers, hosts, maxToolThreads);
     }
 
     /** Tool option values are masked: they may hold keys and passwords. */
     @Override
     public String toString() {
         return "ToolWorkerConfig[groupId=" + groupId + ", maxConcurrency=" + maxConcurrency
-                + ", maxToolThreads=" + maxToolThreads + ", toolOptions=" + toolOptions.keySet() + " (values masked), cacheMaxEntries=" + cacheMaxEntries
+                + ", maxToolThreads=" + maxToolThreads + ", toolOptions=" + toolOptions.keySet()
+                + " (values masked), cacheMaxEntries=" + cacheMaxEntries
                 + ", redis=" + redis + ", mcpServers=" + mcpServers + ", httpToolHosts=" + httpToolHosts + "]";
     }
 
@@ -127,8 +149,8 @@ public record ToolWorkerConfig(String groupId, Integer maxConcurrency, Map<Strin
         options.forEach((key, value) -> {
             int dot = key == null ? -1 : key.indexOf('.');
             if (dot < 1 || dot == key.length() - 1) {
-                throw new IllegalArgumentException("tool option '" + key
-                        + "' must be named <tool>.<option>, e.g. sim_search.latency.ms");
+                throw new IllegalArgumentException(
+                        "tool option '" + key + "' must be named <tool>.<option>, e.g. sim_search.latency.ms");
             }
             if (value == null) {
                 throw new IllegalArgumentException("tool option '" + key + "' has no value");
@@ -142,7 +164,10 @@ public record ToolWorkerConfig(String groupId, Integer maxConcurrency, Map<Strin
         Set<String> copy = new TreeSet<>();
         for (String host : hosts) {
             String h = host == null ? "" : host.strip().toLowerCase(Locale.ROOT);
-            if (h.isEmpty() || h.contains("/") || h.contains(":") || (h.contains("*") && !h.equals("*") && !h.startsWith("*."))) {
+            if (h.isEmpty()
+                    || h.contains("/")
+                    || h.contains(":")
+                    || (h.contains("*") && !h.equals("*") && !h.startsWith("*."))) {
                 throw new IllegalArgumentException("HTTP tool host '" + host
                         + "' must be a host name, '*.domain' for its subdomains, or '*' for any host");
             }

@@ -16,7 +16,12 @@ class CaffeineToolResultCacheTest {
     private final CaffeineToolResultCache cache = new CaffeineToolResultCache(100, nanos::get);
 
     private static ToolResult result(String hash, String output) {
-        return ToolResult.newBuilder().setCallHash(hash).setTool("t").setStatus(ToolStatus.OK).setOutput(output).build();
+        return ToolResult.newBuilder()
+                .setCallHash(hash)
+                .setTool("t")
+                .setStatus(ToolStatus.OK)
+                .setOutput(output)
+                .build();
     }
 
     private Optional<ToolResult> get(String hash) {
@@ -25,7 +30,9 @@ class CaffeineToolResultCacheTest {
 
     @Test
     void shouldReturnAStoredResultUntilItsTtlPasses() {
-        cache.put("h1", result("h1", "one"), Duration.ofSeconds(10)).toCompletableFuture().join();
+        cache.put("h1", result("h1", "one"), Duration.ofSeconds(10))
+                .toCompletableFuture()
+                .join();
 
         nanos.addAndGet(Duration.ofSeconds(9).toNanos());
         assertThat(get("h1")).map(ToolResult::getOutput).contains("one");
@@ -82,15 +89,21 @@ class CaffeineToolResultCacheTest {
     void shouldGrantAClaimToOneOwnerUntilItIsReleasedOrItsLeaseRunsOut() {
         assertThat(claim("h1", "a", Duration.ofSeconds(10))).isTrue();
         assertThat(claim("h1", "b", Duration.ofSeconds(10))).isFalse();
-        assertThat(claim("h1", "a", Duration.ofSeconds(10))).as("its holder asks again").isTrue();
+        assertThat(claim("h1", "a", Duration.ofSeconds(10)))
+                .as("its holder asks again")
+                .isTrue();
         assertThat(claim("h2", "b", Duration.ofSeconds(10))).as("another call").isTrue();
 
         cache.release("h1", "b").toCompletableFuture().join();
-        assertThat(claim("h1", "b", Duration.ofSeconds(10))).as("only the holder releases").isFalse();
+        assertThat(claim("h1", "b", Duration.ofSeconds(10)))
+                .as("only the holder releases")
+                .isFalse();
         cache.release("h1", "a").toCompletableFuture().join();
         assertThat(claim("h1", "b", Duration.ofSeconds(10))).isTrue();
 
         nanos.addAndGet(Duration.ofSeconds(11).toNanos());
-        assertThat(claim("h1", "c", Duration.ofSeconds(10))).as("the lease of a holder that died ran out").isTrue();
+        assertThat(claim("h1", "c", Duration.ofSeconds(10)))
+                .as("the lease of a holder that died ran out")
+                .isTrue();
     }
 }

@@ -42,7 +42,8 @@ class OutputLimitTest {
     void shouldUseTheSchemaDefaultForANonPositiveLimit() {
         String text = "b".repeat(OutputLimit.DEFAULT_MAX_CHARS + 1);
 
-        assertThat(OutputLimit.truncate(text, 0)).hasSizeLessThanOrEqualTo(OutputLimit.DEFAULT_MAX_CHARS)
+        assertThat(OutputLimit.truncate(text, 0))
+                .hasSizeLessThanOrEqualTo(OutputLimit.DEFAULT_MAX_CHARS)
                 .contains("[truncated:");
     }
 }

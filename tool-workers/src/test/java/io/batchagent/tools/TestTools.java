@@ -65,7 +65,10 @@ public final class TestTools {
     /** A call dispatched {@code queuedMs} ago whose deadline is {@code dueInMs} from now (negative: passed). */
     static ToolCall queued(ToolSpec spec, String argumentsJson, long queuedMs, long dueInMs) {
         long now = System.currentTimeMillis();
-        return ToolCall.newBuilder(call(spec, argumentsJson)).setDispatchedAtMs(now - queuedMs).setDeadlineMs(now + dueInMs).build();
+        return ToolCall.newBuilder(call(spec, argumentsJson))
+                .setDispatchedAtMs(now - queuedMs)
+                .setDeadlineMs(now + dueInMs)
+                .build();
     }
 
     static ToolCall call(String tool, String argumentsJson) {

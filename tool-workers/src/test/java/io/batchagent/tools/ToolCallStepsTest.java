@@ -57,7 +57,8 @@ class ToolCallStepsTest {
 
     private Map<String, ToolResult> byHash(int count) {
         await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.results().size() >= count);
-        return harness.results().stream().collect(Collectors.toMap(ToolResult::getCallHash, r -> r, (first, later) -> later));
+        return harness.results().stream()
+                .collect(Collectors.toMap(ToolResult::getCallHash, r -> r, (first, later) -> later));
     }
 
     private static ToolCall batch(ToolSpec spec, List<String> arguments) {
@@ -66,8 +67,14 @@ class ToolCallStepsTest {
             String canonical = CallHash.canonicalJson(argument);
             items.add(new BatchItem(CallHash.ofCanonicalCall(spec, canonical), canonical));
         }
-        return ToolCall.newBuilder().setCallHash("group-" + arguments.size()).setBatchId("b").setTool(spec)
-                .setArgumentsJson("[]").setDispatchedAtMs(System.currentTimeMillis()).setBatchItems(items).build();
+        return ToolCall.newBuilder()
+                .setCallHash("group-" + arguments.size())
+                .setBatchId("b")
+                .setTool(spec)
+                .setArgumentsJson("[]")
+                .setDispatchedAtMs(System.currentTimeMillis())
+                .setBatchItems(items)
+                .build();
     }
 
     @Test
@@ -83,8 +90,9 @@ class ToolCallStepsTest {
         ToolResult refused = harness.results().get(0);
         assertThat(refused.getStatus()).isEqualTo(ToolStatus.ERROR);
         assertThat(refused.getExecuted()).isFalse();
-        assertThat(refused.getError()).isEqualTo("the arguments of tool 'echo' do not match its parameters schema: "
-                + "$.text: must be at most 10 characters long. Call it again with arguments that do.");
+        assertThat(refused.getError())
+                .isEqualTo("the arguments of tool 'echo' do not match its parameters schema: "
+                        + "$.text: must be at most 10 characters long. Call it again with arguments that do.");
         assertThat(harness.results().get(1).getOutput()).isEqualTo("ran 1");
         assertThat(runs).hasValue(1);
     }
@@ -101,17 +109,31 @@ class ToolCallStepsTest {
             @Override
             public List<Outcome> executeBatch(List<JsonNode> arguments, ToolContext context) {
                 handled.add(arguments.stream().map(a -> a.path("text").asText()).toList());
-                return arguments.stream().map(a -> a.path("text").asText().equals("boom")
-                        ? Outcome.error("cannot shout 'boom'") : Outcome.ok(a.path("text").asText().toUpperCase())).toList();
+                return arguments.stream()
+                        .map(a -> a.path("text").asText().equals("boom")
+                                ? Outcome.error("cannot shout 'boom'")
+                                : Outcome.ok(a.path("text").asText().toUpperCase()))
+                        .toList();
             }
         };
         start(ToolWorkerConfig.defaults(), upper);
-        ToolSpec spec = spec("upper").setParametersJson(TEXT_SCHEMA).setBatchable(true).setCacheable(true).setCacheTtlMs(60_000).build();
+        ToolSpec spec = spec("upper")
+                .setParametersJson(TEXT_SCHEMA)
+                .setBatchable(true)
+                .setCacheable(true)
+                .setCacheTtlMs(60_000)
+                .build();
         harness.send(call(spec, "{\"text\":\"cached\"}"));
         await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.results().size() == 1);
 
-        ToolCall group = batch(spec, List.of("{\"text\":\"a\"}", "{\"text\":\"cached\"}", "{\"text\":\"much too long\"}",
-                "{\"text\":\"boom\"}", "{\"text\":\"b\"}"));
+        ToolCall group = batch(
+                spec,
+                List.of(
+                        "{\"text\":\"a\"}",
+                        "{\"text\":\"cached\"}",
+                        "{\"text\":\"much too long\"}",
+                        "{\"text\":\"boom\"}",
+                        "{\"text\":\"b\"}"));
         harness.send(group);
 
         Map<String, ToolResult> results = byHash(6);
@@ -132,16 +154,21 @@ class ToolCallStepsTest {
     @Test
     void shouldRunTheItemsOfABatchOneByOneWhenTheToolHasNoBatchHandler() {
         AtomicInteger runs = new AtomicInteger();
-        start(ToolWorkerConfig.defaults(), tool("plain", (a, c) -> a.path("n").asText() + "/" + runs.incrementAndGet()));
-        ToolCall group = batch(spec("plain").setBatchable(true).build(), List.of("{\"n\":1}", "{\"n\":2}", "{\"n\":3}"));
+        start(
+                ToolWorkerConfig.defaults(),
+                tool("plain", (a, c) -> a.path("n").asText() + "/" + runs.incrementAndGet()));
+        ToolCall group =
+                batch(spec("plain").setBatchable(true).build(), List.of("{\"n\":1}", "{\"n\":2}", "{\"n\":3}"));
 
         harness.send(group);
 
         Map<String, ToolResult> results = byHash(3);
         assertThat(runs).hasValue(3);
-        assertThat(group.getBatchItems()).allSatisfy(item ->
-                assertThat(results.get(item.getCallHash()).getStatus()).isEqualTo(ToolStatus.OK));
-        assertThat(results.get(group.getBatchItems().get(1).getCallHash()).getOutput()).startsWith("2/");
+        assertThat(group.getBatchItems())
+                .allSatisfy(item ->
+                        assertThat(results.get(item.getCallHash()).getStatus()).isEqualTo(ToolStatus.OK));
+        assertThat(results.get(group.getBatchItems().get(1).getCallHash()).getOutput())
+                .startsWith("2/");
     }
 
     @Test
@@ -150,9 +177,15 @@ class ToolCallStepsTest {
                 .on("/weather", e -> TestHttpServer.respond(e, 200, "application/json", "{\"sky\":\"clear\"}"))
                 .on("/broken", e -> TestHttpServer.respond(e, 503, "text/plain", "down for maintenance"))) {
             start(ToolWorkerConfig.defaults().withHttpToolHosts(Set.of("127.0.0.1")));
-            ToolCall weather = call(spec("weather").setHttpUrl(server.url("/weather")).build(), "{\"city\":\"Oslo\"}");
-            ToolCall broken = call(spec("broken").setHttpUrl(server.url("/broken")).build(), "{}");
-            ToolCall elsewhere = call(spec("elsewhere").setHttpUrl("http://169.254.169.254/latest").build(), "{}");
+            ToolCall weather =
+                    call(spec("weather").setHttpUrl(server.url("/weather")).build(), "{\"city\":\"Oslo\"}");
+            ToolCall broken =
+                    call(spec("broken").setHttpUrl(server.url("/broken")).build(), "{}");
+            ToolCall elsewhere = call(
+                    spec("elsewhere")
+                            .setHttpUrl("http://169.254.169.254/latest")
+                            .build(),
+                    "{}");
 
             harness.send(weather);
             harness.send(broken);
@@ -160,13 +193,18 @@ class ToolCallStepsTest {
 
             Map<String, ToolResult> results = byHash(3);
             assertThat(results.get(weather.getCallHash()).getOutput()).isEqualTo("{\"sky\":\"clear\"}");
-            TestHttpServer.Seen posted = server.seen().stream().filter(s -> s.uri().equals("/weather")).findFirst().orElseThrow();
+            TestHttpServer.Seen posted = server.seen().stream()
+                    .filter(s -> s.uri().equals("/weather"))
+                    .findFirst()
+                    .orElseThrow();
             assertThat(posted.method()).isEqualTo("POST");
             assertThat(posted.contentType()).isEqualTo("application/json");
             assertThat(posted.body()).isEqualTo("{\"city\":\"Oslo\"}");
-            assertThat(results.get(broken.getCallHash()).getError()).contains("got HTTP 503 from 127.0.0.1: down for maintenance");
+            assertThat(results.get(broken.getCallHash()).getError())
+                    .contains("got HTTP 503 from 127.0.0.1: down for maintenance");
             assertThat(results.get(elsewhere.getCallHash()).getError())
-                    .isEqualTo("HTTP tool 'elsewhere' may not call 169.254.169.254: the tool workers allow HTTP tools to reach only: 127.0.0.1");
+                    .isEqualTo(
+                            "HTTP tool 'elsewhere' may not call 169.254.169.254: the tool workers allow HTTP tools to reach only: 127.0.0.1");
             assertThat(server.seen()).hasSize(2);
         }
     }
@@ -177,22 +215,32 @@ class ToolCallStepsTest {
 
         harness.send(call(spec("read_repo").setMcpServer("github").build(), "{}"));
 
-        assertThat(harness.awaitResult(1).getError()).isEqualTo(
-                "tool 'read_repo' is declared on MCP server 'github', which is not configured on this worker; configured: none");
+        assertThat(harness.awaitResult(1).getError())
+                .isEqualTo(
+                        "tool 'read_repo' is declared on MCP server 'github', which is not configured on this worker; configured: none");
     }
 
     @Test
     void shouldTimeOutACallThatItsLimitsCannotAdmitBeforeItsDeadline() {
-        start(ToolWorkerConfig.defaults(), tool("paid_api", (a, c) -> "paid " + a.path("n").asInt()));
-        ToolSpec spec = spec("paid_api").setRateLimitPerSecond(0.5).setTimeoutMs(300).build();
+        start(
+                ToolWorkerConfig.defaults(),
+                tool("paid_api", (a, c) -> "paid " + a.path("n").asInt()));
+        ToolSpec spec =
+                spec("paid_api").setRateLimitPerSecond(0.5).setTimeoutMs(300).build();
 
         harness.send(call(spec, "{\"n\":1}"));
         harness.send(call(spec, "{\"n\":2}"));
 
         await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.results().size() == 2);
-        assertThat(harness.results()).extracting(ToolResult::getStatus).containsExactlyInAnyOrder(ToolStatus.OK, ToolStatus.TIMEOUT);
-        assertThat(harness.results()).filteredOn(r -> r.getStatus() == ToolStatus.TIMEOUT).singleElement()
-                .satisfies(r -> assertThat(r.getError()).isEqualTo(
-                        "tool 'paid_api' could not start before its deadline: its rate limit 0.5/s admitted it no sooner"));
+        assertThat(harness.results())
+                .extracting(ToolResult::getStatus)
+                .containsExactlyInAnyOrder(ToolStatus.OK, ToolStatus.TIMEOUT);
+        assertThat(harness.results())
+                .filteredOn(r -> r.getStatus() == ToolStatus.TIMEOUT)
+                .singleElement()
+                .satisfies(
+                        r -> assertThat(r.getError())
+                                .isEqualTo(
+                                        "tool 'paid_api' could not start before its deadline: its rate limit 0.5/s admitted it no sooner"));
     }
 }

@@ -7,9 +7,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.batchagent.events.ToolSpec;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 class ToolDeclarationsTest {
 
@@ -31,7 +31,8 @@ class ToolDeclarationsTest {
                 """);
 
         ToolSpec lookup = specs.get(0);
-        assertThat(lookup.getParametersJson()).isEqualTo("{\"properties\":{\"id\":{\"type\":\"string\"}},\"required\":[\"id\"],\"type\":\"object\"}");
+        assertThat(lookup.getParametersJson())
+                .isEqualTo("{\"properties\":{\"id\":{\"type\":\"string\"}},\"required\":[\"id\"],\"type\":\"object\"}");
         assertThat(lookup.getTimeoutMs()).isEqualTo(5000);
         assertThat(lookup.getCacheable()).isTrue();
         assertThat(lookup.getCacheTtlMs()).isEqualTo(60_000);
@@ -54,7 +55,9 @@ class ToolDeclarationsTest {
                 """);
 
         assertThat(specs.get(0).getCacheable()).isTrue();
-        assertThat(specs.get(0).getCacheTtlMs()).isEqualTo(ToolDeclarations.DEFAULT_CACHE_TTL_MS).isEqualTo(3_600_000);
+        assertThat(specs.get(0).getCacheTtlMs())
+                .isEqualTo(ToolDeclarations.DEFAULT_CACHE_TTL_MS)
+                .isEqualTo(3_600_000);
         assertThat(specs.get(1).getCacheable()).isFalse();
         assertThat(specs.get(1).getCacheTtlMs()).isZero();
     }

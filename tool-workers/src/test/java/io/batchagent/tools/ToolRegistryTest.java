@@ -21,8 +21,9 @@ class ToolRegistryTest {
     void shouldDiscoverBuiltInToolsThroughServiceLoader() {
         ToolRegistry registry = ToolRegistry.builder().discover().build();
 
-        assertThat(registry.names()).containsExactly("echo", "http_fetch", "list_files", "read_file", "sim_search",
-                "sql_query", "web_search");
+        assertThat(registry.names())
+                .containsExactly(
+                        "echo", "http_fetch", "list_files", "read_file", "sim_search", "sql_query", "web_search");
         assertThat(registry.find("echo")).containsInstanceOf(EchoTool.class);
         assertThat(registry.find("list_files")).containsInstanceOf(ListFilesTool.class);
         assertThat(registry.find("http_fetch")).containsInstanceOf(HttpFetchTool.class);
@@ -34,10 +35,21 @@ class ToolRegistryTest {
 
     @Test
     void shouldAddProgrammaticToolsBesideDiscoveredOnes() {
-        ToolRegistry registry = ToolRegistry.builder().discover().add(tool("weather", (a, c) -> "sunny")).build();
+        ToolRegistry registry = ToolRegistry.builder()
+                .discover()
+                .add(tool("weather", (a, c) -> "sunny"))
+                .build();
 
-        assertThat(registry.names()).containsExactly("echo", "http_fetch", "list_files", "read_file", "sim_search",
-                "sql_query", "weather", "web_search");
+        assertThat(registry.names())
+                .containsExactly(
+                        "echo",
+                        "http_fetch",
+                        "list_files",
+                        "read_file",
+                        "sim_search",
+                        "sql_query",
+                        "weather",
+                        "web_search");
         assertThat(registry.find("weather")).isPresent();
         assertThat(registry.find("nope")).isEmpty();
     }
@@ -80,10 +92,11 @@ class ToolRegistryTest {
                 return "";
             }
         };
-        ToolRegistry registry = ToolRegistry.builder().add(configurable).add(new EchoTool()).build();
+        ToolRegistry registry =
+                ToolRegistry.builder().add(configurable).add(new EchoTool()).build();
 
-        registry.configure(Map.of("geo.api.url", "http://localhost", "geo.rate", "5", "geocode.x", "1",
-                "unknown.option", "ignored"));
+        registry.configure(Map.of(
+                "geo.api.url", "http://localhost", "geo.rate", "5", "geocode.x", "1", "unknown.option", "ignored"));
 
         assertThat(seen.get()).containsExactlyInAnyOrderEntriesOf(Map.of("api.url", "http://localhost", "rate", "5"));
     }

@@ -20,8 +20,11 @@ class ToolWorkerConfigTest {
         assertThat(config.toolOptions()).isEmpty();
         assertThat(config.cacheMaxEntries()).isEqualTo(10_000L);
         assertThat(config.maxToolThreads()).isEqualTo(128);
-        assertThat(config.withMaxConcurrency(8).maxToolThreads()).as("follows the concurrency").isEqualTo(16);
-        assertThat(config.withMaxConcurrency(8).withMaxToolThreads(9).maxToolThreads()).isEqualTo(9);
+        assertThat(config.withMaxConcurrency(8).maxToolThreads())
+                .as("follows the concurrency")
+                .isEqualTo(16);
+        assertThat(config.withMaxConcurrency(8).withMaxToolThreads(9).maxToolThreads())
+                .isEqualTo(9);
     }
 
     @Test
@@ -34,7 +37,8 @@ class ToolWorkerConfigTest {
                 .hasMessageContaining("cacheMaxEntries");
         assertThatThrownBy(() -> ToolWorkerConfig.defaults().withToolOptions(Map.of("latency", "5")))
                 .hasMessageContaining("must be named <tool>.<option>");
-        assertThatThrownBy(() -> ToolWorkerConfig.defaults().withMaxConcurrency(8).withMaxToolThreads(7))
+        assertThatThrownBy(
+                        () -> ToolWorkerConfig.defaults().withMaxConcurrency(8).withMaxToolThreads(7))
                 .hasMessageContaining("maxToolThreads must be between maxConcurrency (8) and 8192, got 7");
     }
 
@@ -51,25 +55,33 @@ class ToolWorkerConfigTest {
     @Test
     void shouldForceWhatTheWorkersGuaranteesNeedAndRoutePrefixedClientSettings() {
         Map<String, Object> kafka = Map.of(
-                "bootstrap.servers", "broker:9092",
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, true,
-                "group.id", "someone-else",
-                "consumer.max.poll.records", 50,
-                "producer.acks", "1",
-                "producer.compression.type", "zstd");
+                "bootstrap.servers",
+                "broker:9092",
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
+                true,
+                "group.id",
+                "someone-else",
+                "consumer.max.poll.records",
+                50,
+                "producer.acks",
+                "1",
+                "producer.compression.type",
+                "zstd");
         ToolWorkerConfig config = ToolWorkerConfig.defaults().withGroupId("tools-a");
 
         Map<String, Object> consumer = ToolWorker.consumerConfig(kafka, config);
         Map<String, Object> producer = ToolWorker.producerConfig(kafka);
 
-        assertThat(consumer).containsEntry("bootstrap.servers", "broker:9092")
+        assertThat(consumer)
+                .containsEntry("bootstrap.servers", "broker:9092")
                 .containsEntry(ConsumerConfig.GROUP_ID_CONFIG, "tools-a")
                 .containsEntry(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)
                 .containsEntry(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed")
                 .containsEntry(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest")
                 .containsEntry("max.poll.records", 50)
                 .doesNotContainKeys("compression.type", "producer.acks", "consumer.max.poll.records");
-        assertThat(producer).containsEntry("bootstrap.servers", "broker:9092")
+        assertThat(producer)
+                .containsEntry("bootstrap.servers", "broker:9092")
                 .containsEntry(ProducerConfig.ACKS_CONFIG, "all")
                 .containsEntry(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true)
                 .containsEntry("compression.type", "zstd")

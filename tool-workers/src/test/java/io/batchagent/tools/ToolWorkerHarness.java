@@ -45,7 +45,8 @@ final class ToolWorkerHarness implements AutoCloseable {
         this.partition = new TopicPartition(topics.toolCalls().name(), 0);
         this.producer = new MockProducer<>(autoAck, null, new ByteArraySerializer(), new ByteArraySerializer());
         ToolResultCache cache = config.cacheMaxEntries() == 0
-                ? ToolResultCache.none() : new CaffeineToolResultCache(config.cacheMaxEntries());
+                ? ToolResultCache.none()
+                : new CaffeineToolResultCache(config.cacheMaxEntries());
         this.worker = new ToolWorker(consumer, producer, topics, config, registry, cache, true);
     }
 
@@ -61,7 +62,8 @@ final class ToolWorkerHarness implements AutoCloseable {
 
     void send(ToolCall call) {
         String topic = topics.toolCalls().name();
-        sendRaw(call.getCallHash().getBytes(StandardCharsets.UTF_8),
+        sendRaw(
+                call.getCallHash().getBytes(StandardCharsets.UTF_8),
                 topics.toolCalls().valueSerde().serializer().serialize(topic, call));
     }
 

@@ -74,7 +74,9 @@ class ToolWorkerTest {
         assertThat(result.getCallHash()).isEqualTo(echo.getCallHash());
         assertThat(result.getTool()).isEqualTo("echo");
         assertThat(result.getExecuted()).isTrue();
-        assertThat(result.getFinishedAtMs()).isGreaterThanOrEqualTo(result.getStartedAtMs()).isPositive();
+        assertThat(result.getFinishedAtMs())
+                .isGreaterThanOrEqualTo(result.getStartedAtMs())
+                .isPositive();
         ProducerRecord<byte[], byte[]> record = harness.resultRecords().get(0);
         assertThat(new String(record.key(), StandardCharsets.UTF_8)).isEqualTo(echo.getCallHash());
         await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.committed().equals(Optional.of(1L)));
@@ -83,11 +85,16 @@ class ToolWorkerTest {
 
     @Test
     void shouldCommitOffsetOnlyAfterResultIsAcknowledged() {
-        harness = new ToolWorkerHarness(testName, ToolWorkerConfig.defaults().withGroupId(testName),
-                ToolRegistry.builder().add(new EchoTool()).build(), false).start();
+        harness = new ToolWorkerHarness(
+                        testName,
+                        ToolWorkerConfig.defaults().withGroupId(testName),
+                        ToolRegistry.builder().add(new EchoTool()).build(),
+                        false)
+                .start();
 
         harness.send(call("echo", "{\"text\":\"hello\"}"));
-        await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.producer.history().size() == 1);
+        await().atMost(ToolWorkerHarness.WAIT)
+                .until(() -> harness.producer.history().size() == 1);
 
         // Unacknowledged, the call is still in flight and the group's position cannot have passed it.
         assertThat(harness.worker.inFlight()).isEqualTo(1);
@@ -99,19 +106,26 @@ class ToolWorkerTest {
 
     @Test
     void shouldRetryACallWhoseResultCouldNotBePublishedAndGoOn() {
-        harness = new ToolWorkerHarness(testName, ToolWorkerConfig.defaults().withGroupId(testName),
-                ToolRegistry.builder().add(new EchoTool()).build(), false).start();
+        harness = new ToolWorkerHarness(
+                        testName,
+                        ToolWorkerConfig.defaults().withGroupId(testName),
+                        ToolRegistry.builder().add(new EchoTool()).build(),
+                        false)
+                .start();
 
         harness.send(call("echo", "{\"text\":\"lost\"}"));
-        await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.producer.history().size() == 1);
+        await().atMost(ToolWorkerHarness.WAIT)
+                .until(() -> harness.producer.history().size() == 1);
         harness.producer.errorNext(new org.apache.kafka.common.errors.TimeoutException("delivery timed out"));
 
         // The call is handled again (the consumer loop retries a failed stage) and its result published.
-        await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.producer.history().size() == 2);
+        await().atMost(ToolWorkerHarness.WAIT)
+                .until(() -> harness.producer.history().size() == 2);
         assertThat(harness.committed().orElse(0L)).isZero();
         harness.producer.completeNext();
         harness.send(call("echo", "{\"text\":\"next\"}"));
-        await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.producer.history().size() == 3);
+        await().atMost(ToolWorkerHarness.WAIT)
+                .until(() -> harness.producer.history().size() == 3);
         harness.producer.completeNext();
 
         await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.committed().equals(Optional.of(2L)));
@@ -126,13 +140,15 @@ class ToolWorkerTest {
         ToolRegistry registry = ToolRegistry.builder().add(new EchoTool()).build();
 
         // The real clients validate their config on construction and connect only when used.
-        ToolWorker worker = new ToolWorker(kafka, Topics.create(testName + ".", Map.of()),
-                ToolWorkerConfig.defaults(), registry);
+        ToolWorker worker =
+                new ToolWorker(kafka, Topics.create(testName + ".", Map.of()), ToolWorkerConfig.defaults(), registry);
 
         assertThat(worker.isRunning()).isFalse();
         worker.close();
         worker.close();
-        assertThatThrownBy(worker::start).isInstanceOf(IllegalStateException.class).hasMessage("tool worker is closed");
+        assertThatThrownBy(worker::start)
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("tool worker is closed");
     }
 
     @Test
@@ -143,8 +159,8 @@ class ToolWorkerTest {
 
         ToolResult result = harness.awaitResult(1);
         assertThat(result.getStatus()).isEqualTo(ToolStatus.ERROR);
-        assertThat(result.getError()).isEqualTo(
-                "no tool named 'web_search' is installed on this worker; installed: echo, sim_search");
+        assertThat(result.getError())
+                .isEqualTo("no tool named 'web_search' is installed on this worker; installed: echo, sim_search");
         assertThat(result.getOutput()).isEqualTo(result.getError());
         assertThat(harness.worker.counters().failures()).isEqualTo(1);
         assertThat(harness.worker.counters().executionsByTool()).isEmpty();
@@ -153,7 +169,9 @@ class ToolWorkerTest {
     @Test
     void shouldAnswerArgumentsThatAreNotJsonWithError() {
         start(new EchoTool());
-        ToolCall call = ToolCall.newBuilder(call("echo", "{}")).setArgumentsJson("{\"text\": ").build();
+        ToolCall call = ToolCall.newBuilder(call("echo", "{}"))
+                .setArgumentsJson("{\"text\": ")
+                .build();
 
         harness.send(call);
 
@@ -177,8 +195,7 @@ class ToolWorkerTest {
         await().atMost(ToolWorkerHarness.WAIT).until(() -> harness.results().size() == 2);
         ToolResult failed = resultFor(explode);
         assertThat(failed.getStatus()).isEqualTo(ToolStatus.ERROR);
-        assertThat(failed.getError())
-                .isEqualTo("tool 'explode' failed: java.lang.IllegalStateException: disk on fire");
+        assertThat(failed.getError()).isEqualTo("tool 'explode' failed: java.lang.IllegalStateException: disk on fire");
         assertThat(resultFor(echo).getStatus()).isEqualTo(ToolStatus.OK);
         assertThat(resultFor(echo).getOutput()).isEqualTo("still here");
         assertThat(harness.worker.isRunning()).isTrue();
@@ -218,8 +235,10 @@ class ToolWorkerTest {
 
         ToolResult result = harness.awaitResult(1);
         assertThat(result.getStatus()).isEqualTo(ToolStatus.TIMEOUT);
-        assertThat(result.getError()).matches("tool 'lookup' expired in queue after \\d+ ms and was not run: no tool worker could "
-                + "pick it up before its deadline \\(its timeout is 1000 ms; the rest was its allowance for waiting in the queue\\)");
+        assertThat(result.getError())
+                .matches(
+                        "tool 'lookup' expired in queue after \\d+ ms and was not run: no tool worker could "
+                                + "pick it up before its deadline \\(its timeout is 1000 ms; the rest was its allowance for waiting in the queue\\)");
         assertThat(result.getExecuted()).isFalse();
         assertThat(runs).hasValue(0);
         assertThat(harness.worker.counters().executions("lookup")).isZero();
@@ -243,7 +262,8 @@ class ToolWorkerTest {
     void shouldAnswerAnExpiredCallFromTheCacheWhenItHasTheResult() {
         AtomicInteger runs = new AtomicInteger();
         start(tool("lookup", (args, ctx) -> "answer " + runs.incrementAndGet()));
-        ToolSpec cacheable = spec("lookup").setCacheable(true).setCacheTtlMs(60_000).build();
+        ToolSpec cacheable =
+                spec("lookup").setCacheable(true).setCacheTtlMs(60_000).build();
         harness.send(call(cacheable, "{\"q\":1}"));
         harness.awaitResult(1);
 
@@ -265,8 +285,9 @@ class ToolWorkerTest {
 
         ToolResult result = harness.awaitResult(1);
         assertThat(result.getStatus()).isEqualTo(ToolStatus.TIMEOUT);
-        assertThat(result.getError()).matches("tool 'hang' timed out after \\d+ ms, at its deadline \\(it had waited \\d+ ms "
-                + "to be picked up; its timeout is 60000 ms\\)");
+        assertThat(result.getError())
+                .matches("tool 'hang' timed out after \\d+ ms, at its deadline \\(it had waited \\d+ ms "
+                        + "to be picked up; its timeout is 60000 ms\\)");
         assertThat(result.getExecuted()).isTrue();
         assertThat(awaitQuietly(interrupted)).isTrue();
     }
@@ -288,7 +309,8 @@ class ToolWorkerTest {
     void shouldServeRepeatedCacheableCallFromCacheWithoutSecondExecution() {
         AtomicInteger runs = new AtomicInteger();
         start(tool("lookup", (args, ctx) -> "answer " + runs.incrementAndGet()));
-        ToolCall lookup = call(spec("lookup").setCacheable(true).setCacheTtlMs(60_000).build(), "{\"q\":1}");
+        ToolCall lookup =
+                call(spec("lookup").setCacheable(true).setCacheTtlMs(60_000).build(), "{\"q\":1}");
 
         harness.send(lookup);
         ToolResult first = harness.awaitResult(1);
@@ -310,7 +332,8 @@ class ToolWorkerTest {
         AtomicInteger runs = new AtomicInteger();
         start(tool("lookup", (args, ctx) -> "answer " + runs.incrementAndGet()));
         // cacheable without a TTL is not cacheable
-        ToolCall lookup = call(spec("lookup").setCacheable(true).setCacheTtlMs(0).build(), "{}");
+        ToolCall lookup =
+                call(spec("lookup").setCacheable(true).setCacheTtlMs(0).build(), "{}");
 
         harness.send(lookup);
         harness.awaitResult(1);
@@ -331,7 +354,8 @@ class ToolWorkerTest {
             }
             return "recovered";
         }));
-        ToolCall flaky = call(spec("flaky").setCacheable(true).setCacheTtlMs(60_000).build(), "{}");
+        ToolCall flaky =
+                call(spec("flaky").setCacheable(true).setCacheTtlMs(60_000).build(), "{}");
 
         harness.send(flaky);
         assertThat(harness.awaitResult(1).getStatus()).isEqualTo(ToolStatus.ERROR);
@@ -406,7 +430,10 @@ class ToolWorkerTest {
         assertThat(search.latency()).isEqualTo(Duration.ZERO);
         ToolResult result = harness.awaitResult(1);
         assertThat(result.getStatus()).isEqualTo(ToolStatus.OK);
-        assertThat(result.getOutput()).startsWith("SIMULATED").contains("1. ", "2. ").doesNotContain("3. ");
+        assertThat(result.getOutput())
+                .startsWith("SIMULATED")
+                .contains("1. ", "2. ")
+                .doesNotContain("3. ");
     }
 
     @Test

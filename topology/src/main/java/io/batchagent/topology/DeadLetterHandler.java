@@ -54,20 +54,39 @@ public final class DeadLetterHandler implements DeserializationExceptionHandler 
     }
 
     @Override
-    public Response handleError(ErrorHandlerContext context, ConsumerRecord<byte[], byte[]> record, Exception exception) {
+    public Response handleError(
+            ErrorHandlerContext context, ConsumerRecord<byte[], byte[]> record, Exception exception) {
         String reason = Failures.describe(exception);
         if (Failures.isRetriable(exception)) {
-            LOGGER.warn("record not decodable now, will be read again: topic={} partition={} offset={} reason={}",
-                    record.topic(), record.partition(), record.offset(), reason);
+            LOGGER.warn(
+                    "record not decodable now, will be read again: topic={} partition={} offset={} reason={}",
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    reason);
             return Response.fail();
         }
         long now = System.currentTimeMillis();
         String where = record.topic() + "/" + record.partition() + "@" + record.offset();
         Optional<String> jobId = deadLetters.jobOf(record.topic(), record.key(), null, record.headers());
-        LOGGER.warn("undecodable record sent to dead letters: topic={} partition={} offset={} jobId={} reason={}",
-                record.topic(), record.partition(), record.offset(), jobId.orElse(null), reason);
-        ProducerRecord<byte[], byte[]> letter = deadLetters.letter(context.processorNodeId(), record.topic(),
-                record.partition(), record.offset(), record.key(), record.value(), record.headers(), reason, exception, now);
+        LOGGER.warn(
+                "undecodable record sent to dead letters: topic={} partition={} offset={} jobId={} reason={}",
+                record.topic(),
+                record.partition(),
+                record.offset(),
+                jobId.orElse(null),
+                reason);
+        ProducerRecord<byte[], byte[]> letter = deadLetters.letter(
+                context.processorNodeId(),
+                record.topic(),
+                record.partition(),
+                record.offset(),
+                record.key(),
+                record.value(),
+                record.headers(),
+                reason,
+                exception,
+                now);
         if (GlobalDeadLetters.isGlobal(context)) {
             globalDeadLetters.send(letter);
             return Response.resume();
@@ -75,11 +94,17 @@ public final class DeadLetterHandler implements DeserializationExceptionHandler 
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         out.add(letter);
         if (jobId.isPresent()) {
-            out.add(deadLetters.failedResult(jobId.get(), JobHeaders.batchId(record.headers()).orElse(""),
-                    ErrorReason.UNDECODABLE_RECORD, "the record at " + where + " could not be decoded: " + reason, now));
+            out.add(deadLetters.failedResult(
+                    jobId.get(),
+                    JobHeaders.batchId(record.headers()).orElse(""),
+                    ErrorReason.UNDECODABLE_RECORD,
+                    "the record at " + where + " could not be decoded: " + reason,
+                    now));
         } else if (record.topic().equals(deadLetters.topics().toolResults().name()) && record.key() != null) {
-            out.add(deadLetters.toolError(new String(record.key(), StandardCharsets.UTF_8),
-                    "the tool's result at " + where + " could not be decoded: " + reason, now));
+            out.add(deadLetters.toolError(
+                    new String(record.key(), StandardCharsets.UTF_8),
+                    "the tool's result at " + where + " could not be decoded: " + reason,
+                    now));
         }
         return Response.resume(out);
     }

@@ -60,8 +60,17 @@ final class DeadLetters {
     }
 
     /** A dead letter for a record at {@code topic/partition@offset}; {@code key} and {@code value} may be null. */
-    ProducerRecord<byte[], byte[]> letter(String stage, String topic, int partition, long offset, byte[] key, byte[] value,
-                                          Headers jobHeaders, String reason, Throwable error, long now) {
+    ProducerRecord<byte[], byte[]> letter(
+            String stage,
+            String topic,
+            int partition,
+            long offset,
+            byte[] key,
+            byte[] value,
+            Headers jobHeaders,
+            String reason,
+            Throwable error,
+            long now) {
         int room = topics.limits().maxValueBytes() - LETTER_OVERHEAD_BYTES - (key == null ? 0 : key.length);
         String why = reason;
         byte[] kept = value;
@@ -82,19 +91,30 @@ final class DeadLetters {
                 .build();
         String deadLetters = topics.deadLetters().name();
         Headers headers = new RecordHeaders();
-        JobHeaders.jobId(jobHeaders).ifPresent(id -> headers.add(JobHeaders.JOB_ID, id.getBytes(StandardCharsets.UTF_8)));
-        JobHeaders.batchId(jobHeaders).ifPresent(id -> headers.add(JobHeaders.BATCH_ID, id.getBytes(StandardCharsets.UTF_8)));
-        return new ProducerRecord<>(deadLetters, null, key,
-                topics.deadLetters().valueSerde().serializer().serialize(deadLetters, letter), headers);
+        JobHeaders.jobId(jobHeaders)
+                .ifPresent(id -> headers.add(JobHeaders.JOB_ID, id.getBytes(StandardCharsets.UTF_8)));
+        JobHeaders.batchId(jobHeaders)
+                .ifPresent(id -> headers.add(JobHeaders.BATCH_ID, id.getBytes(StandardCharsets.UTF_8)));
+        return new ProducerRecord<>(
+                deadLetters,
+                null,
+                key,
+                topics.deadLetters().valueSerde().serializer().serialize(deadLetters, letter),
+                headers);
     }
 
     /** The FAILED result that ends {@code jobId}. */
-    ProducerRecord<byte[], byte[]> failedResult(String jobId, String batchId, ErrorReason reason, String message, long now) {
+    ProducerRecord<byte[], byte[]> failedResult(
+            String jobId, String batchId, ErrorReason reason, String message, long now) {
         AgentResult failed = Outcomes.failed(jobId, batchId == null ? "" : batchId, -1, reason, message, now, now);
         String results = topics.results().name();
         Headers headers = JobHeaders.stamp(new RecordHeaders(), failed);
-        return new ProducerRecord<>(results, null, jobId.getBytes(StandardCharsets.UTF_8),
-                topics.results().valueSerde().serializer().serialize(results, failed), headers);
+        return new ProducerRecord<>(
+                results,
+                null,
+                jobId.getBytes(StandardCharsets.UTF_8),
+                topics.results().valueSerde().serializer().serialize(results, failed),
+                headers);
     }
 
     /** An ERROR result for the tool call {@code callHash}, for every agent that waits on it. */
@@ -110,7 +130,10 @@ final class DeadLetters {
                 .setFinishedAtMs(now)
                 .build();
         String toolResults = topics.toolResults().name();
-        return new ProducerRecord<>(toolResults, null, callHash.getBytes(StandardCharsets.UTF_8),
+        return new ProducerRecord<>(
+                toolResults,
+                null,
+                callHash.getBytes(StandardCharsets.UTF_8),
                 topics.toolResults().valueSerde().serializer().serialize(toolResults, error));
     }
 
@@ -125,7 +148,8 @@ final class DeadLetters {
      */
     Optional<String> jobOf(String topic, Object key, Object value, Headers headers) {
         if (key != null && jobKeyed(topic)) {
-            return Optional.of(key instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : key.toString());
+            return Optional.of(
+                    key instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : key.toString());
         }
         return field(value, "jobId").or(() -> JobHeaders.jobId(headers));
     }

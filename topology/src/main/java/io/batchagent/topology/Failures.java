@@ -36,13 +36,17 @@ final class Failures {
     /** The size refusal in the chain, if the failure is one. */
     static Optional<RecordTooLargeException> tooLarge(Throwable failure) {
         Optional<OversizedRecordException> ours = find(failure, OversizedRecordException.class);
-        return ours.isPresent() ? ours.map(RecordTooLargeException.class::cast) : find(failure, RecordTooLargeException.class);
+        return ours.isPresent()
+                ? ours.map(RecordTooLargeException.class::cast)
+                : find(failure, RecordTooLargeException.class);
     }
 
     /** The messages of the chain, joined, cut to {@link #MAX_MESSAGE_CHARS}. */
     static String describe(Throwable failure) {
         StringBuilder text = new StringBuilder(String.valueOf(failure.getMessage()));
-        for (Throwable cause = failure.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
+        for (Throwable cause = failure.getCause();
+                cause != null && cause != cause.getCause();
+                cause = cause.getCause()) {
             text.append(": ").append(cause.getMessage());
         }
         return text.length() <= MAX_MESSAGE_CHARS ? text.toString() : text.substring(0, MAX_MESSAGE_CHARS) + "...";

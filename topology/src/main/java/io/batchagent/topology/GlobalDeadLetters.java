@@ -31,8 +31,9 @@ final class GlobalDeadLetters {
         Map<String, Object> configs = new HashMap<>();
         if (streamsConfigs.containsKey(StreamsConfig.APPLICATION_ID_CONFIG)
                 && streamsConfigs.containsKey(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)) {
-            configs.putAll(new StreamsConfig(streamsConfigs).getProducerConfigs(
-                    streamsConfigs.get(StreamsConfig.APPLICATION_ID_CONFIG) + "-global-dead-letters"));
+            configs.putAll(new StreamsConfig(streamsConfigs)
+                    .getProducerConfigs(
+                            streamsConfigs.get(StreamsConfig.APPLICATION_ID_CONFIG) + "-global-dead-letters"));
             configs.remove(ProducerConfig.TRANSACTIONAL_ID_CONFIG);
             configs.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
             configs.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -48,18 +49,21 @@ final class GlobalDeadLetters {
     /** Sends {@code letter} and waits for it; a letter that cannot be written is logged, never thrown. */
     void send(ProducerRecord<byte[], byte[]> letter) {
         if (producerConfigs.isEmpty()) {
-            LOGGER.error("no client settings to write a global dead letter; record at {} is only logged", letter.topic());
+            LOGGER.error(
+                    "no client settings to write a global dead letter; record at {} is only logged", letter.topic());
             return;
         }
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfigs, new ByteArraySerializer(),
-                new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(producerConfigs, new ByteArraySerializer(), new ByteArraySerializer())) {
             producer.send(letter).get(); // bounded by the producer's delivery.timeout.ms
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             LOGGER.error("interrupted while writing a global dead letter to {}", letter.topic(), e);
         } catch (ExecutionException | RuntimeException e) {
-            LOGGER.error("could not write a global dead letter to {}; the undecodable record is skipped and only logged",
-                    letter.topic(), e);
+            LOGGER.error(
+                    "could not write a global dead letter to {}; the undecodable record is skipped and only logged",
+                    letter.topic(),
+                    e);
         }
     }
 }

@@ -57,20 +57,28 @@ public final class JobCompiler {
      */
     public static Topology build(Topics topics, Duration specGrace) {
         StreamsBuilder builder = new StreamsBuilder();
-        builder.globalTable(topics.batchSpecs().name(),
+        builder.globalTable(
+                topics.batchSpecs().name(),
                 Consumed.with(Serdes.String(), topics.batchSpecs().valueSerde()).withName("job-compiler-specs-source"),
                 Materialized.<String, BatchSpec, KeyValueStore<Bytes, byte[]>>as(SPECS_STORE)
-                        .withKeySerde(Serdes.String()).withValueSerde(topics.batchSpecs().valueSerde()));
-        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(AWAITING_STORE),
-                Serdes.String(), topics.serde(AgentJob.class)));
+                        .withKeySerde(Serdes.String())
+                        .withValueSerde(topics.batchSpecs().valueSerde()));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(AWAITING_STORE), Serdes.String(), topics.serde(AgentJob.class)));
 
-        KStream<String, SpecificRecord> outcomes = builder
-                .stream(topics.agentJobs().name(),
+        KStream<String, SpecificRecord> outcomes = builder.stream(
+                        topics.agentJobs().name(),
                         StrictValues.consumed(topics.agentJobs()).withName("agent-jobs-source"))
                 .process(() -> new CompileJob(specGrace), Named.as("compile-job"), AWAITING_STORE);
-        Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "job-compiler-route"),
-                "job-compiler", AgentTurn.class, topics.agentTurns()),
-                "job-compiler", io.batchagent.events.AgentResult.class, topics.results());
+        Routing.branchTo(
+                Routing.branchTo(
+                        Routing.split(outcomes, "job-compiler-route"),
+                        "job-compiler",
+                        AgentTurn.class,
+                        topics.agentTurns()),
+                "job-compiler",
+                io.batchagent.events.AgentResult.class,
+                topics.results());
         return builder.build();
     }
 
@@ -118,28 +126,44 @@ public final class JobCompiler {
             long now = context.currentSystemTimeMs();
             Object template = templates.computeIfAbsent(spec.getTaskTemplate(), JobCompiler::parseTemplate);
             if (template instanceof String invalid) {
-                emit(job.getJobId(), Outcomes.failed(job, ErrorReason.INVALID_INPUT,
-                        "the task template of batch '" + job.getBatchId() + "' is invalid: " + invalid, now));
+                emit(
+                        job.getJobId(),
+                        Outcomes.failed(
+                                job,
+                                ErrorReason.INVALID_INPUT,
+                                "the task template of batch '" + job.getBatchId() + "' is invalid: " + invalid,
+                                now));
                 return true;
             }
             if (spec.getCancelled()) {
-                emit(job.getJobId(), Outcomes.cancelled(Outcomes.failed(job, ErrorReason.CANCELLED,
-                        "batch '" + job.getBatchId() + "' was cancelled before this job started", now)));
+                emit(
+                        job.getJobId(),
+                        Outcomes.cancelled(Outcomes.failed(
+                                job,
+                                ErrorReason.CANCELLED,
+                                "batch '" + job.getBatchId() + "' was cancelled before this job started",
+                                now)));
                 return true;
             }
             try {
                 String userMessage = ((TaskTemplate) template).render(job.getInputJson(), hoisted(spec));
                 long estimate = PromptEstimate.tokens(spec, userMessage);
                 if (spec.getContextTokens() > 0 && estimate > spec.getContextTokens() - spec.getMaxTokens()) {
-                    emit(job.getJobId(), Outcomes.failed(job, ErrorReason.OVERSIZED,
-                            "the prompt is estimated at " + estimate + " tokens, over the model's context of "
-                                    + spec.getContextTokens() + " tokens minus the " + spec.getMaxTokens()
-                                    + " reserved for the answer; the engine was not called", now));
+                    emit(
+                            job.getJobId(),
+                            Outcomes.failed(
+                                    job,
+                                    ErrorReason.OVERSIZED,
+                                    "the prompt is estimated at " + estimate + " tokens, over the model's context of "
+                                            + spec.getContextTokens() + " tokens minus the " + spec.getMaxTokens()
+                                            + " reserved for the answer; the engine was not called",
+                                    now));
                     return true;
                 }
                 emit(job.getJobId(), firstTurn(job, userMessage, now));
             } catch (TaskTemplate.RenderException e) {
-                ErrorReason reason = e.missingVariable() ? ErrorReason.MISSING_TEMPLATE_VARIABLE : ErrorReason.INVALID_INPUT;
+                ErrorReason reason =
+                        e.missingVariable() ? ErrorReason.MISSING_TEMPLATE_VARIABLE : ErrorReason.INVALID_INPUT;
                 emit(job.getJobId(), Outcomes.failed(job, reason, e.getMessage(), now));
             }
             return true;
@@ -154,9 +178,14 @@ public final class JobCompiler {
                         awaiting.delete(entry.key);
                     } else if (now - job.getSubmittedAtMs() >= specGrace.toMillis()) {
                         awaiting.delete(entry.key);
-                        emit(job.getJobId(), Outcomes.failed(job, ErrorReason.UNKNOWN_BATCH,
-                                "batch '" + job.getBatchId() + "' is not known: no BatchSpec "
-                                        + "with this id arrived within " + specGrace.toMillis() + " ms", now));
+                        emit(
+                                job.getJobId(),
+                                Outcomes.failed(
+                                        job,
+                                        ErrorReason.UNKNOWN_BATCH,
+                                        "batch '" + job.getBatchId() + "' is not known: no BatchSpec "
+                                                + "with this id arrived within " + specGrace.toMillis() + " ms",
+                                        now));
                     }
                 }
             }
@@ -191,7 +220,10 @@ public final class JobCompiler {
                 .setBatchId(job.getBatchId())
                 .setIndex(job.getIndex())
                 .setTurn(1)
-                .setMessages(List.of(ChatMessage.newBuilder().setRole(Role.USER).setContent(userMessage).build()))
+                .setMessages(List.of(ChatMessage.newBuilder()
+                        .setRole(Role.USER)
+                        .setContent(userMessage)
+                        .build()))
                 .setUsage(Outcomes.emptyUsage())
                 .setTimings(Timings.newBuilder().build())
                 .setSubmittedAtMs(job.getSubmittedAtMs())

@@ -14,8 +14,14 @@ final class Outcomes {
 
     private Outcomes() {}
 
-    static AgentResult failed(String jobId, String batchId, long index, ErrorReason reason, String message,
-                              long submittedAtMs, long nowMs) {
+    static AgentResult failed(
+            String jobId,
+            String batchId,
+            long index,
+            ErrorReason reason,
+            String message,
+            long submittedAtMs,
+            long nowMs) {
         return AgentResult.newBuilder()
                 .setJobId(jobId)
                 .setBatchId(batchId)
@@ -24,14 +30,17 @@ final class Outcomes {
                 .setError(new JobError(reason, message))
                 .setTurns(0)
                 .setUsage(emptyUsage())
-                .setTimings(Timings.newBuilder().setTotalMs(Math.max(0, nowMs - submittedAtMs)).build())
+                .setTimings(Timings.newBuilder()
+                        .setTotalMs(Math.max(0, nowMs - submittedAtMs))
+                        .build())
                 .setFinishedAtMs(nowMs)
                 .build();
     }
 
     /** The failure of {@code job} before its first turn, for the job's attempt. */
     static AgentResult failed(AgentJob job, ErrorReason reason, String message, long nowMs) {
-        AgentResult failed = failed(job.getJobId(), job.getBatchId(), job.getIndex(), reason, message, job.getSubmittedAtMs(), nowMs);
+        AgentResult failed = failed(
+                job.getJobId(), job.getBatchId(), job.getIndex(), reason, message, job.getSubmittedAtMs(), nowMs);
         failed.setAttempt(job.getAttempt());
         return failed;
     }

@@ -42,14 +42,33 @@ public final class ProcessingFailureHandler implements ProcessingExceptionHandle
         String reason = Failures.describe(exception);
         Optional<String> jobId = deadLetters.jobOf(context.topic(), record.key(), record.value(), record.headers());
         String batchId = DeadLetters.batchOf(record.value(), record.headers()).orElse("");
-        LOGGER.warn("record too large for a state store, sent to dead letters: stage={} topic={} partition={} offset={} "
-                + "jobId={} reason={}", context.processorNodeId(), context.topic(), context.partition(), context.offset(),
-                jobId.orElse(null), reason);
+        LOGGER.warn(
+                "record too large for a state store, sent to dead letters: stage={} topic={} partition={} offset={} "
+                        + "jobId={} reason={}",
+                context.processorNodeId(),
+                context.topic(),
+                context.partition(),
+                context.offset(),
+                jobId.orElse(null),
+                reason);
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
-        out.add(deadLetters.letter(context.processorNodeId(), context.topic(), context.partition(), context.offset(),
-                context.sourceRawKey(), context.sourceRawValue(), record.headers(), reason, exception, now));
-        jobId.ifPresent(id -> out.add(deadLetters.failedResult(id, batchId, ErrorReason.RECORD_TOO_LARGE,
-                "stage " + context.processorNodeId() + " could not keep the state of this job: " + reason, now)));
+        out.add(deadLetters.letter(
+                context.processorNodeId(),
+                context.topic(),
+                context.partition(),
+                context.offset(),
+                context.sourceRawKey(),
+                context.sourceRawValue(),
+                record.headers(),
+                reason,
+                exception,
+                now));
+        jobId.ifPresent(id -> out.add(deadLetters.failedResult(
+                id,
+                batchId,
+                ErrorReason.RECORD_TOO_LARGE,
+                "stage " + context.processorNodeId() + " could not keep the state of this job: " + reason,
+                now)));
         return Response.resume(out);
     }
 }

@@ -47,57 +47,100 @@ public final class ProductionFailureHandler implements ProductionExceptionHandle
     }
 
     @Override
-    public Response handleError(ErrorHandlerContext context, ProducerRecord<byte[], byte[]> record, Exception exception) {
+    public Response handleError(
+            ErrorHandlerContext context, ProducerRecord<byte[], byte[]> record, Exception exception) {
         if (Failures.isRetriable(exception)) {
-            LOGGER.warn("sending failed, will retry: topic={} stage={} reason={}", record.topic(), context.processorNodeId(),
+            LOGGER.warn(
+                    "sending failed, will retry: topic={} stage={} reason={}",
+                    record.topic(),
+                    context.processorNodeId(),
                     Failures.describe(exception));
             return Response.retry();
         }
         if (exactlyOnce) {
-            LOGGER.error("topic={} refused a record of stage={} and the transaction is aborted: {}. Under exactly-once "
+            LOGGER.error(
+                    "topic={} refused a record of stage={} and the transaction is aborted: {}. Under exactly-once "
                             + "nothing of this transaction can be written; check the topic's max.message.bytes against {}",
-                    record.topic(), context.processorNodeId(), Failures.describe(exception), deadLetters.topics().limits());
+                    record.topic(),
+                    context.processorNodeId(),
+                    Failures.describe(exception),
+                    deadLetters.topics().limits());
             return Response.fail();
         }
-        return Response.resume(endWhatItWasAbout(context, record.topic(), record.key(), null, record.value(),
-                record.headers(), exception));
+        return Response.resume(endWhatItWasAbout(
+                context, record.topic(), record.key(), null, record.value(), record.headers(), exception));
     }
 
     @Override
     @SuppressWarnings("rawtypes") // the interface's signature
-    public Response handleSerializationError(ErrorHandlerContext context, ProducerRecord record, Exception exception,
-                                             SerializationExceptionOrigin origin) {
+    public Response handleSerializationError(
+            ErrorHandlerContext context,
+            ProducerRecord record,
+            Exception exception,
+            SerializationExceptionOrigin origin) {
         if (Failures.isRetriable(exception)) {
-            LOGGER.warn("serializing failed, the input will be read again: topic={} stage={} reason={}", record.topic(),
-                    context.processorNodeId(), Failures.describe(exception));
+            LOGGER.warn(
+                    "serializing failed, the input will be read again: topic={} stage={} reason={}",
+                    record.topic(),
+                    context.processorNodeId(),
+                    Failures.describe(exception));
             return Response.fail();
         }
-        return Response.resume(endWhatItWasAbout(context, record.topic(), record.key(), record.value(), null,
-                record.headers(), exception));
+        return Response.resume(endWhatItWasAbout(
+                context, record.topic(), record.key(), record.value(), null, record.headers(), exception));
     }
 
-    private List<ProducerRecord<byte[], byte[]>> endWhatItWasAbout(ErrorHandlerContext context, String topic, Object key,
-                                                                  Object value, byte[] valueBytes, Headers headers,
-                                                                  Exception exception) {
+    private List<ProducerRecord<byte[], byte[]>> endWhatItWasAbout(
+            ErrorHandlerContext context,
+            String topic,
+            Object key,
+            Object value,
+            byte[] valueBytes,
+            Headers headers,
+            Exception exception) {
         long now = System.currentTimeMillis();
         String reason = Failures.describe(exception);
         Optional<RecordTooLargeException> tooLarge = Failures.tooLarge(exception);
-        Optional<String> jobId = deadLetters.jobOf(topic, key, value, headers)
+        Optional<String> jobId = deadLetters
+                .jobOf(topic, key, value, headers)
                 .or(() -> deadLetters.jobOf(context.topic(), null, null, context.headers()));
         String batchId = DeadLetters.batchOf(value, headers)
-                .or(() -> DeadLetters.batchOf(null, context.headers())).orElse("");
-        LOGGER.warn("output record not written, sent to dead letters: topic={} stage={} jobId={} inputTopic={} "
-                        + "partition={} offset={} reason={}", topic, context.processorNodeId(), jobId.orElse(null),
-                context.topic(), context.partition(), context.offset(), reason);
-        byte[] keyBytes = key instanceof byte[] bytes ? bytes
+                .or(() -> DeadLetters.batchOf(null, context.headers()))
+                .orElse("");
+        LOGGER.warn(
+                "output record not written, sent to dead letters: topic={} stage={} jobId={} inputTopic={} "
+                        + "partition={} offset={} reason={}",
+                topic,
+                context.processorNodeId(),
+                jobId.orElse(null),
+                context.topic(),
+                context.partition(),
+                context.offset(),
+                reason);
+        byte[] keyBytes = key instanceof byte[] bytes
+                ? bytes
                 : key == null ? null : key.toString().getBytes(StandardCharsets.UTF_8);
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
-        out.add(deadLetters.letter(context.processorNodeId(), topic, -1, -1, keyBytes, valueBytes, headers,
-                "could not write to " + topic + ": " + reason, exception, now));
-        String message = "stage " + context.processorNodeId() + " could not write its record to " + topic + ": " + reason;
+        out.add(deadLetters.letter(
+                context.processorNodeId(),
+                topic,
+                -1,
+                -1,
+                keyBytes,
+                valueBytes,
+                headers,
+                "could not write to " + topic + ": " + reason,
+                exception,
+                now));
+        String message =
+                "stage " + context.processorNodeId() + " could not write its record to " + topic + ": " + reason;
         if (jobId.isPresent()) {
-            out.add(deadLetters.failedResult(jobId.get(), batchId,
-                    tooLarge.isPresent() ? ErrorReason.RECORD_TOO_LARGE : ErrorReason.PUBLISH_FAILED, message, now));
+            out.add(deadLetters.failedResult(
+                    jobId.get(),
+                    batchId,
+                    tooLarge.isPresent() ? ErrorReason.RECORD_TOO_LARGE : ErrorReason.PUBLISH_FAILED,
+                    message,
+                    now));
         } else if (value instanceof ToolCall call && !call.getCallHash().isEmpty()) {
             out.add(deadLetters.toolError(call.getCallHash(), message, now));
         }

@@ -24,8 +24,11 @@ final class PromptEstimate {
             chars += spec.getOutputSchemaJson().length() + 100;
         }
         for (ToolSpec tool : spec.getTools()) {
-            chars += tool.getName().length() + tool.getDescription().length() + tool.getParametersJson().length();
+            chars += tool.getName().length()
+                    + tool.getDescription().length()
+                    + tool.getParametersJson().length();
         }
-        return chars / CHARS_PER_TOKEN + (long) TEMPLATE_TOKENS_PER_ITEM * (2 + spec.getTools().size());
+        return chars / CHARS_PER_TOKEN
+                + (long) TEMPLATE_TOKENS_PER_ITEM * (2 + spec.getTools().size());
     }
 }

@@ -39,9 +39,13 @@ final class RecordBudget {
             turns.serialize(turnsTopic, next);
             return outcome;
         } catch (OversizedRecordException e) {
-            AgentResult failed = Outcomes.failed(next, ErrorReason.RECORD_TOO_LARGE, "the conversation of turn "
-                    + next.getTurn() + " is " + e.sizeBytes() + " bytes serialized, over the record limit of "
-                    + e.limitBytes() + " bytes; its tool outputs or messages are too large to go on", now);
+            AgentResult failed = Outcomes.failed(
+                    next,
+                    ErrorReason.RECORD_TOO_LARGE,
+                    "the conversation of turn "
+                            + next.getTurn() + " is " + e.sizeBytes() + " bytes serialized, over the record limit of "
+                            + e.limitBytes() + " bytes; its tool outputs or messages are too large to go on",
+                    now);
             failed.setTurns(next.getTurn() - 1);
             return failed;
         }
@@ -57,9 +61,14 @@ final class RecordBudget {
             return null;
         } catch (OversizedRecordException e) {
             AgentTurn waiting = assembly.getWaiting();
-            AgentResult failed = Outcomes.failed(waiting, ErrorReason.RECORD_TOO_LARGE, "turn " + waiting.getTurn()
-                    + " and the tool results it waits for are " + e.sizeBytes() + " bytes serialized, over the record limit of "
-                    + e.limitBytes() + " bytes; its tool outputs are too large to go on", now);
+            AgentResult failed = Outcomes.failed(
+                    waiting,
+                    ErrorReason.RECORD_TOO_LARGE,
+                    "turn " + waiting.getTurn()
+                            + " and the tool results it waits for are " + e.sizeBytes()
+                            + " bytes serialized, over the record limit of "
+                            + e.limitBytes() + " bytes; its tool outputs are too large to go on",
+                    now);
             return failed;
         }
     }

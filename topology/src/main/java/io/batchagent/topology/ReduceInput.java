@@ -43,7 +43,8 @@ final class ReduceInput {
         Sizes sizes = measure(outcomes);
         long forOutputs = (long) budgetBytes - ENVELOPE_BYTES - sizes.entriesBytes;
         int longest = Arrays.stream(sizes.outputBytes).max().orElse(0);
-        int share = forOutputs < 0 ? 0
+        int share = forOutputs < 0
+                ? 0
                 : Math.min(longest, waterLevel(sizes.outputBytes, (int) Math.min(Integer.MAX_VALUE, forOutputs)));
         // The shares are measured on the outputs' own text; escaping a cut output as a JSON string adds
         // bytes, so the result is checked and the share lowered until it fits.
@@ -95,7 +96,8 @@ final class ReduceInput {
     }
 
     /** The input with outputs cut to {@code share}; null if it does not fit and a smaller share is worth trying. */
-    private static String render(Consumer<Consumer<MapOutcome>> outcomes, int share, int budgetBytes, int[] outputBytes) {
+    private static String render(
+            Consumer<Consumer<MapOutcome>> outcomes, int share, int budgetBytes, int[] outputBytes) {
         ObjectNode input = JSON.createObjectNode();
         ArrayNode results = JSON.createArrayNode();
         int[] counts = new int[4]; // seen, succeeded, truncated, omitted

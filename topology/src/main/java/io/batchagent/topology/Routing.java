@@ -6,8 +6,8 @@ import java.util.Map;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
-import org.apache.kafka.streams.kstream.BranchedKStream;
 import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.BranchedKStream;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
@@ -29,11 +29,18 @@ final class Routing {
      */
     static <V extends SpecificRecord> BranchedKStream<String, SpecificRecord> branchTo(
             BranchedKStream<String, SpecificRecord> split, String name, Class<V> type, Topic<String, V> topic) {
-        return split.branch((key, value) -> type.isInstance(value), Branched.withConsumer(
-                (KStream<String, SpecificRecord> s) -> s.mapValues(type::cast, Named.as(name + "-as-" + type.getSimpleName()))
-                        .processValues(StampJobHeaders::new, Named.as(name + "-headers-" + type.getSimpleName()))
-                        .to(topic.name(), Produced.with(topic.keySerde(), topic.valueSerde()).withName(name + "-to-" + topic.name())),
-                "-" + type.getSimpleName()));
+        return split.branch(
+                (key, value) -> type.isInstance(value),
+                Branched.withConsumer(
+                        (KStream<String, SpecificRecord> s) -> s.mapValues(
+                                        type::cast, Named.as(name + "-as-" + type.getSimpleName()))
+                                .processValues(
+                                        StampJobHeaders::new, Named.as(name + "-headers-" + type.getSimpleName()))
+                                .to(
+                                        topic.name(),
+                                        Produced.with(topic.keySerde(), topic.valueSerde())
+                                                .withName(name + "-to-" + topic.name())),
+                        "-" + type.getSimpleName()));
     }
 
     /** Copies the record's headers (they may be shared with other outputs of the same input) and stamps them. */
@@ -47,7 +54,8 @@ final class Routing {
 
         @Override
         public void process(FixedKeyRecord<String, V> record) {
-            Headers headers = JobHeaders.stamp(new RecordHeaders(record.headers().toArray()), record.value());
+            Headers headers =
+                    JobHeaders.stamp(new RecordHeaders(record.headers().toArray()), record.value());
             context.forward(record.withHeaders(headers));
         }
     }

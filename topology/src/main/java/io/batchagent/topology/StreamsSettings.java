@@ -92,20 +92,30 @@ public record StreamsSettings(
 
     /** Settings with the defaults: exactly-once, 20 ms commits, one thread, state under java.io.tmpdir. */
     public static StreamsSettings defaults(String applicationId, Map<String, Object> kafkaConfig, String topicPrefix) {
-        return new StreamsSettings(applicationId, kafkaConfig, topicPrefix, Map.of(), true, null,
-                Path.of(System.getProperty("java.io.tmpdir"), "batchagent-streams"), 1);
+        return new StreamsSettings(
+                applicationId,
+                kafkaConfig,
+                topicPrefix,
+                Map.of(),
+                true,
+                null,
+                Path.of(System.getProperty("java.io.tmpdir"), "batchagent-streams"),
+                1);
     }
 
     public StreamsSettings withStateDir(Path dir) {
-        return new StreamsSettings(applicationId, kafkaConfig, topicPrefix, serdeConfig, exactlyOnce, commitInterval, dir, threads);
+        return new StreamsSettings(
+                applicationId, kafkaConfig, topicPrefix, serdeConfig, exactlyOnce, commitInterval, dir, threads);
     }
 
     public StreamsSettings withExactlyOnce(boolean enabled) {
-        return new StreamsSettings(applicationId, kafkaConfig, topicPrefix, serdeConfig, enabled, commitInterval, stateDir, threads);
+        return new StreamsSettings(
+                applicationId, kafkaConfig, topicPrefix, serdeConfig, enabled, commitInterval, stateDir, threads);
     }
 
     public StreamsSettings withSerdeConfig(Map<String, ?> config) {
-        return new StreamsSettings(applicationId, kafkaConfig, topicPrefix, config, exactlyOnce, commitInterval, stateDir, threads);
+        return new StreamsSettings(
+                applicationId, kafkaConfig, topicPrefix, config, exactlyOnce, commitInterval, stateDir, threads);
     }
 
     /** The properties to start {@code KafkaStreams} with. */
@@ -129,7 +139,9 @@ public record StreamsSettings(
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1);
         if (!kafkaConfig.containsKey(ProducerConfig.COMPRESSION_TYPE_CONFIG)) {
-            props.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), RecordLimits.COMPRESSION_TYPE);
+            props.put(
+                    StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG),
+                    RecordLimits.COMPRESSION_TYPE);
         }
         props.putAll(serdeConfig);
         props.putAll(kafkaConfig);
@@ -138,7 +150,8 @@ public record StreamsSettings(
         }
         // Not overridable: what the topologies' correctness rests on.
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
-        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG,
+        props.put(
+                StreamsConfig.PROCESSING_GUARANTEE_CONFIG,
                 exactlyOnce ? StreamsConfig.EXACTLY_ONCE_V2 : StreamsConfig.AT_LEAST_ONCE);
         props.put(StreamsConfig.ENSURE_EXPLICIT_INTERNAL_RESOURCE_NAMING_CONFIG, true);
         props.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterHandler.class.getName());
@@ -165,7 +178,9 @@ public record StreamsSettings(
     public static StreamsUncaughtExceptionHandler threadFailurePolicy(String app) {
         return failure -> {
             if (Failures.isRetriable(failure) || Failures.isTimedOutTransaction(failure)) {
-                LOGGER.warn("stream thread of {} hit a transient fault; replacing it to read its input again: {}", app,
+                LOGGER.warn(
+                        "stream thread of {} hit a transient fault; replacing it to read its input again: {}",
+                        app,
                         Failures.describe(failure));
                 return StreamThreadExceptionResponse.REPLACE_THREAD;
             }

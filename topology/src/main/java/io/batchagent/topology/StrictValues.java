@@ -41,8 +41,8 @@ final class StrictValues {
 
     private static byte[] require(String topic, byte[] data) {
         if (data == null) {
-            throw new SerializationException("the record has no value (a tombstone); records on " + topic
-                    + " are never deleted");
+            throw new SerializationException(
+                    "the record has no value (a tombstone); records on " + topic + " are never deleted");
         }
         return data;
     }

@@ -23,7 +23,6 @@ import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Branched;
-import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
@@ -115,8 +114,8 @@ public final class ToolCallCoalescer {
      *     a batch is dispatched at most this long after its window closes (and no sooner than the
      *     Streams poll loop comes round)
      */
-    public static Topology build(Topics topics, Duration queueAllowance, Duration expiryGrace, Duration expiryCheck,
-                                 Duration batchCheck) {
+    public static Topology build(
+            Topics topics, Duration queueAllowance, Duration expiryGrace, Duration expiryCheck, Duration batchCheck) {
         if (batchCheck.isNegative() || batchCheck.isZero()) {
             throw new IllegalArgumentException("batchCheck must be positive, got " + batchCheck);
         }
@@ -124,42 +123,66 @@ public final class ToolCallCoalescer {
             throw new IllegalArgumentException("queueAllowance must not be negative, got " + queueAllowance);
         }
         StreamsBuilder builder = new StreamsBuilder();
-        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PENDING_STORE),
-                Serdes.String(), topics.serde(PendingCall.class)));
-        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(WAITERS_STORE),
-                Serdes.String(), topics.serde(Waiter.class)));
-        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(BATCH_STORE),
-                Serdes.String(), topics.toolCalls().valueSerde()));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(PENDING_STORE), Serdes.String(), topics.serde(PendingCall.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(WAITERS_STORE), Serdes.String(), topics.serde(Waiter.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(BATCH_STORE),
+                Serdes.String(),
+                topics.toolCalls().valueSerde()));
 
-        KStream<String, SpecificRecord> fromRequests = builder
-                .stream(topics.toolRequests().name(),
+        KStream<String, SpecificRecord> fromRequests = builder.stream(
+                        topics.toolRequests().name(),
                         StrictValues.consumed(topics.toolRequests()).withName("tool-requests-source"))
-                .process(() -> new CoalesceRequests(queueAllowance, expiryGrace, expiryCheck), Named.as("coalesce-requests"),
-                        PENDING_STORE, WAITERS_STORE);
-        KStream<String, SpecificRecord> fromResults = builder
-                .stream(topics.toolResults().name(),
+                .process(
+                        () -> new CoalesceRequests(queueAllowance, expiryGrace, expiryCheck),
+                        Named.as("coalesce-requests"),
+                        PENDING_STORE,
+                        WAITERS_STORE);
+        KStream<String, SpecificRecord> fromResults = builder.stream(
+                        topics.toolResults().name(),
                         StrictValues.consumed(topics.toolResults()).withName("tool-results-source"))
-                .process(() -> new FanOutResults(topics.outputRefs()), Named.as("fan-out-results"), PENDING_STORE, WAITERS_STORE);
+                .process(
+                        () -> new FanOutResults(topics.outputRefs()),
+                        Named.as("fan-out-results"),
+                        PENDING_STORE,
+                        WAITERS_STORE);
 
         KStream<String, SpecificRecord> outcomes = fromRequests.merge(fromResults, Named.as("coalescer-outcomes"));
-        Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "coalescer-route"),
-                "coalescer", ToolCall.class, topics.toolCalls()),
-                "coalescer", ToolResponse.class, topics.toolResponses())
-                .branch((key, value) -> value instanceof ToolRequest, Branched.withConsumer(
-                        batchable -> groupBatchable(batchable, topics, queueAllowance, batchCheck), "-batchable"));
+        Routing.branchTo(
+                        Routing.branchTo(
+                                Routing.split(outcomes, "coalescer-route"),
+                                "coalescer",
+                                ToolCall.class,
+                                topics.toolCalls()),
+                        "coalescer",
+                        ToolResponse.class,
+                        topics.toolResponses())
+                .branch(
+                        (key, value) -> value instanceof ToolRequest,
+                        Branched.withConsumer(
+                                batchable -> groupBatchable(batchable, topics, queueAllowance, batchCheck),
+                                "-batchable"));
         return builder.build();
     }
 
     /** Batchable first requests, keyed by declaration key, meet in one partition and leave as grouped ToolCalls. */
-    private static void groupBatchable(KStream<String, SpecificRecord> batchable, Topics topics, Duration queueAllowance,
-                                       Duration batchCheck) {
+    private static void groupBatchable(
+            KStream<String, SpecificRecord> batchable, Topics topics, Duration queueAllowance, Duration batchCheck) {
         batchable
                 .mapValues(value -> (ToolRequest) value, Named.as("batchable-as-ToolRequest"))
-                .repartition(Repartitioned.with(topics.toolRequests().keySerde(), topics.toolRequests().valueSerde())
+                .repartition(Repartitioned.with(
+                                topics.toolRequests().keySerde(),
+                                topics.toolRequests().valueSerde())
                         .withName(BATCH_REPARTITION))
                 .process(() -> new BatchCalls(queueAllowance, batchCheck), Named.as("batch-calls"), BATCH_STORE)
-                .to(topics.toolCalls().name(), Produced.with(topics.toolCalls().keySerde(), topics.toolCalls().valueSerde())
-                        .withName("batch-calls-to-" + topics.toolCalls().name()));
+                .to(
+                        topics.toolCalls().name(),
+                        Produced.with(
+                                        topics.toolCalls().keySerde(),
+                                        topics.toolCalls().valueSerde())
+                                .withName("batch-calls-to-" + topics.toolCalls().name()));
     }
 
     static final class CoalesceRequests implements Processor<String, ToolRequest, String, SpecificRecord> {
@@ -195,7 +218,11 @@ public final class ToolCallCoalescer {
             }
             String key = request.getCallHash();
             PendingCall call = pending.get(key);
-            Waiter waiter = new Waiter(request.getJobId(), request.getTurn(), request.getCallId(), request.getRequestedAtMs(),
+            Waiter waiter = new Waiter(
+                    request.getJobId(),
+                    request.getTurn(),
+                    request.getCallId(),
+                    request.getRequestedAtMs(),
                     request.getAttempt());
             if (call == null && request.getTool().getBatchable()) {
                 holdForBatch(key, request, waiter);
@@ -211,17 +238,30 @@ public final class ToolCallCoalescer {
             long now = context.currentSystemTimeMs();
             pending.put(key, new PendingCall(key, request.getTool(), now, new ArrayList<>(List.of(waiter))));
             context.forward(new Record<>(CallHash.declarationKey(request.getTool()), (SpecificRecord) request, now));
-            LOGGER.debug("batchable tool call held for its batch: callHash={} tool={} jobId={}",
-                    key, request.getTool().getName(), waiter.getJobId());
+            LOGGER.debug(
+                    "batchable tool call held for its batch: callHash={} tool={} jobId={}",
+                    key,
+                    request.getTool().getName(),
+                    waiter.getJobId());
         }
 
         private void dispatch(String key, ToolRequest request, Waiter waiter) {
             long now = context.currentSystemTimeMs();
             pending.put(key, new PendingCall(key, request.getTool(), now, new ArrayList<>(List.of(waiter))));
-            ToolCall call = new ToolCall(key, request.getBatchId(), request.getTool(), request.getArgumentsJson(), now,
-                    new ArrayList<>(), ToolTimeouts.deadlineMs(now, request.getTool(), queueAllowance));
+            ToolCall call = new ToolCall(
+                    key,
+                    request.getBatchId(),
+                    request.getTool(),
+                    request.getArgumentsJson(),
+                    now,
+                    new ArrayList<>(),
+                    ToolTimeouts.deadlineMs(now, request.getTool(), queueAllowance));
             context.forward(new Record<>(key, call, now));
-            LOGGER.debug("dispatched tool call: callHash={} tool={} jobId={}", key, request.getTool().getName(), waiter.getJobId());
+            LOGGER.debug(
+                    "dispatched tool call: callHash={} tool={} jobId={}",
+                    key,
+                    request.getTool().getName(),
+                    waiter.getJobId());
         }
 
         private void attachWaiter(String key, PendingCall call, Waiter waiter) {
@@ -246,14 +286,19 @@ public final class ToolCallCoalescer {
             for (KeyValue<String, PendingCall> entry : expired) {
                 PendingCall call = entry.value;
                 String tool = call.getTool().getName();
-                LOGGER.warn("tool call expired without a result: callHash={} tool={} waiters={}", entry.key, tool, call.getWaiters().size());
+                LOGGER.warn(
+                        "tool call expired without a result: callHash={} tool={} waiters={}",
+                        entry.key,
+                        tool,
+                        call.getWaiters().size());
                 ToolResult timeout = ToolResult.newBuilder()
                         .setCallHash(entry.key)
                         .setTool(tool)
                         .setStatus(ToolStatus.TIMEOUT)
                         .setOutput("")
                         .setError("no result for tool '" + tool + "' within " + (now - call.getDispatchedAtMs())
-                                + " ms: no tool worker answered by its deadline (queue allowance " + queueAllowance.toMillis()
+                                + " ms: no tool worker answered by its deadline (queue allowance "
+                                + queueAllowance.toMillis()
                                 + " ms + timeout " + ToolTimeouts.timeoutMs(call.getTool()) + " ms) plus "
                                 + expiryGrace.toMillis() + " ms; is a tool worker running?")
                         .setExecuted(false)
@@ -269,7 +314,8 @@ public final class ToolCallCoalescer {
         private long expiresAtMs(PendingCall call) {
             ToolSpec tool = call.getTool();
             long window = tool.getBatchable() ? Math.max(0, tool.getBatchWindowMs()) : 0;
-            return ToolTimeouts.deadlineMs(call.getDispatchedAtMs() + window, tool, queueAllowance) + expiryGrace.toMillis();
+            return ToolTimeouts.deadlineMs(call.getDispatchedAtMs() + window, tool, queueAllowance)
+                    + expiryGrace.toMillis();
         }
     }
 
@@ -311,7 +357,8 @@ public final class ToolCallCoalescer {
             if (batch == null) {
                 batch = new ToolCall("", request.getBatchId(), request.getTool(), "[]", now, new ArrayList<>(), 0L);
             }
-            boolean replayed = batch.getBatchItems().stream().anyMatch(i -> i.getCallHash().equals(request.getCallHash()));
+            boolean replayed =
+                    batch.getBatchItems().stream().anyMatch(i -> i.getCallHash().equals(request.getCallHash()));
             if (!replayed) {
                 batch.getBatchItems().add(new BatchItem(request.getCallHash(), request.getArgumentsJson()));
             }
@@ -328,7 +375,9 @@ public final class ToolCallCoalescer {
             try (KeyValueIterator<String, ToolCall> it = open.all()) {
                 while (it.hasNext()) {
                     KeyValue<String, ToolCall> entry = it.next();
-                    if (now >= entry.value.getDispatchedAtMs() + Math.max(0, entry.value.getTool().getBatchWindowMs())) {
+                    if (now
+                            >= entry.value.getDispatchedAtMs()
+                                    + Math.max(0, entry.value.getTool().getBatchWindowMs())) {
                         due.add(entry);
                     }
                 }
@@ -338,14 +387,30 @@ public final class ToolCallCoalescer {
 
         private void dispatchBatch(String group, ToolCall batch, long now) {
             open.delete(group);
-            List<String> hashes = batch.getBatchItems().stream().map(BatchItem::getCallHash).toList();
+            List<String> hashes =
+                    batch.getBatchItems().stream().map(BatchItem::getCallHash).toList();
             String groupHash = CallHash.ofCanonical(group, "batch:" + String.join(",", hashes));
-            String arguments = "[" + String.join(",", batch.getBatchItems().stream().map(BatchItem::getArgumentsJson).toList()) + "]";
-            ToolCall call = new ToolCall(groupHash, batch.getBatchId(), batch.getTool(), arguments, now, batch.getBatchItems(),
+            String arguments = "["
+                    + String.join(
+                            ",",
+                            batch.getBatchItems().stream()
+                                    .map(BatchItem::getArgumentsJson)
+                                    .toList()) + "]";
+            ToolCall call = new ToolCall(
+                    groupHash,
+                    batch.getBatchId(),
+                    batch.getTool(),
+                    arguments,
+                    now,
+                    batch.getBatchItems(),
                     ToolTimeouts.deadlineMs(now, batch.getTool(), queueAllowance));
             context.forward(new Record<>(groupHash, call, now));
-            LOGGER.debug("dispatched batched tool call: callHash={} tool={} items={} heldMs={}",
-                    groupHash, batch.getTool().getName(), hashes.size(), now - batch.getDispatchedAtMs());
+            LOGGER.debug(
+                    "dispatched batched tool call: callHash={} tool={} items={} heldMs={}",
+                    groupHash,
+                    batch.getTool().getName(),
+                    hashes.size(),
+                    now - batch.getDispatchedAtMs());
         }
     }
 
@@ -386,7 +451,9 @@ public final class ToolCallCoalescer {
     }
 
     private static boolean sameWaiter(Waiter a, Waiter b) {
-        return a.getJobId().equals(b.getJobId()) && a.getAttempt() == b.getAttempt() && a.getTurn() == b.getTurn()
+        return a.getJobId().equals(b.getJobId())
+                && a.getAttempt() == b.getAttempt()
+                && a.getTurn() == b.getTurn()
                 && a.getCallId().equals(b.getCallId());
     }
 
@@ -395,17 +462,30 @@ public final class ToolCallCoalescer {
      * attempt is part of the waiter's identity: a resubmitted job waits anew for the same call.
      */
     private static String waiterKey(String callHash, Waiter waiter) {
-        return callHash + '|' + waiter.getJobId() + '|' + waiter.getAttempt() + '|' + waiter.getTurn() + '|' + waiter.getCallId();
+        return callHash
+                + '|'
+                + waiter.getJobId()
+                + '|'
+                + waiter.getAttempt()
+                + '|'
+                + waiter.getTurn()
+                + '|'
+                + waiter.getCallId();
     }
 
     /** Sends the result to the first requester, then to every attached waiter, and forgets them. */
-    private static void fanOut(ProcessorContext<String, SpecificRecord> context, KeyValueStore<String, Waiter> waiters,
-                               PendingCall call, ToolResult result, long now) {
+    private static void fanOut(
+            ProcessorContext<String, SpecificRecord> context,
+            KeyValueStore<String, Waiter> waiters,
+            PendingCall call,
+            ToolResult result,
+            long now) {
         for (Waiter first : call.getWaiters()) {
             forward(context, first, result, false, now);
         }
         List<String> attached = new ArrayList<>();
-        try (KeyValueIterator<String, Waiter> it = waiters.prefixScan(call.getCallHash() + '|', new StringSerializer())) {
+        try (KeyValueIterator<String, Waiter> it =
+                waiters.prefixScan(call.getCallHash() + '|', new StringSerializer())) {
             while (it.hasNext()) {
                 KeyValue<String, Waiter> entry = it.next();
                 forward(context, entry.value, result, true, now);
@@ -415,10 +495,14 @@ public final class ToolCallCoalescer {
         attached.forEach(waiters::delete);
     }
 
-    private static void forward(ProcessorContext<String, SpecificRecord> context, Waiter waiter, ToolResult result,
-                                boolean coalesced, long now) {
-        ToolResponse response = new ToolResponse(waiter.getJobId(), waiter.getTurn(), waiter.getCallId(), result, coalesced,
-                waiter.getAttempt());
+    private static void forward(
+            ProcessorContext<String, SpecificRecord> context,
+            Waiter waiter,
+            ToolResult result,
+            boolean coalesced,
+            long now) {
+        ToolResponse response = new ToolResponse(
+                waiter.getJobId(), waiter.getTurn(), waiter.getCallId(), result, coalesced, waiter.getAttempt());
         context.forward(new Record<>(waiter.getJobId(), (SpecificRecord) response, now));
     }
 }

@@ -82,6 +82,7 @@ public final class TurnAssembler {
      * each message is written to the changelog once, not once per turn.
      */
     public static final String CONVERSATION_STORE = "turn-conversations";
+
     public static final String SPECS_STORE = "turn-assembler-batch-specs";
     /** The metric group of the assembler's drop counters (one metric per task, tag {@code task-id}). */
     public static final String METRIC_GROUP = "batchagent-turn-assembler";
@@ -116,33 +117,49 @@ public final class TurnAssembler {
      */
     public static Topology build(Topics topics, Duration retention, Duration queueAllowance, Duration stallGrace) {
         if (retention.isNegative() || retention.isZero() || stallGrace.isNegative() || stallGrace.isZero()) {
-            throw new IllegalArgumentException("retention and stall grace must be positive, got " + retention + " and " + stallGrace);
+            throw new IllegalArgumentException(
+                    "retention and stall grace must be positive, got " + retention + " and " + stallGrace);
         }
         StreamsBuilder builder = new StreamsBuilder();
-        builder.globalTable(topics.batchSpecs().name(),
-                Consumed.with(Serdes.String(), topics.batchSpecs().valueSerde()).withName("turn-assembler-specs-source"),
+        builder.globalTable(
+                topics.batchSpecs().name(),
+                Consumed.with(Serdes.String(), topics.batchSpecs().valueSerde())
+                        .withName("turn-assembler-specs-source"),
                 Materialized.<String, BatchSpec, KeyValueStore<Bytes, byte[]>>as(SPECS_STORE)
-                        .withKeySerde(Serdes.String()).withValueSerde(topics.batchSpecs().valueSerde()));
-        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(ASSEMBLY_STORE),
-                Serdes.String(), topics.serde(TurnAssembly.class)));
-        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(CONVERSATION_STORE),
-                Serdes.String(), topics.serde(ChatMessage.class)));
+                        .withKeySerde(Serdes.String())
+                        .withValueSerde(topics.batchSpecs().valueSerde()));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(ASSEMBLY_STORE), Serdes.String(), topics.serde(TurnAssembly.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(CONVERSATION_STORE), Serdes.String(), topics.serde(ChatMessage.class)));
 
-        KStream<String, SpecificRecord> fromWaits = builder
-                .stream(topics.agentWaits().name(),
+        KStream<String, SpecificRecord> fromWaits = builder.stream(
+                        topics.agentWaits().name(),
                         StrictValues.consumed(topics.agentWaits()).withName("agent-waits-source"))
-                .process(() -> new RecordTurnOutcome(topics, retention, queueAllowance, stallGrace),
-                        Named.as("record-turn-outcome"), ASSEMBLY_STORE, CONVERSATION_STORE);
-        KStream<String, SpecificRecord> fromResponses = builder
-                .stream(topics.toolResponses().name(),
+                .process(
+                        () -> new RecordTurnOutcome(topics, retention, queueAllowance, stallGrace),
+                        Named.as("record-turn-outcome"),
+                        ASSEMBLY_STORE,
+                        CONVERSATION_STORE);
+        KStream<String, SpecificRecord> fromResponses = builder.stream(
+                        topics.toolResponses().name(),
                         StrictValues.consumed(topics.toolResponses()).withName("tool-responses-source"))
-                .process(() -> new CollectToolResponse(topics), Named.as("collect-tool-response"), ASSEMBLY_STORE,
+                .process(
+                        () -> new CollectToolResponse(topics),
+                        Named.as("collect-tool-response"),
+                        ASSEMBLY_STORE,
                         CONVERSATION_STORE);
 
         KStream<String, SpecificRecord> outcomes = fromWaits.merge(fromResponses, Named.as("assembler-outcomes"));
-        Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "assembler-route"),
-                "assembler", AgentTurn.class, topics.agentContinuations()),
-                "assembler", AgentResult.class, topics.results());
+        Routing.branchTo(
+                Routing.branchTo(
+                        Routing.split(outcomes, "assembler-route"),
+                        "assembler",
+                        AgentTurn.class,
+                        topics.agentContinuations()),
+                "assembler",
+                AgentResult.class,
+                topics.results());
         return builder.build();
     }
 
@@ -172,15 +189,18 @@ public final class TurnAssembler {
             this.specs = Routing.store(context, SPECS_STORE);
             this.budget = new RecordBudget(topics, context.applicationId() + "-" + ASSEMBLY_STORE + "-changelog");
             this.staleAttempts = counter(STALE_ATTEMPT_METRIC, "records of an older attempt of their job, dropped");
-            this.duplicateOutcomes = counter(DUPLICATE_OUTCOME_METRIC,
+            this.duplicateOutcomes = counter(
+                    DUPLICATE_OUTCOME_METRIC,
                     "turn outcomes dropped because their (attempt, turn) was decided already");
         }
 
         /** Both processors of a task share the sensors: the registry returns the existing one by name. */
         private Sensor counter(String metric, String description) {
             String task = context.taskId().toString();
-            Sensor sensor = context.metrics().addSensor(METRIC_GROUP + "." + task + "." + metric, Sensor.RecordingLevel.INFO);
-            sensor.add(new MetricName(metric, METRIC_GROUP, description, Map.of("task-id", task)), new CumulativeCount());
+            Sensor sensor =
+                    context.metrics().addSensor(METRIC_GROUP + "." + task + "." + metric, Sensor.RecordingLevel.INFO);
+            sensor.add(
+                    new MetricName(metric, METRIC_GROUP, description, Map.of("task-id", task)), new CumulativeCount());
             return sensor;
         }
 
@@ -198,31 +218,48 @@ public final class TurnAssembler {
             TurnAssembly assembly = assemblies.get(jobId);
             if (assembly != null && attempt < assembly.getAttempt()) {
                 staleAttempts.record();
-                LOGGER.debug("dropped a {} of an older attempt: jobId={} turn={} attempt={} currentAttempt={}",
-                        what, jobId, turn, attempt, assembly.getAttempt());
+                LOGGER.debug(
+                        "dropped a {} of an older attempt: jobId={} turn={} attempt={} currentAttempt={}",
+                        what,
+                        jobId,
+                        turn,
+                        attempt,
+                        assembly.getAttempt());
                 return null;
             }
             if (assembly != null && attempt == assembly.getAttempt()) {
                 return assembly;
             }
             if (assembly != null) {
-                LOGGER.debug("a new attempt resets the job's turn assembly: jobId={} attempt={} previousAttempt={}",
-                        jobId, attempt, assembly.getAttempt());
+                LOGGER.debug(
+                        "a new attempt resets the job's turn assembly: jobId={} attempt={} previousAttempt={}",
+                        jobId,
+                        attempt,
+                        assembly.getAttempt());
                 forget(jobId, assembly.getAttempt());
             }
-            return TurnAssembly.newBuilder().setJobId(jobId).setAttempt(attempt).setResponses(new ArrayList<>()).build();
+            return TurnAssembly.newBuilder()
+                    .setJobId(jobId)
+                    .setAttempt(attempt)
+                    .setResponses(new ArrayList<>())
+                    .build();
         }
 
         /** Whether the outcome of {@code turn} of the entry's attempt is decided already (or a later turn's is). */
         static boolean decided(TurnAssembly assembly, int turn) {
             AgentTurn current = assembly.getWaiting();
-            return assembly.getFinished() || turn <= assembly.getCompletedTurn() || (current != null && turn < current.getTurn());
+            return assembly.getFinished()
+                    || turn <= assembly.getCompletedTurn()
+                    || (current != null && turn < current.getTurn());
         }
 
         void dropDuplicate(AgentTurn outcome) {
             duplicateOutcomes.record();
-            LOGGER.debug("dropped a duplicate turn outcome: jobId={} turn={} attempt={}",
-                    outcome.getJobId(), outcome.getTurn(), outcome.getAttempt());
+            LOGGER.debug(
+                    "dropped a duplicate turn outcome: jobId={} turn={} attempt={}",
+                    outcome.getJobId(),
+                    outcome.getTurn(),
+                    outcome.getAttempt());
         }
 
         /** Emits the next turn if every call of the waiting turn is answered; stores the state otherwise. */
@@ -286,8 +323,8 @@ public final class TurnAssembler {
         /** Deletes what the store holds of the job's conversation in {@code attempt}. */
         private void forget(String jobId, int attempt) {
             List<String> keys = new ArrayList<>();
-            try (KeyValueIterator<String, ChatMessage> it = conversations.prefixScan(conversationPrefix(jobId, attempt),
-                    new StringSerializer())) {
+            try (KeyValueIterator<String, ChatMessage> it =
+                    conversations.prefixScan(conversationPrefix(jobId, attempt), new StringSerializer())) {
                 it.forEachRemaining(entry -> keys.add(entry.key));
             }
             keys.forEach(conversations::delete);
@@ -296,8 +333,8 @@ public final class TurnAssembler {
         /** The messages of the job's conversation that the store holds, in order. */
         private List<ChatMessage> held(String jobId, int attempt) {
             List<ChatMessage> messages = new ArrayList<>();
-            try (KeyValueIterator<String, ChatMessage> it = conversations.prefixScan(conversationPrefix(jobId, attempt),
-                    new StringSerializer())) {
+            try (KeyValueIterator<String, ChatMessage> it =
+                    conversations.prefixScan(conversationPrefix(jobId, attempt), new StringSerializer())) {
                 it.forEachRemaining(entry -> messages.add(entry.value));
             }
             return messages;
@@ -315,8 +352,13 @@ public final class TurnAssembler {
             }
             List<ChatMessage> messages = held(waiting.getJobId(), waiting.getAttempt());
             if (messages.size() != stored) {
-                LOGGER.error("conversation state does not match the turn: jobId={} turn={} attempt={} held={} stored={}",
-                        waiting.getJobId(), waiting.getTurn(), waiting.getAttempt(), messages.size(), stored);
+                LOGGER.error(
+                        "conversation state does not match the turn: jobId={} turn={} attempt={} held={} stored={}",
+                        waiting.getJobId(),
+                        waiting.getTurn(),
+                        waiting.getAttempt(),
+                        messages.size(),
+                        stored);
                 return null;
             }
             messages.addAll(waiting.getMessages());
@@ -327,14 +369,21 @@ public final class TurnAssembler {
             boolean toolTurn = !waiting.getPendingCalls().isEmpty();
             List<ChatMessage> messages = conversationOf(waiting);
             if (messages == null) {
-                AgentResult lost = Outcomes.failed(waiting, ErrorReason.OTHER, "the turn assembler holds "
-                        + held(waiting.getJobId(), waiting.getAttempt()).size() + " messages of this conversation, but turn "
-                        + waiting.getTurn() + " continues one of " + waiting.getStoredMessages() + "; it cannot go on", now);
+                AgentResult lost = Outcomes.failed(
+                        waiting,
+                        ErrorReason.OTHER,
+                        "the turn assembler holds "
+                                + held(waiting.getJobId(), waiting.getAttempt()).size()
+                                + " messages of this conversation, but turn "
+                                + waiting.getTurn() + " continues one of " + waiting.getStoredMessages()
+                                + "; it cannot go on",
+                        now);
                 lost.setTurns(waiting.getTurn());
                 return lost;
             }
             for (ToolCallRef call : waiting.getPendingCalls()) {
-                messages.add(toolMessage(call, answerTo(call, waiting.getTurn(), responses).getResult()));
+                messages.add(toolMessage(
+                        call, answerTo(call, waiting.getTurn(), responses).getResult()));
             }
             // A turn with no calls (a repair) continues at once: it waited for no tool.
             long toolWait = toolTurn ? Math.max(0, now - waiting.getEmittedAtMs()) : 0;
@@ -351,27 +400,40 @@ public final class TurnAssembler {
                     .build();
             BatchSpec spec = Routing.lookup(specs, waiting.getBatchId());
             if (spec == null) {
-                return Outcomes.failed(next, ErrorReason.UNKNOWN_BATCH,
-                        "batch '" + waiting.getBatchId() + "' is not known to the turn assembler", now);
+                return Outcomes.failed(
+                        next,
+                        ErrorReason.UNKNOWN_BATCH,
+                        "batch '" + waiting.getBatchId() + "' is not known to the turn assembler",
+                        now);
             }
             if (spec.getCancelled()) {
-                AgentResult cancelled = Outcomes.cancelled(Outcomes.failed(next, ErrorReason.CANCELLED,
-                        "batch '" + waiting.getBatchId() + "' was cancelled; no further turn was started", now));
+                AgentResult cancelled = Outcomes.cancelled(Outcomes.failed(
+                        next,
+                        ErrorReason.CANCELLED,
+                        "batch '" + waiting.getBatchId() + "' was cancelled; no further turn was started",
+                        now));
                 cancelled.setTurns(waiting.getTurn());
                 return cancelled;
             }
             if (spec.getDeadlineMs() > 0 && now - waiting.getSubmittedAtMs() > spec.getDeadlineMs()) {
-                AgentResult late = Outcomes.failed(next, ErrorReason.TIMEOUT, "the agent deadline of "
-                        + spec.getDeadlineMs() + " ms (across all turns) passed after " + waiting.getTurn() + " turns", now);
+                AgentResult late = Outcomes.failed(
+                        next,
+                        ErrorReason.TIMEOUT,
+                        "the agent deadline of " + spec.getDeadlineMs() + " ms (across all turns) passed after "
+                                + waiting.getTurn() + " turns",
+                        now);
                 late.setTurns(waiting.getTurn());
                 return late;
             }
             // Repair turns are bounded by maxRepairs, not maxTurns (as before they passed through here).
             if (toolTurn && next.getTurn() > spec.getMaxTurns()) {
                 LOGGER.debug("max turns reached: jobId={} turn={}", waiting.getJobId(), waiting.getTurn());
-                AgentResult failed = Outcomes.failed(next, ErrorReason.MAX_TURNS_EXCEEDED,
+                AgentResult failed = Outcomes.failed(
+                        next,
+                        ErrorReason.MAX_TURNS_EXCEEDED,
                         "the agent used all " + spec.getMaxTurns() + " turns (max_turns) and still asked for tools "
-                                + "instead of giving a final answer", now);
+                                + "instead of giving a final answer",
+                        now);
                 failed.setTurns(waiting.getTurn());
                 return failed;
             }
@@ -381,13 +443,22 @@ public final class TurnAssembler {
         private static ChatMessage toolMessage(ToolCallRef call, ToolResult result) {
             if (result.getOutputRef() != null && result.getStatus() == ToolStatus.OK) {
                 // A large output stays where it is on tool-results; the inference worker reads it back.
-                return ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId(call.getId()).setContent(null)
-                        .setContentRef(result.getOutputRef()).build();
+                return ChatMessage.newBuilder()
+                        .setRole(Role.TOOL)
+                        .setToolCallId(call.getId())
+                        .setContent(null)
+                        .setContentRef(result.getOutputRef())
+                        .build();
             }
             String content = result.getStatus() == ToolStatus.OK
                     ? result.getOutput()
-                    : "ERROR (" + result.getStatus() + "): " + (result.getError() != null ? result.getError() : result.getOutput());
-            return ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId(call.getId()).setContent(content).build();
+                    : "ERROR (" + result.getStatus() + "): "
+                            + (result.getError() != null ? result.getError() : result.getOutput());
+            return ChatMessage.newBuilder()
+                    .setRole(Role.TOOL)
+                    .setToolCallId(call.getId())
+                    .setContent(content)
+                    .build();
         }
     }
 
@@ -456,7 +527,8 @@ public final class TurnAssembler {
             if (outcome == null) {
                 return;
             }
-            TurnAssembly assembly = entryFor(outcome.getJobId(), outcome.getAttempt(), outcome.getTurn(), "turn outcome");
+            TurnAssembly assembly =
+                    entryFor(outcome.getJobId(), outcome.getAttempt(), outcome.getTurn(), "turn outcome");
             if (assembly == null) {
                 return;
             }
@@ -467,8 +539,12 @@ public final class TurnAssembler {
             }
             long now = context.currentSystemTimeMs();
             if (outcome.getFinalResult() != null) {
-                LOGGER.debug("final result kept: jobId={} turn={} attempt={} status={}", outcome.getJobId(),
-                        outcome.getTurn(), outcome.getAttempt(), outcome.getFinalResult().getStatus());
+                LOGGER.debug(
+                        "final result kept: jobId={} turn={} attempt={} status={}",
+                        outcome.getJobId(),
+                        outcome.getTurn(),
+                        outcome.getAttempt(),
+                        outcome.getFinalResult().getStatus());
                 decide(assembly, outcome.getTurn(), outcome.getFinalResult(), now);
                 return;
             }
@@ -493,7 +569,8 @@ public final class TurnAssembler {
                         if (now >= assembly.getWaitingSinceMs() + longestWaitMs(assembly) + stallGrace.toMillis()) {
                             stalled.add(assembly);
                         }
-                    } else if (assembly.getResponses().isEmpty() && now - assembly.getUpdatedAtMs() >= retention.toMillis()) {
+                    } else if (assembly.getResponses().isEmpty()
+                            && now - assembly.getUpdatedAtMs() >= retention.toMillis()) {
                         idle.add(entry.key);
                     }
                 }
@@ -516,7 +593,9 @@ public final class TurnAssembler {
             }
             long longest = 0;
             for (ToolCallRef call : missingCalls(waiting, assembly.getResponses())) {
-                ToolSpec tool = tools.getOrDefault(call.getName(), ToolSpec.newBuilder().setName(call.getName()).build());
+                ToolSpec tool = tools.getOrDefault(
+                        call.getName(),
+                        ToolSpec.newBuilder().setName(call.getName()).build());
                 long window = tool.getBatchable() ? Math.max(0, tool.getBatchWindowMs()) : 0;
                 longest = Math.max(longest, ToolTimeouts.deadlineMs(window, tool, queueAllowance));
             }
@@ -530,14 +609,24 @@ public final class TurnAssembler {
                     .map(call -> call.getName() + " (call " + call.getId() + ", callHash " + call.getCallHash() + ")")
                     .collect(Collectors.joining(", "));
             long waited = now - assembly.getWaitingSinceMs();
-            LOGGER.warn("job stalled waiting for tool results: jobId={} turn={} attempt={} waitedMs={} missing={}",
-                    waiting.getJobId(), waiting.getTurn(), waiting.getAttempt(), waited, calls);
-            AgentResult stalled = Outcomes.failed(waiting, ErrorReason.STALLED, "turn " + waiting.getTurn() + " waited "
-                    + waited + " ms, past its calls' deadline of " + longestWaitMs(assembly) + " ms (queue allowance "
-                    + queueAllowance.toMillis() + " ms + tool timeout) plus a grace of "
-                    + stallGrace.toMillis() + " ms, with no result for " + missing.size() + " of "
-                    + waiting.getPendingCalls().size() + " tool calls: " + calls
-                    + "; a record was lost upstream (see dead-letters)", now);
+            LOGGER.warn(
+                    "job stalled waiting for tool results: jobId={} turn={} attempt={} waitedMs={} missing={}",
+                    waiting.getJobId(),
+                    waiting.getTurn(),
+                    waiting.getAttempt(),
+                    waited,
+                    calls);
+            AgentResult stalled = Outcomes.failed(
+                    waiting,
+                    ErrorReason.STALLED,
+                    "turn " + waiting.getTurn() + " waited "
+                            + waited + " ms, past its calls' deadline of " + longestWaitMs(assembly)
+                            + " ms (queue allowance "
+                            + queueAllowance.toMillis() + " ms + tool timeout) plus a grace of "
+                            + stallGrace.toMillis() + " ms, with no result for " + missing.size() + " of "
+                            + waiting.getPendingCalls().size() + " tool calls: " + calls
+                            + "; a record was lost upstream (see dead-letters)",
+                    now);
             decide(assembly, waiting.getTurn(), stalled, now);
         }
     }
@@ -554,15 +643,20 @@ public final class TurnAssembler {
             if (response == null) {
                 return;
             }
-            TurnAssembly assembly = entryFor(response.getJobId(), response.getAttempt(), response.getTurn(), "tool response");
+            TurnAssembly assembly =
+                    entryFor(response.getJobId(), response.getAttempt(), response.getTurn(), "tool response");
             if (assembly == null) {
                 return;
             }
             if (decided(assembly, response.getTurn())) {
                 return; // late: that turn's outcome is decided already
             }
-            assembly.getResponses().removeIf(r -> r.getTurn() == response.getTurn() && r.getCallId().equals(response.getCallId())
-                    && r.getResult().getCallHash().equals(response.getResult().getCallHash()));
+            assembly.getResponses()
+                    .removeIf(r -> r.getTurn() == response.getTurn()
+                            && r.getCallId().equals(response.getCallId())
+                            && r.getResult()
+                                    .getCallHash()
+                                    .equals(response.getResult().getCallHash()));
             assembly.getResponses().add(response);
             completeIfAnswered(assembly);
         }

@@ -61,6 +61,7 @@ public final class WorkflowCoordinator {
     public static final String PROGRESS_STORE = "workflow-progress";
     /** One entry per map job's final outcome; key: workflow id, '/', the map job's index as 10 digits. */
     public static final String OUTCOMES_STORE = "workflow-map-outcomes";
+
     public static final String REPARTITION = "results-by-workflow";
     /**
      * The reduce job's input may use this fraction (1/n) of the largest record value, leaving the rest
@@ -86,26 +87,39 @@ public final class WorkflowCoordinator {
 
     public static Topology build(Topics topics) {
         StreamsBuilder builder = new StreamsBuilder();
-        builder.globalTable(topics.batchSpecs().name(),
+        builder.globalTable(
+                topics.batchSpecs().name(),
                 Consumed.with(Serdes.String(), topics.batchSpecs().valueSerde()).withName("workflow-specs-source"),
                 Materialized.<String, BatchSpec, KeyValueStore<Bytes, byte[]>>as(SPECS_STORE)
-                        .withKeySerde(Serdes.String()).withValueSerde(topics.batchSpecs().valueSerde()));
-        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PROGRESS_STORE),
-                Serdes.String(), topics.serde(WorkflowProgress.class)));
-        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(OUTCOMES_STORE),
-                Serdes.String(), topics.serde(MapOutcome.class)));
+                        .withKeySerde(Serdes.String())
+                        .withValueSerde(topics.batchSpecs().valueSerde()));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(PROGRESS_STORE), Serdes.String(), topics.serde(WorkflowProgress.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(OUTCOMES_STORE), Serdes.String(), topics.serde(MapOutcome.class)));
         int reduceBudget = topics.limits().maxValueBytes() / REDUCE_INPUT_SHARE;
 
-        KStream<String, SpecificRecord> outcomes = builder
-                .stream(topics.results().name(),
-                        Consumed.with(topics.results().keySerde(), topics.results().valueSerde()).withName("workflow-results-source"))
+        KStream<String, SpecificRecord> outcomes = builder.stream(
+                        topics.results().name(),
+                        Consumed.with(
+                                        topics.results().keySerde(),
+                                        topics.results().valueSerde())
+                                .withName("workflow-results-source"))
                 .process(KeyByWorkflow::new, Named.as("key-by-workflow"))
-                .repartition(Repartitioned.with(Serdes.String(), topics.results().valueSerde()).withName(REPARTITION))
-                .process(() -> new CoordinateWorkflow(reduceBudget), Named.as("coordinate-workflow"),
-                        PROGRESS_STORE, OUTCOMES_STORE);
-        Routing.branchTo(Routing.branchTo(Routing.split(outcomes, "workflow-route"),
-                "workflow", AgentJob.class, topics.agentJobs()),
-                "workflow", AgentResult.class, topics.results());
+                .repartition(
+                        Repartitioned.with(Serdes.String(), topics.results().valueSerde())
+                                .withName(REPARTITION))
+                .process(
+                        () -> new CoordinateWorkflow(reduceBudget),
+                        Named.as("coordinate-workflow"),
+                        PROGRESS_STORE,
+                        OUTCOMES_STORE);
+        Routing.branchTo(
+                Routing.branchTo(
+                        Routing.split(outcomes, "workflow-route"), "workflow", AgentJob.class, topics.agentJobs()),
+                "workflow",
+                AgentResult.class,
+                topics.results());
         return builder.build();
     }
 
@@ -165,13 +179,16 @@ public final class WorkflowCoordinator {
             WorkflowStage stage = spec.getWorkflow();
             WorkflowProgress state = progress.get(stage.getWorkflowId());
             if (state == null) {
-                state = WorkflowProgress.newBuilder().setWorkflowId(stage.getWorkflowId()).setOutcomes(new HashMap<>()).build();
+                state = WorkflowProgress.newBuilder()
+                        .setWorkflowId(stage.getWorkflowId())
+                        .setOutcomes(new HashMap<>())
+                        .build();
             }
             moveInlineOutcomes(stage, state);
             switch (stage.getStage()) {
                 case PLAN -> fanOutPlan(stage, state, result);
                 case MAP -> recordMapOutcome(stage, state, result);
-                case REDUCE -> { }
+                case REDUCE -> {}
             }
             progress.put(stage.getWorkflowId(), state);
         }
@@ -182,13 +199,24 @@ public final class WorkflowCoordinator {
             }
             long now = context.currentSystemTimeMs();
             if (plan.getStatus() != JobStatus.SUCCEEDED) {
-                failWorkflow(stage, state, "the plan failed: " + (plan.getError() == null ? plan.getStatus()
-                        : plan.getError().getReason() + ": " + plan.getError().getMessage()), now);
+                failWorkflow(
+                        stage,
+                        state,
+                        "the plan failed: "
+                                + (plan.getError() == null
+                                        ? plan.getStatus()
+                                        : plan.getError().getReason() + ": "
+                                                + plan.getError().getMessage()),
+                        now);
                 return;
             }
             JsonNode items = ReduceInput.parse(plan.getOutputJson()).path(stage.getItemsField());
             if (!items.isArray()) {
-                failWorkflow(stage, state, "the plan's output has no array '" + stage.getItemsField() + "' to map over", now);
+                failWorkflow(
+                        stage,
+                        state,
+                        "the plan's output has no array '" + stage.getItemsField() + "' to map over",
+                        now);
                 return;
             }
             state.setExpected(items.size());
@@ -196,8 +224,10 @@ public final class WorkflowCoordinator {
                 ObjectNode input = JSON.createObjectNode();
                 input.set(stage.getItemVariable(), items.get(i));
                 String jobId = jobId(stage.getMapBatchId(), i);
-                context.forward(new Record<>(jobId, (SpecificRecord) new AgentJob(jobId, stage.getMapBatchId(), (long) i,
-                        input.toString(), now, 1), now));
+                context.forward(new Record<>(
+                        jobId,
+                        (SpecificRecord) new AgentJob(jobId, stage.getMapBatchId(), (long) i, input.toString(), now, 1),
+                        now));
             }
             LOGGER.info("workflow fanned out: workflowId={} mapJobs={}", stage.getWorkflowId(), items.size());
             submitReduceIfComplete(stage, state, now);
@@ -206,11 +236,15 @@ public final class WorkflowCoordinator {
         private void recordMapOutcome(WorkflowStage stage, WorkflowProgress state, AgentResult result) {
             long index = mapIndex(stage, result);
             if (index < 0) {
-                LOGGER.warn("map result of an unknown map job ignored: workflowId={} jobId={}", stage.getWorkflowId(),
+                LOGGER.warn(
+                        "map result of an unknown map job ignored: workflowId={} jobId={}",
+                        stage.getWorkflowId(),
                         result.getJobId());
                 return;
             }
-            String error = result.getError() == null ? null : result.getError().getReason() + ": " + result.getError().getMessage();
+            String error = result.getError() == null
+                    ? null
+                    : result.getError().getReason() + ": " + result.getError().getMessage();
             keep(stage, state, new MapOutcome(index, result.getStatus().name(), result.getOutputJson(), error));
             submitReduceIfComplete(stage, state, context.currentSystemTimeMs());
         }
@@ -261,31 +295,45 @@ public final class WorkflowCoordinator {
                 return;
             }
             String prefix = stage.getWorkflowId() + "/";
-            String input = ReduceInput.build(action -> {
-                try (KeyValueIterator<String, MapOutcome> it = mapOutcomes.prefixScan(prefix, new StringSerializer())) {
-                    while (it.hasNext()) {
-                        KeyValue<String, MapOutcome> entry = it.next();
-                        // A workflow whose id starts with this one's and a '/' shares the prefix: its keys have more after it.
-                        if (entry.key.length() == prefix.length() + INDEX_DIGITS) {
-                            action.accept(entry.value);
+            String input = ReduceInput.build(
+                    action -> {
+                        try (KeyValueIterator<String, MapOutcome> it =
+                                mapOutcomes.prefixScan(prefix, new StringSerializer())) {
+                            while (it.hasNext()) {
+                                KeyValue<String, MapOutcome> entry = it.next();
+                                // A workflow whose id starts with this one's and a '/' shares the prefix: its keys have
+                                // more after it.
+                                if (entry.key.length() == prefix.length() + INDEX_DIGITS) {
+                                    action.accept(entry.value);
+                                }
+                            }
                         }
-                    }
-                }
-            }, reduceBudget);
+                    },
+                    reduceBudget);
             String jobId = reduceJobId(stage.getReduceBatchId());
-            context.forward(new Record<>(jobId, (SpecificRecord) new AgentJob(jobId, stage.getReduceBatchId(), 0L,
-                    input, now, 1), now));
+            context.forward(new Record<>(
+                    jobId, (SpecificRecord) new AgentJob(jobId, stage.getReduceBatchId(), 0L, input, now, 1), now));
             state.setReduceSubmitted(true);
-            LOGGER.info("workflow reduce submitted: workflowId={} succeeded={} failed={} inputBytes={}",
-                    stage.getWorkflowId(), state.getSucceeded(), state.getReceived() - state.getSucceeded(), input.length());
+            LOGGER.info(
+                    "workflow reduce submitted: workflowId={} succeeded={} failed={} inputBytes={}",
+                    stage.getWorkflowId(),
+                    state.getSucceeded(),
+                    state.getReceived() - state.getSucceeded(),
+                    input.length());
         }
 
         private void failWorkflow(WorkflowStage stage, WorkflowProgress state, String why, long now) {
             state.setExpected(0);
             state.setReduceSubmitted(true);
             String jobId = reduceJobId(stage.getReduceBatchId());
-            AgentResult failed = Outcomes.failed(jobId, stage.getReduceBatchId(), 0, ErrorReason.OTHER,
-                    "workflow '" + stage.getWorkflowId() + "' cannot reduce: " + why, now, now);
+            AgentResult failed = Outcomes.failed(
+                    jobId,
+                    stage.getReduceBatchId(),
+                    0,
+                    ErrorReason.OTHER,
+                    "workflow '" + stage.getWorkflowId() + "' cannot reduce: " + why,
+                    now,
+                    now);
             context.forward(new Record<>(jobId, (SpecificRecord) failed, now));
         }
 

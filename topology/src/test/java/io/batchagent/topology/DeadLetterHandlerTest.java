@@ -39,8 +39,10 @@ class DeadLetterHandlerTest {
         byte[] value = "garbage".getBytes(StandardCharsets.UTF_8);
         ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>("p.agent-jobs", 2, 41L, key, value);
 
-        DeserializationExceptionHandler.Response response = handler.handleError(new Context("p.agent-jobs", 2, 41L),
-                record, new SerializationException("not in the Confluent wire format"));
+        DeserializationExceptionHandler.Response response = handler.handleError(
+                new Context("p.agent-jobs", 2, 41L),
+                record,
+                new SerializationException("not in the Confluent wire format"));
 
         assertThat(response.result()).isEqualTo(DeserializationExceptionHandler.Result.RESUME);
         assertThat(response.deadLetterQueueRecords()).hasSize(2);
@@ -62,8 +64,12 @@ class DeadLetterHandlerTest {
     void shouldNotHandKip1034RecordsToTheGlobalThread() {
         // Kafka Streams 4.4's global thread dies on a response carrying dead-letter records
         // (ClassCastException to RecordCollector.Supplier); the handler writes the letter itself.
-        ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>("p.batch-specs", 0, 3L,
-                "b-1".getBytes(StandardCharsets.UTF_8), "garbage".getBytes(StandardCharsets.UTF_8));
+        ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>(
+                "p.batch-specs",
+                0,
+                3L,
+                "b-1".getBytes(StandardCharsets.UTF_8),
+                "garbage".getBytes(StandardCharsets.UTF_8));
 
         DeserializationExceptionHandler.Response response = handler.handleError(
                 new HandlerFixtures.GlobalContext("p.batch-specs", 0, 3L), record, new SerializationException("bad"));
@@ -74,11 +80,11 @@ class DeadLetterHandlerTest {
 
     @Test
     void shouldFailAnUndecodableWaitWithTheBatchIdOfItsHeaders() {
-        ConsumerRecord<byte[], byte[]> record = withHeaders("p.agent-waits", "job-3".getBytes(StandardCharsets.UTF_8),
-                "job-3", "map-batch");
+        ConsumerRecord<byte[], byte[]> record =
+                withHeaders("p.agent-waits", "job-3".getBytes(StandardCharsets.UTF_8), "job-3", "map-batch");
 
-        DeserializationExceptionHandler.Response response = handler.handleError(new Context("p.agent-waits", 0, 9L),
-                record, new SerializationException("bad"));
+        DeserializationExceptionHandler.Response response =
+                handler.handleError(new Context("p.agent-waits", 0, 9L), record, new SerializationException("bad"));
 
         AgentResult failed = result(response.deadLetterQueueRecords().get(1));
         assertThat(failed.getJobId()).isEqualTo("job-3");
@@ -88,14 +94,15 @@ class DeadLetterHandlerTest {
 
     @Test
     void shouldFailTheJobNamedInTheHeadersOfAnUndecodableToolRequest() {
-        ConsumerRecord<byte[], byte[]> record = withHeaders("p.tool-requests",
-                "9f2c-call-hash".getBytes(StandardCharsets.UTF_8), "job-4", "batch-4");
+        ConsumerRecord<byte[], byte[]> record =
+                withHeaders("p.tool-requests", "9f2c-call-hash".getBytes(StandardCharsets.UTF_8), "job-4", "batch-4");
 
-        DeserializationExceptionHandler.Response response = handler.handleError(new Context("p.tool-requests", 1, 5L),
-                record, new SerializationException("bad"));
+        DeserializationExceptionHandler.Response response =
+                handler.handleError(new Context("p.tool-requests", 1, 5L), record, new SerializationException("bad"));
 
         assertThat(response.deadLetterQueueRecords()).hasSize(2);
-        ProducerRecord<byte[], byte[]> resultRecord = response.deadLetterQueueRecords().get(1);
+        ProducerRecord<byte[], byte[]> resultRecord =
+                response.deadLetterQueueRecords().get(1);
         assertThat(new String(resultRecord.key(), StandardCharsets.UTF_8)).isEqualTo("job-4");
         AgentResult failed = result(resultRecord);
         assertThat(failed.getJobId()).isEqualTo("job-4");
@@ -105,14 +112,15 @@ class DeadLetterHandlerTest {
 
     @Test
     void shouldAnswerEveryWaiterWithAnErrorWhenAToolResultCannotBeDecoded() {
-        ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>("p.tool-results", 0, 3L,
-                "abc123".getBytes(StandardCharsets.UTF_8), new byte[] {1});
+        ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>(
+                "p.tool-results", 0, 3L, "abc123".getBytes(StandardCharsets.UTF_8), new byte[] {1});
 
-        DeserializationExceptionHandler.Response response = handler.handleError(new Context("p.tool-results", 0, 3L),
-                record, new SerializationException("bad"));
+        DeserializationExceptionHandler.Response response =
+                handler.handleError(new Context("p.tool-results", 0, 3L), record, new SerializationException("bad"));
 
         assertThat(response.deadLetterQueueRecords()).hasSize(2);
-        ProducerRecord<byte[], byte[]> answer = response.deadLetterQueueRecords().get(1);
+        ProducerRecord<byte[], byte[]> answer =
+                response.deadLetterQueueRecords().get(1);
         assertThat(answer.topic()).isEqualTo("p.tool-results");
         assertThat(new String(answer.key(), StandardCharsets.UTF_8)).isEqualTo("abc123");
         ToolResult error = TOPICS.toolResults().valueSerde().deserializer().deserialize(answer.topic(), answer.value());
@@ -125,19 +133,22 @@ class DeadLetterHandlerTest {
     void shouldOnlyDeadLetterAnUndecodableRecordThatNamesNoJob() {
         ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>("p.tool-requests", 0, 3L, null, new byte[] {1});
 
-        DeserializationExceptionHandler.Response response = handler.handleError(new Context("p.tool-requests", 0, 3L),
-                record, new SerializationException("bad"));
+        DeserializationExceptionHandler.Response response =
+                handler.handleError(new Context("p.tool-requests", 0, 3L), record, new SerializationException("bad"));
 
-        assertThat(response.deadLetterQueueRecords()).singleElement()
+        assertThat(response.deadLetterQueueRecords())
+                .singleElement()
                 .satisfies(r -> assertThat(r.topic()).isEqualTo("p.dead-letters"));
     }
 
     @Test
     void shouldFailTheThreadWithoutADeadLetterWhenTheRegistryIsUnavailable() {
-        ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>("p.agent-jobs", 0, 3L,
-                "b-1".getBytes(StandardCharsets.UTF_8), new byte[] {0, 0, 0, 0, 7});
+        ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>(
+                "p.agent-jobs", 0, 3L, "b-1".getBytes(StandardCharsets.UTF_8), new byte[] {0, 0, 0, 0, 7});
 
-        DeserializationExceptionHandler.Response response = handler.handleError(new Context("p.agent-jobs", 0, 3L), record,
+        DeserializationExceptionHandler.Response response = handler.handleError(
+                new Context("p.agent-jobs", 0, 3L),
+                record,
                 new SerializationException("wrapped", new SchemaRegistryUnavailableException("HTTP 503", null)));
 
         assertThat(response.result()).isEqualTo(DeserializationExceptionHandler.Result.FAIL);
@@ -146,16 +157,16 @@ class DeadLetterHandlerTest {
 
     @Test
     void shouldCutAValueTooLargeToFitADeadLetter() {
-        Map<String, Object> small = Map.of(StreamsSettings.TOPIC_PREFIX_CONFIG, "p.",
-                RecordLimits.MAX_RECORD_BYTES_CONFIG, 64 * 1024);
+        Map<String, Object> small =
+                Map.of(StreamsSettings.TOPIC_PREFIX_CONFIG, "p.", RecordLimits.MAX_RECORD_BYTES_CONFIG, 64 * 1024);
         DeadLetterHandler bounded = new DeadLetterHandler();
         bounded.configure(small);
         byte[] huge = new byte[60 * 1024];
-        ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>("p.agent-jobs", 0, 1L,
-                "b-2".getBytes(StandardCharsets.UTF_8), huge);
+        ConsumerRecord<byte[], byte[]> record =
+                new ConsumerRecord<>("p.agent-jobs", 0, 1L, "b-2".getBytes(StandardCharsets.UTF_8), huge);
 
-        DeserializationExceptionHandler.Response response = bounded.handleError(new Context("p.agent-jobs", 0, 1L),
-                record, new SerializationException("bad"));
+        DeserializationExceptionHandler.Response response =
+                bounded.handleError(new Context("p.agent-jobs", 0, 1L), record, new SerializationException("bad"));
 
         DeadLetter letter = letter(response.deadLetterQueueRecords().get(0));
         assertThat(letter.getValue().remaining()).isLessThan(huge.length);
@@ -168,8 +179,18 @@ class DeadLetterHandlerTest {
         RecordHeaders headers = new RecordHeaders();
         headers.add(JobHeaders.JOB_ID, jobId.getBytes(StandardCharsets.UTF_8));
         headers.add(JobHeaders.BATCH_ID, batchId.getBytes(StandardCharsets.UTF_8));
-        return new ConsumerRecord<>(topic, 0, 9L, 0L, TimestampType.CREATE_TIME, key.length, 1, key, new byte[] {1},
-                headers, java.util.Optional.empty());
+        return new ConsumerRecord<>(
+                topic,
+                0,
+                9L,
+                0L,
+                TimestampType.CREATE_TIME,
+                key.length,
+                1,
+                key,
+                new byte[] {1},
+                headers,
+                java.util.Optional.empty());
     }
 
     private static DeadLetter letter(ProducerRecord<byte[], byte[]> record) {

@@ -17,8 +17,8 @@ import io.batchagent.events.Role;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
@@ -44,8 +44,10 @@ class JobCompilerTest {
         // The driver's wall clock starts here; a job submitted "now" is submitted at this instant, however
         // long the machine takes to reach the test body.
         driverStart = java.time.Instant.now();
-        driver = new TopologyTestDriver(JobCompiler.build(TOPICS, Duration.ofSeconds(10)),
-                TopologyFixtures.props("job-compiler-test", stateDir), driverStart);
+        driver = new TopologyTestDriver(
+                JobCompiler.build(TOPICS, Duration.ofSeconds(10)),
+                TopologyFixtures.props("job-compiler-test", stateDir),
+                driverStart);
         specs = input(driver, TOPICS.batchSpecs());
         jobs = input(driver, TOPICS.agentJobs());
         turns = output(driver, TOPICS.agentTurns());
@@ -119,8 +121,8 @@ class JobCompilerTest {
     void shouldSkipAnUndecodableJobAndCompileTheNext() {
         // TopologyTestDriver drops KIP-1034 dead-letter records; DeadLetterHandlerTest covers them.
         specs.pipeInput("b", spec("b", "Paper: {paper}", 3));
-        TestInputTopic<String, byte[]> raw = driver.createInputTopic(TOPICS.agentJobs().name(),
-                new StringSerializer(), new ByteArraySerializer());
+        TestInputTopic<String, byte[]> raw =
+                driver.createInputTopic(TOPICS.agentJobs().name(), new StringSerializer(), new ByteArraySerializer());
 
         raw.pipeInput("b-7", "this is not avro".getBytes(StandardCharsets.UTF_8));
         jobs.pipeInput("b-8", job("b", 8, "{\"paper\":\"ok\"}"));
@@ -154,7 +156,9 @@ class JobCompilerTest {
         AgentResult failed = results.readValue();
         assertThat(failed.getJobId()).isEqualTo("b-0");
         assertThat(failed.getError().getReason()).isEqualTo(ErrorReason.OVERSIZED);
-        assertThat(failed.getError().getMessage()).contains("context of 2000 tokens").contains("1000 reserved");
+        assertThat(failed.getError().getMessage())
+                .contains("context of 2000 tokens")
+                .contains("1000 reserved");
         assertThat(turns.readValue().getJobId()).isEqualTo("b-1");
     }
 

@@ -38,11 +38,14 @@ class ProductionFailureHandlerTest {
         ProductionFailureHandler handler = handler(StreamsConfig.EXACTLY_ONCE_V2);
 
         ProductionExceptionHandler.Response response = handler.handleSerializationError(
-                new Context("p.tool-responses", 1, 77L), new ProducerRecord<>("p.agent-turns", "job-9", TURN),
-                new OversizedRecordException("p.agent-turns", 9_000_000, 8_372_224), SerializationExceptionOrigin.VALUE);
+                new Context("p.tool-responses", 1, 77L),
+                new ProducerRecord<>("p.agent-turns", "job-9", TURN),
+                new OversizedRecordException("p.agent-turns", 9_000_000, 8_372_224),
+                SerializationExceptionOrigin.VALUE);
 
         assertThat(response.result()).isEqualTo(ProductionExceptionHandler.Result.RESUME);
-        assertThat(response.deadLetterQueueRecords()).extracting(ProducerRecord::topic)
+        assertThat(response.deadLetterQueueRecords())
+                .extracting(ProducerRecord::topic)
                 .containsExactly("p.dead-letters", "p.results");
         AgentResult failed = result(response.deadLetterQueueRecords().get(1));
         assertThat(failed.getJobId()).isEqualTo("job-9");
@@ -53,13 +56,18 @@ class ProductionFailureHandlerTest {
 
     @Test
     void shouldAnswerTheWaitersOfAToolCallTooLargeToSerialize() {
-        ToolCall call = new ToolCall("hash-1", "batch-9", TopologyFixtures.tool("lookup"), "{}", 1L, new ArrayList<>(), 0L);
+        ToolCall call =
+                new ToolCall("hash-1", "batch-9", TopologyFixtures.tool("lookup"), "{}", 1L, new ArrayList<>(), 0L);
 
-        ProductionExceptionHandler.Response response = handler(StreamsConfig.EXACTLY_ONCE_V2).handleSerializationError(
-                new Context("p.tool-requests", 0, 1L), new ProducerRecord<>("p.tool-calls", "hash-1", call),
-                new OversizedRecordException("p.tool-calls", 100, 50), SerializationExceptionOrigin.VALUE);
+        ProductionExceptionHandler.Response response = handler(StreamsConfig.EXACTLY_ONCE_V2)
+                .handleSerializationError(
+                        new Context("p.tool-requests", 0, 1L),
+                        new ProducerRecord<>("p.tool-calls", "hash-1", call),
+                        new OversizedRecordException("p.tool-calls", 100, 50),
+                        SerializationExceptionOrigin.VALUE);
 
-        ProducerRecord<byte[], byte[]> answer = response.deadLetterQueueRecords().get(1);
+        ProducerRecord<byte[], byte[]> answer =
+                response.deadLetterQueueRecords().get(1);
         ToolResult error = TOPICS.toolResults().valueSerde().deserializer().deserialize(answer.topic(), answer.value());
         assertThat(answer.topic()).isEqualTo("p.tool-results");
         assertThat(error.getCallHash()).isEqualTo("hash-1");
@@ -68,9 +76,12 @@ class ProductionFailureHandlerTest {
 
     @Test
     void shouldReadTheInputAgainWhenSerializingMeetsARegistryOutage() {
-        ProductionExceptionHandler.Response response = handler(StreamsConfig.EXACTLY_ONCE_V2).handleSerializationError(
-                new Context("p.agent-waits", 0, 1L), new ProducerRecord<>("p.agent-turns", "job-9", TURN),
-                new SchemaRegistryUnavailableException("HTTP 503", null), SerializationExceptionOrigin.VALUE);
+        ProductionExceptionHandler.Response response = handler(StreamsConfig.EXACTLY_ONCE_V2)
+                .handleSerializationError(
+                        new Context("p.agent-waits", 0, 1L),
+                        new ProducerRecord<>("p.agent-turns", "job-9", TURN),
+                        new SchemaRegistryUnavailableException("HTTP 503", null),
+                        SerializationExceptionOrigin.VALUE);
 
         assertThat(response.result()).isEqualTo(ProductionExceptionHandler.Result.FAIL);
         assertThat(response.deadLetterQueueRecords()).isEmpty();
@@ -78,9 +89,11 @@ class ProductionFailureHandlerTest {
 
     @Test
     void shouldRetryARetriableSendError() {
-        ProductionExceptionHandler.Response response = handler(StreamsConfig.AT_LEAST_ONCE).handleError(
-                new Context("p.agent-waits", 0, 1L), serialized("p.agent-turns", "job-9"),
-                new NotEnoughReplicasException("not enough replicas"));
+        ProductionExceptionHandler.Response response = handler(StreamsConfig.AT_LEAST_ONCE)
+                .handleError(
+                        new Context("p.agent-waits", 0, 1L),
+                        serialized("p.agent-turns", "job-9"),
+                        new NotEnoughReplicasException("not enough replicas"));
 
         assertThat(response.result()).isEqualTo(ProductionExceptionHandler.Result.RETRY);
         assertThat(response.deadLetterQueueRecords()).isEmpty();
@@ -88,9 +101,11 @@ class ProductionFailureHandlerTest {
 
     @Test
     void shouldFailTheJobOfARecordTheBrokerRefusedUnderAtLeastOnce() {
-        ProductionExceptionHandler.Response response = handler(StreamsConfig.AT_LEAST_ONCE).handleError(
-                new Context("p.agent-waits", 0, 1L), serialized("p.agent-turns", "job-9"),
-                new RecordTooLargeException("The request included a message larger than the max message size"));
+        ProductionExceptionHandler.Response response = handler(StreamsConfig.AT_LEAST_ONCE)
+                .handleError(
+                        new Context("p.agent-waits", 0, 1L),
+                        serialized("p.agent-turns", "job-9"),
+                        new RecordTooLargeException("The request included a message larger than the max message size"));
 
         assertThat(response.result()).isEqualTo(ProductionExceptionHandler.Result.RESUME);
         AgentResult failed = result(response.deadLetterQueueRecords().get(1));
@@ -101,9 +116,11 @@ class ProductionFailureHandlerTest {
 
     @Test
     void shouldFailTheThreadWhenTheBrokerRefusedARecordUnderExactlyOnce() {
-        ProductionExceptionHandler.Response response = handler(StreamsConfig.EXACTLY_ONCE_V2).handleError(
-                new Context("p.agent-waits", 0, 1L), serialized("p.agent-turns", "job-9"),
-                new RecordTooLargeException("The request included a message larger than the max message size"));
+        ProductionExceptionHandler.Response response = handler(StreamsConfig.EXACTLY_ONCE_V2)
+                .handleError(
+                        new Context("p.agent-waits", 0, 1L),
+                        serialized("p.agent-turns", "job-9"),
+                        new RecordTooLargeException("The request included a message larger than the max message size"));
 
         assertThat(response.result()).isEqualTo(ProductionExceptionHandler.Result.FAIL);
         assertThat(response.deadLetterQueueRecords()).isEmpty();
@@ -113,32 +130,42 @@ class ProductionFailureHandlerTest {
     void shouldFailTheJobWhoseStateOutgrowsTheBudgetAndGoOn() {
         ProcessingFailureHandler handler = new ProcessingFailureHandler();
         handler.configure(Map.of(StreamsSettings.TOPIC_PREFIX_CONFIG, "p."));
-        Context context = new Context("p.agent-waits", 3, 12L, "record-waiting-turn", new RecordHeaders(),
-                "job-9".getBytes(StandardCharsets.UTF_8), new byte[] {0, 1});
+        Context context = new Context(
+                "p.agent-waits",
+                3,
+                12L,
+                "record-waiting-turn",
+                new RecordHeaders(),
+                "job-9".getBytes(StandardCharsets.UTF_8),
+                new byte[] {0, 1});
 
-        ProcessingExceptionHandler.Response response = handler.handleError(context, new Record<>("job-9", TURN, 1L),
-                new org.apache.kafka.streams.errors.StreamsException(new OversizedRecordException(
-                        "app-turn-assembly-changelog", 9_000_000, 8_372_224)));
+        ProcessingExceptionHandler.Response response = handler.handleError(
+                context,
+                new Record<>("job-9", TURN, 1L),
+                new org.apache.kafka.streams.errors.StreamsException(
+                        new OversizedRecordException("app-turn-assembly-changelog", 9_000_000, 8_372_224)));
 
         assertThat(response.result()).isEqualTo(ProcessingExceptionHandler.Result.RESUME);
         AgentResult failed = result(response.deadLetterQueueRecords().get(1));
         assertThat(failed.getJobId()).isEqualTo("job-9");
         assertThat(failed.getBatchId()).isEqualTo("batch-9");
         assertThat(failed.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
-        assertThat(handler.handleError(context, new Record<>("job-9", TURN, 1L), new IllegalStateException("a bug")).result())
+        assertThat(handler.handleError(context, new Record<>("job-9", TURN, 1L), new IllegalStateException("a bug"))
+                        .result())
                 .isEqualTo(ProcessingExceptionHandler.Result.FAIL);
     }
 
     private static ProductionFailureHandler handler(String guarantee) {
         ProductionFailureHandler handler = new ProductionFailureHandler();
-        handler.configure(Map.of(StreamsSettings.TOPIC_PREFIX_CONFIG, "p.", StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee));
+        handler.configure(Map.of(
+                StreamsSettings.TOPIC_PREFIX_CONFIG, "p.", StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee));
         return handler;
     }
 
     private static ProducerRecord<byte[], byte[]> serialized(String topic, String key) {
         byte[] value = TOPICS.agentTurns().valueSerde().serializer().serialize(topic, TURN);
-        return new ProducerRecord<>(topic, null, key.getBytes(StandardCharsets.UTF_8), value,
-                JobHeaders.stamp(new RecordHeaders(), TURN));
+        return new ProducerRecord<>(
+                topic, null, key.getBytes(StandardCharsets.UTF_8), value, JobHeaders.stamp(new RecordHeaders(), TURN));
     }
 
     private static AgentResult result(ProducerRecord<byte[], byte[]> record) {

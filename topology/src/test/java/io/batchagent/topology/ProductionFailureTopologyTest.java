@@ -35,7 +35,8 @@ class ProductionFailureTopologyTest {
 
     @Test
     void shouldFailOnlyTheJobWhoseFirstTurnExceedsTheBudgetAndGoOn() {
-        try (TopologyTestDriver driver = new TopologyTestDriver(JobCompiler.build(SMALL_TOPICS, Duration.ofSeconds(10)),
+        try (TopologyTestDriver driver = new TopologyTestDriver(
+                JobCompiler.build(SMALL_TOPICS, Duration.ofSeconds(10)),
                 TopologyFixtures.smallBudgetProps("compiler-budget-test", stateDir))) {
             input(driver, SMALL_TOPICS.batchSpecs()).pipeInput("b", spec("b", "{a} and again {a}", 3));
             TestOutputTopic<String, AgentTurn> turns = output(driver, SMALL_TOPICS.agentTurns());
@@ -47,14 +48,20 @@ class ProductionFailureTopologyTest {
 
             List<TestRecord<String, AgentTurn>> written = turns.readRecordsToList();
             assertThat(written).extracting(TestRecord::key).containsExactly("b-1");
-            assertThat(new String(written.get(0).headers().lastHeader(JobHeaders.BATCH_ID).value(), StandardCharsets.UTF_8))
+            assertThat(new String(
+                            written.get(0)
+                                    .headers()
+                                    .lastHeader(JobHeaders.BATCH_ID)
+                                    .value(),
+                            StandardCharsets.UTF_8))
                     .isEqualTo("b");
             AgentResult failed = results.readValue();
             assertThat(failed.getJobId()).isEqualTo("b-0");
             assertThat(failed.getBatchId()).isEqualTo("b");
             assertThat(failed.getStatus()).isEqualTo(JobStatus.FAILED);
             assertThat(failed.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
-            assertThat(failed.getError().getMessage()).contains(SMALL_TOPICS.agentTurns().name())
+            assertThat(failed.getError().getMessage())
+                    .contains(SMALL_TOPICS.agentTurns().name())
                     .containsPattern("is 6\\d{4} bytes serialized, over the limit of "
                             + SMALL_TOPICS.limits().maxValueBytes() + " bytes");
             DeadLetter letter = deadLetters.readValue();

@@ -41,7 +41,8 @@ class RecordBudgetTest {
 
     @BeforeEach
     void setUp() {
-        driver = new TopologyTestDriver(TurnAssembler.build(SMALL_TOPICS),
+        driver = new TopologyTestDriver(
+                TurnAssembler.build(SMALL_TOPICS),
                 TopologyFixtures.smallBudgetProps("assembler-budget-test", stateDir));
         input(driver, SMALL_TOPICS.batchSpecs()).pipeInput("b", spec("b", "{x}", 5));
         waits = input(driver, SMALL_TOPICS.agentWaits());
@@ -68,7 +69,9 @@ class RecordBudgetTest {
         assertThat(failed.getBatchId()).isEqualTo("b");
         assertThat(failed.getStatus()).isEqualTo(JobStatus.FAILED);
         assertThat(failed.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
-        assertThat(failed.getError().getMessage()).contains("turn 2").contains("over the record limit of " + LIMIT + " bytes")
+        assertThat(failed.getError().getMessage())
+                .contains("turn 2")
+                .contains("over the record limit of " + LIMIT + " bytes")
                 .containsPattern("is 5\\d{4} bytes serialized");
         assertThat(failed.getTurns()).isEqualTo(1);
         assertThat(storedEntry("j").getWaiting()).isNull();
@@ -87,7 +90,8 @@ class RecordBudgetTest {
 
         AgentResult failed = results.readValue();
         assertThat(failed.getError().getReason()).isEqualTo(ErrorReason.RECORD_TOO_LARGE);
-        assertThat(failed.getError().getMessage()).contains("the tool results it waits for")
+        assertThat(failed.getError().getMessage())
+                .contains("the tool results it waits for")
                 .contains("over the record limit of " + LIMIT + " bytes");
         TurnAssembly entry = storedEntry("j");
         assertThat(entry.getWaiting()).isNull();

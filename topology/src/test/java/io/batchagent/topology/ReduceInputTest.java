@@ -17,7 +17,8 @@ class ReduceInputTest {
     @Test
     void shouldGiveShorterOutputsWholeAndShareTheRestEquallyAmongLongerOnes() {
         // 100 + 1000 + 1000 + 1000 over 1600 bytes: the short one whole, the others 500 each
-        assertThat(ReduceInput.waterLevel(new int[] {1000, 100, 1000, 1000}, 1600)).isEqualTo(500);
+        assertThat(ReduceInput.waterLevel(new int[] {1000, 100, 1000, 1000}, 1600))
+                .isEqualTo(500);
         assertThat(ReduceInput.waterLevel(new int[] {10, 20}, 30)).isEqualTo(Integer.MAX_VALUE);
     }
 
@@ -25,7 +26,8 @@ class ReduceInputTest {
     void shouldStayWithinTheBudgetWhenCutOutputsNeedEscaping() throws Exception {
         List<MapOutcome> outcomes = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
-            outcomes.add(new MapOutcome((long) i, "SUCCEEDED", "{\"q\":\"" + "\\\"quoted\\\" ".repeat(200) + "\"}", null));
+            outcomes.add(
+                    new MapOutcome((long) i, "SUCCEEDED", "{\"q\":\"" + "\\\"quoted\\\" ".repeat(200) + "\"}", null));
         }
 
         String input = ReduceInput.build(outcomes::forEach, 20_000);

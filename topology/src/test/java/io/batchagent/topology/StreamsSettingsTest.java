@@ -18,7 +18,8 @@ class StreamsSettingsTest {
     @Test
     void shouldRunEveryTopologyUnderTheRecordBudgetWithZstd() {
         Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "")
-                .withSerdeConfig(Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, "2097152")).toProperties();
+                .withSerdeConfig(Map.of(RecordLimits.MAX_RECORD_BYTES_CONFIG, "2097152"))
+                .toProperties();
 
         RecordLimits limits = new RecordLimits(2_097_152);
         assertThat(props.get("producer.max.request.size")).isEqualTo(limits.maxRequestBytes());
@@ -34,7 +35,8 @@ class StreamsSettingsTest {
 
     @Test
     void shouldCommitExactlyOnceOutputEveryTwentyMillisecondsWithOneProduceRequestInFlight() {
-        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "").toProperties();
+        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "")
+                .toProperties();
 
         assertThat(props.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)).isEqualTo(StreamsConfig.EXACTLY_ONCE_V2);
         assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(20L);
@@ -45,7 +47,8 @@ class StreamsSettingsTest {
     @Test
     void shouldLeaveProducerPipeliningAloneUnderAtLeastOnce() {
         Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092"), "")
-                .withExactlyOnce(false).toProperties();
+                .withExactlyOnce(false)
+                .toProperties();
 
         assertThat(props.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG)).isEqualTo(StreamsConfig.AT_LEAST_ONCE);
         assertThat(props).doesNotContainKey("producer.max.in.flight.requests.per.connection");
@@ -53,8 +56,17 @@ class StreamsSettingsTest {
 
     @Test
     void shouldLetTheDeploymentOverrideTheProducerPipeliningAndTheCommitInterval() {
-        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092",
-                "producer.max.in.flight.requests.per.connection", 5, "commit.interval.ms", 100L), "").toProperties();
+        Properties props = StreamsSettings.defaults(
+                        "app",
+                        Map.of(
+                                "bootstrap.servers",
+                                "k:9092",
+                                "producer.max.in.flight.requests.per.connection",
+                                5,
+                                "commit.interval.ms",
+                                100L),
+                        "")
+                .toProperties();
 
         assertThat(props.get("producer.max.in.flight.requests.per.connection")).isEqualTo(5);
         assertThat(props.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG)).isEqualTo(100L);
@@ -62,7 +74,8 @@ class StreamsSettingsTest {
 
     @Test
     void shouldKeepACompressionTypeTheDeploymentChose() {
-        Properties props = StreamsSettings.defaults("app", Map.of("bootstrap.servers", "k:9092", "compression.type", "lz4"), "")
+        Properties props = StreamsSettings.defaults(
+                        "app", Map.of("bootstrap.servers", "k:9092", "compression.type", "lz4"), "")
                 .toProperties();
 
         assertThat(props).doesNotContainKey("producer.compression.type");
@@ -73,14 +86,18 @@ class StreamsSettingsTest {
     void shouldReplaceAThreadOnlyForTransientFaults() {
         StreamsUncaughtExceptionHandler policy = StreamsSettings.threadFailurePolicy("job-compiler");
 
-        assertThat(policy.handle(new StreamsException(new SerializationException("wrapped",
-                new SchemaRegistryUnavailableException("HTTP 503", null)))))
+        assertThat(policy.handle(new StreamsException(new SerializationException(
+                        "wrapped", new SchemaRegistryUnavailableException("HTTP 503", null)))))
                 .isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
         assertThat(policy.handle(new StreamsException(new IllegalStateException("a bug"))))
                 .isEqualTo(StreamThreadExceptionResponse.SHUTDOWN_CLIENT);
         // Kafka Streams 4.4 after a commit timed out while the broker restarted (seen in the fault campaign)
-        assertThat(policy.handle(new StreamsException(new IllegalStateException("Cannot attempt operation "
-                + "`sendOffsetsToTransaction` because the previous call to `commitTransaction` timed out and must be retried"))))
+        assertThat(
+                        policy.handle(
+                                new StreamsException(
+                                        new IllegalStateException(
+                                                "Cannot attempt operation "
+                                                        + "`sendOffsetsToTransaction` because the previous call to `commitTransaction` timed out and must be retried"))))
                 .isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
     }
 }

@@ -48,8 +48,13 @@ class ToolCallCoalescerTest {
     @BeforeEach
     void setUp() {
         // Queue allowance 1 s, expiry grace 2 s; the fixtures' tools time out after 1 s.
-        driver = new TopologyTestDriver(ToolCallCoalescer.build(TOPICS, Duration.ofSeconds(1), Duration.ofSeconds(2),
-                        Duration.ofMillis(500), ToolCallCoalescer.DEFAULT_BATCH_CHECK),
+        driver = new TopologyTestDriver(
+                ToolCallCoalescer.build(
+                        TOPICS,
+                        Duration.ofSeconds(1),
+                        Duration.ofSeconds(2),
+                        Duration.ofMillis(500),
+                        ToolCallCoalescer.DEFAULT_BATCH_CHECK),
                 TopologyFixtures.props("coalescer-test", stateDir));
         requests = input(driver, TOPICS.toolRequests());
         results = input(driver, TOPICS.toolResults());
@@ -85,7 +90,8 @@ class ToolCallCoalescerTest {
         send(request("job-3", 2, "c4", "kv cache"));
         send(request("job-4", 1, "c1", "other topic"));
 
-        assertThat(calls.readKeyValuesToList()).extracting(kv -> kv.value.getArgumentsJson())
+        assertThat(calls.readKeyValuesToList())
+                .extracting(kv -> kv.value.getArgumentsJson())
                 .containsExactly("{\"q\":\"kv cache\"}", "{\"q\":\"other topic\"}");
 
         results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "kv cache facts"));
@@ -116,8 +122,13 @@ class ToolCallCoalescerTest {
         assertThat(fannedOut.subList(1, 3)).extracting(ToolResponse::getJobId).containsExactly("job-1", "job-2");
         assertThat(fannedOut.subList(1, 3)).allSatisfy(response -> {
             assertThat(response.getResult().getOutput()).isEmpty();
-            assertThat(response.getResult().getOutputRef()).isEqualTo(OutputRef.newBuilder()
-                    .setTopic(TOPICS.toolResults().name()).setPartition(0).setOffset(1).setChars(page.length()).build());
+            assertThat(response.getResult().getOutputRef())
+                    .isEqualTo(OutputRef.newBuilder()
+                            .setTopic(TOPICS.toolResults().name())
+                            .setPartition(0)
+                            .setOffset(1)
+                            .setChars(page.length())
+                            .build());
         });
     }
 
@@ -156,7 +167,10 @@ class ToolCallCoalescerTest {
             send(r);
         }
 
-        assertThat(calls.readValuesToList()).extracting(ToolCall::getCallHash).doesNotHaveDuplicates().hasSize(2);
+        assertThat(calls.readValuesToList())
+                .extracting(ToolCall::getCallHash)
+                .doesNotHaveDuplicates()
+                .hasSize(2);
     }
 
     @Test
@@ -165,9 +179,13 @@ class ToolCallCoalescerTest {
         send(first);
         send(request("job-2", 1, "c2", "kv cache"));
         KeyValueStore<String, PendingCall> pending = driver.getKeyValueStore(ToolCallCoalescer.PENDING_STORE);
-        KeyValueStore<String, io.batchagent.events.state.Waiter> attached = driver.getKeyValueStore(ToolCallCoalescer.WAITERS_STORE);
-        assertThat(pending.get(first.getCallHash()).getWaiters()).extracting(w -> w.getJobId()).containsExactly("job-1");
-        assertThat(attached.get(first.getCallHash() + "|job-2|1|1|c2").getJobId()).isEqualTo("job-2");
+        KeyValueStore<String, io.batchagent.events.state.Waiter> attached =
+                driver.getKeyValueStore(ToolCallCoalescer.WAITERS_STORE);
+        assertThat(pending.get(first.getCallHash()).getWaiters())
+                .extracting(w -> w.getJobId())
+                .containsExactly("job-1");
+        assertThat(attached.get(first.getCallHash() + "|job-2|1|1|c2").getJobId())
+                .isEqualTo("job-2");
 
         // Past timeout 1 s + grace 2 s, but the call may still be queued: its deadline allows 1 s more.
         driver.advanceWallClockTime(Duration.ofMillis(3_500));
@@ -178,19 +196,29 @@ class ToolCallCoalescerTest {
         assertThat(expired).extracting(ToolResponse::getJobId).containsExactly("job-1", "job-2");
         assertThat(expired).allSatisfy(r -> {
             assertThat(r.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT);
-            assertThat(r.getResult().getError()).startsWith("no result for tool 'lookup' within ")
-                    .contains("no tool worker answered by its deadline (queue allowance 1000 ms + timeout 1000 ms) plus 2000 ms");
+            assertThat(r.getResult().getError())
+                    .startsWith("no result for tool 'lookup' within ")
+                    .contains(
+                            "no tool worker answered by its deadline (queue allowance 1000 ms + timeout 1000 ms) plus 2000 ms");
         });
         assertThat(pending.get(first.getCallHash())).isNull();
-        assertThat(attached.get(first.getCallHash() + "|job-2|1|1|c2")).as("attached waiters are forgotten after the fan-out").isNull();
+        assertThat(attached.get(first.getCallHash() + "|job-2|1|1|c2"))
+                .as("attached waiters are forgotten after the fan-out")
+                .isNull();
     }
 
     private static ToolRequest batchable(String jobId, String callId, String id, long windowMs, int maxSize) {
-        ToolSpec spec = ToolSpec.newBuilder(TopologyFixtures.tool("lookup_customer")).setBatchable(true)
-                .setBatchWindowMs(windowMs).setBatchMaxSize(maxSize).build();
+        ToolSpec spec = ToolSpec.newBuilder(TopologyFixtures.tool("lookup_customer"))
+                .setBatchable(true)
+                .setBatchWindowMs(windowMs)
+                .setBatchMaxSize(maxSize)
+                .build();
         String args = CallHash.canonicalJson("{\"id\":\"" + id + "\"}");
-        return ToolRequest.newBuilder(request(jobId, 1, callId, id)).setTool(spec)
-                .setCallHash(CallHash.ofCanonicalCall(spec, args)).setArgumentsJson(args).build();
+        return ToolRequest.newBuilder(request(jobId, 1, callId, id))
+                .setTool(spec)
+                .setCallHash(CallHash.ofCanonicalCall(spec, args))
+                .setArgumentsJson(args)
+                .build();
     }
 
     @Test
@@ -214,9 +242,13 @@ class ToolCallCoalescerTest {
     void shouldNeverGroupCallsOfSameNamedBatchableToolsWithDifferentDeclarations() {
         ToolRequest a = batchable("job-1", "c1", "a", 50, 100);
         ToolRequest sameDeclaration = batchable("job-2", "c1", "b", 50, 100);
-        ToolSpec elsewhere = ToolSpec.newBuilder(a.getTool()).setHttpUrl("http://other.example/customers").build();
-        ToolRequest otherDeclaration = ToolRequest.newBuilder(batchable("job-3", "c1", "a", 50, 100)).setTool(elsewhere)
-                .setCallHash(CallHash.ofCanonicalCall(elsewhere, a.getArgumentsJson())).build();
+        ToolSpec elsewhere = ToolSpec.newBuilder(a.getTool())
+                .setHttpUrl("http://other.example/customers")
+                .build();
+        ToolRequest otherDeclaration = ToolRequest.newBuilder(batchable("job-3", "c1", "a", 50, 100))
+                .setTool(elsewhere)
+                .setCallHash(CallHash.ofCanonicalCall(elsewhere, a.getArgumentsJson()))
+                .build();
         send(a);
         send(sameDeclaration);
         send(otherDeclaration);
@@ -225,16 +257,19 @@ class ToolCallCoalescerTest {
         Map<String, ToolCall> byUrl = calls.readValuesToList().stream()
                 .collect(Collectors.toMap(c -> String.valueOf(c.getTool().getHttpUrl()), Function.identity()));
         assertThat(byUrl).hasSize(2);
-        assertThat(byUrl.get("null").getBatchItems()).extracting(BatchItem::getCallHash)
+        assertThat(byUrl.get("null").getBatchItems())
+                .extracting(BatchItem::getCallHash)
                 .containsExactly(a.getCallHash(), sameDeclaration.getCallHash());
-        assertThat(byUrl.get("http://other.example/customers").getBatchItems()).extracting(BatchItem::getCallHash)
+        assertThat(byUrl.get("http://other.example/customers").getBatchItems())
+                .extracting(BatchItem::getCallHash)
                 .containsExactly(otherDeclaration.getCallHash());
     }
 
     @Test
     void shouldGroupDistinctCallsToABatchableToolWithinItsWindowIntoOneCallAndAnswerEachCaller() {
         List<ToolRequest> sent = IntStream.range(0, 30)
-                .mapToObj(i -> batchable("job-" + i, "c" + i, "customer-" + i, 50, 100)).toList();
+                .mapToObj(i -> batchable("job-" + i, "c" + i, "customer-" + i, 50, 100))
+                .toList();
         sent.forEach(this::send);
 
         assertThat(calls.isEmpty()).as("held for the window").isTrue();
@@ -243,10 +278,15 @@ class ToolCallCoalescerTest {
         List<ToolCall> dispatched = calls.readValuesToList();
         assertThat(dispatched).singleElement().satisfies(call -> {
             assertThat(call.getTool().getName()).isEqualTo("lookup_customer");
-            assertThat(call.getBatchItems()).extracting(BatchItem::getCallHash)
-                    .containsExactlyElementsOf(sent.stream().map(ToolRequest::getCallHash).toList());
-            assertThat(call.getBatchItems()).extracting(BatchItem::getArgumentsJson).contains("{\"id\":\"customer-7\"}");
-            assertThat(call.getCallHash()).isNotIn(sent.stream().map(ToolRequest::getCallHash).toList());
+            assertThat(call.getBatchItems())
+                    .extracting(BatchItem::getCallHash)
+                    .containsExactlyElementsOf(
+                            sent.stream().map(ToolRequest::getCallHash).toList());
+            assertThat(call.getBatchItems())
+                    .extracting(BatchItem::getArgumentsJson)
+                    .contains("{\"id\":\"customer-7\"}");
+            assertThat(call.getCallHash())
+                    .isNotIn(sent.stream().map(ToolRequest::getCallHash).toList());
         });
 
         for (BatchItem item : dispatched.get(0).getBatchItems()) {
@@ -257,7 +297,9 @@ class ToolCallCoalescerTest {
         assertThat(byJob).hasSize(30);
         assertThat(byJob.get("job-7").getResult().getOutput()).isEqualTo("answer for {\"id\":\"customer-7\"}");
         assertThat(byJob.get("job-7").getCallId()).isEqualTo("c7");
-        assertThat(driver.getKeyValueStore(ToolCallCoalescer.BATCH_STORE).get(CallHash.declarationKey(sent.get(0).getTool()))).isNull();
+        assertThat(driver.getKeyValueStore(ToolCallCoalescer.BATCH_STORE)
+                        .get(CallHash.declarationKey(sent.get(0).getTool())))
+                .isNull();
     }
 
     @Test
@@ -272,7 +314,9 @@ class ToolCallCoalescerTest {
         assertThat(call.getBatchItems()).hasSize(2);
         results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "shared"));
 
-        assertThat(responses.readValuesToList()).extracting(ToolResponse::getJobId).containsExactly("job-1", "job-2");
+        assertThat(responses.readValuesToList())
+                .extracting(ToolResponse::getJobId)
+                .containsExactly("job-1", "job-2");
     }
 
     @Test
@@ -280,7 +324,8 @@ class ToolCallCoalescerTest {
         send(batchable("job-1", "c1", "a", 10_000, 100));
         send(request("job-2", 1, "c1", "kv cache"));
 
-        assertThat(calls.readValuesToList()).singleElement()
+        assertThat(calls.readValuesToList())
+                .singleElement()
                 .satisfies(call -> assertThat(call.getBatchItems()).isEmpty())
                 .satisfies(call -> assertThat(call.getArgumentsJson()).isEqualTo("{\"q\":\"kv cache\"}"));
     }
@@ -291,23 +336,29 @@ class ToolCallCoalescerTest {
             send(batchable("job-" + i, "c1", "id-" + i, 100, 5));
         }
 
-        assertThat(calls.readValuesToList()).singleElement().satisfies(call -> assertThat(call.getBatchItems()).hasSize(5));
+        assertThat(calls.readValuesToList())
+                .singleElement()
+                .satisfies(call -> assertThat(call.getBatchItems()).hasSize(5));
         driver.advanceWallClockTime(Duration.ofMillis(50));
         assertThat(calls.isEmpty()).isTrue();
         driver.advanceWallClockTime(Duration.ofMillis(60));
-        assertThat(calls.readValuesToList()).singleElement().satisfies(call -> assertThat(call.getBatchItems()).hasSize(2));
+        assertThat(calls.readValuesToList())
+                .singleElement()
+                .satisfies(call -> assertThat(call.getBatchItems()).hasSize(2));
     }
 
     @Test
     void shouldGiveBatchedCallsTheirWindowOnTopOfTheTimeoutBeforeExpiring() {
-        ToolRequest held = batchable("job-1", "c1", "slow", 1_000, 100); // window 1 s, allowance 1 s, timeout 1 s, grace 2 s
+        ToolRequest held =
+                batchable("job-1", "c1", "slow", 1_000, 100); // window 1 s, allowance 1 s, timeout 1 s, grace 2 s
         send(held);
 
         driver.advanceWallClockTime(Duration.ofMillis(4_500));
         assertThat(responses.isEmpty()).isTrue();
         driver.advanceWallClockTime(Duration.ofMillis(600));
 
-        assertThat(responses.readValuesToList()).singleElement()
+        assertThat(responses.readValuesToList())
+                .singleElement()
                 .satisfies(r -> assertThat(r.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT));
     }
 
@@ -322,6 +373,8 @@ class ToolCallCoalescerTest {
         results.pipeInput(first.getCallHash(), ok(first.getCallHash(), "answer"));
 
         assertThat(calls.readValuesToList()).hasSize(1);
-        assertThat(responses.readValuesToList()).extracting(ToolResponse::getAttempt).containsExactly(1, 2);
+        assertThat(responses.readValuesToList())
+                .extracting(ToolResponse::getAttempt)
+                .containsExactly(1, 2);
     }
 }

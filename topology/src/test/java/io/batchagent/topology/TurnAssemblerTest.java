@@ -21,13 +21,13 @@ import io.batchagent.events.ToolCallRef;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolStatus;
 import io.batchagent.events.state.TurnAssembly;
-import org.apache.kafka.streams.state.KeyValueStore;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -46,7 +46,8 @@ class TurnAssemblerTest {
 
     @BeforeEach
     void setUp() {
-        driver = new TopologyTestDriver(TurnAssembler.build(TOPICS), TopologyFixtures.props("assembler-test", stateDir));
+        driver =
+                new TopologyTestDriver(TurnAssembler.build(TOPICS), TopologyFixtures.props("assembler-test", stateDir));
         TestInputTopic<String, BatchSpec> specs = input(driver, TOPICS.batchSpecs());
         specs.pipeInput("b", spec("b", "{x}", 3));
         waits = input(driver, TOPICS.agentWaits());
@@ -72,9 +73,15 @@ class TurnAssemblerTest {
         assertThat(next.getTurn()).isEqualTo(2);
         assertThat(next.getPendingCalls()).isEmpty();
         assertThat(next.getMessages()).hasSize(4);
-        assertThat(next.getMessages().subList(2, 4)).extracting(ChatMessage::getRole).containsOnly(Role.TOOL);
-        assertThat(next.getMessages().subList(2, 4)).extracting(ChatMessage::getToolCallId).containsExactly("c1", "c2");
-        assertThat(next.getMessages().subList(2, 4)).extracting(ChatMessage::getContent).containsExactly("first", "second");
+        assertThat(next.getMessages().subList(2, 4))
+                .extracting(ChatMessage::getRole)
+                .containsOnly(Role.TOOL);
+        assertThat(next.getMessages().subList(2, 4))
+                .extracting(ChatMessage::getToolCallId)
+                .containsExactly("c1", "c2");
+        assertThat(next.getMessages().subList(2, 4))
+                .extracting(ChatMessage::getContent)
+                .containsExactly("first", "second");
         assertThat(next.getUsage().getPromptTokens()).isEqualTo(10);
     }
 
@@ -90,8 +97,12 @@ class TurnAssemblerTest {
 
     @Test
     void shouldCarryAReferencedOutputAsAReferenceInTheToolMessage() {
-        OutputRef ref = OutputRef.newBuilder().setTopic(TOPICS.toolResults().name()).setPartition(3).setOffset(41)
-                .setChars(8192).build();
+        OutputRef ref = OutputRef.newBuilder()
+                .setTopic(TOPICS.toolResults().name())
+                .setPartition(3)
+                .setOffset(41)
+                .setChars(8192)
+                .build();
         ToolResponse referenced = response("j", 1, "c1", "");
         referenced.getResult().setOutputRef(ref);
 
@@ -123,7 +134,9 @@ class TurnAssemblerTest {
         AgentTurn third = turns.readValue();
         assertThat(third.getStoredMessages()).isEqualTo(5);
         assertThat(third.getMessages().subList(0, 3)).isEqualTo(second.getMessages());
-        assertThat(third.getMessages().get(3).getToolCalls()).extracting(ToolCallRef::getId).containsExactly("c2");
+        assertThat(third.getMessages().get(3).getToolCalls())
+                .extracting(ToolCallRef::getId)
+                .containsExactly("c2");
         assertThat(third.getMessages().get(4).getContent()).isEqualTo("second page");
         KeyValueStore<String, ChatMessage> held = driver.getKeyValueStore(TurnAssembler.CONVERSATION_STORE);
         assertThat(countOf(held)).isEqualTo(5);
@@ -170,7 +183,8 @@ class TurnAssemblerTest {
         waits.pipeInput("j", waiting("b", "j", 1, "c1"));
         responses.pipeInput("j", failed);
 
-        assertThat(turns.readValue().getMessages().get(2).getContent()).isEqualTo("ERROR (ERROR): boom: the tool threw");
+        assertThat(turns.readValue().getMessages().get(2).getContent())
+                .isEqualTo("ERROR (ERROR): boom: the tool threw");
     }
 
     @Test
@@ -285,7 +299,8 @@ class TurnAssemblerTest {
 
     @Test
     void shouldKeepOnlyTheFirstOutcomeOfATurnWhenAReplayedWorkerAnsweredDifferently() {
-        // Two copies of turn 1 (a rebalance ran it twice): the first asked for c1; the others answered, or asked for c9.
+        // Two copies of turn 1 (a rebalance ran it twice): the first asked for c1; the others answered, or asked for
+        // c9.
         waits.pipeInput("j", waiting("b", "j", 1, "c1"));
         waits.pipeInput("j", finalAnswer("b", "j", 1, 1, JobStatus.SUCCEEDED, "{\"copy\":2}"));
         waits.pipeInput("j", waiting("b", "j", 1, "c9"));
@@ -308,7 +323,8 @@ class TurnAssemblerTest {
         waits.pipeInput("j", waiting("b", "j", 1, "c1"));
         responses.pipeInput("j", response("j", 1, "c1", "late"));
 
-        assertThat(results.readValuesToList()).singleElement()
+        assertThat(results.readValuesToList())
+                .singleElement()
                 .satisfies(result -> assertThat(result.getOutputJson()).isEqualTo("{\"answer\":1}"));
         assertThat(turns.isEmpty()).isTrue();
     }
@@ -353,7 +369,9 @@ class TurnAssemblerTest {
         AgentResult stalled = results.readValue();
         assertThat(stalled.getStatus()).isEqualTo(JobStatus.FAILED);
         assertThat(stalled.getError().getReason()).isEqualTo(ErrorReason.STALLED);
-        assertThat(stalled.getError().getMessage()).contains("1 of 2 tool calls").contains("lookup (call c2, callHash hash-c2)")
+        assertThat(stalled.getError().getMessage())
+                .contains("1 of 2 tool calls")
+                .contains("lookup (call c2, callHash hash-c2)")
                 .doesNotContain("call c1");
         assertThat(stalled.getTurns()).isEqualTo(1);
         responses.pipeInput("j", response("j", 1, "c2", "too late"));
@@ -363,7 +381,8 @@ class TurnAssemblerTest {
 
     private double metric(String name) {
         return driver.metrics().entrySet().stream()
-                .filter(e -> e.getKey().group().equals(TurnAssembler.METRIC_GROUP) && e.getKey().name().equals(name))
+                .filter(e -> e.getKey().group().equals(TurnAssembler.METRIC_GROUP)
+                        && e.getKey().name().equals(name))
                 .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue())
                 .sum();
     }

@@ -46,7 +46,8 @@ class WorkflowCoordinatorTest {
 
     @BeforeEach
     void setUp() {
-        driver = new TopologyTestDriver(WorkflowCoordinator.build(TOPICS), TopologyFixtures.props("workflow-test", stateDir));
+        driver = new TopologyTestDriver(
+                WorkflowCoordinator.build(TOPICS), TopologyFixtures.props("workflow-test", stateDir));
         TestInputTopic<String, BatchSpec> specs = input(driver, TOPICS.batchSpecs());
         for (StageKind kind : StageKind.values()) {
             BatchSpec stageSpec = spec("wf-" + kind.name().toLowerCase(), "{item}", 3);
@@ -64,10 +65,21 @@ class WorkflowCoordinatorTest {
     }
 
     private static AgentResult result(String batchId, long index, JobStatus status, String output) {
-        return AgentResult.newBuilder().setJobId(WorkflowCoordinator.jobId(batchId, index)).setBatchId(batchId).setIndex(index)
-                .setStatus(status).setOutputJson(output)
-                .setError(status == JobStatus.SUCCEEDED ? null : new JobError(ErrorReason.ENGINE_ERROR, "engine said 500"))
-                .setTurns(1).setUsage(new Usage()).setTimings(new Timings()).setFinishedAtMs(1L).build();
+        return AgentResult.newBuilder()
+                .setJobId(WorkflowCoordinator.jobId(batchId, index))
+                .setBatchId(batchId)
+                .setIndex(index)
+                .setStatus(status)
+                .setOutputJson(output)
+                .setError(
+                        status == JobStatus.SUCCEEDED
+                                ? null
+                                : new JobError(ErrorReason.ENGINE_ERROR, "engine said 500"))
+                .setTurns(1)
+                .setUsage(new Usage())
+                .setTimings(new Timings())
+                .setFinishedAtMs(1L)
+                .build();
     }
 
     private void send(AgentResult result) {
@@ -80,7 +92,9 @@ class WorkflowCoordinatorTest {
 
         List<AgentJob> mapJobs = jobs.readValuesToList();
         assertThat(mapJobs).extracting(AgentJob::getBatchId).containsOnly("wf-map");
-        assertThat(mapJobs).extracting(AgentJob::getInputJson).containsExactly("{\"item\":\"a\"}", "{\"item\":\"b\"}", "{\"item\":\"c\"}");
+        assertThat(mapJobs)
+                .extracting(AgentJob::getInputJson)
+                .containsExactly("{\"item\":\"a\"}", "{\"item\":\"b\"}", "{\"item\":\"c\"}");
 
         send(result("wf-map", 2, JobStatus.SUCCEEDED, "{\"answer\":\"C\"}"));
         send(result("wf-map", 0, JobStatus.SUCCEEDED, "{\"answer\":\"A\"}"));
@@ -94,7 +108,8 @@ class WorkflowCoordinatorTest {
         assertThat(input.path("succeeded").asInt()).isEqualTo(2);
         assertThat(input.path("failed").asInt()).isEqualTo(1);
         assertThat(input.path("results")).hasSize(3);
-        assertThat(input.path("results").get(0).path("output").path("answer").asText()).isEqualTo("A");
+        assertThat(input.path("results").get(0).path("output").path("answer").asText())
+                .isEqualTo("A");
         assertThat(input.path("results").get(1).path("status").asText()).isEqualTo("FAILED");
         assertThat(input.path("results").get(1).path("error").asText()).contains("engine said 500");
 
@@ -134,25 +149,34 @@ class WorkflowCoordinatorTest {
         int n = 10_000;
         StringBuilder items = new StringBuilder("{\"items\":[");
         for (int i = 0; i < n; i++) {
-            items.append(i == 0 ? "" : ",").append('"').append("item-").append(i).append('"');
+            items.append(i == 0 ? "" : ",")
+                    .append('"')
+                    .append("item-")
+                    .append(i)
+                    .append('"');
         }
         send(result("wf-plan", 0, JobStatus.SUCCEEDED, items.append("]}").toString()));
         assertThat(jobs.readValuesToList()).hasSize(n);
-        TestOutputTopic<byte[], byte[]> rawJobs = driver.createOutputTopic(TOPICS.agentJobs().name(),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        TestOutputTopic<byte[], byte[]> rawJobs = driver.createOutputTopic(
+                TOPICS.agentJobs().name(), new ByteArrayDeserializer(), new ByteArrayDeserializer());
 
         String filler = "y".repeat(1_000);
         for (int i = 0; i < n; i++) {
-            send(i % 100 == 7
-                    ? result("wf-map", i, JobStatus.FAILED, null)
-                    : result("wf-map", i, JobStatus.SUCCEEDED, "{\"n\":" + i + ",\"text\":\"" + filler + "\"}"));
+            send(
+                    i % 100 == 7
+                            ? result("wf-map", i, JobStatus.FAILED, null)
+                            : result(
+                                    "wf-map", i, JobStatus.SUCCEEDED, "{\"n\":" + i + ",\"text\":\"" + filler + "\"}"));
         }
 
         List<byte[]> written = rawJobs.readValuesToList();
         assertThat(written).hasSize(1);
         int limit = TOPICS.limits().maxValueBytes();
         assertThat(written.get(0).length).isLessThanOrEqualTo(limit / WorkflowCoordinator.REDUCE_INPUT_SHARE + 1_024);
-        AgentJob reduce = TOPICS.agentJobs().valueSerde().deserializer().deserialize(TOPICS.agentJobs().name(), written.get(0));
+        AgentJob reduce = TOPICS.agentJobs()
+                .valueSerde()
+                .deserializer()
+                .deserialize(TOPICS.agentJobs().name(), written.get(0));
         JsonNode input = JSON.readTree(reduce.getInputJson());
         assertThat(input.path("succeeded").asInt()).isEqualTo(n - n / 100);
         assertThat(input.path("failed").asInt()).isEqualTo(n / 100);
@@ -174,7 +198,9 @@ class WorkflowCoordinatorTest {
 
         KeyValueStore<String, WorkflowProgress> progress = driver.getKeyValueStore(WorkflowCoordinator.PROGRESS_STORE);
         byte[] state = TOPICS.serde(WorkflowProgress.class).serializer().serialize("changelog", progress.get("wf"));
-        assertThat(state.length).as("the progress value does not grow with the map jobs").isLessThan(200);
+        assertThat(state.length)
+                .as("the progress value does not grow with the map jobs")
+                .isLessThan(200);
     }
 
     @Test
@@ -186,7 +212,8 @@ class WorkflowCoordinatorTest {
         send(result("wf-map", 1, JobStatus.SUCCEEDED, "{\"answer\":\"B\"}"));
 
         JsonNode input = JSON.readTree(jobs.readValue().getInputJson());
-        assertThat(input.path("results").get(0).path("output").path("answer").asText()).hasSize(50_000);
+        assertThat(input.path("results").get(0).path("output").path("answer").asText())
+                .hasSize(50_000);
         assertThat(input.has("truncated")).isFalse();
     }
 
@@ -211,14 +238,18 @@ class WorkflowCoordinatorTest {
         jobs.readValuesToList();
         KeyValueStore<String, WorkflowProgress> progress = driver.getKeyValueStore(WorkflowCoordinator.PROGRESS_STORE);
         WorkflowProgress legacy = progress.get("wf");
-        legacy.getOutcomes().put(WorkflowCoordinator.jobId("wf-map", 0), new MapOutcome(0L, "SUCCEEDED", "{\"answer\":\"A\"}", null));
+        legacy.getOutcomes()
+                .put(
+                        WorkflowCoordinator.jobId("wf-map", 0),
+                        new MapOutcome(0L, "SUCCEEDED", "{\"answer\":\"A\"}", null));
         progress.put("wf", legacy);
 
         send(result("wf-map", 1, JobStatus.SUCCEEDED, "{\"answer\":\"B\"}"));
 
         JsonNode input = JSON.readTree(jobs.readValue().getInputJson());
         assertThat(input.path("results")).hasSize(2);
-        assertThat(input.path("results").get(0).path("output").path("answer").asText()).isEqualTo("A");
+        assertThat(input.path("results").get(0).path("output").path("answer").asText())
+                .isEqualTo("A");
         assertThat(progress.get("wf").getOutcomes()).isEmpty();
     }
 }

@@ -26,8 +26,10 @@ public final class GroupSettings {
     private static final Logger LOGGER = LoggerFactory.getLogger(GroupSettings.class);
 
     /** Settings of the classic protocol that a consumer on the KIP-848 protocol refuses. */
-    static final List<String> CLASSIC_ONLY = List.of(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
-            ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG);
+    static final List<String> CLASSIC_ONLY = List.of(
+            ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
+            ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG,
+            ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG);
 
     private GroupSettings() {}
 
@@ -41,15 +43,18 @@ public final class GroupSettings {
         Object protocol = config.get(ConsumerConfig.GROUP_PROTOCOL_CONFIG);
         boolean classic = protocol != null && protocol.toString().trim().equalsIgnoreCase("classic");
         if (classic) {
-            config.putIfAbsent(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
+            config.putIfAbsent(
+                    ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
             return config;
         }
         config.putIfAbsent(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
         List<String> dropped = CLASSIC_ONLY.stream().filter(config::containsKey).toList();
         if (!dropped.isEmpty()) {
             dropped.forEach(config::remove);
-            LOGGER.info("consumer group protocol is KIP-848 'consumer': ignoring classic-protocol settings {} "
-                    + "(the broker's group.consumer.* settings apply)", dropped);
+            LOGGER.info(
+                    "consumer group protocol is KIP-848 'consumer': ignoring classic-protocol settings {} "
+                            + "(the broker's group.consumer.* settings apply)",
+                    dropped);
         }
         return config;
     }

@@ -142,7 +142,7 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             }
             pollTimeout = pollTimeout == null ? Duration.ofMillis(100) : pollTimeout;
             commitInterval = commitInterval == null ? Duration.ofMillis(100) : commitInterval;
-            onHandlerFailure = onHandlerFailure == null ? (r, e) -> { } : onHandlerFailure;
+            onHandlerFailure = onHandlerFailure == null ? (r, e) -> {} : onHandlerFailure;
             if (handlerAttempts < 1) {
                 throw new IllegalArgumentException("handlerAttempts must be at least 1, got " + handlerAttempts);
             }
@@ -164,60 +164,192 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
          * poll and commit, 3 handler attempts, no drain on close.
          */
         public static <K, V> Options<K, V> of(String name, int maxInFlight) {
-            return new Options<>(name, maxInFlight, Math.max(16, 2 * maxInFlight), null, null, null, null, 3,
-                    null, null, null, null, null);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    Math.max(16, 2 * maxInFlight),
+                    null,
+                    null,
+                    null,
+                    null,
+                    3,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null);
         }
 
         public Options<K, V> withPriority(Comparator<ConsumerRecord<K, V>> order) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, order, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    maxBuffered,
+                    pollTimeout,
+                    commitInterval,
+                    order,
+                    onHandlerFailure,
+                    handlerAttempts,
+                    topicPriority,
+                    drainTimeout,
+                    rebalanceObserver,
+                    limit,
+                    admission);
         }
 
         public Options<K, V> withMaxBuffered(int buffered) {
-            return new Options<>(name, maxInFlight, buffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    buffered,
+                    pollTimeout,
+                    commitInterval,
+                    priority,
+                    onHandlerFailure,
+                    handlerAttempts,
+                    topicPriority,
+                    drainTimeout,
+                    rebalanceObserver,
+                    limit,
+                    admission);
         }
 
         public Options<K, V> withCommitInterval(Duration interval) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, interval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    maxBuffered,
+                    pollTimeout,
+                    interval,
+                    priority,
+                    onHandlerFailure,
+                    handlerAttempts,
+                    topicPriority,
+                    drainTimeout,
+                    rebalanceObserver,
+                    limit,
+                    admission);
         }
 
         public Options<K, V> withHandlerAttempts(int attempts) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    attempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    maxBuffered,
+                    pollTimeout,
+                    commitInterval,
+                    priority,
+                    onHandlerFailure,
+                    attempts,
+                    topicPriority,
+                    drainTimeout,
+                    rebalanceObserver,
+                    limit,
+                    admission);
         }
 
         public Options<K, V> withOnHandlerFailure(BiConsumer<ConsumerRecord<K, V>, Throwable> onFailure) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, admission);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    maxBuffered,
+                    pollTimeout,
+                    commitInterval,
+                    priority,
+                    onFailure,
+                    handlerAttempts,
+                    topicPriority,
+                    drainTimeout,
+                    rebalanceObserver,
+                    limit,
+                    admission);
         }
 
         public Options<K, V> withTopicPriority(List<String> topicsFirstToLast) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicsFirstToLast, drainTimeout, rebalanceObserver, limit, admission);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    maxBuffered,
+                    pollTimeout,
+                    commitInterval,
+                    priority,
+                    onHandlerFailure,
+                    handlerAttempts,
+                    topicsFirstToLast,
+                    drainTimeout,
+                    rebalanceObserver,
+                    limit,
+                    admission);
         }
 
         public Options<K, V> withDrainTimeout(Duration timeout) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, timeout, rebalanceObserver, limit, admission);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    maxBuffered,
+                    pollTimeout,
+                    commitInterval,
+                    priority,
+                    onHandlerFailure,
+                    handlerAttempts,
+                    topicPriority,
+                    timeout,
+                    rebalanceObserver,
+                    limit,
+                    admission);
         }
 
         public Options<K, V> withRebalanceObserver(ConsumerRebalanceListener observer) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, observer, limit, admission);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    maxBuffered,
+                    pollTimeout,
+                    commitInterval,
+                    priority,
+                    onHandlerFailure,
+                    handlerAttempts,
+                    topicPriority,
+                    drainTimeout,
+                    observer,
+                    limit,
+                    admission);
         }
 
         /** Bounds the records in processing by {@code bound} as well (see {@link #limit()}). */
         public Options<K, V> withLimit(IntSupplier bound) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, bound, admission);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    maxBuffered,
+                    pollTimeout,
+                    commitInterval,
+                    priority,
+                    onHandlerFailure,
+                    handlerAttempts,
+                    topicPriority,
+                    drainTimeout,
+                    rebalanceObserver,
+                    bound,
+                    admission);
         }
 
         /** Asks {@code gate}, before each dispatch, whether a record may start now (see {@link #admission()}). */
         public Options<K, V> withAdmission(java.util.function.Predicate<ConsumerRecord<K, V>> gate) {
-            return new Options<>(name, maxInFlight, maxBuffered, pollTimeout, commitInterval, priority, onHandlerFailure,
-                    handlerAttempts, topicPriority, drainTimeout, rebalanceObserver, limit, gate);
+            return new Options<>(
+                    name,
+                    maxInFlight,
+                    maxBuffered,
+                    pollTimeout,
+                    commitInterval,
+                    priority,
+                    onHandlerFailure,
+                    handlerAttempts,
+                    topicPriority,
+                    drainTimeout,
+                    rebalanceObserver,
+                    limit,
+                    gate);
         }
 
         /** The in-flight bound now: {@link #limit()} within [0, maxInFlight]. */
@@ -269,8 +401,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
      * @param consumer a consumer with {@code enable.auto.commit=false}; this loop owns and closes it.
      *     See {@link GroupSettings} for the group settings workers use.
      */
-    public InFlightConsumer(Consumer<K, V> consumer, Collection<String> topics, Handler<K, V> handler,
-                            Options<K, V> options) {
+    public InFlightConsumer(
+            Consumer<K, V> consumer, Collection<String> topics, Handler<K, V> handler, Options<K, V> options) {
         this.consumer = consumer;
         this.topics = List.copyOf(topics);
         this.handler = handler;
@@ -302,7 +434,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                 drainRetries();
                 if (!running) {
                     if (drainDeadline == Long.MAX_VALUE) {
-                        drainDeadline = System.nanoTime() + options.drainTimeout().toNanos();
+                        drainDeadline =
+                                System.nanoTime() + options.drainTimeout().toNanos();
                     }
                     if (failure.get() != null || inFlight.get() == 0 || System.nanoTime() - drainDeadline >= 0) {
                         break;
@@ -317,8 +450,10 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
             drainCompletions();
             commitIfDue(true);
             if (inFlight.get() > 0) {
-                LOGGER.info("loop={} stopped with {} records in flight; they are not committed and will be handled again",
-                        options.name(), inFlight.get());
+                LOGGER.info(
+                        "loop={} stopped with {} records in flight; they are not committed and will be handled again",
+                        options.name(),
+                        inFlight.get());
             }
         } catch (RuntimeException e) {
             failure.compareAndSet(null, e);
@@ -458,8 +593,12 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
                 completed.incrementAndGet();
                 attempts.remove(attemptKey(record));
                 if (!offsets.done(partition, record.offset(), completion.epoch())) {
-                    LOGGER.debug("completion of a revoked record ignored: loop={} topic={} partition={} offset={}",
-                            options.name(), record.topic(), record.partition(), record.offset());
+                    LOGGER.debug(
+                            "completion of a revoked record ignored: loop={} topic={} partition={} offset={}",
+                            options.name(),
+                            record.topic(),
+                            record.partition(),
+                            record.offset());
                 }
             } else {
                 Throwable error = completion.error();
@@ -474,30 +613,52 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
     private void onStageFailure(ConsumerRecord<K, V> record, TopicPartition partition, long epoch, Throwable error) {
         if (!offsets.tracks(partition, epoch)) {
             // Another member owns the partition now and handles the record again.
-            LOGGER.warn("stage of a revoked record failed: loop={} topic={} partition={} offset={} error={}",
-                    options.name(), record.topic(), record.partition(), record.offset(), error.toString());
+            LOGGER.warn(
+                    "stage of a revoked record failed: loop={} topic={} partition={} offset={} error={}",
+                    options.name(),
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    error.toString());
             attempts.remove(attemptKey(record));
             return;
         }
         int attempt = attempts.merge(attemptKey(record), 1, Integer::sum);
         if (attempt < options.handlerAttempts() && running) {
             long backoffMs = 100L << (attempt - 1);
-            LOGGER.warn("handler failed, retrying in {} ms: loop={} topic={} partition={} offset={} attempt={} error={}",
-                    backoffMs, options.name(), record.topic(), record.partition(), record.offset(), attempt, error.toString());
+            LOGGER.warn(
+                    "handler failed, retrying in {} ms: loop={} topic={} partition={} offset={} attempt={} error={}",
+                    backoffMs,
+                    options.name(),
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    attempt,
+                    error.toString());
             CompletableFuture.delayedExecutor(backoffMs, TimeUnit.MILLISECONDS).execute(() -> {
                 retries.add(new Retry<>(record, epoch));
                 waker.signal();
             });
             return;
         }
-        LOGGER.error("handler failed on its last attempt; the loop stops and commits nothing past this record: "
+        LOGGER.error(
+                "handler failed on its last attempt; the loop stops and commits nothing past this record: "
                         + "loop={} topic={} partition={} offset={} attempts={}",
-                options.name(), record.topic(), record.partition(), record.offset(), attempt, error);
+                options.name(),
+                record.topic(),
+                record.partition(),
+                record.offset(),
+                attempt,
+                error);
         try {
             options.onHandlerFailure().accept(record, error);
         } catch (RuntimeException e) {
-            LOGGER.error("onHandlerFailure failed: topic={} partition={} offset={}",
-                    record.topic(), record.partition(), record.offset(), e);
+            LOGGER.error(
+                    "onHandlerFailure failed: topic={} partition={} offset={}",
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    e);
         }
         fail(error);
     }
@@ -551,10 +712,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
         Set<TopicPartition> paused = consumer.paused();
         for (TopicPartition partition : assignment) {
             int rank = options.rank(partition.topic());
-            boolean shouldPause = !running
-                    || held
-                    || bufferedByRank[rank] >= options.maxBuffered()
-                    || rank > firstWaitingRank;
+            boolean shouldPause =
+                    !running || held || bufferedByRank[rank] >= options.maxBuffered() || rank > firstWaitingRank;
             if (shouldPause && !paused.contains(partition)) {
                 pause.add(partition);
             } else if (!shouldPause && paused.contains(partition)) {
@@ -672,7 +831,8 @@ public final class InFlightConsumer<K, V> implements Runnable, AutoCloseable {
         private void dropBuffered(Collection<TopicPartition> partitions) {
             List<Buffered<K, V>> keep = new ArrayList<>();
             for (Buffered<K, V> b : buffer) {
-                if (partitions.contains(new TopicPartition(b.record().topic(), b.record().partition()))) {
+                if (partitions.contains(
+                        new TopicPartition(b.record().topic(), b.record().partition()))) {
                     bufferedByRank[b.rank()]--;
                 } else {
                     keep.add(b);

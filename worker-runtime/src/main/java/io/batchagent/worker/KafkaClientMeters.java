@@ -17,8 +17,13 @@ public final class KafkaClientMeters {
      * Binds the metrics of {@code consumer} and {@code producer} to {@code registry}, refreshed every
      * {@code refresh} on {@code scheduler} (which stays the caller's); closing the handle unbinds them.
      */
-    public static AutoCloseable bind(Consumer<?, ?> consumer, Producer<?, ?> producer, MeterRegistry registry,
-                                     Iterable<Tag> tags, ScheduledExecutorService scheduler, Duration refresh) {
+    public static AutoCloseable bind(
+            Consumer<?, ?> consumer,
+            Producer<?, ?> producer,
+            MeterRegistry registry,
+            Iterable<Tag> tags,
+            ScheduledExecutorService scheduler,
+            Duration refresh) {
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer, tags, scheduler, refresh);
         KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer, tags, scheduler, refresh);
         consumerMetrics.bindTo(registry);

@@ -60,8 +60,8 @@ public final class RetryingSender<K, V> {
             Objects.requireNonNull(initialBackoff, "initialBackoff");
             Objects.requireNonNull(maxBackoff, "maxBackoff");
             if (initialBackoff.isNegative() || maxBackoff.compareTo(initialBackoff) < 0) {
-                throw new IllegalArgumentException("need 0 <= initialBackoff <= maxBackoff, got "
-                        + initialBackoff + " and " + maxBackoff);
+                throw new IllegalArgumentException(
+                        "need 0 <= initialBackoff <= maxBackoff, got " + initialBackoff + " and " + maxBackoff);
             }
         }
 
@@ -83,7 +83,8 @@ public final class RetryingSender<K, V> {
         private final transient FailureKind kind;
         private final int attempts;
 
-        SendFailedException(ProducerRecord<?, ?> record, FailureKind kind, int attempts, String message, Throwable cause) {
+        SendFailedException(
+                ProducerRecord<?, ?> record, FailureKind kind, int attempts, String message, Throwable cause) {
             super(message, cause);
             this.record = record;
             this.kind = kind;
@@ -181,8 +182,12 @@ public final class RetryingSender<K, V> {
 
     private void attempt(ProducerRecord<K, V> record, int attempt, CompletableFuture<Void> outcome) {
         if (stopped) {
-            outcome.completeExceptionally(new SendFailedException(record, FailureKind.FATAL, attempt - 1,
-                    "not sent to " + record.topic() + ": the sender stopped", null));
+            outcome.completeExceptionally(new SendFailedException(
+                    record,
+                    FailureKind.FATAL,
+                    attempt - 1,
+                    "not sent to " + record.topic() + ": the sender stopped",
+                    null));
             return;
         }
         try {
@@ -202,8 +207,13 @@ public final class RetryingSender<K, V> {
         FailureKind kind = classify(error);
         if (kind == FailureKind.RETRIABLE && attempt < policy.maxAttempts() && !stopped) {
             long backoffMs = policy.backoffMs(attempt);
-            LOGGER.warn("send failed, retrying in {} ms: topic={} attempt={} of {} error={}",
-                    backoffMs, record.topic(), attempt, policy.maxAttempts(), error.toString());
+            LOGGER.warn(
+                    "send failed, retrying in {} ms: topic={} attempt={} of {} error={}",
+                    backoffMs,
+                    record.topic(),
+                    attempt,
+                    policy.maxAttempts(),
+                    error.toString());
             CompletableFuture.delayedExecutor(backoffMs, TimeUnit.MILLISECONDS, executor)
                     .execute(() -> attempt(record, attempt + 1, outcome));
             return;

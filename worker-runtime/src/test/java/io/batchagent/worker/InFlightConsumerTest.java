@@ -33,6 +33,7 @@ class InFlightConsumerTest {
             offsets.forEach((partition, offset) -> commits.put(partition, offset.offset()));
         }
     };
+
     private final Map<Long, CompletableFuture<Void>> pending = new ConcurrentHashMap<>();
     private final List<Integer> dispatchOrder = new CopyOnWriteArrayList<>();
     private InFlightConsumer<String, Integer> loop;
@@ -53,12 +54,16 @@ class InFlightConsumerTest {
                 consumer.addRecord(new ConsumerRecord<>(TOPIC, 0, i, "k" + i, i));
             }
         });
-        loop = new InFlightConsumer<>(consumer, List.of(TOPIC), record -> {
-            dispatchOrder.add(record.value());
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            pending.put(record.offset(), done);
-            return done;
-        }, options);
+        loop = new InFlightConsumer<>(
+                consumer,
+                List.of(TOPIC),
+                record -> {
+                    dispatchOrder.add(record.value());
+                    CompletableFuture<Void> done = new CompletableFuture<>();
+                    pending.put(record.offset(), done);
+                    return done;
+                },
+                options);
         loop.start();
     }
 
@@ -159,8 +164,11 @@ class InFlightConsumerTest {
     void shouldHoldBackARecordTheAdmissionGateRefusesUntilItAdmitsIt() {
         // Given a gate that admits records whose value is below a bound that the test raises
         AtomicInteger admitBelow = new AtomicInteger(2);
-        start(InFlightConsumer.Options.<String, Integer>of("admission", 8).withCommitInterval(Duration.ZERO)
-                .withAdmission(record -> record.value() < admitBelow.get()), 6);
+        start(
+                InFlightConsumer.Options.<String, Integer>of("admission", 8)
+                        .withCommitInterval(Duration.ZERO)
+                        .withAdmission(record -> record.value() < admitBelow.get()),
+                6);
 
         // When the first two are dispatched, the third waits although slots are free: the loop has passed
         // dispatch since the first completed (its offset is committed) and started nothing more
@@ -179,8 +187,11 @@ class InFlightConsumerTest {
     @Test
     void shouldRetryAFailedStageWithoutCommittingPastIt() {
         List<Long> failures = new CopyOnWriteArrayList<>();
-        start(InFlightConsumer.Options.<String, Integer>of("retries", 2).withCommitInterval(Duration.ZERO)
-                .withOnHandlerFailure((record, error) -> failures.add(record.offset())), 2);
+        start(
+                InFlightConsumer.Options.<String, Integer>of("retries", 2)
+                        .withCommitInterval(Duration.ZERO)
+                        .withOnHandlerFailure((record, error) -> failures.add(record.offset())),
+                2);
         await().until(() -> pending.size() == 2);
         CompletableFuture<Void> firstAttempt = pending.get(0L);
 
@@ -199,9 +210,12 @@ class InFlightConsumerTest {
     void shouldStopWithoutCommittingPastAStageThatFailsEveryAttempt() {
         // Given records 0..2 in flight, and a stage allowed two attempts
         List<Long> failures = new CopyOnWriteArrayList<>();
-        start(InFlightConsumer.Options.<String, Integer>of("failures", 3).withCommitInterval(Duration.ZERO)
-                .withHandlerAttempts(2)
-                .withOnHandlerFailure((record, error) -> failures.add(record.offset())), 3);
+        start(
+                InFlightConsumer.Options.<String, Integer>of("failures", 3)
+                        .withCommitInterval(Duration.ZERO)
+                        .withHandlerAttempts(2)
+                        .withOnHandlerFailure((record, error) -> failures.add(record.offset())),
+                3);
         await().until(() -> pending.size() == 3);
         CompletableFuture<Void> firstAttempt = pending.get(0L);
 
@@ -215,7 +229,9 @@ class InFlightConsumerTest {
 
         // Then the loop stops, reporting why, and nothing at or past offset 0 was committed
         await().until(() -> !loop.isRunning());
-        assertThat(loop.failure()).get().extracting(Throwable::getMessage)
+        assertThat(loop.failure())
+                .get()
+                .extracting(Throwable::getMessage)
                 .isEqualTo("the outcome could not be written, again");
         assertThat(failures).containsExactly(0L);
         assertThat(consumer.closed()).isTrue();
@@ -225,8 +241,11 @@ class InFlightConsumerTest {
 
     @Test
     void shouldStopAtOnceWhenFailedFromAnotherThread() {
-        start(InFlightConsumer.Options.<String, Integer>of("fail", 2).withCommitInterval(Duration.ZERO)
-                .withDrainTimeout(Duration.ofMinutes(5)), 3);
+        start(
+                InFlightConsumer.Options.<String, Integer>of("fail", 2)
+                        .withCommitInterval(Duration.ZERO)
+                        .withDrainTimeout(Duration.ofMinutes(5)),
+                3);
         await().until(() -> pending.size() == 2);
 
         loop.fail(new IllegalStateException("the spec reader died"));
@@ -285,12 +304,17 @@ class InFlightConsumerTest {
                 consumer.addRecord(new ConsumerRecord<>(TOPIC, 0, i, "k" + i, i));
             }
         });
-        loop = new InFlightConsumer<>(consumer, List.of(TOPIC, "urgent"), record -> {
-            dispatchOrder.add(record.value());
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            pending.put(record.topic().equals(TOPIC) ? record.offset() : 100 + record.offset(), done);
-            return done;
-        }, InFlightConsumer.Options.<String, Integer>of("topic-priority", 1).withTopicPriority(List.of("urgent", TOPIC)));
+        loop = new InFlightConsumer<>(
+                consumer,
+                List.of(TOPIC, "urgent"),
+                record -> {
+                    dispatchOrder.add(record.value());
+                    CompletableFuture<Void> done = new CompletableFuture<>();
+                    pending.put(record.topic().equals(TOPIC) ? record.offset() : 100 + record.offset(), done);
+                    return done;
+                },
+                InFlightConsumer.Options.<String, Integer>of("topic-priority", 1)
+                        .withTopicPriority(List.of("urgent", TOPIC)));
         loop.start();
         await().until(() -> pending.containsKey(0L));
 
@@ -322,7 +346,10 @@ class InFlightConsumerTest {
         TopicPartition urgent = new TopicPartition("urgent", 0);
         consumer.updateBeginningOffsets(Map.of(P0, 0L, urgent, 0L));
         consumer.schedulePollTask(() -> consumer.rebalance(List.of(P0, urgent)));
-        loop = new InFlightConsumer<>(consumer, List.of(TOPIC, "urgent"), record -> CompletableFuture.completedFuture(null),
+        loop = new InFlightConsumer<>(
+                consumer,
+                List.of(TOPIC, "urgent"),
+                record -> CompletableFuture.completedFuture(null),
                 InFlightConsumer.Options.<String, Integer>of("lag", 1).withTopicPriority(List.of("urgent", TOPIC)));
         loop.start();
         await().until(() -> consumer.assignment().size() == 2);

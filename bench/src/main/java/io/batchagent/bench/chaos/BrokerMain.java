@@ -25,10 +25,13 @@ public final class BrokerMain {
                 .brokerProperty("group.streams.session.timeout.ms", "10000")
                 .build());
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            broker.close();
-            stopped.countDown();
-        }, "broker-shutdown"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            broker.close();
+                            stopped.countDown();
+                        },
+                        "broker-shutdown"));
         System.err.println("chaos broker running " + broker.bootstrapServers());
         stopped.await();
     }

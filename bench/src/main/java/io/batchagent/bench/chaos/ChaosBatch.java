@@ -31,18 +31,27 @@ public final class ChaosBatch {
     public static BatchDefinition definition(int jobs) {
         List<String> inputs = new ArrayList<>();
         for (int i = 0; i < jobs; i++) {
-            inputs.add("{\"agent\":\"agent-" + i + "\",\"topic\":\"topic-" + (i % TOPICS) + "\",\"key\":\"k" + (i * 7 % KEYS) + "\"}");
+            inputs.add("{\"agent\":\"agent-" + i + "\",\"topic\":\"topic-" + (i % TOPICS) + "\",\"key\":\"k"
+                    + (i * 7 % KEYS) + "\"}");
         }
         return new BatchDefinition(SYSTEM, TASK, inputs, tools(), SCHEMA, "sim-model", 4, 256, 0, 0, 0);
     }
 
     static List<ToolSpec> tools() {
-        ToolSpec lookup = BatchShape.tool("chaos_lookup", "Look up notes on a topic.",
+        ToolSpec lookup = BatchShape.tool(
+                "chaos_lookup",
+                "Look up notes on a topic.",
                 "{\"type\":\"object\",\"properties\":{\"topic\":{\"type\":\"string\"}},\"required\":[\"topic\"]}",
-                10_000, false, 0);
-        ToolSpec fetch = BatchShape.tool("chaos_fetch", "Fetch the record for a key.",
+                10_000,
+                false,
+                0);
+        ToolSpec fetch = BatchShape.tool(
+                "chaos_fetch",
+                "Fetch the record for a key.",
                 "{\"type\":\"object\",\"properties\":{\"key\":{\"type\":\"string\"}},\"required\":[\"key\"]}",
-                10_000, true, CACHE_TTL_MS);
+                10_000,
+                true,
+                CACHE_TTL_MS);
         return List.of(lookup, fetch);
     }
 }

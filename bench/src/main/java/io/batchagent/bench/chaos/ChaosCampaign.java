@@ -55,8 +55,8 @@ public final class ChaosCampaign {
      * @param faults the engine's faults during the batch
      * @param timeout how long the batch (and, separately, the fuzz phase) may take
      */
-    public record Settings(int jobs, int kills, boolean brokerRestart, int fuzz, long seed, EngineFaults faults,
-                           Duration timeout) {
+    public record Settings(
+            int jobs, int kills, boolean brokerRestart, int fuzz, long seed, EngineFaults faults, Duration timeout) {
 
         /** The campaign of the reliability issue: 1,000 agents, 10 kills, a broker restart, 1,000 bad records. */
         public static Settings full(long seed) {
@@ -69,7 +69,8 @@ public final class ChaosCampaign {
         }
 
         static EngineFaults defaultFaults(long seed) {
-            return EngineFaults.parse("error=0.2,throttle=0.03,retry-after=1,malformed=0.02,hang=0.05,hang-ms=3000,seed=" + seed,
+            return EngineFaults.parse(
+                    "error=0.2,throttle=0.03,retry-after=1,malformed=0.02,hang=0.05,hang-ms=3000,seed=" + seed,
                     EngineFaults.NONE);
         }
     }
@@ -99,14 +100,23 @@ public final class ChaosCampaign {
 
         /** Whether every check of the campaign holds. */
         public boolean passed() {
-            return jobsWithoutFinalResult.isEmpty() && disagreeingJobs.isEmpty() && cacheableExecutionsRepeated.isEmpty()
-                    && fuzzHandled == fuzzed && deadRoles.isEmpty() && crashLines.isEmpty();
+            return jobsWithoutFinalResult.isEmpty()
+                    && disagreeingJobs.isEmpty()
+                    && cacheableExecutionsRepeated.isEmpty()
+                    && fuzzHandled == fuzzed
+                    && deadRoles.isEmpty()
+                    && crashLines.isEmpty();
         }
     }
 
-    private static final List<String> CRASH_NEEDLES = List.of("stopped on an unexpected error", "REPLACE_THREAD",
-            "Replacing thread", "Encountered the following exception during processing", "OutOfMemoryError",
-            "uncaught exception", "Uncaught exception");
+    private static final List<String> CRASH_NEEDLES = List.of(
+            "stopped on an unexpected error",
+            "REPLACE_THREAD",
+            "Replacing thread",
+            "Encountered the following exception during processing",
+            "OutOfMemoryError",
+            "uncaught exception",
+            "Uncaught exception");
 
     private ChaosCampaign() {}
 
@@ -131,12 +141,18 @@ public final class ChaosCampaign {
             jobIds.add(BatchClient.jobId(batchId, i, definition.inputs().get(i)));
         }
 
-        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder().profile("instant")
-                .dialect(SimulatorDialect.SGLANG).priorityScheduling(true).varyAnswersSeed(settings.seed()).build());
-             ChaosProcesses processes = new ChaosProcesses(workDir)) {
+        try (EngineSimulator engine = EngineSimulator.start(SimulatorOptions.builder()
+                        .profile("instant")
+                        .dialect(SimulatorDialect.SGLANG)
+                        .priorityScheduling(true)
+                        .varyAnswersSeed(settings.seed())
+                        .build());
+                ChaosProcesses processes = new ChaosProcesses(workDir)) {
             define(processes, workDir, settings, prefix, batchId, bootstrap, brokerPort, controllerPort, engine.port());
             processes.start("broker", 120);
-            List<String> workers = processes.roleNames().stream().filter(r -> !r.equals("broker") && !r.equals("client")).toList();
+            List<String> workers = processes.roleNames().stream()
+                    .filter(r -> !r.equals("broker") && !r.equals("client"))
+                    .toList();
             for (String role : workers) {
                 processes.start(role, 180);
                 log.accept("started " + role);
@@ -145,7 +161,8 @@ public final class ChaosCampaign {
                 engine.setFaults(settings.faults());
                 long started = System.nanoTime();
                 processes.start("client", 180);
-                log.accept("client submitted " + settings.jobs() + " jobs; faults " + settings.faults().spec());
+                log.accept("client submitted " + settings.jobs() + " jobs; faults "
+                        + settings.faults().spec());
 
                 List<Kill> kills = runKills(processes, follower, engine, settings, jobIds, log);
                 long deadline = System.nanoTime() + settings.timeout().toNanos();
@@ -162,45 +179,104 @@ public final class ChaosCampaign {
                 List<Fuzzer.Fuzzed> fuzzed = Fuzzer.write(kafka, topics, settings.fuzz(), settings.seed());
                 log.accept("wrote " + fuzzed.size() + " bad records");
                 long fuzzDeadline = System.nanoTime() + settings.timeout().toNanos();
-                while (unhandled(fuzzed, follower).size() > 0 && System.nanoTime() < fuzzDeadline
+                while (unhandled(fuzzed, follower).size() > 0
+                        && System.nanoTime() < fuzzDeadline
                         && processes.deadRoles().isEmpty()) {
                     TimeUnit.MILLISECONDS.sleep(500);
                 }
-                return outcome(settings, jobIds, follower, workDir, kills, engine, fuzzed, processes, batchSeconds, faults);
+                return outcome(
+                        settings, jobIds, follower, workDir, kills, engine, fuzzed, processes, batchSeconds, faults);
             }
         }
     }
 
-    private static void define(ChaosProcesses processes, Path dir, Settings settings, String prefix, String batchId,
-                               String bootstrap, int brokerPort, int controllerPort, int enginePort) {
+    private static void define(
+            ChaosProcesses processes,
+            Path dir,
+            Settings settings,
+            String prefix,
+            String batchId,
+            String bootstrap,
+            int brokerPort,
+            int controllerPort,
+            int enginePort) {
         List<String> small = List.of("-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
-        processes.define(new ChaosProcesses.Role("broker", List.of("-Xmx768m"), List.of(BrokerMain.class.getName(),
-                dir.resolve("kafka").toString(), Integer.toString(brokerPort), Integer.toString(controllerPort)),
-                "chaos broker running", true));
+        processes.define(new ChaosProcesses.Role(
+                "broker",
+                List.of("-Xmx768m"),
+                List.of(
+                        BrokerMain.class.getName(),
+                        dir.resolve("kafka").toString(),
+                        Integer.toString(brokerPort),
+                        Integer.toString(controllerPort)),
+                "chaos broker running",
+                true));
         String redisPrefix = "batchagent-chaos-" + settings.seed() + "-" + System.currentTimeMillis() + ":";
-        for (String role : List.of("job-compiler", "coalescer", "assembler", "workflow", "inference-1", "inference-2", "tools-1", "tools-2")) {
+        for (String role : List.of(
+                "job-compiler",
+                "coalescer",
+                "assembler",
+                "workflow",
+                "inference-1",
+                "inference-2",
+                "tools-1",
+                "tools-2")) {
             String stage = role.replaceAll("-\\d$", "");
             List<String> jvm = new ArrayList<>(small);
             jvm.add("-D" + ChaosLedger.PROPERTY + "=" + dir.resolve("ledger-" + role + ".tsv"));
-            processes.define(new ChaosProcesses.Role(role, jvm, List.of("io.batchagent.cli.BatchAgentCommand", "worker",
-                    "--role", stage, "--bootstrap-servers", bootstrap,
-                    "--backend", "sglang://127.0.0.1:" + enginePort, "--max-inflight", "16", "--partitions", "4",
-                    "--topic-prefix", prefix, "--state-dir", dir.resolve("state-" + role).toString(),
-                    "--redis-url", "redis://127.0.0.1:6379", "--redis-key-prefix", redisPrefix,
-                    "--kafka", "session.timeout.ms=10000", "--kafka", "heartbeat.interval.ms=1000"),
-                    "batchagent worker running", true));
+            processes.define(new ChaosProcesses.Role(
+                    role,
+                    jvm,
+                    List.of(
+                            "io.batchagent.cli.BatchAgentCommand",
+                            "worker",
+                            "--role",
+                            stage,
+                            "--bootstrap-servers",
+                            bootstrap,
+                            "--backend",
+                            "sglang://127.0.0.1:" + enginePort,
+                            "--max-inflight",
+                            "16",
+                            "--partitions",
+                            "4",
+                            "--topic-prefix",
+                            prefix,
+                            "--state-dir",
+                            dir.resolve("state-" + role).toString(),
+                            "--redis-url",
+                            "redis://127.0.0.1:6379",
+                            "--redis-key-prefix",
+                            redisPrefix,
+                            "--kafka",
+                            "session.timeout.ms=10000",
+                            "--kafka",
+                            "heartbeat.interval.ms=1000"),
+                    "batchagent worker running",
+                    true));
         }
-        processes.define(new ChaosProcesses.Role("client", small, List.of(ClientMain.class.getName(), bootstrap, prefix, batchId,
-                Integer.toString(settings.jobs())), "chaos client submitted", false));
+        processes.define(new ChaosProcesses.Role(
+                "client",
+                small,
+                List.of(ClientMain.class.getName(), bootstrap, prefix, batchId, Integer.toString(settings.jobs())),
+                "chaos client submitted",
+                false));
     }
 
     /**
      * Kills roles in a seeded order that visits each before any repeats, at evenly spaced points of
      * the batch's progress, restarting each at once; restarts the broker once halfway.
      */
-    private static List<Kill> runKills(ChaosProcesses processes, TopicFollower follower, EngineSimulator engine,
-                                       Settings settings, Set<String> jobIds, Consumer<String> log) throws InterruptedException {
-        List<String> victims = new ArrayList<>(processes.roleNames().stream().filter(r -> !r.equals("broker")).toList());
+    private static List<Kill> runKills(
+            ChaosProcesses processes,
+            TopicFollower follower,
+            EngineSimulator engine,
+            Settings settings,
+            Set<String> jobIds,
+            Consumer<String> log)
+            throws InterruptedException {
+        List<String> victims = new ArrayList<>(
+                processes.roleNames().stream().filter(r -> !r.equals("broker")).toList());
         Collections.shuffle(victims, new Random(settings.seed()));
         List<Kill> kills = new ArrayList<>();
         int events = settings.kills() + (settings.brokerRestart() ? 1 : 0);
@@ -263,8 +339,9 @@ public final class ChaosCampaign {
         Map<String, List<TopicFollower.Outcome>> outcomes = follower.outcomes();
         List<Fuzzer.Fuzzed> left = new ArrayList<>();
         for (Fuzzer.Fuzzed f : fuzzed) {
-            boolean failed = f.keyedByJob() && outcomes.getOrDefault(f.key(), List.of()).stream()
-                    .anyMatch(o -> o.status().equals("FAILED"));
+            boolean failed = f.keyedByJob()
+                    && outcomes.getOrDefault(f.key(), List.of()).stream()
+                            .anyMatch(o -> o.status().equals("FAILED"));
             if (!failed && !follower.deadLettered(f.topic(), f.partition(), f.offset())) {
                 left.add(f);
             }
@@ -278,9 +355,17 @@ public final class ChaosCampaign {
         return faults;
     }
 
-    private static Outcome outcome(Settings settings, Set<String> jobIds, TopicFollower follower, Path dir, List<Kill> kills,
-                                   EngineSimulator engine, List<Fuzzer.Fuzzed> fuzzed, ChaosProcesses processes,
-                                   double batchSeconds, Map<String, Long> faults) {
+    private static Outcome outcome(
+            Settings settings,
+            Set<String> jobIds,
+            TopicFollower follower,
+            Path dir,
+            List<Kill> kills,
+            EngineSimulator engine,
+            List<Fuzzer.Fuzzed> fuzzed,
+            ChaosProcesses processes,
+            double batchSeconds,
+            Map<String, Long> faults) {
         Map<String, List<TopicFollower.Outcome>> outcomes = follower.outcomes();
         Map<String, Long> statuses = new TreeMap<>();
         List<String> disagreeing = new ArrayList<>();
@@ -294,7 +379,8 @@ public final class ChaosCampaign {
             TopicFollower.Outcome last = records.get(records.size() - 1);
             statuses.merge(last.status() + (last.reason().isEmpty() ? "" : " " + last.reason()), 1L, Long::sum);
             Map<Integer, Set<TopicFollower.Outcome>> byAttempt = new HashMap<>();
-            records.forEach(r -> byAttempt.computeIfAbsent(r.attempt(), a -> new HashSet<>()).add(r));
+            records.forEach(r ->
+                    byAttempt.computeIfAbsent(r.attempt(), a -> new HashSet<>()).add(r));
             if (byAttempt.values().stream().anyMatch(s -> s.size() > 1)) {
                 disagreeing.add(jobId + " " + records);
             }
@@ -311,11 +397,24 @@ public final class ChaosCampaign {
         Map<String, Long> unhandledByKind = new TreeMap<>();
         List<Fuzzer.Fuzzed> left = unhandled(fuzzed, follower);
         left.forEach(f -> unhandledByKind.merge(f.topic() + " " + f.kind(), 1L, Long::sum));
-        return new Outcome(settings, jobIds.size() - missing.size(), statuses, disagreeing, missing, repeated,
+        return new Outcome(
+                settings,
+                jobIds.size() - missing.size(),
+                statuses,
+                disagreeing,
+                missing,
+                repeated,
                 ledger.stream().filter(e -> e.tool().equals("chaos_fetch")).count(),
                 ledger.stream().filter(e -> e.tool().equals("chaos_lookup")).count(),
-                kills, engine.repeatedCalls(), fuzzed.size(), fuzzed.size() - left.size(), unhandledByKind,
-                processes.deadRoles(), processes.logLines(CRASH_NEEDLES), batchSeconds, faults);
+                kills,
+                engine.repeatedCalls(),
+                fuzzed.size(),
+                fuzzed.size() - left.size(),
+                unhandledByKind,
+                processes.deadRoles(),
+                processes.logLines(CRASH_NEEDLES),
+                batchSeconds,
+                faults);
     }
 
     private static int freePort() throws IOException {

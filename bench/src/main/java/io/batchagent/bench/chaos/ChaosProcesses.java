@@ -64,7 +64,12 @@ final class ChaosProcesses implements AutoCloseable {
         command.add(classPath);
         command.addAll(role.mainAndArgs());
         try {
-            running.put(name, new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start());
+            running.put(
+                    name,
+                    new ProcessBuilder(command)
+                            .redirectErrorStream(true)
+                            .redirectOutput(log.toFile())
+                            .start());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -79,11 +84,12 @@ final class ChaosProcesses implements AutoCloseable {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
             while (!Files.readString(log, StandardCharsets.UTF_8).contains(role.readyLine())) {
                 if (process == null || !process.isAlive()) {
-                    throw new IllegalStateException(name + " exited" + (process == null ? "" : " with " + process.exitValue())
-                            + " while starting; see " + log);
+                    throw new IllegalStateException(name + " exited"
+                            + (process == null ? "" : " with " + process.exitValue()) + " while starting; see " + log);
                 }
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException(name + " did not start within " + timeoutSeconds + " s; see " + log);
+                    throw new IllegalStateException(
+                            name + " did not start within " + timeoutSeconds + " s; see " + log);
                 }
                 TimeUnit.MILLISECONDS.sleep(100);
             }
@@ -147,7 +153,8 @@ final class ChaosProcesses implements AutoCloseable {
         List<String> found = new ArrayList<>();
         for (Path log : logs) {
             try {
-                found.addAll(matching(log.getFileName().toString(), Files.readAllLines(log, StandardCharsets.UTF_8), needles));
+                found.addAll(matching(
+                        log.getFileName().toString(), Files.readAllLines(log, StandardCharsets.UTF_8), needles));
             } catch (IOException e) {
                 found.add(log.getFileName() + ": unreadable log: " + e.getMessage());
             }

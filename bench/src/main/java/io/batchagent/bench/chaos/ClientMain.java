@@ -33,12 +33,15 @@ public final class ClientMain {
                 + " already finished, " + submission.alreadySubmitted() + " already submitted)");
         AtomicInteger seen = new AtomicInteger();
         try {
-            List<AgentResult> results = client.await(submission, r -> {
-                int n = seen.incrementAndGet();
-                if (n % 100 == 0) {
-                    System.err.println("chaos client: " + n + " results");
-                }
-            }, Duration.ofMinutes(30));
+            List<AgentResult> results = client.await(
+                    submission,
+                    r -> {
+                        int n = seen.incrementAndGet();
+                        if (n % 100 == 0) {
+                            System.err.println("chaos client: " + n + " results");
+                        }
+                    },
+                    Duration.ofMinutes(30));
             System.err.println("chaos client done: " + results.size() + " results");
             System.exit(0);
         } catch (TimeoutException e) {

@@ -26,7 +26,16 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  */
 final class Fuzzer {
 
-    enum Kind { RANDOM_BYTES, BAD_MAGIC, UNKNOWN_SCHEMA_ID, WRONG_TYPE, TRUNCATED, EMPTY, TOMBSTONE, UNKNOWN_BATCH }
+    enum Kind {
+        RANDOM_BYTES,
+        BAD_MAGIC,
+        UNKNOWN_SCHEMA_ID,
+        WRONG_TYPE,
+        TRUNCATED,
+        EMPTY,
+        TOMBSTONE,
+        UNKNOWN_BATCH
+    }
 
     /** One record written, and where it landed. */
     record Fuzzed(String topic, int partition, long offset, String key, Kind kind, boolean keyedByJob) {}
@@ -51,26 +60,37 @@ final class Fuzzer {
     static List<Fuzzed> write(Map<String, Object> kafkaConfig, Topics topics, int count, long seed) {
         Random random = new Random(seed);
         Map<String, Boolean> inputs = inputTopics(topics);
-        java.util.Set<String> compacted = java.util.Set.of(topics.batchSpecs().name(), topics.results().name());
+        java.util.Set<String> compacted =
+                java.util.Set.of(topics.batchSpecs().name(), topics.results().name());
         List<String> names = new ArrayList<>(inputs.keySet());
         byte[] sample = sampleJob(topics);
         byte[] otherType = otherType(topics);
         List<Future<RecordMetadata>> sent = new ArrayList<>();
         List<Fuzzed> planned = new ArrayList<>();
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafkaConfig, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(kafkaConfig, new ByteArraySerializer(), new ByteArraySerializer())) {
             for (int i = 0; i < count; i++) {
                 String topic = names.get(i % names.size());
                 boolean byJob = inputs.get(topic);
-                Kind kind = Kind.values()[random.nextInt(topic.equals(topics.agentJobs().name()) ? Kind.values().length : Kind.values().length - 1)];
+                Kind kind = Kind.values()[
+                        random.nextInt(
+                                topic.equals(topics.agentJobs().name())
+                                        ? Kind.values().length
+                                        : Kind.values().length - 1)];
                 if (kind == Kind.TOMBSTONE && compacted.contains(topic)) {
                     kind = Kind.EMPTY; // on a compacted topic a tombstone is a delete, not a bad record
                 }
                 String key = byJob ? "fuzz-" + seed + "-" + i : HexFormat.of().formatHex(randomBytes(random, 32));
                 byte[] value = switch (kind) {
                     case RANDOM_BYTES -> randomBytes(random, 1 + random.nextInt(200));
-                    case BAD_MAGIC -> withFirst((byte) (1 + random.nextInt(255)), randomBytes(random, 5 + random.nextInt(100)));
-                    case UNKNOWN_SCHEMA_ID -> ByteBuffer.allocate(5 + 20).put((byte) 0).putInt(random.nextInt(1000) + 7)
-                            .put(randomBytes(random, 20)).array();
+                    case BAD_MAGIC ->
+                        withFirst((byte) (1 + random.nextInt(255)), randomBytes(random, 5 + random.nextInt(100)));
+                    case UNKNOWN_SCHEMA_ID ->
+                        ByteBuffer.allocate(5 + 20)
+                                .put((byte) 0)
+                                .putInt(random.nextInt(1000) + 7)
+                                .put(randomBytes(random, 20))
+                                .array();
                     case WRONG_TYPE -> otherType;
                     case TRUNCATED -> java.util.Arrays.copyOf(sample, Math.max(6, sample.length / 2));
                     case EMPTY -> new byte[0];
@@ -101,15 +121,32 @@ final class Fuzzer {
     }
 
     private static byte[] jobOf(Topics topics, String jobId, String batchId) {
-        AgentJob job = AgentJob.newBuilder().setJobId(jobId).setBatchId(batchId).setIndex(0)
-                .setInputJson("{\"agent\":\"x\",\"topic\":\"t\",\"key\":\"k\"}").setSubmittedAtMs(System.currentTimeMillis()).build();
-        return topics.agentJobs().valueSerde().serializer().serialize(topics.agentJobs().name(), job);
+        AgentJob job = AgentJob.newBuilder()
+                .setJobId(jobId)
+                .setBatchId(batchId)
+                .setIndex(0)
+                .setInputJson("{\"agent\":\"x\",\"topic\":\"t\",\"key\":\"k\"}")
+                .setSubmittedAtMs(System.currentTimeMillis())
+                .build();
+        return topics.agentJobs()
+                .valueSerde()
+                .serializer()
+                .serialize(topics.agentJobs().name(), job);
     }
 
     private static byte[] otherType(Topics topics) {
-        DeadLetter letter = DeadLetter.newBuilder().setStage("fuzzer").setTopic("nowhere").setPartition(0).setOffset(0)
-                .setReason("a record of the wrong type").setRecordedAtMs(System.currentTimeMillis()).build();
-        return topics.deadLetters().valueSerde().serializer().serialize(topics.deadLetters().name(), letter);
+        DeadLetter letter = DeadLetter.newBuilder()
+                .setStage("fuzzer")
+                .setTopic("nowhere")
+                .setPartition(0)
+                .setOffset(0)
+                .setReason("a record of the wrong type")
+                .setRecordedAtMs(System.currentTimeMillis())
+                .build();
+        return topics.deadLetters()
+                .valueSerde()
+                .serializer()
+                .serialize(topics.deadLetters().name(), letter);
     }
 
     private static byte[] randomBytes(Random random, int length) {

@@ -44,7 +44,8 @@ final class TopicFollower implements AutoCloseable {
         props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 50);
         this.consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         List<TopicPartition> partitions = new ArrayList<>();
-        for (String topic : List.of(topics.results().name(), topics.deadLetters().name())) {
+        for (String topic :
+                List.of(topics.results().name(), topics.deadLetters().name())) {
             consumer.partitionsFor(topic, Duration.ofSeconds(60))
                     .forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
         }
@@ -75,15 +76,22 @@ final class TopicFollower implements AutoCloseable {
         }
         try {
             if (record.topic().equals(topics.results().name())) {
-                AgentResult result = topics.results().valueSerde().deserializer().deserialize(record.topic(), record.value());
-                Outcome outcome = new Outcome(result.getStatus().name(),
-                        result.getError() == null ? "" : result.getError().getReason().name(),
-                        result.getOutputJson() == null ? "" : result.getOutputJson(), result.getAttempt());
+                AgentResult result =
+                        topics.results().valueSerde().deserializer().deserialize(record.topic(), record.value());
+                Outcome outcome = new Outcome(
+                        result.getStatus().name(),
+                        result.getError() == null
+                                ? ""
+                                : result.getError().getReason().name(),
+                        result.getOutputJson() == null ? "" : result.getOutputJson(),
+                        result.getAttempt());
                 synchronized (this) {
-                    byJob.computeIfAbsent(result.getJobId(), k -> new ArrayList<>()).add(outcome);
+                    byJob.computeIfAbsent(result.getJobId(), k -> new ArrayList<>())
+                            .add(outcome);
                 }
             } else {
-                DeadLetter letter = topics.deadLetters().valueSerde().deserializer().deserialize(record.topic(), record.value());
+                DeadLetter letter =
+                        topics.deadLetters().valueSerde().deserializer().deserialize(record.topic(), record.value());
                 String origin = letter.getTopic() + "/" + letter.getPartition() + "/" + letter.getOffset();
                 synchronized (this) {
                     deadLetterOrigins.add(origin);

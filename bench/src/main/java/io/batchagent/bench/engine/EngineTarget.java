@@ -23,14 +23,21 @@ import java.util.Optional;
 public final class EngineTarget implements AutoCloseable {
 
     /** The kind of engine behind the URL. */
-    public enum Kind { SIM, SGLANG, VLLM, DYNAMO, OPENAI_COMPATIBLE }
+    public enum Kind {
+        SIM,
+        SGLANG,
+        VLLM,
+        DYNAMO,
+        OPENAI_COMPATIBLE
+    }
 
     private final String url;
     private final Kind kind;
     private final URI httpBase;
     private final EngineSimulator simulator;
     private final double speedup;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     private EngineTarget(String url, Kind kind, URI httpBase, EngineSimulator simulator, double speedup) {
         this.url = url;
@@ -145,12 +152,15 @@ public final class EngineTarget implements AutoCloseable {
             return "not possible: " + kind + " offers no cache flush, so conditions may inherit a warm cache";
         }
         try {
-            HttpResponse<String> answer = http.send(HttpRequest.newBuilder(httpBase.resolve(path))
-                    .POST(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(60)).build(),
+            HttpResponse<String> answer = http.send(
+                    HttpRequest.newBuilder(httpBase.resolve(path))
+                            .POST(HttpRequest.BodyPublishers.noBody())
+                            .timeout(Duration.ofSeconds(60))
+                            .build(),
                     HttpResponse.BodyHandlers.ofString());
             if (answer.statusCode() / 100 != 2) {
-                throw new IllegalStateException("POST " + path + " answered HTTP " + answer.statusCode()
-                        + ": " + answer.body());
+                throw new IllegalStateException(
+                        "POST " + path + " answered HTTP " + answer.statusCode() + ": " + answer.body());
             }
             return "POST " + path + ": HTTP " + answer.statusCode();
         } catch (IOException e) {
@@ -167,8 +177,12 @@ public final class EngineTarget implements AutoCloseable {
      */
     public double metric(String name) {
         try {
-            HttpResponse<String> answer = http.send(HttpRequest.newBuilder(httpBase.resolve("/metrics"))
-                    .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> answer = http.send(
+                    HttpRequest.newBuilder(httpBase.resolve("/metrics"))
+                            .timeout(Duration.ofSeconds(10))
+                            .GET()
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             if (answer.statusCode() != 200) {
                 return Double.NaN;
             }

@@ -21,19 +21,46 @@ import java.io.IOException;
  * @param agentKey what identifies the agent: the content of the first user message ("" when there is none)
  * @param turn the agent's model call number: 1 + the assistant messages already in the conversation
  */
-public record ModelCall(String tag, long arrivedNanos, long firstTokenNanos, long endNanos, int status,
-                        long promptTokens, long cachedTokens, long completionTokens, String finishReason,
-                        String agentKey, int turn) {
+public record ModelCall(
+        String tag,
+        long arrivedNanos,
+        long firstTokenNanos,
+        long endNanos,
+        int status,
+        long promptTokens,
+        long cachedTokens,
+        long completionTokens,
+        String finishReason,
+        String agentKey,
+        int turn) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A call whose identity (agent and turn) is read from its request body. */
-    public static ModelCall of(String tag, long arrivedNanos, long firstTokenNanos, long endNanos, int status,
-                               long promptTokens, long cachedTokens, long completionTokens, String finishReason,
-                               byte[] requestBody) {
+    public static ModelCall of(
+            String tag,
+            long arrivedNanos,
+            long firstTokenNanos,
+            long endNanos,
+            int status,
+            long promptTokens,
+            long cachedTokens,
+            long completionTokens,
+            String finishReason,
+            byte[] requestBody) {
         Parsed parsed = parse(requestBody);
-        return new ModelCall(tag, arrivedNanos, firstTokenNanos, endNanos, status, promptTokens, cachedTokens,
-                completionTokens, finishReason, parsed.agentKey(), parsed.turn());
+        return new ModelCall(
+                tag,
+                arrivedNanos,
+                firstTokenNanos,
+                endNanos,
+                status,
+                promptTokens,
+                cachedTokens,
+                completionTokens,
+                finishReason,
+                parsed.agentKey(),
+                parsed.turn());
     }
 
     /**

@@ -48,11 +48,18 @@ public final class RecordingProxy implements AutoCloseable {
     private volatile String tag = "";
 
     private RecordingProxy(URI upstream) {
-        this.pool = ConnectionProvider.builder("bench-proxy").maxConnections(2048).pendingAcquireMaxCount(-1)
-                .maxIdleTime(Duration.ofSeconds(20)).build();
+        this.pool = ConnectionProvider.builder("bench-proxy")
+                .maxConnections(2048)
+                .pendingAcquireMaxCount(-1)
+                .maxIdleTime(Duration.ofSeconds(20))
+                .build();
         String base = upstream.toString().replaceAll("/+$", "");
         this.client = HttpClient.create(pool).baseUrl(base).responseTimeout(Duration.ofMinutes(10));
-        this.server = HttpServer.create().host("127.0.0.1").port(0).handle(this::handle).bindNow(Duration.ofSeconds(10));
+        this.server = HttpServer.create()
+                .host("127.0.0.1")
+                .port(0)
+                .handle(this::handle)
+                .bindNow(Duration.ofSeconds(10));
     }
 
     /** Starts a proxy on a free local port in front of {@code upstream} (an http(s) base URL, no {@code /v1}). */
@@ -92,7 +99,8 @@ public final class RecordingProxy implements AutoCloseable {
         return request.receive().aggregate().asByteArray().defaultIfEmpty(EMPTY).flatMap(body -> {
             Probe probe = chat ? new Probe(label, arrived, body) : null;
             HttpClient upstream = client.headers(h -> {
-                for (var name : List.of(HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.AUTHORIZATION, HttpHeaderNames.ACCEPT)) {
+                for (var name :
+                        List.of(HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.AUTHORIZATION, HttpHeaderNames.ACCEPT)) {
                     String value = request.requestHeaders().get(name);
                     if (value != null) {
                         h.set(name, value);
@@ -100,8 +108,9 @@ public final class RecordingProxy implements AutoCloseable {
                 }
             });
             HttpClient.RequestSender sender = upstream.request(method).uri(uri);
-            HttpClient.ResponseReceiver<?> receiver = body.length == 0 ? sender : sender.send(Mono.fromSupplier(
-                    () -> io.netty.buffer.Unpooled.wrappedBuffer(body)));
+            HttpClient.ResponseReceiver<?> receiver = body.length == 0
+                    ? sender
+                    : sender.send(Mono.fromSupplier(() -> io.netty.buffer.Unpooled.wrappedBuffer(body)));
             return receiver.response((answer, content) -> {
                         response.status(answer.status());
                         String type = answer.responseHeaders().get(HttpHeaderNames.CONTENT_TYPE);
@@ -182,7 +191,9 @@ public final class RecordingProxy implements AutoCloseable {
             if (data.equals("[DONE]")) {
                 return;
             }
-            if (firstToken == 0 && (data.contains("\"tool_calls\":[") || NON_EMPTY_CONTENT.matcher(data).find())) {
+            if (firstToken == 0
+                    && (data.contains("\"tool_calls\":[")
+                            || NON_EMPTY_CONTENT.matcher(data).find())) {
                 firstToken = now;
             }
             Matcher finish = FINISH_REASON.matcher(data);
@@ -216,8 +227,17 @@ public final class RecordingProxy implements AutoCloseable {
                     finishReason = finish.group(1);
                 }
             }
-            return ModelCall.of(tag, arrived, firstToken, end, status, promptTokens, cachedTokens, completionTokens,
-                    finishReason, body);
+            return ModelCall.of(
+                    tag,
+                    arrived,
+                    firstToken,
+                    end,
+                    status,
+                    promptTokens,
+                    cachedTokens,
+                    completionTokens,
+                    finishReason,
+                    body);
         }
     }
 }

@@ -57,8 +57,10 @@ public final class BenchClient implements AutoCloseable {
         consumerProps.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         consumerProps.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 20);
         this.consumer = new KafkaConsumer<>(consumerProps, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        List<TopicPartition> partitions = consumer.partitionsFor(topics.results().name(), Duration.ofSeconds(30)).stream()
-                .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+        List<TopicPartition> partitions =
+                consumer.partitionsFor(topics.results().name(), Duration.ofSeconds(30)).stream()
+                        .map(p -> new TopicPartition(p.topic(), p.partition()))
+                        .toList();
         consumer.assign(partitions);
         consumer.seekToEnd(partitions);
         partitions.forEach(consumer::position); // resolve now, so nothing produced after this is missed
@@ -71,7 +73,8 @@ public final class BenchClient implements AutoCloseable {
         while (running) {
             for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(50))) {
                 long now = System.nanoTime();
-                AgentResult result = topics.results().valueSerde().deserializer().deserialize(record.topic(), record.value());
+                AgentResult result =
+                        topics.results().valueSerde().deserializer().deserialize(record.topic(), record.value());
                 if (result != null) {
                     received.putIfAbsent(result.getJobId(), new Received(result, now));
                 }
@@ -117,13 +120,14 @@ public final class BenchClient implements AutoCloseable {
     public Map<String, Received> await(Collection<String> jobIds, Duration timeout) throws TimeoutException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            long missing = jobIds.stream().filter(id -> !received.containsKey(id)).count();
+            long missing =
+                    jobIds.stream().filter(id -> !received.containsKey(id)).count();
             if (missing == 0) {
                 break;
             }
             if (System.nanoTime() > deadline) {
-                throw new TimeoutException(missing + " of " + jobIds.size() + " jobs have no result after "
-                        + timeout.toSeconds() + " s");
+                throw new TimeoutException(
+                        missing + " of " + jobIds.size() + " jobs have no result after " + timeout.toSeconds() + " s");
             }
             try {
                 TimeUnit.MILLISECONDS.sleep(2);
@@ -139,7 +143,8 @@ public final class BenchClient implements AutoCloseable {
 
     /** Publishes one record (key and value through the topic's serdes); the future completes on the broker's ack. */
     public <V> Future<RecordMetadata> send(Topics.Topic<String, V> topic, String key, V value) {
-        return producer.send(new ProducerRecord<>(topic.name(),
+        return producer.send(new ProducerRecord<>(
+                topic.name(),
                 topic.keySerde().serializer().serialize(topic.name(), key),
                 topic.valueSerde().serializer().serialize(topic.name(), value)));
     }

@@ -57,9 +57,17 @@ public final class KafkaHarness implements AutoCloseable {
      * @param topicPrefix unique per pipeline
      * @param exactlyOnce the topologies' processing guarantee (the product default is exactly-once)
      */
-    public PipelineConfig config(String topicPrefix, String engineUrl, int maxInflight, Map<String, String> toolOptions,
-                                 boolean exactlyOnce, int partitions) {
-        PipelineConfig base = PipelineConfig.defaults(bootstrapServers(), engineUrl, workDir.resolve("streams").resolve(topicPrefix))
+    public PipelineConfig config(
+            String topicPrefix,
+            String engineUrl,
+            int maxInflight,
+            Map<String, String> toolOptions,
+            boolean exactlyOnce,
+            int partitions) {
+        PipelineConfig base = PipelineConfig.defaults(
+                        bootstrapServers(),
+                        engineUrl,
+                        workDir.resolve("streams").resolve(topicPrefix))
                 .withTopicPrefix(topicPrefix)
                 .withMaxInflight(maxInflight)
                 .withToolOptions(toolOptions)

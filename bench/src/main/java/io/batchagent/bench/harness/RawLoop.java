@@ -37,8 +37,14 @@ public final class RawLoop {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** How one job went. */
-    public record JobOutcome(String userMessage, boolean succeeded, int modelCalls, int toolCalls, String problem,
-                             long startNanos, long endNanos) {}
+    public record JobOutcome(
+            String userMessage,
+            boolean succeeded,
+            int modelCalls,
+            int toolCalls,
+            String problem,
+            long startNanos,
+            long endNanos) {}
 
     private final EngineClient engine;
     private final ToolRegistry tools;
@@ -50,7 +56,8 @@ public final class RawLoop {
     }
 
     /** Runs every job with at most {@code concurrency} jobs in progress at once; returns in input order. */
-    public List<JobOutcome> run(BatchSpec spec, List<String> userMessages, int concurrency) throws InterruptedException {
+    public List<JobOutcome> run(BatchSpec spec, List<String> userMessages, int concurrency)
+            throws InterruptedException {
         SharedPrefix prefix = SharedPrefix.of(spec);
         Semaphore slots = new Semaphore(concurrency);
         ExecutorService threads = Executors.newFixedThreadPool(Math.max(1, userMessages.size()));
@@ -84,12 +91,18 @@ public final class RawLoop {
     public JobOutcome runJob(BatchSpec spec, SharedPrefix prefix, String userMessage) {
         long start = System.nanoTime();
         List<ChatMessage> messages = new ArrayList<>();
-        messages.add(ChatMessage.newBuilder().setRole(Role.USER).setContent(userMessage).build());
+        messages.add(ChatMessage.newBuilder()
+                .setRole(Role.USER)
+                .setContent(userMessage)
+                .build());
         int toolCalls = 0;
         for (int turn = 1; turn <= spec.getMaxTurns(); turn++) {
-            ChatResponse response = engine.complete(new ChatRequest("raw", turn, spec.getModel(), prefix.render(messages))).join();
+            ChatResponse response = engine.complete(
+                            new ChatRequest("raw", turn, spec.getModel(), prefix.render(messages)))
+                    .join();
             if (response.isFailure()) {
-                return new JobOutcome(userMessage, false, turn, toolCalls, response.failure().message(), start, System.nanoTime());
+                return new JobOutcome(
+                        userMessage, false, turn, toolCalls, response.failure().message(), start, System.nanoTime());
             }
             if (response.toolCalls().isEmpty()) {
                 String problem = finalAnswerProblem(response);
@@ -103,15 +116,23 @@ public final class RawLoop {
                 position++;
                 String arguments = call.arguments() == null ? "" : call.arguments();
                 refs.add(new ToolCallRef(id, call.name(), arguments, ""));
-                results.add(ChatMessage.newBuilder().setRole(Role.TOOL).setToolCallId(id)
-                        .setContent(execute(call.name(), arguments)).build());
+                results.add(ChatMessage.newBuilder()
+                        .setRole(Role.TOOL)
+                        .setToolCallId(id)
+                        .setContent(execute(call.name(), arguments))
+                        .build());
                 toolCalls++;
             }
-            messages.add(ChatMessage.newBuilder().setRole(Role.ASSISTANT).setContent(response.content())
-                    .setToolCalls(refs).setToolCallId(null).build());
+            messages.add(ChatMessage.newBuilder()
+                    .setRole(Role.ASSISTANT)
+                    .setContent(response.content())
+                    .setToolCalls(refs)
+                    .setToolCallId(null)
+                    .build());
             messages.addAll(results);
         }
-        return new JobOutcome(userMessage, false, spec.getMaxTurns(), toolCalls, "max turns used", start, System.nanoTime());
+        return new JobOutcome(
+                userMessage, false, spec.getMaxTurns(), toolCalls, "max turns used", start, System.nanoTime());
     }
 
     /** Executes a call in this thread; failures read as the turn assembler words them. */
@@ -122,7 +143,8 @@ public final class RawLoop {
         }
         try {
             JsonNode args = arguments.isBlank() ? JSON.createObjectNode() : JSON.readTree(arguments);
-            String output = tool.execute(args, new ToolContext("raw", "raw", Instant.now().plusSeconds(60)));
+            String output = tool.execute(
+                    args, new ToolContext("raw", "raw", Instant.now().plusSeconds(60)));
             return output == null ? "" : output;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -34,18 +34,21 @@ public final class TopicProbe implements AutoCloseable {
         props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5);
         this.consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                .map(p -> new TopicPartition(topic, p.partition())).toList();
+                .map(p -> new TopicPartition(topic, p.partition()))
+                .toList();
         consumer.assign(partitions);
         consumer.seekToEnd(partitions);
         partitions.forEach(consumer::position);
-        this.thread = new Thread(() -> {
-            while (running) {
-                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(20))) {
-                    listener.seen(record, System.nanoTime());
-                }
-            }
-            consumer.close();
-        }, "probe-" + topic);
+        this.thread = new Thread(
+                () -> {
+                    while (running) {
+                        for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(20))) {
+                            listener.seen(record, System.nanoTime());
+                        }
+                    }
+                    consumer.close();
+                },
+                "probe-" + topic);
         thread.setDaemon(true);
         thread.start();
     }

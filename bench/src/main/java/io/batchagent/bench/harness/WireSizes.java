@@ -26,7 +26,8 @@ public final class WireSizes {
      * counted inline. 0 when no job continued.
      */
     public static double finalConversationBytes(Map<String, Object> kafkaConfig, String prefix) {
-        Deserializer<AgentTurn> decoder = Topics.defaults().agentContinuations().valueSerde().deserializer();
+        Deserializer<AgentTurn> decoder =
+                Topics.defaults().agentContinuations().valueSerde().deserializer();
         String topic = prefix + "agent-continuations";
         Map<String, AgentTurn> last = new HashMap<>();
         TopicScan.scan(kafkaConfig, topic, record -> {
@@ -36,13 +37,21 @@ public final class WireSizes {
             AgentTurn turn = decoder.deserialize(topic, record.value());
             last.merge(turn.getJobId(), turn, (a, b) -> b.getTurn() >= a.getTurn() ? b : a);
         });
-        return last.values().stream().mapToLong(turn -> inlineSize(turn.getMessages())).average().orElse(0);
+        return last.values().stream()
+                .mapToLong(turn -> inlineSize(turn.getMessages()))
+                .average()
+                .orElse(0);
     }
 
     /** Avro binary size of {@code messages}, a tool output held by reference counted as its characters inline. */
     public static long inlineSize(List<ChatMessage> messages) {
-        messages = messages.stream().map(m -> m.getContentRef() == null || m.getContent() != null ? m
-                : ChatMessage.newBuilder(m).setContent("x".repeat(m.getContentRef().getChars())).setContentRef(null).build())
+        messages = messages.stream()
+                .map(m -> m.getContentRef() == null || m.getContent() != null
+                        ? m
+                        : ChatMessage.newBuilder(m)
+                                .setContent("x".repeat(m.getContentRef().getChars()))
+                                .setContentRef(null)
+                                .build())
                 .toList();
         Schema array = Schema.createArray(ChatMessage.getClassSchema());
         ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -34,29 +34,47 @@ public final class WorkerProcess {
         BufferedWriter log = Files.newBufferedWriter(heapLog, StandardCharsets.UTF_8);
         Object lock = new Object();
         java.util.Set<String> heapPools = new java.util.HashSet<>();
-        ManagementFactory.getMemoryPoolMXBeans().stream().filter(pool -> pool.getType() == java.lang.management.MemoryType.HEAP)
+        ManagementFactory.getMemoryPoolMXBeans().stream()
+                .filter(pool -> pool.getType() == java.lang.management.MemoryType.HEAP)
                 .forEach(pool -> heapPools.add(pool.getName()));
         for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-            ((NotificationEmitter) gc).addNotificationListener((notification, handback) -> {
-                if (!notification.getType().equals(GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) {
-                    return;
-                }
-                GarbageCollectionNotificationInfo info = GarbageCollectionNotificationInfo.from((CompositeData) notification.getUserData());
-                long after = info.getGcInfo().getMemoryUsageAfterGc().entrySet().stream()
-                        .filter(e -> heapPools.contains(e.getKey())).mapToLong(e -> e.getValue().getUsed()).sum();
-                write(log, lock, "gc " + System.currentTimeMillis() + " " + after);
-            }, null, null);
+            ((NotificationEmitter) gc)
+                    .addNotificationListener(
+                            (notification, handback) -> {
+                                if (!notification
+                                        .getType()
+                                        .equals(GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) {
+                                    return;
+                                }
+                                GarbageCollectionNotificationInfo info = GarbageCollectionNotificationInfo.from(
+                                        (CompositeData) notification.getUserData());
+                                long after = info.getGcInfo().getMemoryUsageAfterGc().entrySet().stream()
+                                        .filter(e -> heapPools.contains(e.getKey()))
+                                        .mapToLong(e -> e.getValue().getUsed())
+                                        .sum();
+                                write(log, lock, "gc " + System.currentTimeMillis() + " " + after);
+                            },
+                            null,
+                            null);
         }
-        Thread sampler = new Thread(() -> {
-            while (true) {
-                write(log, lock, "heap " + System.currentTimeMillis() + " " + ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
-                try {
-                    TimeUnit.MILLISECONDS.sleep(50);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-        }, "heap-sampler");
+        Thread sampler = new Thread(
+                () -> {
+                    while (true) {
+                        write(
+                                log,
+                                lock,
+                                "heap " + System.currentTimeMillis() + " "
+                                        + ManagementFactory.getMemoryMXBean()
+                                                .getHeapMemoryUsage()
+                                                .getUsed());
+                        try {
+                            TimeUnit.MILLISECONDS.sleep(50);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                },
+                "heap-sampler");
         sampler.setDaemon(true);
         sampler.start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> ToolLedger.writeTo(ledger), "ledger"));

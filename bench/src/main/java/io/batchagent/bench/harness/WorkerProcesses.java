@@ -35,8 +35,10 @@ public final class WorkerProcesses implements AutoCloseable {
                 Path log = dir.resolve("worker-" + i + ".log");
                 Path heap = dir.resolve("worker-" + i + ".heap");
                 Path ledger = dir.resolve("worker-" + i + ".ledger");
-                List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "-Xmx" + maxHeap, "-Dlogback.configurationFile=bench-worker-logback.xml"));
+                List<String> command = new ArrayList<>(List.of(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-Xmx" + maxHeap,
+                        "-Dlogback.configurationFile=bench-worker-logback.xml"));
                 if (System.getenv("BENCH_WORKER_JFR") != null) {
                     // A profile of each worker process (JFR's "profile" settings), written when it exits.
                     command.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
@@ -46,11 +48,19 @@ public final class WorkerProcesses implements AutoCloseable {
                 if (extra != null && !extra.isBlank()) {
                     command.addAll(List.of(extra.trim().split("\\s+")));
                 }
-                command.addAll(List.of("-cp", System.getProperty("java.class.path"),
-                        WorkerProcess.class.getName(), heap.toString(), ledger.toString(), "worker"));
+                command.addAll(List.of(
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        WorkerProcess.class.getName(),
+                        heap.toString(),
+                        ledger.toString(),
+                        "worker"));
                 command.addAll(workerArgs);
                 command.addAll(List.of("--state-dir", dir.resolve("state-" + i).toString()));
-                Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                Process process = new ProcessBuilder(command)
+                        .redirectErrorStream(true)
+                        .redirectOutput(log.toFile())
+                        .start();
                 started.workers.add(new Worker(process, log, heap, ledger));
             }
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
@@ -60,7 +70,8 @@ public final class WorkerProcesses implements AutoCloseable {
                         throw new IllegalStateException("a worker process exited while starting; see " + worker.log());
                     }
                     if (System.nanoTime() > deadline) {
-                        throw new IllegalStateException("a worker process did not start within 180 s; see " + worker.log());
+                        throw new IllegalStateException(
+                                "a worker process did not start within 180 s; see " + worker.log());
                     }
                     TimeUnit.MILLISECONDS.sleep(100);
                 }

@@ -27,25 +27,41 @@ public record CallSummary(
         Map<Integer, Double> meanCompletionTokensByTurn) {
 
     public static CallSummary of(List<ModelCall> calls) {
-        Map<Integer, List<ModelCall>> byTurn = calls.stream().collect(Collectors.groupingBy(ModelCall::turn, TreeMap::new, Collectors.toList()));
+        Map<Integer, List<ModelCall>> byTurn =
+                calls.stream().collect(Collectors.groupingBy(ModelCall::turn, TreeMap::new, Collectors.toList()));
         Map<Integer, Stats> ttftByTurn = new TreeMap<>();
         Map<Integer, Double> completionByTurn = new TreeMap<>();
         byTurn.forEach((turn, list) -> {
-            ttftByTurn.put(turn, Stats.of(list.stream().map(ModelCall::ttftMs).filter(d -> !d.isNaN()).toList()));
-            completionByTurn.put(turn, list.stream().mapToLong(c -> Math.max(0, c.completionTokens())).average().orElse(0));
+            ttftByTurn.put(
+                    turn,
+                    Stats.of(list.stream()
+                            .map(ModelCall::ttftMs)
+                            .filter(d -> !d.isNaN())
+                            .toList()));
+            completionByTurn.put(
+                    turn,
+                    list.stream()
+                            .mapToLong(c -> Math.max(0, c.completionTokens()))
+                            .average()
+                            .orElse(0));
         });
         boolean usage = calls.stream().anyMatch(c -> c.promptTokens() >= 0);
         return new CallSummary(
                 calls.size(),
                 (int) calls.stream().filter(c -> !c.ok()).count(),
                 ttftByTurn,
-                Stats.of(calls.stream().map(ModelCall::ttftMs).filter(d -> !d.isNaN()).toList()),
+                Stats.of(calls.stream()
+                        .map(ModelCall::ttftMs)
+                        .filter(d -> !d.isNaN())
+                        .toList()),
                 Stats.of(calls.stream().map(ModelCall::latencyMs).toList()),
                 calls.stream().mapToLong(c -> Math.max(0, c.promptTokens())).sum(),
                 calls.stream().mapToLong(c -> Math.max(0, c.cachedTokens())).sum(),
                 calls.stream().mapToLong(c -> Math.max(0, c.completionTokens())).sum(),
                 usage,
-                calls.stream().collect(Collectors.groupingBy(c -> String.valueOf(c.finishReason()), TreeMap::new, Collectors.counting())),
+                calls.stream()
+                        .collect(Collectors.groupingBy(
+                                c -> String.valueOf(c.finishReason()), TreeMap::new, Collectors.counting())),
                 completionByTurn);
     }
 

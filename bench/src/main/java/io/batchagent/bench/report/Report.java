@@ -39,7 +39,10 @@ public final class Report {
         root.put("started_at", Instant.now().toString());
         ObjectNode machine = root.putObject("machine");
         machine.put("available_processors", Runtime.getRuntime().availableProcessors());
-        Json.putNumber(machine, "load_average_at_start", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        Json.putNumber(
+                machine,
+                "load_average_at_start",
+                ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
         machine.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
         machine.put("git_commit", gitCommit());
         root.putObject("config");
@@ -114,7 +117,9 @@ public final class Report {
 
     /** Writes the three files into {@code dir} (created if needed); returns the JSON file. */
     public Path write(Path dir, String markdownBody, JFreeChart chart) {
-        Json.putNumber(root.with("machine"), "load_average_at_end",
+        Json.putNumber(
+                root.with("machine"),
+                "load_average_at_end",
                 ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
         Json.putNumber(root, "driver_seconds", (System.nanoTime() - startedNanos) / 1e9);
         try {
@@ -135,25 +140,38 @@ public final class Report {
         StringBuilder out = new StringBuilder();
         out.append("# ").append(workload).append("\n\n");
         out.append("- Command: `").append(root.path("command").asText()).append("`\n");
-        out.append("- Engine: ").append(root.path("engine").path("description").asText())
-                .append(root.path("engine").path("simulated").asBoolean()
-                        ? ". **Simulated figures** (timings and token counts come from the simulator's cost model)."
-                        : root.path("engine").path("url").asText().startsWith("none") ? "." : ". Real engine.").append('\n');
-        out.append("- Machine: ").append(root.path("machine").path("available_processors").asInt())
-                .append(" cores, load average ").append(root.path("machine").path("load_average_at_start").asText())
+        out.append("- Engine: ")
+                .append(root.path("engine").path("description").asText())
+                .append(
+                        root.path("engine").path("simulated").asBoolean()
+                                ? ". **Simulated figures** (timings and token counts come from the simulator's cost model)."
+                                : root.path("engine").path("url").asText().startsWith("none") ? "." : ". Real engine.")
+                .append('\n');
+        out.append("- Machine: ")
+                .append(root.path("machine").path("available_processors").asInt())
+                .append(" cores, load average ")
+                .append(root.path("machine").path("load_average_at_start").asText())
                 .append(" at start (shared with other builds: timings are noisy); ")
-                .append(root.path("machine").path("java").asText()).append('\n');
-        out.append("- Started: ").append(root.path("started_at").asText()).append(", commit ")
-                .append(root.path("machine").path("git_commit").asText()).append("\n\n");
+                .append(root.path("machine").path("java").asText())
+                .append('\n');
+        out.append("- Started: ")
+                .append(root.path("started_at").asText())
+                .append(", commit ")
+                .append(root.path("machine").path("git_commit").asText())
+                .append("\n\n");
         return out.toString();
     }
 
     private String footer() {
         StringBuilder out = new StringBuilder("\n## Targets\n\n");
         java.util.List<java.util.List<String>> rows = new java.util.ArrayList<>();
-        root.path("targets").forEach(t -> rows.add(java.util.List.of(t.path("name").asText(), t.path("target").asText(),
-                t.path("measured").asText(), t.path("met").isNull() ? "n/a" : t.path("met").asBoolean() ? "met" : "**missed**",
-                t.path("note").asText())));
+        root.path("targets")
+                .forEach(t -> rows.add(java.util.List.of(
+                        t.path("name").asText(),
+                        t.path("target").asText(),
+                        t.path("measured").asText(),
+                        t.path("met").isNull() ? "n/a" : t.path("met").asBoolean() ? "met" : "**missed**",
+                        t.path("note").asText())));
         out.append(Markdown.table(java.util.List.of("target", "wanted", "measured", "", "note"), rows));
         if (root.path("notes").size() > 0) {
             out.append("\n## Notes\n\n");
@@ -165,7 +183,9 @@ public final class Report {
 
     private static String gitCommit() {
         try {
-            Process git = new ProcessBuilder("git", "rev-parse", "--short", "HEAD").redirectErrorStream(true).start();
+            Process git = new ProcessBuilder("git", "rev-parse", "--short", "HEAD")
+                    .redirectErrorStream(true)
+                    .start();
             String out = new String(git.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
             return git.waitFor(5, TimeUnit.SECONDS) && git.exitValue() == 0 ? out : "unknown";
         } catch (IOException e) {

@@ -17,7 +17,8 @@ import java.util.Collection;
  */
 public record Stats(int count, double min, double p50, double p95, double p99, double max, double mean) {
 
-    public static final Stats EMPTY = new Stats(0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+    public static final Stats EMPTY =
+            new Stats(0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
 
     public static Stats of(Collection<? extends Number> values) {
         return of(values.stream().mapToDouble(Number::doubleValue).toArray());
@@ -33,8 +34,14 @@ public record Stats(int count, double min, double p50, double p95, double p99, d
         for (double v : sorted) {
             sum += v;
         }
-        return new Stats(sorted.length, sorted[0], percentile(sorted, 50), percentile(sorted, 95),
-                percentile(sorted, 99), sorted[sorted.length - 1], sum / sorted.length);
+        return new Stats(
+                sorted.length,
+                sorted[0],
+                percentile(sorted, 50),
+                percentile(sorted, 95),
+                percentile(sorted, 99),
+                sorted[sorted.length - 1],
+                sum / sorted.length);
     }
 
     /** Nearest-rank percentile of an ascending array; {@code p} in (0, 100]. */

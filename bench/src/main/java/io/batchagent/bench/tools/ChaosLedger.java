@@ -29,10 +29,16 @@ public final class ChaosLedger {
         if (file == null) {
             return;
         }
-        String line = tool + '\t' + key + '\t' + ProcessHandle.current().pid() + '\t' + System.currentTimeMillis() + '\n';
+        String line =
+                tool + '\t' + key + '\t' + ProcessHandle.current().pid() + '\t' + System.currentTimeMillis() + '\n';
         try {
-            Files.writeString(Path.of(file), line, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                    StandardOpenOption.APPEND, StandardOpenOption.DSYNC);
+            Files.writeString(
+                    Path.of(file),
+                    line,
+                    StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND,
+                    StandardOpenOption.DSYNC);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot append to the chaos ledger " + file, e);
         }
@@ -42,7 +48,8 @@ public final class ChaosLedger {
     public static List<Entry> read(Path dir) {
         List<Entry> entries = new ArrayList<>();
         try (var files = Files.list(dir)) {
-            for (Path file : files.filter(f -> f.getFileName().toString().startsWith("ledger-")).toList()) {
+            for (Path file : files.filter(f -> f.getFileName().toString().startsWith("ledger-"))
+                    .toList()) {
                 for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                     String[] parts = line.split("\t");
                     if (parts.length == 4) {

@@ -38,9 +38,15 @@ public final class RepoReadTool extends BenchTool {
         StringBuilder out = new StringBuilder("# ").append(path).append('\n');
         int seed = Math.floorMod(path.hashCode(), 997);
         for (int i = 0; i < 6; i++) {
-            out.append("def handler_").append(seed + i).append("(request, session):\n")
-                    .append("    value = session.lookup(request.key_").append(i).append(")\n")
-                    .append("    return render(value, retries=").append((seed + i) % 7).append(")\n");
+            out.append("def handler_")
+                    .append(seed + i)
+                    .append("(request, session):\n")
+                    .append("    value = session.lookup(request.key_")
+                    .append(i)
+                    .append(")\n")
+                    .append("    return render(value, retries=")
+                    .append((seed + i) % 7)
+                    .append(")\n");
         }
         return out.toString();
     }

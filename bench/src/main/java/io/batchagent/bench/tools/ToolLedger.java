@@ -57,7 +57,12 @@ public final class ToolLedger {
     public static void writeTo(Path file) {
         StringBuilder out = new StringBuilder();
         for (Execution e : EXECUTIONS) {
-            out.append(e.tool()).append('\t').append(e.key()).append('\t').append(e.durationNanos()).append('\n');
+            out.append(e.tool())
+                    .append('\t')
+                    .append(e.key())
+                    .append('\t')
+                    .append(e.durationNanos())
+                    .append('\n');
         }
         try {
             Files.writeString(file, out, StandardCharsets.UTF_8);

@@ -40,8 +40,15 @@ public final class AbWorkload {
      * @param original the Python original's published figures, for the README row
      * @param ratioTarget the wall-clock ratio A/C the issue asks for on the simulated H100 profile
      */
-    public record Definition(String workload, String title, List<Case> cases, int concurrency, String simToolRule,
-                             Map<String, String> toolOptions, String original, double ratioTarget) {}
+    public record Definition(
+            String workload,
+            String title,
+            List<Case> cases,
+            int concurrency,
+            String simToolRule,
+            Map<String, String> toolOptions,
+            String original,
+            double ratioTarget) {}
 
     private AbWorkload() {}
 
@@ -50,9 +57,9 @@ public final class AbWorkload {
         String engineDescription;
         boolean simulated;
         try (EngineTarget engine = EngineTarget.open(options.engineUrl(), options.speedup(), definition.simToolRule());
-             RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
-             KafkaHarness harness = KafkaHarness.start(options.workDir().resolve(definition.workload()));
-             Conditions conditions = new Conditions(engine, proxy, definition.concurrency(), options.apiKey())) {
+                RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
+                KafkaHarness harness = KafkaHarness.start(options.workDir().resolve(definition.workload()));
+                Conditions conditions = new Conditions(engine, proxy, definition.concurrency(), options.apiKey())) {
             engineDescription = engine.describe();
             simulated = engine.simulated();
             for (int c = 0; c < definition.cases().size(); c++) {
@@ -64,13 +71,27 @@ public final class AbWorkload {
                         String batchId = definition.workload() + "-" + c + "-r" + rep + "-" + condition;
                         Conditions.Outcome outcome = condition.equals("A")
                                 ? conditions.raw(testCase.label(), testCase.shape(), batchId, definition.concurrency())
-                                : conditions.batchAgent(testCase.label(), testCase.shape(), batchId, harness,
-                                        definition.workload() + "-" + c + "-r" + rep + "-", definition.concurrency(),
-                                        definition.toolOptions(), true, Duration.ofMinutes(10));
+                                : conditions.batchAgent(
+                                        testCase.label(),
+                                        testCase.shape(),
+                                        batchId,
+                                        harness,
+                                        definition.workload() + "-" + c + "-r" + rep + "-",
+                                        definition.concurrency(),
+                                        definition.toolOptions(),
+                                        true,
+                                        Duration.ofMinutes(10));
                         outcomes.add(outcome);
-                        System.err.printf("%s %s rep %d %s: wall %.2f s, %d/%d ok, %d tool executions%n",
-                                definition.workload(), testCase.label(), rep, condition, outcome.wallSeconds(),
-                                outcome.succeeded(), outcome.jobs(), outcome.toolExecutions());
+                        System.err.printf(
+                                "%s %s rep %d %s: wall %.2f s, %d/%d ok, %d tool executions%n",
+                                definition.workload(),
+                                testCase.label(),
+                                rep,
+                                condition,
+                                outcome.wallSeconds(),
+                                outcome.succeeded(),
+                                outcome.jobs(),
+                                outcome.toolExecutions());
                     }
                 }
                 byCase.add(outcomes);
@@ -79,21 +100,35 @@ public final class AbWorkload {
         return report(options, definition, byCase, engineDescription, simulated);
     }
 
-    private static Path report(BenchOptions options, Definition definition, List<List<Conditions.Outcome>> byCase,
-                               String engineDescription, boolean simulated) {
-        Report report = new Report(definition.workload(), options.command(), options.engineUrl(), engineDescription, simulated);
+    private static Path report(
+            BenchOptions options,
+            Definition definition,
+            List<List<Conditions.Outcome>> byCase,
+            String engineDescription,
+            boolean simulated) {
+        Report report =
+                new Report(definition.workload(), options.command(), options.engineUrl(), engineDescription, simulated);
         ObjectNode config = report.config();
         config.put("repetitions", options.reps());
-        config.put("order", "A then C on even repetitions, C then A on odd ones; engine cache flushed before each condition");
+        config.put(
+                "order",
+                "A then C on even repetitions, C then A on odd ones; engine cache flushed before each condition");
         config.put("concurrency", definition.concurrency());
         config.put("model", options.model());
         config.putPOJO("tool_options", definition.toolOptions());
         config.put("sim_tool_rule", definition.simToolRule());
-        config.put("condition_A", "raw endpoint loop: semaphore of " + definition.concurrency()
-                + " held for the whole job (model call, tool, model call); every tool call executed; no warm-up");
-        config.put("condition_C", "BatchAgent on Kafka (embedded broker, all stages in this JVM): max_inflight "
-                + definition.concurrency() + ", slot held only around model calls, coalescing and result cache, the shared prefix warmed before the fan-out (timed; see warmup_by in each run)");
-        config.put("same_prefix", "both conditions render request bodies with SharedPrefix from the same BatchSpec (system prompt, tools and schema text byte-identical)");
+        config.put(
+                "condition_A",
+                "raw endpoint loop: semaphore of " + definition.concurrency()
+                        + " held for the whole job (model call, tool, model call); every tool call executed; no warm-up");
+        config.put(
+                "condition_C",
+                "BatchAgent on Kafka (embedded broker, all stages in this JVM): max_inflight "
+                        + definition.concurrency()
+                        + ", slot held only around model calls, coalescing and result cache, the shared prefix warmed before the fan-out (timed; see warmup_by in each run)");
+        config.put(
+                "same_prefix",
+                "both conditions render request bodies with SharedPrefix from the same BatchSpec (system prompt, tools and schema text byte-identical)");
         for (Case c : definition.cases()) {
             ObjectNode shape = config.putObject("case " + c.label());
             shape.put("system_prompt_sim_tokens", Prompts.tokens(c.shape().systemPrompt()));
@@ -108,10 +143,14 @@ public final class AbWorkload {
         for (int i = 0; i < definition.cases().size(); i++) {
             Case c = definition.cases().get(i);
             List<Conditions.Outcome> outcomes = byCase.get(i);
-            List<Conditions.Outcome> a = outcomes.stream().filter(o -> o.condition().equals("A")).toList();
-            List<Conditions.Outcome> cc = outcomes.stream().filter(o -> o.condition().equals("C")).toList();
-            double wallA = Stats.median(a.stream().mapToDouble(Conditions.Outcome::wallSeconds).toArray());
-            double wallC = Stats.median(cc.stream().mapToDouble(Conditions.Outcome::wallSeconds).toArray());
+            List<Conditions.Outcome> a =
+                    outcomes.stream().filter(o -> o.condition().equals("A")).toList();
+            List<Conditions.Outcome> cc =
+                    outcomes.stream().filter(o -> o.condition().equals("C")).toList();
+            double wallA = Stats.median(
+                    a.stream().mapToDouble(Conditions.Outcome::wallSeconds).toArray());
+            double wallC = Stats.median(
+                    cc.stream().mapToDouble(Conditions.Outcome::wallSeconds).toArray());
             double[] ratios = new double[Math.min(a.size(), cc.size())];
             for (int r = 0; r < ratios.length; r++) {
                 ratios[r] = a.get(r).wallSeconds() / cc.get(r).wallSeconds();
@@ -119,9 +158,18 @@ public final class AbWorkload {
             double ratio = Stats.median(ratios);
             CallSummary callsA = pooled(a);
             CallSummary callsC = pooled(cc);
-            long execA = a.stream().mapToLong(Conditions.Outcome::toolExecutions).max().orElse(0);
-            long execC = cc.stream().mapToLong(Conditions.Outcome::toolExecutions).max().orElse(0);
-            long execCmin = cc.stream().mapToLong(Conditions.Outcome::toolExecutions).min().orElse(0);
+            long execA = a.stream()
+                    .mapToLong(Conditions.Outcome::toolExecutions)
+                    .max()
+                    .orElse(0);
+            long execC = cc.stream()
+                    .mapToLong(Conditions.Outcome::toolExecutions)
+                    .max()
+                    .orElse(0);
+            long execCmin = cc.stream()
+                    .mapToLong(Conditions.Outcome::toolExecutions)
+                    .min()
+                    .orElse(0);
             int okA = a.stream().mapToInt(Conditions.Outcome::succeeded).min().orElse(0);
             int okC = cc.stream().mapToInt(Conditions.Outcome::succeeded).min().orElse(0);
             int jobs = c.shape().inputs().size();
@@ -129,7 +177,11 @@ public final class AbWorkload {
             ObjectNode s = report.summary().putObject(c.label());
             Json.putNumber(s, "wall_s_A_median", wallA);
             Json.putNumber(s, "wall_s_C_median", wallC);
-            s.putPOJO("wall_ratio_A_over_C_per_rep", java.util.Arrays.stream(ratios).map(r -> Math.round(r * 1000) / 1000.0).toArray());
+            s.putPOJO(
+                    "wall_ratio_A_over_C_per_rep",
+                    java.util.Arrays.stream(ratios)
+                            .map(r -> Math.round(r * 1000) / 1000.0)
+                            .toArray());
             Json.putNumber(s, "wall_ratio_A_over_C_median", ratio);
             Json.putNumber(s, "throughput_jobs_per_s_A", jobs / wallA);
             Json.putNumber(s, "throughput_jobs_per_s_C", jobs / wallC);
@@ -138,8 +190,16 @@ public final class AbWorkload {
             s.put("tool_executions_C_max", execC);
             s.put("distinct_tool_calls", c.distinctCalls());
             // Profile: how busy the engine's slots were. A slot held through a tool wait does no engine work.
-            double modelSecondsA = a.stream().mapToDouble(o -> o.agentCalls().latencyMs().mean() * o.agentCalls().calls() / 1000).average().orElse(Double.NaN);
-            double modelSecondsC = cc.stream().mapToDouble(o -> o.agentCalls().latencyMs().mean() * o.agentCalls().calls() / 1000).average().orElse(Double.NaN);
+            double modelSecondsA = a.stream()
+                    .mapToDouble(o ->
+                            o.agentCalls().latencyMs().mean() * o.agentCalls().calls() / 1000)
+                    .average()
+                    .orElse(Double.NaN);
+            double modelSecondsC = cc.stream()
+                    .mapToDouble(o ->
+                            o.agentCalls().latencyMs().mean() * o.agentCalls().calls() / 1000)
+                    .average()
+                    .orElse(Double.NaN);
             double occupancyA = modelSecondsA / (definition.concurrency() * wallA);
             double occupancyC = modelSecondsC / (definition.concurrency() * wallC);
             double floorC = modelSecondsC / definition.concurrency();
@@ -150,17 +210,35 @@ public final class AbWorkload {
             Json.putNumber(profile, "slot_occupancy_C", occupancyC);
             Json.putNumber(profile, "wall_floor_C_s", floorC);
             Json.putNumber(profile, "ratio_bound_if_C_kept_every_slot_busy", wallA / floorC);
-            Json.putNumber(profile, "mean_completion_tokens_turn1", callsC.meanCompletionTokensByTurn().getOrDefault(1, Double.NaN));
-            Json.putNumber(profile, "mean_completion_tokens_turn2", callsC.meanCompletionTokensByTurn().getOrDefault(2, Double.NaN));
-            Stats turn2Latency = CallSummary.of(cc.stream().flatMap(o -> o.calls().stream())
-                    .filter(call -> !call.warmup() && call.turn() == 2).toList()).latencyMs();
-            report.note(String.format(java.util.Locale.ROOT, "Profile, %s: model calls occupy %.0f%% of A's slot-time and %.0f%% of C's. "
-                    + "C's model calls add up to %.1f s of slot time, so even with all %d slots always busy C needs %.2f s: "
-                    + "A/C can reach at most %.2fx here. The scripted answers are %.0f and %.0f tokens (turn 1, turn 2) and a turn-2 call "
-                    + "takes %.0f ms p50, so decode, not the tool wait that a raw loop wastes, fills each job; the original's max_tokens 8 "
-                    + "cut its answers to 8 tokens, which left the tool wait as the larger share.",
-                    c.label(), occupancyA * 100, occupancyC * 100, modelSecondsC, definition.concurrency(), floorC, wallA / floorC,
-                    callsC.meanCompletionTokensByTurn().getOrDefault(1, Double.NaN), callsC.meanCompletionTokensByTurn().getOrDefault(2, Double.NaN),
+            Json.putNumber(
+                    profile,
+                    "mean_completion_tokens_turn1",
+                    callsC.meanCompletionTokensByTurn().getOrDefault(1, Double.NaN));
+            Json.putNumber(
+                    profile,
+                    "mean_completion_tokens_turn2",
+                    callsC.meanCompletionTokensByTurn().getOrDefault(2, Double.NaN));
+            Stats turn2Latency = CallSummary.of(cc.stream()
+                            .flatMap(o -> o.calls().stream())
+                            .filter(call -> !call.warmup() && call.turn() == 2)
+                            .toList())
+                    .latencyMs();
+            report.note(String.format(
+                    java.util.Locale.ROOT,
+                    "Profile, %s: model calls occupy %.0f%% of A's slot-time and %.0f%% of C's. "
+                            + "C's model calls add up to %.1f s of slot time, so even with all %d slots always busy C needs %.2f s: "
+                            + "A/C can reach at most %.2fx here. The scripted answers are %.0f and %.0f tokens (turn 1, turn 2) and a turn-2 call "
+                            + "takes %.0f ms p50, so decode, not the tool wait that a raw loop wastes, fills each job; the original's max_tokens 8 "
+                            + "cut its answers to 8 tokens, which left the tool wait as the larger share.",
+                    c.label(),
+                    occupancyA * 100,
+                    occupancyC * 100,
+                    modelSecondsC,
+                    definition.concurrency(),
+                    floorC,
+                    wallA / floorC,
+                    callsC.meanCompletionTokensByTurn().getOrDefault(1, Double.NaN),
+                    callsC.meanCompletionTokensByTurn().getOrDefault(2, Double.NaN),
                     turn2Latency.p50()));
             s.set("calls_A_pooled", callsA.toJson());
             s.set("calls_C_pooled", callsC.toJson());
@@ -171,49 +249,123 @@ public final class AbWorkload {
             walls.addValue(wallC, "C BatchAgent", c.label());
 
             boolean simH100 = simulated && options.engineUrl().contains("h100");
-            report.target(c.label() + ": tool executions", "C executes each distinct call once: " + c.distinctCalls() + " of " + jobs,
+            report.target(
+                    c.label() + ": tool executions",
+                    "C executes each distinct call once: " + c.distinctCalls() + " of " + jobs,
                     "C " + execCmin + (execCmin == execC ? "" : "-" + execC) + " (A " + execA + ")",
-                    execC == c.distinctCalls() && execCmin == c.distinctCalls(), "counted by the bench tools in this JVM (tool worker and raw loop)");
-            report.target(c.label() + ": wall-clock ratio A/C", "at least " + definition.ratioTarget() + "x on the simulated H100 profile",
-                    Markdown.num(ratio, 2) + "x (median of " + ratios.length + "; per rep " + java.util.Arrays.toString(
-                            java.util.Arrays.stream(ratios).map(r -> Math.round(r * 100) / 100.0).toArray()) + ")",
+                    execC == c.distinctCalls() && execCmin == c.distinctCalls(),
+                    "counted by the bench tools in this JVM (tool worker and raw loop)");
+            report.target(
+                    c.label() + ": wall-clock ratio A/C",
+                    "at least " + definition.ratioTarget() + "x on the simulated H100 profile",
+                    Markdown.num(ratio, 2) + "x (median of " + ratios.length + "; per rep "
+                            + java.util.Arrays.toString(java.util.Arrays.stream(ratios)
+                                    .map(r -> Math.round(r * 100) / 100.0)
+                                    .toArray())
+                            + ")",
                     simH100 ? ratio >= definition.ratioTarget() : null,
-                    simH100 ? "both conditions on the same simulated engine, cache flushed before each" : "target applies to the simulated H100 profile only");
+                    simH100
+                            ? "both conditions on the same simulated engine, cache flushed before each"
+                            : "target applies to the simulated H100 profile only");
 
-            report.readmeRow(definition.title() + ", " + c.label(),
-                    String.format(java.util.Locale.ROOT, "wall %s -> %s s (**%sx**, median of %d); %d -> %d tool executions; TTFT p95 %s -> %s ms; hit rate %s -> %s",
-                            Markdown.num(wallA, 2), Markdown.num(wallC, 2), Markdown.num(ratio, 2), ratios.length, execA, execC,
-                            Markdown.num(callsA.ttftMs().p95(), 0), Markdown.num(callsC.ttftMs().p95(), 0),
-                            Markdown.pct(callsA.hitRate()), Markdown.pct(callsC.hitRate())),
+            report.readmeRow(
+                    definition.title() + ", " + c.label(),
+                    String.format(
+                            java.util.Locale.ROOT,
+                            "wall %s -> %s s (**%sx**, median of %d); %d -> %d tool executions; TTFT p95 %s -> %s ms; hit rate %s -> %s",
+                            Markdown.num(wallA, 2),
+                            Markdown.num(wallC, 2),
+                            Markdown.num(ratio, 2),
+                            ratios.length,
+                            execA,
+                            execC,
+                            Markdown.num(callsA.ttftMs().p95(), 0),
+                            Markdown.num(callsC.ttftMs().p95(), 0),
+                            Markdown.pct(callsA.hitRate()),
+                            Markdown.pct(callsC.hitRate())),
                     definition.original());
         }
-        report.note("Wall clock: A from the first job's start to the last job's end; C from just before the warm-up request to the "
-                + "last result read from the results topic (pipeline start-up, once per run, is not counted).");
-        report.note("TTFT is measured at the recording proxy in front of the engine (arrival of the request to the first non-empty "
-                + "content or tool-call delta), the same point for both conditions; it excludes time a job waits for a slot.");
-        report.note("Prompt, cached tokens and the hit rate come from the engine's per-request usage (prompt_tokens_details.cached_tokens), "
-                + "summed over the condition's agent calls; the warm-up request is reported apart in results.json.");
-        String markdown = "## " + definition.title() + "\n\n" + Markdown.table(List.of("case", "condition", "wall s (median)",
-                "jobs/s", "TTFT p50/p95 turn 1 ms", "TTFT p50/p95 turn 2 ms", "latency p50/p95 ms", "tool executions",
-                "prompt tokens / run", "cached / run", "hit rate", "succeeded", "finish reasons"), rows)
-                + "\nRatios A/C per case: " + String.join("; ", report.summary().properties().stream()
-                .map(e -> e.getKey() + " " + e.getValue().path("wall_ratio_A_over_C_median").asText() + "x").toList()) + "\n";
-        JFreeChart chart = ChartFactory.createBarChart(definition.title() + (simulated ? " (SIMULATED engine)" : ""),
-                "case", "wall clock, s (median)", walls, PlotOrientation.VERTICAL, true, false, false);
+        report.note(
+                "Wall clock: A from the first job's start to the last job's end; C from just before the warm-up request to the "
+                        + "last result read from the results topic (pipeline start-up, once per run, is not counted).");
+        report.note(
+                "TTFT is measured at the recording proxy in front of the engine (arrival of the request to the first non-empty "
+                        + "content or tool-call delta), the same point for both conditions; it excludes time a job waits for a slot.");
+        report.note(
+                "Prompt, cached tokens and the hit rate come from the engine's per-request usage (prompt_tokens_details.cached_tokens), "
+                        + "summed over the condition's agent calls; the warm-up request is reported apart in results.json.");
+        String markdown = "## " + definition.title() + "\n\n"
+                + Markdown.table(
+                        List.of(
+                                "case",
+                                "condition",
+                                "wall s (median)",
+                                "jobs/s",
+                                "TTFT p50/p95 turn 1 ms",
+                                "TTFT p50/p95 turn 2 ms",
+                                "latency p50/p95 ms",
+                                "tool executions",
+                                "prompt tokens / run",
+                                "cached / run",
+                                "hit rate",
+                                "succeeded",
+                                "finish reasons"),
+                        rows)
+                + "\nRatios A/C per case: "
+                + String.join(
+                        "; ",
+                        report.summary().properties().stream()
+                                .map(e -> e.getKey() + " "
+                                        + e.getValue()
+                                                .path("wall_ratio_A_over_C_median")
+                                                .asText() + "x")
+                                .toList())
+                + "\n";
+        JFreeChart chart = ChartFactory.createBarChart(
+                definition.title() + (simulated ? " (SIMULATED engine)" : ""),
+                "case",
+                "wall clock, s (median)",
+                walls,
+                PlotOrientation.VERTICAL,
+                true,
+                false,
+                false);
         return report.write(options.resultsDir().resolve(definition.workload()), markdown, chart);
     }
 
-    private static List<String> row(String label, String condition, double wall, int jobs, CallSummary calls,
-                                    long executions, String ok, List<Conditions.Outcome> runs) {
+    private static List<String> row(
+            String label,
+            String condition,
+            double wall,
+            int jobs,
+            CallSummary calls,
+            long executions,
+            String ok,
+            List<Conditions.Outcome> runs) {
         Stats t1 = calls.ttftMsByTurn().getOrDefault(1, Stats.EMPTY);
         Stats t2 = calls.ttftMsByTurn().getOrDefault(2, Stats.EMPTY);
-        double prompt = runs.stream().mapToLong(o -> o.agentCalls().promptTokens()).average().orElse(0);
-        double cached = runs.stream().mapToLong(o -> o.agentCalls().cachedTokens()).average().orElse(0);
-        return List.of(label, condition, Markdown.num(wall, 2), Markdown.num(jobs / wall, 2),
+        double prompt = runs.stream()
+                .mapToLong(o -> o.agentCalls().promptTokens())
+                .average()
+                .orElse(0);
+        double cached = runs.stream()
+                .mapToLong(o -> o.agentCalls().cachedTokens())
+                .average()
+                .orElse(0);
+        return List.of(
+                label,
+                condition,
+                Markdown.num(wall, 2),
+                Markdown.num(jobs / wall, 2),
                 Markdown.num(t1.p50(), 0) + " / " + Markdown.num(t1.p95(), 0),
                 Markdown.num(t2.p50(), 0) + " / " + Markdown.num(t2.p95(), 0),
-                Markdown.num(calls.latencyMs().p50(), 0) + " / " + Markdown.num(calls.latencyMs().p95(), 0),
-                String.valueOf(executions), Markdown.num(prompt, 0), Markdown.num(cached, 0), Markdown.pct(calls.hitRate()), ok,
+                Markdown.num(calls.latencyMs().p50(), 0) + " / "
+                        + Markdown.num(calls.latencyMs().p95(), 0),
+                String.valueOf(executions),
+                Markdown.num(prompt, 0),
+                Markdown.num(cached, 0),
+                Markdown.pct(calls.hitRate()),
+                ok,
                 calls.finishReasons().toString());
     }
 

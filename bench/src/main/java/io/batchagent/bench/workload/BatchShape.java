@@ -12,8 +12,15 @@ import java.util.Map;
  * {@link BatchSpec} plus one job per input; the raw loop renders the same spec and the same per-job
  * messages (with the job compiler's {@link TaskTemplate}).
  */
-public record BatchShape(String systemPrompt, String taskTemplate, List<String> inputs, List<ToolSpec> tools,
-                         String outputSchemaJson, String model, int maxTurns, int maxTokens) {
+public record BatchShape(
+        String systemPrompt,
+        String taskTemplate,
+        List<String> inputs,
+        List<ToolSpec> tools,
+        String outputSchemaJson,
+        String model,
+        int maxTurns,
+        int maxTokens) {
 
     public BatchShape {
         inputs = List.copyOf(inputs);
@@ -38,7 +45,6 @@ public record BatchShape(String systemPrompt, String taskTemplate, List<String> 
                 .build();
     }
 
-
     /** The first user message of every job, as the job compiler renders it. */
     public List<String> userMessages() {
         TaskTemplate template = TaskTemplate.parse(taskTemplate);
@@ -47,19 +53,26 @@ public record BatchShape(String systemPrompt, String taskTemplate, List<String> 
             try {
                 out.add(template.render(input));
             } catch (TaskTemplate.RenderException e) {
-                throw new IllegalArgumentException("input " + input + " does not fill the template: " + e.getMessage(), e);
+                throw new IllegalArgumentException(
+                        "input " + input + " does not fill the template: " + e.getMessage(), e);
             }
         }
         return out;
     }
 
     public BatchShape withInputs(List<String> newInputs) {
-        return new BatchShape(systemPrompt, taskTemplate, newInputs, tools, outputSchemaJson, model, maxTurns, maxTokens);
+        return new BatchShape(
+                systemPrompt, taskTemplate, newInputs, tools, outputSchemaJson, model, maxTurns, maxTokens);
     }
 
     /** A tool declaration. */
-    public static ToolSpec tool(String name, String description, String parametersJson, long timeoutMs,
-                                boolean cacheable, long cacheTtlMs) {
+    public static ToolSpec tool(
+            String name,
+            String description,
+            String parametersJson,
+            long timeoutMs,
+            boolean cacheable,
+            long cacheTtlMs) {
         return ToolSpec.newBuilder()
                 .setName(name)
                 .setDescription(description)

@@ -14,8 +14,15 @@ import java.nio.file.Path;
  * @param command the command line that started this run, recorded with the figures
  * @param apiKey the engine's API key from the environment, or null
  */
-public record BenchOptions(String engineUrl, String model, double speedup, int reps, Path resultsDir, Path workDir,
-                           String command, String apiKey) {
+public record BenchOptions(
+        String engineUrl,
+        String model,
+        double speedup,
+        int reps,
+        Path resultsDir,
+        Path workDir,
+        String command,
+        String apiKey) {
 
     public BenchOptions withEngine(String url) {
         return new BenchOptions(url, model, speedup, reps, resultsDir, workDir, command, apiKey);

@@ -37,10 +37,20 @@ import java.util.concurrent.TimeoutException;
 public final class Conditions implements AutoCloseable {
 
     /** What one condition run measured. */
-    public record Outcome(String condition, String label, double wallSeconds, int jobs, int succeeded,
-                          List<String> problems, long toolExecutions, CallSummary agentCalls, CallSummary warmupCalls,
-                          List<ModelCall> calls, Optional<SimulatorStats> simulator, String flush,
-                          Map<String, Long> executionsByTool) {
+    public record Outcome(
+            String condition,
+            String label,
+            double wallSeconds,
+            int jobs,
+            int succeeded,
+            List<String> problems,
+            long toolExecutions,
+            CallSummary agentCalls,
+            CallSummary warmupCalls,
+            List<ModelCall> calls,
+            Optional<SimulatorStats> simulator,
+            String flush,
+            Map<String, Long> executionsByTool) {
 
         public double throughputJobsPerSecond() {
             return jobs / wallSeconds;
@@ -125,12 +135,26 @@ public final class Conditions implements AutoCloseable {
         proxy.tag("A");
         long start = System.nanoTime();
         List<RawLoop.JobOutcome> outcomes = new RawLoop(client, tools).run(spec, messages, concurrency);
-        long end = outcomes.stream().mapToLong(RawLoop.JobOutcome::endNanos).max().orElse(System.nanoTime());
+        long end =
+                outcomes.stream().mapToLong(RawLoop.JobOutcome::endNanos).max().orElse(System.nanoTime());
         List<ModelCall> calls = proxy.drain();
-        List<String> problems = outcomes.stream().filter(o -> !o.succeeded()).map(RawLoop.JobOutcome::problem).toList();
-        return new Outcome("A", label, (end - start) / 1e9, outcomes.size(),
-                (int) outcomes.stream().filter(RawLoop.JobOutcome::succeeded).count(), problems,
-                totalExecutions(shape), CallSummary.of(calls), null, calls, engine.simulatorStats(), flush,
+        List<String> problems = outcomes.stream()
+                .filter(o -> !o.succeeded())
+                .map(RawLoop.JobOutcome::problem)
+                .toList();
+        return new Outcome(
+                "A",
+                label,
+                (end - start) / 1e9,
+                outcomes.size(),
+                (int) outcomes.stream().filter(RawLoop.JobOutcome::succeeded).count(),
+                problems,
+                totalExecutions(shape),
+                CallSummary.of(calls),
+                null,
+                calls,
+                engine.simulatorStats(),
+                flush,
                 executionsByTool(shape));
     }
 
@@ -138,17 +162,43 @@ public final class Conditions implements AutoCloseable {
      * Condition C: BatchAgent. A new pipeline (topics, Streams apps, tool cache) is started before the
      * clock; then the warm-up (when {@code warm}) and the fan-out are timed until the last result.
      */
-    public Outcome batchAgent(String label, BatchShape shape, String batchId, KafkaHarness harness, String topicPrefix,
-                              int maxInflight, Map<String, String> toolOptions, boolean warm, Duration timeout)
+    public Outcome batchAgent(
+            String label,
+            BatchShape shape,
+            String batchId,
+            KafkaHarness harness,
+            String topicPrefix,
+            int maxInflight,
+            Map<String, String> toolOptions,
+            boolean warm,
+            Duration timeout)
             throws TimeoutException {
-        return batchAgent(label, shape, batchId, harness, topicPrefix, maxInflight, FlowControl.defaults(), toolOptions, warm,
+        return batchAgent(
+                label,
+                shape,
+                batchId,
+                harness,
+                topicPrefix,
+                maxInflight,
+                FlowControl.defaults(),
+                toolOptions,
+                warm,
                 timeout);
     }
 
     /** As above, with the inference worker's flow control (adaptive or fixed in-flight, outage budget) given. */
-    public Outcome batchAgent(String label, BatchShape shape, String batchId, KafkaHarness harness, String topicPrefix,
-                              int maxInflight, FlowControl flow, Map<String, String> toolOptions, boolean warm,
-                              Duration timeout) throws TimeoutException {
+    public Outcome batchAgent(
+            String label,
+            BatchShape shape,
+            String batchId,
+            KafkaHarness harness,
+            String topicPrefix,
+            int maxInflight,
+            FlowControl flow,
+            Map<String, String> toolOptions,
+            boolean warm,
+            Duration timeout)
+            throws TimeoutException {
         PipelineConfig config = harness.config(topicPrefix, pipelineEngineUrl(), maxInflight, toolOptions, true, 4)
                 .withFlowControl(flow, null);
         if (apiKey != null) {
@@ -160,15 +210,19 @@ public final class Conditions implements AutoCloseable {
     }
 
     /** Condition C on a pipeline already running (its tool cache must not hold this batch's calls). */
-    public Outcome batchAgent(String label, BatchShape shape, String batchId, BenchClient client, boolean warm,
-                              Duration timeout) throws TimeoutException {
+    public Outcome batchAgent(
+            String label, BatchShape shape, String batchId, BenchClient client, boolean warm, Duration timeout)
+            throws TimeoutException {
         BatchSpec spec = shape.toSpec(batchId);
         String flush = prepare();
         long start = System.nanoTime();
         proxy.tag("C");
         List<String> jobIds = client.submit(spec, shape.inputs());
         Map<String, BenchClient.Received> results = client.await(jobIds, timeout);
-        long end = results.values().stream().mapToLong(BenchClient.Received::receivedNanos).max().orElse(System.nanoTime());
+        long end = results.values().stream()
+                .mapToLong(BenchClient.Received::receivedNanos)
+                .max()
+                .orElse(System.nanoTime());
         List<ModelCall> all = proxy.drain();
         List<ModelCall> agentCalls = all.stream().filter(c -> !c.warmup()).toList();
         List<ModelCall> warmupCalls = all.stream().filter(c -> c.warmup()).toList();
@@ -179,17 +233,33 @@ public final class Conditions implements AutoCloseable {
             if (result.getStatus() == JobStatus.SUCCEEDED) {
                 succeeded++;
             } else {
-                problems.add(result.getError() == null ? result.getStatus().name()
-                        : result.getError().getReason() + ": " + result.getError().getMessage());
+                problems.add(
+                        result.getError() == null
+                                ? result.getStatus().name()
+                                : result.getError().getReason() + ": "
+                                        + result.getError().getMessage());
             }
         }
-        return new Outcome("C", label, (end - start) / 1e9, jobIds.size(), succeeded, problems, totalExecutions(shape),
-                CallSummary.of(agentCalls), warm ? CallSummary.of(warmupCalls) : null, all, engine.simulatorStats(),
-                flush, executionsByTool(shape));
+        return new Outcome(
+                "C",
+                label,
+                (end - start) / 1e9,
+                jobIds.size(),
+                succeeded,
+                problems,
+                totalExecutions(shape),
+                CallSummary.of(agentCalls),
+                warm ? CallSummary.of(warmupCalls) : null,
+                all,
+                engine.simulatorStats(),
+                flush,
+                executionsByTool(shape));
     }
 
     private static long totalExecutions(BatchShape shape) {
-        return shape.tools().stream().mapToLong(t -> ToolLedger.executions(t.getName())).sum();
+        return shape.tools().stream()
+                .mapToLong(t -> ToolLedger.executions(t.getName()))
+                .sum();
     }
 
     private static Map<String, Long> executionsByTool(BatchShape shape) {

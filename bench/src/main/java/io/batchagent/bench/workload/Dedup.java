@@ -10,7 +10,6 @@ import io.batchagent.bench.report.Report;
 import io.batchagent.bench.report.Stats;
 import io.batchagent.bench.tools.ToolLedger;
 import io.batchagent.cli.Stage;
-import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolRequest;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolSpec;
@@ -70,8 +69,15 @@ public final class Dedup {
         final AtomicInteger calls = new AtomicInteger();
     }
 
-    record ModeResult(String mode, List<Long> executionsPerRound, List<Integer> responsesPerRound, List<Integer> coalescedPerRound,
-                      Breakdown burst, Breakdown lone, Stats plainHopMs, Stats arrivalSpreadMs) {}
+    record ModeResult(
+            String mode,
+            List<Long> executionsPerRound,
+            List<Integer> responsesPerRound,
+            List<Integer> coalescedPerRound,
+            Breakdown burst,
+            Breakdown lone,
+            Stats plainHopMs,
+            Stats arrivalSpreadMs) {}
 
     public static Path run(BenchOptions options) throws Exception {
         List<ModeResult> modes = new ArrayList<>();
@@ -79,7 +85,8 @@ public final class Dedup {
             modes.add(mode(harness, "exactly-once, burst (product default)", "w4-eos-", true, false));
             modes.add(mode(harness, "exactly-once, one transaction", "w4-eos-tx-", true, true));
             modes.add(mode(harness, "at-least-once, burst", "w4-alos-", false, false));
-            modes.add(mode(harness, "exactly-once, burst, Streams poll.ms 5 (not the default)", "w4-eos-poll-", true, false));
+            modes.add(mode(
+                    harness, "exactly-once, burst, Streams poll.ms 5 (not the default)", "w4-eos-poll-", true, false));
         }
         return report(options, modes);
     }
@@ -88,9 +95,10 @@ public final class Dedup {
      * @param atomic publish each round's 1,000 requests in one Kafka transaction, so that they become
      *     visible together: every call is concurrent with its key's first, as in the original
      */
-    private static ModeResult mode(KafkaHarness harness, String mode, String prefix, boolean exactlyOnce, boolean atomic)
-            throws Exception {
-        var config = harness.config(prefix, "http://127.0.0.1:9", 8, Map.of("doc_lookup.latency.ms", "1"), exactlyOnce, 4);
+    private static ModeResult mode(
+            KafkaHarness harness, String mode, String prefix, boolean exactlyOnce, boolean atomic) throws Exception {
+        var config =
+                harness.config(prefix, "http://127.0.0.1:9", 8, Map.of("doc_lookup.latency.ms", "1"), exactlyOnce, 4);
         if (prefix.contains("poll")) {
             // Kafka Streams' poll.ms (default 100): how long an idle stream thread blocks in poll before it
             // gets round to committing. Passed through the client properties every stage receives.
@@ -106,46 +114,74 @@ public final class Dedup {
             List<List<Double>> plain = new ArrayList<>();
             long epochOffsetMs = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
             try (KafkaProducer<byte[], byte[]> transactional = atomic ? transactionalProducer(kafka, prefix) : null;
-                 TopicProbe requests = new TopicProbe(kafka, topics.toolRequests().name(), (r, t) -> {
-                     String jobId = topics.toolRequests().valueSerde().deserializer().deserialize(r.topic(), r.value()).getJobId();
-                     String round = jobId.substring(0, jobId.indexOf('-'));
-                     requestSpread.compute(round, (x, v) -> v == null ? new long[] {t, t} : new long[] {Math.min(v[0], t), Math.max(v[1], t)});
-                     KeyTimes k = keys.get(key(r));
-                     if (k != null && k.requestSeen == 0) {
-                         k.requestSeen = t;
-                     }
-                 });
-                 TopicProbe calls = new TopicProbe(kafka, topics.toolCalls().name(), (r, t) -> {
-                     KeyTimes k = keys.get(key(r));
-                     if (k != null) {
-                         if (k.calls.getAndIncrement() == 0) {
-                             k.callSeen = t;
-                             k.dispatchedAtMs = topics.toolCalls().valueSerde().deserializer().deserialize(r.topic(), r.value()).getDispatchedAtMs();
-                         }
-                     }
-                 });
-                 TopicProbe results = new TopicProbe(kafka, topics.toolResults().name(), (r, t) -> {
-                     KeyTimes k = keys.get(key(r));
-                     if (k != null && k.resultSeen == 0) {
-                         k.resultSeen = t;
-                     }
-                 });
-                 TopicProbe responses = new TopicProbe(kafka, topics.toolResponses().name(), (r, t) -> {
-                     ToolResponse response = topics.toolResponses().valueSerde().deserializer().deserialize(r.topic(), r.value());
-                     KeyTimes k = keys.get(response.getResult().getCallHash());
-                     if (k != null && k.firstResponseSeen == 0) {
-                         k.firstResponseSeen = t;
-                         k.responseTimestampMs = r.timestamp();
-                     }
-                     String round = response.getJobId().substring(0, response.getJobId().indexOf('-', 3));
-                     responsesByRound.computeIfAbsent(round, x -> new AtomicInteger()).incrementAndGet();
-                     if (response.getCoalesced()) {
-                         coalescedByRound.computeIfAbsent(round, x -> new AtomicInteger()).incrementAndGet();
-                     }
-                 })) {
+                    TopicProbe requests =
+                            new TopicProbe(kafka, topics.toolRequests().name(), (r, t) -> {
+                                String jobId = topics.toolRequests()
+                                        .valueSerde()
+                                        .deserializer()
+                                        .deserialize(r.topic(), r.value())
+                                        .getJobId();
+                                String round = jobId.substring(0, jobId.indexOf('-'));
+                                requestSpread.compute(
+                                        round,
+                                        (x, v) -> v == null
+                                                ? new long[] {t, t}
+                                                : new long[] {Math.min(v[0], t), Math.max(v[1], t)});
+                                KeyTimes k = keys.get(key(r));
+                                if (k != null && k.requestSeen == 0) {
+                                    k.requestSeen = t;
+                                }
+                            });
+                    TopicProbe calls = new TopicProbe(kafka, topics.toolCalls().name(), (r, t) -> {
+                        KeyTimes k = keys.get(key(r));
+                        if (k != null) {
+                            if (k.calls.getAndIncrement() == 0) {
+                                k.callSeen = t;
+                                k.dispatchedAtMs = topics.toolCalls()
+                                        .valueSerde()
+                                        .deserializer()
+                                        .deserialize(r.topic(), r.value())
+                                        .getDispatchedAtMs();
+                            }
+                        }
+                    });
+                    TopicProbe results =
+                            new TopicProbe(kafka, topics.toolResults().name(), (r, t) -> {
+                                KeyTimes k = keys.get(key(r));
+                                if (k != null && k.resultSeen == 0) {
+                                    k.resultSeen = t;
+                                }
+                            });
+                    TopicProbe responses =
+                            new TopicProbe(kafka, topics.toolResponses().name(), (r, t) -> {
+                                ToolResponse response = topics.toolResponses()
+                                        .valueSerde()
+                                        .deserializer()
+                                        .deserialize(r.topic(), r.value());
+                                KeyTimes k = keys.get(response.getResult().getCallHash());
+                                if (k != null && k.firstResponseSeen == 0) {
+                                    k.firstResponseSeen = t;
+                                    k.responseTimestampMs = r.timestamp();
+                                }
+                                String round = response.getJobId()
+                                        .substring(0, response.getJobId().indexOf('-', 3));
+                                responsesByRound
+                                        .computeIfAbsent(round, x -> new AtomicInteger())
+                                        .incrementAndGet();
+                                if (response.getCoalesced()) {
+                                    coalescedByRound
+                                            .computeIfAbsent(round, x -> new AtomicInteger())
+                                            .incrementAndGet();
+                                }
+                            })) {
                 plain.add(plainHop(harness, run.client(), prefix));
-                ToolSpec tool = BatchShape.tool("doc_lookup", "Fetch a document by id.",
-                        new io.batchagent.bench.tools.DocLookupTool().parametersJson(), 10_000, false, 0);
+                ToolSpec tool = BatchShape.tool(
+                        "doc_lookup",
+                        "Fetch a document by id.",
+                        new io.batchagent.bench.tools.DocLookupTool().parametersJson(),
+                        10_000,
+                        false,
+                        0);
                 List<Long> executions = new ArrayList<>();
                 List<Integer> responseCounts = new ArrayList<>();
                 List<Integer> coalescedCounts = new ArrayList<>();
@@ -155,7 +191,8 @@ public final class Dedup {
                     String roundId = "w4r" + round;
                     List<String> hashes = new ArrayList<>();
                     for (int d = 0; d < DOCS; d++) {
-                        String canonical = CallHash.canonicalJson("{\"doc_id\":\"" + prefix + roundId + "-doc-" + d + "\"}");
+                        String canonical =
+                                CallHash.canonicalJson("{\"doc_id\":\"" + prefix + roundId + "-doc-" + d + "\"}");
                         String hash = CallHash.ofCanonical("doc_lookup", canonical);
                         hashes.add(hash);
                         keys.put(hash, new KeyTimes());
@@ -168,18 +205,30 @@ public final class Dedup {
                     for (int a = 0; a < AGENTS; a++) {
                         for (int d = 0; d < DOCS; d++) {
                             String hash = hashes.get(d);
-                            String canonical = CallHash.canonicalJson("{\"doc_id\":\"" + prefix + roundId + "-doc-" + d + "\"}");
-                            ToolRequest request = ToolRequest.newBuilder().setCallHash(hash).setJobId(roundId + "-agent-" + a)
-                                    .setBatchId(prefix + roundId).setTurn(1).setCallId("call_" + a + "_" + d).setTool(tool)
-                                    .setArgumentsJson(canonical).setRequestedAtMs(System.currentTimeMillis()).build();
+                            String canonical =
+                                    CallHash.canonicalJson("{\"doc_id\":\"" + prefix + roundId + "-doc-" + d + "\"}");
+                            ToolRequest request = ToolRequest.newBuilder()
+                                    .setCallHash(hash)
+                                    .setJobId(roundId + "-agent-" + a)
+                                    .setBatchId(prefix + roundId)
+                                    .setTurn(1)
+                                    .setCallId("call_" + a + "_" + d)
+                                    .setTool(tool)
+                                    .setArgumentsJson(canonical)
+                                    .setRequestedAtMs(System.currentTimeMillis())
+                                    .build();
                             KeyTimes k = keys.get(hash);
                             if (atomic) {
                                 if (a == 0) {
                                     k.requestedAtMs = request.getRequestedAtMs();
                                 }
-                                acks.add(transactional.send(new ProducerRecord<>(topics.toolRequests().name(),
+                                acks.add(transactional.send(new ProducerRecord<>(
+                                        topics.toolRequests().name(),
                                         hash.getBytes(StandardCharsets.UTF_8),
-                                        topics.toolRequests().valueSerde().serializer().serialize(topics.toolRequests().name(), request))));
+                                        topics.toolRequests()
+                                                .valueSerde()
+                                                .serializer()
+                                                .serialize(topics.toolRequests().name(), request))));
                             } else if (a == 0) {
                                 k.requestedAtMs = request.getRequestedAtMs();
                                 acks.add(sendNoting(run.client(), topics, hash, request, k));
@@ -197,15 +246,24 @@ public final class Dedup {
                         ack.get(60, TimeUnit.SECONDS);
                     }
                     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                    while (responsesByRound.getOrDefault(roundId, new AtomicInteger()).get() < AGENTS * DOCS && System.nanoTime() < deadline) {
+                    while (responsesByRound
+                                            .getOrDefault(roundId, new AtomicInteger())
+                                            .get()
+                                    < AGENTS * DOCS
+                            && System.nanoTime() < deadline) {
                         TimeUnit.MILLISECONDS.sleep(5);
                     }
                     TimeUnit.MILLISECONDS.sleep(200); // let any late duplicate execution show up in the count
                     executions.add(ToolLedger.executions("doc_lookup"));
-                    responseCounts.add(responsesByRound.getOrDefault(roundId, new AtomicInteger()).get());
-                    coalescedCounts.add(coalescedByRound.getOrDefault(roundId, new AtomicInteger()).get());
-                    System.err.printf("w4 %s round %d: %d executions, %d responses%n", mode, round,
-                            executions.get(round), responseCounts.get(round));
+                    responseCounts.add(responsesByRound
+                            .getOrDefault(roundId, new AtomicInteger())
+                            .get());
+                    coalescedCounts.add(coalescedByRound
+                            .getOrDefault(roundId, new AtomicInteger())
+                            .get());
+                    System.err.printf(
+                            "w4 %s round %d: %d executions, %d responses%n",
+                            mode, round, executions.get(round), responseCounts.get(round));
                 }
                 plain.add(plainHop(harness, run.client(), prefix + "after-"));
                 // Lone calls: one request per key, nothing else in flight; what the stage adds by itself.
@@ -217,9 +275,16 @@ public final class Dedup {
                     KeyTimes k = new KeyTimes();
                     keys.put(hash, k);
                     loneKeys.add(hash);
-                    ToolRequest request = ToolRequest.newBuilder().setCallHash(hash).setJobId(roundId + "-agent-0")
-                            .setBatchId(prefix + roundId).setTurn(1).setCallId("call_0").setTool(tool)
-                            .setArgumentsJson(canonical).setRequestedAtMs(System.currentTimeMillis()).build();
+                    ToolRequest request = ToolRequest.newBuilder()
+                            .setCallHash(hash)
+                            .setJobId(roundId + "-agent-0")
+                            .setBatchId(prefix + roundId)
+                            .setTurn(1)
+                            .setCallId("call_0")
+                            .setTool(tool)
+                            .setArgumentsJson(canonical)
+                            .setRequestedAtMs(System.currentTimeMillis())
+                            .build();
                     k.requestedAtMs = request.getRequestedAtMs();
                     sendNoting(run.client(), topics, hash, request, k).get(10, TimeUnit.SECONDS);
                     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -229,16 +294,34 @@ public final class Dedup {
                 }
                 Breakdown lone = breakdown(keys, loneKeys, epochOffsetMs);
                 Breakdown burst = breakdown(keys, roundKeys, epochOffsetMs);
-                List<Double> spreads = requestSpread.entrySet().stream().filter(e -> !e.getKey().startsWith("w4lone"))
-                        .map(e -> (e.getValue()[1] - e.getValue()[0]) / 1e6).toList();
-                return new ModeResult(mode, executions, responseCounts, coalescedCounts, burst, lone, merge(plain), Stats.of(spreads));
+                List<Double> spreads = requestSpread.entrySet().stream()
+                        .filter(e -> !e.getKey().startsWith("w4lone"))
+                        .map(e -> (e.getValue()[1] - e.getValue()[0]) / 1e6)
+                        .toList();
+                return new ModeResult(
+                        mode,
+                        executions,
+                        responseCounts,
+                        coalescedCounts,
+                        burst,
+                        lone,
+                        merge(plain),
+                        Stats.of(spreads));
             }
         }
     }
 
     /** Where a first call's added latency went, over the given keys. */
-    record Breakdown(Stats outHopMs, Stats backHopMs, Stats addedMs, Stats ackToCallMs, Stats processorWindowMs,
-                     Stats outQueueMs, Stats outCommitMs, Stats backQueueMs, Stats backCommitMs) {
+    record Breakdown(
+            Stats outHopMs,
+            Stats backHopMs,
+            Stats addedMs,
+            Stats ackToCallMs,
+            Stats processorWindowMs,
+            Stats outQueueMs,
+            Stats outCommitMs,
+            Stats backQueueMs,
+            Stats backCommitMs) {
 
         ObjectNode toJson() {
             ObjectNode node = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
@@ -247,8 +330,10 @@ public final class Dedup {
             node.set("added_ms", Json.stats(addedMs));
             node.set("request_acked_to_call_visible_ms", Json.stats(ackToCallMs));
             node.set("processor_window_ms_dispatchedAt_minus_requestedAt", Json.stats(processorWindowMs));
-            node.put("note", "ms clock: queue = until the coalescer processed the record (its output's timestamp); "
-                    + "commit = from then until the output was visible to a read_committed consumer");
+            node.put(
+                    "note",
+                    "ms clock: queue = until the coalescer processed the record (its output's timestamp); "
+                            + "commit = from then until the output was visible to a read_committed consumer");
             node.set("request_queue_ms", Json.stats(outQueueMs));
             node.set("call_commit_ms", Json.stats(outCommitMs));
             node.set("result_queue_ms", Json.stats(backQueueMs));
@@ -258,34 +343,42 @@ public final class Dedup {
     }
 
     private static Breakdown breakdown(Map<String, KeyTimes> keys, List<String> hashes, long epochOffsetMs) {
-                List<Double> out = new ArrayList<>();
-                List<Double> back = new ArrayList<>();
-                List<Double> added = new ArrayList<>();
-                List<Double> ackToCall = new ArrayList<>();
-                List<Double> window = new ArrayList<>();
-                List<Double> outQueue = new ArrayList<>();
-                List<Double> outCommit = new ArrayList<>();
-                List<Double> backQueue = new ArrayList<>();
-                List<Double> backCommit = new ArrayList<>();
-                for (String hash : hashes) {
-                    KeyTimes k = keys.get(hash);
-                    if (k.requestSeen == 0 || k.callSeen == 0 || k.resultSeen == 0 || k.firstResponseSeen == 0) {
-                        continue;
-                    }
-                    double o = (k.callSeen - k.requestSeen) / 1e6;
-                    double b = (k.firstResponseSeen - k.resultSeen) / 1e6;
-                    out.add(o);
-                    back.add(b);
-                    added.add(o + b);
-                    ackToCall.add((k.callSeen - k.requestAcked) / 1e6);
-                    window.add((double) (k.dispatchedAtMs - k.requestedAtMs));
-                    outQueue.add((double) (k.dispatchedAtMs - (epochOffsetMs + k.requestSeen / 1_000_000)));
-                    outCommit.add((double) ((epochOffsetMs + k.callSeen / 1_000_000) - k.dispatchedAtMs));
-                    backQueue.add((double) (k.responseTimestampMs - (epochOffsetMs + k.resultSeen / 1_000_000)));
-                    backCommit.add((double) ((epochOffsetMs + k.firstResponseSeen / 1_000_000) - k.responseTimestampMs));
-                }
-                return new Breakdown(Stats.of(out), Stats.of(back), Stats.of(added), Stats.of(ackToCall), Stats.of(window),
-                        Stats.of(outQueue), Stats.of(outCommit), Stats.of(backQueue), Stats.of(backCommit));
+        List<Double> out = new ArrayList<>();
+        List<Double> back = new ArrayList<>();
+        List<Double> added = new ArrayList<>();
+        List<Double> ackToCall = new ArrayList<>();
+        List<Double> window = new ArrayList<>();
+        List<Double> outQueue = new ArrayList<>();
+        List<Double> outCommit = new ArrayList<>();
+        List<Double> backQueue = new ArrayList<>();
+        List<Double> backCommit = new ArrayList<>();
+        for (String hash : hashes) {
+            KeyTimes k = keys.get(hash);
+            if (k.requestSeen == 0 || k.callSeen == 0 || k.resultSeen == 0 || k.firstResponseSeen == 0) {
+                continue;
+            }
+            double o = (k.callSeen - k.requestSeen) / 1e6;
+            double b = (k.firstResponseSeen - k.resultSeen) / 1e6;
+            out.add(o);
+            back.add(b);
+            added.add(o + b);
+            ackToCall.add((k.callSeen - k.requestAcked) / 1e6);
+            window.add((double) (k.dispatchedAtMs - k.requestedAtMs));
+            outQueue.add((double) (k.dispatchedAtMs - (epochOffsetMs + k.requestSeen / 1_000_000)));
+            outCommit.add((double) ((epochOffsetMs + k.callSeen / 1_000_000) - k.dispatchedAtMs));
+            backQueue.add((double) (k.responseTimestampMs - (epochOffsetMs + k.resultSeen / 1_000_000)));
+            backCommit.add((double) ((epochOffsetMs + k.firstResponseSeen / 1_000_000) - k.responseTimestampMs));
+        }
+        return new Breakdown(
+                Stats.of(out),
+                Stats.of(back),
+                Stats.of(added),
+                Stats.of(ackToCall),
+                Stats.of(window),
+                Stats.of(outQueue),
+                Stats.of(outCommit),
+                Stats.of(backQueue),
+                Stats.of(backCommit));
     }
 
     /** The plain-hop samples taken before and after the rounds, as one sample. */
@@ -294,8 +387,10 @@ public final class Dedup {
     }
 
     private static String split(Breakdown b) {
-        return Markdown.num(b.outQueueMs().p50(), 0) + " + " + Markdown.num(b.outCommitMs().p50(), 0) + " / "
-                + Markdown.num(b.backQueueMs().p50(), 0) + " + " + Markdown.num(b.backCommitMs().p50(), 0);
+        return Markdown.num(b.outQueueMs().p50(), 0) + " + "
+                + Markdown.num(b.outCommitMs().p50(), 0) + " / "
+                + Markdown.num(b.backQueueMs().p50(), 0) + " + "
+                + Markdown.num(b.backCommitMs().p50(), 0);
     }
 
     private static Stats merge(List<List<Double>> parts) {
@@ -309,13 +404,14 @@ public final class Dedup {
         props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, prefix + "bench-requests");
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+        KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
         producer.initTransactions();
         return producer;
     }
 
-
-    private static Future<RecordMetadata> sendNoting(BenchClient client, Topics topics, String hash, ToolRequest request, KeyTimes k) {
+    private static Future<RecordMetadata> sendNoting(
+            BenchClient client, Topics topics, String hash, ToolRequest request, KeyTimes k) {
         Future<RecordMetadata> sent = client.send(topics.toolRequests(), hash, request);
         Thread waiter = new Thread(() -> {
             try {
@@ -337,13 +433,18 @@ public final class Dedup {
     private static List<Double> plainHop(KafkaHarness harness, BenchClient client, String prefix) throws Exception {
         String topic = prefix + "plain-hop";
         try (Admin admin = Admin.create(harness.kafkaConfig())) {
-            admin.createTopics(List.of(new NewTopic(topic, 1, (short) -1))).all().get(30, TimeUnit.SECONDS);
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) -1)))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
         }
         Map<String, Long> seen = new ConcurrentHashMap<>();
         List<Double> hops = new ArrayList<>();
         try (TopicProbe probe = new TopicProbe(harness.kafkaConfig(), topic, (r, t) -> seen.put(key(r), t))) {
-            Topics.Topic<String, String> raw = new Topics.Topic<>(topic, org.apache.kafka.common.serialization.Serdes.String(),
-                    org.apache.kafka.common.serialization.Serdes.String(), false);
+            Topics.Topic<String, String> raw = new Topics.Topic<>(
+                    topic,
+                    org.apache.kafka.common.serialization.Serdes.String(),
+                    org.apache.kafka.common.serialization.Serdes.String(),
+                    false);
             for (int i = 0; i < 50; i++) {
                 String key = "k" + i;
                 long sent = System.nanoTime();
@@ -366,16 +467,24 @@ public final class Dedup {
     }
 
     private static Path report(BenchOptions options, List<ModeResult> modes) {
-        Report report = new Report("w4-dedup", options.command(), "none (coalescer and tool worker only)",
-                "no engine: coalescer + tool worker on an embedded broker", false);
+        Report report = new Report(
+                "w4-dedup",
+                options.command(),
+                "none (coalescer and tool worker only)",
+                "no engine: coalescer + tool worker on an embedded broker",
+                false);
         ObjectNode config = report.config();
         config.put("calls_per_round", AGENTS * DOCS);
         config.put("distinct_keys_per_round", DOCS);
         config.put("rounds", ROUNDS);
         config.put("tool", "doc_lookup: 1 ms, cacheable=false, coalesce=true");
-        config.put("publishing", "all 1,000 requests of a round produced at once (agent-major order: the first 10 records are each key's first request)");
-        config.put("added_latency", "first call of each key: (ToolCall visible on tool-calls - ToolRequest visible on tool-requests) + "
-                + "(first ToolResponse visible on tool-responses - ToolResult visible on tool-results); visibility seen by read_committed consumers in this JVM");
+        config.put(
+                "publishing",
+                "all 1,000 requests of a round produced at once (agent-major order: the first 10 records are each key's first request)");
+        config.put(
+                "added_latency",
+                "first call of each key: (ToolCall visible on tool-calls - ToolRequest visible on tool-requests) + "
+                        + "(first ToolResponse visible on tool-responses - ToolResult visible on tool-results); visibility seen by read_committed consumers in this JVM");
         List<List<String>> rows = new ArrayList<>();
         DefaultCategoryDataset chartData = new DefaultCategoryDataset();
         for (ModeResult m : modes) {
@@ -388,13 +497,24 @@ public final class Dedup {
             run.set("first_call_in_burst", m.burst().toJson());
             run.set("lone_call", m.lone().toJson());
             run.set("plain_kafka_hop_ms", Json.stats(m.plainHopMs()));
-            long maxExec = m.executionsPerRound().stream().mapToLong(Long::longValue).max().orElse(0);
-            long minExec = m.executionsPerRound().stream().mapToLong(Long::longValue).min().orElse(0);
-            rows.add(List.of(m.mode(), minExec == maxExec ? String.valueOf(maxExec) : minExec + "-" + maxExec,
+            long maxExec = m.executionsPerRound().stream()
+                    .mapToLong(Long::longValue)
+                    .max()
+                    .orElse(0);
+            long minExec = m.executionsPerRound().stream()
+                    .mapToLong(Long::longValue)
+                    .min()
+                    .orElse(0);
+            rows.add(List.of(
+                    m.mode(),
+                    minExec == maxExec ? String.valueOf(maxExec) : minExec + "-" + maxExec,
                     Markdown.num(m.arrivalSpreadMs().p50(), 0),
-                    p50p95(m.lone().addedMs()), split(m.lone()),
-                    p50p95(m.burst().addedMs()), split(m.burst()),
-                    Markdown.num(m.plainHopMs().p50(), 1) + " / " + Markdown.num(m.plainHopMs().p95(), 1)));
+                    p50p95(m.lone().addedMs()),
+                    split(m.lone()),
+                    p50p95(m.burst().addedMs()),
+                    split(m.burst()),
+                    Markdown.num(m.plainHopMs().p50(), 1) + " / "
+                            + Markdown.num(m.plainHopMs().p95(), 1)));
             chartData.addValue(m.lone().addedMs().p50(), "lone first call (p50)", m.mode());
             chartData.addValue(m.burst().addedMs().p50(), "first call in a 1,000-call burst (p50)", m.mode());
             chartData.addValue(m.plainHopMs().p50(), "plain Kafka hop (p50)", m.mode());
@@ -403,47 +523,79 @@ public final class Dedup {
         ModeResult atomic = modes.get(1);
         ModeResult alos = modes.get(2);
         boolean tenEach = atomic.executionsPerRound().stream().allMatch(e -> e == DOCS);
-        report.target("executions (all 1,000 calls concurrent)", DOCS + " per 1,000 calls",
-                atomic.executionsPerRound() + " per round (requests published in one transaction)", tenEach,
+        report.target(
+                "executions (all 1,000 calls concurrent)",
+                DOCS + " per 1,000 calls",
+                atomic.executionsPerRound() + " per round (requests published in one transaction)",
+                tenEach,
                 "counted by the tool in this JVM");
-        report.target("executions (1,000 calls published as a burst)", DOCS + " per 1,000 calls",
-                eos.executionsPerRound() + " per round (exactly-once), " + alos.executionsPerRound() + " (at-least-once)",
+        report.target(
+                "executions (1,000 calls published as a burst)",
+                DOCS + " per 1,000 calls",
+                eos.executionsPerRound() + " per round (exactly-once), " + alos.executionsPerRound()
+                        + " (at-least-once)",
                 eos.executionsPerRound().stream().allMatch(e -> e == DOCS),
-                "a burst takes " + Markdown.num(eos.arrivalSpreadMs().p50(), 0) + " ms (p50) to land; a request arriving after its key's "
+                "a burst takes " + Markdown.num(eos.arrivalSpreadMs().p50(), 0)
+                        + " ms (p50) to land; a request arriving after its key's "
                         + "result was fanned out starts a new execution of this non-cacheable tool, as the design says (invariant 4 covers calls "
                         + "that arrive while one is pending or in flight)");
-        report.target("latency coalescing adds to a key's first call", "at most 2 ms p50",
+        report.target(
+                "latency coalescing adds to a key's first call",
+                "at most 2 ms p50",
                 "lone call " + Markdown.num(eos.lone().addedMs().p50(), 1) + " ms p50 (exactly-once), "
                         + Markdown.num(alos.lone().addedMs().p50(), 1) + " ms (at-least-once); first call in a burst "
                         + Markdown.num(eos.burst().addedMs().p50(), 1) + " ms p50 (exactly-once)",
                 eos.lone().addedMs().p50() <= 2.0,
-                "no waiting window (processor window p50 " + Markdown.num(eos.lone().processorWindowMs().p50(), 0)
+                "no waiting window (processor window p50 "
+                        + Markdown.num(eos.lone().processorWindowMs().p50(), 0)
                         + " ms, ms clock); the cost is the stage's two Kafka hops: under exactly-once each output is visible only at the "
                         + "transaction commit (commit.interval.ms 20, so ~10-20 ms per hop plus the commit), and in a burst the result "
                         + "queues behind the other requests the coalescer is still attaching as waiters (result queue p50 "
                         + Markdown.num(eos.burst().backQueueMs().p50(), 0) + " ms)");
         ModeResult poll = modes.get(3);
         report.note("Profile of the exactly-once lone call: each of the coalescer's two hops spends ~"
-                + Markdown.num(eos.lone().outCommitMs().p50(), 0) + " ms between processing the record and its output becoming visible. "
+                + Markdown.num(eos.lone().outCommitMs().p50(), 0)
+                + " ms between processing the record and its output becoming visible. "
                 + "That is Kafka Streams' poll.ms (100 ms by default): an idle stream thread blocks in poll that long before it commits "
                 + "the transaction that makes its output visible. With poll.ms 5 (set through the stages' client properties, last row) "
                 + "a lone call gets " + Markdown.num(poll.lone().addedMs().p50(), 1) + " ms p50.");
-        report.note("A plain produce-and-consume hop on the same broker takes " + Markdown.num(eos.plainHopMs().p50(), 1)
+        report.note("A plain produce-and-consume hop on the same broker takes "
+                + Markdown.num(eos.plainHopMs().p50(), 1)
                 + " ms p50: that is the floor of any stage inserted between two others on this machine.");
-        report.note("The original measured its dedup in-process (an asyncio dict); here the stage is a Kafka Streams topology on a "
-                + "broker, so each of its two hops costs at least a Kafka round trip, and under exactly-once the commit interval.");
-        report.readmeRow("W4 dedup: 1,000 calls over 10 keys (1 ms tool, not cacheable)",
-                String.format(java.util.Locale.ROOT, "%s executions per round; a lone first call +%s ms p50 (exactly-once), +%s ms p50 (at-least-once)",
+        report.note(
+                "The original measured its dedup in-process (an asyncio dict); here the stage is a Kafka Streams topology on a "
+                        + "broker, so each of its two hops costs at least a Kafka round trip, and under exactly-once the commit interval.");
+        report.readmeRow(
+                "W4 dedup: 1,000 calls over 10 keys (1 ms tool, not cacheable)",
+                String.format(
+                        java.util.Locale.ROOT,
+                        "%s executions per round; a lone first call +%s ms p50 (exactly-once), +%s ms p50 (at-least-once)",
                         atomic.executionsPerRound() + " (concurrent) / " + eos.executionsPerRound() + " (burst)",
-                        Markdown.num(eos.lone().addedMs().p50(), 1), Markdown.num(alos.lone().addedMs().p50(), 1)),
+                        Markdown.num(eos.lone().addedMs().p50(), 1),
+                        Markdown.num(alos.lone().addedMs().p50(), 1)),
                 "10 executions (100x)");
-        String markdown = "## W4 dedup: " + AGENTS + " agents x " + DOCS + " document ids per round, " + ROUNDS + " rounds\n\n"
-                + Markdown.table(List.of("mode", "executions per round", "burst arrival spread ms",
-                "lone call: added ms p50/p95", "lone: out queue+commit / back queue+commit ms p50",
-                "first call in burst: added ms p50/p95", "burst: out queue+commit / back queue+commit ms p50",
-                "plain Kafka hop ms p50/p95"), rows);
-        JFreeChart chart = ChartFactory.createBarChart("W4: latency the coalescer adds to a key's first call", "processing guarantee",
-                "milliseconds (p50)", chartData, PlotOrientation.VERTICAL, true, false, false);
+        String markdown =
+                "## W4 dedup: " + AGENTS + " agents x " + DOCS + " document ids per round, " + ROUNDS + " rounds\n\n"
+                        + Markdown.table(
+                                List.of(
+                                        "mode",
+                                        "executions per round",
+                                        "burst arrival spread ms",
+                                        "lone call: added ms p50/p95",
+                                        "lone: out queue+commit / back queue+commit ms p50",
+                                        "first call in burst: added ms p50/p95",
+                                        "burst: out queue+commit / back queue+commit ms p50",
+                                        "plain Kafka hop ms p50/p95"),
+                                rows);
+        JFreeChart chart = ChartFactory.createBarChart(
+                "W4: latency the coalescer adds to a key's first call",
+                "processing guarantee",
+                "milliseconds (p50)",
+                chartData,
+                PlotOrientation.VERTICAL,
+                true,
+                false,
+                false);
         return report.write(options.resultsDir().resolve("w4-dedup"), markdown, chart);
     }
 }

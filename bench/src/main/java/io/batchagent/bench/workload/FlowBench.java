@@ -37,8 +37,14 @@ public final class FlowBench {
     static final Duration OUTAGE = Duration.ofSeconds(60);
     private static final Duration TIMEOUT = Duration.ofMinutes(10);
 
-    private record Point(String shape, String setting, double wallSeconds, int jobs, int succeeded, double ttftP95Ms,
-                         long prefillTokens) {
+    private record Point(
+            String shape,
+            String setting,
+            double wallSeconds,
+            int jobs,
+            int succeeded,
+            double ttftP95Ms,
+            long prefillTokens) {
         double throughput() {
             return jobs / wallSeconds;
         }
@@ -56,104 +62,199 @@ public final class FlowBench {
      */
     public static Path run(BenchOptions options, List<String> parts, List<Integer> fixed) throws Exception {
         List<String> run = parts == null || parts.isEmpty() ? List.of("W1", "W2", "outage") : parts;
-        int[] settings = fixed == null || fixed.isEmpty() ? FIXED : fixed.stream().mapToInt(Integer::intValue).toArray();
+        int[] settings = fixed == null || fixed.isEmpty()
+                ? FIXED
+                : fixed.stream().mapToInt(Integer::intValue).toArray();
         List<Point> sweep = new ArrayList<>();
         if (run.contains("W1")) {
-            sweep.addAll(sweep(options, "W1", ResearchSummary.shape(2_048, options.model()), ResearchSummary.SIM_TOOL_RULE,
-                    Map.of("bench_web_search.latency.ms", "400"), settings));
+            sweep.addAll(sweep(
+                    options,
+                    "W1",
+                    ResearchSummary.shape(2_048, options.model()),
+                    ResearchSummary.SIM_TOOL_RULE,
+                    Map.of("bench_web_search.latency.ms", "400"),
+                    settings));
         }
         Map<String, String> w2Tools = Map.of("slow_company_lookup.latency.ms", "800");
         if (run.contains("W2")) {
-            sweep.addAll(sweep(options, "W2", SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools,
+            sweep.addAll(sweep(
+                    options,
+                    "W2",
+                    SlowSharedTool.shape(options.model()),
+                    SlowSharedTool.SIM_TOOL_RULE,
+                    w2Tools,
                     settings));
         }
         List<Point> outage = run.contains("outage")
-                ? outage(options, SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools) : List.of();
+                ? outage(options, SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools)
+                : List.of();
         return report(options, sweep, outage, settings, run);
     }
 
-    private static List<Point> sweep(BenchOptions options, String name, BatchShape shape, String toolRule,
-                                     Map<String, String> toolOptions, int[] fixed) throws Exception {
+    private static List<Point> sweep(
+            BenchOptions options,
+            String name,
+            BatchShape shape,
+            String toolRule,
+            Map<String, String> toolOptions,
+            int[] fixed)
+            throws Exception {
         List<Point> points = new ArrayList<>();
         try (EngineTarget engine = EngineTarget.open(options.engineUrl(), options.speedup(), toolRule);
-             RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
-             KafkaHarness harness = KafkaHarness.start(options.workDir().resolve("flow-" + name));
-             Conditions conditions = new Conditions(engine, proxy, ADAPTIVE_CEILING, options.apiKey())) {
+                RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
+                KafkaHarness harness = KafkaHarness.start(options.workDir().resolve("flow-" + name));
+                Conditions conditions = new Conditions(engine, proxy, ADAPTIVE_CEILING, options.apiKey())) {
             for (int i = 0; i <= fixed.length; i++) {
                 boolean adaptive = i == fixed.length;
                 int ceiling = adaptive ? ADAPTIVE_CEILING : fixed[i];
                 String setting = adaptive ? "adaptive <= " + ceiling : "fixed " + ceiling;
                 String id = "flow-" + name.toLowerCase(Locale.ROOT) + "-" + (adaptive ? "adaptive" : "fixed" + ceiling);
-                Conditions.Outcome outcome = conditions.batchAgent(setting, shape, id, harness, id + "-", ceiling,
-                        FlowControl.defaults().withAdaptive(adaptive), toolOptions, true, TIMEOUT);
-                Point point = new Point(name, setting, outcome.wallSeconds(), outcome.jobs(), outcome.succeeded(),
-                        outcome.agentCalls().ttftMs().p95(), outcome.agentCalls().prefillTokens());
-                System.err.printf(Locale.ROOT, "flow %s %s: wall %.2f s, %.2f jobs/s, TTFT p95 %.0f ms, %d/%d ok%n", name,
-                        setting, point.wallSeconds(), point.throughput(), point.ttftP95Ms(), point.succeeded(), point.jobs());
+                Conditions.Outcome outcome = conditions.batchAgent(
+                        setting,
+                        shape,
+                        id,
+                        harness,
+                        id + "-",
+                        ceiling,
+                        FlowControl.defaults().withAdaptive(adaptive),
+                        toolOptions,
+                        true,
+                        TIMEOUT);
+                Point point = new Point(
+                        name,
+                        setting,
+                        outcome.wallSeconds(),
+                        outcome.jobs(),
+                        outcome.succeeded(),
+                        outcome.agentCalls().ttftMs().p95(),
+                        outcome.agentCalls().prefillTokens());
+                System.err.printf(
+                        Locale.ROOT,
+                        "flow %s %s: wall %.2f s, %.2f jobs/s, TTFT p95 %.0f ms, %d/%d ok%n",
+                        name,
+                        setting,
+                        point.wallSeconds(),
+                        point.throughput(),
+                        point.ttftP95Ms(),
+                        point.succeeded(),
+                        point.jobs());
                 points.add(point);
             }
         }
         return points;
     }
 
-    private static List<Point> outage(BenchOptions options, BatchShape shape, String toolRule,
-                                      Map<String, String> toolOptions) throws Exception {
+    private static List<Point> outage(
+            BenchOptions options, BatchShape shape, String toolRule, Map<String, String> toolOptions) throws Exception {
         List<Point> points = new ArrayList<>();
         ScheduledExecutorService faults = Executors.newSingleThreadScheduledExecutor();
         try (EngineTarget engine = EngineTarget.open(options.engineUrl(), options.speedup(), toolRule);
-             RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
-             KafkaHarness harness = KafkaHarness.start(options.workDir().resolve("flow-outage"));
-             Conditions conditions = new Conditions(engine, proxy, 32, options.apiKey())) {
-            Conditions.Outcome calm = conditions.batchAgent("no outage", shape, "flow-calm", harness, "flow-calm-", 32,
-                    FlowControl.defaults(), toolOptions, true, TIMEOUT);
-            points.add(new Point("W2", "no outage", calm.wallSeconds(), calm.jobs(), calm.succeeded(),
-                    calm.agentCalls().ttftMs().p95(), calm.agentCalls().prefillTokens()));
+                RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
+                KafkaHarness harness = KafkaHarness.start(options.workDir().resolve("flow-outage"));
+                Conditions conditions = new Conditions(engine, proxy, 32, options.apiKey())) {
+            Conditions.Outcome calm = conditions.batchAgent(
+                    "no outage",
+                    shape,
+                    "flow-calm",
+                    harness,
+                    "flow-calm-",
+                    32,
+                    FlowControl.defaults(),
+                    toolOptions,
+                    true,
+                    TIMEOUT);
+            points.add(new Point(
+                    "W2",
+                    "no outage",
+                    calm.wallSeconds(),
+                    calm.jobs(),
+                    calm.succeeded(),
+                    calm.agentCalls().ttftMs().p95(),
+                    calm.agentCalls().prefillTokens()));
             long downAtMs = Math.round(calm.wallSeconds() * 1000 / 3);
             faults.schedule(() -> engine.setFaults("down=true"), downAtMs, TimeUnit.MILLISECONDS);
             faults.schedule(() -> engine.setFaults("down=false"), downAtMs + OUTAGE.toMillis(), TimeUnit.MILLISECONDS);
-            Conditions.Outcome down = conditions.batchAgent("outage", shape, "flow-outage", harness, "flow-outage-", 32,
-                    FlowControl.defaults(), toolOptions, true, TIMEOUT);
-            points.add(new Point("W2", OUTAGE.toSeconds() + " s outage", down.wallSeconds(), down.jobs(), down.succeeded(),
-                    down.agentCalls().ttftMs().p95(), down.agentCalls().prefillTokens()));
-            System.err.printf(Locale.ROOT, "flow outage: wall %.2f s without, %.2f s with a %d s outage; %d/%d ok%n",
-                    calm.wallSeconds(), down.wallSeconds(), OUTAGE.toSeconds(), down.succeeded(), down.jobs());
+            Conditions.Outcome down = conditions.batchAgent(
+                    "outage",
+                    shape,
+                    "flow-outage",
+                    harness,
+                    "flow-outage-",
+                    32,
+                    FlowControl.defaults(),
+                    toolOptions,
+                    true,
+                    TIMEOUT);
+            points.add(new Point(
+                    "W2",
+                    OUTAGE.toSeconds() + " s outage",
+                    down.wallSeconds(),
+                    down.jobs(),
+                    down.succeeded(),
+                    down.agentCalls().ttftMs().p95(),
+                    down.agentCalls().prefillTokens()));
+            System.err.printf(
+                    Locale.ROOT,
+                    "flow outage: wall %.2f s without, %.2f s with a %d s outage; %d/%d ok%n",
+                    calm.wallSeconds(),
+                    down.wallSeconds(),
+                    OUTAGE.toSeconds(),
+                    down.succeeded(),
+                    down.jobs());
         } finally {
             faults.shutdownNow();
         }
         return points;
     }
 
-    private static Path report(BenchOptions options, List<Point> sweep, List<Point> outage, int[] fixed, List<String> parts) {
+    private static Path report(
+            BenchOptions options, List<Point> sweep, List<Point> outage, int[] fixed, List<String> parts) {
         boolean simulated = options.engineUrl().startsWith("sim://");
-        Report report = new Report("flow-control", options.command(), options.engineUrl(),
-                simulated ? "SIMULATED " + options.engineUrl() : options.engineUrl(), simulated);
+        Report report = new Report(
+                "flow-control",
+                options.command(),
+                options.engineUrl(),
+                simulated ? "SIMULATED " + options.engineUrl() : options.engineUrl(),
+                simulated);
         ObjectNode config = report.config();
         config.put("fixed_settings", java.util.Arrays.toString(fixed));
         config.put("parts", String.join(",", parts));
         config.put("adaptive_ceiling", ADAPTIVE_CEILING);
         config.put("outage_seconds", OUTAGE.toSeconds());
-        config.put("outage", "simulator down=true (HTTP 503 to every chat completion) a third of the way into the batch");
+        config.put(
+                "outage", "simulator down=true (HTTP 503 to every chat completion) a third of the way into the batch");
         config.put("speedup", options.speedup());
         List<List<String>> rows = new ArrayList<>();
         DefaultCategoryDataset throughput = new DefaultCategoryDataset();
         for (String shape : List.of("W1", "W2")) {
-            List<Point> points = sweep.stream().filter(p -> p.shape().equals(shape)).toList();
+            List<Point> points =
+                    sweep.stream().filter(p -> p.shape().equals(shape)).toList();
             if (points.isEmpty()) {
                 continue;
             }
-            Point best = points.stream().filter(p -> p.setting().startsWith("fixed"))
-                    .max(java.util.Comparator.comparingDouble(Point::throughput)).orElseThrow();
+            Point best = points.stream()
+                    .filter(p -> p.setting().startsWith("fixed"))
+                    .max(java.util.Comparator.comparingDouble(Point::throughput))
+                    .orElseThrow();
             Point adaptive = points.get(points.size() - 1);
             ObjectNode s = report.summary().putObject(shape);
             for (Point p : points) {
                 ObjectNode run = report.runs().addObject();
-                run.put("shape", shape).put("setting", p.setting()).put("jobs", p.jobs()).put("succeeded", p.succeeded())
+                run.put("shape", shape)
+                        .put("setting", p.setting())
+                        .put("jobs", p.jobs())
+                        .put("succeeded", p.succeeded())
                         .put("prefill_tokens", p.prefillTokens());
                 Json.putNumber(run, "wall_s", p.wallSeconds());
                 Json.putNumber(run, "jobs_per_s", p.throughput());
                 Json.putNumber(run, "ttft_p95_ms", p.ttftP95Ms());
-                rows.add(List.of(shape, p.setting(), Markdown.num(p.wallSeconds(), 2), Markdown.num(p.throughput(), 2),
-                        Markdown.num(p.ttftP95Ms(), 0), String.format(Locale.ROOT, "%,d", p.prefillTokens()),
+                rows.add(List.of(
+                        shape,
+                        p.setting(),
+                        Markdown.num(p.wallSeconds(), 2),
+                        Markdown.num(p.throughput(), 2),
+                        Markdown.num(p.ttftP95Ms(), 0),
+                        String.format(Locale.ROOT, "%,d", p.prefillTokens()),
                         p.succeeded() + "/" + p.jobs()));
                 throughput.addValue(p.throughput(), shape, p.setting());
             }
@@ -162,15 +263,28 @@ public final class FlowBench {
             Json.putNumber(s, "adaptive_over_best_fixed_throughput", share);
             Json.putNumber(s, "adaptive_ttft_p95_ms", adaptive.ttftP95Ms());
             Json.putNumber(s, "best_fixed_ttft_p95_ms", best.ttftP95Ms());
-            report.target(shape + ": adaptive throughput", "at least 95% of the best fixed setting's",
-                    Markdown.pct(share) + " of " + best.setting(), share >= 0.95, "one run per setting; timings vary about 30% run to run on this machine");
-            report.target(shape + ": adaptive TTFT p95", "no worse than the best fixed setting's",
+            report.target(
+                    shape + ": adaptive throughput",
+                    "at least 95% of the best fixed setting's",
+                    Markdown.pct(share) + " of " + best.setting(),
+                    share >= 0.95,
+                    "one run per setting; timings vary about 30% run to run on this machine");
+            report.target(
+                    shape + ": adaptive TTFT p95",
+                    "no worse than the best fixed setting's",
                     Markdown.num(adaptive.ttftP95Ms(), 0) + " ms vs " + Markdown.num(best.ttftP95Ms(), 0) + " ms",
-                    adaptive.ttftP95Ms() <= best.ttftP95Ms(), "measured at the recording proxy");
-            report.readmeRow("Flow control, " + shape + " ceiling sweep (fixed 4-128 vs adaptive)",
-                    String.format(Locale.ROOT, "adaptive %s jobs/s = **%s** of the best fixed (%s, %s jobs/s); TTFT p95 %s vs %s ms",
-                            Markdown.num(adaptive.throughput(), 2), Markdown.pct(share), best.setting(),
-                            Markdown.num(best.throughput(), 2), Markdown.num(adaptive.ttftP95Ms(), 0),
+                    adaptive.ttftP95Ms() <= best.ttftP95Ms(),
+                    "measured at the recording proxy");
+            report.readmeRow(
+                    "Flow control, " + shape + " ceiling sweep (fixed 4-128 vs adaptive)",
+                    String.format(
+                            Locale.ROOT,
+                            "adaptive %s jobs/s = **%s** of the best fixed (%s, %s jobs/s); TTFT p95 %s vs %s ms",
+                            Markdown.num(adaptive.throughput(), 2),
+                            Markdown.pct(share),
+                            best.setting(),
+                            Markdown.num(best.throughput(), 2),
+                            Markdown.num(adaptive.ttftP95Ms(), 0),
                             Markdown.num(best.ttftP95Ms(), 0)),
                     "Python original: a calibrating ramp, a ceiling on vLLM's waiting queue, AIMD on Bedrock throttling (no published sweep)");
         }
@@ -186,36 +300,74 @@ public final class FlowBench {
         Json.putNumber(o, "extra_wall_s", extra);
         o.put("failed", down.jobs() - down.succeeded());
         for (Point p : outage) {
-            rows.add(List.of("W2 outage", p.setting(), Markdown.num(p.wallSeconds(), 2), Markdown.num(p.throughput(), 2),
-                    Markdown.num(p.ttftP95Ms(), 0), String.format(Locale.ROOT, "%,d", p.prefillTokens()), p.succeeded() + "/" + p.jobs()));
+            rows.add(List.of(
+                    "W2 outage",
+                    p.setting(),
+                    Markdown.num(p.wallSeconds(), 2),
+                    Markdown.num(p.throughput(), 2),
+                    Markdown.num(p.ttftP95Ms(), 0),
+                    String.format(Locale.ROOT, "%,d", p.prefillTokens()),
+                    p.succeeded() + "/" + p.jobs()));
         }
-        report.target("outage: failed jobs", "0", String.valueOf(down.jobs() - down.succeeded()), down.succeeded() == down.jobs(), "");
-        report.target("outage: extra wall clock", "about the outage (" + OUTAGE.toSeconds() + " s)", Markdown.num(extra, 1) + " s",
-                Math.abs(extra - OUTAGE.toSeconds()) <= 0.25 * OUTAGE.toSeconds(), "probes back off up to 15 s, so the resume may trail the engine's return");
-        report.readmeRow("Flow control, W2 with a " + OUTAGE.toSeconds() + " s engine outage mid-batch",
-                String.format(Locale.ROOT, "wall %s -> %s s (**+%s s**), %d of %d failed", Markdown.num(calm.wallSeconds(), 1),
-                        Markdown.num(down.wallSeconds(), 1), Markdown.num(extra, 1), down.jobs() - down.succeeded(), down.jobs()),
+        report.target(
+                "outage: failed jobs",
+                "0",
+                String.valueOf(down.jobs() - down.succeeded()),
+                down.succeeded() == down.jobs(),
+                "");
+        report.target(
+                "outage: extra wall clock",
+                "about the outage (" + OUTAGE.toSeconds() + " s)",
+                Markdown.num(extra, 1) + " s",
+                Math.abs(extra - OUTAGE.toSeconds()) <= 0.25 * OUTAGE.toSeconds(),
+                "probes back off up to 15 s, so the resume may trail the engine's return");
+        report.readmeRow(
+                "Flow control, W2 with a " + OUTAGE.toSeconds() + " s engine outage mid-batch",
+                String.format(
+                        Locale.ROOT,
+                        "wall %s -> %s s (**+%s s**), %d of %d failed",
+                        Markdown.num(calm.wallSeconds(), 1),
+                        Markdown.num(down.wallSeconds(), 1),
+                        Markdown.num(extra, 1),
+                        down.jobs() - down.succeeded(),
+                        down.jobs()),
                 "every job FAILED ENGINE_ERROR within seconds (issue 12)");
         return writeReport(options, report, rows, throughput, simulated);
     }
 
-    private static Path writeReport(BenchOptions options, Report report, List<List<String>> rows,
-                                    DefaultCategoryDataset throughput, boolean simulated) {
-        report.note("Adaptive (AdaptiveConcurrency): starts at a quarter of the ceiling; +1 per answered call while the engine's "
-                + "metrics show room (no queue, KV under 80%) however little of the limit is in use, held while a call's time to "
-                + "first token is over twice the least seen lately; cut by 20% on a queue past a tenth of the running batch or KV "
-                + "at 95%, once per reading and once per round trip. Admission by KV (KvAdmission) is on too: before any call is "
-                + "answered it starts as many new agents as the limit starts at (a quarter of the ceiling); after that W1's and "
-                + "W2's small contexts never fill the pool. W1 has 20 agents: any limit of 20 or more, adaptive included, "
-                + "dispatches them all at once, so W1's adaptive and fixed 32, 64 and 128 differ only by the machine.");
-        report.note("Each setting runs once, in the order of the table, in one JVM against one simulator: the first pays the JVM's "
-                + "warm-up. On a 2-core machine shared with other builds (load average in results.json) the engine, the broker, "
-                + "every stage and the proxy share the CPU, so time to first token and wall time here measure CPU contention as "
-                + "much as the simulated engine.");
-        String markdown = "## Flow control: in-flight ceiling sweep and a mid-batch outage\n\n" + Markdown.table(
-                List.of("shape", "setting", "wall s", "jobs/s", "TTFT p95 ms", "prefill tokens", "succeeded"), rows) + "\n";
-        JFreeChart chart = ChartFactory.createBarChart("Throughput by in-flight setting" + (simulated ? " (SIMULATED engine)" : ""),
-                "setting", "jobs/s", throughput, PlotOrientation.VERTICAL, true, false, false);
+    private static Path writeReport(
+            BenchOptions options,
+            Report report,
+            List<List<String>> rows,
+            DefaultCategoryDataset throughput,
+            boolean simulated) {
+        report.note(
+                "Adaptive (AdaptiveConcurrency): starts at a quarter of the ceiling; +1 per answered call while the engine's "
+                        + "metrics show room (no queue, KV under 80%) however little of the limit is in use, held while a call's time to "
+                        + "first token is over twice the least seen lately; cut by 20% on a queue past a tenth of the running batch or KV "
+                        + "at 95%, once per reading and once per round trip. Admission by KV (KvAdmission) is on too: before any call is "
+                        + "answered it starts as many new agents as the limit starts at (a quarter of the ceiling); after that W1's and "
+                        + "W2's small contexts never fill the pool. W1 has 20 agents: any limit of 20 or more, adaptive included, "
+                        + "dispatches them all at once, so W1's adaptive and fixed 32, 64 and 128 differ only by the machine.");
+        report.note(
+                "Each setting runs once, in the order of the table, in one JVM against one simulator: the first pays the JVM's "
+                        + "warm-up. On a 2-core machine shared with other builds (load average in results.json) the engine, the broker, "
+                        + "every stage and the proxy share the CPU, so time to first token and wall time here measure CPU contention as "
+                        + "much as the simulated engine.");
+        String markdown = "## Flow control: in-flight ceiling sweep and a mid-batch outage\n\n"
+                + Markdown.table(
+                        List.of("shape", "setting", "wall s", "jobs/s", "TTFT p95 ms", "prefill tokens", "succeeded"),
+                        rows)
+                + "\n";
+        JFreeChart chart = ChartFactory.createBarChart(
+                "Throughput by in-flight setting" + (simulated ? " (SIMULATED engine)" : ""),
+                "setting",
+                "jobs/s",
+                throughput,
+                PlotOrientation.VERTICAL,
+                true,
+                false,
+                false);
         return report.write(options.resultsDir().resolve("flow-control"), markdown, chart);
     }
 }

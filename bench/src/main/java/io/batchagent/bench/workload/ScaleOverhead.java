@@ -55,8 +55,9 @@ public final class ScaleOverhead {
     static final String SYSTEM = "You are a bookkeeping agent. Call bench_noop once with your key, then answer. "
             + "Final answers must be JSON matching the requested schema.";
     static final String TASK = "Agent: {agent}\nTask: look up your record with bench_noop, then report its status.";
-    static final String SCHEMA = "{\"type\":\"object\",\"properties\":{\"agent\":{\"type\":\"string\"},\"status\":{\"type\":\"string\"}},"
-            + "\"required\":[\"agent\",\"status\"],\"additionalProperties\":false}";
+    static final String SCHEMA =
+            "{\"type\":\"object\",\"properties\":{\"agent\":{\"type\":\"string\"},\"status\":{\"type\":\"string\"}},"
+                    + "\"required\":[\"agent\",\"status\"],\"additionalProperties\":false}";
 
     private ScaleOverhead() {}
 
@@ -65,14 +66,31 @@ public final class ScaleOverhead {
         for (int i = 0; i < agents; i++) {
             inputs.add("{\"agent\":\"" + batchId + "-" + i + "\"}");
         }
-        return new BatchShape(SYSTEM, TASK, inputs,
-                List.of(BatchShape.tool("bench_noop", "Return the record for a key.",
-                        new io.batchagent.bench.tools.NoopTool().parametersJson(), 10_000, false, 0)),
-                SCHEMA, model, 4, 128);
+        return new BatchShape(
+                SYSTEM,
+                TASK,
+                inputs,
+                List.of(BatchShape.tool(
+                        "bench_noop",
+                        "Return the record for a key.",
+                        new io.batchagent.bench.tools.NoopTool().parametersJson(),
+                        10_000,
+                        false,
+                        0)),
+                SCHEMA,
+                model,
+                4,
+                128);
     }
 
     /** A set of worker processes to measure, and the batch sizes to put through it. */
-    record Variant(String label, String prefix, int processes, List<String> extraArgs, List<Integer> sizes, boolean productDefaults) {}
+    record Variant(
+            String label,
+            String prefix,
+            int processes,
+            List<String> extraArgs,
+            List<Integer> sizes,
+            boolean productDefaults) {}
 
     static final List<Integer> DEFAULT_PROCESSES = List.of(1, 3);
 
@@ -90,15 +108,31 @@ public final class ScaleOverhead {
         List<Integer> counts = processes == null || processes.isEmpty() ? DEFAULT_PROCESSES : processes;
         List<Variant> variants = new ArrayList<>();
         for (int n : counts) {
-            variants.add(new Variant(n == 1 ? "1 worker process" : n + " worker processes", "scale-" + n + "p-", n,
-                    List.of(), sizes, true));
+            variants.add(new Variant(
+                    n == 1 ? "1 worker process" : n + " worker processes",
+                    "scale-" + n + "p-",
+                    n,
+                    List.of(),
+                    sizes,
+                    true));
             if (n == 1) {
                 // Not the product's settings: the same worker with other Streams settings, in the same run.
-                List<Integer> small = sizes.stream().filter(size -> size <= 1_000).toList();
-                variants.add(new Variant("1 worker process, previous Streams producer settings", "scale-1p-prev-", 1,
-                        PREVIOUS_STREAMS_SETTINGS, small.isEmpty() ? sizes : small, false));
-                variants.add(new Variant("1 worker process, Streams commits every 5 ms", "scale-1p-commit5-", 1,
-                        COMMIT_5_MS, small.isEmpty() ? sizes : small, false));
+                List<Integer> small =
+                        sizes.stream().filter(size -> size <= 1_000).toList();
+                variants.add(new Variant(
+                        "1 worker process, previous Streams producer settings",
+                        "scale-1p-prev-",
+                        1,
+                        PREVIOUS_STREAMS_SETTINGS,
+                        small.isEmpty() ? sizes : small,
+                        false));
+                variants.add(new Variant(
+                        "1 worker process, Streams commits every 5 ms",
+                        "scale-1p-commit5-",
+                        1,
+                        COMMIT_5_MS,
+                        small.isEmpty() ? sizes : small,
+                        false));
             }
         }
         return variants;
@@ -145,24 +179,36 @@ public final class ScaleOverhead {
         long epochOffsetMs = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
         Path work = options.workDir().resolve("scale");
         try (EngineTarget engine = EngineTarget.open(options.engineUrl(), 1, SIM_TOOL_RULE);
-             RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
-             KafkaHarness harness = KafkaHarness.start(work)) {
+                RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
+                KafkaHarness harness = KafkaHarness.start(work)) {
             description = engine.describe();
             simulated = engine.simulated();
             for (Variant v : variants(ns, processCounts)) {
                 int processes = v.processes();
                 String variant = v.label();
                 String prefix = v.prefix();
-                List<String> args = new ArrayList<>(List.of("--role", "all", "--bootstrap-servers", harness.bootstrapServers(),
-                        "--backend", engine.urlThrough(proxy.port()), "--max-inflight", String.valueOf(MAX_INFLIGHT),
-                        "--partitions", String.valueOf(PARTITIONS), "--topic-prefix", prefix,
-                        "--tool-option", "bench_noop.latency.ms=0"));
+                List<String> args = new ArrayList<>(List.of(
+                        "--role",
+                        "all",
+                        "--bootstrap-servers",
+                        harness.bootstrapServers(),
+                        "--backend",
+                        engine.urlThrough(proxy.port()),
+                        "--max-inflight",
+                        String.valueOf(MAX_INFLIGHT),
+                        "--partitions",
+                        String.valueOf(PARTITIONS),
+                        "--topic-prefix",
+                        prefix,
+                        "--tool-option",
+                        "bench_noop.latency.ms=0"));
                 args.addAll(v.extraArgs());
                 Path dir = work.resolve(prefix);
                 List<SizeRun> variantRuns = new ArrayList<>();
                 WorkerProcesses workers = WorkerProcesses.start(processes, dir, "1g", args);
                 Topics topics = Topics.create(prefix, Map.of());
-                try (workers; BenchClient client = new BenchClient(harness.kafkaConfig(), topics)) {
+                try (workers;
+                        BenchClient client = new BenchClient(harness.kafkaConfig(), topics)) {
                     BatchShape warm = shape(prefix + "warmup", WARMUP_AGENTS, options.model());
                     client.await(client.submit(warm.toSpec(prefix + "warmup"), warm.inputs()), Duration.ofMinutes(5));
                     for (int n : v.sizes()) {
@@ -177,7 +223,8 @@ public final class ScaleOverhead {
                         run.productDefaults = v.productDefaults();
                         run.processes = processes;
                         variantRuns.add(run);
-                        System.err.printf("scale %s, %,d agents: wall %.2f s, %,.0f agent-turns/s, %d/%d succeeded%n",
+                        System.err.printf(
+                                "scale %s, %,d agents: wall %.2f s, %,.0f agent-turns/s, %d/%d succeeded%n",
                                 variant, n, run.wallSeconds, run.turnsPerSecond(), run.succeeded, n);
                     }
                     for (SizeRun run : variantRuns) {
@@ -213,7 +260,8 @@ public final class ScaleOverhead {
         return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     }
 
-    private static SizeRun runSize(BenchClient client, RecordingProxy proxy, String prefix, int n, String model, long epochOffsetMs)
+    private static SizeRun runSize(
+            BenchClient client, RecordingProxy proxy, String prefix, int n, String model, long epochOffsetMs)
             throws Exception {
         String batchId = prefix + n;
         BatchShape shape = shape(batchId, n, model);
@@ -229,11 +277,17 @@ public final class ScaleOverhead {
         proxy.tag(batchId);
         run.startEpochMs = System.currentTimeMillis();
         long start = System.nanoTime();
-        Map<String, BenchClient.Received> results = client.await(client.submit(shape.toSpec(batchId), shape.inputs()), Duration.ofMinutes(10));
-        long end = results.values().stream().mapToLong(BenchClient.Received::receivedNanos).max().orElse(System.nanoTime());
+        Map<String, BenchClient.Received> results =
+                client.await(client.submit(shape.toSpec(batchId), shape.inputs()), Duration.ofMinutes(10));
+        long end = results.values().stream()
+                .mapToLong(BenchClient.Received::receivedNanos)
+                .max()
+                .orElse(System.nanoTime());
         run.endEpochMs = epochOffsetMs + end / 1_000_000;
         run.wallSeconds = (end - start) / 1e9;
-        run.succeeded = results.values().stream().filter(r -> r.result().getStatus() == JobStatus.SUCCEEDED).count();
+        run.succeeded = results.values().stream()
+                .filter(r -> r.result().getStatus() == JobStatus.SUCCEEDED)
+                .count();
         run.calls = proxy.drain();
         run.modelCalls = run.calls.size();
         return run;
@@ -250,7 +304,8 @@ public final class ScaleOverhead {
                 for (String line : Files.readAllLines(worker.log(), StandardCharsets.UTF_8)) {
                     int at = line.indexOf("Got error produce response");
                     if (at >= 0) {
-                        byError.merge(line.substring(line.lastIndexOf("Error: ") + 7).trim(), 1, Integer::sum);
+                        byError.merge(
+                                line.substring(line.lastIndexOf("Error: ") + 7).trim(), 1, Integer::sum);
                     }
                 }
             } catch (java.io.IOException e) {
@@ -264,14 +319,19 @@ public final class ScaleOverhead {
     private static long workerCpuNanos(WorkerProcesses workers) {
         long sum = 0;
         for (WorkerProcesses.Worker worker : workers.workers()) {
-            sum += worker.process().info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+            sum += worker.process()
+                    .info()
+                    .totalCpuDuration()
+                    .map(Duration::toNanos)
+                    .orElse(0L);
         }
         return sum;
     }
 
     /** CPU time this JVM used so far: the broker, the engine simulator, the proxy and the client. */
     private static long driverCpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        return ((com.sun.management.OperatingSystemMXBean)
+                        java.lang.management.ManagementFactory.getOperatingSystemMXBean())
                 .getProcessCpuTime();
     }
 
@@ -282,12 +342,23 @@ public final class ScaleOverhead {
         List<Double> gaps = new ArrayList<>();
         List<Double> tools = new ArrayList<>();
         for (Map.Entry<String, List<ModelCall>> entry : byAgent.entrySet()) {
-            ModelCall first = entry.getValue().stream().filter(c -> c.turn() == 1).findFirst().orElse(null);
-            ModelCall second = entry.getValue().stream().filter(c -> c.turn() == 2).findFirst().orElse(null);
+            ModelCall first = entry.getValue().stream()
+                    .filter(c -> c.turn() == 1)
+                    .findFirst()
+                    .orElse(null);
+            ModelCall second = entry.getValue().stream()
+                    .filter(c -> c.turn() == 2)
+                    .findFirst()
+                    .orElse(null);
             if (first == null || second == null) {
                 continue;
             }
-            String key = entry.getKey().lines().findFirst().orElse("").replaceFirst("^Agent: ", "").trim();
+            String key = entry.getKey()
+                    .lines()
+                    .findFirst()
+                    .orElse("")
+                    .replaceFirst("^Agent: ", "")
+                    .trim();
             long tool = toolNanos.getOrDefault(key, 0L);
             double gap = (second.arrivedNanos() - first.endNanos()) / 1e6;
             gaps.add(gap);
@@ -305,7 +376,9 @@ public final class ScaleOverhead {
      * clock, processing times: each segment includes the commit wait of the stage before it).
      */
     private static ObjectNode breakdown(Map<String, Object> kafka, Topics topics, SizeRun run, long epochOffsetMs) {
-        Map<String, long[]> byJob = new HashMap<>(); // 0 t1 end, 1 requested, 2 dispatched, 3 started, 4 finished, 5 response ts, 6 turn2 emitted, 7 t2 arrive
+        Map<String, long[]> byJob =
+                new HashMap<>(); // 0 t1 end, 1 requested, 2 dispatched, 3 started, 4 finished, 5 response ts, 6 turn2
+        // emitted, 7 t2 arrive
         Map<String, String> jobByHash = new HashMap<>();
         for (ModelCall call : run.calls) {
             String job = run.jobByMessage.get(call.agentKey());
@@ -320,7 +393,8 @@ public final class ScaleOverhead {
             }
         }
         TopicScan.scan(kafka, topics.toolRequests().name(), r -> {
-            ToolRequest request = topics.toolRequests().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            ToolRequest request =
+                    topics.toolRequests().valueSerde().deserializer().deserialize(r.topic(), r.value());
             long[] t = byJob.get(request.getJobId());
             if (t != null) {
                 t[1] = request.getRequestedAtMs();
@@ -343,23 +417,30 @@ public final class ScaleOverhead {
             }
         });
         TopicScan.scan(kafka, topics.toolResponses().name(), r -> {
-            ToolResponse response = topics.toolResponses().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            ToolResponse response =
+                    topics.toolResponses().valueSerde().deserializer().deserialize(r.topic(), r.value());
             long[] t = byJob.get(response.getJobId());
             if (t != null) {
                 t[5] = r.timestamp();
             }
         });
         TopicScan.scan(kafka, topics.agentContinuations().name(), r -> {
-            AgentTurn turn = topics.agentContinuations().valueSerde().deserializer().deserialize(r.topic(), r.value());
+            AgentTurn turn =
+                    topics.agentContinuations().valueSerde().deserializer().deserialize(r.topic(), r.value());
             long[] t = byJob.get(turn.getJobId());
             if (t != null && turn.getTurn() == 2) {
                 t[6] = turn.getEmittedAtMs();
             }
         });
-        String[] names = {"inference worker: turn-1 answer -> tool request published",
-                "coalescer: request -> call dispatched", "tool worker: call dispatched -> execution start",
-                "tool execution", "coalescer: result -> responses fanned out", "turn assembler: response -> turn 2 emitted",
-                "inference worker: turn 2 emitted -> model call sent"};
+        String[] names = {
+            "inference worker: turn-1 answer -> tool request published",
+            "coalescer: request -> call dispatched",
+            "tool worker: call dispatched -> execution start",
+            "tool execution",
+            "coalescer: result -> responses fanned out",
+            "turn assembler: response -> turn 2 emitted",
+            "inference worker: turn 2 emitted -> model call sent"
+        };
         Map<String, List<Double>> segments = new LinkedHashMap<>();
         for (String name : names) {
             segments.put(name, new ArrayList<>());
@@ -378,8 +459,10 @@ public final class ScaleOverhead {
         }
         ObjectNode node = JsonNodeFactory.instance.objectNode();
         node.put("batch", run.batchId);
-        node.put("note", "ms clock; each stage stamps the time it processed a record, so a segment includes the previous stage's "
-                + "commit wait (exactly-once output is visible only at commit) and the consumer's fetch");
+        node.put(
+                "note",
+                "ms clock; each stage stamps the time it processed a record, so a segment includes the previous stage's "
+                        + "commit wait (exactly-once output is visible only at commit) and the consumer's fetch");
         segments.forEach((name, values) -> node.set(name, Json.stats(Stats.of(values))));
         return node;
     }
@@ -415,16 +498,30 @@ public final class ScaleOverhead {
         return Markdown.num(bytes / 1048576.0, 0) + " MiB";
     }
 
-    private static Path report(BenchOptions options, List<SizeRun> runs, String description, boolean simulated,
-                               java.time.Instant startedAt, double loadAtStart) {
+    private static Path report(
+            BenchOptions options,
+            List<SizeRun> runs,
+            String description,
+            boolean simulated,
+            java.time.Instant startedAt,
+            double loadAtStart) {
         Report report = new Report("scale", options.command(), options.engineUrl(), description, simulated);
         report.started(startedAt, loadAtStart);
         ObjectNode config = report.config();
-        config.put("workload", "two-turn agents: turn 1 calls bench_noop (0 ms, a distinct key per agent), turn 2 answers");
-        config.put("workers", "batchagent worker --role all, -Xmx1g each, max_inflight " + MAX_INFLIGHT + ", " + PARTITIONS
-                + " partitions; the broker, the engine simulator, the recording proxy and the client run in the driver's JVM");
-        config.put("warmup", WARMUP_AGENTS + " agents through the pipeline before the measured batches (JIT, group assignment); not counted");
-        config.put("overhead_definition", "turn-2 model call start - turn-1 model call end (both at the recording proxy) - tool execution time (from the tool, in its worker process)");
+        config.put(
+                "workload",
+                "two-turn agents: turn 1 calls bench_noop (0 ms, a distinct key per agent), turn 2 answers");
+        config.put(
+                "workers",
+                "batchagent worker --role all, -Xmx1g each, max_inflight " + MAX_INFLIGHT + ", " + PARTITIONS
+                        + " partitions; the broker, the engine simulator, the recording proxy and the client run in the driver's JVM");
+        config.put(
+                "warmup",
+                WARMUP_AGENTS
+                        + " agents through the pipeline before the measured batches (JIT, group assignment); not counted");
+        config.put(
+                "overhead_definition",
+                "turn-2 model call start - turn-1 model call end (both at the recording proxy) - tool execution time (from the tool, in its worker process)");
         List<List<String>> rows = new ArrayList<>();
         DefaultCategoryDataset chartData = new DefaultCategoryDataset();
         for (SizeRun run : runs) {
@@ -445,104 +542,204 @@ public final class ScaleOverhead {
             Json.putNumber(node, "load_average_at_start", run.loadAverageAtStart);
             Json.putNumber(node, "worker_cpu_s", run.workerCpuSeconds);
             Json.putNumber(node, "driver_cpu_s", run.driverCpuSeconds);
-            Json.putNumber(node, "worker_cpu_ms_per_agent_turn", 1000 * run.workerCpuSeconds / Math.max(1, run.modelCalls));
-            Json.putNumber(node, "driver_cpu_ms_per_agent_turn", 1000 * run.driverCpuSeconds / Math.max(1, run.modelCalls));
+            Json.putNumber(
+                    node, "worker_cpu_ms_per_agent_turn", 1000 * run.workerCpuSeconds / Math.max(1, run.modelCalls));
+            Json.putNumber(
+                    node, "driver_cpu_ms_per_agent_turn", 1000 * run.driverCpuSeconds / Math.max(1, run.modelCalls));
             node.putPOJO("peak_heap_used_bytes_per_process", run.peakHeapBytes);
             node.putPOJO("peak_heap_after_gc_bytes_per_process", run.peakLiveHeapBytes);
             if (run.breakdown != null) {
                 node.set("per_hop_breakdown", run.breakdown);
             }
-            rows.add(List.of(run.variant, Markdown.count(run.agents), Markdown.num(run.loadAverageAtStart, 1), Markdown.num(run.wallSeconds, 2),
-                    Markdown.num(run.turnsPerSecond(), 0), Markdown.num(run.overheadMs.p50(), 1),
+            rows.add(List.of(
+                    run.variant,
+                    Markdown.count(run.agents),
+                    Markdown.num(run.loadAverageAtStart, 1),
+                    Markdown.num(run.wallSeconds, 2),
+                    Markdown.num(run.turnsPerSecond(), 0),
+                    Markdown.num(run.overheadMs.p50(), 1),
                     Markdown.num(run.overheadMs.p99(), 1),
                     Markdown.num(1000 * run.workerCpuSeconds / Math.max(1, run.modelCalls), 2),
                     Markdown.num(1000 * run.driverCpuSeconds / Math.max(1, run.modelCalls), 2),
                     run.peakHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(),
-                    run.peakLiveHeapBytes.stream().map(ScaleOverhead::mib).toList().toString(), run.succeeded + "/" + run.agents,
+                    run.peakLiveHeapBytes.stream()
+                            .map(ScaleOverhead::mib)
+                            .toList()
+                            .toString(),
+                    run.succeeded + "/" + run.agents,
                     run.producerRetriesInVariant.isEmpty() ? "none" : run.producerRetriesInVariant.toString()));
-            chartData.addValue(run.overheadMs.p50(), "overhead p50 (ms)", run.variant + ", " + Markdown.count(run.agents));
-            chartData.addValue(run.overheadMs.p99(), "overhead p99 (ms)", run.variant + ", " + Markdown.count(run.agents));
+            chartData.addValue(
+                    run.overheadMs.p50(), "overhead p50 (ms)", run.variant + ", " + Markdown.count(run.agents));
+            chartData.addValue(
+                    run.overheadMs.p99(), "overhead p99 (ms)", run.variant + ", " + Markdown.count(run.agents));
         }
-        SizeRun oneSmall = runs.stream().filter(r -> r.processes == 1 && r.productDefaults).findFirst().orElse(null);
-        SizeRun oneLarge = runs.stream().filter(r -> r.processes == 1 && r.productDefaults).reduce((a, b) -> b).orElse(null);
-        SizeRun threeLarge = runs.stream().filter(r -> r.processes == 3).reduce((a, b) -> b).orElse(null);
+        SizeRun oneSmall = runs.stream()
+                .filter(r -> r.processes == 1 && r.productDefaults)
+                .findFirst()
+                .orElse(null);
+        SizeRun oneLarge = runs.stream()
+                .filter(r -> r.processes == 1 && r.productDefaults)
+                .reduce((a, b) -> b)
+                .orElse(null);
+        SizeRun threeLarge =
+                runs.stream().filter(r -> r.processes == 3).reduce((a, b) -> b).orElse(null);
         if (oneSmall != null && oneLarge != null) {
-            String load = "machine load average " + Markdown.num(report.loadAtStart(), 1) + " at start on 2 cores shared with other builds";
-            String hopNote = "per-hop breakdown below; each exactly-once hop holds its output until its next commit (20 ms interval) "
-                    + "and pays a transaction per commit; " + load;
-            SizeRun twenty = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents <= 20).findFirst().orElse(null);
+            String load = "machine load average " + Markdown.num(report.loadAtStart(), 1)
+                    + " at start on 2 cores shared with other builds";
+            String hopNote =
+                    "per-hop breakdown below; each exactly-once hop holds its output until its next commit (20 ms interval) "
+                            + "and pays a transaction per commit; " + load;
+            SizeRun twenty = runs.stream()
+                    .filter(r -> r.processes == 1 && r.productDefaults && r.agents <= 20)
+                    .findFirst()
+                    .orElse(null);
             if (twenty != null) {
-                report.target("Kafka overhead per agent turn at 20 agents, p50", "at most 20 ms",
-                        Markdown.num(twenty.overheadMs.p50(), 1) + " ms", twenty.overheadMs.p50() <= 20, hopNote);
-                report.target("Kafka overhead per agent turn at 20 agents, p99", "at most 60 ms",
-                        Markdown.num(twenty.overheadMs.p99(), 1) + " ms", twenty.overheadMs.p99() <= 60, hopNote);
-                report.readmeRow("Scale: Kafka overhead per agent turn, 20 agents, 1 worker process (target p50 <= 20 ms, p99 <= 60 ms)",
-                        String.format(java.util.Locale.ROOT, "p50 %s ms, p99 %s ms (%s; load average %s on 2 cores)",
-                                Markdown.num(twenty.overheadMs.p50(), 1), Markdown.num(twenty.overheadMs.p99(), 1),
+                report.target(
+                        "Kafka overhead per agent turn at 20 agents, p50",
+                        "at most 20 ms",
+                        Markdown.num(twenty.overheadMs.p50(), 1) + " ms",
+                        twenty.overheadMs.p50() <= 20,
+                        hopNote);
+                report.target(
+                        "Kafka overhead per agent turn at 20 agents, p99",
+                        "at most 60 ms",
+                        Markdown.num(twenty.overheadMs.p99(), 1) + " ms",
+                        twenty.overheadMs.p99() <= 60,
+                        hopNote);
+                report.readmeRow(
+                        "Scale: Kafka overhead per agent turn, 20 agents, 1 worker process (target p50 <= 20 ms, p99 <= 60 ms)",
+                        String.format(
+                                java.util.Locale.ROOT,
+                                "p50 %s ms, p99 %s ms (%s; load average %s on 2 cores)",
+                                Markdown.num(twenty.overheadMs.p50(), 1),
+                                Markdown.num(twenty.overheadMs.p99(), 1),
                                 twenty.overheadMs.p50() <= 20 && twenty.overheadMs.p99() <= 60 ? "met" : "missed",
-                                Markdown.num(twenty.loadAverageAtStart, 1)), "not published");
+                                Markdown.num(twenty.loadAverageAtStart, 1)),
+                        "not published");
             }
-            SizeRun thousand = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents == 1_000).findFirst().orElse(null);
+            SizeRun thousand = runs.stream()
+                    .filter(r -> r.processes == 1 && r.productDefaults && r.agents == 1_000)
+                    .findFirst()
+                    .orElse(null);
             if (thousand != null && thousand.breakdown != null) {
                 double worstHop = 0;
                 String worstName = "";
-                for (var e : (Iterable<java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>>) thousand.breakdown.properties()::iterator) {
-                    if (e.getValue().isObject() && !e.getKey().equals("tool execution") && e.getValue().path("p50").asDouble() > worstHop) {
+                for (var e : (Iterable<java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>>)
+                        thousand.breakdown.properties()::iterator) {
+                    if (e.getValue().isObject()
+                            && !e.getKey().equals("tool execution")
+                            && e.getValue().path("p50").asDouble() > worstHop) {
                         worstHop = e.getValue().path("p50").asDouble();
                         worstName = e.getKey();
                     }
                 }
-                report.target("Per-hop residence at 1,000 agents, p50 of the slowest hop", "at most 40 ms",
-                        Markdown.num(worstHop, 1) + " ms (" + worstName + ")", worstHop <= 40,
-                        "all 1,000 agents are submitted at once, so a hop's residence includes its queue behind the backlog; " + load);
+                report.target(
+                        "Per-hop residence at 1,000 agents, p50 of the slowest hop",
+                        "at most 40 ms",
+                        Markdown.num(worstHop, 1) + " ms (" + worstName + ")",
+                        worstHop <= 40,
+                        "all 1,000 agents are submitted at once, so a hop's residence includes its queue behind the backlog; "
+                                + load);
             }
-            SizeRun tenThousand = runs.stream().filter(r -> r.processes == 1 && r.productDefaults && r.agents >= 10_000).findFirst().orElse(null);
-            report.target("agent-turns per second, instant engine, 10,000 agents, one process", "at least 3,000",
-                    tenThousand == null ? "not run (--sizes without 10000)" : Markdown.num(tenThousand.turnsPerSecond(), 0),
+            SizeRun tenThousand = runs.stream()
+                    .filter(r -> r.processes == 1 && r.productDefaults && r.agents >= 10_000)
+                    .findFirst()
+                    .orElse(null);
+            report.target(
+                    "agent-turns per second, instant engine, 10,000 agents, one process",
+                    "at least 3,000",
+                    tenThousand == null
+                            ? "not run (--sizes without 10000)"
+                            : Markdown.num(tenThousand.turnsPerSecond(), 0),
                     tenThousand == null ? null : tenThousand.turnsPerSecond() >= 3_000,
                     "bounded by CPU per turn (worker + driver CPU ms per turn in the table): the worker processes and the broker share 2 cores; "
                             + load);
-            SizeRun threeOfLargest = runs.stream().filter(r -> r.processes == 3 && r.agents == oneLarge.agents).findFirst().orElse(null);
+            SizeRun threeOfLargest = runs.stream()
+                    .filter(r -> r.processes == 3 && r.agents == oneLarge.agents)
+                    .findFirst()
+                    .orElse(null);
             if (threeOfLargest != null) {
                 double ratio = threeOfLargest.turnsPerSecond() / oneLarge.turnsPerSecond();
-                report.target("three worker processes vs one, agent-turns/s at " + Markdown.count(oneLarge.agents) + " agents", "at least 1.0x",
-                        Markdown.num(ratio, 2) + "x", ratio >= 1.0,
+                report.target(
+                        "three worker processes vs one, agent-turns/s at " + Markdown.count(oneLarge.agents)
+                                + " agents",
+                        "at least 1.0x",
+                        Markdown.num(ratio, 2) + "x",
+                        ratio >= 1.0,
                         "three processes on the same 2 cores measure contention, not scale-out; " + load);
             }
             long heap = oneLarge.peakHeapBytes.isEmpty() ? 0 : oneLarge.peakHeapBytes.get(0);
             long live = oneLarge.peakLiveHeapBytes.isEmpty() ? 0 : oneLarge.peakLiveHeapBytes.get(0);
-            report.target(Markdown.count(oneLarge.agents) + " concurrent agents within 1 GiB of heap", "one worker process, -Xmx1g",
-                    "completed " + oneLarge.succeeded + "/" + oneLarge.agents + "; heap used peak " + mib(heap) + ", after-GC peak " + mib(live),
-                    oneLarge.succeeded == oneLarge.agents && heap <= 1L << 30, "sampled every 50 ms in the worker process; after-GC peak is the live set");
-            report.readmeRow("Scale: " + Markdown.count(oneLarge.agents) + " two-turn agents, instant engine, 1 worker process",
-                    String.format(java.util.Locale.ROOT, "%s agent-turns/s; Kafka overhead per turn p50 %s ms, p99 %s ms; heap peak %s (live %s) of 1 GiB",
-                            Markdown.num(oneLarge.turnsPerSecond(), 0), Markdown.num(oneLarge.overheadMs.p50(), 1),
-                            Markdown.num(oneLarge.overheadMs.p99(), 1), mib(heap), mib(live)),
+            report.target(
+                    Markdown.count(oneLarge.agents) + " concurrent agents within 1 GiB of heap",
+                    "one worker process, -Xmx1g",
+                    "completed " + oneLarge.succeeded + "/" + oneLarge.agents + "; heap used peak " + mib(heap)
+                            + ", after-GC peak " + mib(live),
+                    oneLarge.succeeded == oneLarge.agents && heap <= 1L << 30,
+                    "sampled every 50 ms in the worker process; after-GC peak is the live set");
+            report.readmeRow(
+                    "Scale: " + Markdown.count(oneLarge.agents) + " two-turn agents, instant engine, 1 worker process",
+                    String.format(
+                            java.util.Locale.ROOT,
+                            "%s agent-turns/s; Kafka overhead per turn p50 %s ms, p99 %s ms; heap peak %s (live %s) of 1 GiB",
+                            Markdown.num(oneLarge.turnsPerSecond(), 0),
+                            Markdown.num(oneLarge.overheadMs.p50(), 1),
+                            Markdown.num(oneLarge.overheadMs.p99(), 1),
+                            mib(heap),
+                            mib(live)),
                     "not published");
             if (threeLarge != null) {
-                report.readmeRow("Scale: " + Markdown.count(threeLarge.agents) + " agents, 3 worker processes",
-                        String.format(java.util.Locale.ROOT, "%s agent-turns/s; overhead p50 %s ms, p99 %s ms",
-                                Markdown.num(threeLarge.turnsPerSecond(), 0), Markdown.num(threeLarge.overheadMs.p50(), 1),
-                                Markdown.num(threeLarge.overheadMs.p99(), 1)), "not published");
+                report.readmeRow(
+                        "Scale: " + Markdown.count(threeLarge.agents) + " agents, 3 worker processes",
+                        String.format(
+                                java.util.Locale.ROOT,
+                                "%s agent-turns/s; overhead p50 %s ms, p99 %s ms",
+                                Markdown.num(threeLarge.turnsPerSecond(), 0),
+                                Markdown.num(threeLarge.overheadMs.p50(), 1),
+                                Markdown.num(threeLarge.overheadMs.p99(), 1)),
+                        "not published");
             }
         }
-        report.note("Every process of this benchmark (driver with broker, simulator and proxy; one or three workers) shares the same "
-                + "two cores, which other engineers' builds also used during the run: three processes on two cores measure contention, "
-                + "not scale-out. Rerun on a quiet machine with more cores for the scale-out figure.");
-        runs.stream().filter(r -> !r.productDefaults).forEach(r -> report.note(String.format(java.util.Locale.ROOT,
-                "Not the product's setting (%s): %s agents in one worker process see an overhead of %s ms p50, %s ms p99, at %s "
-                        + "agent-turns/s, %s worker and %s driver CPU ms per turn.", r.variant, Markdown.count(r.agents),
-                Markdown.num(r.overheadMs.p50(), 1), Markdown.num(r.overheadMs.p99(), 1), Markdown.num(r.turnsPerSecond(), 0),
-                Markdown.num(1000 * r.workerCpuSeconds / Math.max(1, r.modelCalls), 2),
-                Markdown.num(1000 * r.driverCpuSeconds / Math.max(1, r.modelCalls), 2))));
-        report.note("All agents of a batch are submitted at once, so at 1,000 and 10,000 agents the overhead per turn is mostly "
-                + "queueing: every stage has the whole backlog in front of it, and a turn waits for the ones ahead of it (the throughput "
-                + "limit shows as latency). The 20-agent batch shows the per-hop latency of a lightly loaded pipeline.");
-        report.note("The instant profile costs no engine time, so wall time and agent-turns/s measure orchestration only (SIMULATED engine).");
-        String markdown = "## Scale and Kafka overhead (instant engine profile)\n\n" + Markdown.table(List.of("workers", "agents", "load average at start",
-                "wall s", "agent-turns/s", "overhead p50 ms", "overhead p99 ms", "worker CPU ms per turn",
-                "driver CPU ms per turn (broker, simulator, proxy, client)", "heap used peak per process",
-                "heap after GC peak per process", "succeeded", "produce requests resent in the variant (by error)"), rows);
+        report.note(
+                "Every process of this benchmark (driver with broker, simulator and proxy; one or three workers) shares the same "
+                        + "two cores, which other engineers' builds also used during the run: three processes on two cores measure contention, "
+                        + "not scale-out. Rerun on a quiet machine with more cores for the scale-out figure.");
+        runs.stream()
+                .filter(r -> !r.productDefaults)
+                .forEach(r -> report.note(String.format(
+                        java.util.Locale.ROOT,
+                        "Not the product's setting (%s): %s agents in one worker process see an overhead of %s ms p50, %s ms p99, at %s "
+                                + "agent-turns/s, %s worker and %s driver CPU ms per turn.",
+                        r.variant,
+                        Markdown.count(r.agents),
+                        Markdown.num(r.overheadMs.p50(), 1),
+                        Markdown.num(r.overheadMs.p99(), 1),
+                        Markdown.num(r.turnsPerSecond(), 0),
+                        Markdown.num(1000 * r.workerCpuSeconds / Math.max(1, r.modelCalls), 2),
+                        Markdown.num(1000 * r.driverCpuSeconds / Math.max(1, r.modelCalls), 2))));
+        report.note(
+                "All agents of a batch are submitted at once, so at 1,000 and 10,000 agents the overhead per turn is mostly "
+                        + "queueing: every stage has the whole backlog in front of it, and a turn waits for the ones ahead of it (the throughput "
+                        + "limit shows as latency). The 20-agent batch shows the per-hop latency of a lightly loaded pipeline.");
+        report.note(
+                "The instant profile costs no engine time, so wall time and agent-turns/s measure orchestration only (SIMULATED engine).");
+        String markdown = "## Scale and Kafka overhead (instant engine profile)\n\n"
+                + Markdown.table(
+                        List.of(
+                                "workers",
+                                "agents",
+                                "load average at start",
+                                "wall s",
+                                "agent-turns/s",
+                                "overhead p50 ms",
+                                "overhead p99 ms",
+                                "worker CPU ms per turn",
+                                "driver CPU ms per turn (broker, simulator, proxy, client)",
+                                "heap used peak per process",
+                                "heap after GC peak per process",
+                                "succeeded",
+                                "produce requests resent in the variant (by error)"),
+                        rows);
         for (SizeRun run : runs) {
             if (run.breakdown == null) {
                 continue;
@@ -550,14 +747,25 @@ public final class ScaleOverhead {
             List<List<String>> hops = new ArrayList<>();
             run.breakdown.properties().forEach(e -> {
                 if (e.getValue().isObject()) {
-                    hops.add(List.of(e.getKey(), e.getValue().path("p50").asText(), e.getValue().path("p99").asText()));
+                    hops.add(List.of(
+                            e.getKey(),
+                            e.getValue().path("p50").asText(),
+                            e.getValue().path("p99").asText()));
                 }
             });
-            markdown += "\n### Where the time between two model calls goes (" + Markdown.count(run.agents) + " agents, " + run.variant + ")\n\n"
+            markdown += "\n### Where the time between two model calls goes (" + Markdown.count(run.agents) + " agents, "
+                    + run.variant + ")\n\n"
                     + Markdown.table(List.of("segment (ms clock, processing times)", "p50 ms", "p99 ms"), hops);
         }
-        JFreeChart chart = ChartFactory.createBarChart("Kafka orchestration overhead per agent turn" + (simulated ? " (instant SIMULATED engine)" : ""),
-                "run", "milliseconds", chartData, PlotOrientation.VERTICAL, true, false, false);
+        JFreeChart chart = ChartFactory.createBarChart(
+                "Kafka orchestration overhead per agent turn" + (simulated ? " (instant SIMULATED engine)" : ""),
+                "run",
+                "milliseconds",
+                chartData,
+                PlotOrientation.VERTICAL,
+                true,
+                false,
+                false);
         return report.write(options.resultsDir().resolve("scale"), markdown, chart);
     }
 }

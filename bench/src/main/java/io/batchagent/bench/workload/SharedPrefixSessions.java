@@ -24,8 +24,8 @@ import java.util.stream.Collectors;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
-import org.jfree.chart.renderer.category.BarRenderer;
 import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.renderer.category.BarRenderer;
 import org.jfree.data.category.DefaultCategoryDataset;
 
 /**
@@ -43,9 +43,10 @@ public final class SharedPrefixSessions {
     /** max_inflight of the extra run of the largest N: what the simulated H100's KV pool holds at once. */
     static final int KV_BOUNDED_INFLIGHT = 32;
 
-    static final String INSTRUCTION = "You are a coding agent working in a large repository. Read the file named in the "
-            + "task with repo_read before changing anything, keep changes minimal, and explain the fix. "
-            + "Final answers must be JSON matching the requested schema.";
+    static final String INSTRUCTION =
+            "You are a coding agent working in a large repository. Read the file named in the "
+                    + "task with repo_read before changing anything, keep changes minimal, and explain the fix. "
+                    + "Final answers must be JSON matching the requested schema.";
     static final String TASK = "Session: {session}\nFile: {file}\nTask: {task}";
     static final String SCHEMA = "{\"type\":\"object\",\"properties\":{\"session\":{\"type\":\"string\"},"
             + "\"summary\":{\"type\":\"string\"},\"files_changed\":{\"type\":\"integer\",\"minimum\":0}},"
@@ -53,8 +54,15 @@ public final class SharedPrefixSessions {
     static final String SIM_TOOL_RULE = "repo_read.path=File: (.*)";
 
     private static final List<String> VERBS = List.of("Fix", "Refactor", "Document", "Harden", "Speed up", "Test");
-    private static final List<String> AREAS = List.of("retry logic", "session cache", "request parser", "error mapping",
-            "pagination", "rate limiter", "config loader", "metrics export");
+    private static final List<String> AREAS = List.of(
+            "retry logic",
+            "session cache",
+            "request parser",
+            "error mapping",
+            "pagination",
+            "rate limiter",
+            "config loader",
+            "metrics export");
 
     private SharedPrefixSessions() {}
 
@@ -63,19 +71,40 @@ public final class SharedPrefixSessions {
         for (int i = 0; i < sessions; i++) {
             String verb = VERBS.get(i % VERBS.size());
             String area = AREAS.get((i / VERBS.size()) % AREAS.size());
-            StringBuilder task = new StringBuilder(verb).append(" the ").append(area).append(" in module ").append(i)
-                    .append(". Users of service ").append(1000 + i * 7).append(" report failures after release ")
-                    .append(i % 13).append('.').append(i % 7).append(". ");
+            StringBuilder task = new StringBuilder(verb)
+                    .append(" the ")
+                    .append(area)
+                    .append(" in module ")
+                    .append(i)
+                    .append(". Users of service ")
+                    .append(1000 + i * 7)
+                    .append(" report failures after release ")
+                    .append(i % 13)
+                    .append('.')
+                    .append(i % 7)
+                    .append(". ");
             for (int k = 0; k < 4; k++) {
-                task.append("Step ").append(k + 1).append(": inspect handler_").append(i * 31 + k)
-                        .append(" and check how it treats key_").append(k).append(" when the session is stale. ");
+                task.append("Step ")
+                        .append(k + 1)
+                        .append(": inspect handler_")
+                        .append(i * 31 + k)
+                        .append(" and check how it treats key_")
+                        .append(k)
+                        .append(" when the session is stale. ");
             }
             ObjectNode input = JsonNodeFactory.instance.objectNode();
-            input.put("session", "s" + i).put("file", "src/service_" + i + "/module_" + i + ".py").put("task", task.toString().trim());
+            input.put("session", "s" + i)
+                    .put("file", "src/service_" + i + "/module_" + i + ".py")
+                    .put("task", task.toString().trim());
             inputs.add(input.toString());
         }
-        List<ToolSpec> tools = List.of(BatchShape.tool("repo_read", "Read a file of the session's repository.",
-                new io.batchagent.bench.tools.RepoReadTool().parametersJson(), 10_000, false, 0));
+        List<ToolSpec> tools = List.of(BatchShape.tool(
+                "repo_read",
+                "Read a file of the session's repository.",
+                new io.batchagent.bench.tools.RepoReadTool().parametersJson(),
+                10_000,
+                false,
+                0));
         // The original's 12,369 tokens are the whole shared prompt: the system text here is shorter by
         // what the tool definitions, the schema instruction and the chat template add around it.
         String system = Prompts.padToTokens(INSTRUCTION, "filler", PROMPT_TOKENS - prefixOverhead(tools, model));
@@ -90,16 +119,34 @@ public final class SharedPrefixSessions {
         BatchShape bare = new BatchShape("", TASK, List.of(), tools, SCHEMA, model, 4, 256);
         int overhead = Prompts.tokens(SharedPrefix.of(bare.toSpec("overhead")).systemContent()) + 40;
         for (ToolSpec tool : tools) {
-            overhead += Prompts.tokens("{\"type\": \"function\", \"function\": {\"name\": \"" + tool.getName()
-                    + "\", \"description\": \"" + tool.getDescription() + "\", \"parameters\": " + tool.getParametersJson() + "}}");
+            overhead += Prompts.tokens(
+                    "{\"type\": \"function\", \"function\": {\"name\": \"" + tool.getName() + "\", \"description\": \""
+                            + tool.getDescription() + "\", \"parameters\": " + tool.getParametersJson() + "}}");
         }
         return overhead;
     }
 
     /** What one N measured. */
-    record Point(String label, int maxInflight, double evictedTokens, int n, double isolatedWall, long isolatedPrefill, long isolatedPrompt, double sharedWall, long sharedPrefill,
-                 long warmupPrefill, long sharedPrompt, long sharedCached, long prefixTokens, long uniqueTokens, long limit,
-                 int isolatedOk, int sharedOk, String order, ObjectNode simulator) {
+    record Point(
+            String label,
+            int maxInflight,
+            double evictedTokens,
+            int n,
+            double isolatedWall,
+            long isolatedPrefill,
+            long isolatedPrompt,
+            double sharedWall,
+            long sharedPrefill,
+            long warmupPrefill,
+            long sharedPrompt,
+            long sharedCached,
+            long prefixTokens,
+            long uniqueTokens,
+            long limit,
+            int isolatedOk,
+            int sharedOk,
+            String order,
+            ObjectNode simulator) {
 
         long sharedPrefillWithWarmup() {
             return sharedPrefill + warmupPrefill;
@@ -120,9 +167,9 @@ public final class SharedPrefixSessions {
         String description;
         boolean simulated;
         try (EngineTarget engine = EngineTarget.open(options.engineUrl(), options.speedup(), SIM_TOOL_RULE);
-             RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
-             KafkaHarness harness = KafkaHarness.start(options.workDir().resolve("w3-shared-prefix"));
-             Conditions conditions = new Conditions(engine, proxy, 128, options.apiKey())) {
+                RecordingProxy proxy = RecordingProxy.start(engine.httpBase());
+                KafkaHarness harness = KafkaHarness.start(options.workDir().resolve("w3-shared-prefix"));
+                Conditions conditions = new Conditions(engine, proxy, 128, options.apiKey())) {
             description = engine.describe();
             simulated = engine.simulated();
             int maxN = ns.stream().mapToInt(Integer::intValue).max().orElse(100);
@@ -146,28 +193,53 @@ public final class SharedPrefixSessions {
                         }
                     }
                     lastIsolated = isolated;
-                    Point point = point("N=" + n, Math.max(maxN, 8), n, isolated, shared,
+                    Point point = point(
+                            "N=" + n,
+                            Math.max(maxN, 8),
+                            n,
+                            isolated,
+                            shared,
                             isolatedFirst ? "isolated, then shared" : "shared, then isolated");
                     points.add(point);
-                    System.err.printf("w3 N=%d: prefill isolated %,d shared %,d (+%,d warm-up) limit %,d (%+.2f%%); wall %.1f s vs %.1f s%n",
-                            n, point.isolatedPrefill(), point.sharedPrefill(), point.warmupPrefill(), point.limit(),
-                            point.deviationWithWarmup() * 100, point.isolatedWall(), point.sharedWall());
+                    System.err.printf(
+                            "w3 N=%d: prefill isolated %,d shared %,d (+%,d warm-up) limit %,d (%+.2f%%); wall %.1f s vs %.1f s%n",
+                            n,
+                            point.isolatedPrefill(),
+                            point.sharedPrefill(),
+                            point.warmupPrefill(),
+                            point.limit(),
+                            point.deviationWithWarmup() * 100,
+                            point.isolatedWall(),
+                            point.sharedWall());
                 }
             }
             if (maxN >= 50 && lastIsolated != null) {
                 // The same sessions with fewer model calls in flight, so that the running ones' KV fits the pool.
-                var bounded = harness.config("w3-kv-", conditions.pipelineEngineUrl(), KV_BOUNDED_INFLIGHT, Map.of(), true, 4);
+                var bounded = harness.config(
+                        "w3-kv-", conditions.pipelineEngineUrl(), KV_BOUNDED_INFLIGHT, Map.of(), true, 4);
                 if (options.apiKey() != null) {
                     bounded = bounded.withEngine(bounded.engineUrl(), options.apiKey());
                 }
                 try (KafkaHarness.Run pipeline = harness.startPipeline(bounded, KafkaHarness.ALL_STAGES)) {
-                    Shared shared = shared(engine, conditions, pipeline.client(), shape(maxN, options.model()), "w3-kv-" + maxN);
-                    Point point = point("N=" + maxN + ", max_inflight " + KV_BOUNDED_INFLIGHT + " (not all at once)",
-                            KV_BOUNDED_INFLIGHT, maxN, lastIsolated, shared, "isolated reused from the row above");
+                    Shared shared = shared(
+                            engine, conditions, pipeline.client(), shape(maxN, options.model()), "w3-kv-" + maxN);
+                    Point point = point(
+                            "N=" + maxN + ", max_inflight " + KV_BOUNDED_INFLIGHT + " (not all at once)",
+                            KV_BOUNDED_INFLIGHT,
+                            maxN,
+                            lastIsolated,
+                            shared,
+                            "isolated reused from the row above");
                     points.add(point);
-                    System.err.printf("w3 N=%d max_inflight %d: shared %,d (+%,d warm-up) limit %,d (%+.2f%%), %,.0f tokens evicted%n",
-                            maxN, KV_BOUNDED_INFLIGHT, point.sharedPrefill(), point.warmupPrefill(), point.limit(),
-                            point.deviationWithWarmup() * 100, point.evictedTokens());
+                    System.err.printf(
+                            "w3 N=%d max_inflight %d: shared %,d (+%,d warm-up) limit %,d (%+.2f%%), %,.0f tokens evicted%n",
+                            maxN,
+                            KV_BOUNDED_INFLIGHT,
+                            point.sharedPrefill(),
+                            point.warmupPrefill(),
+                            point.limit(),
+                            point.deviationWithWarmup() * 100,
+                            point.evictedTokens());
                 }
             }
         }
@@ -179,20 +251,27 @@ public final class SharedPrefixSessions {
     record Shared(Conditions.Outcome outcome, double evictedTokens) {}
 
     /** The shared condition, with the tokens the engine evicted meanwhile (from its metrics; NaN if it has none). */
-    private static Shared shared(EngineTarget engine, Conditions conditions, io.batchagent.bench.harness.BenchClient client,
-                                 BatchShape shape, String batchId) throws java.util.concurrent.TimeoutException {
+    private static Shared shared(
+            EngineTarget engine,
+            Conditions conditions,
+            io.batchagent.bench.harness.BenchClient client,
+            BatchShape shape,
+            String batchId)
+            throws java.util.concurrent.TimeoutException {
         engine.flush(); // so that the condition's own flush evicts nothing and the count below is the run's
         double before = engine.metric("sim:evicted_tokens_total");
-        Conditions.Outcome outcome = conditions.batchAgent(batchId, shape, batchId, client, true, Duration.ofMinutes(10));
+        Conditions.Outcome outcome =
+                conditions.batchAgent(batchId, shape, batchId, client, true, Duration.ofMinutes(10));
         return new Shared(outcome, engine.metric("sim:evicted_tokens_total") - before);
     }
 
     /** The sessions one after another, each on a flushed cache; every call recorded. */
-    private static Isolated isolated(EngineTarget engine, RecordingProxy proxy, Conditions conditions, BatchShape shape,
-                                     String batchId) {
+    private static Isolated isolated(
+            EngineTarget engine, RecordingProxy proxy, Conditions conditions, BatchShape shape, String batchId) {
         BatchSpec spec = shape.toSpec(batchId);
         SharedPrefix prefix = SharedPrefix.of(spec);
-        RawLoop loop = new RawLoop(conditions.client(), ToolRegistry.builder().discover().build());
+        RawLoop loop = new RawLoop(
+                conditions.client(), ToolRegistry.builder().discover().build());
         proxy.drain();
         ToolLedger.reset();
         proxy.tag("isolated");
@@ -208,19 +287,28 @@ public final class SharedPrefixSessions {
         return new Isolated(wall, proxy.drain(), ok);
     }
 
-    private static Point point(String label, int maxInflight, int n, Isolated isolated, Shared sharedRun, String order) {
+    private static Point point(
+            String label, int maxInflight, int n, Isolated isolated, Shared sharedRun, String order) {
         Conditions.Outcome shared = sharedRun.outcome();
-        List<ModelCall> agentCalls = shared.calls().stream().filter(c -> !c.warmup()).toList();
+        List<ModelCall> agentCalls =
+                shared.calls().stream().filter(c -> !c.warmup()).toList();
         List<ModelCall> warmup = shared.calls().stream().filter(c -> c.warmup()).toList();
-        long warmupPrompt = warmup.stream().mapToLong(ModelCall::promptTokens).max().orElse(0);
+        long warmupPrompt =
+                warmup.stream().mapToLong(ModelCall::promptTokens).max().orElse(0);
         long prefix = Math.max(0, warmupPrompt - GENERATION_PROMPT_TOKENS);
         // Each session's distinct tokens: its last prompt, less what its earlier turns generated (that
         // output is in the cache already, as the engine wrote it).
-        Map<String, List<ModelCall>> bySession = agentCalls.stream().collect(Collectors.groupingBy(ModelCall::agentKey));
+        Map<String, List<ModelCall>> bySession =
+                agentCalls.stream().collect(Collectors.groupingBy(ModelCall::agentKey));
         long unique = 0;
         for (List<ModelCall> calls : bySession.values()) {
-            ModelCall last = calls.stream().max(java.util.Comparator.comparingInt(ModelCall::turn)).orElseThrow();
-            long generatedBefore = calls.stream().filter(c -> c.turn() < last.turn()).mapToLong(c -> Math.max(0, c.completionTokens())).sum();
+            ModelCall last = calls.stream()
+                    .max(java.util.Comparator.comparingInt(ModelCall::turn))
+                    .orElseThrow();
+            long generatedBefore = calls.stream()
+                    .filter(c -> c.turn() < last.turn())
+                    .mapToLong(c -> Math.max(0, c.completionTokens()))
+                    .sum();
             unique += last.promptTokens() - generatedBefore - prefix;
         }
         ObjectNode sim = JsonNodeFactory.instance.objectNode();
@@ -229,23 +317,45 @@ public final class SharedPrefixSessions {
             sim.put("shared_prompt_tokens", s.promptTokens());
             sim.put("shared_cached_tokens", s.cachedTokens());
         });
-        return new Point(label, maxInflight, sharedRun.evictedTokens(), n, isolated.wallSeconds(), isolated.calls().stream().mapToLong(ModelCall::prefillTokens).sum(),
-                isolated.calls().stream().mapToLong(c -> Math.max(0, c.promptTokens())).sum(),
-                shared.wallSeconds(), shared.agentCalls().prefillTokens(), warmup.stream().mapToLong(ModelCall::prefillTokens).sum(),
-                shared.agentCalls().promptTokens(), shared.agentCalls().cachedTokens(), prefix, unique, prefix + unique,
-                isolated.succeeded(), shared.succeeded(), order, sim);
+        return new Point(
+                label,
+                maxInflight,
+                sharedRun.evictedTokens(),
+                n,
+                isolated.wallSeconds(),
+                isolated.calls().stream().mapToLong(ModelCall::prefillTokens).sum(),
+                isolated.calls().stream()
+                        .mapToLong(c -> Math.max(0, c.promptTokens()))
+                        .sum(),
+                shared.wallSeconds(),
+                shared.agentCalls().prefillTokens(),
+                warmup.stream().mapToLong(ModelCall::prefillTokens).sum(),
+                shared.agentCalls().promptTokens(),
+                shared.agentCalls().cachedTokens(),
+                prefix,
+                unique,
+                prefix + unique,
+                isolated.succeeded(),
+                shared.succeeded(),
+                order,
+                sim);
     }
 
     private static Path report(BenchOptions options, List<Point> points, String description, boolean simulated) {
         Report report = new Report("w3-shared-prefix", options.command(), options.engineUrl(), description, simulated);
         ObjectNode config = report.config();
-        config.put("system_prompt_sim_tokens", Prompts.tokens(shape(1, options.model()).systemPrompt()));
+        config.put(
+                "system_prompt_sim_tokens",
+                Prompts.tokens(shape(1, options.model()).systemPrompt()));
         config.put("isolated", "raw loop, sessions one after another, engine cache flushed before each session");
-        config.put("shared", "BatchAgent, all sessions submitted at once (max_inflight >= N), one warm-up request first");
+        config.put(
+                "shared", "BatchAgent, all sessions submitted at once (max_inflight >= N), one warm-up request first");
         config.put("speedup", options.speedup());
         config.put("order", "alternates per N: isolated first for the 1st, 3rd, 5th N; shared first for the others");
-        config.put("limit", "shared prefix once + each session's distinct tokens (its last prompt less the output of its earlier turns, less the shared prefix); "
-                + "shared prefix = the warm-up's prompt tokens less the 3-token generation prompt");
+        config.put(
+                "limit",
+                "shared prefix once + each session's distinct tokens (its last prompt less the output of its earlier turns, less the shared prefix); "
+                        + "shared prefix = the warm-up's prompt tokens less the 3-token generation prompt");
         long[] original = {63_903, 128_182, 257_094, 643_918, 1_287_681};
         long[] originalShared = {1_981, 4_920, 9_874, 23_605, 50_806};
         double[] originalWallIso = {28.77, 53.56, 115.39, 286.72, 573.21};
@@ -277,20 +387,27 @@ public final class SharedPrefixSessions {
             run.put("limit_tokens", p.limit());
             Json.putNumber(run, "deviation_from_limit_with_warmup", p.deviationWithWarmup());
             Json.putNumber(run, "deviation_from_limit_without_warmup", p.deviationWithoutWarmup());
-            Json.putNumber(run, "prefill_saved_vs_isolated", 1 - (double) p.sharedPrefillWithWarmup() / p.isolatedPrefill());
+            Json.putNumber(
+                    run, "prefill_saved_vs_isolated", 1 - (double) p.sharedPrefillWithWarmup() / p.isolatedPrefill());
             run.put("isolated_succeeded", p.isolatedOk());
             run.put("shared_succeeded", p.sharedOk());
             run.set("simulator_counters", p.simulator());
             int o = DEFAULT_SIZES.indexOf(p.n());
-            rows.add(List.of(p.label(), Markdown.count(p.isolatedPrefill()),
+            rows.add(List.of(
+                    p.label(),
+                    Markdown.count(p.isolatedPrefill()),
                     Markdown.count(p.sharedPrefill()) + " (+" + Markdown.count(p.warmupPrefill()) + ")",
-                    Markdown.count(p.limit()), String.format(java.util.Locale.ROOT, "%+.2f%%", p.deviationWithWarmup() * 100),
+                    Markdown.count(p.limit()),
+                    String.format(java.util.Locale.ROOT, "%+.2f%%", p.deviationWithWarmup() * 100),
                     Markdown.pct(1 - (double) p.sharedPrefillWithWarmup() / p.isolatedPrefill()),
-                    Markdown.num(p.isolatedWall(), 2), Markdown.num(p.sharedWall(), 2),
+                    Markdown.num(p.isolatedWall(), 2),
+                    Markdown.num(p.sharedWall(), 2),
                     Markdown.num(p.isolatedWall() / p.sharedWall(), 2) + "x",
                     Markdown.num((double) p.isolatedPrefill() / p.n(), 0),
-                    o < 0 ? "" : Markdown.count(original[o]) + " / " + Markdown.count(originalShared[o]) + "; "
-                            + originalWallIso[o] + " / " + originalWallShared[o] + " s",
+                    o < 0
+                            ? ""
+                            : Markdown.count(original[o]) + " / " + Markdown.count(originalShared[o]) + "; "
+                                    + originalWallIso[o] + " / " + originalWallShared[o] + " s",
                     p.isolatedOk() + "/" + p.n() + ", " + p.sharedOk() + "/" + p.n(),
                     Markdown.num(p.evictedTokens(), 0)));
             String category = p.maxInflight() == KV_BOUNDED_INFLIGHT ? "N=" + p.n() + "*" : "N=" + p.n();
@@ -301,57 +418,112 @@ public final class SharedPrefixSessions {
             if (p.maxInflight() != KV_BOUNDED_INFLIGHT) {
                 allWithin &= within;
             }
-            report.target(p.label() + ": prefill vs limit", "within 2% of the limit, warm-up included",
+            report.target(
+                    p.label() + ": prefill vs limit",
+                    "within 2% of the limit, warm-up included",
                     Markdown.count(p.sharedPrefillWithWarmup()) + " vs " + Markdown.count(p.limit()) + " ("
                             + String.format(java.util.Locale.ROOT, "%+.2f%%", p.deviationWithWarmup() * 100) + ")",
-                    within, "without warm-up: " + String.format(java.util.Locale.ROOT, "%+.2f%%", p.deviationWithoutWarmup() * 100)
-                            + "; " + Markdown.num(p.evictedTokens(), 0) + " tokens evicted from the engine's KV pool during the shared run");
+                    within,
+                    "without warm-up: "
+                            + String.format(java.util.Locale.ROOT, "%+.2f%%", p.deviationWithoutWarmup() * 100) + "; "
+                            + Markdown.num(p.evictedTokens(), 0)
+                            + " tokens evicted from the engine's KV pool during the shared run");
         }
-        double perSession = points.stream().mapToDouble(p -> (double) p.isolatedPrefill() / p.n()).average().orElse(Double.NaN);
+        double perSession = points.stream()
+                .mapToDouble(p -> (double) p.isolatedPrefill() / p.n())
+                .average()
+                .orElse(Double.NaN);
         report.summary().put("all_within_2pct", allWithin);
         Json.putNumber(report.summary(), "isolated_prefill_per_session_mean", perSession);
-        report.summary().put("original_isolated_prefill_per_session", "12,781 / 12,818 / 12,855 / 12,878 / 12,877 (N = 5 / 10 / 20 / 50 / 100)");
+        report.summary()
+                .put(
+                        "original_isolated_prefill_per_session",
+                        "12,781 / 12,818 / 12,855 / 12,878 / 12,877 (N = 5 / 10 / 20 / 50 / 100)");
         Json.putNumber(report.summary(), "sanity_check_deviation_vs_original_12850", perSession / 12_850 - 1);
         report.note("Sanity check of the simulator: isolated prefill per session " + Markdown.num(perSession, 0)
                 + " simulator tokens against the original's measured 12,781-12,878 Qwen tokens per session ("
                 + String.format(java.util.Locale.ROOT, "%+.1f%%", (perSession / 12_850 - 1) * 100)
-                + " from 12,850) for the same prompt size (a " + PROMPT_TOKENS + "-token system prompt plus each session's own ~400-500 tokens).");
-        report.note("Wall times here are at simulator speedup " + options.speedup() + ": engine time is divided by it, Kafka and "
-                + "tool time are not, so the ratio understates what speedup 1 (bench/run w3 --speedup 1, about 7 minutes) gives.");
-        report.note("Prefill comes from the engine's per-request usage (prompt minus cached tokens) seen by the recording proxy; "
-                + "the simulator's own counters agree (simulator_counters in results.json).");
-        report.note("The limit can sit a few tokens per session above what a radix cache achieves, because sessions' first user "
-                + "messages also share their opening tokens (<|im_start|>user, 'Session:') beyond the declared prefix.");
-        List<Point> main = points.stream().filter(p -> p.maxInflight() != KV_BOUNDED_INFLIGHT).toList();
+                + " from 12,850) for the same prompt size (a " + PROMPT_TOKENS
+                + "-token system prompt plus each session's own ~400-500 tokens).");
+        report.note(
+                "Wall times here are at simulator speedup " + options.speedup()
+                        + ": engine time is divided by it, Kafka and "
+                        + "tool time are not, so the ratio understates what speedup 1 (bench/run w3 --speedup 1, about 7 minutes) gives.");
+        report.note(
+                "Prefill comes from the engine's per-request usage (prompt minus cached tokens) seen by the recording proxy; "
+                        + "the simulator's own counters agree (simulator_counters in results.json).");
+        report.note(
+                "The limit can sit a few tokens per session above what a radix cache achieves, because sessions' first user "
+                        + "messages also share their opening tokens (<|im_start|>user, 'Session:') beyond the declared prefix.");
+        List<Point> main = points.stream()
+                .filter(p -> p.maxInflight() != KV_BOUNDED_INFLIGHT)
+                .toList();
         String lastWith = main.isEmpty() ? "" : main.get(main.size() - 1).n() + "";
         Point last = main.isEmpty() ? null : main.get(main.size() - 1);
-        points.stream().filter(p -> p.maxInflight() == KV_BOUNDED_INFLIGHT).findFirst().ifPresent(b -> report.note(String.format(
-                java.util.Locale.ROOT, "What limits the largest N: the simulated H100's KV pool holds 39,132 tokens (32B model in BF16 on one "
-                        + "80 GB GPU). With all %d sessions in flight at once, %s tokens were evicted and sessions recomputed what they "
-                        + "had lost (%+.2f%% from the limit); with max_inflight %d the same sessions evicted %s tokens and came to %+.2f%%. "
-                        + "Both runs use adaptive in-flight and with it admission by KV (KvAdmission): a new session starts only while the "
-                        + "pool, as the engine reports it, holds the shared prefix plus the running sessions' contexts, so evicted tokens "
-                        + "are those of finished sessions; an in-flight bound alone does not bound them, since a session waiting on its "
-                        + "tool holds no model call but keeps its context in the pool.", b.n(), last == null ? "?" : Markdown.num(last.evictedTokens(), 0),
-                last == null ? Double.NaN : last.deviationWithWarmup() * 100, KV_BOUNDED_INFLIGHT, Markdown.num(b.evictedTokens(), 0),
-                b.deviationWithWarmup() * 100)));
+        points.stream()
+                .filter(p -> p.maxInflight() == KV_BOUNDED_INFLIGHT)
+                .findFirst()
+                .ifPresent(b -> report.note(String.format(
+                        java.util.Locale.ROOT,
+                        "What limits the largest N: the simulated H100's KV pool holds 39,132 tokens (32B model in BF16 on one "
+                                + "80 GB GPU). With all %d sessions in flight at once, %s tokens were evicted and sessions recomputed what they "
+                                + "had lost (%+.2f%% from the limit); with max_inflight %d the same sessions evicted %s tokens and came to %+.2f%%. "
+                                + "Both runs use adaptive in-flight and with it admission by KV (KvAdmission): a new session starts only while the "
+                                + "pool, as the engine reports it, holds the shared prefix plus the running sessions' contexts, so evicted tokens "
+                                + "are those of finished sessions; an in-flight bound alone does not bound them, since a session waiting on its "
+                                + "tool holds no model call but keeps its context in the pool.",
+                        b.n(),
+                        last == null ? "?" : Markdown.num(last.evictedTokens(), 0),
+                        last == null ? Double.NaN : last.deviationWithWarmup() * 100,
+                        KV_BOUNDED_INFLIGHT,
+                        Markdown.num(b.evictedTokens(), 0),
+                        b.deviationWithWarmup() * 100)));
         if (last != null) {
-            report.readmeRow("W3 shared-prefix sessions, N=" + lastWith + " (12,369-token prompt)",
-                    String.format(java.util.Locale.ROOT, "prefill %s isolated vs %s shared incl. warm-up (%s less; %+.2f%% from the limit); wall %s vs %s s (%sx, speedup %s)",
-                            Markdown.count(last.isolatedPrefill()), Markdown.count(last.sharedPrefillWithWarmup()),
+            report.readmeRow(
+                    "W3 shared-prefix sessions, N=" + lastWith + " (12,369-token prompt)",
+                    String.format(
+                            java.util.Locale.ROOT,
+                            "prefill %s isolated vs %s shared incl. warm-up (%s less; %+.2f%% from the limit); wall %s vs %s s (%sx, speedup %s)",
+                            Markdown.count(last.isolatedPrefill()),
+                            Markdown.count(last.sharedPrefillWithWarmup()),
                             Markdown.pct(1 - (double) last.sharedPrefillWithWarmup() / last.isolatedPrefill()),
-                            last.deviationWithWarmup() * 100, Markdown.num(last.isolatedWall(), 1), Markdown.num(last.sharedWall(), 1),
-                            Markdown.num(last.isolatedWall() / last.sharedWall(), 2), options.speedup()),
+                            last.deviationWithWarmup() * 100,
+                            Markdown.num(last.isolatedWall(), 1),
+                            Markdown.num(last.sharedWall(), 1),
+                            Markdown.num(last.isolatedWall() / last.sharedWall(), 2),
+                            options.speedup()),
                     "N=100: 1,287,681 vs 50,806 prefill tokens (96% less, warm-up left out); 573.21 vs 190.80 s (3.0x)");
-            report.readmeRow("W3 sanity check: isolated prefill per session", Markdown.num(perSession, 0) + " simulator tokens",
+            report.readmeRow(
+                    "W3 sanity check: isolated prefill per session",
+                    Markdown.num(perSession, 0) + " simulator tokens",
                     "12,781-12,878 tokens per session (measured)");
         }
         String markdown = "## W3 shared-prefix sessions (" + PROMPT_TOKENS + "-token shared prompt)\n\n"
-                + Markdown.table(List.of("N", "prefill isolated", "prefill shared (+warm-up)", "limit", "shared vs limit",
-                "saved", "wall isolated s", "wall shared s", "ratio", "isolated prefill / session",
-                "original prefill iso / shared; wall iso / shared", "succeeded iso, shared", "evicted tokens (shared run)"), rows);
-        JFreeChart chart = ChartFactory.createBarChart("W3 prefill tokens computed" + (simulated ? " (SIMULATED engine)" : ""),
-                "sessions", "prefill tokens (log scale)", prefill, PlotOrientation.VERTICAL, true, false, false);
+                + Markdown.table(
+                        List.of(
+                                "N",
+                                "prefill isolated",
+                                "prefill shared (+warm-up)",
+                                "limit",
+                                "shared vs limit",
+                                "saved",
+                                "wall isolated s",
+                                "wall shared s",
+                                "ratio",
+                                "isolated prefill / session",
+                                "original prefill iso / shared; wall iso / shared",
+                                "succeeded iso, shared",
+                                "evicted tokens (shared run)"),
+                        rows);
+        JFreeChart chart = ChartFactory.createBarChart(
+                "W3 prefill tokens computed" + (simulated ? " (SIMULATED engine)" : ""),
+                "sessions",
+                "prefill tokens (log scale)",
+                prefill,
+                PlotOrientation.VERTICAL,
+                true,
+                false,
+                false);
         LogAxis axis = new LogAxis("prefill tokens (log scale)");
         axis.setSmallestValue(1_000);
         chart.getCategoryPlot().setRangeAxis(axis);

@@ -13,8 +13,17 @@ import java.util.Map;
  */
 public final class SlowSharedTool {
 
-    static final List<String> COMPANIES = List.of("NVIDIA", "OpenAI", "Anthropic", "vLLM", "SGLang", "Meta AI",
-            "Google DeepMind", "AWS Bedrock", "Together AI", "LMCache");
+    static final List<String> COMPANIES = List.of(
+            "NVIDIA",
+            "OpenAI",
+            "Anthropic",
+            "vLLM",
+            "SGLang",
+            "Meta AI",
+            "Google DeepMind",
+            "AWS Bedrock",
+            "Together AI",
+            "LMCache");
 
     static final String INSTRUCTION = "You are a research assistant comparing how inference providers share KV cache "
             + "across agents. For each company, call slow_company_lookup once with the given query, then answer. "
@@ -37,17 +46,34 @@ public final class SlowSharedTool {
             input.put("company", COMPANIES.get(i % 10)).put("query", "kv-cache-shared-query-" + (i % 10));
             inputs.add(input.toString());
         }
-        return new BatchShape(Prompts.padToTokens(INSTRUCTION, "filler", 2_058), TASK, inputs,
-                List.of(BatchShape.tool("slow_company_lookup", "Look up shared KV-cache research notes for a query (slow).",
-                        new io.batchagent.bench.tools.SlowCompanyLookupTool().parametersJson(), 10_000, true, 600_000)),
-                SCHEMA, model, 4, 256);
+        return new BatchShape(
+                Prompts.padToTokens(INSTRUCTION, "filler", 2_058),
+                TASK,
+                inputs,
+                List.of(BatchShape.tool(
+                        "slow_company_lookup",
+                        "Look up shared KV-cache research notes for a query (slow).",
+                        new io.batchagent.bench.tools.SlowCompanyLookupTool().parametersJson(),
+                        10_000,
+                        true,
+                        600_000)),
+                SCHEMA,
+                model,
+                4,
+                256);
     }
 
     public static Path run(BenchOptions options) throws Exception {
-        return AbWorkload.run(options, new AbWorkload.Definition("w2-slow-tool",
-                "W2 slow shared tool (N=100, 10 keys, 800 ms tool, max_inflight 32)",
-                List.of(new AbWorkload.Case("N=100", shape(options.model()), 10)), 32, SIM_TOOL_RULE,
-                Map.of("slow_company_lookup.latency.ms", "800"),
-                "1.29-1.78x wall (Dynamo, H100, 32B: 10.50 -> 5.91 s); TTFT p95 1.55 -> 0.59 s; 100 -> 10 executions", 2.5));
+        return AbWorkload.run(
+                options,
+                new AbWorkload.Definition(
+                        "w2-slow-tool",
+                        "W2 slow shared tool (N=100, 10 keys, 800 ms tool, max_inflight 32)",
+                        List.of(new AbWorkload.Case("N=100", shape(options.model()), 10)),
+                        32,
+                        SIM_TOOL_RULE,
+                        Map.of("slow_company_lookup.latency.ms", "800"),
+                        "1.29-1.78x wall (Dynamo, H100, 32B: 10.50 -> 5.91 s); TTFT p95 1.55 -> 0.59 s; 100 -> 10 executions",
+                        2.5));
     }
 }

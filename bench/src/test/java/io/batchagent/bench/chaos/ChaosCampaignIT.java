@@ -19,17 +19,34 @@ class ChaosCampaignIT {
 
     @Test
     void shouldEndEveryJobOnceAndHandleEveryBadRecordWhileRolesAreKilledAndTheEngineMisbehaves() throws Exception {
-        ChaosCampaign.Outcome outcome = ChaosCampaign.execute(Path.of("target", "chaos-it"), ChaosCampaign.Settings.small(11),
+        ChaosCampaign.Outcome outcome = ChaosCampaign.execute(
+                Path.of("target", "chaos-it"),
+                ChaosCampaign.Settings.small(11),
                 line -> System.err.println("chaos: " + line));
 
-        assertThat(outcome.jobsWithoutFinalResult()).as("jobs without a final result").isEmpty();
-        assertThat(outcome.disagreeingJobs()).as("jobs whose final records disagree").isEmpty();
-        assertThat(outcome.cacheableExecutionsRepeated()).as("cacheable calls executed again after completing").isEmpty();
-        assertThat(outcome.fuzzUnhandledByKind()).as("bad records with neither a dead letter nor a FAILED result").isEmpty();
+        assertThat(outcome.jobsWithoutFinalResult())
+                .as("jobs without a final result")
+                .isEmpty();
+        assertThat(outcome.disagreeingJobs())
+                .as("jobs whose final records disagree")
+                .isEmpty();
+        assertThat(outcome.cacheableExecutionsRepeated())
+                .as("cacheable calls executed again after completing")
+                .isEmpty();
+        assertThat(outcome.fuzzUnhandledByKind())
+                .as("bad records with neither a dead letter nor a FAILED result")
+                .isEmpty();
         assertThat(outcome.deadRoles()).as("stage processes that died").isEmpty();
-        assertThat(outcome.crashLines()).as("stage threads replaced or loops stopped").isEmpty();
-        assertThat(outcome.kills()).as("kills made").hasSizeGreaterThanOrEqualTo(outcome.settings().kills());
-        assertThat(outcome.faultsInjected().values().stream().mapToLong(Long::longValue).sum()).as("engine faults injected")
+        assertThat(outcome.crashLines())
+                .as("stage threads replaced or loops stopped")
+                .isEmpty();
+        assertThat(outcome.kills())
+                .as("kills made")
+                .hasSizeGreaterThanOrEqualTo(outcome.settings().kills());
+        assertThat(outcome.faultsInjected().values().stream()
+                        .mapToLong(Long::longValue)
+                        .sum())
+                .as("engine faults injected")
                 .isPositive();
     }
 }

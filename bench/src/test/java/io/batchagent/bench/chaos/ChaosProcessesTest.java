@@ -20,8 +20,10 @@ class ChaosProcessesTest {
                 "12:29:51.012 ERROR KafkaStreams - stream-client [x] Replacing thread in the streams uncaught exception handler",
                 "12:30:00.000 ERROR KafkaStreams - Encountered the following exception during processing");
 
-        assertThat(ChaosProcesses.matching("job-compiler-1.log", recovered, NEEDLES)).isEmpty();
-        assertThat(ChaosProcesses.matching("job-compiler-1.log", crashed, NEEDLES)).hasSize(2)
+        assertThat(ChaosProcesses.matching("job-compiler-1.log", recovered, NEEDLES))
+                .isEmpty();
+        assertThat(ChaosProcesses.matching("job-compiler-1.log", crashed, NEEDLES))
+                .hasSize(2)
                 .allSatisfy(line -> assertThat(line).startsWith("job-compiler-1.log: "));
     }
 }

@@ -29,7 +29,9 @@ class RecordingProxyTest {
         }
         ModelCall call = probe.finish(now);
         // Then the empty role delta is not the first token, the content delta is
-        assertThat(call.firstTokenNanos()).isGreaterThan(2_000 + "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}".length() / 13);
+        assertThat(call.firstTokenNanos())
+                .isGreaterThan(2_000
+                        + "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}".length() / 13);
         assertThat(call.promptTokens()).isEqualTo(120);
         assertThat(call.cachedTokens()).isEqualTo(100);
         assertThat(call.completionTokens()).isEqualTo(7);
@@ -40,15 +42,21 @@ class RecordingProxyTest {
     @Test
     void shouldRecordEachChatCompletionPassingThrough() throws Exception {
         // Given the simulator behind the proxy
-        try (EngineSimulator simulator = EngineSimulator.start(SimulatorOptions.builder().build());
-             RecordingProxy proxy = RecordingProxy.start(URI.create(simulator.baseUrl()))) {
+        try (EngineSimulator simulator =
+                        EngineSimulator.start(SimulatorOptions.builder().build());
+                RecordingProxy proxy = RecordingProxy.start(URI.create(simulator.baseUrl()))) {
             proxy.tag("A");
-            String body = "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":64,"
-                    + "\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"Agent: 7\"}]}";
+            String body =
+                    "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":64,"
+                            + "\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"Agent: 7\"}]}";
             // When
-            HttpResponse<String> answer = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(proxy.baseUrl() + "/v1/chat/completions"))
-                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> answer = HttpClient.newHttpClient()
+                    .send(
+                            HttpRequest.newBuilder(URI.create(proxy.baseUrl() + "/v1/chat/completions"))
+                                    .header("Content-Type", "application/json")
+                                    .POST(HttpRequest.BodyPublishers.ofString(body))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
             // Then the caller gets the engine's stream and the proxy its figures
             assertThat(answer.statusCode()).isEqualTo(200);
             assertThat(answer.body()).contains("data: [DONE]");

@@ -42,7 +42,8 @@ class ReadmeTableTest {
         ReadmeTable.rewrite(readme, dir);
         // Then
         String text = Files.readString(readme, StandardCharsets.UTF_8);
-        assertThat(text).contains("| W4 dedup | no engine | 10 executions | 10 executions (100x) | `bench/run w4` |")
+        assertThat(text)
+                .contains("| W4 dedup | no engine | 10 executions | 10 executions (100x) | `bench/run w4` |")
                 .contains("- w4-dedup, executions (10): 10: met.")
                 .doesNotContain("old");
     }

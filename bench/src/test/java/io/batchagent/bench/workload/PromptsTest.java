@@ -23,7 +23,11 @@ class PromptsTest {
     void shouldGiveBothConditionsOfW1TheSameRenderedMessages() {
         BatchShape shape = ResearchSummary.shape(2_048, "m");
         assertThat(shape.userMessages()).hasSize(20);
-        assertThat(shape.userMessages().get(0)).startsWith("Paper ID: 1706.03762\nTitle: Attention Is All You Need\nTopic: transformer attention");
-        assertThat(shape.inputs().stream().map(i -> i.replaceAll(".*\"topic\":\"([^\"]+)\".*", "$1")).distinct()).hasSize(9);
+        assertThat(shape.userMessages().get(0))
+                .startsWith("Paper ID: 1706.03762\nTitle: Attention Is All You Need\nTopic: transformer attention");
+        assertThat(shape.inputs().stream()
+                        .map(i -> i.replaceAll(".*\"topic\":\"([^\"]+)\".*", "$1"))
+                        .distinct())
+                .hasSize(9);
     }
 }

@@ -26,11 +26,13 @@ public final class ControlTopic {
         try {
             brokers = admin.describeCluster().nodes().get(30, TimeUnit.SECONDS).size();
             admin.createTopics(List.of(new NewTopic(topic, 1, (short) Math.min(3, brokers))
-                    .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE))))
-                    .all().get(30, TimeUnit.SECONDS);
+                            .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE))))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IllegalStateException("cannot create the Iceberg control topic " + topic + ": " + e.getCause(), e);
+                throw new IllegalStateException(
+                        "cannot create the Iceberg control topic " + topic + ": " + e.getCause(), e);
             }
         } catch (TimeoutException e) {
             throw new IllegalStateException("the cluster did not answer within 30 s while creating " + topic, e);

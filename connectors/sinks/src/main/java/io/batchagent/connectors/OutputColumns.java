@@ -52,8 +52,8 @@ final class OutputColumns {
         List<Column> columns = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = properties.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> property = it.next();
-            columns.add(new Column(property.getKey(), ResultRow.column("output_", property.getKey()),
-                    Kind.of(property.getValue())));
+            columns.add(new Column(
+                    property.getKey(), ResultRow.column("output_", property.getKey()), Kind.of(property.getValue())));
         }
         return new OutputColumns(columns);
     }

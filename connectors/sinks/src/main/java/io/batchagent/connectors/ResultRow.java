@@ -95,8 +95,15 @@ public final class ResultRow<R extends ConnectRecord<R>> implements Transformati
         }
         Struct row = new Struct(rowSchema);
         fill(row, "", result);
-        return record.newRecord(record.topic(), record.kafkaPartition(), record.keySchema(), record.key(), rowSchema,
-                row, record.timestamp(), record.headers());
+        return record.newRecord(
+                record.topic(),
+                record.kafkaPartition(),
+                record.keySchema(),
+                record.key(),
+                rowSchema,
+                row,
+                record.timestamp(),
+                record.headers());
     }
 
     @Override
@@ -150,7 +157,8 @@ public final class ResultRow<R extends ConnectRecord<R>> implements Transformati
                 if (value != null) {
                     fill(row, column + "_", (Struct) value);
                 }
-            } else if (field.schema().type() == Schema.Type.ARRAY || field.schema().type() == Schema.Type.MAP) {
+            } else if (field.schema().type() == Schema.Type.ARRAY
+                    || field.schema().type() == Schema.Type.MAP) {
                 row.put(column, value == null ? null : jsonText(value));
             } else {
                 row.put(column, value);
@@ -167,8 +175,11 @@ public final class ResultRow<R extends ConnectRecord<R>> implements Transformati
      * empty. Keeps logical types (names and parameters).
      */
     private static Schema optional(Schema schema) {
-        SchemaBuilder builder = new SchemaBuilder(schema.type()).name(schema.name()).version(schema.version())
-                .doc(schema.doc()).optional();
+        SchemaBuilder builder = new SchemaBuilder(schema.type())
+                .name(schema.name())
+                .version(schema.version())
+                .doc(schema.doc())
+                .optional();
         if (schema.parameters() != null) {
             builder.parameters(schema.parameters());
         }
@@ -177,7 +188,8 @@ public final class ResultRow<R extends ConnectRecord<R>> implements Transformati
 
     /** {@code usage} + {@code promptTokens} is {@code usage_prompt_tokens}; {@code index} is {@code job_index}. */
     static String column(String prefix, String field) {
-        String snake = field.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT)
+        String snake = field.replaceAll("([a-z0-9])([A-Z])", "$1_$2")
+                .toLowerCase(java.util.Locale.ROOT)
                 .replaceAll("[^a-z0-9_]", "_");
         if (prefix.isEmpty() && snake.equals("index")) {
             return "job_index";

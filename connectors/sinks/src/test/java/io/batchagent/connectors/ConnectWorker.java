@@ -41,7 +41,8 @@ final class ConnectWorker implements AutoCloseable {
     }
 
     /** Starts a worker and returns once its REST API answers. */
-    static ConnectWorker start(String bootstrapServers, Path workDir, Map<String, String> environment) throws IOException {
+    static ConnectWorker start(String bootstrapServers, Path workDir, Map<String, String> environment)
+            throws IOException {
         int port = freePort();
         Properties worker = new Properties();
         try (var in = Files.newBufferedReader(CONNECTORS.resolve("config/connect-standalone.properties"))) {
@@ -49,20 +50,29 @@ final class ConnectWorker implements AutoCloseable {
         }
         worker.setProperty("bootstrap.servers", bootstrapServers);
         worker.setProperty("listeners", "http://127.0.0.1:" + port);
-        worker.setProperty("offset.storage.file.filename", workDir.resolve("connect.offsets").toString());
+        worker.setProperty(
+                "offset.storage.file.filename",
+                workDir.resolve("connect.offsets").toString());
         worker.setProperty("plugin.path", TARGET.resolve("plugins").toString());
         Path workerFile = workDir.resolve("connect-standalone.properties");
         try (Writer out = Files.newBufferedWriter(workerFile)) {
             worker.store(out, "ResultSinksIT");
         }
         JavaProcess process = JavaProcess.start(
-                List.of("-Xmx768m", "-Daws.requestChecksumCalculation=WHEN_REQUIRED",
+                List.of(
+                        "-Xmx768m",
+                        "-Daws.requestChecksumCalculation=WHEN_REQUIRED",
                         "-Daws.responseChecksumValidation=WHEN_REQUIRED",
                         "-Dlogback.configurationFile=" + CONNECTORS.resolve("connect-worker/logback.xml")),
-                TARGET.resolve("connect-worker") + "/*", "org.apache.kafka.connect.cli.ConnectStandalone",
-                List.of(workerFile.toString()), environment, Path.of("target", "connect-worker.log"));
+                TARGET.resolve("connect-worker") + "/*",
+                "org.apache.kafka.connect.cli.ConnectStandalone",
+                List.of(workerFile.toString()),
+                environment,
+                Path.of("target", "connect-worker.log"));
         ConnectWorker connect = new ConnectWorker(process, "http://127.0.0.1:" + port);
-        await("the Connect worker's REST API").atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500))
+        await("the Connect worker's REST API")
+                .atMost(Duration.ofMinutes(3))
+                .pollInterval(Duration.ofMillis(500))
                 .until(() -> {
                     if (!process.isAlive()) {
                         throw new IllegalStateException("the Connect worker exited:\n" + process.logTail());
@@ -78,22 +88,29 @@ final class ConnectWorker implements AutoCloseable {
 
     /** The shipped distributed-mode config {@code config/<file>}: {"name": ..., "config": {...}}. */
     static ObjectNode shippedConfig(String file) throws IOException {
-        return (ObjectNode) JSON.readTree(CONNECTORS.resolve("config").resolve(file).toFile());
+        return (ObjectNode)
+                JSON.readTree(CONNECTORS.resolve("config").resolve(file).toFile());
     }
 
     /** Creates or replaces a connector, as {@code PUT /connectors/{name}/config} does. */
     void putConnector(String name, JsonNode config) throws IOException, InterruptedException {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(restUrl + "/connectors/" + name + "/config"))
-                .header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(config.toString()))
-                .build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response = http.send(
+                HttpRequest.newBuilder(URI.create(restUrl + "/connectors/" + name + "/config"))
+                        .header("Content-Type", "application/json")
+                        .PUT(HttpRequest.BodyPublishers.ofString(config.toString()))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() / 100 != 2) {
-            throw new IllegalStateException("Connect refused " + name + ": HTTP " + response.statusCode() + " "
-                    + response.body());
+            throw new IllegalStateException(
+                    "Connect refused " + name + ": HTTP " + response.statusCode() + " " + response.body());
         }
     }
 
     void deleteConnector(String name) throws IOException, InterruptedException {
-        http.send(HttpRequest.newBuilder(URI.create(restUrl + "/connectors/" + name)).DELETE().build(),
+        http.send(
+                HttpRequest.newBuilder(URI.create(restUrl + "/connectors/" + name))
+                        .DELETE()
+                        .build(),
                 HttpResponse.BodyHandlers.discarding());
     }
 
@@ -104,9 +121,11 @@ final class ConnectWorker implements AutoCloseable {
             return "HTTP " + response.statusCode();
         }
         JsonNode status = JSON.readTree(response.body());
-        StringBuilder text = new StringBuilder(status.path("connector").path("state").asText()).append(" [");
+        StringBuilder text =
+                new StringBuilder(status.path("connector").path("state").asText()).append(" [");
         for (JsonNode task : status.path("tasks")) {
-            text.append(task.path("state").asText()).append(task.has("trace") ? " " + task.path("trace").asText() : "");
+            text.append(task.path("state").asText())
+                    .append(task.has("trace") ? " " + task.path("trace").asText() : "");
         }
         return text.append("]").toString();
     }
@@ -121,8 +140,8 @@ final class ConnectWorker implements AutoCloseable {
     }
 
     private HttpResponse<String> get(String path) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(URI.create(restUrl + path)).GET().build(),
-                HttpResponse.BodyHandlers.ofString());
+        return http.send(
+                HttpRequest.newBuilder(URI.create(restUrl + path)).GET().build(), HttpResponse.BodyHandlers.ofString());
     }
 
     static int freePort() {

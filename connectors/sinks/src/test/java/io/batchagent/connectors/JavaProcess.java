@@ -24,8 +24,13 @@ final class JavaProcess implements AutoCloseable {
         this.log = log;
     }
 
-    static JavaProcess start(List<String> jvmOptions, String classpath, String mainClass, List<String> args,
-                             Map<String, String> environment, Path log) {
+    static JavaProcess start(
+            List<String> jvmOptions,
+            String classpath,
+            String mainClass,
+            List<String> args,
+            Map<String, String> environment,
+            Path log) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmOptions);
@@ -33,8 +38,8 @@ final class JavaProcess implements AutoCloseable {
         command.add(classpath);
         command.add(mainClass);
         command.addAll(args);
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(log.toFile());
+        ProcessBuilder builder =
+                new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().putAll(environment);
         try {
             return new JavaProcess(builder.start(), log);

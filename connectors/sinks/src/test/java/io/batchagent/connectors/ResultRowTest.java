@@ -19,10 +19,17 @@ import org.junit.jupiter.api.Test;
 /** {@link ResultRow} on AgentResult structs shaped as an Avro converter hands them to a sink. */
 class ResultRowTest {
 
-    private static final Schema ERROR = SchemaBuilder.struct().name("io.batchagent.events.JobError").optional()
-            .field("reason", Schema.STRING_SCHEMA).field("message", Schema.STRING_SCHEMA).build();
-    private static final Schema USAGE = SchemaBuilder.struct().name("io.batchagent.events.Usage")
-            .field("promptTokens", Schema.INT64_SCHEMA).field("cachedPromptTokens", Schema.INT64_SCHEMA).build();
+    private static final Schema ERROR = SchemaBuilder.struct()
+            .name("io.batchagent.events.JobError")
+            .optional()
+            .field("reason", Schema.STRING_SCHEMA)
+            .field("message", Schema.STRING_SCHEMA)
+            .build();
+    private static final Schema USAGE = SchemaBuilder.struct()
+            .name("io.batchagent.events.Usage")
+            .field("promptTokens", Schema.INT64_SCHEMA)
+            .field("cachedPromptTokens", Schema.INT64_SCHEMA)
+            .build();
     private static final Schema RESULT = resultSchema(SchemaBuilder.struct().name("io.batchagent.events.AgentResult"));
     private static final String OUTPUT_SCHEMA = """
             {"type": "object", "properties": {
@@ -41,16 +48,30 @@ class ResultRowTest {
         // Given
         transform.configure(Map.of());
         Struct failed = result(RESULT, "job-1", "FAILED", null)
-                .put("error", new Struct(ERROR).put("reason", "MAX_TURNS_EXCEEDED").put("message", "4 turns"));
+                .put(
+                        "error",
+                        new Struct(ERROR).put("reason", "MAX_TURNS_EXCEEDED").put("message", "4 turns"));
 
         // When
         Struct row = (Struct) transform.apply(record(failed)).value();
 
         // Then
-        assertThat(row.schema().fields()).extracting(Field::name).containsExactly("job_id", "batch_id", "job_index",
-                "status", "output_json", "error_reason", "error_message", "usage_prompt_tokens",
-                "usage_cached_prompt_tokens", "finished_at_ms", "finished_at");
-        assertThat(row.schema().fields()).allSatisfy(field -> assertThat(field.schema().isOptional()).isTrue());
+        assertThat(row.schema().fields())
+                .extracting(Field::name)
+                .containsExactly(
+                        "job_id",
+                        "batch_id",
+                        "job_index",
+                        "status",
+                        "output_json",
+                        "error_reason",
+                        "error_message",
+                        "usage_prompt_tokens",
+                        "usage_cached_prompt_tokens",
+                        "finished_at_ms",
+                        "finished_at");
+        assertThat(row.schema().fields())
+                .allSatisfy(field -> assertThat(field.schema().isOptional()).isTrue());
         assertThat(row.getString("job_id")).isEqualTo("job-1");
         assertThat(row.getInt64("job_index")).isEqualTo(7L);
         assertThat(row.getString("error_reason")).isEqualTo("MAX_TURNS_EXCEEDED");
@@ -64,10 +85,13 @@ class ResultRowTest {
     void shouldTypeTheOutputsFieldsFromTheBatchsOutputSchema() {
         // Given
         transform.configure(Map.of(ResultRow.OUTPUT_SCHEMA_CONFIG, OUTPUT_SCHEMA));
-        String answer = "{\"paperId\":\"1706.03762\",\"score\":9,\"confidence\":0.5,\"relevant\":true,\"topics\":[\"nlp\"]}";
+        String answer =
+                "{\"paperId\":\"1706.03762\",\"score\":9,\"confidence\":0.5,\"relevant\":true,\"topics\":[\"nlp\"]}";
 
         // When
-        Struct row = (Struct) transform.apply(record(result(RESULT, "job-1", "SUCCEEDED", answer))).value();
+        Struct row = (Struct) transform
+                .apply(record(result(RESULT, "job-1", "SUCCEEDED", answer)))
+                .value();
 
         // Then
         assertThat(row.schema().field("output_score").schema().type()).isEqualTo(Schema.Type.INT64);
@@ -87,8 +111,12 @@ class ResultRowTest {
         String answer = "{\"paperId\":\"x\",\"score\":\"high\"}";
 
         // When
-        Struct row = (Struct) transform.apply(record(result(RESULT, "job-1", "SUCCEEDED", answer))).value();
-        Struct noAnswer = (Struct) transform.apply(record(result(RESULT, "job-2", "FAILED", "not json"))).value();
+        Struct row = (Struct) transform
+                .apply(record(result(RESULT, "job-1", "SUCCEEDED", answer)))
+                .value();
+        Struct noAnswer = (Struct) transform
+                .apply(record(result(RESULT, "job-2", "FAILED", "not json")))
+                .value();
 
         // Then
         assertThat(row.getString("output_paper_id")).isEqualTo("x");
@@ -104,10 +132,13 @@ class ResultRowTest {
         transform.configure(Map.of());
         SchemaBuilder withCost = SchemaBuilder.struct().name("io.batchagent.events.AgentResult");
         RESULT.fields().forEach(field -> withCost.field(field.name(), field.schema()));
-        Schema newer = withCost.field("costUsd", SchemaBuilder.float64().defaultValue(0.0).build()).build();
+        Schema newer = withCost.field(
+                        "costUsd", SchemaBuilder.float64().defaultValue(0.0).build())
+                .build();
 
         // When
-        Struct row = (Struct) transform.apply(record(result(newer, "job-1", "SUCCEEDED", "{}").put("costUsd", 0.25)))
+        Struct row = (Struct) transform
+                .apply(record(result(newer, "job-1", "SUCCEEDED", "{}").put("costUsd", 0.25)))
                 .value();
 
         // Then
@@ -128,27 +159,40 @@ class ResultRowTest {
         transform.configure(Map.of());
         SinkRecord schemaless = new SinkRecord("results", 2, null, "job-1", null, Map.of("jobId", "job-1"), 11);
 
-        assertThatThrownBy(() -> transform.apply(schemaless)).isInstanceOf(DataException.class)
-                .hasMessageContaining("needs an AgentResult struct").hasMessageContaining("results-2 at offset 11");
+        assertThatThrownBy(() -> transform.apply(schemaless))
+                .isInstanceOf(DataException.class)
+                .hasMessageContaining("needs an AgentResult struct")
+                .hasMessageContaining("results-2 at offset 11");
     }
 
     @Test
     void shouldRefuseAnOutputSchemaThatIsNotAJsonObject() {
         assertThatThrownBy(() -> transform.configure(Map.of(ResultRow.OUTPUT_SCHEMA_CONFIG, "{\"properties\": [")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining(ResultRow.OUTPUT_SCHEMA_CONFIG);
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(ResultRow.OUTPUT_SCHEMA_CONFIG);
         assertThatThrownBy(() -> transform.configure(Map.of(ResultRow.OUTPUT_SCHEMA_CONFIG, "{\"properties\": []}")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("\"properties\" must be a JSON object");
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("\"properties\" must be a JSON object");
     }
 
     private static Schema resultSchema(SchemaBuilder builder) {
-        return builder.field("jobId", Schema.STRING_SCHEMA).field("batchId", Schema.STRING_SCHEMA)
-                .field("index", Schema.INT64_SCHEMA).field("status", Schema.STRING_SCHEMA)
-                .field("outputJson", Schema.OPTIONAL_STRING_SCHEMA).field("error", ERROR).field("usage", USAGE)
-                .field("finishedAtMs", Schema.INT64_SCHEMA).build();
+        return builder.field("jobId", Schema.STRING_SCHEMA)
+                .field("batchId", Schema.STRING_SCHEMA)
+                .field("index", Schema.INT64_SCHEMA)
+                .field("status", Schema.STRING_SCHEMA)
+                .field("outputJson", Schema.OPTIONAL_STRING_SCHEMA)
+                .field("error", ERROR)
+                .field("usage", USAGE)
+                .field("finishedAtMs", Schema.INT64_SCHEMA)
+                .build();
     }
 
     private static Struct result(Schema schema, String jobId, String status, String outputJson) {
-        return new Struct(schema).put("jobId", jobId).put("batchId", "batch-1").put("index", 7L).put("status", status)
+        return new Struct(schema)
+                .put("jobId", jobId)
+                .put("batchId", "batch-1")
+                .put("index", 7L)
+                .put("status", status)
                 .put("outputJson", outputJson)
                 .put("usage", new Struct(USAGE).put("promptTokens", 100L).put("cachedPromptTokens", 90L))
                 .put("finishedAtMs", 1_700_000_000_000L);

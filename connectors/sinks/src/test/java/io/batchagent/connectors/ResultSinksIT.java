@@ -95,13 +95,30 @@ class ResultSinksIT {
     static void startWorker(KafkaCluster kafka) throws IOException {
         registry = InProcessSchemaRegistry.start();
         s3 = S3Proxy.start(workDir);
-        connect = ConnectWorker.start(kafka.bootstrapServers(), workDir, Map.of(
-                "JDBC_URL", JDBC_URL, "JDBC_USER", JDBC_USER, "JDBC_PASSWORD", "",
-                "S3_ENDPOINT", s3.endpoint(), "S3_WAREHOUSE", WAREHOUSE,
-                "AWS_ACCESS_KEY_ID", S3Proxy.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", S3Proxy.SECRET_KEY,
-                "AWS_REGION", S3Proxy.REGION,
-                "APICURIO_REGISTRY_URL", registry.url(),
-                "BATCHAGENT_OUTPUT_SCHEMA", Files.readString(RESEARCH.resolve("schema.json"))));
+        connect = ConnectWorker.start(
+                kafka.bootstrapServers(),
+                workDir,
+                Map.of(
+                        "JDBC_URL",
+                        JDBC_URL,
+                        "JDBC_USER",
+                        JDBC_USER,
+                        "JDBC_PASSWORD",
+                        "",
+                        "S3_ENDPOINT",
+                        s3.endpoint(),
+                        "S3_WAREHOUSE",
+                        WAREHOUSE,
+                        "AWS_ACCESS_KEY_ID",
+                        S3Proxy.ACCESS_KEY,
+                        "AWS_SECRET_ACCESS_KEY",
+                        S3Proxy.SECRET_KEY,
+                        "AWS_REGION",
+                        S3Proxy.REGION,
+                        "APICURIO_REGISTRY_URL",
+                        registry.url(),
+                        "BATCHAGENT_OUTPUT_SCHEMA",
+                        Files.readString(RESEARCH.resolve("schema.json"))));
     }
 
     @AfterAll
@@ -129,7 +146,8 @@ class ResultSinksIT {
         for (String connector : connectors) {
             connect.deleteConnector(connector);
         }
-        try (Connection db = postgres(); Statement statement = db.createStatement()) {
+        try (Connection db = postgres();
+                Statement statement = db.createStatement()) {
             statement.execute("DROP VIEW IF EXISTS " + table + "_summary");
             statement.execute("DROP TABLE IF EXISTS " + table);
         }
@@ -149,23 +167,30 @@ class ResultSinksIT {
 
         // When the batch runs with one turn (every job fails after its tool turn), then is retried with three
         BatchSummary first = runBatch(kafka, inputs, 1, false);
-        assertThat(first.results()).hasSize(50).allSatisfy(r -> assertThat(r.getStatus()).isEqualTo(JobStatus.FAILED));
+        assertThat(first.results())
+                .hasSize(50)
+                .allSatisfy(r -> assertThat(r.getStatus()).isEqualTo(JobStatus.FAILED));
         awaitSunk("PostgreSQL holds the 50 failed jobs", () -> countRows("status = 'FAILED' AND attempt = 1") == 50);
         BatchSummary retried = runBatch(kafka, inputs, 3, true);
 
         // Then PostgreSQL holds one row per job, with its latest (retried) result and typed output columns
-        assertThat(retried.results()).hasSize(50)
+        assertThat(retried.results())
+                .hasSize(50)
                 .allSatisfy(r -> assertThat(r.getStatus()).isEqualTo(JobStatus.SUCCEEDED));
-        awaitSunk("PostgreSQL holds the 50 retried jobs", () -> countRows("status = 'SUCCEEDED' AND attempt = 2") == 50);
+        awaitSunk(
+                "PostgreSQL holds the 50 retried jobs", () -> countRows("status = 'SUCCEEDED' AND attempt = 2") == 50);
         assertThat(countRows("true")).isEqualTo(50);
-        try (Connection db = postgres(); Statement statement = db.createStatement();
-             ResultSet row = statement.executeQuery("SELECT * FROM " + table + " WHERE output_paper_id = 'p-7'")) {
+        try (Connection db = postgres();
+                Statement statement = db.createStatement();
+                ResultSet row = statement.executeQuery("SELECT * FROM " + table + " WHERE output_paper_id = 'p-7'")) {
             assertThat(row.next()).isTrue();
-            assertThat(row.getString("job_id")).isEqualTo(retried.results().get(7).getJobId());
+            assertThat(row.getString("job_id"))
+                    .isEqualTo(retried.results().get(7).getJobId());
             assertThat(row.getString("batch_id")).isEqualTo(retried.batchId());
             assertThat(row.getLong("job_index")).isEqualTo(7);
             assertThat(row.getString("output_title")).isEqualTo("Paper 7");
-            assertThat(row.getMetaData().getColumnTypeName(row.findColumn("output_sources_used"))).isEqualTo("int8");
+            assertThat(row.getMetaData().getColumnTypeName(row.findColumn("output_sources_used")))
+                    .isEqualTo("int8");
             assertThat(row.getObject("error_reason")).isNull();
             assertThat(row.getLong("usage_prompt_tokens")).isPositive();
             assertThat(row.getTimestamp("finished_at")).isNotNull();
@@ -173,8 +198,10 @@ class ResultSinksIT {
 
         // And the shipped batch summary view, over this test's table, sums the batch up from the latest rows
         String summarySql = Files.readString(ConnectWorker.CONNECTORS.resolve("config/sql/postgres-batch-summary.sql"))
-                .replace("batchagent_batch_summary", table + "_summary").replace("batchagent_results", table);
-        try (Connection db = postgres(); Statement statement = db.createStatement()) {
+                .replace("batchagent_batch_summary", table + "_summary")
+                .replace("batchagent_results", table);
+        try (Connection db = postgres();
+                Statement statement = db.createStatement()) {
             statement.execute(summarySql);
             try (ResultSet summary = statement.executeQuery("SELECT * FROM " + table + "_summary")) {
                 assertThat(summary.next()).isTrue();
@@ -183,8 +210,10 @@ class ResultSinksIT {
                 assertThat(summary.getInt("succeeded")).isEqualTo(50);
                 assertThat(summary.getInt("failed")).isZero();
                 assertThat(summary.getInt("max_attempt")).isEqualTo(2);
-                assertThat(summary.getLong("prompt_tokens")).isEqualTo(
-                        retried.results().stream().mapToLong(r -> r.getUsage().getPromptTokens()).sum());
+                assertThat(summary.getLong("prompt_tokens"))
+                        .isEqualTo(retried.results().stream()
+                                .mapToLong(r -> r.getUsage().getPromptTokens())
+                                .sum());
                 assertThat(summary.next()).isFalse();
             }
         }
@@ -196,13 +225,17 @@ class ResultSinksIT {
         awaitSunk("Iceberg holds all 100 result records", () -> icebergRows().size() >= 100);
         List<Record> rows = icebergRows();
         // (a record a stage replayed may repeat: history keeps it, so compare the distinct records)
-        assertThat(rows).extracting(r -> r.getField("job_id") + "/" + r.getField("attempt") + "/" + r.getField("status"))
+        assertThat(rows)
+                .extracting(r -> r.getField("job_id") + "/" + r.getField("attempt") + "/" + r.getField("status"))
                 .hasSameElementsAs(expected);
         Map<Object, Record> latest = new HashMap<>();
-        rows.forEach(r -> latest.merge(r.getField("job_id"), r,
+        rows.forEach(r -> latest.merge(
+                r.getField("job_id"),
+                r,
                 (a, b) -> (Integer) a.getField("attempt") >= (Integer) b.getField("attempt") ? a : b));
         assertThat(latest).hasSize(50);
-        assertThat(latest.values()).allSatisfy(r -> assertThat(r.getField("status")).isEqualTo("SUCCEEDED"));
+        assertThat(latest.values())
+                .allSatisfy(r -> assertThat(r.getField("status")).isEqualTo("SUCCEEDED"));
 
         // And S3 holds the table's Parquet files, and the converter read the schemas through the registry's routes
         assertThat(s3.keys("warehouse/")).anyMatch(key -> key.endsWith(".parquet"));
@@ -214,8 +247,10 @@ class ResultSinksIT {
         // Given both sinks with rows written by today's AgentResult schema
         addSinks(kafka);
         String topic = names.topicPrefix() + "results";
-        kafka.admin().createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, 1, (short) 1)))
-                .all().get();
+        kafka.admin()
+                .createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, 1, (short) 1)))
+                .all()
+                .get();
         RestSchemaRegistry client = new RestSchemaRegistry(registry.url());
         Schema today = AgentResult.getClassSchema();
         Schema evolved = withCostField(today);
@@ -235,7 +270,8 @@ class ResultSinksIT {
         assertThat(countRows("cost_usd IS NULL")).isEqualTo(1);
         awaitSunk("Iceberg holds both records", () -> icebergRows().size() == 2);
         try (JdbcCatalog catalog = icebergCatalog()) {
-            assertThat(catalog.loadTable(icebergTable()).schema().findField("cost_usd")).isNotNull();
+            assertThat(catalog.loadTable(icebergTable()).schema().findField("cost_usd"))
+                    .isNotNull();
         }
         assertThat(icebergRows()).extracting(r -> r.getField("cost_usd")).containsExactlyInAnyOrder(null, 0.25);
         for (String connector : connectors) {
@@ -248,10 +284,12 @@ class ResultSinksIT {
         String controlTopic = names.topicPrefix() + "iceberg-control";
         ControlTopic.create(kafka.admin(), controlTopic);
         ObjectNode jdbc = ConnectWorker.shippedConfig("results-jdbc.json");
-        ((ObjectNode) jdbc.get("config")).put("topics", names.topicPrefix() + "results")
+        ((ObjectNode) jdbc.get("config"))
+                .put("topics", names.topicPrefix() + "results")
                 .put("collection.name.format", table);
         ObjectNode iceberg = ConnectWorker.shippedConfig("results-iceberg.json");
-        ((ObjectNode) iceberg.get("config")).put("topics", names.topicPrefix() + "results")
+        ((ObjectNode) iceberg.get("config"))
+                .put("topics", names.topicPrefix() + "results")
                 .put("iceberg.tables", CATALOG + "." + table)
                 .put("iceberg.control.topic", controlTopic)
                 .put("iceberg.control.commit.interval-ms", "1000");
@@ -264,18 +302,41 @@ class ResultSinksIT {
 
     private BatchSummary runBatch(KafkaCluster kafka, List<String> inputs, int maxTurns, boolean retryFailed)
             throws Exception {
-        BatchDefinition definition = new BatchDefinition(Files.readString(RESEARCH.resolve("system.txt")),
-                Files.readString(RESEARCH.resolve("task.txt")), inputs,
+        BatchDefinition definition = new BatchDefinition(
+                Files.readString(RESEARCH.resolve("system.txt")),
+                Files.readString(RESEARCH.resolve("task.txt")),
+                inputs,
                 ToolDeclarations.read(RESEARCH.resolve("tools.json")),
-                BatchDefinition.readSchema(RESEARCH.resolve("schema.json")), "sim-model", maxTurns, 512);
-        BatchRunner.Settings settings = new BatchRunner.Settings(kafka.bootstrapServers(), workDir.resolve("batch"),
-                "sim://instant", null, null, "sinks", 16, Map.of("sim_search.latency.ms", "10"), names.topicPrefix(),
-                Duration.ofMinutes(3), retryFailed, null, Map.of(), true, null, null, null);
-        return BatchRunner.run(settings, definition, result -> { });
+                BatchDefinition.readSchema(RESEARCH.resolve("schema.json")),
+                "sim-model",
+                maxTurns,
+                512);
+        BatchRunner.Settings settings = new BatchRunner.Settings(
+                kafka.bootstrapServers(),
+                workDir.resolve("batch"),
+                "sim://instant",
+                null,
+                null,
+                "sinks",
+                16,
+                Map.of("sim_search.latency.ms", "10"),
+                names.topicPrefix(),
+                Duration.ofMinutes(3),
+                retryFailed,
+                null,
+                Map.of(),
+                true,
+                null,
+                null,
+                null);
+        return BatchRunner.run(settings, definition, result -> {});
     }
 
     private void awaitSunk(String what, Callable<Boolean> condition) {
-        await(what).atMost(SINK_TIMEOUT).pollInterval(Duration.ofSeconds(1)).ignoreExceptions()
+        await(what)
+                .atMost(SINK_TIMEOUT)
+                .pollInterval(Duration.ofSeconds(1))
+                .ignoreExceptions()
                 .failFast("a sink failed", () -> connectors.stream().anyMatch(this::failed))
                 .until(condition);
     }
@@ -293,8 +354,9 @@ class ResultSinksIT {
     }
 
     private int countRows(String where) throws SQLException {
-        try (Connection db = postgres(); Statement statement = db.createStatement();
-             ResultSet count = statement.executeQuery("SELECT count(*) FROM " + table + " WHERE " + where)) {
+        try (Connection db = postgres();
+                Statement statement = db.createStatement();
+                ResultSet count = statement.executeQuery("SELECT count(*) FROM " + table + " WHERE " + where)) {
             count.next();
             return count.getInt(1);
         }
@@ -312,7 +374,8 @@ class ResultSinksIT {
         try (JdbcCatalog catalog = icebergCatalog()) {
             Table loaded = catalog.loadTable(icebergTable());
             List<Record> rows = new ArrayList<>();
-            try (CloseableIterable<Record> records = IcebergGenerics.read(loaded).build()) {
+            try (CloseableIterable<Record> records =
+                    IcebergGenerics.read(loaded).build()) {
                 records.forEach(record -> rows.add(record.copy()));
             }
             return rows;
@@ -338,10 +401,17 @@ class ResultSinksIT {
     }
 
     private static AgentResult result(String jobId) {
-        return AgentResult.newBuilder().setJobId(jobId).setBatchId("evolution").setIndex(0)
-                .setStatus(JobStatus.SUCCEEDED).setOutputJson("{\"paper_id\":\"" + jobId + "\"}").setTurns(1)
-                .setUsage(Usage.newBuilder().build()).setTimings(Timings.newBuilder().build())
-                .setFinishedAtMs(System.currentTimeMillis()).build();
+        return AgentResult.newBuilder()
+                .setJobId(jobId)
+                .setBatchId("evolution")
+                .setIndex(0)
+                .setStatus(JobStatus.SUCCEEDED)
+                .setOutputJson("{\"paper_id\":\"" + jobId + "\"}")
+                .setTurns(1)
+                .setUsage(Usage.newBuilder().build())
+                .setTimings(Timings.newBuilder().build())
+                .setFinishedAtMs(System.currentTimeMillis())
+                .build();
     }
 
     private static Schema withCostField(Schema schema) {
@@ -374,11 +444,16 @@ class ResultSinksIT {
     }
 
     /** Confluent wire format: magic byte 0, the schema id, then the Avro binary. */
-    private static void produce(KafkaCluster kafka, String topic, String key, int schemaId, byte[] avro) throws Exception {
-        byte[] value = ByteBuffer.allocate(5 + avro.length).put((byte) 0).putInt(schemaId).put(avro).array();
+    private static void produce(KafkaCluster kafka, String topic, String key, int schemaId, byte[] avro)
+            throws Exception {
+        byte[] value = ByteBuffer.allocate(5 + avro.length)
+                .put((byte) 0)
+                .putInt(schemaId)
+                .put(avro)
+                .array();
         Map<String, Object> config = new HashMap<>(kafka.clientConfig());
         try (KafkaProducer<String, byte[]> producer =
-                     new KafkaProducer<>(config, new StringSerializer(), new ByteArraySerializer())) {
+                new KafkaProducer<>(config, new StringSerializer(), new ByteArraySerializer())) {
             producer.send(new ProducerRecord<>(topic, key, value)).get();
         }
     }

@@ -40,29 +40,41 @@ final class S3Proxy implements AutoCloseable {
 
     static S3Proxy start(Path workDir) throws IOException {
         int port = ConnectWorker.freePort();
-        Path data = Files.createDirectories(workDir.resolve("s3").resolve(BUCKET)).getParent();
+        Path data =
+                Files.createDirectories(workDir.resolve("s3").resolve(BUCKET)).getParent();
         Path conf = workDir.resolve("s3proxy.conf");
-        Files.writeString(conf, String.join("\n",
-                "s3proxy.endpoint=http://127.0.0.1:" + port,
-                "s3proxy.authorization=aws-v2-or-v4",
-                "s3proxy.identity=" + ACCESS_KEY,
-                "s3proxy.credential=" + SECRET_KEY,
-                "jclouds.provider=filesystem",
-                "jclouds.filesystem.basedir=" + data, ""));
-        JavaProcess process = JavaProcess.start(List.of("-Xmx256m"),
-                ConnectWorker.CONNECTORS.resolve("target/s3proxy") + "/*", "org.gaul.s3proxy.Main",
-                List.of("--properties", conf.toString()), Map.of(), Path.of("target", "s3proxy.log"));
-        await("s3proxy").atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(200)).until(() -> {
-            if (!process.isAlive()) {
-                throw new IllegalStateException("s3proxy exited:\n" + process.logTail());
-            }
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress("127.0.0.1", port), 500);
-                return true;
-            } catch (IOException e) {
-                return false;
-            }
-        });
+        Files.writeString(
+                conf,
+                String.join(
+                        "\n",
+                        "s3proxy.endpoint=http://127.0.0.1:" + port,
+                        "s3proxy.authorization=aws-v2-or-v4",
+                        "s3proxy.identity=" + ACCESS_KEY,
+                        "s3proxy.credential=" + SECRET_KEY,
+                        "jclouds.provider=filesystem",
+                        "jclouds.filesystem.basedir=" + data,
+                        ""));
+        JavaProcess process = JavaProcess.start(
+                List.of("-Xmx256m"),
+                ConnectWorker.CONNECTORS.resolve("target/s3proxy") + "/*",
+                "org.gaul.s3proxy.Main",
+                List.of("--properties", conf.toString()),
+                Map.of(),
+                Path.of("target", "s3proxy.log"));
+        await("s3proxy")
+                .atMost(Duration.ofMinutes(1))
+                .pollInterval(Duration.ofMillis(200))
+                .until(() -> {
+                    if (!process.isAlive()) {
+                        throw new IllegalStateException("s3proxy exited:\n" + process.logTail());
+                    }
+                    try (Socket socket = new Socket()) {
+                        socket.connect(new InetSocketAddress("127.0.0.1", port), 500);
+                        return true;
+                    } catch (IOException e) {
+                        return false;
+                    }
+                });
         return new S3Proxy(process, "http://127.0.0.1:" + port);
     }
 
@@ -72,14 +84,18 @@ final class S3Proxy implements AutoCloseable {
 
     /** The keys under {@code prefix} in the bucket, through the S3 API. */
     List<String> keys(String prefix) {
-        try (S3Client s3 = S3Client.builder().endpointOverride(URI.create(endpoint)).forcePathStyle(true)
+        try (S3Client s3 = S3Client.builder()
+                .endpointOverride(URI.create(endpoint))
+                .forcePathStyle(true)
                 .region(Region.of(REGION))
-                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
+                .credentialsProvider(
+                        StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
                 .build()) {
             return s3.listObjectsV2Paginator(request -> request.bucket(BUCKET).prefix(prefix)).contents().stream()
-                    .map(S3Object::key).toList();
+                    .map(S3Object::key)
+                    .toList();
         }
     }
 

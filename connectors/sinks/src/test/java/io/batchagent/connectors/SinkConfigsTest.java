@@ -25,14 +25,17 @@ class SinkConfigsTest {
     @ParameterizedTest
     @ValueSource(strings = {"results-jdbc", "results-iceberg"})
     void shouldShipTheSameSettingsForStandaloneAndDistributedWorkers(String connector) throws IOException {
-        JsonNode json = new ObjectMapper().readTree(CONFIG.resolve(connector + ".json").toFile());
+        JsonNode json =
+                new ObjectMapper().readTree(CONFIG.resolve(connector + ".json").toFile());
         Properties properties = new Properties();
         try (Reader in = Files.newBufferedReader(CONFIG.resolve(connector + ".properties"))) {
             properties.load(in);
         }
 
         Map<String, String> distributed = new TreeMap<>();
-        json.get("config").fields().forEachRemaining(e -> distributed.put(e.getKey(), e.getValue().asText()));
+        json.get("config")
+                .fields()
+                .forEachRemaining(e -> distributed.put(e.getKey(), e.getValue().asText()));
         distributed.put("name", json.get("name").asText());
         Map<String, String> standalone = new TreeMap<>();
         properties.stringPropertyNames().forEach(key -> standalone.put(key, properties.getProperty(key)));
@@ -43,7 +46,9 @@ class SinkConfigsTest {
     @ParameterizedTest
     @ValueSource(strings = {"results-jdbc", "results-iceberg"})
     void shouldTakeEverySettingThatDiffersPerEnvironmentFromTheEnvironment(String connector) throws IOException {
-        JsonNode config = new ObjectMapper().readTree(CONFIG.resolve(connector + ".json").toFile()).get("config");
+        JsonNode config = new ObjectMapper()
+                .readTree(CONFIG.resolve(connector + ".json").toFile())
+                .get("config");
         Map<String, String> variables = new TreeMap<>();
         config.fields().forEachRemaining(e -> {
             Matcher matcher = VARIABLE.matcher(e.getValue().asText());
@@ -52,13 +57,16 @@ class SinkConfigsTest {
             }
         });
 
-        assertThat(variables).containsEntry("value.converter.apicurio.registry.url", "APICURIO_REGISTRY_URL")
+        assertThat(variables)
+                .containsEntry("value.converter.apicurio.registry.url", "APICURIO_REGISTRY_URL")
                 .containsEntry("transforms.row.output.schema", "BATCHAGENT_OUTPUT_SCHEMA");
         if (connector.equals("results-jdbc")) {
-            assertThat(variables).containsEntry("connection.url", "JDBC_URL")
+            assertThat(variables)
+                    .containsEntry("connection.url", "JDBC_URL")
                     .containsEntry("connection.password", "JDBC_PASSWORD");
         } else {
-            assertThat(variables).containsEntry("iceberg.catalog.uri", "JDBC_URL")
+            assertThat(variables)
+                    .containsEntry("iceberg.catalog.uri", "JDBC_URL")
                     .containsEntry("iceberg.catalog.jdbc.password", "JDBC_PASSWORD")
                     .containsEntry("iceberg.catalog.s3.endpoint", "S3_ENDPOINT")
                     .containsEntry("iceberg.catalog.warehouse", "S3_WAREHOUSE");

@@ -109,8 +109,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * @param brokerProperties broker configuration applied last, over this class's defaults
      * @param startupTimeout how long {@link #start} waits for the broker to answer
      */
-    public record Options(Path dataDir, int port, int controllerPort, Map<String, String> brokerProperties,
-                          Duration startupTimeout) {
+    public record Options(
+            Path dataDir, int port, int controllerPort, Map<String, String> brokerProperties, Duration startupTimeout) {
 
         public static final Duration DEFAULT_STARTUP_TIMEOUT = Duration.ofSeconds(60);
 
@@ -215,8 +215,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 try {
                     KafkaRaftServer server = startServer(options, dataDir, port, controllerPort);
                     EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, lock, dataDir, clusterId, port);
-                    LOGGER.info("Kafka broker started: bootstrapServers={} clusterId={} dataDir={} in {} ms",
-                            broker.bootstrapServers, clusterId, dataDir,
+                    LOGGER.info(
+                            "Kafka broker started: bootstrapServers={} clusterId={} dataDir={} in {} ms",
+                            broker.bootstrapServers,
+                            clusterId,
+                            dataDir,
                             TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos));
                     return broker;
                 } catch (RuntimeException e) {
@@ -224,7 +227,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                     if (!portsWereChosen || !causedByBindFailure(e) || attempt == BIND_ATTEMPTS) {
                         throw e;
                     }
-                    LOGGER.warn("Kafka broker could not bind port {} or {}, retrying with other ports", port,
+                    LOGGER.warn(
+                            "Kafka broker could not bind port {} or {}, retrying with other ports",
+                            port,
                             controllerPort);
                 }
             }
@@ -261,7 +266,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         long startNanos = System.nanoTime();
         shutdown(server);
         release(lock);
-        LOGGER.info("Kafka broker stopped: bootstrapServers={} dataDir={} in {} ms", bootstrapServers, dataDir,
+        LOGGER.info(
+                "Kafka broker stopped: bootstrapServers={} dataDir={} in {} ms",
+                bootstrapServers,
+                dataDir,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos));
     }
 
@@ -276,8 +284,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         try {
             server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
         } catch (RuntimeException e) {
-            throw new IllegalStateException("Kafka broker over " + dataDir + " has an invalid configuration or "
-                    + "data directory: " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "Kafka broker over " + dataDir + " has an invalid configuration or " + "data directory: "
+                            + e.getMessage(),
+                    e);
         }
         try {
             server.startup();
@@ -285,8 +295,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             return server;
         } catch (RuntimeException e) {
             shutdown(server);
-            throw e instanceof IllegalStateException ? e
-                    : new IllegalStateException("Kafka broker over " + dataDir + " failed to start: " + e.getMessage(), e);
+            throw e instanceof IllegalStateException
+                    ? e
+                    : new IllegalStateException(
+                            "Kafka broker over " + dataDir + " failed to start: " + e.getMessage(), e);
         }
     }
 
@@ -295,10 +307,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         props.put("process.roles", "broker,controller");
         props.put("node.id", Integer.toString(NODE_ID));
         props.put("controller.quorum.voters", NODE_ID + "@" + HOST + ":" + controllerPort);
-        props.put("listeners", CLIENT_LISTENER + "://" + HOST + ":" + port + ","
-                + CONTROLLER_LISTENER + "://" + HOST + ":" + controllerPort);
+        props.put(
+                "listeners",
+                CLIENT_LISTENER + "://" + HOST + ":" + port + "," + CONTROLLER_LISTENER + "://" + HOST + ":"
+                        + controllerPort);
         props.put("advertised.listeners", CLIENT_LISTENER + "://" + HOST + ":" + port);
-        props.put("listener.security.protocol.map", CLIENT_LISTENER + ":PLAINTEXT," + CONTROLLER_LISTENER + ":PLAINTEXT");
+        props.put(
+                "listener.security.protocol.map", CLIENT_LISTENER + ":PLAINTEXT," + CONTROLLER_LISTENER + ":PLAINTEXT");
         props.put("controller.listener.names", CONTROLLER_LISTENER);
         props.put("inter.broker.listener.name", CLIENT_LISTENER);
         props.put("log.dirs", dataDir.toString());
@@ -353,7 +368,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             return lock;
         } catch (OverlappingFileLockException e) {
             closeQuietly(channel);
-            throw new IllegalStateException("Kafka data directory " + dataDir + " is in use by another broker in this JVM");
+            throw new IllegalStateException(
+                    "Kafka data directory " + dataDir + " is in use by another broker in this JVM");
         } catch (IOException e) {
             closeQuietly(channel);
             throw new UncheckedIOException("cannot lock Kafka data directory " + dataDir, e);
@@ -402,7 +418,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                     .setMetadataLogDirectory(dataDir.toString())
                     .setControllerListenerName(CONTROLLER_LISTENER)
                     .run();
-            LOGGER.debug("Kafka data directory {} formatted for cluster {}: {}", dataDir, clusterId,
+            LOGGER.debug(
+                    "Kafka data directory {} formatted for cluster {}: {}",
+                    dataDir,
+                    clusterId,
                     formatterOutput.toString(StandardCharsets.UTF_8).trim());
             return clusterId;
         } catch (IOException e) {
@@ -420,29 +439,35 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 .addLogDirs(List.of(dataDir.toString()))
                 .addMetadataLogDir(dataDir.toString())
                 .load();
-        return Optional.of(ensemble.clusterId().orElseThrow(() -> new IllegalStateException(
-                "Kafka data directory " + dataDir + " has a meta.properties without a cluster id")));
+        return Optional.of(ensemble.clusterId()
+                .orElseThrow(() -> new IllegalStateException(
+                        "Kafka data directory " + dataDir + " has a meta.properties without a cluster id")));
     }
 
     private static void awaitReady(String bootstrapServers, Duration timeout) {
         Map<String, Object> config = Map.of(
-                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                AdminClientConfig.CLIENT_ID_CONFIG, "embedded-kafka-readiness");
+                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                bootstrapServers,
+                AdminClientConfig.CLIENT_ID_CONFIG,
+                "embedded-kafka-readiness");
         int timeoutMs = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
         try (Admin admin = Admin.create(config)) {
             Collection<Node> nodes = admin.describeCluster(new DescribeClusterOptions().timeoutMs(timeoutMs))
                     .nodes()
                     .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             if (nodes.stream().noneMatch(node -> node.id() == NODE_ID)) {
-                throw new IllegalStateException("Kafka broker at " + bootstrapServers + " answered without itself: "
-                        + nodes);
+                throw new IllegalStateException(
+                        "Kafka broker at " + bootstrapServers + " answered without itself: " + nodes);
             }
         } catch (TimeoutException e) {
-            throw new IllegalStateException("Kafka broker at " + bootstrapServers + " did not answer describeCluster "
-                    + "within " + timeout, e);
+            throw new IllegalStateException(
+                    "Kafka broker at " + bootstrapServers + " did not answer describeCluster " + "within " + timeout,
+                    e);
         } catch (ExecutionException e) {
-            throw new IllegalStateException("Kafka broker at " + bootstrapServers + " did not become ready within "
-                    + timeout + ": " + e.getCause(), e.getCause());
+            throw new IllegalStateException(
+                    "Kafka broker at " + bootstrapServers + " did not become ready within " + timeout + ": "
+                            + e.getCause(),
+                    e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for Kafka broker at " + bootstrapServers, e);

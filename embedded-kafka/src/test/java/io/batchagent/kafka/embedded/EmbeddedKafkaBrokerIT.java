@@ -73,12 +73,13 @@ class EmbeddedKafkaBrokerIT {
             try (Admin admin = admin(restarted)) {
                 assertThat(admin.listTopics().names().get()).contains("durable");
                 assertThat(admin.describeCluster().clusterId().get()).isEqualTo(clusterId);
-                Map<TopicPartition, OffsetAndMetadata> committed =
-                        admin.listConsumerGroupOffsets("durable-group").partitionsToOffsetAndMetadata().get();
-                assertThat(committed.get(new TopicPartition("durable", 0)).offset()).isEqualTo(2);
+                Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets("durable-group")
+                        .partitionsToOffsetAndMetadata()
+                        .get();
+                assertThat(committed.get(new TopicPartition("durable", 0)).offset())
+                        .isEqualTo(2);
             }
-            assertThat(consume(restarted, "durable", "durable-rereader", 3))
-                    .containsExactly("one", "two", "three");
+            assertThat(consume(restarted, "durable", "durable-rereader", 3)).containsExactly("one", "two", "three");
             assertThat(consume(restarted, "durable", "durable-group", 1)).containsExactly("three");
         }
     }
@@ -87,7 +88,7 @@ class EmbeddedKafkaBrokerIT {
     void shouldRunTwoIndependentBrokersAtOnce(@TempDir Path otherDataDir) throws Exception {
         // Given
         try (EmbeddedKafkaBroker first = EmbeddedKafkaBroker.start(dataDir);
-             EmbeddedKafkaBroker second = EmbeddedKafkaBroker.start(otherDataDir)) {
+                EmbeddedKafkaBroker second = EmbeddedKafkaBroker.start(otherDataDir)) {
 
             // When
             createTopic(first, "only-on-first", 1);
@@ -124,11 +125,17 @@ class EmbeddedKafkaBrokerIT {
             assertThat(broker.dataDir()).isEqualTo(dataDir.toAbsolutePath());
             try (Admin admin = admin(broker)) {
                 admin.createTopics(List.of(new NewTopic("default-partitions", Optional.empty(), Optional.empty())))
-                        .all().get();
+                        .all()
+                        .get();
                 // A new topic's metadata can reach the broker's cache a moment after createTopics returns.
-                await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() ->
-                        assertThat(admin.describeTopics(List.of("default-partitions")).allTopicNames().get()
-                                .get("default-partitions").partitions()).hasSize(3));
+                await().atMost(Duration.ofSeconds(30))
+                        .ignoreExceptions()
+                        .untilAsserted(() -> assertThat(admin.describeTopics(List.of("default-partitions"))
+                                        .allTopicNames()
+                                        .get()
+                                        .get("default-partitions")
+                                        .partitions())
+                                .hasSize(3));
             }
         }
     }
@@ -150,10 +157,14 @@ class EmbeddedKafkaBrokerIT {
 
     @Test
     void shouldRejectInvalidOptions() {
-        assertThatThrownBy(() -> EmbeddedKafkaBroker.Options.builder(dataDir).port(70000).build())
+        assertThatThrownBy(() ->
+                        EmbeddedKafkaBroker.Options.builder(dataDir).port(70000).build())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("port");
-        assertThatThrownBy(() -> EmbeddedKafkaBroker.Options.builder(dataDir).port(9092).controllerPort(9092).build())
+        assertThatThrownBy(() -> EmbeddedKafkaBroker.Options.builder(dataDir)
+                        .port(9092)
+                        .controllerPort(9092)
+                        .build())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("must differ");
     }
@@ -170,16 +181,17 @@ class EmbeddedKafkaBrokerIT {
 
     private static void createTopic(EmbeddedKafkaBroker broker, String topic, int partitions) throws Exception {
         try (Admin admin = admin(broker)) {
-            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1)))
+                    .all()
+                    .get();
         }
     }
 
     private static void produce(EmbeddedKafkaBroker broker, String topic, List<String> values) throws Exception {
         Map<String, Object> config = Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ProducerConfig.ACKS_CONFIG, "all");
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(), ProducerConfig.ACKS_CONFIG, "all");
         try (KafkaProducer<String, String> producer =
-                     new KafkaProducer<>(config, new StringSerializer(), new StringSerializer())) {
+                new KafkaProducer<>(config, new StringSerializer(), new StringSerializer())) {
             for (String value : values) {
                 producer.send(new ProducerRecord<>(topic, value, value)).get();
             }
@@ -188,10 +200,14 @@ class EmbeddedKafkaBrokerIT {
 
     private static KafkaConsumer<String, String> consumer(EmbeddedKafkaBroker broker, String groupId) {
         Map<String, Object> config = Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, groupId,
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG,
+                groupId,
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                "earliest",
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
+                "false");
         return new KafkaConsumer<>(config, new StringDeserializer(), new StringDeserializer());
     }
 

@@ -64,25 +64,46 @@ public final class W3OpenCodeBenchmark {
     private W3OpenCodeBenchmark() {}
 
     /** One condition's figures. */
-    record Run(String condition, int sessions, int succeeded, double wallSeconds, long sessionPrefill, long warmUpPrefill,
-               long sessionPrompt, long sessionCached, long modelCalls, long enginePrefill, PrefixReport sharing,
-               WarmUpReport warmUp, int gatewayPeakInFlight, int enginePeakInFlight, String isolation) {}
+    record Run(
+            String condition,
+            int sessions,
+            int succeeded,
+            double wallSeconds,
+            long sessionPrefill,
+            long warmUpPrefill,
+            long sessionPrompt,
+            long sessionCached,
+            long modelCalls,
+            long enginePrefill,
+            PrefixReport sharing,
+            WarmUpReport warmUp,
+            int gatewayPeakInFlight,
+            int enginePeakInFlight,
+            String isolation) {}
 
     public static void main(String[] args) throws Exception {
         List<Integer> sizes = List.of(5, 10, 20);
         Path out = Path.of("opencode-runtime/results/w3-opencode");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--sizes" -> sizes = Arrays.stream(args[++i].split(",")).map(String::trim).map(Integer::parseInt).toList();
+                case "--sizes" ->
+                    sizes = Arrays.stream(args[++i].split(","))
+                            .map(String::trim)
+                            .map(Integer::parseInt)
+                            .toList();
                 case "--out" -> out = Path.of(args[++i]);
                 case "--render" -> {
                     // Rewrites results.md from an earlier run's results.json, running nothing.
                     Path dir = Path.of(args[++i]);
-                    Files.writeString(dir.resolve("results.md"), markdown(JSON.readTree(dir.resolve("results.json").toFile())));
+                    Files.writeString(
+                            dir.resolve("results.md"),
+                            markdown(JSON.readTree(dir.resolve("results.json").toFile())));
                     System.out.println(Files.readString(dir.resolve("results.md")));
                     return;
                 }
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--sizes 5,10,20 --out DIR, or --render DIR)");
+                default ->
+                    throw new IllegalArgumentException(
+                            "unknown option " + args[i] + " (--sizes 5,10,20 --out DIR, or --render DIR)");
             }
         }
         if (OpenCodeRuntime.findExecutable(OpenCodeSettings.DEFAULT_EXECUTABLE).isEmpty()) {
@@ -104,8 +125,8 @@ public final class W3OpenCodeBenchmark {
     private static Run isolated(int n, Path work) throws Exception {
         String batch = "w3-isolated-" + n;
         try (EngineSimulator engine = engine();
-             Gateway gateway = gateway(engine);
-             OpenCodeRuntime runtime = new OpenCodeRuntime(settings(work, 1, Isolation.NAMESPACE), gateway)) {
+                Gateway gateway = gateway(engine);
+                OpenCodeRuntime runtime = new OpenCodeRuntime(settings(work, 1, Isolation.NAMESPACE), gateway)) {
             awaitProbe(gateway);
             engine.resetStats();
             long start = System.nanoTime();
@@ -122,8 +143,8 @@ public final class W3OpenCodeBenchmark {
     private static Run shared(int n, Path work, Isolation isolation, String condition) throws Exception {
         String batch = "w3-shared-" + isolation.name().toLowerCase(Locale.ROOT) + "-" + n;
         try (EngineSimulator engine = engine();
-             Gateway gateway = gateway(engine);
-             OpenCodeRuntime runtime = new OpenCodeRuntime(settings(work, n, isolation), gateway)) {
+                Gateway gateway = gateway(engine);
+                OpenCodeRuntime runtime = new OpenCodeRuntime(settings(work, n, isolation), gateway)) {
             awaitProbe(gateway);
             engine.resetStats();
             long start = System.nanoTime();
@@ -142,13 +163,24 @@ public final class W3OpenCodeBenchmark {
     }
 
     private static OpenCodeJob job(String batch, int i) {
-        return OpenCodeJob.of(batch + "-" + i, batch, String.format(
-                "Command: echo session %d checks module-%d\nDescription: print which module session %d checks\n"
-                        + "Then report the result in one sentence.", i, i, i));
+        return OpenCodeJob.of(
+                batch + "-" + i,
+                batch,
+                String.format(
+                        "Command: echo session %d checks module-%d\nDescription: print which module session %d checks\n"
+                                + "Then report the result in one sentence.",
+                        i, i, i));
     }
 
-    private static Run summarise(String condition, int n, List<SessionResult> results, double wall, Gateway gateway,
-                                 EngineSimulator engine, String batch, Isolation isolation) {
+    private static Run summarise(
+            String condition,
+            int n,
+            List<SessionResult> results,
+            double wall,
+            Gateway gateway,
+            EngineSimulator engine,
+            String batch,
+            Isolation isolation) {
         long prefill = 0;
         long prompt = 0;
         long cached = 0;
@@ -167,32 +199,61 @@ public final class W3OpenCodeBenchmark {
                 calls += usage.modelCalls();
             }
         }
-        long warmUpPrefill = gateway.usage(Gateway.WARM_UP_JOB_PREFIX + batch).map(JobUsage::prefillTokens).orElse(0L);
+        long warmUpPrefill = gateway.usage(Gateway.WARM_UP_JOB_PREFIX + batch)
+                .map(JobUsage::prefillTokens)
+                .orElse(0L);
         SimulatorStats stats = engine.stats();
-        Run run = new Run(condition, n, succeeded, wall, prefill, warmUpPrefill, prompt, cached, calls,
-                stats.prefillTokensComputed(), gateway.prefixSharing(batch), gateway.warmUpReport(batch).orElse(null),
-                gateway.stats().peakInFlight(), stats.peakInFlight(), isolation.name());
-        System.err.printf(Locale.ROOT, "N=%d %s: %d/%d ok, wall %.1f s, prefill %,d (+%,d warm-up), shared fraction %.3f%n",
-                n, condition, succeeded, n, wall, prefill, warmUpPrefill, run.sharing().sharedFraction());
+        Run run = new Run(
+                condition,
+                n,
+                succeeded,
+                wall,
+                prefill,
+                warmUpPrefill,
+                prompt,
+                cached,
+                calls,
+                stats.prefillTokensComputed(),
+                gateway.prefixSharing(batch),
+                gateway.warmUpReport(batch).orElse(null),
+                gateway.stats().peakInFlight(),
+                stats.peakInFlight(),
+                isolation.name());
+        System.err.printf(
+                Locale.ROOT,
+                "N=%d %s: %d/%d ok, wall %.1f s, prefill %,d (+%,d warm-up), shared fraction %.3f%n",
+                n,
+                condition,
+                succeeded,
+                n,
+                wall,
+                prefill,
+                warmUpPrefill,
+                run.sharing().sharedFraction());
         return run;
     }
 
     private static EngineSimulator engine() {
-        return EngineSimulator.start(SimulatorOptions.builder().profile(PROFILE).speedup(SPEEDUP).build());
+        return EngineSimulator.start(
+                SimulatorOptions.builder().profile(PROFILE).speedup(SPEEDUP).build());
     }
 
     private static Gateway gateway(EngineSimulator engine) {
-        return Gateway.start(GatewayConfig.forModel("sim-model").withMaxInflight(MAX_INFLIGHT),
-                EngineEndpoint.parse("sglang://127.0.0.1:" + engine.port()), InferenceWorkerConfig.defaults());
+        return Gateway.start(
+                GatewayConfig.forModel("sim-model").withMaxInflight(MAX_INFLIGHT),
+                EngineEndpoint.parse("sglang://127.0.0.1:" + engine.port()),
+                InferenceWorkerConfig.defaults());
     }
 
     /** The gateway probes the engine at start; its probe call must not count in the figures. */
     private static void awaitProbe(Gateway gateway) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() < deadline) {
-            java.net.http.HttpResponse<String> models = java.net.http.HttpClient.newHttpClient().send(
-                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(gateway.baseUri() + "/v1/models")).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            java.net.http.HttpResponse<String> models = java.net.http.HttpClient.newHttpClient()
+                    .send(
+                            java.net.http.HttpRequest.newBuilder(java.net.URI.create(gateway.baseUri() + "/v1/models"))
+                                    .build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofString());
             if (models.statusCode() == 200) {
                 return;
             }
@@ -201,7 +262,10 @@ public final class W3OpenCodeBenchmark {
     }
 
     private static OpenCodeSettings settings(Path work, int sessions, Isolation isolation) {
-        return OpenCodeSettings.forModel("sim-model").withWorkDir(work).withMaxSessions(sessions).withIsolation(isolation)
+        return OpenCodeSettings.forModel("sim-model")
+                .withWorkDir(work)
+                .withMaxSessions(sessions)
+                .withIsolation(isolation)
                 .withSessionTimeout(SESSION_TIMEOUT);
     }
 
@@ -209,7 +273,9 @@ public final class W3OpenCodeBenchmark {
         ObjectNode root = JSON.createObjectNode();
         root.put("workload", "w3-opencode");
         root.put("engine", "engine simulator, profile " + PROFILE + ", speedup " + SPEEDUP + " (SIMULATED)");
-        root.put("opencode", "opencode-ai 1.18.33, `opencode run --format json`, one bash tool call then an answer per session");
+        root.put(
+                "opencode",
+                "opencode-ai 1.18.33, `opencode run --format json`, one bash tool call then an answer per session");
         root.put("gatewayMaxInflight", MAX_INFLIGHT);
         root.put("startedAt", started.toString());
         root.put("host", Runtime.getRuntime().availableProcessors() + " CPUs");
@@ -247,15 +313,25 @@ public final class W3OpenCodeBenchmark {
 
     private static String markdown(JsonNode root) {
         StringBuilder md = new StringBuilder();
-        md.append("# W3 with real OpenCode sessions (").append(root.path("engine").asText()).append(")\n\n")
-                .append("opencode-ai 1.18.33 sessions through the BatchAgent gateway (").append(root.path("gatewayMaxInflight").asInt())
-                .append(" in-flight slots); each session has its own task: run one shell command with the bash tool, then ")
-                .append("answer (2 model calls). Each condition ran on a fresh simulator. Prefill = prompt - cached tokens of ")
-                .append("the sessions' calls, as the engine reported them, summed at the gateway; the warm-up's own prefill ")
-                .append("is shown apart (the published figures leave it out). Shared fraction = characters every session's ")
-                .append("first call starts with / mean first-call length, measured at the gateway; common-prefix tokens are ")
-                .append("estimated with the engine's tokens per character. Wall times include OpenCode's own start-up (about ")
-                .append("3.5 CPU-s per session) on a machine with ").append(root.path("host").asText())
+        md.append("# W3 with real OpenCode sessions (")
+                .append(root.path("engine").asText())
+                .append(")\n\n")
+                .append("opencode-ai 1.18.33 sessions through the BatchAgent gateway (")
+                .append(root.path("gatewayMaxInflight").asInt())
+                .append(
+                        " in-flight slots); each session has its own task: run one shell command with the bash tool, then ")
+                .append(
+                        "answer (2 model calls). Each condition ran on a fresh simulator. Prefill = prompt - cached tokens of ")
+                .append(
+                        "the sessions' calls, as the engine reported them, summed at the gateway; the warm-up's own prefill ")
+                .append(
+                        "is shown apart (the published figures leave it out). Shared fraction = characters every session's ")
+                .append(
+                        "first call starts with / mean first-call length, measured at the gateway; common-prefix tokens are ")
+                .append(
+                        "estimated with the engine's tokens per character. Wall times include OpenCode's own start-up (about ")
+                .append("3.5 CPU-s per session) on a machine with ")
+                .append(root.path("host").asText())
                 .append(": with the prefix shared, OpenCode's CPU, not the engine, bounds the wall time.\n\n")
                 .append("| N | condition | ok | wall s | wall vs isolated | prefill (sessions) | warm-up prefill "
                         + "| prefill vs isolated, warm-up left out / included | shared fraction | common prefix ~tokens "
@@ -272,23 +348,42 @@ public final class W3OpenCodeBenchmark {
             boolean self = run.path("condition").asText().equals("isolated");
             long prefill = run.path("prefillTokens").asLong();
             long warmUp = run.path("warmUpPrefillTokens").asLong();
-            String versus = self || isolated == null ? "-" : change(isolated.path("prefillTokens").asLong(), prefill)
-                    + " / " + change(isolated.path("prefillTokens").asLong(), prefill + warmUp);
-            String speed = self || isolated == null ? "-" : String.format(Locale.ROOT, "%.2fx",
-                    isolated.path("wallSeconds").asDouble() / run.path("wallSeconds").asDouble());
+            String versus = self || isolated == null
+                    ? "-"
+                    : change(isolated.path("prefillTokens").asLong(), prefill) + " / "
+                            + change(isolated.path("prefillTokens").asLong(), prefill + warmUp);
+            String speed = self || isolated == null
+                    ? "-"
+                    : String.format(
+                            Locale.ROOT,
+                            "%.2fx",
+                            isolated.path("wallSeconds").asDouble()
+                                    / run.path("wallSeconds").asDouble());
             JsonNode sharing = run.path("prefixSharing");
-            md.append(String.format(Locale.ROOT, "| %d | %s | %d/%d | %.1f | %s | %,d | %,d | %s | %.1f%% | %,d / %,d | %d |%n",
-                    run.path("sessions").asInt(), run.path("condition").asText(), run.path("succeeded").asInt(),
-                    run.path("sessions").asInt(), run.path("wallSeconds").asDouble(), speed, prefill, warmUp, versus,
-                    100 * sharing.path("sharedFraction").asDouble(), sharing.path("estimatedCommonPrefixTokens").asLong(),
-                    sharing.path("meanFirstPromptTokens").asLong(), run.path("enginePeakInFlight").asInt()));
+            md.append(String.format(
+                    Locale.ROOT,
+                    "| %d | %s | %d/%d | %.1f | %s | %,d | %,d | %s | %.1f%% | %,d / %,d | %d |%n",
+                    run.path("sessions").asInt(),
+                    run.path("condition").asText(),
+                    run.path("succeeded").asInt(),
+                    run.path("sessions").asInt(),
+                    run.path("wallSeconds").asDouble(),
+                    speed,
+                    prefill,
+                    warmUp,
+                    versus,
+                    100 * sharing.path("sharedFraction").asDouble(),
+                    sharing.path("estimatedCommonPrefixTokens").asLong(),
+                    sharing.path("meanFirstPromptTokens").asLong(),
+                    run.path("enginePeakInFlight").asInt()));
         }
         return md.toString();
     }
 
     private static String change(long baseline, long value) {
         double percent = 100.0 * (baseline - value) / baseline;
-        return percent >= 0 ? String.format(Locale.ROOT, "%.1f%% less", percent)
+        return percent >= 0
+                ? String.format(Locale.ROOT, "%.1f%% less", percent)
                 : String.format(Locale.ROOT, "%.1f%% more", -percent);
     }
 }

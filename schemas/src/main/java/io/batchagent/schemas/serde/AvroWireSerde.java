@@ -111,8 +111,8 @@ public final class AvroWireSerde<T extends SpecificRecord> implements Serde<T>, 
         } catch (RetriableException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new SerializationException("cannot decode record on " + topic + " with schema id " + id
-                    + ": " + e.getMessage(), e);
+            throw new SerializationException(
+                    "cannot decode record on " + topic + " with schema id " + id + ": " + e.getMessage(), e);
         }
     }
 

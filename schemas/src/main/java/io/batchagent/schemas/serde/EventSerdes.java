@@ -68,10 +68,17 @@ public final class EventSerdes {
             serde = new AvroWireSerde<>(type);
         } else {
             try {
-                serde = (Serde<T>) Class.forName(serdeClass).getDeclaredConstructor().newInstance();
-            } catch (ClassNotFoundException | NoSuchMethodException | InstantiationException
-                     | IllegalAccessException | InvocationTargetException | ClassCastException e) {
-                throw new ConfigException(VALUE_SERDE_CLASS_CONFIG, serdeClass,
+                serde = (Serde<T>)
+                        Class.forName(serdeClass).getDeclaredConstructor().newInstance();
+            } catch (ClassNotFoundException
+                    | NoSuchMethodException
+                    | InstantiationException
+                    | IllegalAccessException
+                    | InvocationTargetException
+                    | ClassCastException e) {
+                throw new ConfigException(
+                        VALUE_SERDE_CLASS_CONFIG,
+                        serdeClass,
                         "must name a Serde class with a public no-argument constructor: " + e);
             }
         }
@@ -90,17 +97,21 @@ public final class EventSerdes {
             return;
         }
         ClassSecurityValidator.ClassSecurityPredicate current = ClassSecurityValidator.getGlobal();
-        ClassSecurityValidator.setGlobal(ClassSecurityValidator.composite(current,
-                type -> type.getName().startsWith(EVENTS_PACKAGE)));
+        ClassSecurityValidator.setGlobal(
+                ClassSecurityValidator.composite(current, type -> type.getName().startsWith(EVENTS_PACKAGE)));
         eventClassesTrusted = true;
     }
 
     /** The registry for a serde configuration; one shared client per URL. */
     static SchemaRegistry registryFor(Map<String, ?> configs) {
         Object url = configs.get(SCHEMA_REGISTRY_URL_CONFIG);
-        String key = url == null || url.toString().isBlank() ? EMBEDDED_REGISTRY : url.toString().trim();
-        return REGISTRIES.computeIfAbsent(key,
-                k -> k.equals(EMBEDDED_REGISTRY) ? new FingerprintSchemaIds()
+        String key = url == null || url.toString().isBlank()
+                ? EMBEDDED_REGISTRY
+                : url.toString().trim();
+        return REGISTRIES.computeIfAbsent(
+                key,
+                k -> k.equals(EMBEDDED_REGISTRY)
+                        ? new FingerprintSchemaIds()
                         : new RestSchemaRegistry(k, RestSchemaRegistry.retryTimeout(configs)));
     }
 }

@@ -33,10 +33,18 @@ import org.apache.kafka.common.errors.SerializationException;
 public final class FingerprintSchemaIds implements SchemaRegistry {
 
     private static final List<Schema> EVENT_SCHEMAS = List.of(
-            BatchSpec.getClassSchema(), AgentJob.getClassSchema(), AgentTurn.getClassSchema(),
-            ToolRequest.getClassSchema(), ToolCall.getClassSchema(), ToolResult.getClassSchema(),
-            ToolResponse.getClassSchema(), AgentResult.getClassSchema(), DeadLetter.getClassSchema(),
-            PendingCall.getClassSchema(), TurnAssembly.getClassSchema(), WorkflowProgress.getClassSchema(),
+            BatchSpec.getClassSchema(),
+            AgentJob.getClassSchema(),
+            AgentTurn.getClassSchema(),
+            ToolRequest.getClassSchema(),
+            ToolCall.getClassSchema(),
+            ToolResult.getClassSchema(),
+            ToolResponse.getClassSchema(),
+            AgentResult.getClassSchema(),
+            DeadLetter.getClassSchema(),
+            PendingCall.getClassSchema(),
+            TurnAssembly.getClassSchema(),
+            WorkflowProgress.getClassSchema(),
             Waiter.getClassSchema());
 
     private final Map<Integer, Schema> schemasById = new ConcurrentHashMap<>();
@@ -63,10 +71,10 @@ public final class FingerprintSchemaIds implements SchemaRegistry {
         }
         int id = idOf(schema);
         Schema existing = schemasById.putIfAbsent(id, schema);
-        if (existing != null && !SchemaNormalization.toParsingForm(existing)
-                .equals(SchemaNormalization.toParsingForm(schema))) {
-            throw new SerializationException("fingerprint id collision between " + existing.getFullName()
-                    + " and " + schema.getFullName() + "; configure a schema registry");
+        if (existing != null
+                && !SchemaNormalization.toParsingForm(existing).equals(SchemaNormalization.toParsingForm(schema))) {
+            throw new SerializationException("fingerprint id collision between " + existing.getFullName() + " and "
+                    + schema.getFullName() + "; configure a schema registry");
         }
         idsBySchema.put(schema, id);
         return id;
@@ -76,8 +84,8 @@ public final class FingerprintSchemaIds implements SchemaRegistry {
     public Schema schemaById(int id) {
         Schema schema = schemasById.get(id);
         if (schema == null) {
-            throw new SerializationException("unknown schema id " + id
-                    + " (embedded mode knows BatchAgent's event schemas only)");
+            throw new SerializationException(
+                    "unknown schema id " + id + " (embedded mode knows BatchAgent's event schemas only)");
         }
         return schema;
     }

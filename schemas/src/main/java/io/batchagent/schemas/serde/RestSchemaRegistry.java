@@ -57,7 +57,8 @@ public final class RestSchemaRegistry implements SchemaRegistry {
     public RestSchemaRegistry(String baseUrl, Duration retryTimeout) {
         this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
         this.retryTimeout = retryTimeout;
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        this.http =
+                HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     }
 
     /** The retry timeout a serde configuration sets with {@value #RETRY_TIMEOUT_MS_CONFIG}, or the default. */
@@ -87,8 +88,8 @@ public final class RestSchemaRegistry implements SchemaRegistry {
         }
         // Not computeIfAbsent: a call that retries for seconds must not hold the map's lock.
         String body = JSON.createObjectNode().put("schema", schemaText).toString();
-        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/subjects/"
-                        + URLEncoder.encode(subject, StandardCharsets.UTF_8) + "/versions"))
+        HttpRequest request = HttpRequest.newBuilder(URI.create(
+                        baseUrl + "/subjects/" + URLEncoder.encode(subject, StandardCharsets.UTF_8) + "/versions"))
                 .timeout(Duration.ofSeconds(30))
                 .header("Content-Type", CONTENT_TYPE)
                 .header("Accept", CONTENT_TYPE)
@@ -119,7 +120,8 @@ public final class RestSchemaRegistry implements SchemaRegistry {
         try {
             schema = new Schema.Parser().parse(text);
         } catch (RuntimeException e) {
-            throw new SerializationException("schema registry returned an unusable schema for id " + id + ": " + e.getMessage(), e);
+            throw new SerializationException(
+                    "schema registry returned an unusable schema for id " + id + ": " + e.getMessage(), e);
         }
         Schema raced = schemasById.putIfAbsent(id, schema);
         return raced != null ? raced : schema;
@@ -137,14 +139,18 @@ public final class RestSchemaRegistry implements SchemaRegistry {
                     return parse(response.body(), what);
                 }
                 if (!retriable(status)) {
-                    throw new SerializationException("schema registry could not " + what + ": HTTP " + status + " "
-                            + response.body());
+                    throw new SerializationException(
+                            "schema registry could not " + what + ": HTTP " + status + " " + response.body());
                 }
-                unavailable = new SchemaRegistryUnavailableException("schema registry at " + baseUrl + " could not "
-                        + what + ": HTTP " + status + " " + response.body() + " (" + attempt + " attempts)", null);
+                unavailable = new SchemaRegistryUnavailableException(
+                        "schema registry at " + baseUrl + " could not " + what + ": HTTP " + status + " "
+                                + response.body() + " (" + attempt + " attempts)",
+                        null);
             } catch (IOException e) {
-                unavailable = new SchemaRegistryUnavailableException("schema registry at " + baseUrl + " could not "
-                        + what + ": " + e + " (" + attempt + " attempts)", e);
+                unavailable = new SchemaRegistryUnavailableException(
+                        "schema registry at " + baseUrl + " could not " + what + ": " + e + " (" + attempt
+                                + " attempts)",
+                        e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptException("interrupted while the schema registry was asked to " + what, e);
@@ -153,7 +159,9 @@ public final class RestSchemaRegistry implements SchemaRegistry {
                 throw unavailable;
             }
             if (attempt == 1) {
-                LOGGER.warn("schema registry unavailable, retrying for up to {} ms: {}", retryTimeout.toMillis(),
+                LOGGER.warn(
+                        "schema registry unavailable, retrying for up to {} ms: {}",
+                        retryTimeout.toMillis(),
                         unavailable.getMessage());
             }
             sleep(backoffMs, what);
@@ -170,8 +178,8 @@ public final class RestSchemaRegistry implements SchemaRegistry {
         try {
             return JSON.readTree(body);
         } catch (JsonProcessingException e) {
-            throw new SerializationException("schema registry answered " + what + " with invalid JSON: "
-                    + e.getOriginalMessage(), e);
+            throw new SerializationException(
+                    "schema registry answered " + what + " with invalid JSON: " + e.getOriginalMessage(), e);
         }
     }
 

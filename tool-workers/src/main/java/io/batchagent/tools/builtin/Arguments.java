@@ -20,10 +20,12 @@ final class Arguments {
         if (value.isMissingNode() || value.isNull()) {
             return defaultValue;
         }
-        if (!value.canConvertToExactIntegral() || !value.canConvertToInt()
-                || value.asInt() < min || value.asInt() > max) {
-            throw new IllegalArgumentException(tool + " argument '" + name + "' must be an integer from "
-                    + min + " to " + max + ", got " + value);
+        if (!value.canConvertToExactIntegral()
+                || !value.canConvertToInt()
+                || value.asInt() < min
+                || value.asInt() > max) {
+            throw new IllegalArgumentException(
+                    tool + " argument '" + name + "' must be an integer from " + min + " to " + max + ", got " + value);
         }
         return value.asInt();
     }

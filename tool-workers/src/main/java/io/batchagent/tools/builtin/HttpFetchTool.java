@@ -49,9 +49,34 @@ public final class HttpFetchTool implements Tool {
     public static final int DEFAULT_MAX_BYTES = 512 * 1024;
     public static final int MAX_REDIRECTS = 5;
 
-    private static final Set<String> BLOCKS = Set.of("p", "div", "section", "article", "main", "header", "footer",
-            "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "tr", "table", "blockquote", "pre", "br", "hr",
-            "dt", "dd", "figcaption", "aside", "nav");
+    private static final Set<String> BLOCKS = Set.of(
+            "p",
+            "div",
+            "section",
+            "article",
+            "main",
+            "header",
+            "footer",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "li",
+            "ul",
+            "ol",
+            "tr",
+            "table",
+            "blockquote",
+            "pre",
+            "br",
+            "hr",
+            "dt",
+            "dd",
+            "figcaption",
+            "aside",
+            "nav");
 
     private final HttpClient client;
     private volatile HostAllowlist allowlist = HostAllowlist.of(Set.of());
@@ -60,7 +85,10 @@ public final class HttpFetchTool implements Tool {
 
     /** Used by {@link java.util.ServiceLoader}: no host allowed until configured. */
     public HttpFetchTool() {
-        this(HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).connectTimeout(Duration.ofSeconds(5)).build());
+        this(HttpClient.newBuilder()
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build());
     }
 
     HttpFetchTool(HttpClient client) {
@@ -103,7 +131,8 @@ public final class HttpFetchTool implements Tool {
                     .timeout(left.compareTo(timeout) < 0 ? (left.isZero() ? Duration.ofMillis(1) : left) : timeout)
                     .header("Accept", "text/html, text/plain;q=0.9, application/json;q=0.8, */*;q=0.1")
                     .header("User-Agent", "batchagent-http-fetch/0.1")
-                    .GET().build();
+                    .GET()
+                    .build();
             HttpResponse<InputStream> response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
             int status = response.statusCode();
             if (status / 100 == 3 && response.headers().firstValue("location").isPresent()) {
@@ -121,7 +150,10 @@ public final class HttpFetchTool implements Tool {
     private String render(URI url, HttpResponse<InputStream> response) throws IOException {
         String type = HttpBodies.mediaType(response.headers());
         boolean html = type.equals("text/html") || type.equals("application/xhtml+xml");
-        boolean text = type.isEmpty() || type.startsWith("text/") || type.endsWith("json") || type.endsWith("+xml")
+        boolean text = type.isEmpty()
+                || type.startsWith("text/")
+                || type.endsWith("json")
+                || type.endsWith("+xml")
                 || type.equals("application/xml");
         if (!html && !text) {
             response.body().close();
@@ -130,7 +162,12 @@ public final class HttpFetchTool implements Tool {
         HttpBodies.Capped body = HttpBodies.read(response.body(), maxBytes);
         Charset charset = HttpBodies.charset(response.headers());
         StringBuilder out = new StringBuilder();
-        out.append("URL: ").append(url).append('\n').append("Status: ").append(response.statusCode()).append('\n');
+        out.append("URL: ")
+                .append(url)
+                .append('\n')
+                .append("Status: ")
+                .append(response.statusCode())
+                .append('\n');
         if (html) {
             Document document = Jsoup.parse(new String(body.bytes(), charset), url.toString());
             if (!document.title().isBlank()) {
@@ -141,14 +178,17 @@ public final class HttpFetchTool implements Tool {
             out.append('\n').append(new String(body.bytes(), charset));
         }
         if (body.cut()) {
-            out.append("\n[http_fetch: read the first ").append(maxBytes).append(" bytes of the body; the rest was cut]");
+            out.append("\n[http_fetch: read the first ")
+                    .append(maxBytes)
+                    .append(" bytes of the body; the rest was cut]");
         }
         return out.toString();
     }
 
     /** The text a reader sees: block elements on their own lines, whitespace collapsed, no scripts or styles. */
     static String readableText(Document document) {
-        document.select("script, style, noscript, template, svg, canvas, iframe, form, button, input, select, head").remove();
+        document.select("script, style, noscript, template, svg, canvas, iframe, form, button, input, select, head")
+                .remove();
         Element body = document.body() == null ? document : document.body();
         StringBuilder out = new StringBuilder();
         body.traverse(new NodeVisitor() {
@@ -157,7 +197,8 @@ public final class HttpFetchTool implements Tool {
                 if (node instanceof TextNode text) {
                     String content = text.text();
                     if (!content.isBlank()) {
-                        if (out.length() > 0 && !Character.isWhitespace(out.charAt(out.length() - 1))
+                        if (out.length() > 0
+                                && !Character.isWhitespace(out.charAt(out.length() - 1))
                                 && Character.isWhitespace(content.charAt(0))) {
                             out.append(' ');
                         }
@@ -181,7 +222,10 @@ public final class HttpFetchTool implements Tool {
                 }
             }
         });
-        return out.toString().replaceAll("[ \\t]+\\n", "\n").replaceAll("\\n{3,}", "\n\n").strip();
+        return out.toString()
+                .replaceAll("[ \\t]+\\n", "\n")
+                .replaceAll("\\n{3,}", "\n\n")
+                .strip();
     }
 
     private static void newline(StringBuilder out) {
@@ -198,8 +242,9 @@ public final class HttpFetchTool implements Tool {
     private void check(URI url) {
         if (!allowlist.allows(url)) {
             throw new IllegalArgumentException("http_fetch refuses " + url + ": "
-                    + (allowlist.isEmpty() ? "no host is allowed (set the tool option http_fetch.allowed.hosts)"
-                    : "only http(s) URLs on these hosts are allowed: " + allowlist));
+                    + (allowlist.isEmpty()
+                            ? "no host is allowed (set the tool option http_fetch.allowed.hosts)"
+                            : "only http(s) URLs on these hosts are allowed: " + allowlist));
         }
     }
 

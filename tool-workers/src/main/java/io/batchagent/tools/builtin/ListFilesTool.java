@@ -61,7 +61,8 @@ public final class ListFilesTool implements Tool {
     public String parametersJson() {
         return "{\"type\":\"object\",\"properties\":{"
                 + "\"path\":{\"type\":\"string\",\"description\":\"directory relative to the root; default the root\"},"
-                + "\"recursive\":{\"type\":\"boolean\",\"description\":\"also list subdirectories, up to " + MAX_DEPTH + " levels\"},"
+                + "\"recursive\":{\"type\":\"boolean\",\"description\":\"also list subdirectories, up to " + MAX_DEPTH
+                + " levels\"},"
                 + "\"max_entries\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":" + LIMIT_MAX_ENTRIES + "}}}";
     }
 
@@ -91,14 +92,18 @@ public final class ListFilesTool implements Tool {
     public String execute(JsonNode arguments, ToolContext context) throws IOException {
         Path realRoot = PathConfinement.realRoot(root, NAME, ROOT_PROPERTY);
         JsonNode pathArgument = arguments.path("path");
-        String requested = pathArgument.isMissingNode() || pathArgument.isNull() || pathArgument.asText().isBlank()
-                ? "." : Arguments.requiredText(arguments, NAME, "path");
+        String requested = pathArgument.isMissingNode()
+                        || pathArgument.isNull()
+                        || pathArgument.asText().isBlank()
+                ? "."
+                : Arguments.requiredText(arguments, NAME, "path");
         Path directory = PathConfinement.resolve(realRoot, requested, NAME);
         if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) {
             throw new IllegalArgumentException("list_files: '" + requested + "' is not a directory");
         }
         boolean recursive = arguments.path("recursive").asBoolean(false);
-        int limit = Arguments.optionalInt(arguments, NAME, "max_entries", Math.min(DEFAULT_MAX_ENTRIES, maxEntries), 1, maxEntries);
+        int limit = Arguments.optionalInt(
+                arguments, NAME, "max_entries", Math.min(DEFAULT_MAX_ENTRIES, maxEntries), 1, maxEntries);
         List<String> lines = new ArrayList<>();
         int[] total = {0};
         walk(realRoot, directory, recursive ? MAX_DEPTH : 1, limit, lines, total);
@@ -106,8 +111,13 @@ public final class ListFilesTool implements Tool {
         out.append(PathConfinement.relative(realRoot, directory)).append('/').append('\n');
         lines.forEach(line -> out.append(line).append('\n'));
         if (total[0] > lines.size()) {
-            out.append("[list_files: showed ").append(lines.size()).append(" of ").append(total[0])
-                    .append(" entries; ").append(total[0] - lines.size()).append(" left out]\n");
+            out.append("[list_files: showed ")
+                    .append(lines.size())
+                    .append(" of ")
+                    .append(total[0])
+                    .append(" entries; ")
+                    .append(total[0] - lines.size())
+                    .append(" left out]\n");
         } else if (lines.isEmpty()) {
             out.append("(empty)\n");
         }
@@ -126,7 +136,8 @@ public final class ListFilesTool implements Tool {
                 throw new IOException("list_files was interrupted");
             }
             total[0]++;
-            BasicFileAttributes attributes = Files.readAttributes(child, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            BasicFileAttributes attributes =
+                    Files.readAttributes(child, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             String name = PathConfinement.relative(realRoot, child);
             if (lines.size() < limit) {
                 if (attributes.isSymbolicLink()) {

@@ -50,8 +50,8 @@ final class Options {
         if (envName != null) {
             String value = System.getenv(envName.trim());
             if (value == null) {
-                throw new IllegalArgumentException(key + ".env names the environment variable " + envName.trim()
-                        + ", which is not set");
+                throw new IllegalArgumentException(
+                        key + ".env names the environment variable " + envName.trim() + ", which is not set");
             }
             return value;
         }

@@ -71,8 +71,8 @@ final class PathConfinement {
             throw new IllegalArgumentException(tool + ": no file '" + requested + "' under the root directory", e);
         }
         if (!real.startsWith(realRoot)) {
-            throw new IllegalArgumentException(tool + " refuses '" + requested
-                    + "': a symbolic link leads outside the root directory");
+            throw new IllegalArgumentException(
+                    tool + " refuses '" + requested + "': a symbolic link leads outside the root directory");
         }
         return real;
     }
@@ -86,8 +86,8 @@ final class PathConfinement {
     private static void refuseTricks(String requested, String tool) {
         String refuses = tool + " refuses '" + printable(requested) + "': ";
         if (requested.length() > MAX_PATH_CHARS) {
-            throw new IllegalArgumentException(tool + " refuses a path of " + requested.length()
-                    + " characters; the most is " + MAX_PATH_CHARS);
+            throw new IllegalArgumentException(
+                    tool + " refuses a path of " + requested.length() + " characters; the most is " + MAX_PATH_CHARS);
         }
         for (int i = 0; i < requested.length(); i++) {
             if (Character.isISOControl(requested.charAt(i))) {
@@ -106,7 +106,8 @@ final class PathConfinement {
                     + "allowed; give a path relative to the root directory)");
         }
         if (URL_SCHEME.matcher(requested).find()) {
-            throw new IllegalArgumentException(refuses + "URLs are not paths; give a path relative to the root directory");
+            throw new IllegalArgumentException(
+                    refuses + "URLs are not paths; give a path relative to the root directory");
         }
         if (requested.startsWith("~")) {
             throw new IllegalArgumentException(refuses + "'~' (a home directory) leaves the root directory");

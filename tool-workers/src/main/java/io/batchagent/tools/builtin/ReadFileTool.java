@@ -73,8 +73,8 @@ public final class ReadFileTool implements Tool {
 
     @Override
     public String description() {
-        return "Reads a UTF-8 text file under the worker's configured root directory, up to "
-                + maxBytes + " bytes. The path is relative to that root.";
+        return "Reads a UTF-8 text file under the worker's configured root directory, up to " + maxBytes
+                + " bytes. The path is relative to that root.";
     }
 
     @Override
@@ -129,8 +129,8 @@ public final class ReadFileTool implements Tool {
         }
         long size = Files.size(file);
         long shown = text.getBytes(StandardCharsets.UTF_8).length;
-        return text + "\n[read_file: showed the first " + shown + " of " + size + " bytes; "
-                + (size - shown) + " bytes cut]";
+        return text + "\n[read_file: showed the first " + shown + " of " + size + " bytes; " + (size - shown)
+                + " bytes cut]";
     }
 
     private Path realRoot() throws IOException {
@@ -147,7 +147,8 @@ public final class ReadFileTool implements Tool {
 
     /** Strict UTF-8; when the read was cut, a character split by the cut is dropped rather than refused. */
     private static String decodeUtf8(byte[] bytes, boolean cut, String requested) {
-        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        CharsetDecoder decoder = StandardCharsets.UTF_8
+                .newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
         CharBuffer out = CharBuffer.allocate(bytes.length);

@@ -22,7 +22,8 @@ public interface SearchProvider {
     record Endpoint(URI url, String apiKey, Duration timeout) {
         @Override
         public String toString() {
-            return "Endpoint[url=" + url + ", apiKey=" + (apiKey == null ? "none" : "***") + ", timeout=" + timeout + "]";
+            return "Endpoint[url=" + url + ", apiKey=" + (apiKey == null ? "none" : "***") + ", timeout=" + timeout
+                    + "]";
         }
     }
 
@@ -35,5 +36,6 @@ public interface SearchProvider {
      * @param count the most results wanted
      * @throws IOException for a transport failure or an answer the provider does not understand
      */
-    List<Result> search(HttpClient client, Endpoint endpoint, String query, int count) throws IOException, InterruptedException;
+    List<Result> search(HttpClient client, Endpoint endpoint, String query, int count)
+            throws IOException, InterruptedException;
 }

@@ -38,8 +38,10 @@ public final class SearxngSearchProvider implements SearchProvider {
             throws IOException, InterruptedException {
         String base = endpoint.url().toString().replaceAll("/+$", "");
         URI uri = URI.create(base + "/search?q=" + URLEncoder.encode(query, StandardCharsets.UTF_8) + "&format=json");
-        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(endpoint.timeout())
-                .header("Accept", "application/json").GET();
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri)
+                .timeout(endpoint.timeout())
+                .header("Accept", "application/json")
+                .GET();
         if (endpoint.apiKey() != null && !endpoint.apiKey().isBlank()) {
             request.header("Authorization", "Bearer " + endpoint.apiKey());
         }
@@ -67,7 +69,10 @@ public final class SearxngSearchProvider implements SearchProvider {
             if (found.size() >= count) {
                 break;
             }
-            found.add(new Result(hit.path("title").asText(""), hit.path("url").asText(""), hit.path("content").asText("")));
+            found.add(new Result(
+                    hit.path("title").asText(""),
+                    hit.path("url").asText(""),
+                    hit.path("content").asText("")));
         }
         return found;
     }

@@ -30,9 +30,16 @@ public final class SimSearchTool implements Tool {
     public static final int MAX_RESULTS = 10;
 
     private static final List<String> TITLES = List.of(
-            "%s: an overview", "%s explained", "A practical guide to %s", "%s: frequently asked questions",
-            "Recent developments in %s", "%s compared with the alternatives", "Common pitfalls with %s",
-            "%s in practice: a case study", "A short history of %s", "%s: key facts and figures");
+            "%s: an overview",
+            "%s explained",
+            "A practical guide to %s",
+            "%s: frequently asked questions",
+            "Recent developments in %s",
+            "%s compared with the alternatives",
+            "Common pitfalls with %s",
+            "%s in practice: a case study",
+            "A short history of %s",
+            "%s: key facts and figures");
     private static final List<String> SNIPPETS = List.of(
             "An introduction to %s, with definitions and worked examples.",
             "What practitioners report about %s after %d months of use.",
@@ -85,7 +92,8 @@ public final class SimSearchTool implements Tool {
         try {
             millis = Long.parseLong(value.trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("latency.ms must be a whole number of milliseconds, got '" + value + "'", e);
+            throw new IllegalArgumentException(
+                    "latency.ms must be a whole number of milliseconds, got '" + value + "'", e);
         }
         if (millis < 0) {
             throw new IllegalArgumentException("latency.ms must not be negative, got " + millis);
@@ -119,7 +127,9 @@ public final class SimSearchTool implements Tool {
         String slug = slug(query);
         StringBuilder out = new StringBuilder()
                 .append("SIMULATED web search results (sim_search: generated offline, not real web pages)\n")
-                .append("Query: \"").append(query).append("\"\n");
+                .append("Query: \"")
+                .append(query)
+                .append("\"\n");
         int firstTitle = Byte.toUnsignedInt(digest[0]) % TITLES.size();
         for (int i = 0; i < count; i++) {
             int d = Byte.toUnsignedInt(digest[(i + 1) % digest.length]);
@@ -130,15 +140,26 @@ public final class SimSearchTool implements Tool {
                     ? String.format(Locale.ROOT, snippet, query, figure)
                     : String.format(Locale.ROOT, snippet, figure, query);
             String page = HexFormat.of().formatHex(sha256(query + '\u0000' + i), 0, 4);
-            out.append('\n').append(i + 1).append(". ").append(title).append('\n')
-                    .append("   https://sim-search.invalid/").append(slug).append('/').append(page).append('\n')
-                    .append("   ").append(snippet).append('\n');
+            out.append('\n')
+                    .append(i + 1)
+                    .append(". ")
+                    .append(title)
+                    .append('\n')
+                    .append("   https://sim-search.invalid/")
+                    .append(slug)
+                    .append('/')
+                    .append(page)
+                    .append('\n')
+                    .append("   ")
+                    .append(snippet)
+                    .append('\n');
         }
         return out.toString();
     }
 
     private static String slug(String query) {
-        String slug = query.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "");
+        String slug =
+                query.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "");
         slug = slug.length() > 40 ? slug.substring(0, 40) : slug;
         return slug.isEmpty() ? "q" : slug;
     }

@@ -79,7 +79,8 @@ public final class SqlQueryTool implements Tool {
         if (options.containsKey("url")) {
             String value = options.get("url").strip();
             if (!value.startsWith("jdbc:")) {
-                throw new IllegalArgumentException("url must be a JDBC URL (jdbc:...), got " + value.replaceAll("password=[^&;]*", "password=***"));
+                throw new IllegalArgumentException("url must be a JDBC URL (jdbc:...), got "
+                        + value.replaceAll("password=[^&;]*", "password=***"));
             }
             url = value;
         }
@@ -147,7 +148,8 @@ public final class SqlQueryTool implements Tool {
             }
         } catch (SQLException e) {
             // The database's own words tell the model what to fix; the URL and credentials are not in them.
-            throw new SQLException("sql_query failed: " + e.getMessage() + (e.getSQLState() == null ? "" : " (SQLSTATE " + e.getSQLState() + ")"));
+            throw new SQLException("sql_query failed: " + e.getMessage()
+                    + (e.getSQLState() == null ? "" : " (SQLSTATE " + e.getSQLState() + ")"));
         }
     }
 
@@ -158,19 +160,22 @@ public final class SqlQueryTool implements Tool {
      */
     static void checkReadOnly(String query) {
         if (query.length() > MAX_QUERY_CHARS) {
-            throw new IllegalArgumentException("sql_query refuses a statement of " + query.length() + " characters; the most is " + MAX_QUERY_CHARS);
+            throw new IllegalArgumentException("sql_query refuses a statement of " + query.length()
+                    + " characters; the most is " + MAX_QUERY_CHARS);
         }
         String code = withoutCommentsAndLiterals(query).strip();
         while (code.endsWith(";")) {
             code = code.substring(0, code.length() - 1).strip();
         }
         if (code.indexOf(';') >= 0) {
-            throw new IllegalArgumentException("sql_query runs one statement at a time; remove the ';' between statements");
+            throw new IllegalArgumentException(
+                    "sql_query runs one statement at a time; remove the ';' between statements");
         }
         String first = code.split("[\\s(]+", 2)[0].toLowerCase(Locale.ROOT);
         if (!READ_ONLY_STARTS.contains(first)) {
-            throw new IllegalArgumentException("sql_query is read-only: it runs SELECT, WITH, VALUES, TABLE or SHOW statements, not "
-                    + (first.isEmpty() ? "an empty statement" : first.toUpperCase(Locale.ROOT)));
+            throw new IllegalArgumentException(
+                    "sql_query is read-only: it runs SELECT, WITH, VALUES, TABLE or SHOW statements, not "
+                            + (first.isEmpty() ? "an empty statement" : first.toUpperCase(Locale.ROOT)));
         }
     }
 
@@ -207,7 +212,8 @@ public final class SqlQueryTool implements Tool {
                 int end = i + 1;
                 while (true) {
                     if (end >= n) {
-                        throw new IllegalArgumentException("sql_query: the statement has an unterminated " + (c == '\'' ? "string" : "quoted identifier"));
+                        throw new IllegalArgumentException("sql_query: the statement has an unterminated "
+                                + (c == '\'' ? "string" : "quoted identifier"));
                     }
                     if (sql.charAt(end) == c) {
                         if (end + 1 < n && sql.charAt(end + 1) == c) {
@@ -224,7 +230,8 @@ public final class SqlQueryTool implements Tool {
                 String tag = dollarTag(sql, i);
                 int close = sql.indexOf(tag, i + tag.length());
                 if (close < 0) {
-                    throw new IllegalArgumentException("sql_query: the statement has an unterminated " + tag + " quote");
+                    throw new IllegalArgumentException(
+                            "sql_query: the statement has an unterminated " + tag + " quote");
                 }
                 out.append("''");
                 i = close + tag.length();
@@ -241,8 +248,11 @@ public final class SqlQueryTool implements Tool {
         while (end < sql.length() && (Character.isLetterOrDigit(sql.charAt(end)) || sql.charAt(end) == '_')) {
             end++;
         }
-        return end < sql.length() && sql.charAt(end) == '$' && (end == start + 1 || !Character.isDigit(sql.charAt(start + 1)))
-                ? sql.substring(start, end + 1) : null;
+        return end < sql.length()
+                        && sql.charAt(end) == '$'
+                        && (end == start + 1 || !Character.isDigit(sql.charAt(start + 1)))
+                ? sql.substring(start, end + 1)
+                : null;
     }
 
     private static String render(ResultSet rows, int cap) throws SQLException {
@@ -303,7 +313,11 @@ public final class SqlQueryTool implements Tool {
     }
 
     private static boolean isPostgres(Connection connection) throws SQLException {
-        return connection.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT).contains("postgres");
+        return connection
+                .getMetaData()
+                .getDatabaseProductName()
+                .toLowerCase(Locale.ROOT)
+                .contains("postgres");
     }
 
     @Override

@@ -38,7 +38,10 @@ public final class WebSearchTool implements Tool {
 
     /** Used by {@link java.util.ServiceLoader}: refuses every call until a URL is configured. */
     public WebSearchTool() {
-        this(HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL).connectTimeout(Duration.ofSeconds(5)).build());
+        this(HttpClient.newBuilder()
+                .followRedirects(HttpClient.Redirect.NORMAL)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build());
     }
 
     WebSearchTool(HttpClient client) {
@@ -91,7 +94,8 @@ public final class WebSearchTool implements Tool {
     public String execute(JsonNode arguments, ToolContext context) throws IOException, InterruptedException {
         URI endpoint = url;
         if (endpoint == null) {
-            throw new IllegalStateException("web_search has no search service configured; set the tool option web_search.url");
+            throw new IllegalStateException(
+                    "web_search has no search service configured; set the tool option web_search.url");
         }
         String query = Arguments.requiredText(arguments, NAME, "query").strip();
         int count = Arguments.optionalInt(arguments, NAME, "num_results", defaultResults, 1, MAX_RESULTS);
@@ -103,16 +107,25 @@ public final class WebSearchTool implements Tool {
         } catch (IOException e) {
             throw new IOException("web_search (" + provider.name() + ") failed: " + e.getMessage(), e);
         }
-        StringBuilder out = new StringBuilder("Search results for \"").append(query).append("\"\n");
+        StringBuilder out =
+                new StringBuilder("Search results for \"").append(query).append("\"\n");
         if (results.isEmpty()) {
             return out.append("\nNo results.\n").toString();
         }
         for (int i = 0; i < results.size(); i++) {
             SearchProvider.Result result = results.get(i);
-            out.append('\n').append(i + 1).append(". ").append(result.title().strip()).append('\n')
-                    .append("   ").append(result.url()).append('\n');
+            out.append('\n')
+                    .append(i + 1)
+                    .append(". ")
+                    .append(result.title().strip())
+                    .append('\n')
+                    .append("   ")
+                    .append(result.url())
+                    .append('\n');
             if (!result.snippet().isBlank()) {
-                out.append("   ").append(result.snippet().strip().replaceAll("\\s+", " ")).append('\n');
+                out.append("   ")
+                        .append(result.snippet().strip().replaceAll("\\s+", " "))
+                        .append('\n');
             }
         }
         return out.toString();
@@ -120,7 +133,8 @@ public final class WebSearchTool implements Tool {
 
     @Override
     public String toString() {
-        return "WebSearchTool[provider=" + provider.name() + ", url=" + url + ", apiKey=" + (apiKey == null ? "none" : "***") + "]";
+        return "WebSearchTool[provider=" + provider.name() + ", url=" + url + ", apiKey="
+                + (apiKey == null ? "none" : "***") + "]";
     }
 
     private static SearchProvider provider(String name) {
@@ -130,7 +144,8 @@ public final class WebSearchTool implements Tool {
                 .forEach(p -> found.putIfAbsent(p.name(), p));
         SearchProvider provider = found.get(name);
         if (provider == null) {
-            throw new IllegalArgumentException("provider '" + name + "' is not installed; installed: " + String.join(", ", found.keySet()));
+            throw new IllegalArgumentException(
+                    "provider '" + name + "' is not installed; installed: " + String.join(", ", found.keySet()));
         }
         return provider;
     }

@@ -52,8 +52,11 @@ public final class HostAllowlist {
             host = host.substring(0, host.length() - 1);
         }
         for (String entry : entries) {
-            if (entry.equals("*") || entry.equals(host)
-                    || entry.startsWith("*.") && host.endsWith(entry.substring(1)) && host.length() > entry.length() - 1) {
+            if (entry.equals("*")
+                    || entry.equals(host)
+                    || entry.startsWith("*.")
+                            && host.endsWith(entry.substring(1))
+                            && host.length() > entry.length() - 1) {
                 return true;
             }
         }

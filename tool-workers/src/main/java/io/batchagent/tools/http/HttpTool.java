@@ -39,8 +39,10 @@ public final class HttpTool implements Tool {
 
     /** The client HTTP tools share: HTTP/1.1 and 2, no redirects, 5 s to connect. */
     public static HttpClient defaultClient() {
-        return HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(Duration.ofSeconds(5)).build();
+        return HttpClient.newBuilder()
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
     }
 
     @Override
@@ -66,8 +68,8 @@ public final class HttpTool implements Tool {
         String text = new String(body.bytes(), HttpBodies.charset(response.headers()));
         if (response.statusCode() / 100 != 2) {
             String excerpt = text.length() > 500 ? text.substring(0, 500) + "..." : text;
-            throw new IOException("HTTP tool '" + name + "' got HTTP " + response.statusCode() + " from " + url.getHost()
-                    + (excerpt.isBlank() ? "" : ": " + excerpt));
+            throw new IOException("HTTP tool '" + name + "' got HTTP " + response.statusCode() + " from "
+                    + url.getHost() + (excerpt.isBlank() ? "" : ": " + excerpt));
         }
         return body.cut() ? text + "\n[response cut at " + MAX_BYTES + " bytes]" : text;
     }

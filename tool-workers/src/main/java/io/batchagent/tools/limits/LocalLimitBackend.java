@@ -25,10 +25,12 @@ final class LocalLimitBackend implements LimitBackend {
 
     @Override
     public CompletionStage<Long> tryTakeToken(String tool, double ratePerSecond) {
-        Bucket bucket = buckets.computeIfAbsent(tool + '\u0000' + ratePerSecond,
+        Bucket bucket = buckets.computeIfAbsent(
+                tool + '\u0000' + ratePerSecond,
                 key -> Bucket.builder().addLimit(bandwidth(ratePerSecond)).build());
         ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
-        return CompletableFuture.completedFuture(probe.isConsumed() ? 0L : Math.max(1L, probe.getNanosToWaitForRefill()));
+        return CompletableFuture.completedFuture(
+                probe.isConsumed() ? 0L : Math.max(1L, probe.getNanosToWaitForRefill()));
     }
 
     @Override
@@ -68,6 +70,9 @@ final class LocalLimitBackend implements LimitBackend {
     /** One token, refilled every {@code 1 / ratePerSecond}: starts are spaced evenly, with no burst. */
     static Bandwidth bandwidth(double ratePerSecond) {
         long periodNanos = Math.max(1L, Math.round(1_000_000_000d / ratePerSecond));
-        return Bandwidth.builder().capacity(1).refillGreedy(1, Duration.ofNanos(periodNanos)).build();
+        return Bandwidth.builder()
+                .capacity(1)
+                .refillGreedy(1, Duration.ofNanos(periodNanos))
+                .build();
     }
 }

@@ -35,7 +35,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class RedisLimitBackend implements LimitBackend {
 
-    private static final String LEASE_SCRIPT = String.join("\n",
+    private static final String LEASE_SCRIPT = String.join(
+            "\n",
             "local t = redis.call('TIME')",
             "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)",
             "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)",
@@ -47,7 +48,8 @@ final class RedisLimitBackend implements LimitBackend {
             "end",
             "return 0");
     private static final String RELEASE_SCRIPT = "return redis.call('ZREM', KEYS[1], ARGV[1])";
-    private static final String RENEW_SCRIPT = String.join("\n",
+    private static final String RENEW_SCRIPT = String.join(
+            "\n",
             "local t = redis.call('TIME')",
             "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)",
             "local ttl = tonumber(ARGV[1])",
@@ -56,7 +58,8 @@ final class RedisLimitBackend implements LimitBackend {
             "return 1");
 
     private final RedisLink link;
-    private final Map<StatefulRedisConnection<byte[], byte[]>, AsyncProxyManager<byte[]>> managers = new ConcurrentHashMap<>();
+    private final Map<StatefulRedisConnection<byte[], byte[]>, AsyncProxyManager<byte[]>> managers =
+            new ConcurrentHashMap<>();
 
     RedisLimitBackend(RedisLink link) {
         this.link = link;
@@ -75,18 +78,19 @@ final class RedisLimitBackend implements LimitBackend {
         }
         AsyncProxyManager<byte[]> manager = managers.computeIfAbsent(connection.get(), this::proxyManager);
         BucketConfiguration configuration = BucketConfiguration.builder()
-                .addLimit(LocalLimitBackend.bandwidth(ratePerSecond)).build();
+                .addLimit(LocalLimitBackend.bandwidth(ratePerSecond))
+                .build();
         AsyncBucketProxy bucket = manager.builder()
-                .build(link.key("rate:", tool, ":", Double.toString(ratePerSecond)),
+                .build(
+                        link.key("rate:", tool, ":", Double.toString(ratePerSecond)),
                         () -> CompletableFuture.completedFuture(configuration));
-        return bucket.tryConsumeAndReturnRemaining(1)
-                .handle((probe, error) -> {
-                    if (error != null) {
-                        link.failed(error);
-                        throw new IllegalStateException("Redis rate limit failed: " + error, error);
-                    }
-                    return probe.isConsumed() ? 0L : Math.max(1L, probe.getNanosToWaitForRefill());
-                });
+        return bucket.tryConsumeAndReturnRemaining(1).handle((probe, error) -> {
+            if (error != null) {
+                link.failed(error);
+                throw new IllegalStateException("Redis rate limit failed: " + error, error);
+            }
+            return probe.isConsumed() ? 0L : Math.max(1L, probe.getNanosToWaitForRefill());
+        });
     }
 
     @Override
@@ -96,9 +100,16 @@ final class RedisLimitBackend implements LimitBackend {
             return unavailable();
         }
         String id = UUID.randomUUID().toString();
-        return connection.get().async()
-                .<Long>eval(LEASE_SCRIPT, ScriptOutputType.INTEGER, new byte[][] {slotsKey(tool)},
-                        bytes(Integer.toString(max)), bytes(Long.toString(ttl.toMillis())), bytes(id))
+        return connection
+                .get()
+                .async()
+                .<Long>eval(
+                        LEASE_SCRIPT,
+                        ScriptOutputType.INTEGER,
+                        new byte[][] {slotsKey(tool)},
+                        bytes(Integer.toString(max)),
+                        bytes(Long.toString(ttl.toMillis())),
+                        bytes(id))
                 .toCompletableFuture()
                 .handle((granted, error) -> {
                     if (error != null) {
@@ -115,7 +126,9 @@ final class RedisLimitBackend implements LimitBackend {
         if (connection.isEmpty()) {
             return unavailable(); // the lease expires by itself
         }
-        return connection.get().async()
+        return connection
+                .get()
+                .async()
                 .<Long>eval(RELEASE_SCRIPT, ScriptOutputType.INTEGER, new byte[][] {slotsKey(tool)}, bytes(leaseId))
                 .toCompletableFuture()
                 .thenApply(removed -> null);
@@ -127,16 +140,23 @@ final class RedisLimitBackend implements LimitBackend {
         if (connection.isEmpty()) {
             return unavailable();
         }
-        return connection.get().async()
-                .<Long>eval(RENEW_SCRIPT, ScriptOutputType.INTEGER, new byte[][] {slotsKey(tool)},
-                        bytes(Long.toString(ttl.toMillis())), bytes(leaseId))
+        return connection
+                .get()
+                .async()
+                .<Long>eval(
+                        RENEW_SCRIPT,
+                        ScriptOutputType.INTEGER,
+                        new byte[][] {slotsKey(tool)},
+                        bytes(Long.toString(ttl.toMillis())),
+                        bytes(leaseId))
                 .toCompletableFuture()
                 .thenApply(renewed -> null);
     }
 
     private AsyncProxyManager<byte[]> proxyManager(StatefulRedisConnection<byte[], byte[]> connection) {
         return Bucket4jLettuce.casBasedBuilder(connection)
-                .expirationAfterWrite(ExpirationAfterWriteStrategy.basedOnTimeForRefillingBucketUpToMax(Duration.ofSeconds(10)))
+                .expirationAfterWrite(
+                        ExpirationAfterWriteStrategy.basedOnTimeForRefillingBucketUpToMax(Duration.ofSeconds(10)))
                 .requestTimeout(link.settings().commandTimeout())
                 .build()
                 .asAsync();

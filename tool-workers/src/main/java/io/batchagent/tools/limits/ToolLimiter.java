@@ -38,10 +38,12 @@ public interface ToolLimiter extends AutoCloseable {
     record Limits(double ratePerSecond, int maxConcurrency, Duration leaseTtl) {
         public Limits {
             if (ratePerSecond < 0 || Double.isNaN(ratePerSecond) || Double.isInfinite(ratePerSecond)) {
-                throw new IllegalArgumentException("ratePerSecond must be 0 (no limit) or a positive number, got " + ratePerSecond);
+                throw new IllegalArgumentException(
+                        "ratePerSecond must be 0 (no limit) or a positive number, got " + ratePerSecond);
             }
             if (maxConcurrency < 0) {
-                throw new IllegalArgumentException("maxConcurrency must be 0 (no limit) or positive, got " + maxConcurrency);
+                throw new IllegalArgumentException(
+                        "maxConcurrency must be 0 (no limit) or positive, got " + maxConcurrency);
             }
             if (leaseTtl == null || leaseTtl.toMillis() < 1) {
                 throw new IllegalArgumentException("leaseTtl must be at least 1 ms, got " + leaseTtl);
@@ -56,7 +58,7 @@ public interface ToolLimiter extends AutoCloseable {
     /** The right to run one execution; {@link #release()} is idempotent. */
     @FunctionalInterface
     interface Permit {
-        Permit NONE = () -> { };
+        Permit NONE = () -> {};
 
         void release();
     }
@@ -74,7 +76,7 @@ public interface ToolLimiter extends AutoCloseable {
 
     /** Limits kept in this process, for a single worker (the embedded default). */
     static ToolLimiter local(ScheduledExecutorService timer) {
-        return new ToolLimits(null, timer, error -> { });
+        return new ToolLimits(null, timer, error -> {});
     }
 
     /**

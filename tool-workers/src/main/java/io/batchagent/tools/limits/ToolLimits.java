@@ -72,17 +72,18 @@ final class ToolLimits implements ToolLimiter {
                 return;
             }
             LimitBackend backend = backend();
-            stage(() -> backend.tryLease(tool, limits.maxConcurrency(), limits.leaseTtl())).whenComplete((lease, error) -> {
-                if (error != null) {
-                    fellBack(backend, error, () -> takeSlot(tries));
-                } else if (lease.isPresent()) {
-                    slotBackend = backend;
-                    slot = lease.get();
-                    takeToken();
-                } else {
-                    later(() -> takeSlot(tries + 1), poll(tries));
-                }
-            });
+            stage(() -> backend.tryLease(tool, limits.maxConcurrency(), limits.leaseTtl()))
+                    .whenComplete((lease, error) -> {
+                        if (error != null) {
+                            fellBack(backend, error, () -> takeSlot(tries));
+                        } else if (lease.isPresent()) {
+                            slotBackend = backend;
+                            slot = lease.get();
+                            takeToken();
+                        } else {
+                            later(() -> takeSlot(tries + 1), poll(tries));
+                        }
+                    });
         }
 
         void takeToken() {
@@ -120,12 +121,19 @@ final class ToolLimits implements ToolLimiter {
             long everyMs = Math.max(1, limits.leaseTtl().toMillis() / 2);
             ScheduledFuture<?> renewal;
             try {
-                renewal = timer.scheduleAtFixedRate(() -> stage(() -> backend.renew(tool, lease, limits.leaseTtl()))
-                        .whenComplete((ignored, error) -> {
-                            if (error != null) {
-                                LOGGER.debug("could not renew a concurrency slot; trying again: tool={} error={}", tool, error.toString());
-                            }
-                        }), everyMs, everyMs, TimeUnit.MILLISECONDS);
+                renewal = timer.scheduleAtFixedRate(
+                        () -> stage(() -> backend.renew(tool, lease, limits.leaseTtl()))
+                                .whenComplete((ignored, error) -> {
+                                    if (error != null) {
+                                        LOGGER.debug(
+                                                "could not renew a concurrency slot; trying again: tool={} error={}",
+                                                tool,
+                                                error.toString());
+                                    }
+                                }),
+                        everyMs,
+                        everyMs,
+                        TimeUnit.MILLISECONDS);
             } catch (RejectedExecutionException e) {
                 releaseSlot();
                 result.completeExceptionally(e); // the worker is stopping
@@ -136,8 +144,10 @@ final class ToolLimits implements ToolLimiter {
                     renewal.cancel(false);
                     stage(() -> backend.release(tool, lease)).whenComplete((ignored, error) -> {
                         if (error != null) {
-                            LOGGER.debug("could not release a concurrency slot; it expires by itself: tool={} error={}",
-                                    tool, error.toString());
+                            LOGGER.debug(
+                                    "could not release a concurrency slot; it expires by itself: tool={} error={}",
+                                    tool,
+                                    error.toString());
                         }
                     });
                 }
@@ -190,8 +200,11 @@ final class ToolLimits implements ToolLimiter {
                 limitsText.append("concurrency limit ").append(limits.maxConcurrency());
             }
             if (limits.ratePerSecond() > 0) {
-                limitsText.append(limitsText.length() > 0 ? " and " : "")
-                        .append("rate limit ").append(limits.ratePerSecond()).append("/s");
+                limitsText
+                        .append(limitsText.length() > 0 ? " and " : "")
+                        .append("rate limit ")
+                        .append(limits.ratePerSecond())
+                        .append("/s");
             }
             return "tool '" + tool + "' could not start before its deadline: its " + limitsText
                     + " admitted it no sooner";
@@ -210,5 +223,4 @@ final class ToolLimits implements ToolLimiter {
             return CompletableFuture.failedFuture(e);
         }
     }
-
 }

@@ -49,14 +49,16 @@ public final class ToolThreads implements AutoCloseable {
      */
     public ToolThreads(int maxThreads, int perTool, ThreadFactory threads, ScheduledExecutorService timer) {
         if (perTool < 1 || perTool > maxThreads) {
-            throw new IllegalArgumentException("need 1 <= perTool <= maxThreads, got perTool " + perTool + " and maxThreads " + maxThreads);
+            throw new IllegalArgumentException(
+                    "need 1 <= perTool <= maxThreads, got perTool " + perTool + " and maxThreads " + maxThreads);
         }
         this.maxThreads = maxThreads;
         this.perTool = perTool;
         this.timer = timer;
         // Never more threads than slots: a slot is taken before a task is submitted, so a free thread
         // or room for a new one always exists and the queue never holds a task for long.
-        this.pool = new ThreadPoolExecutor(maxThreads, maxThreads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), threads);
+        this.pool = new ThreadPoolExecutor(
+                maxThreads, maxThreads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), threads);
         this.pool.allowCoreThreadTimeOut(true);
     }
 
@@ -187,7 +189,8 @@ public final class ToolThreads implements AutoCloseable {
             pending.clear();
         }
         pool.shutdownNow();
-        dropped.forEach(call -> call.started().completeExceptionally(new RejectedExecutionException("the tool threads are closed")));
+        dropped.forEach(call ->
+                call.started().completeExceptionally(new RejectedExecutionException("the tool threads are closed")));
     }
 
     private record Pending(Run run, CompletableFuture<Run> started) {
@@ -243,10 +246,11 @@ public final class ToolThreads implements AutoCloseable {
                 return; // started meanwhile
             }
             String tool = call.run().tool;
-            message = "tool '" + tool + "' could not start before its deadline: no tool thread was free on this worker ("
-                    + busyByTool.getOrDefault(tool, 0) + " of the " + perTool + " it may hold are busy, "
-                    + lingeringByTool.getOrDefault(tool, 0) + " of them still running past their timeout; "
-                    + busy + " of " + maxThreads + " busy in all)";
+            message =
+                    "tool '" + tool + "' could not start before its deadline: no tool thread was free on this worker ("
+                            + busyByTool.getOrDefault(tool, 0) + " of the " + perTool + " it may hold are busy, "
+                            + lingeringByTool.getOrDefault(tool, 0) + " of them still running past their timeout; "
+                            + busy + " of " + maxThreads + " busy in all)";
         }
         call.started().completeExceptionally(new LimitTimeoutException(message));
     }

@@ -26,27 +26,35 @@ import java.util.regex.Pattern;
  * @param requestTimeout the longest one MCP request may take (a tool's own timeout still applies);
  *     default 5 minutes
  */
-public record McpServerConfig(String name, List<String> command, Map<String, String> env, String url,
-                              Map<String, String> headers, Duration requestTimeout) {
+public record McpServerConfig(
+        String name,
+        List<String> command,
+        Map<String, String> env,
+        String url,
+        Map<String, String> headers,
+        Duration requestTimeout) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     public McpServerConfig {
         if (name == null || !NAME.matcher(name).matches()) {
-            throw new IllegalArgumentException("MCP server name must be 1-64 characters from [A-Za-z0-9_-], got '" + name + "'");
+            throw new IllegalArgumentException(
+                    "MCP server name must be 1-64 characters from [A-Za-z0-9_-], got '" + name + "'");
         }
         command = command == null ? List.of() : List.copyOf(command);
         env = env == null ? Map.of() : Map.copyOf(new TreeMap<>(env));
         headers = headers == null ? Map.of() : Map.copyOf(new TreeMap<>(headers));
         requestTimeout = requestTimeout == null ? Duration.ofMinutes(5) : requestTimeout;
         if (command.isEmpty() == (url == null)) {
-            throw new IllegalArgumentException("MCP server '" + name + "' needs either a command (stdio) or a url (streamable HTTP), not "
-                    + (url == null ? "neither" : "both"));
+            throw new IllegalArgumentException(
+                    "MCP server '" + name + "' needs either a command (stdio) or a url (streamable HTTP), not "
+                            + (url == null ? "neither" : "both"));
         }
         if (url != null) {
             String scheme = URI.create(url).getScheme();
             if (!"http".equals(scheme) && !"https".equals(scheme)) {
-                throw new IllegalArgumentException("MCP server '" + name + "' url must be http:// or https://, got " + url);
+                throw new IllegalArgumentException(
+                        "MCP server '" + name + "' url must be http:// or https://, got " + url);
             }
         }
         if (requestTimeout.isNegative() || requestTimeout.isZero()) {
@@ -75,7 +83,8 @@ public record McpServerConfig(String name, List<String> command, Map<String, Str
     public static McpServerConfig parse(String spec) {
         int eq = spec == null ? -1 : spec.indexOf('=');
         if (eq < 1 || eq == spec.length() - 1) {
-            throw new IllegalArgumentException("MCP server must be given as NAME=URL or NAME=COMMAND ARGS, got '" + spec + "'");
+            throw new IllegalArgumentException(
+                    "MCP server must be given as NAME=URL or NAME=COMMAND ARGS, got '" + spec + "'");
         }
         String name = spec.substring(0, eq).strip();
         String target = spec.substring(eq + 1).strip();
@@ -105,7 +114,8 @@ public record McpServerConfig(String name, List<String> command, Map<String, Str
                 command.add(server.path("command").asText(""));
                 server.path("args").forEach(arg -> command.add(arg.asText()));
                 if (command.get(0).isBlank()) {
-                    throw new IllegalArgumentException("MCP server '" + entry.getKey() + "' has neither a 'command' nor a 'url'");
+                    throw new IllegalArgumentException(
+                            "MCP server '" + entry.getKey() + "' has neither a 'command' nor a 'url'");
                 }
                 configs.add(stdio(entry.getKey(), command, strings(server.path("env"))));
             }
@@ -121,14 +131,22 @@ public record McpServerConfig(String name, List<String> command, Map<String, Str
 
     @Override
     public String toString() {
-        return "McpServerConfig[name=" + name + (isStdio() ? ", command=" + command + ", env=" + env.keySet() + " (values masked)"
-                : ", url=" + url + ", headers=" + headers.keySet() + " (values masked)") + ", requestTimeout=" + requestTimeout + "]";
+        return "McpServerConfig[name=" + name
+                + (isStdio()
+                        ? ", command=" + command + ", env=" + env.keySet() + " (values masked)"
+                        : ", url=" + url + ", headers=" + headers.keySet() + " (values masked)")
+                + ", requestTimeout=" + requestTimeout + "]";
     }
 
     @Override
     public boolean equals(Object other) {
-        return other instanceof McpServerConfig o && name.equals(o.name) && command.equals(o.command) && env.equals(o.env)
-                && Objects.equals(url, o.url) && headers.equals(o.headers) && requestTimeout.equals(o.requestTimeout);
+        return other instanceof McpServerConfig o
+                && name.equals(o.name)
+                && command.equals(o.command)
+                && env.equals(o.env)
+                && Objects.equals(url, o.url)
+                && headers.equals(o.headers)
+                && requestTimeout.equals(o.requestTimeout);
     }
 
     @Override

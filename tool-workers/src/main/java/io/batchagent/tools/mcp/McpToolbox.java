@@ -79,13 +79,14 @@ public final class McpToolbox implements AutoCloseable {
 
     /** Starts connecting to every server on {@code executor}, so that first calls need not wait. */
     public McpToolbox connectAll(Executor executor) {
-        servers.values().forEach(server -> executor.execute(() -> {
-            try {
-                server.session();
-            } catch (RuntimeException e) {
-                // already logged; the server is tried again on its next call
-            }
-        }));
+        servers.values()
+                .forEach(server -> executor.execute(() -> {
+                    try {
+                        server.session();
+                    } catch (RuntimeException e) {
+                        // already logged; the server is tried again on its next call
+                    }
+                }));
         return this;
     }
 
@@ -118,9 +119,12 @@ public final class McpToolbox implements AutoCloseable {
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException("MCP tool '" + tool.name() + "' has an unreadable input schema", e);
             }
-            specs.add(ToolSpec.newBuilder().setName(tool.name())
+            specs.add(ToolSpec.newBuilder()
+                    .setName(tool.name())
                     .setDescription(tool.description() == null ? "" : tool.description())
-                    .setParametersJson(parameters).setMcpServer(server).build());
+                    .setParametersJson(parameters)
+                    .setMcpServer(server)
+                    .build());
         }
         return specs;
     }
@@ -142,8 +146,9 @@ public final class McpToolbox implements AutoCloseable {
     private Server server(String name) {
         Server server = servers.get(name);
         if (server == null) {
-            throw new IllegalArgumentException("no MCP server named '" + name + "' is configured on this worker; configured: "
-                    + (servers.isEmpty() ? "none" : String.join(", ", servers.keySet())));
+            throw new IllegalArgumentException(
+                    "no MCP server named '" + name + "' is configured on this worker; configured: "
+                            + (servers.isEmpty() ? "none" : String.join(", ", servers.keySet())));
         }
         return server;
     }
@@ -193,9 +198,12 @@ public final class McpToolbox implements AutoCloseable {
                 }
                 retryAfter = now + RETRY_MS;
                 lastFailure = e.toString();
-                LOGGER.warn("cannot connect to MCP server {}; its tools answer errors until it can be reached: {}",
-                        config.name(), e.toString());
-                throw new IllegalStateException("MCP server '" + config.name() + "' is not connected: " + e.getMessage(), e);
+                LOGGER.warn(
+                        "cannot connect to MCP server {}; its tools answer errors until it can be reached: {}",
+                        config.name(),
+                        e.toString());
+                throw new IllegalStateException(
+                        "MCP server '" + config.name() + "' is not connected: " + e.getMessage(), e);
             }
         }
 
@@ -227,7 +235,8 @@ public final class McpToolbox implements AutoCloseable {
 
     private static McpClientTransport transport(McpServerConfig config) {
         if (config.isStdio()) {
-            ServerParameters parameters = ServerParameters.builder(config.command().get(0))
+            ServerParameters parameters = ServerParameters.builder(
+                            config.command().get(0))
                     .args(config.command().subList(1, config.command().size()))
                     .env(config.env())
                     .build();
@@ -242,7 +251,8 @@ public final class McpToolbox implements AutoCloseable {
         return HttpClientStreamableHttpTransport.builder(base)
                 .endpoint(endpoint)
                 .jsonMapper(MAPPER)
-                .httpRequestCustomizer((request, method, target, body, context) -> config.headers().forEach(request::setHeader))
+                .httpRequestCustomizer((request, method, target, body, context) ->
+                        config.headers().forEach(request::setHeader))
                 .build();
     }
 
@@ -268,7 +278,7 @@ public final class McpToolbox implements AutoCloseable {
                 throw new IllegalArgumentException("MCP server '" + server.config.name() + "' offers no tool '" + name
                         + "'; it offers: " + String.join(", ", session.tools().keySet()));
             }
-            Map<String, Object> args = JSON.convertValue(arguments, new TypeReference<Map<String, Object>>() { });
+            Map<String, Object> args = JSON.convertValue(arguments, new TypeReference<Map<String, Object>>() {});
             McpSchema.CallToolResult result;
             try {
                 result = session.client().callTool(new McpSchema.CallToolRequest(name, args));

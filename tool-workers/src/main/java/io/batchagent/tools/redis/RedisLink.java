@@ -60,7 +60,9 @@ public final class RedisLink implements AutoCloseable {
                 .autoReconnect(true)
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                 .timeoutOptions(TimeoutOptions.enabled(settings.commandTimeout()))
-                .socketOptions(SocketOptions.builder().connectTimeout(connectTimeout(settings)).build())
+                .socketOptions(SocketOptions.builder()
+                        .connectTimeout(connectTimeout(settings))
+                        .build())
                 .build());
     }
 
@@ -135,8 +137,10 @@ public final class RedisLink implements AutoCloseable {
                 if (error != null && !warnedUnreachable) {
                     // Once per outage: a retry every interval must not write a line each time.
                     warnedUnreachable = true;
-                    LOGGER.warn("cannot connect to Redis at {}; tools run without the shared cache and limits until it answers: {}",
-                            settings.maskedUrl(), rootMessage(error));
+                    LOGGER.warn(
+                            "cannot connect to Redis at {}; tools run without the shared cache and limits until it answers: {}",
+                            settings.maskedUrl(),
+                            rootMessage(error));
                     return;
                 }
             }

@@ -42,8 +42,8 @@ public final class RedisToolResultCache implements ToolResultCache {
     private static final String CLAIM = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end "
             + "if redis.call('get', KEYS[1]) == ARGV[1] then return 1 end return 0";
     /** KEYS[1] the claim, ARGV[1] the owner: deletes the claim only if the owner still holds it. */
-    private static final String RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
-            + "return 0";
+    private static final String RELEASE =
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end " + "return 0";
 
     private final RedisLink link;
 
@@ -57,14 +57,13 @@ public final class RedisToolResultCache implements ToolResultCache {
         if (connection.isEmpty()) {
             return CompletableFuture.failedFuture(new RedisUnavailableException("Redis is unavailable"));
         }
-        return connection.get().async().get(key(callHash)).toCompletableFuture()
-                .handle((bytes, error) -> {
-                    if (error != null) {
-                        link.failed(error);
-                        throw new RedisUnavailableException("Redis GET failed: " + RedisLink.rootMessage(error), error);
-                    }
-                    return decode(callHash, bytes);
-                });
+        return connection.get().async().get(key(callHash)).toCompletableFuture().handle((bytes, error) -> {
+            if (error != null) {
+                link.failed(error);
+                throw new RedisUnavailableException("Redis GET failed: " + RedisLink.rootMessage(error), error);
+            }
+            return decode(callHash, bytes);
+        });
     }
 
     @Override
@@ -84,7 +83,10 @@ public final class RedisToolResultCache implements ToolResultCache {
         } catch (IOException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return connection.get().async().set(key(callHash), value, SetArgs.Builder.px(ttl.toMillis()))
+        return connection
+                .get()
+                .async()
+                .set(key(callHash), value, SetArgs.Builder.px(ttl.toMillis()))
                 .toCompletableFuture()
                 .handle((ok, error) -> {
                     if (error != null) {
@@ -107,13 +109,21 @@ public final class RedisToolResultCache implements ToolResultCache {
         byte[] key = claimKey(callHash);
         byte[] self = owner.getBytes(StandardCharsets.UTF_8);
         // SET NX takes a free claim; a claim this owner already holds (a redelivered call) is its own.
-        return connection.get().async().eval(CLAIM, ScriptOutputType.INTEGER, new byte[][] {key},
-                        self, Long.toString(lease.toMillis()).getBytes(StandardCharsets.UTF_8))
+        return connection
+                .get()
+                .async()
+                .eval(
+                        CLAIM,
+                        ScriptOutputType.INTEGER,
+                        new byte[][] {key},
+                        self,
+                        Long.toString(lease.toMillis()).getBytes(StandardCharsets.UTF_8))
                 .toCompletableFuture()
                 .handle((claimed, error) -> {
                     if (error != null) {
                         link.failed(error);
-                        throw new RedisUnavailableException("Redis claim failed: " + RedisLink.rootMessage(error), error);
+                        throw new RedisUnavailableException(
+                                "Redis claim failed: " + RedisLink.rootMessage(error), error);
                     }
                     return claimed instanceof Long n && n == 1L;
                 });
@@ -125,13 +135,20 @@ public final class RedisToolResultCache implements ToolResultCache {
         if (connection.isEmpty()) {
             return CompletableFuture.failedFuture(new RedisUnavailableException("Redis is unavailable"));
         }
-        return connection.get().async().eval(RELEASE, ScriptOutputType.INTEGER, new byte[][] {claimKey(callHash)},
+        return connection
+                .get()
+                .async()
+                .eval(
+                        RELEASE,
+                        ScriptOutputType.INTEGER,
+                        new byte[][] {claimKey(callHash)},
                         owner.getBytes(StandardCharsets.UTF_8))
                 .toCompletableFuture()
                 .handle((released, error) -> {
                     if (error != null) {
                         link.failed(error);
-                        throw new RedisUnavailableException("Redis release failed: " + RedisLink.rootMessage(error), error);
+                        throw new RedisUnavailableException(
+                                "Redis release failed: " + RedisLink.rootMessage(error), error);
                     }
                     return null;
                 });

@@ -11,11 +11,13 @@ import org.junit.jupiter.api.Test;
 class EchoToolTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final ToolContext CONTEXT = new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
+    private static final ToolContext CONTEXT =
+            new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
 
     @Test
     void shouldReturnItsTextArgument() {
-        assertThat(new EchoTool().execute(JSON.createObjectNode().put("text", "ping"), CONTEXT)).isEqualTo("ping");
+        assertThat(new EchoTool().execute(JSON.createObjectNode().put("text", "ping"), CONTEXT))
+                .isEqualTo("ping");
     }
 
     @Test

@@ -67,7 +67,8 @@ class HttpFetchToolTest {
     void shouldReduceHtmlToItsReadableText() throws Exception {
         String text = fetch(server.url("/page"));
 
-        assertThat(text).startsWith("URL: " + server.url("/page") + "\nStatus: 200\nTitle: Kafka tool calls\n\n")
+        assertThat(text)
+                .startsWith("URL: " + server.url("/page") + "\nStatus: 200\nTitle: Kafka tool calls\n\n")
                 .contains("Coalescing\nIdentical calls run once.\n- first item\n- second bold item\nThe end.")
                 .doesNotContain("alert", "color", "hidden", "<");
     }
@@ -77,17 +78,21 @@ class HttpFetchToolTest {
         HttpFetchTool closed = new HttpFetchTool();
         JsonNode arguments = JSON.createObjectNode().put("url", server.url("/page"));
 
-        assertThatThrownBy(() -> closed.execute(arguments, new ToolContext("h", "b", Instant.now().plusSeconds(5))))
+        assertThatThrownBy(() -> closed.execute(
+                        arguments, new ToolContext("h", "b", Instant.now().plusSeconds(5))))
                 .hasMessageContaining("no host is allowed (set the tool option http_fetch.allowed.hosts)");
-        assertThatThrownBy(() -> fetch("http://localhost:1/page")).hasMessageContaining("only http(s) URLs on these hosts are allowed: 127.0.0.1");
-        assertThatThrownBy(() -> fetch("file:///etc/passwd")).hasMessageContaining("http_fetch refuses file:///etc/passwd");
+        assertThatThrownBy(() -> fetch("http://localhost:1/page"))
+                .hasMessageContaining("only http(s) URLs on these hosts are allowed: 127.0.0.1");
+        assertThatThrownBy(() -> fetch("file:///etc/passwd"))
+                .hasMessageContaining("http_fetch refuses file:///etc/passwd");
         assertThatThrownBy(() -> fetch("page.html")).hasMessageContaining("needs an absolute http(s) URL");
     }
 
     @Test
     void shouldFollowRedirectsOnlyToAllowedHosts() throws Exception {
         assertThat(fetch(server.url("/hop"))).contains("Title: Kafka tool calls");
-        assertThatThrownBy(() -> fetch(server.url("/away"))).hasMessageContaining("http_fetch refuses http://169.254.169.254/");
+        assertThatThrownBy(() -> fetch(server.url("/away")))
+                .hasMessageContaining("http_fetch refuses http://169.254.169.254/");
     }
 
     @Test
@@ -96,7 +101,9 @@ class HttpFetchToolTest {
 
         String text = fetch(server.url("/big"));
 
-        assertThat(text).contains("z".repeat(1000)).doesNotContain("z".repeat(1001))
+        assertThat(text)
+                .contains("z".repeat(1000))
+                .doesNotContain("z".repeat(1001))
                 .endsWith("[http_fetch: read the first 1000 bytes of the body; the rest was cut]");
     }
 

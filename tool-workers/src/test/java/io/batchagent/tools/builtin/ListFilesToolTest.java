@@ -17,10 +17,12 @@ import org.junit.jupiter.api.io.TempDir;
 class ListFilesToolTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final ToolContext CONTEXT = new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
+    private static final ToolContext CONTEXT =
+            new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
 
     @TempDir
     Path temp;
+
     private Path root;
 
     @BeforeEach
@@ -49,14 +51,18 @@ class ListFilesToolTest {
     void shouldWalkSubdirectoriesWhenAskedWithoutFollowingLinksOut() throws Exception {
         String listing = list(new ListFilesTool(root), JSON.createObjectNode().put("recursive", true));
 
-        assertThat(listing).contains("a/deeper/two.md (2 bytes)", "a/one.md (1 bytes)", "link (symbolic link)")
+        assertThat(listing)
+                .contains("a/deeper/two.md (2 bytes)", "a/one.md (1 bytes)", "link (symbolic link)")
                 .doesNotContain("secret");
     }
 
     @Test
     void shouldListASubdirectoryAndCapTheEntriesSayingHowManyWereLeftOut() throws Exception {
-        assertThat(list(new ListFilesTool(root), JSON.createObjectNode().put("path", "a"))).isEqualTo("a/\na/deeper/\na/one.md (1 bytes)\n");
-        assertThat(list(new ListFilesTool(root), JSON.createObjectNode().put("recursive", true).put("max_entries", 2)))
+        assertThat(list(new ListFilesTool(root), JSON.createObjectNode().put("path", "a")))
+                .isEqualTo("a/\na/deeper/\na/one.md (1 bytes)\n");
+        assertThat(list(
+                        new ListFilesTool(root),
+                        JSON.createObjectNode().put("recursive", true).put("max_entries", 2)))
                 .endsWith("[list_files: showed 2 of 6 entries; 4 left out]\n");
     }
 
@@ -64,7 +70,8 @@ class ListFilesToolTest {
     void shouldRefuseWithoutARootAndForFiles() {
         assertThatThrownBy(() -> list(new ListFilesTool((Path) null), JSON.createObjectNode()))
                 .hasMessageContaining("list_files has no root directory configured");
-        assertThatThrownBy(() -> list(new ListFilesTool(root), JSON.createObjectNode().put("path", "b.txt")))
+        assertThatThrownBy(() ->
+                        list(new ListFilesTool(root), JSON.createObjectNode().put("path", "b.txt")))
                 .hasMessage("list_files: 'b.txt' is not a directory");
     }
 

@@ -20,11 +20,13 @@ import org.junit.jupiter.params.provider.MethodSource;
 class PathEscapeTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final ToolContext CONTEXT = new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
+    private static final ToolContext CONTEXT =
+            new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
     private static final String SECRET = "TOP SECRET outside the root";
 
     @TempDir
     Path temp;
+
     private Path root;
     private Path outside;
 

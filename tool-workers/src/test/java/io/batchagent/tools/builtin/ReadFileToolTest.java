@@ -18,10 +18,12 @@ import org.junit.jupiter.api.io.TempDir;
 class ReadFileToolTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final ToolContext CONTEXT = new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
+    private static final ToolContext CONTEXT =
+            new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
 
     @TempDir
     Path temp;
+
     private Path root;
     private Path outside;
 
@@ -87,7 +89,8 @@ class ReadFileToolTest {
 
         String text = tool.execute(path("big.txt"), CONTEXT);
 
-        assertThat(text).startsWith("y".repeat(ReadFileTool.DEFAULT_MAX_BYTES) + "\n")
+        assertThat(text)
+                .startsWith("y".repeat(ReadFileTool.DEFAULT_MAX_BYTES) + "\n")
                 .endsWith("[read_file: showed the first 65536 of 100000 bytes; 34464 bytes cut]");
     }
 

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 class SimSearchToolTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final ToolContext CONTEXT = new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
+    private static final ToolContext CONTEXT =
+            new ToolContext("hash", "batch", Instant.now().plusSeconds(30));
 
     private static JsonNode query(String query, Integer count) {
         var node = JSON.createObjectNode().put("query", query);
@@ -38,7 +39,11 @@ class SimSearchToolTest {
         String again = tool.execute(query("kafka streams", null), CONTEXT);
         String other = tool.execute(query("redis cluster", null), CONTEXT);
 
-        assertThat(first).isEqualTo(again).contains("Query: \"kafka streams\"").contains("5. ").doesNotContain("6. ");
+        assertThat(first)
+                .isEqualTo(again)
+                .contains("Query: \"kafka streams\"")
+                .contains("5. ")
+                .doesNotContain("6. ");
         assertThat(other).isNotEqualTo(first).contains("https://sim-search.invalid/redis-cluster/");
     }
 

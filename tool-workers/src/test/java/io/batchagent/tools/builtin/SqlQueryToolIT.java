@@ -33,9 +33,10 @@ class SqlQueryToolIT {
     void table(TestInfo info) throws SQLException {
         table = "sql_query_" + TestNames.of(info).name().replaceAll("^.*-", "");
         try (Connection connection = DriverManager.getConnection(URL, "postgres", "");
-             Statement statement = connection.createStatement()) {
+                Statement statement = connection.createStatement()) {
             statement.execute("CREATE TABLE " + table + " (id int PRIMARY KEY, name text, score numeric)");
-            statement.execute("INSERT INTO " + table + " SELECT i, 'name ' || i, i * 1.5 FROM generate_series(1, 250) i");
+            statement.execute(
+                    "INSERT INTO " + table + " SELECT i, 'name ' || i, i * 1.5 FROM generate_series(1, 250) i");
         }
         tool = new SqlQueryTool();
         tool.configure(Map.of("url", URL, "user", "postgres", "max.rows", "100", "timeout.ms", "1000"));
@@ -44,7 +45,7 @@ class SqlQueryToolIT {
     @AfterEach
     void drop() throws SQLException {
         try (Connection connection = DriverManager.getConnection(URL, "postgres", "");
-             Statement statement = connection.createStatement()) {
+                Statement statement = connection.createStatement()) {
             statement.execute("DROP TABLE IF EXISTS " + table);
         }
     }
@@ -55,15 +56,17 @@ class SqlQueryToolIT {
         for (Object param : params) {
             array.add(JSON.<JsonNode>valueToTree(param));
         }
-        return JSON.readTree(tool.execute(arguments, new ToolContext("h", "b", Instant.now().plusSeconds(10))));
+        return JSON.readTree(
+                tool.execute(arguments, new ToolContext("h", "b", Instant.now().plusSeconds(10))));
     }
 
     @Test
     void shouldAnswerASelectWithColumnsAndRows() throws Exception {
         JsonNode result = query("SELECT id, name, score FROM " + table + " WHERE id <= ? ORDER BY id", 2);
 
-        assertThat(result.toString()).isEqualTo("{\"columns\":[\"id\",\"name\",\"score\"],"
-                + "\"rows\":[[1,\"name 1\",1.5],[2,\"name 2\",3.0]],\"row_count\":2,\"truncated\":false}");
+        assertThat(result.toString())
+                .isEqualTo("{\"columns\":[\"id\",\"name\",\"score\"],"
+                        + "\"rows\":[[1,\"name 1\",1.5],[2,\"name 2\",3.0]],\"row_count\":2,\"truncated\":false}");
     }
 
     @Test
@@ -76,18 +79,20 @@ class SqlQueryToolIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-            "INSERT INTO %s VALUES (999, 'x', 1)",
-            "UPDATE %s SET name = 'changed'",
-            "DELETE FROM %s",
-            "DROP TABLE %s",
-            "CREATE TABLE %s_copy (id int)",
-            "ALTER TABLE %s ADD COLUMN extra int",
-            "TRUNCATE %s",
-            "GRANT SELECT ON %s TO PUBLIC",
-            "/* looks harmless */ insert into %s values (1000, 'y', 2)",
-            "SELECT 1; DELETE FROM %s",
-            "EXPLAIN ANALYZE DELETE FROM %s"})
+    @ValueSource(
+            strings = {
+                "INSERT INTO %s VALUES (999, 'x', 1)",
+                "UPDATE %s SET name = 'changed'",
+                "DELETE FROM %s",
+                "DROP TABLE %s",
+                "CREATE TABLE %s_copy (id int)",
+                "ALTER TABLE %s ADD COLUMN extra int",
+                "TRUNCATE %s",
+                "GRANT SELECT ON %s TO PUBLIC",
+                "/* looks harmless */ insert into %s values (1000, 'y', 2)",
+                "SELECT 1; DELETE FROM %s",
+                "EXPLAIN ANALYZE DELETE FROM %s"
+            })
     void shouldRefuseStatementsThatWriteBeforeRunningThem(String statement) {
         assertThatThrownBy(() -> query(statement.formatted(table)))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -96,10 +101,12 @@ class SqlQueryToolIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-            "WITH gone AS (DELETE FROM %s RETURNING id) SELECT count(*) FROM gone",
-            "WITH added AS (INSERT INTO %s VALUES (999, 'x', 1) RETURNING id) SELECT * FROM added",
-            "SELECT * FROM %s FOR UPDATE"})
+    @ValueSource(
+            strings = {
+                "WITH gone AS (DELETE FROM %s RETURNING id) SELECT count(*) FROM gone",
+                "WITH added AS (INSERT INTO %s VALUES (999, 'x', 1) RETURNING id) SELECT * FROM added",
+                "SELECT * FROM %s FOR UPDATE"
+            })
     void shouldHaveTheDatabaseRefuseWritesHiddenInsideAQuery(String statement) {
         assertThatThrownBy(() -> query(statement.formatted(table)))
                 .isInstanceOf(SQLException.class)
@@ -120,16 +127,21 @@ class SqlQueryToolIT {
         SqlQueryTool secret = new SqlQueryTool();
         secret.configure(Map.of("url", URL + "?password=hunter2", "user", "postgres", "password", "hunter3"));
 
-        assertThat(secret.toString()).doesNotContain("hunter2").doesNotContain("hunter3").contains("password=***");
-        assertThatThrownBy(() -> new SqlQueryTool().execute(JSON.createObjectNode().put("query", "SELECT 1"),
-                new ToolContext("h", "b", Instant.now().plusSeconds(5))))
+        assertThat(secret.toString())
+                .doesNotContain("hunter2")
+                .doesNotContain("hunter3")
+                .contains("password=***");
+        assertThatThrownBy(() -> new SqlQueryTool()
+                        .execute(
+                                JSON.createObjectNode().put("query", "SELECT 1"),
+                                new ToolContext("h", "b", Instant.now().plusSeconds(5))))
                 .hasMessage("sql_query has no database configured; set the tool option sql_query.url");
     }
 
     private long rows() {
         try (Connection connection = DriverManager.getConnection(URL, "postgres", "");
-             Statement statement = connection.createStatement();
-             var count = statement.executeQuery("SELECT count(*) FROM " + table)) {
+                Statement statement = connection.createStatement();
+                var count = statement.executeQuery("SELECT count(*) FROM " + table)) {
             count.next();
             return count.getLong(1);
         } catch (SQLException e) {

@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
 class WebSearchToolTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final ToolContext CONTEXT = new ToolContext("h", "b", Instant.now().plusSeconds(10));
+    private static final ToolContext CONTEXT =
+            new ToolContext("h", "b", Instant.now().plusSeconds(10));
     private static final String ANSWER = """
             {"query": "kafka streams", "number_of_results": 0, "results": [
               {"url": "https://kafka.apache.org/documentation/streams/", "title": "Kafka Streams",
@@ -71,7 +72,8 @@ class WebSearchToolTest {
                 .hasMessage("web_search has no search service configured; set the tool option web_search.url");
 
         tool.configure(Map.of("url", server.url("")));
-        String output = tool.execute(JSON.createObjectNode().put("query", "kafka").put("num_results", 3), CONTEXT);
+        String output =
+                tool.execute(JSON.createObjectNode().put("query", "kafka").put("num_results", 3), CONTEXT);
 
         assertThat(output).contains("3. Third");
         assertThat(server.seen().get(0).authorization()).isNull();
@@ -85,7 +87,8 @@ class WebSearchToolTest {
         assertThatThrownBy(() -> tool.execute(JSON.createObjectNode().put("query", "kafka"), CONTEXT))
                 .hasMessage("web_search (searxng) failed: the search service answered HTTP 503");
         assertThatThrownBy(() -> tool.configure(Map.of("api.key.env", "BATCHAGENT_TEST_NO_SUCH_VARIABLE")))
-                .hasMessageContaining("names the environment variable BATCHAGENT_TEST_NO_SUCH_VARIABLE, which is not set");
+                .hasMessageContaining(
+                        "names the environment variable BATCHAGENT_TEST_NO_SUCH_VARIABLE, which is not set");
         assertThatThrownBy(() -> tool.configure(Map.of("provider", "bing")))
                 .hasMessage("provider 'bing' is not installed; installed: searxng");
     }

@@ -36,9 +36,12 @@ public final class TestHttpServer implements AutoCloseable {
         server.createContext(path, exchange -> {
             try {
                 String body = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-                seen.add(new Seen(exchange.getRequestMethod(), exchange.getRequestURI().toString(),
+                seen.add(new Seen(
+                        exchange.getRequestMethod(),
+                        exchange.getRequestURI().toString(),
                         exchange.getRequestHeaders().getFirst("Authorization"),
-                        exchange.getRequestHeaders().getFirst("Content-Type"), body));
+                        exchange.getRequestHeaders().getFirst("Content-Type"),
+                        body));
                 handler.handle(exchange);
             } catch (Exception e) {
                 exchange.sendResponseHeaders(500, -1);

@@ -2,6 +2,8 @@ package io.batchagent.tools.it;
 
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.BatchSpec;
@@ -25,8 +27,6 @@ import io.batchagent.topology.JobCompiler;
 import io.batchagent.topology.StreamsSettings;
 import io.batchagent.topology.ToolCallCoalescer;
 import io.batchagent.topology.TurnAssembler;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,8 +48,8 @@ import org.apache.kafka.streams.Topology;
  */
 public final class AgentPipeline implements AutoCloseable {
 
-    public static final String OUTPUT_SCHEMA = "{\"type\":\"object\",\"properties\":{\"answer\":{\"type\":\"string\"}},"
-            + "\"required\":[\"answer\"]}";
+    public static final String OUTPUT_SCHEMA =
+            "{\"type\":\"object\",\"properties\":{\"answer\":{\"type\":\"string\"}}," + "\"required\":[\"answer\"]}";
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern CALL = Pattern.compile("^Call: ([\\w-]+) (\\{.*})$", Pattern.MULTILINE);
@@ -64,23 +64,33 @@ public final class AgentPipeline implements AutoCloseable {
     private final KafkaIO.Reader<AgentResult> results;
     private final KafkaIO.Reader<ToolResponse> responses;
 
-    public AgentPipeline(KafkaCluster kafka, TestNames names, Path stateDir, ToolWorkerConfig toolConfig, ToolRegistry registry) {
+    public AgentPipeline(
+            KafkaCluster kafka, TestNames names, Path stateDir, ToolWorkerConfig toolConfig, ToolRegistry registry) {
         this.kafka = kafka;
         this.topics = Topics.create(names.topicPrefix(), Map.of());
         kafka.createTopics(topics, 4);
-        this.simulator = EngineSimulator.start(SimulatorOptions.builder().profile("instant").toolCallRule(AgentPipeline::chooseCall).build());
+        this.simulator = EngineSimulator.start(SimulatorOptions.builder()
+                .profile("instant")
+                .toolCallRule(AgentPipeline::chooseCall)
+                .build());
         String app = names.applicationId();
         startStreams(app + "-jobs", JobCompiler.build(topics, Duration.ofSeconds(30)), stateDir.resolve("jobs"), names);
-        startStreams(app + "-coalescer", ToolCallCoalescer.build(topics, Duration.ofSeconds(10), Duration.ofMillis(500)),
-                stateDir.resolve("coalescer"), names);
+        startStreams(
+                app + "-coalescer",
+                ToolCallCoalescer.build(topics, Duration.ofSeconds(10), Duration.ofMillis(500)),
+                stateDir.resolve("coalescer"),
+                names);
         startStreams(app + "-assembler", TurnAssembler.build(topics), stateDir.resolve("assembler"), names);
-        this.toolWorker = new ToolWorker(kafka.clientConfig(), topics, toolConfig.withGroupId(app + "-tools"), registry);
+        this.toolWorker =
+                new ToolWorker(kafka.clientConfig(), topics, toolConfig.withGroupId(app + "-tools"), registry);
         toolWorker.start();
-        InferenceWorkerConfig inferenceConfig = InferenceWorkerConfig.defaults().withGroupId(app + "-inference").withMaxInflight(16);
+        InferenceWorkerConfig inferenceConfig =
+                InferenceWorkerConfig.defaults().withGroupId(app + "-inference").withMaxInflight(16);
         this.engine = new OpenAiCompatibleClient(EngineEndpoint.parse(simulator.baseUrl()), inferenceConfig);
         this.inference = new InferenceWorker(kafka.clientConfig(), topics, inferenceConfig, engine);
         inference.start();
-        await().atMost(Duration.ofSeconds(60)).until(() -> streams.stream().allMatch(s -> s.state() == KafkaStreams.State.RUNNING));
+        await().atMost(Duration.ofSeconds(60))
+                .until(() -> streams.stream().allMatch(s -> s.state() == KafkaStreams.State.RUNNING));
         this.results = new KafkaIO.Reader<>(kafka.clientConfig(), topics.results());
         this.responses = new KafkaIO.Reader<>(kafka.clientConfig(), topics.toolResponses());
     }
@@ -99,8 +109,11 @@ public final class AgentPipeline implements AutoCloseable {
     }
 
     private void startStreams(String applicationId, Topology topology, Path stateDir, TestNames names) {
-        KafkaStreams app = new KafkaStreams(topology, StreamsSettings.defaults(applicationId, kafka.clientConfig(), names.topicPrefix())
-                .withStateDir(stateDir).toProperties());
+        KafkaStreams app = new KafkaStreams(
+                topology,
+                StreamsSettings.defaults(applicationId, kafka.clientConfig(), names.topicPrefix())
+                        .withStateDir(stateDir)
+                        .toProperties());
         app.start();
         streams.add(app);
     }
@@ -110,15 +123,25 @@ public final class AgentPipeline implements AutoCloseable {
      * {@code calls}; returns the job ids in order.
      */
     public List<String> submit(String batchId, List<ToolSpec> tools, List<String> calls) {
-        BatchSpec spec = BatchSpec.newBuilder().setBatchId(batchId).setModel("sim-model").setSystemPrompt("You are a test agent.")
-                .setTaskTemplate("{task}").setTools(tools).setOutputSchemaJson(OUTPUT_SCHEMA).setMaxTurns(3).setMaxTokens(512)
-                .setExpectedJobs(calls.size()).setCreatedAtMs(System.currentTimeMillis()).build();
+        BatchSpec spec = BatchSpec.newBuilder()
+                .setBatchId(batchId)
+                .setModel("sim-model")
+                .setSystemPrompt("You are a test agent.")
+                .setTaskTemplate("{task}")
+                .setTools(tools)
+                .setOutputSchemaJson(OUTPUT_SCHEMA)
+                .setMaxTurns(3)
+                .setMaxTokens(512)
+                .setExpectedJobs(calls.size())
+                .setCreatedAtMs(System.currentTimeMillis())
+                .build();
         KafkaIO.send(kafka.clientConfig(), topics.batchSpecs(), Map.of(batchId, spec));
         List<Map.Entry<String, AgentJob>> jobs = new ArrayList<>();
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < calls.size(); i++) {
             String jobId = batchId + "-" + i;
-            String input = JSON.createObjectNode().put("task", "Call: " + calls.get(i)).toString();
+            String input =
+                    JSON.createObjectNode().put("task", "Call: " + calls.get(i)).toString();
             jobs.add(Map.entry(jobId, new AgentJob(jobId, batchId, (long) i, input, System.currentTimeMillis(), 1)));
             ids.add(jobId);
         }
@@ -128,9 +151,14 @@ public final class AgentPipeline implements AutoCloseable {
 
     /** Waits until every job has a result; returns them by job id. */
     public Map<String, AgentResult> awaitResults(List<String> jobIds, Duration timeout) {
-        await().atMost(timeout).pollInterval(Duration.ofMillis(50)).until(() -> results.values().stream()
-                .map(AgentResult::getJobId).collect(Collectors.toSet()).containsAll(jobIds));
-        return results.values().stream().filter(r -> jobIds.contains(r.getJobId()))
+        await().atMost(timeout)
+                .pollInterval(Duration.ofMillis(50))
+                .until(() -> results.values().stream()
+                        .map(AgentResult::getJobId)
+                        .collect(Collectors.toSet())
+                        .containsAll(jobIds));
+        return results.values().stream()
+                .filter(r -> jobIds.contains(r.getJobId()))
                 .collect(Collectors.toMap(AgentResult::getJobId, r -> r, (a, b) -> b));
     }
 
@@ -139,9 +167,13 @@ public final class AgentPipeline implements AutoCloseable {
      * responses are on the topic, but this reader may not have fetched them yet).
      */
     public List<ToolResponse> toolResponses(String jobId) {
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
-                .until(() -> responses.values().stream().anyMatch(r -> r.getJobId().equals(jobId)));
-        return responses.values().stream().filter(r -> r.getJobId().equals(jobId)).toList();
+        await().atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(20))
+                .until(() ->
+                        responses.values().stream().anyMatch(r -> r.getJobId().equals(jobId)));
+        return responses.values().stream()
+                .filter(r -> r.getJobId().equals(jobId))
+                .toList();
     }
 
     @Override
@@ -152,7 +184,8 @@ public final class AgentPipeline implements AutoCloseable {
         engine.close();
         toolWorker.close();
         for (KafkaStreams app : streams) {
-            app.close(CloseOptions.timeout(Duration.ofSeconds(10)).withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
+            app.close(CloseOptions.timeout(Duration.ofSeconds(10))
+                    .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
         }
         simulator.close();
     }

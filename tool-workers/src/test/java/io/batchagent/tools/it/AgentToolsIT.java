@@ -29,8 +29,11 @@ import org.junit.jupiter.api.io.TempDir;
 class AgentToolsIT {
 
     private static final Duration WAIT = Duration.ofSeconds(90);
-    private static final ToolSpec ECHO = ToolSpec.newBuilder().setName("echo").setDescription("Returns the text.")
-            .setParametersJson("{\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"],\"type\":\"object\"}")
+    private static final ToolSpec ECHO = ToolSpec.newBuilder()
+            .setName("echo")
+            .setDescription("Returns the text.")
+            .setParametersJson(
+                    "{\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"],\"type\":\"object\"}")
             .build();
 
     @TempDir
@@ -41,11 +44,23 @@ class AgentToolsIT {
     @BeforeAll
     static void start(KafkaCluster kafka, TestInfo info) {
         String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        McpServerConfig textTools = McpServerConfig.stdio("texttools", List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx128m", "-XX:TieredStopAtLevel=1",
-                "-Dlogback.configurationFile=logback-child.xml", "-cp", classPath, TextToolsMcpServer.class.getName()), Map.of());
-        pipeline = new AgentPipeline(kafka, TestNames.of(info), stateDir,
-                ToolWorkerConfig.defaults().withMcpServers(List.of(textTools)), ToolRegistry.builder().discover().build());
+        McpServerConfig textTools = McpServerConfig.stdio(
+                "texttools",
+                List.of(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-Xmx128m",
+                        "-XX:TieredStopAtLevel=1",
+                        "-Dlogback.configurationFile=logback-child.xml",
+                        "-cp",
+                        classPath,
+                        TextToolsMcpServer.class.getName()),
+                Map.of());
+        pipeline = new AgentPipeline(
+                kafka,
+                TestNames.of(info),
+                stateDir,
+                ToolWorkerConfig.defaults().withMcpServers(List.of(textTools)),
+                ToolRegistry.builder().discover().build());
     }
 
     @AfterAll
@@ -61,11 +76,17 @@ class AgentToolsIT {
         assertThat(listed).extracting(McpSchema.Tool::name).containsExactly("shout", "word_count");
         List<ToolSpec> declared = pipeline.toolWorker.mcpServers().describe("texttools");
         assertThat(declared).allSatisfy(spec -> assertThat(spec.getMcpServer()).isEqualTo("texttools"));
-        assertThat(declared).filteredOn(spec -> spec.getName().equals("word_count")).singleElement()
-                .satisfies(spec -> assertThat(spec.getParametersJson()).contains("\"text\"").contains("\"required\""));
+        assertThat(declared)
+                .filteredOn(spec -> spec.getName().equals("word_count"))
+                .singleElement()
+                .satisfies(spec -> assertThat(spec.getParametersJson())
+                        .contains("\"text\"")
+                        .contains("\"required\""));
 
-        List<String> jobs = pipeline.submit("mcp", declared, List.of(
-                "word_count {\"text\":\"one two three four\"}", "shout {\"text\":\"quiet please\"}"));
+        List<String> jobs = pipeline.submit(
+                "mcp",
+                declared,
+                List.of("word_count {\"text\":\"one two three four\"}", "shout {\"text\":\"quiet please\"}"));
 
         Map<String, AgentResult> results = pipeline.awaitResults(jobs, WAIT);
         assertThat(results.values()).extracting(AgentResult::getStatus).containsOnly(JobStatus.SUCCEEDED);
@@ -77,8 +98,10 @@ class AgentToolsIT {
 
     @Test
     void shouldAnswerACallToAnUndeclaredToolWithAnErrorNamingTheAllowedToolsAndGoOn() {
-        List<String> jobs = pipeline.submit("undeclared", List.of(ECHO), List.of(
-                "read_file {\"path\":\"/etc/passwd\"}", "echo {\"text\":\"fine\"}"));
+        List<String> jobs = pipeline.submit(
+                "undeclared",
+                List.of(ECHO),
+                List.of("read_file {\"path\":\"/etc/passwd\"}", "echo {\"text\":\"fine\"}"));
 
         Map<String, AgentResult> results = pipeline.awaitResults(jobs, WAIT);
 
@@ -92,18 +115,23 @@ class AgentToolsIT {
 
     @Test
     void shouldAnswerArgumentsThatBreakTheSchemaWithAnErrorTheModelCanCorrectAndGoOn() {
-        List<String> jobs = pipeline.submit("bad-arguments", List.of(ECHO), List.of(
-                "echo {\"text\":42}", "echo {\"words\":\"no text\"}"));
+        List<String> jobs = pipeline.submit(
+                "bad-arguments", List.of(ECHO), List.of("echo {\"text\":42}", "echo {\"words\":\"no text\"}"));
 
         Map<String, AgentResult> results = pipeline.awaitResults(jobs, WAIT);
 
         assertThat(results.values()).extracting(AgentResult::getStatus).containsOnly(JobStatus.SUCCEEDED);
         ToolResponse wrongType = onlyResponse(jobs.get(0));
         assertThat(wrongType.getResult().getStatus()).isEqualTo(ToolStatus.ERROR);
-        assertThat(wrongType.getResult().getError()).startsWith("the arguments of tool 'echo' do not match its parameters schema: ")
-                .contains("$.text").contains("integer").endsWith("Call it again with arguments that do.");
+        assertThat(wrongType.getResult().getError())
+                .startsWith("the arguments of tool 'echo' do not match its parameters schema: ")
+                .contains("$.text")
+                .contains("integer")
+                .endsWith("Call it again with arguments that do.");
         assertThat(wrongType.getResult().getExecuted()).isFalse();
-        assertThat(onlyResponse(jobs.get(1)).getResult().getError()).contains("required").contains("text");
+        assertThat(onlyResponse(jobs.get(1)).getResult().getError())
+                .contains("required")
+                .contains("text");
     }
 
     private static ToolResponse onlyResponse(String jobId) {

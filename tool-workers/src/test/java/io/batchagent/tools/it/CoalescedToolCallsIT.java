@@ -73,7 +73,8 @@ class CoalescedToolCallsIT {
                     }
 
                     @Override
-                    public List<Outcome> executeBatch(List<JsonNode> arguments, ToolContext context) throws InterruptedException {
+                    public List<Outcome> executeBatch(List<JsonNode> arguments, ToolContext context)
+                            throws InterruptedException {
                         stuckBatches.incrementAndGet();
                         new CountDownLatch(1).await();
                         return List.of();
@@ -93,20 +94,28 @@ class CoalescedToolCallsIT {
 
     @Test
     void shouldRunTheBatchHandlerOnceForThirtyDistinctCallsWithinTheWindowAndAnswerEachCaller() {
-        ToolSpec spec = ToolSpec.newBuilder().setName(CustomerLookupTool.NAME).setBatchable(true).setBatchWindowMs(300)
-                .setParametersJson("{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"}},\"required\":[\"id\"]}")
-                .setTimeoutMs(10_000).build();
+        ToolSpec spec = ToolSpec.newBuilder()
+                .setName(CustomerLookupTool.NAME)
+                .setBatchable(true)
+                .setBatchWindowMs(300)
+                .setParametersJson(
+                        "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"}},\"required\":[\"id\"]}")
+                .setTimeoutMs(10_000)
+                .build();
         List<ToolRequest> requests = IntStream.range(0, 30)
-                .mapToObj(i -> CoalescerPipeline.request("batch-job-" + i, spec, "{\"id\":\"c" + i + "\"}")).toList();
+                .mapToObj(i -> CoalescerPipeline.request("batch-job-" + i, spec, "{\"id\":\"c" + i + "\"}"))
+                .toList();
 
         pipeline.send(requests);
-        Map<String, ToolResponse> responses = pipeline.awaitResponses(requests.stream().map(ToolRequest::getJobId).toList(), WAIT);
+        Map<String, ToolResponse> responses = pipeline.awaitResponses(
+                requests.stream().map(ToolRequest::getJobId).toList(), WAIT);
 
         assertThat(customers.batches()).containsExactly(30);
         for (int i = 0; i < 30; i++) {
             ToolResponse response = responses.get("batch-job-" + i);
             assertThat(response.getResult().getStatus()).isEqualTo(ToolStatus.OK);
-            assertThat(response.getResult().getOutput()).isEqualTo("{\"id\":\"c" + i + "\",\"name\":\"Customer " + i + "\"}");
+            assertThat(response.getResult().getOutput())
+                    .isEqualTo("{\"id\":\"c" + i + "\",\"name\":\"Customer " + i + "\"}");
             assertThat(response.getResult().getBatchSize()).isEqualTo(30);
             assertThat(response.getCallId()).isEqualTo("call-batch-job-" + i);
         }
@@ -116,10 +125,12 @@ class CoalescedToolCallsIT {
     void shouldGiveEveryCoalescedWaiterTheTimeoutOfTheSharedExecution() {
         ToolSpec spec = ToolSpec.newBuilder().setName("hang").setTimeoutMs(300).build();
         List<ToolRequest> requests = IntStream.range(0, 4)
-                .mapToObj(i -> CoalescerPipeline.request("hang-job-" + i, spec, "{\"q\":\"same\"}")).toList();
+                .mapToObj(i -> CoalescerPipeline.request("hang-job-" + i, spec, "{\"q\":\"same\"}"))
+                .toList();
 
         pipeline.send(requests);
-        Map<String, ToolResponse> responses = pipeline.awaitResponses(requests.stream().map(ToolRequest::getJobId).toList(), WAIT);
+        Map<String, ToolResponse> responses = pipeline.awaitResponses(
+                requests.stream().map(ToolRequest::getJobId).toList(), WAIT);
 
         assertThat(hangRuns).hasValue(1);
         assertThat(responses.values()).allSatisfy(response -> {
@@ -131,12 +142,15 @@ class CoalescedToolCallsIT {
 
     @Test
     void shouldGiveEveryCoalescedWaiterTheErrorOfTheSharedExecution() {
-        ToolSpec spec = ToolSpec.newBuilder().setName("explode").setTimeoutMs(5_000).build();
+        ToolSpec spec =
+                ToolSpec.newBuilder().setName("explode").setTimeoutMs(5_000).build();
         List<ToolRequest> requests = IntStream.range(0, 4)
-                .mapToObj(i -> CoalescerPipeline.request("explode-job-" + i, spec, "{\"q\":\"same\"}")).toList();
+                .mapToObj(i -> CoalescerPipeline.request("explode-job-" + i, spec, "{\"q\":\"same\"}"))
+                .toList();
 
         pipeline.send(requests);
-        Map<String, ToolResponse> responses = pipeline.awaitResponses(requests.stream().map(ToolRequest::getJobId).toList(), WAIT);
+        Map<String, ToolResponse> responses = pipeline.awaitResponses(
+                requests.stream().map(ToolRequest::getJobId).toList(), WAIT);
 
         assertThat(explodeRuns).hasValue(1);
         assertThat(responses.values()).allSatisfy(response -> {
@@ -148,20 +162,27 @@ class CoalescedToolCallsIT {
 
     @Test
     void shouldGiveEveryCallOfATimedOutBatchTheTimeoutIncludingDuplicates() {
-        ToolSpec spec = ToolSpec.newBuilder().setName("stuck_batch").setBatchable(true).setBatchWindowMs(200)
-                .setTimeoutMs(300).build();
+        ToolSpec spec = ToolSpec.newBuilder()
+                .setName("stuck_batch")
+                .setBatchable(true)
+                .setBatchWindowMs(200)
+                .setTimeoutMs(300)
+                .build();
         List<ToolRequest> requests = new ArrayList<>();
-        IntStream.range(0, 5).forEach(i -> requests.add(CoalescerPipeline.request("stuck-job-" + i, spec, "{\"n\":" + i + "}")));
+        IntStream.range(0, 5)
+                .forEach(i -> requests.add(CoalescerPipeline.request("stuck-job-" + i, spec, "{\"n\":" + i + "}")));
         requests.add(CoalescerPipeline.request("stuck-job-dup", spec, "{\"n\":0}"));
 
         pipeline.send(requests);
-        Map<String, ToolResponse> responses = pipeline.awaitResponses(requests.stream().map(ToolRequest::getJobId).toList(), WAIT);
+        Map<String, ToolResponse> responses = pipeline.awaitResponses(
+                requests.stream().map(ToolRequest::getJobId).toList(), WAIT);
 
         assertThat(stuckBatches).hasValue(1);
         assertThat(responses).hasSize(6);
         assertThat(responses.values()).allSatisfy(response -> {
             assertThat(response.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT);
-            assertThat(response.getResult().getError()).isEqualTo("tool 'stuck_batch' timed out after 300 ms (a batch of 5 calls)");
+            assertThat(response.getResult().getError())
+                    .isEqualTo("tool 'stuck_batch' timed out after 300 ms (a batch of 5 calls)");
         });
     }
 }

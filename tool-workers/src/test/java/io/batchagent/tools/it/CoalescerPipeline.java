@@ -36,21 +36,37 @@ public final class CoalescerPipeline implements AutoCloseable {
     private final KafkaStreams coalescer;
     private final KafkaIO.Reader<ToolResponse> responses;
 
-    public CoalescerPipeline(KafkaCluster kafka, TestNames names, Path stateDir, ToolWorkerConfig config, ToolRegistry registry) {
-        this(kafka, names, stateDir, config, registry, topics -> ToolCallCoalescer.build(topics, Duration.ofSeconds(5), Duration.ofMillis(200)));
+    public CoalescerPipeline(
+            KafkaCluster kafka, TestNames names, Path stateDir, ToolWorkerConfig config, ToolRegistry registry) {
+        this(
+                kafka,
+                names,
+                stateDir,
+                config,
+                registry,
+                topics -> ToolCallCoalescer.build(topics, Duration.ofSeconds(5), Duration.ofMillis(200)));
     }
 
     /** @param coalescerTopology builds the coalescer over the pipeline's topics (to choose its timings) */
-    public CoalescerPipeline(KafkaCluster kafka, TestNames names, Path stateDir, ToolWorkerConfig config, ToolRegistry registry,
-                             Function<Topics, Topology> coalescerTopology) {
+    public CoalescerPipeline(
+            KafkaCluster kafka,
+            TestNames names,
+            Path stateDir,
+            ToolWorkerConfig config,
+            ToolRegistry registry,
+            Function<Topics, Topology> coalescerTopology) {
         this.kafka = kafka;
         this.topics = Topics.create(names.topicPrefix(), Map.of());
         kafka.createTopics(topics, 4);
-        this.coalescer = new KafkaStreams(coalescerTopology.apply(topics),
-                StreamsSettings.defaults(names.applicationId() + "-coalescer", kafka.clientConfig(), names.topicPrefix())
-                        .withStateDir(stateDir).toProperties());
+        this.coalescer = new KafkaStreams(
+                coalescerTopology.apply(topics),
+                StreamsSettings.defaults(
+                                names.applicationId() + "-coalescer", kafka.clientConfig(), names.topicPrefix())
+                        .withStateDir(stateDir)
+                        .toProperties());
         coalescer.start();
-        this.worker = new ToolWorker(kafka.clientConfig(), topics, config.withGroupId(names.applicationId() + "-tools"), registry);
+        this.worker = new ToolWorker(
+                kafka.clientConfig(), topics, config.withGroupId(names.applicationId() + "-tools"), registry);
         worker.start();
         await().atMost(Duration.ofSeconds(60)).until(() -> coalescer.state() == KafkaStreams.State.RUNNING);
         this.responses = new KafkaIO.Reader<>(kafka.clientConfig(), topics.toolResponses());
@@ -59,22 +75,36 @@ public final class CoalescerPipeline implements AutoCloseable {
     /** A request of agent {@code jobId} for a call of {@code spec} with {@code argumentsJson}. */
     public static ToolRequest request(String jobId, ToolSpec spec, String argumentsJson) {
         String canonical = CallHash.canonicalJson(argumentsJson);
-        return ToolRequest.newBuilder().setCallHash(CallHash.ofCanonicalCall(spec, canonical)).setJobId(jobId)
-                .setBatchId("batch").setTurn(1).setCallId("call-" + jobId).setTool(spec).setArgumentsJson(canonical)
-                .setRequestedAtMs(System.currentTimeMillis()).build();
+        return ToolRequest.newBuilder()
+                .setCallHash(CallHash.ofCanonicalCall(spec, canonical))
+                .setJobId(jobId)
+                .setBatchId("batch")
+                .setTurn(1)
+                .setCallId("call-" + jobId)
+                .setTool(spec)
+                .setArgumentsJson(canonical)
+                .setRequestedAtMs(System.currentTimeMillis())
+                .build();
     }
 
     /** Sends every request at once. */
     public void send(List<ToolRequest> requests) {
-        KafkaIO.sendAll(kafka.clientConfig(), topics.toolRequests(),
+        KafkaIO.sendAll(
+                kafka.clientConfig(),
+                topics.toolRequests(),
                 requests.stream().map(r -> Map.entry(r.getCallHash(), r)).toList());
     }
 
     /** Waits until every job of {@code jobIds} has a response; returns them by job id. */
     public Map<String, ToolResponse> awaitResponses(List<String> jobIds, Duration timeout) {
-        await().atMost(timeout).pollInterval(Duration.ofMillis(20)).until(() -> responses.values().stream()
-                .map(ToolResponse::getJobId).collect(Collectors.toSet()).containsAll(jobIds));
-        return responses.values().stream().filter(r -> jobIds.contains(r.getJobId()))
+        await().atMost(timeout)
+                .pollInterval(Duration.ofMillis(20))
+                .until(() -> responses.values().stream()
+                        .map(ToolResponse::getJobId)
+                        .collect(Collectors.toSet())
+                        .containsAll(jobIds));
+        return responses.values().stream()
+                .filter(r -> jobIds.contains(r.getJobId()))
                 .collect(Collectors.toMap(ToolResponse::getJobId, r -> r, (a, b) -> a));
     }
 

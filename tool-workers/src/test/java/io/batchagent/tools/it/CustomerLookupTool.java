@@ -37,8 +37,9 @@ public final class CustomerLookupTool implements BatchTool {
     /** Creates the table with customers {@code c0 .. c<count-1>}. */
     public static void createTable(String table, int count) throws SQLException {
         try (Connection connection = DriverManager.getConnection(JDBC_URL);
-             PreparedStatement create = connection.prepareStatement("CREATE TABLE " + table + " (id text PRIMARY KEY, name text NOT NULL)");
-             PreparedStatement insert = connection.prepareStatement("INSERT INTO " + table + " VALUES (?, ?)")) {
+                PreparedStatement create = connection.prepareStatement(
+                        "CREATE TABLE " + table + " (id text PRIMARY KEY, name text NOT NULL)");
+                PreparedStatement insert = connection.prepareStatement("INSERT INTO " + table + " VALUES (?, ?)")) {
             create.execute();
             for (int i = 0; i < count; i++) {
                 insert.setString(1, "c" + i);
@@ -51,7 +52,7 @@ public final class CustomerLookupTool implements BatchTool {
 
     public static void dropTable(String table) throws SQLException {
         try (Connection connection = DriverManager.getConnection(JDBC_URL);
-             PreparedStatement drop = connection.prepareStatement("DROP TABLE IF EXISTS " + table)) {
+                PreparedStatement drop = connection.prepareStatement("DROP TABLE IF EXISTS " + table)) {
             drop.execute();
         }
     }
@@ -67,7 +68,8 @@ public final class CustomerLookupTool implements BatchTool {
         List<String> ids = arguments.stream().map(a -> a.path("id").asText()).toList();
         Map<String, String> names = new HashMap<>();
         try (Connection connection = DriverManager.getConnection(JDBC_URL);
-             PreparedStatement query = connection.prepareStatement("SELECT id, name FROM " + table + " WHERE id = ANY(?)")) {
+                PreparedStatement query =
+                        connection.prepareStatement("SELECT id, name FROM " + table + " WHERE id = ANY(?)")) {
             Array array = connection.createArrayOf("text", ids.toArray());
             query.setArray(1, array);
             try (ResultSet rows = query.executeQuery()) {
@@ -79,8 +81,13 @@ public final class CustomerLookupTool implements BatchTool {
         List<Outcome> outcomes = new ArrayList<>();
         for (String id : ids) {
             String name = names.get(id);
-            outcomes.add(name == null ? Outcome.error("no customer with id '" + id + "'")
-                    : Outcome.ok(JSON.createObjectNode().put("id", id).put("name", name).toString()));
+            outcomes.add(
+                    name == null
+                            ? Outcome.error("no customer with id '" + id + "'")
+                            : Outcome.ok(JSON.createObjectNode()
+                                    .put("id", id)
+                                    .put("name", name)
+                                    .toString()));
         }
         return outcomes;
     }

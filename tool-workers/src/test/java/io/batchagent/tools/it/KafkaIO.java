@@ -29,15 +29,21 @@ public final class KafkaIO {
 
     /** Sends {@code values} keyed as given and waits until the broker has them all. */
     public static <V> void send(Map<String, Object> kafkaConfig, Topics.Topic<String, V> topic, Map<String, V> values) {
-        sendAll(kafkaConfig, topic, values.entrySet().stream().map(e -> Map.entry(e.getKey(), e.getValue())).toList());
+        sendAll(
+                kafkaConfig,
+                topic,
+                values.entrySet().stream()
+                        .map(e -> Map.entry(e.getKey(), e.getValue()))
+                        .toList());
     }
 
-    public static <V> void sendAll(Map<String, Object> kafkaConfig, Topics.Topic<String, V> topic,
-                                   Collection<Map.Entry<String, V>> records) {
+    public static <V> void sendAll(
+            Map<String, Object> kafkaConfig, Topics.Topic<String, V> topic, Collection<Map.Entry<String, V>> records) {
         Map<String, Object> props = new HashMap<>(kafkaConfig);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.LINGER_MS_CONFIG, 0);
-        try (KafkaProducer<String, V> producer = new KafkaProducer<>(props, new StringSerializer(), topic.valueSerde().serializer())) {
+        try (KafkaProducer<String, V> producer = new KafkaProducer<>(
+                props, new StringSerializer(), topic.valueSerde().serializer())) {
             List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
             for (Map.Entry<String, V> record : records) {
                 sent.add(producer.send(new ProducerRecord<>(topic.name(), record.getKey(), record.getValue())));
@@ -61,9 +67,11 @@ public final class KafkaIO {
         public Reader(Map<String, Object> kafkaConfig, Topics.Topic<String, V> topic) {
             Map<String, Object> props = new HashMap<>(kafkaConfig);
             props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-            this.consumer = new KafkaConsumer<>(props, topic.keySerde().deserializer(), topic.valueSerde().deserializer());
+            this.consumer = new KafkaConsumer<>(
+                    props, topic.keySerde().deserializer(), topic.valueSerde().deserializer());
             List<TopicPartition> partitions = consumer.partitionsFor(topic.name(), Duration.ofSeconds(10)).stream()
-                    .map(p -> new TopicPartition(topic.name(), p.partition())).toList();
+                    .map(p -> new TopicPartition(topic.name(), p.partition()))
+                    .toList();
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
         }
@@ -76,7 +84,10 @@ public final class KafkaIO {
 
         /** Waits until at least {@code count} values were read; returns them all. */
         public List<V> await(int count, Duration timeout) {
-            org.awaitility.Awaitility.await().atMost(timeout).pollInterval(Duration.ofMillis(20)).until(() -> values().size() >= count);
+            org.awaitility.Awaitility.await()
+                    .atMost(timeout)
+                    .pollInterval(Duration.ofMillis(20))
+                    .until(() -> values().size() >= count);
             return values();
         }
 
@@ -89,9 +100,12 @@ public final class KafkaIO {
     /** Waits until the consumer group has {@code members} members, each with partitions assigned. */
     public static void awaitGroupMembers(Admin admin, String groupId, int members, Duration timeout) {
         await().atMost(timeout).pollInterval(Duration.ofMillis(100)).until(() -> {
-            ConsumerGroupDescription group = admin.describeConsumerGroups(List.of(groupId)).all().get().get(groupId);
-            return group != null && group.members().size() == members
-                    && group.members().stream().allMatch(m -> !m.assignment().topicPartitions().isEmpty());
+            ConsumerGroupDescription group =
+                    admin.describeConsumerGroups(List.of(groupId)).all().get().get(groupId);
+            return group != null
+                    && group.members().size() == members
+                    && group.members().stream()
+                            .allMatch(m -> !m.assignment().topicPartitions().isEmpty());
         });
     }
 }

@@ -35,20 +35,35 @@ class RedisOutageIT {
     Path dir;
 
     @Test
-    void shouldFinishEveryJobWhenRedisIsKilledInTheMiddleOfTheBatch(KafkaCluster kafka, TestInfo info) throws Exception {
-        ToolSpec search = ToolSpec.newBuilder().setName(SimSearchTool.NAME).setDescription("SIMULATED search")
-                .setParametersJson("{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}")
-                .setCacheable(true).setCacheTtlMs(60_000).setRateLimitPerSecond(100).setMaxConcurrency(4).setTimeoutMs(30_000)
+    void shouldFinishEveryJobWhenRedisIsKilledInTheMiddleOfTheBatch(KafkaCluster kafka, TestInfo info)
+            throws Exception {
+        ToolSpec search = ToolSpec.newBuilder()
+                .setName(SimSearchTool.NAME)
+                .setDescription("SIMULATED search")
+                .setParametersJson(
+                        "{\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"],\"type\":\"object\"}")
+                .setCacheable(true)
+                .setCacheTtlMs(60_000)
+                .setRateLimitPerSecond(100)
+                .setMaxConcurrency(4)
+                .setTimeoutMs(30_000)
                 .build();
         try (RedisServerProcess ownRedis = RedisServerProcess.start(dir);
-             RedisClient client = RedisClient.create(ownRedis.url());
-             StatefulRedisConnection<String, String> keys = client.connect();
-             AgentPipeline pipeline = new AgentPipeline(kafka, TestNames.of(info), dir.resolve("state"),
-                     ToolWorkerConfig.defaults()
-                             .withRedis(RedisSettings.of(ownRedis.url()).withKeyPrefix("outage:").withRetryInterval(Duration.ofMillis(200)))
-                             .withToolOptions(Map.of("sim_search.latency.ms", "250")),
-                     ToolRegistry.builder().add(new SimSearchTool()).build())) {
-            List<String> calls = IntStream.range(0, 40).mapToObj(i -> "sim_search {\"query\":\"topic " + i + "\"}").toList();
+                RedisClient client = RedisClient.create(ownRedis.url());
+                StatefulRedisConnection<String, String> keys = client.connect();
+                AgentPipeline pipeline = new AgentPipeline(
+                        kafka,
+                        TestNames.of(info),
+                        dir.resolve("state"),
+                        ToolWorkerConfig.defaults()
+                                .withRedis(RedisSettings.of(ownRedis.url())
+                                        .withKeyPrefix("outage:")
+                                        .withRetryInterval(Duration.ofMillis(200)))
+                                .withToolOptions(Map.of("sim_search.latency.ms", "250")),
+                        ToolRegistry.builder().add(new SimSearchTool()).build())) {
+            List<String> calls = IntStream.range(0, 40)
+                    .mapToObj(i -> "sim_search {\"query\":\"topic " + i + "\"}")
+                    .toList();
 
             // Given a batch whose results are being shared through Redis
             List<String> jobs = pipeline.submit("outage", List.of(search), calls);
@@ -62,12 +77,17 @@ class RedisOutageIT {
             Map<String, AgentResult> results = pipeline.awaitResults(jobs, WAIT);
             assertThat(results.values()).extracting(AgentResult::getStatus).containsOnly(JobStatus.SUCCEEDED);
             assertThat(executedBefore).isLessThan(40);
-            assertThat(pipeline.toolWorker.counters().executions(SimSearchTool.NAME)).isEqualTo(40);
-            ToolMetrics.ToolStats stats = pipeline.toolWorker.metrics().snapshot().get(SimSearchTool.NAME);
-            assertThat(stats.cacheBypassed()).as("cache lookups and writes made without Redis").isPositive();
+            assertThat(pipeline.toolWorker.counters().executions(SimSearchTool.NAME))
+                    .isEqualTo(40);
+            ToolMetrics.ToolStats stats =
+                    pipeline.toolWorker.metrics().snapshot().get(SimSearchTool.NAME);
+            assertThat(stats.cacheBypassed())
+                    .as("cache lookups and writes made without Redis")
+                    .isPositive();
             // Limit checks fall back too, but only when a call still had to acquire its limits after
             // Redis died; under load every acquisition can happen before, so that count is not asserted.
-            assertThat(pipeline.toolWorker.metrics().scrape()).contains("batchagent_tool_cache_bypassed_total{tool=\"sim_search\"}");
+            assertThat(pipeline.toolWorker.metrics().scrape())
+                    .contains("batchagent_tool_cache_bypassed_total{tool=\"sim_search\"}");
         }
     }
 }

@@ -33,8 +33,20 @@ public final class RedisServerProcess implements AutoCloseable {
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
         }
-        Process process = new ProcessBuilder(List.of("redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", dir.toString(), "--loglevel", "warning"))
+        Process process = new ProcessBuilder(List.of(
+                        "redis-server",
+                        "--port",
+                        Integer.toString(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        dir.toString(),
+                        "--loglevel",
+                        "warning"))
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve("redis-" + port + ".log").toFile())
                 .start();

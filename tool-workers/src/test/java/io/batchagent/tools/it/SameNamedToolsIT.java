@@ -52,8 +52,14 @@ class SameNamedToolsIT {
     @BeforeAll
     static void start(KafkaCluster kafka, TestInfo info) throws Exception {
         http = new TestHttpServer()
-                .on("/a", exchange -> TestHttpServer.respond(exchange, 200, "text/plain", "from A, hit " + hitsOnA.incrementAndGet()))
-                .on("/b", exchange -> TestHttpServer.respond(exchange, 200, "text/plain", "from B, hit " + hitsOnB.incrementAndGet()));
+                .on(
+                        "/a",
+                        exchange -> TestHttpServer.respond(
+                                exchange, 200, "text/plain", "from A, hit " + hitsOnA.incrementAndGet()))
+                .on(
+                        "/b",
+                        exchange -> TestHttpServer.respond(
+                                exchange, 200, "text/plain", "from B, hit " + hitsOnB.incrementAndGet()));
         Tool lookup = new Tool() {
             @Override
             public String name() {
@@ -65,8 +71,12 @@ class SameNamedToolsIT {
                 return "answer " + lookups.incrementAndGet() + ": " + "x".repeat(300);
             }
         };
-        pipeline = new AgentPipeline(kafka, TestNames.of(info), stateDir,
-                ToolWorkerConfig.defaults().withHttpToolHosts(Set.of("127.0.0.1")), ToolRegistry.builder().add(lookup).build());
+        pipeline = new AgentPipeline(
+                kafka,
+                TestNames.of(info),
+                stateDir,
+                ToolWorkerConfig.defaults().withHttpToolHosts(Set.of("127.0.0.1")),
+                ToolRegistry.builder().add(lookup).build());
     }
 
     @AfterAll
@@ -80,20 +90,34 @@ class SameNamedToolsIT {
     }
 
     private static ToolSpec.Builder cacheable(String name) {
-        return ToolSpec.newBuilder().setName(name).setCacheable(true).setCacheTtlMs(600_000).setTimeoutMs(30_000);
+        return ToolSpec.newBuilder()
+                .setName(name)
+                .setCacheable(true)
+                .setCacheTtlMs(600_000)
+                .setTimeoutMs(30_000);
     }
 
     @Test
     void shouldRunACallAgainForABatchThatCapsTheToolsOutputDifferentlyAndShareItWithAnIdenticalDeclaration() {
-        ToolResult full = callOnce("cap-a", cacheable("lookup").setMaxOutputChars(16_384).build(), "lookup");
-        ToolResult capped = callOnce("cap-b", cacheable("lookup").setMaxOutputChars(100).build(), "lookup");
-        ToolResult again = callOnce("cap-c", cacheable("lookup").setMaxOutputChars(16_384).build(), "lookup");
+        ToolResult full =
+                callOnce("cap-a", cacheable("lookup").setMaxOutputChars(16_384).build(), "lookup");
+        ToolResult capped =
+                callOnce("cap-b", cacheable("lookup").setMaxOutputChars(100).build(), "lookup");
+        ToolResult again =
+                callOnce("cap-c", cacheable("lookup").setMaxOutputChars(16_384).build(), "lookup");
 
         assertThat(full.getOutput()).startsWith("answer 1: ").hasSize(310);
         assertThat(full.getExecuted()).isTrue();
-        assertThat(capped.getExecuted()).as("a declaration with another output cap runs its own call").isTrue();
-        assertThat(capped.getOutput()).startsWith("answer 2: ").hasSizeLessThanOrEqualTo(100).contains("[truncated");
-        assertThat(again.getExecuted()).as("an identical declaration shares the cached result").isFalse();
+        assertThat(capped.getExecuted())
+                .as("a declaration with another output cap runs its own call")
+                .isTrue();
+        assertThat(capped.getOutput())
+                .startsWith("answer 2: ")
+                .hasSizeLessThanOrEqualTo(100)
+                .contains("[truncated");
+        assertThat(again.getExecuted())
+                .as("an identical declaration shares the cached result")
+                .isFalse();
         assertThat(again.getOutput()).isEqualTo(full.getOutput());
         assertThat(lookups).hasValue(2);
         assertThat(capped.getCallHash()).isNotEqualTo(full.getCallHash());
@@ -102,12 +126,17 @@ class SameNamedToolsIT {
 
     @Test
     void shouldCallEachBatchsOwnEndpointForSameNamedHttpToolsAndShareResultsOnlyBetweenIdenticalDeclarations() {
-        ToolResult fromA = callOnce("url-a", cacheable("fetch_record").setHttpUrl(http.url("/a")).build(), "fetch_record");
-        ToolResult fromB = callOnce("url-b", cacheable("fetch_record").setHttpUrl(http.url("/b")).build(), "fetch_record");
-        ToolResult fromAAgain = callOnce("url-a2", cacheable("fetch_record").setHttpUrl(http.url("/a")).build(), "fetch_record");
+        ToolResult fromA = callOnce(
+                "url-a", cacheable("fetch_record").setHttpUrl(http.url("/a")).build(), "fetch_record");
+        ToolResult fromB = callOnce(
+                "url-b", cacheable("fetch_record").setHttpUrl(http.url("/b")).build(), "fetch_record");
+        ToolResult fromAAgain = callOnce(
+                "url-a2", cacheable("fetch_record").setHttpUrl(http.url("/a")).build(), "fetch_record");
 
         assertThat(fromA.getOutput()).isEqualTo("from A, hit 1");
-        assertThat(fromB.getOutput()).as("batch B's endpoint, not batch A's cached answer").isEqualTo("from B, hit 1");
+        assertThat(fromB.getOutput())
+                .as("batch B's endpoint, not batch A's cached answer")
+                .isEqualTo("from B, hit 1");
         assertThat(fromB.getExecuted()).isTrue();
         assertThat(fromAAgain.getOutput()).isEqualTo("from A, hit 1");
         assertThat(fromAAgain.getExecuted()).isFalse();

@@ -59,12 +59,33 @@ class SharedLimitsIT {
         kafka.createTopics(topics, 4);
         keyPrefix = TestRedis.prefix(info);
         String group = names.applicationId();
-        otherProcess = ToolWorkerProcess.start(Map.of("bootstrap", kafka.bootstrapServers(), "prefix", names.topicPrefix(),
-                "group", group, "redis", TestRedis.URL, "keyPrefix", keyPrefix, "worker", "worker-b",
-                "events", keyPrefix + "unused", "workMs", "0"), dir.resolve("worker-b.log"));
+        otherProcess = ToolWorkerProcess.start(
+                Map.of(
+                        "bootstrap",
+                        kafka.bootstrapServers(),
+                        "prefix",
+                        names.topicPrefix(),
+                        "group",
+                        group,
+                        "redis",
+                        TestRedis.URL,
+                        "keyPrefix",
+                        keyPrefix,
+                        "worker",
+                        "worker-b",
+                        "events",
+                        keyPrefix + "unused",
+                        "workMs",
+                        "0"),
+                dir.resolve("worker-b.log"));
         localTool = new RecordingTool("worker-a", TestRedis.URL, keyPrefix + "unused", Duration.ZERO);
-        localWorker = new ToolWorker(kafka.clientConfig(), topics, ToolWorkerConfig.defaults().withGroupId(group)
-                .withRedis(RedisSettings.of(TestRedis.URL).withKeyPrefix(keyPrefix)), ToolRegistry.builder().add(localTool).build());
+        localWorker = new ToolWorker(
+                kafka.clientConfig(),
+                topics,
+                ToolWorkerConfig.defaults()
+                        .withGroupId(group)
+                        .withRedis(RedisSettings.of(TestRedis.URL).withKeyPrefix(keyPrefix)),
+                ToolRegistry.builder().add(localTool).build());
         localWorker.start();
         KafkaIO.awaitGroupMembers(kafka.admin(), group, 2, WAIT);
         redis = RedisClient.create(TestRedis.URL);
@@ -91,7 +112,11 @@ class SharedLimitsIT {
     @Test
     void shouldHoldARateLimitOfFivePerSecondAcrossBothWorkersWithinTwentyPercent(KafkaCluster kafka) {
         String log = keyPrefix + "rate-events";
-        ToolSpec spec = ToolSpec.newBuilder().setName(RecordingTool.NAME).setRateLimitPerSecond(5).setTimeoutMs(60_000).build();
+        ToolSpec spec = ToolSpec.newBuilder()
+                .setName(RecordingTool.NAME)
+                .setRateLimitPerSecond(5)
+                .setTimeoutMs(60_000)
+                .build();
 
         List<ToolResult> results = run(kafka, spec, 50, log, "rate");
 
@@ -106,15 +131,22 @@ class SharedLimitsIT {
         assertThat(rate).as("starts per second over 50 calls").isLessThanOrEqualTo(6.0);
         for (int i = 0; i < starts.size(); i++) {
             long from = starts.get(i);
-            long inOneSecond = starts.stream().filter(s -> s >= from && s < from + 1_000).count();
-            assertThat(inOneSecond).as("starts within one second from %d ms", from - starts.get(0)).isLessThanOrEqualTo(6);
+            long inOneSecond =
+                    starts.stream().filter(s -> s >= from && s < from + 1_000).count();
+            assertThat(inOneSecond)
+                    .as("starts within one second from %d ms", from - starts.get(0))
+                    .isLessThanOrEqualTo(6);
         }
     }
 
     @Test
     void shouldNeverRunMoreThanTheConcurrencyCapAcrossBothWorkers(KafkaCluster kafka) {
         String log = keyPrefix + "concurrency-events";
-        ToolSpec spec = ToolSpec.newBuilder().setName(RecordingTool.NAME).setMaxConcurrency(2).setTimeoutMs(60_000).build();
+        ToolSpec spec = ToolSpec.newBuilder()
+                .setName(RecordingTool.NAME)
+                .setMaxConcurrency(2)
+                .setTimeoutMs(60_000)
+                .build();
 
         List<ToolResult> results = run(kafka, spec, 16, log, "concurrency", 250);
 
@@ -133,34 +165,50 @@ class SharedLimitsIT {
     private List<ToolResult> run(KafkaCluster kafka, ToolSpec spec, int calls, String log, String tag, long workMs) {
         List<Map.Entry<String, ToolCall>> records = new ArrayList<>();
         IntStream.range(0, calls).forEach(i -> {
-            String arguments = "{\"log\":\"" + log + "\",\"i\":" + i + ",\"workMs\":" + workMs + ",\"tag\":\"" + tag + "\"}";
-            ToolCall call = ToolCall.newBuilder().setCallHash(CallHash.ofCall(spec, arguments)).setBatchId(tag)
-                    .setTool(spec).setArgumentsJson(arguments).setDispatchedAtMs(System.currentTimeMillis()).build();
+            String arguments =
+                    "{\"log\":\"" + log + "\",\"i\":" + i + ",\"workMs\":" + workMs + ",\"tag\":\"" + tag + "\"}";
+            ToolCall call = ToolCall.newBuilder()
+                    .setCallHash(CallHash.ofCall(spec, arguments))
+                    .setBatchId(tag)
+                    .setTool(spec)
+                    .setArgumentsJson(arguments)
+                    .setDispatchedAtMs(System.currentTimeMillis())
+                    .build();
             records.add(Map.entry(call.getCallHash(), call));
         });
         Set<String> hashes = records.stream().map(Map.Entry::getKey).collect(Collectors.toSet());
         try (KafkaIO.Reader<ToolResult> results = new KafkaIO.Reader<>(kafka.clientConfig(), topics.toolResults())) {
             KafkaIO.sendAll(kafka.clientConfig(), topics.toolCalls(), records);
-            await().atMost(WAIT).pollInterval(Duration.ofMillis(50)).until(() -> results.values().stream()
-                    .map(ToolResult::getCallHash).collect(Collectors.toSet()).containsAll(hashes));
-            return results.values().stream().filter(r -> hashes.contains(r.getCallHash())).toList();
+            await().atMost(WAIT)
+                    .pollInterval(Duration.ofMillis(50))
+                    .until(() -> results.values().stream()
+                            .map(ToolResult::getCallHash)
+                            .collect(Collectors.toSet())
+                            .containsAll(hashes));
+            return results.values().stream()
+                    .filter(r -> hashes.contains(r.getCallHash()))
+                    .toList();
         }
     }
 
     private record Execution(String worker, long start, long end) {}
 
     private static List<Execution> executions(String log) {
-        return events.sync().lrange(log, 0, -1).stream().map(line -> {
-            String[] parts = line.split(" ");
-            return new Execution(parts[0], Long.parseLong(parts[1]), Long.parseLong(parts[2]));
-        }).toList();
+        return events.sync().lrange(log, 0, -1).stream()
+                .map(line -> {
+                    String[] parts = line.split(" ");
+                    return new Execution(parts[0], Long.parseLong(parts[1]), Long.parseLong(parts[2]));
+                })
+                .toList();
     }
 
     private static int peakOverlap(List<Execution> executions) {
         int peak = 0;
         for (Execution e : executions) {
             // Intervals are half-open: one that ends at the instant another starts does not overlap it.
-            int running = (int) executions.stream().filter(o -> o.start() <= e.start() && o.end() > e.start()).count();
+            int running = (int) executions.stream()
+                    .filter(o -> o.start() <= e.start() && o.end() > e.start())
+                    .count();
             peak = Math.max(peak, running);
         }
         return peak;

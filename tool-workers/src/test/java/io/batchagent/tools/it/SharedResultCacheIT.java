@@ -43,27 +43,55 @@ class SharedResultCacheIT {
         Topics topics = Topics.create(names.topicPrefix(), Map.of());
         kafka.createTopics(topics, 4);
         String keyPrefix = TestRedis.prefix(info);
-        ToolSpec spec = ToolSpec.newBuilder().setName(RecordingTool.NAME).setCacheable(true).setCacheTtlMs(TTL_MS)
-                .setTimeoutMs(10_000).build();
+        ToolSpec spec = ToolSpec.newBuilder()
+                .setName(RecordingTool.NAME)
+                .setCacheable(true)
+                .setCacheTtlMs(TTL_MS)
+                .setTimeoutMs(10_000)
+                .build();
         String arguments = "{\"q\":\"shared question\"}";
-        ToolCall call = ToolCall.newBuilder().setCallHash(CallHash.ofCall(spec, arguments)).setBatchId("b")
-                .setTool(spec).setArgumentsJson(arguments).setDispatchedAtMs(System.currentTimeMillis()).build();
+        ToolCall call = ToolCall.newBuilder()
+                .setCallHash(CallHash.ofCall(spec, arguments))
+                .setBatchId("b")
+                .setTool(spec)
+                .setArgumentsJson(arguments)
+                .setDispatchedAtMs(System.currentTimeMillis())
+                .build();
 
         // Worker B: another process, its own consumer group and Redis connection, built but not consuming yet.
-        try (ToolWorkerProcess workerB = ToolWorkerProcess.start(Map.of("bootstrap", kafka.bootstrapServers(),
-                "prefix", names.topicPrefix(), "group", names.applicationId() + "-b", "redis", TestRedis.URL,
-                "keyPrefix", keyPrefix, "worker", "worker-b", "events", keyPrefix + "events", "hold", "true"),
-                dir.resolve("worker-b.log"));
-             KafkaIO.Reader<ToolResult> results = new KafkaIO.Reader<>(kafka.clientConfig(), topics.toolResults());
-             RedisClient redis = RedisClient.create(TestRedis.URL);
-             StatefulRedisConnection<String, String> keys = redis.connect()) {
+        try (ToolWorkerProcess workerB = ToolWorkerProcess.start(
+                        Map.of(
+                                "bootstrap",
+                                kafka.bootstrapServers(),
+                                "prefix",
+                                names.topicPrefix(),
+                                "group",
+                                names.applicationId() + "-b",
+                                "redis",
+                                TestRedis.URL,
+                                "keyPrefix",
+                                keyPrefix,
+                                "worker",
+                                "worker-b",
+                                "events",
+                                keyPrefix + "events",
+                                "hold",
+                                "true"),
+                        dir.resolve("worker-b.log"));
+                KafkaIO.Reader<ToolResult> results = new KafkaIO.Reader<>(kafka.clientConfig(), topics.toolResults());
+                RedisClient redis = RedisClient.create(TestRedis.URL);
+                StatefulRedisConnection<String, String> keys = redis.connect()) {
 
             // Given worker A, in this process, ran the call
-            try (RecordingTool toolA = new RecordingTool("worker-a", TestRedis.URL, keyPrefix + "events", Duration.ZERO);
-                 ToolWorker workerA = new ToolWorker(kafka.clientConfig(), topics, ToolWorkerConfig.defaults()
-                         .withGroupId(names.applicationId() + "-a")
-                         .withRedis(RedisSettings.of(TestRedis.URL).withKeyPrefix(keyPrefix)),
-                         ToolRegistry.builder().add(toolA).build())) {
+            try (RecordingTool toolA =
+                            new RecordingTool("worker-a", TestRedis.URL, keyPrefix + "events", Duration.ZERO);
+                    ToolWorker workerA = new ToolWorker(
+                            kafka.clientConfig(),
+                            topics,
+                            ToolWorkerConfig.defaults()
+                                    .withGroupId(names.applicationId() + "-a")
+                                    .withRedis(RedisSettings.of(TestRedis.URL).withKeyPrefix(keyPrefix)),
+                            ToolRegistry.builder().add(toolA).build())) {
                 workerA.start();
                 KafkaIO.send(kafka.clientConfig(), topics.toolCalls(), Map.of(call.getCallHash(), call));
                 ToolResult first = results.await(1, WAIT).get(0);
@@ -82,7 +110,10 @@ class SharedResultCacheIT {
             assertThat(hit.getExecuted()).isFalse();
             assertThat(hit.getStatus()).isEqualTo(ToolStatus.OK);
             assertThat(hit.getOutput()).isEqualTo(two.get(0).getOutput()).startsWith("answered by worker-a run 1");
-            assertThat(keys.sync().lrange(keyPrefix + "events", 0, -1)).singleElement().asString().startsWith("worker-a ");
+            assertThat(keys.sync().lrange(keyPrefix + "events", 0, -1))
+                    .singleElement()
+                    .asString()
+                    .startsWith("worker-a ");
 
             // And once the TTL has passed, the same call runs again
             await().atMost(WAIT).until(() -> keys.sync().exists(keyPrefix + "result:" + call.getCallHash()) == 0);
@@ -101,24 +132,41 @@ class SharedResultCacheIT {
         Topics topics = Topics.create(names.topicPrefix(), Map.of());
         kafka.createTopics(topics, 4);
         String keyPrefix = TestRedis.prefix(info);
-        ToolSpec spec = ToolSpec.newBuilder().setName(RecordingTool.NAME).setCacheable(true).setCacheTtlMs(60_000)
-                .setTimeoutMs(30_000).build();
+        ToolSpec spec = ToolSpec.newBuilder()
+                .setName(RecordingTool.NAME)
+                .setCacheable(true)
+                .setCacheTtlMs(60_000)
+                .setTimeoutMs(30_000)
+                .build();
         String gate = keyPrefix + "gate";
         String arguments = "{\"q\":\"slow shared question\",\"gate\":\"" + gate + "\"}";
-        ToolCall call = ToolCall.newBuilder().setCallHash(CallHash.ofCall(spec, arguments)).setBatchId("b")
-                .setTool(spec).setArgumentsJson(arguments).setDispatchedAtMs(System.currentTimeMillis()).build();
+        ToolCall call = ToolCall.newBuilder()
+                .setCallHash(CallHash.ofCall(spec, arguments))
+                .setBatchId("b")
+                .setTool(spec)
+                .setArgumentsJson(arguments)
+                .setDispatchedAtMs(System.currentTimeMillis())
+                .build();
         ToolWorkerConfig config = ToolWorkerConfig.defaults()
                 .withRedis(RedisSettings.of(TestRedis.URL).withKeyPrefix(keyPrefix));
 
         try (KafkaIO.Reader<ToolResult> results = new KafkaIO.Reader<>(kafka.clientConfig(), topics.toolResults());
-             RedisClient redis = RedisClient.create(TestRedis.URL);
-             StatefulRedisConnection<String, String> keys = redis.connect();
-             RecordingTool toolA = new RecordingTool("worker-a", TestRedis.URL, keyPrefix + "events", Duration.ZERO);
-             RecordingTool toolB = new RecordingTool("worker-b", TestRedis.URL, keyPrefix + "events", Duration.ZERO);
-             ToolWorker workerA = new ToolWorker(kafka.clientConfig(), topics,
-                     config.withGroupId(names.applicationId() + "-a"), ToolRegistry.builder().add(toolA).build());
-             ToolWorker workerB = new ToolWorker(kafka.clientConfig(), topics,
-                     config.withGroupId(names.applicationId() + "-b"), ToolRegistry.builder().add(toolB).build())) {
+                RedisClient redis = RedisClient.create(TestRedis.URL);
+                StatefulRedisConnection<String, String> keys = redis.connect();
+                RecordingTool toolA =
+                        new RecordingTool("worker-a", TestRedis.URL, keyPrefix + "events", Duration.ZERO);
+                RecordingTool toolB =
+                        new RecordingTool("worker-b", TestRedis.URL, keyPrefix + "events", Duration.ZERO);
+                ToolWorker workerA = new ToolWorker(
+                        kafka.clientConfig(),
+                        topics,
+                        config.withGroupId(names.applicationId() + "-a"),
+                        ToolRegistry.builder().add(toolA).build());
+                ToolWorker workerB = new ToolWorker(
+                        kafka.clientConfig(),
+                        topics,
+                        config.withGroupId(names.applicationId() + "-b"),
+                        ToolRegistry.builder().add(toolB).build())) {
 
             // Given worker A is running the call (it holds the call's claim)
             workerA.start();
@@ -135,15 +183,25 @@ class SharedResultCacheIT {
             // Then B waits for A's result instead of running the call a second time
             List<ToolResult> two = results.await(2, WAIT);
             assertThat(two).extracting(ToolResult::getStatus).containsOnly(ToolStatus.OK);
-            assertThat(two).extracting(ToolResult::getOutput).containsOnly(two.get(0).getOutput());
-            assertThat(two).filteredOn(ToolResult::getExecuted).singleElement()
-                    .extracting(ToolResult::getOutput).asString().startsWith("answered by worker-a run 1");
-            assertThat(keys.sync().lrange(keyPrefix + "events", 0, -1)).singleElement().asString().startsWith("worker-a ");
+            assertThat(two)
+                    .extracting(ToolResult::getOutput)
+                    .containsOnly(two.get(0).getOutput());
+            assertThat(two)
+                    .filteredOn(ToolResult::getExecuted)
+                    .singleElement()
+                    .extracting(ToolResult::getOutput)
+                    .asString()
+                    .startsWith("answered by worker-a run 1");
+            assertThat(keys.sync().lrange(keyPrefix + "events", 0, -1))
+                    .singleElement()
+                    .asString()
+                    .startsWith("worker-a ");
             assertThat(toolB.runs()).isZero();
             assertThat(workerB.counters().claimWaits()).isPositive();
             // And A released its claim once its result was in the cache
             await().atMost(WAIT).until(() -> keys.sync().exists(claim) == 0);
-            assertThat(keys.sync().exists(keyPrefix + "result:" + call.getCallHash())).isEqualTo(1);
+            assertThat(keys.sync().exists(keyPrefix + "result:" + call.getCallHash()))
+                    .isEqualTo(1);
         }
     }
 }

@@ -55,6 +55,7 @@ class ToolDeadlinesIT {
 
     /** {@code slow_lookup}: a call with a "gate" argument waits for the gate; any other answers at once. */
     private static final CountDownLatch gate = new CountDownLatch(1);
+
     private static final CountDownLatch gatesEntered = new CountDownLatch(2);
     private static final List<String> lookupsRun = new CopyOnWriteArrayList<>();
     private static final Stubborn stubborn = new Stubborn("stubborn");
@@ -78,13 +79,23 @@ class ToolDeadlinesIT {
                 .add(stuck)
                 .add(new EchoTool())
                 .build();
-        pipeline = new CoalescerPipeline(kafka, TestNames.of(info), stateDir,
-                ToolWorkerConfig.defaults().withMaxConcurrency(2).withMaxToolThreads(3), registry,
-                topics -> ToolCallCoalescer.build(topics, Duration.ofMillis(QUEUE_ALLOWANCE_MS), Duration.ofSeconds(60),
-                        Duration.ofMillis(200), ToolCallCoalescer.DEFAULT_BATCH_CHECK));
+        pipeline = new CoalescerPipeline(
+                kafka,
+                TestNames.of(info),
+                stateDir,
+                ToolWorkerConfig.defaults().withMaxConcurrency(2).withMaxToolThreads(3),
+                registry,
+                topics -> ToolCallCoalescer.build(
+                        topics,
+                        Duration.ofMillis(QUEUE_ALLOWANCE_MS),
+                        Duration.ofSeconds(60),
+                        Duration.ofMillis(200),
+                        ToolCallCoalescer.DEFAULT_BATCH_CHECK));
         dispatched = new KafkaIO.Reader<>(kafka.clientConfig(), pipeline.topics.toolCalls());
         // The tool worker has joined its group once it answers; a generous timeout covers the join.
-        ToolResponse warmUp = only(request("warm-up", ToolSpec.newBuilder().setName("echo").setTimeoutMs(120_000).build(),
+        ToolResponse warmUp = only(request(
+                "warm-up",
+                ToolSpec.newBuilder().setName("echo").setTimeoutMs(120_000).build(),
                 "{\"text\":\"ready\"}"));
         assertThat(warmUp.getResult().getStatus()).isEqualTo(ToolStatus.OK);
     }
@@ -106,38 +117,58 @@ class ToolDeadlinesIT {
     void shouldAnswerCallsWhoseDeadlinePassedInABacklogWithoutRunningThemAndSaySo() {
         long expiredBefore = pipeline.worker.counters().expiredInQueue();
         // Given both of the worker's slots taken by calls that wait on a gate
-        ToolSpec gated = ToolSpec.newBuilder().setName("slow_lookup").setTimeoutMs(60_000).build();
-        List<ToolRequest> gates = List.of(request("gate-1", gated, "{\"gate\":1}"), request("gate-2", gated, "{\"gate\":2}"));
+        ToolSpec gated = ToolSpec.newBuilder()
+                .setName("slow_lookup")
+                .setTimeoutMs(60_000)
+                .build();
+        List<ToolRequest> gates =
+                List.of(request("gate-1", gated, "{\"gate\":1}"), request("gate-2", gated, "{\"gate\":2}"));
         pipeline.send(gates);
         await().atMost(WAIT).until(() -> gatesEntered.getCount() == 0);
 
         // When five calls with a 1 s timeout queue behind them until their deadlines have passed
-        ToolSpec quick = ToolSpec.newBuilder().setName("slow_lookup").setTimeoutMs(1_000).build();
-        List<ToolRequest> queued = IntStream.range(0, 5).mapToObj(i -> request("queued-" + i, quick, "{\"n\":" + i + "}")).toList();
+        ToolSpec quick =
+                ToolSpec.newBuilder().setName("slow_lookup").setTimeoutMs(1_000).build();
+        List<ToolRequest> queued = IntStream.range(0, 5)
+                .mapToObj(i -> request("queued-" + i, quick, "{\"n\":" + i + "}"))
+                .toList();
         pipeline.send(queued);
         List<ToolCall> calls = awaitDispatched(queued);
-        assertThat(calls).allSatisfy(call ->
-                assertThat(call.getDeadlineMs()).isEqualTo(call.getDispatchedAtMs() + QUEUE_ALLOWANCE_MS + 1_000));
-        long lastDeadline = calls.stream().mapToLong(ToolCall::getDeadlineMs).max().orElseThrow();
+        assertThat(calls)
+                .allSatisfy(call -> assertThat(call.getDeadlineMs())
+                        .isEqualTo(call.getDispatchedAtMs() + QUEUE_ALLOWANCE_MS + 1_000));
+        long lastDeadline =
+                calls.stream().mapToLong(ToolCall::getDeadlineMs).max().orElseThrow();
         await().atMost(WAIT).until(() -> System.currentTimeMillis() > lastDeadline);
         gate.countDown();
 
         // Then the gated calls are answered, and the queued ones get a TIMEOUT that says why, without running
         Map<String, ToolResponse> responses = pipeline.awaitResponses(jobIds(gates, queued), WAIT);
-        assertThat(gates).allSatisfy(r -> assertThat(responses.get(r.getJobId()).getResult().getStatus()).isEqualTo(ToolStatus.OK));
-        assertThat(queued).extracting(r -> responses.get(r.getJobId()).getResult()).allSatisfy(result -> {
-            assertThat(result.getStatus()).isEqualTo(ToolStatus.TIMEOUT);
-            assertThat(result.getError()).startsWith("tool 'slow_lookup' expired in queue after ")
-                    .contains("was not run").doesNotContain("is a tool worker running?");
-            assertThat(result.getExecuted()).isFalse();
-        });
+        assertThat(gates)
+                .allSatisfy(
+                        r -> assertThat(responses.get(r.getJobId()).getResult().getStatus())
+                                .isEqualTo(ToolStatus.OK));
+        assertThat(queued)
+                .extracting(r -> responses.get(r.getJobId()).getResult())
+                .allSatisfy(result -> {
+                    assertThat(result.getStatus()).isEqualTo(ToolStatus.TIMEOUT);
+                    assertThat(result.getError())
+                            .startsWith("tool 'slow_lookup' expired in queue after ")
+                            .contains("was not run")
+                            .doesNotContain("is a tool worker running?");
+                    assertThat(result.getExecuted()).isFalse();
+                });
         assertThat(lookupsRun).containsExactlyInAnyOrder("{\"gate\":1}", "{\"gate\":2}");
         assertThat(pipeline.worker.counters().expiredInQueue() - expiredBefore).isEqualTo(5);
     }
 
     @Test
     void shouldNeverExceedAToolsConcurrencyLimitWhileTimedOutExecutionsLinger() {
-        ToolSpec limited = ToolSpec.newBuilder().setName("stubborn").setTimeoutMs(300).setMaxConcurrency(1).build();
+        ToolSpec limited = ToolSpec.newBuilder()
+                .setName("stubborn")
+                .setTimeoutMs(300)
+                .setMaxConcurrency(1)
+                .build();
         try {
             // Given an execution that outlives its timeout, because its tool ignores interruption
             ToolResponse first = only(request("stubborn-0", limited, "{\"n\":0}"));
@@ -146,7 +177,9 @@ class ToolDeadlinesIT {
             await().atMost(WAIT).until(() -> pipeline.worker.lingeringExecutions() == 1);
 
             // When more calls come while it lingers
-            List<ToolRequest> more = IntStream.rangeClosed(1, 3).mapToObj(i -> request("stubborn-" + i, limited, "{\"n\":" + i + "}")).toList();
+            List<ToolRequest> more = IntStream.rangeClosed(1, 3)
+                    .mapToObj(i -> request("stubborn-" + i, limited, "{\"n\":" + i + "}"))
+                    .toList();
             pipeline.send(more);
             Map<String, ToolResponse> refused = pipeline.awaitResponses(jobIds(more), WAIT);
 
@@ -164,7 +197,9 @@ class ToolDeadlinesIT {
             ToolResponse after = only(request("stubborn-4", limited, "{\"n\":4}"));
             assertThat(after.getResult().getStatus()).isEqualTo(ToolStatus.OK);
             assertThat(stubborn.runs()).isEqualTo(2);
-            assertThat(stubborn.peak()).as("executions of the tool running at once, counted inside it").isEqualTo(1);
+            assertThat(stubborn.peak())
+                    .as("executions of the tool running at once, counted inside it")
+                    .isEqualTo(1);
         } finally {
             stubborn.release();
         }
@@ -175,22 +210,27 @@ class ToolDeadlinesIT {
         ToolSpec hung = ToolSpec.newBuilder().setName("stuck").setTimeoutMs(300).build();
         try {
             // Given the tool's share of the threads (maxConcurrency, 2) held by executions that outlive their timeout
-            List<ToolRequest> first = List.of(request("stuck-0", hung, "{\"n\":0}"), request("stuck-1", hung, "{\"n\":1}"));
+            List<ToolRequest> first =
+                    List.of(request("stuck-0", hung, "{\"n\":0}"), request("stuck-1", hung, "{\"n\":1}"));
             pipeline.send(first);
             assertThat(pipeline.awaitResponses(jobIds(first), WAIT).values())
                     .allSatisfy(r -> assertThat(r.getResult().getStatus()).isEqualTo(ToolStatus.TIMEOUT));
             await().atMost(WAIT).until(() -> pipeline.worker.lingeringExecutions() == 2);
 
             // When more calls to it come
-            List<ToolRequest> more = IntStream.rangeClosed(2, 4).mapToObj(i -> request("stuck-" + i, hung, "{\"n\":" + i + "}")).toList();
+            List<ToolRequest> more = IntStream.rangeClosed(2, 4)
+                    .mapToObj(i -> request("stuck-" + i, hung, "{\"n\":" + i + "}"))
+                    .toList();
             pipeline.send(more);
             Map<String, ToolResponse> refused = pipeline.awaitResponses(jobIds(more), WAIT);
 
             // Then the worker did not start it again, nor add a thread for it
             assertThat(refused.values()).extracting(ToolResponse::getResult).allSatisfy(result -> {
                 assertThat(result.getStatus()).isEqualTo(ToolStatus.TIMEOUT);
-                assertThat(result.getError()).startsWith("tool 'stuck' could not start before its deadline: no tool thread was free "
-                        + "on this worker (2 of the 2 it may hold are busy, 2 of them still running past their timeout");
+                assertThat(result.getError())
+                        .startsWith(
+                                "tool 'stuck' could not start before its deadline: no tool thread was free "
+                                        + "on this worker (2 of the 2 it may hold are busy, 2 of them still running past their timeout");
                 assertThat(result.getExecuted()).isFalse();
             });
             assertThat(stuck.runs()).isEqualTo(2);
@@ -198,7 +238,8 @@ class ToolDeadlinesIT {
             assertThat(pipeline.worker.peakToolThreads()).isLessThanOrEqualTo(3);
 
             // And other tools still run on the rest
-            ToolResponse echo = only(request("echo-while-stuck", ToolSpec.newBuilder().setName("echo").build(), "{\"text\":\"served\"}"));
+            ToolResponse echo = only(request(
+                    "echo-while-stuck", ToolSpec.newBuilder().setName("echo").build(), "{\"text\":\"served\"}"));
             assertThat(echo.getResult().getOutput()).isEqualTo("served");
             assertThat(pipeline.worker.toolThreads()).isLessThanOrEqualTo(3);
         } finally {
@@ -221,7 +262,9 @@ class ToolDeadlinesIT {
     }
 
     private static List<String> jobIds(List<ToolRequest> some, List<ToolRequest> more) {
-        return Stream.concat(some.stream(), more.stream()).map(ToolRequest::getJobId).toList();
+        return Stream.concat(some.stream(), more.stream())
+                .map(ToolRequest::getJobId)
+                .toList();
     }
 
     /** The ToolCalls the coalescer dispatched for {@code requests}, once all are on the topic. */
@@ -230,7 +273,9 @@ class ToolDeadlinesIT {
         List<ToolCall> found = new ArrayList<>();
         await().atMost(WAIT).until(() -> {
             found.clear();
-            dispatched.values().stream().filter(c -> hashes.contains(c.getCallHash())).forEach(found::add);
+            dispatched.values().stream()
+                    .filter(c -> hashes.contains(c.getCallHash()))
+                    .forEach(found::add);
             return found.size() == hashes.size();
         });
         return found;

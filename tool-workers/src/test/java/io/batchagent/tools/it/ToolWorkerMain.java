@@ -34,14 +34,20 @@ public final class ToolWorkerMain {
             options.put(arg.substring(0, eq), arg.substring(eq + 1));
         }
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (RecordingTool tool = new RecordingTool(options.get("worker"), options.get("redis"), options.get("events"),
-                     Duration.ofMillis(Long.parseLong(options.getOrDefault("workMs", "0"))));
-             ToolWorker worker = new ToolWorker(Map.of("bootstrap.servers", options.get("bootstrap")),
-                     Topics.create(options.get("prefix"), Map.of()),
-                     ToolWorkerConfig.defaults().withGroupId(options.get("group"))
-                             .withMaxConcurrency(Integer.parseInt(options.getOrDefault("maxConcurrency", "64")))
-                             .withRedis(RedisSettings.of(options.get("redis")).withKeyPrefix(options.get("keyPrefix"))),
-                     ToolRegistry.builder().add(tool).build())) {
+        try (RecordingTool tool = new RecordingTool(
+                        options.get("worker"),
+                        options.get("redis"),
+                        options.get("events"),
+                        Duration.ofMillis(Long.parseLong(options.getOrDefault("workMs", "0"))));
+                ToolWorker worker = new ToolWorker(
+                        Map.of("bootstrap.servers", options.get("bootstrap")),
+                        Topics.create(options.get("prefix"), Map.of()),
+                        ToolWorkerConfig.defaults()
+                                .withGroupId(options.get("group"))
+                                .withMaxConcurrency(Integer.parseInt(options.getOrDefault("maxConcurrency", "64")))
+                                .withRedis(
+                                        RedisSettings.of(options.get("redis")).withKeyPrefix(options.get("keyPrefix"))),
+                        ToolRegistry.builder().add(tool).build())) {
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
             out.println("CONSTRUCTED");
             if (Boolean.parseBoolean(options.getOrDefault("hold", "false"))) {

@@ -21,16 +21,19 @@ public final class ToolWorkerProcess implements AutoCloseable {
 
     private ToolWorkerProcess(Process process) {
         this.process = process;
-        Thread reader = new Thread(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                    lines.add(line);
-                }
-            } catch (IOException e) {
-                // the process ended
-            }
-        }, "tool-worker-process-stdout");
+        Thread reader = new Thread(
+                () -> {
+                    try (BufferedReader in = new BufferedReader(
+                            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                        String line;
+                        while ((line = in.readLine()) != null) {
+                            lines.add(line);
+                        }
+                    } catch (IOException e) {
+                        // the process ended
+                    }
+                },
+                "tool-worker-process-stdout");
         reader.setDaemon(true);
         reader.start();
     }
@@ -38,9 +41,14 @@ public final class ToolWorkerProcess implements AutoCloseable {
     /** Starts the process and waits until its worker runs. */
     public static ToolWorkerProcess start(Map<String, String> options, Path logFile) throws IOException {
         String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-XX:TieredStopAtLevel=1", "-Dlogback.configurationFile=logback-child.xml",
-                "-cp", classPath, ToolWorkerMain.class.getName()));
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m",
+                "-XX:TieredStopAtLevel=1",
+                "-Dlogback.configurationFile=logback-child.xml",
+                "-cp",
+                classPath,
+                ToolWorkerMain.class.getName()));
         options.forEach((key, value) -> command.add(key + "=" + value));
         Process process = new ProcessBuilder(command)
                 .redirectError(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
@@ -49,7 +57,8 @@ public final class ToolWorkerProcess implements AutoCloseable {
         String awaited = Boolean.parseBoolean(options.getOrDefault("hold", "false")) ? "CONSTRUCTED" : "READY";
         await().atMost(Duration.ofSeconds(60)).until(() -> child.lines.contains(awaited) || !process.isAlive());
         if (!process.isAlive()) {
-            throw new IllegalStateException("the tool worker process exited with " + process.exitValue() + "; see " + logFile);
+            throw new IllegalStateException(
+                    "the tool worker process exited with " + process.exitValue() + "; see " + logFile);
         }
         return child;
     }

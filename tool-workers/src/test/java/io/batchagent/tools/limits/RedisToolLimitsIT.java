@@ -26,7 +26,8 @@ class RedisToolLimitsIT {
     @BeforeEach
     void connect(TestInfo info) {
         // Generous command timeouts: this test is about leases, not about a slow machine's Redis round trips.
-        link = RedisLink.connect(RedisSettings.of(TestRedis.URL).withKeyPrefix(TestRedis.prefix(info))
+        link = RedisLink.connect(RedisSettings.of(TestRedis.URL)
+                .withKeyPrefix(TestRedis.prefix(info))
                 .withCommandTimeout(Duration.ofSeconds(5)));
         await().atMost(Duration.ofSeconds(60)).until(() -> link.awaitConnected(Duration.ofSeconds(5)));
         limiter = ToolLimiter.shared(link, timer, error -> fallbacks.incrementAndGet());
@@ -43,6 +44,8 @@ class RedisToolLimitsIT {
     void shouldKeepAHeldSlotPastItsLeaseTimeToLiveUntilReleased() {
         ToolLimitsTest.assertHeldSlotOutlivesItsLease(limiter);
 
-        assertThat(fallbacks).as("the slots were Redis's, not a local stand-in's").hasValue(0);
+        assertThat(fallbacks)
+                .as("the slots were Redis's, not a local stand-in's")
+                .hasValue(0);
     }
 }

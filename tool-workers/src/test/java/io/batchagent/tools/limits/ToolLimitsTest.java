@@ -46,12 +46,17 @@ class ToolLimitsTest {
     void shouldAdmitNoMoreThanTheConcurrencyLimitUntilAPermitIsReleased() {
         ToolLimiter.Limits limits = new ToolLimiter.Limits(0, 2, Duration.ofSeconds(10));
         Instant deadline = Instant.now().plusSeconds(10);
-        ToolLimiter.Permit first = limiter.acquire("t", limits, deadline).toCompletableFuture().join();
+        ToolLimiter.Permit first =
+                limiter.acquire("t", limits, deadline).toCompletableFuture().join();
         limiter.acquire("t", limits, deadline).toCompletableFuture().join();
 
-        CompletableFuture<ToolLimiter.Permit> third = limiter.acquire("t", limits, deadline).toCompletableFuture();
+        CompletableFuture<ToolLimiter.Permit> third =
+                limiter.acquire("t", limits, deadline).toCompletableFuture();
         assertThat(third).isNotDone();
-        assertThat(limiter.acquire("other", limits, deadline).toCompletableFuture().join()).isNotNull();
+        assertThat(limiter.acquire("other", limits, deadline)
+                        .toCompletableFuture()
+                        .join())
+                .isNotNull();
 
         first.release();
         first.release(); // idempotent: must not free a second slot
@@ -63,12 +68,18 @@ class ToolLimitsTest {
     @Test
     void shouldFailWithATimeoutThatNamesTheLimitsWhenTheDeadlinePasses() {
         ToolLimiter.Limits limits = new ToolLimiter.Limits(0.5, 1, Duration.ofSeconds(10));
-        limiter.acquire("slow_api", limits, Instant.now().plusSeconds(5)).toCompletableFuture().join();
+        limiter.acquire("slow_api", limits, Instant.now().plusSeconds(5))
+                .toCompletableFuture()
+                .join();
 
-        assertThatThrownBy(() -> limiter.acquire("slow_api", limits, Instant.now().plusMillis(150)).toCompletableFuture().join())
+        assertThatThrownBy(
+                        () -> limiter.acquire("slow_api", limits, Instant.now().plusMillis(150))
+                                .toCompletableFuture()
+                                .join())
                 .isInstanceOf(CompletionException.class)
                 .hasCauseInstanceOf(LimitTimeoutException.class)
-                .hasMessageContaining("tool 'slow_api' could not start before its deadline: its concurrency limit 1 and rate limit 0.5/s");
+                .hasMessageContaining(
+                        "tool 'slow_api' could not start before its deadline: its concurrency limit 1 and rate limit 0.5/s");
     }
 
     @Test
@@ -79,19 +90,29 @@ class ToolLimitsTest {
     /** A lease of 1 s held for 2.5 s: unless renewed, it would lapse and admit a second execution. */
     static void assertHeldSlotOutlivesItsLease(ToolLimiter limiter) {
         ToolLimiter.Limits limits = new ToolLimiter.Limits(0, 1, Duration.ofSeconds(1));
-        ToolLimiter.Permit held = limiter.acquire("lingering", limits, Instant.now().plusSeconds(10)).toCompletableFuture().join();
+        ToolLimiter.Permit held = limiter.acquire(
+                        "lingering", limits, Instant.now().plusSeconds(10))
+                .toCompletableFuture()
+                .join();
 
-        assertThatThrownBy(() -> limiter.acquire("lingering", limits, Instant.now().plusMillis(2_500)).toCompletableFuture().join())
+        assertThatThrownBy(
+                        () -> limiter.acquire("lingering", limits, Instant.now().plusMillis(2_500))
+                                .toCompletableFuture()
+                                .join())
                 .hasCauseInstanceOf(LimitTimeoutException.class);
 
         held.release();
-        assertThat(limiter.acquire("lingering", limits, Instant.now().plusSeconds(10)).toCompletableFuture().join()).isNotNull();
+        assertThat(limiter.acquire("lingering", limits, Instant.now().plusSeconds(10))
+                        .toCompletableFuture()
+                        .join())
+                .isNotNull();
     }
 
     @Test
     void shouldAdmitAtOnceWithoutLimits() {
         assertThat(limiter.acquire("t", new ToolLimiter.Limits(0, 0, Duration.ofSeconds(1)), Instant.now()))
                 .isCompletedWithValue(ToolLimiter.Permit.NONE);
-        assertThatThrownBy(() -> new ToolLimiter.Limits(-1, 0, Duration.ofSeconds(1))).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new ToolLimiter.Limits(-1, 0, Duration.ofSeconds(1)))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 }

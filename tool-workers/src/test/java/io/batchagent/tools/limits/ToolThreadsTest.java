@@ -47,7 +47,8 @@ class ToolThreadsTest {
     }
 
     private CompletableFuture<ToolThreads.Run> start(String tool, long deadlineInMs) {
-        return threads.start(tool, Instant.now().plusMillis(deadlineInMs), this::stubborn).toCompletableFuture();
+        return threads.start(tool, Instant.now().plusMillis(deadlineInMs), this::stubborn)
+                .toCompletableFuture();
     }
 
     /** Starts two stubborn runs of {@code tool} and interrupts them once both run: they linger. */
@@ -67,7 +68,9 @@ class ToolThreadsTest {
         CompletableFuture<ToolThreads.Run> third = start("hung", 10_000);
         CompletableFuture<ToolThreads.Run> other = start("other", 10_000);
 
-        assertThat(other.orTimeout(10, TimeUnit.SECONDS).join()).as("other tools keep the rest of the pool").isNotNull();
+        assertThat(other.orTimeout(10, TimeUnit.SECONDS).join())
+                .as("other tools keep the rest of the pool")
+                .isNotNull();
         assertThat(third).isNotDone();
         release.countDown();
         assertThat(third.orTimeout(10, TimeUnit.SECONDS).join()).isNotNull();
@@ -81,10 +84,14 @@ class ToolThreadsTest {
 
         CompletableFuture<ToolThreads.Run> late = start("hung", 200);
 
-        assertThat(late).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
-                .havingCause().isInstanceOf(LimitTimeoutException.class)
-                .withMessage("tool 'hung' could not start before its deadline: no tool thread was free on this worker "
-                        + "(2 of the 2 it may hold are busy, 2 of them still running past their timeout; 2 of 3 busy in all)");
+        assertThat(late)
+                .failsWithin(WAIT)
+                .withThrowableOfType(ExecutionException.class)
+                .havingCause()
+                .isInstanceOf(LimitTimeoutException.class)
+                .withMessage(
+                        "tool 'hung' could not start before its deadline: no tool thread was free on this worker "
+                                + "(2 of the 2 it may hold are busy, 2 of them still running past their timeout; 2 of 3 busy in all)");
     }
 
     @Test
@@ -95,10 +102,15 @@ class ToolThreadsTest {
 
         threads.close();
 
-        assertThat(waiting).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
-                .havingCause().isInstanceOf(RejectedExecutionException.class);
-        assertThat(threads.start("t", Instant.now().plusSeconds(1), () -> { }).toCompletableFuture())
-                .failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
-                .havingCause().isInstanceOf(RejectedExecutionException.class);
+        assertThat(waiting)
+                .failsWithin(WAIT)
+                .withThrowableOfType(ExecutionException.class)
+                .havingCause()
+                .isInstanceOf(RejectedExecutionException.class);
+        assertThat(threads.start("t", Instant.now().plusSeconds(1), () -> {}).toCompletableFuture())
+                .failsWithin(WAIT)
+                .withThrowableOfType(ExecutionException.class)
+                .havingCause()
+                .isInstanceOf(RejectedExecutionException.class);
     }
 }

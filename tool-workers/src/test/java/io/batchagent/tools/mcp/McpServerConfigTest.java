@@ -19,7 +19,8 @@ class McpServerConfigTest {
         assertThat(stdio.command()).containsExactly("npx", "-y", "@modelcontextprotocol/server-filesystem", "/data");
         assertThat(http.isStdio()).isFalse();
         assertThat(http.url()).isEqualTo("https://mcp.example.com/mcp");
-        assertThatThrownBy(() -> McpServerConfig.parse("no-target=")).hasMessageContaining("NAME=URL or NAME=COMMAND ARGS");
+        assertThatThrownBy(() -> McpServerConfig.parse("no-target="))
+                .hasMessageContaining("NAME=URL or NAME=COMMAND ARGS");
         assertThatThrownBy(() -> McpServerConfig.parse("bad name=x")).hasMessageContaining("MCP server name must be");
     }
 
@@ -32,7 +33,10 @@ class McpServerConfigTest {
 
         assertThat(servers).extracting(McpServerConfig::name).containsExactly("github", "search");
         assertThat(servers.get(0).env()).isEqualTo(Map.of("GITHUB_TOKEN", "ghp_secret"));
-        assertThat(servers.toString()).doesNotContain("ghp_secret").doesNotContain("sk-secret")
-                .contains("GITHUB_TOKEN").contains("Authorization");
+        assertThat(servers.toString())
+                .doesNotContain("ghp_secret")
+                .doesNotContain("sk-secret")
+                .contains("GITHUB_TOKEN")
+                .contains("Authorization");
     }
 }

@@ -35,8 +35,15 @@ class RedisToolResultCacheIT {
     }
 
     private static ToolResult result(String hash, String output) {
-        return ToolResult.newBuilder().setCallHash(hash).setTool("t").setStatus(ToolStatus.OK).setOutput(output)
-                .setStartedAtMs(1).setFinishedAtMs(2).setBatchSize(3).build();
+        return ToolResult.newBuilder()
+                .setCallHash(hash)
+                .setTool("t")
+                .setStatus(ToolStatus.OK)
+                .setOutput(output)
+                .setStartedAtMs(1)
+                .setFinishedAtMs(2)
+                .setBatchSize(3)
+                .build();
     }
 
     private Optional<ToolResult> get(String hash) {
@@ -45,7 +52,9 @@ class RedisToolResultCacheIT {
 
     @Test
     void shouldReturnAStoredResultUntilItsTtlPasses() {
-        cache.put("h1", result("h1", "one ✓"), Duration.ofMillis(800)).toCompletableFuture().join();
+        cache.put("h1", result("h1", "one ✓"), Duration.ofMillis(800))
+                .toCompletableFuture()
+                .join();
 
         assertThat(get("h1")).hasValueSatisfying(r -> {
             assertThat(r.getOutput()).isEqualTo("one ✓");
@@ -66,14 +75,15 @@ class RedisToolResultCacheIT {
 
             // "At once": the stages come back already failed, so no caller ever waits on an unreachable Redis.
             var get = unreachable.get("h").toCompletableFuture();
-            var put = unreachable.put("h", result("h", "x"), Duration.ofSeconds(1)).toCompletableFuture();
+            var put = unreachable
+                    .put("h", result("h", "x"), Duration.ofSeconds(1))
+                    .toCompletableFuture();
             assertThat(get).isCompletedExceptionally();
             assertThat(put).isCompletedExceptionally();
             assertThatThrownBy(get::join)
                     .isInstanceOf(CompletionException.class)
                     .hasCauseInstanceOf(RedisToolResultCache.RedisUnavailableException.class);
-            assertThatThrownBy(put::join)
-                    .hasCauseInstanceOf(RedisToolResultCache.RedisUnavailableException.class);
+            assertThatThrownBy(put::join).hasCauseInstanceOf(RedisToolResultCache.RedisUnavailableException.class);
         }
     }
 
@@ -82,7 +92,8 @@ class RedisToolResultCacheIT {
         RedisSettings settings = RedisSettings.of("redis://:hunter2@cache.internal:6380/2");
 
         assertThat(settings.toString()).doesNotContain("hunter2").contains("redis://***@cache.internal:6380/2");
-        assertThatThrownBy(() -> RedisSettings.of("http://cache:6379")).hasMessageContaining("must start with redis:// or rediss://");
+        assertThatThrownBy(() -> RedisSettings.of("http://cache:6379"))
+                .hasMessageContaining("must start with redis:// or rediss://");
     }
 
     private boolean claim(String hash, String owner, Duration lease) {
@@ -93,11 +104,15 @@ class RedisToolResultCacheIT {
     void shouldGrantAClaimToOneOwnerUntilItIsReleasedOrItsLeaseRunsOut() {
         assertThat(claim("c1", "a", Duration.ofSeconds(30))).isTrue();
         assertThat(claim("c1", "b", Duration.ofSeconds(30))).isFalse();
-        assertThat(claim("c1", "a", Duration.ofSeconds(30))).as("its holder asks again").isTrue();
+        assertThat(claim("c1", "a", Duration.ofSeconds(30)))
+                .as("its holder asks again")
+                .isTrue();
         assertThat(claim("c2", "b", Duration.ofSeconds(30))).as("another call").isTrue();
 
         cache.release("c1", "b").toCompletableFuture().join();
-        assertThat(claim("c1", "b", Duration.ofSeconds(30))).as("only the holder releases").isFalse();
+        assertThat(claim("c1", "b", Duration.ofSeconds(30)))
+                .as("only the holder releases")
+                .isFalse();
         cache.release("c1", "a").toCompletableFuture().join();
         assertThat(claim("c1", "b", Duration.ofMillis(300))).isTrue();
 

@@ -29,7 +29,6 @@ import java.util.stream.IntStream;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -83,7 +82,8 @@ class InFlightConsumerIT {
     }
 
     @Test
-    void shouldRevokeOnlyTheMovedPartitionsWhenASecondConsumerJoinsMidBatch(KafkaCluster kafka, TestInfo info) throws Exception {
+    void shouldRevokeOnlyTheMovedPartitionsWhenASecondConsumerJoinsMidBatch(KafkaCluster kafka, TestInfo info)
+            throws Exception {
         // Given 4 partitions of 10 records each, all in flight on a first consumer that holds them
         TestNames names = TestNames.of(info);
         String topic = names.topicPrefix() + "work";
@@ -127,7 +127,8 @@ class InFlightConsumerIT {
         heldByFirst.values().forEach(done -> done.complete(null));
 
         // Then every partition is committed to its end, and both loops still run
-        await().atMost(PATIENCE).until(() -> committed(kafka, group, topic, 4).values().stream().allMatch(o -> o == 10L));
+        await().atMost(PATIENCE)
+                .until(() -> committed(kafka, group, topic, 4).values().stream().allMatch(o -> o == 10L));
         assertThat(firstLoop.isRunning()).isTrue();
         assertThat(secondLoop.isRunning()).isTrue();
     }
@@ -141,13 +142,15 @@ class InFlightConsumerIT {
         createTopic(kafka, topic, 2);
         produce(kafka, topic, 1, 5_000);
         AtomicBoolean producing = new AtomicBoolean(true);
-        Thread feeder = new Thread(() -> {
-            try (KafkaProducer<String, String> producer = producer(kafka)) {
-                while (producing.get()) {
-                    producer.send(new ProducerRecord<>(topic, 1, "k", "v"));
-                }
-            }
-        }, "feeder");
+        Thread feeder = new Thread(
+                () -> {
+                    try (KafkaProducer<String, String> producer = producer(kafka)) {
+                        while (producing.get()) {
+                            producer.send(new ProducerRecord<>(topic, 1, "k", "v"));
+                        }
+                    }
+                },
+                "feeder");
         feeder.start();
         closeables.add(() -> {
             producing.set(false);
@@ -160,8 +163,8 @@ class InFlightConsumerIT {
         closeables.add(completer::shutdownNow);
         Executor soon = CompletableFuture.delayedExecutor(1, TimeUnit.MILLISECONDS, completer);
         CountingConsumer consumer = new CountingConsumer(consumerConfig(kafka, group, "busy"));
-        InFlightConsumer<String, String> loop = loop(consumer, topic, "busy", null,
-                record -> CompletableFuture.runAsync(() -> { }, soon));
+        InFlightConsumer<String, String> loop =
+                loop(consumer, topic, "busy", null, record -> CompletableFuture.runAsync(() -> {}, soon));
 
         // Then partition 0's committed offset reaches its end while partition 1's completions keep coming
         TopicPartition p0 = new TopicPartition(topic, 0);
@@ -196,18 +199,35 @@ class InFlightConsumerIT {
         }
     }
 
-    private InFlightConsumer<String, String> loop(KafkaCluster kafka, String topic, String group, String name,
-                                                  ConsumerRebalanceListener observer,
-                                                  InFlightConsumer.Handler<String, String> handler) {
-        return loop(new KafkaConsumer<>(consumerConfig(kafka, group, name), new StringDeserializer(), new StringDeserializer()),
-                topic, name, observer, handler);
+    private InFlightConsumer<String, String> loop(
+            KafkaCluster kafka,
+            String topic,
+            String group,
+            String name,
+            ConsumerRebalanceListener observer,
+            InFlightConsumer.Handler<String, String> handler) {
+        return loop(
+                new KafkaConsumer<>(
+                        consumerConfig(kafka, group, name), new StringDeserializer(), new StringDeserializer()),
+                topic,
+                name,
+                observer,
+                handler);
     }
 
-    private InFlightConsumer<String, String> loop(KafkaConsumer<String, String> consumer, String topic, String name,
-                                                  ConsumerRebalanceListener observer,
-                                                  InFlightConsumer.Handler<String, String> handler) {
-        InFlightConsumer<String, String> loop = new InFlightConsumer<>(consumer, List.of(topic), handler,
-                InFlightConsumer.Options.<String, String>of(name, 64).withMaxBuffered(64).withRebalanceObserver(observer));
+    private InFlightConsumer<String, String> loop(
+            KafkaConsumer<String, String> consumer,
+            String topic,
+            String name,
+            ConsumerRebalanceListener observer,
+            InFlightConsumer.Handler<String, String> handler) {
+        InFlightConsumer<String, String> loop = new InFlightConsumer<>(
+                consumer,
+                List.of(topic),
+                handler,
+                InFlightConsumer.Options.<String, String>of(name, 64)
+                        .withMaxBuffered(64)
+                        .withRebalanceObserver(observer));
         loop.start();
         closeables.add(loop);
         return loop;
@@ -224,7 +244,10 @@ class InFlightConsumerIT {
     }
 
     private static void createTopic(KafkaCluster kafka, String topic, int partitions) throws Exception {
-        kafka.admin().createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        kafka.admin()
+                .createTopics(List.of(new NewTopic(topic, partitions, (short) 1)))
+                .all()
+                .get(30, TimeUnit.SECONDS);
     }
 
     private static KafkaProducer<String, String> producer(KafkaCluster kafka) {
@@ -246,8 +269,10 @@ class InFlightConsumerIT {
 
     private static Map<TopicPartition, Long> committed(KafkaCluster kafka, String group, String topic, int partitions)
             throws Exception {
-        Map<TopicPartition, OffsetAndMetadata> offsets = kafka.admin().listConsumerGroupOffsets(group)
-                .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+        Map<TopicPartition, OffsetAndMetadata> offsets = kafka.admin()
+                .listConsumerGroupOffsets(group)
+                .partitionsToOffsetAndMetadata()
+                .get(30, TimeUnit.SECONDS);
         Map<TopicPartition, Long> committed = new HashMap<>();
         for (int partition = 0; partition < partitions; partition++) {
             OffsetAndMetadata offset = offsets.get(new TopicPartition(topic, partition));
