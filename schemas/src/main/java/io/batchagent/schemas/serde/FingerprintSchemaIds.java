@@ -4,11 +4,13 @@ import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.AgentTurn;
 import io.batchagent.events.BatchSpec;
+import io.batchagent.events.ChatMessage;
 import io.batchagent.events.DeadLetter;
 import io.batchagent.events.ToolCall;
 import io.batchagent.events.ToolRequest;
 import io.batchagent.events.ToolResponse;
 import io.batchagent.events.ToolResult;
+import io.batchagent.events.state.MapOutcome;
 import io.batchagent.events.state.PendingCall;
 import io.batchagent.events.state.TurnAssembly;
 import io.batchagent.events.state.Waiter;
@@ -45,7 +47,10 @@ public final class FingerprintSchemaIds implements SchemaRegistry {
             PendingCall.getClassSchema(),
             TurnAssembly.getClassSchema(),
             WorkflowProgress.getClassSchema(),
-            Waiter.getClassSchema());
+            Waiter.getClassSchema(),
+            // state-store values: a restarted stage reads them back before it has written one
+            ChatMessage.getClassSchema(),
+            MapOutcome.getClassSchema());
 
     private final Map<Integer, Schema> schemasById = new ConcurrentHashMap<>();
     /**
