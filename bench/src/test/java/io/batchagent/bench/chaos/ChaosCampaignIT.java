@@ -4,17 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
 
 /**
  * The fault campaign, CI-sized ({@link ChaosCampaign.Settings#small}): a broker, every stage and the
  * client as processes of their own, SIGKILLs over the roles, a broker restart, engine faults and
  * varied answers, then bad records on every input topic. {@code bench/run chaos} runs the full one.
  *
- * <p>Opt-in ({@code mvn -pl bench verify -Dchaos=true -Dtest=ChaosCampaignIT}): it starts ten JVMs and
- * has not yet been seen to pass on a quiet machine, so it does not gate {@code mvn verify} until it has.
+ * <p>Part of {@code mvn verify} (about 3-5 minutes: it starts ten JVMs); {@code -Dchaos=false} skips it
+ * for a quick local build.
  */
-@EnabledIfSystemProperty(named = "chaos", matches = "true")
+@DisabledIfSystemProperty(named = "chaos", matches = "false")
 class ChaosCampaignIT {
 
     @Test
