@@ -195,10 +195,27 @@ public final class LongAgents {
                     prompt == 0 ? 0 : 100.0 * cached / prompt,
                     (double) compactions / agents,
                     wallNanos / 1e9);
-            StringBuilder breakdown = new StringBuilder("### ")
-                    .append(row.label())
-                    .append("\n\n")
-                    .append("| topic | records per job | bytes per job | share |\n|---|---|---|---|\n");
+            StringBuilder breakdown =
+                    new StringBuilder("### ").append(row.label()).append("\n\n");
+            results.stream()
+                    .filter(r -> r.getError() != null)
+                    .collect(java.util.stream.Collectors.groupingBy(
+                            r -> r.getError().getReason().toString(),
+                            TreeMap::new,
+                            java.util.stream.Collectors.toList()))
+                    .forEach((reason, failed) -> breakdown
+                            .append("Failed ")
+                            .append(reason)
+                            .append(": ")
+                            .append(failed.size())
+                            .append(" jobs; the first one's message: `")
+                            .append(failed.get(0)
+                                    .getError()
+                                    .getMessage()
+                                    .toString()
+                                    .replace('`', '\''))
+                            .append("`\n\n"));
+            breakdown.append("| topic | records per job | bytes per job | share |\n|---|---|---|---|\n");
             perTopic.entrySet().stream()
                     .sorted((a, b) -> Long.compare(b.getValue()[1], a.getValue()[1]))
                     .forEach(e -> breakdown.append(String.format(
