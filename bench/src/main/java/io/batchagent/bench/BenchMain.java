@@ -85,6 +85,14 @@ public final class BenchMain implements Callable<Integer> {
     List<Integer> processes;
 
     @Option(
+            names = "--variant",
+            paramLabel = "LABEL=ARGS",
+            description = "scale: a one-process variant to measure beside the product's settings, as a label and the "
+                    + "worker arguments it adds, e.g. 'fetch 500 ms=--kafka fetch.max.wait.ms=500'; "
+                    + "repeatable; replaces the built-in comparison variants.")
+    List<String> variants;
+
+    @Option(
             names = "--results-dir",
             defaultValue = "bench/results",
             description = "Where results go (default: ${DEFAULT-VALUE}).")
@@ -149,7 +157,8 @@ public final class BenchMain implements Callable<Integer> {
             case "w4" -> print(Dedup.run(base));
             case "flow" -> print(FlowBench.run(base, parts, sizes));
             case "scale" ->
-                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), sizes, processes));
+                print(ScaleOverhead.run(
+                        base.withEngine(engine == null ? "sim://instant" : engine), sizes, processes, variants));
             case "long" ->
                 print(io.batchagent.bench.workload.LongAgents.run(
                         base.withEngine(engine == null ? "sim://instant" : engine),
@@ -168,7 +177,7 @@ public final class BenchMain implements Callable<Integer> {
                 print(SlowSharedTool.run(base));
                 print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
                 print(Dedup.run(base));
-                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null, null));
+                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null, null, null));
                 print(ReadmeTable.rewrite(readme, resultsDir));
             }
             default ->

@@ -408,8 +408,8 @@ public final class ToolWorker implements AutoCloseable {
         props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        // Calls come from the exactly-once coalescer; bound how long a fetch waits (default 500 ms).
-        props.putIfAbsent(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 10);
+        // Calls come from the exactly-once coalescer. fetch.max.wait.ms stays at Kafka's 500 ms: the broker
+        // answers a waiting read_committed fetch as soon as the commit marker lands (docs/latency.md).
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         return GroupSettings.incrementalRebalancing(props);

@@ -104,7 +104,7 @@ public final class ScaleOverhead {
     /** Not the product's setting: exactly-once commits every 5 ms instead of 20 (and idle threads polling for 5 ms). */
     static final List<String> COMMIT_5_MS = List.of("--kafka", "commit.interval.ms=5", "--kafka", "poll.ms=5");
 
-    static List<Variant> variants(List<Integer> sizes, List<Integer> processes) {
+    static List<Variant> variants(List<Integer> sizes, List<Integer> processes, List<String> given) {
         List<Integer> counts = processes == null || processes.isEmpty() ? DEFAULT_PROCESSES : processes;
         List<Variant> variants = new ArrayList<>();
         for (int n : counts) {
@@ -115,7 +115,24 @@ public final class ScaleOverhead {
                     List.of(),
                     sizes,
                     true));
-            if (n == 1) {
+            if (n == 1 && given != null && !given.isEmpty()) {
+                for (int i = 0; i < given.size(); i++) {
+                    String spec = given.get(i);
+                    int eq = spec.indexOf('=');
+                    if (eq < 1) {
+                        throw new IllegalArgumentException(
+                                "--variant wants LABEL=ARGS, e.g. 'fetch 500 ms=--kafka fetch.max.wait.ms=500'; got: "
+                                        + spec);
+                    }
+                    variants.add(new Variant(
+                            "1 worker process, " + spec.substring(0, eq).trim(),
+                            "scale-1p-v" + i + "-",
+                            1,
+                            List.of(spec.substring(eq + 1).trim().split("\\s+")),
+                            sizes,
+                            false));
+                }
+            } else if (n == 1) {
                 // Not the product's settings: the same worker with other Streams settings, in the same run.
                 List<Integer> small =
                         sizes.stream().filter(size -> size <= 1_000).toList();
@@ -169,7 +186,8 @@ public final class ScaleOverhead {
         }
     }
 
-    public static Path run(BenchOptions options, List<Integer> sizes, List<Integer> processCounts) throws Exception {
+    public static Path run(BenchOptions options, List<Integer> sizes, List<Integer> processCounts, List<String> given)
+            throws Exception {
         List<Integer> ns = sizes == null || sizes.isEmpty() ? DEFAULT_SIZES : sizes;
         List<SizeRun> runs = new ArrayList<>();
         String description;
@@ -183,7 +201,7 @@ public final class ScaleOverhead {
                 KafkaHarness harness = KafkaHarness.start(work)) {
             description = engine.describe();
             simulated = engine.simulated();
-            for (Variant v : variants(ns, processCounts)) {
+            for (Variant v : variants(ns, processCounts, given)) {
                 int processes = v.processes();
                 String variant = v.label();
                 String prefix = v.prefix();
