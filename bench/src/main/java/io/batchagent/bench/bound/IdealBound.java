@@ -1,6 +1,8 @@
 package io.batchagent.bench.bound;
 
+import io.batchagent.bench.engine.ModelCall;
 import io.batchagent.simulator.EngineProfile;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -136,6 +138,44 @@ public final class IdealBound {
                 prefill,
                 output,
                 context);
+    }
+
+    /**
+     * For a driver's report: the bound of a run that happened on a simulated engine, its shape read from
+     * the calls the recording proxy saw ({@link WorkloadShape#fromCalls}, the shared prefix from
+     * {@link WorkloadShape#sharedPrefixFromCalls}). Empty for a real engine (its costs are unknown) or
+     * without calls.
+     *
+     * @param speedup the simulator's speedup: engine time is divided by it, tool time is not
+     * @param toolMillis the tool wait after each call but an agent's last
+     * @param maxInFlight the workload's in-flight limit
+     */
+    public static Optional<Result> ofRun(
+            String engineUrl, double speedup, List<ModelCall> calls, double toolMillis, int maxInFlight) {
+        Optional<EngineProfile> profile = profileOf(engineUrl);
+        if (profile.isEmpty() || calls.stream().noneMatch(call -> !call.warmup() && call.ok())) {
+            return Optional.empty();
+        }
+        WorkloadShape shape =
+                WorkloadShape.fromCalls(calls, WorkloadShape.sharedPrefixFromCalls(calls), toolMillis, maxInFlight);
+        return Optional.of(of(spedUp(profile.get(), speedup), shape));
+    }
+
+    /** The same engine with every step {@code speedup} times shorter, as the simulator paces it. */
+    static EngineProfile spedUp(EngineProfile profile, double speedup) {
+        if (speedup == 1) {
+            return profile;
+        }
+        return new EngineProfile(
+                profile.name() + "/" + speedup,
+                profile.prefillTokensPerSecond() * speedup,
+                profile.stepOverheadMillis() / speedup,
+                profile.decodeStepBaseMillis() / speedup,
+                profile.decodeMillisPerSequence() / speedup,
+                profile.decodeMillisPerContextToken() / speedup,
+                profile.kvCapacityTokens(),
+                profile.prefillTokenBudget(),
+                profile.maxRunningRequests());
     }
 
     /**

@@ -103,6 +103,19 @@ class IdealBoundTest {
     }
 
     @Test
+    void shouldDivideEngineTimeButNotToolTimeByTheSpeedup() {
+        List<ModelCall> calls = List.of(call("C", "a", 1, 50, 0, 3), call("C", "a", 2, 60, 0, 2));
+        EngineProfile profile = EngineProfile.H100_QWEN32B;
+        IdealBound.Result atOne = IdealBound.of(profile, WorkloadShape.fromCalls(calls, 0, 400, 1));
+
+        IdealBound.Result atTen =
+                IdealBound.ofRun("sim://h100-qwen2.5-32b", 10, calls, 400, 1).orElseThrow();
+
+        assertThat(atTen.criticalPathMillis()).isCloseTo((atOne.criticalPathMillis() - 400) / 10 + 400, within(1e-6));
+        assertThat(IdealBound.ofRun("vllm://gpu:8000", 1, calls, 400, 1)).isEmpty();
+    }
+
+    @Test
     void shouldKnowTheProfileOfASimulatedEngineOnly() {
         assertThat(IdealBound.profileOf("sim://h100-qwen2.5-32b")).contains(EngineProfile.H100_QWEN32B);
         assertThat(IdealBound.profileOf("sim://instant")).contains(EngineProfile.INSTANT);
