@@ -115,6 +115,48 @@ class IdealBoundTest {
         assertThat(IdealBound.ofRun("vllm://gpu:8000", 1, calls, 400, 1)).isEmpty();
     }
 
+    /**
+     * W1 at 2,048 prompt tokens as a run measured it (bench/run w1 --reps 1 on this branch): 20 agents,
+     * turn 1 about 2,384 prompt and 40 output tokens, a 400 ms search, turn 2 about 2,608 prompt and 60
+     * output tokens, max_inflight 8, a shared prefix of 2,370 tokens.
+     */
+    private static WorkloadShape w1() {
+        List<WorkloadShape.Agent> agents = new java.util.ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            agents.add(new WorkloadShape.Agent(
+                    List.of(new WorkloadShape.Turn(2_384, 40, 400), new WorkloadShape.Turn(2_608, 60, 0))));
+        }
+        return new WorkloadShape(agents, 2_370, 8);
+    }
+
+    @Test
+    void shouldStayBelowTheScheduleModelsOfW1OnTheCostFormulaBeforeIssue14() {
+        // The profile before issue 14: no step overhead, a fixed 4,096-token context in the per-sequence cost.
+        EngineProfile before = new EngineProfile("h100-before-14", 7611, 19.4, 0.452, 39_132, 8192, 256);
+
+        IdealBound.Result result = IdealBound.of(before, w1());
+
+        // The issue's model of W1 on that formula: 7.86 s continuing-first, about 6.7 s new-first.
+        // 250 steps (2,000 tokens at 8 a step) x 19.4 ms + 3,290 prefill tokens / 7,611 + 2,000 x 0.452 ms.
+        assertThat(result.steps()).isEqualTo(250);
+        assertThat(result.prefillTokens()).isEqualTo(2_370 + 20 * 14 + 20 * (2_608 - 2_424));
+        assertThat(result.boundMillis())
+                .isCloseTo(250 * 19.4 + (2_370 + 20 * 14 + 20 * 184) * 1000.0 / 7611 + 2_000 * 0.452, within(1e-6))
+                .isLessThan(6_700);
+    }
+
+    @Test
+    void shouldChargeW1MoreOnTheRederivedProfile() {
+        IdealBound.Result result = IdealBound.of(EngineProfile.H100_QWEN32B, w1());
+
+        // Engine work binds: 250 steps x (1.5 + 23.01) ms, prefill, 2,000 x 0.132 ms and the KV reads.
+        long context = 20 * (40L * 2_384 + 40 * 39 / 2 + 60L * 2_608 + 60 * 59 / 2);
+        assertThat(result.contextTokens()).isEqualTo(context);
+        assertThat(result.boundMillis())
+                .isEqualTo(result.engineWorkMillis())
+                .isCloseTo(250 * 24.51 + 6_330 * 1000.0 / 7549 + 2_000 * 0.132 + context * 0.0000921, within(1e-6));
+    }
+
     @Test
     void shouldKnowTheProfileOfASimulatedEngineOnly() {
         assertThat(IdealBound.profileOf("sim://h100-qwen2.5-32b")).contains(EngineProfile.H100_QWEN32B);
