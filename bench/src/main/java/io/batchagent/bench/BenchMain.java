@@ -31,7 +31,7 @@ public final class BenchMain implements Callable<Integer> {
     @Parameters(
             index = "0",
             description =
-                    "w1, w2, w3, w4, flow (in-flight sweep and outage), scale, long (long agents per compaction mode), chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
+                    "w1, w2, w3, w4, flow (in-flight sweep and outage), scale, bound (the ideal-schedule lower bound of a workload shape; bench/run bound --help), long (long agents per compaction mode), chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
     String workload;
 
     @Option(
@@ -132,6 +132,10 @@ public final class BenchMain implements Callable<Integer> {
         System.setProperty("java.awt.headless", "true");
         // The raw loop builds BatchAgent's Avro events without going through the topic catalogue.
         io.batchagent.schemas.serde.EventSerdes.trustEventClasses();
+        if (args.length > 0 && args[0].equals("bound")) {
+            System.exit(new CommandLine(new io.batchagent.bench.bound.BoundCommand())
+                    .execute(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
         String commandLine = "bench/run " + String.join(" ", args);
         int code = 1;
         try {

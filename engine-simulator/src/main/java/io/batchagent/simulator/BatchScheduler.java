@@ -31,8 +31,12 @@ import org.slf4j.LoggerFactory;
  *   <li>emits one token for every request whose prefill is complete, including those that
  *       completed it in this step;</li>
  *   <li>takes {@link EngineProfile#stepMillis} divided by the speedup, slept in wall-clock time
- *       before the step's results become visible.</li>
+ *       before the step's results become visible. The cost grows with each emitting sequence's
+ *       context: its prompt plus the tokens it emitted before this step.</li>
  * </ol>
+ * The scheduler records what it charged ({@link EngineCounters#steps},
+ * {@link EngineCounters#emittedContextTokens}, {@link EngineCounters#simulatedStepMillis}), so the
+ * cost model can be checked from its own evidence rather than from wall time.
  * A request's prompt enters the radix cache when its prefill completes; when it finishes, its
  * prompt and output stay cached (unpinned) until evicted. Listeners are called on the scheduler
  * thread, outside the scheduler's lock, in emission order. When idle (or paused) the thread blocks;
@@ -359,6 +363,7 @@ final class BatchScheduler implements AutoCloseable {
         int budget = profile.prefillTokenBudget();
         long prefill = 0;
         int emitting = 0;
+        long context = 0;
         List<Sequence> batch = new ArrayList<>(running);
         for (Sequence sequence : batch) {
             sequence.plannedPrefill = 0;
@@ -373,7 +378,11 @@ final class BatchScheduler implements AutoCloseable {
             } else {
                 sequence.plannedEmit = sequence.emitted < sequence.output.length;
             }
-            emitting += sequence.plannedEmit ? 1 : 0;
+            if (sequence.plannedEmit) {
+                emitting++;
+                // Attention reads the whole prompt and every token emitted before this one.
+                context += sequence.prompt.length + sequence.emitted;
+            }
         }
         boolean finishing = batch.stream()
                 .anyMatch(s -> s.toPrefill == s.prefilled + s.plannedPrefill
@@ -381,12 +390,18 @@ final class BatchScheduler implements AutoCloseable {
         if (prefill == 0 && emitting == 0 && !finishing) {
             return null;
         }
-        long nanos = (long) (profile.stepMillis(prefill, emitting) * 1_000_000 / speedup);
-        return new Step(batch, prefill, nanos);
+        double millis = profile.stepMillis(prefill, emitting, context);
+        long nanos = (long) (millis * 1_000_000 / speedup);
+        return new Step(batch, prefill, emitting, context, millis, nanos);
     }
 
     private void apply(Step step, List<Runnable> events) {
         counters.prefillTokensComputed.addAndGet(step.prefillTokens);
+        if (step.millis > 0 || step.prefillTokens > 0 || step.emitting > 0) {
+            counters.steps.incrementAndGet();
+            counters.emittedContextTokens.addAndGet(step.contextTokens);
+            counters.simulatedStepMillis.add(step.millis);
+        }
         for (Sequence sequence : step.batch) {
             if (sequence.state != State.RUNNING) {
                 continue; // cancelled while the step ran
@@ -489,5 +504,14 @@ final class BatchScheduler implements AutoCloseable {
         }
     }
 
-    private record Step(List<Sequence> batch, long prefillTokens, long nanos) {}
+    /**
+     * A planned step: what it computes and what it costs.
+     *
+     * @param emitting sequences that emit a token at its end
+     * @param contextTokens their contexts added up (prompt plus earlier output, each)
+     * @param millis its simulated cost before the speedup, from {@link EngineProfile#stepMillis}
+     * @param nanos the wall-clock time it is paced to: millis divided by the speedup
+     */
+    private record Step(
+            List<Sequence> batch, long prefillTokens, int emitting, long contextTokens, double millis, long nanos) {}
 }

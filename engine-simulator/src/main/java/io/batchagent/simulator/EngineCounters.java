@@ -2,6 +2,7 @@ package io.batchagent.simulator;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.DoubleAdder;
 
 /**
  * The simulator's counters, shared by the HTTP layer and the scheduler. Each counter is atomic on
@@ -24,6 +25,12 @@ final class EngineCounters {
     final AtomicInteger peakInFlight = new AtomicInteger();
     /** Wall-clock time the scheduler has paced its steps to (step cost divided by the speedup). */
     final AtomicLong pacedStepNanos = new AtomicLong();
+    /** Steps run that prefilled or emitted something. */
+    final AtomicLong steps = new AtomicLong();
+    /** For every token emitted, the context it was charged for (its prompt plus earlier output), added up. */
+    final AtomicLong emittedContextTokens = new AtomicLong();
+    /** Simulated engine time charged for those steps ({@link EngineProfile#stepMillis}), before the speedup. */
+    final DoubleAdder simulatedStepMillis = new DoubleAdder();
 
     void requestStarted() {
         int now = inFlight.incrementAndGet();
@@ -55,6 +62,9 @@ final class EngineCounters {
         repeatedCalls.set(0);
         faults.clear();
         pacedStepNanos.set(0);
+        steps.set(0);
+        emittedContextTokens.set(0);
+        simulatedStepMillis.reset();
         peakInFlight.set(inFlight.get());
     }
 }

@@ -140,7 +140,10 @@ public final class EngineSimulator implements AutoCloseable {
                 counters.inFlight.get(),
                 counters.peakInFlight.get(),
                 occupancy.running(),
-                occupancy.waiting());
+                occupancy.waiting(),
+                counters.steps.get(),
+                counters.emittedContextTokens.get(),
+                counters.simulatedStepMillis.sum());
     }
 
     /**

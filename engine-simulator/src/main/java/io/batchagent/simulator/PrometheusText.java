@@ -40,6 +40,13 @@ final class PrometheusText {
                 "Prompt tokens prefilled (not cached).",
                 stats.prefillTokensComputed());
         counter(out, labels, "sim:completion_tokens_total", "Output tokens emitted.", stats.completionTokens());
+        counter(out, labels, "sim:steps_total", "Scheduler steps that prefilled or emitted.", stats.steps());
+        counter(
+                out,
+                labels,
+                "sim:engine_busy_seconds_total",
+                "SIMULATED engine time charged by the profile's cost formula, before the speedup.",
+                stats.simulatedEngineMillis() / 1000);
         String errorLabels = labels.substring(0, labels.length() - 1);
         out.append("# HELP sim:request_errors_total Chat completions answered with an error, by kind.\n")
                 .append("# TYPE sim:request_errors_total counter\n")

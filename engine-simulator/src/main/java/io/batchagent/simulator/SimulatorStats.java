@@ -17,6 +17,11 @@ package io.batchagent.simulator;
  * @param peakInFlight the most {@code inFlight} has been since start or reset
  * @param running requests in the running batch now
  * @param waiting requests queued for admission now
+ * @param steps scheduler steps run that prefilled or emitted something
+ * @param emittedContextTokens for every output token, the context it was charged for (its request's
+ *     prompt plus the tokens emitted before it), added up
+ * @param simulatedEngineMillis SIMULATED engine time charged for those steps by the profile's cost
+ *     formula ({@link EngineProfile#stepMillis}), before the speedup: the engine's busy time
  */
 public record SimulatorStats(
         long requests,
@@ -27,7 +32,10 @@ public record SimulatorStats(
         int inFlight,
         int peakInFlight,
         int running,
-        int waiting) {
+        int waiting,
+        long steps,
+        long emittedContextTokens,
+        double simulatedEngineMillis) {
 
     /** {@code cachedTokens / promptTokens}, or 0 before any prompt token. */
     public double cacheHitRate() {

@@ -2,6 +2,7 @@ package io.batchagent.simulator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
@@ -160,7 +161,7 @@ class BatchSchedulerTest {
     void shouldTakeSimulatedStepTimeDividedBySpeedup() throws InterruptedException {
         // One step of 11 prefill tokens plus the first output token, then 9 decode steps, divided by 4.
         EngineProfile profile = new EngineProfile("slow", 10_000, 38.5, 0.5, 10_000, 1024, 8);
-        long expectedMillis = (long) Math.floor((profile.stepMillis(11, 1) + 9 * profile.stepMillis(0, 1)) / 4);
+        long expectedMillis = (long) Math.floor((profile.stepMillis(11, 1, 11) + 9 * profile.stepMillis(0, 1, 11)) / 4);
         scheduler = new BatchScheduler(profile, 4, counters);
         CountDownLatch finished = new CountDownLatch(1);
         long start = System.nanoTime();
@@ -184,6 +185,71 @@ class BatchSchedulerTest {
         // The scheduler's own pacing proves the division; wall time only shows that it really waited.
         assertThat(TimeUnit.NANOSECONDS.toMillis(counters.pacedStepNanos.get())).isEqualTo(expectedMillis);
         assertThat(elapsedMillis).isGreaterThanOrEqualTo(expectedMillis);
+    }
+
+    /** Costs that tell the terms apart: 1 ms overhead, 10 ms base, 0.5 ms per sequence, 0.01 ms per context token. */
+    private static final EngineProfile CONTEXT_PRICED =
+            new EngineProfile("context-priced", Double.POSITIVE_INFINITY, 1, 10, 0.5, 0.01, 100_000, 100_000, 8);
+
+    private void runAlone(int[] prompt, int[] output, String name) {
+        int before = finishes().size();
+        scheduler.submit(prompt, output, 0, recorder(name));
+        await().atMost(Duration.ofSeconds(5)).until(() -> finishes().size() == before + 1);
+    }
+
+    @Test
+    void shouldChargeALongContextDecodeMoreThanAShortOneByTheFormula() {
+        // A large speedup keeps the test fast; the charge is read from the scheduler's own counters.
+        scheduler = new BatchScheduler(CONTEXT_PRICED, 1e6, counters);
+
+        runAlone(tokens(0, 10), tokens(100, 5), "short");
+        long shortSteps = counters.steps.get();
+        long shortContext = counters.emittedContextTokens.get();
+        double shortMillis = counters.simulatedStepMillis.sum();
+        counters.reset();
+        runAlone(tokens(10_000, 1_000), tokens(20_000, 5), "long");
+
+        // Five steps each: the first prefills the prompt and emits token 0, then one step per token.
+        assertThat(shortSteps).isEqualTo(5);
+        assertThat(counters.steps.get()).isEqualTo(5);
+        // Token i is charged for the prompt plus the i tokens before it.
+        assertThat(shortContext).isEqualTo(10 + 11 + 12 + 13 + 14);
+        assertThat(counters.emittedContextTokens.get()).isEqualTo(1_000 + 1_001 + 1_002 + 1_003 + 1_004);
+        assertThat(shortMillis).isCloseTo(5 * (1 + 10 + 0.5) + 60 * 0.01, within(1e-9));
+        assertThat(counters.simulatedStepMillis.sum()).isCloseTo(5 * (1 + 10 + 0.5) + 5_010 * 0.01, within(1e-9));
+        assertThat(counters.simulatedStepMillis.sum() - shortMillis)
+                .as("the long decode pays for its extra KV read, nothing else")
+                .isCloseTo((5_010 - 60) * CONTEXT_PRICED.decodeMillisPerContextToken(), within(1e-9));
+    }
+
+    @Test
+    void shouldChargeStepOverheadOncePerStepWhateverTheBatch() {
+        scheduler = new BatchScheduler(CONTEXT_PRICED, 1e6, counters);
+        scheduler.pause();
+        scheduler.submit(tokens(0, 10), tokens(100, 4), 0, recorder("a"));
+        scheduler.submit(tokens(200, 10), tokens(300, 4), 0, recorder("b"));
+
+        scheduler.resume();
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> finishes().size() == 2);
+        // Batched: 4 steps of 2 sequences, so overhead and base are paid 4 times, not 8.
+        assertThat(counters.steps.get()).isEqualTo(4);
+        long context = 2 * (10 + 11 + 12 + 13);
+        assertThat(counters.emittedContextTokens.get()).isEqualTo(context);
+        assertThat(counters.simulatedStepMillis.sum())
+                .isCloseTo(4 * (1 + 10) + 8 * 0.5 + context * 0.01, within(1e-9))
+                .isCloseTo(CONTEXT_PRICED.workMillis(4, 0, 8, context), within(1e-9));
+    }
+
+    @Test
+    void shouldChargeNothingOnTheInstantProfile() {
+        scheduler = new BatchScheduler(EngineProfile.INSTANT, 1, counters);
+
+        runAlone(tokens(0, 1_000), tokens(5_000, 20), "a");
+
+        assertThat(counters.steps.get()).isEqualTo(20);
+        assertThat(counters.simulatedStepMillis.sum()).isZero();
+        assertThat(counters.pacedStepNanos.get()).isZero();
     }
 
     @Test

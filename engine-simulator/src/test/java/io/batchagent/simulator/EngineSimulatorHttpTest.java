@@ -573,5 +573,17 @@ class EngineSimulatorHttpTest {
         assertThat(simulator.stats().prefillTokensComputed())
                 .isEqualTo(usage.get("prompt_tokens").asLong());
         assertThat(simulator.options().profile().name()).isEqualTo("h100-qwen2.5-32b");
+        // The engine time charged is the profile's formula over what the request computed: one step
+        // prefills the prompt (under the 8,192-token budget) and emits token 0, then one step per token.
+        long prompt = usage.get("prompt_tokens").asLong();
+        long completion = usage.get("completion_tokens").asLong();
+        SimulatorStats stats = simulator.stats();
+        assertThat(stats.steps()).isEqualTo(completion);
+        assertThat(stats.emittedContextTokens()).isEqualTo(completion * prompt + completion * (completion - 1) / 2);
+        assertThat(stats.simulatedEngineMillis())
+                .isCloseTo(
+                        EngineProfile.H100_QWEN32B.workMillis(
+                                completion, prompt, completion, stats.emittedContextTokens()),
+                        org.assertj.core.api.Assertions.within(1e-6));
     }
 }

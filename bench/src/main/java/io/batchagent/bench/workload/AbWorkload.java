@@ -1,6 +1,7 @@
 package io.batchagent.bench.workload;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.batchagent.bench.bound.IdealBound;
 import io.batchagent.bench.engine.EngineTarget;
 import io.batchagent.bench.engine.ModelCall;
 import io.batchagent.bench.engine.RecordingProxy;
@@ -240,6 +241,7 @@ public final class AbWorkload {
                     callsC.meanCompletionTokensByTurn().getOrDefault(1, Double.NaN),
                     callsC.meanCompletionTokensByTurn().getOrDefault(2, Double.NaN),
                     turn2Latency.p50()));
+            idealBound(options, definition, c.label(), s, report, wallA, wallC, cc);
             s.set("calls_A_pooled", callsA.toJson());
             s.set("calls_C_pooled", callsC.toJson());
 
@@ -367,6 +369,51 @@ public final class AbWorkload {
                 Markdown.pct(calls.hitRate()),
                 ok,
                 calls.finishReasons().toString());
+    }
+
+    /**
+     * The run's ideal bound ({@link IdealBound}: the least wall any schedule could take on this simulated
+     * engine with zero Kafka cost), from the first C run's calls, and each condition's median wall over
+     * it; nothing on a real engine.
+     */
+    private static void idealBound(
+            BenchOptions options,
+            Definition definition,
+            String label,
+            ObjectNode summary,
+            Report report,
+            double wallA,
+            double wallC,
+            List<Conditions.Outcome> runsC) {
+        double toolMillis = definition.toolOptions().entrySet().stream()
+                .filter(e -> e.getKey().endsWith(".latency.ms"))
+                .mapToDouble(e -> Double.parseDouble(e.getValue()))
+                .min()
+                .orElse(0);
+        java.util.Optional<IdealBound.Result> bound = runsC.isEmpty()
+                ? java.util.Optional.empty()
+                : IdealBound.ofRun(
+                        options.engineUrl(),
+                        options.speedup(),
+                        runsC.get(0).calls(),
+                        toolMillis,
+                        definition.concurrency());
+        bound.ifPresent(b -> {
+            ObjectNode node = summary.putObject("ideal_bound");
+            Json.putNumber(node, "bound_s", b.boundSeconds());
+            Json.putNumber(node, "engine_work_s", b.engineWorkMillis() / 1000);
+            Json.putNumber(node, "critical_path_s", b.criticalPathMillis() / 1000);
+            Json.putNumber(node, "wall_over_bound_A", b.ratio(wallA));
+            Json.putNumber(node, "wall_over_bound_C", b.ratio(wallC));
+            node.put("explain", b.explain());
+            report.note(String.format(
+                    java.util.Locale.ROOT,
+                    "Ideal bound, %s: %s. Wall / ideal bound: A %.2f, C %.2f (medians).",
+                    label,
+                    b.explain(),
+                    b.ratio(wallA),
+                    b.ratio(wallC)));
+        });
     }
 
     /** Every agent call of the given runs, summarised together (percentiles over all repetitions). */

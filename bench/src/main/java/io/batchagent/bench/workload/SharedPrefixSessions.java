@@ -465,13 +465,14 @@ public final class SharedPrefixSessions {
                 .findFirst()
                 .ifPresent(b -> report.note(String.format(
                         java.util.Locale.ROOT,
-                        "What limits the largest N: the simulated H100's KV pool holds 39,132 tokens (32B model in BF16 on one "
+                        "What limits the largest N: the simulated H100's KV pool holds %,d tokens (32B model in BF16 on one "
                                 + "80 GB GPU). With all %d sessions in flight at once, %s tokens were evicted and sessions recomputed what they "
                                 + "had lost (%+.2f%% from the limit); with max_inflight %d the same sessions evicted %s tokens and came to %+.2f%%. "
                                 + "Both runs use adaptive in-flight and with it admission by KV (KvAdmission): a new session starts only while the "
                                 + "pool, as the engine reports it, holds the shared prefix plus the running sessions' contexts, so evicted tokens "
                                 + "are those of finished sessions; an in-flight bound alone does not bound them, since a session waiting on its "
                                 + "tool holds no model call but keeps its context in the pool.",
+                        io.batchagent.simulator.EngineProfile.H100_QWEN32B.kvCapacityTokens(),
                         b.n(),
                         last == null ? "?" : Markdown.num(last.evictedTokens(), 0),
                         last == null ? Double.NaN : last.deviationWithWarmup() * 100,
