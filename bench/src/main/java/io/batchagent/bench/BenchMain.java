@@ -89,7 +89,7 @@ public final class BenchMain implements Callable<Integer> {
             paramLabel = "LABEL=ARGS",
             description = "scale: a one-process variant to measure beside the product's settings, as a label and the "
                     + "worker arguments it adds, e.g. 'fetch 500 ms=--kafka fetch.max.wait.ms=500'; "
-                    + "repeatable; replaces the built-in comparison variants.")
+                    + "repeatable; replaces the built-in comparison variants ('none': the product's settings only).")
     List<String> variants;
 
     @Option(

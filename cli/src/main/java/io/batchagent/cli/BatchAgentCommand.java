@@ -882,6 +882,28 @@ public final class BatchAgentCommand implements Runnable {
                 description = "Extra Kafka client setting for every stage, e.g. session.timeout.ms=10000.")
         Map<String, String> kafkaProperties = new HashMap<>();
 
+        @Option(
+                names = "--processing-guarantee",
+                defaultValue = "exactly_once_v2",
+                paramLabel = "exactly_once_v2|at_least_once",
+                description =
+                        "The Kafka Streams stages' processing guarantee (default: ${DEFAULT-VALUE}). at_least_once "
+                                + "is for measurement: it drops the transactions of the job compiler, coalescer, "
+                                + "assembler and workflow, and a stage that crashes may then dispatch a tool call or "
+                                + "start a turn's model call a second time (a cacheable call still runs once, under "
+                                + "its claim in the result cache).")
+        void processingGuarantee(String value) {
+            switch (value) {
+                case "exactly_once_v2" -> exactlyOnce = true;
+                case "at_least_once" -> exactlyOnce = false;
+                default ->
+                    throw new CommandLine.TypeConversionException(
+                            "'" + value + "' is not a processing guarantee: use exactly_once_v2 or at_least_once");
+            }
+        }
+
+        boolean exactlyOnce = true;
+
         @CommandLine.ArgGroup(exclusive = false, heading = "Tool workers:%n")
         ToolWorkerOptions toolWorker = new ToolWorkerOptions();
 
@@ -999,6 +1021,7 @@ public final class BatchAgentCommand implements Runnable {
                     .withSerdeConfig(serde)
                     .withEngine(engineUrl, apiKey(backend))
                     .withToolWorker(toolWorker.toConfig())
+                    .withExactlyOnce(exactlyOnce)
                     .withFlowControl(
                             FlowControl.defaults()
                                     .withOutageBudget(outageBudget)

@@ -100,6 +100,35 @@ class BatchAgentCommandTest {
     }
 
     @Test
+    void shouldTakeTheStagesProcessingGuaranteeExactlyOnceUnlessToldAtLeastOnce() {
+        CommandLine.ParseResult defaults =
+                BatchAgentCommand.commandLine().parseArgs("worker", "--bootstrap-servers", "k:9092", "--role", "all");
+        CommandLine.ParseResult atLeastOnce = BatchAgentCommand.commandLine()
+                .parseArgs(
+                        "worker",
+                        "--bootstrap-servers",
+                        "k:9092",
+                        "--role",
+                        "all",
+                        "--processing-guarantee",
+                        "at_least_once");
+        Outcome malformed =
+                execute("worker", "--bootstrap-servers", "k:9092", "--role", "all", "--processing-guarantee", "once");
+
+        assertThat(((BatchAgentCommand.Worker)
+                                defaults.subcommand().commandSpec().userObject())
+                        .exactlyOnce)
+                .isTrue();
+        assertThat(((BatchAgentCommand.Worker)
+                                atLeastOnce.subcommand().commandSpec().userObject())
+                        .exactlyOnce)
+                .isFalse();
+        assertThat(malformed.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
+        assertThat(malformed.err())
+                .contains("'once' is not a processing guarantee: use exactly_once_v2 or at_least_once");
+    }
+
+    @Test
     void shouldExitTwoNamingTheMissingFile() {
         Outcome missingFile = execute(
                 "run",

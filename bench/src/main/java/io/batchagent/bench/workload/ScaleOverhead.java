@@ -115,7 +115,9 @@ public final class ScaleOverhead {
                     List.of(),
                     sizes,
                     true));
-            if (n == 1 && given != null && !given.isEmpty()) {
+            if (n == 1 && given != null && given.equals(List.of("none"))) {
+                continue;
+            } else if (n == 1 && given != null && !given.isEmpty()) {
                 for (int i = 0; i < given.size(); i++) {
                     String spec = given.get(i);
                     int eq = spec.indexOf('=');
