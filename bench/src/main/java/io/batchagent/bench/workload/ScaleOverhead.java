@@ -160,6 +160,7 @@ public final class ScaleOverhead {
     /** One measured batch. */
     static final class SizeRun {
         String variant;
+        int rep;
         boolean productDefaults;
         int processes;
         int agents;
@@ -203,10 +204,24 @@ public final class ScaleOverhead {
                 KafkaHarness harness = KafkaHarness.start(work)) {
             description = engine.describe();
             simulated = engine.simulated();
-            for (Variant v : variants(ns, processCounts, given)) {
+            List<Variant> variants = variants(ns, processCounts, given);
+            int reps = Math.max(1, options.reps());
+            List<Variant[]> order = new ArrayList<>();
+            for (int r = 0; r < reps; r++) {
+                // Alternate the order: the driver (broker, simulator) warms up as the run goes on, so the first
+                // variant measured would otherwise always be the slowest.
+                List<Variant> inRep = new ArrayList<>(variants);
+                if (r % 2 == 1) {
+                    java.util.Collections.reverse(inRep);
+                }
+                inRep.forEach(v -> order.add(new Variant[] {v}));
+            }
+            for (int i = 0; i < order.size(); i++) {
+                Variant v = order.get(i)[0];
+                int repNo = i / variants.size();
                 int processes = v.processes();
                 String variant = v.label();
-                String prefix = v.prefix();
+                String prefix = v.prefix() + "r" + repNo + "-";
                 List<String> args = new ArrayList<>(List.of(
                         "--role",
                         "all",
@@ -240,6 +255,7 @@ public final class ScaleOverhead {
                         run.loadAverageAtStart = loadBefore;
                         run.driverCpuSeconds = (driverCpuNanos() - driverCpuBefore) / 1e9;
                         run.variant = variant;
+                        run.rep = repNo;
                         run.productDefaults = v.productDefaults();
                         run.processes = processes;
                         variantRuns.add(run);
@@ -248,7 +264,7 @@ public final class ScaleOverhead {
                                 variant, n, run.wallSeconds, run.turnsPerSecond(), run.succeeded, n);
                     }
                     for (SizeRun run : variantRuns) {
-                        if (run.agents <= 1_000) {
+                        if (run.agents <= 1_000 && run.rep == 0) {
                             run.breakdown = breakdown(harness.kafkaConfig(), topics, run, epochOffsetMs);
                         }
                     }
@@ -274,6 +290,58 @@ public final class ScaleOverhead {
             }
         }
         return report(options, runs, description, simulated, startedAt, loadAtStart);
+    }
+
+    /** The run whose {@code metric} is the median (lower middle) among those {@code which} selects; null if none. */
+    static SizeRun median(
+            List<SizeRun> runs,
+            java.util.function.Predicate<SizeRun> which,
+            java.util.function.ToDoubleFunction<SizeRun> metric) {
+        List<SizeRun> chosen = runs.stream()
+                .filter(which)
+                .sorted(java.util.Comparator.comparingDouble(metric))
+                .toList();
+        return chosen.isEmpty() ? null : chosen.get((chosen.size() - 1) / 2);
+    }
+
+    /** Per variant and size: the median over repetitions, with the smallest and largest beside it. */
+    static String medians(List<SizeRun> runs) {
+        int reps = runs.stream().mapToInt(r -> r.rep + 1).max().orElse(1);
+        if (reps < 2) {
+            return "";
+        }
+        Map<String, List<SizeRun>> groups = new java.util.LinkedHashMap<>();
+        runs.forEach(r -> groups.computeIfAbsent(r.variant + "\u0000" + r.agents, k -> new ArrayList<>())
+                .add(r));
+        List<List<String>> rows = new ArrayList<>();
+        groups.values()
+                .forEach(g -> rows.add(List.of(
+                        g.get(0).variant,
+                        Markdown.count(g.get(0).agents),
+                        String.valueOf(g.size()),
+                        spread(g, SizeRun::turnsPerSecond, 0),
+                        spread(g, r -> r.overheadMs.p50(), 1),
+                        spread(g, r -> r.overheadMs.p99(), 1),
+                        spread(g, r -> 1000 * r.workerCpuSeconds / Math.max(1, r.modelCalls), 2),
+                        spread(g, r -> 1000 * r.driverCpuSeconds / Math.max(1, r.modelCalls), 2))));
+        return "\n### Medians over " + reps + " repetitions (orders alternate; [min - max])\n\n"
+                + Markdown.table(
+                        List.of(
+                                "workers",
+                                "agents",
+                                "reps",
+                                "agent-turns/s",
+                                "overhead p50 ms",
+                                "overhead p99 ms",
+                                "worker CPU ms per turn",
+                                "driver CPU ms per turn"),
+                        rows);
+    }
+
+    private static String spread(List<SizeRun> group, java.util.function.ToDoubleFunction<SizeRun> metric, int digits) {
+        double[] values = group.stream().mapToDouble(metric).sorted().toArray();
+        return Markdown.num(values[(values.length - 1) / 2], digits) + " [" + Markdown.num(values[0], digits) + " - "
+                + Markdown.num(values[values.length - 1], digits) + "]";
     }
 
     private static double systemLoad() {
@@ -547,6 +615,7 @@ public final class ScaleOverhead {
         for (SizeRun run : runs) {
             ObjectNode node = report.runs().addObject();
             node.put("variant", run.variant);
+            node.put("rep", run.rep + 1);
             node.put("product_defaults", run.productDefaults);
             node.put("processes", run.processes);
             node.put("agents", run.agents);
@@ -572,7 +641,7 @@ public final class ScaleOverhead {
                 node.set("per_hop_breakdown", run.breakdown);
             }
             rows.add(List.of(
-                    run.variant,
+                    run.variant + (run.rep > 0 ? ", rep " + (run.rep + 1) : ""),
                     Markdown.count(run.agents),
                     Markdown.num(run.loadAverageAtStart, 1),
                     Markdown.num(run.wallSeconds, 2),
@@ -593,26 +662,21 @@ public final class ScaleOverhead {
             chartData.addValue(
                     run.overheadMs.p99(), "overhead p99 (ms)", run.variant + ", " + Markdown.count(run.agents));
         }
-        SizeRun oneSmall = runs.stream()
-                .filter(r -> r.processes == 1 && r.productDefaults)
-                .findFirst()
-                .orElse(null);
-        SizeRun oneLarge = runs.stream()
-                .filter(r -> r.processes == 1 && r.productDefaults)
-                .reduce((a, b) -> b)
-                .orElse(null);
-        SizeRun threeLarge =
-                runs.stream().filter(r -> r.processes == 3).reduce((a, b) -> b).orElse(null);
+        int smallest = runs.stream().mapToInt(r -> r.agents).min().orElse(0);
+        int largest = runs.stream().mapToInt(r -> r.agents).max().orElse(0);
+        SizeRun oneSmall = median(
+                runs, r -> r.processes == 1 && r.productDefaults && r.agents == smallest, SizeRun::turnsPerSecond);
+        SizeRun oneLarge = median(
+                runs, r -> r.processes == 1 && r.productDefaults && r.agents == largest, SizeRun::turnsPerSecond);
+        SizeRun threeLarge = median(runs, r -> r.processes == 3 && r.agents == largest, SizeRun::turnsPerSecond);
         if (oneSmall != null && oneLarge != null) {
             String load = "machine load average " + Markdown.num(report.loadAtStart(), 1)
                     + " at start on 2 cores shared with other builds";
             String hopNote =
                     "per-hop breakdown below; each exactly-once hop holds its output until its next commit (20 ms interval) "
                             + "and pays a transaction per commit; " + load;
-            SizeRun twenty = runs.stream()
-                    .filter(r -> r.processes == 1 && r.productDefaults && r.agents <= 20)
-                    .findFirst()
-                    .orElse(null);
+            SizeRun twenty =
+                    median(runs, r -> r.processes == 1 && r.productDefaults && r.agents <= 20, r -> r.overheadMs.p50());
             if (twenty != null) {
                 report.target(
                         "Kafka overhead per agent turn at 20 agents, p50",
@@ -638,7 +702,7 @@ public final class ScaleOverhead {
                         "not published");
             }
             SizeRun thousand = runs.stream()
-                    .filter(r -> r.processes == 1 && r.productDefaults && r.agents == 1_000)
+                    .filter(r -> r.processes == 1 && r.productDefaults && r.agents == 1_000 && r.breakdown != null)
                     .findFirst()
                     .orElse(null);
             if (thousand != null && thousand.breakdown != null) {
@@ -661,10 +725,8 @@ public final class ScaleOverhead {
                         "all 1,000 agents are submitted at once, so a hop's residence includes its queue behind the backlog; "
                                 + load);
             }
-            SizeRun tenThousand = runs.stream()
-                    .filter(r -> r.processes == 1 && r.productDefaults && r.agents >= 10_000)
-                    .findFirst()
-                    .orElse(null);
+            SizeRun tenThousand = median(
+                    runs, r -> r.processes == 1 && r.productDefaults && r.agents >= 10_000, SizeRun::turnsPerSecond);
             report.target(
                     "agent-turns per second, instant engine, 10,000 agents, one process",
                     "at least 3,000",
@@ -674,10 +736,8 @@ public final class ScaleOverhead {
                     tenThousand == null ? null : tenThousand.turnsPerSecond() >= 3_000,
                     "bounded by CPU per turn (worker + driver CPU ms per turn in the table): the worker processes and the broker share 2 cores; "
                             + load);
-            SizeRun threeOfLargest = runs.stream()
-                    .filter(r -> r.processes == 3 && r.agents == oneLarge.agents)
-                    .findFirst()
-                    .orElse(null);
+            SizeRun threeOfLargest =
+                    median(runs, r -> r.processes == 3 && r.agents == oneLarge.agents, SizeRun::turnsPerSecond);
             if (threeOfLargest != null) {
                 double ratio = threeOfLargest.turnsPerSecond() / oneLarge.turnsPerSecond();
                 report.target(
@@ -760,6 +820,7 @@ public final class ScaleOverhead {
                                 "succeeded",
                                 "produce requests resent in the variant (by error)"),
                         rows);
+        markdown += medians(runs);
         for (SizeRun run : runs) {
             if (run.breakdown == null) {
                 continue;
