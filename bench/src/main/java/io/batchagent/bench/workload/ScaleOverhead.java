@@ -292,7 +292,10 @@ public final class ScaleOverhead {
         return report(options, runs, description, simulated, startedAt, loadAtStart);
     }
 
-    /** The run whose {@code metric} is the median (lower middle) among those {@code which} selects; null if none. */
+    /**
+     * The run whose {@code metric} is the median among those {@code which} selects (of an even number, the lower
+     * middle one: for agent-turns/s, the slower); null if none.
+     */
     static SizeRun median(
             List<SizeRun> runs,
             java.util.function.Predicate<SizeRun> which,
@@ -340,7 +343,8 @@ public final class ScaleOverhead {
 
     private static String spread(List<SizeRun> group, java.util.function.ToDoubleFunction<SizeRun> metric, int digits) {
         double[] values = group.stream().mapToDouble(metric).sorted().toArray();
-        return Markdown.num(values[(values.length - 1) / 2], digits) + " [" + Markdown.num(values[0], digits) + " - "
+        double median = (values[(values.length - 1) / 2] + values[values.length / 2]) / 2;
+        return Markdown.num(median, digits) + " [" + Markdown.num(values[0], digits) + " - "
                 + Markdown.num(values[values.length - 1], digits) + "]";
     }
 
@@ -675,8 +679,9 @@ public final class ScaleOverhead {
             String hopNote =
                     "per-hop breakdown below; each exactly-once hop holds its output until its next commit (20 ms interval) "
                             + "and pays a transaction per commit; " + load;
-            SizeRun twenty =
-                    median(runs, r -> r.processes == 1 && r.productDefaults && r.agents <= 20, r -> r.overheadMs.p50());
+            // Negated: of an even number of repetitions, the median run is the slower middle one.
+            SizeRun twenty = median(
+                    runs, r -> r.processes == 1 && r.productDefaults && r.agents <= 20, r -> -r.overheadMs.p50());
             if (twenty != null) {
                 report.target(
                         "Kafka overhead per agent turn at 20 agents, p50",
