@@ -26,7 +26,7 @@ public final class Report {
 
     private final String workload;
     private final ObjectNode root = JsonNodeFactory.instance.objectNode();
-    private final long startedNanos = System.nanoTime();
+    private long startedNanos = System.nanoTime();
 
     public Report(String workload, String command, String engineUrl, String engineDescription, boolean simulated) {
         this.workload = workload;
@@ -60,6 +60,25 @@ public final class Report {
     public void started(Instant at, double loadAverage) {
         root.put("started_at", at.toString());
         Json.putNumber(root.with("machine"), "load_average_at_start", loadAverage);
+    }
+
+    /**
+     * When a driver started, read as its first step: the wall-clock time, the machine's load average and the
+     * monotonic clock. A driver builds its {@link Report} at the end and gives it this ({@link #applyTo}), so
+     * that {@code started_at}, {@code load_average_at_start} and {@code driver_seconds} describe the whole run.
+     */
+    public record Start(Instant at, double loadAverage, long nanos) {
+        public static Start now() {
+            return new Start(
+                    Instant.now(),
+                    ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
+                    System.nanoTime());
+        }
+
+        public void applyTo(Report report) {
+            report.started(at, loadAverage);
+            report.startedNanos = nanos;
+        }
     }
 
     /** The load average recorded as the start's. */
