@@ -49,10 +49,9 @@ public final class BenchMain implements Callable<Integer> {
 
     @Option(
             names = "--reps",
-            defaultValue = "5",
             description =
-                    "Repetitions per condition, in alternating order; tables show the median and the min-max spread (default: ${DEFAULT-VALUE}).")
-    int reps;
+                    "Repetitions per condition, in alternating order; tables show the median and the min-max spread (default: 5; chaos: 1).")
+    Integer reps;
 
     @Option(
             names = "--speedup",
@@ -161,7 +160,14 @@ public final class BenchMain implements Callable<Integer> {
         String apiKey = System.getenv("BATCHAGENT_API_KEY");
         String defaultEngine = engine == null ? "sim://h100-qwen2.5-32b" : engine;
         BenchOptions base = new BenchOptions(
-                defaultEngine, model, speedup == null ? 1 : speedup, reps, resultsDir, workDir, commandLine, apiKey);
+                defaultEngine,
+                model,
+                speedup == null ? 1 : speedup,
+                reps == null ? 5 : reps,
+                resultsDir,
+                workDir,
+                commandLine,
+                apiKey);
         switch (workload) {
             case "w1" -> print(ResearchSummary.run(base));
             case "w2" -> print(SlowSharedTool.run(base));
@@ -178,7 +184,7 @@ public final class BenchMain implements Callable<Integer> {
                         rows));
             case "chaos" ->
                 print(io.batchagent.bench.chaos.ChaosReport.run(
-                        base,
+                        base.withReps(reps == null ? 1 : reps),
                         small
                                 ? io.batchagent.bench.chaos.ChaosCampaign.Settings.small(seed)
                                 : io.batchagent.bench.chaos.ChaosCampaign.Settings.full(seed),
@@ -189,6 +195,7 @@ public final class BenchMain implements Callable<Integer> {
                 print(SlowSharedTool.run(base));
                 print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
                 print(Dedup.run(base));
+                print(io.batchagent.bench.workload.SchedulingBench.run(base, null, null));
                 print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null, null));
                 print(ReadmeTable.rewrite(readme, resultsDir));
             }

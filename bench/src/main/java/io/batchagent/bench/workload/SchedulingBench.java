@@ -265,6 +265,32 @@ public final class SchedulingBench {
                         spread(prefillRatio, 3),
                         okMin + "/" + part.shape().inputs().size()));
             }
+            report.readmeRow(
+                    "Dispatch policy, " + part.title(),
+                    policies.stream()
+                                    .map(policy -> {
+                                        ObjectNode p = (ObjectNode) summary.path(policy.settingName());
+                                        return policy.settingName() + ": wall "
+                                                + Markdown.num(
+                                                        p.path("wall_s_median").asDouble(), 2) + " s ("
+                                                + Markdown.num(
+                                                        p.path("wall_ratio_to_" + reference.settingName() + "_median")
+                                                                .asDouble(),
+                                                        3)
+                                                + "x), agent p95 "
+                                                + Markdown.num(
+                                                        p.path("agent_latency_p95_s_median")
+                                                                .asDouble(),
+                                                        2) + " s, prefill "
+                                                + Markdown.num(
+                                                        p.path("prefill_tokens_with_warmup_median")
+                                                                .asDouble(),
+                                                        0);
+                                    })
+                                    .collect(Collectors.joining("; "))
+                            + " (medians of " + options.reps() + "; ratios to " + reference.settingName()
+                            + " per repetition; default " + SchedulingPolicy.DEFAULT.settingName() + ")",
+                    "not published (the original dispatches in arrival order)");
             markdown.append("## ").append(part.title()).append("\n\n");
             markdown.append(Markdown.table(
                     List.of(
