@@ -245,7 +245,7 @@ public final class InferenceWorker implements AutoCloseable {
                         .withHandlerAttempts(1)
                         .withDrainTimeout(shutdownDrain)
                         .withLimit(() -> guard.admitting() ? concurrency.limit() : 0)
-                        .withAdmission(admission == null ? null : this::admits)
+                        .withAdmission(admission == null || !scheduling.holdsNewAgentsByKv() ? null : this::admits)
                         .withOnHandlerFailure((record, error) -> handlerFailures.incrementAndGet());
         this.loop = new InFlightConsumer<>(
                 consumer,

@@ -21,7 +21,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  *       residency: an agent's prefix is still cached when its next turn runs.
  *   <li>{@link #NEW_FIRST}: new agents before continuing ones, across the backlog (agent-continuations pause while
  *       new turns wait). Every agent starts as early as possible, so their tool waits overlap the engine's work
- *       and the tail is short; each agent lives longer, and its prefix may be evicted between turns.
+ *       and the tail is short; each agent lives longer, and its prefix may be evicted between turns. Admission by
+ *       KV does not apply ({@link #holdsNewAgentsByKv()}).
  *   <li>{@link #LEAST_REMAINING_WORK}, makespan-aware: both topics in one rank, so new turns are always buffered
  *       to fill a free slot (no partition pauses on the other topic's account), and among buffered turns the
  *       agent with the least estimated remaining work goes first: (max turns - turn + 1) x the output length
@@ -79,6 +80,16 @@ public enum SchedulingPolicy {
                 continuing ? SchedulingHints.CONTINUING_AGENT : SchedulingHints.NEW_AGENT;
             case NEW_FIRST -> continuing ? SchedulingHints.NEW_AGENT : SchedulingHints.CONTINUING_AGENT;
         };
+    }
+
+    /**
+     * Whether admission by KV ({@link KvAdmission}) may hold back a new agent under this policy. Not under
+     * {@link #NEW_FIRST}: its queue puts new agents ahead of continuing ones (and pauses agent-continuations while new
+     * turns wait), so a new agent held at the head would stall the running agents whose end would make room for it.
+     * New-first therefore admits by the in-flight limit alone, and running agents' contexts may be evicted.
+     */
+    public boolean holdsNewAgentsByKv() {
+        return this != NEW_FIRST;
     }
 
     /** Topics in dispatch rank order, first drained first; empty for one rank (the comparator alone decides). */

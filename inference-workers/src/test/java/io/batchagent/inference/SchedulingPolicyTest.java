@@ -77,6 +77,13 @@ class SchedulingPolicyTest {
     }
 
     @Test
+    void newFirstShouldNotHoldNewAgentsByKvSinceTheyWouldBlockTheContinuationsBehindThem() {
+        assertThat(SchedulingPolicy.NEW_FIRST.holdsNewAgentsByKv()).isFalse();
+        assertThat(SchedulingPolicy.CONTINUING_FIRST.holdsNewAgentsByKv()).isTrue();
+        assertThat(SchedulingPolicy.LEAST_REMAINING_WORK.holdsNewAgentsByKv()).isTrue();
+    }
+
+    @Test
     void eachPolicyShouldRankItsTopics() {
         assertThat(SchedulingPolicy.CONTINUING_FIRST.topicOrder(Fixtures.TOPICS))
                 .containsExactly(CONTINUATIONS, TURNS);
