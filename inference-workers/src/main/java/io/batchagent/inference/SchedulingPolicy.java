@@ -83,13 +83,16 @@ public enum SchedulingPolicy {
     }
 
     /**
-     * Whether admission by KV ({@link KvAdmission}) may hold back a new agent under this policy. Not under
-     * {@link #NEW_FIRST}: its queue puts new agents ahead of continuing ones (and pauses agent-continuations while new
-     * turns wait), so a new agent held at the head would stall the running agents whose end would make room for it.
-     * New-first therefore admits by the in-flight limit alone, and running agents' contexts may be evicted.
+     * Whether admission by KV ({@link KvAdmission}) may hold back a new agent under this policy: only under
+     * {@link #CONTINUING_FIRST}, whose continuations have their own rank and buffer. Under {@link #NEW_FIRST} the
+     * queue puts new agents ahead of continuing ones (and pauses agent-continuations while new turns wait); under
+     * {@link #LEAST_REMAINING_WORK} both topics share one buffer, which held-back new turns fill until fetching
+     * pauses. Either way a held-back new agent would stall the running agents whose end would make room for it
+     * (bench/run sched hung on W3 so), so these policies admit by the in-flight limit alone, and running agents'
+     * contexts may be evicted.
      */
     public boolean holdsNewAgentsByKv() {
-        return this != NEW_FIRST;
+        return this == CONTINUING_FIRST;
     }
 
     /** Topics in dispatch rank order, first drained first; empty for one rank (the comparator alone decides). */

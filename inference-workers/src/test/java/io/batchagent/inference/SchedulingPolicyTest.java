@@ -77,10 +77,10 @@ class SchedulingPolicyTest {
     }
 
     @Test
-    void newFirstShouldNotHoldNewAgentsByKvSinceTheyWouldBlockTheContinuationsBehindThem() {
+    void onlyContinuingFirstShouldHoldNewAgentsByKvSinceElsewhereTheyWouldBlockTheContinuations() {
         assertThat(SchedulingPolicy.NEW_FIRST.holdsNewAgentsByKv()).isFalse();
         assertThat(SchedulingPolicy.CONTINUING_FIRST.holdsNewAgentsByKv()).isTrue();
-        assertThat(SchedulingPolicy.LEAST_REMAINING_WORK.holdsNewAgentsByKv()).isTrue();
+        assertThat(SchedulingPolicy.LEAST_REMAINING_WORK.holdsNewAgentsByKv()).isFalse();
     }
 
     @Test
