@@ -34,7 +34,7 @@ public enum SchedulingPolicy {
     NEW_FIRST("new-first"),
     LEAST_REMAINING_WORK("least-remaining-work");
 
-    /** The default: see bench/results/scheduling for the figures it was chosen from. */
+    /** The default, chosen from bench/run sched (README, Flow control): the only policy that keeps admission by KV. */
     public static final SchedulingPolicy DEFAULT = CONTINUING_FIRST;
 
     private final String settingName;
