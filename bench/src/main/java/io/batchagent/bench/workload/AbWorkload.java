@@ -252,7 +252,7 @@ public final class AbWorkload {
             Json.putNumber(s, "cache_hit_rate_C_with_warmup", allCallsC.hitRate());
             Json.putNumber(s, "prefill_tokens_C_with_warmup_per_run_median", medianPrefill(cc, true));
             Json.putNumber(s, "prefill_tokens_A_per_run_median", medianPrefill(a, true));
-            Json.putNumber(s, "warmup_ttft_ms_C_p50", warmupC.ttftMs().p50());
+            Json.putNumber(s, "warmup_latency_ms_C_p50", warmupC.latencyMs().p50());
             rows.add(row(c.label(), "A raw loop", jobs, callsA, callsA, null, execA, okA + "/" + jobs, a));
             rows.add(row(c.label(), "C BatchAgent", jobs, callsC, allCallsC, warmupC, execC, okC + "/" + jobs, cc));
             walls.addValue(wallA, "A raw endpoint loop", c.label());
@@ -283,7 +283,7 @@ public final class AbWorkload {
                     String.format(
                             java.util.Locale.ROOT,
                             "wall %s -> %s s (**%sx**, median of %d, per rep %s-%sx); %d -> %d tool executions; TTFT p95 %s -> %s ms "
-                                    + "(C's cold prefill is its warm-up's: TTFT %s ms p50, inside C's wall); prefill %s -> %s tokens "
+                                    + "(C's cold prefill is in its warm-up, a 1-token call of %s ms p50 inside C's wall); prefill %s -> %s tokens "
                                     + "and hit rate %s -> %s, C's warm-up included",
                             Markdown.num(wallA, 2),
                             Markdown.num(wallC, 2),
@@ -295,7 +295,7 @@ public final class AbWorkload {
                             execC,
                             Markdown.num(callsA.ttftMs().p95(), 0),
                             Markdown.num(callsC.ttftMs().p95(), 0),
-                            Markdown.num(warmupC.ttftMs().p50(), 0),
+                            Markdown.num(warmupC.latencyMs().p50(), 0),
                             Markdown.num(medianPrefill(a, true), 0),
                             Markdown.num(medianPrefill(cc, true), 0),
                             Markdown.pct(callsA.hitRate()),
@@ -315,7 +315,7 @@ public final class AbWorkload {
                         + "agent calls alone are in results.json (calls_C_pooled).");
         report.note(
                 "TTFT: C's agent calls find the prefix warm because C's first cold prefill sits in its warm-up request; that "
-                        + "request's TTFT is the column 'warm-up TTFT' and is part of C's wall. A's turn-1 TTFT includes its own "
+                        + "request (max_tokens 1, so its whole latency is the prefill) is the column 'warm-up call ms' and is part of C's wall. A's turn-1 TTFT includes its own "
                         + "cold prefills.");
         report.note("Wall and ratios: median of " + options.reps() + " repetitions, then [min-max].");
         String markdown = "## " + definition.title() + "\n\n"
@@ -325,7 +325,7 @@ public final class AbWorkload {
                                 "condition",
                                 "wall s, median [min-max]",
                                 "jobs/s",
-                                "warm-up TTFT ms (C's cold prefill)",
+                                "warm-up call ms (C's cold prefill)",
                                 "TTFT p50/p95 turn 1 ms",
                                 "TTFT p50/p95 turn 2 ms",
                                 "latency p50/p95 ms",
@@ -389,7 +389,7 @@ public final class AbWorkload {
                         + Markdown.num(Arrays.stream(walls).min().orElse(Double.NaN), 2) + "-"
                         + Markdown.num(Arrays.stream(walls).max().orElse(Double.NaN), 2) + "]",
                 Markdown.num(jobs / wall, 2),
-                warmups == null ? "none" : Markdown.num(warmups.ttftMs().p50(), 0),
+                warmups == null ? "none" : Markdown.num(warmups.latencyMs().p50(), 0),
                 Markdown.num(t1.p50(), 0) + " / " + Markdown.num(t1.p95(), 0),
                 Markdown.num(t2.p50(), 0) + " / " + Markdown.num(t2.p95(), 0),
                 Markdown.num(calls.latencyMs().p50(), 0) + " / "
