@@ -31,7 +31,7 @@ public final class BenchMain implements Callable<Integer> {
     @Parameters(
             index = "0",
             description =
-                    "w1, w2, w3, w4, flow (in-flight sweep and outage), scale, bound (the ideal-schedule lower bound of a workload shape; bench/run bound --help), long (long agents per compaction mode), chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
+                    "w1, w2, w3, w4, flow (in-flight sweep and outage), sched (dispatch policies on W1-W3), scale, bound (the ideal-schedule lower bound of a workload shape; bench/run bound --help), long (long agents per compaction mode), chaos (the fault campaign), all (every driver but chaos, then the README table), or readme (only the table).")
     String workload;
 
     @Option(
@@ -49,9 +49,9 @@ public final class BenchMain implements Callable<Integer> {
 
     @Option(
             names = "--reps",
-            defaultValue = "2",
-            description = "Repetitions per condition, in alternating order (default: ${DEFAULT-VALUE}).")
-    int reps;
+            description =
+                    "Repetitions per condition, in alternating order; tables show the median and the min-max spread (default: 5; scale: 2; chaos: 1).")
+    Integer reps;
 
     @Option(
             names = "--speedup",
@@ -80,6 +80,25 @@ public final class BenchMain implements Callable<Integer> {
                     "long: which rows to run, 1-based (default: all): 1-3 are the 30-turn x 8 KB shape "
                             + "per compaction mode, 4 the 20-turn x 4 KB wire-cost row, 5 that row with every tool output inline (as before outputs travelled by reference).")
     List<Integer> rows;
+
+    @Option(
+            names = "--policies",
+            split = ",",
+            converter = PolicyConverter.class,
+            description =
+                    "sched: the inference worker's dispatch policies to compare, of continuing-first, new-first, least-remaining-work (default: all); --parts then picks W1, W2, W3 (default: all three).")
+    List<io.batchagent.inference.SchedulingPolicy> policies;
+
+    static final class PolicyConverter implements CommandLine.ITypeConverter<io.batchagent.inference.SchedulingPolicy> {
+        @Override
+        public io.batchagent.inference.SchedulingPolicy convert(String value) {
+            try {
+                return io.batchagent.inference.SchedulingPolicy.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
 
     @Option(names = "--processes", split = ",", description = "scale: worker process counts to measure (default: 1,3).")
     List<Integer> processes;
@@ -153,16 +172,28 @@ public final class BenchMain implements Callable<Integer> {
         String apiKey = System.getenv("BATCHAGENT_API_KEY");
         String defaultEngine = engine == null ? "sim://h100-qwen2.5-32b" : engine;
         BenchOptions base = new BenchOptions(
-                defaultEngine, model, speedup == null ? 1 : speedup, reps, resultsDir, workDir, commandLine, apiKey);
+                defaultEngine,
+                model,
+                speedup == null ? 1 : speedup,
+                reps == null ? 5 : reps,
+                resultsDir,
+                workDir,
+                commandLine,
+                apiKey);
         switch (workload) {
             case "w1" -> print(ResearchSummary.run(base));
             case "w2" -> print(SlowSharedTool.run(base));
             case "w3" -> print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
             case "w4" -> print(Dedup.run(base));
             case "flow" -> print(FlowBench.run(base, parts, sizes));
+            case "sched" -> print(io.batchagent.bench.workload.SchedulingBench.run(base, parts, policies));
             case "scale" ->
                 print(ScaleOverhead.run(
-                        base.withEngine(engine == null ? "sim://instant" : engine), sizes, processes, variants));
+                        base.withEngine(engine == null ? "sim://instant" : engine)
+                                .withReps(reps == null ? 2 : reps),
+                        sizes,
+                        processes,
+                        variants));
             case "long" ->
                 print(io.batchagent.bench.workload.LongAgents.run(
                         base.withEngine(engine == null ? "sim://instant" : engine),
@@ -170,7 +201,7 @@ public final class BenchMain implements Callable<Integer> {
                         rows));
             case "chaos" ->
                 print(io.batchagent.bench.chaos.ChaosReport.run(
-                        base,
+                        base.withReps(reps == null ? 1 : reps),
                         small
                                 ? io.batchagent.bench.chaos.ChaosCampaign.Settings.small(seed)
                                 : io.batchagent.bench.chaos.ChaosCampaign.Settings.full(seed),
@@ -181,14 +212,20 @@ public final class BenchMain implements Callable<Integer> {
                 print(SlowSharedTool.run(base));
                 print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
                 print(Dedup.run(base));
-                print(ScaleOverhead.run(base.withEngine(engine == null ? "sim://instant" : engine), null, null, null));
+                print(io.batchagent.bench.workload.SchedulingBench.run(base, null, null));
+                print(ScaleOverhead.run(
+                        base.withEngine(engine == null ? "sim://instant" : engine)
+                                .withReps(reps == null ? 2 : reps),
+                        null,
+                        null,
+                        null));
                 print(ReadmeTable.rewrite(readme, resultsDir));
             }
             default ->
                 throw new CommandLine.ParameterException(
                         new CommandLine(this),
                         "unknown workload '" + workload
-                                + "'; use w1, w2, w3, w4, flow, scale, long, chaos, all or readme");
+                                + "'; use w1, w2, w3, w4, flow, sched, scale, long, chaos, all or readme");
         }
         return 0;
     }

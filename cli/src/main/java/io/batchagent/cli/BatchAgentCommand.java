@@ -9,6 +9,7 @@ import io.batchagent.events.JobStatus;
 import io.batchagent.events.ToolSpec;
 import io.batchagent.inference.FlowControl;
 import io.batchagent.inference.InferenceWorkerConfig;
+import io.batchagent.inference.SchedulingPolicy;
 import io.batchagent.simulator.EngineSimulator;
 import io.batchagent.simulator.EngineSimulatorMain;
 import io.batchagent.tools.ToolDeclarations;
@@ -317,8 +318,20 @@ public final class BatchAgentCommand implements Runnable {
                 fixedInflight = parsed.fixed();
             }
 
+            @Option(
+                    names = "--scheduling",
+                    defaultValue = "continuing-first",
+                    paramLabel = "POLICY",
+                    converter = SchedulingConverter.class,
+                    description =
+                            "Which waiting turn starts next when a model-call slot frees, and which the engine is asked to run first: continuing-first (agents past their first turn before new ones: lowest per-agent latency and KV residency), new-first (every agent started as early as possible), least-remaining-work (one queue, the agent with the least estimated work left first). Default: ${DEFAULT-VALUE}.")
+            SchedulingPolicy scheduling = SchedulingPolicy.DEFAULT;
+
             FlowControl flowControl() {
-                return FlowControl.defaults().withOutageBudget(outageBudget).withAdaptive(!fixedInflight);
+                return FlowControl.defaults()
+                        .withOutageBudget(outageBudget)
+                        .withAdaptive(!fixedInflight)
+                        .withScheduling(scheduling);
             }
 
             @ArgGroup(validate = false)
@@ -754,6 +767,18 @@ public final class BatchAgentCommand implements Runnable {
     }
 
     /** Reads {@code 90s}, {@code 10m}, {@code 2h}, {@code 500ms}, a number of seconds, or an ISO-8601 duration. */
+    /** {@link SchedulingPolicy#parse}, as picocli's own error for a bad value. */
+    static final class SchedulingConverter implements picocli.CommandLine.ITypeConverter<SchedulingPolicy> {
+        @Override
+        public SchedulingPolicy convert(String value) {
+            try {
+                return SchedulingPolicy.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
     /** {@link MaxInflight#parse}, as picocli's own error for a bad value. */
     static MaxInflight parseMaxInflight(String value) {
         try {
@@ -837,6 +862,15 @@ public final class BatchAgentCommand implements Runnable {
             maxInflight = parsed.ceiling();
             fixedInflight = parsed.fixed();
         }
+
+        @Option(
+                names = "--scheduling",
+                defaultValue = "continuing-first",
+                paramLabel = "POLICY",
+                converter = SchedulingConverter.class,
+                description =
+                        "Which waiting turn starts next when a model-call slot frees, and which the engine is asked to run first: continuing-first (agents past their first turn before new ones: lowest per-agent latency and KV residency), new-first (every agent started as early as possible), least-remaining-work (one queue, the agent with the least estimated work left first). Default: ${DEFAULT-VALUE}.")
+        SchedulingPolicy scheduling = SchedulingPolicy.DEFAULT;
 
         @Option(
                 names = "--engine-outage-budget",
@@ -1025,7 +1059,8 @@ public final class BatchAgentCommand implements Runnable {
                     .withFlowControl(
                             FlowControl.defaults()
                                     .withOutageBudget(outageBudget)
-                                    .withAdaptive(!fixedInflight),
+                                    .withAdaptive(!fixedInflight)
+                                    .withScheduling(scheduling),
                             engineTimeout);
             Pipeline pipeline = null;
             try {

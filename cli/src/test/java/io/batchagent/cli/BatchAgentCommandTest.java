@@ -81,6 +81,25 @@ class BatchAgentCommandTest {
     }
 
     @Test
+    void shouldTakeTheSchedulingPolicyIntoTheWorkersFlowControlAndExplainIt() {
+        BatchAgentCommand.Run byDefault = parseRun("run");
+        BatchAgentCommand.Run newFirst = parseRun("run", "--scheduling", "new-first");
+        Outcome unknown = execute("run", "--scheduling", "fifo");
+        Outcome help = execute("run", "--help");
+
+        assertThat(byDefault.limits.flowControl().scheduling())
+                .isEqualTo(io.batchagent.inference.SchedulingPolicy.DEFAULT);
+        assertThat(newFirst.limits.flowControl().scheduling())
+                .isEqualTo(io.batchagent.inference.SchedulingPolicy.NEW_FIRST);
+        assertThat(unknown.exitCode()).isEqualTo(BatchAgentCommand.EXIT_USAGE);
+        assertThat(unknown.err())
+                .contains("unknown scheduling policy 'fifo'; one of continuing-first, new-first, least-remaining-work");
+        assertThat(help.out().replaceAll("\\s+", " "))
+                .contains("--scheduling=POLICY")
+                .contains("least-remaining-work (one queue");
+    }
+
+    @Test
     void shouldTakeMaxInflightAsAnAdaptiveCeilingOrFixedAndTheOutageBudget() {
         BatchAgentCommand.Run adaptive = parseRun("run", "--max-inflight", "48");
         BatchAgentCommand.Run fixed = parseRun(

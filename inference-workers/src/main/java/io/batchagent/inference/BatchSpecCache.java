@@ -160,6 +160,7 @@ public final class BatchSpecCache implements BatchSpecLookup, AutoCloseable {
     }
 
     /** The spec of {@code batchId} if it is known now. */
+    @Override
     public Optional<BatchSpec> current(String batchId) {
         return Optional.ofNullable(specs.get(batchId));
     }

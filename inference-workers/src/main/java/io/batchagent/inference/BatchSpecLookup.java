@@ -13,6 +13,14 @@ interface BatchSpecLookup {
      */
     CompletableFuture<BatchSpec> get(String batchId);
 
+    /** The spec of {@code batchId} if it is known now, without waiting. */
+    default java.util.Optional<BatchSpec> current(String batchId) {
+        CompletableFuture<BatchSpec> spec = get(batchId);
+        return spec.isDone() && !spec.isCompletedExceptionally()
+                ? java.util.Optional.ofNullable(spec.getNow(null))
+                : java.util.Optional.empty();
+    }
+
     /**
      * The lookup cannot answer: it was closed or its reader failed. Says nothing about the batch, so a turn
      * that meets it must not be failed for an unknown batch: it is left unhandled, to be handled again.

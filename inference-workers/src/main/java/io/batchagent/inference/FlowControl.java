@@ -15,8 +15,15 @@ import java.time.Duration;
  * @param maxProbeDelay the longest wait between two probes. At least {@code firstProbeDelay}. Default 15 s.
  * @param adaptive whether the in-flight bound adapts to the engine's signals under
  *     {@link InferenceWorkerConfig#maxInflight()} (true, the default), or stays fixed at it.
+ * @param scheduling which buffered turn starts next when a slot frees, and the engine priority of each call
+ *     ({@link SchedulingPolicy}). Default {@link SchedulingPolicy#DEFAULT}.
  */
-public record FlowControl(Duration outageBudget, Duration firstProbeDelay, Duration maxProbeDelay, Boolean adaptive) {
+public record FlowControl(
+        Duration outageBudget,
+        Duration firstProbeDelay,
+        Duration maxProbeDelay,
+        Boolean adaptive,
+        SchedulingPolicy scheduling) {
 
     public static final Duration DEFAULT_OUTAGE_BUDGET = Duration.ofMinutes(10);
     public static final Duration DEFAULT_FIRST_PROBE_DELAY = Duration.ofMillis(500);
@@ -27,6 +34,7 @@ public record FlowControl(Duration outageBudget, Duration firstProbeDelay, Durat
         firstProbeDelay = firstProbeDelay == null ? DEFAULT_FIRST_PROBE_DELAY : firstProbeDelay;
         maxProbeDelay = maxProbeDelay == null ? DEFAULT_MAX_PROBE_DELAY : maxProbeDelay;
         adaptive = adaptive == null || adaptive;
+        scheduling = scheduling == null ? SchedulingPolicy.DEFAULT : scheduling;
         requirePositive("outageBudget", outageBudget);
         requirePositive("firstProbeDelay", firstProbeDelay);
         if (maxProbeDelay.compareTo(firstProbeDelay) < 0) {
@@ -35,21 +43,30 @@ public record FlowControl(Duration outageBudget, Duration firstProbeDelay, Durat
         }
     }
 
+    /** The settings before the scheduling policy existed; the policy at its default. */
+    public FlowControl(Duration outageBudget, Duration firstProbeDelay, Duration maxProbeDelay, Boolean adaptive) {
+        this(outageBudget, firstProbeDelay, maxProbeDelay, adaptive, null);
+    }
+
     /** Every setting at its default. */
     public static FlowControl defaults() {
-        return new FlowControl(null, null, null, null);
+        return new FlowControl(null, null, null, null, null);
     }
 
     public FlowControl withOutageBudget(Duration value) {
-        return new FlowControl(value, firstProbeDelay, maxProbeDelay, adaptive);
+        return new FlowControl(value, firstProbeDelay, maxProbeDelay, adaptive, scheduling);
     }
 
     public FlowControl withProbeDelays(Duration first, Duration max) {
-        return new FlowControl(outageBudget, first, max, adaptive);
+        return new FlowControl(outageBudget, first, max, adaptive, scheduling);
     }
 
     public FlowControl withAdaptive(boolean value) {
-        return new FlowControl(outageBudget, firstProbeDelay, maxProbeDelay, value);
+        return new FlowControl(outageBudget, firstProbeDelay, maxProbeDelay, value, scheduling);
+    }
+
+    public FlowControl withScheduling(SchedulingPolicy value) {
+        return new FlowControl(outageBudget, firstProbeDelay, maxProbeDelay, adaptive, value);
     }
 
     private static void requirePositive(String name, Duration value) {

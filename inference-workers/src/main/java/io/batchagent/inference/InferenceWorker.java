@@ -49,10 +49,12 @@ import org.slf4j.LoggerFactory;
  *   <li>At most {@link InferenceWorkerConfig#maxInflight()} turns are in processing at once, and a turn
  *       leaves processing as soon as its records are acknowledged: an agent waiting for tools holds
  *       no slot (DESIGN invariant 1). Only the model call and the publishing are inside the slot.
- *   <li>Continuing agents first, across the whole backlog: turns on agent-continuations (turn >= 2) are
- *       dispatched before any turn of agent-turns, and while continuations wait (fetched, or on the broker
- *       past this worker's position) the agent-turns partitions are paused. Among buffered turns of one
- *       topic, continuing agents go first, then the earliest emitted.
+ *   <li>Dispatch order by {@link FlowControl#scheduling()} ({@link SchedulingPolicy}). The default, continuing
+ *       agents first, across the whole backlog: turns on agent-continuations (turn >= 2) are dispatched before
+ *       any turn of agent-turns, and while continuations wait (fetched, or on the broker past this worker's
+ *       position) the agent-turns partitions are paused. Among buffered turns of one topic, continuing agents
+ *       go first, then the earliest emitted. {@code new-first} reverses both; {@code least-remaining-work}
+ *       keeps one rank and orders by estimated remaining work.
  *   <li>At-least-once: offsets are committed only below turns whose records were acknowledged, so a
  *       crash repeats at most the turns that were buffered or in flight. A turn whose outcome cannot be
  *       published ends its job FAILED through a small record instead ({@link TurnHandler}); if even that
@@ -102,6 +104,7 @@ public final class InferenceWorker implements AutoCloseable {
     private final KvAdmission admission;
     private final AtomicLong handlerFailures = new AtomicLong();
     private final ToolOutputs outputs;
+    private final SchedulingPolicy scheduling;
     private boolean started;
 
     /**
@@ -216,6 +219,7 @@ public final class InferenceWorker implements AutoCloseable {
                 : AdaptiveConcurrency.fixed(engine, config.maxInflight());
         // The guard sits outside the limiter: calls waiting out an outage hold their slot but are not samples.
         this.guard = new OutageGuard(concurrency, config.flowControl());
+        this.scheduling = config.flowControl().scheduling();
         BatchWarmer warmer = config.warmUp() ? BatchWarmer.of(guard, config.warmUpTimeout()) : BatchWarmer.disabled();
         if (admission != null) {
             counters.onFinished = admission::finished;
@@ -230,21 +234,24 @@ public final class InferenceWorker implements AutoCloseable {
                 counters,
                 warmer,
                 RetryingSender.Policy.defaults(),
-                outputs);
-        List<String> continuationsFirst =
-                List.of(topics.agentContinuations().name(), topics.agentTurns().name());
+                outputs,
+                scheduling);
         InFlightConsumer.Options<String, Decoded<AgentTurn>> options =
                 InFlightConsumer.Options.<String, Decoded<AgentTurn>>of(LOOP_NAME, config.maxInflight())
-                        .withTopicPriority(continuationsFirst)
-                        .withPriority(continuingFirst())
+                        .withTopicPriority(scheduling.topicOrder(topics))
+                        .withPriority(scheduling.order(new BatchWork(specs, handler)))
                         // The handler retries publishing itself; a stage that still fails could not record
                         // the turn's outcome at all, and handling it again would repeat the model call.
                         .withHandlerAttempts(1)
                         .withDrainTimeout(shutdownDrain)
                         .withLimit(() -> guard.admitting() ? concurrency.limit() : 0)
-                        .withAdmission(admission == null ? null : this::admits)
+                        .withAdmission(admission == null || !scheduling.holdsNewAgentsByKv() ? null : this::admits)
                         .withOnHandlerFailure((record, error) -> handlerFailures.incrementAndGet());
-        this.loop = new InFlightConsumer<>(consumer, continuationsFirst, handler::handle, options);
+        this.loop = new InFlightConsumer<>(
+                consumer,
+                List.of(topics.agentContinuations().name(), topics.agentTurns().name()),
+                handler::handle,
+                options);
     }
 
     /** Admission by KV ({@link KvAdmission}) for decoded turns; undecodable records hold no context and always start. */
@@ -253,26 +260,56 @@ public final class InferenceWorker implements AutoCloseable {
         return value == null || !value.ok() || admission.admit(value.value());
     }
 
+    /** The dispatch policy this worker runs ({@link FlowControl#scheduling()}). */
+    public SchedulingPolicy scheduling() {
+        return scheduling;
+    }
+
     /**
-     * Dispatch order among buffered turns: continuing agents (turn >= 2) before new ones, then the
-     * earliest emitted. Undecodable records go first: they are cheap and hold no engine slot for long.
+     * Today's order, {@link SchedulingPolicy#CONTINUING_FIRST}: continuing agents (turn >= 2) before new ones, then
+     * the earliest emitted; undecodable records first.
      */
     static Comparator<ConsumerRecord<String, Decoded<AgentTurn>>> continuingFirst() {
-        return Comparator.<ConsumerRecord<String, Decoded<AgentTurn>>>comparingInt(InferenceWorker::rank)
-                .thenComparingLong(InferenceWorker::emittedAt);
+        return SchedulingPolicy.CONTINUING_FIRST.order(turn -> 0);
     }
 
-    private static int rank(ConsumerRecord<String, Decoded<AgentTurn>> record) {
-        Decoded<AgentTurn> value = record.value();
-        if (value == null || !value.ok()) {
-            return 0;
+    /**
+     * Remaining work for {@link SchedulingPolicy#LEAST_REMAINING_WORK}: (max turns - turn + 1) x the output length
+     * expected per turn, both taken once per batch, when its spec is first known (the batch's measured output
+     * length then, else its max_tokens), so that a buffered turn's estimate never changes under the priority queue.
+     * Before the spec is known, the least estimate (1): such turns go first, by emission time.
+     */
+    static final class BatchWork implements SchedulingPolicy.RemainingWork {
+        private static final int BATCHES = 256;
+        private final BatchSpecLookup specs;
+        private final TurnHandler lengths;
+        private final Map<String, long[]> perBatch = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, long[]> eldest) {
+                return size() > BATCHES;
+            }
+        };
+
+        BatchWork(BatchSpecLookup specs, TurnHandler lengths) {
+            this.specs = specs;
+            this.lengths = lengths;
         }
-        return value.value().getTurn() >= 2 ? 1 : 2;
-    }
 
-    private static long emittedAt(ConsumerRecord<String, Decoded<AgentTurn>> record) {
-        Decoded<AgentTurn> value = record.value();
-        return value == null || !value.ok() ? record.timestamp() : value.value().getEmittedAtMs();
+        @Override
+        public synchronized long estimate(AgentTurn turn) {
+            long[] work = perBatch.get(turn.getBatchId());
+            if (work == null) {
+                Optional<io.batchagent.events.BatchSpec> spec = specs.current(turn.getBatchId());
+                if (spec.isEmpty()) {
+                    return SchedulingPolicy.RemainingWork.of(turn.getTurn(), turn.getTurn(), 1);
+                }
+                long perTurn = lengths.expectedOutputTokens(turn.getBatchId(), 0)
+                        .orElse(spec.get().getMaxTokens());
+                work = new long[] {spec.get().getMaxTurns(), perTurn};
+                perBatch.put(turn.getBatchId(), work);
+            }
+            return SchedulingPolicy.RemainingWork.of(turn.getTurn(), (int) work[0], work[1]);
+        }
     }
 
     /** Starts the spec cache and the consumer loop threads. */

@@ -6,9 +6,10 @@ import java.util.OptionalInt;
  * What BatchAgent knows about one model call that an engine may use to schedule it. Each engine dialect
  * maps these to the fields it accepts, and sends none that its capability probe found rejected.
  *
- * @param priority the one semantic priority of BatchAgent: higher runs sooner. {@link #NEW_AGENT} for an
- *     agent's first turn, {@link #CONTINUING_AGENT} for a later one (it finishes an agent sooner and uses
- *     KV that is still cached). Dialects map it: SGLang and Dynamo send it as is (higher first), vLLM sends
+ * @param priority the one semantic priority of BatchAgent: higher runs sooner. Under the default
+ *     {@link SchedulingPolicy}, {@link #NEW_AGENT} for an agent's first turn, {@link #CONTINUING_AGENT} for a later
+ *     one (it finishes an agent sooner and uses KV that is still cached); under {@code new-first} the other way
+ *     round ({@link SchedulingPolicy#enginePriority(int)}). Dialects map it: SGLang and Dynamo send it as is (higher first), vLLM sends
  *     {@code CONTINUING_AGENT - priority} (lower first), never negative.
  * @param moreTurnsPossible whether the agent may still take another turn after this call (Dynamo's
  *     {@code speculative_prefill})
@@ -31,8 +32,17 @@ public record SchedulingHints(int priority, boolean moreTurnsPossible, OptionalI
         expectedOutputTokens = expectedOutputTokens == null ? OptionalInt.empty() : expectedOutputTokens;
     }
 
-    /** The hints of an agent's {@code turn} (1 for its first model call) in a batch allowing {@code maxTurns}. */
+    /**
+     * The hints of an agent's {@code turn} (1 for its first model call) in a batch allowing {@code maxTurns}, under
+     * {@link SchedulingPolicy#DEFAULT}.
+     */
     public static SchedulingHints forTurn(int turn, int maxTurns, OptionalInt expectedOutputTokens) {
-        return new SchedulingHints(turn >= 2 ? CONTINUING_AGENT : NEW_AGENT, turn < maxTurns, expectedOutputTokens);
+        return forTurn(SchedulingPolicy.DEFAULT, turn, maxTurns, expectedOutputTokens);
+    }
+
+    /** As above, the priority as {@code policy} dispatches ({@link SchedulingPolicy#enginePriority(int)}). */
+    public static SchedulingHints forTurn(
+            SchedulingPolicy policy, int turn, int maxTurns, OptionalInt expectedOutputTokens) {
+        return new SchedulingHints(policy.enginePriority(turn), turn < maxTurns, expectedOutputTokens);
     }
 }

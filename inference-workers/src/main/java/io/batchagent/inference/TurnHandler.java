@@ -39,6 +39,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -149,6 +150,7 @@ final class TurnHandler {
     private final Deserializer<Decoded<AgentTurn>> turnDecoder;
     private volatile boolean abandoned;
     private final OutputLengthEstimator lengths = new OutputLengthEstimator();
+    private final SchedulingPolicy scheduling;
     private final Map<String, PreparedBatch> prepared = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, PreparedBatch> eldest) {
@@ -211,6 +213,34 @@ final class TurnHandler {
             BatchWarmer warmer,
             RetryingSender.Policy publishing,
             ToolOutputs outputs) {
+        this(
+                topics,
+                specs,
+                engine,
+                producer,
+                executor,
+                clock,
+                counters,
+                warmer,
+                publishing,
+                outputs,
+                SchedulingPolicy.DEFAULT);
+    }
+
+    /** @param scheduling the worker's dispatch policy: it sets the engine priority of each call */
+    TurnHandler(
+            Topics topics,
+            BatchSpecLookup specs,
+            EngineClient engine,
+            Producer<String, byte[]> producer,
+            Executor executor,
+            LongSupplier clock,
+            Counters counters,
+            BatchWarmer warmer,
+            RetryingSender.Policy publishing,
+            ToolOutputs outputs,
+            SchedulingPolicy scheduling) {
+        this.scheduling = scheduling;
         this.outputs = outputs;
         this.sender = new RetryingSender<>(producer, publishing, executor);
         this.turnDecoder = Decoded.lenient(topics.agentTurns().valueSerde().deserializer());
@@ -222,6 +252,11 @@ final class TurnHandler {
         this.executor = executor;
         this.clock = clock;
         this.counters = counters;
+    }
+
+    /** The output length expected of {@code turn} in {@code batchId}, from the batch's calls so far. */
+    OptionalInt expectedOutputTokens(String batchId, int turn) {
+        return lengths.estimate(batchId, turn);
     }
 
     /** Starts handling {@code record}; see the class contract. */
@@ -454,7 +489,7 @@ final class TurnHandler {
         }
         BatchSpec spec = batch.spec();
         SchedulingHints hints = SchedulingHints.forTurn(
-                turn.getTurn(), spec.getMaxTurns(), lengths.estimate(spec.getBatchId(), turn.getTurn()));
+                scheduling, turn.getTurn(), spec.getMaxTurns(), lengths.estimate(spec.getBatchId(), turn.getTurn()));
         AgentPrompt prompt = AgentPrompt.forAgent(batch, turn.getMessages(), hints);
         return engine.complete(ChatRequest.of(turn.getJobId(), turn.getTurn(), prompt))
                 .thenComposeAsync(response -> onResponse(turn, batch, response, queuedMs, warmUp), executor);

@@ -92,6 +92,29 @@ class InferenceWorkerTest {
     }
 
     @Test
+    void shouldDispatchNewAgentsFirstAndSayWhenTheSettingIsNewFirst() {
+        // Given one slot, a worker configured new-first, and three turns fetched together
+        startWorker(
+                InferenceWorkerConfig.defaults()
+                        .withMaxInflight(1)
+                        .withFlowControl(FlowControl.defaults().withScheduling(SchedulingPolicy.NEW_FIRST)),
+                List.of(
+                        encoded(turn("new-a", 1, 100), 0),
+                        encoded(turn("continuing-c", 2, 20), 1),
+                        encoded(turn("new-b", 1, 50), 2)));
+
+        // Then the new agents go first, earliest emitted first, and their calls carry the higher engine priority
+        await().atMost(PATIENCE)
+                .untilAsserted(
+                        () -> assertThat(engine.jobsInCallOrder()).containsExactly("new-b", "new-a", "continuing-c"));
+        assertThat(worker.scheduling()).isEqualTo(SchedulingPolicy.NEW_FIRST);
+        assertThat(engine.requests())
+                .extracting(request -> request.prompt().hints().priority())
+                .containsExactly(
+                        SchedulingHints.CONTINUING_AGENT, SchedulingHints.CONTINUING_AGENT, SchedulingHints.NEW_AGENT);
+    }
+
+    @Test
     void shouldKeepAtMostMaxInflightModelCallsInFlight() {
         // Given an engine that answers only when the test says so
         List<CompletableFuture<ChatResponse>> pending = new CopyOnWriteArrayList<>();

@@ -26,7 +26,7 @@ public final class Report {
 
     private final String workload;
     private final ObjectNode root = JsonNodeFactory.instance.objectNode();
-    private final long startedNanos = System.nanoTime();
+    private long startedNanos = System.nanoTime();
 
     public Report(String workload, String command, String engineUrl, String engineDescription, boolean simulated) {
         this.workload = workload;
@@ -60,6 +60,27 @@ public final class Report {
     public void started(Instant at, double loadAverage) {
         root.put("started_at", at.toString());
         Json.putNumber(root.with("machine"), "load_average_at_start", loadAverage);
+    }
+
+    /**
+     * When a driver started, read as its first step: the wall-clock time, the machine's load average and the
+     * monotonic clock. A driver builds its {@link Report} at the end and gives it this ({@link #applyTo}), so
+     * that {@code started_at}, {@code load_average_at_start} and {@code driver_seconds} describe the whole run.
+     */
+    public record Start(Instant at, double loadAverage, long nanos, String gitCommit) {
+        public static Start now() {
+            return new Start(
+                    Instant.now(),
+                    ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
+                    System.nanoTime(),
+                    Report.gitCommit());
+        }
+
+        public void applyTo(Report report) {
+            report.started(at, loadAverage);
+            report.startedNanos = nanos;
+            report.root.with("machine").put("git_commit", gitCommit);
+        }
     }
 
     /** The load average recorded as the start's. */
@@ -181,18 +202,31 @@ public final class Report {
         return out.toString();
     }
 
-    private static String gitCommit() {
-        try {
-            Process git = new ProcessBuilder("git", "rev-parse", "--short", "HEAD")
-                    .redirectErrorStream(true)
-                    .start();
-            String out = new String(git.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            return git.waitFor(5, TimeUnit.SECONDS) && git.exitValue() == 0 ? out : "unknown";
-        } catch (IOException e) {
+    /**
+     * The short commit of the working tree, with {@code -dirty} when tracked files differ from it (the figures then
+     * come from code no commit holds).
+     */
+    static String gitCommit() {
+        String head = git("rev-parse", "--short", "HEAD");
+        if (head == null) {
             return "unknown";
+        }
+        String changes = git("status", "--porcelain", "--untracked-files=no");
+        return changes == null || changes.isEmpty() ? head : head + "-dirty";
+    }
+
+    private static String git(String... args) {
+        try {
+            java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("git"));
+            command.addAll(java.util.List.of(args));
+            Process git = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(git.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            return git.waitFor(5, TimeUnit.SECONDS) && git.exitValue() == 0 ? out : null;
+        } catch (IOException e) {
+            return null;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return "unknown";
+            return null;
         }
     }
 }

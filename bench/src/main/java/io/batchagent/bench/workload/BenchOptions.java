@@ -28,6 +28,10 @@ public record BenchOptions(
         return new BenchOptions(url, model, speedup, reps, resultsDir, workDir, command, apiKey);
     }
 
+    public BenchOptions withReps(int value) {
+        return new BenchOptions(engineUrl, model, speedup, value, resultsDir, workDir, command, apiKey);
+    }
+
     public BenchOptions withSpeedup(double value) {
         return new BenchOptions(engineUrl, model, value, reps, resultsDir, workDir, command, apiKey);
     }

@@ -61,6 +61,7 @@ public final class FlowBench {
      * @param fixed the fixed in-flight settings of the sweep; null or empty: {@link #FIXED}
      */
     public static Path run(BenchOptions options, List<String> parts, List<Integer> fixed) throws Exception {
+        Report.Start start = Report.Start.now();
         List<String> run = parts == null || parts.isEmpty() ? List.of("W1", "W2", "outage") : parts;
         int[] settings = fixed == null || fixed.isEmpty()
                 ? FIXED
@@ -88,7 +89,7 @@ public final class FlowBench {
         List<Point> outage = run.contains("outage")
                 ? outage(options, SlowSharedTool.shape(options.model()), SlowSharedTool.SIM_TOOL_RULE, w2Tools)
                 : List.of();
-        return report(options, sweep, outage, settings, run);
+        return report(options, start, sweep, outage, settings, run);
     }
 
     private static List<Point> sweep(
@@ -208,7 +209,12 @@ public final class FlowBench {
     }
 
     private static Path report(
-            BenchOptions options, List<Point> sweep, List<Point> outage, int[] fixed, List<String> parts) {
+            BenchOptions options,
+            Report.Start start,
+            List<Point> sweep,
+            List<Point> outage,
+            int[] fixed,
+            List<String> parts) {
         boolean simulated = options.engineUrl().startsWith("sim://");
         Report report = new Report(
                 "flow-control",
@@ -216,6 +222,7 @@ public final class FlowBench {
                 options.engineUrl(),
                 simulated ? "SIMULATED " + options.engineUrl() : options.engineUrl(),
                 simulated);
+        start.applyTo(report);
         ObjectNode config = report.config();
         config.put("fixed_settings", java.util.Arrays.toString(fixed));
         config.put("parts", String.join(",", parts));

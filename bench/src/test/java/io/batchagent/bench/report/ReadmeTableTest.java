@@ -33,6 +33,7 @@ class ReadmeTableTest {
     void shouldBuildRowsAndTargetsFromResultsFiles(@TempDir Path dir) throws Exception {
         // Given a results file as a driver writes it
         Report report = new Report("w4-dedup", "bench/run w4", "none", "no engine", false);
+        new Report.Start(java.time.Instant.EPOCH, 1, System.nanoTime(), "abc1234").applyTo(report);
         report.readmeRow("W4 dedup", "10 executions", "10 executions (100x)");
         report.target("executions", "10", "10", true, "note");
         report.write(dir.resolve("w4-dedup"), "body\n", null);
@@ -43,8 +44,22 @@ class ReadmeTableTest {
         // Then
         String text = Files.readString(readme, StandardCharsets.UTF_8);
         assertThat(text)
-                .contains("| W4 dedup | no engine | 10 executions | 10 executions (100x) | `bench/run w4` |")
+                .contains("| W4 dedup | no engine | 10 executions | 10 executions (100x) | `bench/run w4` @ abc1234 |")
+                .contains("Every figure comes from commit abc1234.")
                 .contains("- w4-dedup, executions (10): 10: met.")
                 .doesNotContain("old");
+    }
+
+    @Test
+    void shouldSayWhenFiguresComeFromDifferentCommits(@TempDir Path dir) throws Exception {
+        // Given two workloads' results from two commits
+        for (String[] w : new String[][] {{"w1-research", "aaa1111"}, {"w4-dedup", "bbb2222"}}) {
+            Report report = new Report(w[0], "bench/run x", "none", "no engine", false);
+            new Report.Start(java.time.Instant.EPOCH, 1, System.nanoTime(), w[1]).applyTo(report);
+            report.write(dir.resolve(w[0]), "body\n", null);
+        }
+        // When / Then
+        assertThat(ReadmeTable.section(dir))
+                .contains("The figures come from different commits: aaa1111 (w1-research); bbb2222 (w4-dedup)");
     }
 }
