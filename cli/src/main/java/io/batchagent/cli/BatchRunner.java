@@ -309,6 +309,11 @@ public final class BatchRunner {
             long started = System.nanoTime();
             observer.submitting(client);
             BatchClient.Submission submission = client.submit(batchId, definition, settings.retryFailed());
+            if (stack != null) {
+                // Submitted while the Streams apps may still be joining their groups (they read it from the
+                // earliest offset); a stage that failed to start still stops the run here.
+                stack.awaitRunning();
+            }
             observer.submitted(submission);
             List<AgentResult> results;
             try {

@@ -23,6 +23,12 @@ public final class EmbeddedAgents implements EmbeddedRuntime {
     /** Starts what {@code settings} describe, every stage in this JVM (their batch id is ignored: each spec has its own). */
     public static BatchAgent start(BatchRunner.Settings settings) {
         LocalStack stack = LocalStack.start(settings);
+        try {
+            stack.awaitRunning();
+        } catch (RuntimeException e) {
+            stack.close();
+            throw e;
+        }
         return BatchAgent.withStages(stack.client(), settings.timeout(), stack);
     }
 }

@@ -4,6 +4,8 @@ import io.batchagent.client.BatchClient;
 import io.batchagent.kafka.embedded.EmbeddedKafkaBroker;
 import io.batchagent.simulator.EngineSimulator;
 import java.util.EnumSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Everything a batch needs, in this JVM: an embedded broker unless the settings name a cluster, the
@@ -34,15 +36,26 @@ final class LocalStack implements AutoCloseable {
         this.engineUrl = engineUrl;
     }
 
-    /** Starts what {@code settings} describe (their batch id is ignored). */
+    /**
+     * Starts what {@code settings} describe (their batch id is ignored): the simulator on its own thread while
+     * the broker starts, then every stage side by side. Returns once the stages are started, without waiting
+     * for the Streams apps to get their partitions ({@link #awaitRunning()}): a batch submitted before then is
+     * read from the earliest offset when they do.
+     */
     static LocalStack start(BatchRunner.Settings settings) {
         EmbeddedKafkaBroker broker = null;
+        CompletableFuture<EngineSimulator> simulatorStart =
+                CompletableFuture.supplyAsync(() -> BatchRunner.startSimulator(settings), runnable -> {
+                    Thread thread = new Thread(runnable, "batchagent-simulator-start");
+                    thread.setDaemon(true);
+                    thread.start();
+                });
         EngineSimulator simulator = null;
         try {
             broker = settings.bootstrapServers() == null
                     ? EmbeddedKafkaBroker.start(settings.dataDir().resolve("kafka"))
                     : null;
-            simulator = BatchRunner.startSimulator(settings);
+            simulator = joinSimulator(simulatorStart);
             String bootstrap = broker != null ? broker.bootstrapServers() : settings.bootstrapServers();
             String engineUrl = simulator != null ? BatchRunner.engineUrl(simulator) : settings.backend();
             PipelineConfig config = PipelineConfig.defaults(
@@ -54,7 +67,7 @@ final class LocalStack implements AutoCloseable {
                     .withEngine(engineUrl, settings.engineApiKey())
                     .withToolWorker(settings.tools())
                     .withFlowControl(settings.flowControl(), settings.engineTimeout());
-            Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Stage.class));
+            Pipeline pipeline = Pipeline.launch(config, EnumSet.allOf(Stage.class));
             return new LocalStack(
                     broker,
                     simulator,
@@ -63,6 +76,14 @@ final class LocalStack implements AutoCloseable {
                     new BatchClient(config.kafkaConfig(), pipeline.topics()),
                     engineUrl);
         } catch (RuntimeException e) {
+            if (simulator == null) {
+                // The broker failed while the simulator was starting: wait for it, to close it.
+                try {
+                    simulator = simulatorStart.join();
+                } catch (RuntimeException simulatorFailure) {
+                    e.addSuppressed(simulatorFailure);
+                }
+            }
             if (simulator != null) {
                 simulator.close();
             }
@@ -71,6 +92,21 @@ final class LocalStack implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    private static EngineSimulator joinSimulator(CompletableFuture<EngineSimulator> start) {
+        try {
+            return start.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException cause
+                    ? cause
+                    : new IllegalStateException("engine simulator failed to start: " + e.getCause(), e.getCause());
+        }
+    }
+
+    /** Waits until the stages' Streams apps run ({@link Pipeline#awaitRunning()}). */
+    void awaitRunning() {
+        pipeline.awaitRunning();
     }
 
     /** A client of this stack's broker and topics. */

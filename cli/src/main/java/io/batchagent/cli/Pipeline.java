@@ -33,6 +33,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -61,19 +65,40 @@ public final class Pipeline implements AutoCloseable {
     private final Topics topics;
     private final List<AutoCloseable> running = new ArrayList<>();
     private final Map<String, LongAdder> threadFailures = new java.util.concurrent.ConcurrentHashMap<>();
-    private final Map<Stage, KafkaStreams> streams = new EnumMap<>(Stage.class);
+    private final Map<Stage, KafkaStreams> streams = Collections.synchronizedMap(new EnumMap<>(Stage.class));
     private final PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final List<AutoCloseable> unbind = new ArrayList<>();
-    private ToolWorker toolWorker;
-    private InferenceWorker inferenceWorker;
+    private volatile ToolWorker toolWorker;
+    private volatile InferenceWorker inferenceWorker;
+    private Set<Stage> stages = Set.of();
 
     private Pipeline(PipelineConfig config) {
         this.config = config;
         this.topics = Topics.create(config.topicPrefix(), config.serdeConfig());
     }
 
+    /** How long {@link #start} and {@link #awaitRunning()} wait for the Streams apps to run. */
+    public static final Duration STREAMS_START_TIMEOUT = Duration.ofSeconds(60);
+
     /** Creates missing topics, then starts {@code stages}; waits until the Streams apps run. */
     public static Pipeline start(PipelineConfig config, Set<Stage> stages) {
+        Pipeline pipeline = launch(config, stages);
+        try {
+            pipeline.awaitRunning();
+            return pipeline;
+        } catch (RuntimeException e) {
+            pipeline.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Creates missing topics, then starts {@code stages} side by side, and returns without waiting for the
+     * Streams apps to get their partitions. Records written to the stages' topics from now on are not
+     * lost: every stage reads a group's first assignment from the earliest offset. Call {@link
+     * #awaitRunning()} to learn whether the Streams apps came up.
+     */
+    public static Pipeline launch(PipelineConfig config, Set<Stage> stages) {
         Pipeline pipeline = new Pipeline(config);
         try {
             pipeline.provisionTopics(stages);
@@ -83,6 +108,16 @@ public final class Pipeline implements AutoCloseable {
             pipeline.close();
             throw e;
         }
+    }
+
+    /**
+     * Waits until every Streams app of this process runs.
+     *
+     * @throws IllegalStateException if one stopped, or not all run after {@link #STREAMS_START_TIMEOUT}
+     */
+    public void awaitRunning() {
+        awaitStreamsRunning(STREAMS_START_TIMEOUT);
+        LOGGER.info("pipeline running: stages={} {}", stages, config);
     }
 
     public Topics topics() {
@@ -254,10 +289,71 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts every stage on its own thread: most of a stage's start is class loading and client set-up, which
+     * no stage waits for from another. The parts are then registered in a fixed order (tool worker, Streams
+     * apps, engine client, inference worker), so that {@link #close()} stops them in reverse.
+     */
     private void startStages(Set<Stage> stages) {
-        if (stages.contains(Stage.TOOLS)) {
+        this.stages = Set.copyOf(stages);
+        ExecutorService starters = Executors.newCachedThreadPool(runnable -> {
+            Thread thread = new Thread(runnable, "batchagent-stage-start");
+            thread.setDaemon(true);
+            return thread;
+        });
+        try {
+            Map<Stage, Future<List<AutoCloseable>>> started = new EnumMap<>(Stage.class);
+            for (Stage stage : stages) {
+                started.put(stage, starters.submit(() -> startStage(stage)));
+            }
+            RuntimeException failure = null;
+            List<Stage> order = new ArrayList<>();
+            order.add(Stage.TOOLS);
+            for (Stage stage : Stage.values()) {
+                if (stage.isStreamsApp()) {
+                    order.add(stage);
+                }
+            }
+            order.add(Stage.INFERENCE);
+            for (Stage stage : order) {
+                Future<List<AutoCloseable>> parts = started.get(stage);
+                if (parts == null) {
+                    continue;
+                }
+                try {
+                    running.addAll(parts.get());
+                } catch (ExecutionException e) {
+                    RuntimeException cause = e.getCause() instanceof RuntimeException runtime
+                            ? runtime
+                            : new IllegalStateException(
+                                    "stage " + stage.roleName() + " failed to start: " + e.getCause(), e.getCause());
+                    if (failure == null) {
+                        failure = cause;
+                    } else {
+                        failure.addSuppressed(cause);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while starting", e);
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+        } finally {
+            starters.shutdown();
+        }
+        LOGGER.info("pipeline started: stages={} {}", stages, config);
+    }
+
+    /** Starts one stage; returns what must be closed to stop it, in start order. */
+    private List<AutoCloseable> startStage(Stage stage) {
+        if (stage.isStreamsApp()) {
+            return List.of(startStreams(stage, topology(stage, config, topics)));
+        }
+        if (stage == Stage.TOOLS) {
             ToolRegistry registry = ToolRegistry.builder().discover().build();
-            toolWorker = new ToolWorker(
+            ToolWorker worker = new ToolWorker(
                     config.kafkaConfig(),
                     topics,
                     config.toolWorker()
@@ -266,44 +362,46 @@ public final class Pipeline implements AutoCloseable {
                             .withToolOptions(config.toolOptions()),
                     registry,
                     new ToolMetrics(meters));
-            toolWorker.start();
-            running.add(toolWorker);
+            worker.start();
+            toolWorker = worker;
+            return List.of(worker);
         }
-        for (Stage stage : stages) {
-            if (stage.isStreamsApp()) {
-                startStreams(stage, topology(stage, config, topics));
-            }
+        InferenceWorkerConfig workerConfig = InferenceWorkerConfig.defaults()
+                .withGroupId(groupId(config, Stage.INFERENCE))
+                .withMaxInflight(config.maxInflight())
+                .withWarmUp(config.warmUp())
+                .withWarmUpTimeout(config.warmUpTimeout())
+                .withFlowControl(config.flowControl())
+                .withEngineTimeout(config.engineTimeout());
+        if (config.engineApiKey() != null) {
+            workerConfig = workerConfig.withEngineApiKey(config.engineApiKey());
         }
-        if (stages.contains(Stage.INFERENCE)) {
-            InferenceWorkerConfig workerConfig = InferenceWorkerConfig.defaults()
-                    .withGroupId(groupId(config, Stage.INFERENCE))
-                    .withMaxInflight(config.maxInflight())
-                    .withWarmUp(config.warmUp())
-                    .withWarmUpTimeout(config.warmUpTimeout())
-                    .withFlowControl(config.flowControl())
-                    .withEngineTimeout(config.engineTimeout());
-            if (config.engineApiKey() != null) {
-                workerConfig = workerConfig.withEngineApiKey(config.engineApiKey());
-            }
-            EngineEndpoint endpoint = EngineEndpoint.parse(config.engineUrl());
-            CloseableEngineClient engine =
-                    new MeteredEngineClient(EngineClients.create(endpoint, workerConfig), meters, config.maxInflight());
-            running.add(engine);
+        EngineEndpoint endpoint = EngineEndpoint.parse(config.engineUrl());
+        CloseableEngineClient engine =
+                new MeteredEngineClient(EngineClients.create(endpoint, workerConfig), meters, config.maxInflight());
+        InferenceWorker worker;
+        try {
             // The worker reads the engine's queue and KV usage from its metrics page for adaptive concurrency.
-            inferenceWorker = new InferenceWorker(
+            worker = new InferenceWorker(
                     config.kafkaConfig(), topics, workerConfig, engine, new EngineAdmin(endpoint, workerConfig));
-            inferenceWorker.bindFlowMetrics(meters, List.of());
-            inferenceWorker.start();
-            running.add(inferenceWorker);
-            FunctionCounter.builder("batchagent.turns", inferenceWorker, InferenceWorker::turnsHandled)
-                    .description("Agent turns this inference worker handled, whatever their outcome")
-                    .register(meters);
+            worker.bindFlowMetrics(meters, List.of());
+            worker.start();
+        } catch (RuntimeException e) {
+            try {
+                engine.close();
+            } catch (Exception closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
         }
-        awaitStreamsRunning(Duration.ofSeconds(60));
-        LOGGER.info("pipeline started: stages={} {}", stages, config);
+        inferenceWorker = worker;
+        FunctionCounter.builder("batchagent.turns", worker, InferenceWorker::turnsHandled)
+                .description("Agent turns this inference worker handled, whatever their outcome")
+                .register(meters);
+        return List.of(engine, worker);
     }
 
-    private void startStreams(Stage stage, Topology topology) {
+    private AutoCloseable startStreams(Stage stage, Topology topology) {
         String name = appName(stage);
         Map<String, Object> kafka = new HashMap<>(config.kafkaConfig());
         StreamsSettings settings = new StreamsSettings(
@@ -323,12 +421,12 @@ public final class Pipeline implements AutoCloseable {
             failures.increment();
             return policy.handle(failure);
         });
-        app.start();
         streams.put(stage, app);
+        app.start();
         // Leave the group on close: Streams stays in it by default, and a rerun would then wait out
         // the old members' session timeout (45 s) before it gets its partitions.
-        running.add(() -> app.close(CloseOptions.timeout(Duration.ofSeconds(30))
-                .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)));
+        return () -> app.close(CloseOptions.timeout(Duration.ofSeconds(30))
+                .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
     }
 
     private void awaitStreamsRunning(Duration timeout) {
