@@ -155,7 +155,10 @@ public final class BenchMain implements Callable<Integer> {
             System.exit(new CommandLine(new io.batchagent.bench.bound.BoundCommand())
                     .execute(java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
-        String commandLine = "bench/run " + String.join(" ", args);
+        String commandLine = "bench/run "
+                + java.util.Arrays.stream(args)
+                        .map(a -> a.matches("[\\w@%+=:,./-]*") ? a : "'" + a.replace("'", "'\\''") + "'")
+                        .collect(java.util.stream.Collectors.joining(" "));
         int code = 1;
         try {
             code = new CommandLine(new BenchMain(commandLine)).execute(args);
