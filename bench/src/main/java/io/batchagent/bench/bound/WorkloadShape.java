@@ -100,11 +100,29 @@ public record WorkloadShape(List<Agent> agents, long sharedPrefixTokens, int max
      */
     public static WorkloadShape fromCalls(
             List<ModelCall> calls, long sharedPrefixTokens, double toolMillis, int maxInFlight) {
-        Map<String, List<ModelCall>> byAgent = calls.stream()
+        Map<String, List<ModelCall>> byKey = calls.stream()
                 .filter(call -> !call.warmup() && call.ok() && call.promptTokens() > 0)
                 .collect(Collectors.groupingBy(ModelCall::agentKey, LinkedHashMap::new, Collectors.toList()));
+        // Agents with the same first user message (W2's agents share their task text) have the same key: the
+        // k-th call of a turn, in arrival order, is taken to be the k-th such agent's.
+        List<List<ModelCall>> byAgent = new ArrayList<>();
+        for (List<ModelCall> sameKey : byKey.values()) {
+            Map<Integer, List<ModelCall>> byTurn = sameKey.stream()
+                    .sorted(Comparator.comparingLong(ModelCall::arrivedNanos))
+                    .collect(Collectors.groupingBy(ModelCall::turn, LinkedHashMap::new, Collectors.toList()));
+            int lanes = byTurn.values().stream().mapToInt(List::size).max().orElse(0);
+            for (int lane = 0; lane < lanes; lane++) {
+                List<ModelCall> agentCalls = new ArrayList<>();
+                for (List<ModelCall> ofTurn : byTurn.values()) {
+                    if (lane < ofTurn.size()) {
+                        agentCalls.add(ofTurn.get(lane));
+                    }
+                }
+                byAgent.add(agentCalls);
+            }
+        }
         List<Agent> agents = new ArrayList<>();
-        for (List<ModelCall> agentCalls : byAgent.values()) {
+        for (List<ModelCall> agentCalls : byAgent) {
             List<ModelCall> ordered = agentCalls.stream()
                     .sorted(Comparator.comparingInt(ModelCall::turn))
                     .toList();

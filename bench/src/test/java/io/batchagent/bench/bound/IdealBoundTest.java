@@ -103,6 +103,28 @@ class IdealBoundTest {
     }
 
     @Test
+    void shouldTellApartAgentsThatShareTheirFirstUserMessage() {
+        List<ModelCall> calls = List.of(
+                call("C", "same task", 1, 150, 0, 4),
+                call("C", "same task", 1, 150, 140, 4),
+                call("C", "same task", 2, 170, 154, 6),
+                call("C", "same task", 2, 170, 154, 6),
+                call("C", "same task", 3, 190, 176, 2),
+                call("C", "same task", 3, 190, 176, 2));
+
+        WorkloadShape shape = WorkloadShape.fromCalls(calls, 0, 400, 8);
+
+        // Two agents of three turns each, not one agent of six: the critical path holds three calls and two tool waits.
+        assertThat(shape.agents()).hasSize(2);
+        assertThat(shape.agents())
+                .allSatisfy(agent -> assertThat(agent.turns())
+                        .extracting(WorkloadShape.Turn::promptTokens)
+                        .containsExactly(150L, 170L, 190L));
+        // One merged agent of six calls would wait for the tool five times (2,000 ms).
+        assertThat(IdealBound.of(PROFILE, shape).criticalPathMillis()).isBetween(800.0, 1999.0);
+    }
+
+    @Test
     void shouldDivideEngineTimeButNotToolTimeByTheSpeedup() {
         List<ModelCall> calls = List.of(call("C", "a", 1, 50, 0, 3), call("C", "a", 2, 60, 0, 2));
         EngineProfile profile = EngineProfile.H100_QWEN32B;
