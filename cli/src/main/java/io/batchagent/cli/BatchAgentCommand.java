@@ -323,8 +323,7 @@ public final class BatchAgentCommand implements Runnable {
                     defaultValue = "continuing-first",
                     paramLabel = "POLICY",
                     converter = SchedulingConverter.class,
-                    description =
-                            "Which waiting turn starts next when a model-call slot frees, and which the engine is asked to run first: continuing-first (agents past their first turn before new ones: lowest per-agent latency and KV residency), new-first (every agent started as early as possible), least-remaining-work (one queue, the agent with the least estimated work left first). Default: ${DEFAULT-VALUE}.")
+                    description = SCHEDULING_HELP)
             SchedulingPolicy scheduling = SchedulingPolicy.DEFAULT;
 
             FlowControl flowControl() {
@@ -779,6 +778,10 @@ public final class BatchAgentCommand implements Runnable {
         }
     }
 
+    /** The help of --scheduling, on run and on worker. */
+    static final String SCHEDULING_HELP =
+            "Which waiting turn starts next when a model-call slot frees, and which the engine is asked to run first: continuing-first (agents past their first turn before new ones: lowest per-agent latency and KV residency), new-first (every agent started as early as possible), least-remaining-work (one queue, the agent with the least estimated work left first). Default: ${DEFAULT-VALUE}.";
+
     /** {@link MaxInflight#parse}, as picocli's own error for a bad value. */
     static MaxInflight parseMaxInflight(String value) {
         try {
@@ -868,8 +871,7 @@ public final class BatchAgentCommand implements Runnable {
                 defaultValue = "continuing-first",
                 paramLabel = "POLICY",
                 converter = SchedulingConverter.class,
-                description =
-                        "Which waiting turn starts next when a model-call slot frees, and which the engine is asked to run first: continuing-first (agents past their first turn before new ones: lowest per-agent latency and KV residency), new-first (every agent started as early as possible), least-remaining-work (one queue, the agent with the least estimated work left first). Default: ${DEFAULT-VALUE}.")
+                description = SCHEDULING_HELP)
         SchedulingPolicy scheduling = SchedulingPolicy.DEFAULT;
 
         @Option(

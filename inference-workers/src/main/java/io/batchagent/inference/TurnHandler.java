@@ -198,21 +198,6 @@ final class TurnHandler {
             Counters counters,
             BatchWarmer warmer,
             RetryingSender.Policy publishing) {
-        this(topics, specs, engine, producer, executor, clock, counters, warmer, publishing, ToolOutputs.none());
-    }
-
-    /** @param outputs reads back the tool outputs that a turn's messages hold by reference; not closed here */
-    TurnHandler(
-            Topics topics,
-            BatchSpecLookup specs,
-            EngineClient engine,
-            Producer<String, byte[]> producer,
-            Executor executor,
-            LongSupplier clock,
-            Counters counters,
-            BatchWarmer warmer,
-            RetryingSender.Policy publishing,
-            ToolOutputs outputs) {
         this(
                 topics,
                 specs,
@@ -223,11 +208,14 @@ final class TurnHandler {
                 counters,
                 warmer,
                 publishing,
-                outputs,
+                ToolOutputs.none(),
                 SchedulingPolicy.DEFAULT);
     }
 
-    /** @param scheduling the worker's dispatch policy: it sets the engine priority of each call */
+    /**
+     * @param outputs reads back the tool outputs that a turn's messages hold by reference; not closed here
+     * @param scheduling the worker's dispatch policy: it sets the engine priority of each call
+     */
     TurnHandler(
             Topics topics,
             BatchSpecLookup specs,

@@ -206,7 +206,7 @@ public final class ScaleOverhead {
             simulated = engine.simulated();
             List<Variant> variants = variants(ns, processCounts, given);
             int reps = Math.max(1, options.reps());
-            List<Variant[]> order = new ArrayList<>();
+            List<Variant> order = new ArrayList<>();
             for (int r = 0; r < reps; r++) {
                 // Alternate the order: the driver (broker, simulator) warms up as the run goes on, so the first
                 // variant measured would otherwise always be the slowest.
@@ -214,10 +214,10 @@ public final class ScaleOverhead {
                 if (r % 2 == 1) {
                     java.util.Collections.reverse(inRep);
                 }
-                inRep.forEach(v -> order.add(new Variant[] {v}));
+                order.addAll(inRep);
             }
             for (int i = 0; i < order.size(); i++) {
-                Variant v = order.get(i)[0];
+                Variant v = order.get(i);
                 int repNo = i / variants.size();
                 int processes = v.processes();
                 String variant = v.label();
