@@ -42,6 +42,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
@@ -296,32 +297,50 @@ public final class Pipeline implements AutoCloseable {
      */
     private void startStages(Set<Stage> stages) {
         this.stages = Set.copyOf(stages);
+        running.addAll(startSideBySide(stages, this::startStage));
+        LOGGER.info("pipeline started: stages={} {}", stages, config);
+    }
+
+    /**
+     * Starts each of {@code stages} with {@code start} on a thread of its own; returns what must be closed to
+     * stop them, in the order tool worker, Streams apps, inference worker.
+     *
+     * <p>If a stage fails to start, or the calling thread is interrupted (before or during the start), this
+     * still waits for every other stage to finish its start, since none can be called back half-way, then
+     * closes all that started, last first, and throws; an interrupt stays set on the calling thread. A stage
+     * that fails closes what it had built itself.
+     */
+    static List<AutoCloseable> startSideBySide(Set<Stage> stages, Function<Stage, List<AutoCloseable>> start) {
         ExecutorService starters = Executors.newCachedThreadPool(runnable -> {
             Thread thread = new Thread(runnable, "batchagent-stage-start");
             thread.setDaemon(true);
             return thread;
         });
+        Map<Stage, Future<List<AutoCloseable>>> started = new EnumMap<>(Stage.class);
         try {
-            Map<Stage, Future<List<AutoCloseable>>> started = new EnumMap<>(Stage.class);
             for (Stage stage : stages) {
-                started.put(stage, starters.submit(() -> startStage(stage)));
+                started.put(stage, starters.submit(() -> start.apply(stage)));
             }
-            RuntimeException failure = null;
-            List<Stage> order = new ArrayList<>();
-            order.add(Stage.TOOLS);
-            for (Stage stage : Stage.values()) {
-                if (stage.isStreamsApp()) {
-                    order.add(stage);
-                }
+        } finally {
+            starters.shutdown();
+        }
+        List<Stage> order = new ArrayList<>();
+        order.add(Stage.TOOLS);
+        for (Stage stage : Stage.values()) {
+            if (stage.isStreamsApp()) {
+                order.add(stage);
             }
-            order.add(Stage.INFERENCE);
-            for (Stage stage : order) {
-                Future<List<AutoCloseable>> parts = started.get(stage);
-                if (parts == null) {
-                    continue;
-                }
+        }
+        order.add(Stage.INFERENCE);
+        List<AutoCloseable> parts = new ArrayList<>();
+        RuntimeException failure = null;
+        InterruptedException interrupt = null;
+        for (Stage stage : order) {
+            Future<List<AutoCloseable>> stageParts = started.get(stage);
+            while (stageParts != null) {
                 try {
-                    running.addAll(parts.get());
+                    parts.addAll(stageParts.get());
+                    stageParts = null;
                 } catch (ExecutionException e) {
                     RuntimeException cause = e.getCause() instanceof RuntimeException runtime
                             ? runtime
@@ -332,18 +351,33 @@ public final class Pipeline implements AutoCloseable {
                     } else {
                         failure.addSuppressed(cause);
                     }
+                    stageParts = null;
                 } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted while starting", e);
+                    // Wait on: the stage is still starting, and only its parts, once returned, can stop it.
+                    interrupt = e;
                 }
             }
-            if (failure != null) {
-                throw failure;
-            }
-        } finally {
-            starters.shutdown();
         }
-        LOGGER.info("pipeline started: stages={} {}", stages, config);
+        // A completed start returns without looking at the interrupt status: look at it here. It stays
+        // cleared while the stages close, which wait for their threads.
+        if (Thread.interrupted() && interrupt == null) {
+            interrupt = new InterruptedException("interrupted while starting");
+        }
+        if (interrupt != null) {
+            IllegalStateException interrupted = new IllegalStateException("interrupted while starting", interrupt);
+            if (failure != null) {
+                interrupted.addSuppressed(failure);
+            }
+            failure = interrupted;
+        }
+        if (failure != null) {
+            closeInReverse(parts, "a stage");
+            if (interrupt != null) {
+                Thread.currentThread().interrupt();
+            }
+            throw failure;
+        }
+        return parts;
     }
 
     /** Starts one stage; returns what must be closed to stop it, in start order. */
@@ -362,7 +396,12 @@ public final class Pipeline implements AutoCloseable {
                             .withToolOptions(config.toolOptions()),
                     registry,
                     new ToolMetrics(meters));
-            worker.start();
+            try {
+                worker.start();
+            } catch (RuntimeException e) {
+                closeAfterFailedStart(worker, e);
+                throw e;
+            }
             toolWorker = worker;
             return List.of(worker);
         }
@@ -379,7 +418,7 @@ public final class Pipeline implements AutoCloseable {
         EngineEndpoint endpoint = EngineEndpoint.parse(config.engineUrl());
         CloseableEngineClient engine =
                 new MeteredEngineClient(EngineClients.create(endpoint, workerConfig), meters, config.maxInflight());
-        InferenceWorker worker;
+        InferenceWorker worker = null;
         try {
             // The worker reads the engine's queue and KV usage from its metrics page for adaptive concurrency.
             worker = new InferenceWorker(
@@ -387,11 +426,10 @@ public final class Pipeline implements AutoCloseable {
             worker.bindFlowMetrics(meters, List.of());
             worker.start();
         } catch (RuntimeException e) {
-            try {
-                engine.close();
-            } catch (Exception closing) {
-                e.addSuppressed(closing);
+            if (worker != null) {
+                closeAfterFailedStart(worker, e);
             }
+            closeAfterFailedStart(engine, e);
             throw e;
         }
         inferenceWorker = worker;
@@ -421,12 +459,28 @@ public final class Pipeline implements AutoCloseable {
             failures.increment();
             return policy.handle(failure);
         });
-        streams.put(stage, app);
-        app.start();
         // Leave the group on close: Streams stays in it by default, and a rerun would then wait out
         // the old members' session timeout (45 s) before it gets its partitions.
-        return () -> app.close(CloseOptions.timeout(Duration.ofSeconds(30))
+        AutoCloseable close = () -> app.close(CloseOptions.timeout(Duration.ofSeconds(30))
                 .withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
+        try {
+            app.start();
+        } catch (RuntimeException e) {
+            // The constructor built its clients and threads already.
+            closeAfterFailedStart(close, e);
+            throw e;
+        }
+        streams.put(stage, app);
+        return close;
+    }
+
+    /** Closes {@code part}, whose start (or a start beside it) failed with {@code failure}. */
+    private static void closeAfterFailedStart(AutoCloseable part, RuntimeException failure) {
+        try {
+            part.close();
+        } catch (Exception closing) {
+            failure.addSuppressed(closing);
+        }
     }
 
     private void awaitStreamsRunning(Duration timeout) {
