@@ -216,6 +216,9 @@ public final class BenchMain implements Callable<Integer> {
                 print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
                 print(Dedup.run(base));
                 print(io.batchagent.bench.workload.SchedulingBench.run(base, null, null));
+                print(FlowBench.run(base, null, null));
+                print(io.batchagent.bench.workload.LongAgents.run(
+                        base.withEngine("sim://instant"), io.batchagent.bench.workload.LongAgents.ISSUE_AGENTS, null));
                 print(ScaleOverhead.run(
                         base.withEngine(engine == null ? "sim://instant" : engine)
                                 .withReps(reps == null ? 2 : reps),

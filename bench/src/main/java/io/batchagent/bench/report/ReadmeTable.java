@@ -18,7 +18,15 @@ public final class ReadmeTable {
 
     /** The workloads, in the order their rows appear. */
     static final List<String> WORKLOADS = List.of(
-            "w1-research", "w2-slow-tool", "w3-shared-prefix", "w4-dedup", "scale", "flow-control", "scheduling");
+            "w1-research",
+            "w2-slow-tool",
+            "w3-shared-prefix",
+            "w4-dedup",
+            "scale",
+            "flow-control",
+            "scheduling",
+            "long-agents",
+            "coldstart");
 
     static final String HEADING = "## Results";
 

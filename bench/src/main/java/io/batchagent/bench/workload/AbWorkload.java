@@ -40,7 +40,6 @@ public final class AbWorkload {
      * @param simToolRule the scripted model's tool-call rule (simulator only)
      * @param toolOptions options of the bench tools (latencies)
      * @param original the Python original's published figures, for the README row
-     * @param ratioTarget the wall-clock ratio A/C the issue asks for on the simulated H100 profile
      */
     public record Definition(
             String workload,
@@ -49,8 +48,12 @@ public final class AbWorkload {
             int concurrency,
             String simToolRule,
             Map<String, String> toolOptions,
-            String original,
-            double ratioTarget) {}
+            String original) {}
+
+    /** C's wall may exceed the ideal bound of its own calls by at most this share (issue 14). */
+    static final double BOUND_SLACK = 0.10;
+    /** A/C may fall short of the ideal ratio (A's bound over C's) by at most this share (issue 14). */
+    static final double RATIO_SLACK = 0.05;
 
     private AbWorkload() {}
 
@@ -245,7 +248,7 @@ public final class AbWorkload {
                     callsC.meanCompletionTokensByTurn().getOrDefault(1, Double.NaN),
                     callsC.meanCompletionTokensByTurn().getOrDefault(2, Double.NaN),
                     turn2Latency.p50()));
-            idealBound(options, definition, c.label(), s, report, wallA, wallC, cc);
+            Bounds bounds = idealBound(options, definition, c.label(), s, report, wallA, wallC, a, cc);
             s.set("calls_A_pooled", callsA.toJson());
             s.set("calls_C_pooled", callsC.toJson());
 
@@ -267,17 +270,32 @@ public final class AbWorkload {
                     "C " + execCmin + (execCmin == execC ? "" : "-" + execC) + " (A " + execA + ")",
                     execC == c.distinctCalls() && execCmin == c.distinctCalls(),
                     "counted by the bench tools in this JVM (tool worker and raw loop)");
+            String perRep = java.util.Arrays.toString(java.util.Arrays.stream(ratios)
+                    .map(r -> Math.round(r * 100) / 100.0)
+                    .toArray());
             report.target(
-                    c.label() + ": wall-clock ratio A/C",
-                    "at least " + definition.ratioTarget() + "x on the simulated H100 profile",
-                    Markdown.num(ratio, 2) + "x (median of " + ratios.length + "; per rep "
-                            + java.util.Arrays.toString(java.util.Arrays.stream(ratios)
-                                    .map(r -> Math.round(r * 100) / 100.0)
-                                    .toArray())
-                            + ")",
-                    simH100 ? ratio >= definition.ratioTarget() : null,
+                    c.label() + ": C's wall over the ideal bound of its calls",
+                    "at most " + Markdown.num(1 + BOUND_SLACK, 2) + " (within " + Math.round(BOUND_SLACK * 100)
+                            + "% of the bound)",
+                    bounds == null
+                            ? "no bound (not the simulator)"
+                            : Markdown.num(bounds.c().ratio(wallC), 2) + " (median wall " + Markdown.num(wallC, 2)
+                                    + " s, bound " + Markdown.num(bounds.c().boundSeconds(), 2) + " s)",
+                    bounds == null ? null : meetsBound(wallC, bounds.c().boundSeconds()),
+                    "bound: the larger of the engine's work and the longest agent's path under the profile's cost "
+                            + "model with zero Kafka cost (bench/run bound); the gap is orchestration and queueing");
+            report.target(
+                    c.label() + ": wall-clock ratio A/C against the ideal ratio",
+                    "at least the ideal ratio (A's bound / C's bound) minus " + Math.round(RATIO_SLACK * 100) + "%",
+                    Markdown.num(ratio, 2) + "x (median of " + ratios.length + "; per rep " + perRep + ")"
+                            + (bounds == null
+                                    ? ""
+                                    : "; ideal " + Markdown.num(bounds.idealRatio(), 2) + "x, so at least "
+                                            + Markdown.num(bounds.idealRatio() * (1 - RATIO_SLACK), 2) + "x"),
+                    bounds == null || !simH100 ? null : meetsIdealRatio(ratio, bounds.idealRatio()),
                     simH100
-                            ? "both conditions on the same simulated engine, cache flushed before each"
+                            ? "both conditions on the same simulated engine, cache flushed before each; BENCHMARKS.md's "
+                                    + "old 2.5x is out of reach with honest answer lengths (decode fills most slot time)"
                             : "target applies to the simulated H100 profile only");
 
             report.readmeRow(
@@ -285,7 +303,7 @@ public final class AbWorkload {
                     String.format(
                             java.util.Locale.ROOT,
                             "wall %s -> %s s (**%sx**, median of %d, per rep %s-%sx); %d -> %d tool executions; TTFT p95 %s -> %s ms "
-                                    + "(C's cold prefill is in its warm-up, a 1-token call of %s ms p50 inside C's wall); prefill %s -> %s tokens "
+                                    + "(C's cold prefill is in its warm-up, a 1-token call of %s ms p50 inside C's wall); prefill %s -> %s tokens per run (median of runs) "
                                     + "and hit rate %s -> %s, C's warm-up included",
                             Markdown.num(wallA, 2),
                             Markdown.num(wallC, 2),
@@ -332,9 +350,9 @@ public final class AbWorkload {
                                 "TTFT p50/p95 turn 2 ms",
                                 "latency p50/p95 ms",
                                 "tool executions",
-                                "prompt tokens / run (warm-up incl.)",
-                                "cached / run (warm-up incl.)",
-                                "prefill / run (warm-up incl.)",
+                                "prompt tokens / run, median (warm-up incl.)",
+                                "cached / run, median (warm-up incl.)",
+                                "prefill / run, median (warm-up incl.)",
                                 "hit rate (warm-up incl.)",
                                 "succeeded",
                                 "finish reasons"),
@@ -376,14 +394,14 @@ public final class AbWorkload {
         double[] walls =
                 runs.stream().mapToDouble(Conditions.Outcome::wallSeconds).toArray();
         double wall = Stats.median(walls);
-        double prompt = runs.stream()
-                .mapToLong(o -> CallSummary.of(o.calls()).promptTokens())
-                .average()
-                .orElse(0);
-        double cached = runs.stream()
-                .mapToLong(o -> CallSummary.of(o.calls()).cachedTokens())
-                .average()
-                .orElse(0);
+        // Medians over runs, as the README row: one outlying repetition must not move the figure.
+        double prompt = Stats.median(runs.stream()
+                .mapToDouble(o -> CallSummary.of(o.calls()).promptTokens())
+                .toArray());
+        double cached = Stats.median(runs.stream()
+                .mapToDouble(o -> CallSummary.of(o.calls()).cachedTokens())
+                .toArray());
+        double prefill = medianPrefill(runs, true);
         return List.of(
                 label,
                 condition,
@@ -399,7 +417,7 @@ public final class AbWorkload {
                 String.valueOf(executions),
                 Markdown.num(prompt, 0),
                 Markdown.num(cached, 0),
-                Markdown.num(prompt - cached, 0),
+                Markdown.num(prefill, 0),
                 Markdown.pct(allCalls.hitRate()),
                 ok,
                 calls.finishReasons().toString());
@@ -410,7 +428,7 @@ public final class AbWorkload {
      * engine with zero Kafka cost), from the first C run's calls, and each condition's median wall over
      * it; nothing on a real engine.
      */
-    private static void idealBound(
+    private static Bounds idealBound(
             BenchOptions options,
             Definition definition,
             String label,
@@ -418,6 +436,7 @@ public final class AbWorkload {
             Report report,
             double wallA,
             double wallC,
+            List<Conditions.Outcome> runsA,
             List<Conditions.Outcome> runsC) {
         double toolMillis = definition.toolOptions().entrySet().stream()
                 .filter(e -> e.getKey().endsWith(".latency.ms"))
@@ -430,6 +449,14 @@ public final class AbWorkload {
                         options.engineUrl(),
                         options.speedup(),
                         runsC.get(0).calls(),
+                        toolMillis,
+                        definition.concurrency());
+        java.util.Optional<IdealBound.Result> boundA = runsA.isEmpty()
+                ? java.util.Optional.empty()
+                : IdealBound.ofRun(
+                        options.engineUrl(),
+                        options.speedup(),
+                        runsA.get(0).calls(),
                         toolMillis,
                         definition.concurrency());
         bound.ifPresent(b -> {
@@ -448,6 +475,41 @@ public final class AbWorkload {
                     b.ratio(wallA),
                     b.ratio(wallC)));
         });
+        if (bound.isEmpty() || boundA.isEmpty()) {
+            return null;
+        }
+        Bounds bounds = new Bounds(boundA.get(), bound.get());
+        ObjectNode node = (ObjectNode) summary.get("ideal_bound");
+        Json.putNumber(node, "bound_A_s", bounds.a().boundSeconds());
+        Json.putNumber(node, "ideal_ratio_A_over_C", bounds.idealRatio());
+        node.put("explain_A", bounds.a().explain());
+        report.note(String.format(
+                java.util.Locale.ROOT,
+                "Ideal ratio, %s: A's own calls bound A at %.2f s (%s), so a perfect C would be %.2fx faster than a "
+                        + "perfect A.",
+                label,
+                bounds.a().boundSeconds(),
+                bounds.a().explain(),
+                bounds.idealRatio()));
+        return bounds;
+    }
+
+    /** The ideal bounds of A's and of C's calls (first repetition of each). */
+    record Bounds(IdealBound.Result a, IdealBound.Result c) {
+        /** What A/C would be if each condition reached its bound. */
+        double idealRatio() {
+            return a.boundSeconds() / c.boundSeconds();
+        }
+    }
+
+    /** Issue 14: C's wall within {@link #BOUND_SLACK} of its bound. */
+    static boolean meetsBound(double wallSeconds, double boundSeconds) {
+        return wallSeconds <= boundSeconds * (1 + BOUND_SLACK);
+    }
+
+    /** Issue 14: A/C at least the ideal ratio minus {@link #RATIO_SLACK}. */
+    static boolean meetsIdealRatio(double ratio, double idealRatio) {
+        return ratio >= idealRatio * (1 - RATIO_SLACK);
     }
 
     /** Median over runs of prefill tokens (prompt minus cached), over every call ({@code withWarmup}) or agent calls. */

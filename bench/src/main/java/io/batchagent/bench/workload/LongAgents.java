@@ -50,6 +50,9 @@ public final class LongAgents {
         }
     }
 
+    /** Agents per row in the issue's own run (issue 13), which `bench/run all` reproduces. */
+    public static final int ISSUE_AGENTS = 200;
+
     private LongAgents() {}
 
     /** @param agents agents per row (default 20) */

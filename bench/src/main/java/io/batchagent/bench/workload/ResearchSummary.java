@@ -106,7 +106,6 @@ public final class ResearchSummary {
                         8,
                         SIM_TOOL_RULE,
                         Map.of("bench_web_search.latency.ms", "400"),
-                        "1.57-2.01x on real H100s (Dynamo 5.105 -> 3.242 s, SGLang 6.361 -> 3.158 s, vLLM 4.765 -> 2.766 s); 20 -> 9 searches; TTFT p95 A 1.2-2.6 s, C 0.22-0.31 s; hit rate C 97.5-98.8%",
-                        2.5));
+                        "1.57-2.01x on real H100s (Dynamo 5.105 -> 3.242 s, SGLang 6.361 -> 3.158 s, vLLM 4.765 -> 2.766 s); 20 -> 9 searches; TTFT p95 A 1.2-2.6 s, C 0.22-0.31 s; hit rate C 97.5-98.8%"));
     }
 }

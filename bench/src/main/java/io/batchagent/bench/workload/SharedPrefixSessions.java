@@ -163,6 +163,7 @@ public final class SharedPrefixSessions {
 
     public static Path run(BenchOptions options, List<Integer> sizes) throws Exception {
         Report.Start start = Report.Start.now();
+        Map<String, Double> bounds = new java.util.HashMap<>();
         List<Integer> ns = sizes == null || sizes.isEmpty() ? DEFAULT_SIZES : sizes;
         List<Point> points = new ArrayList<>();
         String description;
@@ -202,6 +203,7 @@ public final class SharedPrefixSessions {
                             shared,
                             isolatedFirst ? "isolated, then shared" : "shared, then isolated");
                     points.add(point);
+                    bound(options, point, shared, bounds);
                     System.err.printf(
                             "w3 N=%d: prefill isolated %,d shared %,d (+%,d warm-up) limit %,d (%+.2f%%); wall %.1f s vs %.1f s%n",
                             n,
@@ -232,6 +234,7 @@ public final class SharedPrefixSessions {
                             shared,
                             "isolated reused from the row above");
                     points.add(point);
+                    bound(options, point, shared, bounds);
                     System.err.printf(
                             "w3 N=%d max_inflight %d: shared %,d (+%,d warm-up) limit %,d (%+.2f%%), %,.0f tokens evicted%n",
                             maxN,
@@ -244,7 +247,18 @@ public final class SharedPrefixSessions {
                 }
             }
         }
-        return report(options, start, points, description, simulated);
+        return report(options, start, points, bounds, description, simulated);
+    }
+
+    /**
+     * The shared run's ideal bound ({@link io.batchagent.bench.bound.IdealBound}: the least wall any schedule could
+     * take on this simulated engine, at the simulator's speedup, with zero Kafka cost), in seconds, under the point's
+     * label; nothing on a real engine.
+     */
+    private static void bound(BenchOptions options, Point point, Shared shared, Map<String, Double> bounds) {
+        io.batchagent.bench.bound.IdealBound.ofRun(
+                        options.engineUrl(), options.speedup(), shared.outcome().calls(), 0, point.maxInflight())
+                .ifPresent(b -> bounds.put(point.label(), b.boundSeconds()));
     }
 
     record Isolated(double wallSeconds, List<ModelCall> calls, int succeeded) {}
@@ -343,7 +357,12 @@ public final class SharedPrefixSessions {
     }
 
     private static Path report(
-            BenchOptions options, Report.Start start, List<Point> points, String description, boolean simulated) {
+            BenchOptions options,
+            Report.Start start,
+            List<Point> points,
+            Map<String, Double> bounds,
+            String description,
+            boolean simulated) {
         Report report = new Report("w3-shared-prefix", options.command(), options.engineUrl(), description, simulated);
         start.applyTo(report);
         ObjectNode config = report.config();
@@ -404,6 +423,10 @@ public final class SharedPrefixSessions {
                     Markdown.num(p.isolatedWall(), 2),
                     Markdown.num(p.sharedWall(), 2),
                     Markdown.num(p.isolatedWall() / p.sharedWall(), 2) + "x",
+                    bounds.containsKey(p.label())
+                            ? Markdown.num(bounds.get(p.label()), 2) + " ("
+                                    + Markdown.num(p.sharedWall() / bounds.get(p.label()), 2) + "x)"
+                            : "n/a",
                     Markdown.num((double) p.isolatedPrefill() / p.n(), 0),
                     o < 0 ? "" : Markdown.count(original[o]) + " / " + Markdown.count(originalShared[o]),
                     p.isolatedOk() + "/" + p.n() + ", " + p.sharedOk() + "/" + p.n(),
@@ -432,6 +455,8 @@ public final class SharedPrefixSessions {
                 .average()
                 .orElse(Double.NaN);
         report.summary().put("all_within_2pct", allWithin);
+        ObjectNode boundNode = report.summary().putObject("ideal_bound_shared_s");
+        bounds.forEach((label, seconds) -> Json.putNumber(boundNode, label, seconds));
         Json.putNumber(report.summary(), "isolated_prefill_per_session_mean", perSession);
         report.summary()
                 .put(
@@ -514,6 +539,7 @@ public final class SharedPrefixSessions {
                                 "wall isolated s (one after another)",
                                 "wall shared s (all at once)",
                                 "wall ratio (not the original's measure; see notes)",
+                                "ideal bound of the shared run s (shared wall / bound)",
                                 "isolated prefill / session",
                                 "original prefill iso / shared (warm-up left out)",
                                 "succeeded iso, shared",

@@ -73,7 +73,6 @@ public final class SlowSharedTool {
                         32,
                         SIM_TOOL_RULE,
                         Map.of("slow_company_lookup.latency.ms", "800"),
-                        "1.29-1.78x wall (Dynamo, H100, 32B: 10.50 -> 5.91 s); TTFT p95 1.55 -> 0.59 s; 100 -> 10 executions",
-                        2.5));
+                        "1.29-1.78x wall (Dynamo, H100, 32B: 10.50 -> 5.91 s); TTFT p95 1.55 -> 0.59 s; 100 -> 10 executions"));
     }
 }
