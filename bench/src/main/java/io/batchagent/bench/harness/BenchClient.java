@@ -61,11 +61,18 @@ public final class BenchClient implements AutoCloseable {
                 consumer.partitionsFor(topics.results().name(), Duration.ofSeconds(30)).stream()
                         .map(p -> new TopicPartition(p.topic(), p.partition()))
                         .toList();
+        this.poller = new Thread(this::poll, "bench-results");
+        this.poller.setDaemon(true);
+        if (partitions.isEmpty()) {
+            // A workload without a results topic (W4 runs only the coalescer and a tool worker): this client
+            // only publishes, and a consumer with nothing assigned must not be polled.
+            consumer.close();
+            running = false;
+            return;
+        }
         consumer.assign(partitions);
         consumer.seekToEnd(partitions);
         partitions.forEach(consumer::position); // resolve now, so nothing produced after this is missed
-        this.poller = new Thread(this::poll, "bench-results");
-        this.poller.setDaemon(true);
         this.poller.start();
     }
 

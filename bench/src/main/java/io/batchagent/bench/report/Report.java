@@ -172,7 +172,8 @@ public final class Report {
                 .append(root.path("machine").path("available_processors").asInt())
                 .append(" cores, load average ")
                 .append(root.path("machine").path("load_average_at_start").asText())
-                .append(" at start (shared with other builds: timings are noisy); ")
+                .append(" at start (every process of the benchmark shares these cores, and anything else running counts"
+                        + " in it); ")
                 .append(root.path("machine").path("java").asText())
                 .append('\n');
         out.append("- Started: ")
@@ -204,14 +205,22 @@ public final class Report {
 
     /**
      * The short commit of the working tree, with {@code -dirty} when tracked files differ from it (the figures then
-     * come from code no commit holds).
+     * come from code no commit holds). The benchmark's own outputs (bench/results, README.md's table) do not count:
+     * {@code bench/run all} rewrites them as it goes.
      */
     static String gitCommit() {
         String head = git("rev-parse", "--short", "HEAD");
         if (head == null) {
             return "unknown";
         }
-        String changes = git("status", "--porcelain", "--untracked-files=no");
+        String changes = git(
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":(exclude)bench/results",
+                ":(exclude)README.md");
         return changes == null || changes.isEmpty() ? head : head + "-dirty";
     }
 

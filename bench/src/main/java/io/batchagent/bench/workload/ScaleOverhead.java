@@ -685,8 +685,8 @@ public final class ScaleOverhead {
         SizeRun oneAtThreeSize = median(
                 runs, r -> r.processes == 1 && r.productDefaults && r.agents == threeSize, SizeRun::turnsPerSecond);
         if (oneSmall != null && oneLarge != null) {
-            String load = "machine load average " + Markdown.num(report.loadAtStart(), 1)
-                    + " at start on 2 cores shared with other builds";
+            String load = "machine load average " + Markdown.num(report.loadAtStart(), 1) + " at start on "
+                    + Runtime.getRuntime().availableProcessors() + " cores";
             String hopNote =
                     "per-hop breakdown below; each exactly-once hop holds its output until its next commit (20 ms interval) "
                             + "and pays a transaction per commit; " + load;
@@ -795,8 +795,9 @@ public final class ScaleOverhead {
         }
         report.note(
                 "Every process of this benchmark (driver with broker, simulator and proxy; one or three workers) shares the same "
-                        + "two cores, which other engineers' builds also used during the run: three processes on two cores measure contention, "
-                        + "not scale-out. Rerun on a quiet machine with more cores for the scale-out figure.");
+                        + Runtime.getRuntime().availableProcessors()
+                        + " cores (load average at each run's start in the table): several processes on the same cores measure "
+                        + "contention, not scale-out. Rerun on a machine with more cores for the scale-out figure.");
         runs.stream()
                 .filter(r -> !r.productDefaults)
                 .forEach(r -> report.note(String.format(

@@ -62,4 +62,19 @@ class ReadmeTableTest {
         assertThat(ReadmeTable.section(dir))
                 .contains("The figures come from different commits: aaa1111 (w1-research); bbb2222 (w4-dedup)");
     }
+
+    @Test
+    void shouldNameTheCoresAndTheLoadTheRunsStartedAt(@TempDir Path dir) throws Exception {
+        // Given two workloads' results, started at load averages 1.0 and 3.5
+        for (Object[] w : new Object[][] {{"w1-research", 1.0}, {"w4-dedup", 3.5}}) {
+            Report report = new Report((String) w[0], "bench/run x", "none", "no engine", false);
+            new Report.Start(java.time.Instant.EPOCH, (Double) w[1], System.nanoTime(), "abc1234").applyTo(report);
+            report.write(dir.resolve((String) w[0]), "body\n", null);
+        }
+        // When / Then: the machine is described from the files, not from a fixed sentence
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertThat(ReadmeTable.section(dir))
+                .contains("shared " + cores + " cores (load average 1.0-3.5 at the runs' start)")
+                .doesNotContain("other builds");
+    }
 }
