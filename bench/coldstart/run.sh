@@ -6,9 +6,10 @@
 # Writes RESULTS_DIR/runs.tsv, one log per run, RESULTS_DIR/summary.txt (median, min, max per variant) and
 # RESULTS_DIR/results.json (the first variant against the 3 s target, for `bench/run readme`).
 set -euo pipefail
-N=$1; OUT=$2; shift 2
+N=$1; OUT=$2; GIVEN_OUT=$2; shift 2
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd) # each launch runs in its own scratch directory
 printf 'variant\tround\tbroker_ms\tstages_ms\tsubmitted_ms\tfirst_call_ms\tload1\n' > "$OUT/runs.tsv"
 for round in $(seq 1 "$N"); do
   for spec in "$@"; do
@@ -57,8 +58,8 @@ for label in labels:
     out.append(f"first call vs {labels[0]}: {med/base:.2f}x")
     print("; ".join(out))
 PY
-commit=$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- . ':!bench/results' || echo -dirty)
-python3 - "$OUT/runs.tsv" "$commit" "bench/coldstart/run.sh $N $OUT $*" > "$OUT/results.json" <<'PY'
+commit=$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- . ':!bench/results' ':!README.md' || echo -dirty)
+python3 - "$OUT/runs.tsv" "$commit" "bench/coldstart/run.sh $N $GIVEN_OUT $*" > "$OUT/results.json" <<'PY'
 import csv, json, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 label = rows[0]["variant"]
