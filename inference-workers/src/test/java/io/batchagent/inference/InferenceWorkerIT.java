@@ -177,6 +177,11 @@ class InferenceWorkerIT {
     private static KafkaProducer<String, byte[]> producer(KafkaCluster kafka) {
         Map<String, Object> config = new HashMap<>(kafka.clientConfig());
         config.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        // One request in flight: the first write to a topic created a moment ago can be refused with
+        // NOT_LEADER_OR_FOLLOWER even after the broker described its leader; with five in flight the batches
+        // behind it were appended first and the retried first batch was refused as out of sequence until it
+        // expired (seen once: the 10,000-turn backlog never arrived whole and the test timed out).
+        config.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
         return new KafkaProducer<>(config, new StringSerializer(), new ByteArraySerializer());
     }
 
