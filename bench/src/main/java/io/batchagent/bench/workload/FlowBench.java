@@ -358,7 +358,8 @@ public final class FlowBench {
                         + "dispatches them all at once, so W1's adaptive and fixed 32, 64 and 128 differ only by the machine.");
         report.note(
                 "Each setting runs once, in the order of the table, in one JVM against one simulator: the first pays the JVM's "
-                        + "warm-up. On a 2-core machine (load average in results.json) the engine, the broker, "
+                        + "warm-up. On a " + Runtime.getRuntime().availableProcessors()
+                        + "-core machine (load average in results.json) the engine, the broker, "
                         + "every stage and the proxy share the CPU, so time to first token and wall time here measure CPU contention as "
                         + "much as the simulated engine.");
         String markdown = "## Flow control: in-flight ceiling sweep and a mid-batch outage\n\n"

@@ -602,6 +602,8 @@ public final class ScaleOverhead {
             double loadAtStart) {
         Report report = new Report("scale", options.command(), options.engineUrl(), description, simulated);
         report.started(startedAt, loadAtStart);
+        // Every process of the run (driver, broker, workers) shares this machine's cores; the report names them.
+        int cores = Runtime.getRuntime().availableProcessors();
         ObjectNode config = report.config();
         config.put(
                 "workload",
@@ -685,8 +687,8 @@ public final class ScaleOverhead {
         SizeRun oneAtThreeSize = median(
                 runs, r -> r.processes == 1 && r.productDefaults && r.agents == threeSize, SizeRun::turnsPerSecond);
         if (oneSmall != null && oneLarge != null) {
-            String load = "machine load average " + Markdown.num(report.loadAtStart(), 1) + " at start on "
-                    + Runtime.getRuntime().availableProcessors() + " cores";
+            String load = "machine load average " + Markdown.num(report.loadAtStart(), 1) + " at start on " + cores
+                    + " cores";
             String hopNote =
                     "per-hop breakdown below; each exactly-once hop holds its output until its next commit (20 ms interval) "
                             + "and pays a transaction per commit; " + load;
@@ -710,11 +712,12 @@ public final class ScaleOverhead {
                         "Scale: Kafka overhead per agent turn, 20 agents, 1 worker process (target p50 <= 20 ms, p99 <= 60 ms)",
                         String.format(
                                 java.util.Locale.ROOT,
-                                "p50 %s ms, p99 %s ms (%s; load average %s on 2 cores)",
+                                "p50 %s ms, p99 %s ms (%s; load average %s on %d cores)",
                                 Markdown.num(twenty.overheadMs.p50(), 1),
                                 Markdown.num(twenty.overheadMs.p99(), 1),
                                 twenty.overheadMs.p50() <= 20 && twenty.overheadMs.p99() <= 60 ? "met" : "missed",
-                                Markdown.num(twenty.loadAverageAtStart, 1)),
+                                Markdown.num(twenty.loadAverageAtStart, 1),
+                                cores),
                         "not published");
             }
             SizeRun thousand = runs.stream()
@@ -750,7 +753,8 @@ public final class ScaleOverhead {
                             ? "not run (--sizes without 10000)"
                             : Markdown.num(tenThousand.turnsPerSecond(), 0),
                     tenThousand == null ? null : tenThousand.turnsPerSecond() >= 3_000,
-                    "bounded by CPU per turn (worker + driver CPU ms per turn in the table): the worker processes and the broker share 2 cores; "
+                    "bounded by CPU per turn (worker + driver CPU ms per turn in the table): the worker processes and the broker share "
+                            + cores + " cores; "
                             + load);
             if (threeLarge != null && oneAtThreeSize != null) {
                 double ratio = threeLarge.turnsPerSecond() / oneAtThreeSize.turnsPerSecond();
@@ -759,7 +763,7 @@ public final class ScaleOverhead {
                         "at least 1.0x",
                         Markdown.num(ratio, 2) + "x",
                         ratio >= 1.0,
-                        "three processes on the same 2 cores measure contention, not scale-out; " + load);
+                        "three processes on the same " + cores + " cores measure contention, not scale-out; " + load);
             }
             long heap = oneLarge.peakHeapBytes.isEmpty() ? 0 : oneLarge.peakHeapBytes.get(0);
             long live = oneLarge.peakLiveHeapBytes.isEmpty() ? 0 : oneLarge.peakLiveHeapBytes.get(0);
@@ -795,7 +799,7 @@ public final class ScaleOverhead {
         }
         report.note(
                 "Every process of this benchmark (driver with broker, simulator and proxy; one or three workers) shares the same "
-                        + Runtime.getRuntime().availableProcessors()
+                        + cores
                         + " cores (load average at each run's start in the table): several processes on the same cores measure "
                         + "contention, not scale-out. Rerun on a machine with more cores for the scale-out figure.");
         runs.stream()
