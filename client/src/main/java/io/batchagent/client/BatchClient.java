@@ -9,6 +9,7 @@ import io.batchagent.events.WorkflowStage;
 import io.batchagent.schemas.CallHash;
 import io.batchagent.schemas.JobHeaders;
 import io.batchagent.schemas.JobIds;
+import io.batchagent.schemas.ProducerSettings;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -609,9 +610,7 @@ public final class BatchClient {
     }
 
     private KafkaProducer<byte[], byte[]> producer() {
-        Map<String, Object> props = topics.limits().producerConfig(kafkaConfig);
-        props.put(ProducerConfig.ACKS_CONFIG, "all");
-        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        Map<String, Object> props = ProducerSettings.durable(kafkaConfig, topics.limits());
         props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
     }

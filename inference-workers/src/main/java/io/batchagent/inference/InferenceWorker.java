@@ -1,6 +1,7 @@
 package io.batchagent.inference;
 
 import io.batchagent.events.AgentTurn;
+import io.batchagent.schemas.ProducerSettings;
 import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.worker.GroupSettings;
@@ -543,11 +544,9 @@ public final class InferenceWorker implements AutoCloseable {
         return GroupSettings.incrementalRebalancing(consumer);
     }
 
-    /** Idempotent, acks=all, under the record budget ({@code RecordLimits}: max.request.size, zstd). */
+    /** {@link ProducerSettings#durable}: idempotent, acks=all, one request in flight, under the record budget. */
     static Map<String, Object> producerConfig(Map<String, Object> kafkaConfig, RecordLimits limits) {
-        Map<String, Object> producer = limits.producerConfig(kafkaConfig);
-        producer.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        producer.put(ProducerConfig.ACKS_CONFIG, "all");
+        Map<String, Object> producer = ProducerSettings.durable(kafkaConfig, limits);
         producer.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 1);
         producer.remove(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG);
         producer.remove(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG);

@@ -4,6 +4,7 @@ import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.BatchSpec;
 import io.batchagent.schemas.CallHash;
+import io.batchagent.schemas.ProducerSettings;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -20,7 +21,6 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -77,9 +77,8 @@ public final class OpenCodeJobs {
     public List<String> submit(BatchSpec spec, List<String> inputsJson, Set<String> skip) {
         String batchId = spec.getBatchId();
         List<String> ids = new ArrayList<>();
-        Map<String, Object> config = topics.catalogue().limits().producerConfig(kafkaConfig);
-        config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        config.put(ProducerConfig.ACKS_CONFIG, "all");
+        Map<String, Object> config =
+                ProducerSettings.durable(kafkaConfig, topics.catalogue().limits());
         try (KafkaProducer<String, byte[]> producer =
                 new KafkaProducer<>(config, new StringSerializer(), new ByteArraySerializer())) {
             String specTopic = topics.catalogue().batchSpecs().name();

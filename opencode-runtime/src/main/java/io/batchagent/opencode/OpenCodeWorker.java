@@ -16,6 +16,7 @@ import io.batchagent.gateway.Gateway;
 import io.batchagent.gateway.JobUsage;
 import io.batchagent.inference.BatchSpecCache;
 import io.batchagent.inference.WarmUpReport;
+import io.batchagent.schemas.ProducerSettings;
 import io.batchagent.worker.GroupSettings;
 import io.batchagent.worker.InFlightConsumer;
 import java.nio.ByteBuffer;
@@ -36,7 +37,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -123,9 +123,8 @@ public final class OpenCodeWorker implements AutoCloseable {
         consumer.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         consumer.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         // A session may run for many minutes; the loop keeps polling, so only the poll interval matters.
-        Map<String, Object> producerConfig = topics.catalogue().limits().producerConfig(kafkaConfig);
-        producerConfig.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        producerConfig.put(ProducerConfig.ACKS_CONFIG, "all");
+        Map<String, Object> producerConfig =
+                ProducerSettings.durable(kafkaConfig, topics.catalogue().limits());
         this.producer = new KafkaProducer<>(producerConfig, new StringSerializer(), new ByteArraySerializer());
         this.loop = new InFlightConsumer<>(
                 new KafkaConsumer<>(

@@ -1,5 +1,6 @@
 package io.batchagent.tools;
 
+import io.batchagent.schemas.ProducerSettings;
 import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import io.batchagent.tools.http.HostAllowlist;
@@ -415,14 +416,13 @@ public final class ToolWorker implements AutoCloseable {
         return GroupSettings.incrementalRebalancing(props);
     }
 
-    static Map<String, Object> producerConfig(Map<String, Object> kafkaConfig) {
+    /** {@link ProducerSettings#durable} over the shared and {@code producer.}-prefixed entries; linger 1 ms. */
+    static Map<String, Object> producerConfig(Map<String, Object> kafkaConfig, RecordLimits limits) {
         Map<String, Object> props = clientConfig(kafkaConfig, "producer.", "consumer.");
         props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 1);
-        props.put(ProducerConfig.ACKS_CONFIG, "all");
-        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-        return props;
+        return ProducerSettings.durable(props, limits);
     }
 
     /** The shared entries, then the entries for this client with their prefix removed. */
@@ -451,7 +451,7 @@ public final class ToolWorker implements AutoCloseable {
         static Clients create(Map<String, Object> kafkaConfig, ToolWorkerConfig config, RecordLimits limits) {
             Consumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerConfig(kafkaConfig, config));
             try {
-                return new Clients(consumer, new KafkaProducer<>(limits.producerConfig(producerConfig(kafkaConfig))));
+                return new Clients(consumer, new KafkaProducer<>(producerConfig(kafkaConfig, limits)));
             } catch (RuntimeException e) {
                 consumer.close();
                 throw e;

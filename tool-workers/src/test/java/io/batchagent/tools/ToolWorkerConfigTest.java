@@ -3,6 +3,7 @@ package io.batchagent.tools;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.batchagent.schemas.RecordLimits;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -70,7 +71,7 @@ class ToolWorkerConfigTest {
         ToolWorkerConfig config = ToolWorkerConfig.defaults().withGroupId("tools-a");
 
         Map<String, Object> consumer = ToolWorker.consumerConfig(kafka, config);
-        Map<String, Object> producer = ToolWorker.producerConfig(kafka);
+        Map<String, Object> producer = ToolWorker.producerConfig(kafka, RecordLimits.defaults());
 
         assertThat(consumer)
                 .containsEntry("bootstrap.servers", "broker:9092")
@@ -86,6 +87,7 @@ class ToolWorkerConfigTest {
                 .containsEntry(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true)
                 .containsEntry("compression.type", "zstd")
                 .containsEntry(ProducerConfig.LINGER_MS_CONFIG, 1)
+                .containsEntry(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1)
                 .doesNotContainKeys("max.poll.records");
     }
 }

@@ -3,6 +3,7 @@ package io.batchagent.bench.harness;
 import io.batchagent.events.AgentJob;
 import io.batchagent.events.AgentResult;
 import io.batchagent.events.BatchSpec;
+import io.batchagent.schemas.ProducerSettings;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -47,9 +48,8 @@ public final class BenchClient implements AutoCloseable {
 
     public BenchClient(Map<String, Object> kafkaConfig, Topics topics) {
         this.topics = topics;
-        Map<String, Object> producerProps = new HashMap<>(kafkaConfig);
-        producerProps.put(ProducerConfig.ACKS_CONFIG, "all");
-        producerProps.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        // One request in flight, as the product's submit: the topics were created a moment before (KAFKA-15591).
+        Map<String, Object> producerProps = ProducerSettings.durable(kafkaConfig, topics.limits());
         producerProps.put(ProducerConfig.LINGER_MS_CONFIG, 1);
         this.producer = new KafkaProducer<>(producerProps, new ByteArraySerializer(), new ByteArraySerializer());
         Map<String, Object> consumerProps = new HashMap<>(kafkaConfig);
