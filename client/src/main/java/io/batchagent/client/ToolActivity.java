@@ -20,7 +20,9 @@ import java.util.TreeMap;
  * <ul>
  *   <li>requested: responses (one per call an agent asked for, refused ones included);
  *   <li>coalesced: responses that shared another agent's execution;
- *   <li>executed: distinct calls that ran a tool (each item of a batched execution counts);
+ *   <li>executed: times a tool ran (each item of a batched execution counts). A call is told apart by its hash
+ *       and its start time: an identical call asked for after the first execution of it had ended runs again
+ *       (unless the tool's results are cached), and counts again, as the tool worker counts it;
  *   <li>cache hits: first answers served from the result cache;
  *   <li>errors: responses with status ERROR or TIMEOUT (undeclared tools and bad arguments included);
  *   <li>latency p50 and p95: execution time of the executed calls (nearest rank).
@@ -68,7 +70,7 @@ public final class ToolActivity {
         if (result.getStatus() != ToolStatus.OK) {
             counts.errors++;
         }
-        if (result.getExecuted() && counts.executed.add(result.getCallHash())) {
+        if (result.getExecuted() && counts.executed.add(result.getCallHash() + '\u0000' + result.getStartedAtMs())) {
             counts.latencies.add(Math.max(0, result.getFinishedAtMs() - result.getStartedAtMs()));
         }
         if (!result.getExecuted() && !response.getCoalesced() && result.getStatus() == ToolStatus.OK) {

@@ -11,14 +11,19 @@ class ToolActivityTest {
 
     private static ToolResponse response(
             String job, String hash, ToolStatus status, boolean executed, boolean coalesced, long ms) {
+        return response(job, hash, status, executed, coalesced, 1_000, ms);
+    }
+
+    private static ToolResponse response(
+            String job, String hash, ToolStatus status, boolean executed, boolean coalesced, long startedAt, long ms) {
         ToolResult result = ToolResult.newBuilder()
                 .setCallHash(hash)
                 .setTool("search")
                 .setStatus(status)
                 .setOutput("o")
                 .setExecuted(executed)
-                .setStartedAtMs(1_000)
-                .setFinishedAtMs(1_000 + ms)
+                .setStartedAtMs(startedAt)
+                .setFinishedAtMs(startedAt + ms)
                 .build();
         return new ToolResponse(job, 1, "c1", result, coalesced, 1);
     }
@@ -42,5 +47,20 @@ class ToolActivityTest {
                 .contains("batchagent_batch_tool_requested_total{batch=\"b-1\",tool=\"search\"} 7\n")
                 .contains("batchagent_batch_tool_coalesced_total{batch=\"b-1\",tool=\"search\"} 2\n")
                 .contains("batchagent_batch_tool_latency_ms{batch=\"b-1\",tool=\"search\",quantile=\"0.95\"} 1000\n");
+    }
+
+    @Test
+    void shouldCountACallThatRanAgainAfterItsFirstExecutionEndedAsTwoExecutions() {
+        ToolActivity activity = new ToolActivity();
+        activity.add(response("j1", "h1", ToolStatus.OK, true, false, 1_000, 400));
+        activity.add(response("j2", "h1", ToolStatus.OK, true, true, 1_000, 400));
+        // j3 asked for the same call after the first execution had answered: it ran again.
+        activity.add(response("j3", "h1", ToolStatus.OK, true, false, 1_600, 400));
+
+        ToolActivity.Stats search = activity.summary().get("search");
+
+        assertThat(search.requested()).isEqualTo(3);
+        assertThat(search.executed()).isEqualTo(2);
+        assertThat(search.coalesced()).isEqualTo(1);
     }
 }
