@@ -196,4 +196,28 @@ class KvAdmissionTest {
                         .kvCapacityTokens())
                 .isEmpty();
     }
+
+    @Test
+    void shouldKeepItsRunningSumWithinTheToleranceOfAFullRecount() {
+        reading.set(pool(1e12));
+        java.util.Random random = new java.util.Random(7);
+        for (int i = 0; i < 3_000; i++) {
+            String agent = "a" + random.nextInt(600);
+            switch (random.nextInt(4)) {
+                case 0 -> admission.admit(turn(agent, 1));
+                case 1 -> called(agent, 1, PREFIX + random.nextInt(2_000), PREFIX, random.nextInt(500));
+                case 2 -> called(agent, 2, PREFIX + random.nextInt(8_000), PREFIX, random.nextInt(500));
+                default -> admission.finished(agent);
+            }
+            if (i % 50 == 0) {
+                // What admit compares against the pool: the running sum, taken again when the typical context moves.
+                long running = admission.plannedTokensForAdmission();
+                long recount = admission.plannedTokens();
+                assertThat((double) Math.abs(running - recount))
+                        .as("step %d: running sum %d against a recount of %d", i, running, recount)
+                        .isLessThanOrEqualTo(KvAdmission.RESUM_TOLERANCE * recount);
+            }
+        }
+        assertThat(admission.running()).isPositive();
+    }
 }
