@@ -50,7 +50,7 @@ public final class BenchMain implements Callable<Integer> {
     @Option(
             names = "--reps",
             description =
-                    "Repetitions per condition, in alternating order; tables show the median and the min-max spread (default: 5; scale: 2; chaos: 1).")
+                    "Repetitions per condition, in alternating order; tables show the median and the min-max spread (default: 5; scale: 2; flow: 3, its sweep only; chaos: 1).")
     Integer reps;
 
     @Option(
@@ -188,7 +188,7 @@ public final class BenchMain implements Callable<Integer> {
             case "w2" -> print(SlowSharedTool.run(base));
             case "w3" -> print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
             case "w4" -> print(Dedup.run(base));
-            case "flow" -> print(FlowBench.run(base, parts, sizes));
+            case "flow" -> print(FlowBench.run(base.withReps(reps == null ? 3 : reps), parts, sizes));
             case "sched" -> print(io.batchagent.bench.workload.SchedulingBench.run(base, parts, policies));
             case "scale" ->
                 print(ScaleOverhead.run(
@@ -216,7 +216,7 @@ public final class BenchMain implements Callable<Integer> {
                 print(SharedPrefixSessions.run(base.withSpeedup(speedup == null ? 10 : speedup), sizes));
                 print(Dedup.run(base));
                 print(io.batchagent.bench.workload.SchedulingBench.run(base, null, null));
-                print(FlowBench.run(base, null, null));
+                print(FlowBench.run(base.withReps(reps == null ? 3 : reps), null, null));
                 print(io.batchagent.bench.workload.LongAgents.run(
                         base.withEngine("sim://instant"), io.batchagent.bench.workload.LongAgents.ISSUE_AGENTS, null));
                 print(ScaleOverhead.run(
