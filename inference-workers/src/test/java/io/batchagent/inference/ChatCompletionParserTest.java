@@ -90,6 +90,44 @@ class ChatCompletionParserTest {
     }
 
     @Test
+    void shouldReadOnlyTheFieldsItNeedsWhateverTheirOrderAndSkipTheRest() {
+        ChatCompletionParser parser = new ChatCompletionParser(0, nanos::get);
+        parser.feed(("data: {\"usage\":null,\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[null,"
+                        + "{\"logprobs\":{\"content\":[{\"token\":\"x\",\"top_logprobs\":[]}]},\"finish_reason\":null,"
+                        + "\"delta\":{\"role\":\"assistant\",\"content\":\"he\"},\"index\":0}],\"system_fingerprint\":null}\n\n"
+                        + "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"llo\"},\"finish_reason\":\"stop\"}],"
+                        + "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":2,"
+                        + "\"prompt_tokens_details\":{\"cached_tokens\":8}}}\n\n"
+                        + "data: [DONE]\n\n")
+                .getBytes(StandardCharsets.UTF_8));
+
+        ChatResponse response = parser.finish();
+
+        assertThat(response.failure()).isNull();
+        assertThat(response.content()).isEqualTo("hello");
+        assertThat(response.finishReason()).isEqualTo("stop");
+        assertThat(response.usage()).isEqualTo(new TokenUsage(12, 8, 2));
+    }
+
+    @Test
+    void shouldFailOnAnEventCutShortAndOnVllmsOlderErrorShape() {
+        ChatCompletionParser cut = new ChatCompletionParser(0, nanos::get);
+        cut.feed("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}\n\n"
+                .getBytes(StandardCharsets.UTF_8));
+        ChatCompletionParser vllm = new ChatCompletionParser(0, nanos::get);
+        vllm.feed("data: {\"object\":\"error\",\"message\":\"prompt too long\",\"code\":400}\n\n"
+                .getBytes(StandardCharsets.UTF_8));
+
+        ChatResponse cutShort = cut.finish();
+        ChatResponse error = vllm.finish();
+
+        assertThat(cutShort.failure().message()).contains("not JSON");
+        assertThat(cutShort.failure().retriable()).isTrue();
+        assertThat(error.failure().message()).contains("prompt too long");
+        assertThat(error.failure().httpStatus()).hasValue(400);
+    }
+
+    @Test
     void shouldFailWhenTheStreamEndsBeforeAFinishReason() {
         ChatCompletionParser parser = new ChatCompletionParser(0, nanos::get);
         parser.feed("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n"
