@@ -6,9 +6,13 @@
 # hard-linked copy of ~/.m2/repository without io/batchagent, so that neither build replaces the other's jars
 # (nor those in ~/.m2). Runs go OLD NEW NEW OLD OLD NEW ...; each run's report lands in RESULTS_DIR/<commit>-r<N>,
 # and RESULTS_DIR/runs.tsv gets one line per run and size: commit, run, load at start, agent-turns/s,
-# overhead p50 ms, worker and driver CPU ms per agent turn.
+# overhead p50 ms, worker and driver CPU ms per agent turn. The worktrees stay for reruns: `git worktree remove`
+# them (and rm -rf $AB_DIR) when done.
 set -euo pipefail
 [ $# -ge 4 ] || { sed -n 2,9p "$0"; exit 2; }
+for c in "$1" "$2"; do
+  git rev-parse --verify -q "$c^{commit}" >/dev/null || { echo "ab-commits.sh: $c is not a commit of this repository" >&2; exit 2; }
+done
 OLD=$(git rev-parse --short "$1"); NEW=$(git rev-parse --short "$2"); OUT=$(realpath -m "$3"); REPS=$4; shift 4
 AB_DIR=${AB_DIR:-/tmp/ab}
 mkdir -p "$AB_DIR" "$OUT"
