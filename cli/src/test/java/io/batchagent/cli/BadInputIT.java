@@ -64,7 +64,7 @@ class BadInputIT {
                     "You are a test agent.", TEMPLATE, inputs, List.of(PipelineFixture.simSearch(10_000)), 3);
             Topics topics = fixture.pipeline.topics();
             try (KafkaProducer<String, byte[]> raw =
-                    new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
+                    new KafkaProducer<>(kafka.producerConfig(), new StringSerializer(), new ByteArraySerializer())) {
                 // Read by the stages' global tables: it must cost a dead letter, never a stage.
                 raw.send(new ProducerRecord<>(
                                 topics.batchSpecs().name(),
@@ -74,7 +74,7 @@ class BadInputIT {
             }
             BatchClient.Submission submission = fixture.client.submit("mixed", definition);
             try (KafkaProducer<String, byte[]> raw =
-                    new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
+                    new KafkaProducer<>(kafka.producerConfig(), new StringSerializer(), new ByteArraySerializer())) {
                 raw.send(new ProducerRecord<>(
                                 topics.agentJobs().name(),
                                 "garbage-job",

@@ -1,5 +1,7 @@
 package io.batchagent.cli;
 
+import io.batchagent.schemas.ProducerSettings;
+import io.batchagent.schemas.RecordLimits;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -61,7 +63,8 @@ final class PlainJobs {
                 .set("createdAtMs", now)
                 .build();
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(
-                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all"),
+                ProducerSettings.durable(
+                        Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), RecordLimits.defaults()),
                 new StringSerializer(),
                 new ByteArraySerializer())) {
             producer.send(record(prefix + "batch-specs", batchId, null, batchId, wire(specId, spec)))

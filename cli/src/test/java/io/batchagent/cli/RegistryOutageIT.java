@@ -111,7 +111,7 @@ class RegistryOutageIT {
         byte[] job = new AvroWireSerde<>(AgentJob.class, new RestSchemaRegistry(registry.url()))
                 .serialize(topics.agentJobs().name(), new AgentJob(jobId, "outage", 0L, "{\"topic\":\"a\"}", 1L, 1));
         try (KafkaProducer<String, byte[]> producer =
-                new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
+                new KafkaProducer<>(kafka.producerConfig(), new StringSerializer(), new ByteArraySerializer())) {
             producer.send(new ProducerRecord<>(
                             topics.batchSpecs().name(),
                             "outage",

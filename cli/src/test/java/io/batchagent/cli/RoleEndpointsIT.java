@@ -182,7 +182,7 @@ class RoleEndpointsIT {
 
     private static void produceUndecodableJob(KafkaCluster kafka, Topics topics) {
         try (KafkaProducer<byte[], byte[]> producer =
-                new KafkaProducer<>(kafka.clientConfig(), new ByteArraySerializer(), new ByteArraySerializer())) {
+                new KafkaProducer<>(kafka.producerConfig(), new ByteArraySerializer(), new ByteArraySerializer())) {
             producer.send(
                     new ProducerRecord<>(topics.agentJobs().name(), "not-a-job".getBytes(), new byte[] {1, 2, 3}));
         }

@@ -17,7 +17,6 @@ import io.batchagent.testkit.TopicContents;
 import io.batchagent.testkit.WithKafka;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -175,13 +174,11 @@ class InferenceWorkerIT {
     }
 
     private static KafkaProducer<String, byte[]> producer(KafkaCluster kafka) {
-        Map<String, Object> config = new HashMap<>(kafka.clientConfig());
+        // One request in flight, as the product's producers (KafkaCluster.producerConfig): with five, the first write
+        // to a topic created a moment ago was refused NOT_LEADER_OR_FOLLOWER, the batches behind it were appended and
+        // the retried first one refused as out of sequence until it expired (seen once: the test timed out).
+        Map<String, Object> config = kafka.producerConfig();
         config.put(ProducerConfig.LINGER_MS_CONFIG, 5);
-        // One request in flight: the first write to a topic created a moment ago can be refused with
-        // NOT_LEADER_OR_FOLLOWER even after the broker described its leader; with five in flight the batches
-        // behind it were appended first and the retried first batch was refused as out of sequence until it
-        // expired (seen once: the 10,000-turn backlog never arrived whole and the test timed out).
-        config.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
         return new KafkaProducer<>(config, new StringSerializer(), new ByteArraySerializer());
     }
 

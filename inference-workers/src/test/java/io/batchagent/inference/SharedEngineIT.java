@@ -166,7 +166,7 @@ class SharedEngineIT {
     private static void submit(KafkaCluster kafka, Topics topics, String batchId) throws Exception {
         BatchSpec spec = Fixtures.spec(batchId);
         try (KafkaProducer<String, byte[]> producer =
-                new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
+                new KafkaProducer<>(kafka.producerConfig(), new StringSerializer(), new ByteArraySerializer())) {
             producer.send(record(topics.batchSpecs(), batchId, spec)).get(30, TimeUnit.SECONDS);
             for (int i = 0; i < AGENTS; i++) {
                 String job = batchId + "-" + i;

@@ -65,7 +65,7 @@ class ToolOutputsByReferenceIT {
         OutputRef good;
         OutputRef bad;
         try (KafkaProducer<String, byte[]> producer =
-                new KafkaProducer<>(kafka.clientConfig(), new StringSerializer(), new ByteArraySerializer())) {
+                new KafkaProducer<>(kafka.producerConfig(), new StringSerializer(), new ByteArraySerializer())) {
             send(producer, topics.batchSpecs(), spec.getBatchId(), spec);
             good = refTo(
                     send(producer, topics.toolResults(), "hash-1", result("hash-1", ToolStatus.OK, PAGE)),

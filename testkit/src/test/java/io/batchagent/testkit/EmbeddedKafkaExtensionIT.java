@@ -96,7 +96,7 @@ class EmbeddedKafkaExtensionIT {
 
         // When
         try (KafkaProducer<String, AgentJob> producer = new KafkaProducer<>(
-                cluster.clientConfig(),
+                cluster.producerConfig(),
                 agentJobs.keySerde().serializer(),
                 agentJobs.valueSerde().serializer())) {
             producer.send(new ProducerRecord<>(agentJobs.name(), job.getJobId(), job));

@@ -188,8 +188,14 @@ class EmbeddedKafkaBrokerIT {
     }
 
     private static void produce(EmbeddedKafkaBroker broker, String topic, List<String> values) throws Exception {
+        // One request in flight: the topic was created a moment before (KAFKA-15591).
         Map<String, Object> config = Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(), ProducerConfig.ACKS_CONFIG, "all");
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers(),
+                ProducerConfig.ACKS_CONFIG,
+                "all",
+                ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION,
+                1);
         try (KafkaProducer<String, String> producer =
                 new KafkaProducer<>(config, new StringSerializer(), new StringSerializer())) {
             for (String value : values) {

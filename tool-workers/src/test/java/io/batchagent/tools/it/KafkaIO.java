@@ -2,6 +2,8 @@ package io.batchagent.tools.it;
 
 import static org.awaitility.Awaitility.await;
 
+import io.batchagent.schemas.ProducerSettings;
+import io.batchagent.schemas.RecordLimits;
 import io.batchagent.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,8 +41,8 @@ public final class KafkaIO {
 
     public static <V> void sendAll(
             Map<String, Object> kafkaConfig, Topics.Topic<String, V> topic, Collection<Map.Entry<String, V>> records) {
-        Map<String, Object> props = new HashMap<>(kafkaConfig);
-        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        // One request in flight, as the product's producers: the topics were created a moment before (KAFKA-15591).
+        Map<String, Object> props = ProducerSettings.durable(kafkaConfig, RecordLimits.defaults());
         props.put(ProducerConfig.LINGER_MS_CONFIG, 0);
         try (KafkaProducer<String, V> producer = new KafkaProducer<>(
                 props, new StringSerializer(), topic.valueSerde().serializer())) {

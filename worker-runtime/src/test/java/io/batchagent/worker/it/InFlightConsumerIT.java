@@ -251,7 +251,7 @@ class InFlightConsumerIT {
     }
 
     private static KafkaProducer<String, String> producer(KafkaCluster kafka) {
-        Map<String, Object> config = new HashMap<>(kafka.clientConfig());
+        Map<String, Object> config = kafka.producerConfig();
         config.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         return new KafkaProducer<>(config, new StringSerializer(), new StringSerializer());
     }
