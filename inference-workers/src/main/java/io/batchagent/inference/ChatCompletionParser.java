@@ -1,11 +1,8 @@
 package io.batchagent.inference;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -169,107 +166,30 @@ final class ChatCompletionParser implements HttpTransport.StreamParser {
             done = true;
             return;
         }
-        Chunk chunk;
+        JsonNode chunk;
         try {
-            chunk = Chunk.read(data);
-        } catch (IOException e) {
+            chunk = JSON.readTree(data);
+        } catch (JsonProcessingException e) {
             failure = EngineFailure.other("the engine sent an event that is not JSON: " + excerpt(data), true);
             return;
         }
-        if (chunk == null) {
+        if (chunk == null || !chunk.isObject()) {
             failure = EngineFailure.other("the engine sent an event that is not a JSON object: " + excerpt(data), true);
             return;
         }
-        if (chunk.errorShaped) {
-            // Rare: read the whole event again as a tree for the error's details.
-            try {
-                failure = errorIn(JSON.readTree(data));
-            } catch (JsonProcessingException e) {
-                failure = EngineFailure.other("the engine sent an event that is not JSON: " + excerpt(data), true);
-            }
-            if (failure != null) {
-                return;
-            }
+        failure = errorIn(chunk);
+        if (failure != null) {
+            return;
         }
-        if (chunk.usage != null && !chunk.usage.isNull()) {
-            usage = usageOf(chunk.usage);
+        JsonNode usageNode = chunk.get("usage");
+        if (usageNode != null && !usageNode.isNull()) {
+            usage = usageOf(usageNode);
         }
-        for (Chunk.Choice choice : chunk.choices) {
-            if (choice.delta() != null) {
-                onDelta(choice.delta());
-            }
-            if (choice.finishReason() != null) {
-                finishReason = choice.finishReason();
-            }
-        }
-    }
-
-    /**
-     * The parts of one streamed chunk that matter, read with Jackson's streaming parser: only each choice's
-     * {@code delta} (a few fields) and {@code usage} become trees; the chunk's other fields ({@code id}, {@code model},
-     * {@code created}, ...) are skipped. The engine client's event loop parses one chunk per streamed token, and a tree
-     * of the whole chunk was the largest item of its time (docs/latency.md).
-     */
-    private static final class Chunk {
-        record Choice(JsonNode delta, String finishReason) {}
-
-        final List<Choice> choices = new ArrayList<>(1);
-        JsonNode usage;
-        /** An {@code error} member, or {@code "object": "error"} (vLLM's older shape): read again as a tree. */
-        boolean errorShaped;
-
-        /** The chunk, or null when the event is JSON but not an object. */
-        static Chunk read(String data) throws IOException {
-            try (JsonParser parser = JSON.getFactory().createParser(data)) {
-                if (parser.nextToken() != JsonToken.START_OBJECT) {
-                    return null;
-                }
-                Chunk chunk = new Chunk();
-                while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                    String field = parser.currentName();
-                    JsonToken value = parser.nextToken();
-                    switch (field) {
-                        case "choices" -> chunk.readChoices(parser, value);
-                        case "usage" -> chunk.usage = parser.readValueAsTree();
-                        case "error" -> {
-                            chunk.errorShaped |= value != JsonToken.VALUE_NULL;
-                            parser.skipChildren();
-                        }
-                        case "object" ->
-                            chunk.errorShaped |= value == JsonToken.VALUE_STRING && "error".equals(parser.getText());
-                        default -> parser.skipChildren();
-                    }
-                }
-                return chunk;
-            }
-        }
-
-        private void readChoices(JsonParser parser, JsonToken value) throws IOException {
-            if (value != JsonToken.START_ARRAY) {
-                parser.skipChildren();
-                return;
-            }
-            for (JsonToken element = parser.nextToken(); element != JsonToken.END_ARRAY; element = parser.nextToken()) {
-                if (element != JsonToken.START_OBJECT) {
-                    parser.skipChildren();
-                    continue;
-                }
-                JsonNode delta = null;
-                String reason = null;
-                while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                    String field = parser.currentName();
-                    JsonToken token = parser.nextToken();
-                    if (field.equals("delta") && token == JsonToken.START_OBJECT) {
-                        delta = parser.readValueAsTree();
-                    } else if (field.equals("finish_reason")
-                            && token.isScalarValue()
-                            && token != JsonToken.VALUE_NULL) {
-                        reason = parser.getText();
-                    } else {
-                        parser.skipChildren();
-                    }
-                }
-                choices.add(new Choice(delta, reason));
+        for (JsonNode choice : chunk.path("choices")) {
+            onDelta(choice.path("delta"));
+            String reason = textOrNull(choice.get("finish_reason"));
+            if (reason != null) {
+                finishReason = reason;
             }
         }
     }
