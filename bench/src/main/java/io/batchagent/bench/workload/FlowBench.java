@@ -320,17 +320,13 @@ public final class FlowBench {
                                     .orElseThrow()
                                     .throughput())
                     .toArray();
+            double perRepMin = Arrays.stream(perRep).min().orElse(Double.NaN);
+            double perRepMax = Arrays.stream(perRep).max().orElse(Double.NaN);
             s.put("best_fixed", best);
             s.put("repetitions", adaptive.size());
             Json.putNumber(s, "adaptive_over_best_fixed_throughput", share);
-            Json.putNumber(
-                    s,
-                    "adaptive_over_best_fixed_throughput_per_rep_min",
-                    Arrays.stream(perRep).min().orElse(Double.NaN));
-            Json.putNumber(
-                    s,
-                    "adaptive_over_best_fixed_throughput_per_rep_max",
-                    Arrays.stream(perRep).max().orElse(Double.NaN));
+            Json.putNumber(s, "adaptive_over_best_fixed_throughput_per_rep_min", perRepMin);
+            Json.putNumber(s, "adaptive_over_best_fixed_throughput_per_rep_max", perRepMax);
             Json.putNumber(s, "adaptive_ttft_p95_ms", adaptiveTtft);
             Json.putNumber(s, "best_fixed_ttft_p95_ms", bestTtft);
             String reps = adaptive.size() == 1
@@ -341,9 +337,8 @@ public final class FlowBench {
                     "at least 95% of the best fixed setting's",
                     Markdown.pct(share) + " of " + best,
                     share >= 0.95,
-                    reps + "; within one repetition adaptive was "
-                            + Markdown.pct(Arrays.stream(perRep).min().orElse(Double.NaN)) + "-"
-                            + Markdown.pct(Arrays.stream(perRep).max().orElse(Double.NaN)) + " of " + best);
+                    reps + "; within one repetition adaptive was " + Markdown.pct(perRepMin) + "-"
+                            + Markdown.pct(perRepMax) + " of " + best);
             report.target(
                     shape + ": adaptive TTFT p95",
                     "no worse than the best fixed setting's",
@@ -454,13 +449,9 @@ public final class FlowBench {
         return Stats.median(runs.stream().mapToDouble(figure).toArray());
     }
 
-    /** {@code median [min-max]} of a figure over the repetitions; the median alone for one run. */
+    /** {@code median [min-max]} of a figure over the repetitions ({@link SchedulingBench#spread}); the median alone for one run. */
     private static String spread(List<Point> runs, java.util.function.ToDoubleFunction<Point> figure, int decimals) {
         double[] values = runs.stream().mapToDouble(figure).toArray();
-        String median = Markdown.num(Stats.median(values), decimals);
-        return values.length == 1
-                ? median
-                : median + " [" + Markdown.num(Arrays.stream(values).min().orElse(Double.NaN), decimals) + "-"
-                        + Markdown.num(Arrays.stream(values).max().orElse(Double.NaN), decimals) + "]";
+        return values.length == 1 ? Markdown.num(values[0], decimals) : SchedulingBench.spread(values, decimals);
     }
 }
