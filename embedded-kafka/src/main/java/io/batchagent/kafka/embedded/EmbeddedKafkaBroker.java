@@ -335,6 +335,12 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         // in the controller's queue before it is logged as expired (an ERROR line, harmless): at 200 ms a busy
         // 2-core machine logged about one a minute, so 500 ms.
         props.put("broker.heartbeat.interval.ms", "500");
+        // Under transactions v2 the first write of a transaction to a partition is checked with the transaction
+        // coordinator, which answers CONCURRENT_TRANSACTIONS while the previous transaction's markers are still
+        // being written; the broker then tries again after this backoff (Kafka's default 20 ms). An exactly-once
+        // stage writes again right after its commit, so at 20 ms about one write in ten waited 20 ms more than
+        // the markers took (docs/latency.md, "A transaction's first write after a commit").
+        props.put("add.partitions.to.txn.retry.backoff.ms", "5");
         props.put("group.initial.rebalance.delay.ms", "0");
         props.put("group.streams.initial.rebalance.delay.ms", "0");
         // Groups on KIP-848's consumer protocol (the workers') take their session timeout and heartbeat
