@@ -23,6 +23,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
@@ -107,6 +108,23 @@ class EmbeddedKafkaBrokerIT {
     }
 
     @Test
+    void shouldRetryATransactionsFirstWriteAfterFiveMillisecondsUnlessTold() throws Exception {
+        // Given: one broker with the defaults, one told otherwise
+        try (EmbeddedKafkaBroker defaults = EmbeddedKafkaBroker.start(dataDir);
+                EmbeddedKafkaBroker told = EmbeddedKafkaBroker.start(
+                        EmbeddedKafkaBroker.Options.builder(dataDir.resolveSibling(dataDir.getFileName() + "-told"))
+                                .brokerProperty("add.partitions.to.txn.retry.backoff.ms", "20")
+                                .build())) {
+
+            // When / Then: the broker's own configuration says which backoff it runs with (Kafka's default is 20)
+            assertThat(brokerSetting(defaults, "add.partitions.to.txn.retry.backoff.ms"))
+                    .isEqualTo("5");
+            assertThat(brokerSetting(told, "add.partitions.to.txn.retry.backoff.ms"))
+                    .isEqualTo("20");
+        }
+    }
+
+    @Test
     void shouldListenOnAFixedPortWhenAsked() throws Exception {
         // Given: a port that was free a moment ago
         int port;
@@ -167,6 +185,19 @@ class EmbeddedKafkaBrokerIT {
                         .build())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("must differ");
+    }
+
+    private static String brokerSetting(EmbeddedKafkaBroker broker, String name) throws Exception {
+        try (Admin admin = admin(broker)) {
+            int node = admin.describeCluster().nodes().get().iterator().next().id();
+            ConfigResource resource = new ConfigResource(ConfigResource.Type.BROKER, Integer.toString(node));
+            return admin.describeConfigs(List.of(resource))
+                    .all()
+                    .get()
+                    .get(resource)
+                    .get(name)
+                    .value();
+        }
     }
 
     private static Admin admin(EmbeddedKafkaBroker broker) {
