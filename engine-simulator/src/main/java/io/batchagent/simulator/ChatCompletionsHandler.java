@@ -350,8 +350,10 @@ final class ChatCompletionsHandler {
         return Mono.from(response.status(HttpResponseStatus.OK)
                 .header(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8")
                 .header(HttpHeaderNames.CACHE_CONTROL, "no-cache")
-                // Flush every frame: clients time their first token from its arrival.
-                .send(frames, frame -> true));
+                // Flush once the frames waiting are written (reactor-netty's flush on burst): a token that comes
+                // alone is flushed at once, so clients still time their first token from its arrival, and the
+                // tokens of a step that come together (the instant profile's whole answer) leave in one write.
+                .send(frames));
     }
 
     private Mono<Void> rejected(HttpServerResponse response, RuntimeException e) {

@@ -32,7 +32,8 @@ import reactor.netty.resources.ConnectionProvider;
  * end and the same agent's next call is the orchestration time between them.
  *
  * <p>Every other request (metrics, flush, health) is forwarded unrecorded. Answers are streamed
- * through chunk by chunk, each flushed at once, so time to first token is not delayed. Thread-safe.
+ * through as they come, flushed as soon as those read so far are written (a chunk that comes alone at once), so
+ * time to first token is not delayed. Thread-safe.
  */
 public final class RecordingProxy implements AutoCloseable {
 
@@ -124,7 +125,8 @@ public final class RecordingProxy implements AutoCloseable {
                         if (probe != null) {
                             chunks = chunks.doOnNext(probe::onChunk);
                         }
-                        return response.send(chunks, chunk -> true);
+                        // Flushed once the chunks read so far are written: one that comes alone leaves at once.
+                        return response.send(chunks);
                     })
                     .then()
                     .doFinally(signal -> {
