@@ -22,7 +22,11 @@ while [ -z "$pid" ] && kill -0 "$runner" 2>/dev/null; do
   pid=$(pgrep -n -f "BatchAgentCommand run --batch $ROOT/examples/research" || true)
   sleep 0.02
 done
-[ -n "$pid" ] || { echo "the run ended before its JVM was seen" >&2; exit 1; }
+if [ -z "$pid" ]; then
+  echo "the run ended before its JVM was seen; its output:" >&2
+  tail -n 5 "$dir/run.log" >&2
+  exit 1
+fi
 hz=$(getconf CLK_TCK)
 echo "ms since launch, cores in use over the interval before"
 prev_t=$launch prev_c=0
