@@ -274,7 +274,8 @@ public final class Pipeline implements AutoCloseable {
 
     /**
      * Creates the missing topics among those {@code stages} use (only those: a principal allowed exactly its
-     * own topics must not ask for others).
+     * own topics must not ask for others) and, where a Streams stage runs, warns about broker settings that slow
+     * its transactions ({@link BrokerSettingsCheck}).
      */
     private void provisionTopics(Set<Stage> stages) {
         Set<String> used = RoleAccess.topicsUsed(stages, config, topics);
@@ -287,6 +288,9 @@ public final class Pipeline implements AutoCloseable {
                             .toList(),
                     config.partitions(),
                     (short) -1);
+            if (stages.stream().anyMatch(Stage::isStreamsApp)) {
+                BrokerSettingsCheck.warnAboutSlowSettings(admin);
+            }
         }
     }
 
