@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.config.ConfigResource;
@@ -49,8 +50,8 @@ final class BrokerSettingsCheck {
         var configs = admin.describeConfigs(brokers).all().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         List<String> findings = new ArrayList<>();
         for (ConfigResource broker : brokers) {
-            ConfigEntry entry =
-                    configs.get(broker) == null ? null : configs.get(broker).get(TXN_RETRY_BACKOFF);
+            Config config = configs.get(broker);
+            ConfigEntry entry = config == null ? null : config.get(TXN_RETRY_BACKOFF);
             if (entry == null || entry.value() == null) {
                 continue;
             }
